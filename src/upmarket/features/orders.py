@@ -1,0 +1,41 @@
+"""Order lines as the rest of the product sees them, and the per-customer purchase summary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import ibis
+
+
+def lines_until(orders: ibis.Table, as_of: datetime) -> ibis.Table:
+    """Order lines strictly before `as_of` (cancellations and returns included: their negative
+    amounts net out what they reverse)."""
+    return orders.filter(orders.ts < ibis.literal(as_of))
+
+
+def purchases_until(orders: ibis.Table, as_of: datetime) -> ibis.Table:
+    """Paid product lines strictly before `as_of`: what customers chose to buy."""
+    lines = lines_until(orders, as_of)
+    return lines.filter(lines.status == "paid", lines.line_kind == "product")
+
+
+def customer_summary(orders: ibis.Table, as_of: datetime) -> ibis.Table:
+    """One row per customer who bought before `as_of`: orders, first and last purchase, net
+    revenue (after cancellations and returns) and days since the last purchase."""
+    lines = lines_until(orders, as_of)
+    paid = lines.filter(lines.status == "paid")
+    bought = paid.group_by("customer_id").aggregate(
+        orders=paid.order_id.nunique(),
+        first_purchase=paid.ts.min(),
+        last_purchase=paid.ts.max(),
+        gross_revenue=paid.amount.sum(),
+    )
+    reversed_ = lines.filter(lines.status != "paid").group_by("customer_id").aggregate(
+        reversed_amount=lines.amount.sum(),
+    )
+    joined = bought.left_join(reversed_, "customer_id").drop("customer_id_right")
+    return joined.mutate(
+        net_revenue=joined.gross_revenue + joined.reversed_amount.fill_null(0.0),
+        days_since_last=(ibis.literal(as_of).cast("timestamp").epoch_seconds()
+                         - joined.last_purchase.epoch_seconds()) / 86400.0,
+    )

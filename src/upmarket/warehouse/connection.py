@@ -1,0 +1,167 @@
+"""The warehouse: one Ibis connection, DuckDB file by default, any Ibis backend by URL."""
+
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import ibis
+import pandas as pd
+import pyarrow as pa
+
+from upmarket.errors import WarehouseError
+from upmarket.warehouse.schema import SYSTEM_TABLES, TABLES, Table
+
+DEFAULT_URL = "duckdb:///./upmarket.duckdb"
+ENV_VAR = "UPMARKET_WAREHOUSE"
+
+
+def default_url() -> str:
+    return os.environ.get(ENV_VAR) or DEFAULT_URL
+
+
+class Warehouse:
+    """A connected warehouse with the canonical tables created.
+
+    Everything above this layer talks to tables through Ibis expressions; only this class knows
+    which backend is underneath.
+    """
+
+    def __init__(self, url: str, backend: ibis.BaseBackend):
+        self.url = url
+        self.backend = backend
+        self._lock = threading.RLock()
+        self.ensure_tables()
+
+    # -- tables ---------------------------------------------------------------------------
+    def ensure_tables(self) -> None:
+        existing = set(self.backend.list_tables())
+        for spec in (*TABLES.values(), *SYSTEM_TABLES.values()):
+            if spec.name not in existing:
+                self.backend.create_table(spec.name, schema=spec.ibis_schema())
+
+    def table(self, name: str) -> ibis.Table:
+        return self.backend.table(name)
+
+    def has_table(self, name: str) -> bool:
+        return name in self.backend.list_tables()
+
+    def count(self, name: str) -> int:
+        return int(self.table(name).count().execute())
+
+    @property
+    def is_duckdb(self) -> bool:
+        return self.backend.name == "duckdb"
+
+    # -- writing ---------------------------------------------------------------------------
+    def insert(self, name: str, data: pd.DataFrame | pa.Table | ibis.Table) -> None:
+        """Append rows; frames are cast to the table's declared schema first."""
+        if isinstance(data, pd.DataFrame | pa.Table):
+            spec = TABLES.get(name) or SYSTEM_TABLES.get(name)
+            if spec is not None:
+                data = conform(data, spec)
+        self.backend.insert(name, data)
+
+    def create_table(self, name: str, data, *, overwrite: bool = False, temp: bool = False):
+        return self.backend.create_table(name, data, overwrite=overwrite, temp=temp)
+
+    def drop_table(self, name: str) -> None:
+        self.backend.drop_table(name, force=True)
+
+    @contextmanager
+    def transaction(self):
+        """All-or-nothing writes where the backend supports transactions (DuckDB, Postgres).
+
+        Engines without transactions (Spark) fall back to plain writes; the run bookkeeping in
+        `runs.py` does not depend on this, it publishes by a single append.
+        """
+        with self._lock:
+            raw = getattr(self.backend, "con", None)
+            if not self.is_duckdb or raw is None:
+                yield
+                return
+            raw.begin()
+            try:
+                yield
+            except BaseException:
+                raw.rollback()
+                raise
+            else:
+                raw.commit()
+
+    def close(self) -> None:
+        disconnect = getattr(self.backend, "disconnect", None)
+        if disconnect:
+            disconnect()
+
+
+def conform(data: pd.DataFrame | pa.Table, spec: Table) -> pa.Table:
+    """An Arrow table with exactly the spec's columns in order and types (missing ones null)."""
+    if isinstance(data, pd.DataFrame):
+        data = pa.Table.from_pandas(data, preserve_index=False)
+    schema = spec.ibis_schema().to_pyarrow()
+    arrays = []
+    for field in schema:
+        if field.name in data.column_names:
+            arrays.append(data.column(field.name).cast(field.type))
+        else:
+            arrays.append(pa.nulls(data.num_rows, field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def connect(url: str | None = None) -> Warehouse:
+    """Open (creating if needed) the warehouse at `url`.
+
+    `duckdb:///path/to/file.duckdb` (default `./upmarket.duckdb`), `duckdb://` for in-memory,
+    `pyspark://` for a local Spark session, or any URL `ibis.connect` understands.
+    """
+    url = url or default_url()
+    try:
+        if url.startswith("duckdb://"):
+            path = duckdb_path(url)
+            if path in ("", ":memory:"):
+                backend = ibis.duckdb.connect()
+            else:
+                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                backend = ibis.duckdb.connect(str(Path(path).expanduser()))
+        elif url.startswith("pyspark://"):
+            backend = _spark(url)
+        else:
+            backend = ibis.connect(url)
+    except WarehouseError:
+        raise
+    except Exception as exc:  # the backend's own message says what is wrong
+        raise WarehouseError(
+            f"cannot open warehouse {url!r}: {exc}\n"
+            f"Use duckdb:///path/file.duckdb (the default is {DEFAULT_URL}) or a URL Ibis knows; "
+            f"set it with --warehouse or {ENV_VAR}."
+        ) from exc
+    return Warehouse(url, backend)
+
+
+def duckdb_path(url: str) -> str:
+    """`duckdb:///./a.duckdb` and `duckdb://a.duckdb` are relative, `duckdb:///tmp/a.duckdb`
+    is absolute, `duckdb://` is in memory."""
+    path = url.removeprefix("duckdb://")
+    if path.startswith(("/./", "/../", "/~")):
+        path = path[1:]
+    return path
+
+
+def _spark(url: str) -> ibis.BaseBackend:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise WarehouseError(
+            "the pyspark warehouse needs PySpark: install upmarket with the `spark` extra"
+        ) from exc
+    master = url.removeprefix("pyspark://") or "local[*]"
+    session = (
+        SparkSession.builder.master(master if master.startswith(("local", "spark:", "yarn")) else "local[*]")
+        .appName("upmarket")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    return ibis.pyspark.connect(session)

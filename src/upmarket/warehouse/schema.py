@@ -1,0 +1,190 @@
+"""The canonical data model (DESIGN §3): one declaration per warehouse table.
+
+Each table declares its columns with a type, whether ingestion requires it, and the checks a
+value must pass. Ingestion validates against these declarations, the warehouse creates its
+tables from them, and the generator of the synthetic world writes frames in these names, so
+the data model has exactly one home.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import ibis
+import ibis.expr.datatypes as dt
+
+#: Column types understood by ingestion; each maps to one Ibis type.
+IBIS_TYPES: dict[str, dt.DataType] = {
+    "string": dt.string,
+    "int": dt.int64,
+    "float": dt.float64,
+    "timestamp": dt.Timestamp(timezone=None),  # naive, always UTC
+    "date": dt.date,
+    "bool": dt.boolean,
+    "json": dt.string,  # JSON text: portable across DuckDB, Spark and Postgres
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str = "string"
+    required: bool = False
+    choices: tuple[str, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    doc: str = ""
+    #: Names users type on the command line (`upmarket ingest spend FILE`).
+    aliases: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def ibis_schema(self) -> ibis.Schema:
+        return ibis.schema({c.name: IBIS_TYPES[c.type] for c in self.columns})
+
+
+ORDER_STATUSES = ("paid", "cancelled", "returned")
+#: What an order line is: only `product` lines are products; the rest still count as money.
+LINE_KINDS = ("product", "postage", "fee", "discount", "manual", "adjustment")
+PROMOTION_TYPES = (
+    "time_limited", "threshold_discount", "percent_discount", "bundle", "gift", "coupon", "points",
+)
+COST_TYPES = ("media", "sales_team", "technical_support", "overhead")
+PRICE_TIERS = ("basic", "mid", "premium")
+EVENT_TYPES = ("track", "identify", "page")
+TICKET_KINDS = ("complaint", "request", "delivery_delay", "question", "return")
+
+C = Column
+
+TABLES: dict[str, Table] = {t.name: t for t in [
+    Table("customers", ("customer_id",), (
+        C("customer_id", required=True),
+        C("created_at", "timestamp"),
+        C("country"), C("city_tier"), C("gender"), C("birth_year", "int", min=1900, max=2030),
+        C("occupation"), C("income_band"), C("industry"), C("acquisition_channel"),
+        C("name", doc="personal data: only kept when supplied, never exported by default"),
+        C("email", doc="personal data"), C("phone", doc="personal data"),
+    ), "One row per customer; every attribute but the id is optional."),
+    Table("products", ("sku",), (
+        C("sku", required=True), C("name"), C("category"), C("subcategory"),
+        C("price", "float", min=0), C("cost", "float", min=0),
+        C("price_tier", choices=PRICE_TIERS),
+        C("consumable", "bool", doc="may be recommended again to a customer who owns it"),
+    ), "Catalogue; price_tier is derived within category when absent."),
+    Table("orders", ("order_id", "line_no"), (
+        C("order_id", required=True), C("line_no", "int", required=True, min=0),
+        C("customer_id", required=True), C("ts", "timestamp", required=True),
+        C("sku"), C("quantity", "float", required=True),
+        C("unit_price", "float", min=0), C("amount", "float"),
+        C("discount", "float", min=0), C("promotion_id"), C("currency"), C("channel"),
+        C("status", choices=ORDER_STATUSES), C("line_kind", choices=LINE_KINDS),
+        C("original_order_id", doc="for a cancellation or return: the order it reverses"),
+        C("promised_delivery", "timestamp"), C("delivered_at", "timestamp"),
+    ), "Order lines. A cancellation is a line with status cancelled, linked to its order."),
+    Table("promotions", ("promotion_id",), (
+        C("promotion_id", required=True), C("name"),
+        C("type", required=True, choices=PROMOTION_TYPES),
+        C("start", "timestamp"), C("end", "timestamp"), C("rules", "json"),
+        C("threshold", "float", min=0), C("value", "float", min=0),
+        C("cost_per_use", "float", min=0), C("channel"),
+    ), "Offers; threshold/value read by type (满减: spend threshold, get value off)."),
+    Table("payments", ("invoice_id",), (
+        C("invoice_id", required=True), C("customer_id", required=True),
+        C("amount", "float", required=True, min=0), C("issued", "timestamp", required=True),
+        C("due", "timestamp", required=True), C("paid_at", "timestamp"), C("currency"),
+    ), "Invoices for credit risk."),
+    Table("service_tickets", ("ticket_id",), (
+        C("ticket_id", required=True), C("customer_id", required=True),
+        C("opened", "timestamp", required=True), C("first_response", "timestamp"),
+        C("resolved", "timestamp"), C("kind", choices=TICKET_KINDS),
+        C("satisfaction", "float", min=1, max=5), C("channel"), C("text"),
+    ), "Service tickets: response times, complaints, delivery delays.", ("tickets",)),
+    Table("events", ("message_id",), (
+        C("message_id", required=True), C("type", required=True, choices=EVENT_TYPES),
+        C("event"), C("customer_id"), C("anonymous_id"), C("ts", "timestamp", required=True),
+        C("properties", "json"), C("utm_source"), C("utm_medium"), C("utm_campaign"),
+        C("channel"), C("campaign_id"),
+    ), "Web/app events and marketing touchpoints."),
+    Table("marketing_spend", ("date", "channel", "campaign", "cost_type"), (
+        C("date", "date", required=True), C("channel", required=True), C("campaign"),
+        C("cost_type", required=True, choices=COST_TYPES),
+        C("cost", "float", required=True, min=0), C("currency"),
+    ), "Fully-loaded spend (seed 003): media, sales team, technical support, overhead.",
+        ("spend",)),
+    Table("campaigns", ("campaign_id",), (
+        C("campaign_id", required=True), C("name"), C("channel"),
+        C("start", "timestamp"), C("end", "timestamp"), C("budget", "float", min=0),
+        C("arms", "json"),
+    ), "Campaigns and their A/B arms."),
+    Table("feedback", ("id",), (
+        C("id", required=True), C("customer_id"), C("ts", "timestamp", required=True),
+        C("nps_score", "int", min=0, max=10), C("csat", "float", min=1, max=5),
+        C("text"), C("channel"),
+    ), "NPS and CSAT answers with free text."),
+    Table("brand_survey", ("period", "metric"), (
+        C("period", required=True), C("metric", required=True),
+        C("value", "float", required=True),
+    ), "Brand metrics per period: awareness, association, loyalty, …", ("brand-survey",)),
+    Table("consents", ("customer_id", "purpose", "channel", "ts"), (
+        C("customer_id", required=True), C("purpose", required=True),
+        C("channel", required=True), C("granted", "bool", required=True),
+        C("ts", "timestamp", required=True), C("source"),
+    ), "Consent history per purpose and channel; the latest row per key is in force."),
+    Table("truth_customers", ("customer_id",), (
+        C("customer_id", required=True), C("upgrades_to_premium", "bool"),
+        C("upgrade_ts", "timestamp"), C("churned", "bool"), C("churn_ts", "timestamp"),
+    ), "Synthetic world only: what really happens after the demo's as-of date."),
+    Table("truth_channels", ("channel",), (
+        C("channel", required=True), C("incremental_conversions", "float"),
+    ), "Synthetic world only: true incremental conversions per channel."),
+]}
+
+#: Tables the system writes itself (not ingestible).
+QUARANTINE = Table("quarantine", ("batch_id", "row_number"), (
+    C("batch_id"), C("table"), C("source"), C("row_number", "int"), C("field"),
+    C("reason"), C("raw", "json"), C("ingested_at", "timestamp"),
+), "Rows that were read but not accepted, each with its reason.")
+
+BATCHES = Table("ingest_batches", ("batch_id",), (
+    C("batch_id"), C("table"), C("source"), C("sha256"), C("ingested_at", "timestamp"),
+    C("rows_read", "int"), C("accepted", "int"), C("quarantined", "int"),
+    C("duplicates_skipped", "int"),
+), "One row per ingestion call: rows_read = accepted + quarantined + duplicates_skipped.")
+
+RUNS = Table("runs", ("run_id",), (
+    C("run_id"), C("as_of", "timestamp"), C("started", "timestamp"), C("finished", "timestamp"),
+    C("status"), C("config_hash"), C("counts", "json"),
+), "One row per finished run; a run's results are visible only once its row says published.")
+
+SYSTEM_TABLES = {t.name: t for t in (QUARANTINE, BATCHES, RUNS)}
+
+
+def resolve(kind: str) -> Table:
+    """The table a user means by `kind` (a table name or an alias such as `spend`)."""
+    kind = kind.strip().lower().replace("_", "-")
+    for t in TABLES.values():
+        if kind in (t.name.replace("_", "-"), *t.aliases):
+            return t
+    from upmarket.errors import UnknownTable
+
+    raise UnknownTable(kind, sorted(TABLES))
