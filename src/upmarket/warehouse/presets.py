@@ -83,7 +83,14 @@ ONLINE_RETAIL = Preset(
 
 # -- CDNOW ---------------------------------------------------------------------------------
 def _read_cdnow(path: str) -> Sheet:
-    sheet = read_text_table(path, header=False, whitespace=True)
+    try:
+        sheet = read_text_table(path, header=False, whitespace=True)
+    except BadFile as exc:
+        if "no such file" in str(exc) or "empty" in str(exc):
+            raise
+        raise BadFile(f"{exc} — it does not look like a CDNOW file (whitespace-separated customer "
+                      "id, date YYYYMMDD, number of CDs, dollar value); drop --preset cdnow for "
+                      "an ordinary CSV") from None
     df = sheet.frame
     if df.shape[1] not in (4, 5):
         raise BadFile(
