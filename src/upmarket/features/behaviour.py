@@ -1,0 +1,81 @@
+"""Behavioural features beyond RFM, as Ibis expressions: recent activity and its trend,
+discount dependency (seed 004), category breadth, premium share, service experience.
+
+These feed the churn classifier, the behavioural clusters and (later) premium propensity.
+Every feature is defined for any `as_of` and uses only what happened before it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import ibis
+
+from upmarket.features.orders import purchases_until
+
+
+def _between(t: ibis.Table, col: str, start: datetime, end: datetime) -> ibis.Table:
+    return t.filter(t[col] >= ibis.literal(start), t[col] < ibis.literal(end))
+
+
+def behaviour(
+    orders: ibis.Table,
+    products: ibis.Table,
+    tickets: ibis.Table,
+    as_of: datetime,
+    *,
+    window_days: int = 90,
+) -> ibis.Table:
+    """One row per customer who bought before `as_of`.
+
+    - `orders_recent`, `orders_previous`: orders in the last window and the one before it;
+      `trend` = (recent − previous) / (recent + previous + 1), in (−1, 1).
+    - `discount_share`: share of gross spend given away as discount; `promo_share`: share of
+      lines bought under a promotion.
+    - `categories`: distinct categories bought; `premium_share`: share of spend on premium-tier
+      products (0 when the catalogue has no tiers).
+    - `tenure_days`: since the first purchase; `complaints_180d`: complaint tickets opened in
+      the last 180 days.
+    """
+    w = timedelta(days=window_days)
+    lines = purchases_until(orders, as_of)
+    recent = _between(lines, "ts", as_of - w, as_of)
+    previous = _between(lines, "ts", as_of - 2 * w, as_of - w)
+    r = recent.group_by("customer_id").aggregate(orders_recent=recent.order_id.nunique())
+    p = previous.group_by("customer_id").aggregate(orders_previous=previous.order_id.nunique())
+
+    prod = products.select("sku", "category", "price_tier")
+    enriched = lines.left_join(prod, lines.sku == prod.sku)
+    base = enriched.group_by("customer_id").aggregate(
+        first_ts=enriched.ts.min(),
+        gross=(enriched.amount + enriched.discount.fill_null(0.0)).sum(),
+        discount_total=enriched.discount.fill_null(0.0).sum(),
+        promo_lines=enriched.promotion_id.notnull().cast("int64").sum(),
+        lines=enriched.count(),
+        categories=enriched.category.nunique(),
+        premium_spend=ibis.ifelse(enriched.price_tier == "premium", enriched.amount, 0.0).sum(),
+        spend=enriched.amount.sum(),
+    )
+
+    t = _between(tickets, "opened", as_of - timedelta(days=180), as_of)
+    t = t.filter(t.kind == "complaint")
+    c = t.group_by("customer_id").aggregate(complaints_180d=t.count())
+
+    j = base.left_join(r, "customer_id").drop("customer_id_right")
+    j = j.left_join(p, "customer_id").drop("customer_id_right")
+    j = j.left_join(c, "customer_id").drop("customer_id_right")
+    rec = j.orders_recent.fill_null(0).cast("float64")
+    prev = j.orders_previous.fill_null(0).cast("float64")
+    return j.select(
+        customer_id=j.customer_id,
+        orders_recent=rec,
+        orders_previous=prev,
+        trend=(rec - prev) / (rec + prev + 1.0),
+        discount_share=ibis.ifelse(j.gross > 0, j.discount_total / j.gross, 0.0),
+        promo_share=j.promo_lines.cast("float64") / j.lines.cast("float64"),
+        categories=j.categories.cast("float64"),
+        premium_share=ibis.ifelse(j.spend > 0, j.premium_spend / j.spend, 0.0),
+        tenure_days=(ibis.literal(as_of).cast("timestamp").epoch_seconds()
+                     - j.first_ts.epoch_seconds()) / 86400.0,
+        complaints_180d=j.complaints_180d.fill_null(0).cast("float64"),
+    )

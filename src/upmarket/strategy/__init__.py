@@ -1,0 +1,1 @@
+"""Strategy layer: tiers, segment names, next best action, scorecards, budget and risk."""
