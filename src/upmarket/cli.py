@@ -134,7 +134,7 @@ def quarantine(
     """Show rows that were read but not accepted: file, row, field, reason and the raw row."""
     from upmarket.warehouse import connect
 
-    wh = connect(warehouse)
+    wh = connect(warehouse, create=False)
     q = wh.table("quarantine")
     if batch:
         q = q.filter(q.batch_id == batch)
@@ -163,7 +163,7 @@ def run(
     from upmarket import pipeline
     from upmarket.warehouse import connect
 
-    wh = connect(warehouse)
+    wh = connect(warehouse, create=False)
     with _progress(as_json) as bar:
         task = bar.add_task("run", total=len(pipeline.STAGES))
         ctx = pipeline.run(wh, as_of, on_stage=lambda name, i, n: bar.update(
@@ -258,7 +258,7 @@ def status(warehouse: Warehouse = DEFAULT_URL, as_json: AsJson = False):
     from upmarket.warehouse.runs import runs as list_runs
     from upmarket.warehouse.schema import SYSTEM_TABLES, TABLES
 
-    wh = connect(warehouse)
+    wh = connect(warehouse, create=False)
     counts = {name: wh.count(name) for name in (*TABLES, *SYSTEM_TABLES)}
     recent = list_runs(wh).head(5)
     if as_json:

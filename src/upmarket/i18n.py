@@ -45,6 +45,81 @@ LABELS: dict[str, dict[str, str]] = {
     "resource.core": {"en": "dedicated account manager", "zh-CN": "专属客户经理"},
     "resource.potential": {"en": "shared account manager", "zh-CN": "共享客户经理"},
     "resource.basic": {"en": "service centre", "zh-CN": "客服中心"},
+    # fields of a customer's results (cli: customers show)
+    "field.customer_id": {"en": "customer", "zh-CN": "客户编号"},
+    "field.tier": {"en": "value tier", "zh-CN": "价值等级"},
+    "field.service": {"en": "service level", "zh-CN": "服务标准"},
+    "field.response_hours": {"en": "response within (hours)", "zh-CN": "响应时限（小时）"},
+    "field.tier_change": {"en": "tier change since last run", "zh-CN": "较上次运行的等级变化"},
+    "field.distance_to_next_tier": {"en": "more expected margin to reach the next tier",
+                                    "zh-CN": "距下一等级还差的预期利润"},
+    "field.clv": {"en": "predicted lifetime value (12 months, margin)",
+                  "zh-CN": "预测客户终身价值（12个月，利润）"},
+    "field.p_alive": {"en": "probability still active", "zh-CN": "仍活跃概率"},
+    "field.expected_purchases_12m": {"en": "expected purchases, next 12 months",
+                                     "zh-CN": "未来12个月预期购买次数"},
+    "field.expected_order_value": {"en": "expected order value", "zh-CN": "预期客单价"},
+    "field.rfm_segment": {"en": "RFM segment", "zh-CN": "RFM 分群"},
+    "field.rfm_cell": {"en": "RFM scores (R F M)", "zh-CN": "RFM 得分（R F M）"},
+    "field.lifecycle_stage": {"en": "lifecycle stage", "zh-CN": "生命周期阶段"},
+    "field.cluster": {"en": "behaviour cluster", "zh-CN": "行为聚类"},
+    "field.churn_risk": {"en": "churn risk (next 90 days)", "zh-CN": "流失风险（未来90天）"},
+    "field.churn_band": {"en": "risk band", "zh-CN": "风险等级"},
+    "field.churn_signals": {"en": "signals behind the risk", "zh-CN": "风险信号"},
+    "field.orders": {"en": "orders", "zh-CN": "订单数"},
+    "field.net_revenue": {"en": "net revenue", "zh-CN": "净收入"},
+    "field.first_purchase": {"en": "first purchase", "zh-CN": "首次购买"},
+    "field.last_purchase": {"en": "last purchase", "zh-CN": "最近购买"},
+    "field.recency_days": {"en": "days since last purchase", "zh-CN": "距最近购买天数"},
+    "field.discount_share": {"en": "discount dependency", "zh-CN": "折扣依赖度"},
+    "field.premium_share": {"en": "premium share of spend", "zh-CN": "高端产品消费占比"},
+    "field.latest_nps": {"en": "latest NPS answer", "zh-CN": "最近一次NPS评分"},
+    "field.country": {"en": "country", "zh-CN": "国家"},
+    "field.acquisition_channel": {"en": "acquired through", "zh-CN": "获客渠道"},
+    "field.created_at": {"en": "customer since", "zh-CN": "注册时间"},
+    # churn signals: the model's features, as a CRM manager reads them
+    "signal.p_alive": {"en": "low probability of being active", "zh-CN": "活跃概率低"},
+    "signal.recency_days": {"en": "long since last purchase", "zh-CN": "距上次购买时间长"},
+    "signal.frequency": {"en": "few repeat purchases", "zh-CN": "复购次数少"},
+    "signal.monetary": {"en": "order value", "zh-CN": "客单价"},
+    "signal.T": {"en": "customer age", "zh-CN": "客户年龄（首购至今）"},
+    "signal.overdue": {"en": "overdue against own buying rhythm", "zh-CN": "超过自身购买周期"},
+    "signal.orders_recent": {"en": "few orders lately", "zh-CN": "近期订单少"},
+    "signal.orders_previous": {"en": "orders in the previous quarter", "zh-CN": "上一季度订单"},
+    "signal.trend": {"en": "order trend", "zh-CN": "订单趋势"},
+    "signal.discount_share": {"en": "buys mainly on discount", "zh-CN": "依赖折扣购买"},
+    "signal.promo_share": {"en": "buys mainly in promotions", "zh-CN": "依赖促销购买"},
+    "signal.categories": {"en": "narrow category range", "zh-CN": "购买品类少"},
+    "signal.premium_share": {"en": "premium share of spend", "zh-CN": "高端消费占比"},
+    "signal.tenure_days": {"en": "length of relationship", "zh-CN": "合作时长"},
+    "signal.complaints_180d": {"en": "recent complaints", "zh-CN": "近期投诉"},
+    # churn bands and lifecycle stages
+    "band.low": {"en": "low", "zh-CN": "低"},
+    "band.medium": {"en": "medium", "zh-CN": "中"},
+    "band.high": {"en": "high", "zh-CN": "高"},
+    "band.critical": {"en": "critical", "zh-CN": "极高"},
+    "stage.awareness": {"en": "awareness", "zh-CN": "认知"},
+    "stage.evaluation": {"en": "evaluation", "zh-CN": "评估"},
+    "stage.first_purchase": {"en": "first purchase", "zh-CN": "首次购买"},
+    "stage.retention": {"en": "retention", "zh-CN": "留存"},
+    "stage.loyalty": {"en": "loyalty", "zh-CN": "忠诚"},
+    "stage.advocacy": {"en": "advocacy", "zh-CN": "推荐"},
+    "stage.lapsed": {"en": "lapsed", "zh-CN": "已流失"},
+    "change.new": {"en": "new", "zh-CN": "新进入"},
+    "change.promoted": {"en": "promoted", "zh-CN": "升级"},
+    "change.demoted": {"en": "demoted", "zh-CN": "降级"},
+    "change.same": {"en": "unchanged", "zh-CN": "不变"},
+    # behaviour clusters (models.clusters)
+    "cluster.drifting": {"en": "Drifting away", "zh-CN": "渐行渐远"},
+    "cluster.high_value_regulars": {"en": "High-value regulars", "zh-CN": "高价值常客"},
+    "cluster.premium_lovers": {"en": "Premium lovers", "zh-CN": "高端偏好"},
+    "cluster.deal_seekers": {"en": "Deal seekers", "zh-CN": "优惠敏感"},
+    "cluster.explorers": {"en": "Category explorers", "zh-CN": "多品类探索"},
+    "cluster.big_baskets": {"en": "Big baskets", "zh-CN": "大额订单"},
+    "cluster.frequent_buyers": {"en": "Frequent buyers", "zh-CN": "高频购买"},
+    "cluster.warming_up": {"en": "Warming up", "zh-CN": "活跃度上升"},
+    "cluster.newcomers": {"en": "Newcomers", "zh-CN": "新来客户"},
+    "cluster.steady": {"en": "Steady", "zh-CN": "稳定客户"},
     # RFM segments (strategy.segments)
     "segment.champions": {"en": "Champions", "zh-CN": "冠军客户"},
     "segment.loyal": {"en": "Loyal", "zh-CN": "忠诚客户"},
@@ -70,3 +145,14 @@ def current_lang(lang: str | None = None) -> str:
 def label(key: str, lang: str | None = None, **fmt) -> str:
     text = LABELS[key][current_lang(lang)]
     return text.format(**fmt) if fmt else text
+
+
+def value_label(kind: str, code: str, lang: str | None = None) -> str:
+    """The label of a coded value (`tier`, `segment`, `stage`, `band`, `cluster`, `signal`,
+    `change`); numbered repeats such as cluster `explorers_2` keep their number."""
+    base, _, number = code.rpartition("_")
+    if f"{kind}.{code}" in LABELS:
+        return label(f"{kind}.{code}", lang)
+    if number.isdigit() and f"{kind}.{base}" in LABELS:
+        return f"{label(f'{kind}.{base}', lang)} {number}"
+    return code

@@ -1,8 +1,9 @@
 """The one place that walks a run through the layers (DESIGN §2):
-as_of → features → models → strategy → activation → publish.
+as_of → features → models → strategy → (activation) → publish.
 
-Each stage is a function of the run context; stages register in `STAGES` in order, and the
-whole run is published atomically at the end (see `warehouse.runs`).
+Each stage is a function of the run context; `STAGES` lists them in order, and the whole run is
+published atomically at the end (see `warehouse.runs`). Per-customer data are materialised
+once, from one Ibis expression (`features.customer.customer_features`), at this boundary.
 """
 
 from __future__ import annotations
@@ -11,16 +12,36 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
 from upmarket.errors import UpmarketError
-from upmarket.features.orders import customer_summary
+from upmarket.features.behaviour import prospects
+from upmarket.features.customer import customer_features
+from upmarket.models import evaluation
+from upmarket.models.churn import ChurnClassifier, risk_band
+from upmarket.models.clusters import BehaviourClusters
+from upmarket.models.value import LifetimeValue, ValueSettings
+from upmarket.strategy import kpis, lifecycle, tiers
+from upmarket.strategy.segments import segment_codes
 from upmarket.warehouse.connection import Warehouse
-from upmarket.warehouse.runs import Run
+from upmarket.warehouse.runs import Run, output, previous_run
+
+FEATURE_TABLES = ("orders", "products", "service_tickets", "feedback", "customers", "events")
 
 
 class EmptyWarehouse(UpmarketError):
     pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    value: ValueSettings = ValueSettings()
+    tiers: tiers.TierPolicy = tiers.TierPolicy()
+    lifecycle: lifecycle.LifecycleRules = lifecycle.LifecycleRules()
+    churn_horizon_days: int = 90
+    rfm_bins: int = 5
+    clusters: int = 6
 
 
 @dataclass
@@ -28,9 +49,15 @@ class Context:
     wh: Warehouse
     as_of: datetime
     run: Run
-    #: Per-customer results built up stage by stage, one row per customer.
+    settings: Settings = field(default_factory=Settings)
+    #: Per-customer results built up stage by stage, one row per customer who has bought.
     results: pd.DataFrame | None = None
+    #: Other outputs of the run (name → frame), published beside `results`.
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
+
+    def source(self, name: str):
+        return self.wh.table(name)
 
 
 def default_as_of(wh: Warehouse) -> datetime:
@@ -44,15 +71,130 @@ def default_as_of(wh: Warehouse) -> datetime:
     return (pd.Timestamp(latest).normalize() + timedelta(days=1)).to_pydatetime()
 
 
-def stage_customers(ctx: Context) -> None:
-    summary = customer_summary(ctx.wh.table("orders"), ctx.as_of)
-    ctx.results = summary.order_by("customer_id").to_pandas()
+def snapshot(wh: Warehouse, as_of: datetime, settings: Settings, *, clv: bool = True
+             ) -> tuple[pd.DataFrame, LifetimeValue | None]:
+    """Customer features at `as_of` plus lifetime-value predictions fitted at that date, and
+    the fitted value model (None when nobody had bought yet)."""
+    tables = {n: wh.table(n) for n in FEATURE_TABLES}
+    frame = customer_features(tables, as_of, unit=settings.value.unit,
+                              rfm_bins=settings.rfm_bins).order_by("customer_id").to_pandas()
+    if frame.empty:
+        return frame, None
+    value = LifetimeValue(settings.value).fit(frame)
+    return pd.concat([frame, value.predict(frame, clv=clv).drop(columns=["margin_rate"])], axis=1), value
+
+
+def bought_between(wh: Warehouse, start: datetime, end: datetime) -> set[str]:
+    o = wh.table("orders")
+    o = o.filter(o.ts >= start, o.ts < end, o.status == "paid")
+    return set(o.select("customer_id").distinct().to_pandas()["customer_id"])
+
+
+# -- stages --------------------------------------------------------------------------------
+def stage_features_and_value(ctx: Context) -> None:
+    ctx.results, model = snapshot(ctx.wh, ctx.as_of, ctx.settings)
+    if model is None:
+        raise EmptyWarehouse(f"no customer bought anything before {ctx.as_of:%Y-%m-%d}; "
+                             "choose a later --as-of")
     ctx.summary["customers"] = len(ctx.results)
     ctx.summary["net_revenue"] = float(ctx.results["net_revenue"].sum())
+    ctx.summary["bgnbd_params"] = {k: round(v, 4) for k, v in model.transactions_.params_.items()}
+    if model.spend_ is not None:
+        ctx.summary["gamma_gamma_params"] = {k: round(v, 4) for k, v in model.spend_.params_.items()}
+    ctx.summary["total_clv"] = float(ctx.results["clv"].sum())
+
+
+def stage_churn(ctx: Context) -> None:
+    """Time-split churn model: trained on labels from [as_of − 2H, as_of − H), evaluated on
+    [as_of − H, as_of) against the recency baseline, then refitted on the latest window and
+    applied at as_of."""
+    h = timedelta(days=ctx.settings.churn_horizon_days)
+    t_train, t_test = ctx.as_of - 2 * h, ctx.as_of - h
+    train, _ = snapshot(ctx.wh, t_train, ctx.settings, clv=False)
+    test, _ = snapshot(ctx.wh, t_test, ctx.settings, clv=False)
+    res = ctx.results
+    if len(train) < 50 or len(test) < 50:
+        # too little history for a supervised model: fall back on P(alive) and say so
+        res["churn_risk"] = 1.0 - res["p_alive"]
+        res["churn_signals"] = ""
+        ctx.summary["churn_model"] = "p_alive only (history shorter than two horizons)"
+    else:
+        y_train = ~train["customer_id"].isin(bought_between(ctx.wh, t_train, t_test))
+        y_test = ~test["customer_id"].isin(bought_between(ctx.wh, t_test, ctx.as_of))
+        model = ChurnClassifier().fit(train, y_train)
+        score = model.predict_proba(test)
+        ctx.summary["churn_evaluation"] = {
+            "horizon_days": ctx.settings.churn_horizon_days,
+            "holdout_customers": len(test),
+            "holdout_churn_rate": round(float(y_test.mean()), 4),
+            "auc": round(evaluation.auc(y_test, score), 4),
+            "auc_recency_baseline": round(evaluation.auc(y_test, test["recency_days"]), 4),
+            "auc_p_alive": round(evaluation.auc(y_test, 1 - test["p_alive"]), 4),
+            "lift_top_decile": round(evaluation.lift_at(y_test, score, 0.1), 3),
+            "lift_top_decile_recency_baseline": round(
+                evaluation.lift_at(y_test, test["recency_days"], 0.1), 3),
+        }
+        final = ChurnClassifier().fit(test, y_test)
+        res["churn_risk"] = final.predict_proba(res)
+        res["churn_signals"] = [", ".join(s) for s in final.signals(res)]
+        ctx.summary["churn_model"] = "logistic regression on behaviour + P(alive), time split"
+    res["churn_band"] = risk_band(res["churn_risk"])
+
+
+def stage_segments(ctx: Context) -> None:
+    res = ctx.results
+    s = ctx.settings
+    res["rfm_segment"] = segment_codes(res["r_score"], res["f_score"], res["m_score"], s.rfm_bins)
+    value = res["clv"].to_numpy(float)
+    res["tier"] = tiers.assign_tiers(value, s.tiers)
+    res["distance_to_next_tier"] = tiers.distance_to_next_tier(value, res["tier"].to_numpy())
+    # growth potential: value the customer could add by reaching the next tier's bar,
+    # weighted by how likely they are to stay
+    res["growth_potential"] = res["distance_to_next_tier"] * res["p_alive"]
+    res["response_hours"] = res["tier"].map(lambda t: s.tiers.level(t).response_hours)
+    res["lifecycle_stage"] = lifecycle.buyer_stage(res, s.lifecycle)
+    clusters = BehaviourClusters(n_clusters=s.clusters).fit(res)
+    res["cluster"] = clusters.predict(res)
+    ctx.tables["clusters"] = clusters.centres_
+
+    prev = previous_run(ctx.wh, ctx.run.run_id)
+    prev_tier = prev_stage = None
+    if prev is not None:
+        old = output(ctx.wh, "results", prev["run_id"]).select(
+            "customer_id", "tier", "lifecycle_stage").to_pandas().set_index("customer_id")
+        prev_tier, prev_stage = old["tier"], old["lifecycle_stage"]
+    idx = res.set_index("customer_id")
+    res["tier_change"] = tiers.tier_change(
+        idx["tier"], prev_tier if prev_tier is not None else pd.Series(dtype=object)).to_numpy()
+    trans = lifecycle.transitions(idx["lifecycle_stage"], prev_stage)
+    ctx.tables["lifecycle_transitions"] = trans.stack().rename("customers").reset_index()
+
+    report = tiers.tier_report(res["tier"], res["net_revenue"], s.tiers)
+    ctx.tables["tier_summary"] = report
+    ctx.tables["lifecycle_kpis"] = lifecycle.stage_kpis(res)
+    pros = prospects(ctx.source("customers"), ctx.source("events"), ctx.source("orders"),
+                     ctx.as_of, lifecycle.ENGAGEMENT_EVENTS).to_pandas()
+    ctx.summary["prospects"] = {
+        "awareness": int((~pros["engaged"]).sum()), "evaluation": int(pros["engaged"].sum())}
+    ctx.summary["tiers"] = {t: int(n) for t, n in zip(report.tier, report.customers)}
+    ctx.summary["tier_changes"] = res["tier_change"].value_counts().to_dict()
+    diamond = float(report.loc[report.tier == "diamond", "revenue_share"].iloc[0])
+    ctx.summary["diamond_revenue_share"] = round(diamond, 4)
+    ctx.summary["diamond_claim_holds"] = tiers.diamond_claim_holds(report, s.tiers)
+
+
+def stage_kpis(ctx: Context) -> None:
+    found = kpis.base_kpis(ctx.source("orders"), ctx.as_of)
+    found["diamond_revenue_share"] = ctx.summary.get("diamond_revenue_share", np.nan)
+    ctx.summary["kpis"] = {k: round(v, 4) for k, v in found.items()}
+    ctx.summary["benchmarks"] = kpis.BENCHMARKS
 
 
 STAGES: list[tuple[str, Callable[[Context], None]]] = [
-    ("customer features", stage_customers),
+    ("features and lifetime value", stage_features_and_value),
+    ("churn early warning", stage_churn),
+    ("segments, tiers and lifecycle", stage_segments),
+    ("customer-base KPIs", stage_kpis),
 ]
 
 
@@ -60,21 +202,21 @@ def run(
     wh: Warehouse,
     as_of: datetime | None = None,
     *,
-    config: dict | None = None,
+    settings: Settings | None = None,
     on_stage: Callable[[str, int, int], None] | None = None,
 ) -> Context:
     """Run every stage for `as_of` (default: the day after the latest order) and publish."""
     as_of = as_of or default_as_of(wh)
-    ctx = Context(wh, as_of, Run(wh, as_of, config))
+    settings = settings or Settings()
+    ctx = Context(wh, as_of, Run(wh, as_of, {"settings": repr(settings)}), settings)
     try:
         for i, (name, stage) in enumerate(STAGES):
             if on_stage:
                 on_stage(name, i, len(STAGES))
             stage(ctx)
-        if ctx.results is None or ctx.results.empty:
-            raise EmptyWarehouse(f"no customer bought anything before {as_of:%Y-%m-%d}; "
-                                 "choose a later --as-of")
         ctx.run.write("results", ctx.results)
+        for name, frame in ctx.tables.items():
+            ctx.run.write(name, frame)
         ctx.run.publish(ctx.summary)
     except BaseException as exc:
         ctx.run.fail(f"{type(exc).__name__}: {exc}")

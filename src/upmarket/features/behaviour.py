@@ -79,3 +79,26 @@ def behaviour(
                      - j.first_ts.epoch_seconds()) / 86400.0,
         complaints_180d=j.complaints_180d.fill_null(0).cast("float64"),
     )
+
+
+def latest_nps(feedback: ibis.Table, as_of: datetime) -> ibis.Table:
+    """Each customer's most recent NPS answer before `as_of`."""
+    f = feedback.filter(feedback.ts < ibis.literal(as_of), feedback.nps_score.notnull(),
+                        feedback.customer_id.notnull())
+    ranked = f.mutate(_n=ibis.row_number().over(group_by="customer_id", order_by=ibis.desc("ts")))
+    return ranked.filter(ranked._n == 0).select("customer_id", latest_nps=ranked.nps_score)
+
+
+def prospects(customers: ibis.Table, events: ibis.Table, orders: ibis.Table, as_of: datetime,
+              engagement: tuple[str, ...]) -> ibis.Table:
+    """People known before `as_of` (customer list or events) who have not bought, with whether
+    they engaged (`engaged`: any of the `engagement` events)."""
+    e = events.filter(events.ts < ibis.literal(as_of), events.customer_id.notnull())
+    seen = e.group_by("customer_id").aggregate(
+        engaged=e.event.isin(list(engagement)).cast("int64").max())
+    listed = customers.filter(customers.created_at.isnull()
+                              | (customers.created_at < ibis.literal(as_of)))
+    listed = listed.select("customer_id", engaged=ibis.literal(0, "int64"))
+    known = ibis.union(seen, listed).group_by("customer_id").aggregate(engaged=ibis._.engaged.max())
+    buyers = purchases_until(orders, as_of).select("customer_id").distinct()
+    return known.anti_join(buyers, "customer_id").mutate(engaged=ibis._.engaged > 0)

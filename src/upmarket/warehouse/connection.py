@@ -111,8 +111,9 @@ def conform(data: pd.DataFrame | pa.Table, spec: Table) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def connect(url: str | None = None) -> Warehouse:
-    """Open (creating if needed) the warehouse at `url`.
+def connect(url: str | None = None, *, create: bool = True) -> Warehouse:
+    """Open the warehouse at `url`, creating it unless `create` is False (commands that only
+    read refuse a DuckDB file that does not exist rather than silently making an empty one).
 
     `duckdb:///path/to/file.duckdb` (default `./upmarket.duckdb`), `duckdb://` for in-memory,
     `pyspark://` for a local Spark session, or any URL `ibis.connect` understands.
@@ -124,6 +125,13 @@ def connect(url: str | None = None) -> Warehouse:
             if path in ("", ":memory:"):
                 backend = ibis.duckdb.connect()
             else:
+                if not create and not Path(path).expanduser().exists():
+                    raise WarehouseError(
+                        f"no warehouse at {Path(path).expanduser()} ({url}). Ingest data first "
+                        f"(`upmarket ingest ...`), run `upmarket demo`, or check --warehouse / "
+                        f"{ENV_VAR}. In duckdb:// URLs a path after the scheme is taken as is: "
+                        "duckdb:///abs/path.duckdb or duckdb://relative.duckdb."
+                    )
                 Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
                 backend = ibis.duckdb.connect(str(Path(path).expanduser()))
         elif url.startswith("pyspark://"):

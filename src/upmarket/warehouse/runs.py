@@ -46,12 +46,17 @@ class Run:
 
     def write(self, name: str, data: pd.DataFrame | pa.Table | ibis.Table) -> str:
         table = output_table(name, self.run_id)
-        if isinstance(data, pd.DataFrame):
-            data = data.assign(run_id=self.run_id)
-        elif isinstance(data, pa.Table):
-            data = data.append_column("run_id", pa.array([self.run_id] * data.num_rows))
-        else:
+        if isinstance(data, ibis.Table):
             data = data.mutate(run_id=ibis.literal(self.run_id))
+        else:
+            if isinstance(data, pd.DataFrame):
+                data = pa.Table.from_pandas(data, preserve_index=False)
+            data = data.append_column("run_id", pa.array([self.run_id] * data.num_rows, pa.string()))
+            # a column that happens to be empty in this run (no NPS answers yet, say) has no
+            # type of its own; DuckDB refuses NULL-typed columns, so give it float64
+            for i, f in enumerate(data.schema):
+                if pa.types.is_null(f.type):
+                    data = data.set_column(i, f.name, data.column(i).cast(pa.float64()))
         self.wh.create_table(table, data, overwrite=True)
         self.outputs[name] = self.wh.count(table)
         return table

@@ -1,0 +1,44 @@
+"""Everything known about each customer at `as_of`, as one Ibis expression: the pipeline's
+single materialisation point for per-customer features."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import ibis
+
+from upmarket.features.behaviour import behaviour, latest_nps
+from upmarket.features.btyd import btyd_summary
+from upmarket.features.orders import customer_summary, purchases_until
+from upmarket.features.rfm import rfm_scores
+
+
+def margins(orders: ibis.Table, products: ibis.Table, as_of: datetime) -> ibis.Table:
+    """Historical margin per customer where product costs are known: amount − cost × quantity
+    over paid product lines, and the margin rate on the lines whose cost is known."""
+    lines = purchases_until(orders, as_of)
+    prod = products.select("sku", "cost")
+    j = lines.join(prod, lines.sku == prod.sku).filter(prod.cost.notnull())
+    g = j.group_by("customer_id").aggregate(
+        costed_revenue=j.amount.sum(), margin=(j.amount - j.cost * j.quantity).sum())
+    return g.mutate(margin_rate=ibis.ifelse(g.costed_revenue > 0, g.margin / g.costed_revenue,
+                                            ibis.null("float64")))
+
+
+def customer_features(tables: dict[str, ibis.Table], as_of: datetime, *, unit: str = "W",
+                      rfm_bins: int = 5) -> ibis.Table:
+    """Join of the purchase summary, BTYD summary, RFM scores, behaviour, margins and the
+    latest NPS answer; one row per customer who bought before `as_of`."""
+    orders = tables["orders"]
+    s = customer_summary(orders, as_of)
+    b = btyd_summary(orders, as_of, unit=unit).select(
+        "customer_id", "frequency", "recency", "T", "monetary")
+    r = rfm_scores(orders, as_of, bins=rfm_bins).select(
+        "customer_id", "r_score", "f_score", "m_score", "rfm_cell")
+    h = behaviour(orders, tables["products"], tables["service_tickets"], as_of)
+    m = margins(orders, tables["products"], as_of).select("customer_id", "margin", "margin_rate")
+    n = latest_nps(tables["feedback"], as_of)
+    out = s.rename(recency_days="days_since_last")
+    for other in (b, r, h, m, n):
+        out = out.left_join(other, "customer_id").drop("customer_id_right")
+    return out

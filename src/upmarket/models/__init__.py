@@ -1,0 +1,1 @@
+"""Statistical models of customer behaviour (BTYD, churn, propensity, …)."""

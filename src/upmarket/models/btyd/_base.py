@@ -1,0 +1,367 @@
+"""Shared machinery of the BTYD models: errors, input checks, row compression, the maximum
+likelihood fit over log-parameters with analytic gradients, standard errors, discounted CLV."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from scipy.optimize import minimize
+
+from upmarket.errors import UpmarketError
+
+
+class NotFitted(UpmarketError):
+    """A prediction was asked of a model that has not been fitted yet."""
+
+
+class InvalidData(UpmarketError, ValueError):
+    """Input arrays a model cannot use (negative, NaN, inconsistent, mismatched lengths…)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """The optimiser stopped before meeting its convergence criterion."""
+
+
+# ----------------------------------------------------------------------------- input checks
+
+
+def as_array(name: str, values, *, allow_negative: bool = False) -> np.ndarray:
+    """Float array of ``values``; raises :class:`InvalidData` on NaN/inf or negative values."""
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InvalidData(f"{name} must be numeric: {exc}") from None
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.sum(~np.isfinite(arr)))
+        raise InvalidData(f"{name} has {bad} missing or infinite value(s); drop or fill them first")
+    if not allow_negative and np.any(arr < 0):
+        raise InvalidData(f"{name} has negative values (min {arr.min():g}); it must be >= 0")
+    return arr
+
+
+def check_integral(name: str, arr: np.ndarray) -> None:
+    if np.any(arr != np.round(arr)):
+        raise InvalidData(f"{name} must hold whole numbers (counts), got e.g. {arr[arr != np.round(arr)].flat[0]:g}")
+
+
+def broadcast(names: Sequence[str], arrays: Sequence[np.ndarray], *, same_length: bool) -> list[np.ndarray]:
+    """Broadcast prediction inputs together, or (``same_length``) insist on equal 1-D lengths."""
+    if same_length:
+        arrays = [np.atleast_1d(a) for a in arrays]
+        for n, a in zip(names, arrays):
+            if a.ndim != 1:
+                raise InvalidData(f"{n} must be one-dimensional, got shape {a.shape}")
+        lengths = {n: a.shape[0] for n, a in zip(names, arrays)}
+        if len(set(lengths.values())) > 1:
+            raise InvalidData(f"arrays have mismatched lengths: {lengths}")
+        if arrays[0].shape[0] == 0:
+            raise InvalidData("no rows to fit")
+        return list(arrays)
+    try:
+        return list(np.broadcast_arrays(*arrays))
+    except ValueError:
+        shapes = {n: np.shape(a) for n, a in zip(names, arrays)}
+        raise InvalidData(f"arrays have mismatched shapes: {shapes}") from None
+
+
+def check_continuous_rft(frequency, recency, T, *, same_length: bool = False):
+    """Validate (frequency x, recency t_x, age T) of the continuous-time models.
+
+    x is a whole number >= 0; 0 <= t_x <= T; t_x = 0 exactly when x = 0 (FHL 2005 §2: t_x is
+    the time of the last repeat purchase, measured from the first purchase); T > 0.
+    """
+    x = as_array("frequency", frequency)
+    tx = as_array("recency", recency)
+    T = as_array("T", T)
+    x, tx, T = broadcast(("frequency", "recency", "T"), (x, tx, T), same_length=same_length)
+    check_integral("frequency", x)
+    if np.any(tx > T):
+        i = np.flatnonzero(tx > T)[0]
+        raise InvalidData(f"recency > T in {np.sum(tx > T)} row(s), e.g. recency={tx.flat[i]:g}, T={T.flat[i]:g}; "
+                          "recency is the age at the last repeat purchase and cannot exceed the customer's age T")
+    if np.any(T <= 0):
+        raise InvalidData("T must be > 0 (the customer's age: time from first purchase to the end of the period)")
+    bad = (x > 0) & (tx <= 0)
+    if np.any(bad):
+        raise InvalidData(f"{int(bad.sum())} row(s) have frequency > 0 but recency 0; a repeat purchase happens "
+                          "after the first one, so recency must be > 0 (collapse same-day purchases first)")
+    bad = (x == 0) & (tx > 0)
+    if np.any(bad):
+        raise InvalidData(f"{int(bad.sum())} row(s) have frequency 0 but recency > 0; recency must be 0 "
+                          "for customers without repeat purchases")
+    return x, tx, T
+
+
+def check_weights(weights, n: int) -> np.ndarray:
+    if weights is None:
+        return np.ones(n)
+    w = as_array("weights", weights)
+    w = np.atleast_1d(w)
+    if w.shape != (n,):
+        raise InvalidData(f"weights has length {w.shape[0] if w.ndim == 1 else w.shape}, expected {n}")
+    if not np.any(w > 0):
+        raise InvalidData("weights are all zero")
+    return w
+
+
+def compress(columns: Sequence[np.ndarray], weights: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Collapse identical rows, summing their weights (the likelihood only depends on the row)."""
+    keep = weights > 0
+    cols = [np.ascontiguousarray(c[keep], dtype=float) for c in columns]
+    wk = weights[keep]
+    order = np.lexsort(cols[::-1])  # sort by the first column, then the second, ...
+    cols = [c[order] for c in cols]
+    new = np.ones(order.size, dtype=bool)
+    new[1:] = np.any(np.stack([c[1:] != c[:-1] for c in cols]), axis=0)
+    group = np.cumsum(new) - 1
+    w = np.bincount(group, weights=wk[order])
+    return [c[new] for c in cols], w
+
+
+# ----------------------------------------------------------------------------- base estimator
+
+
+class BTYDModel:
+    """Base of the BTYD estimators: maximum likelihood over log-parameters with analytic gradients.
+
+    Subclasses define ``_param_names``, ``_loglik(params, *data) -> (ll_rows, grad_rows)`` where
+    ``grad_rows[:, k]`` is d ll / d params[k] (natural scale), and call :meth:`_fit`.
+    """
+
+    _param_names: tuple[str, ...] = ()
+
+    def __init__(self, penalizer: float = 0.0, tol: float = 1e-12, max_iter: int = 5000, initial_params=None):
+        self.penalizer = penalizer
+        self.tol = tol
+        self.max_iter = max_iter
+        self.initial_params = initial_params
+
+    # -- repr / fitted state
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        if not hasattr(self, "params_"):
+            return f"<{name}: not fitted>"
+        ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        return f"<{name}: {ps}; n={self.n_obs_:g}, LL={self.log_likelihood_:.2f}>"
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise NotFitted(f"{type(self).__name__} is not fitted yet; call .fit(...) before predicting")
+
+    def _p(self) -> list[float]:
+        self._check_fitted()
+        return [self.params_[k] for k in self._param_names]
+
+    @classmethod
+    def _loglik(cls, params: np.ndarray, *data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def log_likelihood(self, *data, weights=None) -> float:
+        """Total (weighted) log-likelihood of ``data`` at the fitted parameters."""
+        self._check_fitted()
+        data = self._prepare(*data)
+        w = check_weights(weights, data[0].shape[0])
+        ll, _ = self._loglik(np.array(self._p()), *data)
+        return float(np.sum(w * ll))
+
+    def _prepare(self, *data):  # pragma: no cover - overridden
+        return data
+
+    def _augment(self, data: list[np.ndarray]) -> list[np.ndarray]:
+        """Extra arrays precomputed once per fit and passed to ``_loglik`` after the data."""
+        return data
+
+    # -- fitting
+    def _fit(self, data: Sequence[np.ndarray], weights: np.ndarray, x0: Sequence[float]) -> None:
+        if self.penalizer < 0:
+            raise InvalidData("penalizer must be >= 0")
+        data, w = compress(list(data), weights)
+        data = self._augment(data)
+        total_w = float(w.sum())
+        pen = float(self.penalizer)
+        k = len(self._param_names)
+
+        def objective(u):
+            theta = np.exp(u)
+            ll, g = self._loglik(theta, *data)
+            f = -np.dot(w, ll) / total_w + pen * np.sum(theta**2)
+            grad = -(w @ g) * theta / total_w + 2.0 * pen * theta**2
+            if not (np.isfinite(f) and np.all(np.isfinite(grad))):
+                return 1e300, np.zeros(k)
+            return f, grad
+
+        if self.initial_params is not None:
+            ip = self.initial_params
+            try:
+                init = np.asarray([ip[n] for n in self._param_names] if isinstance(ip, dict) else ip, dtype=float)
+            except (KeyError, TypeError, ValueError):
+                raise InvalidData(f"initial_params must give {', '.join(self._param_names)}") from None
+            if init.shape != (k,) or not np.all(init > 0):
+                raise InvalidData(f"initial_params must be {k} positive numbers ({', '.join(self._param_names)})")
+            starts = [init]
+        else:
+            starts = [np.asarray(x0, dtype=float), np.ones(k)]
+        best = None
+        for start in starts:
+            res = minimize(objective, np.log(start), jac=True, method="L-BFGS-B",
+                           bounds=[(-25.0, 25.0)] * k,
+                           options={"maxiter": self.max_iter, "ftol": self.tol, "gtol": 1e-9, "maxcor": 20})
+            if best is None or res.fun < best.fun:
+                best = res
+            if res.success and np.max(np.abs(res.jac)) < 1e-5:
+                break
+        u = best.x if np.max(np.abs(best.jac)) < 1e-9 else self._polish(objective, best.x)
+        theta = np.exp(u)
+        ll, g = self._loglik(theta, *data)
+        self.params_ = dict(zip(self._param_names, (float(t) for t in theta)))
+        self.log_likelihood_ = float(np.dot(w, ll))
+        self.n_obs_ = total_w
+        self.n_unique_rows_ = int(w.size)
+        self.n_iter_ = int(best.nit)
+        gnorm = float(np.max(np.abs(objective(u)[1])))
+        self.converged_ = bool(gnorm < 1e-4)
+        if not self.converged_:
+            warnings.warn(f"{type(self).__name__}: optimiser did not converge (max |gradient| {gnorm:.2g}); "
+                          "try a small penalizer or other initial_params", ConvergenceWarning, stacklevel=3)
+        self.standard_errors_ = self._standard_errors(theta, data, w, pen, total_w)
+
+    def _polish(self, objective, u: np.ndarray) -> np.ndarray:
+        """A few Newton steps in log-parameter space (numerical Hessian of the analytic gradient)."""
+        f, g = objective(u)
+        for _ in range(3):
+            if np.max(np.abs(g)) < 1e-10:
+                break
+            H = _jacobian_fd(lambda v: objective(v)[1], u)
+            H = 0.5 * (H + H.T)
+            try:
+                if np.any(np.linalg.eigvalsh(H) <= 0):
+                    break
+                step = np.linalg.solve(H, g)
+            except np.linalg.LinAlgError:
+                break
+            u_new = np.clip(u - step, -25.0, 25.0)
+            f_new, g_new = objective(u_new)
+            if not (f_new <= f + 1e-15 * abs(f)):
+                break
+            u, f, g = u_new, f_new, g_new
+        return u
+
+    def _standard_errors(self, theta, data, w, pen, total_w) -> dict[str, float]:
+        """sqrt(diag(inverse observed information)) on the natural scale; the information is the
+        Hessian of the (penalised) negative log-likelihood, differentiated numerically from the
+        analytic gradient."""
+
+        def grad(th):
+            _, g = self._loglik(th, *data)
+            return -(w @ g) + 2.0 * pen * total_w * th
+
+        H = _jacobian_fd(grad, theta, relative=True)
+        H = 0.5 * (H + H.T)
+        try:
+            cov = np.linalg.inv(H)
+        except np.linalg.LinAlgError:
+            cov = np.full((theta.size, theta.size), np.nan)
+        self.covariance_ = cov
+        var = np.diag(cov)
+        with np.errstate(invalid="ignore"):
+            se = np.where(var > 0, np.sqrt(np.abs(var)), np.nan)
+        return dict(zip(self._param_names, (float(s) for s in se)))
+
+
+def _jacobian_fd(fun: Callable[[np.ndarray], np.ndarray], x: np.ndarray, relative: bool = False) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    n = x.size
+    J = np.empty((n, n))
+    for i in range(n):
+        h = 1e-5 * (abs(x[i]) if relative else 1.0) or 1e-5
+        e = np.zeros(n)
+        e[i] = h
+        J[:, i] = (fun(x + e) - fun(x - e)) / (2 * h)
+    return J
+
+
+# ----------------------------------------------------------------------------- CLV
+
+_UNITS_PER_MONTH = {"W": 4.345, "D": 30.0, "M": 1.0, "H": 30.0 * 24.0}
+
+
+def units_per_month(freq) -> float:
+    """Model time units in one month: 'W' weeks (4.345), 'D' days (30), 'M' months, 'H' hours,
+    or a positive number."""
+    if isinstance(freq, str):
+        try:
+            return _UNITS_PER_MONTH[freq.upper()]
+        except KeyError:
+            raise InvalidData(f"freq must be one of {sorted(_UNITS_PER_MONTH)} or a number, got {freq!r}") from None
+    f = float(freq)
+    if not f > 0:
+        raise InvalidData("freq (time units per month) must be > 0")
+    return f
+
+
+def discounted_clv(cond_expected: Callable[[float], np.ndarray], value_per_purchase, *, time: int = 12,
+                   discount_rate: float = 0.01, freq="W", margin: float = 1.0) -> np.ndarray:
+    """Sum over months i = 1..time of margin * value * E[purchases in month i] / (1 + d)^i.
+
+    ``cond_expected(t)`` is the expected number of purchases in the next ``t`` model time units;
+    the monthly increments are its differences (the approach of Fader, Hardie & Lee 2005, "RFM
+    and CLV", and the ``lifetimes`` package).
+    """
+    return margin * np.asarray(value_per_purchase, dtype=float) * discounted_purchases(
+        cond_expected, time=time, discount_rate=discount_rate, freq=freq)
+
+
+def discounted_purchases(cond_expected: Callable[[float], np.ndarray], *, time: int = 12,
+                         discount_rate: float = 0.01, freq="W") -> np.ndarray:
+    """sum_{i=1}^{time} (E[Y(i f)] - E[Y((i-1) f)]) / (1 + d)^i: discounted expected purchases."""
+    if time < 0 or int(time) != time:
+        raise InvalidData("time (months) must be a whole number >= 0")
+    if discount_rate <= -1:
+        raise InvalidData("discount_rate must be > -1")
+    factor = units_per_month(freq)
+    prev = 0.0
+    total = 0.0
+    for i in range(1, int(time) + 1):
+        cum = cond_expected(i * factor)
+        total = total + (cum - prev) / (1.0 + discount_rate) ** i
+        prev = cum
+    return np.asarray(total, dtype=float)
+
+
+def clv_by_unique_rows(model, frequency, recency, T, value, *, time, discount_rate, freq, margin) -> np.ndarray:
+    """Discounted CLV of every customer, computing the purchase forecasts once per distinct
+    (frequency, recency, T) row (a large customer base has far fewer distinct rows)."""
+    x, tx, TT, v = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (frequency, recency, T, value)))
+    shape = x.shape
+    x, tx, TT, v = (a.ravel() for a in (x, tx, TT, v))
+    if x.size == 0:
+        return np.zeros(shape)
+    order = np.lexsort((TT, tx, x))
+    sorted_rows = np.column_stack([x[order], tx[order], TT[order]])
+    new = np.ones(x.size, dtype=bool)
+    new[1:] = np.any(sorted_rows[1:] != sorted_rows[:-1], axis=1)
+    keys = sorted_rows[new]
+    inv = np.empty(x.size, dtype=np.intp)
+    inv[order] = np.cumsum(new) - 1
+    disc = discounted_purchases(lambda t: model.conditional_expected_purchases(t, keys[:, 0], keys[:, 1], keys[:, 2]),
+                                time=time, discount_rate=discount_rate, freq=freq)
+    return (margin * v * disc[inv]).reshape(shape)
+
+
+class TransactionModel(BTYDModel):
+    """Base of the models that predict numbers of purchases (BG/NBD, Pareto/NBD, BG/BB)."""
+
+    def conditional_expected_purchases(self, t, frequency, recency, T):  # pragma: no cover
+        raise NotImplementedError
+
+    def customer_lifetime_value(self, frequency, recency, T, monetary_value, time: int = 12,
+                                discount_rate: float = 0.01, freq="W", margin: float = 1.0) -> np.ndarray:
+        """Discounted CLV over the next ``time`` months given the expected value of one purchase
+        (e.g. :meth:`GammaGamma.conditional_expected_average_profit`); see :func:`discounted_clv`."""
+        self._check_fitted()
+        self.conditional_expected_purchases(0.0, frequency, recency, T)  # validates the inputs
+        value = as_array("monetary_value", monetary_value, allow_negative=True)
+        return clv_by_unique_rows(self, frequency, recency, T, value, time=time, discount_rate=discount_rate,
+                                  freq=freq, margin=margin)
