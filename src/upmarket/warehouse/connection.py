@@ -6,6 +6,7 @@ import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote
 
 import ibis
 import pandas as pd
@@ -55,6 +56,10 @@ class Warehouse:
     def is_duckdb(self) -> bool:
         return self.backend.name == "duckdb"
 
+    @property
+    def supports_temp_tables(self) -> bool:
+        return self.backend.name not in ("pyspark",)
+
     # -- writing ---------------------------------------------------------------------------
     def insert(self, name: str, data: pd.DataFrame | pa.Table | ibis.Table) -> None:
         """Append rows; frames are cast to the table's declared schema first."""
@@ -65,6 +70,10 @@ class Warehouse:
         self.backend.insert(name, data)
 
     def create_table(self, name: str, data, *, overwrite: bool = False, temp: bool = False):
+        """Create `name` from a frame or expression. `temp` asks for a session-scoped table;
+        backends without temporary tables (Spark) get an ordinary one, which the caller drops."""
+        if temp and not self.supports_temp_tables:
+            temp = False
         return self.backend.create_table(name, data, overwrite=overwrite, temp=temp)
 
     def drop_table(self, name: str) -> None:
@@ -158,18 +167,52 @@ def duckdb_path(url: str) -> str:
     return path
 
 
+#: Spark settings upmarket relies on: timestamps are naive UTC (DESIGN §3), and pandas/Arrow
+#: frames cross the Python–JVM boundary through Arrow (fast, and time-zone exact: without it
+#: PySpark converts naive datetimes with the Python process's local zone).
+SPARK_DEFAULTS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+
+
+def spark_conf(url: str) -> tuple[str, dict[str, str]]:
+    """The master and Spark settings in a `pyspark://MASTER?key=value&...` URL.
+
+    `pyspark://` and `pyspark://local[*]` run Spark in this process on every core,
+    `pyspark://local[2]` on two; `pyspark://spark://host:7077` joins a cluster. Query
+    parameters are Spark settings, e.g. `?spark.sql.shuffle.partitions=8` or
+    `?spark.sql.warehouse.dir=/data/upmarket-spark` (where Spark keeps its tables; Spark's
+    default is ./spark-warehouse).
+    """
+    rest = url.removeprefix("pyspark://")
+    master, _, query = rest.partition("?")
+    master = unquote(master) or "local[*]"
+    if not master.startswith(("local", "spark:", "yarn", "k8s:", "mesos:")):
+        raise WarehouseError(
+            f"unknown Spark master {master!r} in {url!r}: use pyspark://local[*], "
+            "pyspark://local[N] or pyspark://spark://HOST:PORT"
+        )
+    conf = dict(SPARK_DEFAULTS)
+    conf.update(parse_qsl(query, keep_blank_values=False, strict_parsing=False))
+    return master, conf
+
+
 def _spark(url: str) -> ibis.BaseBackend:
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise WarehouseError(
-            "the pyspark warehouse needs PySpark: install upmarket with the `spark` extra"
+            "the pyspark warehouse needs PySpark: install upmarket with the `spark` extra "
+            "(pip install 'upmarket[spark]') and Java 17"
         ) from exc
-    master = url.removeprefix("pyspark://") or "local[*]"
-    session = (
-        SparkSession.builder.master(master if master.startswith(("local", "spark:", "yarn")) else "local[*]")
-        .appName("upmarket")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
+    master, conf = spark_conf(url)
+    builder = SparkSession.builder.master(master).appName("upmarket")
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    # getOrCreate() hands back a running session unchanged: apply the runtime settings to it
+    for key, value in conf.items():
+        if key.startswith("spark.sql.") and key != "spark.sql.warehouse.dir":
+            session.conf.set(key, value)
     return ibis.pyspark.connect(session)

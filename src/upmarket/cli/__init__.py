@@ -1,0 +1,69 @@
+"""`upmarket` on the command line (Typer + Rich).
+
+The commands live in submodules by what they are about (data, runs, customers); this module
+holds the app and what they share. Every command takes `--warehouse URL` (or the UPMARKET_WAREHOUSE variable); errors the user can
+fix print a message and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from upmarket.errors import UpmarketError
+from upmarket.warehouse.connection import ENV_VAR
+
+app = typer.Typer(
+    name="upmarket",
+    help="Customer value and upsell (向上营销) engine: ingest your orders, products, events and "
+    "spend; get value tiers, RFM segments, lifetime value, churn risk and next best actions.\n\n"
+    "Start with `upmarket demo`, or `upmarket ingest orders FILE` then `upmarket run`.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+Warehouse = Annotated[str, typer.Option(
+    "--warehouse", "-w", envvar=ENV_VAR, show_default=True,
+    help="Where data lives: duckdb:///path.duckdb (default), pyspark://local[*], or any Ibis URL.",
+)]
+AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
+Lang = Annotated[str, typer.Option("--lang", envvar="UPMARKET_LANG", help="Labels: en or zh.")]
+
+
+def friendly(fn):
+    """Show an UpmarketError as its message and exit 2."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UpmarketError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+def progress(json_mode: bool) -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                    TimeElapsedColumn(), console=err, transient=True, disable=json_mode)
+
+
+
+def register() -> None:
+    """Import the command modules so their commands attach to `app`."""
+    # the order of import is the order of `upmarket --help`: data in, runs, then results
+    import upmarket.cli.data  # noqa: F401
+    import upmarket.cli.runs  # noqa: F401
+    import upmarket.cli.customers  # noqa: F401
+
+
+register()
