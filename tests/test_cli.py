@@ -42,3 +42,19 @@ def test_help_teaches():
     assert result.exit_code == 0
     for needle in ("online-retail", "cdnow", "mapping", "GBK"):
         assert needle in result.output
+
+
+def test_holdout_report_on_cdnow_sample(tmp_path):
+    from conftest import shared
+
+    url = f"duckdb://{tmp_path}/w.duckdb"
+    path = shared("cdnow/CDNOW_sample.txt")
+    assert runner.invoke(app, ["ingest", "orders", str(path), "--preset", "cdnow", "-w", url]).exit_code == 0
+    result = runner.invoke(app, ["holdout", "--calibration-end", "1997-10-01",
+                                 "--holdout-end", "1998-07-01", "-w", url, "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert round(out["params"]["r"], 3) == 0.243 and round(out["log_likelihood"], 1) == -9582.4
+    rows = {r["frequency_cal"]: r for r in out["table"]}
+    assert rows["0"]["n_customers"] == 1411
+    assert abs(rows["all"]["expected"] - rows["all"]["actual"]) < 0.15

@@ -111,12 +111,40 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
     if as_json:
         print(json.dumps(info, ensure_ascii=False, default=str))
         return
+    s = ctx.summary
     console.print(f"[bold green]{label('run_published', lang, run_id=info['run_id'], as_of=info['as_of'])}[/]")
-    t = Table(show_header=False, box=None)
-    for key, value in ctx.summary.items():
-        name = label(key, lang) if key in ("customers", "net_revenue") else key.replace("_", " ")
-        t.add_row(name, f"{value:,.2f}" if isinstance(value, float) else str(value))
-    console.print(t)
-    console.print(f"{label('where_results', lang)}: {ctx.wh.url} → "
-                  + ", ".join(f"{label('table', lang)} [bold]{n}[/]" for n in ctx.run.outputs))
+    head = Table(show_header=False, box=None)
+    head.add_row(label("customers", lang), f"{s['customers']:,}")
+    head.add_row(label("net_revenue", lang), f"{s['net_revenue']:,.0f}")
+    head.add_row(label("field.clv", lang) + " Σ", f"{s['total_clv']:,.0f}")
+    console.print(head)
 
+    tiers = ctx.tables.get("tier_summary")
+    if tiers is not None:
+        t = Table(label("field.tier", lang), label("customers", lang), "revenue share",
+                  label("field.service", lang), label("field.response_hours", lang),
+                  title_justify="left")
+        for r in tiers.itertuples():
+            t.add_row(r.tier_name, f"{r.customers:,}", f"{r.revenue_share:.1%}",
+                      f"{r.service} · {r.resource}", f"≤ {r.response_hours:g} h")
+        console.print(t)
+    ev = s.get("churn_evaluation")
+    if ev:
+        console.print(
+            f"Churn model on the {ev['horizon_days']}-day holdout: AUC {ev['auc']:.3f} vs "
+            f"{ev['auc_recency_baseline']:.3f} for the recency baseline; top-decile lift "
+            f"{ev['lift_top_decile']:.2f} (baseline {ev['lift_top_decile_recency_baseline']:.2f}).")
+    else:
+        console.print(f"Churn: {s.get('churn_model')}")
+    k = Table("KPI", "this base", "benchmark", title_justify="left")
+    bench = s.get("benchmarks", {})
+    names = {"premium_retention": "premium-customer retention",
+             "existing_customer_revenue_share": "revenue from existing customers",
+             "diamond_revenue_share": "Diamond share of revenue"}
+    for key, name in names.items():
+        value = s.get("kpis", {}).get(key)
+        k.add_row(name, "—" if value is None else f"{value:.0%}",
+                  f"{bench[key]:.0%}" if key in bench else "—")
+    console.print(k)
+    console.print(f"{label('where_results', lang)}: {ctx.wh.url} → "
+                  + ", ".join(f"[bold]{n}[/]" for n in ctx.run.outputs))

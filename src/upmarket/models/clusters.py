@@ -11,31 +11,40 @@ from sklearn.preprocessing import StandardScaler
 FEATURES = ("recency_days", "frequency", "monetary", "discount_share", "categories",
             "premium_share", "trend")
 LOGGED = {"recency_days", "frequency", "monetary", "categories"}
-#: A centre must stand this many standard deviations out to be named for a trait.
-DISTINCT = 0.5
 
 
-def _name(centre: pd.Series) -> str:
-    """A code for the cluster's most distinctive trait; labels are `cluster.<code>` in i18n."""
-    z = centre
-    if z.get("recency_days", 0) > 1.0:
-        return "drifting"
-    if z.get("monetary", 0) > DISTINCT and z.get("frequency", 0) > DISTINCT:
-        return "high_value_regulars"
-    traits = {
-        "premium_lovers": z.get("premium_share", 0),
-        "deal_seekers": z.get("discount_share", 0),
-        "explorers": z.get("categories", 0),
-        "big_baskets": z.get("monetary", 0),
-        "frequent_buyers": z.get("frequency", 0),
-        "warming_up": z.get("trend", 0),
+def _trait_scores(z: pd.Series) -> dict[str, float]:
+    """How strongly a cluster centre (in standard deviations from the average customer) shows
+    each trait; labels are `cluster.<trait>` in i18n."""
+    g = z.get
+    return {
+        "drifting": g("recency_days", 0.0),
+        "high_value_regulars": min(g("frequency", 0.0), g("monetary", 0.0)),
+        "premium_lovers": g("premium_share", -np.inf),
+        "deal_seekers": g("discount_share", -np.inf),
+        "explorers": g("categories", -np.inf),
+        "big_baskets": g("monetary", 0.0) - max(g("frequency", 0.0), 0.0),
+        "frequent_buyers": g("frequency", 0.0) - max(g("monetary", 0.0), 0.0),
+        "warming_up": g("trend", -np.inf),
+        "newcomers": -g("recency_days", 0.0) - max(g("frequency", 0.0), 0.0),
+        "steady": -np.abs(z.to_numpy()).mean(),
     }
-    best = max(traits, key=traits.get)
-    if traits[best] > DISTINCT:
-        return best
-    if z.get("recency_days", 0) < -DISTINCT and z.get("frequency", 0) < 0:
-        return "newcomers"
-    return "steady"
+
+
+def name_clusters(centres: pd.DataFrame) -> list[str]:
+    """A distinct name per cluster: repeatedly give the strongest remaining (cluster, trait)
+    pair its name, so two clusters never share one and each gets what sets it apart most."""
+    scores = pd.DataFrame([_trait_scores(row) for _, row in centres.iterrows()])
+    names: dict[int, str] = {}
+    while len(names) < len(centres):
+        free = scores.drop(index=list(names), columns=list(names.values()))
+        if free.shape[1] == 0:  # more clusters than traits: number the rest
+            for i in free.index:
+                names[i] = f"steady_{i + 1}"
+            break
+        i, trait = free.stack().idxmax()
+        names[int(i)] = str(trait)
+    return [names[i] for i in range(len(centres))]
 
 
 class BehaviourClusters:
@@ -64,13 +73,7 @@ class BehaviourClusters:
         self.kmeans_ = KMeans(n_clusters=k, n_init=4, random_state=self.random_state).fit(
             self.scaler_.transform(x))
         centres = pd.DataFrame(self.kmeans_.cluster_centers_, columns=self.features_)
-        names = [_name(row) for _, row in centres.iterrows()]
-        # the same trait can win twice: number the repeats so every cluster keeps its own code
-        seen: dict[str, int] = {}
-        self.names_ = []
-        for n in names:
-            seen[n] = seen.get(n, 0) + 1
-            self.names_.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
+        self.names_ = name_clusters(centres)
         self.centres_ = centres.assign(cluster=self.names_)
         return self
 

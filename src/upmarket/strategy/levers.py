@@ -4,8 +4,11 @@ to total customer value, computed from the fitted models rather than quoted perc
 Seeds 003/004 claim +5 % retention lifts profit by 25–95 %; `what_if` reports what this
 customer base's own models say instead.
 
-Net CLV per customer = CLV − yearly cost to serve of the customer's tier × horizon in years ×
-P(alive) (a customer who has left costs nothing to serve).
+Net CLV per customer = CLV − cost to serve. A tier's cost to serve is fixed from today's
+figures as a yearly cost per active customer: its `cost_share` of the tier's mean CLV, spread
+over its expected active customers (Σ P(alive)). It is then charged per customer as cost ×
+P(alive) (a customer who has left costs nothing), so a lever that keeps more customers active
+also costs more to serve.
 """
 
 from __future__ import annotations
@@ -27,25 +30,31 @@ class Levers:
     cost_to_serve_pct: float = 0.0
 
 
-def _net(pred: pd.DataFrame, tiers: pd.Series, policy: TierPolicy, years: float,
-         cost_factor: float) -> np.ndarray:
-    cost = tiers.map(lambda t: policy.level(t).cost_to_serve).to_numpy(float)
-    return pred["clv"].to_numpy(float) - cost * cost_factor * years * pred["p_alive"].to_numpy(float)
+def serving_cost(base: pd.DataFrame, tiers: pd.Series, policy: TierPolicy) -> pd.Series:
+    """Cost of serving one active customer of each tier over the horizon (see module doc)."""
+    g = pd.DataFrame({"tier": tiers, "clv": base["clv"], "p": base["p_alive"]}).groupby("tier")
+    share = pd.Series({t: policy.level(t).cost_share for t in g.groups})
+    return share * g["clv"].sum() / g["p"].sum().clip(lower=1e-9)
+
+
+def _net(pred: pd.DataFrame, tiers: pd.Series, cost: pd.Series, factor: float) -> np.ndarray:
+    per_active = tiers.map(cost).to_numpy(float)
+    return pred["clv"].to_numpy(float) - per_active * factor * pred["p_alive"].to_numpy(float)
 
 
 def what_if(frame: pd.DataFrame, model: LifetimeValue, tiers: pd.Series, levers: Levers,
             policy: TierPolicy = TierPolicy()) -> pd.DataFrame:
     """Total net CLV per tier now and under the levers, with the change in value and percent."""
-    years = model.settings.horizon_months / 12
     base = model.predict(frame)
     scenario_model = model.with_retention(levers.retention_points) if levers.retention_points else model
     scen = scenario_model.predict(frame, rate_multiplier=1 + levers.frequency_pct / 100,
                                   value_multiplier=1 + levers.order_value_pct / 100)
     tiers = pd.Series(np.asarray(tiers), index=frame.index)
+    cost = serving_cost(base, tiers, policy)
     df = pd.DataFrame({
         "tier": tiers,
-        "base": _net(base, tiers, policy, years, 1.0),
-        "scenario": _net(scen, tiers, policy, years, 1 + levers.cost_to_serve_pct / 100),
+        "base": _net(base, tiers, cost, 1.0),
+        "scenario": _net(scen, tiers, cost, 1 + levers.cost_to_serve_pct / 100),
     })
     out = df.groupby("tier")[["base", "scenario"]].sum().reindex(TIER_ORDER).fillna(0.0)
     out.loc["total"] = out.sum()

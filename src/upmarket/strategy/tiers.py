@@ -26,18 +26,20 @@ class ServiceLevel:
     resource: str
     #: most marketing contacts per 30 days (a cap the next-best-action respects)
     contacts_per_month: int
-    #: yearly cost to serve one customer of the tier, in the data's currency (configurable)
-    cost_to_serve: float
+    #: cost to serve the tier, as a share of its mean yearly predicted margin per customer:
+    #: scale-free, so the same policy fits a $10-a-year CD shop and a ¥50,000-a-year B2B
+    #: account; richer tiers get more service, so a larger share (configurable)
+    cost_share: float
 
 
 @dataclass(frozen=True)
 class TierPolicy:
     shares: tuple[float, float, float, float] = (0.02, 0.18, 0.30, 0.50)
     levels: tuple[ServiceLevel, ...] = (
-        ServiceLevel(1, "service.diamond", "resource.diamond", 8, 400.0),
-        ServiceLevel(4, "service.core", "resource.core", 6, 120.0),
-        ServiceLevel(24, "service.potential", "resource.potential", 4, 30.0),
-        ServiceLevel(48, "service.basic", "resource.basic", 2, 5.0),
+        ServiceLevel(1, "service.diamond", "resource.diamond", 8, 0.15),
+        ServiceLevel(4, "service.core", "resource.core", 6, 0.10),
+        ServiceLevel(24, "service.potential", "resource.potential", 4, 0.06),
+        ServiceLevel(48, "service.basic", "resource.basic", 2, 0.03),
     )
     diamond_revenue_claim: float = 0.30
 
@@ -73,11 +75,19 @@ def tier_thresholds(value: np.ndarray, tiers: np.ndarray) -> dict[str, float]:
 
 
 def distance_to_next_tier(value: np.ndarray, tiers: np.ndarray) -> np.ndarray:
-    """How much more value would lift each customer into the tier above (0 for diamond)."""
+    """How much more value would lift each customer into the tier above (0 for diamond).
+
+    On a very small base a tier can be empty; the bar is then that of the nearest occupied
+    tier above."""
+    value = np.asarray(value, float)
+    tiers = np.asarray(tiers)
     bars = tier_thresholds(value, tiers)
-    above = {"core": "diamond", "potential": "core", "basic": "potential"}
-    nxt = np.array([bars[above[t]] if t in above else np.nan for t in tiers])
-    return np.where(np.asarray(tiers) == "diamond", 0.0, np.maximum(nxt - value, 0.0))
+    next_bar = {}
+    for i, t in enumerate(TIER_ORDER[1:], start=1):
+        above = [bars[u] for u in TIER_ORDER[:i] if not np.isnan(bars[u])]
+        next_bar[t] = above[-1] if above else np.nan
+    nxt = np.array([next_bar.get(t, np.nan) for t in tiers], dtype=float)
+    return np.where(tiers == "diamond", 0.0, np.maximum(np.nan_to_num(nxt - value), 0.0))
 
 
 def tier_change(current: pd.Series, previous: pd.Series) -> pd.Series:
@@ -106,7 +116,7 @@ def tier_report(tiers: pd.Series, revenue: pd.Series, policy: TierPolicy = TierP
             "revenue": float(revenue[mask].sum()), "revenue_share": float(revenue[mask].sum()) / total,
             "response_hours": lvl.response_hours, "service": label(lvl.service, lang),
             "resource": label(lvl.resource, lang), "contacts_per_month": lvl.contacts_per_month,
-            "cost_to_serve": lvl.cost_to_serve,
+            "cost_share": lvl.cost_share,
         })
     return pd.DataFrame(rows)
 
