@@ -16,18 +16,20 @@ import numpy as np
 import pandas as pd
 
 from upmarket.errors import UpmarketError
+from upmarket.features import acquisition
 from upmarket.features.behaviour import prospects
 from upmarket.features.customer import customer_features
 from upmarket.models import evaluation
 from upmarket.models.churn import ChurnClassifier, risk_band
 from upmarket.models.clusters import BehaviourClusters
 from upmarket.models.value import LifetimeValue, ValueSettings
-from upmarket.strategy import kpis, lifecycle, tiers
+from upmarket.strategy import economics, kpis, lifecycle, tiers
 from upmarket.strategy.segments import segment_codes
 from upmarket.warehouse.connection import Warehouse
 from upmarket.warehouse.runs import Run, output, previous_run
 
-FEATURE_TABLES = ("orders", "products", "service_tickets", "feedback", "customers", "events")
+FEATURE_TABLES = ("orders", "products", "service_tickets", "feedback", "customers", "events",
+                  "marketing_spend")
 
 
 class EmptyWarehouse(UpmarketError):
@@ -188,6 +190,28 @@ def stage_kpis(ctx: Context) -> None:
     found["diamond_revenue_share"] = ctx.summary.get("diamond_revenue_share", np.nan)
     ctx.summary["kpis"] = {k: round(v, 4) for k, v in found.items()}
     ctx.summary["benchmarks"] = kpis.BENCHMARKS
+    retention = found.get("yearly_retention", 0.0)
+    years = max(float(ctx.results["tenure_days"].max()) / 365.25, 1 / 12)
+    ctx.summary["seed_formulas"] = {
+        k: round(v, 4) for k, v in economics.seed_cltv(ctx.results, retention, years).items()}
+
+
+def stage_acquisition(ctx: Context) -> None:
+    """Fully-loaded CAC per channel and cohort, CLV/CAC per channel (seed 003's > 3 rule)."""
+    new = acquisition.new_customers(ctx.source("customers"), ctx.source("orders"), ctx.as_of)
+    spend = acquisition.spend(ctx.source("marketing_spend"), ctx.as_of).to_pandas()
+    if spend.empty:
+        ctx.summary["acquisition"] = "no marketing spend ingested: CAC and CLV/CAC not computed"
+        return
+    cohorts = economics.cac_by_cohort(new.to_pandas(), spend)
+    c = ctx.source("customers").select("customer_id", "acquisition_channel").to_pandas()
+    per = economics.channel_economics(
+        cohorts, ctx.results, c.set_index("customer_id")["acquisition_channel"],
+        ctx.summary["kpis"].get("yearly_retention", 0.0))
+    ctx.tables["cac_by_cohort"] = cohorts
+    ctx.tables["channel_economics"] = per
+    ctx.summary["clv_to_cac"] = {r.channel: round(float(r.clv_to_cac), 2)
+                                 for r in per.itertuples() if np.isfinite(r.clv_to_cac)}
 
 
 STAGES: list[tuple[str, Callable[[Context], None]]] = [
@@ -195,6 +219,7 @@ STAGES: list[tuple[str, Callable[[Context], None]]] = [
     ("churn early warning", stage_churn),
     ("segments, tiers and lifecycle", stage_segments),
     ("customer-base KPIs", stage_kpis),
+    ("acquisition economics", stage_acquisition),
 ]
 
 

@@ -146,5 +146,16 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
         k.add_row(name, "—" if value is None else f"{value:.0%}",
                   f"{bench[key]:.0%}" if key in bench else "—")
     console.print(k)
+    seed = s.get("seed_formulas")
+    if seed:
+        console.print(
+            f"Seed-000 CLTV for the average customer: {seed['cltv_seed000_revenue']:,.0f} revenue "
+            f"(order value {seed['average_order_value']:,.0f} × {seed['purchases_per_year']:.2f}/year × "
+            f"{seed['lifespan_years']:.1f} years × retention {seed['retention_coefficient']:.0%}); "
+            f"the models' mean 12-month CLV: {seed['model_mean_clv_12m_margin']:,.0f} margin.")
+    ratios = s.get("clv_to_cac")
+    if ratios:
+        console.print("CLV/CAC by acquisition channel (healthy above 3): " + ", ".join(
+            f"{ch} {v:.1f}{'' if v > 3 else ' ⚠'}" for ch, v in sorted(ratios.items(), key=lambda x: -x[1])))
     console.print(f"{label('where_results', lang)}: {ctx.wh.url} → "
                   + ", ".join(f"[bold]{n}[/]" for n in ctx.run.outputs))

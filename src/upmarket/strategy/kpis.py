@@ -5,7 +5,9 @@
   benchmark; alert when premium churn exceeds 30 %);
 - share of revenue from existing customers: revenue of the latest window bought by customers
   whose first purchase came before it (seed 004: 65 %);
-- Diamond revenue share (seed 003 claims ≥ 30 %).
+- Diamond revenue share (seed 003 claims ≥ 30 %);
+- yearly retention: of the previous window's buyers, the share who bought in the latest
+  window, raised to the power 365/window to put it on a yearly footing.
 
 The window is a year, shortened to half the history when less than two years are held.
 """
@@ -51,6 +53,10 @@ def base_kpis(orders: ibis.Table, as_of: datetime) -> dict[str, float]:
     if len(prev):
         premium = prev[prev >= prev.quantile(0.8)].index
         out["premium_retention"] = float(pd.Index(premium).isin(cur.customer_id.unique()).mean())
+    if len(prev):
+        # share of last window's buyers who bought again, put on a yearly footing
+        kept = float(pd.Index(prev.index).isin(cur.customer_id.unique()).mean())
+        out["yearly_retention"] = kept ** (365.0 / days) if kept > 0 else 0.0
     if len(cur) and cur.amount.sum() > 0:
         existing = cur.customer_id.map(first) < start
         out["existing_customer_revenue_share"] = float(cur.amount[existing].sum() / cur.amount.sum())
