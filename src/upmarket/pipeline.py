@@ -135,6 +135,7 @@ def stage_churn(ctx: Context) -> None:
             "lift_top_decile": round(evaluation.lift_at(y_test, score, 0.1), 3),
             "lift_top_decile_recency_baseline": round(
                 evaluation.lift_at(y_test, test["recency_days"], 0.1), 3),
+            **{k: round(v, 4) for k, v in evaluation.calibration(y_test, score).items()},
         }
         final = ChurnClassifier().fit(test, y_test)
         res["churn_risk"] = final.predict_proba(res)

@@ -120,3 +120,14 @@ def test_auc_and_lift():
     assert evaluation.auc(y, [0.1, 0.2, 0.8, 0.9]) == 1.0
     assert np.isnan(evaluation.auc([1, 1], [0.1, 0.2]))
     assert evaluation.lift_at(np.r_[np.ones(10), np.zeros(90)], np.arange(100)[::-1], 0.1) == 10.0
+
+
+def test_calibration_of_a_perfectly_calibrated_score():
+    rng = np.random.default_rng(1)
+    p = rng.uniform(size=20000)
+    y = rng.uniform(size=p.size) < p
+    cal = evaluation.calibration(y, p)
+    assert cal["calibration_error"] < 0.02
+    assert abs(cal["mean_predicted"] - cal["observed_rate"]) < 0.02
+    bad = evaluation.calibration(y, np.clip(p + 0.3, 0, 1))
+    assert bad["calibration_error"] > 0.2 and bad["brier"] > cal["brier"]

@@ -22,3 +22,17 @@ def lift_at(y_true, score, fraction: float = 0.1) -> float:
     k = max(1, int(round(fraction * len(y))))
     top = np.argsort(-s, kind="stable")[:k]
     return float(y[top].mean() / y.mean())
+
+
+def calibration(y_true, probability, bins: int = 10) -> dict[str, float]:
+    """Brier score, mean predicted vs observed rate, and the expected calibration error (mean
+    |observed − predicted| over equal-count bins, weighted by bin size)."""
+    y = np.asarray(y_true, float)
+    p = np.asarray(probability, float)
+    order = np.argsort(p, kind="stable")
+    ece = 0.0
+    for chunk in np.array_split(order, min(bins, len(p))):
+        if len(chunk):
+            ece += len(chunk) / len(p) * abs(y[chunk].mean() - p[chunk].mean())
+    return {"brier": float(np.mean((p - y) ** 2)), "mean_predicted": float(p.mean()),
+            "observed_rate": float(y.mean()), "calibration_error": float(ece)}
