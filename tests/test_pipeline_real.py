@@ -83,3 +83,16 @@ def test_run_on_synthetic_world_and_cli_views(tmp_path):
     assert total["scenario"] > total["base"]
     bad = runner.invoke(app, ["whatif", "--retention", "+5%", "-w", url])
     assert bad.exit_code == 2 and "+5pt" in bad.output
+
+
+@pytest.mark.slow
+def test_run_on_online_retail_sample(tmp_path):
+    wh = connect(f"duckdb://{tmp_path}/r.duckdb")
+    ingest("orders", shared("online_retail/online_retail_sample_30k.csv"), preset="online-retail",
+           warehouse=wh)
+    ctx = pipeline.run(wh)
+    res = _check_results(wh, ctx)
+    # everyone with a paid line has results, including the few whose lines are all postage
+    o = wh.table("orders")
+    paid = o.filter(o.status == "paid").customer_id.nunique().execute()
+    assert len(res) == paid

@@ -122,11 +122,10 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
     tiers = ctx.tables.get("tier_summary")
     if tiers is not None:
         t = Table(label("field.tier", lang), label("customers", lang), "revenue share",
-                  label("field.service", lang), label("field.response_hours", lang),
-                  title_justify="left")
+                  label("field.service", lang), "response", title_justify="left")
         for r in tiers.itertuples():
             t.add_row(r.tier_name, f"{r.customers:,}", f"{r.revenue_share:.1%}",
-                      f"{r.service} · {r.resource}", f"≤ {r.response_hours:g} h")
+                      r.resource, f"≤ {r.response_hours:g} h")
         console.print(t)
     ev = s.get("churn_evaluation")
     if ev:

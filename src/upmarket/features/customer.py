@@ -3,12 +3,12 @@ single materialisation point for per-customer features."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import ibis
 
 from upmarket.features.behaviour import behaviour, latest_nps
-from upmarket.features.btyd import btyd_summary
+from upmarket.features.btyd import UNIT_DAYS, btyd_summary
 from upmarket.features.orders import customer_summary, purchases_until
 from upmarket.features.rfm import rfm_scores
 
@@ -41,4 +41,19 @@ def customer_features(tables: dict[str, ibis.Table], as_of: datetime, *, unit: s
     out = s.rename(recency_days="days_since_last")
     for other in (b, r, h, m, n):
         out = out.left_join(other, "customer_id").drop("customer_id_right")
-    return out
+    # Someone whose only paid lines are not products (postage, a manual charge) has no BTYD
+    # history: a single purchase at the first order, as far as the models are concerned.
+    first_age = btyd_summary_age(s.first_purchase, as_of, unit)
+    return out.mutate(
+        frequency=out.frequency.fill_null(0.0),
+        recency=out.recency.fill_null(0.0),
+        T=out["T"].fill_null(first_age),
+        monetary=out.monetary.fill_null(0.0),
+    )
+
+
+def btyd_summary_age(first: ibis.Value, as_of: datetime, unit: str) -> ibis.Value:
+    """T of a customer first seen at `first`, by the conventions of `features.btyd`."""
+    end = ibis.literal(as_of - timedelta(days=1)).cast("timestamp")
+    seconds = end.epoch_seconds() - first.truncate("D").epoch_seconds()
+    return seconds.cast("float64") / 86400.0 / UNIT_DAYS[unit]
