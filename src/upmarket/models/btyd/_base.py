@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from scipy.optimize import minimize
 
 from upmarket.errors import UpmarketError
@@ -107,16 +108,43 @@ def check_weights(weights, n: int) -> np.ndarray:
 
 
 def compress(columns: Sequence[np.ndarray], weights: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Collapse identical rows, summing their weights (the likelihood only depends on the row)."""
+    """Collapse identical rows, summing their weights (the likelihood only depends on the row).
+
+    Grouping hashes the rows (pandas' hash-table factorisation, linear time) rather than sorting
+    all of them: on a million customers that halves the time of a lexicographic sort.
+    """
+    import pandas as pd
+
     keep = weights > 0
     cols = [np.ascontiguousarray(c[keep], dtype=float) for c in columns]
     wk = weights[keep]
-    order = np.lexsort(cols[::-1])  # sort by the first column, then the second, ...
+    # factorise each column (1-D hashing is fast), fold the codes into one integer key per row,
+    # and factorise that; fall back to sorting if the key could overflow int64
+    codes, size = np.zeros(wk.size, dtype=np.int64), 1
+    for c in cols:
+        ci, uniq = pd.factorize(c)
+        if size * max(len(uniq), 1) >= 2**62:
+            return _compress_sorted(cols, wk)
+        codes = codes * len(uniq) + ci
+        size *= max(len(uniq), 1)
+    codes = pd.factorize(codes)[0]
+    w = np.bincount(codes, weights=wk)
+    first = np.full(w.size, -1, dtype=np.int64)
+    # position of each group's first row: scatter in reverse so the earliest index wins
+    first[codes[::-1]] = np.arange(codes.size - 1, -1, -1)
+    unique = [c[first] for c in cols]
+    # sorting the (far fewer) distinct rows makes the result independent of the input's row
+    # order, so a raw fit and a fit on (row, count) pairs see identical arrays
+    order = np.lexsort(unique[::-1])
+    return [u[order] for u in unique], w[order]
+
+
+def _compress_sorted(cols: list[np.ndarray], wk: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    order = np.lexsort(cols[::-1])
     cols = [c[order] for c in cols]
     new = np.ones(order.size, dtype=bool)
     new[1:] = np.any(np.stack([c[1:] != c[:-1] for c in cols]), axis=0)
-    group = np.cumsum(new) - 1
-    w = np.bincount(group, weights=wk[order])
+    w = np.bincount(np.cumsum(new) - 1, weights=wk[order])
     return [c[new] for c in cols], w
 
 
@@ -175,6 +203,14 @@ class BTYDModel:
 
     # -- fitting
     def _fit(self, data: Sequence[np.ndarray], weights: np.ndarray, x0: Sequence[float]) -> None:
+        # The only BLAS calls in a fit are small matrix-vector products. OpenBLAS threads spin
+        # between calls and steal the cores the element-wise likelihood runs on: on 2 cores a
+        # 1M-customer BG/NBD fit took 1.2 s with BLAS threads and 0.57 s without.
+        with threadpool_limits(limits=1, user_api="blas"):
+            self._fit_single_threaded(data, weights, x0)
+
+    def _fit_single_threaded(self, data: Sequence[np.ndarray], weights: np.ndarray,
+                             x0: Sequence[float]) -> None:
         if self.penalizer < 0:
             raise InvalidData("penalizer must be >= 0")
         data, w = compress(list(data), weights)
@@ -187,7 +223,7 @@ class BTYDModel:
             theta = np.exp(u)
             ll, g = self._loglik(theta, *data)
             f = -np.dot(w, ll) / total_w + pen * np.sum(theta**2)
-            grad = -(w @ g) * theta / total_w + 2.0 * pen * theta**2
+            grad = -weighted_sum(w, g) * theta / total_w + 2.0 * pen * theta**2
             if not (np.isfinite(f) and np.all(np.isfinite(grad))):
                 return 1e300, np.zeros(k)
             return f, grad
@@ -202,6 +238,10 @@ class BTYDModel:
                 raise InvalidData(f"initial_params must be {k} positive numbers ({', '.join(self._param_names)})")
             starts = [init]
         else:
+            # starting values come from data averages, whose last bits depend on summation
+            # order; rounded to 3 significant figures, the same data given raw or as weighted
+            # distinct rows start, and so end, at the same point
+            x0 = [float(f"{v:.3g}") for v in x0]
             starts = [np.asarray(x0, dtype=float), np.ones(k)]
         best = None
         for start in starts:
@@ -212,7 +252,9 @@ class BTYDModel:
                 best = res
             if res.success and np.max(np.abs(res.jac)) < 1e-5:
                 break
-        u = best.x if np.max(np.abs(best.jac)) < 1e-9 else self._polish(objective, best.x)
+        # L-BFGS-B stops on a relative decrease of the objective; a Newton polish is only worth
+        # its 2k+1 extra passes when the gradient is still visibly non-zero
+        u = best.x if np.max(np.abs(best.jac)) < 1e-7 else self._polish(objective, best.x)
         theta = np.exp(u)
         ll, g = self._loglik(theta, *data)
         self.params_ = dict(zip(self._param_names, (float(t) for t in theta)))
@@ -225,7 +267,23 @@ class BTYDModel:
         if not self.converged_:
             warnings.warn(f"{type(self).__name__}: optimiser did not converge (max |gradient| {gnorm:.2g}); "
                           "try a small penalizer or other initial_params", ConvergenceWarning, stacklevel=3)
-        self.standard_errors_ = self._standard_errors(theta, data, w, pen, total_w)
+        # The observed information costs 2k more gradient passes over the data; most callers
+        # never look at it, so it is computed on first access of standard_errors_/covariance_.
+        self._information_inputs = (theta, data, w, pen, total_w)
+        self.__dict__.pop("_se_cache", None)
+
+    @property
+    def standard_errors_(self) -> dict[str, float]:
+        self._check_fitted()
+        if "_se_cache" not in self.__dict__:
+            with threadpool_limits(limits=1, user_api="blas"):  # see _fit
+                self._se_cache = self._standard_errors(*self._information_inputs)
+        return self._se_cache
+
+    @property
+    def covariance_(self) -> np.ndarray:
+        self.standard_errors_  # noqa: B018 - computes and stores the covariance
+        return self._covariance
 
     def _polish(self, objective, u: np.ndarray) -> np.ndarray:
         """A few Newton steps in log-parameter space (numerical Hessian of the analytic gradient)."""
@@ -255,7 +313,7 @@ class BTYDModel:
 
         def grad(th):
             _, g = self._loglik(th, *data)
-            return -(w @ g) + 2.0 * pen * total_w * th
+            return -weighted_sum(w, g) + 2.0 * pen * total_w * th
 
         H = _jacobian_fd(grad, theta, relative=True)
         H = 0.5 * (H + H.T)
@@ -263,11 +321,22 @@ class BTYDModel:
             cov = np.linalg.inv(H)
         except np.linalg.LinAlgError:
             cov = np.full((theta.size, theta.size), np.nan)
-        self.covariance_ = cov
+        self._covariance = cov
         var = np.diag(cov)
         with np.errstate(invalid="ignore"):
             se = np.where(var > 0, np.sqrt(np.abs(var)), np.nan)
         return dict(zip(self._param_names, (float(s) for s in se)))
+
+
+def weighted_sum(w: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Σ_i w_i g_i over rows of an (n, k) gradient array.
+
+    Computed as a (k, n) @ (n,) product on a contiguous (k, n) array: multi-threaded BLAS is an
+    order of magnitude slower on the (n,) @ (n, k) form with small k (measured 16 ms vs 0.5 ms at
+    n = 300k, k = 4). Models that build their gradient as a (k, n) array and return its
+    transpose pay no copy here.
+    """
+    return np.ascontiguousarray(g.T) @ w
 
 
 def _jacobian_fd(fun: Callable[[np.ndarray], np.ndarray], x: np.ndarray, relative: bool = False) -> np.ndarray:

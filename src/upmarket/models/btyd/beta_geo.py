@@ -91,14 +91,14 @@ class BetaGeo(TransactionModel):
         w1 = e1 / s
         w2 = 1.0 - w1
 
-        d = np.empty((x.size, 4))
-        d[:, 0] = u_dr[ix] - w1 * lat - w2 * latx
-        d[:, 1] = r / alpha - rx * (w1 / (alpha + T) + w2 / (alpha + tx))
+        d = np.empty((4, x.size))  # (k, n): see _base.weighted_sum
+        d[0] = u_dr[ix] - w1 * lat - w2 * latx
+        d[1] = r / alpha - rx * (w1 / (alpha + T) + w2 / (alpha + tx))
         # d/da: term1 psi(a+b) - psi(a+b+x); term2 adds psi(a+1) - psi(a)
-        d[:, 2] = u_da[ix] + w2 * da2
+        d[2] = u_da[ix] + w2 * da2
         # d/db: psi(a+b) - psi(a+b+x) - psi(b) + w1 psi(b+x) + w2 psi(b+x-1)
-        d[:, 3] = u_da[ix] + db0 + w1 * u_db1[ix] + w2 * u_db2[ix]
-        return ll, d
+        d[3] = u_da[ix] + db0 + w1 * u_db1[ix] + w2 * u_db2[ix]
+        return ll, d.T
 
     # ------------------------------------------------------------------ predictions
 

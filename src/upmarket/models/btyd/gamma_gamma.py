@@ -49,21 +49,38 @@ class GammaGamma(BTYDModel):
         self._fit((x, mv), w, x0=(2.0, 3.0, 2.0 * mean))
         return self
 
+    def _augment(self, data):
+        # Every special function below depends on the row only through x, which takes few
+        # distinct values: evaluate them once per distinct x and index back. The logs of the
+        # data never change during the fit, so they are taken once here.
+        x, mx = data
+        ux, ix = np.unique(x, return_inverse=True)
+        return [x, mx, np.log(mx), np.log(x), ux, ix.ravel()]
+
     @classmethod
-    def _loglik(cls, params, x, mx):
+    def _loglik(cls, params, x, mx, log_mx=None, log_x=None, ux=None, ix=None):
         """ln f(m_x | p, q, v, x) = ln Gamma(px+q) - ln Gamma(px) - ln Gamma(q) + q ln v
         + (px-1) ln m_x + px ln x - (px+q) ln(v + x m_x)   (FHL-RFM 2005 Appendix; FH 2013)."""
         p, q, v = params
+        if log_mx is None:
+            log_mx, log_x = np.log(mx), np.log(x)
+        if ux is None:
+            ux, ix = np.unique(x, return_inverse=True)
+            ix = ix.ravel()
+        pu = p * ux
+        lg = (gammaln(pu + q) - gammaln(pu))[ix]
+        dpq_u = digamma(pu + q)
+        dpq = dpq_u[ix]
+        dd = (dpq_u - digamma(pu))[ix]
         px = p * x
-        lvx = np.log(v + x * mx)
-        ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v) + (px - 1) * np.log(mx)
-              + px * np.log(x) - (px + q) * lvx)
-        g = np.empty((x.size, 3))
-        dpq = digamma(px + q)
-        g[:, 0] = x * (dpq - digamma(px) + np.log(mx) + np.log(x) - lvx)
-        g[:, 1] = dpq - digamma(q) + np.log(v) - lvx
-        g[:, 2] = q / v - (px + q) / (v + x * mx)
-        return ll, g
+        vx = v + x * mx
+        lvx = np.log(vx)
+        ll = lg - gammaln(q) + q * np.log(v) + (px - 1) * log_mx + px * log_x - (px + q) * lvx
+        g = np.empty((3, x.size))  # (k, n): see _base.weighted_sum
+        g[0] = x * (dd + log_mx + log_x - lvx)
+        g[1] = dpq - digamma(q) + np.log(v) - lvx
+        g[2] = q / v - (px + q) / vx
+        return ll, g.T
 
     # ------------------------------------------------------------------ predictions
 
