@@ -207,10 +207,25 @@ def _expected_quad(t, r, alpha, a, b, x, T):
     h = min(0.25, sd / 8.0)
     lo = mode - 45.0 / a - 10.0 * sd
     hi = mode + 45.0 / bp + 10.0 * sd
+    # Tails where the integrand is constant to 1e-12 are integrated in closed form, so a tiny a
+    # (or b') — whose density decays like exp(a·y) over an astronomically long range — needs
+    # no grid there: for p < p_lo, g(p) = m k; for 1 - p < q_hi, g(p) = 1 - (1+k)^-m.
+    tails = 0.0
+    p_lo = 1e-12 / max(k * (m + 1.0), 1e-300)
+    y_lo = np.log(p_lo)
+    if lo < y_lo:
+        tails += m * k * betainc(a, bp, p_lo)
+        lo = y_lo
+    y_hi = -np.log(1e-12)
+    if hi > y_hi:
+        tails += -np.expm1(-m * np.log1p(k)) * betainc(bp, a, 1e-12)
+        hi = y_hi
+    # never more than a million nodes, whatever the parameters
+    h = max(h, (hi - lo) / 1e6)
     y = np.arange(lo, hi + h, h)
     logp = -np.logaddexp(0.0, -y)
     log1mp = -np.logaddexp(0.0, y)
     p = np.exp(logp)
     g = np.where(p > 0, -np.expm1(-m * np.log1p(k * p)) / np.where(p > 0, p, 1.0), m * k)
     dens = np.exp(a * logp + bp * log1mp - betaln(a, bp))
-    return float(h * np.sum(g * dens))
+    return float(h * np.sum(g * dens) + tails)
