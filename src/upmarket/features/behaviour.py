@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import ibis
 
-from upmarket.features.orders import purchases_until
+from upmarket.features.orders import days_between, purchases_until
 
 
 def _between(t: ibis.Table, col: str, start: datetime, end: datetime) -> ibis.Table:
@@ -75,8 +75,7 @@ def behaviour(
         promo_share=j.promo_lines.cast("float64") / j.lines.cast("float64"),
         categories=j.categories.cast("float64"),
         premium_share=ibis.ifelse(j.spend > 0, j.premium_spend / j.spend, 0.0),
-        tenure_days=(ibis.literal(as_of).cast("timestamp").epoch_seconds()
-                     - j.first_ts.epoch_seconds()) / 86400.0,
+        tenure_days=days_between(ibis.literal(as_of).cast("timestamp"), j.first_ts),
         complaints_180d=j.complaints_180d.fill_null(0).cast("float64"),
     )
 

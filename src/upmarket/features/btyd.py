@@ -18,13 +18,9 @@ from datetime import datetime, timedelta
 
 import ibis
 
-from upmarket.features.orders import purchases_until
+from upmarket.features.orders import days_between, purchases_until
 
 UNIT_DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
-
-
-def _days(later, earlier):
-    return (later.epoch_seconds() - earlier.epoch_seconds()) / 86400.0
 
 
 def transactions(orders: ibis.Table, as_of: datetime) -> ibis.Table:
@@ -62,8 +58,8 @@ def btyd_summary(
     out = s.select(
         customer_id=s.customer_id,
         frequency=(s.n - 1).cast("float64"),
-        recency=_days(s.last_day, s.first_day) / per,
-        T=_days(end, s.first_day) / per,
+        recency=days_between(s.last_day, s.first_day) / per,
+        T=days_between(end, s.first_day) / per,
         monetary=ibis.ifelse(s.n > 1, (s.total - s.first_spend) / (s.n - 1).cast("float64"), 0.0),
         first_purchase=s.first_day,
         last_purchase=s.last_day,

@@ -7,6 +7,18 @@ from datetime import datetime
 import ibis
 
 
+def days_between(later: ibis.Value, earlier: ibis.Value) -> ibis.Value:
+    """Days from `earlier` to `later` as a float, counted in whole seconds, equal on every backend.
+
+    Portable on purpose: DuckDB's epoch has fractions of a second while Spark's UNIX_TIMESTAMP
+    is whole seconds, so both are floored; and the difference is cast to double before the
+    division, because Spark reads the literal 86400.0 as a DECIMAL and bigint / decimal keeps
+    only 7 decimal places.
+    """
+    seconds = later.epoch_seconds().floor() - earlier.epoch_seconds().floor()
+    return seconds.cast("float64") / 86400.0
+
+
 def lines_until(orders: ibis.Table, as_of: datetime) -> ibis.Table:
     """Order lines strictly before `as_of` (cancellations and returns included: their negative
     amounts net out what they reverse)."""
@@ -36,6 +48,6 @@ def customer_summary(orders: ibis.Table, as_of: datetime) -> ibis.Table:
     joined = bought.left_join(reversed_, "customer_id").drop("customer_id_right")
     return joined.mutate(
         net_revenue=joined.gross_revenue + joined.reversed_amount.fill_null(0.0),
-        days_since_last=(ibis.literal(as_of).cast("timestamp").epoch_seconds()
-                         - joined.last_purchase.epoch_seconds()) / 86400.0,
+        days_since_last=days_between(ibis.literal(as_of).cast("timestamp"),
+                                     joined.last_purchase),
     )

@@ -38,6 +38,8 @@ class Warehouse:
 
     # -- tables ---------------------------------------------------------------------------
     def ensure_tables(self) -> None:
+        if self.backend.name == "pyspark":
+            _reattach_spark_tables(self.backend)
         existing = set(self.backend.list_tables())
         for spec in (*TABLES.values(), *SYSTEM_TABLES.values()):
             if spec.name not in existing:
@@ -198,6 +200,39 @@ def spark_conf(url: str) -> tuple[str, dict[str, str]]:
     return master, conf
 
 
+def _reattach_spark_tables(backend: ibis.BaseBackend) -> None:
+    """Register the table directories the Spark catalog has forgotten, over their files.
+
+    Spark's default (in-memory) catalog forgets its tables when the session ends while their
+    files stay in the warehouse directory, and Spark then refuses to create a table there again
+    (LOCATION_ALREADY_EXISTS). Registering each such directory as a table over its files lets a
+    local Spark warehouse keep its data from one command to the next, as a DuckDB file does.
+    With a persistent metastore (Hive) the catalog remembers its tables and nothing is left over.
+    """
+    from ibis.backends.pyspark.datatypes import PySparkSchema
+
+    session = backend._session
+    catalog = session.catalog
+    root = session._jvm.org.apache.hadoop.fs.Path(
+        catalog.getDatabase(catalog.currentDatabase()).locationUri)
+    fs = root.getFileSystem(session._jsc.hadoopConfiguration())
+    if not fs.exists(root):
+        return
+    known = {t.lower() for t in backend.list_tables()}
+    for status in fs.listStatus(root):
+        name = status.getPath().getName()
+        # `_staging_…` directories are what an interrupted ingestion left: not tables
+        if not status.isDirectory() or name in known or name.startswith(("_", ".")):
+            continue
+        spec = TABLES.get(name) or SYSTEM_TABLES.get(name)
+        schema = PySparkSchema.from_ibis(spec.ibis_schema()) if spec else None
+        try:
+            catalog.createTable(name, path=status.getPath().toString(), source="parquet",
+                                schema=schema)
+        except Exception:  # noqa: BLE001 - not a table's files (or unreadable): leave it be
+            continue
+
+
 def _spark(url: str) -> ibis.BaseBackend:
     try:
         from pyspark.sql import SparkSession
@@ -211,8 +246,8 @@ def _spark(url: str) -> ibis.BaseBackend:
     for key, value in conf.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
-    # getOrCreate() hands back a running session unchanged: apply the runtime settings to it
+    # getOrCreate() hands back an already running session as it is: apply what can change
     for key, value in conf.items():
-        if key.startswith("spark.sql.") and key != "spark.sql.warehouse.dir":
+        if session.conf.isModifiable(key) and session.conf.get(key, None) != value:
             session.conf.set(key, value)
     return ibis.pyspark.connect(session)
