@@ -115,14 +115,17 @@ def stage_churn(ctx: Context) -> None:
     train, _ = snapshot(ctx.wh, t_train, ctx.settings, clv=False)
     test, _ = snapshot(ctx.wh, t_test, ctx.settings, clv=False)
     res = ctx.results
-    if len(train) < 50 or len(test) < 50:
-        # too little history for a supervised model: fall back on P(alive) and say so
+    y_train = ~train["customer_id"].isin(bought_between(ctx.wh, t_train, t_test)) \
+        if len(train) else pd.Series(dtype=bool)
+    y_test = ~test["customer_id"].isin(bought_between(ctx.wh, t_test, ctx.as_of)) \
+        if len(test) else pd.Series(dtype=bool)
+    if min(len(train), len(test)) < 50 or y_train.nunique() < 2 or y_test.nunique() < 2:
+        # too little history (or everyone behaved alike) for a supervised model: fall back
+        # on P(alive) and say so
         res["churn_risk"] = 1.0 - res["p_alive"]
         res["churn_signals"] = ""
-        ctx.summary["churn_model"] = "p_alive only (history shorter than two horizons)"
+        ctx.summary["churn_model"] = "P(alive) only: too little history for a time-split model"
     else:
-        y_train = ~train["customer_id"].isin(bought_between(ctx.wh, t_train, t_test))
-        y_test = ~test["customer_id"].isin(bought_between(ctx.wh, t_test, ctx.as_of))
         model = ChurnClassifier().fit(train, y_train)
         score = model.predict_proba(test)
         ctx.summary["churn_evaluation"] = {
