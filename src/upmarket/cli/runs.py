@@ -12,7 +12,7 @@ from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly, progress
 from upmarket.i18n import label
-from upmarket.warehouse.connection import DEFAULT_URL
+from upmarket.warehouse.connection import DEFAULT_URL, ENV_VAR
 
 @app.command()
 @friendly
@@ -91,9 +91,29 @@ def demo(
     console.print(t)
     _print_run(ctx, False, lang)
     console.print(f"\n[bold]Where everything is[/] (finished in {seconds:.0f} s):")
-    console.print(f"  warehouse  {db}   (open with: upmarket status -w duckdb://{db.resolve()})")
+    console.print(f"  warehouse  {db}")
     for name, path in exported.items():
-        console.print(f"  {name:<10} {path}")
+        console.print(f"  {name:<10} {path}  (one row per customer: tier, CLV, segment, churn risk, …)")
+    me = _program()
+    top = ctx.results.sort_values("clv").customer_id.iloc[-1]
+    console.print("\n[bold]Next[/], for example:", highlight=False)
+    console.print(f"  export {ENV_VAR}=duckdb://{db.resolve()}", highlight=False, soft_wrap=True)
+    for cmd in ("segments list --by tier", f"customers show {top} --lang zh",
+                "whatif --retention +5pt --frequency +10%"):
+        console.print(f"  {me} {cmd}", highlight=False, soft_wrap=True)
+
+
+def _program() -> str:
+    """How the user invoked us (`.venv/bin/upmarket` under make), so hints can be pasted."""
+    import sys
+
+    prog = Path(sys.argv[0])
+    if prog.name != "upmarket":
+        return "upmarket"
+    try:
+        return str(prog.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(prog)
 
 
 def export_results(ctx, out: Path) -> dict[str, Path]:
