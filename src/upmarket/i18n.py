@@ -32,6 +32,36 @@ LABELS: dict[str, dict[str, str]] = {
     "net_revenue": {"en": "net revenue", "zh-CN": "净收入"},
     "where_results": {"en": "Results", "zh-CN": "结果位置"},
     "table": {"en": "table", "zh-CN": "数据表"},
+    # run summary (cli run / demo)
+    "col.clv_share": {"en": "share of CLV", "zh-CN": "预测价值占比"},
+    "col.revenue_share": {"en": "share of past revenue", "zh-CN": "历史收入占比"},
+    "col.response": {"en": "response", "zh-CN": "响应时限"},
+    "col.kpi": {"en": "KPI", "zh-CN": "指标"},
+    "col.this_base": {"en": "this base", "zh-CN": "本客户群"},
+    "col.benchmark": {"en": "benchmark", "zh-CN": "基准"},
+    "kpi.premium_retention": {"en": "premium-customer retention", "zh-CN": "高端客户留存率"},
+    "kpi.existing_customer_revenue_share": {"en": "revenue from existing customers",
+                                            "zh-CN": "老客户收入占比"},
+    "kpi.diamond_revenue_share": {"en": "Diamond share of revenue", "zh-CN": "钻石客户收入占比"},
+    "churn_evaluation": {
+        "en": "Churn model on the {horizon_days}-day holdout: AUC {auc:.3f} vs "
+              "{auc_recency_baseline:.3f} for the recency baseline; top-decile lift "
+              "{lift_top_decile:.2f} (baseline {lift_top_decile_recency_baseline:.2f}); "
+              "calibration error {calibration_error:.3f}.",
+        "zh-CN": "流失模型（{horizon_days}天留出期）：AUC {auc:.3f}，近度基线 "
+                 "{auc_recency_baseline:.3f}；前10%提升度 {lift_top_decile:.2f}（基线 "
+                 "{lift_top_decile_recency_baseline:.2f}）；校准误差 {calibration_error:.3f}。"},
+    "seed_cltv": {
+        "en": "Seed-000 CLTV for the average customer: {cltv_seed000_revenue:,.0f} revenue "
+              "(order value {average_order_value:,.0f} × {purchases_per_year:.2f}/year × "
+              "{lifespan_years:.1f} years × retention {retention_coefficient:.0%}); the models' "
+              "mean 12-month CLV: {model_mean_clv_12m_margin:,.0f} margin.",
+        "zh-CN": "种子公式 CLTV（平均客户）：收入 {cltv_seed000_revenue:,.0f}（客单价 "
+                 "{average_order_value:,.0f} × 每年 {purchases_per_year:.2f} 次 × "
+                 "{lifespan_years:.1f} 年 × 留存 {retention_coefficient:.0%}）；模型预测的 12 个月"
+                 "平均 CLV：利润 {model_mean_clv_12m_margin:,.0f}。"},
+    "clv_to_cac": {"en": "CLV/CAC by acquisition channel (healthy above 3): ",
+                   "zh-CN": "各获客渠道 CLV/CAC（高于 3 为健康）："},
     # value tiers and service levels (strategy.tiers, seed 003)
     "tier.diamond": {"en": "Diamond", "zh-CN": "钻石客户"},
     "tier.core": {"en": "Core", "zh-CN": "核心客户"},

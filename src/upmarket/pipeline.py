@@ -175,7 +175,7 @@ def stage_segments(ctx: Context) -> None:
     trans = lifecycle.transitions(idx["lifecycle_stage"], prev_stage)
     ctx.tables["lifecycle_transitions"] = trans.stack().rename("customers").reset_index()
 
-    report = tiers.tier_report(res["tier"], res["net_revenue"], s.tiers)
+    report = tiers.tier_report(res["tier"], res["net_revenue"], s.tiers, value=res["clv"])
     ctx.tables["tier_summary"] = report
     ctx.tables["lifecycle_kpis"] = lifecycle.stage_kpis(res)
     pros = prospects(ctx.source("customers"), ctx.source("events"), ctx.source("orders"),

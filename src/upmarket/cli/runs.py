@@ -141,40 +141,33 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
 
     tiers = ctx.tables.get("tier_summary")
     if tiers is not None:
-        t = Table(label("field.tier", lang), label("customers", lang), "revenue share",
-                  label("field.service", lang), "response", title_justify="left")
+        t = Table(label("field.tier", lang), label("customers", lang), label("col.clv_share", lang),
+                  label("col.revenue_share", lang), label("field.service", lang),
+                  label("col.response", lang), title_justify="left")
         for r in tiers.itertuples():
-            t.add_row(r.tier_name, f"{r.customers:,}", f"{r.revenue_share:.1%}",
-                      r.resource, f"≤ {r.response_hours:g} h")
+            t.add_row(label(f"tier.{r.tier}", lang), f"{r.customers:,}", f"{r.value_share:.1%}",
+                      f"{r.revenue_share:.1%}", label(f"resource.{r.tier}", lang),
+                      f"≤ {r.response_hours:g} h")
         console.print(t)
     ev = s.get("churn_evaluation")
     if ev:
-        console.print(
-            f"Churn model on the {ev['horizon_days']}-day holdout: AUC {ev['auc']:.3f} vs "
-            f"{ev['auc_recency_baseline']:.3f} for the recency baseline; top-decile lift "
-            f"{ev['lift_top_decile']:.2f} (baseline {ev['lift_top_decile_recency_baseline']:.2f}).")
+        console.print(label("churn_evaluation", lang, **ev))
     else:
         console.print(f"Churn: {s.get('churn_model')}")
-    k = Table("KPI", "this base", "benchmark", title_justify="left")
+    k = Table(label("col.kpi", lang), label("col.this_base", lang), label("col.benchmark", lang),
+              title_justify="left")
     bench = s.get("benchmarks", {})
-    names = {"premium_retention": "premium-customer retention",
-             "existing_customer_revenue_share": "revenue from existing customers",
-             "diamond_revenue_share": "Diamond share of revenue"}
-    for key, name in names.items():
+    for key in ("premium_retention", "existing_customer_revenue_share", "diamond_revenue_share"):
         value = s.get("kpis", {}).get(key)
-        k.add_row(name, "—" if value is None else f"{value:.0%}",
+        k.add_row(label(f"kpi.{key}", lang), "—" if value is None else f"{value:.0%}",
                   f"{bench[key]:.0%}" if key in bench else "—")
     console.print(k)
     seed = s.get("seed_formulas")
     if seed:
-        console.print(
-            f"Seed-000 CLTV for the average customer: {seed['cltv_seed000_revenue']:,.0f} revenue "
-            f"(order value {seed['average_order_value']:,.0f} × {seed['purchases_per_year']:.2f}/year × "
-            f"{seed['lifespan_years']:.1f} years × retention {seed['retention_coefficient']:.0%}); "
-            f"the models' mean 12-month CLV: {seed['model_mean_clv_12m_margin']:,.0f} margin.")
+        console.print(label("seed_cltv", lang, **seed))
     ratios = s.get("clv_to_cac")
     if ratios:
-        console.print("CLV/CAC by acquisition channel (healthy above 3): " + ", ".join(
+        console.print(label("clv_to_cac", lang) + ", ".join(
             f"{ch} {v:.1f}{'' if v > 3 else ' ⚠'}" for ch, v in sorted(ratios.items(), key=lambda x: -x[1])))
     console.print(f"{label('where_results', lang)}: {ctx.wh.url} → "
                   + ", ".join(f"[bold]{n}[/]" for n in ctx.run.outputs))

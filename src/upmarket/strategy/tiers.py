@@ -102,10 +102,12 @@ def tier_change(current: pd.Series, previous: pd.Series) -> pd.Series:
 
 
 def tier_report(tiers: pd.Series, revenue: pd.Series, policy: TierPolicy = TierPolicy(),
-                lang: str | None = None) -> pd.DataFrame:
-    """Per tier: customers, share, revenue share and the service level; the seed's claim that
-    Diamond holds ≥ 30 % of revenue is checked in `diamond_claim_holds`."""
+                lang: str | None = None, value: pd.Series | None = None) -> pd.DataFrame:
+    """Per tier: customers, share, revenue share (history), value share (the predicted value
+    the tiers are cut on) and the service level; the seed's claim that Diamond holds ≥ 30 % of
+    revenue is checked in `diamond_claim_holds`."""
     total = float(revenue.sum()) or 1.0
+    total_value = float(value.sum()) if value is not None else 0.0
     rows = []
     for t in TIER_ORDER:
         mask = tiers == t
@@ -114,6 +116,7 @@ def tier_report(tiers: pd.Series, revenue: pd.Series, policy: TierPolicy = TierP
             "tier": t, "tier_name": label(f"tier.{t}", lang),
             "customers": int(mask.sum()), "customer_share": float(mask.mean()) if len(tiers) else 0.0,
             "revenue": float(revenue[mask].sum()), "revenue_share": float(revenue[mask].sum()) / total,
+            "value_share": float(value[mask].sum()) / total_value if total_value else np.nan,
             "response_hours": lvl.response_hours, "service": label(lvl.service, lang),
             "resource": label(lvl.resource, lang), "contacts_per_month": lvl.contacts_per_month,
             "cost_share": lvl.cost_share,
