@@ -60,6 +60,12 @@ LABELS: dict[str, dict[str, str]] = {
                  "{average_order_value:,.0f} × 每年 {purchases_per_year:.2f} 次 × "
                  "{lifespan_years:.1f} 年 × 留存 {retention_coefficient:.0%}）；模型预测的 12 个月"
                  "平均 CLV：利润 {model_mean_clv_12m_margin:,.0f}。"},
+    "premium_evaluation": {
+        "en": "Premium propensity ({horizon_days}-day out-of-time test): AUC {auc:.3f} vs "
+              "{auc_baseline:.3f} for the baseline; top-decile lift {lift:.2f} (baseline "
+              "{lift_baseline:.2f}). Premium penetration {penetration:.0%}.",
+        "zh-CN": "高端购买倾向（{horizon_days}天跨期检验）：AUC {auc:.3f}，基线 {auc_baseline:.3f}；"
+                 "前10%提升度 {lift:.2f}（基线 {lift_baseline:.2f}）。高端渗透率 {penetration:.0%}。"},
     "clv_to_cac": {"en": "CLV/CAC by acquisition channel (healthy above 3): ",
                    "zh-CN": "各获客渠道 CLV/CAC（高于 3 为健康）："},
     # value tiers and service levels (strategy.tiers, seed 003)

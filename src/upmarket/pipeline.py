@@ -17,11 +17,14 @@ import pandas as pd
 
 from upmarket.errors import UpmarketError
 from upmarket.features import acquisition
+from upmarket.features import premium
 from upmarket.features.behaviour import prospects
 from upmarket.features.customer import customer_features
 from upmarket.models import evaluation
 from upmarket.models.churn import ChurnClassifier, risk_band
 from upmarket.models.clusters import BehaviourClusters
+from upmarket.models import propensity
+from upmarket.models.upgrade_paths import upgrade_paths
 from upmarket.models.value import LifetimeValue, ValueSettings
 from upmarket.strategy import economics, kpis, lifecycle, tiers
 from upmarket.strategy.segments import segment_codes
@@ -42,6 +45,7 @@ class Settings:
     tiers: tiers.TierPolicy = tiers.TierPolicy()
     lifecycle: lifecycle.LifecycleRules = lifecycle.LifecycleRules()
     churn_horizon_days: int = 90
+    premium_horizon_days: int = 180
     rfm_bins: int = 5
     clusters: int = 6
 
@@ -200,6 +204,32 @@ def stage_kpis(ctx: Context) -> None:
         k: round(v, 4) for k, v in economics.seed_cltv(ctx.results, retention, years).items()}
 
 
+def stage_premium(ctx: Context) -> None:
+    """Premium ladder, upgrade paths, penetration and premium-purchase propensity (seed 000's
+    upward marketing); needs a catalogue with categories to know what 'premium' is."""
+    tables = {n: ctx.wh.table(n) for n in FEATURE_TABLES}
+    p = tables["products"]
+    if int(p.filter(p.category.notnull()).count().execute()) == 0:
+        ctx.summary["premium"] = "no product categories ingested: premium ladder not computed"
+        return
+    h = ctx.settings.premium_horizon_days
+    orders = tables["orders"]
+    ladder = premium.price_ladder(p, orders)
+    _, now, _ = propensity.fit_at(tables, ctx.as_of, horizon_days=h)
+    cols = ["customer_id", "premium_propensity", "peer_upgrade_rate", "current_tier"]
+    scored = now[[c for c in cols if c in now]].set_index("customer_id")
+    for col in scored.columns:
+        ctx.results[col] = ctx.results["customer_id"].map(scored[col])
+    ctx.summary["premium_evaluation"] = {
+        k: (round(v, 4) if isinstance(v, float) else v)
+        for k, v in propensity.backtest(tables, ctx.as_of, horizon_days=h).items()}
+    overall = premium.penetration_overall(orders, ladder, ctx.as_of).to_pandas().iloc[0]
+    ctx.summary["premium_penetration"] = round(float(overall["penetration"]), 4)
+    ctx.tables["price_ladder"] = ladder.to_pandas()
+    ctx.tables["upgrade_paths"] = upgrade_paths(
+        premium.tiered_lines(orders, ladder, ctx.as_of).to_pandas(), by_category=True)
+
+
 def stage_acquisition(ctx: Context) -> None:
     """Fully-loaded CAC per channel and cohort, CLV/CAC per channel (seed 003's > 3 rule)."""
     new = acquisition.new_customers(ctx.source("customers"), ctx.source("orders"), ctx.as_of)
@@ -224,6 +254,7 @@ STAGES: list[tuple[str, Callable[[Context], None]]] = [
     ("segments, tiers and lifecycle", stage_segments),
     ("customer-base KPIs", stage_kpis),
     ("acquisition economics", stage_acquisition),
+    ("premium ladder and propensity", stage_premium),
 ]
 
 

@@ -4,6 +4,7 @@ little evidence of dropout (seen on a 9-month slice of Online Retail)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from upmarket.models.btyd import BetaGeo
 from upmarket.models.btyd.beta_geo import _expected_quad
@@ -35,3 +36,12 @@ def test_quadrature_agrees_with_closed_form_and_stays_small():
     for a_, b_ in ((1e-9, 1e5), (1e5, 1e-9), (1e-9, 1e-9)):
         v = _expected_quad(10.0, r, alpha, a_, b_, 1.0, 20.0)
         assert np.isfinite(v) and 0 <= v <= (r + 1) * 10.0 / (alpha + 20.0) * (1 + 1e-6)
+
+
+def test_vanishing_horizon_gives_the_rate_bound():
+    # for t → 0 every alive customer buys at rate (r + x)/(alpha + T): the quadrature with its
+    # cut-off tails must not count any part of the mass twice
+    for r, alpha, a, b in ((0.05, 0.05, 0.05, 0.05), (20.0, 20.0, 20.0, 20.0), (1.0, 1.0, 1e-3, 5.0)):
+        t = 1e-150
+        assert _expected_quad(t, r, alpha, a, b, 1.0, 1.0) / ((r + 1) * t / (alpha + 1)) \
+            == pytest.approx(1.0, abs=1e-3)

@@ -165,6 +165,9 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
     seed = s.get("seed_formulas")
     if seed:
         console.print(label("seed_cltv", lang, **seed))
+    prem = s.get("premium_evaluation")
+    if prem:
+        console.print(label("premium_evaluation", lang, penetration=s["premium_penetration"], **prem))
     ratios = s.get("clv_to_cac")
     if ratios:
         console.print(label("clv_to_cac", lang) + ", ".join(

@@ -211,12 +211,12 @@ def _expected_quad(t, r, alpha, a, b, x, T):
     # (or b') — whose density decays like exp(a·y) over an astronomically long range — needs
     # no grid there: for p < p_lo, g(p) = m k; for 1 - p < q_hi, g(p) = 1 - (1+k)^-m.
     tails = 0.0
-    p_lo = 1e-12 / max(k * (m + 1.0), 1e-300)
-    y_lo = np.log(p_lo)
+    p_lo = min(1e-12 / max(k * (m + 1.0), 1e-300), 0.5)  # tiny k: g is flat up to p = 1/2
+    y_lo = np.log(p_lo) - np.log1p(-p_lo)  # logit(p_lo)
     if lo < y_lo:
         tails += m * k * betainc(a, bp, p_lo)
         lo = y_lo
-    y_hi = -np.log(1e-12)
+    y_hi = np.log1p(-1e-12) - np.log(1e-12)  # logit(1 - 1e-12)
     if hi > y_hi:
         tails += -np.expm1(-m * np.log1p(k)) * betainc(bp, a, 1e-12)
         hi = y_hi
@@ -228,4 +228,7 @@ def _expected_quad(t, r, alpha, a, b, x, T):
     p = np.exp(logp)
     g = np.where(p > 0, -np.expm1(-m * np.log1p(k * p)) / np.where(p > 0, p, 1.0), m * k)
     dens = np.exp(a * logp + bp * log1mp - betaln(a, bp))
-    return float(h * np.sum(g * dens) + tails)
+    f = g * dens
+    # trapezoid weights: where a tail was cut off the grid ends inside the mass, and a plain sum
+    # would count the end nodes twice over
+    return float(h * (f.sum() - 0.5 * (f[0] + f[-1])) + tails)
