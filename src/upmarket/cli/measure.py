@@ -9,6 +9,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich import box
 from rich.table import Table
 
 from upmarket.cli import AsJson, Warehouse, app, console, friendly
@@ -99,15 +100,17 @@ def attribution(
         return
     title = (f"{'Attributed conversions' if model == 'all' else 'Attribution'} of {data.total_conversions:,.0f} conversions "
              f"({data.total_value:,.2f} value) over {len(data.paths):,} paths")
-    table = Table(title=title)
-    table.add_column("channel")
+    # eight columns of numbers: light borders keep the side-by-side view within 80 columns
+    table = Table(title=title, box=box.SIMPLE_HEAD if model == "all" else box.HEAVY_HEAD,
+                  pad_edge=model != "all", collapse_padding=model == "all")
+    table.add_column("channel", no_wrap=True, min_width=11)
     if model == "all":
         for name in names:
-            table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
+            table.add_column(name, justify="right", no_wrap=True, min_width=max(len(name), 6))
         channels = results["markov"]["channel"].tolist()
         indexed = {n: r.set_index("channel") for n, r in results.items()}
         for ch in channels:
-            table.add_row(ch, *(f"{indexed[n].at[ch, 'conversions']:,.1f}" for n in names))
+            table.add_row(ch, *(f"{indexed[n].at[ch, 'conversions']:,.0f}" for n in names))
     else:
         for col in ("conversions", "value", "share"):
             table.add_column(col, justify="right")
