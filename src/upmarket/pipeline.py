@@ -216,6 +216,10 @@ def stage_premium(ctx: Context) -> None:
     orders = tables["orders"]
     ladder = premium.price_ladder(p, orders)
     _, now, _ = propensity.fit_at(tables, ctx.as_of, horizon_days=h)
+    # the model answers "will they buy premium for the first time"; for those who already do,
+    # that question has no meaning, so they get no score rather than a misleading one
+    if "bought_premium" in now:
+        now.loc[now["bought_premium"] == 1, "premium_propensity"] = np.nan
     cols = ["customer_id", "premium_propensity", "peer_upgrade_rate", "current_tier"]
     scored = now[[c for c in cols if c in now]].set_index("customer_id")
     for col in scored.columns:

@@ -61,11 +61,12 @@ SHOW_SECTIONS = {
     "behaviour": ("rfm_segment", "rfm_cell", "lifecycle_stage", "cluster", "orders", "net_revenue",
                   "first_purchase", "last_purchase", "recency_days", "discount_share",
                   "premium_share", "latest_nps"),
+    "upsell": ("premium_propensity", "current_tier", "peer_upgrade_rate"),
     "risk": ("churn_risk", "churn_band", "churn_signals"),
     "profile": ("country", "acquisition_channel", "created_at"),
 }
 CODED = {"tier": "tier", "rfm_segment": "segment", "lifecycle_stage": "stage", "cluster": "cluster",
-         "churn_band": "band", "tier_change": "change"}
+         "churn_band": "band", "tier_change": "change", "current_tier": "price"}
 
 
 def _display(field: str, value, lang: str) -> str:
@@ -75,7 +76,8 @@ def _display(field: str, value, lang: str) -> str:
         return value_label(CODED[field], str(value), lang)
     if field == "churn_signals":
         return "; ".join(value_label("signal", s.strip(), lang) for s in str(value).split(",") if s.strip())
-    if field in ("churn_risk", "p_alive", "discount_share", "premium_share"):
+    if field in ("churn_risk", "p_alive", "discount_share", "premium_share", "premium_propensity",
+                 "peer_upgrade_rate"):
         return f"{float(value):.0%}"
     if isinstance(value, float):
         return f"{value:,.2f}"
