@@ -68,6 +68,18 @@ LABELS: dict[str, dict[str, str]] = {
                  "前10%提升度 {lift:.2f}（基线 {lift_baseline:.2f}）。高端渗透率 {penetration:.0%}。"},
     "clv_to_cac": {"en": "CLV/CAC by acquisition channel (healthy above 3): ",
                    "zh-CN": "各获客渠道 CLV/CAC（高于 3 为健康）："},
+    # attribution (cli: attribution)
+    "attribution.title": {
+        "en": "Attribution of {conversions:,.0f} conversions ({value:,.2f} value) over {paths:,} paths",
+        "zh-CN": "{paths:,} 条路径上 {conversions:,.0f} 次转化（价值 {value:,.2f}）的归因"},
+    "attribution.title_all": {
+        "en": "Attributed conversions by model: {conversions:,.0f} conversions ({value:,.2f} "
+              "value) over {paths:,} paths",
+        "zh-CN": "各模型归因的转化数：{paths:,} 条路径上 {conversions:,.0f} 次转化（价值 {value:,.2f}）"},
+    "attribution.channel": {"en": "channel", "zh-CN": "渠道"},
+    "attribution.conversions": {"en": "conversions", "zh-CN": "转化数"},
+    "attribution.value": {"en": "value", "zh-CN": "价值"},
+    "attribution.share": {"en": "share", "zh-CN": "占比"},
     # value tiers and service levels (strategy.tiers, seed 003)
     "tier.diamond": {"en": "Diamond", "zh-CN": "钻石客户"},
     "tier.core": {"en": "Core", "zh-CN": "核心客户"},

@@ -12,8 +12,9 @@ import typer
 from rich import box
 from rich.table import Table
 
-from upmarket.cli import AsJson, Warehouse, app, console, friendly
+from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.errors import BadFile
+from upmarket.i18n import label
 from upmarket.warehouse.connection import DEFAULT_URL
 
 MODEL_NAMES = ("first", "last", "linear", "time-decay", "position", "markov", "shapley")
@@ -67,6 +68,7 @@ def attribution(
         "--lookback-days", help="Touches up to this many days before a conversion count.")] = 30,
     warehouse: Warehouse = DEFAULT_URL,
     as_json: AsJson = False,
+    lang: Lang = "en",
 ):
     """Credit conversions and their value to channels (multi-touch attribution).
 
@@ -98,12 +100,13 @@ def attribution(
             out["channels"] = out.pop("models")[model]
         print(json.dumps(out, ensure_ascii=False))
         return
-    title = (f"{'Attributed conversions' if model == 'all' else 'Attribution'} of {data.total_conversions:,.0f} conversions "
-             f"({data.total_value:,.2f} value) over {len(data.paths):,} paths")
+    title = label("attribution.title_all" if model == "all" else "attribution.title", lang,
+                  conversions=data.total_conversions, value=data.total_value,
+                  paths=len(data.paths))
     # eight columns of numbers: light borders keep the side-by-side view within 80 columns
     table = Table(title=title, box=box.SIMPLE_HEAD if model == "all" else box.HEAVY_HEAD,
                   pad_edge=model != "all", collapse_padding=model == "all")
-    table.add_column("channel", no_wrap=True, min_width=11)
+    table.add_column(label("attribution.channel", lang), no_wrap=True, min_width=11)
     if model == "all":
         for name in names:
             table.add_column(name, justify="right", no_wrap=True, min_width=max(len(name), 6))
@@ -113,7 +116,7 @@ def attribution(
             table.add_row(ch, *(f"{indexed[n].at[ch, 'conversions']:,.0f}" for n in names))
     else:
         for col in ("conversions", "value", "share"):
-            table.add_column(col, justify="right")
+            table.add_column(label(f"attribution.{col}", lang), justify="right")
         for row in results[model].itertuples():
             table.add_row(row.channel, f"{row.conversions:,.2f}", f"{row.value:,.2f}",
                           f"{row.share:.1%}")
