@@ -52,11 +52,11 @@ import scipy.sparse as sp
 
 from upmarket.errors import UpmarketError
 from upmarket.models.btyd._base import NotFitted
+from upmarket.warehouse.presets import RETAIL_LINE_KINDS
 
-#: Online Retail stock codes that are not products (postage, carriage, manual, discount, bank
-#: charges, marketplace fees, samples, charity, pads). A second guard after `purchases_until`.
-DEFAULT_EXCLUDE = ("POST", "DOT", "C2", "M", "m", "D", "S", "B", "CRUK", "PADS",
-                   "BANK CHARGES", "AMAZONFEE", "ADJUST", "ADJUST2", "TEST001", "TEST002")
+#: Stock codes that are not products (postage, fees, discounts, manual and test entries),
+#: as the Online Retail preset classifies them: a second guard after `purchases_until`.
+DEFAULT_EXCLUDE = tuple(sorted({*RETAIL_LINE_KINDS, *(c.lower() for c in RETAIL_LINE_KINDS)}))
 
 COLUMNS = ["customer_id", "sku", "score", "rank", "source"]
 

@@ -38,7 +38,8 @@ RETAIL_LINE_KINDS = {
     "AMAZONFEE": "fee", "BANK CHARGES": "fee", "CRUK": "fee",
     "D": "discount",
     "M": "manual",
-    "B": "adjustment", "S": "adjustment",
+    "B": "adjustment", "S": "adjustment", "ADJUST": "adjustment", "ADJUST2": "adjustment",
+    "TEST001": "manual", "TEST002": "manual",
 }
 
 
