@@ -29,5 +29,9 @@ class WarehouseError(UpmarketError):
     """The warehouse cannot be reached or holds something unexpected."""
 
 
+class NotFitted(UpmarketError):
+    """A prediction was asked of a model that has not been fitted yet."""
+
+
 class NoRun(UpmarketError):
     """A command needs the results of a run and there is none yet."""

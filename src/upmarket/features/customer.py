@@ -9,7 +9,7 @@ import ibis
 
 from upmarket.features.behaviour import behaviour, latest_nps
 from upmarket.features.btyd import UNIT_DAYS, btyd_summary
-from upmarket.features.orders import customer_summary, purchases_until
+from upmarket.features.orders import customer_summary, days_between, purchases_until
 from upmarket.features.rfm import rfm_scores
 
 
@@ -55,5 +55,4 @@ def customer_features(tables: dict[str, ibis.Table], as_of: datetime, *, unit: s
 def btyd_summary_age(first: ibis.Value, as_of: datetime, unit: str) -> ibis.Value:
     """T of a customer first seen at `first`, by the conventions of `features.btyd`."""
     end = ibis.literal(as_of - timedelta(days=1)).cast("timestamp")
-    seconds = end.epoch_seconds() - first.truncate("D").epoch_seconds()
-    return seconds.cast("float64") / 86400.0 / UNIT_DAYS[unit]
+    return days_between(end, first.truncate("D")) / UNIT_DAYS[unit]

@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from upmarket.models.btyd._base import NotFitted
+from upmarket.errors import NotFitted
 
 #: Features used when present; counts and durations enter as log1p.
 FEATURES = (

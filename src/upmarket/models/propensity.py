@@ -35,8 +35,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from upmarket.errors import NotFitted
 from upmarket.models import evaluation
-from upmarket.models.btyd._base import NotFitted
 from upmarket.models.upgrade_paths import customer_upgrade_rate, upgrade_rates
 
 #: Features used when present.

@@ -50,8 +50,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from upmarket.errors import UpmarketError
-from upmarket.models.btyd._base import NotFitted
+from upmarket.errors import NotFitted, UpmarketError
 from upmarket.warehouse.presets import RETAIL_LINE_KINDS
 
 #: Stock codes that are not products (postage, fees, discounts, manual and test entries),

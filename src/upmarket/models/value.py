@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from upmarket.features.btyd import UNIT_DAYS
 from upmarket.models.btyd import BetaGeo, GammaGamma
 
-UNITS_PER_MONTH = {"D": 365.25 / 12, "W": 365.25 / 12 / 7, "M": 1.0}
+UNITS_PER_MONTH = {unit: 365.25 / 12 / days for unit, days in UNIT_DAYS.items()}
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from scipy.optimize import minimize
 
-from upmarket.errors import UpmarketError
-
-
-class NotFitted(UpmarketError):
-    """A prediction was asked of a model that has not been fitted yet."""
+from upmarket.errors import NotFitted, UpmarketError
 
 
 class InvalidData(UpmarketError, ValueError):
