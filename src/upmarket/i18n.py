@@ -189,6 +189,545 @@ LABELS: dict[str, dict[str, str]] = {
     "segment.cant_lose": {"en": "Can't lose", "zh-CN": "不能失去的客户"},
     "segment.hibernating": {"en": "Hibernating", "zh-CN": "沉睡客户"},
     "segment.lost": {"en": "Lost", "zh-CN": "已流失客户"},
+    # experiments, cohorts, funnels, promotions
+    "exp.title": {
+        "en": "A/B tests, each arm against its control (conversion = purchase within {window} "
+              "days of first exposure; data before {as_of})",
+        "zh-CN": "A/B 测试：各实验组对比对照组（转化 = 首次曝光后 {window} 天内购买；数据截至 {as_of}）"},
+    "exp.campaign": {"en": "campaign", "zh-CN": "活动"},
+    "exp.arm": {"en": "arm", "zh-CN": "实验组"},
+    "exp.users": {"en": "users", "zh-CN": "用户数"},
+    "exp.conversion": {"en": "conversion", "zh-CN": "转化率"},
+    "exp.uplift": {"en": "uplift [CI]", "zh-CN": "提升 [置信区间]"},
+    "exp.p_value": {"en": "p", "zh-CN": "p 值"},
+    "exp.revenue_diff": {"en": "Δ rev/user", "zh-CN": "人均收入差"},
+    "exp.power": {"en": "power", "zh-CN": "检验功效"},
+    "exp.needed": {"en": "needed/arm", "zh-CN": "每组所需"},
+    "exp.verdict": {"en": "verdict", "zh-CN": "结论"},
+    "exp.srm_warning": {
+        "en": "{campaign}: sample ratio mismatch (χ² p = {p}): observed {observed}, planned "
+              "{planned}. Check how users are assigned and logged before trusting this test.",
+        "zh-CN": "{campaign}：样本比例失衡（卡方检验 p = {p}）：实际 {observed}，计划 {planned}。"
+                 "请先检查用户分组与埋点，再采信该测试结果。"},
+    "verdict.uplift": {"en": "uplift", "zh-CN": "显著提升"},
+    "verdict.drop": {"en": "worse", "zh-CN": "显著下降"},
+    "verdict.no_difference": {"en": "no difference", "zh-CN": "无显著差异"},
+    "verdict.inconclusive": {"en": "inconclusive", "zh-CN": "尚无定论"},
+    "verdict.srm": {"en": "SRM: do not trust", "zh-CN": "样本比例失衡"},
+    "verdict.no_data": {"en": "no data", "zh-CN": "无数据"},
+    "verdict_line.uplift": {
+        "en": "{arm} beats {control}: conversion {uplift} (CI {low} to {high}), p = {p}.",
+        "zh-CN": "{arm} 优于 {control}：转化率 {uplift}（置信区间 {low} 至 {high}），p = {p}。"},
+    "verdict_line.drop": {
+        "en": "{arm} converts worse than {control}: {uplift} (CI {low} to {high}), p = {p}; "
+              "keep {control}.",
+        "zh-CN": "{arm} 的转化率低于 {control}：{uplift}（置信区间 {low} 至 {high}），p = {p}；"
+                 "保留 {control}。"},
+    "verdict_line.no_difference": {
+        "en": "no real difference between {arm} and {control} (p = {p}); with {power} power "
+              "for a {mde} uplift, an effect that large would probably have shown.",
+        "zh-CN": "{arm} 与 {control} 无实质差异（p = {p}）；检验对 {mde} 的提升有 {power} 的功效，"
+                 "若有这么大的效果大概率已被发现。"},
+    "verdict_line.inconclusive": {
+        "en": "inconclusive (p = {p}): only {power} power for a {mde} uplift; about {needed} "
+              "users per arm are needed.",
+        "zh-CN": "尚无定论（p = {p}）：对 {mde} 的提升仅有 {power} 的功效；每组约需 {needed} 名用户。"},
+    "verdict_line.inconclusive_no_power": {
+        "en": "inconclusive (p = {p}); a {mde} uplift on this control rate would exceed 100%, "
+              "so no power is computed (try a smaller --mde).",
+        "zh-CN": "尚无定论（p = {p}）；在该对照组转化率上提升 {mde} 会超过 100%，无法计算功效"
+                 "（可调小 --mde）。"},
+    "verdict_line.srm": {
+        "en": "do not trust this result: the arms' sizes do not match the planned split "
+              "(sample ratio mismatch, p = {srm_p}).",
+        "zh-CN": "请勿采信该结果：各组人数与计划分配比例不符（样本比例失衡，p = {srm_p}）。"},
+    "verdict_line.no_data": {"en": "{arm} or {control} has no users yet.",
+                             "zh-CN": "{arm} 或 {control} 尚无用户。"},
+    "cohort.title": {"en": "Monthly cohorts by first purchase: {metric} by months since "
+                           "acquisition (data before {as_of})",
+                     "zh-CN": "按首购月份的月度同期群：获客后各月的{metric}（数据截至 {as_of}）"},
+    "cohort.cohort": {"en": "cohort", "zh-CN": "同期群"},
+    "cohort.size": {"en": "customers", "zh-CN": "客户数"},
+    "cohort.retention": {"en": "retention rate", "zh-CN": "留存率"},
+    "cohort.active": {"en": "active customers", "zh-CN": "活跃客户数"},
+    "cohort.revenue": {"en": "revenue", "zh-CN": "收入"},
+    "cohort.cumulative": {"en": "cumulative revenue per customer", "zh-CN": "人均累计收入"},
+    "funnel.title": {"en": "Funnel exposure → click → register → purchase, {start} to {end}",
+                     "zh-CN": "转化漏斗 曝光 → 点击 → 注册 → 购买（{start} 至 {end}）"},
+    "funnel.channel": {"en": "channel", "zh-CN": "渠道"},
+    "funnel.exposed": {"en": "exposed", "zh-CN": "曝光"},
+    "funnel.clicked": {"en": "clicked", "zh-CN": "点击"},
+    "funnel.registered": {"en": "registered", "zh-CN": "注册"},
+    "funnel.purchased": {"en": "purchased", "zh-CN": "购买"},
+    "funnel.click_rate": {"en": "click rate", "zh-CN": "点击率"},
+    "funnel.register_rate": {"en": "register rate", "zh-CN": "注册率"},
+    "funnel.purchase_rate": {"en": "purchase rate", "zh-CN": "购买率"},
+    "funnel.overall_rate": {"en": "overall", "zh-CN": "整体转化率"},
+    "funnel.all": {"en": "all channels", "zh-CN": "全部渠道"},
+    "promo.title": {"en": "Promotions: lift against comparable non-promotion days (up to {days} "
+                          "days before each)",
+                    "zh-CN": "促销效果：对比活动前 {days} 天内可比的非促销日"},
+    "promo.promotion": {"en": "promotion", "zh-CN": "促销"},
+    "promo.days": {"en": "days", "zh-CN": "天数"},
+    "promo.lift_rate": {"en": "lift", "zh-CN": "销售提升"},
+    "promo.cannibalisation": {"en": "full-price Δ", "zh-CN": "原价销售变化"},
+    "promo.cost": {"en": "cost", "zh-CN": "成本"},
+    "promo.roi": {"en": "ROI (×)", "zh-CN": "投资回报率（倍）"},
+    "promo.status": {"en": "status", "zh-CN": "状态"},
+    "promo.status.measured": {"en": "measured", "zh-CN": "已评估"},
+    "promo.status.no_baseline": {"en": "no comparable days before it",
+                                 "zh-CN": "活动前无可比日"},
+    "promo.status.not_started": {"en": "not started", "zh-CN": "尚未开始"},
+    "promo.status.outside_data": {"en": "outside the data", "zh-CN": "超出数据范围"},
+    "promo.dependency": {
+        "en": "Discount dependency: {share} of spend was bought on promotion or discount; "
+              "{dependent} of customers buy mostly that way (at least {threshold} of their spend).",
+        "zh-CN": "折扣依赖：{share} 的消费发生在促销或折扣下；{dependent} 的客户主要靠促销购买"
+                 "（至少 {threshold} 的消费）。"},
+    "promo.by_segment": {"en": "Discount dependency by segment (latest run)",
+                         "zh-CN": "各细分群体的折扣依赖（最近一次运行）"},
+    "promo.segmentation": {"en": "by", "zh-CN": "维度"},
+    "promo.segment": {"en": "segment", "zh-CN": "细分"},
+    "promo.customers": {"en": "customers", "zh-CN": "客户数"},
+    "promo.dependency_col": {"en": "spend on promotion", "zh-CN": "促销消费占比"},
+    "promo.dependent_share": {"en": "promotion-dependent customers",
+                              "zh-CN": "促销依赖型客户占比"},
+    "promo.segmentation.tier": {"en": "tier", "zh-CN": "价值层级"},
+    "promo.segmentation.rfm_segment": {"en": "RFM segment", "zh-CN": "RFM 细分"},
+    # scorecards
+    "scorecard.title": {"en": "{card}: {period}", "zh-CN": "{card}：{period}"},
+    "scorecard.title_vs": {"en": "{card}: {period} vs {compare}",
+                           "zh-CN": "{card}：{period} 对比 {compare}"},
+    "scorecard.col.dimension": {"en": "dimension", "zh-CN": "维度"},
+    "scorecard.col.metric": {"en": "metric", "zh-CN": "指标"},
+    "scorecard.col.weight": {"en": "weight", "zh-CN": "权重"},
+    "scorecard.col.actual": {"en": "actual", "zh-CN": "实际值"},
+    "scorecard.col.target": {"en": "target", "zh-CN": "目标"},
+    "scorecard.col.attainment": {"en": "attainment", "zh-CN": "达成率"},
+    "scorecard.col.points": {"en": "points", "zh-CN": "得分"},
+    "scorecard.col.score": {"en": "score", "zh-CN": "维度得分"},
+    "scorecard.col.change": {"en": "change", "zh-CN": "变化"},
+    "scorecard.col.delta": {"en": "Δ points", "zh-CN": "得分变化"},
+    "scorecard.col.subject": {"en": "candidate", "zh-CN": "评估对象"},
+    "scorecard.col.index": {"en": "index", "zh-CN": "综合指数"},
+    "scorecard.col.source": {"en": "source / note", "zh-CN": "来源 / 说明"},
+    "scorecard.overall": {"en": "Overall index", "zh-CN": "综合指数"},
+    "scorecard.index_line": {"en": "{card} {period}: {index}", "zh-CN": "{card} {period}：{index}"},
+    "scorecard.index_vs": {"en": "{card} {period}: {index} ({compare}: {compare_index}, Δ {delta})",
+                           "zh-CN": "{card} {period}：{index}（{compare}：{compare_index}，变化 {delta}）"},
+    "scorecard.coverage": {"en": "The index covers {coverage:.0%} of the card's weight.",
+                           "zh-CN": "该指数覆盖评分卡 {coverage:.0%} 的权重。"},
+    "scorecard.coverage_differs": {
+        "en": "The two indexes cover different shares of the card's weight ({period} {coverage:.0%}, "
+              "{compare} {compare_coverage:.0%}): compare them with care.",
+        "zh-CN": "两期指数覆盖的权重不同（{period} {coverage:.0%}，{compare} "
+                 "{compare_coverage:.0%}）：对比时请谨慎。"},
+    "scorecard.no_index": {"en": "no metric of the card has data: no index",
+                           "zh-CN": "评分卡的指标均无数据：无法计算指数"},
+    "scorecard.status.no_data": {"en": "no data", "zh-CN": "无数据"},
+    "scorecard.status.no_target": {"en": "no target", "zh-CN": "无目标"},
+    "scorecard.notes": {"en": "Notes", "zh-CN": "说明"},
+    "scorecard.unused_inputs": {"en": "values in {file} this card does not use: {keys}",
+                                "zh-CN": "{file} 中本评分卡未使用的值：{keys}"},
+    "scorecard.ranking": {"en": "{card}: {n} candidates ranked", "zh-CN": "{card}：{n} 个对象排名"},
+    "scorecard.card.effect_index": {"en": "Upward-marketing effect index",
+                                    "zh-CN": "向上营销效果指数"},
+    "scorecard.card.platform_selection": {"en": "Marketing-technology platform selection",
+                                          "zh-CN": "营销技术平台选型评分"},
+    "scorecard.card.sales_competency": {"en": "Premium sales competency",
+                                        "zh-CN": "高端销售能力模型"},
+    "scorecard.card.execution": {"en": "Strategy execution KPIs", "zh-CN": "策略执行关键指标"},
+    "scorecard.dim.customer_value": {"en": "Customer value", "zh-CN": "客户价值"},
+    "scorecard.dim.brand_value": {"en": "Brand value", "zh-CN": "品牌价值"},
+    "scorecard.dim.operational_efficiency": {"en": "Operational efficiency", "zh-CN": "运营效率"},
+    "scorecard.dim.maturity": {"en": "Technical maturity", "zh-CN": "技术成熟度"},
+    "scorecard.dim.data_integration": {"en": "Data integration", "zh-CN": "数据整合能力"},
+    "scorecard.dim.scalability": {"en": "Scalability", "zh-CN": "扩展性"},
+    "scorecard.dim.vendor_support": {"en": "Vendor support", "zh-CN": "服务商支持"},
+    "scorecard.dim.product_expertise": {"en": "Product expertise", "zh-CN": "产品专家力"},
+    "scorecard.dim.customer_insight": {"en": "Customer insight", "zh-CN": "客户洞察力"},
+    "scorecard.dim.value_presentation": {"en": "Value presentation", "zh-CN": "价值呈现力"},
+    "scorecard.dim.relationships": {"en": "Relationship building", "zh-CN": "关系构建力"},
+    "scorecard.dim.delivery": {"en": "Delivery", "zh-CN": "任务执行"},
+    "scorecard.dim.control": {"en": "Risk and budget control", "zh-CN": "风险与预算控制"},
+    "scorecard.dim.customer": {"en": "Customer satisfaction", "zh-CN": "客户满意"},
+    "scorecard.metric.cltv": {"en": "customer lifetime value (CLTV)",
+                              "zh-CN": "客户终身价值（CLTV）"},
+    "scorecard.metric.premium_penetration": {"en": "premium-product penetration",
+                                             "zh-CN": "高客单价产品渗透率"},
+    "scorecard.metric.nps": {"en": "net promoter score (NPS)", "zh-CN": "客户推荐值（NPS）"},
+    "scorecard.metric.awareness": {"en": "brand awareness", "zh-CN": "品牌知名度"},
+    "scorecard.metric.association": {"en": "brand association", "zh-CN": "品牌联想度"},
+    "scorecard.metric.loyalty": {"en": "brand loyalty", "zh-CN": "品牌忠诚度"},
+    "scorecard.metric.premium_coefficient": {"en": "premium coefficient", "zh-CN": "溢价系数"},
+    "scorecard.metric.bav": {"en": "brand asset value (BAV)", "zh-CN": "品牌资产价值（BAV）"},
+    "scorecard.metric.marketing_automation_rate": {"en": "marketing automation rate",
+                                                   "zh-CN": "营销自动化率"},
+    "scorecard.metric.response_time_hours": {"en": "response time (median hours)",
+                                             "zh-CN": "客户响应时间（中位数，小时）"},
+    "scorecard.metric.channel_collaboration": {"en": "channel collaboration",
+                                               "zh-CN": "渠道协同率"},
+    "scorecard.metric.csat": {"en": "customer satisfaction (CSAT)",
+                              "zh-CN": "客户满意度（CSAT）"},
+    "scorecard.metric.budget_execution_rate": {"en": "budget execution rate",
+                                               "zh-CN": "费用预算执行率"},
+    "scorecard.metric.net_revenue": {"en": "net revenue", "zh-CN": "净收入"},
+    "scorecard.metric.task_completion_rate": {"en": "task completion rate", "zh-CN": "任务完成率"},
+    "scorecard.metric.resource_utilisation": {"en": "resource utilisation", "zh-CN": "资源利用率"},
+    "scorecard.metric.open_risks_over_threshold": {"en": "open risks past threshold",
+                                                   "zh-CN": "超阈值未关闭风险数"},
+    "scorecard.note.not_supplied": {"en": "not supplied: give it in an --inputs file",
+                                    "zh-CN": "未提供：请在 --inputs 文件中给出"},
+    "scorecard.note.not_a_period": {
+        "en": "{subject} is not a period: the warehouse measures months, quarters and years",
+        "zh-CN": "{subject} 不是时间段：数据仓库只能按月、季度、年计算"},
+    "scorecard.note.input": {"en": "supplied in {file}", "zh-CN": "来自 {file}"},
+    "scorecard.note.cltv_model": {"en": "mean 12-month predicted CLV (margin), run {run}",
+                                  "zh-CN": "运行 {run} 的12个月预测CLV（利润）均值"},
+    "scorecard.note.cltv_seed": {
+        "en": "seed-000 formula: order value {aov:,.0f} × {freq:.2f}/year × {lifespan:.1f} "
+              "years × retention {r:.0%}",
+        "zh-CN": "种子公式：客单价 {aov:,.0f} × 每年 {freq:.2f} 次 × {lifespan:.1f} 年 × "
+                 "留存 {r:.0%}"},
+    "scorecard.note.cltv_seed_like_for_like": {
+        "en": "seed-000 formula (order value {aov:,.0f} × {freq:.2f}/year × {lifespan:.1f} "
+              "years × retention {r:.0%}) in every period compared: a model CLV exists only "
+              "for {have}",
+        "zh-CN": "各对比期均用种子公式（客单价 {aov:,.0f} × 每年 {freq:.2f} 次 × "
+                 "{lifespan:.1f} 年 × 留存 {r:.0%}）：仅 {have} 有模型CLV"},
+    "scorecard.note.no_orders": {"en": "no orders in {period}", "zh-CN": "{period} 无订单"},
+    "scorecard.note.no_prev_buyers": {
+        "en": "no buyers in {previous}: the yearly retention the seed formula needs is unknown",
+        "zh-CN": "{previous} 无购买客户：无法得到种子公式所需的年留存率"},
+    "scorecard.note.no_categories": {"en": "no product categories ingested: premium unknown",
+                                     "zh-CN": "未导入商品品类：无法识别高端产品"},
+    "scorecard.note.penetration": {"en": "{premium:,} of {buyers:,} buyers bought premium",
+                                   "zh-CN": "{buyers:,} 位购买客户中 {premium:,} 位购买了高端产品"},
+    "scorecard.note.no_nps": {"en": "no NPS answers in {period}", "zh-CN": "{period} 无NPS答卷"},
+    "scorecard.note.nps": {"en": "{n:,} answers: {promoters:.0%} promoters, {detractors:.0%} "
+                                 "detractors",
+                           "zh-CN": "{n:,} 份答卷：推荐者 {promoters:.0%}，贬损者 {detractors:.0%}"},
+    "scorecard.note.no_survey": {"en": "brand_survey holds no {metric} for {period}",
+                                 "zh-CN": "brand_survey 中没有 {period} 的 {metric}"},
+    "scorecard.note.survey": {"en": "survey {waves}", "zh-CN": "调研期 {waves}"},
+    "scorecard.note.bav": {"en": "awareness × association × loyalty × premium coefficient "
+                                 "{coefficient:.2f}",
+                           "zh-CN": "知名度 × 联想度 × 忠诚度 × 溢价系数 {coefficient:.2f}"},
+    "scorecard.note.bav_no_coefficient": {
+        "en": "awareness × association × loyalty; no premium coefficient surveyed, taken as 1",
+        "zh-CN": "知名度 × 联想度 × 忠诚度；未调研溢价系数，按 1 计"},
+    "scorecard.note.na_marketing_automation_rate": {
+        "en": "not available: the warehouse holds no marketing tasks (automated done ÷ all); "
+              "supply it with --inputs",
+        "zh-CN": "不可用：数据仓库尚无营销任务数据（自动化完成量 ÷ 总任务量）；请用 --inputs 提供"},
+    "scorecard.note.na_task_completion_rate": {
+        "en": "not available: the warehouse holds no tasks; supply it with --inputs",
+        "zh-CN": "不可用：数据仓库尚无任务数据；请用 --inputs 提供"},
+    "scorecard.note.na_resource_utilisation": {
+        "en": "not available: the warehouse holds no resource plans; supply it with --inputs",
+        "zh-CN": "不可用：数据仓库尚无资源计划数据；请用 --inputs 提供"},
+    "scorecard.note.na_open_risks_over_threshold": {
+        "en": "not available: the warehouse holds no risk register; supply it with --inputs",
+        "zh-CN": "不可用：数据仓库尚无风险登记数据；请用 --inputs 提供"},
+    "scorecard.note.no_tickets": {"en": "no answered service tickets opened in {period}",
+                                  "zh-CN": "{period} 无已响应的服务工单"},
+    "scorecard.note.tickets": {"en": "median of {n:,} tickets", "zh-CN": "{n:,} 张工单的中位数"},
+    "scorecard.note.no_touches": {"en": "no marketing touchpoints with a channel in or just "
+                                        "before {period}",
+                                  "zh-CN": "{period} 及之前不久没有带渠道的营销触点"},
+    "scorecard.note.collaboration": {"en": "{multi:,} of {n:,} converting customers",
+                                     "zh-CN": "{n:,} 位转化客户中 {multi:,} 位"},
+    "scorecard.note.no_csat": {"en": "no satisfaction answers in {period}",
+                               "zh-CN": "{period} 无满意度答卷"},
+    "scorecard.note.csat": {"en": "{n:,} answers ({table})", "zh-CN": "{n:,} 份答卷（{table}）"},
+    "scorecard.note.no_budget": {"en": "no campaign with a budget and dates runs in {period}",
+                                 "zh-CN": "{period} 没有带预算和起止日期的活动"},
+    "scorecard.note.budget": {"en": "spend {actual:,.0f} of budget {planned:,.0f} (campaigns: {n})",
+                              "zh-CN": "花费 {actual:,.0f}，预算 {planned:,.0f}（{n} 个活动）"},
+    "scorecard.note.no_baseline": {"en": "growth target with nothing to compare against: pass "
+                                         "--compare",
+                                   "zh-CN": "增长目标缺少对比期：请指定 --compare"},
+    "scorecard.note.baseline_unusable": {
+        "en": "growth target, but {baseline} has no usable value (missing or not positive)",
+        "zh-CN": "增长目标，但 {baseline} 没有可用的值（缺失或非正数）"},
+    "scorecard.note.unscorable_target": {
+        "en": "this target cannot be scored by its method (attainment needs a positive target)",
+        "zh-CN": "该目标无法按其计分方法计分（达成率需要正的目标值）"},
+    "scorecard.note.renormalised": {
+        "en": "{metric}: no data; its weight is shared among the other metrics of {dimension}",
+        "zh-CN": "{metric}：无数据；其权重按比例分配给 {dimension} 的其他指标"},
+    "scorecard.note.dimension_missing": {
+        "en": "{dimension}: no metric has data; its weight is shared among the other dimensions",
+        "zh-CN": "{dimension}：所有指标均无数据；其权重按比例分配给其他维度"},
+    # budget and risk
+    # -- budget (strategy.budget, cli: budget)
+    "budget.no_spend": {"en": "No marketing spend before the as-of date: nothing to compare or "
+                              "reallocate. Ingest spend with `upmarket ingest spend FILE`.",
+                        "zh-CN": "截至日期前没有营销花费：无法对比或再分配。请用 `upmarket ingest "
+                                 "spend FILE` 导入花费。"},
+    "budget.period.month": {"en": "month", "zh-CN": "月"},
+    "budget.period.quarter": {"en": "quarter", "zh-CN": "季度"},
+    "budget.source.campaigns": {"en": "plan = campaign budgets", "zh-CN": "计划 = 活动预算"},
+    "budget.source.file": {"en": "plan = plan file", "zh-CN": "计划 = 预算文件"},
+    "budget.source.frame": {"en": "plan = given plan", "zh-CN": "计划 = 给定预算"},
+    "budget.title_plan": {"en": "Budget plan vs actual by channel ({source})",
+                          "zh-CN": "各渠道预算计划与实际（{source}）"},
+    "budget.channel": {"en": "channel", "zh-CN": "渠道"},
+    "budget.planned_to_date": {"en": "planned to date", "zh-CN": "截至当前计划"},
+    "budget.actual": {"en": "actual", "zh-CN": "实际花费"},
+    "budget.execution_rate": {"en": "execution", "zh-CN": "执行率"},
+    "budget.off_plan": {"en": "periods off plan", "zh-CN": "偏离计划的期数"},
+    "budget.status.over": {"en": "over", "zh-CN": "超支"},
+    "budget.status.under": {"en": "under", "zh-CN": "欠执行"},
+    "budget.status.on_plan": {"en": "on plan", "zh-CN": "符合计划"},
+    "budget.status.unplanned": {"en": "unplanned", "zh-CN": "计划外"},
+    "budget.status.future": {"en": "not started", "zh-CN": "未开始"},
+    "budget.execution": {
+        "en": "Budget execution rate (seed 002): {rate:.1%} of {planned:,.0f} planned to date; "
+              "{off} channel-periods beyond ±10 % of plan.",
+        "zh-CN": "预算执行率（种子 002）：截至当前计划 {planned:,.0f} 的 {rate:.1%}；"
+                 "{off} 个渠道期偏离计划超过 ±10%。"},
+    "budget.title_curves": {
+        "en": "Response curves per {period}: revenue = a·(1 − e^(−spend/b)), a the revenue "
+              "the channel saturates at, b the spend scale",
+        "zh-CN": "每{period}响应曲线：收入 = a·(1 − e^(−花费/b))，a 为饱和收入，b 为花费尺度"},
+    "budget.a": {"en": "a", "zh-CN": "a"},
+    "budget.b": {"en": "b", "zh-CN": "b"},
+    "budget.mean_spend": {"en": "mean spend", "zh-CN": "平均花费"},
+    "budget.mean_revenue": {"en": "mean revenue", "zh-CN": "平均归因收入"},
+    "budget.r2": {"en": "R²", "zh-CN": "R²"},
+    "budget.method": {"en": "fit", "zh-CN": "拟合方式"},
+    "budget.method.least_squares": {"en": "fitted", "zh-CN": "已拟合"},
+    "budget.method.mean_point": {"en": "mean-point fallback", "zh-CN": "均值点回退"},
+    "budget.method.no_revenue": {"en": "no revenue", "zh-CN": "无归因收入"},
+    "budget.method.given": {"en": "given", "zh-CN": "给定"},
+    "budget.linear": {"en": "linear so far", "zh-CN": "尚未饱和"},
+    "budget.title_realloc": {
+        "en": "Suggested reallocation of {budget:,.0f} per {period} (each channel ±{max_change:.0%})",
+        "zh-CN": "每{period} {budget:,.0f} 预算的建议再分配（每个渠道 ±{max_change:.0%}）"},
+    "budget.current": {"en": "current", "zh-CN": "当前预算"},
+    "budget.suggested": {"en": "suggested", "zh-CN": "建议预算"},
+    "budget.change": {"en": "change", "zh-CN": "变化"},
+    "budget.marginal_now": {"en": "marginal return now", "zh-CN": "当前边际回报"},
+    "budget.marginal_suggested": {"en": "marginal return then", "zh-CN": "调整后边际回报"},
+    "budget.uplift": {
+        "en": "Expected attributed revenue per {period}: {now:,.0f} now → {new:,.0f} with the "
+              "suggestion ({pct:+.1%}), same total budget.",
+        "zh-CN": "每{period}预期归因收入：当前 {now:,.0f} → 建议后 {new:,.0f}（{pct:+.1%}），"
+                 "总预算不变。"},
+    "budget.fallback": {
+        "en": "Too few periods for a fitted curve (mean-point fallback): {channels}",
+        "zh-CN": "数据期数不足、未能拟合曲线（采用均值点回退）：{channels}"},
+    # -- risk (strategy.risk, cli: risk)
+    "risk.title": {"en": "Risk register as of {as_of}: {high} high, {medium} medium, {low} low",
+                   "zh-CN": "风险登记表（截至 {as_of}）：高 {high} 项，中 {medium} 项，低 {low} 项"},
+    "risk.col.id": {"en": "id", "zh-CN": "编号"},
+    "risk.col.indicator": {"en": "indicator", "zh-CN": "指标"},
+    "risk.col.value": {"en": "value", "zh-CN": "数值"},
+    "risk.col.threshold": {"en": "threshold", "zh-CN": "阈值"},
+    "risk.col.level": {"en": "level", "zh-CN": "等级"},
+    "risk.col.impact": {"en": "impact", "zh-CN": "影响"},
+    "risk.col.exposure": {"en": "at stake", "zh-CN": "涉及金额"},
+    "risk.col.owner": {"en": "owner", "zh-CN": "负责人"},
+    "risk.col.action": {"en": "suggested action", "zh-CN": "建议措施"},
+    "risk.cat.concentration": {"en": "concentration", "zh-CN": "集中度风险"},
+    "risk.cat.credit": {"en": "credit", "zh-CN": "信用风险"},
+    "risk.cat.operational": {"en": "operational", "zh-CN": "操作风险"},
+    "risk.cat.reputation": {"en": "reputation", "zh-CN": "声誉风险"},
+    "risk.cat.churn": {"en": "premium churn", "zh-CN": "高端客户流失"},
+    "risk.cat.anomaly": {"en": "KPI anomaly", "zh-CN": "指标异常"},
+    "risk.ind.top1pct_share": {"en": "revenue share of the top 1 % of customers",
+                               "zh-CN": "前 1% 客户收入占比"},
+    "risk.ind.top10_share": {"en": "revenue share of the top 10 customers",
+                             "zh-CN": "前 10 名客户收入占比"},
+    "risk.ind.customer_hhi": {"en": "customer concentration (HHI)", "zh-CN": "客户集中度（HHI）"},
+    "risk.ind.industry_hhi": {"en": "industry concentration (HHI)", "zh-CN": "行业集中度（HHI）"},
+    "risk.ind.overdue_share": {"en": "receivables past due", "zh-CN": "逾期应收账款占比"},
+    "risk.ind.weak_credit_share": {"en": "invoiced customers in credit grade D/E",
+                                   "zh-CN": "信用等级 D/E 客户占比"},
+    "risk.ind.sla_breach_rate": {"en": "tickets answered later than the tier's SLA",
+                                 "zh-CN": "超出等级响应时限的工单占比"},
+    "risk.ind.late_delivery_rate": {"en": "orders delivered late", "zh-CN": "延迟交付订单占比"},
+    "risk.ind.complaints_per_100_orders": {"en": "complaints per 100 orders",
+                                           "zh-CN": "每百单投诉数"},
+    "risk.ind.detractor_share": {"en": "detractors (NPS 0–6)", "zh-CN": "贬损者占比（NPS 0–6）"},
+    "risk.ind.nps": {"en": "NPS", "zh-CN": "净推荐值 NPS"},
+    "risk.ind.negative_sentiment_share": {"en": "negative feedback texts",
+                                          "zh-CN": "负面反馈文本占比"},
+    "risk.ind.negative_feedback_spike": {"en": "negative feedback spike this week (robust z)",
+                                         "zh-CN": "本周负面反馈激增（稳健 z 值）"},
+    "risk.ind.premium_churn_predicted": {"en": "premium (Diamond/Core) churn risk, predicted",
+                                         "zh-CN": "高端（钻石/核心）客户预测流失率"},
+    "risk.ind.premium_churn_observed": {"en": "premium-customer churn, last year",
+                                        "zh-CN": "高端客户实际流失率（近一年）"},
+    "risk.ind.kpi_anomalies": {"en": "KPI anomalies in the last 14 days",
+                               "zh-CN": "近 14 天指标异常次数"},
+    "risk.action.top1pct_share": {
+        "en": "Diversify: grow Core and Potential accounts; dedicated team for the top accounts",
+        "zh-CN": "客户多元化：培育核心与潜力客户；为头部客户配备专属团队"},
+    "risk.action.top10_share": {
+        "en": "Reduce dependence on the top 10: multi-year agreements, widen the customer base",
+        "zh-CN": "降低对前十大客户的依赖：签订长期协议，扩大客户基础"},
+    "risk.action.customer_hhi": {
+        "en": "Spread revenue over more customers; watch the largest accounts monthly",
+        "zh-CN": "分散客户收入；每月跟踪最大客户"},
+    "risk.action.industry_hhi": {
+        "en": "Spread across industries: target under-represented industries",
+        "zh-CN": "行业分散：开拓占比偏低的行业"},
+    "risk.action.overdue_share": {
+        "en": "Chase overdue invoices; move D/E accounts to prepayment; review credit limits",
+        "zh-CN": "催收逾期账款；D/E 级客户改为预付款；复核信用额度"},
+    "risk.action.weak_credit_share": {
+        "en": "Require prepayment or a guarantee from D/E accounts before new orders",
+        "zh-CN": "D/E 级客户下单前须预付款或提供担保"},
+    "risk.action.sla_breach_rate": {
+        "en": "Route Diamond/Core tickets first, staff to the tier SLAs, review breaches weekly",
+        "zh-CN": "钻石/核心客户工单优先处理，按等级时限配置人力，每周复盘超时工单"},
+    "risk.action.late_delivery_rate": {
+        "en": "Review carriers and promise dates; tell delayed customers before they ask",
+        "zh-CN": "复核物流商与承诺时效；主动告知延迟客户"},
+    "risk.action.complaints_per_100_orders": {
+        "en": "Root-cause the top complaint themes; close the loop with each complainant",
+        "zh-CN": "分析主要投诉原因；逐一回访投诉客户"},
+    "risk.action.detractor_share": {
+        "en": "Call detractors back within their tier's SLA; fix the causes they name",
+        "zh-CN": "在等级时限内回访贬损者；解决其指出的问题"},
+    "risk.action.nps": {
+        "en": "Aim for NPS > 50 (seed 000): act on detractor themes, ask promoters for referrals",
+        "zh-CN": "以 NPS 超过 50 为目标（种子 000）：处理贬损原因，邀请推荐者转介绍"},
+    "risk.action.negative_sentiment_share": {
+        "en": "Monitor feedback sentiment; prepare responses to the recurring themes",
+        "zh-CN": "监测反馈情感；针对反复出现的问题准备回应"},
+    "risk.action.negative_feedback_spike": {
+        "en": "Start the public-opinion response plan: find this week's cause, respond publicly",
+        "zh-CN": "启动舆情应对预案：查明本周原因并公开回应"},
+    "risk.action.premium_churn_predicted": {
+        "en": "Retention programme for at-risk Diamond/Core: personal outreach, premium benefits",
+        "zh-CN": "针对高风险钻石/核心客户的挽留计划：专人联系、高端权益"},
+    "risk.action.premium_churn_observed": {
+        "en": "Premium retention below benchmark (78 %): review service and upgrade offers",
+        "zh-CN": "高端客户留存低于标杆（78%）：复盘服务与升级方案"},
+    "risk.action.kpi_anomalies": {
+        "en": "Check the flagged days: data problem, promotion effect or a real shift?",
+        "zh-CN": "核查异常日期：数据问题、促销影响还是真实变化？"},
+    "risk.owner.key_account_manager": {"en": "key account manager", "zh-CN": "大客户经理"},
+    "risk.owner.sales_director": {"en": "sales director", "zh-CN": "销售总监"},
+    "risk.owner.credit_controller": {"en": "credit controller (finance)",
+                                     "zh-CN": "信用管理（财务）"},
+    "risk.owner.service_manager": {"en": "customer service manager", "zh-CN": "客服经理"},
+    "risk.owner.logistics_manager": {"en": "logistics manager", "zh-CN": "物流经理"},
+    "risk.owner.brand_manager": {"en": "brand / PR manager", "zh-CN": "品牌公关经理"},
+    "risk.owner.crm_manager": {"en": "CRM manager", "zh-CN": "客户关系经理"},
+    "risk.owner.marketing_analyst": {"en": "marketing analyst", "zh-CN": "营销分析师"},
+    "risk.not_assessed": {"en": "not assessed", "zh-CN": "未评估"},
+    "risk.actions": {"en": "Suggested actions", "zh-CN": "建议措施"},
+    "risk.credit_title": {"en": "Credit grades of invoiced customers",
+                          "zh-CN": "开票客户信用等级"},
+    "risk.credit.grade": {"en": "grade", "zh-CN": "等级"},
+    "risk.credit.customers": {"en": "customers", "zh-CN": "客户数"},
+    "risk.credit.overdue_amount": {"en": "overdue", "zh-CN": "逾期金额"},
+    "risk.credit.credit_limit": {"en": "credit limits", "zh-CN": "信用额度合计"},
+    "risk.credit.prepayment": {"en": "prepayment", "zh-CN": "预付款比例"},
+    "risk.credit.guarantee": {"en": "guarantee", "zh-CN": "担保"},
+    "risk.credit_rule": {
+        "en": "E: an invoice > 90 days past due · D: > 30 days, or overdue > 50 % of the year's "
+              "invoicing · C: anything past due, or most invoices paid late · B: paid late "
+              "once · A: on time. Limits: A 3, B 2, C 1 month(s) of average invoicing.",
+        "zh-CN": "E：有发票逾期超过 90 天 · D：逾期超过 30 天，或逾期额超过年开票额的 50% · "
+                 "C：有逾期，或多数发票延迟付款 · B：曾延迟付款 · A：按时付款。额度：A 3 个月、"
+                 "B 2 个月、C 1 个月的平均开票额。"},
+    "risk.yes": {"en": "required", "zh-CN": "需要"},
+    "risk.no": {"en": "–", "zh-CN": "–"},
+    "risk.sla_title": {"en": "First response against the tier SLA (last 90 days)",
+                       "zh-CN": "首次响应与等级时限对比（近 90 天）"},
+    "risk.sla.sla_hours": {"en": "SLA", "zh-CN": "响应时限"},
+    "risk.sla.tickets": {"en": "tickets", "zh-CN": "工单数"},
+    "risk.sla.breached": {"en": "late", "zh-CN": "超时数"},
+    "risk.sla.breach_rate": {"en": "late share", "zh-CN": "超时占比"},
+    "risk.sla.median_response": {"en": "median response", "zh-CN": "响应时间中位数"},
+    "risk.anomalies_title": {"en": "KPI anomalies (robust z beyond 3.5 against the 28 days before)",
+                             "zh-CN": "指标异常（相对前 28 天稳健 z 值超过 3.5）"},
+    "risk.anomaly.day": {"en": "day", "zh-CN": "日期"},
+    "risk.anomaly.kpi": {"en": "KPI", "zh-CN": "指标"},
+    "risk.anomaly.value": {"en": "value", "zh-CN": "数值"},
+    "risk.anomaly.expected": {"en": "usual", "zh-CN": "常态值"},
+    "risk.anomaly.z": {"en": "z", "zh-CN": "z 值"},
+    "risk.anomaly.promotion": {"en": "promotion running", "zh-CN": "进行中的促销"},
+    "risk.kpi.revenue": {"en": "revenue", "zh-CN": "收入"},
+    "risk.kpi.orders": {"en": "orders", "zh-CN": "订单数"},
+    "risk.kpi.new_customers": {"en": "new customers", "zh-CN": "新客户数"},
+    # next best action and recommendations
+    "action.upsell": {"en": "upsell to premium", "zh-CN": "向上销售（升级高端）"},
+    "action.cross_sell": {"en": "cross-sell", "zh-CN": "交叉销售"},
+    "action.bundle": {"en": "bundle offer", "zh-CN": "组合套餐"},
+    "action.retention_offer": {"en": "retention offer", "zh-CN": "挽留优惠"},
+    "action.win_back": {"en": "win-back", "zh-CN": "召回"},
+    "action.onboarding": {"en": "onboarding", "zh-CN": "新客引导"},
+    "action.nurture": {"en": "nurture", "zh-CN": "内容培育"},
+    "action.referral_ask": {"en": "referral ask", "zh-CN": "邀请推荐"},
+    "action.no_contact": {"en": "no contact", "zh-CN": "暂不联系"},
+    "route.account_manager": {"en": "task for the account manager", "zh-CN": "客户经理任务"},
+    "route.automated": {"en": "automated message", "zh-CN": "自动化触达"},
+    "route.none": {"en": "none", "zh-CN": "无"},
+    "offer.time_limited": {"en": "time-limited offer", "zh-CN": "限时优惠"},
+    "offer.threshold_discount": {"en": "spend-threshold discount", "zh-CN": "满减"},
+    "offer.percent_discount": {"en": "percent discount", "zh-CN": "折扣"},
+    "offer.bundle": {"en": "bundle price", "zh-CN": "套餐价"},
+    "offer.gift": {"en": "gift with purchase", "zh-CN": "买赠"},
+    "offer.coupon": {"en": "coupon", "zh-CN": "优惠券"},
+    "offer.points": {"en": "bonus points", "zh-CN": "积分奖励"},
+    "reason.upsell": {
+        "en": "Bought {tier} {category} {months} months ago; {rate}% of similar customers "
+              "upgraded to premium within {horizon} months",
+        "zh-CN": "{months}个月前购买了{tier}{category}；{rate}%的相似客户在{horizon}个月内"
+                 "升级到了高端款"},
+    "reason.cross_sell": {
+        "en": "Customers who buy like them buy {product}; {p}% chance of a purchase in the "
+              "next 90 days",
+        "zh-CN": "购买习惯相似的客户常买{product}；未来90天内购买概率{p}%"},
+    "reason.bundle": {
+        "en": "{conf}% of orders with {a} also include {b} ({lift}× the usual rate)",
+        "zh-CN": "含{a}的订单中有{conf}%同时购买了{b}（是平常的{lift}倍）"},
+    "reason.retention_offer": {
+        "en": "Churn risk {risk}% ({signals}); {clv} of 12-month value at stake",
+        "zh-CN": "流失风险{risk}%（{signals}）；未来12个月价值{clv}面临流失"},
+    "reason.win_back": {
+        "en": "No purchase for {days} days; {p}% chance they are still active",
+        "zh-CN": "已{days}天未购买；仍活跃的概率为{p}%"},
+    "reason.onboarding": {
+        "en": "First purchase {days} days ago; a second purchase soon is what keeps a new "
+              "customer",
+        "zh-CN": "{days}天前首次购买；尽快促成第二次购买是留住新客的关键"},
+    "reason.referral_ask": {
+        "en": "Promoter (NPS {nps}) with {orders} orders: ask for a referral",
+        "zh-CN": "推荐者（NPS {nps}），已下单{orders}次：邀请其推荐新客"},
+    "reason.referral_ask_stage": {
+        "en": "Loyal advocate with {orders} orders: ask for a referral",
+        "zh-CN": "忠实拥护者，已下单{orders}次：邀请其推荐新客"},
+    "reason.nurture": {
+        "en": "No offer pays for itself yet; keep in touch with useful content",
+        "zh-CN": "暂无能覆盖成本的优惠；以有用的内容保持联系"},
+    "reason.no_consent": {
+        "en": "No marketing consent on any channel it could be sent through",
+        "zh-CN": "未获得任何可用渠道的营销授权"},
+    "reason.contact_cap": {
+        "en": "Already contacted {n} times in 30 days (the {tier} cap is {cap})",
+        "zh-CN": "30天内已联系{n}次（{tier}上限为{cap}次）"},
+    "reason.not_worth": {
+        "en": "No action is worth its cost (best: {action}, expected value {ev})",
+        "zh-CN": "没有收益高于成本的行动（最佳：{action}，期望价值{ev}）"},
+    "col.action": {"en": "next best action", "zh-CN": "下一步最佳行动"},
+    "col.expected_value": {"en": "expected value", "zh-CN": "期望价值"},
+    "col.channel": {"en": "channel", "zh-CN": "渠道"},
+    "col.send_time": {"en": "send at", "zh-CN": "发送时间"},
+    "col.route": {"en": "route", "zh-CN": "执行方式"},
+    "col.reason": {"en": "why", "zh-CN": "理由"},
+    "col.product": {"en": "product", "zh-CN": "产品"},
+    "col.score": {"en": "score", "zh-CN": "得分"},
+    "col.kind": {"en": "kind", "zh-CN": "类型"},
+    "col.price_tier": {"en": "price tier", "zh-CN": "价格档"},
+    "rec.upsell": {"en": "upsell", "zh-CN": "向上销售"},
+    "rec.cross_sell": {"en": "cross-sell", "zh-CN": "交叉销售"},
 }
 
 

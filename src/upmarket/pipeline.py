@@ -16,17 +16,20 @@ import numpy as np
 import pandas as pd
 
 from upmarket.errors import UpmarketError
-from upmarket.features import acquisition
+from upmarket.features import acquisition, engagement
 from upmarket.features import premium
+from upmarket.features.orders import purchases_until
 from upmarket.features.behaviour import prospects
 from upmarket.features.customer import customer_features
 from upmarket.models import evaluation
 from upmarket.models.churn import ChurnClassifier, risk_band
 from upmarket.models.clusters import BehaviourClusters
 from upmarket.models import propensity
+from upmarket.models.basket import association_rules, best_bundles
+from upmarket.models.recommend import Hybrid, NoPurchases
 from upmarket.models.upgrade_paths import upgrade_paths
 from upmarket.models.value import LifetimeValue, ValueSettings
-from upmarket.strategy import economics, kpis, lifecycle, tiers
+from upmarket.strategy import economics, kpis, lifecycle, nba, tiers
 from upmarket.strategy.segments import segment_codes
 from upmarket.warehouse.connection import Warehouse
 from upmarket.warehouse.runs import Run, output, previous_run
@@ -48,6 +51,8 @@ class Settings:
     premium_horizon_days: int = 180
     rfm_bins: int = 5
     clusters: int = 6
+    recommendations_per_customer: int = 20
+    nba: nba.NbaSettings = nba.NbaSettings()
 
 
 @dataclass
@@ -220,7 +225,8 @@ def stage_premium(ctx: Context) -> None:
     # that question has no meaning, so they get no score rather than a misleading one
     if "bought_premium" in now:
         now.loc[now["bought_premium"] == 1, "premium_propensity"] = np.nan
-    cols = ["customer_id", "premium_propensity", "peer_upgrade_rate", "current_tier"]
+    cols = ["customer_id", "premium_propensity", "peer_upgrade_rate", "current_tier",
+            "main_category", "months_since_last"]
     scored = now[[c for c in cols if c in now]].set_index("customer_id")
     for col in scored.columns:
         ctx.results[col] = ctx.results["customer_id"].map(scored[col])
@@ -252,6 +258,59 @@ def stage_acquisition(ctx: Context) -> None:
                                  for r in per.itertuples() if np.isfinite(r.clv_to_cac)}
 
 
+def stage_actions(ctx: Context) -> None:
+    """Recommendations (hybrid recommender), bundles (association rules) and one next best
+    action per customer, consent-checked, with channel, send hour and reason."""
+    orders, products = ctx.source("orders"), ctx.source("products")
+    lines = purchases_until(orders, ctx.as_of).select(
+        "customer_id", "order_id", "sku", "ts", "amount").to_pandas()
+    catalogue = products.to_pandas()
+    ladder_expr = premium.price_ladder(products, orders)
+    ladder = ladder_expr.to_pandas()
+    tiered = catalogue.drop(columns=["price_tier", "category", "price"], errors="ignore").merge(
+        ladder[["sku", "category", "price_tier", "price", "tier_rank"]], on="sku", how="right")
+    res = ctx.results
+    try:
+        model = Hybrid().fit(lines, tiered)
+    except NoPurchases:
+        ctx.summary["actions"] = "no product purchases: no recommendations or actions"
+        return
+    recs = model.recommend(res["customer_id"], n=ctx.settings.recommendations_per_customer)
+    reached = premium.tier_reached(orders, ladder_expr, ctx.as_of).to_pandas()
+    prem = tiered[tiered["tier_rank"] == 2]
+    buyers = lines[lines["sku"].isin(set(prem["sku"]))].groupby("sku")["customer_id"].nunique()
+    bestsellers = prem.assign(buyers=prem["sku"].map(buyers).fillna(0)).sort_values(
+        ["category", "buyers", "sku"], ascending=[True, False, True])[["category", "sku"]]
+    main = res[["customer_id", "main_category"]] if "main_category" in res else \
+        pd.DataFrame(columns=["customer_id", "main_category"])
+    upsell, cross = nba.product_candidates(recs, ladder, reached, main, bestsellers)
+    is_up = pd.MultiIndex.from_frame(recs[["customer_id", "sku"]]).isin(
+        pd.MultiIndex.from_frame(upsell[["customer_id", "sku"]]))
+    recs["kind"] = np.where(is_up, "upsell", "cross_sell")
+    recs = recs.merge(ladder[["sku", "category", "price_tier"]], on="sku", how="left")
+    rules = association_rules(lines)
+    bundles = best_bundles(lines[["customer_id", "sku"]], rules)
+
+    events, as_of = ctx.source("events"), ctx.as_of
+    actions = nba.next_best_actions(
+        res, products=tiered, upsell=upsell, cross_sell=cross, bundles=bundles,
+        consents=engagement.consents_in_force(ctx.source("consents"), as_of).to_pandas(),
+        responses=engagement.channel_responses(events, as_of).to_pandas(),
+        hours=engagement.active_hour(events, as_of).to_pandas(),
+        contacts=engagement.recent_contacts(events, as_of).to_pandas(),
+        policy=ctx.settings.tiers, settings=ctx.settings.nba,
+        premium_horizon_days=ctx.settings.premium_horizon_days)
+    res["next_best_action"] = actions["action"].to_numpy()
+    res["action_reason"] = actions["reason_en"].to_numpy()
+    ctx.tables["recommendations"] = recs
+    ctx.tables["basket_rules"] = rules
+    ctx.tables["actions"] = actions
+    counts = actions["action"].value_counts()
+    ctx.summary["actions"] = {a: int(counts.get(a, 0)) for a in nba.ACTIONS}
+    ctx.summary["actions_expected_value"] = round(float(actions["expected_value"].sum()), 2)
+    ctx.summary["basket_rules"] = len(rules)
+
+
 STAGES: list[tuple[str, Callable[[Context], None]]] = [
     ("features and lifetime value", stage_features_and_value),
     ("churn early warning", stage_churn),
@@ -259,6 +318,7 @@ STAGES: list[tuple[str, Callable[[Context], None]]] = [
     ("customer-base KPIs", stage_kpis),
     ("acquisition economics", stage_acquisition),
     ("premium ladder and propensity", stage_premium),
+    ("recommendations and next best actions", stage_actions),
 ]
 
 

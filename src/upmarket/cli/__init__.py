@@ -64,6 +64,7 @@ def register() -> None:
     import upmarket.cli.data  # noqa: F401
     import upmarket.cli.runs  # noqa: F401
     import upmarket.cli.customers  # noqa: F401
+    import upmarket.cli.actions  # noqa: F401
     import upmarket.cli.measure  # noqa: F401
 
 

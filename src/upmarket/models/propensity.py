@@ -68,7 +68,8 @@ def assemble(customers: pd.DataFrame, premium: pd.DataFrame, lines: pd.DataFrame
     peer = customer_upgrade_rate(lines, upgrade_rates(lines, as_of, horizon_days=horizon_days))
     out = customers.merge(premium.drop(columns=["main_category"], errors="ignore"),
                           on="customer_id", how="left")
-    out = out.merge(peer[["customer_id", "current_tier", "peer_upgrade_rate"]],
+    # the main category and the tier reached there come from one place, so they agree
+    out = out.merge(peer[["customer_id", "main_category", "current_tier", "peer_upgrade_rate"]],
                     on="customer_id", how="left")
     if "bought_premium" in out:
         out["bought_premium"] = out["bought_premium"].fillna(0).astype(int)

@@ -176,7 +176,16 @@ RUNS = Table("runs", ("run_id",), (
     C("status"), C("config_hash"), C("counts", "json"),
 ), "One row per finished run; a run's results are visible only once its row says published.")
 
-SYSTEM_TABLES = {t.name: t for t in (QUARANTINE, BATCHES, RUNS)}
+SYSTEM_KEYS = Table("system_keys", ("name",), (
+    C("name"), C("value"), C("created", "timestamp"),
+), "Secrets the system made for itself, e.g. the key that pseudonymises customer ids in "
+   "exports (overridden by UPMARKET_PSEUDONYM_KEY).")
+
+AUDIT_LOG = Table("audit_log", ("ts", "actor", "action"), (
+    C("ts", "timestamp"), C("actor"), C("action"), C("subject"), C("detail", "json"),
+), "Who exported or read personal data, what and when.")
+
+SYSTEM_TABLES = {t.name: t for t in (QUARANTINE, BATCHES, RUNS, SYSTEM_KEYS, AUDIT_LOG)}
 
 
 def resolve(kind: str) -> Table:
