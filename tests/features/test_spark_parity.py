@@ -24,7 +24,9 @@ if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
 
 from upmarket.demo import WorldConfig, generate_world  # noqa: E402
 from upmarket.features.btyd import btyd_summary  # noqa: E402
+from upmarket.features import engagement  # noqa: E402
 from upmarket.features.customer import customer_features  # noqa: E402
+from upmarket.features.premium import premium_features, price_ladder  # noqa: E402
 from upmarket.features.rfm import rfm_scores  # noqa: E402
 from upmarket.warehouse import connect  # noqa: E402
 from upmarket.warehouse.connection import conform  # noqa: E402
@@ -34,7 +36,7 @@ from upmarket.warehouse.schema import TABLES  # noqa: E402
 # PySpark 4.0 still passes pandas' deprecated `copy=` keyword when it converts results
 pytestmark = pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")
 
-FEATURE_TABLES = ("orders", "products", "service_tickets", "feedback")
+FEATURE_TABLES = ("orders", "products", "service_tickets", "feedback", "events", "consents")
 WORLD = WorldConfig(customers=300, seed=11)
 #: (as_of, holdout_end) per order set: CDNOW's classic 39-week calibration, and the world's last
 #: half year held out.
@@ -54,7 +56,8 @@ SPARK_SETTINGS = {
 def _world_rows(wh, name: str):
     """The synthetic world's rows (its customer ids start with C; CDNOW's are numbers)."""
     t = wh.table(name)
-    return t if name == "products" else t.filter(t.customer_id.startswith("C"))
+    # products and events come only from the world (events may be anonymous: no customer id)
+    return t if name in ("products", "events") else t.filter(t.customer_id.startswith("C"))
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +124,8 @@ def assert_same(duck_expr, spark_expr, keys=("customer_id",)) -> pd.DataFrame:
 @pytest.mark.parametrize("name", FEATURE_TABLES)
 def test_tables_arrive_identical(duck, spark, name):
     key = {"orders": ["order_id", "line_no"], "products": ["sku"], "service_tickets":
-           ["ticket_id"], "feedback": ["id"]}[name]
+           ["ticket_id"], "feedback": ["id"], "events": ["message_id"],
+           "consents": ["customer_id", "purpose", "channel", "ts"]}[name]
     assert spark.count(name) == duck.count(name) > 0
     assert_same(duck.table(name), spark.table(name), key)
 
@@ -169,3 +173,31 @@ def test_customer_features(duck, spark, case):
         assert (a.reversed_amount.fillna(0) < 0).any()
         assert a.margin.notna().any() and a.latest_nps.notna().any()
         assert (a.premium_share > 0).any() and (a.discount_share > 0).any()
+
+
+def test_price_ladder_and_premium_features(duck, spark):
+    as_of, _ = CASES["world"]
+    lad = assert_same(price_ladder(duck.table("products"), duck.table("orders")),
+                      price_ladder(spark.table("products"), spark.table("orders")), ["sku"])
+    assert set(lad.price_tier) == {"basic", "mid", "premium"}
+
+    def feats(wh):
+        return premium_features(_world_rows(wh, "orders"),
+                                price_ladder(wh.table("products"), wh.table("orders")), as_of)
+
+    a = assert_same(feats(duck), feats(spark))
+    assert a.bought_premium.sum() > 0 and a.main_category.notna().all()
+
+
+@pytest.mark.parametrize("feature", ["consents_in_force", "channel_responses", "active_hour",
+                                     "recent_contacts"])
+def test_engagement_features(duck, spark, feature):
+    as_of, _ = CASES["world"]
+    fn = getattr(engagement, feature)
+    source = "consents" if feature == "consents_in_force" else "events"
+    keys = ["customer_id", "channel"] if feature in ("consents_in_force", "channel_responses") \
+        else ["customer_id"]
+    kw = {"days": 180} if feature == "recent_contacts" else {}  # the small world is sparse
+    a = assert_same(fn(duck.table(source), as_of, **kw), fn(spark.table(source), as_of, **kw),
+                    keys)
+    assert len(a) > 5

@@ -366,6 +366,11 @@ class ContentFallback(Recommender):
         top = np.full((len(self.customers_), nc), -1, np.int8)
         np.maximum.at(top, (own.row[ok], c[ok]), t[ok].astype(np.int8))
         self.cat_top_tier_ = top
+        # items of one category and tier score alike for a customer, so scoring works on
+        # (category, tier) groups and gathers once per item: group = category × 4 + tier
+        # (3 = tier unknown), −1 = no category
+        tier = np.where(self.item_tier_ >= 0, self.item_tier_, 3)
+        self.item_group_ = np.where(self.item_cat_ >= 0, self.item_cat_ * 4 + tier, -1)
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
         out = np.empty((len(rows), len(self.items_)), np.float32)
@@ -374,23 +379,23 @@ class ContentFallback(Recommender):
         if not known.any() or len(self.categories_) == 0:
             return out
         r = rows[known]
-        cols = np.flatnonzero(self.item_cat_ >= 0)
-        ic = self.item_cat_[cols]
-        share = self.cat_share_[r].toarray().astype(np.float32)[:, ic]
-        top = self.cat_top_tier_[r][:, ic]
-        tier = self.item_tier_[cols].astype(np.int8)[None, :]
-        known_tier = tier >= 0
-        up = (tier == top + 1) & (top >= 0) & known_tier
-        same = (tier == top) & known_tier
-        mult = np.where(up, np.float32(1 + self.upsell_bonus),
-                        np.where(same, np.float32(1 + self.same_tier), np.float32(1)))
-        share *= mult
+        nc = len(self.categories_)
+        share = self.cat_share_[r].toarray().astype(np.float32)
+        top = self.cat_top_tier_[r]
+        w = np.empty((len(r), nc, 4), np.float32)
+        for k in range(3):
+            w[:, :, k] = share * np.where(
+                (top >= 0) & (top + 1 == k), np.float32(1 + self.upsell_bonus),
+                np.where(top == k, np.float32(1 + self.same_tier), np.float32(1)))
+        w[:, :, 3] = share
+        cols = np.flatnonzero(self.item_group_ >= 0)
+        add = w.reshape(len(r), nc * 4)[:, self.item_group_[cols]]
         every = slice(None) if len(cols) == len(self.items_) else cols
         if known.all():
-            out[:, every] += share
+            out[:, every] += add
         else:
             sub = out[known]
-            sub[:, every] += share
+            sub[:, every] += add
             out[known] = sub
         return out
 
@@ -423,7 +428,7 @@ class Hybrid(Recommender):
         self.als_params, self.item_params = als_params, item_params
         self.content_params, self.window_days = content_params, window_days
 
-    def fit(self, lines: pd.DataFrame, products: pd.DataFrame | None = None) -> "Hybrid":
+    def _fit(self) -> None:
         common = {"exclude": self.exclude, "batch_size": self.batch_size}
         self.components_ = {}
         if self.als:
@@ -434,38 +439,49 @@ class Hybrid(Recommender):
             self.components_["content"] = ContentFallback(**(self.content_params or {}),
                                                           **common)
         self.components_["popularity"] = Popularity(window_days=self.window_days, **common)
+        # the components clean the same lines the same way: hand them the prepared matrices
+        # instead of preparing them once per component
         for m in self.components_.values():
-            m.fit(lines, products)
-        return super().fit(lines, products)
-
-    def _fit(self) -> None:
-        pass  # indexes are shared with the components (same cleaning, same sorted index)
+            for name in _PREPARED:
+                setattr(m, name, getattr(self, name))
+            m._fit()
+            del m._u, m._i, m._ts
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
         n_items = len(self.items_)
-        blocked = self._allowed(rows, np.zeros((len(rows), n_items), np.float32)) < 0
         total = np.zeros((len(rows), n_items), np.float32)
-        lines = np.where(rows >= 0, self.lines_per_customer_[np.maximum(rows, 0)], 0)
-        cold = (rows < 0) | (lines < self.cold_lines)
+        known = rows >= 0
+        # owned non-consumables of this batch, as coordinates: they may not set a row's scale
+        sub = self.owned_[rows[known]].tocoo()
+        keep = ~self.consumable_[sub.col]
+        br, bc = np.flatnonzero(known)[sub.row[keep]], sub.col[keep]
+        lines = np.where(known, self.lines_per_customer_[np.maximum(rows, 0)], 0)
+        cold = ~known | (lines < self.cold_lines)
         weights = {"als": self.als, "item": self.item, "content": self.content,
                    "popularity": self.popularity}
         for name, m in self.components_.items():
             s = np.asarray(m._score(rows), np.float32)
-            s[blocked] = -np.inf
-            fin = np.isfinite(s)
-            s[~fin] = np.inf
-            if name == "als":  # min-max: shift the lowest allowed score to 0
+            if name == "als":  # min-max over allowed items; unseen customers (−inf) add 0
+                s[br, bc] = np.inf
                 lo = s.min(axis=1, keepdims=True)
                 s -= np.where(np.isfinite(lo), lo, 0).astype(np.float32)
-            s[~fin] = 0.0
+                s[br, bc] = 0.0
+                s[~known] = 0.0
+            else:  # non-negative where they have an opinion, −inf where not
+                s[br, bc] = 0.0
+                np.maximum(s, 0.0, out=s)
             mx = s.max(axis=1, keepdims=True)
-            s /= np.where(mx > 0, mx, 1).astype(np.float32)
-            wr = np.full((len(rows), 1), weights[name], np.float32)
+            scale = np.where(mx > 0, weights[name] / np.where(mx > 0, mx, 1), 0)
             if name == "content":
-                wr[cold] *= self.cold_boost
-            s *= wr
+                scale[cold] *= self.cold_boost
+            s *= scale.astype(np.float32)
             total += s
         return total
+
+
+#: What `Recommender.fit` prepares and every model's `_fit` reads.
+_PREPARED = ("customers_", "items_", "counts_", "owned_", "lines_per_customer_", "products_",
+             "consumable_", "as_of_", "_ts", "_u", "_i")
 
 
 def _relevant(train: pd.DataFrame, test: pd.DataFrame, consumable: set) -> pd.Series:
