@@ -454,8 +454,8 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "this target cannot be scored by its method (attainment needs a positive target)",
         "zh-CN": "该目标无法按其计分方法计分（达成率需要正的目标值）"},
     "scorecard.note.renormalised": {
-        "en": "{metric}: no data; its weight is shared among the other metrics of {dimension}",
-        "zh-CN": "{metric}：无数据；其权重按比例分配给 {dimension} 的其他指标"},
+        "en": "{metric}: {status}; its weight is shared among the other metrics of {dimension}",
+        "zh-CN": "{metric}：{status}；其权重按比例分配给 {dimension} 的其他指标"},
     "scorecard.note.dimension_missing": {
         "en": "{dimension}: no metric has data; its weight is shared among the other dimensions",
         "zh-CN": "{dimension}：所有指标均无数据；其权重按比例分配给其他维度"},
@@ -484,9 +484,10 @@ LABELS: dict[str, dict[str, str]] = {
     "budget.status.future": {"en": "not started", "zh-CN": "未开始"},
     "budget.execution": {
         "en": "Budget execution rate (seed 002): {rate:.1%} of {planned:,.0f} planned to date; "
-              "{off} channel-periods beyond ±10 % of plan.",
+              "{off} channel-periods beyond ±10 % of plan; {unplanned:,.0f} spent where "
+              "nothing was planned.",
         "zh-CN": "预算执行率（种子 002）：截至当前计划 {planned:,.0f} 的 {rate:.1%}；"
-                 "{off} 个渠道期偏离计划超过 ±10%。"},
+                 "{off} 个渠道期偏离计划超过 ±10%；计划外花费 {unplanned:,.0f}。"},
     "budget.title_curves": {
         "en": "Response curves per {period}: revenue = a·(1 − e^(−spend/b)), a the revenue "
               "the channel saturates at, b the spend scale",
@@ -500,6 +501,7 @@ LABELS: dict[str, dict[str, str]] = {
     "budget.method.least_squares": {"en": "fitted", "zh-CN": "已拟合"},
     "budget.method.mean_point": {"en": "mean-point fallback", "zh-CN": "均值点回退"},
     "budget.method.no_revenue": {"en": "no revenue", "zh-CN": "无归因收入"},
+    "budget.method.no_spend": {"en": "no spend", "zh-CN": "无花费"},
     "budget.method.given": {"en": "given", "zh-CN": "给定"},
     "budget.linear": {"en": "linear so far", "zh-CN": "尚未饱和"},
     "budget.title_realloc": {
@@ -645,8 +647,9 @@ LABELS: dict[str, dict[str, str]] = {
     "risk.sla.breached": {"en": "late", "zh-CN": "超时数"},
     "risk.sla.breach_rate": {"en": "late share", "zh-CN": "超时占比"},
     "risk.sla.median_response": {"en": "median response", "zh-CN": "响应时间中位数"},
-    "risk.anomalies_title": {"en": "KPI anomalies (robust z beyond 3.5 against the 28 days before)",
-                             "zh-CN": "指标异常（相对前 28 天稳健 z 值超过 3.5）"},
+    "risk.anomalies_title": {
+        "en": "KPI anomalies (robust z beyond {z:g} against the {window} days before)",
+        "zh-CN": "指标异常（相对前 {window} 天稳健 z 值超过 {z:g}）"},
     "risk.anomaly.day": {"en": "day", "zh-CN": "日期"},
     "risk.anomaly.kpi": {"en": "KPI", "zh-CN": "指标"},
     "risk.anomaly.value": {"en": "value", "zh-CN": "数值"},

@@ -8,6 +8,7 @@ once, from one Ibis expression (`features.customer.customer_features`), at this 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,7 +30,7 @@ from upmarket.models.basket import association_rules, best_bundles
 from upmarket.models.recommend import Hybrid, NoPurchases
 from upmarket.models.upgrade_paths import upgrade_paths
 from upmarket.models.value import LifetimeValue, ValueSettings
-from upmarket.strategy import economics, kpis, lifecycle, nba, tiers
+from upmarket.strategy import budget, economics, kpis, lifecycle, nba, risk, tiers
 from upmarket.strategy.segments import segment_codes
 from upmarket.warehouse.connection import Warehouse
 from upmarket.warehouse.runs import Run, output, previous_run
@@ -53,6 +54,8 @@ class Settings:
     clusters: int = 6
     recommendations_per_customer: int = 20
     nba: nba.NbaSettings = nba.NbaSettings()
+    budget: budget.BudgetSettings = budget.BudgetSettings()
+    risk: risk.RiskSettings = risk.RiskSettings()
 
 
 @dataclass
@@ -311,6 +314,18 @@ def stage_actions(ctx: Context) -> None:
     ctx.summary["basket_rules"] = len(rules)
 
 
+def stage_budget_and_risk(ctx: Context) -> None:
+    """Budget plan vs actual and elastic reallocation (seed 001); the risk register (seeds 000,
+    001, 003): concentration, credit, operations, reputation, premium churn, KPI anomalies."""
+    tables, summary = budget.budget_tables(ctx.wh, ctx.as_of, settings=ctx.settings.budget)
+    ctx.tables.update(tables)
+    ctx.summary["budget"] = summary
+    settings = dataclasses.replace(ctx.settings.risk, tiers=ctx.settings.tiers)
+    tables, summary = risk.risk_tables(ctx.wh, ctx.as_of, ctx.results, settings)
+    ctx.tables.update(tables)
+    ctx.summary["risk"] = summary
+
+
 STAGES: list[tuple[str, Callable[[Context], None]]] = [
     ("features and lifetime value", stage_features_and_value),
     ("churn early warning", stage_churn),
@@ -319,6 +334,7 @@ STAGES: list[tuple[str, Callable[[Context], None]]] = [
     ("acquisition economics", stage_acquisition),
     ("premium ladder and propensity", stage_premium),
     ("recommendations and next best actions", stage_actions),
+    ("budget and risk register", stage_budget_and_risk),
 ]
 
 

@@ -1,0 +1,60 @@
+"""Spend and attributed conversions per channel and period: the two sides of the response curves
+in `upmarket.strategy.budget` (seed 001's elastic budget control)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import ibis
+
+from upmarket.features.paths import PATH_SEP, conversions_until, touches_until
+
+#: Period lengths the budget understands: calendar months or quarters.
+FREQS = {"M": "M", "Q": "Q"}
+
+
+def _unit(freq: str) -> str:
+    try:
+        return FREQS[freq]
+    except KeyError:
+        raise ValueError(f"period must be one of {', '.join(FREQS)}, not {freq!r}") from None
+
+
+def spend_by_period(marketing_spend: ibis.Table, as_of: datetime, freq: str = "M",
+                    cost_types: tuple[str, ...] | None = None) -> ibis.Table:
+    """Spend per channel, period start and campaign before `as_of`, over the chosen cost types
+    (all four by default: the fully-loaded cost of seed 003). The campaign stays a column so
+    the budget can tell spend against a planned campaign from always-on spend."""
+    s = marketing_spend.filter(marketing_spend.date < ibis.literal(as_of.date()))
+    if cost_types:
+        s = s.filter(s.cost_type.isin(list(cost_types)))
+    s = s.mutate(period=s.date.cast("timestamp").truncate(_unit(freq)),
+                 campaign=s.campaign.fill_null(""))
+    return s.group_by(["channel", "period", "campaign"]).aggregate(cost=s.cost.sum())
+
+
+def period_paths(events: ibis.Table, orders: ibis.Table, as_of: datetime, freq: str = "M",
+                 lookback_days: int = 30) -> ibis.Table:
+    """The converting half of `features.paths.touchpoint_paths`, split by the period of the
+    conversion: one row per (period, path) with `total_conversions` and
+    `total_conversion_value`.
+
+    A conversion's path is the customer's touches in [order ts − lookback_days, order ts)
+    after the previous conversion, as in `features.paths.journeys`; its period is that of the
+    order. Open (non-converting) journeys are left out: they belong to no period's revenue."""
+    t = touches_until(events, as_of)
+    conv = conversions_until(orders, as_of)
+    lookback = ibis.interval(days=int(lookback_days))
+    j = t.join(conv, t.customer_id == conv.customer_id)
+    j = j.filter(j.ts < j.conv_ts, j.ts >= j.conv_ts - lookback,
+                 j.prev_ts.isnull() | (j.ts > j.prev_ts))
+    per = j.group_by(["customer_id", "order_id"]).aggregate(
+        path=j.channel.group_concat(PATH_SEP, order_by=[j.ts, j.message_id]),
+        value=j.value.max(),
+        period=j.conv_ts.max().truncate(_unit(freq)),
+    )
+    return per.group_by(["period", "path"]).aggregate(
+        total_conversions=per.count(),
+        total_conversion_value=per.value.sum().cast("float64"),
+    ).order_by(["period", "path"])
+

@@ -1,0 +1,597 @@
+"""Budget plan vs actual and elastic reallocation (seed 001 "预算弹性控制方案"; seed 002's
+budget execution rate).
+
+Three steps, each usable on its own:
+
+1. **Plan vs actual** per channel and period. The plan is either the campaigns' budgets spread
+   evenly over their days, or a plan file (CSV, Excel or YAML with `channel, period, planned`);
+   the actual is `marketing_spend`. The execution rate compares spend with the part of the plan
+   that was due by `as_of` (a half-elapsed month is compared with half its plan).
+2. **A saturating response curve per channel**, fitted on (period spend, revenue attributed to
+   the channel in that period): the negative-exponential (Mitscherlich) curve
+   ``revenue(s) = a · (1 − exp(−s / b))`` — `a` the revenue the channel saturates at, `b` the
+   spend scale; the marginal return ``a/b · exp(−s/b)`` falls as spend grows, the diminishing
+   returns every budget-allocation model assumes (Hanssens, Parsons & Schultz 2001, *Market
+   Response Models*, ch. 3; the exponential form is the `c = 1` Hill curve's smooth cousin
+   used in media-mix modelling, e.g. Jin et al. 2017, "Bayesian methods for media mix modeling
+   with carryover and shape effects", Google). Fitted by bounded least squares
+   (`scipy.optimize.least_squares`); with too few points it falls back to a curve through the
+   channel's mean point (see :class:`SaturatingResponse`).
+3. **Reallocation** of the same total budget to maximise total expected return under the
+   fitted curves, each channel moving at most ±30 % (configurable, per channel too). The
+   problem is concave and separable, so the optimum equalises marginal returns across the
+   channels not held at a bound (the Karush–Kuhn–Tucker conditions): with a common marginal
+   return λ, channel c spends ``b_c · ln(a_c / (b_c λ))`` clipped to its bounds, and λ is found
+   by bisection so the total is exactly the budget. The current allocation is feasible, so the
+   suggestion never returns less than today's under the same curves.
+
+Revenue attributed per period comes from `models.attribution` (Markov removal effects by
+default) over each period's converting paths (`features.budget.period_paths`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+
+from upmarket.errors import UpmarketError
+from upmarket.features import budget as fbudget
+from upmarket.models.attribution import attribute
+
+
+class BadPlan(UpmarketError, ValueError):
+    """A budget plan file cannot be read or holds an impossible value."""
+
+
+class BadBudgetSettings(UpmarketError, ValueError):
+    """Reallocation limits or the period make no sense."""
+
+
+PERIODS = {"M": "month", "Q": "quarter"}
+#: Headers a plan file may use for each column (Chinese spreadsheets included).
+PLAN_COLUMNS = {
+    "channel": ("channel", "渠道", "channel_name"),
+    "period": ("period", "month", "quarter", "期间", "周期", "月份", "季度"),
+    "planned": ("planned", "plan", "budget", "预算", "计划", "计划预算", "planned_budget"),
+}
+
+
+@dataclass(frozen=True)
+class BudgetSettings:
+    """How budgets are compared and moved.
+
+    freq : "M" (calendar months) or "Q" (quarters) — the planning period.
+    max_increase, max_decrease : how far a channel's budget may move in one reallocation, as
+        fractions of its current budget (seed 001's "elastic" control: ±30 % by default).
+    channel_limits : per-channel overrides, ``{channel: (max_decrease, max_increase)}``.
+    recent_periods : the current budget of a channel is its mean spend over this many latest
+        complete periods.
+    min_points : fewer (spend, revenue) periods than this and a channel's curve falls back to
+        the mean-point curve.
+    tolerance : execution within ±tolerance of plan is "on plan".
+    attribution_model, lookback_days : how each period's revenue is credited to channels.
+    cost_types : spend that counts (None: all four, the fully-loaded cost of seed 003).
+    """
+
+    freq: str = "M"
+    max_increase: float = 0.30
+    max_decrease: float = 0.30
+    channel_limits: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    recent_periods: int = 3
+    min_points: int = 6
+    tolerance: float = 0.10
+    attribution_model: str = "markov"
+    lookback_days: int = 30
+    cost_types: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        if self.freq not in PERIODS:
+            raise BadBudgetSettings(f"the budget period must be M (month) or Q (quarter), not "
+                                    f"{self.freq!r}")
+        _check_limits("--max-change", self.max_decrease, self.max_increase)
+        for ch, (down, up) in dict(self.channel_limits).items():
+            _check_limits(f"the limits of channel {ch!r}", down, up)
+        if int(self.recent_periods) < 1 or int(self.min_points) < 2:
+            raise BadBudgetSettings("recent_periods must be >= 1 and min_points >= 2")
+        if not 0 <= self.tolerance < 1:
+            raise BadBudgetSettings(f"tolerance must be in [0, 1), not {self.tolerance!r}")
+
+
+def _check_limits(what: str, down: float, up: float) -> None:
+    if not (np.isfinite(down) and np.isfinite(up)) or down < 0 or up < 0 or down > 1:
+        raise BadBudgetSettings(
+            f"{what}: a budget may fall by a fraction in [0, 1] and rise by a fraction >= 0 "
+            f"(got decrease {down!r}, increase {up!r}); e.g. --max-change 0.3 for ±30 %")
+
+
+# ---------------------------------------------------------------------------------------------
+# periods
+
+
+def period_label(ts, freq: str) -> str:
+    """"2025-03" for a month, "2025Q1" for a quarter."""
+    return str(pd.Period(pd.Timestamp(ts), freq=freq))
+
+
+def _elapsed(period: pd.Period, as_of: datetime) -> float:
+    """Share of `period` that lies before `as_of`, by days (0 for a future period, 1 for a
+    past one)."""
+    start = period.start_time
+    end = (period + 1).start_time
+    if as_of <= start:
+        return 0.0
+    if as_of >= end:
+        return 1.0
+    return (pd.Timestamp(as_of) - start) / (end - start)
+
+
+# ---------------------------------------------------------------------------------------------
+# plan
+
+
+def campaign_plan(campaigns: pd.DataFrame, as_of: datetime, freq: str = "M") -> pd.DataFrame:
+    """Campaign budgets spread evenly over their days (first to last day inclusive) and summed
+    per channel and period: `planned` (the whole period) and `planned_to_date` (the days before
+    `as_of`). Campaigns without a budget, start or end cannot be spread and are left out."""
+    cols = ["channel", "period", "planned", "planned_to_date"]
+    c = campaigns.dropna(subset=["budget", "start", "end"])
+    c = c[c["budget"] > 0]
+    if c.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    cutoff = pd.Timestamp(as_of)
+    for r in c.itertuples():
+        first, last = pd.Timestamp(r.start).normalize(), pd.Timestamp(r.end).normalize()
+        if last < first:
+            continue
+        days = pd.date_range(first, last, freq="D")
+        daily = float(r.budget) / len(days)
+        due = days + pd.Timedelta(days=1) <= cutoff  # the whole day lies before as_of
+        part = np.clip((cutoff - days) / pd.Timedelta(days=1), 0.0, 1.0)
+        rows.append(pd.DataFrame({
+            "channel": r.channel if isinstance(r.channel, str) and r.channel else "unknown",
+            "period": days.to_period(freq).astype(str),
+            "planned": daily,
+            "planned_to_date": np.where(due, daily, daily * part),
+        }))
+    out = pd.concat(rows, ignore_index=True)
+    return out.groupby(["channel", "period"], as_index=False)[["planned", "planned_to_date"]].sum()
+
+
+def read_plan(path: str | Path, freq: str = "M") -> pd.DataFrame:
+    """A plan file as a frame (channel, period, planned); periods normalised to `freq` (a
+    month in a quarterly plan adds to its quarter).
+
+    CSV/TSV (UTF-8 or GBK), Excel, or YAML — either a list of ``{channel, period, planned}``
+    or ``{channel: {period: planned}}``. Headers may be English or Chinese (渠道, 期间, 预算)."""
+    path = Path(path)
+    if not path.exists():
+        raise BadPlan(f"{path}: no such file; give a plan with columns channel,period,planned")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        frame, first_line = _yaml_plan(path), None
+    else:
+        from upmarket.warehouse.readers import read_file
+
+        try:
+            sheet = read_file(path)
+        except UpmarketError as exc:
+            raise BadPlan(str(exc)) from None
+        frame, first_line = sheet.frame, sheet.first_line
+    return _validate_plan(frame, str(path), first_line, freq)
+
+
+def _yaml_plan(path: Path) -> pd.DataFrame:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise BadPlan(f"{path}: not valid YAML ({exc})") from None
+    if isinstance(data, dict) and "plan" in data:
+        data = data["plan"]
+    if isinstance(data, list) and all(isinstance(x, dict) for x in data):
+        return pd.DataFrame(data)
+    if isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):
+        return pd.DataFrame([{"channel": ch, "period": p, "planned": v}
+                             for ch, periods in data.items() for p, v in periods.items()])
+    raise BadPlan(f"{path}: expected a list of {{channel, period, planned}} entries or a mapping "
+                  f"channel -> {{period: planned}}")
+
+
+def _validate_plan(frame: pd.DataFrame, path: str, first_line: int | None, freq: str
+                   ) -> pd.DataFrame:
+    rename = {}
+    for canon, names in PLAN_COLUMNS.items():
+        for col in frame.columns:
+            if str(col).strip().lower() in names:
+                rename[col] = canon
+                break
+    frame = frame.rename(columns=rename)
+    missing = [c for c in PLAN_COLUMNS if c not in frame.columns]
+    if missing:
+        raise BadPlan(f"{path}: missing column(s) {', '.join(missing)}; a plan needs "
+                      f"channel,period,planned (found: {', '.join(map(str, frame.columns))})")
+    if frame.empty:
+        raise BadPlan(f"{path}: the plan has no rows")
+
+    def where(i: int) -> str:
+        return f"line {first_line + i}" if first_line is not None else f"entry {i + 1}"
+
+    channel = frame["channel"].astype("string").str.strip()
+    for i in np.flatnonzero(channel.isna() | (channel == "")):
+        raise BadPlan(f"{path}: {where(i)}: channel is empty")
+    planned = pd.to_numeric(frame["planned"], errors="coerce")
+    bad = ~np.isfinite(planned.to_numpy(float)) | (planned.to_numpy(float) < 0)
+    for i in np.flatnonzero(bad):
+        raise BadPlan(f"{path}: {where(i)}: planned is {frame['planned'].iloc[i]!r}; write a "
+                      f"number >= 0")
+    periods = []
+    for i, raw in enumerate(frame["period"]):
+        try:
+            periods.append(str(pd.Period(str(raw).strip(), freq=freq)))
+        except (ValueError, TypeError):
+            raise BadPlan(f"{path}: {where(i)}: period {raw!r} is not a "
+                          f"{PERIODS[freq]}; write 2025-03 (month) or 2025Q1 (quarter)") from None
+    out = pd.DataFrame({"channel": channel.astype(str), "period": periods,
+                        "planned": planned.astype(float)})
+    return out.groupby(["channel", "period"], as_index=False)["planned"].sum()
+
+
+def file_plan(plan: pd.DataFrame, as_of: datetime, freq: str = "M") -> pd.DataFrame:
+    """A plan file's rows with `planned_to_date`: the planned amount times the share of the
+    period elapsed at `as_of` (spend is assumed even within a period)."""
+    share = plan["period"].map(lambda p: _elapsed(pd.Period(p, freq=freq), as_of))
+    return plan.assign(planned_to_date=plan["planned"] * share)
+
+
+def plan_vs_actual(plan: pd.DataFrame, actual: pd.DataFrame, as_of: datetime, freq: str = "M",
+                   tolerance: float = 0.10) -> pd.DataFrame:
+    """One row per channel and period: planned (whole period), planned to date, actual, the
+    execution rate (actual ÷ planned to date) and a status — `over` / `under` beyond
+    ±tolerance, `on_plan`, `unplanned` (spend without a plan), `future` (not started).
+
+    `actual` has channel, period and `actual` (and optionally `channel_spend`: all of the
+    channel's spend, when `actual` only counts the planned campaigns)."""
+    keys = ["channel", "period"]
+    p = plan.groupby(keys)[["planned", "planned_to_date"]].sum()
+    a = actual.groupby(keys)[[c for c in ("actual", "channel_spend") if c in actual]].sum()
+    out = p.join(a, how="outer").fillna(0.0).reset_index()
+    if "channel_spend" not in out:
+        out["channel_spend"] = out["actual"]
+    out["variance"] = out["actual"] - out["planned_to_date"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["execution_rate"] = np.where(out["planned_to_date"] > 0,
+                                         out["actual"] / out["planned_to_date"], np.nan)
+    started = out["period"].map(lambda q: _elapsed(pd.Period(q, freq=freq), as_of) > 0)
+    rate = out["execution_rate"]
+    out["status"] = np.select(
+        [~started, out["planned_to_date"] <= 0, rate > 1 + tolerance, rate < 1 - tolerance],
+        ["future", "unplanned", "over", "under"], default="on_plan")
+    out.loc[(out["planned_to_date"] <= 0) & (out["actual"] <= 0) & started, "status"] = "on_plan"
+    return out.sort_values(keys, ignore_index=True)[
+        ["channel", "period", "planned", "planned_to_date", "actual", "channel_spend",
+         "variance", "execution_rate", "status"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# response curves
+
+
+class SaturatingResponse:
+    """Negative-exponential response ``revenue(s) = a · (1 − exp(−s / b))``.
+
+    `fit(spend, revenue)` — bounded least squares on the data scaled to [0, 1] (a ∈ [0, 10⁴ ×
+    max revenue], b ∈ [10⁻³, `max_scale`] × max spend), from three starting scales, keeping the
+    best. When b reaches its upper bound the curve is effectively a straight line over the data
+    (`linear_` is True): the data show no saturation yet.
+
+    Fallbacks, named in `method_`:
+
+    * ``"mean_point"`` — fewer than `min_points` periods, fewer than three distinct positive
+      spends, or a failed fit: b = the mean positive spend and a = mean revenue / (1 − e⁻¹), so
+      the curve passes through the mean (spend, revenue) point with the channel at 63 % of its
+      saturation there — diminishing returns of a neutral strength, and a marginal ROI at the
+      mean of ``mean revenue / mean spend × 0.58``.
+    * ``"no_revenue"`` — nothing attributed: a = 0, every unit spent returns nothing.
+    * ``"no_spend"`` — never any spend: nothing to learn from; a = 0.
+
+    Attributes after fit: ``a_``, ``b_``, ``method_`` ("least_squares" or a fallback),
+    ``r2_`` (on the points, NaN for fallbacks), ``n_points_``, ``linear_``.
+    """
+
+    def __init__(self, min_points: int = 6, max_scale: float = 100.0):
+        self.min_points = int(min_points)
+        self.max_scale = float(max_scale)
+
+    @classmethod
+    def from_params(cls, a: float, b: float, method: str = "given") -> SaturatingResponse:
+        self = cls()
+        if not (a >= 0 and b > 0 and np.isfinite(a) and np.isfinite(b)):
+            raise BadBudgetSettings(f"a response curve needs a >= 0 and b > 0 (got a={a}, b={b})")
+        self.a_, self.b_, self.method_ = float(a), float(b), method
+        self.r2_, self.n_points_, self.linear_ = np.nan, 0, False
+        return self
+
+    def fit(self, spend, revenue) -> SaturatingResponse:
+        s = np.asarray(spend, float)
+        y = np.asarray(revenue, float)
+        ok = np.isfinite(s) & np.isfinite(y) & (s >= 0)
+        s, y = s[ok], np.maximum(y[ok], 0.0)
+        self.n_points_ = len(s)
+        self.r2_, self.linear_ = np.nan, False
+        positive = s[s > 0]
+        if len(positive) == 0:
+            self.a_, self.b_, self.method_ = 0.0, 1.0, "no_spend"
+            return self
+        if y.sum() <= 0:
+            # spent but never credited with anything: the channel returns nothing we can see
+            self.a_, self.b_, self.method_ = 0.0, float(positive.mean()), "no_revenue"
+            return self
+        too_few = len(s) < self.min_points or len(np.unique(positive)) < 3
+        if too_few or not self._least_squares(s, y):
+            self.b_ = float(positive.mean())
+            self.a_ = float(y.mean()) / (1.0 - np.exp(-float(s.mean()) / self.b_))
+            self.method_ = "mean_point"
+        return self
+
+    def _least_squares(self, s: np.ndarray, y: np.ndarray) -> bool:
+        sx, sy = s.max(), y.max()
+        x, t = s / sx, y / sy
+
+        def resid(p):
+            return p[0] * -np.expm1(-x / p[1]) - t
+
+        def jac(p):
+            e = np.exp(-x / p[1])
+            return np.column_stack([1.0 - e, -p[0] * e * x / p[1] ** 2])
+
+        lo, hi = [0.0, 1e-3], [1e4, self.max_scale]
+        best = None
+        for b0 in (0.3, 1.0, 3.0):
+            g = -np.expm1(-x / b0)
+            a0 = float(np.clip((g @ t) / max(g @ g, 1e-12), 1e-6, 1e4 - 1))
+            try:
+                r = least_squares(resid, [a0, b0], jac=jac, bounds=(lo, hi), method="trf")
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+            if r.success and np.all(np.isfinite(r.x)) and (best is None or r.cost < best.cost):
+                best = r
+        if best is None or best.x[0] <= 0:
+            return False
+        self.a_, self.b_ = float(best.x[0] * sy), float(best.x[1] * sx)
+        self.method_ = "least_squares"
+        self.linear_ = bool(best.x[1] >= 0.99 * self.max_scale)
+        sst = float(((t - t.mean()) ** 2).sum())
+        self.r2_ = 1.0 - 2.0 * float(best.cost) / sst if sst > 0 else np.nan
+        return True
+
+    def predict(self, spend) -> np.ndarray:
+        return self.a_ * -np.expm1(-np.asarray(spend, float) / self.b_)
+
+    def marginal(self, spend) -> np.ndarray:
+        """d revenue / d spend: the return of the next unit of spend."""
+        return self.a_ / self.b_ * np.exp(-np.asarray(spend, float) / self.b_)
+
+
+def _equalise(a: np.ndarray, b: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+              total: float) -> np.ndarray:
+    """argmax Σ a(1 − e^{−x/b}) subject to Σx = total and lower ≤ x ≤ upper.
+
+    KKT: x_c(λ) = clip(b_c ln(a_c / (b_c λ)), lower_c, upper_c) with one λ for all; Σ x(λ)
+    falls as λ grows, so λ is bisected (on log λ, to machine precision). Channels that return
+    nothing (a = 0) stay at their lower bound unless every earning channel is at its upper
+    bound; the rounding residue goes to the channels with room, in proportion to their room."""
+    x = lower.copy()
+    earn = a > 0
+    if earn.any():
+        la = np.log(a[earn]) - np.log(b[earn])  # log(a/b) without underflow to log 0
+        be, lo_e, hi_e = b[earn], lower[earn], upper[earn]
+        # log marginal return at the bounds bracket log λ
+        mu_hi = float(np.max(la - lo_e / be)) + 1.0
+        mu_lo = float(np.min(la - hi_e / be)) - 1.0
+        rest = float(lower[~earn].sum())
+
+        def spend_at(mu):
+            return np.clip(be * (la - mu), lo_e, hi_e)
+
+        if spend_at(mu_lo).sum() + rest <= total:
+            x[earn] = hi_e
+        else:
+            for _ in range(200):
+                mid = 0.5 * (mu_lo + mu_hi)
+                if spend_at(mid).sum() + rest > total:
+                    mu_lo = mid
+                else:
+                    mu_hi = mid
+            x[earn] = spend_at(mu_hi)
+    residue = total - x.sum()
+    room = (upper - x) if residue > 0 else (x - lower)
+    if residue != 0 and room.sum() > 0:
+        x += np.sign(residue) * min(abs(residue), room.sum()) * room / room.sum()
+    return np.clip(x, lower, upper)
+
+
+def reallocate(curves: Mapping[str, SaturatingResponse], current: Mapping[str, float], *,
+               max_increase: float = 0.30, max_decrease: float = 0.30,
+               limits: Mapping[str, tuple[float, float]] | None = None) -> pd.DataFrame:
+    """Move the same total budget between channels to maximise total expected return under
+    the fitted curves, each channel within [current × (1 − decrease), current × (1 + increase)]
+    (`limits` overrides per channel as (max_decrease, max_increase)).
+
+    Returns one row per channel: current, suggested, change, change_pct, the bounds, expected
+    return now and suggested, marginal return now and suggested, and the curve's method. The
+    suggestion is the exact constrained optimum (see `_equalise`); should rounding ever leave
+    it below today's return, today's allocation is returned instead."""
+    _check_limits("--max-change", max_decrease, max_increase)
+    limits = dict(limits or {})
+    for ch, (down, up) in limits.items():
+        _check_limits(f"the limits of channel {ch!r}", down, up)
+    channels = [ch for ch in current if ch in curves]
+    missing = [ch for ch in current if ch not in curves]
+    if missing:
+        raise BadBudgetSettings(f"no response curve for channel(s) {', '.join(missing)}")
+    x0 = np.array([float(current[ch]) for ch in channels])
+    if not np.all(np.isfinite(x0)) or np.any(x0 < 0):
+        raise BadBudgetSettings("current budgets must be finite numbers >= 0")
+    a = np.array([curves[ch].a_ for ch in channels])
+    b = np.array([curves[ch].b_ for ch in channels])
+    down = np.array([limits.get(ch, (max_decrease, max_increase))[0] for ch in channels])
+    up = np.array([limits.get(ch, (max_decrease, max_increase))[1] for ch in channels])
+    lower, upper = x0 * (1 - down), x0 * (1 + up)
+    x = _equalise(a, b, lower, upper, float(x0.sum())) if len(x0) else x0
+
+    def ret(v):
+        return a * -np.expm1(-v / b)
+
+    if ret(x).sum() < ret(x0).sum():
+        x = x0.copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(x0 > 0, x / x0 - 1.0, 0.0)
+    return pd.DataFrame({
+        "channel": channels, "current": x0, "suggested": x, "change": x - x0, "change_pct": pct,
+        "lower": lower, "upper": upper,
+        "expected_return_now": ret(x0), "expected_return_suggested": ret(x),
+        "marginal_return_now": a / b * np.exp(-x0 / b),
+        "marginal_return_suggested": a / b * np.exp(-x / b),
+        "method": [curves[ch].method_ for ch in channels],
+    })
+
+
+# ---------------------------------------------------------------------------------------------
+# from the warehouse
+
+
+def attributed_by_period(paths: pd.DataFrame, freq: str = "M", model: str = "markov"
+                         ) -> pd.DataFrame:
+    """Attribute each period's converting paths separately: channel, period, conversions and
+    revenue (attributed conversion value)."""
+    rows = []
+    for period, g in paths.groupby("period", sort=True):
+        if g["total_conversions"].sum() <= 0:
+            continue
+        res = attribute(g[["path", "total_conversions", "total_conversion_value"]], model)
+        rows.append(res.assign(period=period_label(period, freq)))
+    if not rows:
+        return pd.DataFrame(columns=["channel", "period", "conversions", "revenue"])
+    out = pd.concat(rows, ignore_index=True).rename(columns={"value": "revenue"})
+    return out[["channel", "period", "conversions", "revenue"]]
+
+
+def complete_periods(first, as_of: datetime, freq: str = "M") -> list[str]:
+    """Periods from the one holding `first` to the last one that ended by `as_of`."""
+    start = pd.Period(first, freq=freq)
+    # the period holding as_of has not ended (at best it starts at as_of)
+    last = pd.Period(pd.Timestamp(as_of), freq=freq) - 1
+    return [str(p) for p in pd.period_range(start, last, freq=freq)] if last >= start else []
+
+
+def budget_tables(wh, as_of: datetime, *, plan: pd.DataFrame | str | Path | None = None,
+                  settings: BudgetSettings = BudgetSettings()
+                  ) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Plan vs actual, response curves and reallocation from the warehouse, as published
+    tables (`budget_plan_vs_actual`, `budget_curves`, `budget_reallocation`) and a summary.
+
+    `plan`: a frame (channel, period, planned) or a plan file; without it the campaigns'
+    budgets are the plan."""
+    freq = settings.freq
+    spend = fbudget.spend_by_period(wh.table("marketing_spend"), as_of, freq,
+                                    settings.cost_types).to_pandas()
+    summary: dict = {"period": PERIODS[freq]}
+    tables: dict[str, pd.DataFrame] = {}
+    if spend.empty:
+        summary["note"] = "no marketing spend before as_of: nothing to compare or reallocate"
+        return tables, summary
+    spend["period"] = spend["period"].map(lambda t: period_label(t, freq))
+
+    # -- plan vs actual
+    if plan is None:
+        campaigns = wh.table("campaigns").to_pandas()
+        plan_frame = campaign_plan(campaigns, as_of, freq)
+        keys = set(campaigns["name"].dropna()) | set(campaigns["campaign_id"].dropna())
+        matched = spend[spend["campaign"].isin(keys)]
+        summary["plan_source"] = "campaigns"
+        if plan_frame.empty:
+            summary["plan_note"] = ("no campaign has a budget and dates: there is no plan to "
+                                    "compare with; pass a plan file (--plan)")
+        elif matched.empty:
+            matched = spend
+            summary["plan_note"] = ("no spend row names a campaign; all spend of each channel is "
+                                    "compared with its campaigns' budgets")
+        actual = matched.groupby(["channel", "period"], as_index=False)["cost"].sum() \
+            .rename(columns={"cost": "actual"})
+        total = spend.groupby(["channel", "period"], as_index=False)["cost"].sum() \
+            .rename(columns={"cost": "channel_spend"})
+        actual = total.merge(actual, on=["channel", "period"], how="left").fillna({"actual": 0.0})
+    else:
+        raw = (_validate_plan(plan, "plan", None, freq) if isinstance(plan, pd.DataFrame)
+               else read_plan(plan, freq))
+        plan_frame = file_plan(raw, as_of, freq)
+        summary["plan_source"] = "file" if not isinstance(plan, pd.DataFrame) else "frame"
+        actual = spend.groupby(["channel", "period"], as_index=False)["cost"].sum() \
+            .rename(columns={"cost": "actual"})
+    pva = plan_vs_actual(plan_frame, actual, as_of, freq, settings.tolerance)
+    if plan is None:
+        # always-on spend with no campaign in the period is not plan execution
+        pva = pva[(pva["planned"] > 0) | (pva["actual"] > 0)].reset_index(drop=True)
+    tables["budget_plan_vs_actual"] = pva
+    # the execution rate compares like with like: spend in the cells that had a plan due
+    planned_cells = pva["planned_to_date"] > 0
+    due = float(pva["planned_to_date"].sum())
+    done = float(pva.loc[planned_cells, "actual"].sum())
+    summary["planned_to_date"] = round(due, 2)
+    summary["actual"] = round(done, 2)
+    summary["execution_rate"] = round(done / due, 4) if due > 0 else None
+    summary["unplanned_spend"] = round(float(pva.loc[~planned_cells, "actual"].sum()), 2)
+    summary["periods_off_plan"] = int(pva["status"].isin(["over", "under"]).sum())
+
+    # -- response curves on complete periods
+    periods = complete_periods(spend["period"].min(), as_of, freq)
+    channels = sorted(spend["channel"].unique())
+    paths = fbudget.period_paths(wh.table("events"), wh.table("orders"), as_of, freq,
+                                 settings.lookback_days).to_pandas()
+    revenue = attributed_by_period(paths, freq, settings.attribution_model)
+    grid = pd.MultiIndex.from_product([channels, periods], names=["channel", "period"])
+    per = spend.groupby(["channel", "period"])["cost"].sum().reindex(grid, fill_value=0.0) \
+        .to_frame("spend")
+    per["revenue"] = revenue.groupby(["channel", "period"])["revenue"].sum() \
+        .reindex(grid, fill_value=0.0)
+    per = per.reset_index()
+    curves: dict[str, SaturatingResponse] = {}
+    rows = []
+    for ch, g in per.groupby("channel"):
+        curve = SaturatingResponse(settings.min_points).fit(g["spend"], g["revenue"])
+        curves[ch] = curve
+        rows.append({"channel": ch, "a": curve.a_, "b": curve.b_, "method": curve.method_,
+                     "points": curve.n_points_, "r2": curve.r2_, "linear": curve.linear_,
+                     "mean_spend": float(g["spend"].mean()),
+                     "mean_revenue": float(g["revenue"].mean())})
+    tables["budget_curves"] = pd.DataFrame(rows)
+    tables["budget_points"] = per
+
+    # -- reallocation of the recent budget
+    recent = periods[-settings.recent_periods:]
+    current = per[per["period"].isin(recent)].groupby("channel")["spend"].mean()
+    current = current[current > 0]
+    realloc = reallocate(curves, current.to_dict(), max_increase=settings.max_increase,
+                         max_decrease=settings.max_decrease, limits=settings.channel_limits)
+    tables["budget_reallocation"] = realloc
+    now = float(realloc["expected_return_now"].sum())
+    new = float(realloc["expected_return_suggested"].sum())
+    summary.update({
+        "curve_periods": len(periods),
+        "budget_per_period": round(float(realloc["current"].sum()), 2),
+        "expected_return_now": round(now, 2),
+        "expected_return_suggested": round(new, 2),
+        "expected_uplift": round(new - now, 2),
+        "expected_uplift_pct": round((new - now) / now, 4) if now > 0 else None,
+        "fallback_channels": sorted(ch for ch, c in curves.items()
+                                    if c.method_ != "least_squares"),
+        "linear_channels": sorted(ch for ch, c in curves.items() if c.linear_),
+    })
+    return tables, summary
