@@ -30,7 +30,7 @@ from upmarket.models.basket import association_rules, best_bundles
 from upmarket.models.recommend import Hybrid, NoPurchases
 from upmarket.models.upgrade_paths import upgrade_paths
 from upmarket.models.value import LifetimeValue, ValueSettings
-from upmarket.strategy import budget, economics, kpis, lifecycle, nba, risk, tiers
+from upmarket.strategy import budget, economics, kpis, lifecycle, measurement, nba, risk, tiers
 from upmarket.strategy.segments import segment_codes
 from upmarket.warehouse.connection import Warehouse
 from upmarket.warehouse.runs import Run, output, previous_run
@@ -56,6 +56,7 @@ class Settings:
     nba: nba.NbaSettings = nba.NbaSettings()
     budget: budget.BudgetSettings = budget.BudgetSettings()
     risk: risk.RiskSettings = risk.RiskSettings()
+    measurement: measurement.MeasurementSettings = measurement.MeasurementSettings()
 
 
 @dataclass
@@ -326,6 +327,17 @@ def stage_budget_and_risk(ctx: Context) -> None:
     ctx.summary["risk"] = summary
 
 
+def stage_measurement(ctx: Context) -> None:
+    """A/B tests per campaign arm, acquisition cohorts, the exposure → purchase funnel,
+    promotion lift and cannibalisation, discount dependency per customer and segment."""
+    res = ctx.results.set_index("customer_id")
+    segments = res[[c for c in ("tier", "rfm_segment") if c in res]]
+    found = measurement.analysis_tables(ctx.wh, ctx.as_of, ctx.settings.measurement,
+                                        segments=segments)
+    ctx.tables.update(found.tables)
+    ctx.summary["measurement"] = found.summary
+
+
 STAGES: list[tuple[str, Callable[[Context], None]]] = [
     ("features and lifetime value", stage_features_and_value),
     ("churn early warning", stage_churn),
@@ -335,6 +347,7 @@ STAGES: list[tuple[str, Callable[[Context], None]]] = [
     ("premium ladder and propensity", stage_premium),
     ("recommendations and next best actions", stage_actions),
     ("budget and risk register", stage_budget_and_risk),
+    ("experiments, cohorts, funnels and promotions", stage_measurement),
 ]
 
 

@@ -66,6 +66,7 @@ def register() -> None:
     import upmarket.cli.customers  # noqa: F401
     import upmarket.cli.actions  # noqa: F401
     import upmarket.cli.measure  # noqa: F401
+    import upmarket.cli.experiments  # noqa: F401
     import upmarket.cli.planning  # noqa: F401
 
 

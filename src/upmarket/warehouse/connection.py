@@ -145,6 +145,8 @@ def connect(url: str | None = None, *, create: bool = True) -> Warehouse:
                     )
                 Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
                 backend = ibis.duckdb.connect(str(Path(path).expanduser()))
+            # DuckDB draws its own progress bar on stderr for long queries, through ours
+            backend.raw_sql("SET enable_progress_bar = false")
         elif url.startswith("pyspark://"):
             backend = _spark(url)
         else:
