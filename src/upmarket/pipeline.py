@@ -30,7 +30,8 @@ from upmarket.models.basket import association_rules, best_bundles
 from upmarket.models.recommend import Hybrid, NoPurchases
 from upmarket.models.upgrade_paths import upgrade_paths
 from upmarket.models.value import LifetimeValue, ValueSettings
-from upmarket.strategy import budget, economics, kpis, lifecycle, measurement, nba, risk, tiers
+from upmarket.strategy import (budget, economics, kpis, lifecycle, measurement, nba, risk,
+                               scorecard, tiers)
 from upmarket.strategy.segments import segment_codes
 from upmarket.warehouse.connection import Warehouse
 from upmarket.warehouse.runs import Run, output, previous_run
@@ -338,6 +339,13 @@ def stage_measurement(ctx: Context) -> None:
     ctx.summary["measurement"] = found.summary
 
 
+def stage_scorecard(ctx: Context) -> None:
+    """Seed 000's effect index for the last complete quarter against the quarter before."""
+    tables, summary = scorecard.scorecard_tables(ctx.wh, ctx.as_of, ctx.results)
+    ctx.tables.update(tables)
+    ctx.summary.update(summary)
+
+
 STAGES: list[tuple[str, Callable[[Context], None]]] = [
     ("features and lifetime value", stage_features_and_value),
     ("churn early warning", stage_churn),
@@ -348,6 +356,7 @@ STAGES: list[tuple[str, Callable[[Context], None]]] = [
     ("recommendations and next best actions", stage_actions),
     ("budget and risk register", stage_budget_and_risk),
     ("experiments, cohorts, funnels and promotions", stage_measurement),
+    ("effect-index scorecard", stage_scorecard),
 ]
 
 

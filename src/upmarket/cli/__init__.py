@@ -67,6 +67,7 @@ def register() -> None:
     import upmarket.cli.actions  # noqa: F401
     import upmarket.cli.measure  # noqa: F401
     import upmarket.cli.experiments  # noqa: F401
+    import upmarket.cli.scorecard  # noqa: F401
     import upmarket.cli.planning  # noqa: F401
 
 
