@@ -660,6 +660,13 @@ LABELS: dict[str, dict[str, str]] = {
     "risk.kpi.orders": {"en": "orders", "zh-CN": "订单数"},
     "risk.kpi.new_customers": {"en": "new customers", "zh-CN": "新客户数"},
     # next best action and recommendations
+    "run_actions": {"en": "Next best actions ({contacts:,} contacts, expected value {ev:,.0f}): ",
+                    "zh-CN": "下一步最佳行动（触达 {contacts:,} 人，期望价值 {ev:,.0f}）："},
+    "run_effect_index": {
+        "en": "Effect index {period}: {index} (vs {compare}: {compare_index}); risk register: "
+              "{high} high, {medium} medium",
+        "zh-CN": "效果指数 {period}：{index}（{compare}：{compare_index}）；风险登记：高 {high} 项，"
+                 "中 {medium} 项"},
     "action.upsell": {"en": "upsell to premium", "zh-CN": "向上销售（升级高端）"},
     "action.cross_sell": {"en": "cross-sell", "zh-CN": "交叉销售"},
     "action.bundle": {"en": "bundle offer", "zh-CN": "组合套餐"},

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly, progress
-from upmarket.i18n import label
+from upmarket.i18n import label, value_label
 from upmarket.warehouse.connection import DEFAULT_URL, ENV_VAR
 
 @app.command()
@@ -99,7 +99,8 @@ def demo(
     console.print("\n[bold]Next[/], for example:", highlight=False)
     console.print(f"  export {ENV_VAR}=duckdb://{db.resolve()}", highlight=False, soft_wrap=True)
     for cmd in ("segments list --by tier", f"customers show {top} --lang zh",
-                "whatif --retention +5pt --frequency +10%"):
+                f"recommend {top} --n 5", "actions export --action upsell --format xlsx",
+                "scorecard", "risk --lang zh", "whatif --retention +5pt --frequency +10%"):
         console.print(f"  {me} {cmd}", highlight=False, soft_wrap=True)
 
 
@@ -172,5 +173,18 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
     if ratios:
         console.print(label("clv_to_cac", lang) + ", ".join(
             f"{ch} {v:.1f}{'' if v > 3 else ' ⚠'}" for ch, v in sorted(ratios.items(), key=lambda x: -x[1])))
+    acts = s.get("actions")
+    if isinstance(acts, dict):
+        contacts = sum(n for a, n in acts.items() if a != "no_contact")
+        console.print(label("run_actions", lang, contacts=contacts,
+                            ev=s.get("actions_expected_value", 0.0)) + ", ".join(
+            f"{value_label('action', a, lang)} {n:,}"
+            for a, n in sorted(acts.items(), key=lambda x: -x[1]) if n), highlight=False)
+    eff, risks = s.get("effect_index"), s.get("risk", {}).get("risks", {})
+    if eff and eff.get("index") is not None:
+        console.print(label("run_effect_index", lang, period=eff["period"], index=eff["index"],
+                            compare=eff["compare"], compare_index=eff["compare_index"],
+                            high=risks.get("high", 0), medium=risks.get("medium", 0)),
+                      highlight=False)
     console.print(f"{label('where_results', lang)}: {ctx.wh.url} → "
                   + ", ".join(f"[bold]{n}[/]" for n in ctx.run.outputs))
