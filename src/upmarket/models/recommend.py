@@ -344,7 +344,8 @@ class ContentFallback(Recommender):
         self.popularity_ = _popularity_vector(self, self.window_days)
         cats = self.products_["category"]
         self.categories_ = pd.Index(sorted(cats.dropna().unique()))
-        self.item_cat_ = self.categories_.get_indexer(cats.fillna("\0"))  # −1 = none
+        self.item_cat_ = self.categories_.get_indexer(
+            cats.astype(object).where(cats.notna(), "\0"))  # −1 = none
         self.item_tier_ = self.products_["tier_rank"].to_numpy()
         nc = len(self.categories_)
         has = self.item_cat_ >= 0
