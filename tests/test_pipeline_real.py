@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from conftest import shared
 from typer.testing import CliRunner
@@ -58,6 +59,14 @@ def test_run_on_synthetic_world_and_cli_views(tmp_path):
     ctx = pipeline.run(wh, config.as_of)
     res = _check_results(wh, ctx)
     assert ctx.summary["kpis"]["premium_retention"] > 0
+    # ROI: every unit of spend is accounted for, and each row follows the seed's formula
+    ch = ctx.tables["channel_roi"]
+    assert ch["cost"].sum() == pytest.approx(wh.table("marketing_spend").cost.sum().execute())
+    ok = ch["cost"] > 0
+    assert np.allclose(ch.loc[ok, "roi"], (ch.loc[ok, "profit"] - ch.loc[ok, "cost"])
+                       / ch.loc[ok, "cost"])
+    camp = ctx.tables["campaign_roi"]
+    assert len(camp) > 0 and (camp["touched"] > 0).any()
 
     runner = CliRunner()
     cid = res.sort_values("clv").customer_id.iloc[-1]

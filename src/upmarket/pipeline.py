@@ -31,7 +31,7 @@ from upmarket.models.recommend import Hybrid, NoPurchases
 from upmarket.models.upgrade_paths import upgrade_paths
 from upmarket.models.value import LifetimeValue, ValueSettings
 from upmarket.strategy import (budget, economics, kpis, lifecycle, measurement, nba, risk,
-                               scorecard, tiers)
+                               roi, scorecard, tiers)
 from upmarket.strategy.segments import segment_codes
 from upmarket.warehouse.connection import Warehouse
 from upmarket.warehouse.runs import Run, output, previous_run
@@ -71,6 +71,9 @@ class Context:
     #: Other outputs of the run (name → frame), published beside `results`.
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
+    #: The value model fitted at as_of (BG/NBD × Gamma-Gamma), for stages that score earlier
+    #: dates with the same parameters.
+    value_model: LifetimeValue | None = None
 
     def source(self, name: str):
         return self.wh.table(name)
@@ -109,6 +112,7 @@ def bought_between(wh: Warehouse, start: datetime, end: datetime) -> set[str]:
 # -- stages --------------------------------------------------------------------------------
 def stage_features_and_value(ctx: Context) -> None:
     ctx.results, model = snapshot(ctx.wh, ctx.as_of, ctx.settings)
+    ctx.value_model = model
     if model is None:
         raise EmptyWarehouse(f"no customer bought anything before {ctx.as_of:%Y-%m-%d}; "
                              "choose a later --as-of")
@@ -212,6 +216,15 @@ def stage_kpis(ctx: Context) -> None:
     years = max(float(ctx.results["tenure_days"].max()) / 365.25, 1 / 12)
     ctx.summary["seed_formulas"] = {
         k: round(v, 4) for k, v in economics.seed_cltv(ctx.results, retention, years).items()}
+
+
+def stage_roi(ctx: Context) -> None:
+    """Short-term ROI per channel (Markov-attributed profit against fully-loaded spend) and per
+    campaign, with the long-term effect of recent campaigns on their customers' CLV."""
+    tables, summary = roi.roi_tables(ctx.wh, ctx.as_of, ctx.value_model, ctx.results,
+                                     unit=ctx.settings.value.unit)
+    ctx.tables.update(tables)
+    ctx.summary["roi"] = summary
 
 
 def stage_premium(ctx: Context) -> None:
@@ -352,6 +365,7 @@ STAGES: list[tuple[str, Callable[[Context], None]]] = [
     ("segments, tiers and lifecycle", stage_segments),
     ("customer-base KPIs", stage_kpis),
     ("acquisition economics", stage_acquisition),
+    ("ROI per channel and campaign", stage_roi),
     ("premium ladder and propensity", stage_premium),
     ("recommendations and next best actions", stage_actions),
     ("budget and risk register", stage_budget_and_risk),
