@@ -27,6 +27,7 @@ BENCHMARKS_MD = REPO_ROOT / "BENCHMARKS.md"
 BENCHMARKS: dict[str, str] = {
     "btyd": "bench.btyd_vs_lifetimes",
     "recommend": "bench.recommendations",
+    "collect": "bench.collect",
 }
 
 _HEADER = """# Benchmarks

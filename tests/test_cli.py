@@ -45,7 +45,7 @@ def test_help_teaches():
 
 
 def test_holdout_report_on_cdnow_sample(tmp_path):
-    from conftest import shared
+    from shared_data import shared
 
     url = f"duckdb://{tmp_path}/w.duckdb"
     path = shared("cdnow/CDNOW_sample.txt")

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import shared
+from shared_data import shared
 from typer.testing import CliRunner
 
 from upmarket import pipeline

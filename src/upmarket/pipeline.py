@@ -27,7 +27,7 @@ from upmarket.models.churn import ChurnClassifier, risk_band
 from upmarket.models.clusters import BehaviourClusters
 from upmarket.models import propensity
 from upmarket.models.basket import association_rules, best_bundles
-from upmarket.models.recommend import Hybrid, NoPurchases
+from upmarket.models.recommend import NoPurchases, TunedHybrid
 from upmarket.models.upgrade_paths import upgrade_paths
 from upmarket.models.value import LifetimeValue, ValueSettings
 from upmarket.strategy import (budget, economics, kpis, lifecycle, measurement, nba, risk,
@@ -110,6 +110,26 @@ def bought_between(wh: Warehouse, start: datetime, end: datetime) -> set[str]:
 
 
 # -- stages --------------------------------------------------------------------------------
+def stage_collected_events(ctx: Context) -> None:
+    """Copy events the service collected (`upmarket serve`) into the warehouse. Only when an
+    operational store is configured (UPMARKET_DATABASE) or exists at its default place, so a
+    run never creates an empty one."""
+    import os
+    from pathlib import Path
+
+    from upmarket.opstore.store import DEFAULT_URL, ENV_VAR, copy_events_to_warehouse, open_store
+
+    default_file = Path(DEFAULT_URL.removeprefix("sqlite:///"))
+    if not os.environ.get(ENV_VAR) and not default_file.exists():
+        return
+    store = open_store(create=False)
+    try:
+        reports = copy_events_to_warehouse(store, ctx.wh)
+    finally:
+        store.close()
+    ctx.summary["collected_events"] = sum(r.accepted for r in reports)
+
+
 def stage_features_and_value(ctx: Context) -> None:
     ctx.results, model = snapshot(ctx.wh, ctx.as_of, ctx.settings)
     ctx.value_model = model
@@ -289,7 +309,7 @@ def stage_actions(ctx: Context) -> None:
         ladder[["sku", "category", "price_tier", "price", "tier_rank"]], on="sku", how="right")
     res = ctx.results
     try:
-        model = Hybrid().fit(lines, tiered)
+        model = TunedHybrid().fit(lines, tiered)
     except NoPurchases:
         ctx.summary["actions"] = "no product purchases: no recommendations or actions"
         return
@@ -321,6 +341,10 @@ def stage_actions(ctx: Context) -> None:
     res["next_best_action"] = actions["action"].to_numpy()
     res["action_reason"] = actions["reason_en"].to_numpy()
     ctx.tables["recommendations"] = recs
+    if len(model.tuning_):
+        ctx.summary["recommender_weights"] = {
+            **{k: float(v) for k, v in model.weights.items()},
+            "validation_hit_rate": round(float(model.tuning_["hit_rate"].iloc[0]), 4)}
     ctx.tables["basket_rules"] = rules
     ctx.tables["actions"] = actions
     counts = actions["action"].value_counts()
@@ -360,6 +384,7 @@ def stage_scorecard(ctx: Context) -> None:
 
 
 STAGES: list[tuple[str, Callable[[Context], None]]] = [
+    ("collected events", stage_collected_events),
     ("features and lifetime value", stage_features_and_value),
     ("churn early warning", stage_churn),
     ("segments, tiers and lifecycle", stage_segments),

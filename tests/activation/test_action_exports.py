@@ -16,6 +16,7 @@ from upmarket.cli import app
 from upmarket.demo import WorldConfig
 from upmarket.demo.load import load_world
 from upmarket.features.engagement import consents_in_force
+from upmarket.opstore.store import open_store, read_audit
 from upmarket.warehouse import connect
 from upmarket.warehouse.runs import output
 
@@ -32,6 +33,12 @@ def world(tmp_path_factory):
     ctx = pipeline.run(wh, config.as_of)
     wh.close()
     return url, ctx
+
+
+@pytest.fixture(autouse=True)
+def ops_store(tmp_path, monkeypatch):
+    """Audit records go to the operational store; keep each test's in its own file."""
+    monkeypatch.setenv("UPMARKET_DATABASE", f"sqlite:///{tmp_path}/ops.sqlite")
 
 
 def granted_pairs(wh) -> set[tuple[str, str]]:
@@ -84,9 +91,9 @@ def test_export_drops_consent_withdrawn_after_the_run(world, tmp_path, monkeypat
     assert all((c, ch) in ok for c, ch in zip(exported["customer_id"], exported["channel"]))
     assert "no_contact" not in set(exported["action"])
 
-    wh = connect(url, create=False)
-    log = wh.table("audit_log").to_pandas()
-    wh.close()
+    store = open_store()  # UPMARKET_DATABASE, set by the autouse fixture
+    log = read_audit(store)
+    store.close()
     mine = log[log["actor"] == "analyst-7"]
     assert list(mine["action"]) == ["export_actions_with_pii"]
     assert json.loads(mine["detail"].iloc[0])["rows"] == len(exported)

@@ -16,7 +16,7 @@ from datetime import datetime
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import shared
+from shared_data import shared
 
 pytest.importorskip("pyspark")
 if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):

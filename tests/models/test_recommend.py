@@ -19,7 +19,7 @@ from upmarket.models.recommend import (
     evaluate_offline,
 )
 from upmarket.warehouse.ingest import ingest
-from conftest import shared
+from shared_data import shared
 
 
 def _lines(pairs, start="2024-01-01"):
@@ -161,3 +161,41 @@ def test_online_retail_hybrid_beats_popularity(wh):
     assert r.loc["hybrid", "hit_rate"] > r.loc["popularity", "hit_rate"]
     assert r.loc["hybrid", "ndcg"] > r.loc["popularity", "ndcg"]
     assert r.loc["hybrid", "coverage"] > r.loc["popularity", "coverage"]
+
+
+def test_tuned_hybrid_picks_weights_on_held_out_days():
+    """Pairs of products bought one after the other: the partner of what a customer bought is
+    what they buy next, while one product is bought by everybody (popularity misleads). Tuning
+    on the held-out days must find the co-purchase signal."""
+    from upmarket.models.recommend import TunedHybrid
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for c in range(400):
+        pair = rng.integers(0, 40)
+        first = pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(rng.integers(0, 200)))
+        rows += [(f"u{c}", "HIT", first),
+                 (f"u{c}", f"A{pair}", first),
+                 (f"u{c}", f"B{pair}", first + pd.Timedelta(days=int(rng.integers(1, 120))))]
+    lines = pd.DataFrame(rows, columns=["customer_id", "sku", "ts"])
+    lines["order_id"] = range(len(lines))
+    model = TunedHybrid(validation_days=90, min_customers=20).fit(lines)
+    assert len(model.tuning_) == len(TunedHybrid.GRID)
+    best = model.tuning_.iloc[0]
+    assert best["hit_rate"] >= model.tuning_["hit_rate"].max() - 1e-12
+    assert best["hit_rate"] > 0.9 and model.item == best["item"]
+    t = model.tuning_
+    popular = t[(t["als"] == 0) & (t["item"] == 0.3) & (t["content"] == 0.3)
+                & (t["popularity"] == 2.0)]["hit_rate"].iloc[0]
+    assert best["hit_rate"] > popular + 0.3
+
+
+def test_tuned_hybrid_without_enough_history_keeps_defaults():
+    from upmarket.models.recommend import Hybrid, TunedHybrid
+
+    lines = pd.DataFrame({"customer_id": ["a", "b"], "sku": ["X", "Y"], "order_id": [1, 2],
+                          "ts": pd.to_datetime(["2024-01-01", "2024-01-02"])})
+    model = TunedHybrid().fit(lines)
+    assert model.tuning_.empty
+    assert (model.als, model.item, model.content, model.popularity) == \
+        (Hybrid().als, Hybrid().item, Hybrid().content, Hybrid().popularity)

@@ -7,7 +7,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shared
+from shared_data import shared
 
 from upmarket.features.customer import customer_features
 from upmarket.models import evaluation

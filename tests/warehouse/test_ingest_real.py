@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import shared
+from shared_data import shared
 
 from upmarket.warehouse.ingest import ingest
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import getpass
 import hashlib
 import hmac
-import json
 import os
 import secrets
 from datetime import datetime, timezone
@@ -66,12 +65,21 @@ def consented(wh: Warehouse, frame: pd.DataFrame, *, channel_col: str = "channel
     return pd.Series(rows.isin(key), index=frame.index)
 
 
-def audit(wh: Warehouse, action: str, subject: str, **detail) -> None:
-    """Record who did what to whose data, when."""
+def audit(wh: Warehouse | None, action: str, subject: str, *, store=None, **detail) -> None:
+    """Record who did what to whose data, when, in the operational store's audit log (`store`,
+    else the one at UPMARKET_DATABASE / ./upmarket-ops.sqlite), beside the service's own
+    records of profile reads: one log of every access, whichever door it came through. `wh`
+    is the warehouse the data came from; it is not written to."""
+    from upmarket.opstore.store import open_store, write_audit
+
     try:
         actor = os.environ.get("UPMARKET_ACTOR") or getpass.getuser()
     except (KeyError, OSError):
         actor = "unknown"
-    wh.insert("audit_log", pd.DataFrame({
-        "ts": [now_utc()], "actor": [actor], "action": [action], "subject": [subject],
-        "detail": [json.dumps(detail, ensure_ascii=False, default=str)]}))
+    own = store is None
+    store = store or open_store()
+    try:
+        write_audit(store, actor, action, subject, **detail)
+    finally:
+        if own:
+            store.close()

@@ -181,11 +181,8 @@ SYSTEM_KEYS = Table("system_keys", ("name",), (
 ), "Secrets the system made for itself, e.g. the key that pseudonymises customer ids in "
    "exports (overridden by UPMARKET_PSEUDONYM_KEY).")
 
-AUDIT_LOG = Table("audit_log", ("ts", "actor", "action"), (
-    C("ts", "timestamp"), C("actor"), C("action"), C("subject"), C("detail", "json"),
-), "Who exported or read personal data, what and when.")
-
-SYSTEM_TABLES = {t.name: t for t in (QUARANTINE, BATCHES, RUNS, SYSTEM_KEYS, AUDIT_LOG)}
+#: The audit log lives in the operational store (upmarket.opstore.schema.audit_log).
+SYSTEM_TABLES = {t.name: t for t in (QUARANTINE, BATCHES, RUNS, SYSTEM_KEYS)}
 
 
 def resolve(kind: str) -> Table:

@@ -1,0 +1,148 @@
+"""Commands of the service: serve, keys create|list|revoke, collect sync."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from upmarket.cli import AsJson, Warehouse, app, console, err, friendly
+from upmarket.opstore.store import DEFAULT_URL as STORE_URL
+from upmarket.opstore.store import ENV_VAR as STORE_ENV
+from upmarket.warehouse.connection import DEFAULT_URL
+
+keys_app = typer.Typer(help="API keys of the service: create (shown once), list, revoke.",
+                       no_args_is_help=True)
+collect_app = typer.Typer(help="Collected events: copy them into the warehouse.",
+                          no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(collect_app, name="collect")
+
+Database = Annotated[str, typer.Option(
+    "--database", envvar=STORE_ENV, show_default=True,
+    help="Operational database: sqlite:///path.sqlite (default) or postgresql://user@host/db.")]
+
+
+@app.command("serve")
+@friendly
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    database: Database = STORE_URL,
+    warehouse: Warehouse = DEFAULT_URL,
+    rate: Annotated[float, typer.Option(help="Requests per second per API key.", min=0.001)] = 200.0,
+    burst: Annotated[int, typer.Option(help="Requests a key may send at once.", min=1)] = 400,
+    max_body: Annotated[int, typer.Option(help="Largest request body in bytes (also after gzip).",
+                                          min=1024)] = 512 * 1024,
+):
+    """Collect events (Segment-compatible /v1/track, /v1/identify, /v1/page, /v1/batch) and
+    answer profile look-ups (/v1/customers/ID, /v1/segments, /v1/kpis).
+
+    Every route but /healthz needs an API key: make one with `upmarket keys create`. The
+    OpenAPI document is at /openapi.json, interactive docs at /docs.
+    """
+    import uvicorn
+
+    from upmarket.service.app import create_app
+
+    application = create_app(database, warehouse, max_body=max_body, rate=rate, burst=burst)
+    err.print(f"upmarket serving on http://{host}:{port} (store {database}, warehouse {warehouse})")
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@keys_app.command("create")
+@friendly
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Who or what uses the key, e.g. web-tracker.")],
+    scope: Annotated[list[str], typer.Option(
+        "--scope", help="collect (write events only), read, export, admin; repeat for several.")],
+    database: Database = STORE_URL,
+    as_json: AsJson = False,
+):
+    """Create an API key. The key is printed once and only its hash is kept: store it now."""
+    from upmarket.opstore.store import create_key, open_store
+
+    store = open_store(database)
+    try:
+        record, key = create_key(store, name, scope)
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps({"id": record.id, "name": record.name, "prefix": record.prefix,
+                          "scopes": sorted(record.scopes), "key": key}))
+        return
+    console.print(f"key {record.id} ({record.name}, scopes: {', '.join(sorted(record.scopes))}):")
+    print(key)
+    err.print("this key is shown once; keep it in a secret store")
+
+
+@keys_app.command("list")
+@friendly
+def keys_list(database: Database = STORE_URL, as_json: AsJson = False):
+    """The keys with their scopes and whether they are revoked (never the keys themselves)."""
+    from upmarket.opstore.store import list_keys, open_store
+
+    store = open_store(database)
+    try:
+        found = list_keys(store)
+    finally:
+        store.close()
+    rows = [{"id": k.id, "name": k.name, "prefix": k.prefix, "scopes": sorted(k.scopes),
+             "created": k.created.isoformat(), "revoked": k.revoked.isoformat() if k.revoked
+             else None} for k in found]
+    if as_json:
+        print(json.dumps({"keys": rows}))
+        return
+    t = Table("id", "name", "prefix", "scopes", "created", "revoked")
+    for r in rows:
+        t.add_row(str(r["id"]), r["name"], f"um_{r['prefix']}_…", " ".join(r["scopes"]),
+                  r["created"], r["revoked"] or "—")
+    console.print(t)
+
+
+@keys_app.command("revoke")
+@friendly
+def keys_revoke(
+    key_id: Annotated[int, typer.Argument(help="The key's id (see `upmarket keys list`).")],
+    database: Database = STORE_URL,
+    as_json: AsJson = False,
+):
+    """Revoke a key: the next request with it is refused."""
+    from upmarket.opstore.store import open_store, revoke_key
+
+    store = open_store(database)
+    try:
+        record = revoke_key(store, key_id)
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps({"id": record.id, "revoked": record.revoked.isoformat()}))
+        return
+    console.print(f"key {record.id} ({record.name}) revoked at {record.revoked:%Y-%m-%d %H:%M:%S} UTC")
+
+
+@collect_app.command("sync")
+@friendly
+def collect_sync(database: Database = STORE_URL, warehouse: Warehouse = DEFAULT_URL,
+                 as_json: AsJson = False):
+    """Copy collected events not yet copied into the warehouse `events` table (validated and
+    deduplicated like any ingestion; safe to repeat)."""
+    from upmarket.opstore.store import copy_events_to_warehouse, open_store
+    from upmarket.warehouse import connect
+
+    store = open_store(database)
+    wh = connect(warehouse)
+    try:
+        reports = copy_events_to_warehouse(store, wh)
+    finally:
+        wh.close()
+        store.close()
+    total = {k: sum(getattr(r, k) for r in reports)
+             for k in ("rows_read", "accepted", "quarantined", "duplicates_skipped")}
+    if as_json:
+        print(json.dumps(total))
+        return
+    console.print(f"events copied: {total['rows_read']} read, {total['accepted']} new, "
+                  f"{total['quarantined']} quarantined, {total['duplicates_skipped']} already held")

@@ -1,0 +1,339 @@
+"""`upmarket serve`: event collection (Segment-compatible) and real-time profiles, over HTTP.
+
+Collection writes only to the operational store, one transaction per request, and answers 2xx
+only once the events are committed; under lock contention it answers 503 with Retry-After, so a
+well-behaved client retries instead of losing data, and `messageId` makes the retry harmless.
+Reads come from the warehouse's current published run (`profiles.py`).
+
+Access is by API key (`um_<prefix>_<secret>`) with scopes: `collect` (write events, nothing
+else), `read` (profiles, segments, KPIs; member ids pseudonymised), `export` (member ids in the
+clear, audited as an export), `admin` (everything). Keys go in `Authorization: Bearer KEY` or,
+Segment's convention for write keys, `Authorization: Basic base64(KEY:)`. Each key has a token
+bucket (rate per second, burst); an empty bucket answers 429 with Retry-After.
+"""
+
+# no `from __future__ import annotations`: FastAPI must see the dependency types defined
+# inside create_app, which string annotations would hide from it
+
+import base64
+import binascii
+import math
+import threading
+import time
+import zlib
+
+from typing import Annotated, Any
+
+import duckdb
+import sqlalchemy.exc
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from upmarket.errors import NoRun, WarehouseError
+from upmarket.opstore import store as ops
+from upmarket.opstore.store import ApiKey
+from upmarket.service import profiles
+from upmarket.service.models import (Ack, Batch, Health, IdentifyEvent, Kpis, Members, PageEvent,
+                                     Problem, Profile, Segments, TrackEvent)
+
+#: Segment's own limits: 32 KB per event, 500 KB per batch request.
+DEFAULT_MAX_BODY = 512 * 1024
+#: Requests per second per key, and the burst a key may spend at once.
+DEFAULT_RATE = 200.0
+DEFAULT_BURST = 400
+
+
+class TokenBuckets:
+    """One token bucket per key (Turner's token bucket as in RFC 2697's committed burst):
+    `rate` tokens a second up to `burst`; a request takes one. Thread-safe; in memory, so
+    each server process limits on its own."""
+
+    def __init__(self, rate: float, burst: int):
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst ≥ 1")
+        self.rate, self.burst = float(rate), float(burst)
+        self._state: dict[Any, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key, now: float | None = None) -> float:
+        """0 when a token was taken, else the seconds until one is available."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, last = self._state.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self._state[key] = (tokens - 1, now)
+                return 0.0
+            self._state[key] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+
+class BodyLimit:
+    """ASGI middleware: refuse bodies over `max_body` bytes with 413 (also after gzip
+    decompression, so a small gzip bomb cannot grow past the limit), and hand the routes a
+    plain body when the client sent `Content-Encoding: gzip`."""
+
+    def __init__(self, app, max_body: int):
+        self.app, self.max_body = app, max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        headers = {k.lower(): v for k, v in scope["headers"]}
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            return await _problem(send, 413 if length.isdigit() else 400,
+                                  f"request body over {self.max_body} bytes"
+                                  if length.isdigit() else "bad Content-Length")
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_body:
+                return await _problem(send, 413, f"request body over {self.max_body} bytes")
+        encoding = headers.get(b"content-encoding", b"").strip().lower()
+        if encoding == b"gzip":
+            try:
+                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                plain = d.decompress(body, self.max_body + 1)
+            except zlib.error:
+                return await _problem(send, 400, "body is not valid gzip", ["Content-Encoding"])
+            if len(plain) > self.max_body or d.unconsumed_tail:
+                return await _problem(send, 413, f"request body over {self.max_body} bytes "
+                                      "once decompressed")
+            body = plain
+        elif encoding not in (b"", b"identity"):
+            return await _problem(send, 415, "Content-Encoding must be gzip or identity",
+                                  ["Content-Encoding"])
+        scope = dict(scope)
+        scope["headers"] = [(k, v) for k, v in scope["headers"]
+                            if k.lower() not in (b"content-encoding", b"content-length")] \
+            + [(b"content-length", str(len(body)).encode())]
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
+
+
+async def _problem(send, status: int, error: str, fields: list[str] | None = None):
+    response = JSONResponse(Problem(error=error, fields=fields or []).model_dump(), status)
+    await response({"type": "http"}, None, send)
+
+
+def _key_from_header(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    kind, _, value = authorization.strip().partition(" ")
+    kind = kind.lower()
+    if kind == "bearer":
+        return value.strip() or None
+    if kind == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return None
+        return decoded.partition(":")[0] or None  # Segment: the write key is the username
+    return None
+
+
+_PROBLEMS = {
+    400: {"model": Problem, "description": "Invalid body; `fields` names the offending ones."},
+    401: {"model": Problem, "description": "No key, an unknown key or a revoked key."},
+    403: {"model": Problem, "description": "The key lacks the scope this route needs."},
+    429: {"model": Problem, "description": "Rate limit: retry after Retry-After seconds."},
+    503: {"model": Problem, "description": "Busy or not ready: retry after Retry-After seconds."},
+}
+
+
+def create_app(store_url: str | None = None, warehouse_url: str | None = None, *,
+               max_body: int = DEFAULT_MAX_BODY, rate: float = DEFAULT_RATE,
+               burst: int = DEFAULT_BURST) -> FastAPI:
+    """The service over the operational store at `store_url` (default UPMARKET_DATABASE or
+    ./upmarket-ops.sqlite) and the warehouse at `warehouse_url` (default UPMARKET_WAREHOUSE or
+    ./upmarket.duckdb)."""
+    store = ops.open_store(store_url)
+    buckets = TokenBuckets(rate, burst)
+    app = FastAPI(
+        title="upmarket", version="1",
+        description="Event collection (Segment/RudderStack HTTP API) and customer profiles.",
+        responses={k: v for k, v in _PROBLEMS.items() if k in (400, 401, 403, 429)},
+    )
+    app.state.store = store
+    app.state.warehouse_url = warehouse_url
+    app.add_middleware(BodyLimit, max_body=max_body)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request, exc: RequestValidationError):
+        fields, messages = [], []
+        for e in exc.errors():
+            loc = [str(x) for x in e.get("loc", ()) if x != "body"]
+            fields.append(".".join(loc) or "body")
+            messages.append(f"{fields[-1]}: {e.get('msg', 'invalid')}")
+        return JSONResponse(Problem(error="; ".join(messages)[:2000],
+                                    fields=sorted(set(fields))).model_dump(), 400)
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request, exc: HTTPException):
+        body = exc.detail if isinstance(exc.detail, dict) else {"error": str(exc.detail),
+                                                                 "fields": []}
+        return JSONResponse(body, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    async def _busy(_request, _exc):
+        # the store is locked or unreachable: nothing was committed, the client must retry
+        return JSONResponse({"error": "operational store busy, retry", "fields": []}, 503,
+                            headers={"Retry-After": "1"})
+
+    def require(scope: str):
+        def check(request: Request,
+                  authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+                  ) -> ApiKey:
+            token = _key_from_header(authorization)
+            key = ops.verify_key(store, token) if token else None
+            if key is None:
+                raise HTTPException(401, "a valid API key is required: Authorization: Bearer "
+                                    "KEY (or Basic with the key as username); create one with "
+                                    "`upmarket keys create`",
+                                    headers={"WWW-Authenticate": 'Bearer realm="upmarket"'})
+            if not key.allows(scope):
+                raise HTTPException(403, f"this key lacks the {scope!r} scope "
+                                    f"(it has: {', '.join(sorted(key.scopes))})")
+            wait = buckets.take(key.id)
+            if wait:
+                raise HTTPException(429, "rate limit exceeded for this key",
+                                    headers={"Retry-After": str(max(1, math.ceil(wait)))})
+            request.state.key = key
+            return key
+
+        return check
+
+    Collect = Annotated[ApiKey, Depends(require("collect"))]
+    Read = Annotated[ApiKey, Depends(require("read"))]
+
+    def actor(key: ApiKey) -> str:
+        return f"key:{key.id}:{key.name}"
+
+    def collect(events: list, batch_context: dict | None = None) -> Ack:
+        rows = []
+        for e in events:
+            raw = e.model_dump(mode="json", exclude_none=True)
+            context = {**(batch_context or {}), **e.context}
+            props = getattr(e, "properties", None)
+            if e.type == "identify":
+                props = e.traits
+            if e.type == "page" and e.name is not None:
+                props = {**(props or {}), "name": e.name}
+            rows.append({"message_id": e.messageId or ops.message_id_for(raw),
+                         "type": e.type, "event": getattr(e, "event", None) or
+                         (e.name if e.type == "page" else None),
+                         "user_id": e.userId, "anonymous_id": e.anonymousId,
+                         "ts": e.timestamp, "properties": props or {}, "context": context})
+        stored = ops.insert_events(store, rows)
+        return Ack(received=len(rows), stored=stored)
+
+    @app.get("/healthz", response_model=Health, tags=["health"], responses={})
+    def healthz() -> Health:
+        """Liveness: answers without a key."""
+        return Health()
+
+    @app.post("/v1/track", response_model=Ack, tags=["collect"], responses={413: {
+        "model": Problem}, 503: _PROBLEMS[503]})
+    def track(event: TrackEvent, _key: Collect) -> Ack:
+        """Record an action a user performed (Segment `track`)."""
+        return collect([event])
+
+    @app.post("/v1/identify", response_model=Ack, tags=["collect"], responses={413: {
+        "model": Problem}, 503: _PROBLEMS[503]})
+    def identify(event: IdentifyEvent, _key: Collect) -> Ack:
+        """Tie a user to their traits; with both ids, links the anonymousId to the userId so
+        earlier anonymous events count for the customer."""
+        return collect([event])
+
+    @app.post("/v1/page", response_model=Ack, tags=["collect"], responses={413: {
+        "model": Problem}, 503: _PROBLEMS[503]})
+    def page(event: PageEvent, _key: Collect) -> Ack:
+        """Record a page view (Segment `page`)."""
+        return collect([event])
+
+    @app.post("/v1/batch", response_model=Ack, tags=["collect"], responses={413: {
+        "model": Problem}, 503: _PROBLEMS[503]})
+    def batch(body: Batch, _key: Collect) -> Ack:
+        """Several events in one request, stored all together or not at all."""
+        return collect(body.batch, body.context)
+
+    def warehouse_call(fn, *args, **kwargs):
+        try:
+            with profiles.reading(app.state.warehouse_url) as wh:
+                return fn(wh, *args, **kwargs)
+        except (profiles.UnknownCustomer, profiles.UnknownSegment) as exc:
+            raise HTTPException(404, str(exc)) from None
+        except NoRun as exc:
+            raise HTTPException(503, str(exc), headers={"Retry-After": "60"}) from None
+        except (WarehouseError, duckdb.IOException) as exc:
+            # the pipeline holds the DuckDB file while it publishes: come back shortly
+            raise HTTPException(503, f"warehouse unavailable: {exc}",
+                                headers={"Retry-After": "5"}) from None
+
+    CustomerId = Annotated[str, Path(min_length=1, max_length=200)]
+    AcceptLanguage = Annotated[str | None, Header(max_length=500)]
+
+    @app.get("/v1/customers/{customer_id}", response_model=Profile, tags=["profiles"],
+             responses={404: {"model": Problem}, 503: _PROBLEMS[503]})
+    def customer(customer_id: CustomerId, key: Read,
+                 accept_language: AcceptLanguage = None) -> JSONResponse:
+        """Tier and service level, RFM segment, CLV, churn risk, next best action with its
+        reason (Chinese when Accept-Language prefers zh), consents and recent events."""
+        lang = profiles.lang_of(accept_language)
+        found = warehouse_call(profiles.profile, customer_id, lang, ops.now_utc())
+        found["recent_events"] = ops.recent_events(store, customer_id)
+        body = Profile.model_validate(found)
+        ops.write_audit(store, actor(key), "read_profile", customer_id)
+        return JSONResponse(body.model_dump(mode="json"),
+                            headers={"Content-Language": lang, "Vary": "Accept-Language"})
+
+    @app.get("/v1/segments", response_model=Segments, tags=["profiles"],
+             responses={503: _PROBLEMS[503]})
+    def segments_list(_key: Read, accept_language: AcceptLanguage = None) -> Segments:
+        """The groups of the current run with their sizes: RFM segments, tiers, lifecycle
+        stages, churn bands."""
+        return Segments.model_validate(
+            warehouse_call(profiles.segments, profiles.lang_of(accept_language)))
+
+    @app.get("/v1/segments/{name}/members", response_model=Members, tags=["profiles"],
+             responses={404: {"model": Problem}, 503: _PROBLEMS[503]})
+    def segment_members(
+        name: Annotated[str, Path(min_length=1, max_length=200)], key: Read,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        channel: Annotated[str | None, Query(min_length=1, max_length=50,
+                                             description="Only customers consenting to this "
+                                             "channel (default: any channel).")] = None,
+    ) -> Members:
+        """Consenting members of a segment, paginated; ids pseudonymised unless the key has
+        the export scope. Audited as a read (or an export) of personal data."""
+        clear = key.allows("export")
+        found = warehouse_call(profiles.members, name, at=ops.now_utc(), channel=channel,
+                               offset=offset, limit=limit, pseudonymise=not clear)
+        ops.write_audit(store, actor(key), "export_segment_members" if clear
+                        else "read_segment_members", name, offset=offset, limit=limit,
+                        rows=len(found["members"]), channel=channel)
+        return Members.model_validate(found)
+
+    @app.get("/v1/kpis", response_model=Kpis, tags=["profiles"], responses={503: _PROBLEMS[503]})
+    def kpis(_key: Read) -> Kpis:
+        """Customer-base KPIs of the current run."""
+        return Kpis.model_validate(warehouse_call(profiles.kpis))
+
+    return app
+
+

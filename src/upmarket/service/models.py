@@ -1,0 +1,175 @@
+"""Request and response bodies of the service (Pydantic), so that `/openapi.json` states exactly
+what is accepted and returned.
+
+The collection bodies follow the Segment HTTP Tracking API (track / identify / page / batch,
+https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/), which
+RudderStack accepts too: camelCase names, `userId` or `anonymousId` required, unknown fields
+(integrations, sentAt, …) allowed and ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+#: Ids and names: non-empty, bounded, and free of NUL (PostgreSQL text cannot hold it).
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+#: Event timestamps outside these years are a client clock error, not a date of the business.
+YEARS = (2000, 2100)
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    messageId: Text | None = Field(None, description="Unique per message: a retried message "
+                                   "with the same id is stored once. Derived from the content "
+                                   "when absent.")
+    userId: Text | None = None
+    anonymousId: Text | None = None
+    timestamp: datetime | None = Field(None, description="When it happened (ISO 8601); "
+                                       "default: when it was received. Stored as UTC.")
+    context: dict[str, Any] = Field(default_factory=dict, description="Segment context; "
+                                    "`context.campaign` carries the UTM parameters.")
+
+    @field_validator("timestamp")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        if v is None:
+            return None
+        try:
+            v = v.astimezone(UTC).replace(tzinfo=None) if v.tzinfo else v
+        except (OverflowError, ValueError):
+            raise ValueError("timestamp out of range") from None
+        if not YEARS[0] <= v.year <= YEARS[1]:
+            raise ValueError(f"timestamp must be between {YEARS[0]} and {YEARS[1]}")
+        return v
+
+    @model_validator(mode="after")
+    def _someone(self):
+        if self.userId is None and self.anonymousId is None:
+            raise ValueError("userId or anonymousId is required")
+        return self
+
+
+class TrackEvent(_Event):
+    type: Literal["track"] = "track"
+    event: Text
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class IdentifyEvent(_Event):
+    type: Literal["identify"] = "identify"
+    traits: dict[str, Any] = Field(default_factory=dict)
+
+
+class PageEvent(_Event):
+    type: Literal["page"] = "page"
+    name: Text | None = None
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+AnyEvent = Annotated[TrackEvent | IdentifyEvent | PageEvent, Field(discriminator="type")]
+
+
+class Batch(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    batch: list[AnyEvent] = Field(min_length=1, max_length=2500)
+    context: dict[str, Any] = Field(default_factory=dict,
+                                    description="Applies to every event of the batch.")
+
+
+class Ack(BaseModel):
+    success: bool = True
+    received: int = Field(description="Events in the request.")
+    stored: int = Field(description="Events new to the store (a retry stores none).")
+
+
+class Problem(BaseModel):
+    error: str
+    fields: list[str] = Field(default_factory=list)
+
+
+class ServiceLevel(BaseModel):
+    service: str
+    resource: str
+    response_hours: float
+
+
+class NextBestAction(BaseModel):
+    action: str
+    channel: str | None = None
+    offer_type: str | None = None
+    offer_value: float | None = None
+    sku: str | None = None
+    product_name: str | None = None
+    send_hour: int | None = None
+    expected_value: float | None = None
+    reason: str
+
+
+class Consent(BaseModel):
+    channel: str
+    granted: bool
+
+
+class RecentEvent(BaseModel):
+    message_id: str
+    type: str
+    event: str | None = None
+    ts: datetime
+
+
+class Profile(BaseModel):
+    customer_id: str
+    run_id: str
+    as_of: datetime
+    tier: str
+    service_level: ServiceLevel
+    rfm_segment: str | None = None
+    rfm_cell: str | None = None
+    lifecycle_stage: str | None = None
+    clv: float | None = None
+    p_alive: float | None = None
+    churn_risk: float | None = None
+    churn_band: str | None = None
+    next_best_action: NextBestAction | None = None
+    consents: list[Consent]
+    recent_events: list[RecentEvent]
+
+
+class Segment(BaseModel):
+    name: str = Field(description="`<grouping>.<value>`, e.g. rfm.champions or tier.diamond")
+    grouping: str
+    value: str
+    label: str
+    customers: int
+
+
+class Segments(BaseModel):
+    run_id: str
+    segments: list[Segment]
+
+
+class Members(BaseModel):
+    segment: str
+    run_id: str
+    total: int = Field(description="Consenting members of the segment.")
+    offset: int
+    limit: int
+    pseudonymised: bool
+    members: list[str] = Field(description="Customer ids, or pseudonyms (p_…) unless the key "
+                               "has the export scope.")
+    next_offset: int | None = None
+
+
+class Kpis(BaseModel):
+    run_id: str
+    as_of: datetime
+    kpis: dict[str, float | None]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"

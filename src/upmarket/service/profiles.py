@@ -1,0 +1,212 @@
+"""What the read routes take from the warehouse: the current published run's results, its next
+best actions and KPIs, and consents in force.
+
+The service opens the warehouse read-only for each request and closes it after. DuckDB lets one
+process write a file at a time and a read-only handle also locks out writers, so holding one
+open would stop `upmarket run` from publishing; a short-lived read-only handle never does, and
+always sees the latest published run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import ibis
+import pandas as pd
+
+from upmarket.activation import privacy
+from upmarket.errors import UpmarketError, WarehouseError
+from upmarket.features.engagement import consents_in_force
+from upmarket.i18n import label, value_label
+from upmarket.strategy.tiers import TierPolicy
+from upmarket.warehouse.connection import Warehouse, connect, default_url, duckdb_path
+from upmarket.warehouse.runs import current_run, output
+
+#: Groupings of the results a segment name may use, with the i18n kind of their values.
+GROUPINGS = {"rfm": ("rfm_segment", "segment"), "tier": ("tier", "tier"),
+             "lifecycle": ("lifecycle_stage", "stage"), "churn": ("churn_band", "band")}
+
+
+class UnknownCustomer(UpmarketError):
+    pass
+
+
+class UnknownSegment(UpmarketError):
+    pass
+
+
+class _ReadOnly(Warehouse):
+    """A warehouse opened only to read: it must not create the tables it lacks."""
+
+    def ensure_tables(self) -> None:
+        pass
+
+
+@contextmanager
+def reading(url: str | None):
+    """A read-only warehouse for the span of one request."""
+    url = url or default_url()
+    if url.startswith("duckdb://"):
+        path = duckdb_path(url)
+        if path in ("", ":memory:") or not Path(path).expanduser().exists():
+            raise WarehouseError(f"no warehouse at {url!r}: run `upmarket demo` or "
+                                 "`upmarket run` first, or pass --warehouse")
+        wh = _ReadOnly(url, ibis.duckdb.connect(str(Path(path).expanduser()), read_only=True))
+    else:
+        wh = connect(url, create=False)
+    try:
+        yield wh
+    finally:
+        wh.close()
+
+
+def lang_of(accept_language: str | None) -> str:
+    """`zh-CN` when the client prefers any Chinese (`zh`, `zh-CN`, `zh-Hans;q=0.9`…), else
+    `en`: the two languages every label exists in. The highest q-value wins, ties by order."""
+    best, best_q = "en", -1.0
+    for i, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        for p in params.split(";"):
+            k, _, v = p.strip().partition("=")
+            if k == "q":
+                try:
+                    q = float(v)
+                except ValueError:
+                    q = 0.0
+        tag = tag.strip().lower()
+        if not tag or not math.isfinite(q) or q <= best_q:
+            continue
+        if tag.startswith("zh"):
+            best, best_q = "zh-CN", q
+        elif tag.startswith("en") or tag == "*":
+            best, best_q = "en", q
+    return best
+
+
+def _clean(v):
+    if v is None or v is pd.NaT:
+        return None
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.to_pydatetime()
+    if hasattr(v, "item"):  # numpy scalars
+        return _clean(v.item())
+    return v
+
+
+def profile(wh: Warehouse, customer_id: str, lang: str, at: datetime) -> dict:
+    """One customer's row of the current run with their service level, next best action (its
+    reason in `lang`) and consents in force at `at`."""
+    run = current_run(wh)
+    res = output(wh, "results", run["run_id"])
+    rows = res.filter(res.customer_id == customer_id).to_pandas()
+    if rows.empty:
+        raise UnknownCustomer(f"customer {customer_id!r} is not in run {run['run_id']}")
+    row = {k: _clean(v) for k, v in rows.iloc[0].to_dict().items()}
+    level = TierPolicy().level(row["tier"])
+    out = {"customer_id": customer_id, "run_id": run["run_id"], "as_of": run["as_of"],
+           "service_level": {"service": label(level.service, lang),
+                             "resource": label(level.resource, lang),
+                             "response_hours": level.response_hours}}
+    for f in ("tier", "rfm_segment", "rfm_cell", "lifecycle_stage", "clv", "p_alive",
+              "churn_risk", "churn_band"):
+        out[f] = None if row.get(f) is None else row[f]
+    if out["rfm_cell"] is not None:
+        out["rfm_cell"] = str(out["rfm_cell"])
+    out["next_best_action"] = None
+    if wh.has_table(f"actions__{run['run_id']}"):
+        a = output(wh, "actions", run["run_id"])
+        act = a.filter(a.customer_id == customer_id).to_pandas()
+        if not act.empty:
+            r = {k: _clean(v) for k, v in act.iloc[0].to_dict().items()}
+            out["next_best_action"] = {
+                k: r.get(k) for k in ("action", "channel", "offer_type", "offer_value", "sku",
+                                      "product_name", "send_hour", "expected_value")}
+            if out["next_best_action"]["send_hour"] is not None:
+                out["next_best_action"]["send_hour"] = int(out["next_best_action"]["send_hour"])
+            out["next_best_action"]["reason"] = r["reason_zh" if lang == "zh-CN" else "reason_en"]
+    c = consents_in_force(wh.table("consents"), at)
+    c = c.filter(c.customer_id == customer_id).to_pandas()
+    out["consents"] = [{"channel": str(ch), "granted": bool(g)}
+                       for ch, g in sorted(zip(c["channel"], c["granted"]))]
+    return out
+
+
+def segments(wh: Warehouse, lang: str) -> dict:
+    run = current_run(wh)
+    res = output(wh, "results", run["run_id"])
+    found = []
+    for grouping, (column, kind) in GROUPINGS.items():
+        if column not in res.columns:
+            continue
+        known = res.filter(res[column].notnull())
+        sizes = known.group_by(column).aggregate(customers=known.count()).order_by(
+            column).to_pandas()
+        for value, n in zip(sizes[column], sizes["customers"]):
+            found.append({"name": f"{grouping}.{value}", "grouping": grouping,
+                          "value": str(value), "label": value_label(kind, str(value), lang),
+                          "customers": int(n)})
+    return {"run_id": run["run_id"], "segments": found}
+
+
+def members(wh: Warehouse, name: str, *, at: datetime, channel: str | None, offset: int,
+            limit: int, pseudonymise: bool) -> dict:
+    """Consenting members of segment `name`, ordered by id, one page at a time.
+
+    Only customers whose marketing consent is in force at `at` (on `channel`, or on any channel
+    when none is given) are listed: a segment list is made to be contacted, and the privacy
+    gate applies when data leave (DESIGN §4). Ids are pseudonymised with the export key unless
+    the caller may export personal data.
+    """
+    grouping, _, value = name.partition(".")
+    if grouping not in GROUPINGS or not value:
+        raise UnknownSegment(f"segment {name!r}: names are <grouping>.<value> with grouping one "
+                             f"of {', '.join(GROUPINGS)} (see GET /v1/segments)")
+    run = current_run(wh)
+    res = output(wh, "results", run["run_id"])
+    column = GROUPINGS[grouping][0]
+    seg = res.filter(res[column] == value).select("customer_id")
+    ok = consents_in_force(wh.table("consents"), at)
+    ok = ok.filter(ok.granted)
+    if channel:
+        ok = ok.filter(ok.channel == channel)
+    ok = ok.select("customer_id").distinct()
+    kept = seg.semi_join(ok, "customer_id")
+    total = int(kept.count().execute())
+    if total == 0 and int(seg.count().execute()) == 0:
+        raise UnknownSegment(f"segment {name!r} has no members in run {run['run_id']} "
+                             "(see GET /v1/segments)")
+    page = kept.order_by("customer_id").limit(limit, offset=offset).to_pandas()["customer_id"]
+    ids = page.astype(str)
+    if pseudonymise:
+        ids = privacy.pseudonymise(ids, read_pseudonym_key(wh))
+    nxt = offset + limit if offset + limit < total else None
+    return {"segment": name, "run_id": run["run_id"], "total": total, "offset": offset,
+            "limit": limit, "pseudonymised": pseudonymise, "members": list(ids),
+            "next_offset": nxt}
+
+
+def read_pseudonym_key(wh: Warehouse) -> bytes:
+    """The export pseudonymisation key, without writing: the same pseudonyms as exports give."""
+    if os.environ.get(privacy.KEY_ENV):
+        return os.environ[privacy.KEY_ENV].encode()
+    t = wh.table("system_keys")
+    found = t.filter(t.name == privacy._KEY_NAME).select("value").to_pandas()
+    if found.empty:
+        raise WarehouseError(
+            "no pseudonymisation key yet: set UPMARKET_PSEUDONYM_KEY, or make one with any "
+            "pseudonymised export (`upmarket actions export`)")
+    return str(found["value"].iloc[0]).encode()
+
+
+def kpis(wh: Warehouse) -> dict:
+    run = current_run(wh)
+    found = run["counts"].get("kpis") or {}
+    return {"run_id": run["run_id"], "as_of": run["as_of"],
+            "kpis": {k: _clean(float(v)) if v is not None else None for k, v in found.items()}}
