@@ -23,7 +23,7 @@ app = typer.Typer(
     "spend; get value tiers, RFM segments, lifetime value, churn risk and next best actions.\n\n"
     "Start with `upmarket demo`, or `upmarket ingest orders FILE` then `upmarket run`.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
     add_completion=False,
 )
