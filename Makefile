@@ -7,6 +7,9 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# compile bytecode at install: where PYTHONDONTWRITEBYTECODE is set, nothing would ever be
+# cached and every command would recompile its imports on start
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: demo test bench env clean
 

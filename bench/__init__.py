@@ -26,6 +26,7 @@ BENCHMARKS_MD = REPO_ROOT / "BENCHMARKS.md"
 # section name -> module (imported lazily by bench.__main__)
 BENCHMARKS: dict[str, str] = {
     "btyd": "bench.btyd_vs_lifetimes",
+    "attribution": "bench.attribution_vs_channelattribution",
     "recommend": "bench.recommendations",
     "collect": "bench.collect",
 }

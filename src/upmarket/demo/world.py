@@ -25,9 +25,15 @@ The generative story
   state. Upgrades are therefore predictable from history: recent mid-tier buyers with higher
   income and frequency move up most.
 * Marketing: every conversion has a path of touchpoints (impressions, clicks, page views, add to
-  cart, purchase). A conversion is *incremental* to a channel only with that channel's true
-  effect probability; the other touches are noise or would-have-converted-anyway, so last-touch
-  attribution is biased in a known way.
+  cart, purchase) whose touches have roles (see `_events`). The *initiating* touch (the
+  acquisition channel for a first order, a retention channel for half of the repeat orders)
+  comes hours to days before the purchase, and the conversion is *incremental* to its channel
+  only with that channel's true effect probability; a *closing* touch (branded search, the
+  WeChat mini-program, the store's QR code) comes minutes before and only harvests demand;
+  *ambient* impressions reach everyone at a constant rate, buyer or not. Touches made before a
+  customer registers carry only the device's anonymous id (her register event links the two).
+  So last-touch attribution over-credits the closing channels, and presence-based models
+  (Markov removal effects, Shapley) the frequent ambient ones, in known ways.
 
 Ground truth
 ------------
@@ -44,7 +50,8 @@ Ground truth
   P(alive) estimates); ``as_of < churn_ts <= horizon`` means she dies within the window.
 
 ``truth_channels``: for each channel, the number of conversions (orders with ``ts <= as_of``,
-first purchases included) that would not have happened without that channel's touch.
+first purchases included) that would not have happened without that channel's touch: those whose
+initiating touch was incremental. Closing and ambient touches never are.
 """
 
 from __future__ import annotations
@@ -119,6 +126,22 @@ _EFFECT = np.array([0.45, 0.12, 0.35, 0.50, 0.28, 0.40, 0.25, 0.70])
 _RETENTION_W = np.array([0.20, 0.05, 0.25, 0.30, 0.08, 0.07, 0.03, 0.02])
 #: Exposure of non-causal touches (impressions that rarely matter).
 _EXPOSURE_W = np.array([0.16, 0.28, 0.10, 0.10, 0.20, 0.12, 0.02, 0.02])
+#: Mean days from a journey's initiating touch to the purchase, by channel: awareness and
+#: consideration channels (social, douyin, xiaohongshu) start journeys days ahead, a referral a
+#: few days, a search or a message (email, WeChat) within the day, the store's QR code at the
+#: visit itself.
+_LEAD_DAYS = np.array([1.0, 6.0, 0.5, 0.5, 5.0, 7.0, 0.1, 3.0])
+#: Closing touch by the order's channel (online, app, wechat, offline; -1: none recorded) and how
+#: often it is recorded: the route a decided buyer takes to the checkout — a branded search
+#: before a web order, the WeChat mini-program before a WeChat order, the store's QR code at an
+#: offline one. It harvests demand, it does not create it (Blake, Nosko & Tadelis 2015).
+_CLOSER_CH = np.array([0, -1, 3, 6])
+_CLOSER_P = np.array([0.5, 0.0, 0.6, 0.5])
+#: Ambient exposure: always-on impressions (and some clicks) per day of a person's life, from
+#: 30 days before she registers to the end of history, whatever she intends to buy. About one
+#: recorded exposure every 4-5 months: the volume of the first version's "noise touches" (0.5 per
+#: order), spread over people's lives instead of placed just before their purchases.
+_AMBIENT_RATE = 1.0 / 140.0
 _UTM_SOURCE = ("baidu", "weibo", "newsletter", "wechat", "douyin", "xiaohongshu", "store_qr",
                "friend")
 _UTM_MEDIUM = ("cpc", "social", "email", "social", "video", "social", "qr", "referral")
@@ -935,8 +958,10 @@ def _chunk(ctx: _Context, ci: int, lo: int, hi: int, cnt: _Counters,
     # ---------------------------------------------------------------- events
     o_rev = np.bincount(a_ord, a_amt, minlength=no)
     first_sku = a_sku[_starts(np.bincount(a_ord, minlength=no))]
-    yield "events", _events(ctx, rng, cnt, incremental, n, cid, created, death, acq,
-                            o_cust, o_t, o_first, oid, o_rev, first_sku)
+    # its own random stream: the touchpoint story can change without moving the tables after it
+    ev_rng = np.random.default_rng([int(cfg.seed), 4, ci])
+    yield "events", _events(ctx, ev_rng, cnt, incremental, n, cid, created, death, acq,
+                            o_cust, o_t, o_first, oid, o_rev, first_sku, o_chan)
 
     # ---------------------------------------------------------------- payments (B2B invoices)
     inv_o = np.nonzero(b2b[o_cust] & (o_rev > 0))[0]
@@ -1090,9 +1115,24 @@ def _chunk(ctx: _Context, ci: int, lo: int, hi: int, cnt: _Counters,
 def _events(ctx: _Context, rng: np.random.Generator, cnt: _Counters, incremental: np.ndarray,
             n: int, cid: np.ndarray, created: np.ndarray, death: np.ndarray, acq: np.ndarray,
             o_cust: np.ndarray, o_t: np.ndarray, o_first: np.ndarray, oid: np.ndarray,
-            o_rev: np.ndarray, first_sku: np.ndarray) -> pd.DataFrame:
-    """Touchpoints and site events around every historical order, plus journeys that do not
-    convert; counts each conversion's true incremental channel into `incremental`."""
+            o_rev: np.ndarray, first_sku: np.ndarray, o_chan: np.ndarray) -> pd.DataFrame:
+    """Touchpoints and site events around every historical order, ambient exposure, and
+    journeys that do not convert; counts each conversion's true incremental channel into
+    `incremental`.
+
+    A purchase journey's touches play one of three roles, as in real multichannel data (Li &
+    Kannan 2014, "Attributing conversions in a multichannel online marketing environment", JMR
+    51(1); Blake, Nosko & Tadelis 2015, "Consumer heterogeneity and paid search effectiveness",
+    Econometrica 83(1)):
+
+    * the *initiating* touch — for a first order the customer's acquisition channel, for half of
+      the repeat orders a retention channel — comes days ahead for awareness channels, hours for
+      messages (`_LEAD_DAYS`); it caused the conversion (would-not-have-happened-without) with
+      the channel's true effect probability, which is what ``truth_channels`` counts;
+    * the *closing* touch — branded search, the WeChat mini-program, the store's QR code, by the
+      order's channel (`_CLOSER_CH`) — comes minutes before the purchase and never causes it;
+    * *ambient* exposure reaches everyone at a constant rate (`_AMBIENT_RATE`), buyer or not.
+    """
     T = ctx.T
     no = len(o_cust)
     nch = len(CHANNELS)
@@ -1108,7 +1148,8 @@ def _events(ctx: _Context, rng: np.random.Generator, cnt: _Counters, incremental
         seg_inc.append(np.zeros(m, bool) if inc is None else inc)
         seg_props.append(np.full(m, "{}", dtype=object) if props is None else props)
 
-    # the causal (or would-have-converted-anyway) touch of each order
+    # the initiating touch of each order: causal with the channel's effect, or a customer who
+    # would have come anyway
     rep_touch = rng.random(no) < 0.5
     touch_ch = np.where(o_first, acq[o_cust], rng.choice(nch, size=no, p=_RETENTION_W))
     has_touch = o_first | rep_touch
@@ -1116,17 +1157,23 @@ def _events(ctx: _Context, rng: np.random.Generator, cnt: _Counters, incremental
     inc = has_touch & (rng.random(no) < eff)
     incremental += np.bincount(touch_ch[inc], minlength=nch)
     ti = np.nonzero(has_touch)[0]
-    click_t = o_t[ti] - 0.005 - rng.exponential(0.5, len(ti))
+    click_t = o_t[ti] - 0.005 - rng.exponential(_LEAD_DAYS[touch_ch[ti]])
     add(_CLICK, o_cust[ti], click_t, touch_ch[ti], inc[ti])
     paid = np.isin(touch_ch[ti], [0, 1, 4, 5]) & (rng.random(len(ti)) < 0.5)
     add(_IMP, o_cust[ti[paid]], click_t[paid] - rng.exponential(0.2, int(paid.sum())),
         touch_ch[ti[paid]])
-    # noise touches
-    nn = rng.poisson(0.5, no)
-    nz = np.repeat(np.arange(no), nn)
-    add(np.where(rng.random(len(nz)) < 0.75, _IMP, _CLICK), o_cust[nz],
-        o_t[nz] - 0.01 - rng.exponential(3.0, len(nz)),
-        rng.choice(nch, size=len(nz), p=_EXPOSURE_W / _EXPOSURE_W.sum()))
+    # the closing touch: how a decided buyer reaches the checkout, minutes before buying
+    co = np.nonzero(rng.random(no) < _CLOSER_P[o_chan])[0]
+    add(_CLICK, o_cust[co], o_t[co] - 0.002 - rng.exponential(1.0 / 24.0, len(co)),
+        _CLOSER_CH[o_chan[co]])
+    # ambient exposure over each person's life, independent of her purchases
+    a_start = np.maximum(created - 30.0, 0.0)
+    a_span = np.maximum(T - a_start, 0.0)
+    na = rng.poisson(a_span * _AMBIENT_RATE)
+    ac = np.repeat(np.arange(n), na)
+    add(np.where(rng.random(len(ac)) < 0.75, _IMP, _CLICK), ac,
+        a_start[ac] + rng.random(len(ac)) * a_span[ac],
+        rng.choice(nch, size=len(ac), p=_EXPOSURE_W / _EXPOSURE_W.sum()))
     # site events
     sku_obj = np.concatenate([ctx.sku, np.array([""], dtype=object)])[first_sku]
     pv_props = '{"path": "/product/' + sku_obj + '", "sku": "' + sku_obj + '"}'

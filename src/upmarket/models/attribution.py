@@ -16,25 +16,33 @@ Models: first-touch, last-touch, linear, time-decay (half-life in touches), posi
 Schumann 2016) and the Shapley value (Shapley 1953; the data-driven form of Dalessandro et al.
 2012 and Zhao et al. 2018).  Use :func:`attribute` for one call, or the classes (``fit(paths)``
 returns self; results in ``attribution_``).
+
+Paths are held flat — one integer array of channel codes for all touches plus path offsets —
+and every model is a handful of array operations over it, never a Python loop over paths: a
+million journeys make a few hundred thousand distinct paths and millions of touches, and the
+`upmarket attribution` command is timed whole against ChannelAttribution (bench/).  For the
+same reason this module imports only numpy and pandas at import time; pyarrow (which pandas
+loads for text anyway) when it reads paths, scipy only for Markov chains too large to solve
+densely.
 """
 
 from __future__ import annotations
 
-import re
-
 from dataclasses import dataclass
+from functools import cached_property
 from math import factorial
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.sparse.linalg import splu
 
 from upmarket.errors import UpmarketError
 
 SEP = ">"
 REQUIRED = ("path", "total_conversions")
 OPTIONAL = ("total_conversion_value", "total_null")
+
+#: Between the channels of a canonical path key; refused inside a path.
+_UNIT = "\x1f"
 
 
 class BadPaths(UpmarketError, ValueError):
@@ -49,16 +57,31 @@ class TooManyChannels(UpmarketError, ValueError):
 # input
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Paths:
-    """A validated path table: `paths[i]` is a tuple of channel names, with its conversions,
-    value and null counts; distinct paths only (duplicate rows are summed)."""
+    """A validated path table, distinct paths only (duplicate rows are summed), stored flat:
+    path i is ``codes[offsets[i]:offsets[i + 1]]``, indices into the sorted ``channels``, with
+    its conversions, value and null counts. ``paths`` gives the paths as tuples of names."""
 
-    paths: list[tuple[str, ...]]
+    codes: np.ndarray
+    offsets: np.ndarray
     conversions: np.ndarray
     value: np.ndarray
     null: np.ndarray
     channels: list[str]
+
+    def __len__(self) -> int:
+        return len(self.conversions)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @cached_property
+    def paths(self) -> list[tuple[str, ...]]:
+        names = np.array(self.channels, dtype=object)[self.codes].tolist()
+        bounds = self.offsets.tolist()
+        return [tuple(names[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
     @property
     def total_conversions(self) -> float:
@@ -67,6 +90,13 @@ class Paths:
     @property
     def total_value(self) -> float:
         return float(self.value.sum())
+
+    def touch_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """For every touch: the path it belongs to and its 0-based position in that path."""
+        lengths = self.lengths
+        path_of = np.repeat(np.arange(len(lengths)), lengths)
+        pos = np.arange(len(self.codes)) - self.offsets[:-1][path_of]
+        return path_of, pos
 
 
 def _number(raw, column: str, row: int) -> float:
@@ -81,9 +111,42 @@ def _number(raw, column: str, row: int) -> float:
     return x
 
 
+def _split(text: pd.Series, sep: str):
+    """The path column cut into channels, in Arrow's compute kernels (a million touches in a
+    few tenths of a second; the earlier regular expression per path took 1.7 s on 210k paths):
+    per path the trimmed text, and per touch the trimmed channel name, with per-path counts.
+    pyarrow is a dependency of the project, and pandas 3 holds text columns in it anyway."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(text, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column holding non-text values
+        arr = pa.array([v if isinstance(v, str) else None for v in text.tolist()],
+                       type=pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    trimmed = pc.utf8_trim_whitespace(arr)
+    tok = sep.strip()
+    lists = pc.split_pattern(trimmed, tok) if tok else pc.utf8_split_whitespace(trimmed)
+    lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
+    flat = pc.utf8_trim_whitespace(pc.list_flatten(lists))
+    return trimmed, flat, lengths
+
+
+def _first(mask) -> int:
+    """Index of the first true value of an Arrow boolean array (nulls count as true)."""
+    import pyarrow.compute as pc
+
+    return int(np.flatnonzero(pc.fill_null(mask, True).to_numpy(zero_copy_only=False))[0])
+
+
 def parse_paths(df: pd.DataFrame | Paths, sep: str = SEP) -> Paths:
     """Validate and normalise a path table. Rows are named 1-based in errors ("row 3" is the
     third data row, line 4 of a CSV file with a header)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if isinstance(df, Paths):
         return df
     if not isinstance(df, pd.DataFrame):
@@ -96,7 +159,7 @@ def parse_paths(df: pd.DataFrame | Paths, sep: str = SEP) -> Paths:
     if len(df) == 0:
         raise BadPaths("the path table has no rows")
     # Validation and grouping are column operations; only the first offending row is looked at
-    # one by one, to word its error (a per-row Python loop took 1.3 s on 100k paths).
+    # one by one, to word its error.
     has_value, has_null = "total_conversion_value" in df.columns, "total_null" in df.columns
     numbers = {}
     for col, present in (("total_conversions", True), ("total_conversion_value", has_value),
@@ -112,17 +175,18 @@ def parse_paths(df: pd.DataFrame | Paths, sep: str = SEP) -> Paths:
             _number(raw.iloc[i], col, i + 1)  # raises with the row's own wording
         numbers[col] = x
     text = df["path"]
-    is_text = text.map(lambda v: isinstance(v, str)).to_numpy(bool)
-    stripped = text.where(is_text, "").astype(str).str.strip()
-    empty = (stripped == "").to_numpy()
-    if empty.any():
-        i = int(np.flatnonzero(empty)[0])
+    trimmed, flat, lengths = _split(text, sep)
+    empty = pc.equal(pc.utf8_length(trimmed), 0)
+    if pc.any(pc.fill_null(empty, True)).as_py():
+        i = _first(empty)
         raise BadPaths(f"row {i + 1}: path is empty; write channels as 'search > email'")
-    token = re.escape(sep.strip()) if sep.strip() else re.escape(sep)
-    canonical = stripped.str.replace(rf"\s*{token}\s*", "\x1f", regex=True)
-    hole = canonical.str.contains("^\x1f|\x1f\x1f|\x1f$", regex=True).to_numpy()
-    if hole.any():
-        i = int(np.flatnonzero(hole)[0])
+    if pc.any(pc.match_substring(trimmed, _UNIT)).as_py():
+        i = _first(pc.match_substring(trimmed, _UNIT))
+        raise BadPaths(f"row {i + 1}: path {text.iloc[i]!r} contains a control character")
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.intp)
+    hole = pc.equal(pc.utf8_length(flat), 0)
+    if pc.any(hole).as_py():
+        i = int(np.searchsorted(offsets, _first(hole), side="right") - 1)
         raise BadPaths(f"row {i + 1}: path {text.iloc[i]!r} has an empty channel between "
                        f"{sep!r} separators")
     lost = (numbers["total_conversion_value"] > 0) & (numbers["total_conversions"] == 0)
@@ -130,12 +194,32 @@ def parse_paths(df: pd.DataFrame | Paths, sep: str = SEP) -> Paths:
         i = int(np.flatnonzero(lost)[0])
         raise BadPaths(f"row {i + 1}: path {text.iloc[i]!r} has conversion value "
                        f"{numbers['total_conversion_value'][i]} but no conversions")
-    grouped = pd.DataFrame({"path": canonical.to_numpy(), **numbers}).groupby(
-        "path", sort=False)[["total_conversions", "total_conversion_value", "total_null"]].sum()
-    paths = [tuple(p.split("\x1f")) for p in grouped.index]
-    arr = grouped.to_numpy(dtype=float)
-    channels = sorted({ch for path in paths for ch in path})
-    return Paths(paths, arr[:, 0], arr[:, 1], arr[:, 2], channels)
+
+    enc = pc.dictionary_encode(flat)
+    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.intp)
+    names = enc.dictionary.to_pylist()
+    # the same path may be written twice ("a>b", "a > b"): group on the canonical form
+    listed = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), flat)
+    keys = pc.binary_join(listed, pa.scalar(_UNIT, flat.type))
+    group = pc.dictionary_encode(keys).indices.to_numpy(zero_copy_only=False)
+    g = int(group.max()) + 1  # numbered by first sight
+    cols = ("total_conversions", "total_conversion_value", "total_null")
+    if g < len(group):
+        sums = [np.bincount(group, weights=numbers[c], minlength=g) for c in cols]
+        first = np.unique(group, return_index=True)[1]
+        glen = lengths[first]
+        goff = np.concatenate([[0], np.cumsum(glen)]).astype(np.intp)
+        gather = np.repeat(offsets[first] - goff[:-1], glen) + np.arange(goff[-1])
+        codes, offsets = codes[gather], goff
+    else:
+        sums = [numbers[c] for c in cols]
+
+    # channels sorted by name; codes renumbered to match
+    order = sorted(range(len(names)), key=names.__getitem__)
+    rank = np.zeros(len(names), dtype=np.intp)
+    rank[order] = np.arange(len(order))
+    return Paths(rank[codes], offsets, sums[0].astype(float), sums[1].astype(float),
+                 sums[2].astype(float), [names[j] for j in order])
 
 
 def _result(channels: list[str], conv: np.ndarray, value: np.ndarray) -> pd.DataFrame:
@@ -151,8 +235,9 @@ def _result(channels: list[str], conv: np.ndarray, value: np.ndarray) -> pd.Data
 
 
 class _Attribution:
-    """Shared fit: subclasses give each path's credit weights (summing to 1 over its touches)
-    or override :meth:`_credit` entirely."""
+    """Shared fit: subclasses give every touch's credit weight from its position in its path
+    and the path's length (weights summing to 1 over a path's touches), or override
+    :meth:`_credit` entirely."""
 
     name = ""
 
@@ -165,24 +250,16 @@ class _Attribution:
         self.attribution_ = _result(data.channels, conv, value)
         return self
 
-    def _weights(self, k: int) -> np.ndarray:  # pragma: no cover - abstract
+    def _weights(self, pos: np.ndarray, k: np.ndarray) -> np.ndarray:  # pragma: no cover
+        """Credit of a touch at 0-based position `pos` of a path of `k` touches (arrays)."""
         raise NotImplementedError
 
     def _credit(self, data: Paths) -> tuple[np.ndarray, np.ndarray]:
-        index = {ch: j for j, ch in enumerate(data.channels)}
-        conv = np.zeros(len(index))
-        value = np.zeros(len(index))
-        cache: dict[int, np.ndarray] = {}
-        for path, c, v in zip(data.paths, data.conversions, data.value):
-            if c == 0 and v == 0:
-                continue
-            k = len(path)
-            w = cache.get(k)
-            if w is None:
-                w = cache[k] = self._weights(k)
-            idx = [index[ch] for ch in path]
-            np.add.at(conv, idx, w * c)
-            np.add.at(value, idx, w * v)
+        path_of, pos = data.touch_index()
+        w = self._weights(pos, data.lengths[path_of])
+        n = len(data.channels)
+        conv = np.bincount(data.codes, weights=w * data.conversions[path_of], minlength=n)
+        value = np.bincount(data.codes, weights=w * data.value[path_of], minlength=n)
         return conv, value
 
 
@@ -191,10 +268,8 @@ class FirstTouch(_Attribution):
 
     name = "first"
 
-    def _weights(self, k):
-        w = np.zeros(k)
-        w[0] = 1.0
-        return w
+    def _weights(self, pos, k):
+        return (pos == 0).astype(float)
 
 
 class LastTouch(_Attribution):
@@ -202,10 +277,8 @@ class LastTouch(_Attribution):
 
     name = "last"
 
-    def _weights(self, k):
-        w = np.zeros(k)
-        w[-1] = 1.0
-        return w
+    def _weights(self, pos, k):
+        return (pos == k - 1).astype(float)
 
 
 class Linear(_Attribution):
@@ -213,8 +286,8 @@ class Linear(_Attribution):
 
     name = "linear"
 
-    def _weights(self, k):
-        return np.full(k, 1.0 / k)
+    def _weights(self, pos, k):
+        return 1.0 / k
 
 
 class TimeDecay(_Attribution):
@@ -234,9 +307,10 @@ class TimeDecay(_Attribution):
             raise BadPaths(f"half_life must be a positive number of touches, not {half_life!r}")
         self.half_life = half_life
 
-    def _weights(self, k):
-        w = 2.0 ** (-(k - 1 - np.arange(k)) / self.half_life)
-        return w / w.sum()
+    def _weights(self, pos, k):
+        # normaliser: the geometric sum over the path, sum_{j<k} q^j with q = 2^(-1/h)
+        q = 2.0 ** (-1.0 / self.half_life)
+        return q ** (k - 1 - pos) * (1.0 - q) / (1.0 - q ** k)
 
 
 class PositionBased(_Attribution):
@@ -251,15 +325,13 @@ class PositionBased(_Attribution):
             raise BadPaths("position-based weights need first, last >= 0 and first + last <= 1")
         self.first, self.last = first, last
 
-    def _weights(self, k):
-        if k == 1:
-            return np.ones(1)
-        if k == 2:
-            ends = self.first + self.last
-            return np.array([self.first, self.last]) / ends if ends > 0 else np.full(2, 0.5)
-        w = np.full(k, (1.0 - self.first - self.last) / (k - 2))
-        w[0], w[-1] = self.first, self.last
-        return w
+    def _weights(self, pos, k):
+        ends = self.first + self.last
+        two = (np.array([self.first, self.last]) / ends) if ends > 0 else np.array([0.5, 0.5])
+        middle = (1.0 - ends) / np.maximum(k - 2, 1)
+        w = np.where(pos == 0, self.first, np.where(pos == k - 1, self.last, middle))
+        w = np.where(k == 2, two[np.minimum(pos, 1)], w)
+        return np.where(k == 1, 1.0, w)
 
 
 class MarkovChain(_Attribution):
@@ -286,6 +358,13 @@ class MarkovChain(_Attribution):
     effects RE^v_c = 1 − V₋c / V, normalised and scaled to the total value the same way (equal
     to the conversion shares when every conversion is worth the same).
 
+    ChannelAttribution (Altomare & Loris) estimates the same removal effects by simulating
+    walks on the chain, so its figures carry Monte-Carlo error; bench/ compares the two. Its
+    higher-order states are the sliding windows of exactly k channels (a journey shorter than k
+    is one state); the shorter states at the start of a journey here form a deterministic tree in
+    front of the first window, so the absorption probabilities, and the removal effects, are the
+    same (the tests check it).
+
     Parameters
     ----------
     order : k ≥ 1, the number of channels a state remembers.
@@ -296,85 +375,119 @@ class MarkovChain(_Attribution):
     """
 
     name = "markov"
+    #: Chains with at most this many states are solved densely (LAPACK); larger ones with a
+    #: sparse LU (scipy, imported only then).
+    DENSE_MAX = 400
 
     def __init__(self, order: int = 1):
         if int(order) != order or order < 1:
             raise BadPaths(f"the Markov order must be an integer >= 1, not {order!r}")
         self.order = int(order)
 
+    def _states(self, data: Paths):
+        """Every touch's state as an integer (0 is start, never a touch's) and each state's
+        channel codes, most recent first (a row of `digits`, 0 = none, c + 1 = channel c)."""
+        k, base = self.order, len(data.channels) + 1
+        _, pos = data.touch_index()
+        n = len(data.codes)
+        shifted = np.zeros(n, dtype=np.int64)
+
+        def digit(j: int) -> np.ndarray:  # channel j touches back (+1), 0 before the start
+            shifted[:] = 0
+            shifted[j:] = data.codes[:n - j] + 1
+            return np.where(pos >= j, shifted, 0)
+
+        if base ** k <= 2 ** 24:
+            # the k digits packed into one integer below base^k: a lookup table numbers the
+            # states in O(touches), where sorting millions of keys took most of the fit
+            key = np.zeros(n, dtype=np.int64)
+            for j in range(k):
+                key += digit(j) * base ** j
+            seen = np.zeros(base ** k, dtype=bool)
+            seen[key] = True
+            uniq = np.flatnonzero(seen)
+            number = np.cumsum(seen) - 1
+            inv = number[key]
+            digits = (uniq[:, None] // base ** np.arange(k, dtype=np.int64)) % base
+        else:
+            digits, inv = np.unique(np.column_stack([digit(j) for j in range(k)]), axis=0,
+                                    return_inverse=True)
+        return inv.reshape(-1) + 1, digits, pos
+
     def _chain(self, data: Paths):
-        k = self.order
-        index: dict[tuple[str, ...], int] = {(): 0}
-        rows: list[int] = []
-        cols: list[int] = []
-        weights: list[float] = []
-        to_conv: dict[int, float] = {}
-        to_null: dict[int, float] = {}
-        conv_value: dict[int, float] = {}
-        for path, c, v, n in zip(data.paths, data.conversions, data.value, data.null):
-            w = c + n
-            if w == 0:
-                continue
-            prev = 0
-            for i in range(len(path)):
-                state = path[max(0, i + 1 - k): i + 1]
-                s = index.get(state)
-                if s is None:
-                    s = index[state] = len(index)
-                rows.append(prev)
-                cols.append(s)
-                weights.append(w)
-                prev = s
-            to_conv[prev] = to_conv.get(prev, 0.0) + c
-            to_null[prev] = to_null.get(prev, 0.0) + n
-            conv_value[prev] = conv_value.get(prev, 0.0) + v
-        m = len(index)
-        counts = sp.csr_matrix((weights, (rows, cols)), shape=(m, m))  # duplicates are summed
-        conv = np.zeros(m)
-        null = np.zeros(m)
-        val = np.zeros(m)
-        for s, x in to_conv.items():
-            conv[s] = x
-        for s, x in to_null.items():
-            null[s] = x
-        for s, x in conv_value.items():
-            val[s] = x
-        out = np.asarray(counts.sum(axis=1)).ravel() + conv + null
+        m_paths = data.conversions + data.null
+        if not (m_paths > 0).all():  # paths with neither conversions nor nulls weigh nothing
+            live = m_paths > 0
+            lengths = data.lengths[live]
+            off = np.concatenate([[0], np.cumsum(lengths)])
+            keep = np.repeat(live, data.lengths)
+            data = Paths(data.codes[keep], off, data.conversions[live], data.value[live],
+                         data.null[live], data.channels)
+        state, digits, pos = self._states(data)
+        m = len(digits) + 1
+        prev = np.zeros_like(state)
+        inner = np.flatnonzero(pos > 0)
+        prev[inner] = state[inner - 1]
+        path_of = np.repeat(np.arange(len(data)), data.lengths)
+        w = (data.conversions + data.null)[path_of]
+        last = state[data.offsets[1:] - 1]
+        conv = np.bincount(last, weights=data.conversions, minlength=m)
+        null = np.bincount(last, weights=data.null, minlength=m)
+        val = np.bincount(last, weights=data.value, minlength=m)
+        if m * m <= 2 ** 24:  # transition counts: a bincount over state pairs is O(touches)
+            counts = np.bincount(prev * m + state, weights=w, minlength=m * m).reshape(m, m)
+            out = counts.sum(axis=1) + conv + null
+        else:
+            import scipy.sparse as sp
+
+            counts = sp.csr_matrix((w, (prev, state)), shape=(m, m))  # duplicates are summed
+            out = np.asarray(counts.sum(axis=1)).ravel() + conv + null
         out[out == 0] = 1.0  # only start, when every path has zero weight
-        inv = sp.diags(1.0 / out)
-        Q = (inv @ counts).tocsc()
+        if m <= self.DENSE_MAX:
+            Q = counts / out[:, None]
+        else:
+            import scipy.sparse as sp
+
+            Q = sp.csc_matrix(counts) if isinstance(counts, np.ndarray) else counts
+            Q = (sp.diags(1.0 / out) @ Q).tocsc()
         # rewards: P(s -> conversion), and P(s -> conversion) x mean value of those conversions
         R = np.column_stack([conv / out, val / out])
-        states = [None] * m
-        for st, s in index.items():
-            states[s] = st
-        return states, Q, R
+        names = data.channels
+        states = [()] + [tuple(names[d - 1] for d in row[::-1] if d) for row in digits.tolist()]
+        # members[c]: the states containing channel c (start, row 0, contains none)
+        contains = np.zeros((len(names), m), dtype=bool)
+        for j in range(digits.shape[1]):
+            d = digits[:, j]
+            hit = np.flatnonzero(d)
+            contains[d[hit] - 1, hit + 1] = True
+        return states, Q, R, contains
 
     @staticmethod
-    def _solve(Q: sp.csc_matrix, R: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    def _solve(Q, R: np.ndarray, keep: np.ndarray) -> np.ndarray:
         """x_start of (I − Q) x = R restricted to the kept states (removed ones absorb into
         null, so their x is 0). Returns (P, V)."""
         idx = np.flatnonzero(keep)
-        A = (sp.identity(len(idx), format="csc") - Q[idx][:, idx]).tocsc()
-        x = splu(A).solve(np.ascontiguousarray(R[idx]))
+        if isinstance(Q, np.ndarray):
+            A = np.eye(len(idx)) - Q[np.ix_(idx, idx)]
+            x = np.linalg.solve(A, R[idx])
+        else:
+            import scipy.sparse as sp
+            from scipy.sparse.linalg import splu
+
+            A = (sp.identity(len(idx), format="csc") - Q[idx][:, idx]).tocsc()
+            x = splu(A).solve(np.ascontiguousarray(R[idx]))
         return x[0]  # state 0 (start) is always kept and first
 
     def _credit(self, data: Paths):
-        states, Q, R = self._chain(data)
+        states, Q, R, contains = self._chain(data)
         self.states_ = states
         full = self._solve(Q, R, np.ones(len(states), dtype=bool))
         self.conversion_probability_, self.expected_value_ = float(full[0]), float(full[1])
-        members: dict[str, list[int]] = {ch: [] for ch in data.channels}
-        for s, st in enumerate(states):
-            for ch in set(st):
-                members[ch].append(s)
         re = np.zeros((len(data.channels), 2))
-        for j, ch in enumerate(data.channels):
-            keep = np.ones(len(states), dtype=bool)
-            keep[members[ch]] = False
-            if keep.all():
+        for j in range(len(data.channels)):
+            if not contains[j].any():
                 continue
-            removed = self._solve(Q, R, keep)
+            removed = self._solve(Q, R, ~contains[j])
             with np.errstate(divide="ignore", invalid="ignore"):
                 re[j] = np.where(full > 0, 1.0 - removed / full, 0.0)
         re = np.clip(re, 0.0, 1.0)  # round-off only: removal never raises the probability
@@ -421,13 +534,11 @@ class Shapley(_Attribution):
                 f"exact Shapley attribution enumerates 2^n channel coalitions and this table has "
                 f"{n} channels (limit {self.max_channels}); merge rare channels or use --model "
                 f"markov")
-        index = {ch: j for j, ch in enumerate(data.channels)}
-        r = np.zeros((1 << n, 2))
-        for path, c, v in zip(data.paths, data.conversions, data.value):
-            mask = 0
-            for ch in path:
-                mask |= 1 << index[ch]
-            r[mask] += (c, v)
+        # each path's channel set as a bit mask
+        bits = np.left_shift(np.int64(1), data.codes.astype(np.int64))
+        masks = np.bitwise_or.reduceat(bits, data.offsets[:-1])
+        r = np.column_stack([np.bincount(masks, weights=data.conversions, minlength=1 << n),
+                             np.bincount(masks, weights=data.value, minlength=1 << n)])
         # zeta transform: v(S) = sum over T subset of S of r(T)
         vals = r.copy()
         masks = np.arange(1 << n)

@@ -440,7 +440,9 @@ class ABTest:
                 names[cid] = getattr(row, "name", None) or cid
         per_user = None
         if users is not None and self.bootstrap:
-            per_user = {k: g["revenue"].to_numpy(float)
+            # sorted, so a seed gives the same resamples whatever order the warehouse returned
+            # the users in (a query without ORDER BY has none)
+            per_user = {k: np.sort(g["revenue"].to_numpy(float))
                         for k, g in users.groupby(["campaign_id", "arm"], sort=False)}
         rows, srm_rows = [], []
         for cid, g in arms.groupby("campaign_id", sort=True):
@@ -456,7 +458,9 @@ class ABTest:
                              "observed": json.dumps(srm.observed),
                              "planned": json.dumps(srm.planned)})
             ratio_plan = plan if plan else {a: 1.0 for a in g.index}
-            for arm in g.index:
+            # planned arms nobody was seen in still get a row (no data), so every campaign
+            # is accounted for even when only its control was observed
+            for arm in list(g.index) + sorted(set(plan) - set(g.index)):
                 if arm == control:
                     continue
                 rows.append(self._compare(cid, names.get(cid, cid), g, control, arm, srm,
@@ -469,9 +473,9 @@ class ABTest:
     def _compare(self, cid, name, g, control, arm, srm, plan, per_user) -> dict:
         out = {"campaign_id": cid, "campaign": name, "control": control, "arm": arm,
                "srm": bool(srm.mismatch), "srm_p_value": srm.p_value}
-        t = g.loc[arm]
+        t = g.loc[arm] if arm in g.index else None
         c = g.loc[control] if control in g.index else None
-        n_t = int(t["users"])
+        n_t = int(t["users"]) if t is not None else 0
         n_c = int(c["users"]) if c is not None else 0
         out.update(users_control=n_c, users_arm=n_t)
         if n_c == 0 or n_t == 0:
