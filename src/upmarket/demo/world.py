@@ -34,6 +34,11 @@ The generative story
   customer registers carry only the device's anonymous id (her register event links the two).
   So last-touch attribution over-credits the closing channels, and presence-based models
   (Markov removal effects, Shapley) the frequent ambient ones, in known ways.
+* Campaigns run A/B tests: a touch in a campaign's channel during its dates is an exposure, and
+  each person exposed is in one arm per campaign ("A" control, "B" treatment, in the split its
+  ``arms`` plans), carried by all her exposures. Arm B converts within
+  `EXPERIMENT_WINDOW_DAYS` of the first exposure (1 + uplift)× as often as arm A (see `_arms`
+  for how, without touching the orders).
 
 Ground truth
 ------------
@@ -52,6 +57,9 @@ Ground truth
 ``truth_channels``: for each channel, the number of conversions (orders with ``ts <= as_of``,
 first purchases included) that would not have happened without that channel's touch: those whose
 initiating touch was incremental. Closing and ambient touches never are.
+
+``campaign_uplifts(config)`` (not stored in the warehouse): each campaign's planned treatment
+share and true relative uplift of the conversion rate, for an A/B analysis to recover.
 """
 
 from __future__ import annotations
@@ -67,7 +75,8 @@ import pandas as pd
 from upmarket.errors import UpmarketError
 from upmarket.warehouse.schema import PROMOTION_TYPES, TABLES
 
-__all__ = ["WorldConfig", "generate_world", "BadWorldConfig", "CHANNELS"]
+__all__ = ["WorldConfig", "generate_world", "campaign_uplifts", "BadWorldConfig", "CHANNELS",
+           "EXPERIMENT_WINDOW_DAYS"]
 
 
 class BadWorldConfig(UpmarketError, ValueError):
@@ -142,6 +151,10 @@ _CLOSER_P = np.array([0.5, 0.0, 0.6, 0.5])
 #: recorded exposure every 4-5 months: the volume of the first version's "noise touches" (0.5 per
 #: order), spread over people's lives instead of placed just before their purchases.
 _AMBIENT_RATE = 1.0 / 140.0
+#: The conversion window of the campaigns' A/B tests (days after a person's first exposure): the
+#: window over which a campaign's true uplift holds; the default of
+#: `strategy.measurement.MeasurementSettings.experiment_window_days`.
+EXPERIMENT_WINDOW_DAYS = 30
 _UTM_SOURCE = ("baidu", "weibo", "newsletter", "wechat", "douyin", "xiaohongshu", "store_qr",
                "friend")
 _UTM_MEDIUM = ("cpc", "social", "email", "social", "video", "social", "qr", "referral")
@@ -519,6 +532,10 @@ class _Context:
         self.camp_ids = np.array([c[0] for c in camps], dtype=object)
         self.camp_names = np.array([c[1] for c in camps], dtype=object)
         self.camp_uplift = np.array([c[6] for c in camps])
+        # the planned share of arm B: most tests split 50/50, a quarter are holdout tests that
+        # keep a fifth as control. A stream of its own, so the rest of the context is unchanged.
+        split = np.random.default_rng([int(self.cfg.seed), 5]).random(len(camps))
+        self.camp_share_b = np.where(split < 0.25, 0.8, 0.5)
         self.campaigns = _frame("campaigns", {
             "campaign_id": self.camp_ids.copy(),
             "name": self.camp_names.copy(),
@@ -526,7 +543,8 @@ class _Context:
             "start": self.ts(np.array([c[3] for c in camps], dtype=float)),
             "end": self.ts(np.array([c[4] for c in camps], dtype=float) - 1.0 / 86400),
             "budget": np.array([c[5] for c in camps], dtype=float),
-            "arms": np.array(['{"A": 0.5, "B": 0.5}'] * len(camps), dtype=object),
+            "arms": np.array([f'{{"A": {1.0 - b:g}, "B": {b:g}}}' for b in self.camp_share_b],
+                             dtype=object),
         })
 
     # ---- helpers
@@ -1136,16 +1154,15 @@ def _events(ctx: _Context, rng: np.random.Generator, cnt: _Counters, incremental
     T = ctx.T
     no = len(o_cust)
     nch = len(CHANNELS)
-    seg_kind, seg_cust, seg_vis, seg_ts, seg_ch, seg_inc, seg_props = [], [], [], [], [], [], []
+    seg_kind, seg_cust, seg_vis, seg_ts, seg_ch, seg_props = [], [], [], [], [], []
 
-    def add(kind, cust, ts, ch=None, inc=None, props=None, vis=None):
+    def add(kind, cust, ts, ch=None, props=None, vis=None):
         m = len(ts)
         seg_kind.append(np.full(m, kind, dtype=np.int64) if np.isscalar(kind) else kind)
         seg_cust.append(cust)
         seg_vis.append(np.full(m, -1, dtype=np.int64) if vis is None else vis)
         seg_ts.append(ts)
         seg_ch.append(np.full(m, -1, dtype=np.int64) if ch is None else ch)
-        seg_inc.append(np.zeros(m, bool) if inc is None else inc)
         seg_props.append(np.full(m, "{}", dtype=object) if props is None else props)
 
     # the initiating touch of each order: causal with the channel's effect, or a customer who
@@ -1158,7 +1175,7 @@ def _events(ctx: _Context, rng: np.random.Generator, cnt: _Counters, incremental
     incremental += np.bincount(touch_ch[inc], minlength=nch)
     ti = np.nonzero(has_touch)[0]
     click_t = o_t[ti] - 0.005 - rng.exponential(_LEAD_DAYS[touch_ch[ti]])
-    add(_CLICK, o_cust[ti], click_t, touch_ch[ti], inc[ti])
+    add(_CLICK, o_cust[ti], click_t, touch_ch[ti])
     paid = np.isin(touch_ch[ti], [0, 1, 4, 5]) & (rng.random(len(ti)) < 0.5)
     add(_IMP, o_cust[ti[paid]], click_t[paid] - rng.exponential(0.2, int(paid.sum())),
         touch_ch[ti[paid]])
@@ -1219,12 +1236,11 @@ def _events(ctx: _Context, rng: np.random.Generator, cnt: _Counters, incremental
     vis = np.concatenate(seg_vis)
     ts = np.minimum(np.concatenate(seg_ts), T)
     ch = np.concatenate(seg_ch)
-    incv = np.concatenate(seg_inc)
     props = np.concatenate(seg_props)
     order = np.lexsort((kind, ts))
     order = order[ts[order] >= 0.0]  # touches before the history starts are not recorded
-    kind, cust, vis, ts, ch, incv, props = (kind[order], cust[order], vis[order], ts[order],
-                                            ch[order], incv[order], props[order])
+    kind, cust, vis, ts, ch, props = (kind[order], cust[order], vis[order], ts[order],
+                                      ch[order], props[order])
     N = len(ts)
     known = cust >= 0
     cu = np.maximum(cust, 0)
@@ -1238,9 +1254,7 @@ def _events(ctx: _Context, rng: np.random.Generator, cnt: _Counters, incremental
     chc = np.maximum(ch, 0)
     camp = np.where(touch, ctx.camp_day[chc, np.clip(ts.astype(np.int64), 0, ctx.D - 1)], -1)
     inc_c = camp >= 0
-    up = ctx.camp_uplift[np.maximum(camp, 0)] if len(ctx.camp_ids) else np.zeros(N)
-    p_b = np.where(incv, (1.0 + up) / (2.0 + up), 0.5)
-    arm = np.where(rng.random(N) < p_b, "B", "A").astype(object)
+    arm = _arms(ctx, rng, n, camp, np.where(known, cust, n + vis), ts, o_cust, o_t)
     props = np.where(inc_c, '{"arm": "' + arm + '"}', props)
     camp_ids = np.concatenate([ctx.camp_ids, np.array([None], dtype=object)])
     camp_names = np.concatenate([ctx.camp_names, np.array([None], dtype=object)])
@@ -1266,6 +1280,73 @@ def _events(ctx: _Context, rng: np.random.Generator, cnt: _Counters, incremental
         "channel": chn[chx],
         "campaign_id": camp_ids[camp],
     })
+
+
+def _arms(ctx: _Context, rng: np.random.Generator, n: int, camp: np.ndarray, user: np.ndarray,
+          ts: np.ndarray, o_cust: np.ndarray, o_t: np.ndarray) -> np.ndarray:
+    """The A/B arm of every event ("A" control, "B" treatment; "" off campaign): one arm per
+    person and campaign, carried by all her exposures to it.
+
+    `camp` is each event's campaign index (-1: none), `user` the person (customer index in the
+    chunk of `n`, or n + visitor index for anonymous visitors), events in time order. The
+    campaign's effect is relative: among the people exposed to campaign k, the chance of a paid
+    order within `EXPERIMENT_WINDOW_DAYS` of the first exposure is p_B = (1 + u_k)·p_A in arm
+    B, with ``u_k = ctx.camp_uplift[k]`` and the arms in the planned split π_k = P(B).
+
+    The orders are simulated before the touchpoints (every touch is placed around them), and
+    they drive the premium ladder, the churn truth and the attribution truth; so instead of
+    adding or removing orders for an arm, the arm is drawn *given* each person's already
+    simulated outcome y, by Bayes' rule. With c_k the share of exposed people who converted,
+    the rates that keep the plan and the uplift, π·p_B + (1−π)·p_A = c and p_B = (1+u)·p_A,
+    are p_A = c / (1 + u·π) and p_B = (1 + u)·p_A, so
+
+        P(B | y = 1) = π·p_B / c = π(1 + u) / (1 + u·π),
+        P(B | y = 0) = π(1 − p_B) / (1 − c).
+
+    The draws are independent across people, so (arm, outcome) has the law of a randomised
+    test whose treatment multiplies the conversion rate by 1 + u (rate ratio p_B/p_A = 1 + u
+    in expectation; P(B) = π). What it cannot give is balance on everything else: arm B holds
+    slightly more of the frequent buyers, as outcome-correlated traits follow the outcome.
+    Visitors never identified cannot convert (y = 0).
+    """
+    arm = np.full(len(ts), "", dtype=object)
+    ex = np.nonzero(camp >= 0)[0]
+    if not len(ex):
+        return arm
+    width = int(user.max()) + 1
+    pair, first, inv = np.unique(camp[ex] * width + user[ex], return_index=True,
+                                 return_inverse=True)
+    p_camp, p_user, t0 = pair // width, pair % width, ts[ex][first]
+    # converted: a paid order in [first exposure, first exposure + window), cut at as_of; the
+    # orders are sorted by (customer, time), searched on the key customer·span + time
+    span = ctx.E + 2.0
+    key = np.sort(o_cust * span + o_t)
+    cust_ok = p_user < n
+    lo = np.searchsorted(key, p_user * span + t0, side="left")
+    hi = np.searchsorted(key, p_user * span + np.minimum(t0 + EXPERIMENT_WINDOW_DAYS, ctx.T),
+                         side="left")
+    y = cust_ok & (hi > lo)
+    k = len(ctx.camp_ids)
+    c = np.bincount(p_camp, y, minlength=k) / np.maximum(np.bincount(p_camp, minlength=k), 1)
+    u, pi = ctx.camp_uplift, ctx.camp_share_b
+    p_b = np.minimum((1.0 + u) * c / (1.0 + u * pi), 1.0)
+    q1 = pi * (1.0 + u) / (1.0 + u * pi)
+    q0 = np.clip(np.divide(pi * (1.0 - p_b), 1.0 - c, out=pi.copy(), where=c < 1.0), 0.0, 1.0)
+    is_b = rng.random(len(pair)) < np.where(y, q1[p_camp], q0[p_camp])
+    arm[ex] = np.where(is_b, "B", "A").astype(object)[inv]
+    return arm
+
+
+def campaign_uplifts(config: WorldConfig | None = None) -> pd.DataFrame:
+    """The demo world's true A/B effects, one row per campaign of `config`: `campaign_id`,
+    `treatment_share` (the planned share of arm B, as in the campaign's `arms`) and `uplift`,
+    the true relative uplift of the conversion rate, arm B over control arm A, within
+    `EXPERIMENT_WINDOW_DAYS` of a person's first exposure (see `_arms`). Not stored in the
+    warehouse: it is what an A/B analysis of the world should recover."""
+    ctx = _Context(config or WorldConfig())
+    return pd.DataFrame({"campaign_id": ctx.camp_ids.copy(),
+                         "treatment_share": ctx.camp_share_b.copy(),
+                         "uplift": ctx.camp_uplift.copy()})
 
 
 # --------------------------------------------------------------------------------------------
