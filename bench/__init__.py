@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, str] = {
     "attribution": "bench.attribution_vs_channelattribution",
     "recommend": "bench.recommendations",
     "collect": "bench.collect",
+    "profiles": "bench.profiles",
 }
 
 _HEADER = """# Benchmarks

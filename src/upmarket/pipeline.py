@@ -30,6 +30,7 @@ from upmarket.models.basket import association_rules, best_bundles
 from upmarket.models.recommend import NoPurchases, TunedHybrid
 from upmarket.models.upgrade_paths import upgrade_paths
 from upmarket.models.value import LifetimeValue, ValueSettings
+from upmarket.opstore.store import publish_run_profiles
 from upmarket.strategy import (budget, economics, kpis, lifecycle, measurement, nba, risk,
                                roi, scorecard, tiers)
 from upmarket.strategy.segments import segment_codes
@@ -422,4 +423,6 @@ def run(
     except BaseException as exc:
         ctx.run.fail(f"{type(exc).__name__}: {exc}")
         raise
+    # outside the try: the run is already published, a failure here must not unpublish it
+    publish_run_profiles(ctx.wh, ctx.run.run_id)
     return ctx

@@ -15,6 +15,7 @@ bucket (rate per second, burst); an empty bucket answers 429 with Retry-After.
 # no `from __future__ import annotations`: FastAPI must see the dependency types defined
 # inside create_app, which string annotations would hide from it
 
+import asyncio
 import base64
 import binascii
 import math
@@ -29,6 +30,7 @@ import sqlalchemy.exc
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from upmarket.errors import NoRun, WarehouseError
 from upmarket.opstore import store as ops
@@ -168,7 +170,10 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         description="Event collection (Segment/RudderStack HTTP API) and customer profiles.",
         responses={k: v for k, v in _PROBLEMS.items() if k in (400, 401, 403, 429)},
     )
+    audit = ops.AuditWriter(store)
+    app.router.add_event_handler("shutdown", audit.close)
     app.state.store = store
+    app.state.audit = audit
     app.state.warehouse_url = warehouse_url
     app.add_middleware(BodyLimit, max_body=max_body)
 
@@ -195,9 +200,12 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
                             headers={"Retry-After": "1"})
 
     def require(scope: str):
-        def check(request: Request,
-                  authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-                  ) -> ApiKey:
+        # async: the key lookup is one indexed read (~0.03 ms), cheaper than the hop to a
+        # worker thread that a plain `def` dependency costs on every request
+        async def check(request: Request,
+                        authorization: Annotated[str | None,
+                                                 Header(include_in_schema=False)] = None,
+                        ) -> ApiKey:
             token = _key_from_header(authorization)
             key = ops.verify_key(store, token) if token else None
             if key is None:
@@ -289,17 +297,36 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
 
     @app.get("/v1/customers/{customer_id}", response_model=Profile, tags=["profiles"],
              responses={404: {"model": Problem}, 503: _PROBLEMS[503]})
-    def customer(customer_id: CustomerId, key: Read,
-                 accept_language: AcceptLanguage = None) -> JSONResponse:
+    async def customer(customer_id: CustomerId, key: Read,
+                       accept_language: AcceptLanguage = None) -> JSONResponse:
         """Tier and service level, RFM segment, CLV, churn risk, next best action with its
-        reason (Chinese when Accept-Language prefers zh), consents and recent events."""
+        reason (Chinese when Accept-Language prefers zh), consents and recent events.
+
+        Served from the profiles snapshot written when the run was published: consents are
+        those in force at that moment (header `X-Consents-As-Of`); recent events are live.
+        Without a snapshot, the profile is read from the warehouse, consents as of now.
+
+        `async`: the fast path is two indexed reads (~0.05 ms) run on the event loop, and the
+        audit record's group commit is awaited, not waited for in a thread; only the
+        warehouse fallback goes to a worker thread."""
         lang = profiles.lang_of(accept_language)
-        found = warehouse_call(profiles.profile, customer_id, lang, ops.now_utc())
+        try:
+            fast = profiles.fast_profile(store, customer_id, lang)
+        except profiles.UnknownCustomer as exc:
+            raise HTTPException(404, str(exc)) from None
+        if fast is None:
+            found = await run_in_threadpool(warehouse_call, profiles.profile, customer_id,
+                                            lang, ops.now_utc())
+            consents_at = None
+        else:
+            found, consents_at = fast
         found["recent_events"] = ops.recent_events(store, customer_id)
         body = Profile.model_validate(found)
-        ops.write_audit(store, actor(key), "read_profile", customer_id)
-        return JSONResponse(body.model_dump(mode="json"),
-                            headers={"Content-Language": lang, "Vary": "Accept-Language"})
+        await asyncio.wrap_future(audit.submit(actor(key), "read_profile", customer_id))
+        headers = {"Content-Language": lang, "Vary": "Accept-Language"}
+        if consents_at:
+            headers["X-Consents-As-Of"] = consents_at
+        return JSONResponse(body.model_dump(mode="json"), headers=headers)
 
     @app.get("/v1/segments", response_model=Segments, tags=["profiles"],
              responses={503: _PROBLEMS[503]})

@@ -1,6 +1,10 @@
 """What the read routes take from the warehouse: the current published run's results, its next
 best actions and KPIs, and consents in force.
 
+A single customer's profile is served from the operational store's snapshot of the run
+(`fast_profile`: one primary-key read, ~0.1 ms, written by `store.publish_run_profiles` when the
+pipeline publishes); the warehouse path below remains for a store without a snapshot.
+
 The service opens the warehouse read-only for each request and closes it after. DuckDB lets one
 process write a file at a time and a read-only handle also locks out writers, so holding one
 open would stop `upmarket run` from publishing; a short-lived read-only handle never does, and
@@ -22,6 +26,7 @@ from upmarket.activation import privacy
 from upmarket.errors import UpmarketError, WarehouseError
 from upmarket.features.engagement import consents_in_force
 from upmarket.i18n import label, value_label
+from upmarket.opstore import store as ops
 from upmarket.strategy.tiers import TierPolicy
 from upmarket.warehouse.connection import Warehouse, connect, default_url, duckdb_path
 from upmarket.warehouse.runs import current_run, output
@@ -102,40 +107,44 @@ def _clean(v):
 
 def profile(wh: Warehouse, customer_id: str, lang: str, at: datetime) -> dict:
     """One customer's row of the current run with their service level, next best action (its
-    reason in `lang`) and consents in force at `at`."""
+    reason in `lang`) and consents in force at `at`, read from the warehouse: the slow path,
+    for when the operational store holds no profiles snapshot yet (`fast_profile`)."""
     run = current_run(wh)
-    res = output(wh, "results", run["run_id"])
-    rows = res.filter(res.customer_id == customer_id).to_pandas()
-    if rows.empty:
+    found = ops.profile_documents(wh, run, at, customer_id)
+    if found.empty:
         raise UnknownCustomer(f"customer {customer_id!r} is not in run {run['run_id']}")
-    row = {k: _clean(v) for k, v in rows.iloc[0].to_dict().items()}
-    level = TierPolicy().level(row["tier"])
-    out = {"customer_id": customer_id, "run_id": run["run_id"], "as_of": run["as_of"],
-           "service_level": {"service": label(level.service, lang),
-                             "resource": label(level.resource, lang),
-                             "response_hours": level.response_hours}}
-    for f in ("tier", "rfm_segment", "rfm_cell", "lifecycle_stage", "clv", "p_alive",
-              "churn_risk", "churn_band"):
-        out[f] = None if row.get(f) is None else row[f]
-    if out["rfm_cell"] is not None:
-        out["rfm_cell"] = str(out["rfm_cell"])
-    out["next_best_action"] = None
-    if wh.has_table(f"actions__{run['run_id']}"):
-        a = output(wh, "actions", run["run_id"])
-        act = a.filter(a.customer_id == customer_id).to_pandas()
-        if not act.empty:
-            r = {k: _clean(v) for k, v in act.iloc[0].to_dict().items()}
-            out["next_best_action"] = {
-                k: r.get(k) for k in ("action", "channel", "offer_type", "offer_value", "sku",
-                                      "product_name", "send_hour", "expected_value")}
-            if out["next_best_action"]["send_hour"] is not None:
-                out["next_best_action"]["send_hour"] = int(out["next_best_action"]["send_hour"])
-            out["next_best_action"]["reason"] = r["reason_zh" if lang == "zh-CN" else "reason_en"]
-    c = consents_in_force(wh.table("consents"), at)
-    c = c.filter(c.customer_id == customer_id).to_pandas()
-    out["consents"] = [{"channel": str(ch), "granted": bool(g)}
-                       for ch, g in sorted(zip(c["channel"], c["granted"]))]
+    return render(found["doc"].iloc[0], lang)
+
+
+def render(doc: dict, lang: str) -> dict:
+    """A stored profile document (`store.profile_documents`) as the API shows it in `lang`:
+    the tier's service level labelled, the next best action's reason in that language."""
+    out = {k: v for k, v in doc.items() if k != "consents_at"}
+    level = TierPolicy().level(doc["tier"])
+    out["service_level"] = {"service": label(level.service, lang),
+                            "resource": label(level.resource, lang),
+                            "response_hours": level.response_hours}
+    act = doc.get("next_best_action")
+    if act is not None:
+        act = {k: v for k, v in act.items() if k not in ("reason_en", "reason_zh")}
+        act["reason"] = doc["next_best_action"].get(
+            "reason_zh" if lang == "zh-CN" else "reason_en")
+        out["next_best_action"] = act
     return out
+
+
+def fast_profile(store: ops.Store, customer_id: str, lang: str) -> tuple[dict, str] | None:
+    """The customer's profile from the store's snapshot of the current run, by primary key,
+    with the time its consents were read (they are those in force when the run was
+    published, not now); None when the store holds no snapshot at all, so the caller falls
+    back to the warehouse. An unknown customer of a snapshot is `UnknownCustomer`."""
+    doc = ops.read_profile(store, customer_id)
+    if doc is None:
+        run_id = ops.profiles_run(store)
+        if run_id is None:
+            return None
+        raise UnknownCustomer(f"customer {customer_id!r} is not in run {run_id}")
+    return render(doc, lang), doc.get("consents_at") or ""
 
 
 def segments(wh: Warehouse, lang: str) -> dict:
