@@ -65,6 +65,20 @@ def machine_info() -> dict[str, str]:
             "os": f"{platform.system()} {platform.release()}"}
 
 
+def command(name: str, customers: int, quick: bool) -> str:
+    """The command line that reproduces a bench run, for its report."""
+    from .__main__ import DEFAULT_CUSTOMERS, QUICK_CUSTOMERS
+
+    cmd = f"python -m bench --only {name}" + (" --quick" if quick else "")
+    if customers != (QUICK_CUSTOMERS if quick else DEFAULT_CUSTOMERS):
+        cmd += f" --customers {customers}"
+    return cmd
+
+
+def fmt_seconds(t: float) -> str:
+    return f"{t * 1000:.0f} ms" if t < 1 else f"{t:.2f} s"
+
+
 def today() -> str:
     return _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import REPO_ROOT, machine_info, today, update_section
+from . import REPO_ROOT, command, fmt_seconds, machine_info, today, update_section
 
 NAME = "attribution"
 DESCRIPTION = "Markov attribution command, upmarket vs ChannelAttribution 2.2.5"
@@ -222,19 +222,6 @@ def startup(env: dict[str, str]) -> tuple[float, float]:
 # ----------------------------------------------------------------------------- report
 
 
-def _command(customers: int, quick: bool) -> str:
-    from .__main__ import DEFAULT_CUSTOMERS, QUICK_CUSTOMERS
-
-    cmd = "python -m bench --only attribution" + (" --quick" if quick else "")
-    if customers != (QUICK_CUSTOMERS if quick else DEFAULT_CUSTOMERS):
-        cmd += f" --customers {customers}"
-    return cmd
-
-
-def _fmt_s(t: float) -> str:
-    return f"{t * 1000:.0f} ms" if t < 1 else f"{t:.2f} s"
-
-
 def _pct(a: float, b: float) -> float:
     return 100.0 * (a - b) / b if b else float("nan")
 
@@ -279,8 +266,8 @@ def run(customers: int = 1_000_000, quick: bool = False) -> dict:
                         theirs_t[order].append(wall)
             boot.append(startup(env))
             print(f"  round {i + 1}/{ROUNDS}: " + "; ".join(
-                f"order {k}: ours {_fmt_s(ours_t[k][-1])}, ChannelAttribution "
-                f"{_fmt_s(theirs_t[k][-1])}" for k in ORDERS), flush=True)
+                f"order {k}: ours {fmt_seconds(ours_t[k][-1])}, ChannelAttribution "
+                f"{fmt_seconds(theirs_t[k][-1])}" for k in ORDERS), flush=True)
         # exact removal effects, in process (not timed), for the agreement table
         data = parse_paths(table)
         exact = {k: MarkovChain(order=k).fit(data) for k in ORDERS}
@@ -291,8 +278,8 @@ def run(customers: int = 1_000_000, quick: bool = False) -> dict:
     versions = theirs_res[ORDERS[0]]["versions"]
     total_c, total_v = data.total_conversions, data.total_value
 
-    time_rows = [f"| {k} | {_fmt_s(min(ours_t[k]))} | {_fmt_s(float(np.median(ours_t[k])))} | "
-                 f"{_fmt_s(min(theirs_t[k]))} | {_fmt_s(float(np.median(theirs_t[k])))} | "
+    time_rows = [f"| {k} | {fmt_seconds(min(ours_t[k]))} | {fmt_seconds(float(np.median(ours_t[k])))} | "
+                 f"{fmt_seconds(min(theirs_t[k]))} | {fmt_seconds(float(np.median(theirs_t[k])))} | "
                  f"**{ratio[k]:.2f}** |" for k in ORDERS]
     agree_rows, worst = [], {}
     for k in ORDERS:
@@ -321,7 +308,7 @@ def run(customers: int = 1_000_000, quick: bool = False) -> dict:
 
 Goal: the whole command `upmarket attribution --model markov` no slower than a whole script running ChannelAttribution's `markov_model` on the same path table (time ratio ChannelAttribution / ours >= {GOAL_RATIO:g}) at order 1 and order 3. **{"MET" if met else "NOT MET"}** in this run: ratio {ratio[1]:.2f} at order 1, {ratio[3]:.2f} at order 3.
 
-- Run: {today()}, `{_command(customers, quick)}` (`bench/attribution_vs_channelattribution.py`), {total_wall:.0f} s in all
+- Run: {today()}, `{command("attribution", customers, quick)}` (`bench/attribution_vs_channelattribution.py`), {total_wall:.0f} s in all
 - Machine: {mi['nproc']} CPUs (nproc), {mi['cpu']}, {mi['memory']} RAM, {mi['os']}
 - Data: {journeys:,} simulated journeys over {len(CHANNELS)} channels ({touches:,} touches, {n_conv:,} conversions, value {total_v:,.0f}), seed {SEED}: first-order channel transitions, lengths 1 + geometric (p = {P_STOP}, at most {MAX_LEN}), noisy-OR conversion; aggregated to **{len(table):,} distinct paths**, a {size_mb:.1f} MB CSV `path,total_conversions,total_conversion_value,total_null`
 - Ours: `upmarket attribution --paths FILE --model markov --order K --json`, Python {mi['python']}, numpy {np.__version__}, pandas {pd.__version__}; exact removal effects (absorbing-chain solve)
@@ -332,7 +319,7 @@ Goal: the whole command `upmarket attribution --model markov` no slower than a w
 | ---: | ---: | ---: | ---: | ---: | ---: |
 {chr(10).join(time_rows)}
 
-Fixed start-up, for context (the same commands doing no work, best of {ROUNDS}): `upmarket attribution --help` {_fmt_s(b_ours)}; `python -c "import pandas, ChannelAttribution"` {_fmt_s(b_theirs)}.
+Fixed start-up, for context (the same commands doing no work, best of {ROUNDS}): `upmarket attribution --help` {fmt_seconds(b_ours)}; `python -c "import pandas, ChannelAttribution"` {fmt_seconds(b_theirs)}.
 
 Agreement. ChannelAttribution estimates the removal effects by simulating walks on the chain; ours solves them exactly, so the differences below are its Monte-Carlo error (the command's JSON equals the in-process exact model to 1e-6). Largest difference in attributed conversions: **{worst[1][0]:.2f} %** at order 1, **{worst[3][0]:.2f} %** at order 3 (value: {worst[1][1]:.2f} %, {worst[3][1]:.2f} %); the differences are typically largest for the smaller channels.
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import betaln, gammaln
 
-from . import REPO_ROOT, machine_info, today, update_section
+from . import REPO_ROOT, command, fmt_seconds, machine_info, today, update_section
 
 NAME = "btyd"
 DESCRIPTION = "BG/NBD + Gamma-Gamma fit, upmarket vs lifetimes 0.11.3"
@@ -197,19 +197,6 @@ def fit_lifetimes(data_path: Path, repeats: int) -> dict:
 # ----------------------------------------------------------------------------- report
 
 
-def _command(customers: int, quick: bool) -> str:
-    from .__main__ import DEFAULT_CUSTOMERS, QUICK_CUSTOMERS
-
-    cmd = "python -m bench --only btyd" + (" --quick" if quick else "")
-    if customers != (QUICK_CUSTOMERS if quick else DEFAULT_CUSTOMERS):
-        cmd += f" --customers {customers}"
-    return cmd
-
-
-def _fmt_s(t: float) -> str:
-    return f"{t * 1000:.0f} ms" if t < 1 else f"{t:.2f} s"
-
-
 def run(customers: int = 1_000_000, quick: bool = False) -> dict:
     from upmarket.models.btyd import ConvergenceWarning
 
@@ -231,9 +218,9 @@ def run(customers: int = 1_000_000, quick: bool = False) -> dict:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", ConvergenceWarning)  # must not pass silently here
                 ours_rounds.append(fit_ours(data, OURS_PER_ROUND))
-            print(f"  round {i + 1}/{ROUNDS}: lifetimes BG/NBD {_fmt_s(lt_rounds[-1]['bg_times'][0])} + Gamma-Gamma "
-                  f"{_fmt_s(lt_rounds[-1]['gg_times'][0])}; ours BG/NBD {_fmt_s(min(ours_rounds[-1]['bg_times']))} "
-                  f"+ Gamma-Gamma {_fmt_s(min(ours_rounds[-1]['gg_times']))}", flush=True)
+            print(f"  round {i + 1}/{ROUNDS}: lifetimes BG/NBD {fmt_seconds(lt_rounds[-1]['bg_times'][0])} + Gamma-Gamma "
+                  f"{fmt_seconds(lt_rounds[-1]['gg_times'][0])}; ours BG/NBD {fmt_seconds(min(ours_rounds[-1]['bg_times']))} "
+                  f"+ Gamma-Gamma {fmt_seconds(min(ours_rounds[-1]['gg_times']))}", flush=True)
     load_after = os.getloadavg()[0]
     lt, ours = lt_rounds[-1], ours_rounds[-1]
     for side, rounds in ((lt, lt_rounds), (ours, ours_rounds)):
@@ -284,7 +271,7 @@ def run(customers: int = 1_000_000, quick: bool = False) -> dict:
 
 Goal: ours >= {GOAL_SPEEDUP:g}x faster than `lifetimes` (BetaGeoFitter + GammaGammaFitter) with the same estimates. **{"MET" if met else "NOT MET"}** in this run: {speed_all:.1f}x faster overall; estimates {"agree" if same else "DIFFER"} (largest relative parameter difference {max_rel:.1e}, tolerance {PARAM_RTOL:g}; log-likelihood difference per customer tolerance {LL_ATOL_PER_CUSTOMER:g}).
 
-- Run: {today()}, `{_command(customers, quick)}` (`bench/btyd_vs_lifetimes.py`), {total_wall:.0f} s in all
+- Run: {today()}, `{command("btyd", customers, quick)}` (`bench/btyd_vs_lifetimes.py`), {total_wall:.0f} s in all
 - Machine: {mi['nproc']} CPUs (nproc), {mi['cpu']}, {mi['memory']} RAM, {mi['os']}
 - Data: {customers:,} customers simulated from BG/NBD (r={TRUE_BG['r']}, alpha={TRUE_BG['alpha']}, a={TRUE_BG['a']}, b={TRUE_BG['b']}; weeks, T uniform {T_WEEKS[0]}-{T_WEEKS[1]} weeks, times in whole days / 7), seed {SEED}; Gamma-Gamma spend (p={TRUE_GG['p']}, q={TRUE_GG['q']}, v={TRUE_GG['v']}, cents) for the {n_rep:,} repeat buyers ({ours['bg_unique_rows']:,} distinct (x, t_x, T) rows, {ours['gg_unique_rows']:,} distinct (x, m_x))
 - Ours: `BetaGeo().fit(frequency, recency, T)`, `GammaGamma().fit(frequency, monetary_value)`, defaults, Python {mi['python']}, numpy {np.__version__}, scipy {scipy.__version__}; best of {ours_repeats}
@@ -293,11 +280,11 @@ Goal: ours >= {GOAL_SPEEDUP:g}x faster than `lifetimes` (BetaGeoFitter + GammaGa
 
 | fit | ours | lifetimes | speed-up |
 | --- | ---: | ---: | ---: |
-| BG/NBD | {_fmt_s(ob)} | {_fmt_s(lb)} | {speed_bg:.1f}x |
-| Gamma-Gamma | {_fmt_s(og)} | {_fmt_s(lg)} | {speed_gg:.1f}x |
-| both | {_fmt_s(ob + og)} | {_fmt_s(lb + lg)} | **{speed_all:.1f}x** |
+| BG/NBD | {fmt_seconds(ob)} | {fmt_seconds(lb)} | {speed_bg:.1f}x |
+| Gamma-Gamma | {fmt_seconds(og)} | {fmt_seconds(lg)} | {speed_gg:.1f}x |
+| both | {fmt_seconds(ob + og)} | {fmt_seconds(lb + lg)} | **{speed_all:.1f}x** |
 
-For context (not the goal): ours collapses identical rows before fitting; lifetimes can be handed the {lt['bg_distinct_rows']:,} distinct (x, t_x, T) rows and the {lt['gg_distinct_rows']:,} distinct (x, m_x) rows with their counts as `weights` (condensing not timed). Then it takes BG/NBD {_fmt_s(lbw)} ({lbw / ob:.1f}x ours), Gamma-Gamma {_fmt_s(lgw)} ({lgw / og:.1f}x ours), both {_fmt_s(lbw + lgw)} (**{(lbw + lgw) / (ob + og):.1f}x** ours), with the same estimates (largest relative difference from ours {max_rel_w:.1e}).
+For context (not the goal): ours collapses identical rows before fitting; lifetimes can be handed the {lt['bg_distinct_rows']:,} distinct (x, t_x, T) rows and the {lt['gg_distinct_rows']:,} distinct (x, m_x) rows with their counts as `weights` (condensing not timed). Then it takes BG/NBD {fmt_seconds(lbw)} ({lbw / ob:.1f}x ours), Gamma-Gamma {fmt_seconds(lgw)} ({lgw / og:.1f}x ours), both {fmt_seconds(lbw + lgw)} (**{(lbw + lgw) / (ob + og):.1f}x** ours), with the same estimates (largest relative difference from ours {max_rel_w:.1e}).
 
 | model | parameter | true | ours | lifetimes | rel. diff |
 | --- | --- | ---: | ---: | ---: | ---: |

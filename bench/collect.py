@@ -10,12 +10,7 @@ The ratio says what the service costs on top of the bare durable write; the goal
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -23,18 +18,13 @@ import uuid
 from pathlib import Path
 
 from . import machine_info, today, update_section
+from ._service import running_service
 
 NAME = "collect"
 DESCRIPTION = "events/s into `upmarket serve` (durable commits) vs raw SQLite inserts"
 BATCH = 100          # events per request, a typical Segment client flush
 CLIENTS = 8          # concurrent client threads
 
-_SERVER = """
-import sys, uvicorn
-from upmarket.service.app import create_app
-app = create_app(sys.argv[1], sys.argv[2], rate=1e9, burst=10**9)
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_level="warning")
-"""
 
 
 def _events(n: int, run: str) -> list[list[dict]]:
@@ -67,11 +57,6 @@ def baseline(batches: list[list[dict]], path: Path) -> float:
     return sum(map(len, batches)) / elapsed
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def service(batches: list[list[dict]], folder: Path) -> tuple[float, int, int]:
     """Events/s through the HTTP service; returns (rate, events stored, retried requests)."""
@@ -82,20 +67,7 @@ def service(batches: list[list[dict]], folder: Path) -> tuple[float, int, int]:
     db = f"sqlite:///{folder}/ops.sqlite"
     store = ops.open_store(db)
     _, key = ops.create_key(store, "bench", ["collect"])
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-c", _SERVER, db, f"duckdb://{folder}/w.duckdb",
-                             str(port)], start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the bench server did not start") from None
-                time.sleep(0.2)
+    with running_service(db, f"duckdb://{folder}/w.duckdb") as url:
         retries = [0]
         lock = threading.Lock()
         queue = list(reversed(batches))
@@ -126,9 +98,6 @@ def service(batches: list[list[dict]], folder: Path) -> tuple[float, int, int]:
         for th in threads:
             th.join()
         elapsed = time.perf_counter() - t
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
     stored = ops.count_events(store)
     store.close()
     return sum(map(len, batches)) / elapsed, stored, retries[0]

@@ -13,11 +13,7 @@ up as latency instead of silently lowering the rate (the "coordinated omission" 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -28,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from . import machine_info, today, update_section
+from ._service import running_service
 
 NAME = "profiles"
 DESCRIPTION = "p50/p95/p99 of GET /v1/customers/{id} at 500 req/s vs /healthz at the same rate"
@@ -36,12 +33,6 @@ RATE = 500.0
 _LANGS = ({"Accept-Language": "en-US,en;q=0.9"}, {"Accept-Language": "zh-CN,zh;q=0.9"})
 GOAL_P99_MS = 10.0
 
-_SERVER = """
-import sys, uvicorn
-from upmarket.service.app import create_app
-app = create_app(sys.argv[1], sys.argv[2], rate=1e9, burst=10**9)
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_level="warning")
-"""
 
 
 def make_world(folder: Path, customers: int, seed: int = 7) -> tuple[str, str, list[str]]:
@@ -177,8 +168,6 @@ def _pct(ms: np.ndarray) -> dict[str, float]:
 
 
 def measure(customers: int, seconds: float, rate: float = RATE) -> dict:
-    import httpx
-
     from upmarket.opstore import store as ops
 
     results: dict = {}
@@ -187,20 +176,8 @@ def measure(customers: int, seconds: float, rate: float = RATE) -> dict:
         wh_url, store_url, ids = make_world(folder, customers)
         store = ops.open_store(store_url)
         _, key = ops.create_key(store, "bench", ["read"])
-        port = _free_port()
-        proc = subprocess.Popen([sys.executable, "-c", _SERVER, store_url, wh_url, str(port)],
-                                start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise RuntimeError("the bench server did not start") from None
-                    time.sleep(0.2)
+        with running_service(store_url, wh_url) as url:
+            port = int(url.rsplit(":", 1)[1])
             rnd = random.Random(1)
             paths = [f"/v1/customers/{rnd.choice(ids)}" for _ in range(int(rate * seconds))]
             results["healthz"] = asyncio.run(_drive(port, key, ["/healthz"], rate, seconds))
@@ -213,21 +190,10 @@ def measure(customers: int, seconds: float, rate: float = RATE) -> dict:
             slow_rate, slow_s = 5.0, min(seconds, 6.0)
             results["warehouse"] = asyncio.run(_drive(port, key, paths, slow_rate, slow_s))
             results["slow_rate"] = slow_rate
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(30)
         results["audited"] = audited
         store.close()
     results["publish_seconds"] = make_world.publish_seconds
     return results
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(customers: int, quick: bool) -> None:

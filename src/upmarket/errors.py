@@ -35,3 +35,11 @@ class NotFitted(UpmarketError):
 
 class NoRun(UpmarketError):
     """A command needs the results of a run and there is none yet."""
+
+
+class UnknownCustomer(UpmarketError):
+    """A customer id that the current run has no results for."""
+
+
+class UnknownSegment(UpmarketError):
+    """A segment (group) name the current run does not have."""

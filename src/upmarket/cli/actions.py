@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
-from upmarket.errors import UpmarketError
+from upmarket.errors import UnknownCustomer, UpmarketError
 from upmarket.i18n import current_lang, label, value_label
 from upmarket.warehouse.connection import DEFAULT_URL
 
@@ -19,10 +19,6 @@ actions_app = typer.Typer(
     help="Next best actions: one per customer, by expected value, consent-checked.",
     no_args_is_help=True)
 app.add_typer(actions_app, name="actions")
-
-
-class UnknownCustomer(UpmarketError):
-    pass
 
 
 def _outputs(warehouse: str, *names: str):

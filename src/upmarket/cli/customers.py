@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
-from upmarket.errors import UpmarketError
+from upmarket.errors import UnknownCustomer, UnknownSegment, UpmarketError
 from upmarket.i18n import label, value_label
 from upmarket.warehouse.connection import DEFAULT_URL
 
@@ -29,14 +29,6 @@ GROUPINGS = {"rfm": ("rfm_segment", "segment"), "tier": ("tier", "tier"),
              "lifecycle": ("lifecycle_stage", "stage"), "cluster": ("cluster", "cluster"),
              "churn-band": ("churn_band", "band")}
 By = Annotated[str, typer.Option("--by", help="Group by: rfm, tier, lifecycle, cluster, churn-band.")]
-
-
-class UnknownCustomer(UpmarketError):
-    pass
-
-
-class UnknownSegment(UpmarketError):
-    pass
 
 
 def _results(warehouse: str):

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import ibis
 
-from upmarket.features.paths import PATH_SEP, conversions_until, touches_until
+from upmarket.features.paths import converting_journeys
 
 #: Period lengths the budget understands: calendar months or quarters.
 FREQS = {"M": "M", "Q": "Q"}
@@ -39,20 +39,11 @@ def period_paths(events: ibis.Table, orders: ibis.Table, as_of: datetime, freq: 
     conversion: one row per (period, path) with `total_conversions` and
     `total_conversion_value`.
 
-    A conversion's path is the customer's touches in [order ts − lookback_days, order ts)
-    after the previous conversion, as in `features.paths.journeys`; its period is that of the
-    order. Open (non-converting) journeys are left out: they belong to no period's revenue."""
-    t = touches_until(events, as_of)
-    conv = conversions_until(orders, as_of)
-    lookback = ibis.interval(days=int(lookback_days))
-    j = t.join(conv, t.customer_id == conv.customer_id)
-    j = j.filter(j.ts < j.conv_ts, j.ts >= j.conv_ts - lookback,
-                 j.prev_ts.isnull() | (j.ts > j.prev_ts))
-    per = j.group_by(["customer_id", "order_id"]).aggregate(
-        path=j.channel.group_concat(PATH_SEP, order_by=[j.ts, j.message_id]),
-        value=j.value.max(),
-        period=j.conv_ts.max().truncate(_unit(freq)),
-    )
+    The paths are those of `features.paths.converting_journeys`; a conversion's period is that
+    of its order. Open (non-converting) journeys are left out: they belong to no period's
+    revenue."""
+    per = converting_journeys(events, orders, as_of, lookback_days)
+    per = per.mutate(period=per.conv_ts.truncate(_unit(freq)))
     return per.group_by(["period", "path"]).aggregate(
         total_conversions=per.count(),
         total_conversion_value=per.value.sum().cast("float64"),

@@ -75,6 +75,33 @@ def stitched_touches(events: ibis.Table, as_of: datetime) -> ibis.Table:
     return t.filter(t.person.notnull())
 
 
+def _conversion_touches(touches: ibis.Table, conv: ibis.Table, lookback_days: int
+                        ) -> ibis.Table:
+    """Each touch that belongs to a conversion's journey, joined to that conversion: in
+    [order ts − lookback_days, order ts) and after the customer's previous conversion."""
+    lookback = ibis.interval(days=int(lookback_days))
+    j = touches.join(conv, touches.customer_id == conv.customer_id)
+    return j.filter(j.ts < j.conv_ts, j.ts >= j.conv_ts - lookback,
+                    j.prev_ts.isnull() | (j.ts > j.prev_ts))
+
+
+def _per_conversion(j: ibis.Table) -> ibis.Table:
+    return j.group_by(["customer_id", "order_id"]).aggregate(
+        conv_ts=j.conv_ts.max(),
+        path=j.channel.group_concat(PATH_SEP, order_by=[j.ts, j.message_id]),
+        touches=j.count(),
+        value=j.value.max(),
+    )
+
+
+def converting_journeys(events: ibis.Table, orders: ibis.Table, as_of: datetime,
+                        lookback_days: int = 30) -> ibis.Table:
+    """The converting journeys of :func:`journeys`, one row per conversion that had a touch:
+    customer_id, order_id, `conv_ts` (the order's time), path, touches, value."""
+    return _per_conversion(_conversion_touches(
+        stitched_touches(events, as_of), conversions_until(orders, as_of), lookback_days))
+
+
 def journeys(events: ibis.Table, orders: ibis.Table, as_of: datetime,
              lookback_days: int = 30) -> ibis.Table:
     """One row per journey: `customer_id` (null for an anonymous visitor), `converted` (bool),
@@ -93,15 +120,8 @@ def journeys(events: ibis.Table, orders: ibis.Table, as_of: datetime,
     t = stitched_touches(events, as_of)
     conv = conversions_until(orders, as_of)
     lookback = ibis.interval(days=int(lookback_days))
-
-    j = t.join(conv, t.customer_id == conv.customer_id)
-    j = j.filter(j.ts < j.conv_ts, j.ts >= j.conv_ts - lookback,
-                 j.prev_ts.isnull() | (j.ts > j.prev_ts))
-    converting = j.group_by(["customer_id", "order_id"]).aggregate(
-        path=j.channel.group_concat(PATH_SEP, order_by=[j.ts, j.message_id]),
-        touches=j.count(),
-        value=j.value.max(),
-    ).mutate(converted=ibis.literal(True))
+    j = _conversion_touches(t, conv, lookback_days)
+    converting = _per_conversion(j).mutate(converted=ibis.literal(True))
 
     # the touches left over, and the conversions as markers between them: a running count of
     # conversions gives each touch its inter-purchase segment (a touch at the very moment of a

@@ -23,7 +23,7 @@ import ibis
 import pandas as pd
 
 from upmarket.activation import privacy
-from upmarket.errors import UpmarketError, WarehouseError
+from upmarket.errors import UnknownCustomer, UnknownSegment, UpmarketError, WarehouseError
 from upmarket.features.engagement import consents_in_force
 from upmarket.i18n import label, value_label
 from upmarket.opstore import store as ops
@@ -34,14 +34,6 @@ from upmarket.warehouse.runs import current_run, output
 #: Groupings of the results a segment name may use, with the i18n kind of their values.
 GROUPINGS = {"rfm": ("rfm_segment", "segment"), "tier": ("tier", "tier"),
              "lifecycle": ("lifecycle_stage", "stage"), "churn": ("churn_band", "band")}
-
-
-class UnknownCustomer(UpmarketError):
-    pass
-
-
-class UnknownSegment(UpmarketError):
-    pass
 
 
 class _ReadOnly(Warehouse):
