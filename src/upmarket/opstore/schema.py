@@ -83,3 +83,22 @@ profiles = Table(
     Column("run_id", String(64), nullable=False),
     Column("doc", Text, nullable=False),  # JSON text: served as read, no JSON-type round trip
 )
+
+#: Consent given or withdrawn through the service (`/v1/consents`) or the CLI, per purpose and
+#: channel; the latest row per (customer, purpose, channel) is in force. Like the event inbox it
+#: is copied to the warehouse's `consents` table (`copied` marks what the warehouse holds), and
+#: until then the privacy gate reads both, so a withdrawal counts from the moment it is stored.
+consents = Table(
+    "consents", metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("customer_id", String(200), nullable=False),
+    Column("purpose", String(50), nullable=False),
+    Column("channel", String(50), nullable=False),
+    Column("granted", Boolean, nullable=False),
+    Column("ts", DateTime, nullable=False),
+    Column("source", String(200)),
+    Column("received", DateTime, nullable=False),
+    Column("copied", Boolean, nullable=False, default=False),
+    Index("ix_consents_customer", "customer_id", "purpose", "channel", "ts"),
+    Index("ix_consents_copied", "copied", "id"),
+)
