@@ -120,6 +120,52 @@ def test_audit_goes_to_the_operational_store(store, monkeypatch):
     assert json.loads(log["detail"].iloc[0]) == {"rows": 3}
 
 
+def test_profiles_snapshot_is_replaced_whole_and_read_by_key(store):
+    import pandas as pd
+
+    assert ops.profiles_run(store) is None and ops.read_profile(store, "C1") is None
+    docs = [{"customer_id": f"C{i}", "tier": "core", "clv": i * 1.5, "name": "张三"}
+            for i in range(2500)]
+    frame = pd.DataFrame({"customer_id": [d["customer_id"] for d in docs], "doc": docs})
+    assert ops.publish_profiles(store, frame, "r1", chunk=1000) == 2500
+    assert ops.profiles_run(store) == "r1"
+    assert ops.read_profile(store, "C7") == docs[7]  # JSON text round trip, non-ASCII kept
+    # the next publish replaces every row: C0 left the base, nothing of r1 remains
+    assert ops.publish_profiles(store, frame.iloc[1:3], "r2") == 2
+    assert ops.read_profile(store, "C0") is None and ops.read_profile(store, "C2") == docs[2]
+    with store.engine.connect() as c:
+        assert c.exec_driver_sql("SELECT DISTINCT run_id FROM profiles").scalars().all() == ["r2"]
+    with pytest.raises(ops.StoreError, match="appears twice"):
+        ops.publish_profiles(store, pd.concat([frame.iloc[:2], frame.iloc[:1]]), "r3")
+    assert ops.profiles_run(store) == "r2"  # a refused publish leaves the previous snapshot
+
+
+def test_audit_writer_commits_every_record_before_answering(store):
+    import threading
+
+    writer = ops.AuditWriter(store)
+    futures, lock = [], threading.Lock()
+
+    def reader(t: int):
+        for i in range(50):
+            f = writer.submit(f"key:{t}", "read_profile", f"C{t}-{i}")
+            with lock:
+                futures.append(f)
+            f.result(10)
+
+    threads = [threading.Thread(target=reader, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    writer.close()
+    assert all(f.done() and f.exception() is None for f in futures)
+    log = ops.read_audit(store)
+    assert sorted(log["subject"]) == sorted(f"C{t}-{i}" for t in range(4) for i in range(50))
+    writer.add("late", "read_profile", "after-close")  # written directly once closed
+    assert ops.read_audit(store)["subject"].iloc[-1] == "after-close"
+
+
 def test_copy_events_to_warehouse(store, wh):
     ops.insert_events(store, [
         {"message_id": "e1", "type": "page", "event": "pricing", "anonymous_id": "anon-1",
