@@ -123,6 +123,18 @@ def test_missing_wrong_revoked_and_out_of_scope_keys_are_refused(service):
     assert inbox(store).empty
 
 
+def test_keyless_requests_are_limited_per_address_without_touching_keyed_ones(service):
+    from upmarket.service.app import REFUSED_BURST
+
+    client, store, keys = service
+    ev = {"userId": "u", "event": "e"}
+    codes = [client.post("/v1/track", json=ev, headers=bearer(f"um_0000_guess{i}")).status_code
+             for i in range(REFUSED_BURST + 5)]
+    # the burst (less what the earlier refusals of this client spent) gets 401, then 429
+    assert set(codes[:REFUSED_BURST // 2]) == {401} and codes[-5:] == [429] * 5
+    assert client.post("/v1/track", json=ev, headers=bearer(keys.collect)).status_code == 200
+
+
 def test_rate_limit_answers_429_with_retry_after(world, tmp_path):
     app = create_app(f"sqlite:///{tmp_path}/o.sqlite", world.warehouse, rate=0.5, burst=3)
     store = app.state.store

@@ -44,6 +44,9 @@ DEFAULT_MAX_BODY = 512 * 1024
 #: Requests per second per key, and the burst a key may spend at once.
 DEFAULT_RATE = 200.0
 DEFAULT_BURST = 400
+#: Requests without a valid key, per client address: enough for a misconfigured tracker to see
+#: its 401s, far too few to guess keys (each guess must also find a 40-character secret).
+REFUSED_RATE, REFUSED_BURST = 5.0, 20
 
 
 class TokenBuckets:
@@ -165,6 +168,7 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
     ./upmarket.duckdb)."""
     store = ops.open_store(store_url)
     buckets = TokenBuckets(rate, burst)
+    refused = TokenBuckets(REFUSED_RATE, REFUSED_BURST)
     app = FastAPI(
         title="upmarket", version="1",
         description="Event collection (Segment/RudderStack HTTP API) and customer profiles.",
@@ -209,6 +213,11 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
             token = _key_from_header(authorization)
             key = ops.verify_key(store, token) if token else None
             if key is None:
+                wait = refused.take(request.client.host if request.client else None)
+                if wait:
+                    raise HTTPException(429, "too many requests without a valid API key from "
+                                        "this address", headers={
+                                            "Retry-After": str(max(1, math.ceil(wait)))})
                 raise HTTPException(401, "a valid API key is required: Authorization: Bearer "
                                     "KEY (or Basic with the key as username); create one with "
                                     "`upmarket keys create`",
