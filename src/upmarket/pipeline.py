@@ -115,20 +115,18 @@ def stage_collected_events(ctx: Context) -> None:
     """Copy events the service collected (`upmarket serve`) into the warehouse. Only when an
     operational store is configured (UPMARKET_DATABASE) or exists at its default place, so a
     run never creates an empty one."""
-    import os
-    from pathlib import Path
+    from upmarket.opstore.store import copy_events_to_warehouse, open_store, store_configured
 
-    from upmarket.opstore.store import DEFAULT_URL, ENV_VAR, copy_events_to_warehouse, open_store
-
-    default_file = Path(DEFAULT_URL.removeprefix("sqlite:///"))
-    if not os.environ.get(ENV_VAR) and not default_file.exists():
+    if not store_configured():
         return
     store = open_store(create=False)
     try:
         reports = copy_events_to_warehouse(store, ctx.wh)
     finally:
         store.close()
-    ctx.summary["collected_events"] = sum(r.accepted for r in reports)
+    ctx.summary["collected_events"] = sum(r.accepted for r in reports if r.table == "events")
+    ctx.summary["collected_customers"] = sum(r.accepted for r in reports
+                                             if r.table == "customers")
 
 
 def stage_features_and_value(ctx: Context) -> None:

@@ -177,7 +177,7 @@ def test_copy_events_to_warehouse(store, wh):
          "ts": datetime(2026, 3, 1, 11), "properties": {"channel": "sms", "campaign_id": "K1"}},
     ])
     reports = ops.copy_events_to_warehouse(store, wh)
-    assert sum(r.accepted for r in reports) == 3
+    assert sum(r.accepted for r in reports if r.table == "events") == 3
     got = wh.table("events").order_by("message_id").to_pandas().set_index("message_id")
     assert list(got.index) == ["e1", "e2", "e3"]
     # the anonymous page view counts for the customer the device was identified as
@@ -192,6 +192,38 @@ def test_copy_events_to_warehouse(store, wh):
     ops.insert_events(store, [ev("e4", ts=datetime(2026, 3, 2))])
     again = ops.copy_events_to_warehouse(store, wh)
     assert [r.accepted for r in again] == [1] and wh.count("events") == 4
+
+
+def test_identify_adds_new_customers_and_leaves_known_ones(store, wh):
+    import pandas as pd
+
+    from upmarket.warehouse.ingest import ingest
+
+    ingest("customers", pd.DataFrame({"customer_id": ["C1"], "country": ["CN"],
+                                      "email": ["old@example.com"]}), warehouse=wh)
+    ops.insert_events(store, [
+        {"message_id": "i1", "type": "identify", "user_id": "C2", "ts": datetime(2026, 3, 1),
+         "properties": {"email": "li@example.com", "name": "李雷", "title": "engineer",
+                        "birthday": "1990-05-02", "address": {"country": "CN"}},
+         "context": {"campaign": {"medium": "email"}}},
+        # a later identify of the same user updates traits, not the sign-up date
+        {"message_id": "i2", "type": "identify", "user_id": "C2", "ts": datetime(2026, 3, 5),
+         "properties": {"email": "lilei@example.com", "phone": "+86 138 0000 0000"}},
+        {"message_id": "i3", "type": "identify", "user_id": "C1", "ts": datetime(2026, 3, 2),
+         "properties": {"email": "new@example.com"}},
+        ev("t1", user_id="C3", ts=datetime(2026, 3, 3)),  # a track alone makes no customer
+    ])
+    reports = ops.copy_events_to_warehouse(store, wh)
+    by_table = {r.table: r for r in reports}
+    assert by_table["customers"].accepted == 1 and by_table["customers"].duplicates_skipped == 1
+    got = wh.table("customers").order_by("customer_id").to_pandas().set_index("customer_id")
+    assert list(got.index) == ["C1", "C2"]
+    assert got.loc["C1", "email"] == "old@example.com"  # the CRM's record is kept
+    c2 = got.loc["C2"]
+    assert (c2["email"], c2["name"], c2["phone"], c2["occupation"], c2["country"]) == (
+        "lilei@example.com", "李雷", "+86 138 0000 0000", "engineer", "CN")
+    assert c2["birth_year"] == 1990 and c2["acquisition_channel"] == "email"
+    assert c2["created_at"] == datetime(2026, 3, 1)
 
 
 def test_copy_is_safe_after_a_crash_before_marking(store, wh):
@@ -209,3 +241,25 @@ def test_copy_is_safe_after_a_crash_before_marking(store, wh):
 def test_bad_url_is_a_clear_error(tmp_path):
     with pytest.raises(ops.StoreError, match="UPMARKET_DATABASE"):
         ops.open_store("mysql+nosuchdriver://x/y")
+
+
+def test_a_run_first_copies_what_the_service_collected(tmp_path, wh, monkeypatch):
+    from types import SimpleNamespace
+
+    from upmarket.pipeline import stage_collected_events
+
+    ctx = SimpleNamespace(wh=wh, summary={})
+    monkeypatch.chdir(tmp_path)  # no store at the default place, none configured: no copy
+    monkeypatch.delenv("UPMARKET_DATABASE", raising=False)
+    stage_collected_events(ctx)
+    assert ctx.summary == {} and not (tmp_path / "upmarket-ops.sqlite").exists()
+    url = f"sqlite:///{tmp_path}/ops.sqlite"
+    monkeypatch.setenv("UPMARKET_DATABASE", url)
+    s = ops.open_store(url)
+    ops.insert_events(s, [ev("r1", ts=datetime(2026, 1, 1)),
+                          {"message_id": "r2", "type": "identify", "user_id": "N1",
+                           "ts": datetime(2026, 1, 2)}])
+    s.close()
+    stage_collected_events(ctx)
+    assert ctx.summary == {"collected_events": 2, "collected_customers": 1}
+    assert wh.count("events") == 2 and wh.count("customers") == 1

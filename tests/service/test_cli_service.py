@@ -41,14 +41,17 @@ def test_collect_sync_copies_once(tmp_path):
     wh_url = f"duckdb://{tmp_path}/w.duckdb"
     store = ops.open_store(db)
     ops.insert_events(store, [{"message_id": f"m{i}", "type": "track", "event": "click",
-                               "user_id": f"C{i % 3}"} for i in range(7)])
+                               "user_id": f"C{i % 3}"} for i in range(7)]
+                      + [{"message_id": "id1", "type": "identify", "user_id": "C9",
+                          "properties": {"email": "c9@example.com"}}])
     store.close()
     first = runner.invoke(app, ["collect", "sync", "--database", db, "-w", wh_url, "--json"])
     assert first.exit_code == 0, first.output
-    assert json.loads(first.stdout)["accepted"] == 7
+    copied = json.loads(first.stdout)
+    assert copied["events"]["accepted"] == 8 and copied["customers"]["accepted"] == 1
     second = json.loads(runner.invoke(app, ["collect", "sync", "--database", db, "-w", wh_url,
                                             "--json"]).stdout)
-    assert second["rows_read"] == 0
+    assert second["events"]["rows_read"] == 0 and second["customers"]["rows_read"] == 0
     wh = connect(wh_url, create=False)
-    assert wh.count("events") == 7
+    assert wh.count("events") == 8 and wh.count("customers") == 1
     wh.close()

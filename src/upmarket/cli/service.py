@@ -128,7 +128,9 @@ def keys_revoke(
 def collect_sync(database: Database = STORE_URL, warehouse: Warehouse = DEFAULT_URL,
                  as_json: AsJson = False):
     """Copy collected events not yet copied into the warehouse `events` table (validated and
-    deduplicated like any ingestion; safe to repeat)."""
+    deduplicated like any ingestion; safe to repeat). Users first seen in an identify call
+    become customers, with the reserved traits they sent (name, email, phone, …); customers
+    the warehouse already holds are left as they are."""
     from upmarket.opstore.store import copy_events_to_warehouse, open_store
     from upmarket.warehouse import connect
 
@@ -139,10 +141,14 @@ def collect_sync(database: Database = STORE_URL, warehouse: Warehouse = DEFAULT_
     finally:
         wh.close()
         store.close()
-    total = {k: sum(getattr(r, k) for r in reports)
-             for k in ("rows_read", "accepted", "quarantined", "duplicates_skipped")}
+    totals = {t: {k: sum(getattr(r, k) for r in reports if r.table == t)
+                  for k in ("rows_read", "accepted", "quarantined", "duplicates_skipped")}
+              for t in ("events", "customers")}
     if as_json:
-        print(json.dumps(total))
+        print(json.dumps(totals))
         return
-    console.print(f"events copied: {total['rows_read']} read, {total['accepted']} new, "
-                  f"{total['quarantined']} quarantined, {total['duplicates_skipped']} already held")
+    e, c = totals["events"], totals["customers"]
+    console.print(f"events copied: {e['rows_read']} read, {e['accepted']} new, "
+                  f"{e['quarantined']} quarantined, {e['duplicates_skipped']} already held")
+    console.print(f"customers from identify calls: {c['accepted']} new, "
+                  f"{c['duplicates_skipped']} already known, {c['quarantined']} quarantined")

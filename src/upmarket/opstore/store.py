@@ -545,7 +545,8 @@ def publish_run_profiles(wh, run_id: str | None = None, *, url: str | None = Non
 def copy_events_to_warehouse(store: Store, wh, *, chunk: int = 20_000):
     """Copy inbox events not yet copied into the warehouse `events` table, through ingestion
     (so they are validated, deduplicated by message_id and book-kept like any other source),
-    then mark them copied. Returns the ingest reports, one per chunk.
+    then mark them copied; users first seen in an identify call become customers (see
+    `customers_frame`). Returns the ingest reports, events and customers, per chunk.
 
     Idempotent and crash-safe: if the process dies between the ingest and the marking, the
     next copy offers the same events again and ingestion skips the message ids it holds.
@@ -565,6 +566,11 @@ def copy_events_to_warehouse(store: Store, wh, *, chunk: int = 20_000):
         if not rows:
             return reports
         reports.append(ingest("events", events_frame(rows), warehouse=wh, source="collector"))
+        joined = customers_frame(rows)
+        if len(joined):
+            # only customers the warehouse does not hold yet are added: ingestion skips a key
+            # it already has, so a CRM import stays the source of truth for known customers
+            reports.append(ingest("customers", joined, warehouse=wh, source="collector"))
         # mark exactly the ids read, not "everything up to the last id": PostgreSQL hands out
         # sequence numbers before commit, so a lower id may commit after a higher one was read
         ids = [r["id"] for r in rows]
@@ -596,6 +602,36 @@ def events_frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["message_id", "type", "event", "customer_id",
                                       "anonymous_id", "ts", "properties", "utm_source",
                                       "utm_medium", "utm_campaign", "channel", "campaign_id"])
+
+
+#: Segment's reserved identify traits (https://segment.com/docs/connections/spec/identify/
+#: #traits) → warehouse `customers` columns.
+_TRAITS = {"name": "name", "email": "email", "phone": "phone", "gender": "gender",
+           "industry": "industry", "title": "occupation"}
+
+
+def customers_frame(rows: list[dict]) -> pd.DataFrame:
+    """Customers from the identify calls among inbox `rows`: one per userId, created at its
+    first identify (or the `createdAt` trait), attributes from the latest identify's reserved
+    traits (name, email, phone, gender, industry, title → occupation, address.country,
+    birthday → birth_year). The campaign medium of the first identify is the acquisition
+    channel, as a sign-up arriving from an email link was acquired by email."""
+    found: dict[str, dict] = {}
+    for r in sorted((r for r in rows if r["type"] == "identify" and r.get("user_id")),
+                    key=lambda r: (r["ts"], r["id"])):
+        traits, ctx = _as_dict(r.get("properties")), _as_dict(r.get("context"))
+        row = found.setdefault(r["user_id"], {
+            "customer_id": r["user_id"],
+            "created_at": _str(traits.get("createdAt")) or r["ts"],
+            "acquisition_channel": _str(_as_dict(ctx.get("campaign")).get("medium"))})
+        row.update({col: _str(traits[t]) for t, col in _TRAITS.items() if _str(traits.get(t))})
+        country = _str(_as_dict(traits.get("address")).get("country"))
+        if country:
+            row["country"] = country
+        birthday = _str(traits.get("birthday"))
+        if birthday and birthday[:4].isdigit():
+            row["birth_year"] = int(birthday[:4])
+    return pd.DataFrame(list(found.values()))
 
 
 def _as_dict(v) -> dict:
