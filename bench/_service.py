@@ -20,6 +20,14 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_level="warning")
 """
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc): the server's cost per
+    request, which unlike latency does not depend on what else the shared machine runs."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -28,8 +36,9 @@ def free_port() -> int:
 
 @contextmanager
 def running_service(store_url: str, warehouse_url: str, *, start_timeout: float = 120
-                    ) -> Iterator[str]:
-    """Start the server, wait until /healthz answers, yield its base URL, stop it."""
+                    ) -> Iterator[tuple[str, int]]:
+    """Start the server, wait until /healthz answers, yield its base URL and process id,
+    stop it."""
     import httpx
 
     port = free_port()
@@ -46,7 +55,7 @@ def running_service(store_url: str, warehouse_url: str, *, start_timeout: float 
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError("the bench server did not start") from None
                 time.sleep(0.2)
-        yield url
+        yield url, proc.pid
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)

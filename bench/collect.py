@@ -67,7 +67,7 @@ def service(batches: list[list[dict]], folder: Path) -> tuple[float, int, int]:
     db = f"sqlite:///{folder}/ops.sqlite"
     store = ops.open_store(db)
     _, key = ops.create_key(store, "bench", ["collect"])
-    with running_service(db, f"duckdb://{folder}/w.duckdb") as url:
+    with running_service(db, f"duckdb://{folder}/w.duckdb") as (url, _pid):
         retries = [0]
         lock = threading.Lock()
         queue = list(reversed(batches))
