@@ -365,6 +365,8 @@ LABELS: dict[str, dict[str, str]] = {
                                                    "zh-CN": "营销自动化率"},
     "scorecard.metric.response_time_hours": {"en": "response time (median hours)",
                                              "zh-CN": "客户响应时间（中位数，小时）"},
+    "scorecard.metric.task_response_hours": {"en": "task response time (median hours)",
+                                             "zh-CN": "任务响应时间（中位数，小时）"},
     "scorecard.metric.channel_collaboration": {"en": "channel collaboration",
                                                "zh-CN": "渠道协同率"},
     "scorecard.metric.csat": {"en": "customer satisfaction (CSAT)",
@@ -417,12 +419,33 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "awareness × association × loyalty; no premium coefficient surveyed, taken as 1",
         "zh-CN": "知名度 × 联想度 × 忠诚度；未调研溢价系数，按 1 计"},
     "scorecard.note.na_marketing_automation_rate": {
-        "en": "not available: the warehouse holds no marketing tasks (automated done ÷ all); "
-              "supply it with --inputs",
-        "zh-CN": "不可用：数据仓库尚无营销任务数据（自动化完成量 ÷ 总任务量）；请用 --inputs 提供"},
+        "en": "not available: the warehouse holds no automation tasks (automated done ÷ all); "
+              "they come from the rules a run checks with an operational store "
+              "(`upmarket alerts check`), or supply it with --inputs",
+        "zh-CN": "不可用：数据仓库尚无自动化任务（自动化完成量 ÷ 总任务量）；配置运营数据库后每次运行"
+                 "会检查规则生成任务（`upmarket alerts check`），或用 --inputs 提供"},
     "scorecard.note.na_task_completion_rate": {
-        "en": "not available: the warehouse holds no tasks; supply it with --inputs",
-        "zh-CN": "不可用：数据仓库尚无任务数据；请用 --inputs 提供"},
+        "en": "not available: the warehouse holds no tasks; they come from the automation rules "
+              "(`upmarket alerts check`), or supply it with --inputs",
+        "zh-CN": "不可用：数据仓库尚无任务数据；任务来自自动化规则（`upmarket alerts check`），"
+                 "或用 --inputs 提供"},
+    "scorecard.note.na_task_response_hours": {
+        "en": "not available: the warehouse holds no tasks",
+        "zh-CN": "不可用：数据仓库尚无任务数据"},
+    "scorecard.note.automation": {"en": "{done:,} of {n:,} tasks automated and done",
+                                  "zh-CN": "{n:,} 个任务中 {done:,} 个自动化完成"},
+    "scorecard.note.no_tasks": {"en": "no automation tasks created in {period}",
+                                "zh-CN": "{period} 没有创建自动化任务"},
+    "scorecard.note.responses": {"en": "median of {tickets:,} ticket and {tasks:,} task responses",
+                                 "zh-CN": "{tickets:,} 张工单与 {tasks:,} 个任务响应的中位数"},
+    "scorecard.note.task_responses": {"en": "median of {n:,} tasks",
+                                      "zh-CN": "{n:,} 个任务的中位数"},
+    "scorecard.note.no_task_responses": {"en": "no task created in {period} was done",
+                                         "zh-CN": "{period} 创建的任务均未完成"},
+    "scorecard.note.task_completion": {"en": "{on_time:,} of {n:,} tasks due done on time",
+                                       "zh-CN": "{n:,} 个到期任务中 {on_time:,} 个按时完成"},
+    "scorecard.note.no_tasks_due": {"en": "no tasks due in {period}",
+                                    "zh-CN": "{period} 没有到期任务"},
     "scorecard.note.na_resource_utilisation": {
         "en": "not available: the warehouse holds no resource plans; supply it with --inputs",
         "zh-CN": "不可用：数据仓库尚无资源计划数据；请用 --inputs 提供"},

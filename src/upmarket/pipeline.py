@@ -30,6 +30,7 @@ from upmarket.models.basket import association_rules, best_bundles
 from upmarket.models.recommend import NoPurchases, TunedHybrid
 from upmarket.models.upgrade_paths import upgrade_paths
 from upmarket.models.value import LifetimeValue, ValueSettings
+from upmarket.activation.rules import run_automation
 from upmarket.opstore.store import publish_run_profiles
 from upmarket.strategy import (budget, economics, kpis, lifecycle, measurement, nba, risk,
                                roi, scorecard, tiers)
@@ -112,21 +113,28 @@ def bought_between(wh: Warehouse, start: datetime, end: datetime) -> set[str]:
 
 # -- stages --------------------------------------------------------------------------------
 def stage_collected_events(ctx: Context) -> None:
-    """Copy events the service collected (`upmarket serve`) into the warehouse. Only when an
+    """Copy events and consents the service collected (`upmarket serve`) into the warehouse. Only when an
     operational store is configured (UPMARKET_DATABASE) or exists at its default place, so a
     run never creates an empty one."""
+    from upmarket.opstore.automation import copy_tasks_to_warehouse
+    from upmarket.opstore.consents import copy_consents_to_warehouse
     from upmarket.opstore.store import copy_events_to_warehouse, open_store, store_configured
 
     if not store_configured():
         return
-    store = open_store(create=False)
+    store = open_store()  # configured but never served: its tables are made, empty
     try:
         reports = copy_events_to_warehouse(store, ctx.wh)
+        consent_reports = copy_consents_to_warehouse(store, ctx.wh)
+        # tasks done since the last run count in this run's scorecard (automation rate,
+        # response time)
+        ctx.summary["copied_tasks"] = copy_tasks_to_warehouse(store, ctx.wh)
     finally:
         store.close()
     ctx.summary["collected_events"] = sum(r.accepted for r in reports if r.table == "events")
     ctx.summary["collected_customers"] = sum(r.accepted for r in reports
                                              if r.table == "customers")
+    ctx.summary["collected_consents"] = sum(r.accepted for r in consent_reports)
 
 
 def stage_features_and_value(ctx: Context) -> None:
@@ -423,4 +431,7 @@ def run(
         raise
     # outside the try: the run is already published, a failure here must not unpublish it
     publish_run_profiles(ctx.wh, ctx.run.run_id)
+    automation = run_automation(ctx.wh, ctx.run.run_id)
+    if automation is not None:
+        ctx.summary["automation"] = automation.summary()
     return ctx

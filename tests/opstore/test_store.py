@@ -253,6 +253,10 @@ def test_a_run_first_copies_what_the_service_collected(tmp_path, wh, monkeypatch
     monkeypatch.delenv("UPMARKET_DATABASE", raising=False)
     stage_collected_events(ctx)
     assert ctx.summary == {} and not (tmp_path / "upmarket-ops.sqlite").exists()
+    # configured but never served yet: the store is made, nothing to copy
+    monkeypatch.setenv("UPMARKET_DATABASE", f"sqlite:///{tmp_path}/fresh.sqlite")
+    stage_collected_events(ctx)
+    assert ctx.summary["collected_events"] == 0 and (tmp_path / "fresh.sqlite").exists()
     url = f"sqlite:///{tmp_path}/ops.sqlite"
     monkeypatch.setenv("UPMARKET_DATABASE", url)
     s = ops.open_store(url)
@@ -261,5 +265,6 @@ def test_a_run_first_copies_what_the_service_collected(tmp_path, wh, monkeypatch
                            "ts": datetime(2026, 1, 2)}])
     s.close()
     stage_collected_events(ctx)
-    assert ctx.summary == {"collected_events": 2, "collected_customers": 1}
+    assert ctx.summary == {"collected_events": 2, "collected_customers": 1,
+                           "collected_consents": 0, "copied_tasks": 0}
     assert wh.count("events") == 2 and wh.count("customers") == 1

@@ -3,7 +3,12 @@ trail (PIPL art. 13–14 consent, art. 51 pseudonymisation as a security measure
 records; seed 003's data security).
 
 Consent is checked when the data leaves, not when the run was computed: a customer who
-withdrew consent after the run must not receive the action the run proposed.
+withdrew consent after the run must not receive the action the run proposed. Nor after the
+withdrawal was stored and before it reached the warehouse: the gate reads the warehouse's
+consent history together with the rows the operational store has not copied yet
+(`consent_history`), so a withdrawal counts from the moment it is committed (PIPL art. 15:
+withdrawal at any time). A person who was erased (`activation.erasure`) is never consented,
+whatever their old rows say.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import secrets
 from datetime import datetime, timezone
 
+import ibis
 import pandas as pd
 
 from upmarket.features.engagement import consents_in_force
@@ -22,6 +28,9 @@ from upmarket.warehouse.connection import Warehouse
 
 KEY_ENV = "UPMARKET_PSEUDONYM_KEY"
 _KEY_NAME = "pseudonym_key"
+#: What an erased person's id is replaced by: `erased_` and random hex (`activation.erasure`).
+ERASED_PREFIX = "erased_"
+_CONSENT_COLUMNS = ("customer_id", "purpose", "channel", "granted", "ts", "source")
 
 
 def now_utc() -> datetime:
@@ -52,17 +61,57 @@ def pseudonymise(ids: pd.Series, key: bytes) -> pd.Series:
         lambda v: "p_" + hmac.new(key, v.encode(), hashlib.sha256).hexdigest()[:20])
 
 
+def pending_consents(store=None) -> pd.DataFrame | None:
+    """Consents the operational store holds but has not copied to the warehouse yet: from
+    `store`, else from the configured store (UPMARKET_DATABASE, or ./upmarket-ops.sqlite when
+    it exists); None when there is no store at all."""
+    from upmarket.opstore import consents as op_consents
+    from upmarket.opstore.store import open_store, store_configured
+
+    if store is not None:
+        return op_consents.pending(store)
+    if not store_configured():
+        return None
+    own = open_store()
+    try:
+        return op_consents.pending(own)
+    finally:
+        own.close()
+
+
+def consent_history(wh: Warehouse, store=None) -> ibis.Table:
+    """Every consent row known: the warehouse's `consents` and the store's pending ones, as
+    one Ibis table in the warehouse's schema. A row both hold (a copy interrupted before it was
+    marked) appears twice, which changes nothing: the latest row per key still wins."""
+    held = wh.table("consents").select(*_CONSENT_COLUMNS)
+    extra = pending_consents(store)
+    if extra is None or extra.empty:
+        return held
+    extra = extra[list(_CONSENT_COLUMNS)].astype({"granted": bool})
+    extra["ts"] = pd.to_datetime(extra["ts"])
+    return held.union(ibis.memtable(extra, schema=held.schema()), distinct=False)
+
+
+def is_erased(ids: pd.Series) -> pd.Series:
+    """True for the tokens erasure put in place of a person's id."""
+    return ids.astype(str).str.startswith(ERASED_PREFIX)
+
+
 def consented(wh: Warehouse, frame: pd.DataFrame, *, channel_col: str = "channel",
-              purpose: str = "marketing", at: datetime | None = None) -> pd.Series:
+              purpose: str = "marketing", at: datetime | None = None,
+              store=None) -> pd.Series:
     """True where the customer's consent for `purpose` on the row's channel is in force at
-    `at` (default: now). Rows with no channel are never consented."""
-    c = consents_in_force(wh.table("consents"), at or now_utc(), purpose).to_pandas()
+    `at` (default: now), counting consents still pending in the operational store (`store`,
+    default the configured one). Rows with no channel, and erased people, are never
+    consented."""
+    c = consents_in_force(consent_history(wh, store), at or now_utc(), purpose).to_pandas()
     ok = c[c["granted"].astype(bool)]
     key = pd.MultiIndex.from_frame(ok[["customer_id", "channel"]].astype(str))
     rows = pd.MultiIndex.from_arrays([frame["customer_id"].astype(str),
                                       frame[channel_col].astype(object).where(
                                           frame[channel_col].notna(), "")])
-    return pd.Series(rows.isin(key), index=frame.index)
+    return pd.Series(rows.isin(key) & ~is_erased(frame["customer_id"]).to_numpy(),
+                     index=frame.index)
 
 
 def audit(wh: Warehouse | None, action: str, subject: str, *, store=None, **detail) -> None:

@@ -70,6 +70,8 @@ def register() -> None:
     import upmarket.cli.scorecard  # noqa: F401
     import upmarket.cli.service  # noqa: F401
     import upmarket.cli.planning  # noqa: F401
+    import upmarket.cli.privacy  # noqa: F401
+    import upmarket.cli.automation  # noqa: F401
 
 
 register()

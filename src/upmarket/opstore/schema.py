@@ -102,3 +102,93 @@ consents = Table(
     Index("ix_consents_customer", "customer_id", "purpose", "channel", "ts"),
     Index("ix_consents_copied", "copied", "id"),
 )
+
+# -- automation: rules fire alerts, alerts make tasks, webhooks and exports (DESIGN §4, dynamic
+#    tuning triggers, seed 001's 动态调优触发机制). Every table names the person `customer_id`,
+#    so erasing a person finds their rows by that one name.
+
+#: One row per alert fired. `dedup_key` (a hash of rule, subject and what was evaluated: the
+#: run id or the event's message id) is unique, so evaluating the same run or event again is a
+#: no-op even from two processes at once. `subject` is what the alert is about: a customer id,
+#: or a KPI and its group (`channel_roi:wechat`); `customer_id` is set only for a customer.
+alerts = Table(
+    "alerts", metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("rule", String(200), nullable=False),
+    Column("subject", String(400), nullable=False),
+    Column("customer_id", String(200)),
+    Column("fired", DateTime, nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("source", String(16), nullable=False),  # run | event
+    Column("run_id", String(64)),
+    Column("detail", Text, nullable=False),  # JSON text: the values that made the rule fire
+    Column("dedup_key", String(64), nullable=False, unique=True),
+    Index("ix_alerts_rule_fired", "rule", "fired"),
+    Index("ix_alerts_fired", "fired"),
+    Index("ix_alerts_customer", "customer_id"),
+)
+
+#: When each rule last fired for each subject: the cooldown. A separate row per (rule,
+#: subject) lets firing be one conditional upsert (`ON CONFLICT … DO UPDATE … WHERE
+#: last_fired <= now − cooldown`), which the database serialises, so two processes evaluating
+#: the same customer at once cannot both fire within the cooldown.
+alert_cooldowns = Table(
+    "alert_cooldowns", metadata,
+    Column("rule", String(200), primary_key=True),
+    Column("subject", String(400), primary_key=True),
+    Column("customer_id", String(200)),
+    Column("last_fired", DateTime, nullable=False),
+    Index("ix_alert_cooldowns_customer", "customer_id"),
+)
+
+#: Every action an alert set off, automated or not: a person's task (`kind` task, due within
+#: the customer's tier response time), a webhook delivery, an export. The marketing-automation
+#: rate (seed 000: automated tasks done ÷ all tasks) and task response times are read from
+#: here (through the warehouse copy, `opstore.automation.copy_tasks_to_warehouse`).
+#: status: open → done, or failed (a webhook that gave up).
+tasks = Table(
+    "tasks", metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("alert_id", BigInteger, nullable=False),
+    Column("rule", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # task | webhook | export
+    Column("automated", Boolean, nullable=False),
+    Column("customer_id", String(200)),
+    Column("tier", String(20)),
+    Column("assignee", String(200)),
+    Column("title", Text, nullable=False),
+    Column("created", DateTime, nullable=False),
+    Column("due", DateTime, nullable=False),
+    Column("completed", DateTime),
+    Column("status", String(16), nullable=False, default="open"),
+    Column("detail", Text),  # JSON text: the action's settings and outcome
+    Index("ix_tasks_status_due", "status", "due"),
+    Index("ix_tasks_assignee", "assignee", "status"),
+    Index("ix_tasks_alert", "alert_id"),
+    Index("ix_tasks_customer", "customer_id"),
+)
+
+#: Webhook deliveries still to make, or made (the transactional outbox: the alert, its task and
+#: the message to send commit together, and a deliverer sends what is due, retrying with
+#: backoff). `body` is the exact JSON sent at every attempt; the signature is made per attempt
+#: over a fresh timestamp. status: pending → delivered, or failed (gave up).
+webhook_outbox = Table(
+    "webhook_outbox", metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("alert_id", BigInteger, nullable=False),
+    Column("task_id", BigInteger, nullable=False),
+    Column("customer_id", String(200)),
+    Column("url", Text, nullable=False),
+    Column("secret_env", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False),
+    Column("next_attempt", DateTime, nullable=False),
+    Column("delivered", DateTime),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Index("ix_webhook_outbox_due", "status", "next_attempt"),
+    Index("ix_webhook_outbox_customer", "customer_id"),
+)

@@ -32,10 +32,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from upmarket.activation.rules import EventRuleWorker, load_rules
 from upmarket.errors import NoRun, WarehouseError
 from upmarket.opstore import store as ops
 from upmarket.opstore.store import ApiKey
 from upmarket.service import profiles
+from upmarket.service.consents import consents_router
 from upmarket.service.models import (Ack, Batch, Health, IdentifyEvent, Kpis, Members, PageEvent,
                                      Problem, Profile, Segments, TrackEvent)
 
@@ -178,6 +180,11 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
     app.router.add_event_handler("shutdown", audit.close)
     app.state.store = store
     app.state.audit = audit
+    # checks the `on: event` rules on a thread of its own, after the events are committed: a
+    # slow rule or webhook never delays or fails collection (see EventRuleWorker)
+    rule_worker = EventRuleWorker(store, load_rules())
+    app.router.add_event_handler("shutdown", rule_worker.close)
+    app.state.rule_worker = rule_worker
     app.state.warehouse_url = warehouse_url
     app.add_middleware(BodyLimit, max_body=max_body)
 
@@ -256,6 +263,7 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
                          "user_id": e.userId, "anonymous_id": e.anonymousId,
                          "ts": e.timestamp, "properties": props or {}, "context": context})
         stored = ops.insert_events(store, rows)
+        rule_worker.submit(rows)
         return Ack(received=len(rows), stored=stored)
 
     @app.get("/healthz", response_model=Health, tags=["health"], responses={})
@@ -359,7 +367,7 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         the export scope. Audited as a read (or an export) of personal data."""
         clear = key.allows("export")
         found = warehouse_call(profiles.members, name, at=ops.now_utc(), channel=channel,
-                               offset=offset, limit=limit, pseudonymise=not clear)
+                               offset=offset, limit=limit, pseudonymise=not clear, store=store)
         ops.write_audit(store, actor(key), "export_segment_members" if clear
                         else "read_segment_members", name, offset=offset, limit=limit,
                         rows=len(found["members"]), channel=channel)
@@ -370,6 +378,7 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         """Customer-base KPIs of the current run."""
         return Kpis.model_validate(warehouse_call(profiles.kpis))
 
+    app.include_router(consents_router(store, require))
     return app
 
 

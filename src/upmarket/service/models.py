@@ -173,3 +173,81 @@ class Kpis(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
+
+
+# -- consents (`/v1/consents`, service/consents.py) ---------------------------------------------
+from pydantic import Discriminator, RootModel, Tag  # noqa: E402  (kept with what uses them)
+
+#: Purposes and channels: the names the privacy gate matches exactly (`opstore.consents`).
+ConsentName = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
+                                               pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,49}$")]
+
+
+class ConsentIn(BaseModel):
+    """A consent given or withdrawn, for one purpose on one channel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: Text
+    purpose: ConsentName = Field(description="What the data may be used for, e.g. marketing.")
+    channel: ConsentName = Field(description="How the customer may be reached: email, sms, "
+                                 "wechat, phone, app_push, …")
+    granted: bool = Field(description="true: consent given; false: withdrawn.")
+    ts: datetime | None = Field(None, description="When it was given or withdrawn (ISO 8601, "
+                                "stored as UTC); default and upper bound: when it is received.")
+    source: Text | None = Field(None, description="Where it came from (signup form, "
+                                "unsubscribe link…); default: the API key's name.")
+
+    @field_validator("ts")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        return _Event._utc(v)
+
+
+def _one_or_many(v: Any) -> str:
+    return "consents" if isinstance(v, list) else "consent"
+
+
+class ConsentBody(RootModel):
+    """One consent object or a list of up to 1000, stored all together or not at all. An
+    error names its field as `consent.channel` or `consents.2.channel`."""
+
+    root: Annotated[
+        Annotated[ConsentIn, Tag("consent")]
+        | Annotated[list[ConsentIn], Field(min_length=1, max_length=1000), Tag("consents")],
+        Discriminator(_one_or_many)]
+
+    def items(self) -> list[ConsentIn]:
+        return self.root if isinstance(self.root, list) else [self.root]
+
+
+class ConsentAck(BaseModel):
+    success: bool = True
+    received: int = Field(description="Consents in the request.")
+    stored: int = Field(description="Consents new to the store (a retry stores none).")
+
+
+class ConsentRecord(BaseModel):
+    purpose: str
+    channel: str
+    granted: bool
+    ts: datetime
+    source: str | None = None
+    pending: bool = Field(description="Recorded by the service and not yet copied to the "
+                          "warehouse (it counts already).")
+
+
+class ConsentInForce(BaseModel):
+    purpose: str
+    channel: str
+    granted: bool
+    since: datetime
+
+
+class CustomerConsents(BaseModel):
+    customer_id: str
+    at: datetime = Field(description="When `in_force` was evaluated.")
+    in_force: list[ConsentInForce] = Field(description="The latest consent per purpose and "
+                                           "channel; a channel not listed has no consent.")
+    history: list[ConsentRecord] = Field(description="Every consent row, oldest first.")
+    sources: list[str] = Field(description="Where the history was read: opstore, warehouse.")

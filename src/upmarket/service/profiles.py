@@ -157,13 +157,15 @@ def segments(wh: Warehouse, lang: str) -> dict:
 
 
 def members(wh: Warehouse, name: str, *, at: datetime, channel: str | None, offset: int,
-            limit: int, pseudonymise: bool) -> dict:
+            limit: int, pseudonymise: bool, store: ops.Store | None = None) -> dict:
     """Consenting members of segment `name`, ordered by id, one page at a time.
 
     Only customers whose marketing consent is in force at `at` (on `channel`, or on any channel
     when none is given) are listed: a segment list is made to be contacted, and the privacy
-    gate applies when data leave (DESIGN §4). Ids are pseudonymised with the export key unless
-    the caller may export personal data.
+    gate applies when data leave (DESIGN §4). Consents recorded in the operational store
+    (`store`, default the configured one) count before they are copied to the warehouse, so a
+    withdrawal takes the customer off the list at once; erased people are never listed. Ids
+    are pseudonymised with the export key unless the caller may export personal data.
     """
     grouping, _, value = name.partition(".")
     if grouping not in GROUPINGS or not value:
@@ -173,10 +175,11 @@ def members(wh: Warehouse, name: str, *, at: datetime, channel: str | None, offs
     res = output(wh, "results", run["run_id"])
     column = GROUPINGS[grouping][0]
     seg = res.filter(res[column] == value).select("customer_id")
-    ok = consents_in_force(wh.table("consents"), at)
+    ok = consents_in_force(privacy.consent_history(wh, store), at)
     ok = ok.filter(ok.granted)
     if channel:
         ok = ok.filter(ok.channel == channel)
+    ok = ok.filter(~ok.customer_id.startswith(privacy.ERASED_PREFIX))
     ok = ok.select("customer_id").distinct()
     kept = seg.semi_join(ok, "customer_id")
     total = int(kept.count().execute())

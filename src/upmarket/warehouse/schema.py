@@ -181,8 +181,19 @@ SYSTEM_KEYS = Table("system_keys", ("name",), (
 ), "Secrets the system made for itself, e.g. the key that pseudonymises customer ids in "
    "exports (overridden by UPMARKET_PSEUDONYM_KEY).")
 
+TASKS = Table("tasks", ("id",), (
+    C("id", "int"), C("alert_id", "int"), C("rule"),
+    C("kind", doc="task (a person's), webhook or export"),
+    C("automated", "bool", doc="carried out by the system, not by a person"),
+    C("customer_id"), C("tier"), C("assignee"),
+    C("created", "timestamp"), C("due", "timestamp", doc="created + the tier's response time"),
+    C("completed", "timestamp"), C("status", doc="open, done or failed"),
+), "Actions the automation rules set off, copied whole from the operational store after "
+   "each run (opstore.automation.copy_tasks_to_warehouse): the scorecard's marketing-automation "
+   "rate and task response times.")
+
 #: The audit log lives in the operational store (upmarket.opstore.schema.audit_log).
-SYSTEM_TABLES = {t.name: t for t in (QUARANTINE, BATCHES, RUNS, SYSTEM_KEYS)}
+SYSTEM_TABLES = {t.name: t for t in (QUARANTINE, BATCHES, RUNS, SYSTEM_KEYS, TASKS)}
 
 
 def resolve(kind: str) -> Table:

@@ -1,0 +1,246 @@
+"""Commands about personal data: consents set|list, privacy export|erase|purge (PIPL; DESIGN
+§4 privacy and security)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from upmarket.cli import AsJson, Warehouse, app, console, err, friendly
+from upmarket.cli.service import Database
+from upmarket.errors import UpmarketError
+from upmarket.opstore.store import DEFAULT_URL as STORE_URL
+from upmarket.warehouse.connection import DEFAULT_URL
+
+consents_app = typer.Typer(
+    help="Consent per purpose and channel: record one given or withdrawn, list a customer's.",
+    no_args_is_help=True)
+privacy_app = typer.Typer(
+    help="A person's data: export everything held on them, erase them, purge old raw events.",
+    no_args_is_help=True)
+app.add_typer(consents_app, name="consents")
+app.add_typer(privacy_app, name="privacy")
+
+CustomerId = Annotated[str, typer.Argument(help="The customer's id as in your data.")]
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return os.environ.get("UPMARKET_ACTOR") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _open(database: str, warehouse: str | None, *, create_warehouse: bool = False):
+    from upmarket.opstore.store import open_store
+    from upmarket.warehouse import connect
+
+    store = open_store(database)
+    try:
+        wh = connect(warehouse, create=create_warehouse) if warehouse is not None else None
+    except BaseException:
+        store.close()
+        raise
+    return store, wh
+
+
+@consents_app.command("set")
+@friendly
+def consents_set(
+    customer_id: CustomerId,
+    granted: Annotated[bool, typer.Option(
+        "--granted/--withdrawn", help="Consent given, or withdrawn.", show_default=False)],
+    channel: Annotated[str, typer.Option(
+        help="email, sms, wechat, phone, app_push, … (as in your consents data).")],
+    purpose: Annotated[str, typer.Option(help="What the data may be used for.")] = "marketing",
+    source: Annotated[str | None, typer.Option(
+        help="Where it came from (default: cli and who ran it).")] = None,
+    database: Database = STORE_URL,
+    as_json: AsJson = False,
+):
+    """Record a consent given or withdrawn, in force at once: exports and segment lists
+    honour it before the next run copies it to the warehouse.
+
+    Example: upmarket consents set C000123 --channel email --withdrawn
+    """
+    from upmarket.opstore.consents import record_consents
+
+    store, _ = _open(database, None)
+    try:
+        rep = record_consents(store, {"customer_id": customer_id, "purpose": purpose,
+                                      "channel": channel, "granted": granted,
+                                      "source": source or f"cli:{_actor()}"})
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps({"received": rep.received, "stored": rep.stored}))
+        return
+    state = "given" if granted else "withdrawn"
+    console.print(f"{customer_id}: {purpose} consent on {channel.strip().lower()} {state}"
+                  + ("" if rep.stored else " (already recorded)"), highlight=False)
+
+
+@consents_app.command("list")
+@friendly
+def consents_list(
+    customer_id: CustomerId,
+    database: Database = STORE_URL,
+    warehouse: Warehouse = DEFAULT_URL,
+    as_json: AsJson = False,
+):
+    """A customer's consents in force now and their history (warehouse and operational store).
+    Audited as a read of personal data."""
+    from upmarket.opstore.store import now_utc
+    from upmarket.activation.privacy import audit
+    from upmarket.service.consents import customer_consents
+
+    store, _ = _open(database, None)
+    try:
+        found = customer_consents(store, warehouse, customer_id, now_utc())
+        audit(None, "read_consents", customer_id, store=store, rows=len(found["history"]))
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps({**found, "at": found["at"].isoformat(),
+                          "history": [r.model_dump(mode="json") for r in found["history"]],
+                          "in_force": [r.model_dump(mode="json") for r in found["in_force"]]},
+                         ensure_ascii=False))
+        return
+    t = Table("purpose", "channel", "in force", "since", title=f"consents of {customer_id}",
+              title_justify="left")
+    for r in found["in_force"]:
+        t.add_row(r.purpose, r.channel, "given" if r.granted else "withdrawn",
+                  f"{r.since:%Y-%m-%d %H:%M}")
+    console.print(t)
+    h = Table("ts", "purpose", "channel", "granted", "source", "pending", title="history",
+              title_justify="left")
+    for r in found["history"]:
+        h.add_row(f"{r.ts:%Y-%m-%d %H:%M:%S}", r.purpose, r.channel, "yes" if r.granted else "no",
+                  r.source or "—", "yes" if r.pending else "")
+    console.print(h)
+
+
+@privacy_app.command("export")
+@friendly
+def privacy_export(
+    customer_id: CustomerId,
+    out: Annotated[Path | None, typer.Option(
+        help="Write the JSON here (default: print it).")] = None,
+    database: Database = STORE_URL,
+    warehouse: Warehouse = DEFAULT_URL,
+):
+    """Everything held on one person, as JSON: their rows in every warehouse table, in the
+    current run's outputs, in the quarantine and in the operational store (events of their
+    devices, identities, consents, profile, audit records about them). Audited as an export.
+
+    Example: upmarket privacy export C000123 --out C000123.json
+    """
+    from upmarket.activation.erasure import export_person
+
+    store, wh = _open(database, warehouse)
+    try:
+        doc = export_person(wh, store, customer_id)
+    finally:
+        wh.close()
+        store.close()
+    text = json.dumps(doc, ensure_ascii=False, indent=2, default=str)
+    if out is None:
+        print(text)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    held = "nothing held" if doc["rows"] == 0 else f"{doc['rows']:,} rows"
+    console.print(f"wrote the data held on {customer_id} to {out} ({held})", highlight=False)
+
+
+@privacy_app.command("erase")
+@friendly
+def privacy_erase(
+    customer_id: CustomerId,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: erasure cannot be undone.")] = False,
+    database: Database = STORE_URL,
+    warehouse: Warehouse = DEFAULT_URL,
+    as_json: AsJson = False,
+):
+    """Erase one person everywhere: their id becomes a random token (the same in every table,
+    so revenue and order counts still add up), their attributes and free text are nulled,
+    profile and identity links deleted, consents withdrawn. Irreversible; audited (the record
+    names the token, never the id). Running it again says "nothing held".
+
+    Example: upmarket privacy erase C000123 --yes
+    """
+    from upmarket.activation.erasure import erase_person
+
+    if not yes:
+        raise UpmarketError(f"erasing {customer_id} cannot be undone: add --yes to confirm "
+                            "(`upmarket privacy export` first if they asked for a copy)")
+    store, wh = _open(database, warehouse)
+    try:
+        rep = erase_person(wh, store, customer_id)
+    finally:
+        wh.close()
+        store.close()
+    if as_json:
+        print(json.dumps(rep.to_dict()))
+        return
+    if rep.nothing_held:
+        console.print(f"nothing held on {customer_id}: nothing to erase", highlight=False)
+        return
+    rows = sum(rep.warehouse.values()) + sum(rep.opstore.values()) + rep.quarantine
+    console.print(f"erased {customer_id}: {rows:,} rows anonymised as {rep.token}, "
+                  f"{sum(rep.deleted.values())} deleted", highlight=False)
+    t = Table("where", "table", "rows")
+    for where, found in (("warehouse", rep.warehouse), ("opstore", rep.opstore),
+                         ("opstore (deleted)", rep.deleted)):
+        for name, n in sorted(found.items()):
+            t.add_row(where, name, f"{n:,}")
+    if rep.quarantine:
+        t.add_row("warehouse", "quarantine (raw blanked)", f"{rep.quarantine:,}")
+    console.print(t)
+
+
+@privacy_app.command("purge")
+@friendly
+def privacy_purge(
+    older_than_days: Annotated[int | None, typer.Option(
+        "--older-than-days", help="Delete raw events older than this many days (default: "
+        "UPMARKET_RETENTION_DAYS; nothing is purged when neither is set).",
+        show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
+    database: Database = STORE_URL,
+    warehouse: Warehouse = DEFAULT_URL,
+    as_json: AsJson = False,
+):
+    """Retention: delete raw events older than N days from the warehouse `events` table and
+    from the service's inbox (only events already copied to the warehouse). Audited.
+
+    Example: upmarket privacy purge --older-than-days 395 --dry-run
+    """
+    from upmarket.activation.erasure import purge_raw_events, retention_days
+
+    if retention_days(older_than_days) is None:  # checked before opening anything
+        raise UpmarketError("how old is too old? Give --older-than-days N or set "
+                            "UPMARKET_RETENTION_DAYS; nothing is purged by default")
+    store, wh = _open(database, warehouse)
+    try:
+        rep = purge_raw_events(wh, store, older_than_days, dry_run=dry_run)
+    finally:
+        wh.close()
+        store.close()
+    if as_json:
+        print(json.dumps(rep.to_dict()))
+        return
+    verb = "would delete" if dry_run else "deleted"
+    console.print(f"{verb} events before {rep.cutoff:%Y-%m-%d %H:%M:%S} UTC: "
+                  f"{rep.warehouse_events:,} from the warehouse, {rep.inbox_events:,} from the "
+                  f"inbox", highlight=False)
+    if rep.inbox_not_copied_kept:
+        err.print(f"{rep.inbox_not_copied_kept:,} older inbox events are kept: not yet copied to "
+                  "the warehouse (run `upmarket collect sync` first)", highlight=False)
