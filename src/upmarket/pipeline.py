@@ -76,6 +76,10 @@ class Context:
     #: The value model fitted at as_of (BG/NBD × Gamma-Gamma), for stages that score earlier
     #: dates with the same parameters.
     value_model: LifetimeValue | None = None
+    #: The operational store the run reads collected events from and writes profiles, alerts
+    #: and tasks to; None: the configured one (UPMARKET_DATABASE, or ./upmarket-ops.sqlite
+    #: when it exists), or none at all.
+    store_url: str | None = None
 
     def source(self, name: str):
         return self.wh.table(name)
@@ -120,9 +124,9 @@ def stage_collected_events(ctx: Context) -> None:
     from upmarket.opstore.consents import copy_consents_to_warehouse
     from upmarket.opstore.store import copy_events_to_warehouse, open_store, store_configured
 
-    if not store_configured():
+    if ctx.store_url is None and not store_configured():
         return
-    store = open_store()  # configured but never served: its tables are made, empty
+    store = open_store(ctx.store_url)  # configured but never served: tables made, empty
     try:
         reports = copy_events_to_warehouse(store, ctx.wh)
         consent_reports = copy_consents_to_warehouse(store, ctx.wh)
@@ -412,11 +416,15 @@ def run(
     *,
     settings: Settings | None = None,
     on_stage: Callable[[str, int, int], None] | None = None,
+    store_url: str | None = None,
 ) -> Context:
-    """Run every stage for `as_of` (default: the day after the latest order) and publish."""
+    """Run every stage for `as_of` (default: the day after the latest order) and publish;
+    then snapshot the profiles and check the automation rules in the operational store at
+    `store_url` (default: the configured one, if any)."""
     as_of = as_of or default_as_of(wh)
     settings = settings or Settings()
-    ctx = Context(wh, as_of, Run(wh, as_of, {"settings": repr(settings)}), settings)
+    ctx = Context(wh, as_of, Run(wh, as_of, {"settings": repr(settings)}), settings,
+                  store_url=store_url)
     try:
         for i, (name, stage) in enumerate(STAGES):
             if on_stage:
@@ -430,8 +438,8 @@ def run(
         ctx.run.fail(f"{type(exc).__name__}: {exc}")
         raise
     # outside the try: the run is already published, a failure here must not unpublish it
-    publish_run_profiles(ctx.wh, ctx.run.run_id)
-    automation = run_automation(ctx.wh, ctx.run.run_id)
+    publish_run_profiles(ctx.wh, ctx.run.run_id, url=store_url)
+    automation = run_automation(ctx.wh, ctx.run.run_id, url=store_url)
     if automation is not None:
         ctx.summary["automation"] = automation.summary()
     return ctx

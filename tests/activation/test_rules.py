@@ -343,9 +343,9 @@ def test_worker_evaluates_in_the_background_and_never_raises(store):
 # -- rules files -----------------------------------------------------------------------------
 def test_the_shipped_rules_hold_the_issues_two_examples():
     rs = R.load_rules()
-    churn = rs.by_name("diamond_churn_risk").condition
+    churn = rs.by_name("premium_churn_risk").condition
     assert {(c.field, c.op, c.value) for c in churn.clauses} == {
-        ("tier", "in", ("diamond",)), ("churn_risk", ">", 0.6)}
+        ("tier", "in", ("diamond", "core")), ("churn_risk", ">", 0.6)}
     roi_rule = rs.by_name("channel_roi_drop").condition
     assert (roi_rule.table, roi_rule.column, roi_rule.by) == ("channel_roi", "roi", "channel")
     assert roi_rule.change.relative and roi_rule.change.amount == pytest.approx(-0.2)
@@ -358,7 +358,7 @@ def test_rules_file_from_option_then_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(R.ENV_VAR, str(f))
     assert [r.name for r in R.load_rules()] == ["mine"]
     monkeypatch.delenv(R.ENV_VAR)
-    assert "diamond_churn_risk" in [r.name for r in R.load_rules()]
+    assert "premium_churn_risk" in [r.name for r in R.load_rules()]
     assert [r.name for r in R.load_rules(f)] == ["mine"]
     with pytest.raises(R.BadRules, match="nope.yaml: no such rules file"):
         R.load_rules(tmp_path / "nope.yaml")

@@ -145,7 +145,7 @@ def test_rules_validate(setup, tmp_path):
     assert got["rules"][0]["when"] == "tier in [diamond, core] and churn_risk > 0.6"
     assert got["rules"][0]["cooldown"] == "1w"
     shipped = cli("rules", "validate")
-    assert shipped.exit_code == 0 and "diamond_churn_risk" in shipped.stdout
+    assert shipped.exit_code == 0 and "premium_churn_risk" in shipped.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text("rules:\n  - name: oops\n    when: {customer: ['tier in diamond']}\n"
                    "    actions: [task: {title: '{nobody}'}]\n")

@@ -7,11 +7,11 @@ A rules file
 ::
 
     rules:
-      - name: diamond_churn_risk
+      - name: premium_churn_risk
         on: run                 # run: after each pipeline run; event: also on each event batch
         when:
           customer:             # clauses on the run's per-customer results, all must hold
-            - tier in [diamond]
+            - tier in [diamond, core]
             - churn_risk > 0.6
         actions:
           - task: {title: "Call {customer_id}: churn risk {churn_risk:.0%}"}
@@ -523,7 +523,7 @@ def parse_rule(raw, origin: str, index: int) -> Rule:
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise BadRules(f"{where}: name is required: letters, digits, _ . - (e.g. "
-                       f"diamond_churn_risk), not {name!r}")
+                       f"premium_churn_risk), not {name!r}")
     where = f"{origin}: rule {name!r}"
     _unknown(raw, _RULE_KEYS, where)
     on = raw.get("on", "run")

@@ -111,7 +111,7 @@ def alerts_list(
     Examples:
 
         upmarket alerts list --since 7d
-        upmarket alerts list --rule diamond_churn_risk --json
+        upmarket alerts list --rule premium_churn_risk --json
     """
     from upmarket.opstore.automation import list_alerts
     from upmarket.opstore.store import now_utc, open_store
@@ -279,13 +279,17 @@ def tasks_list(
         return
     now = now_utc()
     t = Table()
+    # the title says what to do: it gets the spare width; id and due time never wrap
     for key, text in (("automation.col.id", "id"), ("automation.col.due", "due (UTC)"),
                       ("automation.col.status", "status"), ("col.kind", "kind"),
-                      ("automation.col.assignee", "assignee"), ("field.tier", "tier"),
+                      ("automation.col.assignee", "assignee"), ("automation.col.tier", "tier"),
                       ("field.customer_id", "customer"), ("automation.col.title", "title")):
-        t.add_column(_t(key, text, lang), justify="right" if text == "id" else "left")
+        wide = text == "title"
+        t.add_column(_t(key, text, lang), justify="right" if text == "id" else "left",
+                     no_wrap=text in ("id", "due (UTC)"),
+                     ratio=1 if wide else None)
     for r in rows:
-        due = f"{r['due']:%Y-%m-%d %H:%M}"
+        due = f"{r['due']:%m-%d %H:%M}"
         if r["status"] == "open" and r["due"] < now:
             due = f"[red]{due} {_t('automation.overdue', 'overdue', lang)}[/]"
         status = r["status"]
@@ -371,9 +375,9 @@ def rules_validate(
     A rule, for example:
 
         rules:
-          - name: diamond_churn_risk
+          - name: premium_churn_risk
             when:
-              customer: ["tier in [diamond]", "churn_risk > 0.6"]
+              customer: ["tier in [diamond, core]", "churn_risk > 0.6"]
             actions:
               - task: {title: "Call {customer_id}"}
             cooldown: 7d

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly, progress
 from upmarket.i18n import label, value_label
+from upmarket.opstore.store import ENV_VAR as STORE_ENV
 from upmarket.warehouse.connection import DEFAULT_URL, ENV_VAR
 
 @app.command()
@@ -65,8 +66,11 @@ def demo(
 
     out.mkdir(parents=True, exist_ok=True)
     db = out / "demo.duckdb"
-    for stale in (db, db.with_suffix(".duckdb.wal")):
+    ops_db = out / "demo-ops.sqlite"
+    for stale in (db, db.with_suffix(".duckdb.wal"), ops_db,
+                  *(ops_db.with_name(ops_db.name + x) for x in ("-wal", "-shm"))):
         stale.unlink(missing_ok=True)
+    store_url = f"sqlite:///{ops_db.resolve()}"
     started = time.perf_counter()
     config = WorldConfig(customers=customers, seed=seed)
     wh = connect(f"duckdb://{db.resolve()}")
@@ -75,8 +79,9 @@ def demo(
         loaded = load_world(wh, config, on_table=lambda t, n: bar.update(
             task, description=f"ingested {n:,} {t}"))
         bar.update(task, description="running the pipeline", total=len(pipeline.STAGES), completed=0)
-        ctx = pipeline.run(wh, config.as_of, on_stage=lambda name, i, n: bar.update(
-            task, completed=i, description=name))
+        ctx = pipeline.run(wh, config.as_of, store_url=store_url,
+                           on_stage=lambda name, i, n: bar.update(
+                               task, completed=i, description=name))
     exported = export_results(ctx, out)
     seconds = time.perf_counter() - started
     if as_json:
@@ -92,15 +97,18 @@ def demo(
     _print_run(ctx, False, lang)
     console.print(f"\n[bold]Where everything is[/] (finished in {seconds:.0f} s):")
     console.print(f"  warehouse  {db}")
+    console.print(f"  service    {ops_db}  (profiles, alerts, tasks, audit log)")
     for name, path in exported.items():
         console.print(f"  {name:<10} {path}  (one row per customer: tier, CLV, segment, churn risk, …)")
     me = _program()
     top = ctx.results.sort_values("clv").customer_id.iloc[-1]
     console.print("\n[bold]Next[/], for example:", highlight=False)
     console.print(f"  export {ENV_VAR}=duckdb://{db.resolve()}", highlight=False, soft_wrap=True)
+    console.print(f"  export {STORE_ENV}={store_url}", highlight=False, soft_wrap=True)
     for cmd in ("segments list --by tier", f"customers show {top} --lang zh",
                 f"recommend {top} --n 5", "actions export --action upsell --format xlsx",
-                "scorecard", "risk --lang zh", "whatif --retention +5pt --frequency +10%"):
+                "scorecard", "risk --lang zh", "whatif --retention +5pt --frequency +10%",
+                "alerts list", "tasks list --open", "serve"):
         console.print(f"  {me} {cmd}", highlight=False, soft_wrap=True)
 
 
@@ -185,6 +193,11 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
         console.print(label("run_effect_index", lang, period=eff["period"], index=eff["index"],
                             compare=eff["compare"], compare_index=eff["compare_index"],
                             high=risks.get("high", 0), medium=risks.get("medium", 0)),
+                      highlight=False)
+    auto = s.get("automation")
+    if auto:
+        console.print(label("run_alerts", lang, alerts=auto["alerts"], tasks=auto["tasks"])
+                      + ", ".join(f"{rule} {n:,}" for rule, n in sorted(auto["by_rule"].items())),
                       highlight=False)
     console.print(f"{label('where_results', lang)}: {ctx.wh.url} → "
                   + ", ".join(f"[bold]{n}[/]" for n in ctx.run.outputs))
