@@ -361,3 +361,49 @@ def test_erasure_refuses_a_warehouse_it_cannot_update(wh, tmp_path):
         ingest("events", pd.DataFrame([{"message_id": "x", "type": "track",
                                         "ts": datetime(2020, 1, 1)}]), warehouse=other)
         erasure.purge_raw_events(other, None, 1, now=datetime(2026, 1, 1))
+
+
+def test_erasure_stops_pending_work_and_rerandomises_alert_keys(world):
+    """Alerts, tasks and webhook messages about the person: the alert's dedup key (a hash of
+    rule, customer and run) cannot be recomputed from a guessed id afterwards, an open task
+    is cancelled and an undelivered webhook fails; work about others is left alone."""
+    import hashlib
+
+    from upmarket.opstore.schema import alerts, tasks, webhook_outbox
+
+    wh, store = world
+    now = datetime(2026, 6, 2)
+    key = {c: hashlib.sha256(f"churn|{c}|r1".encode()).hexdigest() for c in (WHO, "C2")}
+    with store.engine.begin() as c:
+        for i, cid in enumerate((WHO, "C2"), start=1):
+            c.execute(alerts.insert().values(
+                id=i, rule="churn", subject=cid, customer_id=cid, fired=now, severity="high",
+                source="run", run_id="r1", detail=json.dumps({"customer_id": cid}),
+                dedup_key=key[cid]))
+            for kind, status in (("task", "open"), ("task", "done"), ("webhook", "open")):
+                c.execute(tasks.insert().values(
+                    alert_id=i, rule="churn", kind=kind, automated=kind != "task",
+                    customer_id=cid, tier="core", title=f"Call {cid}", created=now, due=now,
+                    status=status))
+            c.execute(webhook_outbox.insert().values(
+                alert_id=i, task_id=3 * i, customer_id=cid, url="http://x", secret_env="S",
+                body=json.dumps({"customer_id": cid}), created=now, max_attempts=8,
+                next_attempt=now, status="pending"))
+
+    erasure.erase_person(wh, store, WHO)
+
+    with store.engine.connect() as c:
+        keys = dict(c.execute(sa.select(alerts.c.id, alerts.c.dedup_key)).all())
+        states = c.execute(sa.select(tasks.c.alert_id, tasks.c.kind, tasks.c.status)
+                           .order_by(tasks.c.id)).all()
+        outbox = dict(c.execute(sa.select(webhook_outbox.c.alert_id,
+                                          webhook_outbox.c.status)).all())
+    assert keys[2] == key["C2"] and keys[1] not in key.values()
+    assert [s for a, _, s in states if a == 1] == ["cancelled", "done", "cancelled"]
+    assert [s for a, _, s in states if a == 2] == ["open", "done", "open"]
+    assert outbox == {1: "failed", 2: "pending"}
+    from upmarket.opstore import automation
+
+    cancelled = next(i for i, (a, k, s) in enumerate(states, start=1) if s == "cancelled")
+    with pytest.raises(automation.TaskError, match="erased"):
+        automation.complete_task(store, cancelled, now)

@@ -56,6 +56,13 @@ PERSONAL_ATTRIBUTES = ("name", "email", "phone", "gender", "birth_year", "birth_
 FREE_TEXT = ("text", "properties", "context", "traits", "note", "notes", "comment")
 #: Values forced on the person's rows: a consent of an erased person is a withdrawn one.
 FORCED = {"granted": False}
+#: Columns whose value, though random-looking, was computed from the id (an alert's
+#: `dedup_key` hashes rule, customer and run): replaced by fresh random values, or whoever
+#: guesses the id could recompute the hash and learn the person triggered the rule.
+RERANDOMISED = ("dedup_key",)
+#: Work still pending about the person stops: an undelivered webhook fails, an open task is
+#: cancelled (no one should call a person who asked to be forgotten).
+STOPPED = {"status": {"pending": "failed", "open": "cancelled"}}
 #: Operational-store tables whose rows about the person are deleted, not anonymised: the
 #: profile snapshot (rebuilt at the next publish) and device → person links.
 DELETED_TABLES = ("profiles", "identities")
@@ -400,6 +407,10 @@ def _op_rewrite(conn, t: sa.Table, cond, cid: str, devices: list[str], token: st
             elif col.name in FORCED:
                 if v != FORCED[col.name]:
                     new[col.name] = FORCED[col.name]
+            elif col.name in RERANDOMISED and v is not None:
+                new[col.name] = secrets.token_hex(16)
+            elif v in STOPPED.get(col.name, {}):
+                new[col.name] = STOPPED[col.name][v]
             else:
                 scrubbed = _scrub(v, names, word, token)
                 if scrubbed != v:

@@ -29,7 +29,8 @@ from upmarket.opstore.schema import alert_cooldowns, alerts, tasks, webhook_outb
 from upmarket.opstore.store import Store, _datetime, _insert
 
 TASK_KINDS = ("task", "webhook", "export")
-TASK_STATUSES = ("open", "done", "failed")
+#: cancelled: its customer was erased (`activation.erasure`) before it was done
+TASK_STATUSES = ("open", "done", "failed", "cancelled")
 #: How long a deliverer owns the webhook messages it took: another deliverer (a second cron
 #: job, the service's worker) leaves them alone meanwhile, and takes them over if it died.
 DELIVERY_LEASE = timedelta(minutes=5)
@@ -280,6 +281,9 @@ def complete_task(store: Store, task_id: int, now: datetime) -> dict:
         if r.kind != "task":
             raise TaskError(f"task {task_id} is an automated {r.kind} action: it completes "
                             "itself when delivered or written (`upmarket alerts deliver`)")
+        if r.status == "cancelled":
+            raise TaskError(f"task {task_id} was cancelled: the customer it was about was "
+                            "erased, so nobody may act on it")
         if r.status == "open":
             conn.execute(tasks.update().where(tasks.c.id == task_id, tasks.c.status == "open")
                          .values(status="done", completed=now))
