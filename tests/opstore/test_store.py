@@ -248,7 +248,7 @@ def test_a_run_first_copies_what_the_service_collected(tmp_path, wh, monkeypatch
 
     from upmarket.pipeline import stage_collected_events
 
-    ctx = SimpleNamespace(wh=wh, summary={})
+    ctx = SimpleNamespace(wh=wh, summary={}, store_url=None)
     monkeypatch.chdir(tmp_path)  # no store at the default place, none configured: no copy
     monkeypatch.delenv("UPMARKET_DATABASE", raising=False)
     stage_collected_events(ctx)

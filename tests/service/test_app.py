@@ -197,7 +197,7 @@ def test_profile_in_english_and_chinese(service, world):
     assert b["next_best_action"]["reason"] == "可能升级到 Premium 4"
     assert zh.headers["Content-Language"] == "zh-CN" and en.headers["Content-Language"] == "en"
     assert a["service_level"]["service"] != b["service_level"]["service"]
-    assert a["consents"] == [{"channel": "email", "granted": True}]
+    assert a["consents"] == [{"channel": "email", "granted": True, "since": "2026-05-02T00:00:00"}]
     assert [e["message_id"] for e in a["recent_events"]] == ["i4", "p4"]  # stitched, newest first
     log = ops.read_audit(store)
     reads = log[log["action"] == "read_profile"]

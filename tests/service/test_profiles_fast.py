@@ -5,6 +5,7 @@ from the code under test."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 import json
 
 import pandas as pd
@@ -80,7 +81,7 @@ def test_read_by_key_in_both_languages_without_the_warehouse(fast, world, monkey
     assert b["next_best_action"]["reason"] == "可能升级到 Premium 4"
     assert "reason_en" not in a["next_best_action"] and "consents_at" not in a
     assert a["service_level"]["service"] != b["service_level"]["service"]
-    assert a["consents"] == [{"channel": "email", "granted": True}]
+    assert a["consents"] == [{"channel": "email", "granted": True, "since": "2026-05-02T00:00:00"}]
     assert "X-Consents-As-Of" in en.headers and zh.headers["Content-Language"] == "zh-CN"
     assert client.get("/v1/customers/NOPE", headers=bearer(key)).status_code == 404
     reads = ops.read_audit(store)
@@ -155,3 +156,28 @@ def test_pipeline_hook_is_a_no_op_without_a_configured_store(world, monkeypatch,
             ops.publish_run_profiles(wh, "nope", url=f"sqlite:///{tmp_path}/x.sqlite")
     finally:
         wh.close()
+
+
+def test_consents_recorded_through_the_service_show_at_once(fast, world):
+    client, store, key, _ = fast
+    who = sorted(world.consenting - {"C001"})[0]  # granted email in the warehouse
+    before = client.get(f"/v1/customers/{who}", headers=bearer(key)).json()["consents"]
+    assert [(c["channel"], c["granted"]) for c in before] == [("email", True)]
+    _, writer = ops.create_key(store, "web", ["collect"])
+    r = client.post("/v1/consents", headers=bearer(writer), json=[
+        {"customer_id": who, "purpose": "marketing", "channel": "email", "granted": False},
+        {"customer_id": who, "purpose": "marketing", "channel": "sms", "granted": True},
+        {"customer_id": who, "purpose": "research", "channel": "phone", "granted": True}])
+    assert r.status_code == 200, r.text
+    after = client.get(f"/v1/customers/{who}", headers=bearer(key))
+    got = {c["channel"]: c["granted"] for c in after.json()["consents"]}
+    assert got == {"email": False, "sms": True}  # marketing only, newest per channel
+    assert "X-Consents-As-Of" in after.headers
+    # a store row older than the warehouse's consent does not override it
+    old = datetime.fromisoformat(before[0]["since"]) - timedelta(days=5)
+    other = sorted(world.consenting - {"C001", who})[0]
+    client.post("/v1/consents", headers=bearer(writer), json={
+        "customer_id": other, "purpose": "marketing", "channel": "email", "granted": False,
+        "ts": old.isoformat()})
+    kept = client.get(f"/v1/customers/{other}", headers=bearer(key)).json()["consents"]
+    assert [(c["channel"], c["granted"]) for c in kept] == [("email", True)]

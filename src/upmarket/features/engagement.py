@@ -25,13 +25,14 @@ CONTACT_EVENTS = ("ad_impression", "click", "message_sent", "email_sent", "sms_s
 def consents_in_force(consents: ibis.Table, as_of: datetime, purpose: str = "marketing"
                       ) -> ibis.Table:
     """The latest consent per (customer, channel) for `purpose` given before `as_of`:
-    customer_id, channel, granted. A later withdrawal overrides an earlier grant, so only the
-    last row per key counts; a channel with no row at all has no consent."""
+    customer_id, channel, granted, ts (when it was given or withdrawn). A later withdrawal
+    overrides an earlier grant, so only the last row per key counts; a channel with no row at
+    all has no consent."""
     c = consents.filter(consents.purpose == purpose, consents.ts < ibis.literal(as_of))
     w = ibis.window(group_by=[c.customer_id, c.channel], order_by=ibis.desc(c.ts))
     latest = c.mutate(_n=ibis.row_number().over(w))
     latest = latest.filter(latest._n == 0)
-    return latest.select("customer_id", "channel", "granted")
+    return latest.select("customer_id", "channel", "granted", "ts")
 
 
 def channel_responses(events: ibis.Table, as_of: datetime, *, days: int = 365) -> ibis.Table:

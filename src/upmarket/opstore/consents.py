@@ -191,6 +191,18 @@ def history(store: Store, customer_id: str | None = None, *,
     return frame.astype({"granted": bool, "copied": bool})
 
 
+def latest_by_channel(store: Store, customer_id: str, purpose: str = "marketing"
+                      ) -> dict[str, tuple[bool, datetime]]:
+    """channel → (granted, ts) of the customer's latest consent for `purpose` recorded in the
+    store, for the profile route's read (one indexed query on the raw connection: see
+    `store._raw`); on a tie in time the withdrawal wins, as in `in_force`."""
+    from upmarket.opstore.store import _datetime, _raw
+
+    rows = _raw(store, "SELECT channel, granted, ts FROM consents WHERE customer_id = ? "
+                "AND purpose = ? ORDER BY ts, granted DESC, id", (customer_id, purpose))
+    return {ch: (bool(g), _datetime(ts)) for ch, g, ts in rows}  # the last row per channel wins
+
+
 def pending(store: Store) -> pd.DataFrame:
     """Consents the warehouse does not hold yet: what the privacy gate must add to it."""
     return history(store, pending_only=True)

@@ -445,8 +445,9 @@ def profile_documents(wh, run: Mapping[str, Any], at: datetime,
         c = c.filter(c.customer_id == customer_id)
     cons: dict[str, list[dict]] = {}
     c = c.to_pandas()  # once: each execution may return the rows in another order
-    for cid, ch, g in sorted(zip(c["customer_id"], c["channel"], c["granted"])):
-        cons.setdefault(str(cid), []).append({"channel": str(ch), "granted": bool(g)})
+    for cid, ch, g, ts in sorted(zip(c["customer_id"], c["channel"], c["granted"], c["ts"])):
+        cons.setdefault(str(cid), []).append({"channel": str(ch), "granted": bool(g),
+                                              "since": _plain(pd.Timestamp(ts))})
     act_by_id = {r["customer_id"]: r for r in acts.to_dict("records")}
     as_of, at_text = _plain(pd.Timestamp(run["as_of"])), _plain(pd.Timestamp(at))
     docs = []

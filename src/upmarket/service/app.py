@@ -320,8 +320,9 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         reason (Chinese when Accept-Language prefers zh), consents and recent events.
 
         Served from the profiles snapshot written when the run was published: consents are
-        those in force at that moment (header `X-Consents-As-Of`); recent events are live.
-        Without a snapshot, the profile is read from the warehouse, consents as of now.
+        those the warehouse held at that moment (header `X-Consents-As-Of`), updated by any
+        given or withdrawn through the service since (`/v1/consents`); recent events are
+        live. Without a snapshot, the profile is read from the warehouse, consents as of now.
 
         `async`: the fast path is two indexed reads (~0.05 ms) run on the event loop, and the
         audit record's group commit is awaited, not waited for in a thread; only the
@@ -337,6 +338,8 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
             consents_at = None
         else:
             found, consents_at = fast
+        found["consents"] = profiles.with_recorded_consents(store, customer_id,
+                                                            found.get("consents") or [])
         found["recent_events"] = ops.recent_events(store, customer_id)
         body = Profile.model_validate(found)
         await asyncio.wrap_future(audit.submit(actor(key), "read_profile", customer_id))

@@ -113,6 +113,7 @@ class NextBestAction(BaseModel):
 class Consent(BaseModel):
     channel: str
     granted: bool
+    since: datetime | None = Field(None, description="When it was given or withdrawn (UTC).")
 
 
 class RecentEvent(BaseModel):

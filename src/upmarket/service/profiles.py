@@ -27,6 +27,7 @@ from upmarket.errors import UnknownCustomer, UnknownSegment, UpmarketError, Ware
 from upmarket.features.engagement import consents_in_force
 from upmarket.i18n import label, value_label
 from upmarket.opstore import store as ops
+from upmarket.opstore.consents import latest_by_channel
 from upmarket.strategy.tiers import TierPolicy
 from upmarket.warehouse.connection import Warehouse, connect, default_url, duckdb_path
 from upmarket.warehouse.runs import current_run, output
@@ -127,9 +128,9 @@ def render(doc: dict, lang: str) -> dict:
 
 def fast_profile(store: ops.Store, customer_id: str, lang: str) -> tuple[dict, str] | None:
     """The customer's profile from the store's snapshot of the current run, by primary key,
-    with the time its consents were read (they are those in force when the run was
-    published, not now); None when the store holds no snapshot at all, so the caller falls
-    back to the warehouse. An unknown customer of a snapshot is `UnknownCustomer`."""
+    with the time its consents were read from the warehouse; None when the store holds no
+    snapshot at all, so the caller falls back to the warehouse. An unknown customer of a
+    snapshot is `UnknownCustomer`."""
     doc = ops.read_profile(store, customer_id)
     if doc is None:
         run_id = ops.profiles_run(store)
@@ -137,6 +138,26 @@ def fast_profile(store: ops.Store, customer_id: str, lang: str) -> tuple[dict, s
             return None
         raise UnknownCustomer(f"customer {customer_id!r} is not in run {run_id}")
     return render(doc, lang), doc.get("consents_at") or ""
+
+
+def with_recorded_consents(store: ops.Store, customer_id: str, shown: list[dict]
+                           ) -> list[dict]:
+    """A profile's consents (`shown`: read from the warehouse at publish, or now) with those
+    recorded through the service since (`/v1/consents`, `upmarket consents set`): for each
+    channel the later of the two, so a withdrawal made a minute ago is not reported as a
+    grant until the next run or copy."""
+    recorded = latest_by_channel(store, customer_id)
+    if not recorded:
+        return shown
+    merged = {c["channel"]: c for c in shown}
+    for channel, (granted, ts) in recorded.items():
+        held = merged.get(channel)
+        since = held and held.get("since")
+        # a snapshot entry without a time predates the field: the store's row is newer
+        if held is None or since is None or datetime.fromisoformat(since) <= ts:
+            merged[channel] = {"channel": channel, "granted": granted,
+                               "since": ts.isoformat()}
+    return [merged[ch] for ch in sorted(merged)]
 
 
 def segments(wh: Warehouse, lang: str) -> dict:
