@@ -234,3 +234,23 @@ def test_export_and_erasure_cover_every_store_table(store, wh):
         "members": [report.token, "C10"]}
     assert erasure.erase_person(wh, store, "C1").nothing_held
     assert len(ops.read_audit(store)) == len(log)  # nothing done, nothing recorded
+
+
+def test_latest_by_channel_agrees_with_in_force(store):
+    """The profile route's one-query read (raw driver SQL, so both engines' placeholder and
+    timestamp handling are exercised) gives what `in_force` gives over the same history."""
+    oc.record_consents(store, [
+        row(channel="email", granted=True, ts=T0),
+        row(channel="email", granted=False, ts=T0 + timedelta(days=2)),
+        row(channel="sms", granted=False, ts=T0 + timedelta(days=1)),
+        row(channel="sms", granted=True, ts=T0 + timedelta(days=3)),
+        row(channel="wechat", granted=True, ts=T0 + timedelta(days=5)),
+        {**row(channel="phone", granted=True, ts=T0), "purpose": "research"},
+        row(cid="C2", channel="email", granted=True, ts=T0 + timedelta(days=9)),
+    ])
+    got = oc.latest_by_channel(store, "C1")
+    want = oc.in_force(oc.history(store, "C1"), T0 + timedelta(days=30), "marketing")
+    assert {ch: g for ch, (g, _) in got.items()} == dict(zip(want["channel"], want["granted"]))
+    assert {ch: ts for ch, (_, ts) in got.items()} == dict(
+        zip(want["channel"], pd.to_datetime(want["ts"]).dt.to_pydatetime()))
+    assert oc.latest_by_channel(store, "nobody") == {}
