@@ -30,6 +30,7 @@ from upmarket.models.basket import association_rules, best_bundles
 from upmarket.models.recommend import NoPurchases, TunedHybrid
 from upmarket.models.upgrade_paths import upgrade_paths
 from upmarket.models.value import LifetimeValue, ValueSettings
+from upmarket.activation.privacy import pseudonym_key
 from upmarket.activation.rules import run_automation
 from upmarket.opstore.store import publish_run_profiles
 from upmarket.strategy import (budget, economics, kpis, lifecycle, measurement, nba, risk,
@@ -433,6 +434,9 @@ def run(
         ctx.run.write("results", ctx.results)
         for name, frame in ctx.tables.items():
             ctx.run.write(name, frame)
+        # the service reads the warehouse read-only and pseudonymises ids for keys that may
+        # not export: the key must exist once anything has been published
+        pseudonym_key(ctx.wh)
         ctx.run.publish(ctx.summary)
     except BaseException as exc:
         ctx.run.fail(f"{type(exc).__name__}: {exc}")

@@ -289,6 +289,17 @@ def verify_key(store: Store, key: str) -> ApiKey | None:
     return ApiKey(int(i), name, prefix, frozenset(scopes.split()), _datetime(created))
 
 
+def key_by_id(store: Store, key_id: int) -> ApiKey | None:
+    """The record of key `key_id` while it is not revoked (a dashboard session names its key
+    by id; see service.sessions); None once revoked or unknown."""
+    rows = _raw(store, "SELECT id, name, prefix, scopes, created FROM api_keys "
+                "WHERE id = ? AND revoked IS NULL", (key_id,))
+    if not rows:
+        return None
+    i, name, prefix, scopes, created = rows[0]
+    return ApiKey(int(i), name, prefix, frozenset(scopes.split()), _datetime(created))
+
+
 def list_keys(store: Store) -> list[ApiKey]:
     with store.engine.connect() as conn:
         return [_key_from_row(r) for r in conn.execute(sa.select(api_keys).order_by(api_keys.c.id))]

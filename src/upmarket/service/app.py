@@ -38,6 +38,8 @@ from upmarket.opstore import store as ops
 from upmarket.opstore.store import ApiKey
 from upmarket.service import profiles
 from upmarket.service.consents import consents_router
+from upmarket.service.dashboard import dashboard_router
+from upmarket.service.sessions import Sessions
 from upmarket.service.models import (Ack, Batch, Health, IdentifyEvent, Kpis, Members, PageEvent,
                                      Problem, Profile, Segments, TrackEvent)
 
@@ -382,6 +384,9 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         return Kpis.model_validate(warehouse_call(profiles.kpis))
 
     app.include_router(consents_router(store, require))
+    app.include_router(dashboard_router(
+        store, app.state, Sessions(store),
+        lambda request: refused.take(request.client.host if request.client else None)))
     return app
 
 

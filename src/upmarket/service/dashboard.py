@@ -1,0 +1,209 @@
+"""The dashboard (DESIGN §1: the CRM or sales manager's page): tiers and their service levels,
+premium customers at risk with the action to take, the upsell list, open tasks against their
+SLA, recent alerts and the run's charts — served by `upmarket serve` at /dashboard.
+
+Access: log in once with an API key that has the `read` scope (a signed session cookie then
+stands for it, see `sessions.py`). Customer ids are shown in the clear only to keys that may
+export; to others they are pseudonymised as in exports. Every view is an audited read of
+personal data. The charts are the report's (`reports.figures`), drawn by plotly.js served from
+the installed plotly package at /static/plotly.min.js, never from a CDN.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pandas as pd
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from upmarket.activation import privacy
+from upmarket.errors import NoRun, WarehouseError
+from upmarket.i18n import label, value_label
+from upmarket.opstore import automation as auto
+from upmarket.opstore import store as ops
+from upmarket.service import profiles
+from upmarket.service.sessions import COOKIE, Sessions
+from upmarket.strategy.tiers import TierPolicy
+from upmarket.warehouse.connection import Warehouse
+from upmarket.warehouse.runs import current_run, output, output_table
+
+#: How many rows each list shows: a page to act on, not an export.
+LIST_ROWS = 15
+#: Premium tiers whose churn the page watches (seed 003: their loss costs the most).
+PREMIUM = ("diamond", "core")
+
+_templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                         autoescape=select_autoescape(["html", "j2"]))
+
+
+def _ids(wh: Warehouse, ids: pd.Series, clear: bool) -> list[str]:
+    ids = ids.astype(str)
+    return list(ids if clear else privacy.pseudonymise(ids, profiles.read_pseudonym_key(wh)))
+
+
+def dashboard_data(wh: Warehouse, store: ops.Store, *, lang: str, clear_ids: bool,
+                   now: datetime) -> dict:
+    """Everything the page shows, from the current run and the operational store."""
+    run = current_run(wh)
+    run_id = run["run_id"]
+    res = output(wh, "results", run_id).to_pandas()
+    acts = (output(wh, "actions", run_id).to_pandas()
+            if wh.has_table(output_table("actions", run_id)) else pd.DataFrame(
+                columns=["customer_id", "action", "product_name", "expected_value", "channel"]))
+    acts = acts.drop_duplicates("customer_id").set_index("customer_id")
+    reason = "reason_zh" if lang == "zh-CN" else "reason_en"
+    policy = TierPolicy()
+
+    tiers = []
+    for tier, grp in res.groupby("tier"):
+        level = policy.level(tier)
+        tiers.append({"tier": value_label("tier", tier, lang), "order": level.response_hours,
+                      "customers": len(grp), "clv": float(grp["clv"].sum()),
+                      "at_risk": int((grp["churn_risk"] > 0.6).sum()),
+                      "service": label(level.service, lang),
+                      "response_hours": level.response_hours})
+    tiers.sort(key=lambda t: t["order"])
+
+    risky = res[res["tier"].isin(PREMIUM) & (res["churn_risk"] > 0.6)]
+    risky = risky.sort_values("clv", ascending=False).head(LIST_ROWS)
+    at_risk = [{"customer": cid, "tier": value_label("tier", r.tier, lang), "clv": r.clv,
+                "churn_risk": r.churn_risk,
+                "action": value_label("action", acts.loc[r.customer_id, "action"], lang)
+                if r.customer_id in acts.index else "—",
+                "reason": acts.loc[r.customer_id, reason]
+                if r.customer_id in acts.index and reason in acts else ""}
+               for cid, r in zip(_ids(wh, risky["customer_id"], clear_ids), risky.itertuples())]
+
+    ups = acts[acts["action"] == "upsell"].sort_values("expected_value", ascending=False)
+    ups = ups.head(LIST_ROWS).reset_index()
+    upsell = [{"customer": cid, "tier": value_label("tier", r.tier, lang)
+               if isinstance(getattr(r, "tier", None), str) else "—",
+               "product": r.product_name, "channel": r.channel,
+               "expected_value": r.expected_value}
+              for cid, r in zip(_ids(wh, ups["customer_id"], clear_ids), ups.itertuples())]
+
+    open_tasks = [t for t in auto.list_tasks(store, open_only=True, kind="task",
+                                             limit=LIST_ROWS)]
+    task_ids = _ids(wh, pd.Series([t["customer_id"] or "" for t in open_tasks]), clear_ids)
+    tasks = [{"id": t["id"], "due": t["due"], "overdue": t["due"] < now,
+              "tier": value_label("tier", t["tier"], lang) if t["tier"] else "—",
+              "customer": cid if t["customer_id"] else "—", "assignee": t["assignee"] or "—",
+              "rule": t["rule"]}
+             for t, cid in zip(open_tasks, task_ids)]
+    alerts = [{"fired": a["fired"], "rule": a["rule"], "severity": a["severity"],
+               "subject": "—" if a["customer_id"] else a["subject"]}
+              for a in auto.list_alerts(store, limit=LIST_ROWS)]
+    counts = run.get("counts") or {}
+    if isinstance(counts, str):
+        counts = json.loads(counts)
+    return {"run_id": run_id, "as_of": pd.Timestamp(run["as_of"]).strftime("%Y-%m-%d"),
+            "customers": len(res), "total_clv": float(res["clv"].sum()),
+            "premium_at_risk": int((res["tier"].isin(PREMIUM) & (res["churn_risk"] > 0.6)).sum()),
+            "open_tasks": len(auto.list_tasks(store, open_only=True, kind="task")),
+            "overdue_tasks": sum(1 for t in auto.list_tasks(store, open_only=True, kind="task")
+                                 if t["due"] < now),
+            "tiers": tiers, "at_risk": at_risk, "upsell": upsell, "tasks": tasks,
+            "alerts": alerts, "pseudonymised": not clear_ids,
+            "net_revenue": counts.get("net_revenue")}
+
+
+def dashboard_router(store: ops.Store, app_state, sessions: Sessions,
+                     refused: Callable[[Request], float]) -> APIRouter:
+    """Routes of the dashboard (left out of the OpenAPI document: they are pages, not API).
+    `refused(request)` charges a failed login to the client's address: 0 while it may try
+    again, else the seconds to wait (the service's limit on requests without a valid key)."""
+    router = APIRouter(include_in_schema=False)
+
+    def lang_for(request: Request) -> str:
+        asked = request.query_params.get("lang")
+        if asked in ("zh", "zh-CN"):
+            return "zh-CN"
+        if asked == "en":
+            return "en"
+        return profiles.lang_of(request.headers.get("accept-language"))
+
+    def login_page(lang: str, error: str | None = None, status: int = 200) -> HTMLResponse:
+        html = _templates.get_template("login.html.j2").render(
+            lang=lang, t=lambda k, **f: label(k, lang, **f), error=error)
+        return HTMLResponse(html, status, headers={"Cache-Control": "no-store"})
+
+    @router.get("/dashboard/login")
+    def login_form(request: Request) -> HTMLResponse:
+        return login_page(lang_for(request))
+
+    @router.post("/dashboard/login")
+    async def login(request: Request) -> Response:
+        lang = lang_for(request)
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        key = ops.verify_key(store, (form.get("key") or [""])[0].strip())
+        if key is None or not key.allows("read"):
+            wait = refused(request)
+            if wait:
+                return HTMLResponse(label("dashboard.bad_key", lang), 429,
+                                    headers={"Retry-After": str(max(1, math.ceil(wait)))})
+            return login_page(lang, label("dashboard.bad_key", lang), 401)
+        response = RedirectResponse(f"/dashboard?lang={'zh' if lang == 'zh-CN' else 'en'}",
+                                    303)
+        response.set_cookie(COOKIE, sessions.issue(key), max_age=sessions.lifetime,
+                            httponly=True, samesite="strict", path="/")
+        return response
+
+    @router.post("/dashboard/logout")
+    def logout() -> Response:
+        response = RedirectResponse("/dashboard/login", 303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    @router.get("/dashboard")
+    def dashboard(request: Request) -> Response:
+        lang = lang_for(request)
+        key = sessions.verify(request.cookies.get(COOKIE))
+        if key is None:
+            return RedirectResponse("/dashboard/login", 303)
+        clear = key.allows("export")
+        now = ops.now_utc()
+        try:
+            with profiles.reading(app_state.warehouse_url) as wh:
+                data = dashboard_data(wh, store, lang=lang, clear_ids=clear, now=now)
+                charts = _charts(wh, data["run_id"], lang)
+        except (NoRun, WarehouseError) as exc:
+            return HTMLResponse(_templates.get_template("login.html.j2").render(
+                lang=lang, t=lambda k, **f: label(k, lang, **f), error=str(exc)), 503,
+                headers={"Retry-After": "60"})
+        app_state.audit.add(f"key:{key.id}:{key.name}", "export_dashboard" if clear
+                            else "read_dashboard", data["run_id"], lang=lang)
+        html = _templates.get_template("dashboard.html.j2").render(
+            lang=lang, t=lambda k, **f: label(k, lang, **f), d=data, charts=charts,
+            key_name=key.name, now=now)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store",
+                                           "Content-Language": lang})
+
+    @router.get("/static/plotly.min.js")
+    def plotly_js() -> Response:
+        from plotly.offline import get_plotlyjs
+
+        return Response(_plotly_js(get_plotlyjs), media_type="text/javascript",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+    return router
+
+
+_PLOTLY_JS: list[str] = []
+
+
+def _plotly_js(get) -> str:
+    if not _PLOTLY_JS:  # 4.7 MB read once per process
+        _PLOTLY_JS.append(get())
+    return _PLOTLY_JS[0]
+
+
+def _charts(wh: Warehouse, run_id: str, lang: str) -> list[dict]:
+    """The report's figures for the page, as Plotly JSON (empty until `reports` exists)."""
+    return []

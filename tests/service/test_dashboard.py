@@ -1,0 +1,144 @@
+"""The dashboard: a login form turns a read key into a signed session cookie; without one the
+page redirects to the form; a revoked key ends its sessions; ids are pseudonymised unless the
+key may export; failed logins are rate limited; each view is audited; plotly.js comes from the
+installed package, and the page links nothing outside the service."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from upmarket.opstore import store as ops
+from upmarket.service.app import REFUSED_BURST, create_app
+from upmarket.service.sessions import COOKIE, Sessions
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A published run of 40 customers: tiers in turn, churn risk rising with the id, so some
+    Diamond and Core customers are above 0.6 and some below; everyone's action an upsell."""
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from upmarket.activation import privacy
+    from upmarket.warehouse import connect
+    from upmarket.warehouse.runs import Run
+
+    d = tmp_path_factory.mktemp("dash")
+    url = f"duckdb://{d}/w.duckdb"
+    n = 40
+    ids = [f"K{i:03d}" for i in range(n)]
+    res = pd.DataFrame({"customer_id": ids,
+                        "tier": [("diamond", "core", "potential", "basic")[i % 4] for i in range(n)],
+                        "rfm_segment": "loyal", "clv": [1000.0 - 10 * i for i in range(n)],
+                        "churn_risk": [i / n for i in range(n)], "churn_band": "medium"})
+    acts = pd.DataFrame({"customer_id": ids, "tier": res["tier"], "action": "upsell",
+                         "product_name": [f"Premium {i}" for i in range(n)], "channel": "email",
+                         "expected_value": [float(i) for i in range(n)],
+                         "reason_en": "likely to move up", "reason_zh": "可能升级"})
+    wh = connect(url)
+    run = Run(wh, datetime(2026, 6, 1))
+    run.write("results", res)
+    run.write("actions", acts)
+    run.publish({})
+    privacy.pseudonym_key(wh)
+    wh.close()
+    return SimpleNamespace(warehouse=url, results=res)
+
+
+@pytest.fixture
+def dash(world, tmp_path):
+    app = create_app(f"sqlite:///{tmp_path}/ops.sqlite", world.warehouse)
+    store = app.state.store
+    keys = {s: ops.create_key(store, f"{s}-key", [s]) for s in ("read", "export", "collect")}
+    with TestClient(app) as client:
+        yield client, store, keys
+
+
+def login(client, key: str):
+    return client.post("/dashboard/login", content=f"key={key}", headers=FORM,
+                       follow_redirects=False)
+
+
+def test_login_session_and_logout(dash, world):
+    client, store, keys = dash
+    r = client.get("/dashboard", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/dashboard/login"
+    assert "<form" in client.get("/dashboard/login").text
+    r = login(client, keys["read"][1])
+    assert r.status_code == 303
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert keys["read"][1] not in cookie  # the key itself never goes into the cookie
+    page = client.get("/dashboard")
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    # the at-risk list is exactly the premium customers with churn risk > 0.6, pseudonymised
+    res = world.results
+    risky = res[res["tier"].isin(["diamond", "core"]) & (res["churn_risk"] > 0.6)]
+    from upmarket.activation import privacy
+    from upmarket.warehouse import connect
+
+    wh = connect(world.warehouse, create=False)
+    top = risky.sort_values("clv", ascending=False).head(15)  # the page lists 15
+    expected = set(privacy.pseudonymise(top["customer_id"], privacy.pseudonym_key(wh)))
+    wh.close()
+    section = page.text.split('id="at-risk"')[1].split("</section>")[0]
+    assert expected and set(re.findall(r"p_[0-9a-f]{20}", section)) == expected
+    assert not any(f">{cid}<" in page.text for cid in res["customer_id"])
+    log = ops.read_audit(store)
+    assert list(log["action"])[-1] == "read_dashboard"
+    client.post("/dashboard/logout", follow_redirects=False)
+    assert client.get("/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_export_scope_sees_ids_and_revocation_ends_the_session(dash, world):
+    client, store, keys = dash
+    login(client, keys["export"][1])
+    page = client.get("/dashboard?lang=zh")
+    assert page.status_code == 200 and page.headers["Content-Language"] == "zh-CN"
+    assert "价值等级与服务标准" in page.text and "Value tiers" not in page.text
+    upsell = world.results["customer_id"]  # every customer's action is an upsell here
+    assert any(cid in page.text for cid in upsell)
+    assert list(ops.read_audit(store)["action"])[-1] == "export_dashboard"
+    ops.revoke_key(store, keys["export"][0].id)
+    assert client.get("/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_wrong_keys_are_refused_then_throttled(dash):
+    client, _, keys = dash
+    assert login(client, keys["collect"][1]).status_code == 401  # write-only key
+    codes = [login(client, f"um_x_guess{i}").status_code for i in range(REFUSED_BURST + 3)]
+    assert codes[-1] == 429 and set(codes) <= {401, 429}
+
+
+def test_sessions_expire_and_cannot_be_forged(tmp_path):
+    store = ops.open_store(f"sqlite:///{tmp_path}/o.sqlite")
+    record, _ = ops.create_key(store, "k", ["read"])
+    s = Sessions(store, lifetime=60)
+    cookie = s.issue(record, now=1000.0)
+    assert s.verify(cookie, now=1059.0).id == record.id
+    assert s.verify(cookie, now=1061.0) is None  # expired
+    key_id, expires, sig = cookie.split(".")
+    assert s.verify(f"{key_id}.{int(expires) + 3600}.{sig}", now=1000.0) is None  # extended
+    assert s.verify(cookie, now=1000.0) is not None
+    assert Sessions(store, lifetime=60).verify(cookie, now=1000.0) is None  # another secret
+    assert s.verify("garbage", now=1000.0) is None and s.verify(None) is None
+    store.close()
+
+
+def test_plotly_js_is_served_from_the_package(dash):
+    client, _, keys = dash
+    from plotly.offline import get_plotlyjs
+
+    r = client.get("/static/plotly.min.js")
+    assert r.status_code == 200 and r.text == get_plotlyjs()
+    login(client, keys["read"][1])
+    page = client.get("/dashboard").text
+    outside = re.findall(r'(?:src|href)="(https?:)?//[^"]*"', page)
+    assert outside == []
