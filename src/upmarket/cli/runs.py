@@ -108,8 +108,10 @@ def demo(
     for cmd in ("segments list --by tier", f"customers show {top} --lang zh",
                 f"recommend {top} --n 5", "actions export --action upsell --format xlsx",
                 "scorecard", "risk --lang zh", "whatif --retention +5pt --frequency +10%",
-                "alerts list", "tasks list --open", "serve"):
+                "alerts list", "tasks list --open", "keys create crm --scope export", "serve"):
         console.print(f"  {me} {cmd}", highlight=False, soft_wrap=True)
+    console.print("  then open http://127.0.0.1:8000/dashboard and sign in with the crm key",
+                  highlight=False, soft_wrap=True)
 
 
 def _program() -> str:
