@@ -1,0 +1,106 @@
+"""The dashboard in a real browser (Debian's Chromium driven by Playwright): sign in through
+the form, see the page in English and Chinese, and the browser fetches nothing from outside the
+service. Skips, saying why, when Chromium is not installed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from upmarket.opstore import store as ops
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="the dashboard's browser tests need Debian's Chromium "
+    "(`apt install chromium`); it is not installed on this machine")
+
+SERVER = """
+import sys, uvicorn
+from upmarket.service.app import create_app
+uvicorn.run(create_app(sys.argv[1], sys.argv[2]), host="127.0.0.1", port=int(sys.argv[3]),
+            log_level="warning")
+"""
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """`upmarket demo`'s world (small) served by a real uvicorn process."""
+    from typer.testing import CliRunner
+
+    from upmarket.cli import app
+
+    d = tmp_path_factory.mktemp("browser")
+    out = d / "demo"
+    r = CliRunner().invoke(app, ["demo", "--customers", "400", "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    store_url, wh_url = f"sqlite:///{out / 'demo-ops.sqlite'}", f"duckdb://{out / 'demo.duckdb'}"
+    store = ops.open_store(store_url)
+    _, read_key = ops.create_key(store, "viewer", ["read"])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, store_url, wh_url, str(port)],
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("the dashboard server did not start")
+    yield base, read_key, d
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(30)
+    store.close()
+
+
+@pytest.fixture
+def page(served):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        pg = context.new_page()
+        pg.requested = []
+        pg.on("request", lambda req: pg.requested.append(req.url))
+        pg.errors = []
+        pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
+        yield pg
+        browser.close()
+
+
+def test_sign_in_and_read_the_dashboard(served, page):
+    base, key, folder = served
+    page.goto(f"{base}/dashboard")
+    assert page.url.endswith("/dashboard/login")  # no session: the form
+    page.fill("#key", "um_wrong_key")
+    page.click("button[type=submit]")
+    assert "unknown, revoked" in page.inner_text(".error")
+    page.fill("#key", key)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#tiers")
+    assert page.url.startswith(f"{base}/dashboard")
+    tiers = page.inner_text("#tiers")
+    assert all(t in tiers for t in ("Diamond", "Core", "Potential", "Basic"))
+    assert page.inner_text("#at-risk").count("p_") >= 1  # pseudonymised for a read key
+    page.screenshot(path=str(folder / "dashboard-en.png"), full_page=True)
+    page.click("text=中文")
+    page.wait_for_selector("#tiers")
+    assert "钻石客户" in page.inner_text("#tiers")
+    page.screenshot(path=str(folder / "dashboard-zh.png"), full_page=True)
+    assert page.errors == []
+    assert all(url.startswith(base) for url in page.requested), page.requested
