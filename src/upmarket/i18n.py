@@ -821,6 +821,350 @@ LABELS: dict[str, dict[str, str]] = {
     "col.price_tier": {"en": "price tier", "zh-CN": "价格档"},
     "rec.upsell": {"en": "upsell", "zh-CN": "向上销售"},
     "rec.cross_sell": {"en": "cross-sell", "zh-CN": "交叉销售"},
+    # -- the periodic report (reports/, cli: report)
+    "report.title.month": {"en": "Monthly quick review: {period}", "zh-CN": "月度快评：{period}"},
+    "report.title.quarter": {"en": "Quarterly assessment: {period}", "zh-CN": "季度评估：{period}"},
+    "report.title.year": {"en": "Annual retrospective: {period}", "zh-CN": "年度复盘：{period}"},
+    "report.focus.month": {
+        "en": "Focus (seed 000, monthly quick review): are the KPIs on track, what did this "
+              "month's campaigns return, and which customers need a call now?",
+        "zh-CN": "评估重点（种子 000·月度快评）：关键指标是否正常，本月营销活动效果如何，哪些客户需要"
+                 "立即跟进？"},
+    "report.focus.quarter": {
+        "en": "Focus (seed 000, quarterly assessment): the effect index against its targets "
+              "(CLTV +35 %, premium-product penetration +28 %, NPS > 50) and against the "
+              "quarter before; where customer value sits, what the channels return, which "
+              "risks are open.",
+        "zh-CN": "评估重点（种子 000·季度评估）：对照目标（CLTV 提升 35%、高客单价产品渗透率提高 28%、"
+                 "NPS 突破 50）和上一季度评估效果指数；客户价值分布、渠道回报及未关闭的风险。"},
+    "report.focus.year": {
+        "en": "Focus (seed 000, annual retrospective): the year against the year before — "
+              "what worked, what did not — and the strategy and budget for the year ahead.",
+        "zh-CN": "评估重点（种子 000·年度复盘）：与上一年对比——哪些有效、哪些无效——以及来年的策略与"
+                 "预算。"},
+    "report.findings.month": {"en": "What needs attention", "zh-CN": "需要关注的事项"},
+    "report.findings.quarter": {"en": "Assessment", "zh-CN": "评估结论"},
+    "report.findings.year": {"en": "Strategy for the year ahead", "zh-CN": "来年策略重点"},
+    "report.meta.period": {"en": "Period", "zh-CN": "评估期"},
+    "report.meta.compare": {"en": "Compared with", "zh-CN": "对比期"},
+    "report.meta.run": {"en": "Run", "zh-CN": "运行编号"},
+    "report.meta.as_of": {"en": "Data as of", "zh-CN": "数据截至"},
+    "report.meta.finished": {"en": "Run finished (UTC)", "zh-CN": "运行完成时间（UTC）"},
+    "report.meta.warehouse": {"en": "Warehouse", "zh-CN": "数据仓库"},
+    "report.meta.outputs": {"en": "Run outputs used (rows)", "zh-CN": "使用的运行结果（行数）"},
+    "report.section.kpis": {"en": "Headline KPIs", "zh-CN": "核心指标"},
+    "report.section.scorecard": {"en": "Scorecard", "zh-CN": "评分卡"},
+    "report.section.campaigns": {"en": "Campaign results", "zh-CN": "营销活动效果"},
+    "report.section.figures": {"en": "Charts", "zh-CN": "图表"},
+    "report.section.customers": {"en": "Customers to act on", "zh-CN": "待跟进客户"},
+    "report.section.risks": {"en": "Risk register", "zh-CN": "风险登记表"},
+    "report.section.sources": {"en": "Data sources", "zh-CN": "数据来源"},
+    "report.col.kpi": {"en": "Indicator", "zh-CN": "指标"},
+    "report.col.change": {"en": "Change", "zh-CN": "变化"},
+    "report.col.campaign": {"en": "Campaign", "zh-CN": "活动"},
+    "report.col.channel": {"en": "Channel", "zh-CN": "渠道"},
+    "report.col.dates": {"en": "Dates", "zh-CN": "起止日期"},
+    "report.col.cost": {"en": "Cost", "zh-CN": "成本"},
+    "report.col.touched": {"en": "Customers touched", "zh-CN": "触达客户数"},
+    "report.col.profit": {"en": "Attributed profit", "zh-CN": "归因利润"},
+    "report.col.roi": {"en": "Short-term ROI", "zh-CN": "短期投资回报率"},
+    "report.col.roi_long": {"en": "Long-term ROI", "zh-CN": "长期投资回报率"},
+    "report.col.verdict": {"en": "A/B test", "zh-CN": "A/B 测试结论"},
+    "report.col.ref": {"en": "Customer reference", "zh-CN": "客户标识"},
+    "report.col.clv": {"en": "CLV, 12 months", "zh-CN": "12个月预测价值"},
+    "report.col.churn_risk": {"en": "Churn risk", "zh-CN": "流失风险"},
+    "report.col.at_stake": {"en": "Value at stake", "zh-CN": "面临流失的价值"},
+    "report.col.probability": {"en": "Chance of purchase", "zh-CN": "购买概率"},
+    "report.col.table": {"en": "Table", "zh-CN": "数据表"},
+    "report.col.rows": {"en": "Rows", "zh-CN": "行数"},
+    "report.kpi.net_revenue": {"en": "Net revenue", "zh-CN": "净收入"},
+    "report.kpi.orders": {"en": "Paid orders", "zh-CN": "已付款订单数"},
+    "report.kpi.buyers": {"en": "Paying customers", "zh-CN": "购买客户数"},
+    "report.kpi.new_customers": {"en": "New customers", "zh-CN": "新客户数"},
+    "report.kpi.aov": {"en": "Average order value", "zh-CN": "客单价"},
+    "report.kpi.cltv": {"en": "Customer lifetime value (CLTV)", "zh-CN": "客户终身价值（CLTV）"},
+    "report.kpi.premium_penetration": {"en": "Premium-product penetration",
+                                       "zh-CN": "高客单价产品渗透率"},
+    "report.kpi.nps": {"en": "Net promoter score (NPS)", "zh-CN": "客户推荐值（NPS）"},
+    "report.kpi_note": {
+        "en": "Net revenue nets the cancellations and returns booked in the period; new "
+              "customers made their first paid purchase in it; CLTV, premium penetration and "
+              "NPS are measured as the scorecard measures them. Shares change in percentage "
+              "points, NPS in points, the rest in per cent.",
+        "zh-CN": "净收入已扣除本期登记的取消与退货；新客户指在本期首次付款购买的客户；CLTV、高端渗透率与 "
+                 "NPS 的口径与评分卡一致。占比的变化以百分点计，NPS 以分计，其余以百分比计。"},
+    "report.campaigns_note": {
+        "en": "Campaigns running at some point in the period. Short-term ROI = (attributed "
+              "profit − cost) ÷ cost (seed 001); long-term ROI also counts the CLV change of "
+              "the customers the campaign touched (seed 003). A/B: the first test arm against "
+              "its control.",
+        "zh-CN": "本期内任一时间在进行的营销活动。短期投资回报率 =（归因利润 − 成本）÷ 成本（种子 001）；"
+                 "长期投资回报率还计入活动触达客户的 CLV 变化（种子 003）。A/B：第一个实验组对比对照组。"},
+    "report.no_campaigns": {"en": "No campaign ran in {period}.",
+                            "zh-CN": "{period} 没有进行中的营销活动。"},
+    "report.no_figures": {"en": "The run holds nothing to chart for this period.",
+                          "zh-CN": "本次运行没有可供本期绘图的数据。"},
+    "report.no_findings": {"en": "Nothing stands out against the seeds' benchmarks.",
+                           "zh-CN": "对照种子基准，没有需要特别指出的事项。"},
+    "report.no_risks": {"en": "The run holds no risk register.",
+                        "zh-CN": "本次运行没有风险登记数据。"},
+    "report.no_data": {"en": "no data", "zh-CN": "无数据"},
+    "report.at_risk.title": {"en": "At-risk premium customers", "zh-CN": "高流失风险的高端客户"},
+    "report.at_risk.intro": {
+        "en": "The {shown} of {total:,} Diamond and Core customers in the high or critical "
+              "churn band with the most 12-month value at stake (CLV × churn risk): contact "
+              "them within their tier's response time.",
+        "zh-CN": "在流失风险为高或极高的 {total:,} 位钻石/核心客户中，面临流失价值（CLV × 流失风险）最高的 "
+                 "{shown} 位：请在其等级响应时限内联系。"},
+    "report.at_risk.none": {"en": "No Diamond or Core customer is in the high or critical "
+                                  "churn band.",
+                            "zh-CN": "没有流失风险为高或极高的钻石/核心客户。"},
+    "report.upsell.title": {"en": "Upsell list", "zh-CN": "向上销售名单"},
+    "report.upsell.intro": {
+        "en": "The {shown} of {total:,} customers whose next best action is an upsell to "
+              "premium, highest expected value first.",
+        "zh-CN": "下一步最佳行动为升级高端的 {total:,} 位客户中，期望价值最高的 {shown} 位。"},
+    "report.upsell.none": {"en": "No customer has an upsell as next best action.",
+                           "zh-CN": "没有以向上销售为下一步最佳行动的客户。"},
+    "report.pseudonymised": {
+        "en": "Customer references are pseudonyms (a keyed hash of the id): the same customer "
+              "has the same pseudonym in every report and export, and only the holder of the "
+              "warehouse's key can match it to a person. This report was recorded in the "
+              "audit log.",
+        "zh-CN": "客户标识为假名（客户编号的带密钥哈希）：同一客户在所有报告和导出中的假名相同，只有持有"
+                 "数据仓库密钥者才能对应到具体个人。本报告已记入审计日志。"},
+    "report.with_pii": {
+        "en": "This report shows customer ids in the clear (--with-pii): it holds personal "
+              "data. Share it only with people allowed to see them; its creation was recorded "
+              "in the audit log.",
+        "zh-CN": "本报告显示明文客户编号（--with-pii），包含个人信息。仅可提供给有权查看的人员；"
+                 "其生成已记入审计日志。"},
+    "report.sources.tables": {"en": "Warehouse tables (rows)", "zh-CN": "数据仓库表（行数）"},
+    "report.sources.month": {
+        "en": "Monthly quick review — data sources: orders (revenue, buyers, new customers), "
+              "campaigns and marketing spend (campaign ROI, A/B tests), events (funnel), and "
+              "the run's churn scores and next best actions.",
+        "zh-CN": "月度快评——数据来源：订单（收入、购买客户、新客户）、营销活动与营销花费（活动回报、A/B "
+                 "测试）、行为事件（转化漏斗），以及本次运行的流失评分与下一步最佳行动。"},
+    "report.sources.quarter": {
+        "en": "Quarterly assessment — data sources: orders and products (CLTV, premium "
+              "penetration), feedback (NPS), brand survey (awareness, association, loyalty), "
+              "tasks and service tickets (automation rate, response time), events "
+              "(attribution, channel collaboration), marketing spend and campaigns (ROI, "
+              "budget), and the run's tiers, segments, CLV, churn and risk register.",
+        "zh-CN": "季度评估——数据来源：订单与商品（CLTV、高端渗透率）、客户反馈（NPS）、品牌调研（知名度、"
+                 "联想度、忠诚度）、任务与服务工单（自动化率、响应时间）、行为事件（归因、渠道协同）、"
+                 "营销花费与活动（回报、预算），以及本次运行的价值分层、分群、CLV、流失与风险登记。"},
+    "report.sources.year": {
+        "en": "Annual retrospective — data sources: a year of orders against the year before, "
+              "acquisition cohorts, feedback and brand survey (effect index), events "
+              "(attribution), marketing spend, campaigns and budget plans, and the run's value "
+              "structure and risk register.",
+        "zh-CN": "年度复盘——数据来源：全年订单与上一年对比、获客同期群、客户反馈与品牌调研（效果指数）、"
+                 "行为事件（归因）、营销花费、活动与预算计划，以及本次运行的价值结构与风险登记。"},
+    "report.sources.method": {
+        "en": "KPIs, the scorecard and attribution are computed from the warehouse for the "
+              "period and the one before when the report is made; the charts of tiers, "
+              "segments, CLV, churn, actions, channel ROI, cohorts, funnel and risks are the "
+              "run's outputs at its as-of date. Targets and benchmarks are the seeds': CLTV "
+              "+35 %, premium penetration +28 %, NPS > 50, premium retention 78 % (seed 000), "
+              "Diamond ≥ 30 % of revenue, CLV/CAC > 3 (seed 003), existing customers 65 % of "
+              "revenue (seed 004).",
+        "zh-CN": "核心指标、评分卡与归因在生成报告时根据数据仓库按本期和上期计算；价值分层、分群、CLV、"
+                 "流失、行动、渠道回报、同期群、漏斗与风险图表取自本次运行截至日期的结果。目标与基准来自"
+                 "种子文档：CLTV 提升 35%、高端渗透率提高 28%、NPS 突破 50、高端客户留存 78%（种子 000），"
+                 "钻石客户收入占比 ≥ 30%、CLV/CAC > 3（种子 003），老客户收入占比 65%（种子 004）。"},
+    "report.footer": {"en": "Made by upmarket from run {run_id} (data as of {as_of}).",
+                      "zh-CN": "由 upmarket 根据运行 {run_id} 生成（数据截至 {as_of}）。"},
+    "report.scope.to_date": {"en": "as of {as_of}", "zh-CN": "截至 {as_of}"},
+    "report.scope.period": {"en": "in {period}", "zh-CN": "{period} 期间"},
+    "report.caption.tier_pyramid": {
+        "en": "Value tiers ({scope}): customers, share of past revenue and of predicted CLV; "
+              "the dashed line is seed 003's claim that Diamond brings at least 30 % of revenue.",
+        "zh-CN": "价值分层（{scope}）：客户数、历史收入占比与预测价值占比；虚线为种子 003 所称钻石客户"
+                 "贡献至少 30% 收入。"},
+    "report.caption.rfm_segments": {
+        "en": "RFM segments ({scope}): recency, frequency and monetary value scored 1–5 by "
+              "quintile (seed 003).",
+        "zh-CN": "RFM 分群（{scope}）：近度、频度、金额按五分位打 1–5 分（种子 003）。"},
+    "report.caption.clv_distribution": {
+        "en": "Predicted 12-month CLV (margin) per customer on logarithmic bins, stacked by "
+              "value tier ({scope}).",
+        "zh-CN": "每位客户未来 12 个月的预测价值（利润），按对数分箱、按价值等级堆叠（{scope}）。"},
+    "report.caption.churn_by_tier": {
+        "en": "Churn-risk bands per value tier ({scope}); the premium customers in the high "
+              "and critical bands are listed under “Customers to act on”.",
+        "zh-CN": "各价值等级的流失风险分布（{scope}）；风险为高或极高的高端客户列于“待跟进客户”。"},
+    "report.caption.actions": {
+        "en": "Next best action per customer and the expected value put on it, propensity × "
+              "margin − cost ({scope}).",
+        "zh-CN": "每位客户的下一步最佳行动及其期望价值：倾向 × 利润 − 成本（{scope}）。"},
+    "report.caption.channel_roi": {
+        "en": "Short-term ROI per channel: Markov-attributed profit against fully-loaded "
+              "spend ({scope}).",
+        "zh-CN": "各渠道短期投资回报率：马尔可夫归因利润对比全口径花费（{scope}）。"},
+    "report.caption.campaigns": {
+        "en": "Short- and long-term ROI per campaign (campaigns running {scope}).",
+        "zh-CN": "各营销活动的短期与长期投资回报率（{scope}进行的活动）。"},
+    "report.caption.attribution": {
+        "en": "Conversions {scope} credited to channels by each attribution model (touches up "
+              "to 30 days before each order).",
+        "zh-CN": "{scope}的转化在各归因模型下分配给各渠道的数量（计入每笔订单前 30 天内的触点）。"},
+    "report.caption.budget": {
+        "en": "Budget planned to date against actual spend per channel ({scope}).",
+        "zh-CN": "各渠道截至当前的预算计划与实际花费（{scope}）。"},
+    "report.caption.cohort_retention": {
+        "en": "Share of each monthly cohort buying again N months after its first purchase "
+              "({scope}).",
+        "zh-CN": "各月度同期群在首购 N 个月后仍购买的比例（{scope}）。"},
+    "report.caption.funnel": {
+        "en": "Exposure → click → register → purchase, with each step's share of the exposed "
+              "({scope}).",
+        "zh-CN": "曝光 → 点击 → 注册 → 购买，以及各环节占曝光人数的比例（{scope}）。"},
+    "report.caption.revenue_trend": {
+        "en": "Net revenue (bars) and paying customers (line) per month; the shaded months are "
+              "{period}.",
+        "zh-CN": "月度净收入（柱）与购买客户数（线）；阴影部分为 {period}。"},
+    "report.caption.effect_index": {
+        "en": "Seed 000's effect index by dimension (customer value 50 %, brand value 30 %, "
+              "operational efficiency 20 %), scores 0–100, {scope} against the period before.",
+        "zh-CN": "种子 000 效果指数各维度得分（客户价值 50%、品牌价值 30%、运营效率 20%），0–100 分，"
+                 "{scope}对比上一期。"},
+    "report.caption.risk_register": {
+        "en": "Money at stake per risk in the register, coloured by level ({scope}).",
+        "zh-CN": "风险登记表中各风险涉及的金额，按风险等级着色（{scope}）。"},
+    "report.fig.tier_pyramid": {"en": "Value tiers: customers and their share of revenue and CLV",
+                                "zh-CN": "价值分层：客户数及收入、预测价值占比"},
+    "report.fig.rfm_segments": {"en": "Customers per RFM segment", "zh-CN": "各 RFM 分群客户数"},
+    "report.fig.clv_distribution": {"en": "Distribution of predicted CLV",
+                                    "zh-CN": "预测客户价值分布"},
+    "report.fig.churn_by_tier": {"en": "Churn risk by tier: {n:,} at-risk premium customers",
+                                 "zh-CN": "各等级流失风险：高风险高端客户 {n:,} 位"},
+    "report.fig.actions": {"en": "Next-best-action mix and expected value",
+                           "zh-CN": "下一步最佳行动构成与期望价值"},
+    "report.fig.channel_roi": {"en": "Short-term ROI per channel", "zh-CN": "各渠道短期投资回报率"},
+    "report.fig.campaigns": {"en": "Campaign ROI, short and long term",
+                             "zh-CN": "营销活动短期与长期投资回报率"},
+    "report.fig.attribution": {"en": "Attributed conversions per channel, by model",
+                               "zh-CN": "各归因模型下的渠道转化数"},
+    "report.fig.budget": {"en": "Budget plan vs actual spend per channel",
+                          "zh-CN": "各渠道预算计划与实际花费"},
+    "report.fig.cohort_retention": {"en": "Cohort retention", "zh-CN": "同期群留存率"},
+    "report.fig.funnel": {"en": "Conversion funnel", "zh-CN": "转化漏斗"},
+    "report.fig.revenue_trend": {"en": "Net revenue and paying customers per month",
+                                 "zh-CN": "月度净收入与购买客户数"},
+    "report.fig.effect_index": {"en": "Effect index {period}: {index} ({compare}: {compare_index})",
+                                "zh-CN": "效果指数 {period}：{index}（{compare}：{compare_index}）"},
+    "report.fig.risk_register": {"en": "Risk register: money at stake per risk",
+                                 "zh-CN": "风险登记表：各风险涉及金额"},
+    "report.axis.customers": {"en": "Customers", "zh-CN": "客户数"},
+    "report.axis.share": {"en": "Share", "zh-CN": "占比"},
+    "report.axis.clv": {"en": "Predicted 12-month CLV", "zh-CN": "预测12个月价值"},
+    "report.axis.expected_value": {"en": "Expected value", "zh-CN": "期望价值"},
+    "report.axis.roi": {"en": "ROI (×)", "zh-CN": "投资回报率（倍）"},
+    "report.axis.profit": {"en": "Profit", "zh-CN": "利润"},
+    "report.axis.cost": {"en": "Cost", "zh-CN": "成本"},
+    "report.axis.conversions": {"en": "Conversions", "zh-CN": "转化数"},
+    "report.axis.spend": {"en": "Spend", "zh-CN": "花费"},
+    "report.axis.months_since": {"en": "Months since first purchase", "zh-CN": "首购后月数"},
+    "report.axis.cohort": {"en": "Cohort (month of first purchase)", "zh-CN": "同期群（首购月份）"},
+    "report.axis.score": {"en": "Score (0–100)", "zh-CN": "得分（0–100）"},
+    "report.axis.exposure": {"en": "Money at stake", "zh-CN": "涉及金额"},
+    "report.legend.revenue_share": {"en": "Share of past revenue", "zh-CN": "历史收入占比"},
+    "report.legend.clv_share": {"en": "Share of predicted CLV", "zh-CN": "预测价值占比"},
+    "report.legend.diamond_benchmark": {"en": "seed: Diamond ≥ {share:.0%} of revenue",
+                                        "zh-CN": "种子基准：钻石客户收入占比 ≥ {share:.0%}"},
+    "report.legend.roi_short": {"en": "Short-term ROI", "zh-CN": "短期投资回报率"},
+    "report.legend.roi_long": {"en": "Long-term ROI", "zh-CN": "长期投资回报率"},
+    "report.legend.planned": {"en": "Planned to date", "zh-CN": "截至当前计划"},
+    "report.legend.actual": {"en": "Actual spend", "zh-CN": "实际花费"},
+    "report.model.first": {"en": "First touch", "zh-CN": "首次触点"},
+    "report.model.last": {"en": "Last touch", "zh-CN": "末次触点"},
+    "report.model.linear": {"en": "Linear", "zh-CN": "线性"},
+    "report.model.time-decay": {"en": "Time decay", "zh-CN": "时间衰减"},
+    "report.model.position": {"en": "Position-based", "zh-CN": "位置加权"},
+    "report.model.markov": {"en": "Markov (removal effect)", "zh-CN": "马尔可夫（移除效应）"},
+    "report.model.shapley": {"en": "Shapley value", "zh-CN": "沙普利值"},
+    "report.finding.diamond_holds": {
+        "en": "Diamond customers bring {share:.0%} of past revenue: seed 003's claim of at "
+              "least {benchmark:.0%} holds here.",
+        "zh-CN": "钻石客户贡献 {share:.0%} 的历史收入：种子 003 所称至少 {benchmark:.0%} 在此成立。"},
+    "report.finding.diamond_short": {
+        "en": "Diamond customers bring {share:.0%} of past revenue, short of seed 003's "
+              "{benchmark:.0%}: value is spread wider, so Core and Potential customers deserve "
+              "a larger part of the premium effort.",
+        "zh-CN": "钻石客户仅贡献 {share:.0%} 的历史收入，低于种子 003 的 {benchmark:.0%}：价值分布更"
+                 "分散，核心与潜力客户应获得更多高端营销投入。"},
+    "report.finding.premium_retention": {
+        "en": "Premium-customer retention is {value:.0%} (seed 000: benchmark {benchmark:.0%}, "
+              "laggards {laggards:.0%}).",
+        "zh-CN": "高端客户留存率为 {value:.0%}（种子 000：标杆 {benchmark:.0%}，落后企业 "
+                 "{laggards:.0%}）。"},
+    "report.finding.existing_share": {
+        "en": "Existing customers bring {value:.0%} of the last year's revenue (seed 004 "
+              "benchmark {benchmark:.0%}).",
+        "zh-CN": "老客户贡献近一年收入的 {value:.0%}（种子 004 基准 {benchmark:.0%}）。"},
+    "report.finding.at_risk": {
+        "en": "{n:,} Diamond and Core customers are at high or critical churn risk: retention "
+              "offers and personal calls first (list below).",
+        "zh-CN": "{n:,} 位钻石/核心客户流失风险为高或极高：优先安排挽留优惠与专人联系（名单见下文）。"},
+    "report.finding.effect_index": {
+        "en": "Effect index {period}: {index:.1f} ({compare}: {compare_index}); weakest "
+              "dimension: {weakest} ({score:.1f}).",
+        "zh-CN": "效果指数 {period}：{index:.1f}（{compare}：{compare_index}）；最弱维度：{weakest}"
+                 "（{score:.1f}）。"},
+    "report.finding.clv_cac": {
+        "en": "CLV/CAC at or below 3 (seed 003's health rule) in: {channels}; review their "
+              "acquisition spend.",
+        "zh-CN": "以下获客渠道 CLV/CAC 不高于 3（种子 003 健康标准）：{channels}；请复核其获客投入。"},
+    "report.finding.clv_cac_ok": {
+        "en": "Every acquisition channel has CLV/CAC above 3 (seed 003's health rule).",
+        "zh-CN": "所有获客渠道的 CLV/CAC 均高于 3（种子 003 健康标准）。"},
+    "report.finding.budget": {
+        "en": "Moving budget toward the channels with the best marginal return would add "
+              "about {pct:.1%} attributed revenue per {period} at the same total budget "
+              "(`upmarket budget`).",
+        "zh-CN": "在总预算不变的情况下，将预算向边际回报最高的渠道倾斜，每{period}归因收入预计可增加约 "
+                 "{pct:.1%}（`upmarket budget`）。"},
+    "report.finding.high_risks": {
+        "en": "{n} high risk(s) open: {risks}.",
+        "zh-CN": "{n} 项高风险未关闭：{risks}。"},
+    "report.finding.upsell": {
+        "en": "{n:,} customers have an upsell to premium as their next best action.",
+        "zh-CN": "{n:,} 位客户的下一步最佳行动为升级高端产品。"},
+    "report.table.orders": {"en": "Orders", "zh-CN": "订单"},
+    "report.table.products": {"en": "Products", "zh-CN": "商品"},
+    "report.table.customers": {"en": "Customers", "zh-CN": "客户"},
+    "report.table.events": {"en": "Events and touchpoints", "zh-CN": "行为事件与触点"},
+    "report.table.feedback": {"en": "Feedback (NPS, CSAT)", "zh-CN": "客户反馈（NPS、满意度）"},
+    "report.table.brand_survey": {"en": "Brand survey", "zh-CN": "品牌调研"},
+    "report.table.service_tickets": {"en": "Service tickets", "zh-CN": "服务工单"},
+    "report.table.marketing_spend": {"en": "Marketing spend", "zh-CN": "营销花费"},
+    "report.table.campaigns": {"en": "Campaigns", "zh-CN": "营销活动"},
+    "report.table.tasks": {"en": "Automation tasks", "zh-CN": "自动化任务"},
+    "report.table.results": {"en": "Per-customer results", "zh-CN": "客户级结果"},
+    "report.table.tier_summary": {"en": "Tier summary", "zh-CN": "价值分层汇总"},
+    "report.table.actions": {"en": "Next best actions", "zh-CN": "下一步最佳行动"},
+    "report.table.channel_roi": {"en": "ROI per channel", "zh-CN": "各渠道投资回报"},
+    "report.table.campaign_roi": {"en": "ROI per campaign", "zh-CN": "各活动投资回报"},
+    "report.table.experiments": {"en": "A/B tests", "zh-CN": "A/B 测试"},
+    "report.table.budget_plan_vs_actual": {"en": "Budget plan vs actual",
+                                           "zh-CN": "预算计划与实际"},
+    "report.table.cohorts": {"en": "Acquisition cohorts", "zh-CN": "获客同期群"},
+    "report.table.funnels": {"en": "Funnels", "zh-CN": "转化漏斗"},
+    "report.table.risk_register": {"en": "Risk register", "zh-CN": "风险登记表"},
+    "report.table.channel_economics": {"en": "Acquisition economics per channel",
+                                       "zh-CN": "各渠道获客经济性"},
+    "report.cli.written": {"en": "{title} written to {path} ({size:.1f} MB, {seconds:.1f} s, "
+                                 "run {run_id})",
+                           "zh-CN": "{title} 已写入 {path}（{size:.1f} MB，{seconds:.1f} 秒，运行 "
+                                    "{run_id}）"},
+    "report.cli.pseudonymised": {"en": "Customer ids are pseudonymised; the report is recorded "
+                                       "in the audit log.",
+                                 "zh-CN": "客户编号已假名化；本报告已记入审计日志。"},
+    "report.cli.pii": {"en": "The report shows customer ids in the clear: it holds personal "
+                             "data. Recorded in the audit log.",
+                       "zh-CN": "报告显示明文客户编号，包含个人信息。已记入审计日志。"},
 }
 
 

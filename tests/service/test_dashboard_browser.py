@@ -97,6 +97,11 @@ def test_sign_in_and_read_the_dashboard(served, page):
     tiers = page.inner_text("#tiers")
     assert all(t in tiers for t in ("Diamond", "Core", "Potential", "Basic"))
     assert page.inner_text("#at-risk").count("p_") >= 1  # pseudonymised for a read key
+    # every chart section was drawn by plotly.js, which came from the service itself
+    page.wait_for_function("document.querySelectorAll('.chart .main-svg').length > 0")
+    charts = page.locator(".chart").count()
+    assert charts >= 3 and page.locator(".chart .main-svg").count() >= charts
+    assert f"{base}/static/plotly.min.js" in page.requested
     page.screenshot(path=str(folder / "dashboard-en.png"), full_page=True)
     page.click("text=中文")
     page.wait_for_selector("#tiers")

@@ -68,6 +68,7 @@ def register() -> None:
     import upmarket.cli.measure  # noqa: F401
     import upmarket.cli.experiments  # noqa: F401
     import upmarket.cli.scorecard  # noqa: F401
+    import upmarket.cli.report  # noqa: F401
     import upmarket.cli.service  # noqa: F401
     import upmarket.cli.planning  # noqa: F401
     import upmarket.cli.privacy  # noqa: F401

@@ -187,19 +187,9 @@ def _note_texts(d: dict, card, lang: str) -> None:
 
 
 def fmt(value, unit: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    if unit == "share":
-        return f"{value:.1%}"
-    if unit == "currency":
-        return f"{value:,.0f}"
-    if unit == "hours":
-        return f"{value:.1f} h"
-    if unit in ("nps", "score"):
-        return f"{value:.1f}"
-    if unit == "count":
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
+    from upmarket.strategy.scorecard import format_value  # lazy: keeps `upmarket --help` fast
+
+    return format_value(value, unit)
 
 
 def _change(value, unit: str) -> str:

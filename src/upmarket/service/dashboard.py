@@ -204,6 +204,9 @@ def _plotly_js(get) -> str:
     return _PLOTLY_JS[0]
 
 
-def _charts(wh: Warehouse, run_id: str, lang: str) -> list[dict]:
-    """The report's figures for the page, as Plotly JSON (empty until `reports` exists)."""
-    return []
+def _charts(wh: Warehouse, run_id: str, lang: str) -> list[str]:
+    """The report's figures of the run (`reports.html.run_figures`: the same figures the
+    report shows), as JSON safe inside a <script> element; each carries its own title."""
+    from upmarket.reports import figure_json, run_figures
+
+    return [figure_json(f) for f in run_figures(wh, run_id, lang).values()]

@@ -582,6 +582,28 @@ class MetricProvider:
         raise NotImplementedError
 
 
+def format_value(value, unit: str) -> str:
+    """A metric value as the CLI and the report show it, by its unit (`MetricSpec.unit`);
+    '—' when there is none."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    try:
+        if pd.isna(value):
+            return "—"
+    except (TypeError, ValueError):
+        pass
+    value = float(value)
+    if unit == "share":
+        return f"{value:.1%}"
+    if unit in ("currency", "count"):
+        return f"{value:,.0f}"
+    if unit == "hours":
+        return f"{value:.1f} h"
+    if unit in ("nps", "score"):
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
 @dataclass(frozen=True)
 class MetricSpec:
     unit: str

@@ -1,0 +1,75 @@
+"""Command that writes the periodic report: `upmarket report` (seed 000's evaluation cycles:
+monthly quick review, quarterly assessment, annual retrospective)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
+from upmarket.i18n import current_lang, label
+from upmarket.warehouse.connection import DEFAULT_URL
+
+
+@app.command()
+@friendly
+def report(
+    cycle: Annotated[str | None, typer.Option(
+        "--cycle", "-c", help="month (quick review of KPIs and campaigns), quarter (assessment "
+        "against the effect index and its targets) or year (retrospective and strategy). "
+        "Default: the kind of --period, else quarter.")] = None,
+    period: Annotated[str | None, typer.Option(
+        "--period", "-p", help="The month 2025-07, quarter 2025-Q3 or year 2025 to report on "
+        "(default: the last complete one before the run's as-of date).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="The HTML file to write (default: upmarket-report-<period>.html, "
+        "-zh.html for Chinese).",
+        dir_okay=False)] = None,
+    run_id: Annotated[str | None, typer.Option(
+        "--run", help="Report on this published run (default: the latest).")] = None,
+    with_pii: Annotated[bool, typer.Option(
+        "--with-pii", help="Show customer ids in the clear instead of pseudonyms. Only for "
+        "people allowed to see personal data; every report is audited.")] = False,
+    warehouse: Warehouse = DEFAULT_URL,
+    as_json: AsJson = False,
+    lang: Lang = "en",
+):
+    """Write the periodic report: one self-contained HTML file (opens offline, prints on A4).
+
+    Headline KPIs against the period before, the effect-index scorecard, campaign results,
+    charts, the at-risk premium customers and the upsell list, the risk register and the data
+    sources, with the run id and as-of date. Customer ids are pseudonymised unless --with-pii;
+    the report is recorded in the audit log like an export.
+
+    Example: upmarket report --cycle quarter --period 2025-Q4 --lang zh
+    """
+    from upmarket.reports.html import CYCLES, write_report
+    from upmarket.strategy import scorecard as sc
+    from upmarket.warehouse import connect
+
+    if cycle is not None and cycle not in CYCLES:
+        raise sc.BadPeriod(f"--cycle must be one of {', '.join(CYCLES)}, not {cycle!r}")
+    if cycle is None:
+        cycle = sc.parse_period(period).kind if period else "quarter"
+    lang = current_lang(lang)
+    wh = connect(warehouse, create=False)
+    try:
+        done = write_report(wh, out, cycle=cycle, period=period, lang=lang, run_id=run_id,
+                            with_pii=with_pii)
+    finally:
+        wh.close()
+    if as_json:
+        print(json.dumps({"path": str(done.path), "bytes": done.bytes,
+                          "seconds": round(done.seconds, 2), "cycle": cycle,
+                          "period": done.period, "run_id": done.run_id, "lang": lang,
+                          "pseudonymised": not with_pii}, ensure_ascii=False))
+        return
+    console.print(label("report.cli.written", lang,
+                        title=label(f"report.title.{cycle}", lang, period=done.period),
+                        path=done.path, size=done.bytes / 1e6, seconds=done.seconds,
+                        run_id=done.run_id), highlight=False, soft_wrap=True)
+    console.print(label("report.cli.pii" if with_pii else "report.cli.pseudonymised", lang),
+                  highlight=False)
