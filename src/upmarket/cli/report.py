@@ -25,7 +25,7 @@ def report(
         "--period", "-p", help="The month 2025-07, quarter 2025-Q3 or year 2025 to report on "
         "(default: the last complete one before the run's as-of date).")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="The HTML file to write (default: upmarket-report-<period>.html, "
+        "--out", "-o", help="The HTML file to write (default: upmarket-report-PERIOD.html, "
         "-zh.html for Chinese).",
         dir_okay=False)] = None,
     run_id: Annotated[str | None, typer.Option(

@@ -83,6 +83,17 @@ def demo(
                            on_stage=lambda name, i, n: bar.update(
                                task, completed=i, description=name))
     exported = export_results(ctx, out)
+    from upmarket.opstore.store import open_store
+    from upmarket.reports import write_report
+
+    store = open_store(store_url)
+    try:  # the analyst's first document: the last quarter's assessment, ids pseudonymised
+        report = write_report(wh, out / ("report-zh.html" if lang.startswith("zh")
+                                         else "report.html"), cycle="quarter", lang=lang,
+                              run_id=ctx.run.run_id, store=store)
+    finally:
+        store.close()
+    exported["report"] = report.path
     seconds = time.perf_counter() - started
     if as_json:
         print(json.dumps({"seconds": round(seconds, 1), "loaded": loaded, "warehouse": wh.url,
@@ -98,8 +109,10 @@ def demo(
     console.print(f"\n[bold]Where everything is[/] (finished in {seconds:.0f} s):")
     console.print(f"  warehouse  {db}")
     console.print(f"  service    {ops_db}  (profiles, alerts, tasks, audit log)")
-    for name, path in exported.items():
-        console.print(f"  {name:<10} {path}  (one row per customer: tier, CLV, segment, churn risk, …)")
+    console.print(f"  customers  {exported['customers']}  (one row per customer: tier, CLV, segment, "
+                  "churn risk, …)")
+    console.print(f"  report     {exported['report']}  (the {report.period} assessment; open it in a "
+                  "browser)")
     me = _program()
     top = ctx.results.sort_values("clv").customer_id.iloc[-1]
     console.print("\n[bold]Next[/], for example:", highlight=False)
