@@ -44,14 +44,20 @@ def test_collect_sync_copies_once(tmp_path):
                                "user_id": f"C{i % 3}"} for i in range(7)]
                       + [{"message_id": "id1", "type": "identify", "user_id": "C9",
                           "properties": {"email": "c9@example.com"}}])
+    from upmarket.opstore.consents import record_consents
+
+    record_consents(store, {"customer_id": "C9", "purpose": "marketing", "channel": "email",
+                            "granted": True})
     store.close()
     first = runner.invoke(app, ["collect", "sync", "--database", db, "-w", wh_url, "--json"])
     assert first.exit_code == 0, first.output
     copied = json.loads(first.stdout)
     assert copied["events"]["accepted"] == 8 and copied["customers"]["accepted"] == 1
+    assert copied["consents"]["accepted"] == 1
     second = json.loads(runner.invoke(app, ["collect", "sync", "--database", db, "-w", wh_url,
                                             "--json"]).stdout)
     assert second["events"]["rows_read"] == 0 and second["customers"]["rows_read"] == 0
+    assert second["consents"]["rows_read"] == 0
     wh = connect(wh_url, create=False)
     assert wh.count("events") == 8 and wh.count("customers") == 1
     wh.close()

@@ -34,7 +34,7 @@ rules:
 def test_an_event_rule_fires_from_collection(world, tmp_path, monkeypatch):
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
-    monkeypatch.setenv("UPMARKET_RULES", str(rules))
+    monkeypatch.delenv("UPMARKET_RULES", raising=False)
     store_url = f"sqlite:///{tmp_path}/ops.sqlite"
     setup = ops.open_store(store_url)
     from upmarket.warehouse import connect
@@ -47,7 +47,7 @@ def test_an_event_rule_fires_from_collection(world, tmp_path, monkeypatch):
     expected = sorted(res.loc[res["tier"].isin(["diamond", "core"]) & (res["churn_risk"] > 0.3),
                           "customer_id"])
     assert expected and len(expected) < len(res)
-    app = create_app(store_url, world.warehouse)
+    app = create_app(store_url, world.warehouse, rules=rules)
     with TestClient(app) as client:
         for cid in res["customer_id"]:
             for attempt in range(2):  # every message sent twice: a client's retry

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,7 +16,7 @@ from upmarket.warehouse.connection import DEFAULT_URL
 
 keys_app = typer.Typer(help="API keys of the service: create (shown once), list, revoke.",
                        no_args_is_help=True)
-collect_app = typer.Typer(help="Collected events: copy them into the warehouse.",
+collect_app = typer.Typer(help="Collected events and consents: copy them into the warehouse.",
                           no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(collect_app, name="collect")
@@ -36,18 +37,25 @@ def serve(
     burst: Annotated[int, typer.Option(help="Requests a key may send at once.", min=1)] = 400,
     max_body: Annotated[int, typer.Option(help="Largest request body in bytes (also after gzip).",
                                           min=1024)] = 512 * 1024,
+    rules: Annotated[Path | None, typer.Option(
+        "--rules", envvar="UPMARKET_RULES", show_default=False,
+        help="Automation rules file whose `on: event` rules are checked as events arrive "
+        "(default: the shipped rules).")] = None,
 ):
     """Collect events (Segment-compatible /v1/track, /v1/identify, /v1/page, /v1/batch) and
-    answer profile look-ups (/v1/customers/ID, /v1/segments, /v1/kpis).
+    consents (/v1/consents), answer profile look-ups (/v1/customers/ID, /v1/segments,
+    /v1/kpis), and show the dashboard (/dashboard).
 
-    Every route but /healthz needs an API key: make one with `upmarket keys create`. The
-    OpenAPI document is at /openapi.json, interactive docs at /docs.
+    Every route but /healthz needs an API key: make one with `upmarket keys create`; the
+    dashboard asks for one once (scope read, or export to see ids in the clear). Rules with
+    `on: event` are checked as events arrive (--rules). The OpenAPI document is at /openapi.json, interactive docs at /docs.
     """
     import uvicorn
 
     from upmarket.service.app import create_app
 
-    application = create_app(database, warehouse, max_body=max_body, rate=rate, burst=burst)
+    application = create_app(database, warehouse, max_body=max_body, rate=rate, burst=burst,
+                             rules=rules)
     err.print(f"upmarket serving on http://{host}:{port} (store {database}, warehouse {warehouse})")
     uvicorn.run(application, host=host, port=port, log_level="info")
 
@@ -127,28 +135,31 @@ def keys_revoke(
 @friendly
 def collect_sync(database: Database = STORE_URL, warehouse: Warehouse = DEFAULT_URL,
                  as_json: AsJson = False):
-    """Copy collected events not yet copied into the warehouse `events` table (validated and
+    """Copy collected events and consents not yet copied into the warehouse (validated and
     deduplicated like any ingestion; safe to repeat). Users first seen in an identify call
     become customers, with the reserved traits they sent (name, email, phone, …); customers
-    the warehouse already holds are left as they are."""
+    the warehouse already holds are left as they are. Every `upmarket run` does this first."""
+    from upmarket.opstore.consents import copy_consents_to_warehouse
     from upmarket.opstore.store import copy_events_to_warehouse, open_store
     from upmarket.warehouse import connect
 
     store = open_store(database)
     wh = connect(warehouse)
     try:
-        reports = copy_events_to_warehouse(store, wh)
+        reports = copy_events_to_warehouse(store, wh) + copy_consents_to_warehouse(store, wh)
     finally:
         wh.close()
         store.close()
     totals = {t: {k: sum(getattr(r, k) for r in reports if r.table == t)
                   for k in ("rows_read", "accepted", "quarantined", "duplicates_skipped")}
-              for t in ("events", "customers")}
+              for t in ("events", "customers", "consents")}
     if as_json:
         print(json.dumps(totals))
         return
-    e, c = totals["events"], totals["customers"]
+    e, c, k = totals["events"], totals["customers"], totals["consents"]
     console.print(f"events copied: {e['rows_read']} read, {e['accepted']} new, "
                   f"{e['quarantined']} quarantined, {e['duplicates_skipped']} already held")
     console.print(f"customers from identify calls: {c['accepted']} new, "
                   f"{c['duplicates_skipped']} already known, {c['quarantined']} quarantined")
+    console.print(f"consents copied: {k['accepted']} new, {k['duplicates_skipped']} already "
+                  f"held, {k['quarantined']} quarantined")

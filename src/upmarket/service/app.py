@@ -166,10 +166,11 @@ _PROBLEMS = {
 
 def create_app(store_url: str | None = None, warehouse_url: str | None = None, *,
                max_body: int = DEFAULT_MAX_BODY, rate: float = DEFAULT_RATE,
-               burst: int = DEFAULT_BURST) -> FastAPI:
+               burst: int = DEFAULT_BURST, rules=None) -> FastAPI:
     """The service over the operational store at `store_url` (default UPMARKET_DATABASE or
     ./upmarket-ops.sqlite) and the warehouse at `warehouse_url` (default UPMARKET_WAREHOUSE or
-    ./upmarket.duckdb)."""
+    ./upmarket.duckdb). `rules`: the automation rules file whose `on: event` rules are checked
+    as events arrive (default: UPMARKET_RULES, else the shipped rules)."""
     store = ops.open_store(store_url)
     buckets = TokenBuckets(rate, burst)
     refused = TokenBuckets(REFUSED_RATE, REFUSED_BURST)
@@ -184,7 +185,7 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
     app.state.audit = audit
     # checks the `on: event` rules on a thread of its own, after the events are committed: a
     # slow rule or webhook never delays or fails collection (see EventRuleWorker)
-    rule_worker = EventRuleWorker(store, load_rules())
+    rule_worker = EventRuleWorker(store, load_rules(rules))
     app.router.add_event_handler("shutdown", rule_worker.close)
     app.state.rule_worker = rule_worker
     app.state.warehouse_url = warehouse_url
