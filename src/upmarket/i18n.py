@@ -772,7 +772,7 @@ LABELS: dict[str, dict[str, str]] = {
     "reason.upsell": {
         "en": "Bought {tier} {category} {months} months ago; {rate}% of similar customers "
               "upgraded to premium within {horizon} months",
-        "zh-CN": "{months}个月前购买了{tier}{category}；{rate}%的相似客户在{horizon}个月内"
+        "zh-CN": "{months}个月前购买了{tier}「{category}」；{rate}%的相似客户在{horizon}个月内"
                  "升级到了高端款"},
     "reason.cross_sell": {
         "en": "Customers who buy like them buy {product}; {p}% chance of a purchase in the "
