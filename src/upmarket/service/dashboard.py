@@ -11,7 +11,6 @@ the installed plotly package at /static/plotly.min.js, never from a CDN.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from datetime import datetime
@@ -36,8 +35,10 @@ from upmarket.warehouse.runs import current_run, output, output_table
 
 #: How many rows each list shows: a page to act on, not an export.
 LIST_ROWS = 15
-#: Premium tiers whose churn the page watches (seed 003: their loss costs the most).
+#: Premium tiers whose churn the page watches (seed 003: their loss costs the most), and the
+#: churn risk above which they are listed: the shipped `premium_churn_risk` rule's threshold.
 PREMIUM = ("diamond", "core")
+AT_RISK = 0.6
 
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                          autoescape=select_autoescape(["html", "j2"]))
@@ -66,13 +67,13 @@ def dashboard_data(wh: Warehouse, store: ops.Store, *, lang: str, clear_ids: boo
         level = policy.level(tier)
         tiers.append({"tier": value_label("tier", tier, lang), "order": level.response_hours,
                       "customers": len(grp), "clv": float(grp["clv"].sum()),
-                      "at_risk": int((grp["churn_risk"] > 0.6).sum()),
+                      "at_risk": int((grp["churn_risk"] > AT_RISK).sum()),
                       "service": label(level.service, lang),
                       "response_hours": level.response_hours})
     tiers.sort(key=lambda t: t["order"])
 
-    risky = res[res["tier"].isin(PREMIUM) & (res["churn_risk"] > 0.6)]
-    risky = risky.sort_values("clv", ascending=False).head(LIST_ROWS)
+    risky_all = res[res["tier"].isin(PREMIUM) & (res["churn_risk"] > AT_RISK)]
+    risky = risky_all.sort_values("clv", ascending=False).head(LIST_ROWS)
     at_risk = [{"customer": cid, "tier": value_label("tier", r.tier, lang), "clv": r.clv,
                 "churn_risk": r.churn_risk,
                 "action": value_label("action", acts.loc[r.customer_id, "action"], lang)
@@ -89,8 +90,8 @@ def dashboard_data(wh: Warehouse, store: ops.Store, *, lang: str, clear_ids: boo
                "expected_value": r.expected_value}
               for cid, r in zip(_ids(wh, ups["customer_id"], clear_ids), ups.itertuples())]
 
-    open_tasks = [t for t in auto.list_tasks(store, open_only=True, kind="task",
-                                             limit=LIST_ROWS)]
+    all_open = auto.list_tasks(store, open_only=True, kind="task")  # soonest due first
+    open_tasks = all_open[:LIST_ROWS]
     task_ids = _ids(wh, pd.Series([t["customer_id"] or "" for t in open_tasks]), clear_ids)
     tasks = [{"id": t["id"], "due": t["due"], "overdue": t["due"] < now,
               "tier": value_label("tier", t["tier"], lang) if t["tier"] else "—",
@@ -100,18 +101,12 @@ def dashboard_data(wh: Warehouse, store: ops.Store, *, lang: str, clear_ids: boo
     alerts = [{"fired": a["fired"], "rule": a["rule"], "severity": a["severity"],
                "subject": "—" if a["customer_id"] else a["subject"]}
               for a in auto.list_alerts(store, limit=LIST_ROWS)]
-    counts = run.get("counts") or {}
-    if isinstance(counts, str):
-        counts = json.loads(counts)
     return {"run_id": run_id, "as_of": pd.Timestamp(run["as_of"]).strftime("%Y-%m-%d"),
             "customers": len(res), "total_clv": float(res["clv"].sum()),
-            "premium_at_risk": int((res["tier"].isin(PREMIUM) & (res["churn_risk"] > 0.6)).sum()),
-            "open_tasks": len(auto.list_tasks(store, open_only=True, kind="task")),
-            "overdue_tasks": sum(1 for t in auto.list_tasks(store, open_only=True, kind="task")
-                                 if t["due"] < now),
+            "premium_at_risk": len(risky_all), "open_tasks": len(all_open),
+            "overdue_tasks": sum(1 for t in all_open if t["due"] < now),
             "tiers": tiers, "at_risk": at_risk, "upsell": upsell, "tasks": tasks,
-            "alerts": alerts, "pseudonymised": not clear_ids,
-            "net_revenue": counts.get("net_revenue")}
+            "alerts": alerts, "pseudonymised": not clear_ids}
 
 
 def dashboard_router(store: ops.Store, app_state, sessions: Sessions,
