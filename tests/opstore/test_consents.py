@@ -254,3 +254,42 @@ def test_latest_by_channel_agrees_with_in_force(store):
     assert {ch: ts for ch, (_, ts) in got.items()} == dict(
         zip(want["channel"], pd.to_datetime(want["ts"]).dt.to_pydatetime()))
     assert oc.latest_by_channel(store, "nobody") == {}
+
+
+def test_racing_requests_store_one_row_and_never_both_answers(store):
+    """Eight threads send the same consent at once, then eight send opposite answers for one
+    key: one row each time; every contradicting request after the first is refused."""
+    import threading
+
+    def race(payloads):
+        outcomes, lock = [], threading.Lock()
+        gate = threading.Barrier(len(payloads))
+
+        def send(p):
+            gate.wait()
+            try:
+                r = oc.record_consents(store, p)
+                out = ("ok", r.stored)
+            except oc.BadConsent:
+                out = ("refused", 0)
+            with lock:
+                outcomes.append(out)
+
+        threads = [threading.Thread(target=send, args=(p,)) for p in payloads]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return outcomes
+
+    same = race([row(ts=T0)] * 8)
+    assert len(held(store)) == 1 and sum(n for _, n in same) == 1
+    assert all(o == "ok" for o, _ in same)
+    mixed = race([row(channel="sms", ts=T0, granted=i % 2 == 0) for i in range(8)])
+    rows = held(store)
+    sms = rows[rows["channel"] == "sms"]
+    assert len(sms) == 1
+    # the four requests agreeing with the stored answer succeed (one stored it, three were
+    # retries of it); the four saying the opposite are refused
+    assert sum(n for _, n in mixed) == 1
+    assert sorted(o for o, _ in mixed) == ["ok"] * 4 + ["refused"] * 4

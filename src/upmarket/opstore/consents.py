@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from upmarket.errors import UpmarketError
 from upmarket.opstore.schema import consents
-from upmarket.opstore.store import Store, now_utc
+from upmarket.opstore.store import Store, _insert, now_utc
 
 #: The warehouse `consents` columns (DESIGN §3); the store adds received and copied.
 COLUMNS = ("customer_id", "purpose", "channel", "granted", "ts", "source")
@@ -150,23 +150,28 @@ def record_consents(store: Store, rows: Iterable[Mapping[str, Any]] | Mapping[st
         where.setdefault(_key(v), i)
     c = consents.c
     customers = sorted({k[0] for k in clean})
+    new = [{**v, "received": now, "copied": False} for v in clean.values()]
     with store.engine.begin() as conn:
+        # write first, then read: the insert takes the write lock at once (a read-then-write
+        # transaction can deadlock against another writer on SQLite), and the unique key
+        # makes a row already held — a retry, or a racing request's — a no-op
+        conn.execute(_insert(store, consents).on_conflict_do_nothing(
+            index_elements=["customer_id", "purpose", "channel", "ts"]), new)
         held = {}
         for i in range(0, len(customers), 500):
-            q = sa.select(c.customer_id, c.purpose, c.channel, c.ts, c.granted).where(
-                c.customer_id.in_(customers[i:i + 500]))
-            held.update({(r.customer_id, r.purpose, r.channel, _naive(r.ts)): r.granted
-                         for r in conn.execute(q)})
-        new = []
-        for k, v in clean.items():
-            if k not in held:
-                new.append({**v, "received": now, "copied": False})
-            elif held[k] != v["granted"]:
+            q = sa.select(c.customer_id, c.purpose, c.channel, c.ts, c.granted,
+                          c.received).where(c.customer_id.in_(customers[i:i + 500]))
+            held.update({(r.customer_id, r.purpose, r.channel, _naive(r.ts)):
+                         (r.granted, _naive(r.received)) for r in conn.execute(q)})
+        for v in new:
+            k = _key(v)
+            if held[k][0] != v["granted"]:  # raising rolls the whole request back
                 raise BadConsent(f"a consent of {k[0]!r} for {k[1]}/{k[2]} at "
-                                 f"{k[3]:%Y-%m-%d %H:%M:%S.%f} says the opposite; send a later "
-                                 "ts", "granted", where[k] if len(rows) > 1 else None)
-        if new:
-            conn.execute(consents.insert(), new)
+                                 f"{k[3]:%Y-%m-%d %H:%M:%S.%f} says the opposite; send a "
+                                 "later ts", "granted", where[k] if len(rows) > 1 else None)
+    # ours are the rows received at this request's `now` (executemany's rowcount is not
+    # reliable across drivers)
+    new = [v for v in new if held[_key(v)][1] == now]
     return RecordReport(len(rows), len(new))
 
 

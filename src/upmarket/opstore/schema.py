@@ -99,7 +99,9 @@ consents = Table(
     Column("source", String(200)),
     Column("received", DateTime, nullable=False),
     Column("copied", Boolean, nullable=False, default=False),
-    Index("ix_consents_customer", "customer_id", "purpose", "channel", "ts"),
+    # the warehouse's key: unique here too, so two racing retries store one row (the insert
+    # is ON CONFLICT DO NOTHING) and contradicting ones cannot both land
+    Index("ix_consents_customer", "customer_id", "purpose", "channel", "ts", unique=True),
     Index("ix_consents_copied", "copied", "id"),
 )
 
