@@ -5,6 +5,7 @@ receiver, validate rules files; user errors exit 2 without a traceback."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import threading
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -156,6 +157,14 @@ def test_rules_validate(setup, tmp_path):
 
 def test_friendly_errors(setup):
     url, db, rules, _, _ = setup
+    # a read command never leaves an empty store behind at a wrong path
+    for args in (("tasks", "done", "4242"), ("tasks", "list"), ("alerts", "list")):
+        r = cli(*args)
+        assert r.exit_code == 2 and "no operational store at" in r.output
+    assert not Path(db.removeprefix("sqlite:///")).exists()
+    from upmarket.opstore.store import open_store
+
+    open_store(db).close()
     r = cli("tasks", "done", "4242")
     assert r.exit_code == 2 and "no task with id 4242" in r.output
     r = cli("alerts", "list", "--since", "last tuesday")

@@ -116,7 +116,7 @@ def alerts_list(
     from upmarket.opstore.automation import list_alerts
     from upmarket.opstore.store import now_utc, open_store
 
-    store = open_store(database)
+    store = open_store(database, existing=True)
     try:
         rows = list_alerts(store, rule=rule, since=_since(since, now_utc()), limit=limit)
     finally:
@@ -265,7 +265,7 @@ def tasks_list(
 
     if kind is not None and kind not in TASK_KINDS:
         raise BadOption(f"--kind must be one of {', '.join(TASK_KINDS)}, not {kind!r}")
-    store = open_store(database)
+    store = open_store(database, existing=True)
     try:
         rows = list_tasks(store, open_only=open_only, assignee=assignee, kind=kind, limit=limit)
     finally:
@@ -319,7 +319,7 @@ def tasks_done(
     from upmarket.opstore.automation import complete_task
     from upmarket.opstore.store import now_utc, open_store
 
-    store = open_store(database)
+    store = open_store(database, existing=True)
     try:
         task = complete_task(store, task_id, now_utc())
         privacy.audit(None, "task_done", task["customer_id"] or task["rule"], store=store,

@@ -92,7 +92,7 @@ def keys_list(database: Database = STORE_URL, as_json: AsJson = False):
     """The keys with their scopes and whether they are revoked (never the keys themselves)."""
     from upmarket.opstore.store import list_keys, open_store
 
-    store = open_store(database)
+    store = open_store(database, existing=True)
     try:
         found = list_keys(store)
     finally:
@@ -120,7 +120,7 @@ def keys_revoke(
     """Revoke a key: the next request with it is refused."""
     from upmarket.opstore.store import open_store, revoke_key
 
-    store = open_store(database)
+    store = open_store(database, existing=True)
     try:
         record = revoke_key(store, key_id)
     finally:

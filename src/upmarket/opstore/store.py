@@ -79,13 +79,23 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(url: str | None = None, *, create: bool = True) -> Store:
+def open_store(url: str | None = None, *, create: bool = True,
+               existing: bool = False) -> Store:
     """Open the operational store at `url` (default: UPMARKET_DATABASE or
-    `sqlite:///./upmarket-ops.sqlite`) and create its tables.
+    `sqlite:///./upmarket-ops.sqlite`) and create its tables. With `existing`, a SQLite file
+    that is not there is an error rather than a new empty store (for commands that only
+    read it: a wrong path should say so, not leave an empty database behind).
 
     `postgresql://user@host:port/db` uses psycopg 3 (`postgresql+psycopg://` is implied).
     """
     url = url or default_url()
+    if existing and url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:" and not os.path.exists(path):
+            raise StoreError(
+                f"no operational store at {path}: it is made by `upmarket keys create`, "
+                f"`upmarket serve`, `upmarket run` with {ENV_VAR} set, or `upmarket demo` "
+                f"(in its output folder); point --database or {ENV_VAR} at it")
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     try:
