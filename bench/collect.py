@@ -3,8 +3,8 @@ WAL with synchronous=FULL) receiving `/v1/batch` requests from concurrent client
 baseline measured in the same run: raw `sqlite3` inserts of the same rows into an equally
 durable database, one transaction per request, no HTTP, no validation, no idempotency check.
 
-The ratio says what the service costs on top of the bare durable write; the goal (the issue's
-"must show") is ≥ 5,000 events/s sustained.
+The ratio says what the service costs on top of the bare durable write; the service's target
+is ≥ 5,000 events/s sustained.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ measured too, at a rate it can sustain, for comparison.
 The load is open-loop (requests are sent on a fixed schedule whether or not earlier ones have
 answered) and latency is counted from each request's scheduled time, so a stalled server shows
 up as latency instead of silently lowering the rate (the "coordinated omission" trap). The goal
-(the issue's): p99 under 10 ms at 500 requests/s.
+(the service's target): p99 under 10 ms at 500 requests/s.
 """
 
 from __future__ import annotations

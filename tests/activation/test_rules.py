@@ -341,7 +341,7 @@ def test_worker_evaluates_in_the_background_and_never_raises(store):
 
 
 # -- rules files -----------------------------------------------------------------------------
-def test_the_shipped_rules_hold_the_issues_two_examples():
+def test_the_shipped_rules_hold_the_two_design_examples():
     rs = R.load_rules()
     churn = rs.by_name("premium_churn_risk").condition
     assert {(c.field, c.op, c.value) for c in churn.clauses} == {

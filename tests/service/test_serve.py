@@ -70,7 +70,7 @@ def test_acknowledged_events_survive_sigkill(tmp_path):
 
 
 def test_50000_events_with_retries_survive_repeated_sigkill(tmp_path):
-    """The issue's demonstration: four clients send 50,000 events between them in batches of
+    """The durability demonstration: four clients send 50,000 events between them in batches of
     100, each retrying a batch (same messageIds) on any failure, while the server is killed
     with SIGKILL three times mid-stream and restarted. Every event a client saw acknowledged
     is stored, and nothing is stored twice — including batches the server committed but

@@ -1,5 +1,5 @@
 """Cross-sell and upsell recommendations (seed 003: content-based, collaborative filtering,
-hybrid; issue 5 item 4).
+hybrid).
 
 Input is a pandas frame of paid product purchase lines before an `as_of`
 (`features.orders.purchases_until(...).to_pandas()`: ``customer_id``, ``sku``, ``ts``, optionally
