@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from upmarket.errors import UpmarketError
 from upmarket.opstore.schema import consents
-from upmarket.opstore.store import Store, _insert, now_utc
+from upmarket.opstore.store import Store, _insert, copy_marked, now_utc
 
 #: The warehouse `consents` columns (DESIGN §3); the store adds received and copied.
 COLUMNS = ("customer_id", "purpose", "channel", "granted", "ts", "source")
@@ -230,29 +230,19 @@ def copy_consents_to_warehouse(store: Store, wh, *, chunk: int = 20_000):
     (validated, deduplicated on the table's key, book-kept), then mark them copied. Returns
     the ingest reports, one per chunk.
 
-    Idempotent and crash-safe like `store.copy_events_to_warehouse`: if the process dies after
-    the warehouse took a chunk but before it was marked, the next copy offers it again and
-    ingestion skips the keys it holds; only the ids read are marked (PostgreSQL may commit a
-    lower id after a higher one was read).
+    Idempotent and crash-safe: see `store.copy_marked`.
     """
     from upmarket.warehouse.ingest import ingest
 
-    reports = []
     if not sa.inspect(store.engine).has_table(consents.name):
-        return reports  # a store made before consents existed (opened without create)
+        return []  # a store made before consents existed (opened without create)
     c = consents.c
-    while True:
-        q = (sa.select(c.id, *[c[n] for n in COLUMNS]).where(c.copied == sa.false())
-             .order_by(c.id).limit(chunk))
-        with store.engine.connect() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(q)]
-        if not rows:
-            return reports
+    pending = (sa.select(c.id, *[c[n] for n in COLUMNS]).where(c.copied == sa.false())
+               .order_by(c.id).limit(chunk))
+
+    def take(rows: list[dict]) -> list:
         frame = pd.DataFrame(rows, columns=["id", *COLUMNS]).drop(columns="id")
         frame["ts"] = pd.to_datetime(frame["ts"])
-        reports.append(ingest("consents", frame, warehouse=wh, source="collector:consents"))
-        ids = [r["id"] for r in rows]
-        with store.engine.begin() as conn:
-            for i in range(0, len(ids), 5000):
-                conn.execute(consents.update().where(c.id.in_(ids[i:i + 5000]))
-                             .values(copied=True))
+        return [ingest("consents", frame, warehouse=wh, source="collector:consents")]
+
+    return copy_marked(store, consents, pending, take)

@@ -22,7 +22,7 @@ import queue
 import secrets
 import threading
 from concurrent.futures import Future
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -570,35 +570,51 @@ def copy_events_to_warehouse(store: Store, wh, *, chunk: int = 20_000):
     then mark them copied; users first seen in an identify call become customers (see
     `customers_frame`). Returns the ingest reports, events and customers, per chunk.
 
-    Idempotent and crash-safe: if the process dies between the ingest and the marking, the
-    next copy offers the same events again and ingestion skips the message ids it holds.
-    Anonymous events are attributed to the user their anonymousId was later identified as.
+    Idempotent and crash-safe (`copy_marked`). Anonymous events are attributed to the user
+    their anonymousId was later identified as.
     """
     from upmarket.warehouse.ingest import ingest
 
-    reports = []
     e = event_inbox.c
-    while True:
-        q = (sa.select(event_inbox, identities.c.user_id.label("stitched"))
-             .select_from(event_inbox.outerjoin(
-                 identities, identities.c.anonymous_id == e.anonymous_id))
-             .where(e.copied == sa.false()).order_by(e.id).limit(chunk))
-        with store.engine.connect() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(q)]
-        if not rows:
-            return reports
-        reports.append(ingest("events", events_frame(rows), warehouse=wh, source="collector"))
+    pending = (sa.select(event_inbox, identities.c.user_id.label("stitched"))
+               .select_from(event_inbox.outerjoin(
+                   identities, identities.c.anonymous_id == e.anonymous_id))
+               .where(e.copied == sa.false()).order_by(e.id).limit(chunk))
+
+    def take(rows: list[dict]) -> list:
+        reports = [ingest("events", events_frame(rows), warehouse=wh, source="collector")]
         joined = customers_frame(rows)
         if len(joined):
             # only customers the warehouse does not hold yet are added: ingestion skips a key
             # it already has, so a CRM import stays the source of truth for known customers
             reports.append(ingest("customers", joined, warehouse=wh, source="collector"))
-        # mark exactly the ids read, not "everything up to the last id": PostgreSQL hands out
-        # sequence numbers before commit, so a lower id may commit after a higher one was read
+        return reports
+
+    return copy_marked(store, event_inbox, pending, take)
+
+
+def copy_marked(store: Store, table: sa.Table, pending: sa.Select,
+                take: Callable[[list[dict]], list]) -> list:
+    """The store → warehouse copy of a table with an `id` and a `copied` flag: read a chunk of
+    `pending` rows (a query for uncopied rows, ordered by id, limited to a chunk), hand them to
+    `take` (which ingests them and returns its ingest reports), mark them copied; until none
+    are left. Returns all the reports.
+
+    Crash-safe: if the process dies between the ingest and the marking, the next copy offers
+    the same rows again and ingestion skips the keys it holds. Exactly the ids read are
+    marked, not "everything up to the last id": PostgreSQL hands out sequence numbers before
+    commit, so a lower id may commit after a higher one was read."""
+    reports = []
+    while True:
+        with store.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(pending)]
+        if not rows:
+            return reports
+        reports.extend(take(rows))
         ids = [r["id"] for r in rows]
         with store.engine.begin() as conn:
             for i in range(0, len(ids), 5000):
-                conn.execute(event_inbox.update().where(e.id.in_(ids[i:i + 5000]))
+                conn.execute(table.update().where(table.c.id.in_(ids[i:i + 5000]))
                              .values(copied=True))
 
 
