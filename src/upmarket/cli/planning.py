@@ -28,6 +28,14 @@ SHARE_INDICATORS = {
 LEVEL_STYLE = {"high": "bold red", "medium": "yellow", "low": "green"}
 
 
+def _print_json(as_of: datetime, summary: dict, tables: dict, prefix: str) -> None:
+    """A planning command's --json: as-of date, summary, and each table by its short name."""
+    print(json.dumps({"as_of": as_of.strftime("%Y-%m-%d"), "summary": summary,
+                      **{name.removeprefix(prefix): _records(frame)
+                         for name, frame in tables.items()}},
+                     ensure_ascii=False, default=str))
+
+
 def _records(frame: pd.DataFrame) -> list[dict]:
     """Rows for JSON: NaN becomes null (JSON has no NaN), timestamps become ISO text."""
     out = []
@@ -98,10 +106,7 @@ def budget(
     finally:
         wh.close()
     if as_json:
-        print(json.dumps({"as_of": as_of.strftime("%Y-%m-%d"), "summary": summary,
-                          **{name.removeprefix("budget_"): _records(frame)
-                             for name, frame in tables.items()}},
-                         ensure_ascii=False, default=str))
+        _print_json(as_of, summary, tables, "budget_")
         return
     if "budget_plan_vs_actual" not in tables:
         console.print(label("budget.no_spend", lang))
@@ -216,10 +221,7 @@ def risk(
     finally:
         wh.close()
     if as_json:
-        print(json.dumps({"as_of": as_of.strftime("%Y-%m-%d"), "summary": summary,
-                          **{name.removeprefix("risk_"): _records(frame)
-                             for name, frame in tables.items()}},
-                         ensure_ascii=False, default=str))
+        _print_json(as_of, summary, tables, "risk_")
         return
     _print_register(tables["risk_register"], as_of, summary, lang)
     if "risk_credit" in tables:

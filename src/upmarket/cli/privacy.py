@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 import os
 from pathlib import Path
 from typing import Annotated
@@ -38,17 +39,23 @@ def _actor() -> str:
         return "unknown"
 
 
-def _open(database: str, warehouse: str | None, *, create_warehouse: bool = False):
+@contextmanager
+def _opened(database: str, warehouse: str | None = None):
+    """The operational store and, when `warehouse` is given, the warehouse (else None), both
+    closed on the way out."""
     from upmarket.opstore.store import open_store
     from upmarket.warehouse import connect
 
     store = open_store(database)
     try:
-        wh = connect(warehouse, create=create_warehouse) if warehouse is not None else None
-    except BaseException:
+        wh = connect(warehouse, create=False) if warehouse is not None else None
+        try:
+            yield store, wh
+        finally:
+            if wh is not None:
+                wh.close()
+    finally:
         store.close()
-        raise
-    return store, wh
 
 
 @consents_app.command("set")
@@ -72,13 +79,10 @@ def consents_set(
     """
     from upmarket.opstore.consents import record_consents
 
-    store, _ = _open(database, None)
-    try:
+    with _opened(database) as (store, _):
         rep = record_consents(store, {"customer_id": customer_id, "purpose": purpose,
                                       "channel": channel, "granted": granted,
                                       "source": source or f"cli:{_actor()}"})
-    finally:
-        store.close()
     if as_json:
         print(json.dumps({"received": rep.received, "stored": rep.stored}))
         return
@@ -101,12 +105,9 @@ def consents_list(
     from upmarket.activation.privacy import audit
     from upmarket.service.consents import customer_consents
 
-    store, _ = _open(database, None)
-    try:
+    with _opened(database) as (store, _):
         found = customer_consents(store, warehouse, customer_id, now_utc())
         audit(None, "read_consents", customer_id, store=store, rows=len(found["history"]))
-    finally:
-        store.close()
     if as_json:
         print(json.dumps({**found, "at": found["at"].isoformat(),
                           "history": [r.model_dump(mode="json") for r in found["history"]],
@@ -144,12 +145,8 @@ def privacy_export(
     """
     from upmarket.activation.erasure import export_person
 
-    store, wh = _open(database, warehouse)
-    try:
+    with _opened(database, warehouse) as (store, wh):
         doc = export_person(wh, store, customer_id)
-    finally:
-        wh.close()
-        store.close()
     text = json.dumps(doc, ensure_ascii=False, indent=2, default=str)
     if out is None:
         print(text)
@@ -181,12 +178,8 @@ def privacy_erase(
     if not yes:
         raise UpmarketError(f"erasing {customer_id} cannot be undone: add --yes to confirm "
                             "(`upmarket privacy export` first if they asked for a copy)")
-    store, wh = _open(database, warehouse)
-    try:
+    with _opened(database, warehouse) as (store, wh):
         rep = erase_person(wh, store, customer_id)
-    finally:
-        wh.close()
-        store.close()
     if as_json:
         print(json.dumps(rep.to_dict()))
         return
@@ -228,12 +221,8 @@ def privacy_purge(
     if retention_days(older_than_days) is None:  # checked before opening anything
         raise UpmarketError("how old is too old? Give --older-than-days N or set "
                             "UPMARKET_RETENTION_DAYS; nothing is purged by default")
-    store, wh = _open(database, warehouse)
-    try:
+    with _opened(database, warehouse) as (store, wh):
         rep = purge_raw_events(wh, store, older_than_days, dry_run=dry_run)
-    finally:
-        wh.close()
-        store.close()
     if as_json:
         print(json.dumps(rep.to_dict()))
         return
