@@ -27,6 +27,7 @@ def world(tmp_path_factory):
     import pandas as pd
 
     from upmarket.activation import privacy
+    from upmarket.models.churn import risk_band
     from upmarket.warehouse import connect
     from upmarket.warehouse.runs import Run
 
@@ -37,7 +38,8 @@ def world(tmp_path_factory):
     res = pd.DataFrame({"customer_id": ids,
                         "tier": [("diamond", "core", "potential", "basic")[i % 4] for i in range(n)],
                         "rfm_segment": "loyal", "clv": [1000.0 - 10 * i for i in range(n)],
-                        "churn_risk": [i / n for i in range(n)], "churn_band": "medium"})
+                        "churn_risk": [(i + 0.5) / n for i in range(n)]})
+    res["churn_band"] = risk_band(res["churn_risk"].to_numpy())
     acts = pd.DataFrame({"customer_id": ids, "tier": res["tier"], "action": "upsell",
                          "product_name": [f"Premium {i}" for i in range(n)], "channel": "email",
                          "expected_value": [float(i) for i in range(n)],

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import ibis
 import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -27,6 +28,7 @@ from upmarket.errors import NoRun, WarehouseError
 from upmarket.i18n import label, value_label
 from upmarket.opstore import automation as auto
 from upmarket.opstore import store as ops
+from upmarket.reports.figures import at_risk_premium
 from upmarket.service import profiles
 from upmarket.service.sessions import COOKIE, Sessions
 from upmarket.strategy.tiers import TierPolicy
@@ -35,10 +37,6 @@ from upmarket.warehouse.runs import current_run, output, output_table
 
 #: How many rows each list shows: a page to act on, not an export.
 LIST_ROWS = 15
-#: Premium tiers whose churn the page watches (seed 003: their loss costs the most), and the
-#: churn risk above which they are listed: the shipped `premium_churn_risk` rule's threshold.
-PREMIUM = ("diamond", "core")
-AT_RISK = 0.6
 
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                          autoescape=select_autoescape(["html", "j2"]))
@@ -54,26 +52,37 @@ def dashboard_data(wh: Warehouse, store: ops.Store, *, lang: str, clear_ids: boo
     """Everything the page shows, from the current run and the operational store."""
     run = current_run(wh)
     run_id = run["run_id"]
-    res = output(wh, "results", run_id).to_pandas()
-    acts = (output(wh, "actions", run_id).to_pandas()
-            if wh.has_table(output_table("actions", run_id)) else pd.DataFrame(
-                columns=["customer_id", "action", "product_name", "expected_value", "channel"]))
-    acts = acts.drop_duplicates("customer_id").set_index("customer_id")
+    # only the columns and rows the page shows: a run may hold millions of customers
+    res = output(wh, "results", run_id).select(
+        "customer_id", "tier", "clv", "churn_risk", "churn_band").to_pandas()
+    risky_all = at_risk_premium(res)
+    risky = risky_all.head(LIST_ROWS)
     reason = "reason_zh" if lang == "zh-CN" else "reason_en"
+    acts, ups = pd.DataFrame(columns=["action"]), pd.DataFrame(columns=["customer_id"])
+    if wh.has_table(output_table("actions", run_id)):
+        a = output(wh, "actions", run_id)
+        keep = [c for c in ("action", reason) if c in a.columns]
+        acts = (a.filter(a.customer_id.isin(list(risky["customer_id"])))
+                .select("customer_id", *keep).to_pandas()
+                .drop_duplicates("customer_id").set_index("customer_id"))
+        shown = [c for c in ("tier", "product_name", "channel", "expected_value")
+                 if c in a.columns]
+        ups = (a.filter(a.action == "upsell")
+               .order_by([ibis.desc("expected_value"), "customer_id"]).limit(LIST_ROWS)
+               .select("customer_id", *shown).to_pandas())
     policy = TierPolicy()
 
+    at_risk_by_tier = risky_all["tier"].value_counts()
     tiers = []
     for tier, grp in res.groupby("tier"):
         level = policy.level(tier)
         tiers.append({"tier": value_label("tier", tier, lang), "order": level.response_hours,
                       "customers": len(grp), "clv": float(grp["clv"].sum()),
-                      "at_risk": int((grp["churn_risk"] > AT_RISK).sum()),
+                      "at_risk": int(at_risk_by_tier.get(tier, 0)),
                       "service": label(level.service, lang),
                       "response_hours": level.response_hours})
     tiers.sort(key=lambda t: t["order"])
 
-    risky_all = res[res["tier"].isin(PREMIUM) & (res["churn_risk"] > AT_RISK)]
-    risky = risky_all.sort_values("clv", ascending=False).head(LIST_ROWS)
     at_risk = [{"customer": cid, "tier": value_label("tier", r.tier, lang), "clv": r.clv,
                 "churn_risk": r.churn_risk,
                 "action": value_label("action", acts.loc[r.customer_id, "action"], lang)
@@ -82,11 +91,9 @@ def dashboard_data(wh: Warehouse, store: ops.Store, *, lang: str, clear_ids: boo
                 if r.customer_id in acts.index and reason in acts else ""}
                for cid, r in zip(_ids(wh, risky["customer_id"], clear_ids), risky.itertuples())]
 
-    ups = acts[acts["action"] == "upsell"].sort_values("expected_value", ascending=False)
-    ups = ups.head(LIST_ROWS).reset_index()
     upsell = [{"customer": cid, "tier": value_label("tier", r.tier, lang)
                if isinstance(getattr(r, "tier", None), str) else "—",
-               "product": r.product_name, "channel": r.channel,
+               "product": getattr(r, "product_name", "—"), "channel": getattr(r, "channel", None),
                "expected_value": r.expected_value}
               for cid, r in zip(_ids(wh, ups["customer_id"], clear_ids), ups.itertuples())]
 
