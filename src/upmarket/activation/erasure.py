@@ -159,6 +159,14 @@ def op_tables(store) -> list[sa.Table]:
     return tables
 
 
+def _op_rows_of(store, cid: str, devices: list[str]):
+    """(table, condition) for every store table that can hold rows about the person."""
+    for t in op_tables(store):
+        cond = _op_match(t, cid, devices)
+        if cond is not None:
+            yield t, cond
+
+
 def _op_match(t: sa.Table, cid: str, devices: list[str]):
     conds = [t.c[c] == cid for c in (*ID_COLUMNS, *SUBJECT_COLUMNS) if c in t.c]
     conds += [t.c[c].in_(devices) for c in DEVICE_COLUMNS if c in t.c and devices]
@@ -271,10 +279,7 @@ def export_person(wh: Warehouse, store, customer_id: str) -> dict:
                       "outputs": outputs}
     if store is not None:
         with store.engine.connect() as conn:
-            for t in op_tables(store):
-                cond = _op_match(t, cid, devices)
-                if cond is None:
-                    continue
+            for t, cond in _op_rows_of(store, cid, devices):
                 rows = [{k: _plain(v) for k, v in r._mapping.items()}
                         for r in conn.execute(sa.select(t).where(cond))]
                 if rows:
@@ -478,10 +483,7 @@ def erase_person(wh: Warehouse, store, customer_id: str) -> ErasureReport:
     op_plans = []
     if store is not None:
         with store.engine.connect() as conn:
-            for t in op_tables(store):
-                cond = _op_match(t, cid, devices)
-                if cond is None:
-                    continue
+            for t, cond in _op_rows_of(store, cid, devices):
                 n = conn.execute(sa.select(sa.func.count()).select_from(t).where(cond)).scalar()
                 if n:
                     op_plans.append((t, cond, int(n)))
