@@ -11,6 +11,7 @@ the installed plotly package at /static/plotly.min.js, never from a CDN.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from datetime import datetime
@@ -189,21 +190,18 @@ def dashboard_router(store: ops.Store, app_state, sessions: Sessions,
 
     @router.get("/static/plotly.min.js")
     def plotly_js() -> Response:
-        from plotly.offline import get_plotlyjs
-
-        return Response(_plotly_js(get_plotlyjs), media_type="text/javascript",
+        return Response(_plotly_js(), media_type="text/javascript",
                         headers={"Cache-Control": "public, max-age=86400"})
 
     return router
 
 
-_PLOTLY_JS: list[str] = []
+@functools.cache
+def _plotly_js() -> str:
+    """plotly.js from the installed package, read once per process (4.7 MB)."""
+    from plotly.offline import get_plotlyjs
 
-
-def _plotly_js(get) -> str:
-    if not _PLOTLY_JS:  # 4.7 MB read once per process
-        _PLOTLY_JS.append(get())
-    return _PLOTLY_JS[0]
+    return get_plotlyjs()
 
 
 def _charts(wh: Warehouse, run_id: str, lang: str) -> list[str]:
