@@ -29,8 +29,8 @@ def scorecard(
         "--compare", "-c", help="Period to compare with, of the same kind; growth targets "
         "(+35%) are measured against it (default: the period before).")] = None,
     file: Annotated[str, typer.Option(
-        "--file", "-f", help="A shipped card — effect_index (seed 000), platform_selection, "
-        "sales_competency, execution (seed 002) — or your own YAML card.")] = "effect_index",
+        "--file", "-f", help="A shipped card — effect_index (the marketing effect index), "
+        "platform_selection, sales_competency, execution — or your own YAML card.")] = "effect_index",
     inputs: Annotated[Path | None, typer.Option(
         "--inputs", "-i", help="Values you supply, YAML {metric: value} or {candidate: "
         "{metric: value}}, or CSV with columns metric,value[,subject]: platform ratings, "
@@ -42,7 +42,7 @@ def scorecard(
     """Score a weighted scorecard: per metric actual, target, attainment and points; per
     dimension a score; the overall index (0–100), and a comparison of two periods.
 
-    Default: seed 000's effect index (customer value 50 % + brand value 30 % + operational
+    Default: the marketing effect index (customer value 50 % + brand value 30 % + operational
     efficiency 20 %) for the last complete quarter, against the quarter before. A metric
     without data is shown as "no data" and its weight goes to the other metrics of its
     dimension.
