@@ -18,7 +18,8 @@ def load_world(
 ) -> dict[str, dict[str, int]]:
     """Generate and ingest the world; returns rows read/accepted/quarantined per table."""
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    source = f"demo world (customers={config.customers}, seed={config.seed})"
+    source = (f"demo world (world={config.world}, customers={config.customers}, "
+              f"seed={config.seed})")
     for table, frame in generate_world(config):
         report = ingest(table, frame, warehouse=wh, source=source)
         for key in ("rows_read", "accepted", "quarantined", "duplicates_skipped"):

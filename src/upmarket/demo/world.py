@@ -76,7 +76,12 @@ from upmarket.errors import UpmarketError
 from upmarket.warehouse.schema import PROMOTION_TYPES, TABLES
 
 __all__ = ["WorldConfig", "generate_world", "campaign_uplifts", "BadWorldConfig", "CHANNELS",
-           "EXPERIMENT_WINDOW_DAYS"]
+           "EXPERIMENT_WINDOW_DAYS", "WORLDS"]
+
+
+#: The worlds `WorldConfig.world` can select: "btyd", whose processes are the models' own
+#: assumptions, and "realistic", whose are not (see `upmarket.demo.realistic`).
+WORLDS = ("btyd", "realistic")
 
 
 class BadWorldConfig(UpmarketError, ValueError):
@@ -91,8 +96,13 @@ class WorldConfig:
     years: float = 2.0  # history length; as_of = start + years
     future_days: int = 180  # ground-truth horizon after as_of
     chunk_customers: int = 50_000  # customers generated per chunk
+    world: str = "btyd"  # purchasing, dropout and upgrade process: one of `WORLDS`
 
     def __post_init__(self) -> None:
+        if self.world not in WORLDS:
+            raise BadWorldConfig(
+                f"world must be one of {', '.join(WORLDS)} (got {self.world!r})."
+            )
         if int(self.customers) < 1:
             raise BadWorldConfig(f"customers must be at least 1 (got {self.customers}).")
         if not self.years > 0:
@@ -536,6 +546,11 @@ class _Context:
         # keep a fifth as control. A stream of its own, so the rest of the context is unchanged.
         split = np.random.default_rng([int(self.cfg.seed), 5]).random(len(camps))
         self.camp_share_b = np.where(split < 0.25, 0.8, 0.5)
+        if self.cfg.world == "realistic":
+            from upmarket.demo.realistic import null_campaigns
+
+            self.camp_uplift = np.where(null_campaigns(self.cfg, len(camps)), 0.0,
+                                        self.camp_uplift)
         self.campaigns = _frame("campaigns", {
             "campaign_id": self.camp_ids.copy(),
             "name": self.camp_names.copy(),
@@ -681,6 +696,149 @@ class _Counters:
         self.invoice = 0
 
 
+@dataclass
+class _People:
+    """The observed customer attributes a purchasing process may depend on (chunk-local)."""
+
+    n: int
+    income: np.ndarray  # income band index 0..4
+    b2b: np.ndarray
+    acq: np.ndarray  # acquisition channel index
+    created: np.ndarray  # registration, days since start
+    tier_city: np.ndarray  # 0..3 (city tier 1..4)
+
+
+@dataclass
+class _Traits:
+    """Per-customer habits every world shares: how promotion-driven, how big the baskets, which
+    category, the starting price tier, the preferred hour and order channel, the first purchase."""
+
+    promo_sens: np.ndarray
+    dep: np.ndarray  # promotion-dependent: buys mostly inside promotion windows
+    basket: np.ndarray
+    main_cat: np.ndarray
+    s0: np.ndarray
+    pref_hour: np.ndarray
+    pref_chan: np.ndarray
+    t0: np.ndarray
+
+
+@dataclass
+class _History:
+    """A process's simulated orders up to the horizon, sorted by (customer, time).
+
+    ``o_k`` numbers each customer's orders from 0 (the first purchase), ``state`` is the price
+    tier she buys at, ``death`` the dropout moment (NaN if alive at the horizon). A process that
+    lets service experiences drive the dropout decides the orders' channel and lateness itself
+    (``o_chan``, ``late``: one per order); otherwise they are None and drawn later."""
+
+    o_cust: np.ndarray
+    o_t: np.ndarray
+    o_k: np.ndarray
+    state: np.ndarray
+    death: np.ndarray
+    o_chan: np.ndarray | None = None
+    late: np.ndarray | None = None
+
+
+def _tastes(ctx: _Context, rng: np.random.Generator, income: np.ndarray
+            ) -> tuple[np.ndarray, ...]:
+    """Promotion sensitivity, basket size, main category and starting tier."""
+    n = len(income)
+    promo_sens = rng.beta(0.5, 2.5, n)
+    basket = rng.gamma(2.0, 0.3, n)
+    main_cat = rng.choice(len(_CATEGORIES), size=n, p=ctx.pop)
+    s0_p = np.array([[0.85, 0.14, 0.01], [0.75, 0.22, 0.03], [0.62, 0.32, 0.06],
+                     [0.45, 0.43, 0.12], [0.30, 0.48, 0.22]])
+    s0 = (rng.random(n)[:, None] > np.cumsum(s0_p, axis=1)[income]).sum(axis=1)
+    return promo_sens, basket, main_cat, np.minimum(s0, 2)
+
+
+def _habits(ctx: _Context, rng: np.random.Generator, people: _People
+            ) -> tuple[np.ndarray, ...]:
+    """Preferred hour and order channel, and the first purchase (minutes after registering)."""
+    n, acq = people.n, people.acq
+    pref_hour = np.searchsorted(ctx.hour_cdf, rng.random(n), side="right").astype(float)
+    pref_chan = np.where(acq == 6, 3, np.where(acq == 3, 2, rng.choice(
+        4, size=n, p=[0.45, 0.40, 0.10, 0.05])))
+    pref_chan = np.where((acq == 6) & (rng.random(n) < 0.3), 1, pref_chan)
+    t0 = people.created + rng.exponential(0.02, n)
+    return pref_hour, pref_chan, t0
+
+
+def _ladder(s0: np.ndarray, o_cust: np.ndarray, o_k: np.ndarray, G1: np.ndarray,
+            G2: np.ndarray) -> np.ndarray:
+    """Price tier of every order: a basic buyer steps to mid at her G1-th repeat purchase and to
+    premium G2 repeats later (a mid starter steps up at her G2-th)."""
+    s0o = s0[o_cust]
+    g1, g2 = G1[o_cust], G2[o_cust]
+    return np.where(s0o == 2, 2, np.where(
+        s0o == 1, 1 + (o_k >= g2), (o_k >= g1).astype(np.int64) + (o_k >= g1 + g2)))
+
+
+def _order_hours(ctx: _Context, rng: np.random.Generator, pref_hour: np.ndarray,
+                 t: np.ndarray) -> np.ndarray:
+    """Moves each purchase day's time to the customer's own hour (60%) or the store's profile."""
+    own = rng.random(len(t)) < 0.6
+    frac = np.where(own, ((pref_hour + rng.normal(0.5, 1.5, len(t))) % 24.0) / 24.0,
+                    ctx.hours(rng, len(t)))
+    return np.floor(t) + frac
+
+
+def _btyd(ctx: _Context, rng: np.random.Generator, ci: int, people: _People
+          ) -> tuple[_Traits, _History]:
+    """BG/NBD purchasing (Fader, Hardie & Lee 2005, "Counting your customers the easy way",
+    Marketing Science 24(2)): Poisson purchases at rate ``lambda ~ Gamma(r, alpha)`` in
+    promotion-warped time, dropout with probability ``p ~ Beta(a, b)`` after each repeat
+    purchase; upgrades step up with income and purchase rate."""
+    n, income, b2b, E = people.n, people.income, people.b2b, ctx.E
+    lam = rng.gamma(_R, 1.0 / _ALPHA, n) * (0.8 + 0.1 * income) * np.where(b2b, 2.0, 1.0)
+    p_drop = rng.beta(_A, _B, n)
+    J = rng.geometric(p_drop)  # repeat purchase after which the customer drops out
+    promo_sens, basket, main_cat, s0 = _tastes(ctx, rng, income)
+    dep = promo_sens > 0.45
+    loglam = np.log(lam * 365.0 / 9.5)
+    h1 = _sigmoid(-2.3 + 0.45 * income + 0.35 * loglam + 0.3 * b2b)
+    h2 = _sigmoid(-3.1 + 0.60 * income + 0.45 * loglam + 0.5 * b2b)
+    G1 = rng.geometric(h1)
+    G2 = rng.geometric(h2)
+    pref_hour, pref_chan, t0 = _habits(ctx, rng, people)
+    traits = _Traits(promo_sens, dep, basket, main_cat, s0, pref_hour, pref_chan, t0)
+
+    L0 = np.where(dep, np.interp(t0, ctx.grid, ctx.lam_d), np.interp(t0, ctx.grid, ctx.lam_n))
+    LE = np.where(dep, np.interp(E, ctx.grid, ctx.lam_d), np.interp(E, ctx.grid, ctx.lam_n))
+    K = rng.poisson(lam * np.maximum(LE - L0, 0.0))
+    cr = np.repeat(np.arange(n), K)
+    u = L0[cr] + rng.random(len(cr)) * (LE - L0)[cr]
+    dr = dep[cr]
+    t = np.empty(len(cr))
+    t[~dr] = np.interp(u[~dr], ctx.lam_n, ctx.grid)
+    t[dr] = np.interp(u[dr], ctx.lam_d, ctx.grid)
+    t = np.clip(_order_hours(ctx, rng, pref_hour[cr], t), t0[cr] + 1e-3, E)
+    t = t[np.lexsort((t, cr))]
+    rank = np.arange(len(cr)) - _starts(K)[cr]
+    keep = rank < J[cr]
+    dead = K >= J
+    death = np.full(n, np.nan)
+    death[dead] = t[_starts(K)[dead] + J[dead] - 1]
+
+    o_cust = np.concatenate([np.arange(n), cr[keep]])
+    o_t = np.concatenate([t0, t[keep]])
+    o_k = np.concatenate([np.zeros(n, dtype=np.int64), rank[keep] + 1])
+    srt = np.lexsort((o_k, o_cust))
+    o_cust, o_t, o_k = o_cust[srt], o_t[srt], o_k[srt]
+    return traits, _History(o_cust, o_t, o_k, _ladder(s0, o_cust, o_k, G1, G2), death)
+
+
+def _process(world: str):
+    """The purchasing, dropout and upgrade process of a world (see `WORLDS`)."""
+    if world == "realistic":
+        from upmarket.demo.realistic import simulate
+
+        return simulate
+    return _btyd
+
+
 def _chunk(ctx: _Context, ci: int, lo: int, hi: int, cnt: _Counters,
            incremental: np.ndarray) -> Iterator[tuple[str, pd.DataFrame]]:
     cfg = ctx.cfg
@@ -724,59 +882,13 @@ def _chunk(ctx: _Context, ci: int, lo: int, hi: int, cnt: _Counters,
     })
     yield "customers", customers
 
-    # ---------------------------------------------------------------- latent traits
-    lam = rng.gamma(_R, 1.0 / _ALPHA, n) * (0.8 + 0.1 * income) * np.where(b2b, 2.0, 1.0)
-    p_drop = rng.beta(_A, _B, n)
-    J = rng.geometric(p_drop)  # repeat purchase after which the customer drops out
-    promo_sens = rng.beta(0.5, 2.5, n)
-    dep = promo_sens > 0.45
-    basket = rng.gamma(2.0, 0.3, n)
-    main_cat = rng.choice(ncat, size=n, p=ctx.pop)
-    s0_p = np.array([[0.85, 0.14, 0.01], [0.75, 0.22, 0.03], [0.62, 0.32, 0.06],
-                     [0.45, 0.43, 0.12], [0.30, 0.48, 0.22]])
-    s0 = (rng.random(n)[:, None] > np.cumsum(s0_p, axis=1)[income]).sum(axis=1)
-    s0 = np.minimum(s0, 2)
-    loglam = np.log(lam * 365.0 / 9.5)
-    h1 = _sigmoid(-2.3 + 0.45 * income + 0.35 * loglam + 0.3 * b2b)
-    h2 = _sigmoid(-3.1 + 0.60 * income + 0.45 * loglam + 0.5 * b2b)
-    G1 = rng.geometric(h1)
-    G2 = rng.geometric(h2)
-    pref_hour = np.searchsorted(ctx.hour_cdf, rng.random(n), side="right").astype(float)
-    pref_chan = np.where(acq == 6, 3, np.where(acq == 3, 2, rng.choice(
-        4, size=n, p=[0.45, 0.40, 0.10, 0.05])))
-    pref_chan = np.where((acq == 6) & (rng.random(n) < 0.3), 1, pref_chan)
-    t0 = created + rng.exponential(0.02, n)  # first purchase, minutes after registering
-
-    # ---------------------------------------------------------------- purchase times (BG/NBD)
-    L0 = np.where(dep, np.interp(t0, ctx.grid, ctx.lam_d), np.interp(t0, ctx.grid, ctx.lam_n))
-    LE = np.where(dep, np.interp(E, ctx.grid, ctx.lam_d), np.interp(E, ctx.grid, ctx.lam_n))
-    K = rng.poisson(lam * np.maximum(LE - L0, 0.0))
-    cr = np.repeat(np.arange(n), K)
-    u = L0[cr] + rng.random(len(cr)) * (LE - L0)[cr]
-    dr = dep[cr]
-    t = np.empty(len(cr))
-    t[~dr] = np.interp(u[~dr], ctx.lam_n, ctx.grid)
-    t[dr] = np.interp(u[dr], ctx.lam_d, ctx.grid)
-    own = rng.random(len(cr)) < 0.6
-    frac = np.where(own, ((pref_hour[cr] + rng.normal(0.5, 1.5, len(cr))) % 24.0) / 24.0,
-                    ctx.hours(rng, len(cr)))
-    t = np.clip(np.floor(t) + frac, t0[cr] + 1e-3, E)
-    t = t[np.lexsort((t, cr))]
-    rank = np.arange(len(cr)) - _starts(K)[cr]
-    keep = rank < J[cr]
-    dead = K >= J
-    death = np.full(n, np.nan)
-    death[dead] = t[_starts(K)[dead] + J[dead] - 1]
-
-    o_cust = np.concatenate([np.arange(n), cr[keep]])
-    o_t = np.concatenate([t0, t[keep]])
-    o_k = np.concatenate([np.zeros(n, dtype=np.int64), rank[keep] + 1])
-    srt = np.lexsort((o_k, o_cust))
-    o_cust, o_t, o_k = o_cust[srt], o_t[srt], o_k[srt]
-    s0o = s0[o_cust]
-    g1, g2 = G1[o_cust], G2[o_cust]
-    state = np.where(s0o == 2, 2, np.where(
-        s0o == 1, 1 + (o_k >= g2), (o_k >= g1).astype(np.int64) + (o_k >= g1 + g2)))
+    # ---------------------------------------------------------------- purchasing and dropout
+    people = _People(n=n, income=income, b2b=b2b, acq=acq, created=created, tier_city=tier_city)
+    traits, hist = _process(cfg.world)(ctx, rng, ci, people)
+    promo_sens, basket, main_cat, s0 = traits.promo_sens, traits.basket, traits.main_cat, traits.s0
+    pref_chan, t0 = traits.pref_chan, traits.t0
+    o_cust, o_t, o_k, state, death = hist.o_cust, hist.o_t, hist.o_k, hist.state, hist.death
+    dead = np.isfinite(death)
 
     # ---------------------------------------------------------------- order lines (all time)
     no = len(o_cust)
@@ -832,6 +944,8 @@ def _chunk(ctx: _Context, ci: int, lo: int, hi: int, cnt: _Counters,
 
     # channel of the order
     o_chan = np.where(rng.random(no) < 0.75, pref_chan[o_cust], rng.integers(0, 4, no))
+    if hist.o_chan is not None:
+        o_chan = hist.o_chan[hist_o]
 
     # ---------------------------------------------------------------- promotions
     dayi = np.clip(np.floor(o_t).astype(np.int64), 0, ctx.D - 1)
@@ -902,6 +1016,8 @@ def _chunk(ctx: _Context, ci: int, lo: int, hi: int, cnt: _Counters,
                               + np.where(b2b[o_cust], 3.0, 0.0))
     p_late = 0.04 + 0.025 * tier_city[o_cust] + 0.08 * (ctx.lift[dayi] >= 2.0)
     late = ~offline & (rng.random(no) < p_late)
+    if hist.late is not None:
+        late = ~offline & hist.late[hist_o]
     delivered = np.where(offline, o_t, np.where(
         late, promised + 0.2 + rng.exponential(2.0, no),
         np.maximum(promised - rng.uniform(0, 1.5, no), o_t + 0.3)))
