@@ -174,8 +174,8 @@ def simulate(ctx: _Context, rng: np.random.Generator, ci: int, people: _People
 
     # the price-tier ladder: steps driven mostly by the hidden taste
     loglam = np.log(lam * 365.0 / 9.5)
-    h1 = _sigmoid(-2.9 + 0.15 * income + 0.10 * loglam + 0.2 * b2b + 1.3 * taste)
-    h2 = _sigmoid(-3.6 + 0.20 * income + 0.15 * loglam + 0.3 * b2b + 1.5 * taste)
+    h1 = _sigmoid(-3.0 + 0.10 * income + 0.05 * loglam + 0.2 * b2b + 1.8 * taste)
+    h2 = _sigmoid(-3.8 + 0.10 * income + 0.05 * loglam + 0.2 * b2b + 2.0 * taste)
     G1 = prng.geometric(h1)
     G2 = prng.geometric(h2)
 
