@@ -11,8 +11,10 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from upmarket import pipeline
+from upmarket.cli import app
 from upmarket.demo.load import load_world
 from upmarket.demo.realistic import LATE_HAZARD_RATIO, latent_traits
 from upmarket.demo.world import (EXPERIMENT_WINDOW_DAYS, BadWorldConfig, WorldConfig,
@@ -161,6 +163,13 @@ def test_premium_upgraders_differ_in_the_hidden_taste(world, hidden):
     rest = tc.loc[~tc["upgrades_to_premium"], "taste"]
     se = np.sqrt(up.var() / len(up) + rest.var() / len(rest))
     assert up.mean() - rest.mean() > max(0.25, 4 * se), (up.mean(), rest.mean(), se)
+    # generated in chunks, the hidden traits still belong to the right customers
+    chunked = WorldConfig(customers=3_000, seed=11, world="realistic", chunk_customers=700)
+    later = [f for name, f in generate_world(chunked) if name == "truth_customers"][1:]
+    tc2 = pd.concat(later)
+    assert len(tc2) == 2_300  # all but the first chunk
+    j = tc2.set_index("customer_id").join(latent_traits(chunked).set_index("customer_id"))
+    assert j.groupby("upgrades_to_premium")["taste"].mean().diff().iloc[-1] > 0.25
     # the taste is recorded nowhere: no customer attribute carries it
     c = world["customers"].set_index("customer_id").join(hidden)
     income = c["income_band"].map({"<5k": 0, "5k-10k": 1, "10k-20k": 2, "20k-50k": 3,
@@ -210,3 +219,13 @@ def test_loads_and_the_pipeline_runs(wh):
     assert 0.5 < s["churn_evaluation"]["auc"] <= 1.0
     assert 0.5 < s["premium_evaluation"]["auc"] <= 1.0
     assert s["total_clv"] > 0
+
+
+def test_demo_command_offers_both_worlds(tmp_path):
+    runner = CliRunner()
+    shown = runner.invoke(app, ["demo", "--help"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0
+    assert "--world" in shown.output and "btyd" in shown.output and "realistic" in shown.output
+    bad = runner.invoke(app, ["demo", "--world", "poisson", "--out", str(tmp_path / "d")])
+    assert bad.exit_code != 0 and "btyd, realistic" in bad.output
+    assert not (tmp_path / "d").exists()  # refused before anything is written
