@@ -11,12 +11,14 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from upmarket import pipeline
 from upmarket.cli import app
 from upmarket.demo.load import load_world
-from upmarket.demo.realistic import LATE_HAZARD_RATIO, latent_traits
+from upmarket.demo.realistic import DROPOUT_SHAPE, LATE_HAZARD_RATIO, _dropout, latent_traits
 from upmarket.demo.world import (EXPERIMENT_WINDOW_DAYS, BadWorldConfig, WorldConfig,
                                  campaign_uplifts, generate_world)
 from upmarket.features.experiments import experiment_arms
@@ -134,6 +136,31 @@ def test_churn_happens_in_calendar_time_between_purchases(world, paid):
     assert (after >= pd.Timedelta(0)).all()  # nobody buys after dropping out
     assert (after > pd.Timedelta(0)).mean() > 0.95  # not at the last purchase, as in BG/NBD
     assert after.median() > pd.Timedelta(days=7)
+
+
+@settings(max_examples=50, deadline=None)
+@given(t0=st.floats(0, 500), eta=st.floats(10, 3000), x=st.floats(1e-4, 8),
+       gaps=st.lists(st.floats(0.5, 400), max_size=3))
+def test_dropout_inverts_the_piecewise_weibull_hazard(t0, eta, x, gaps):
+    # one customer, late-delivery notices at t0 + cumulative gaps (plus an on-time order that
+    # must not count): the dropout time is where the cumulative hazard, each notice
+    # multiplying the Weibull hazard by rho from then on, reaches x
+    notices = t0 + np.cumsum(gaps)
+    notice = np.concatenate([notices, [np.nan]])
+    death = _dropout(np.zeros(len(notice), np.int64), notice, np.array([t0]),
+                     np.array([eta]), np.array([x]))[0]
+    kappa, rho = DROPOUT_SHAPE, LATE_HAZARD_RATIO
+    edges = np.concatenate([[t0], notices, [np.inf]])
+
+    def hazard_to(t):
+        z = lambda s: ((min(s, t) - t0) / eta) ** kappa  # noqa: E731
+        return sum(rho ** j * max(z(edges[j + 1]) - z(edges[j]), 0.0)
+                   for j in range(len(edges) - 1))
+
+    assert death > t0
+    assert hazard_to(death) == pytest.approx(x, rel=1e-9)
+    if not gaps:  # a plain Weibull: x = ((death - t0) / eta)^kappa
+        assert death == pytest.approx(t0 + eta * x ** (1 / kappa), rel=1e-12)
 
 
 def test_late_deliveries_hasten_dropout(world, paid):

@@ -62,8 +62,9 @@ Ground truth
 * ``churned`` — the latent BG/NBD dropout has happened by ``horizon`` (dropout happens right after
   a repeat purchase, so ``churn_ts`` — the dropout moment, NaT if alive — equals the time of the
   customer's last purchase; in the realistic world the dropout time is a moment in calendar
-  time, between purchases, and ``churned`` means it is at or before ``horizon``). ``churn_ts <= as_of`` means already dead at the as-of date (what
-  P(alive) estimates); ``as_of < churn_ts <= horizon`` means she dies within the window.
+  time, between purchases, and ``churned`` means it is at or before ``horizon``).
+  ``churn_ts <= as_of`` means already dead at the as-of date (what P(alive) estimates);
+  ``as_of < churn_ts <= horizon`` means she dies within the window.
 
 ``truth_channels``: for each channel, the number of conversions (orders with ``ts <= as_of``,
 first purchases included) that would not have happened without that channel's touch: those whose
