@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import duckdb
 import ibis
 import numpy as np
 import pandas as pd
@@ -256,3 +257,24 @@ def test_demo_command_offers_both_worlds(tmp_path):
     bad = runner.invoke(app, ["demo", "--world", "poisson", "--out", str(tmp_path / "d")])
     assert bad.exit_code != 0 and "btyd, realistic" in bad.output
     assert not (tmp_path / "d").exists()  # refused before anything is written
+
+
+def test_demo_command_builds_the_chosen_world(tmp_path, monkeypatch):
+    monkeypatch.delenv("UPMARKET_DATABASE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    run = CliRunner().invoke(app, ["demo", "--world", "realistic", "--customers", "600",
+                                   "--out", str(out), "--json"])
+    assert run.exit_code == 0, run.output
+    assert '"world": "realistic"' in run.stdout
+    # the warehouse holds the realistic world: dropouts fall between purchases
+    con = duckdb.connect(str(out / "demo.duckdb"), read_only=True)
+    try:
+        gap = con.execute(
+            "SELECT avg(CASE WHEN t.churn_ts > o.last THEN 1 ELSE 0 END) FROM truth_customers t "
+            "JOIN (SELECT customer_id, max(ts) AS last FROM orders WHERE status = 'paid' "
+            "GROUP BY customer_id) o USING (customer_id) "
+            "WHERE t.churned AND t.churn_ts <= ?", [CFG.as_of]).fetchone()[0]
+    finally:
+        con.close()
+    assert gap > 0.95
