@@ -83,8 +83,8 @@ LABELS: dict[str, dict[str, str]] = {
                               "{spend}.",
                         "zh-CN": "价值模型：购买次数来自{transactions}；客单价来自{spend}。"},
     "run_value_p_alive_missing": {
-        "en": "Probability still active is not published in this run: {reason}.",
-        "zh-CN": "本次运行未发布仍活跃概率：{reason}。"},
+        "en": "Probability still active: {reason}.",
+        "zh-CN": "仍活跃概率：{reason}。"},
     "value_warning.boundary_estimate": {
         "en": "{model}: parameter {parameter} = {value:.3g} {why}; the fit is not trusted.",
         "zh-CN": "{model}：参数 {parameter} = {value:.3g}，{why}；该拟合不可信。"},
@@ -119,6 +119,19 @@ LABELS: dict[str, dict[str, str]] = {
         "zh-CN": "未估计：流失模型不适合这批数据，改用的经验购买率不对流失建模"},
     "p_alive_missing.unknown": {"en": "not estimated in this run",
                                 "zh-CN": "本次运行未估计"},
+    "premium_model.skipped": {"en": "Premium propensity not computed: {why}.",
+                              "zh-CN": "未计算高端购买倾向：{why}。"},
+    "premium_model.not_evaluated": {"en": "Premium propensity scored but not back-tested: {why}.",
+                                    "zh-CN": "已计算高端购买倾向，但未做跨期检验：{why}。"},
+    "premium_model.no_customers": {
+        "en": "the history is too short for a training window (nobody to learn from)",
+        "zh-CN": "历史数据太短，没有可用的训练窗口（无可学习的客户）"},
+    "premium_model.single_class": {
+        "en": "in the training window everyone, or no one, made a first premium purchase",
+        "zh-CN": "训练窗口内所有客户（或没有任何客户）首次购买了高端产品"},
+    "premium_model.too_few_upgraders": {
+        "en": "too few first premium purchases in the training window (at least 2 needed)",
+        "zh-CN": "训练窗口内首次购买高端产品的客户太少（至少需要 2 位）"},
     # attribution (cli: attribution)
     "attribution.title": {
         "en": "Attribution of {conversions:,.0f} conversions ({value:,.2f} value) over {paths:,} paths",

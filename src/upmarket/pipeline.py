@@ -183,7 +183,9 @@ def stage_churn(ctx: Context) -> None:
         # purchase in the next 90 days at the expected rate stands in for it
         res["churn_risk"] = 1.0 - res["p_alive"].fillna(1.0 - np.exp(-res["expected_purchases_90d"]))
         res["churn_signals"] = ""
-        ctx.summary["churn_model"] = "P(alive) only: too little history for a time-split model"
+        ctx.summary["churn_model"] = ("P(alive) only" if res["p_alive"].notna().all() else
+                                      "expected purchases only (no P(alive) in this run)") \
+            + ": too little history for a time-split model"
     else:
         model = ChurnClassifier().fit(train, y_train)
         score = model.predict_proba(test)
