@@ -122,7 +122,9 @@ class LifetimeValue:
         report.p_alive_missing = None if self.p_alive_published_ else "no_dropout"
 
         first_spend = (f["total_spend"] if "total_spend" in f else f["net_revenue"]) / (f["frequency"] + 1)
-        self.mean_order_value_ = float(np.nanmean(np.where(f["monetary"] > 0, f["monetary"], first_spend)))
+        values = np.where(f["monetary"] > 0, f["monetary"], first_spend)
+        # a base whose every order is free (or unpriced) is worth nothing, not an error
+        self.mean_order_value_ = float(np.nanmean(values)) if np.isfinite(values).any() else 0.0
         repeat = f[(f["frequency"] > 0) & (f["monetary"] > 0)]
         spend, found = _checked_fit(
             "gamma_gamma", check_repeat_buyers(len(repeat), s.min_repeat_customers, "gamma_gamma"),
