@@ -178,9 +178,8 @@ def stage_churn(ctx: Context) -> None:
         if len(test) else pd.Series(dtype=bool)
     if min(len(train), len(test)) < 50 or y_train.nunique() < 2 or y_test.nunique() < 2:
         # too little history (or everyone behaved alike) for a supervised model: fall back
-        # on P(alive) and say so
-        # a value model without dropout publishes no P(alive): the Poisson chance of no
-        # purchase in the next 90 days at the expected rate stands in for it
+        # on P(alive) and say so; a value model without dropout publishes no P(alive), and
+        # the Poisson chance of a purchase in the next 90 days at the expected rate stands in
         res["churn_risk"] = 1.0 - res["p_alive"].fillna(1.0 - np.exp(-res["expected_purchases_90d"]))
         res["churn_signals"] = ""
         ctx.summary["churn_model"] = ("P(alive) only" if res["p_alive"].notna().all() else
