@@ -105,3 +105,15 @@ def test_run_on_online_retail_sample(tmp_path):
     o = wh.table("orders")
     paid = o.filter(o.status == "paid").customer_id.nunique().execute()
     assert len(res) == paid
+    # BG/NBD finds no dropout in this sample (a → 0): the fit is named as untrusted and a
+    # model that passed its diagnostics is used; P(alive) is never 1.0 for everybody
+    fitted = ctx.summary["value_model"]
+    flagged = {w["code"] for w in fitted["warnings"] if w["model"] == "bgnbd"}
+    assert fitted["transactions"] != "bgnbd" or not flagged
+    assert flagged & {"boundary_estimate", "p_alive_uninformative"}, fitted
+    assert not (res["p_alive"] == 1.0).all()
+    if fitted["p_alive"] == "missing":
+        assert res["p_alive"].isna().all() and fitted["p_alive_reason"]
+    else:
+        assert res["p_alive"].nunique() > 1
+    assert (res["clv"] > 0).mean() > 0.9

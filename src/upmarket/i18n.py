@@ -68,6 +68,70 @@ LABELS: dict[str, dict[str, str]] = {
                  "前10%提升度 {lift:.2f}（基线 {lift_baseline:.2f}）。高端渗透率 {penetration:.0%}。"},
     "clv_to_cac": {"en": "CLV/CAC by acquisition channel (healthy above 3): ",
                    "zh-CN": "各获客渠道 CLV/CAC（高于 3 为健康）："},
+    # value model fit diagnostics (models.btyd.diagnostics; cli run, customers show)
+    "value_model.bgnbd": {"en": "BG/NBD", "zh-CN": "BG/NBD 模型"},
+    "value_model.pnbd": {"en": "Pareto/NBD", "zh-CN": "Pareto/NBD 模型"},
+    "value_model.mbgnbd": {"en": "MBG/NBD", "zh-CN": "MBG/NBD 模型"},
+    "value_model.empirical": {"en": "empirical purchase rates (each customer's rate shrunk "
+                                    "towards the average)",
+                              "zh-CN": "经验购买率（每位客户的购买率向总体均值收缩）"},
+    "value_model.gamma_gamma": {"en": "Gamma-Gamma", "zh-CN": "Gamma-Gamma 模型"},
+    "value_model.empirical_spend": {"en": "empirical order value (each customer's mean shrunk "
+                                          "towards the average)",
+                                    "zh-CN": "经验客单价（每位客户的均值向总体均值收缩）"},
+    "run_value_model": {"en": "Value model: purchases from {transactions}; order value from "
+                              "{spend}.",
+                        "zh-CN": "价值模型：购买次数来自{transactions}；客单价来自{spend}。"},
+    "run_value_p_alive_missing": {
+        "en": "Probability still active: {reason}.",
+        "zh-CN": "仍活跃概率：{reason}。"},
+    "value_warning.boundary_estimate": {
+        "en": "{model}: parameter {parameter} = {value:.3g} {why}; the fit is not trusted.",
+        "zh-CN": "{model}：参数 {parameter} = {value:.3g}，{why}；该拟合不可信。"},
+    "value_warning.reason.bound": {"en": "ended at the optimiser's bound",
+                                   "zh-CN": "停在了优化器的边界上"},
+    "value_warning.reason.extreme": {"en": "is at an extreme the data cannot pin down",
+                                     "zh-CN": "取了数据无法确定的极端值"},
+    "value_warning.reason.standard_error": {"en": "has no finite standard error",
+                                            "zh-CN": "没有有限的标准误"},
+    "value_warning.not_converged": {
+        "en": "{model}: the optimiser did not converge (largest gradient {gradient:.2g}).",
+        "zh-CN": "{model}：优化器未收敛（最大梯度 {gradient:.2g}）。"},
+    "value_warning.infinite_mean_spend": {
+        "en": "{model}: q = {q:.3g} ≤ 1, so the expected order value is infinite under this "
+              "fit.",
+        "zh-CN": "{model}：q = {q:.3g} ≤ 1，该拟合下的预期客单价为无穷大。"},
+    "value_warning.few_repeat_buyers": {
+        "en": "{model}: only {repeat_buyers:,} customers bought more than once (at least "
+              "{minimum:,} needed), so it was not fitted.",
+        "zh-CN": "{model}：只有 {repeat_buyers:,} 位客户重复购买（至少需要 {minimum:,} 位），"
+                 "因此未拟合。"},
+    "value_warning.p_alive_uninformative": {
+        "en": "{model}: probability still active is {value:.0%} for {share:.0%} of customers, "
+              "so it says nothing about who is still active.",
+        "zh-CN": "{model}：{share:.0%} 的客户仍活跃概率都是 {value:.0%}，无法区分谁仍活跃。"},
+    "value_warning.fit_failed": {"en": "{model}: the fit failed ({error}).",
+                                 "zh-CN": "{model}：拟合失败（{error}）。"},
+    "value_warning.not_used": {"en": "{model} not used", "zh-CN": "未采用{model}"},
+    "p_alive_missing.no_dropout": {
+        "en": "not estimated: the dropout models did not fit this data, and the empirical "
+              "purchase rates used instead do not model dropout",
+        "zh-CN": "未估计：流失模型不适合这批数据，改用的经验购买率不对流失建模"},
+    "p_alive_missing.unknown": {"en": "not estimated in this run",
+                                "zh-CN": "本次运行未估计"},
+    "premium_model.skipped": {"en": "Premium propensity not computed: {why}.",
+                              "zh-CN": "未计算高端购买倾向：{why}。"},
+    "premium_model.not_evaluated": {"en": "Premium propensity scored but not back-tested: {why}.",
+                                    "zh-CN": "已计算高端购买倾向，但未做跨期检验：{why}。"},
+    "premium_model.no_customers": {
+        "en": "the history is too short for a training window (nobody to learn from)",
+        "zh-CN": "历史数据太短，没有可用的训练窗口（无可学习的客户）"},
+    "premium_model.single_class": {
+        "en": "in the training window everyone, or no one, made a first premium purchase",
+        "zh-CN": "训练窗口内所有客户（或没有任何客户）首次购买了高端产品"},
+    "premium_model.too_few_upgraders": {
+        "en": "too few first premium purchases in the training window (at least 2 needed)",
+        "zh-CN": "训练窗口内首次购买高端产品的客户太少（至少需要 2 位）"},
     # attribution (cli: attribution)
     "attribution.title": {
         "en": "Attribution of {conversions:,.0f} conversions ({value:,.2f} value) over {paths:,} paths",

@@ -74,8 +74,9 @@ class Context:
     #: Other outputs of the run (name → frame), published beside `results`.
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
-    #: The value model fitted at as_of (BG/NBD × Gamma-Gamma), for stages that score earlier
-    #: dates with the same parameters.
+    #: The value model fitted at as_of (the transaction model that passed its diagnostics ×
+    #: Gamma-Gamma or its fallback), for stages that score earlier dates with the same
+    #: parameters.
     value_model: LifetimeValue | None = None
     #: The operational store the run reads collected events from and writes profiles, alerts
     #: and tasks to; None: the configured one (UPMARKET_DATABASE, or ./upmarket-ops.sqlite
@@ -150,10 +151,16 @@ def stage_features_and_value(ctx: Context) -> None:
                              "choose a later --as-of")
     ctx.summary["customers"] = len(ctx.results)
     ctx.summary["net_revenue"] = float(ctx.results["net_revenue"].sum())
-    ctx.summary["bgnbd_params"] = {k: round(v, 4) for k, v in model.transactions_.params_.items()}
-    if model.spend_ is not None:
+    ctx.summary["value_model"] = model.fit_report_.summary()
+    if model.transactions_name_ == "bgnbd":
+        ctx.summary["bgnbd_params"] = {k: round(v, 4) for k, v in model.transactions_.params_.items()}
+    if model.spend_name_ == "gamma_gamma":
         ctx.summary["gamma_gamma_params"] = {k: round(v, 4) for k, v in model.spend_.params_.items()}
     ctx.summary["total_clv"] = float(ctx.results["clv"].sum())
+    # later stages score earlier dates (the churn model's training and test windows): they use
+    # the model family chosen here, so P(alive) means the same thing in every window
+    ctx.settings = dataclasses.replace(ctx.settings, value=dataclasses.replace(
+        ctx.settings.value, candidates=(model.transactions_name_,)))
 
 
 def stage_churn(ctx: Context) -> None:
@@ -171,10 +178,13 @@ def stage_churn(ctx: Context) -> None:
         if len(test) else pd.Series(dtype=bool)
     if min(len(train), len(test)) < 50 or y_train.nunique() < 2 or y_test.nunique() < 2:
         # too little history (or everyone behaved alike) for a supervised model: fall back
-        # on P(alive) and say so
-        res["churn_risk"] = 1.0 - res["p_alive"]
+        # on P(alive) and say so; a value model without dropout publishes no P(alive), and
+        # the Poisson chance of a purchase in the next 90 days at the expected rate stands in
+        res["churn_risk"] = 1.0 - res["p_alive"].fillna(1.0 - np.exp(-res["expected_purchases_90d"]))
         res["churn_signals"] = ""
-        ctx.summary["churn_model"] = "P(alive) only: too little history for a time-split model"
+        ctx.summary["churn_model"] = ("P(alive) only" if res["p_alive"].notna().all() else
+                                      "expected purchases only (no P(alive) in this run)") \
+            + ": too little history for a time-split model"
     else:
         model = ChurnClassifier().fit(train, y_train)
         score = model.predict_proba(test)
@@ -184,7 +194,8 @@ def stage_churn(ctx: Context) -> None:
             "holdout_churn_rate": round(float(y_test.mean()), 4),
             "auc": round(evaluation.auc(y_test, score), 4),
             "auc_recency_baseline": round(evaluation.auc(y_test, test["recency_days"]), 4),
-            "auc_p_alive": round(evaluation.auc(y_test, 1 - test["p_alive"]), 4),
+            "auc_p_alive": round(evaluation.auc(y_test, 1 - test["p_alive"]), 4)
+            if test["p_alive"].notna().all() else None,
             "lift_top_decile": round(evaluation.lift_at(y_test, score, 0.1), 3),
             "lift_top_decile_recency_baseline": round(
                 evaluation.lift_at(y_test, test["recency_days"], 0.1), 3),
@@ -270,19 +281,29 @@ def stage_premium(ctx: Context) -> None:
     h = ctx.settings.premium_horizon_days
     orders = tables["orders"]
     ladder = premium.price_ladder(p, orders)
-    _, now, _ = propensity.fit_at(tables, ctx.as_of, horizon_days=h)
-    # the model answers "will they buy premium for the first time"; for those who already do,
-    # that question has no meaning, so they get no score rather than a misleading one
-    if "bought_premium" in now:
-        now.loc[now["bought_premium"] == 1, "premium_propensity"] = np.nan
-    cols = ["customer_id", "premium_propensity", "peer_upgrade_rate", "current_tier",
-            "main_category", "months_since_last"]
-    scored = now[[c for c in cols if c in now]].set_index("customer_id")
-    for col in scored.columns:
-        ctx.results[col] = ctx.results["customer_id"].map(scored[col])
-    ctx.summary["premium_evaluation"] = {
-        k: (round(v, 4) if isinstance(v, float) else v)
-        for k, v in propensity.backtest(tables, ctx.as_of, horizon_days=h).items()}
+    try:
+        _, now, _ = propensity.fit_at(tables, ctx.as_of, horizon_days=h)
+    except propensity.NoTrainingWindow as exc:
+        # short or odd histories have no window to learn from: no scores, and the run says so
+        ctx.summary["premium_model"] = {"status": "skipped", "reason": exc.code, "message": str(exc)}
+    else:
+        # the model answers "will they buy premium for the first time"; for those who already
+        # do, that question has no meaning, so they get no score rather than a misleading one
+        if "bought_premium" in now:
+            now.loc[now["bought_premium"] == 1, "premium_propensity"] = np.nan
+        cols = ["customer_id", "premium_propensity", "peer_upgrade_rate", "current_tier",
+                "main_category", "months_since_last"]
+        scored = now[[c for c in cols if c in now]].set_index("customer_id")
+        for col in scored.columns:
+            ctx.results[col] = ctx.results["customer_id"].map(scored[col])
+        try:
+            ctx.summary["premium_evaluation"] = {
+                k: (round(v, 4) if isinstance(v, float) else v)
+                for k, v in propensity.backtest(tables, ctx.as_of, horizon_days=h).items()}
+            ctx.summary["premium_model"] = {"status": "evaluated"}
+        except propensity.NoTrainingWindow as exc:
+            ctx.summary["premium_model"] = {"status": "not_evaluated", "reason": exc.code,
+                                            "message": str(exc)}
     overall = premium.penetration_overall(orders, ladder, ctx.as_of).to_pandas().iloc[0]
     ctx.summary["premium_penetration"] = round(float(overall["penetration"]), 4)
     ctx.tables["price_ladder"] = ladder.to_pandas()

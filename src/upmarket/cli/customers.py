@@ -15,7 +15,7 @@ from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.errors import UnknownCustomer, UnknownSegment, UpmarketError
-from upmarket.i18n import label, value_label
+from upmarket.i18n import LABELS, label, value_label
 from upmarket.warehouse.connection import DEFAULT_URL
 
 customers_app = typer.Typer(help="Everything known about one customer.", no_args_is_help=True)
@@ -107,7 +107,17 @@ def show(
         row.update(profile.iloc[0].to_dict())
     level = TierPolicy().level(row["tier"])
     row["service"] = f"{label(level.service, lang)} · {label(level.resource, lang)}"
+    # a missing P(alive) is the value model's verdict on the whole run, not a gap in this
+    # customer's data: say why instead of showing a blank
+    fitted = run["counts"].get("value_model", {})
+    p_alive_note = None
+    if "p_alive" in row and pd.isna(row["p_alive"]):
+        p_alive_note = fitted.get("p_alive_reason", "unknown")
+        if f"p_alive_missing.{p_alive_note}" not in LABELS:
+            p_alive_note = "unknown"
     if as_json:
+        if p_alive_note:
+            row["p_alive_missing"] = p_alive_note
         print(json.dumps({"run_id": run["run_id"], **{k: (None if pd.isna(v) else v)
                           if not isinstance(v, (list, dict)) else v for k, v in row.items()}},
                          default=str, ensure_ascii=False))
@@ -118,7 +128,9 @@ def show(
     t.add_column()
     for fields in SHOW_SECTIONS.values():
         for f in fields:
-            if f in row:
+            if f == "p_alive" and p_alive_note:
+                t.add_row(label("field.p_alive", lang), label(f"p_alive_missing.{p_alive_note}", lang))
+            elif f in row:
                 t.add_row(label(f"field.{f}", lang), _display(f, row[f], lang))
         t.add_section()
     console.print(t)

@@ -158,6 +158,25 @@ def export_results(ctx, out: Path) -> dict[str, Path]:
     return {"customers": path}
 
 
+def _print_value_model(found: dict | None, lang: str) -> None:
+    """Which value models the run used, and every fit diagnostic in words."""
+    from upmarket.models.btyd.diagnostics import FitWarning
+
+    if not found:
+        return
+    console.print(label("run_value_model", lang,
+                        transactions=label(f"value_model.{found['transactions']}", lang),
+                        spend=label(f"value_model.{found['spend']}", lang)), highlight=False)
+    for w in found.get("warnings", []):
+        params = {k: v for k, v in w.items() if k not in ("code", "model")}
+        console.print("⚠ " + FitWarning(w["code"], w["model"], params).text(lang),
+                      highlight=False)
+    if found.get("p_alive") == "missing":
+        why = found.get("p_alive_reason", "unknown")
+        console.print(label("run_value_p_alive_missing", lang,
+                            reason=label(f"p_alive_missing.{why}", lang)), highlight=False)
+
+
 def _print_run(ctx, as_json: bool, lang: str) -> None:
     info = {"run_id": ctx.run.run_id, "as_of": ctx.as_of.strftime("%Y-%m-%d"),
             "warehouse": ctx.wh.url, "outputs": ctx.run.outputs, **ctx.summary}
@@ -182,6 +201,7 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
                       f"{r.revenue_share:.1%}", label(f"resource.{r.tier}", lang),
                       f"≤ {r.response_hours:g} h")
         console.print(t)
+    _print_value_model(s.get("value_model"), lang)
     ev = s.get("churn_evaluation")
     if ev:
         console.print(label("churn_evaluation", lang, **ev))
@@ -201,6 +221,11 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
     prem = s.get("premium_evaluation")
     if prem:
         console.print(label("premium_evaluation", lang, penetration=s["premium_penetration"], **prem))
+    skipped = s.get("premium_model", {})
+    if skipped.get("reason"):
+        console.print("⚠ " + label(f"premium_model.{skipped['status']}", lang,
+                                   why=label(f"premium_model.{skipped['reason']}", lang)),
+                      highlight=False)
     ratios = s.get("clv_to_cac")
     if ratios:
         console.print(label("clv_to_cac", lang) + ", ".join(

@@ -35,7 +35,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from upmarket.errors import NotFitted
+from upmarket.errors import NotFitted, UpmarketError
 from upmarket.models import evaluation
 from upmarket.models.upgrade_paths import customer_upgrade_rate, upgrade_rates
 
@@ -58,6 +58,17 @@ LOGGED = {"recency_days", "frequency", "recency", "T", "monetary", "orders", "ne
           "orders_recent", "orders_previous", "categories", "tenure_days", "complaints_180d",
           "lines_basic", "lines_mid", "lines_premium", "months_since_mid", "months_since_last",
           "spend_recent", "spend_previous"}
+
+
+class NoTrainingWindow(UpmarketError, ValueError):
+    """The history before `as_of` holds no usable time-split training window. `code` says
+    why: ``no_customers`` (nobody to train on), ``single_class`` (everyone, or no one, made a
+    first premium purchase in the window), ``too_few_upgraders`` (one class has a single
+    member: calibration needs two of each)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
 
 
 def assemble(customers: pd.DataFrame, premium: pd.DataFrame, lines: pd.DataFrame, as_of,
@@ -132,9 +143,18 @@ class PremiumPropensity:
         """`frame`: features at t0 (customers who had not bought premium by t0);
         `bought_premium`: whether their first premium purchase fell in the next horizon."""
         y = np.asarray(bought_premium, int)
+        if y.size == 0:
+            raise NoTrainingWindow(
+                "no_customers", "no customers to train on: nobody without a premium purchase "
+                f"had bought {self.horizon_days} days before the scoring date")
         if y.min() == y.max():
-            raise ValueError("premium labels have a single class: the window is too short or "
-                             "the catalogue has no premium tier")
+            raise NoTrainingWindow(
+                "single_class", "premium labels have a single class: the window is too short "
+                "or the catalogue has no premium tier")
+        if min(y.sum(), y.size - y.sum()) < 2:
+            raise NoTrainingWindow(
+                "too_few_upgraders", f"only {int(min(y.sum(), y.size - y.sum()))} customer(s) in "
+                "the smaller class of the training window; calibration needs at least 2")
         self.features_ = tuple(f for f in FEATURES if f in frame.columns
                                and frame[f].notna().any() and frame[f].nunique() > 1)
         self.fill_ = frame.reindex(columns=list(self.features_)).astype(float).median()
@@ -211,5 +231,8 @@ def backtest(tables: dict, as_of: datetime, *, horizon_days: int = 180, model: s
               .to_pandas()["customer_id"])
     pop = then[then["bought_premium"] == 0]
     y = pop["customer_id"].isin(ups).to_numpy()
+    if y.size == 0:
+        raise NoTrainingWindow("no_customers", "no customers to evaluate on: everyone scored "
+                               f"{horizon_days} days before the scoring date already buys premium")
     return {"horizon_days": horizon_days, **info,
             **evaluate(y, pop["premium_propensity"], pop["premium_baseline"])}

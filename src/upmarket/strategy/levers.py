@@ -32,14 +32,20 @@ class Levers:
 
 def serving_cost(base: pd.DataFrame, tiers: pd.Series, policy: TierPolicy) -> pd.Series:
     """Cost of serving one active customer of each tier over the horizon (see module doc)."""
-    g = pd.DataFrame({"tier": tiers, "clv": base["clv"], "p": base["p_alive"]}).groupby("tier")
+    g = pd.DataFrame({"tier": tiers, "clv": base["clv"], "p": _active(base)}).groupby("tier")
     share = pd.Series({t: policy.level(t).cost_share for t in g.groups})
     return share * g["clv"].sum() / g["p"].sum().clip(lower=1e-9)
 
 
 def _net(pred: pd.DataFrame, tiers: pd.Series, cost: pd.Series, factor: float) -> np.ndarray:
     per_active = tiers.map(cost).to_numpy(float)
-    return pred["clv"].to_numpy(float) - per_active * factor * pred["p_alive"].to_numpy(float)
+    return pred["clv"].to_numpy(float) - per_active * factor * _active(pred).to_numpy(float)
+
+
+def _active(pred: pd.DataFrame) -> pd.Series:
+    """P(alive), or 1 where the value model has no dropout (it publishes none): such a model
+    forecasts every customer as buying on, so every customer is served."""
+    return pred["p_alive"].fillna(1.0)
 
 
 def what_if(frame: pd.DataFrame, model: LifetimeValue, tiers: pd.Series, levers: Levers,

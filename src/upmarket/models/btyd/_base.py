@@ -21,6 +21,11 @@ class ConvergenceWarning(UserWarning):
     """The optimiser stopped before meeting its convergence criterion."""
 
 
+#: Bounds of the optimiser on every log-parameter: an estimate that ends there was stopped by
+#: the bound, not by the data (`diagnostics.check_fit` flags it).
+LOG_BOUND = 25.0
+
+
 # ----------------------------------------------------------------------------- input checks
 
 
@@ -242,7 +247,7 @@ class BTYDModel:
         best = None
         for start in starts:
             res = minimize(objective, np.log(start), jac=True, method="L-BFGS-B",
-                           bounds=[(-25.0, 25.0)] * k,
+                           bounds=[(-LOG_BOUND, LOG_BOUND)] * k,
                            options={"maxiter": self.max_iter, "ftol": self.tol, "gtol": 1e-9, "maxcor": 20})
             if best is None or res.fun < best.fun:
                 best = res
@@ -260,6 +265,7 @@ class BTYDModel:
         self.n_iter_ = int(best.nit)
         gnorm = float(np.max(np.abs(objective(u)[1])))
         self.converged_ = bool(gnorm < 1e-4)
+        self.max_gradient_ = gnorm
         if not self.converged_:
             warnings.warn(f"{type(self).__name__}: optimiser did not converge (max |gradient| {gnorm:.2g}); "
                           "try a small penalizer or other initial_params", ConvergenceWarning, stacklevel=3)
@@ -295,7 +301,7 @@ class BTYDModel:
                 step = np.linalg.solve(H, g)
             except np.linalg.LinAlgError:
                 break
-            u_new = np.clip(u - step, -25.0, 25.0)
+            u_new = np.clip(u - step, -LOG_BOUND, LOG_BOUND)
             f_new, g_new = objective(u_new)
             if not (f_new <= f + 1e-15 * abs(f)):
                 break
