@@ -51,15 +51,20 @@ LABELS: dict[str, dict[str, str]] = {
         "zh-CN": "流失模型（{horizon_days}天留出期）：AUC {auc:.3f}，近度基线 "
                  "{auc_recency_baseline:.3f}；前10%提升度 {lift_top_decile:.2f}（基线 "
                  "{lift_top_decile_recency_baseline:.2f}）；校准误差 {calibration_error:.3f}。"},
-    "seed_cltv": {
-        "en": "Seed-000 CLTV for the average customer: {cltv_seed000_revenue:,.0f} revenue "
-              "(order value {average_order_value:,.0f} × {purchases_per_year:.2f}/year × "
-              "{lifespan_years:.1f} years × retention {retention_coefficient:.0%}); the models' "
-              "mean 12-month CLV: {model_mean_clv_12m_margin:,.0f} margin.",
-        "zh-CN": "种子公式 CLTV（平均客户）：收入 {cltv_seed000_revenue:,.0f}（客单价 "
-                 "{average_order_value:,.0f} × 每年 {purchases_per_year:.2f} 次 × "
-                 "{lifespan_years:.1f} 年 × 留存 {retention_coefficient:.0%}）；模型预测的 12 个月"
-                 "平均 CLV：利润 {model_mean_clv_12m_margin:,.0f}。"},
+    "clv.mean": {"en": "CLV: predicted 12-month margin per customer (mean)",
+                 "zh-CN": "CLV：每位客户未来12个月预测利润（均值）"},
+    "clv.total": {"en": "CLV: predicted 12-month margin of all customers (total)",
+                  "zh-CN": "CLV：全部客户未来12个月预测利润（合计）"},
+    "textbook_cltv": {
+        "en": "Textbook formula, for comparison: CLTV = order value × purchases a year × "
+              "lifespan × retention = {average_order_value:,.0f} × {purchases_per_year:.2f} × "
+              "{lifespan_years:.1f} years × {retention_coefficient:.0%} = {cltv_revenue:,.0f} of "
+              "revenue per average customer over a whole lifetime. It is not the CLV above, "
+              "which is the value model's forecast of each customer's margin over 12 months.",
+        "zh-CN": "教科书公式（仅供对比）：CLTV = 客单价 × 年购买次数 × 生命周期 × 留存率 = "
+                 "{average_order_value:,.0f} × {purchases_per_year:.2f} × {lifespan_years:.1f} 年 × "
+                 "{retention_coefficient:.0%} = 平均每位客户整个生命周期的收入 {cltv_revenue:,.0f}。"
+                 "它不是上面的 CLV：CLV 是价值模型对每位客户未来12个月利润的预测。"},
     "premium_evaluation": {
         "en": "Premium propensity ({horizon_days}-day out-of-time test): AUC {auc:.3f} vs "
               "{auc_baseline:.3f} for the baseline; top-decile lift {lift:.2f} (baseline "
@@ -99,10 +104,17 @@ LABELS: dict[str, dict[str, str]] = {
     "field.service": {"en": "service level", "zh-CN": "服务标准"},
     "field.response_hours": {"en": "response within (hours)", "zh-CN": "响应时限（小时）"},
     "field.tier_change": {"en": "tier change since last run", "zh-CN": "较上次运行的等级变化"},
-    "field.distance_to_next_tier": {"en": "more expected margin to reach the next tier",
-                                    "zh-CN": "距下一等级还差的预期利润"},
-    "field.clv": {"en": "predicted lifetime value (12 months, margin)",
-                  "zh-CN": "预测客户终身价值（12个月，利润）"},
+    "field.distance_to_next_tier": {"en": "more tier value to reach the next tier",
+                                    "zh-CN": "距下一等级还差的等级价值"},
+    "field.current_value": {"en": "current value (margin of the last 12 months)",
+                            "zh-CN": "当前价值（近12个月利润）"},
+    "field.tier_value": {"en": "tier value (current value and predicted 12-month margin, "
+                               "weighted)",
+                         "zh-CN": "等级价值（当前价值与未来12个月预测利润加权）"},
+    "field.trailing_revenue_12m": {"en": "net revenue of the last 12 months",
+                                   "zh-CN": "近12个月净收入"},
+    "field.clv": {"en": "CLV: predicted margin of the next 12 months",
+                  "zh-CN": "CLV：未来12个月预测利润"},
     "field.p_alive": {"en": "probability still active", "zh-CN": "仍活跃概率"},
     "field.expected_purchases_12m": {"en": "expected purchases, next 12 months",
                                      "zh-CN": "未来12个月预期购买次数"},
@@ -351,8 +363,8 @@ LABELS: dict[str, dict[str, str]] = {
     "scorecard.dim.delivery": {"en": "Delivery", "zh-CN": "任务执行"},
     "scorecard.dim.control": {"en": "Risk and budget control", "zh-CN": "风险与预算控制"},
     "scorecard.dim.customer": {"en": "Customer satisfaction", "zh-CN": "客户满意"},
-    "scorecard.metric.cltv": {"en": "customer lifetime value (CLTV)",
-                              "zh-CN": "客户终身价值（CLTV）"},
+    "scorecard.metric.cltv": {"en": "customer lifetime value (CLV)",
+                              "zh-CN": "客户终身价值（CLV）"},
     "scorecard.metric.premium_penetration": {"en": "premium-product penetration",
                                              "zh-CN": "高客单价产品渗透率"},
     "scorecard.metric.nps": {"en": "net promoter score (NPS)", "zh-CN": "客户推荐值（NPS）"},
@@ -384,23 +396,26 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "{subject} is not a period: the warehouse measures months, quarters and years",
         "zh-CN": "{subject} 不是时间段：数据仓库只能按月、季度、年计算"},
     "scorecard.note.input": {"en": "supplied in {file}", "zh-CN": "来自 {file}"},
-    "scorecard.note.cltv_model": {"en": "mean 12-month predicted CLV (margin), run {run}",
-                                  "zh-CN": "运行 {run} 的12个月预测CLV（利润）均值"},
+    "scorecard.note.cltv_model": {"en": "CLV: mean predicted 12-month margin, run {run}",
+                                  "zh-CN": "CLV：运行 {run} 的未来12个月预测利润均值"},
     "scorecard.note.cltv_seed": {
-        "en": "seed-000 formula: order value {aov:,.0f} × {freq:.2f}/year × {lifespan:.1f} "
-              "years × retention {r:.0%}",
-        "zh-CN": "种子公式：客单价 {aov:,.0f} × 每年 {freq:.2f} 次 × {lifespan:.1f} 年 × "
-                 "留存 {r:.0%}"},
+        "en": "no run at this period's end, so the textbook formula stands in for growth: "
+              "order value {aov:,.0f} × {freq:.2f}/year × {lifespan:.1f} years × retention "
+              "{r:.0%} (lifetime revenue, not the model's CLV)",
+        "zh-CN": "本期末没有运行结果，增长改用教科书公式：客单价 {aov:,.0f} × 每年 {freq:.2f} 次 × "
+                 "{lifespan:.1f} 年 × 留存 {r:.0%}（整个生命周期的收入，不是模型的 CLV）"},
     "scorecard.note.cltv_seed_like_for_like": {
-        "en": "seed-000 formula (order value {aov:,.0f} × {freq:.2f}/year × {lifespan:.1f} "
-              "years × retention {r:.0%}) in every period compared: a model CLV exists only "
-              "for {have}",
-        "zh-CN": "各对比期均用种子公式（客单价 {aov:,.0f} × 每年 {freq:.2f} 次 × "
-                 "{lifespan:.1f} 年 × 留存 {r:.0%}）：仅 {have} 有模型CLV"},
+        "en": "textbook formula in every period compared, for a like-for-like growth (order "
+              "value {aov:,.0f} × {freq:.2f}/year × {lifespan:.1f} years × retention {r:.0%}; "
+              "lifetime revenue, not the model's CLV): a model CLV exists only for {have}",
+        "zh-CN": "为同口径比较增长，各对比期均用教科书公式（客单价 {aov:,.0f} × 每年 {freq:.2f} 次 × "
+                 "{lifespan:.1f} 年 × 留存 {r:.0%}；整个生命周期的收入，不是模型的 CLV）："
+                 "仅 {have} 有模型CLV"},
     "scorecard.note.no_orders": {"en": "no orders in {period}", "zh-CN": "{period} 无订单"},
     "scorecard.note.no_prev_buyers": {
-        "en": "no buyers in {previous}: the yearly retention the seed formula needs is unknown",
-        "zh-CN": "{previous} 无购买客户：无法得到种子公式所需的年留存率"},
+        "en": "no buyers in {previous}: the yearly retention the textbook formula needs is "
+              "unknown",
+        "zh-CN": "{previous} 无购买客户：无法得到教科书公式所需的年留存率"},
     "scorecard.note.no_categories": {"en": "no product categories ingested: premium unknown",
                                      "zh-CN": "未导入商品品类：无法识别高端产品"},
     "scorecard.note.penetration": {"en": "{premium:,} of {buyers:,} buyers bought premium",
@@ -714,8 +729,10 @@ LABELS: dict[str, dict[str, str]] = {
     "dashboard.run": {"en": "run {run_id}, data as of {as_of}",
                       "zh-CN": "运行 {run_id}，数据截至 {as_of}"},
     "dashboard.customers": {"en": "customers", "zh-CN": "客户数"},
-    "dashboard.total_clv": {"en": "predicted lifetime value (12 months)",
-                            "zh-CN": "预测生命周期价值（12个月）"},
+    "dashboard.total_clv": {"en": "CLV: predicted 12-month margin of all customers (total)",
+                            "zh-CN": "CLV：全部客户未来12个月预测利润（合计）"},
+    "dashboard.mean_clv": {"en": "CLV: predicted 12-month margin per customer (mean)",
+                           "zh-CN": "CLV：每位客户未来12个月预测利润（均值）"},
     "dashboard.premium_at_risk": {"en": "Diamond and Core customers at risk (churn ≥ 60 %)",
                                   "zh-CN": "高流失风险的钻石与核心客户（流失风险 ≥ 60%）"},
     "dashboard.open_tasks": {"en": "open tasks", "zh-CN": "待办任务"},
@@ -733,7 +750,7 @@ LABELS: dict[str, dict[str, str]] = {
     "dashboard.alerts": {"en": "Recent alerts", "zh-CN": "最近告警"},
     "dashboard.none": {"en": "none", "zh-CN": "无"},
     "dashboard.col.customers": {"en": "customers", "zh-CN": "客户数"},
-    "dashboard.col.clv": {"en": "lifetime value", "zh-CN": "生命周期价值"},
+    "dashboard.col.clv": {"en": "CLV (12-month margin)", "zh-CN": "CLV（12个月利润）"},
     "dashboard.col.at_risk": {"en": "at risk", "zh-CN": "高风险"},
     "dashboard.col.churn_risk": {"en": "churn risk", "zh-CN": "流失风险"},
     "dashboard.col.action": {"en": "next best action", "zh-CN": "下一步最佳行动"},
@@ -882,17 +899,31 @@ LABELS: dict[str, dict[str, str]] = {
     "report.kpi.buyers": {"en": "Paying customers", "zh-CN": "购买客户数"},
     "report.kpi.new_customers": {"en": "New customers", "zh-CN": "新客户数"},
     "report.kpi.aov": {"en": "Average order value", "zh-CN": "客单价"},
-    "report.kpi.cltv": {"en": "Customer lifetime value (CLTV)", "zh-CN": "客户终身价值（CLTV）"},
+    "report.kpi.clv_mean": {"en": "CLV: predicted 12-month margin per customer (mean)",
+                            "zh-CN": "CLV：每位客户未来12个月预测利润（均值）"},
+    "report.kpi.clv_total": {"en": "CLV: predicted 12-month margin of all customers (total)",
+                             "zh-CN": "CLV：全部客户未来12个月预测利润（合计）"},
+    "report.kpi.cltv_textbook": {
+        "en": "CLTV by the textbook formula, for comparison (lifetime revenue per customer)",
+        "zh-CN": "教科书公式 CLTV，仅供对比（每位客户整个生命周期的收入）"},
     "report.kpi.premium_penetration": {"en": "Premium-product penetration",
                                        "zh-CN": "高客单价产品渗透率"},
     "report.kpi.nps": {"en": "Net promoter score (NPS)", "zh-CN": "客户推荐值（NPS）"},
     "report.kpi_note": {
         "en": "Net revenue nets the cancellations and returns booked in the period; new "
-              "customers made their first paid purchase in it; CLTV, premium penetration and "
-              "NPS are measured as the scorecard measures them. Shares change in percentage "
-              "points, NPS in points, the rest in per cent.",
-        "zh-CN": "净收入已扣除本期登记的取消与退货；新客户指在本期首次付款购买的客户；CLTV、高端渗透率与 "
-                 "NPS 的口径与评分卡一致。占比的变化以百分点计，NPS 以分计，其余以百分比计。"},
+              "customers made their first paid purchase in it. CLV is the value model's "
+              "forecast of margin over the next 12 months, as of the period's end (from the "
+              "run at that date; — where there is none): the mean is per customer, the total "
+              "is over all customers, the same figures as the run summary and the dashboard. "
+              "The textbook CLTV (order value × purchases a year × lifespan × retention) is "
+              "lifetime revenue, shown only for comparison. Premium penetration and NPS are "
+              "measured as the scorecard measures them. Shares change in percentage points, "
+              "NPS in points, the rest in per cent.",
+        "zh-CN": "净收入已扣除本期登记的取消与退货；新客户指在本期首次付款购买的客户。CLV 是价值模型"
+                 "在期末对未来12个月利润的预测（取自该日期的运行结果；没有则显示 —）：均值按每位客户，"
+                 "合计为全部客户，与运行摘要和看板的数字相同。教科书公式 CLTV（客单价 × 年购买次数 × "
+                 "生命周期 × 留存率）是整个生命周期的收入，仅供对比。高端渗透率与 NPS 的口径与评分卡"
+                 "一致。占比的变化以百分点计，NPS 以分计，其余以百分比计。"},
     "report.campaigns_note": {
         "en": "Campaigns running at some point in the period. Short-term ROI = (attributed "
               "profit − cost) ÷ cost (seed 001); long-term ROI also counts the CLV change of "

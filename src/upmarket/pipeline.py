@@ -243,6 +243,7 @@ def stage_segments(ctx: Context) -> None:
     ctx.summary["prospects"] = {
         "awareness": int((~pros["engaged"]).sum()), "evaluation": int(pros["engaged"].sum())}
     ctx.summary["tiers"] = {t: int(n) for t, n in zip(report.tier, report.customers)}
+    ctx.summary["tier_value_current_weight"] = s.tiers.current_weight
     ctx.summary["tier_changes"] = res["tier_change"].value_counts().to_dict()
     diamond = float(report.loc[report.tier == "diamond", "revenue_share"].iloc[0])
     ctx.summary["diamond_revenue_share"] = round(diamond, 4)
@@ -256,8 +257,12 @@ def stage_kpis(ctx: Context) -> None:
     ctx.summary["benchmarks"] = kpis.BENCHMARKS
     retention = found.get("yearly_retention", 0.0)
     years = max(float(ctx.results["tenure_days"].max()) / 365.25, 1 / 12)
-    ctx.summary["seed_formulas"] = {
-        k: round(v, 4) for k, v in economics.seed_cltv(ctx.results, retention, years).items()}
+    # the one CLV figure every view shows (run summary, report, dashboard) …
+    ctx.summary["clv"] = {k: (round(v, 2) if isinstance(v, float) else v)
+                          for k, v in economics.model_clv(ctx.results).items()}
+    # … and the textbook formula, shown only beside it for comparison
+    ctx.summary["textbook_cltv"] = {
+        k: round(v, 4) for k, v in economics.textbook_cltv(ctx.results, retention, years).items()}
 
 
 def stage_roi(ctx: Context) -> None:
