@@ -916,13 +916,17 @@ LABELS: dict[str, dict[str, str]] = {
               "run at that date; — where there is none): the mean is per customer, the total "
               "is over all customers, the same figures as the run summary and the dashboard. "
               "The textbook CLTV (order value × purchases a year × lifespan × retention) is "
-              "lifetime revenue, shown only for comparison. Premium penetration and NPS are "
+              "lifetime revenue, shown only for comparison; here it takes the period's own "
+              "order value and the purchases and retention of the year that ends with the "
+              "period, so it differs from the run summary's, which averages the whole history. "
+              "Premium penetration and NPS are "
               "measured as the scorecard measures them. Shares change in percentage points, "
               "NPS in points, the rest in per cent.",
         "zh-CN": "净收入已扣除本期登记的取消与退货；新客户指在本期首次付款购买的客户。CLV 是价值模型"
                  "在期末对未来12个月利润的预测（取自该日期的运行结果；没有则显示 —）：均值按每位客户，"
                  "合计为全部客户，与运行摘要和看板的数字相同。教科书公式 CLTV（客单价 × 年购买次数 × "
-                 "生命周期 × 留存率）是整个生命周期的收入，仅供对比。高端渗透率与 NPS 的口径与评分卡"
+                 "生命周期 × 留存率）是整个生命周期的收入，仅供对比；此处用本期自身的客单价及截至期末一年的"
+                 "购买次数与留存率，因此与运行摘要中按全部历史平均的数值不同。高端渗透率与 NPS 的口径与评分卡"
                  "一致。占比的变化以百分点计，NPS 以分计，其余以百分比计。"},
     "report.campaigns_note": {
         "en": "Campaigns running at some point in the period. Short-term ROI = (attributed "
