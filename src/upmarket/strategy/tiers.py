@@ -88,7 +88,10 @@ def tier_value(current, potential, policy: TierPolicy = TierPolicy()) -> np.ndar
 
     Both parts are 12-month margins in the same currency — `current` the margin of the last
     365 days (`features.customer.trailing_margin`), `potential` the predicted margin of the
-    next 12 months (`clv`) — so the blend is a margin too. Where the forecast is missing (no
+    next 12 months (`clv`) — so the blend is a margin too: the linear combination of two
+    forecasts of next year's margin, the past year carried forward and the model's (Bates &
+    Granger 1969, "The combination of forecasts", Operational Research Quarterly 20(4), §2,
+    C = k·F₁ + (1 − k)·F₂), with k = w. Where the forecast is missing (no
     model could score the customer) the past year is the best guess of the next and stands in
     for it, so such a customer is still judged on what they bring; where both are missing the
     value is NaN and `assign_tiers` ranks the customer last.
