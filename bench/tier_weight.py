@@ -21,7 +21,8 @@ Tier value = w · current + (1 − w) · potential for w = 0, 0.1 … 1, and for
   customers (bought often and much, not lately), all of them and those who bought within
   the year.
 
-The data sets: the synthetic world (`upmarket demo`; split one year before its as-of date),
+The data sets: a three-year synthetic world (`upmarket demo`'s generator; split one year before
+its as-of date, so two years of history, as a run on the demo has),
 CDNOW master (split 1997-07-01, 12 months ahead) and the Online Retail sample (split 2011-06-01,
 the 6 months of data after it ahead).
 """
