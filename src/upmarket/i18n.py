@@ -521,10 +521,10 @@ LABELS: dict[str, dict[str, str]] = {
     "budget.status.unplanned": {"en": "unplanned", "zh-CN": "计划外"},
     "budget.status.future": {"en": "not started", "zh-CN": "未开始"},
     "budget.execution": {
-        "en": "Budget execution rate (seed 002): {rate:.1%} of {planned:,.0f} planned to date; "
+        "en": "Budget execution rate: {rate:.1%} of {planned:,.0f} planned to date; "
               "{off} channel-periods beyond ±10 % of plan; {unplanned:,.0f} spent where "
               "nothing was planned.",
-        "zh-CN": "预算执行率（种子 002）：截至当前计划 {planned:,.0f} 的 {rate:.1%}；"
+        "zh-CN": "预算执行率：截至当前计划 {planned:,.0f} 的 {rate:.1%}；"
                  "{off} 个渠道期偏离计划超过 ±10%；计划外花费 {unplanned:,.0f}。"},
     "budget.title_curves": {
         "en": "Response curves per {period}: revenue = a·(1 − e^(−spend/b)), a the revenue "
@@ -633,8 +633,8 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Call detractors back within their tier's SLA; fix the causes they name",
         "zh-CN": "在等级时限内回访贬损者；解决其指出的问题"},
     "risk.action.nps": {
-        "en": "Aim for NPS > 50 (seed 000): act on detractor themes, ask promoters for referrals",
-        "zh-CN": "以 NPS 超过 50 为目标（种子 000）：处理贬损原因，邀请推荐者转介绍"},
+        "en": "Aim for NPS > 50: act on detractor themes, ask promoters for referrals",
+        "zh-CN": "以 NPS 超过 50 为目标：处理贬损原因，邀请推荐者转介绍"},
     "risk.action.negative_sentiment_share": {
         "en": "Monitor feedback sentiment; prepare responses to the recurring themes",
         "zh-CN": "监测反馈情感；针对反复出现的问题准备回应"},
@@ -843,21 +843,21 @@ LABELS: dict[str, dict[str, str]] = {
     "report.title.quarter": {"en": "Quarterly assessment: {period}", "zh-CN": "季度评估：{period}"},
     "report.title.year": {"en": "Annual retrospective: {period}", "zh-CN": "年度复盘：{period}"},
     "report.focus.month": {
-        "en": "Focus (seed 000, monthly quick review): are the KPIs on track, what did this "
+        "en": "Focus (monthly quick review): are the KPIs on track, what did this "
               "month's campaigns return, and which customers need a call now?",
-        "zh-CN": "评估重点（种子 000·月度快评）：关键指标是否正常，本月营销活动效果如何，哪些客户需要"
+        "zh-CN": "评估重点（月度快评）：关键指标是否正常，本月营销活动效果如何，哪些客户需要"
                  "立即跟进？"},
     "report.focus.quarter": {
-        "en": "Focus (seed 000, quarterly assessment): the effect index against its targets "
+        "en": "Focus (quarterly assessment): the effect index against its targets "
               "(CLTV +35 %, premium-product penetration +28 %, NPS > 50) and against the "
               "quarter before; where customer value sits, what the channels return, which "
               "risks are open.",
-        "zh-CN": "评估重点（种子 000·季度评估）：对照目标（CLTV 提升 35%、高客单价产品渗透率提高 28%、"
+        "zh-CN": "评估重点（季度评估）：对照目标（CLTV 提升 35%、高客单价产品渗透率提高 28%、"
                  "NPS 突破 50）和上一季度评估效果指数；客户价值分布、渠道回报及未关闭的风险。"},
     "report.focus.year": {
-        "en": "Focus (seed 000, annual retrospective): the year against the year before — "
+        "en": "Focus (annual retrospective): the year against the year before — "
               "what worked, what did not — and the strategy and budget for the year ahead.",
-        "zh-CN": "评估重点（种子 000·年度复盘）：与上一年对比——哪些有效、哪些无效——以及来年的策略与"
+        "zh-CN": "评估重点（年度复盘）：与上一年对比——哪些有效、哪些无效——以及来年的策略与"
                  "预算。"},
     "report.findings.month": {"en": "What needs attention", "zh-CN": "需要关注的事项"},
     "report.findings.quarter": {"en": "Assessment", "zh-CN": "评估结论"},
@@ -930,17 +930,17 @@ LABELS: dict[str, dict[str, str]] = {
                  "一致。占比的变化以百分点计，NPS 以分计，其余以百分比计。"},
     "report.campaigns_note": {
         "en": "Campaigns running at some point in the period. Short-term ROI = (attributed "
-              "profit − cost) ÷ cost (seed 001); long-term ROI also counts the CLV change of "
-              "the customers the campaign touched (seed 003). A/B: the first test arm against "
+              "profit − cost) ÷ cost; long-term ROI also counts the CLV change of "
+              "the customers the campaign touched. A/B: the first test arm against "
               "its control.",
-        "zh-CN": "本期内任一时间在进行的营销活动。短期投资回报率 =（归因利润 − 成本）÷ 成本（种子 001）；"
-                 "长期投资回报率还计入活动触达客户的 CLV 变化（种子 003）。A/B：第一个实验组对比对照组。"},
+        "zh-CN": "本期内任一时间在进行的营销活动。短期投资回报率 =（归因利润 − 成本）÷ 成本；"
+                 "长期投资回报率还计入活动触达客户的 CLV 变化。A/B：第一个实验组对比对照组。"},
     "report.no_campaigns": {"en": "No campaign ran in {period}.",
                             "zh-CN": "{period} 没有进行中的营销活动。"},
     "report.no_figures": {"en": "The run holds nothing to chart for this period.",
                           "zh-CN": "本次运行没有可供本期绘图的数据。"},
-    "report.no_findings": {"en": "Nothing stands out against the seeds' benchmarks.",
-                           "zh-CN": "对照种子基准，没有需要特别指出的事项。"},
+    "report.no_findings": {"en": "Nothing stands out against the benchmarks.",
+                           "zh-CN": "对照基准，没有需要特别指出的事项。"},
     "report.no_risks": {"en": "The run holds no risk register.",
                         "zh-CN": "本次运行没有风险登记数据。"},
     "report.no_data": {"en": "no data", "zh-CN": "无数据"},
@@ -1001,27 +1001,26 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "KPIs, the scorecard and attribution are computed from the warehouse for the "
               "period and the one before when the report is made; the charts of tiers, "
               "segments, CLV, churn, actions, channel ROI, cohorts, funnel and risks are the "
-              "run's outputs at its as-of date. Targets and benchmarks are the seeds': CLTV "
-              "+35 %, premium penetration +28 %, NPS > 50, premium retention 78 % (seed 000), "
-              "Diamond ≥ 30 % of revenue, CLV/CAC > 3 (seed 003), existing customers 65 % of "
-              "revenue (seed 004).",
+              "run's outputs at its as-of date. Targets and benchmarks: CLTV +35 %, premium "
+              "penetration +28 %, NPS > 50, premium retention 78 %, Diamond ≥ 30 % of revenue, "
+              "CLV/CAC > 3, existing customers 65 % of revenue.",
         "zh-CN": "核心指标、评分卡与归因在生成报告时根据数据仓库按本期和上期计算；价值分层、分群、CLV、"
-                 "流失、行动、渠道回报、同期群、漏斗与风险图表取自本次运行截至日期的结果。目标与基准来自"
-                 "种子文档：CLTV 提升 35%、高端渗透率提高 28%、NPS 突破 50、高端客户留存 78%（种子 000），"
-                 "钻石客户收入占比 ≥ 30%、CLV/CAC > 3（种子 003），老客户收入占比 65%（种子 004）。"},
+                 "流失、行动、渠道回报、同期群、漏斗与风险图表取自本次运行截至日期的结果。目标与基准："
+                 "CLTV 提升 35%、高端渗透率提高 28%、NPS 突破 50、高端客户留存 78%，"
+                 "钻石客户收入占比 ≥ 30%、CLV/CAC > 3，老客户收入占比 65%。"},
     "report.footer": {"en": "Made by upmarket from run {run_id} (data as of {as_of}).",
                       "zh-CN": "由 upmarket 根据运行 {run_id} 生成（数据截至 {as_of}）。"},
     "report.scope.to_date": {"en": "as of {as_of}", "zh-CN": "截至 {as_of}"},
     "report.scope.period": {"en": "in {period}", "zh-CN": "{period} 期间"},
     "report.caption.tier_pyramid": {
         "en": "Value tiers ({scope}): customers, share of past revenue and of predicted CLV; "
-              "the dashed line is seed 003's claim that Diamond brings at least 30 % of revenue.",
-        "zh-CN": "价值分层（{scope}）：客户数、历史收入占比与预测价值占比；虚线为种子 003 所称钻石客户"
+              "the dashed line is the rule of thumb that Diamond brings at least 30 % of revenue.",
+        "zh-CN": "价值分层（{scope}）：客户数、历史收入占比与预测价值占比；虚线为经验法则：钻石客户"
                  "贡献至少 30% 收入。"},
     "report.caption.rfm_segments": {
         "en": "RFM segments ({scope}): recency, frequency and monetary value scored 1–5 by "
-              "quintile (seed 003).",
-        "zh-CN": "RFM 分群（{scope}）：近度、频度、金额按五分位打 1–5 分（种子 003）。"},
+              "quintile.",
+        "zh-CN": "RFM 分群（{scope}）：近度、频度、金额按五分位打 1–5 分。"},
     "report.caption.clv_distribution": {
         "en": "Predicted 12-month CLV (margin) per customer on logarithmic bins, stacked by "
               "value tier ({scope}).",
@@ -1061,9 +1060,9 @@ LABELS: dict[str, dict[str, str]] = {
               "{period}.",
         "zh-CN": "月度净收入（柱）与购买客户数（线）；阴影部分为 {period}。"},
     "report.caption.effect_index": {
-        "en": "Seed 000's effect index by dimension (customer value 50 %, brand value 30 %, "
+        "en": "The effect index by dimension (customer value 50 %, brand value 30 %, "
               "operational efficiency 20 %), scores 0–100, {scope} against the period before.",
-        "zh-CN": "种子 000 效果指数各维度得分（客户价值 50%、品牌价值 30%、运营效率 20%），0–100 分，"
+        "zh-CN": "效果指数各维度得分（客户价值 50%、品牌价值 30%、运营效率 20%），0–100 分，"
                  "{scope}对比上一期。"},
     "report.caption.risk_register": {
         "en": "Money at stake per risk in the register, coloured by level ({scope}).",
@@ -1107,8 +1106,8 @@ LABELS: dict[str, dict[str, str]] = {
     "report.axis.exposure": {"en": "Money at stake", "zh-CN": "涉及金额"},
     "report.legend.revenue_share": {"en": "Share of past revenue", "zh-CN": "历史收入占比"},
     "report.legend.clv_share": {"en": "Share of predicted CLV", "zh-CN": "预测价值占比"},
-    "report.legend.diamond_benchmark": {"en": "seed: Diamond ≥ {share:.0%} of revenue",
-                                        "zh-CN": "种子基准：钻石客户收入占比 ≥ {share:.0%}"},
+    "report.legend.diamond_benchmark": {"en": "benchmark: Diamond ≥ {share:.0%} of revenue",
+                                        "zh-CN": "基准：钻石客户收入占比 ≥ {share:.0%}"},
     "report.legend.roi_short": {"en": "Short-term ROI", "zh-CN": "短期投资回报率"},
     "report.legend.roi_long": {"en": "Long-term ROI", "zh-CN": "长期投资回报率"},
     "report.legend.planned": {"en": "Planned to date", "zh-CN": "截至当前计划"},
@@ -1121,24 +1120,24 @@ LABELS: dict[str, dict[str, str]] = {
     "report.model.markov": {"en": "Markov (removal effect)", "zh-CN": "马尔可夫（移除效应）"},
     "report.model.shapley": {"en": "Shapley value", "zh-CN": "沙普利值"},
     "report.finding.diamond_holds": {
-        "en": "Diamond customers bring {share:.0%} of past revenue: seed 003's claim of at "
-              "least {benchmark:.0%} holds here.",
-        "zh-CN": "钻石客户贡献 {share:.0%} 的历史收入：种子 003 所称至少 {benchmark:.0%} 在此成立。"},
+        "en": "Diamond customers bring {share:.0%} of past revenue: the rule of thumb of "
+              "at least {benchmark:.0%} holds here.",
+        "zh-CN": "钻石客户贡献 {share:.0%} 的历史收入：经验法则所称至少 {benchmark:.0%} 在此成立。"},
     "report.finding.diamond_short": {
-        "en": "Diamond customers bring {share:.0%} of past revenue, short of seed 003's "
-              "{benchmark:.0%}: value is spread wider, so Core and Potential customers deserve "
+        "en": "Diamond customers bring {share:.0%} of past revenue, short of the rule of "
+              "thumb's {benchmark:.0%}: value is spread wider, so Core and Potential customers deserve "
               "a larger part of the premium effort.",
-        "zh-CN": "钻石客户仅贡献 {share:.0%} 的历史收入，低于种子 003 的 {benchmark:.0%}：价值分布更"
+        "zh-CN": "钻石客户仅贡献 {share:.0%} 的历史收入，低于经验法则的 {benchmark:.0%}：价值分布更"
                  "分散，核心与潜力客户应获得更多高端营销投入。"},
     "report.finding.premium_retention": {
-        "en": "Premium-customer retention is {value:.0%} (seed 000: benchmark {benchmark:.0%}, "
+        "en": "Premium-customer retention is {value:.0%} (benchmark {benchmark:.0%}, "
               "laggards {laggards:.0%}).",
-        "zh-CN": "高端客户留存率为 {value:.0%}（种子 000：标杆 {benchmark:.0%}，落后企业 "
+        "zh-CN": "高端客户留存率为 {value:.0%}（标杆 {benchmark:.0%}，落后企业 "
                  "{laggards:.0%}）。"},
     "report.finding.existing_share": {
-        "en": "Existing customers bring {value:.0%} of the last year's revenue (seed 004 "
-              "benchmark {benchmark:.0%}).",
-        "zh-CN": "老客户贡献近一年收入的 {value:.0%}（种子 004 基准 {benchmark:.0%}）。"},
+        "en": "Existing customers bring {value:.0%} of the last year's revenue "
+              "(benchmark {benchmark:.0%}).",
+        "zh-CN": "老客户贡献近一年收入的 {value:.0%}（基准 {benchmark:.0%}）。"},
     "report.finding.at_risk": {
         "en": "{n:,} Diamond and Core customers are at high or critical churn risk: retention "
               "offers and personal calls first (list below).",
@@ -1149,12 +1148,12 @@ LABELS: dict[str, dict[str, str]] = {
         "zh-CN": "效果指数 {period}：{index:.1f}（{compare}：{compare_index}）；最弱维度：{weakest}"
                  "（{score:.1f}）。"},
     "report.finding.clv_cac": {
-        "en": "CLV/CAC at or below 3 (seed 003's health rule) in: {channels}; review their "
+        "en": "CLV/CAC at or below 3 (the health rule) in: {channels}; review their "
               "acquisition spend.",
-        "zh-CN": "以下获客渠道 CLV/CAC 不高于 3（种子 003 健康标准）：{channels}；请复核其获客投入。"},
+        "zh-CN": "以下获客渠道 CLV/CAC 不高于 3（健康标准）：{channels}；请复核其获客投入。"},
     "report.finding.clv_cac_ok": {
-        "en": "Every acquisition channel has CLV/CAC above 3 (seed 003's health rule).",
-        "zh-CN": "所有获客渠道的 CLV/CAC 均高于 3（种子 003 健康标准）。"},
+        "en": "Every acquisition channel has CLV/CAC above 3 (the health rule).",
+        "zh-CN": "所有获客渠道的 CLV/CAC 均高于 3（健康标准）。"},
     "report.finding.budget": {
         "en": "Moving budget toward the channels with the best marginal return would add "
               "about {pct:.1%} attributed revenue per {period} at the same total budget "
