@@ -51,15 +51,20 @@ LABELS: dict[str, dict[str, str]] = {
         "zh-CN": "流失模型（{horizon_days}天留出期）：AUC {auc:.3f}，近度基线 "
                  "{auc_recency_baseline:.3f}；前10%提升度 {lift_top_decile:.2f}（基线 "
                  "{lift_top_decile_recency_baseline:.2f}）；校准误差 {calibration_error:.3f}。"},
-    "seed_cltv": {
-        "en": "Seed-000 CLTV for the average customer: {cltv_seed000_revenue:,.0f} revenue "
-              "(order value {average_order_value:,.0f} × {purchases_per_year:.2f}/year × "
-              "{lifespan_years:.1f} years × retention {retention_coefficient:.0%}); the models' "
-              "mean 12-month CLV: {model_mean_clv_12m_margin:,.0f} margin.",
-        "zh-CN": "种子公式 CLTV（平均客户）：收入 {cltv_seed000_revenue:,.0f}（客单价 "
-                 "{average_order_value:,.0f} × 每年 {purchases_per_year:.2f} 次 × "
-                 "{lifespan_years:.1f} 年 × 留存 {retention_coefficient:.0%}）；模型预测的 12 个月"
-                 "平均 CLV：利润 {model_mean_clv_12m_margin:,.0f}。"},
+    "clv.mean": {"en": "CLV: predicted 12-month margin per customer (mean)",
+                 "zh-CN": "CLV：每位客户未来12个月预测利润（均值）"},
+    "clv.total": {"en": "CLV: predicted 12-month margin of all customers (total)",
+                  "zh-CN": "CLV：全部客户未来12个月预测利润（合计）"},
+    "textbook_cltv": {
+        "en": "Textbook formula, for comparison: CLTV = order value × purchases a year × "
+              "lifespan × retention = {average_order_value:,.0f} × {purchases_per_year:.2f} × "
+              "{lifespan_years:.1f} years × {retention_coefficient:.0%} = {cltv_revenue:,.0f} of "
+              "revenue per average customer over a whole lifetime. It is not the CLV above, "
+              "which is the value model's forecast of each customer's margin over 12 months.",
+        "zh-CN": "教科书公式（仅供对比）：CLTV = 客单价 × 年购买次数 × 生命周期 × 留存率 = "
+                 "{average_order_value:,.0f} × {purchases_per_year:.2f} × {lifespan_years:.1f} 年 × "
+                 "{retention_coefficient:.0%} = 平均每位客户整个生命周期的收入 {cltv_revenue:,.0f}。"
+                 "它不是上面的 CLV：CLV 是价值模型对每位客户未来12个月利润的预测。"},
     "premium_evaluation": {
         "en": "Premium propensity ({horizon_days}-day out-of-time test): AUC {auc:.3f} vs "
               "{auc_baseline:.3f} for the baseline; top-decile lift {lift:.2f} (baseline "
@@ -163,10 +168,17 @@ LABELS: dict[str, dict[str, str]] = {
     "field.service": {"en": "service level", "zh-CN": "服务标准"},
     "field.response_hours": {"en": "response within (hours)", "zh-CN": "响应时限（小时）"},
     "field.tier_change": {"en": "tier change since last run", "zh-CN": "较上次运行的等级变化"},
-    "field.distance_to_next_tier": {"en": "more expected margin to reach the next tier",
-                                    "zh-CN": "距下一等级还差的预期利润"},
-    "field.clv": {"en": "predicted lifetime value (12 months, margin)",
-                  "zh-CN": "预测客户终身价值（12个月，利润）"},
+    "field.distance_to_next_tier": {"en": "more tier value to reach the next tier",
+                                    "zh-CN": "距下一等级还差的等级价值"},
+    "field.current_value": {"en": "current value (margin of the last 12 months)",
+                            "zh-CN": "当前价值（近12个月利润）"},
+    "field.tier_value": {"en": "tier value (current value and predicted 12-month margin, "
+                               "weighted)",
+                         "zh-CN": "等级价值（当前价值与未来12个月预测利润加权）"},
+    "field.trailing_revenue_12m": {"en": "net revenue of the last 12 months",
+                                   "zh-CN": "近12个月净收入"},
+    "field.clv": {"en": "CLV: predicted margin of the next 12 months",
+                  "zh-CN": "CLV：未来12个月预测利润"},
     "field.p_alive": {"en": "probability still active", "zh-CN": "仍活跃概率"},
     "field.expected_purchases_12m": {"en": "expected purchases, next 12 months",
                                      "zh-CN": "未来12个月预期购买次数"},
@@ -415,8 +427,8 @@ LABELS: dict[str, dict[str, str]] = {
     "scorecard.dim.delivery": {"en": "Delivery", "zh-CN": "任务执行"},
     "scorecard.dim.control": {"en": "Risk and budget control", "zh-CN": "风险与预算控制"},
     "scorecard.dim.customer": {"en": "Customer satisfaction", "zh-CN": "客户满意"},
-    "scorecard.metric.cltv": {"en": "customer lifetime value (CLTV)",
-                              "zh-CN": "客户终身价值（CLTV）"},
+    "scorecard.metric.cltv": {"en": "customer lifetime value (CLV)",
+                              "zh-CN": "客户终身价值（CLV）"},
     "scorecard.metric.premium_penetration": {"en": "premium-product penetration",
                                              "zh-CN": "高客单价产品渗透率"},
     "scorecard.metric.nps": {"en": "net promoter score (NPS)", "zh-CN": "客户推荐值（NPS）"},
@@ -448,23 +460,26 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "{subject} is not a period: the warehouse measures months, quarters and years",
         "zh-CN": "{subject} 不是时间段：数据仓库只能按月、季度、年计算"},
     "scorecard.note.input": {"en": "supplied in {file}", "zh-CN": "来自 {file}"},
-    "scorecard.note.cltv_model": {"en": "mean 12-month predicted CLV (margin), run {run}",
-                                  "zh-CN": "运行 {run} 的12个月预测CLV（利润）均值"},
+    "scorecard.note.cltv_model": {"en": "CLV: mean predicted 12-month margin, run {run}",
+                                  "zh-CN": "CLV：运行 {run} 的未来12个月预测利润均值"},
     "scorecard.note.cltv_seed": {
-        "en": "seed-000 formula: order value {aov:,.0f} × {freq:.2f}/year × {lifespan:.1f} "
-              "years × retention {r:.0%}",
-        "zh-CN": "种子公式：客单价 {aov:,.0f} × 每年 {freq:.2f} 次 × {lifespan:.1f} 年 × "
-                 "留存 {r:.0%}"},
+        "en": "no run at this period's end, so the textbook formula stands in for growth: "
+              "order value {aov:,.0f} × {freq:.2f}/year × {lifespan:.1f} years × retention "
+              "{r:.0%} (lifetime revenue, not the model's CLV)",
+        "zh-CN": "本期末没有运行结果，增长改用教科书公式：客单价 {aov:,.0f} × 每年 {freq:.2f} 次 × "
+                 "{lifespan:.1f} 年 × 留存 {r:.0%}（整个生命周期的收入，不是模型的 CLV）"},
     "scorecard.note.cltv_seed_like_for_like": {
-        "en": "seed-000 formula (order value {aov:,.0f} × {freq:.2f}/year × {lifespan:.1f} "
-              "years × retention {r:.0%}) in every period compared: a model CLV exists only "
-              "for {have}",
-        "zh-CN": "各对比期均用种子公式（客单价 {aov:,.0f} × 每年 {freq:.2f} 次 × "
-                 "{lifespan:.1f} 年 × 留存 {r:.0%}）：仅 {have} 有模型CLV"},
+        "en": "textbook formula in every period compared, for a like-for-like growth (order "
+              "value {aov:,.0f} × {freq:.2f}/year × {lifespan:.1f} years × retention {r:.0%}; "
+              "lifetime revenue, not the model's CLV): a model CLV exists only for {have}",
+        "zh-CN": "为同口径比较增长，各对比期均用教科书公式（客单价 {aov:,.0f} × 每年 {freq:.2f} 次 × "
+                 "{lifespan:.1f} 年 × 留存 {r:.0%}；整个生命周期的收入，不是模型的 CLV）："
+                 "仅 {have} 有模型CLV"},
     "scorecard.note.no_orders": {"en": "no orders in {period}", "zh-CN": "{period} 无订单"},
     "scorecard.note.no_prev_buyers": {
-        "en": "no buyers in {previous}: the yearly retention the seed formula needs is unknown",
-        "zh-CN": "{previous} 无购买客户：无法得到种子公式所需的年留存率"},
+        "en": "no buyers in {previous}: the yearly retention the textbook formula needs is "
+              "unknown",
+        "zh-CN": "{previous} 无购买客户：无法得到教科书公式所需的年留存率"},
     "scorecard.note.no_categories": {"en": "no product categories ingested: premium unknown",
                                      "zh-CN": "未导入商品品类：无法识别高端产品"},
     "scorecard.note.penetration": {"en": "{premium:,} of {buyers:,} buyers bought premium",
@@ -570,10 +585,10 @@ LABELS: dict[str, dict[str, str]] = {
     "budget.status.unplanned": {"en": "unplanned", "zh-CN": "计划外"},
     "budget.status.future": {"en": "not started", "zh-CN": "未开始"},
     "budget.execution": {
-        "en": "Budget execution rate (seed 002): {rate:.1%} of {planned:,.0f} planned to date; "
+        "en": "Budget execution rate: {rate:.1%} of {planned:,.0f} planned to date; "
               "{off} channel-periods beyond ±10 % of plan; {unplanned:,.0f} spent where "
               "nothing was planned.",
-        "zh-CN": "预算执行率（种子 002）：截至当前计划 {planned:,.0f} 的 {rate:.1%}；"
+        "zh-CN": "预算执行率：截至当前计划 {planned:,.0f} 的 {rate:.1%}；"
                  "{off} 个渠道期偏离计划超过 ±10%；计划外花费 {unplanned:,.0f}。"},
     "budget.title_curves": {
         "en": "Response curves per {period}: revenue = a·(1 − e^(−spend/b)), a the revenue "
@@ -682,8 +697,8 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Call detractors back within their tier's SLA; fix the causes they name",
         "zh-CN": "在等级时限内回访贬损者；解决其指出的问题"},
     "risk.action.nps": {
-        "en": "Aim for NPS > 50 (seed 000): act on detractor themes, ask promoters for referrals",
-        "zh-CN": "以 NPS 超过 50 为目标（种子 000）：处理贬损原因，邀请推荐者转介绍"},
+        "en": "Aim for NPS > 50: act on detractor themes, ask promoters for referrals",
+        "zh-CN": "以 NPS 超过 50 为目标：处理贬损原因，邀请推荐者转介绍"},
     "risk.action.negative_sentiment_share": {
         "en": "Monitor feedback sentiment; prepare responses to the recurring themes",
         "zh-CN": "监测反馈情感；针对反复出现的问题准备回应"},
@@ -778,8 +793,10 @@ LABELS: dict[str, dict[str, str]] = {
     "dashboard.run": {"en": "run {run_id}, data as of {as_of}",
                       "zh-CN": "运行 {run_id}，数据截至 {as_of}"},
     "dashboard.customers": {"en": "customers", "zh-CN": "客户数"},
-    "dashboard.total_clv": {"en": "predicted lifetime value (12 months)",
-                            "zh-CN": "预测生命周期价值（12个月）"},
+    "dashboard.total_clv": {"en": "CLV: predicted 12-month margin of all customers (total)",
+                            "zh-CN": "CLV：全部客户未来12个月预测利润（合计）"},
+    "dashboard.mean_clv": {"en": "CLV: predicted 12-month margin per customer (mean)",
+                           "zh-CN": "CLV：每位客户未来12个月预测利润（均值）"},
     "dashboard.premium_at_risk": {"en": "Diamond and Core customers at risk (churn ≥ 60 %)",
                                   "zh-CN": "高流失风险的钻石与核心客户（流失风险 ≥ 60%）"},
     "dashboard.open_tasks": {"en": "open tasks", "zh-CN": "待办任务"},
@@ -797,7 +814,7 @@ LABELS: dict[str, dict[str, str]] = {
     "dashboard.alerts": {"en": "Recent alerts", "zh-CN": "最近告警"},
     "dashboard.none": {"en": "none", "zh-CN": "无"},
     "dashboard.col.customers": {"en": "customers", "zh-CN": "客户数"},
-    "dashboard.col.clv": {"en": "lifetime value", "zh-CN": "生命周期价值"},
+    "dashboard.col.clv": {"en": "CLV (12-month margin)", "zh-CN": "CLV（12个月利润）"},
     "dashboard.col.at_risk": {"en": "at risk", "zh-CN": "高风险"},
     "dashboard.col.churn_risk": {"en": "churn risk", "zh-CN": "流失风险"},
     "dashboard.col.action": {"en": "next best action", "zh-CN": "下一步最佳行动"},
@@ -890,21 +907,21 @@ LABELS: dict[str, dict[str, str]] = {
     "report.title.quarter": {"en": "Quarterly assessment: {period}", "zh-CN": "季度评估：{period}"},
     "report.title.year": {"en": "Annual retrospective: {period}", "zh-CN": "年度复盘：{period}"},
     "report.focus.month": {
-        "en": "Focus (seed 000, monthly quick review): are the KPIs on track, what did this "
+        "en": "Focus (monthly quick review): are the KPIs on track, what did this "
               "month's campaigns return, and which customers need a call now?",
-        "zh-CN": "评估重点（种子 000·月度快评）：关键指标是否正常，本月营销活动效果如何，哪些客户需要"
+        "zh-CN": "评估重点（月度快评）：关键指标是否正常，本月营销活动效果如何，哪些客户需要"
                  "立即跟进？"},
     "report.focus.quarter": {
-        "en": "Focus (seed 000, quarterly assessment): the effect index against its targets "
+        "en": "Focus (quarterly assessment): the effect index against its targets "
               "(CLTV +35 %, premium-product penetration +28 %, NPS > 50) and against the "
               "quarter before; where customer value sits, what the channels return, which "
               "risks are open.",
-        "zh-CN": "评估重点（种子 000·季度评估）：对照目标（CLTV 提升 35%、高客单价产品渗透率提高 28%、"
+        "zh-CN": "评估重点（季度评估）：对照目标（CLTV 提升 35%、高客单价产品渗透率提高 28%、"
                  "NPS 突破 50）和上一季度评估效果指数；客户价值分布、渠道回报及未关闭的风险。"},
     "report.focus.year": {
-        "en": "Focus (seed 000, annual retrospective): the year against the year before — "
+        "en": "Focus (annual retrospective): the year against the year before — "
               "what worked, what did not — and the strategy and budget for the year ahead.",
-        "zh-CN": "评估重点（种子 000·年度复盘）：与上一年对比——哪些有效、哪些无效——以及来年的策略与"
+        "zh-CN": "评估重点（年度复盘）：与上一年对比——哪些有效、哪些无效——以及来年的策略与"
                  "预算。"},
     "report.findings.month": {"en": "What needs attention", "zh-CN": "需要关注的事项"},
     "report.findings.quarter": {"en": "Assessment", "zh-CN": "评估结论"},
@@ -946,30 +963,48 @@ LABELS: dict[str, dict[str, str]] = {
     "report.kpi.buyers": {"en": "Paying customers", "zh-CN": "购买客户数"},
     "report.kpi.new_customers": {"en": "New customers", "zh-CN": "新客户数"},
     "report.kpi.aov": {"en": "Average order value", "zh-CN": "客单价"},
-    "report.kpi.cltv": {"en": "Customer lifetime value (CLTV)", "zh-CN": "客户终身价值（CLTV）"},
+    "report.kpi.clv_mean": {"en": "CLV: predicted 12-month margin per customer (mean)",
+                            "zh-CN": "CLV：每位客户未来12个月预测利润（均值）"},
+    "report.kpi.clv_total": {"en": "CLV: predicted 12-month margin of all customers (total)",
+                             "zh-CN": "CLV：全部客户未来12个月预测利润（合计）"},
+    "report.kpi.cltv_textbook": {
+        "en": "CLTV by the textbook formula, for comparison (lifetime revenue per customer)",
+        "zh-CN": "教科书公式 CLTV，仅供对比（每位客户整个生命周期的收入）"},
     "report.kpi.premium_penetration": {"en": "Premium-product penetration",
                                        "zh-CN": "高客单价产品渗透率"},
     "report.kpi.nps": {"en": "Net promoter score (NPS)", "zh-CN": "客户推荐值（NPS）"},
     "report.kpi_note": {
         "en": "Net revenue nets the cancellations and returns booked in the period; new "
-              "customers made their first paid purchase in it; CLTV, premium penetration and "
-              "NPS are measured as the scorecard measures them. Shares change in percentage "
-              "points, NPS in points, the rest in per cent.",
-        "zh-CN": "净收入已扣除本期登记的取消与退货；新客户指在本期首次付款购买的客户；CLTV、高端渗透率与 "
-                 "NPS 的口径与评分卡一致。占比的变化以百分点计，NPS 以分计，其余以百分比计。"},
+              "customers made their first paid purchase in it. CLV is the value model's "
+              "forecast of margin over the next 12 months, as of the period's end (from the "
+              "run at that date; — where there is none): the mean is per customer, the total "
+              "is over all customers, the same figures as the run summary and the dashboard. "
+              "The textbook CLTV (order value × purchases a year × lifespan × retention) is "
+              "lifetime revenue, shown only for comparison; here it takes the period's own "
+              "order value and the purchases and retention of the year that ends with the "
+              "period, so it differs from the run summary's, which averages the whole history. "
+              "Premium penetration and NPS are "
+              "measured as the scorecard measures them. Shares change in percentage points, "
+              "NPS in points, the rest in per cent.",
+        "zh-CN": "净收入已扣除本期登记的取消与退货；新客户指在本期首次付款购买的客户。CLV 是价值模型"
+                 "在期末对未来12个月利润的预测（取自该日期的运行结果；没有则显示 —）：均值按每位客户，"
+                 "合计为全部客户，与运行摘要和看板的数字相同。教科书公式 CLTV（客单价 × 年购买次数 × "
+                 "生命周期 × 留存率）是整个生命周期的收入，仅供对比；此处用本期自身的客单价及截至期末一年的"
+                 "购买次数与留存率，因此与运行摘要中按全部历史平均的数值不同。高端渗透率与 NPS 的口径与评分卡"
+                 "一致。占比的变化以百分点计，NPS 以分计，其余以百分比计。"},
     "report.campaigns_note": {
         "en": "Campaigns running at some point in the period. Short-term ROI = (attributed "
-              "profit − cost) ÷ cost (seed 001); long-term ROI also counts the CLV change of "
-              "the customers the campaign touched (seed 003). A/B: the first test arm against "
+              "profit − cost) ÷ cost; long-term ROI also counts the CLV change of "
+              "the customers the campaign touched. A/B: the first test arm against "
               "its control.",
-        "zh-CN": "本期内任一时间在进行的营销活动。短期投资回报率 =（归因利润 − 成本）÷ 成本（种子 001）；"
-                 "长期投资回报率还计入活动触达客户的 CLV 变化（种子 003）。A/B：第一个实验组对比对照组。"},
+        "zh-CN": "本期内任一时间在进行的营销活动。短期投资回报率 =（归因利润 − 成本）÷ 成本；"
+                 "长期投资回报率还计入活动触达客户的 CLV 变化。A/B：第一个实验组对比对照组。"},
     "report.no_campaigns": {"en": "No campaign ran in {period}.",
                             "zh-CN": "{period} 没有进行中的营销活动。"},
     "report.no_figures": {"en": "The run holds nothing to chart for this period.",
                           "zh-CN": "本次运行没有可供本期绘图的数据。"},
-    "report.no_findings": {"en": "Nothing stands out against the seeds' benchmarks.",
-                           "zh-CN": "对照种子基准，没有需要特别指出的事项。"},
+    "report.no_findings": {"en": "Nothing stands out against the benchmarks.",
+                           "zh-CN": "对照基准，没有需要特别指出的事项。"},
     "report.no_risks": {"en": "The run holds no risk register.",
                         "zh-CN": "本次运行没有风险登记数据。"},
     "report.no_data": {"en": "no data", "zh-CN": "无数据"},
@@ -1030,27 +1065,26 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "KPIs, the scorecard and attribution are computed from the warehouse for the "
               "period and the one before when the report is made; the charts of tiers, "
               "segments, CLV, churn, actions, channel ROI, cohorts, funnel and risks are the "
-              "run's outputs at its as-of date. Targets and benchmarks are the seeds': CLTV "
-              "+35 %, premium penetration +28 %, NPS > 50, premium retention 78 % (seed 000), "
-              "Diamond ≥ 30 % of revenue, CLV/CAC > 3 (seed 003), existing customers 65 % of "
-              "revenue (seed 004).",
+              "run's outputs at its as-of date. Targets and benchmarks: CLTV +35 %, premium "
+              "penetration +28 %, NPS > 50, premium retention 78 %, Diamond ≥ 30 % of revenue, "
+              "CLV/CAC > 3, existing customers 65 % of revenue.",
         "zh-CN": "核心指标、评分卡与归因在生成报告时根据数据仓库按本期和上期计算；价值分层、分群、CLV、"
-                 "流失、行动、渠道回报、同期群、漏斗与风险图表取自本次运行截至日期的结果。目标与基准来自"
-                 "种子文档：CLTV 提升 35%、高端渗透率提高 28%、NPS 突破 50、高端客户留存 78%（种子 000），"
-                 "钻石客户收入占比 ≥ 30%、CLV/CAC > 3（种子 003），老客户收入占比 65%（种子 004）。"},
+                 "流失、行动、渠道回报、同期群、漏斗与风险图表取自本次运行截至日期的结果。目标与基准："
+                 "CLTV 提升 35%、高端渗透率提高 28%、NPS 突破 50、高端客户留存 78%，"
+                 "钻石客户收入占比 ≥ 30%、CLV/CAC > 3，老客户收入占比 65%。"},
     "report.footer": {"en": "Made by upmarket from run {run_id} (data as of {as_of}).",
                       "zh-CN": "由 upmarket 根据运行 {run_id} 生成（数据截至 {as_of}）。"},
     "report.scope.to_date": {"en": "as of {as_of}", "zh-CN": "截至 {as_of}"},
     "report.scope.period": {"en": "in {period}", "zh-CN": "{period} 期间"},
     "report.caption.tier_pyramid": {
         "en": "Value tiers ({scope}): customers, share of past revenue and of predicted CLV; "
-              "the dashed line is seed 003's claim that Diamond brings at least 30 % of revenue.",
-        "zh-CN": "价值分层（{scope}）：客户数、历史收入占比与预测价值占比；虚线为种子 003 所称钻石客户"
+              "the dashed line is the rule of thumb that Diamond brings at least 30 % of revenue.",
+        "zh-CN": "价值分层（{scope}）：客户数、历史收入占比与预测价值占比；虚线为经验法则：钻石客户"
                  "贡献至少 30% 收入。"},
     "report.caption.rfm_segments": {
         "en": "RFM segments ({scope}): recency, frequency and monetary value scored 1–5 by "
-              "quintile (seed 003).",
-        "zh-CN": "RFM 分群（{scope}）：近度、频度、金额按五分位打 1–5 分（种子 003）。"},
+              "quintile.",
+        "zh-CN": "RFM 分群（{scope}）：近度、频度、金额按五分位打 1–5 分。"},
     "report.caption.clv_distribution": {
         "en": "Predicted 12-month CLV (margin) per customer on logarithmic bins, stacked by "
               "value tier ({scope}).",
@@ -1090,9 +1124,9 @@ LABELS: dict[str, dict[str, str]] = {
               "{period}.",
         "zh-CN": "月度净收入（柱）与购买客户数（线）；阴影部分为 {period}。"},
     "report.caption.effect_index": {
-        "en": "Seed 000's effect index by dimension (customer value 50 %, brand value 30 %, "
+        "en": "The effect index by dimension (customer value 50 %, brand value 30 %, "
               "operational efficiency 20 %), scores 0–100, {scope} against the period before.",
-        "zh-CN": "种子 000 效果指数各维度得分（客户价值 50%、品牌价值 30%、运营效率 20%），0–100 分，"
+        "zh-CN": "效果指数各维度得分（客户价值 50%、品牌价值 30%、运营效率 20%），0–100 分，"
                  "{scope}对比上一期。"},
     "report.caption.risk_register": {
         "en": "Money at stake per risk in the register, coloured by level ({scope}).",
@@ -1136,8 +1170,8 @@ LABELS: dict[str, dict[str, str]] = {
     "report.axis.exposure": {"en": "Money at stake", "zh-CN": "涉及金额"},
     "report.legend.revenue_share": {"en": "Share of past revenue", "zh-CN": "历史收入占比"},
     "report.legend.clv_share": {"en": "Share of predicted CLV", "zh-CN": "预测价值占比"},
-    "report.legend.diamond_benchmark": {"en": "seed: Diamond ≥ {share:.0%} of revenue",
-                                        "zh-CN": "种子基准：钻石客户收入占比 ≥ {share:.0%}"},
+    "report.legend.diamond_benchmark": {"en": "benchmark: Diamond ≥ {share:.0%} of revenue",
+                                        "zh-CN": "基准：钻石客户收入占比 ≥ {share:.0%}"},
     "report.legend.roi_short": {"en": "Short-term ROI", "zh-CN": "短期投资回报率"},
     "report.legend.roi_long": {"en": "Long-term ROI", "zh-CN": "长期投资回报率"},
     "report.legend.planned": {"en": "Planned to date", "zh-CN": "截至当前计划"},
@@ -1150,24 +1184,24 @@ LABELS: dict[str, dict[str, str]] = {
     "report.model.markov": {"en": "Markov (removal effect)", "zh-CN": "马尔可夫（移除效应）"},
     "report.model.shapley": {"en": "Shapley value", "zh-CN": "沙普利值"},
     "report.finding.diamond_holds": {
-        "en": "Diamond customers bring {share:.0%} of past revenue: seed 003's claim of at "
-              "least {benchmark:.0%} holds here.",
-        "zh-CN": "钻石客户贡献 {share:.0%} 的历史收入：种子 003 所称至少 {benchmark:.0%} 在此成立。"},
+        "en": "Diamond customers bring {share:.0%} of past revenue: the rule of thumb of "
+              "at least {benchmark:.0%} holds here.",
+        "zh-CN": "钻石客户贡献 {share:.0%} 的历史收入：经验法则所称至少 {benchmark:.0%} 在此成立。"},
     "report.finding.diamond_short": {
-        "en": "Diamond customers bring {share:.0%} of past revenue, short of seed 003's "
-              "{benchmark:.0%}: value is spread wider, so Core and Potential customers deserve "
+        "en": "Diamond customers bring {share:.0%} of past revenue, short of the rule of "
+              "thumb's {benchmark:.0%}: value is spread wider, so Core and Potential customers deserve "
               "a larger part of the premium effort.",
-        "zh-CN": "钻石客户仅贡献 {share:.0%} 的历史收入，低于种子 003 的 {benchmark:.0%}：价值分布更"
+        "zh-CN": "钻石客户仅贡献 {share:.0%} 的历史收入，低于经验法则的 {benchmark:.0%}：价值分布更"
                  "分散，核心与潜力客户应获得更多高端营销投入。"},
     "report.finding.premium_retention": {
-        "en": "Premium-customer retention is {value:.0%} (seed 000: benchmark {benchmark:.0%}, "
+        "en": "Premium-customer retention is {value:.0%} (benchmark {benchmark:.0%}, "
               "laggards {laggards:.0%}).",
-        "zh-CN": "高端客户留存率为 {value:.0%}（种子 000：标杆 {benchmark:.0%}，落后企业 "
+        "zh-CN": "高端客户留存率为 {value:.0%}（标杆 {benchmark:.0%}，落后企业 "
                  "{laggards:.0%}）。"},
     "report.finding.existing_share": {
-        "en": "Existing customers bring {value:.0%} of the last year's revenue (seed 004 "
-              "benchmark {benchmark:.0%}).",
-        "zh-CN": "老客户贡献近一年收入的 {value:.0%}（种子 004 基准 {benchmark:.0%}）。"},
+        "en": "Existing customers bring {value:.0%} of the last year's revenue "
+              "(benchmark {benchmark:.0%}).",
+        "zh-CN": "老客户贡献近一年收入的 {value:.0%}（基准 {benchmark:.0%}）。"},
     "report.finding.at_risk": {
         "en": "{n:,} Diamond and Core customers are at high or critical churn risk: retention "
               "offers and personal calls first (list below).",
@@ -1178,12 +1212,12 @@ LABELS: dict[str, dict[str, str]] = {
         "zh-CN": "效果指数 {period}：{index:.1f}（{compare}：{compare_index}）；最弱维度：{weakest}"
                  "（{score:.1f}）。"},
     "report.finding.clv_cac": {
-        "en": "CLV/CAC at or below 3 (seed 003's health rule) in: {channels}; review their "
+        "en": "CLV/CAC at or below 3 (the health rule) in: {channels}; review their "
               "acquisition spend.",
-        "zh-CN": "以下获客渠道 CLV/CAC 不高于 3（种子 003 健康标准）：{channels}；请复核其获客投入。"},
+        "zh-CN": "以下获客渠道 CLV/CAC 不高于 3（健康标准）：{channels}；请复核其获客投入。"},
     "report.finding.clv_cac_ok": {
-        "en": "Every acquisition channel has CLV/CAC above 3 (seed 003's health rule).",
-        "zh-CN": "所有获客渠道的 CLV/CAC 均高于 3（种子 003 健康标准）。"},
+        "en": "Every acquisition channel has CLV/CAC above 3 (the health rule).",
+        "zh-CN": "所有获客渠道的 CLV/CAC 均高于 3（健康标准）。"},
     "report.finding.budget": {
         "en": "Moving budget toward the channels with the best marginal return would add "
               "about {pct:.1%} attributed revenue per {period} at the same total budget "

@@ -21,7 +21,7 @@ from upmarket.features import acquisition, engagement
 from upmarket.features import premium
 from upmarket.features.orders import purchases_until
 from upmarket.features.behaviour import prospects
-from upmarket.features.customer import customer_features
+from upmarket.features.customer import customer_features, trailing_margin
 from upmarket.models import evaluation
 from upmarket.models.churn import ChurnClassifier, risk_band
 from upmarket.models.clusters import BehaviourClusters
@@ -212,7 +212,17 @@ def stage_segments(ctx: Context) -> None:
     res = ctx.results
     s = ctx.settings
     res["rfm_segment"] = segment_codes(res["r_score"], res["f_score"], res["m_score"], s.rfm_bins)
-    value = res["clv"].to_numpy(float)
+    # tiers weigh what each customer brings now (the last 12 months' margin) with what the
+    # model expects them to bring (clv), so lapsing big spenders keep their service level
+    trailing = trailing_margin(ctx.source("orders"), ctx.source("products"), ctx.as_of,
+                               default_margin_rate=s.value.default_margin_rate
+                               ).to_pandas().set_index("customer_id")
+    res["trailing_revenue_12m"] = res["customer_id"].map(
+        trailing["trailing_revenue_12m"]).fillna(0.0).to_numpy(float)
+    res["current_value"] = res["customer_id"].map(
+        trailing["trailing_margin_12m"]).fillna(0.0).to_numpy(float)
+    value = tiers.tier_value(res["current_value"], res["clv"], s.tiers)
+    res["tier_value"] = value
     res["tier"] = tiers.assign_tiers(value, s.tiers)
     res["distance_to_next_tier"] = tiers.distance_to_next_tier(value, res["tier"].to_numpy())
     # growth potential: value the customer could add by reaching the next tier's bar,
@@ -244,6 +254,7 @@ def stage_segments(ctx: Context) -> None:
     ctx.summary["prospects"] = {
         "awareness": int((~pros["engaged"]).sum()), "evaluation": int(pros["engaged"].sum())}
     ctx.summary["tiers"] = {t: int(n) for t, n in zip(report.tier, report.customers)}
+    ctx.summary["tier_value_current_weight"] = s.tiers.current_weight
     ctx.summary["tier_changes"] = res["tier_change"].value_counts().to_dict()
     diamond = float(report.loc[report.tier == "diamond", "revenue_share"].iloc[0])
     ctx.summary["diamond_revenue_share"] = round(diamond, 4)
@@ -257,8 +268,12 @@ def stage_kpis(ctx: Context) -> None:
     ctx.summary["benchmarks"] = kpis.BENCHMARKS
     retention = found.get("yearly_retention", 0.0)
     years = max(float(ctx.results["tenure_days"].max()) / 365.25, 1 / 12)
-    ctx.summary["seed_formulas"] = {
-        k: round(v, 4) for k, v in economics.seed_cltv(ctx.results, retention, years).items()}
+    # the one CLV figure every view shows (run summary, report, dashboard) …
+    ctx.summary["clv"] = {k: (round(v, 2) if isinstance(v, float) else v)
+                          for k, v in economics.model_clv(ctx.results).items()}
+    # … and the textbook formula, shown only beside it for comparison
+    ctx.summary["textbook_cltv"] = {
+        k: round(v, 4) for k, v in economics.textbook_cltv(ctx.results, retention, years).items()}
 
 
 def stage_roi(ctx: Context) -> None:

@@ -316,3 +316,20 @@ def test_run_figures_for_the_dashboard(wh, report_world):
     assert HOSTILE in json.loads(text)["data"][0]["x"]
     with pytest.raises(ValueError, match="not a run figure: effect_index"):
         R.run_figures(wh, names=("effect_index",))
+
+
+def test_clv_kpis_are_the_models_figures_and_the_textbook_only_beside_them(wh, report_world):
+    data = R.gather(wh, cycle="quarter", lang="en")
+    kpis = {k["key"]: k for k in data.kpis}
+    clv = report_world.frames["results"]["clv"]
+    # the period ends at the run's as-of date: its CLV is the run's, mean and total
+    assert kpis["clv_mean"]["value"] == f"{clv.mean():,.0f}"
+    assert kpis["clv_total"]["value"] == f"{clv.sum():,.0f}"
+    # no run was made at the end of the quarter before: no model figure is made up for it
+    assert kpis["clv_mean"]["compare"] == "—" and kpis["clv_total"]["compare"] == "—"
+    # the textbook formula is there, labelled as a comparison, and is not the CLV
+    text = kpis["cltv_textbook"]
+    assert "textbook" in text["label"] and "comparison" in text["label"]
+    assert text["value"] not in (kpis["clv_mean"]["value"], "—")
+    assert "cltv" not in kpis
+    assert not any("seed" in k["label"].lower() for k in data.kpis)

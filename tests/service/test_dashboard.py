@@ -147,3 +147,14 @@ def test_plotly_js_is_served_from_the_package(dash):
     page = client.get("/dashboard").text
     outside = re.findall(r'(?:src|href)="(https?:)?//[^"]*"', page)
     assert outside == []
+
+
+def test_dashboard_shows_the_runs_clv_mean_and_total(dash, world):
+    client, _, keys = dash
+    login(client, keys["read"][1])
+    page = client.get("/dashboard").text
+    clv = world.results["clv"]
+    tiles = page.split('class="tiles"')[1].split("</div>\n  </div>")[0]
+    assert f">{clv.mean():,.0f}<" in tiles and f">{clv.sum():,.0f}<" in tiles
+    assert "predicted 12-month margin per customer (mean)" in tiles
+    assert "predicted 12-month margin of all customers (total)" in tiles

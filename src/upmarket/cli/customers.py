@@ -48,8 +48,9 @@ def _grouping(by: str) -> tuple[str, str]:
 
 
 SHOW_SECTIONS = {
-    "value": ("tier", "service", "response_hours", "tier_change", "clv", "distance_to_next_tier",
-              "p_alive", "expected_purchases_12m", "expected_order_value"),
+    "value": ("tier", "service", "response_hours", "tier_change", "tier_value", "current_value",
+              "clv", "distance_to_next_tier", "p_alive", "expected_purchases_12m",
+              "expected_order_value"),
     "behaviour": ("rfm_segment", "rfm_cell", "lifecycle_stage", "cluster", "orders", "net_revenue",
                   "first_purchase", "last_purchase", "recency_days", "discount_share",
                   "premium_share", "latest_nps"),

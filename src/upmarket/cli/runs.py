@@ -188,7 +188,10 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
     head = Table(show_header=False, box=None)
     head.add_row(label("customers", lang), f"{s['customers']:,}")
     head.add_row(label("net_revenue", lang), f"{s['net_revenue']:,.0f}")
-    head.add_row(label("field.clv", lang) + " Σ", f"{s['total_clv']:,.0f}")
+    clv = s.get("clv") or {}
+    if clv:
+        head.add_row(label("clv.mean", lang), f"{clv['mean_12m_margin']:,.0f}")
+        head.add_row(label("clv.total", lang), f"{clv['total_12m_margin']:,.0f}")
     console.print(head)
 
     tiers = ctx.tables.get("tier_summary")
@@ -215,9 +218,9 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
         k.add_row(label(f"kpi.{key}", lang), "—" if value is None else f"{value:.0%}",
                   f"{bench[key]:.0%}" if key in bench else "—")
     console.print(k)
-    seed = s.get("seed_formulas")
-    if seed:
-        console.print(label("seed_cltv", lang, **seed))
+    textbook = s.get("textbook_cltv")
+    if textbook:
+        console.print(label("textbook_cltv", lang, **textbook))
     prem = s.get("premium_evaluation")
     if prem:
         console.print(label("premium_evaluation", lang, penetration=s["premium_penetration"], **prem))

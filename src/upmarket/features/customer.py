@@ -9,7 +9,8 @@ import ibis
 
 from upmarket.features.behaviour import behaviour, latest_nps
 from upmarket.features.btyd import UNIT_DAYS, btyd_summary
-from upmarket.features.orders import customer_summary, days_between, purchases_until
+from upmarket.features.orders import (customer_summary, days_between, lines_until,
+                                     purchases_until)
 from upmarket.features.rfm import rfm_scores
 
 
@@ -56,3 +57,30 @@ def btyd_summary_age(first: ibis.Value, as_of: datetime, unit: str) -> ibis.Valu
     """T of a customer first seen at `first`, by the conventions of `features.btyd`."""
     end = ibis.literal(as_of - timedelta(days=1)).cast("timestamp")
     return days_between(end, first.truncate("D")) / UNIT_DAYS[unit]
+
+
+def trailing_margin(orders: ibis.Table, products: ibis.Table, as_of: datetime, *,
+                    days: int = 365, default_margin_rate: float = 0.30) -> ibis.Table:
+    """Current value: each buyer's margin over the `days` before `as_of`.
+
+    Net revenue of the window (every line dated in [as_of − days, as_of): paid lines, and the
+    cancellations and returns registered in it, which net out what they reverse, as
+    `customer_summary.net_revenue` does over all time) × the customer's margin rate — the rate
+    `margins` finds on their costed lines, else `default_margin_rate`, clipped to [0, 1]: the
+    rate the value model (`models.value.LifetimeValue.predict`) puts on its forecast, so this
+    and the predicted 12-month margin (`clv`) are the same kind of money over the same span.
+    One row per customer who bought before `as_of`: customer_id, trailing_revenue_12m,
+    trailing_margin_12m (0 for those with no line in the window).
+    """
+    lines = lines_until(orders, as_of)
+    start = ibis.literal(as_of - timedelta(days=days)).cast("timestamp")
+    window = lines.filter(lines.ts >= start)
+    recent = window.group_by("customer_id").aggregate(trailing_revenue_12m=window.amount.sum())
+    rate = margins(orders, products, as_of).select("customer_id", "margin_rate")
+    base = customer_summary(orders, as_of).select("customer_id")
+    out = base.left_join(recent, "customer_id").drop("customer_id_right")
+    out = out.left_join(rate, "customer_id").drop("customer_id_right")
+    revenue = out.trailing_revenue_12m.fill_null(0.0).cast("float64")
+    r = out.margin_rate.fill_null(default_margin_rate).clip(lower=0.0, upper=1.0)
+    return out.select("customer_id", trailing_revenue_12m=revenue,
+                      trailing_margin_12m=revenue * r)

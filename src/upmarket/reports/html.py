@@ -57,10 +57,11 @@ from upmarket.activation import privacy
 from upmarket.errors import NoRun
 from upmarket.i18n import LABELS, current_lang, label, value_label
 from upmarket.reports import figures as F
+from upmarket.strategy import economics
 from upmarket.strategy import scorecard as sc
 from upmarket.strategy.kpis import BENCHMARKS
 from upmarket.warehouse.connection import Warehouse
-from upmarket.warehouse.runs import current_run, output_table
+from upmarket.warehouse.runs import current_run, output, output_table
 
 CYCLES = ("month", "quarter", "year")
 #: How many customers each list shows.
@@ -80,7 +81,8 @@ CYCLE_FIGURES = {
 TREND_MONTHS = {"month": 13, "quarter": 15, "year": 24}
 #: Headline KPIs: key, unit.
 KPIS = (("net_revenue", "currency"), ("orders", "count"), ("buyers", "count"),
-        ("new_customers", "count"), ("aov", "currency"), ("cltv", "currency"),
+        ("new_customers", "count"), ("aov", "currency"), ("clv_mean", "currency"),
+        ("clv_total", "currency"), ("cltv_textbook", "currency"),
         ("premium_penetration", "share"), ("nps", "nps"))
 #: Warehouse tables listed under data sources (those the KPIs, scorecard and attribution read).
 SOURCE_TABLES = ("orders", "products", "customers", "events", "feedback", "brand_survey",
@@ -369,16 +371,45 @@ def scorecard_rows(c: sc.Comparison, lang: str) -> list[dict]:
     return rows
 
 
+def model_clv_at(wh: Warehouse, end: datetime, results: pd.DataFrame | None = None,
+                 as_of: datetime | None = None) -> dict | None:
+    """The CLV figures (`strategy.economics.model_clv`: mean and total predicted 12-month
+    margin) of the run whose as-of date is `end` — `results` when they are that run's, else
+    the latest published run at that date; None when no run was made then."""
+    if results is not None and "clv" in results and as_of == end:
+        return economics.model_clv(results)
+    runs = wh.table("runs")
+    row = runs.filter(runs.status == "published", runs.as_of == ibis.literal(end)) \
+        .order_by(ibis.desc("finished")).limit(1).to_pandas()
+    if row.empty:
+        return None
+    try:
+        res = output(wh, "results", str(row["run_id"].iloc[0]))
+    except NoRun:
+        return None
+    if "clv" not in res.columns:
+        return None
+    return economics.model_clv(res.select("clv").to_pandas())
+
+
 def _kpi_rows(wh: Warehouse, p: sc.Period, other: sc.Period, c: sc.Comparison | None,
-              provider: sc.WarehouseMetrics, lang: str) -> list[dict]:
+              provider: sc.WarehouseMetrics, lang: str, results: pd.DataFrame | None = None,
+              as_of: datetime | None = None) -> list[dict]:
     cur, before = order_kpis(wh, p), order_kpis(wh, other)
     measured = provider.measure(["net_revenue"], [p, other])
     for key, src in (("net_revenue", measured),):
         cur[key] = src[p.label][key].value
         before[key] = src[other.label][key].value
+    # the model's CLV at each period's end: the figure the run summary and dashboard show;
+    # the textbook formula only beside it
+    for period, into in ((p, cur), (other, before)):
+        found = model_clv_at(wh, period.end, results, as_of)
+        into["clv_mean"] = found["mean_12m_margin"] if found else None
+        into["clv_total"] = found["total_12m_margin"] if found else None
+        into["cltv_textbook"] = sc.cltv_seed(provider, period).value
     if c is not None:
         metrics = c.metrics.set_index("metric")
-        for key in ("cltv", "premium_penetration", "nps"):
+        for key in ("premium_penetration", "nps"):
             if key in metrics.index:
                 cur[key] = metrics.at[key, "actual"]
                 before[key] = metrics.at[key, "compare_actual"]
@@ -614,7 +645,7 @@ def gather(wh: Warehouse, *, cycle: str = "quarter", period=None, lang: str = "e
     clv = results[["customer_id", "clv"]] if results is not None and "clv" in results else None
     provider = sc.WarehouseMetrics(wh, results=clv, results_as_of=as_of)
     data.scorecard = sc.compare(sc.load_scorecard("effect_index"), provider, p, other)
-    data.kpis = _kpi_rows(wh, p, other, data.scorecard, provider, lang)
+    data.kpis = _kpi_rows(wh, p, other, data.scorecard, provider, lang, clv, as_of)
     data.campaigns = _campaign_rows(frames["campaign_roi"], frames["experiments"], p, lang)
     _customer_lists(wh, results, actions, lang, with_pii, data)
     data.risks = _risk_rows(frames["risk_register"], lang)

@@ -32,6 +32,7 @@ from upmarket.opstore import store as ops
 from upmarket.reports.figures import at_risk_premium
 from upmarket.service import profiles
 from upmarket.service.sessions import COOKIE, Sessions
+from upmarket.strategy import economics
 from upmarket.strategy.tiers import TierPolicy
 from upmarket.warehouse.connection import Warehouse
 from upmarket.warehouse.runs import current_run, output, output_table
@@ -109,8 +110,11 @@ def dashboard_data(wh: Warehouse, store: ops.Store, *, lang: str, clear_ids: boo
     alerts = [{"fired": a["fired"], "rule": a["rule"], "severity": a["severity"],
                "subject": "—" if a["customer_id"] else a["subject"]}
               for a in auto.list_alerts(store, limit=LIST_ROWS)]
+    # the CLV figures the run summary and the report show, from the same function
+    clv = economics.model_clv(res)
     return {"run_id": run_id, "as_of": pd.Timestamp(run["as_of"]).strftime("%Y-%m-%d"),
-            "customers": len(res), "total_clv": float(res["clv"].sum()),
+            "customers": len(res), "total_clv": clv["total_12m_margin"],
+            "mean_clv": clv["mean_12m_margin"],
             "premium_at_risk": len(risky_all), "open_tasks": len(all_open),
             "overdue_tasks": sum(1 for t in all_open if t["due"] < now),
             "tiers": tiers, "at_risk": at_risk, "upsell": upsell, "tasks": tasks,

@@ -1,6 +1,6 @@
 """Acquisition economics per channel (seeds 003, 004): fully-loaded CAC, lifetime value of the
-customers each channel brought, CLV/CAC and the "> 3" health flag; the seed-000 CLTV and the
-seed-004 discounted CLV beside the model's figures."""
+customers each channel brought, CLV/CAC and the "> 3" health flag; the model's CLV figure
+(`model_clv`) and the textbook CLTV formula beside it for comparison."""
 
 from __future__ import annotations
 
@@ -45,9 +45,21 @@ def channel_economics(cohorts: pd.DataFrame, results: pd.DataFrame, channels: pd
     return per.reset_index()
 
 
-def seed_cltv(results: pd.DataFrame, yearly_retention: float, years_observed: float) -> dict:
-    """Seed 000's CLTV for the average customer from this base's own averages, beside the
-    models' mean predicted 12-month CLV (which is margin, not revenue)."""
+def model_clv(results: pd.DataFrame) -> dict:
+    """The CLV users see: the value model's predicted margin of the next 12 months
+    (`models.value.LifetimeValue`), as a mean per customer and a total over the customers it
+    could score (a customer without a forecast counts in neither)."""
+    clv = results["clv"].astype(float) if "clv" in results else pd.Series(dtype=float)
+    scored = clv[np.isfinite(clv)]
+    return {"mean_12m_margin": float(scored.mean()) if len(scored) else float("nan"),
+            "total_12m_margin": float(scored.sum()), "customers": int(len(scored))}
+
+
+def textbook_cltv(results: pd.DataFrame, yearly_retention: float, years_observed: float) -> dict:
+    """The textbook CLTV of the average customer, CLTV = order value × purchases a year ×
+    lifespan × retention (`formulas.cltv_seed000`), from this base's own averages: a revenue
+    figure over the whole expected lifetime, shown only for comparison with the model's CLV
+    (`model_clv`, 12 months of margin), never in its place."""
     orders = results["orders"].astype(float)
     aov = float(results["net_revenue"].sum() / max(orders.sum(), 1.0))
     per_year = float(orders.mean() / max(years_observed, 1e-9))
@@ -56,6 +68,5 @@ def seed_cltv(results: pd.DataFrame, yearly_retention: float, years_observed: fl
     return {
         "average_order_value": aov, "purchases_per_year": per_year, "lifespan_years": lifespan,
         "retention_coefficient": r,
-        "cltv_seed000_revenue": float(formulas.cltv_seed000(aov, per_year, lifespan, r)),
-        "model_mean_clv_12m_margin": float(results["clv"].mean()),
+        "cltv_revenue": float(formulas.cltv_seed000(aov, per_year, lifespan, r)),
     }
