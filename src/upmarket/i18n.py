@@ -44,13 +44,20 @@ LABELS: dict[str, dict[str, str]] = {
                                             "zh-CN": "老客户收入占比"},
     "kpi.diamond_revenue_share": {"en": "Diamond share of revenue", "zh-CN": "钻石客户收入占比"},
     "churn_evaluation": {
-        "en": "Churn model on the {horizon_days}-day holdout: AUC {auc:.3f} vs "
-              "{auc_recency_baseline:.3f} for the recency baseline; top-decile lift "
-              "{lift_top_decile:.2f} (baseline {lift_top_decile_recency_baseline:.2f}); "
-              "calibration error {calibration_error:.3f}.",
-        "zh-CN": "流失模型（{horizon_days}天留出期）：AUC {auc:.3f}，近度基线 "
-                 "{auc_recency_baseline:.3f}；前10%提升度 {lift_top_decile:.2f}（基线 "
-                 "{lift_top_decile_recency_baseline:.2f}）；校准误差 {calibration_error:.3f}。"},
+        "en": "Churn on the {horizon_days}-day holdout: model AUC {auc:.3f} vs "
+              "{auc_rfm_baseline:.3f} for the RFM baseline (recency alone "
+              "{auc_recency_baseline:.3f}); top-decile lift {lift_top_decile:.2f} vs "
+              "{lift_top_decile_rfm_baseline:.2f}; calibration error {calibration_error:.3f} vs "
+              "{calibration_error_rfm_baseline:.3f}. {published}",
+        "zh-CN": "流失（{horizon_days}天留出期）：模型 AUC {auc:.3f}，RFM 基线 "
+                 "{auc_rfm_baseline:.3f}（仅近度 {auc_recency_baseline:.3f}）；前10%提升度 "
+                 "{lift_top_decile:.2f}，基线 {lift_top_decile_rfm_baseline:.2f}；校准误差 "
+                 "{calibration_error:.3f}，基线 {calibration_error_rfm_baseline:.3f}。{published}"},
+    "churn_published.model": {"en": "Scores published: the model's.",
+                              "zh-CN": "发布的评分：模型。"},
+    "churn_published.rfm_baseline": {
+        "en": "Scores published: the RFM baseline's, as the model did not beat it.",
+        "zh-CN": "发布的评分：RFM 基线（模型未胜过基线）。"},
     "seed_cltv": {
         "en": "Seed-000 CLTV for the average customer: {cltv_seed000_revenue:,.0f} revenue "
               "(order value {average_order_value:,.0f} × {purchases_per_year:.2f}/year × "

@@ -356,6 +356,13 @@ def signal_words(signals: pd.DataFrame, lang: str = "en") -> list[str]:
     return [sep.join(_one(c, f, lang) for c in f.codes) for f in signals.itertuples()]
 
 
+def signal_text(en, zh, lang: str = "en") -> str:
+    """A customer's published signals (`churn_signals`, `churn_signals_zh`) in `lang`; the
+    English words where the Chinese ones are missing; "" for none."""
+    text = zh if lang.lower().startswith("zh") and isinstance(zh, str) and zh else en
+    return text.strip() if isinstance(text, str) else ""
+
+
 def risk_band(p: np.ndarray) -> np.ndarray:
     """low < 0.3 ≤ medium < 0.6 ≤ high < 0.8 ≤ critical."""
     cuts = [b for b, _ in BANDS[1:]]
