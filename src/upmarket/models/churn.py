@@ -246,7 +246,8 @@ def risk_signals(model: RfmBaseline | ChurnClassifier, frame: pd.DataFrame, top:
     since last purchase": `overdue` needs `OVERDUE_MIN_DAYS` of silence and more than
     `OVERDUE_FACTOR` × the usual gap; `few_purchases` fewer orders than the reference (two at least: a single one is
     worded by `overdue`);
-    `slowing` fewer purchases (or less spend) in the last 180 days than in the 180 before;
+    `slowing` fewer purchases (or less spend) in the last 180 days than in the 180 before,
+    for repeat buyers;
     `small_orders`, `new_customer` values below the reference; `irregular`, `discounts` above
     it; `complaints` at least one.
 
@@ -303,7 +304,7 @@ def _agrees(x: pd.DataFrame, ref: pd.Series, frame: pd.DataFrame) -> pd.DataFram
         "overdue": (recency >= OVERDUE_MIN_DAYS) & (recency > OVERDUE_FACTOR * usual),
         # a single purchase is said by `overdue` ("one purchase only, … days ago") already
         "few_purchases": below("orders") & (col("orders") >= 2),
-        "slowing": (recent < before) | spend_down,
+        "slowing": ((recent < before) | spend_down) & (col("orders") >= 2),
         "small_orders": below("order_value"),
         "irregular": above("gap_std"),
         "new_customer": below("tenure_days"),
