@@ -75,9 +75,10 @@ def test_recency_raises_the_risk_and_never_lowers_it():
     assert (np.diff(model.predict_proba(one)) >= -1e-12).all()
 
 
-def test_signals_point_the_way_of_the_customers_own_values():
+@pytest.mark.parametrize("estimator", [ChurnClassifier, RfmBaseline])
+def test_signals_point_the_way_of_the_customers_own_values(estimator):
     frame, y = customers()
-    model = ChurnClassifier().fit(frame, y)
+    model = estimator().fit(frame, y)
     sig = risk_signals(model, frame)
     x = engineer(frame)
     overdue = sig.codes.map(lambda c: "overdue" in c)
