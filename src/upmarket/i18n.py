@@ -44,13 +44,20 @@ LABELS: dict[str, dict[str, str]] = {
                                             "zh-CN": "老客户收入占比"},
     "kpi.diamond_revenue_share": {"en": "Diamond share of revenue", "zh-CN": "钻石客户收入占比"},
     "churn_evaluation": {
-        "en": "Churn model on the {horizon_days}-day holdout: AUC {auc:.3f} vs "
-              "{auc_recency_baseline:.3f} for the recency baseline; top-decile lift "
-              "{lift_top_decile:.2f} (baseline {lift_top_decile_recency_baseline:.2f}); "
-              "calibration error {calibration_error:.3f}.",
-        "zh-CN": "流失模型（{horizon_days}天留出期）：AUC {auc:.3f}，近度基线 "
-                 "{auc_recency_baseline:.3f}；前10%提升度 {lift_top_decile:.2f}（基线 "
-                 "{lift_top_decile_recency_baseline:.2f}）；校准误差 {calibration_error:.3f}。"},
+        "en": "Churn on the {horizon_days}-day holdout: model AUC {auc:.3f} vs "
+              "{auc_rfm_baseline:.3f} for the RFM baseline (recency alone "
+              "{auc_recency_baseline:.3f}); top-decile lift {lift_top_decile:.2f} vs "
+              "{lift_top_decile_rfm_baseline:.2f}; calibration error {calibration_error:.3f} vs "
+              "{calibration_error_rfm_baseline:.3f}. {published}",
+        "zh-CN": "流失（{horizon_days}天留出期）：模型 AUC {auc:.3f}，RFM 基线 "
+                 "{auc_rfm_baseline:.3f}（仅近度 {auc_recency_baseline:.3f}）；前10%提升度 "
+                 "{lift_top_decile:.2f}，基线 {lift_top_decile_rfm_baseline:.2f}；校准误差 "
+                 "{calibration_error:.3f}，基线 {calibration_error_rfm_baseline:.3f}。{published}"},
+    "churn_published.model": {"en": "Scores published: the model's.",
+                              "zh-CN": "发布的评分：模型。"},
+    "churn_published.rfm_baseline": {
+        "en": "Scores published: the RFM baseline's, as the model did not beat it.",
+        "zh-CN": "发布的评分：RFM 基线（模型未胜过基线）。"},
     "clv.mean": {"en": "CLV: predicted 12-month margin per customer (mean)",
                  "zh-CN": "CLV：每位客户未来12个月预测利润（均值）"},
     "clv.total": {"en": "CLV: predicted 12-month margin of all customers (total)",
@@ -210,22 +217,29 @@ LABELS: dict[str, dict[str, str]] = {
     "field.country": {"en": "country", "zh-CN": "国家"},
     "field.acquisition_channel": {"en": "acquired through", "zh-CN": "获客渠道"},
     "field.created_at": {"en": "customer since", "zh-CN": "注册时间"},
-    # churn signals: the model's features, as a CRM manager reads them
-    "signal.p_alive": {"en": "low probability of being active", "zh-CN": "活跃概率低"},
-    "signal.recency_days": {"en": "long since last purchase", "zh-CN": "距上次购买时间长"},
-    "signal.frequency": {"en": "few repeat purchases", "zh-CN": "复购次数少"},
-    "signal.monetary": {"en": "order value", "zh-CN": "客单价"},
-    "signal.T": {"en": "customer age", "zh-CN": "客户年龄（首购至今）"},
-    "signal.overdue": {"en": "overdue against own buying rhythm", "zh-CN": "超过自身购买周期"},
-    "signal.orders_recent": {"en": "few orders lately", "zh-CN": "近期订单少"},
-    "signal.orders_previous": {"en": "orders in the previous quarter", "zh-CN": "上一季度订单"},
-    "signal.trend": {"en": "order trend", "zh-CN": "订单趋势"},
-    "signal.discount_share": {"en": "buys mainly on discount", "zh-CN": "依赖折扣购买"},
-    "signal.promo_share": {"en": "buys mainly in promotions", "zh-CN": "依赖促销购买"},
-    "signal.categories": {"en": "narrow category range", "zh-CN": "购买品类少"},
-    "signal.premium_share": {"en": "premium share of spend", "zh-CN": "高端消费占比"},
-    "signal.tenure_days": {"en": "length of relationship", "zh-CN": "合作时长"},
-    "signal.complaints_180d": {"en": "recent complaints", "zh-CN": "近期投诉"},
+    # churn signals (models.churn.risk_signals), with the customer's own values
+    "signal.overdue": {"en": "no purchase for {days} days, usual gap {gap} days",
+                       "zh-CN": "已 {days} 天未购买，平时间隔 {gap} 天"},
+    "signal.overdue_once": {"en": "one purchase only, {days} days ago",
+                            "zh-CN": "仅购买过一次，距今 {days} 天"},
+    "signal.few_purchases": {"en": "few orders: {orders} in {months} months",
+                             "zh-CN": "{months} 个月仅下单 {orders} 次"},
+    "signal.slowing": {"en": "buying less: purchases in the last 180 days {recent}, in the 180 "
+                             "before {before}",
+                       "zh-CN": "购买减少：最近 180 天 {recent} 次，之前 180 天 {before} 次"},
+    "signal.spend_down": {"en": "spending less: {recent} in the last 180 days, {before} in "
+                                "the 180 before",
+                          "zh-CN": "消费下降：最近 180 天 {recent}，之前 180 天 {before}"},
+    "signal.small_orders": {"en": "small orders: {value} per order",
+                            "zh-CN": "客单价低：每单 {value}"},
+    "signal.irregular": {"en": "irregular buying: gaps vary by {std} days around {gap}",
+                         "zh-CN": "购买不规律：间隔 {gap} 天上下波动 {std} 天"},
+    "signal.new_customer": {"en": "new customer: first purchase {days} days ago",
+                            "zh-CN": "新客户：首次购买距今 {days} 天"},
+    "signal.discounts": {"en": "buys on discount: {share} of spend discounted",
+                         "zh-CN": "依赖折扣：{share} 的消费享受折扣"},
+    "signal.complaints": {"en": "{n} complaints in the last 180 days",
+                          "zh-CN": "近 180 天投诉 {n} 次"},
     # churn bands and lifecycle stages
     "band.low": {"en": "low", "zh-CN": "低"},
     "band.medium": {"en": "medium", "zh-CN": "中"},

@@ -20,10 +20,11 @@ from upmarket.errors import UpmarketError
 from upmarket.features import acquisition, engagement
 from upmarket.features import premium
 from upmarket.features.orders import purchases_until
-from upmarket.features.behaviour import prospects
+from upmarket.features.behaviour import prospects, purchase_rhythm
 from upmarket.features.customer import customer_features, trailing_margin
 from upmarket.models import evaluation
-from upmarket.models.churn import ChurnClassifier, risk_band
+from upmarket.models.churn import (ChurnClassifier, RfmBaseline, risk_band, risk_signals,
+                                   signal_words)
 from upmarket.models.clusters import BehaviourClusters
 from upmarket.models import propensity
 from upmarket.models.basket import association_rules, best_bundles
@@ -163,10 +164,31 @@ def stage_features_and_value(ctx: Context) -> None:
         ctx.settings.value, candidates=(model.transactions_name_,)))
 
 
+def churn_inputs(wh: Warehouse, frame: pd.DataFrame, when: datetime) -> pd.DataFrame:
+    """A customer frame at `when` with the purchase rhythm the churn models read beside it."""
+    if frame.empty:
+        return frame
+    rhythm = purchase_rhythm(wh.table("orders"), when).to_pandas()
+    return frame.merge(rhythm, on="customer_id", how="left").set_index(frame.index)
+
+
+def _round(v: float, digits: int = 4) -> float | None:
+    return round(float(v), digits) if np.isfinite(v) else None
+
+
+def _holdout(y, score) -> dict:
+    cal = evaluation.calibration(y, score)
+    return {"auc": evaluation.auc(y, score), "lift": evaluation.lift_at(y, score, 0.1),
+            "calibration_error": cal["calibration_error"], "brier": cal["brier"],
+            "mean_predicted": cal["mean_predicted"]}
+
+
 def stage_churn(ctx: Context) -> None:
-    """Time-split churn model: trained on labels from [as_of − 2H, as_of − H), evaluated on
-    [as_of − H, as_of) against the recency baseline, then refitted on the latest window and
-    applied at as_of."""
+    """Time-split churn models: the model (`ChurnClassifier`) and the RFM baseline
+    (`RfmBaseline`) are both trained on labels from [as_of − 2H, as_of − H) and evaluated on
+    [as_of − H, as_of); the one with the higher holdout AUC (the baseline on a tie: the model
+    has to earn its complexity) is refitted on the latest window and applied at as_of. The
+    summary reports both, and recency alone, so every run shows what the model adds."""
     h = timedelta(days=ctx.settings.churn_horizon_days)
     t_train, t_test = ctx.as_of - 2 * h, ctx.as_of - h
     train, _ = snapshot(ctx.wh, t_train, ctx.settings, clv=False)
@@ -176,35 +198,71 @@ def stage_churn(ctx: Context) -> None:
         if len(train) else pd.Series(dtype=bool)
     y_test = ~test["customer_id"].isin(bought_between(ctx.wh, t_test, ctx.as_of)) \
         if len(test) else pd.Series(dtype=bool)
+    res["churn_signal_codes"] = ""
+    res["churn_signals"] = ""
+    res["churn_signals_zh"] = ""
     if min(len(train), len(test)) < 50 or y_train.nunique() < 2 or y_test.nunique() < 2:
-        # too little history (or everyone behaved alike) for a supervised model: fall back
-        # on P(alive) and say so; a value model without dropout publishes no P(alive), and
-        # the Poisson chance of a purchase in the next 90 days at the expected rate stands in
-        res["churn_risk"] = 1.0 - res["p_alive"].fillna(1.0 - np.exp(-res["expected_purchases_90d"]))
-        res["churn_signals"] = ""
-        ctx.summary["churn_model"] = ("P(alive) only" if res["p_alive"].notna().all() else
-                                      "expected purchases only (no P(alive) in this run)") \
-            + ": too little history for a time-split model"
-    else:
-        model = ChurnClassifier().fit(train, y_train)
-        score = model.predict_proba(test)
-        ctx.summary["churn_evaluation"] = {
-            "horizon_days": ctx.settings.churn_horizon_days,
-            "holdout_customers": len(test),
-            "holdout_churn_rate": round(float(y_test.mean()), 4),
-            "auc": round(evaluation.auc(y_test, score), 4),
-            "auc_recency_baseline": round(evaluation.auc(y_test, test["recency_days"]), 4),
-            "auc_p_alive": round(evaluation.auc(y_test, 1 - test["p_alive"]), 4)
-            if test["p_alive"].notna().all() else None,
-            "lift_top_decile": round(evaluation.lift_at(y_test, score, 0.1), 3),
-            "lift_top_decile_recency_baseline": round(
-                evaluation.lift_at(y_test, test["recency_days"], 0.1), 3),
-            **{k: round(v, 4) for k, v in evaluation.calibration(y_test, score).items()},
-        }
-        final = ChurnClassifier().fit(test, y_test)
-        res["churn_risk"] = final.predict_proba(res)
-        res["churn_signals"] = [", ".join(s) for s in final.signals(res)]
-        ctx.summary["churn_model"] = "logistic regression on behaviour + P(alive), time split"
+        _churn_fallback(ctx, "too little history for a time-split model")
+        return
+    try:
+        train = churn_inputs(ctx.wh, train, t_train)
+        test = churn_inputs(ctx.wh, test, t_test)
+        found = {}
+        for name, make in (("model", ChurnClassifier), ("rfm_baseline", RfmBaseline)):
+            found[name] = _holdout(y_test, make().fit(train, y_train).predict_proba(test))
+        chosen = "model" if found["model"]["auc"] > found["rfm_baseline"]["auc"] \
+            else "rfm_baseline"
+        final = (ChurnClassifier if chosen == "model" else RfmBaseline)().fit(test, y_test)
+        now = churn_inputs(ctx.wh, res, ctx.as_of)
+        res["churn_risk"] = final.predict_proba(now)
+        signals = risk_signals(final, now)
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError) as e:
+        _churn_fallback(ctx, f"the churn models could not be fitted ({e})")
+        return
+    m, b = found["model"], found["rfm_baseline"]
+    p_alive = test["p_alive"].astype(float)
+    ctx.summary["churn_evaluation"] = {
+        "horizon_days": ctx.settings.churn_horizon_days,
+        "holdout_customers": len(test),
+        "holdout_churn_rate": round(float(y_test.mean()), 4),
+        "published": chosen,
+        "auc": _round(m["auc"]),
+        "auc_rfm_baseline": _round(b["auc"]),
+        "auc_recency_baseline": _round(evaluation.auc(y_test, test["recency_days"])),
+        "auc_p_alive": _round(evaluation.auc(y_test[p_alive.notna()], 1 - p_alive.dropna()))
+        if p_alive.notna().sum() >= 2 else None,
+        "lift_top_decile": _round(m["lift"], 3),
+        "lift_top_decile_rfm_baseline": _round(b["lift"], 3),
+        "lift_top_decile_recency_baseline": _round(
+            evaluation.lift_at(y_test, test["recency_days"], 0.1), 3),
+        "calibration_error": _round(m["calibration_error"]),
+        "calibration_error_rfm_baseline": _round(b["calibration_error"]),
+        "brier": _round(m["brier"]),
+        "brier_rfm_baseline": _round(b["brier"]),
+        "mean_predicted": _round(m["mean_predicted"]),
+        "observed_rate": round(float(y_test.mean()), 4),
+    }
+    ctx.summary["churn_model"] = (
+        "gradient-boosted trees on purchase rhythm and value-model features, time split"
+        if chosen == "model" else
+        "RFM logistic baseline, time split: the boosted model did not beat it on the holdout")
+    res["churn_signal_codes"] = [",".join(c) for c in signals["codes"]]
+    res["churn_signals"] = signal_words(signals, "en")
+    res["churn_signals_zh"] = signal_words(signals, "zh-CN")
+    res["churn_band"] = risk_band(res["churn_risk"])
+
+
+def _churn_fallback(ctx: Context, why: str) -> None:
+    """Without a supervised model: 1 − P(alive) where the value model gives one; where it gives
+    none (a model without dropout), the Poisson chance of no purchase in the next 90 days at
+    the customer's expected rate, exp(−E[purchases in 90 days]), which is still a probability."""
+    res = ctx.results
+    p_alive = res["p_alive"].astype(float) if "p_alive" in res else pd.Series(np.nan, index=res.index)
+    no_purchase = np.exp(-res["expected_purchases_90d"].astype(float))
+    res["churn_risk"] = (1.0 - p_alive).fillna(no_purchase).clip(0, 1).astype(float)
+    ctx.summary["churn_model"] = ("P(alive) only" if p_alive.notna().all() else
+                                  "P(alive), or the chance of no purchase at the expected rate "
+                                  "where the value model gives no P(alive)") + f": {why}"
     res["churn_band"] = risk_band(res["churn_risk"])
 
 

@@ -12,7 +12,7 @@ from shared_data import shared
 from upmarket.features.customer import customer_features
 from upmarket.models import evaluation
 from upmarket.models.btyd import NotFitted
-from upmarket.models.churn import ChurnClassifier, risk_band
+from upmarket.models.churn import SIGNALS, ChurnClassifier, risk_band, risk_signals
 from upmarket.models.clusters import BehaviourClusters
 from upmarket.models.value import LifetimeValue
 from upmarket.strategy.levers import Levers, what_if
@@ -89,8 +89,9 @@ def test_churn_model_beats_recency_on_cdnow_holdout(cdnow):
     score = clf.predict_proba(train)
     assert evaluation.auc(y, score) > evaluation.auc(y, train.recency_days)
     assert ((score > 0) & (score < 1)).all()
-    signals = clf.signals(train.head(50))
-    assert all(set(s) <= set(clf.features_) and len(s) <= 3 for s in signals)
+    signals = risk_signals(clf, train.head(50))
+    assert all(set(s) <= set(SIGNALS) and len(s) <= 3 for s in signals.codes)
+    assert all(r > 0 for rises in signals.rise for r in rises)
 
 
 def test_churn_needs_fit_and_two_classes():

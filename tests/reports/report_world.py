@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from upmarket.i18n import label
 from upmarket.models.churn import risk_band
 from upmarket.strategy import tiers
 from upmarket.strategy.nba import ACTIONS
@@ -23,6 +24,17 @@ SEED = 11
 CHANNELS = ["search", "wechat", "email", "douyin"]
 #: A campaign name a report must escape, never execute.
 HOSTILE = "<script>alert('x')</script> 双11"
+
+
+def _signals(rng, n: int) -> dict[str, list[str]]:
+    """Churn signal columns as the pipeline writes them (`models.churn.signal_words`)."""
+    pick = rng.integers(0, 3, n)
+    words = {lang: [label("signal.overdue", lang, days="214", gap="35"),
+                    label("signal.overdue_once", lang, days="120"), ""]
+             for lang in ("en", "zh-CN")}
+    return {"churn_signal_codes": [["overdue", "overdue", ""][k] for k in pick],
+            "churn_signals": [words["en"][k] for k in pick],
+            "churn_signals_zh": [words["zh-CN"][k] for k in pick]}
 
 
 def run_frames(ids: list[str], as_of: datetime, seed: int = SEED) -> dict[str, pd.DataFrame]:
@@ -38,7 +50,7 @@ def run_frames(ids: list[str], as_of: datetime, seed: int = SEED) -> dict[str, p
         "customer_id": ids, "tier": tier, "clv": clv, "churn_risk": risk,
         "churn_band": risk_band(risk), "net_revenue": revenue,
         "rfm_segment": rng.choice(SEGMENTS, n),
-        "churn_signals": rng.choice(["p_alive, recency_days", "frequency", ""], n),
+        **_signals(rng, n),
         "lifecycle_stage": rng.choice(["retention", "loyalty", "lapsed"], n),
         "next_best_action": rng.choice(ACTIONS, n),
     })

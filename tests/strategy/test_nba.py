@@ -27,7 +27,8 @@ def customer(cid, tier="potential", **kw):
            "orders": 3, "tenure_days": 300.0, "recency_days": 20.0, "lifecycle_stage": "retention",
            "latest_nps": 7.0, "premium_propensity": 0.3, "peer_upgrade_rate": 0.38,
            "current_tier": "mid", "main_category": "espresso_machines", "months_since_last": 5.0,
-           "churn_signals": "frequency"}
+           "churn_signals": "few orders: 3 in 10 months",
+           "churn_signals_zh": "10 个月仅下单 3 次"}
     row.update(kw)
     return row
 
@@ -142,6 +143,9 @@ def test_life_stage_actions():
     assert out.loc["fan", "reason_zh"].startswith("推荐者（NPS 10）")
     assert out.loc["leaving", "action"] == "retention_offer"
     assert "90%" in out.loc["leaving", "reason_en"]
+    # the retention reason quotes the customer's own signals, in each language
+    assert "few orders: 3 in 10 months" in out.loc["leaving", "reason_en"]
+    assert "10 个月仅下单 3 次" in out.loc["leaving", "reason_zh"]
 
 
 def test_nothing_worth_its_cost_is_no_contact():

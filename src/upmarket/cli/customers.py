@@ -67,8 +67,8 @@ def _display(field: str, value, lang: str) -> str:
         return "—"
     if field in CODED:
         return value_label(CODED[field], str(value), lang)
-    if field == "churn_signals":
-        return "; ".join(value_label("signal", s.strip(), lang) for s in str(value).split(",") if s.strip())
+    if field == "churn_signals":  # the words in the chosen language, see `show`
+        return str(value).strip() or "—"
     if field in ("churn_risk", "p_alive", "discount_share", "premium_share", "premium_propensity",
                  "peer_upgrade_rate"):
         return f"{float(value):.0%}"
@@ -127,6 +127,10 @@ def show(
     t = Table(title=title, title_justify="left", show_header=False)
     t.add_column(style="bold")
     t.add_column()
+    if "churn_signals" in row:
+        from upmarket.models.churn import signal_text
+
+        row["churn_signals"] = signal_text(row["churn_signals"], row.get("churn_signals_zh"), lang)
     for fields in SHOW_SECTIONS.values():
         for f in fields:
             if f == "p_alive" and p_alive_note:

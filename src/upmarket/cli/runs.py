@@ -206,8 +206,9 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
         console.print(t)
     _print_value_model(s.get("value_model"), lang)
     ev = s.get("churn_evaluation")
-    if ev:
-        console.print(label("churn_evaluation", lang, **ev))
+    if ev and "auc_rfm_baseline" in ev:
+        console.print(label("churn_evaluation", lang, **{
+            **ev, "published": label(f"churn_published.{ev['published']}", lang)}))
     else:
         console.print(f"Churn: {s.get('churn_model')}")
     k = Table(label("col.kpi", lang), label("col.this_base", lang), label("col.benchmark", lang),

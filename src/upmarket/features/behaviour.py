@@ -101,3 +101,43 @@ def prospects(customers: ibis.Table, events: ibis.Table, orders: ibis.Table, as_
     known = ibis.union(seen, listed).group_by("customer_id").aggregate(engaged=ibis._.engaged.max())
     buyers = purchases_until(orders, as_of).select("customer_id").distinct()
     return known.anti_join(buyers, "customer_id").mutate(engaged=ibis._.engaged > 0)
+
+
+def purchase_rhythm(orders: ibis.Table, as_of: datetime) -> ibis.Table:
+    """Each buyer's purchase rhythm before `as_of`, from the days on which they bought (several
+    orders on one day are one purchase occasion, as in the BTYD summary):
+
+    - `purchases_30d`, `purchases_180d`, `purchases_365d`: purchase days in the last 30, 180
+      and 365 days (`orders_recent` of `behaviour` covers 90);
+    - `spend_180d`, `spend_prev_180d`: paid product spend in the last 180 days and the 180
+      before them;
+    - `gap_mean`, `gap_std`, `gap_last`: mean, standard deviation and the latest of the days
+      between consecutive purchase days (null for a single purchase day; `gap_std` also for
+      two);
+    - `first_days`: days since the first purchase day.
+    """
+    lines = purchases_until(orders, as_of)
+    end = ibis.literal(as_of).cast("timestamp")
+    days = lines.group_by(["customer_id", lines.ts.truncate("D").name("day")]).aggregate(
+        spend=lines.amount.sum())
+    w = ibis.window(group_by="customer_id", order_by="day")
+    days = days.mutate(gap=days_between(days.day, days.day.lag().over(w)),
+                       age=days_between(end, days.day),
+                       _n=ibis.row_number().over(ibis.window(group_by="customer_id",
+                                                             order_by=ibis.desc("day"))))
+
+    def within(d: int) -> ibis.Value:
+        return (days.age < d).cast("float64")
+
+    g = days.group_by("customer_id").aggregate(
+        purchases_30d=within(30).sum(),
+        purchases_180d=within(180).sum(),
+        purchases_365d=within(365).sum(),
+        spend_180d=ibis.ifelse(days.age < 180, days.spend, 0.0).sum(),
+        spend_prev_180d=ibis.ifelse((days.age >= 180) & (days.age < 360), days.spend, 0.0).sum(),
+        gap_mean=days.gap.mean(),
+        gap_std=days.gap.std(),
+        gap_last=ibis.ifelse(days._n == 0, days.gap, ibis.null("float64")).max(),
+        first_days=days.age.max(),
+    )
+    return g

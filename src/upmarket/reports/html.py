@@ -56,6 +56,7 @@ from plotly.utils import PlotlyJSONEncoder
 from upmarket.activation import privacy
 from upmarket.errors import NoRun
 from upmarket.i18n import LABELS, current_lang, label, value_label
+from upmarket.models.churn import signal_text
 from upmarket.reports import figures as F
 from upmarket.strategy import economics
 from upmarket.strategy import scorecard as sc
@@ -94,7 +95,7 @@ RUN_OUTPUTS = ("results", "tier_summary", "actions", "channel_roi", "campaign_ro
 #: The columns read of the wide outputs: those the report shows.
 OUTPUT_COLUMNS = {
     "results": ["customer_id", "tier", "clv", "churn_risk", "churn_band", "rfm_segment",
-                "churn_signals", "lifecycle_stage", "next_best_action"],
+                "churn_signals", "churn_signals_zh", "lifecycle_stage", "next_best_action"],
     "actions": ["customer_id", "tier", "action", "expected_value", "probability",
                 "product_name", "sku", "channel", "reason_en", "reason_zh"],
     "experiments": ["campaign_id", "arm", "verdict", "uplift", "p_value"],
@@ -460,11 +461,11 @@ def _refs(wh: Warehouse, ids: pd.Series, with_pii: bool) -> list[str]:
     return privacy.pseudonymise(ids, privacy.pseudonym_key(wh)).tolist()
 
 
-def _signals(text, lang: str) -> str:
-    if not isinstance(text, str) or not text.strip():
-        return "—"
-    return _join((value_label("signal", s.strip(), lang) for s in text.split(",") if s.strip()),
-                 lang)
+def _signals(row, lang: str) -> str:
+    """The churn signals in the report's language (`models.churn.signal_text`)."""
+    text = signal_text(getattr(row, "churn_signals", None), getattr(row, "churn_signals_zh", None),
+                       lang)
+    return text or "—"
 
 
 def _customer_lists(wh: Warehouse, results: pd.DataFrame | None,
@@ -482,7 +483,7 @@ def _customer_lists(wh: Warehouse, results: pd.DataFrame | None,
                 "clv": fmt(r.clv, "currency"), "churn_risk": fmt(r.churn_risk, "share"),
                 "at_stake": fmt(r.at_stake, "currency"),
                 "stage": value_label("stage", str(getattr(r, "lifecycle_stage", "")), lang),
-                "signals": _signals(getattr(r, "churn_signals", None), lang),
+                "signals": _signals(r, lang),
                 "action": value_label("action", str(action), lang)
                 if isinstance(action, str) else "—",
             })

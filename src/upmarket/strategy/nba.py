@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from upmarket.i18n import label, value_label
+from upmarket.models.churn import signal_text
 from upmarket.strategy.tiers import TIER_ORDER, TierPolicy
 from upmarket.warehouse.schema import PROMOTION_TYPES
 
@@ -381,7 +382,7 @@ def _reasons(c: pd.DataFrame, out: pd.DataFrame, why: dict, prod: pd.DataFrame,
     bund = bundles.drop_duplicates("customer_id").set_index("customer_id") \
         if bundles is not None and len(bundles) else None
     get = lambda r, k, d=np.nan: r[k] if k in r and pd.notna(r[k]) else d  # noqa: E731
-    facts = ["churn_signals", "churn_risk", "clv", "current_tier", "main_category",
+    facts = ["churn_signals", "churn_signals_zh", "churn_risk", "clv", "current_tier", "main_category",
              "months_since_last", "peer_upgrade_rate", "premium_propensity", "recency_days",
              "p_alive", "tenure_days", "latest_nps", "orders", "expected_purchases_90d"]
     # plain object arrays: iterating Arrow-backed columns row by row is 10× slower
@@ -419,10 +420,10 @@ def _reasons(c: pd.DataFrame, out: pd.DataFrame, why: dict, prod: pd.DataFrame,
                          a=names.get(b["antecedent"], b["antecedent"]),
                          b=names.get(b["consequent"], b["consequent"]), lift=f"{b['lift']:.1f}")
         elif a == "retention_offer":
-            signals = get(r, "churn_signals", "")
+            signals = signal_text(get(r, "churn_signals", ""), get(r, "churn_signals_zh", ""),
+                                  lang)
             text = label("reason.retention_offer", lang, risk=_pct(get(r, "churn_risk")),
-                         signals=", ".join(value_label("signal", s.strip(), lang)
-                                           for s in str(signals).split(",") if s.strip()) or "—",
+                         signals=signals or "—",
                          clv=f"{get(r, 'clv', 0.0):,.0f}")
         elif a == "win_back":
             text = label("reason.win_back", lang, days=f"{get(r, 'recency_days', 0):.0f}",
