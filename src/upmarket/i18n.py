@@ -97,7 +97,7 @@ LABELS: dict[str, dict[str, str]] = {
     "holdout.mae": {"en": "MAE/cust.", "zh-CN": "人均误差"},
     "holdout.spend_error": {"en": "spend err.", "zh-CN": "消费误差"},
     "holdout.top20": {"en": "top 20%", "zh-CN": "前20%"},
-    "holdout.all": {"en": "all", "zh-CN": "全部"},,
+    "holdout.all": {"en": "all", "zh-CN": "全部"},
     "holdout.purchases_title": {"en": "Holdout purchases, all customers (top 20%: precision among "
                                       "the top holdout spenders)",
                                 "zh-CN": "留出期购买次数（全体客户；前20%命中：对留出期消费最高客户的精确率）"},
