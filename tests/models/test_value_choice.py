@@ -1,0 +1,112 @@
+"""Model choice on a time-split holdout: figures against an independent computation on the CDNOW
+sample, the choice criterion, precision at the top, bootstrap intervals."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from upmarket.cli import app
+from upmarket.models.btyd import BetaGeo, ModifiedBetaGeo
+from upmarket.models.value_choice import CANDIDATES, _rank, compare_value_models, top_precision
+from upmarket.warehouse import connect
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_btyd import cdnow_summary  # noqa: E402  (the independent pandas summary)
+
+CAL, END = datetime(1997, 10, 1), datetime(1998, 7, 1)
+
+
+@pytest.fixture(scope="module")
+def sample_orders(tmp_path_factory):
+    from shared_data import shared
+
+    path = shared("cdnow/CDNOW_sample.txt")
+    url = f"duckdb://{tmp_path_factory.mktemp('choice')}/w.duckdb"
+    res = CliRunner().invoke(app, ["ingest", "orders", str(path), "--preset", "cdnow", "-w", url])
+    assert res.exit_code == 0, res.output
+    wh = connect(url, create=False)
+    yield wh.table("orders")
+    wh.close()
+
+
+@pytest.fixture(scope="module")
+def comparison(sample_orders):
+    return compare_value_models(sample_orders, CAL, END, n_boot=40)
+
+
+def test_figures_match_an_independent_computation(comparison):
+    d = cdnow_summary()
+    t = comparison.table
+    assert comparison.n_customers == len(d) == 2357
+    assert t.loc["bgnbd", "actual"] == d["frequency_holdout"].sum()
+    for name, cls in (("bgnbd", BetaGeo), ("mbgnbd", ModifiedBetaGeo)):
+        m = cls().fit(d["frequency"], d["recency"], d["T"])
+        e = m.conditional_expected_purchases(39, d["frequency"], d["recency"], d["T"])
+        assert t.loc[name, "predicted"] == pytest.approx(e.sum(), rel=1e-6)
+        assert t.loc[name, "mae"] == pytest.approx(np.mean(np.abs(e - d["frequency_holdout"])), rel=1e-6)
+        assert t.loc[name, "error"] == pytest.approx(e.sum() / d["frequency_holdout"].sum() - 1, rel=1e-9)
+    pf = comparison.per_frequency
+    assert pf.loc["0", "n_customers"] == 1411
+    assert pf.loc["0", "actual"] == pytest.approx(d.loc[d.frequency == 0, "frequency_holdout"].mean())
+    # the weekly curve ends at the holdout totals
+    assert comparison.curve["actual"].iloc[-1] == t.loc["bgnbd", "actual"]
+    assert comparison.curve["bgnbd"].iloc[-1] == pytest.approx(t.loc["bgnbd", "predicted"], rel=1e-9)
+    assert np.all(np.diff(comparison.curve["actual"]) >= 0)
+    # analyst rankings get precision only
+    assert np.isnan(t.loc["past_spend", "mae"]) and 0 < t.loc["past_spend", "precision_top20"] < 1
+
+
+def test_choice_follows_the_stated_criterion(comparison):
+    t = comparison.table
+    assert sorted(comparison.ranking) == sorted(CANDIDATES)
+    usable = [c for c in comparison.ranking if not t.loc[c, "degenerate"]]
+    assert comparison.chosen == usable[0]
+    maes = [round(t.loc[c, "mae"], 3) for c in usable]
+    assert maes == sorted(maes)
+
+
+def test_degenerate_fit_is_never_chosen():
+    t = pd.DataFrame({"mae": [0.5, 0.7, 0.7, np.nan], "error": [0.0, -0.2, 0.1, np.nan],
+                      "degenerate": [True, False, False, True]}, index=["bgnbd", "pnbd", "mbgnbd", "ml"])
+    # lowest MAE is degenerate; the tie at 0.7 goes to the smaller aggregate error
+    assert _rank(t) == ["mbgnbd", "pnbd", "bgnbd", "ml"]
+
+
+def test_top_precision():
+    actual = np.array([10.0, 0, 5, 0, 8, 0, 0, 0, 0, 1])
+    assert top_precision(actual, actual, 0.2) == 1.0
+    assert top_precision(-actual, actual, 0.2) == 0.0
+    score = np.array([9.0, 7, 0, 0, 0, 0, 0, 0, 0, 0])  # picks customers 0 and 1; top two are 0 and 4
+    assert top_precision(score, actual, 0.2) == 0.5
+    assert top_precision(score, actual, 0.02) == 1.0  # k = 1: customer 0
+
+
+def test_bootstrap_intervals_hold_the_point_and_differences_are_consistent(comparison):
+    t = comparison.table
+    for name in ("bgnbd", "pnbd", "mbgnbd", "ml", "past_spend"):
+        for fig in ("precision_top20", "mae", "error"):
+            if fig == "mae" and name == "past_spend" or fig == "error" and name == "past_spend":
+                continue
+            assert t.loc[name, f"{fig}_low"] <= t.loc[name, fig] <= t.loc[name, f"{fig}_high"], (name, fig)
+    d = comparison.differences.set_index(["candidate", "figure", "reference"])
+    row = d.loc[("pnbd", "mae", "bgnbd")]
+    assert row["difference"] == pytest.approx(t.loc["pnbd", "mae"] - t.loc["bgnbd", "mae"])
+    assert row["low"] <= row["high"]
+
+
+def test_single_candidate_and_bad_input(sample_orders):
+    from upmarket.errors import UpmarketError
+
+    one = compare_value_models(sample_orders, CAL, END, candidates=("pnbd",), n_boot=5)
+    assert one.chosen == "pnbd" and one.ranking == ("pnbd",)
+    with pytest.raises(UpmarketError, match="candidates"):
+        compare_value_models(sample_orders, CAL, END, candidates=("gbm",))
+    with pytest.raises(UpmarketError, match="nobody bought"):
+        compare_value_models(sample_orders, datetime(1990, 1, 1), END)
