@@ -10,8 +10,9 @@ the data given (``as_of`` is exclusive, as everywhere). With a forecast horizon 
 ``start`` to ``as_of``, the training window is ``h = min(H, (as_of - start) / 2)`` long: features
 at ``as_of - h``, targets in ``[as_of - h, as_of)``; the fitted model is then applied to features
 at ``as_of``. Features are rates, shares and fixed windows, never running totals or age, which
-grow between the two cut-offs (see :data:`FEATURES`). When the data span less than two horizons (CDNOW's 39-week calibration and 39-week
-holdout: ``h`` is 19.5 weeks) the targets cover only ``h``, and the predictions are scaled by
+grow between the two cut-offs (see :data:`FEATURES`). When the data span less than two horizons
+(CDNOW's 39-week calibration and 39-week holdout: ``h`` is 19.5 weeks) the targets cover only
+``h``, and the predictions are scaled by
 ``H / h``: a constant rate over the horizon, which over-states a base whose purchase rate falls
 with age, and under-states one that grows.
 """
