@@ -91,6 +91,12 @@ def section(title, path, cal_end, end, cmp, seconds) -> str:
             lines.append(f"- {NAMES[d.candidate]} precision top 20 % − {NAMES[d.reference]}: "
                          f"{d.difference * 100:+.1f} pts [{d.low * 100:+.1f}, {d.high * 100:+.1f}]")
     lines += ["", f"Ranking by the criterion ({cmp.criterion}): {', '.join(cmp.ranking)}."]
+    if cmp.chosen in cmp.curve:
+        cv = cmp.curve.set_index("week")[["actual", cmp.chosen]]
+        inc = cv.diff().fillna(cv.iloc[0])
+        parts = [inc.iloc[i:i + 13].sum() for i in range(0, len(inc), 13)]
+        lines.append(f"Actual ÷ {NAMES[cmp.chosen]} expected holdout purchases by 13-week block: "
+                     + ", ".join(f"{p['actual'] / p[cmp.chosen]:.2f}" for p in parts) + ".")
     ml = cmp.table.loc["ml", "note"] if "ml" in cmp.table.index else ""
     if ml:
         lines.append(f"ML: {ml}.")
@@ -136,8 +142,9 @@ def run(customers: int = 0, quick: bool = False) -> None:
             continue
         print(f"  {title}…", flush=True)
         cmp, end_, seconds = measure(path, preset, cal_end, end)
-        parts += [section(title, path, cal_end, end_, cmp, seconds), ""]
+        block = [section(title, path, cal_end, end_, cmp, seconds), ""]
         if preset == "cdnow":
-            parts += ["Targets of the issue on CDNOW:", "", *targets(cmp), ""]
-        print("\n".join(parts[-12:]), flush=True)
+            block += ["Targets of the issue on CDNOW:", "", *targets(cmp), ""]
+        print("\n".join(block), flush=True)
+        parts += block
     update_section(NAME, "\n".join(parts))

@@ -146,6 +146,10 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
         raise UpmarketError(f"no purchases between {calibration_end:%Y-%m-%d} and {holdout_end:%Y-%m-%d} "
                             "by customers of the calibration period: nothing to check against")
     x, tx, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    # A customer first seen on the last calibration day has T = 0: nothing observed to fit on,
+    # but the model still forecasts her, as the new customer she is (E[X(t)] from her first
+    # purchase).
+    aged = T > 0
     H = float(summary["holdout_length"].iloc[0])
 
     # spend per purchase: Gamma-Gamma on the calibration repeat buyers with a positive mean
@@ -176,15 +180,18 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                model.fit(x, tx, T)
+                model.fit(x[aged], tx[aged], T[aged])
         except UpmarketError as exc:
             preds[name] = {"degenerate": True, "note": f"no fit: {exc}"}
             continue
-        e = model.conditional_expected_purchases(H, x, tx, T)
+        e = np.empty(x.size)
+        e[aged] = model.conditional_expected_purchases(H, x[aged], tx[aged], T[aged])
+        e[~aged] = model.expected_purchases(H)
         preds[name] = {"purchases": e, "spend": None if per_purchase is None else e * per_purchase,
                        "degenerate": bool(_degenerate(model)), "note": _degenerate(model) or gg_note}
         params[name] = dict(model.params_)
-        curve[name] = _cumulative(model, weeks, x, tx, T)
+        curve[name] = _cumulative(model, weeks, x[aged], tx[aged], T[aged]) + (~aged).sum() * np.array(
+            [float(model.expected_purchases(w)) for w in weeks])
     if "ml" in candidates:
         from upmarket.models.ml_value import GradientBoostedValue
 
