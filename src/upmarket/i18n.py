@@ -86,6 +86,8 @@ LABELS: dict[str, dict[str, str]] = {
               "{weeks:.1f} weeks to {holdout_end}",
         "zh-CN": "留出期检验：{calibration_end} 之前购买过的 {customers:,} 位客户；留出期 {weeks:.1f} 周，"
                  "至 {holdout_end}"},
+    "holdout.working": {"en": "Fitting each model on the calibration period and scoring the holdout…",
+                        "zh-CN": "正在用校准期数据拟合各模型并在留出期评分…"},
     "holdout.model": {"en": "model", "zh-CN": "模型"},
     "holdout.name.bgnbd": {"en": "BG/NBD", "zh-CN": "BG/NBD"},
     "holdout.name.pnbd": {"en": "Pareto/NBD", "zh-CN": "Pareto/NBD"},

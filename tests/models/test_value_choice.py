@@ -92,6 +92,39 @@ def test_degenerate_fit_is_never_chosen():
     assert _rank(t) == ["mbgnbd", "pnbd", "bgnbd", "ml"]
 
 
+def test_fits_without_drop_out_are_degenerate():
+    from upmarket.models.btyd import ParetoNBD
+    from upmarket.models.value_choice import _degenerate
+
+    def fitted(cls, **params):
+        m = cls()
+        m.params_, m.converged_ = params, True
+        return m
+
+    assert _degenerate(fitted(BetaGeo, r=0.24, alpha=4.4, a=0.79, b=2.43)) == ""
+    assert "NBD" in _degenerate(fitted(BetaGeo, r=0.76, alpha=13.2, a=6e-6, b=2971.0))
+    assert "NBD" in _degenerate(fitted(ParetoNBD, r=0.76, alpha=13.2, s=1.9e-6, beta=1.5e6))
+    assert "bound" in _degenerate(fitted(ModifiedBetaGeo, r=0.5, alpha=5.0, a=0.8, b=np.exp(24.9)))
+    m = fitted(ParetoNBD, r=0.55, alpha=10.6, s=0.61, beta=11.7)
+    m.converged_ = False
+    assert "converge" in _degenerate(m)
+
+
+def test_online_retail_btyd_fits_lose_their_drop_out_and_are_not_chosen(tmp_path):
+    """On the Online Retail sample (split 2011-09-01) every BTYD fit collapses onto the NBD
+    without attrition; they are reported, flagged, and the ML model is chosen."""
+    from shared_data import shared
+
+    path = shared("online_retail/online_retail_sample_30k.csv")
+    url = f"duckdb://{tmp_path}/r.duckdb"
+    assert CliRunner().invoke(app, ["ingest", "orders", str(path), "--preset", "online-retail", "-w", url]).exit_code == 0
+    wh = connect(url, create=False)
+    c = compare_value_models(wh.table("orders"), datetime(2011, 9, 1), datetime(2011, 12, 10), n_boot=5)
+    wh.close()
+    assert c.table.loc[["bgnbd", "pnbd", "mbgnbd"], "degenerate"].all()
+    assert not c.table.loc["ml", "degenerate"] and c.chosen == "ml" and c.ranking[0] == "ml"
+
+
 def test_top_precision():
     actual = np.array([10.0, 0, 5, 0, 8, 0, 0, 0, 0, 1])
     assert top_precision(actual, actual, 0.2) == 1.0

@@ -285,7 +285,12 @@ def holdout(
     if end <= calibration_end:
         raise UpmarketError("--holdout-end must come after --calibration-end")
     candidates = CANDIDATES if model == "all" else (model,)
-    cmp = compare_value_models(wh.table("orders"), calibration_end, end, candidates=candidates, n_boot=100)
+    if as_json:
+        cmp = compare_value_models(wh.table("orders"), calibration_end, end, candidates=candidates, n_boot=100)
+    else:
+        with console.status(label("holdout.working", lang)):
+            cmp = compare_value_models(wh.table("orders"), calibration_end, end, candidates=candidates,
+                                       n_boot=100)
     if as_json:
         print(json.dumps(_holdout_json(cmp, candidates, lang), default=str, ensure_ascii=False))
         return

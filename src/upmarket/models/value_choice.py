@@ -24,9 +24,10 @@ run is reproducible.
 Choice criterion (:data:`CRITERION`): among candidates whose fit is not degenerate, the lowest
 per-customer MAE, rounded to 3 decimals so that differences below that are a tie, broken by the
 smaller absolute aggregate error. A BTYD fit is degenerate when a parameter sits at the
-optimiser's bound (|log parameter| within 0.5 of 25) or the optimiser did not converge; a
-candidate that could not be fitted at all is degenerate too. Degenerate candidates are ranked
-last, in their order of the same criterion.
+optimiser's bound (|log parameter| within 0.5 of 25), its drop-out process vanished (mean
+drop-out below 1e-4: the fit is a plain NBD), or the optimiser did not converge; a candidate
+that could not be fitted at all is degenerate too. Degenerate candidates are ranked last, in
+their order of the same criterion.
 """
 
 from __future__ import annotations
@@ -45,11 +46,14 @@ NAMES = {"bgnbd": "BG/NBD", "pnbd": "Pareto/NBD", "mbgnbd": "MBG/NBD", "ml": "ML
          "past_spend": "past spend", "recency_weighted_spend": "past spend ÷ (1 + weeks since last)"}
 BASELINES = ("past_spend", "recency_weighted_spend")
 CRITERION = ("lowest per-customer MAE of holdout purchases (3 decimals), then smallest absolute "
-             "aggregate error; degenerate fits (a parameter at the optimiser bound, no convergence, "
-             "or no fit) are not chosen")
+             "aggregate error; degenerate fits (a parameter at the optimiser bound, no drop-out left, "
+             "no convergence, or no fit) are not chosen")
 TOPS = (0.02, 0.20)
 #: |log parameter| at or beyond this is at the optimiser's bound (``_base`` bounds it at 25).
 BOUND_LOG = 24.5
+#: Below this mean drop-out (per purchase, or per week for the Pareto/NBD) a fit has collapsed
+#: onto the no-attrition boundary.
+MIN_DROPOUT = 1e-4
 UNIT_DAYS = 7.0
 
 
@@ -90,6 +94,13 @@ def _degenerate(model) -> str:
     at_bound = [k for k, v in model.params_.items() if abs(np.log(v)) >= BOUND_LOG]
     if at_bound:
         return f"{', '.join(at_bound)} at the optimiser bound"
+    p = model.params_
+    # the drop-out process has vanished: the fit sits on the boundary where the model is a plain
+    # NBD with no attrition (mean drop-out chance per purchase a/(a+b), or mean drop-out rate
+    # s/beta per week, below 1e-4), whatever the optimiser's bounds
+    dropout = p["a"] / (p["a"] + p["b"]) if "a" in p else p["s"] / p["beta"]
+    if dropout < MIN_DROPOUT:
+        return "no drop-out left in the fit (it is a plain NBD)"
     if not model.converged_:
         return "optimiser did not converge"
     return ""
