@@ -136,7 +136,14 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Its aggregate forecast misses by more than 5%: read values as a ranking, and "
               "budget totals with that margin.",
         "zh-CN": "其总量预测偏差超过 5%：请把预测值当作排序使用，预算总量需留出相应余量。"},
-    "holdout.none": {"en": "No model could be fitted on this data.", "zh-CN": "没有模型能在这份数据上拟合。"},
+    "holdout.reason.bound": {"en": "a parameter ran to the optimiser's bound",
+                             "zh-CN": "有参数达到了优化器的边界"},
+    "holdout.reason.no_dropout": {"en": "its fit has no customer drop-out left (a plain NBD)",
+                                  "zh-CN": "拟合结果中已没有客户流失过程（退化为普通 NBD）"},
+    "holdout.reason.no_convergence": {"en": "the optimiser did not converge", "zh-CN": "优化器未收敛"},
+    "holdout.reason.no_fit": {"en": "it could not be fitted", "zh-CN": "无法拟合"},
+    "holdout.none": {"en": "No model is usable on this data: check the dates, or ingest a longer history.",
+                     "zh-CN": "没有模型适用于这份数据：请检查日期，或导入更长的历史数据。"},
     # value tiers and service levels (strategy.tiers, seed 003)
     "tier.diamond": {"en": "Diamond", "zh-CN": "钻石客户"},
     "tier.core": {"en": "Core", "zh-CN": "核心客户"},

@@ -64,6 +64,24 @@ def test_report_fits_80_columns_in_both_languages(url):
         assert max(cell_len(line) for line in out.splitlines()) <= 80
 
 
+def test_unusable_fits_are_explained_in_both_languages(tmp_path):
+    """Online Retail, split 2011-09-01: every BTYD fit loses its drop-out; the report says so."""
+    from shared_data import shared
+
+    path = shared("online_retail/online_retail_sample_30k.csv")
+    u = f"duckdb://{tmp_path}/r.duckdb"
+    assert runner.invoke(app, ["ingest", "orders", str(path), "--preset", "online-retail", "-w", u]).exit_code == 0
+    args = ["holdout", "--calibration-end", "2011-09-01", "--model", "bgnbd", "-w", u]
+    out = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    (bg,) = out["models"]
+    assert bg["degenerate"] and bg["reason"] == "no_dropout" and out["chosen"] is None
+    en = runner.invoke(app, args)
+    assert "BG/NBD is not usable on this data: its fit has no customer drop-out left" in en.output
+    assert "No model is usable on this data" in en.output
+    zh = runner.invoke(app, [*args, "--lang", "zh"])
+    assert "退化为普通 NBD" in zh.output and "no customer" not in zh.output
+
+
 def test_bad_model_is_refused(url):
     result = runner.invoke(app, [*ARGS, "-w", url, "--model", "gbm"])
     assert result.exit_code == 2 and "--model must be one of" in result.output

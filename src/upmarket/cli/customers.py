@@ -302,20 +302,27 @@ def _model_name(name: str, lang: str) -> str:
     return label(key, lang)
 
 
+def _reason_text(row, lang: str) -> str:
+    """Why a model is not usable, in the user's language; a failed fit keeps its own message."""
+    if row["reason"] == "no_fit":
+        return label("holdout.reason.no_fit", lang) + ": " + row["note"].removeprefix("no fit: ")
+    return label(f"holdout.reason.{row['reason']}", lang)
+
+
 def _verdicts(cmp, candidates, lang: str) -> tuple[list[str], str]:
     """One sentence per model on its aggregate holdout error, and the overall verdict."""
     out = []
     for name in candidates:
         r = cmp.table.loc[name]
         if "predicted" not in r or pd.isna(r.get("predicted")):
-            out.append(label("holdout.degenerate", lang, model=_model_name(name, lang), note=r["note"]))
+            out.append(label("holdout.degenerate", lang, model=_model_name(name, lang), note=_reason_text(r, lang)))
             continue
         pct = abs(r["error"]) * 100
         key = "holdout.close" if pct <= 5 else ("holdout.under" if r["error"] < 0 else "holdout.over")
         line = label(key, lang, model=_model_name(name, lang), pct=max(pct, 0.1) if key == "holdout.close" else pct,
                      predicted=r["predicted"], actual=r["actual"])
         if r["degenerate"]:
-            line += " " + label("holdout.degenerate", lang, model=_model_name(name, lang), note=r["note"])
+            line += " " + label("holdout.degenerate", lang, model=_model_name(name, lang), note=_reason_text(r, lang))
         out.append(line)
     if cmp.chosen is None:
         return out, label("holdout.none", lang)
@@ -336,7 +343,7 @@ def _holdout_json(cmp, candidates, lang: str) -> dict:
     def rec(name):
         r = t.loc[name]
         keep = {k: (None if pd.isna(v) else v) for k, v in r.items() if not isinstance(v, str)}
-        return {"model": name, **keep, "degenerate": bool(r["degenerate"]), "note": r["note"]}
+        return {"model": name, **keep, "degenerate": bool(r["degenerate"]), "reason": r["reason"], "note": r["note"]}
 
     models = [{**rec(n), "verdict": v, "params": cmp.params.get(n)} for n, v in zip(candidates, verdicts)]
     return {"customers": cmp.n_customers, "holdout_weeks": cmp.holdout_weeks, "models": models,

@@ -64,7 +64,8 @@ class Comparison:
     ``table``: one row per candidate and analyst ranking (index: name) with ``predicted``,
     ``actual``, ``error`` (fraction, predicted / actual - 1), ``mae``, ``spend_predicted``,
     ``spend_actual``, ``spend_error``, ``precision_top2``, ``precision_top20`` and bootstrap
-    bounds ``<figure>_low`` / ``<figure>_high``, ``degenerate`` and ``note``;
+    bounds ``<figure>_low`` / ``<figure>_high``, ``degenerate``, ``reason`` (code: bound,
+    no_dropout, no_convergence, no_fit) and ``note``;
     ``differences``: bootstrap intervals of candidate-minus-reference differences (MAE vs BG/NBD,
     precision at the top 20 % vs each analyst ranking); ``per_frequency``: actual and expected
     mean holdout purchases by calibration frequency; ``curve``: cumulative holdout purchases by
@@ -88,6 +89,13 @@ def _btyd(name: str):
     from upmarket.models.btyd import BetaGeo, ModifiedBetaGeo, ParetoNBD
 
     return {"bgnbd": BetaGeo, "pnbd": ParetoNBD, "mbgnbd": ModifiedBetaGeo}[name]()
+
+
+def _reason(note: str) -> str:
+    """The code of a degenerate fit's reason ('' when usable): bound, no_dropout, no_convergence."""
+    if not note:
+        return ""
+    return "bound" if "bound" in note else "no_dropout" if "drop-out" in note else "no_convergence"
 
 
 def _degenerate(model) -> str:
@@ -193,13 +201,14 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
                 warnings.simplefilter("ignore")
                 model.fit(x[aged], tx[aged], T[aged])
         except UpmarketError as exc:
-            preds[name] = {"degenerate": True, "note": f"no fit: {exc}"}
+            preds[name] = {"degenerate": True, "note": f"no fit: {exc}", "reason": "no_fit"}
             continue
         e = np.empty(x.size)
         e[aged] = model.conditional_expected_purchases(H, x[aged], tx[aged], T[aged])
         e[~aged] = model.expected_purchases(H)
         preds[name] = {"purchases": e, "spend": None if per_purchase is None else e * per_purchase,
-                       "degenerate": bool(_degenerate(model)), "note": _degenerate(model) or gg_note}
+                       "degenerate": bool(_degenerate(model)), "note": _degenerate(model) or gg_note,
+                       "reason": _reason(_degenerate(model))}
         params[name] = dict(model.params_)
         curve[name] = _cumulative(model, weeks, x[aged], tx[aged], T[aged]) + (~aged).sum() * np.array(
             [float(model.expected_purchases(w)) for w in weeks])
@@ -216,7 +225,7 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
             params["ml"] = {"training_cutoff": f"{ml.training_cutoff_:%Y-%m-%d}",
                             "window_weeks": ml.window_days_ / UNIT_DAYS, "n_train": ml.n_train_}
         except UpmarketError as exc:
-            preds["ml"] = {"degenerate": True, "note": f"no fit: {exc}"}
+            preds["ml"] = {"degenerate": True, "note": f"no fit: {exc}", "reason": "no_fit"}
 
     past = summary["total_spend"].to_numpy(float)
     since = T - tx
@@ -229,12 +238,12 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
     for name in candidates:
         p = preds[name]
         if "purchases" not in p:
-            rows[name] = {"degenerate": True, "note": p["note"]}
+            rows[name] = {"degenerate": True, "note": p["note"], "reason": p["reason"]}
             continue
         rows[name] = {**_figures(p["purchases"], p["spend"], scores[name], y, s),
-                      "degenerate": p["degenerate"], "note": p["note"]}
+                      "degenerate": p["degenerate"], "note": p["note"], "reason": p.get("reason", "")}
     for name in BASELINES:
-        rows[name] = {**_figures(None, None, scores[name], y, s), "degenerate": False, "note": ""}
+        rows[name] = {**_figures(None, None, scores[name], y, s), "degenerate": False, "note": "", "reason": ""}
     table = pd.DataFrame.from_dict(rows, orient="index")
 
     # bootstrap over customers
