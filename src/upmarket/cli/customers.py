@@ -376,7 +376,8 @@ def _holdout_print(cmp, candidates, calibration_end, end, lang: str) -> None:
               *(_model_name(m, lang) for m in models), title=label("holdout.frequency_title", lang),
               title_justify="left")
     for idx, r in pf.iterrows():
-        t.add_row(label("holdout.all", lang) if idx == "all" else str(idx), f"{int(r['n_customers']):,}", _num(r["actual"], ".3f"), *(_num(r[m], ".3f") for m in models))
+        t.add_row(label("holdout.all", lang) if idx == "all" else str(idx), f"{int(r['n_customers']):,}",
+                  _num(r["actual"], ".3f"), *(_num(r[m], ".3f") for m in models))
     out.print(t)
     curve = cmp.curve
     if len(curve) > 1:

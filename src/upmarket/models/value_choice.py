@@ -179,7 +179,8 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             gg = GammaGamma().fit(x[repeat], summary["monetary"].to_numpy(float)[repeat])
-        per_purchase = gg.conditional_expected_average_profit(np.where(repeat, x, 0), summary["monetary"].to_numpy(float))
+        per_purchase = gg.conditional_expected_average_profit(np.where(repeat, x, 0),
+                                                              summary["monetary"].to_numpy(float))
     except UpmarketError as exc:
         gg_note = f"Gamma-Gamma: {exc}"
 

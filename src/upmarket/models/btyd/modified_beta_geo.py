@@ -34,8 +34,9 @@ class ModifiedBetaGeo(TransactionModel):
         return check_continuous_rft(frequency, recency, T, same_length=True)
 
     def fit(self, frequency, recency, T, weights=None) -> "ModifiedBetaGeo":
-        """Maximum likelihood (the MBG/NBD likelihood of BDF 2007, see :meth:`_loglik`) with the analytic gradient; identical rows are
-        collapsed with their counts first, as for :class:`BetaGeo`."""
+        """Maximum likelihood (the MBG/NBD likelihood of BDF 2007, see :meth:`_loglik`) with the
+        analytic gradient; identical rows are collapsed with their counts first, as for
+        :class:`BetaGeo`."""
         x, tx, T = self._prepare(frequency, recency, T)
         w = check_weights(weights, x.shape[0])
         rate = (np.average(x, weights=w) + 1.0) / max(np.average(T, weights=w), 1e-9)
