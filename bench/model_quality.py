@@ -121,8 +121,8 @@ def targets(cmp) -> list[str]:
         r = d.loc[(c, "precision_top20", ref)]
         ok = r["difference"] >= 0.05 and r["low"] > 0
         out.append(f"- precision at the top 20 % above {ref.replace('_', ' ')} by ≥ 5 pts with the interval "
-                   f"above 0: {'met' if ok else 'not met'} ({r['difference'] * 100:+.1f} pts, "
-                   f"[{r['low'] * 100:+.1f}, {r['high'] * 100:+.1f}])")
+                   f"above 0: {'met' if ok else 'not met'} ({r['difference'] * 100:+.2f} pts, "
+                   f"[{r['low'] * 100:+.2f}, {r['high'] * 100:+.2f}])")
     return out
 
 
