@@ -100,9 +100,9 @@ LABELS: dict[str, dict[str, str]] = {
     "holdout.spend_error": {"en": "spend err.", "zh-CN": "消费误差"},
     "holdout.top20": {"en": "top 20%", "zh-CN": "前20%"},
     "holdout.all": {"en": "all", "zh-CN": "全部"},
-    "holdout.purchases_title": {"en": "Holdout purchases, all customers (top 20%: precision among "
-                                      "the top holdout spenders)",
-                                "zh-CN": "留出期购买次数（全体客户；前20%命中：对留出期消费最高客户的精确率）"},
+    "holdout.purchases_title": {
+        "en": "Holdout purchases: {actual:,.0f} made (top 20%: precision among the top holdout spenders)",
+        "zh-CN": "留出期购买：实际 {actual:,.0f} 次（前20%：对留出期消费最高客户的精确率）"},
     "holdout.frequency_title": {"en": "Mean holdout purchases by repeat purchases in calibration",
                                 "zh-CN": "按校准期复购次数分组的留出期平均购买次数"},
     "holdout.frequency": {"en": "repeats", "zh-CN": "复购次数"},

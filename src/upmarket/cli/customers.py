@@ -360,14 +360,14 @@ def _holdout_print(cmp, candidates, calibration_end, end, lang: str) -> None:
     out = Console(width=80) if console.width > 80 else console
     out.print(label("holdout.title", lang, customers=cmp.n_customers, calibration_end=f"{calibration_end:%Y-%m-%d}",
                     weeks=cmp.holdout_weeks, holdout_end=f"{end:%Y-%m-%d}"))
-    t = Table(*(label(f"holdout.{k}", lang) for k in ("model", "predicted", "actual", "error", "mae",
-                                                     "spend_error", "top20")),
-              title=label("holdout.purchases_title", lang), title_justify="left")
+    actual = cmp.table["actual"].dropna()
+    t = Table(*(label(f"holdout.{k}", lang) for k in ("model", "predicted", "error", "mae", "spend_error", "top20")),
+              title=label("holdout.purchases_title", lang, actual=actual.iloc[0] if len(actual) else 0.0),
+              title_justify="left")
     t.columns[0].no_wrap = True
     for name in (*candidates, "past_spend", "recency_weighted_spend"):
         r = cmp.table.loc[name]
-        t.add_row(_model_name(name, lang), _num(r.get("predicted"), ",.0f"), _num(r.get("actual"), ",.0f"),
-                  _num(r.get("error"), "+.1%"), _num(r.get("mae"), ".3f"), _num(r.get("spend_error"), "+.1%"),
+        t.add_row(_model_name(name, lang), _num(r.get("predicted"), ",.0f"), _num(r.get("error"), "+.1%"), _num(r.get("mae"), ".3f"), _num(r.get("spend_error"), "+.1%"),
                   _num(r.get("precision_top20"), ".1%"))
     out.print(t)
     pf = cmp.per_frequency
