@@ -31,8 +31,8 @@ def test_features_at_a_cutoff():
     assert y.loc["a"].tolist() == [1.0, 5.0] and y.loc["b"].tolist() == [0.0, 0.0]
 
 
-def _world(n=1500, weeks=60, seed=3):
-    rng = np.random.default_rng(seed)
+def _world(n=1500, weeks=60, random_state=3):
+    rng = np.random.default_rng(random_state)
     lam = rng.gamma(1.5, 1 / 6.0, n)  # purchases per week
     start = pd.Timestamp("2023-01-02")
     rows = []
