@@ -156,6 +156,70 @@ LABELS: dict[str, dict[str, str]] = {
     "attribution.conversions": {"en": "conversions", "zh-CN": "转化数"},
     "attribution.value": {"en": "value", "zh-CN": "价值"},
     "attribution.share": {"en": "share", "zh-CN": "占比"},
+    # holdout check of the value models (models.value_choice, cli: holdout)
+    "holdout.title": {
+        "en": "Holdout check: {customers:,} customers who bought before {calibration_end}; holdout "
+              "{weeks:.1f} weeks to {holdout_end}",
+        "zh-CN": "留出期检验：{calibration_end} 之前购买过的 {customers:,} 位客户；留出期 {weeks:.1f} 周，"
+                 "至 {holdout_end}"},
+    "holdout.working": {"en": "Fitting each model on the calibration period and scoring the holdout…",
+                        "zh-CN": "正在用校准期数据拟合各模型并在留出期评分…"},
+    "holdout.model": {"en": "model", "zh-CN": "模型"},
+    "holdout.name.bgnbd": {"en": "BG/NBD", "zh-CN": "BG/NBD"},
+    "holdout.name.pnbd": {"en": "Pareto/NBD", "zh-CN": "Pareto/NBD"},
+    "holdout.name.mbgnbd": {"en": "MBG/NBD", "zh-CN": "MBG/NBD"},
+    "holdout.name.ml": {"en": "ML", "zh-CN": "机器学习"},
+    "holdout.predicted": {"en": "predicted", "zh-CN": "预测"},
+    "holdout.actual": {"en": "actual", "zh-CN": "实际"},
+    "holdout.error": {"en": "error", "zh-CN": "误差"},
+    "holdout.mae": {"en": "MAE/cust.", "zh-CN": "人均误差"},
+    "holdout.spend_error": {"en": "spend err.", "zh-CN": "消费误差"},
+    "holdout.top20": {"en": "top 20%", "zh-CN": "前20%"},
+    "holdout.all": {"en": "all", "zh-CN": "全部"},
+    "holdout.purchases_title": {
+        "en": "Holdout purchases: {actual:,.0f} made (top 20%: precision among the top holdout spenders)",
+        "zh-CN": "留出期购买：实际 {actual:,.0f} 次（前20%：对留出期消费最高客户的精确率）"},
+    "holdout.frequency_title": {"en": "Mean holdout purchases by repeat purchases in calibration",
+                                "zh-CN": "按校准期复购次数分组的留出期平均购买次数"},
+    "holdout.frequency": {"en": "repeats", "zh-CN": "复购次数"},
+    "holdout.customers": {"en": "customers", "zh-CN": "客户数"},
+    "holdout.curve_title": {"en": "Cumulative holdout purchases", "zh-CN": "留出期累计购买次数"},
+    "holdout.week": {"en": "week", "zh-CN": "周"},
+    "holdout.baseline.past_spend": {"en": "past spend", "zh-CN": "历史消费额"},
+    "holdout.baseline.recency_weighted_spend": {"en": "spend/(1+wks)", "zh-CN": "消费额/(1+间隔周)"},
+    "holdout.under": {
+        "en": "{model} under-forecasts holdout purchases by {pct:.0f}%: {predicted:,.0f} expected, "
+              "{actual:,.0f} made.",
+        "zh-CN": "{model} 低估留出期购买 {pct:.0f}%：预测 {predicted:,.0f} 次，实际 {actual:,.0f} 次。"},
+    "holdout.over": {
+        "en": "{model} over-forecasts holdout purchases by {pct:.0f}%: {predicted:,.0f} expected, "
+              "{actual:,.0f} made.",
+        "zh-CN": "{model} 高估留出期购买 {pct:.0f}%：预测 {predicted:,.0f} 次，实际 {actual:,.0f} 次。"},
+    "holdout.close": {
+        "en": "{model} forecasts holdout purchases within {pct:.1f}%: {predicted:,.0f} expected, "
+              "{actual:,.0f} made.",
+        "zh-CN": "{model} 对留出期购买的预测误差在 {pct:.1f}% 以内：预测 {predicted:,.0f} 次，实际 "
+                 "{actual:,.0f} 次。"},
+    "holdout.degenerate": {"en": "{model} is not usable on this data: {note}.",
+                           "zh-CN": "{model} 不适用于这份数据：{note}。"},
+    "holdout.chosen": {
+        "en": "Chosen: {model}, the lowest per-customer error ({mae:.3f} purchases) among the "
+              "usable models.",
+        "zh-CN": "选定：{model}，在可用模型中人均误差最低（{mae:.3f} 次购买）。"},
+    "holdout.trust_ok": {"en": "Its aggregate forecast is within 5% of what happened: fit to plan with.",
+                         "zh-CN": "其总量预测与实际相差不到 5%：可用于规划。"},
+    "holdout.trust_low": {
+        "en": "Its aggregate forecast misses by more than 5%: read values as a ranking, and "
+              "budget totals with that margin.",
+        "zh-CN": "其总量预测偏差超过 5%：请把预测值当作排序使用，预算总量需留出相应余量。"},
+    "holdout.reason.bound": {"en": "a parameter ran to the optimiser's bound",
+                             "zh-CN": "有参数达到了优化器的边界"},
+    "holdout.reason.no_dropout": {"en": "its fit has no customer drop-out left (a plain NBD)",
+                                  "zh-CN": "拟合结果中已没有客户流失过程（退化为普通 NBD）"},
+    "holdout.reason.no_convergence": {"en": "the optimiser did not converge", "zh-CN": "优化器未收敛"},
+    "holdout.reason.no_fit": {"en": "it could not be fitted", "zh-CN": "无法拟合"},
+    "holdout.none": {"en": "No model is usable on this data: check the dates, or ingest a longer history.",
+                     "zh-CN": "没有模型适用于这份数据：请检查日期，或导入更长的历史数据。"},
     # value tiers and service levels (strategy.tiers, seed 003)
     "tier.diamond": {"en": "Diamond", "zh-CN": "钻石客户"},
     "tier.core": {"en": "Core", "zh-CN": "核心客户"},

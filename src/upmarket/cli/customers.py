@@ -266,6 +266,9 @@ def whatif(
     console.print(t)
 
 
+HOLDOUT_MODELS = ("all", "bgnbd", "pnbd", "mbgnbd", "ml")
+
+
 @app.command()
 @friendly
 def holdout(
@@ -275,34 +278,134 @@ def holdout(
     holdout_end: Annotated[datetime | None, typer.Option(
         "--holdout-end", formats=["%Y-%m-%d"],
         help="First day after the holdout (default: the day after the latest order).")] = None,
-    unit: Annotated[str, typer.Option(help="Time unit: D, W or M.")] = "W",
+    model: Annotated[str, typer.Option(
+        "--model", help="Which value model to check: all, bgnbd, pnbd, mbgnbd or ml.")] = "all",
     warehouse: Warehouse = DEFAULT_URL,
     as_json: AsJson = False,
+    lang: Lang = "en",
 ):
-    """Check the BG/NBD on your data: expected vs actual purchases in a holdout period.
+    """Check the value models on your data: forecast vs actual purchases in a holdout period.
 
-    The model is fitted on the calibration period; the table compares mean holdout purchases by
-    number of repeat purchases in calibration.
+    Each model is fitted on the purchases before --calibration-end and forecasts the holdout
+    (in weeks); you see the aggregate error, the per-customer error, how well each ranks the top
+    holdout spenders beside past spend, the forecast by number of repeat purchases, and which
+    model the checks choose.
     """
-    from upmarket.features.btyd import btyd_summary
-    from upmarket.models.btyd import BetaGeo, holdout_comparison
+    from upmarket.models.value_choice import CANDIDATES, compare_value_models
     from upmarket.pipeline import default_as_of
     from upmarket.warehouse import connect
 
+    if model not in HOLDOUT_MODELS:
+        raise UpmarketError(f"--model must be one of {', '.join(HOLDOUT_MODELS)}, not {model!r}")
     wh = connect(warehouse, create=False)
     end = holdout_end or default_as_of(wh)
     if end <= calibration_end:
         raise UpmarketError("--holdout-end must come after --calibration-end")
-    s = btyd_summary(wh.table("orders"), calibration_end, unit=unit, holdout_end=end).to_pandas()
-    if s.empty:
-        raise UpmarketError(f"nobody bought before {calibration_end:%Y-%m-%d}")
-    model = BetaGeo().fit(s["frequency"], s["recency"], s["T"])
-    table = holdout_comparison(model, s["frequency"], s["recency"], s["T"],
-                               s["frequency_holdout"], float(s["holdout_length"].iloc[0])).reset_index()
+    candidates = CANDIDATES if model == "all" else (model,)
     if as_json:
-        print(json.dumps({"params": model.params_, "log_likelihood": model.log_likelihood_,
-                          "table": table.to_dict("records")}, default=str))
+        cmp = compare_value_models(wh.table("orders"), calibration_end, end, candidates=candidates, n_boot=100)
+    else:
+        with console.status(label("holdout.working", lang)):
+            cmp = compare_value_models(wh.table("orders"), calibration_end, end, candidates=candidates,
+                                       n_boot=100)
+    if as_json:
+        print(json.dumps(_holdout_json(cmp, candidates, lang), default=str, ensure_ascii=False))
         return
-    console.print(f"BG/NBD on {len(s):,} customers: " + ", ".join(
-        f"{k}={v:.4g}" for k, v in model.params_.items()))
-    console.print(table.to_string(index=False))
+    _holdout_print(cmp, candidates, calibration_end, end, lang)
+
+
+def _model_name(name: str, lang: str) -> str:
+    key = f"holdout.name.{name}" if name in ("bgnbd", "pnbd", "mbgnbd", "ml") else f"holdout.baseline.{name}"
+    return label(key, lang)
+
+
+def _reason_text(row, lang: str) -> str:
+    """Why a model is not usable, in the user's language; a failed fit keeps its own message."""
+    if row["reason"] == "no_fit":
+        return label("holdout.reason.no_fit", lang) + ": " + row["note"].removeprefix("no fit: ")
+    return label(f"holdout.reason.{row['reason']}", lang)
+
+
+def _verdicts(cmp, candidates, lang: str) -> tuple[list[str], str]:
+    """One sentence per model on its aggregate holdout error, and the overall verdict."""
+    out = []
+    for name in candidates:
+        r = cmp.table.loc[name]
+        if "predicted" not in r or pd.isna(r.get("predicted")):
+            out.append(label("holdout.degenerate", lang, model=_model_name(name, lang), note=_reason_text(r, lang)))
+            continue
+        pct = abs(r["error"]) * 100
+        key = "holdout.close" if pct <= 5 else ("holdout.under" if r["error"] < 0 else "holdout.over")
+        line = label(key, lang, model=_model_name(name, lang), pct=max(pct, 0.1) if key == "holdout.close" else pct,
+                     predicted=r["predicted"], actual=r["actual"])
+        if r["degenerate"]:
+            line += " " + label("holdout.degenerate", lang, model=_model_name(name, lang), note=_reason_text(r, lang))
+        out.append(line)
+    if cmp.chosen is None:
+        return out, label("holdout.none", lang)
+    r = cmp.table.loc[cmp.chosen]
+    overall = label("holdout.chosen", lang, model=_model_name(cmp.chosen, lang), mae=r["mae"]) + " " + label(
+        "holdout.trust_ok" if abs(r["error"]) <= 0.05 else "holdout.trust_low", lang)
+    return out, overall
+
+
+def _num(v, fmt: str) -> str:
+    return "—" if v is None or pd.isna(v) else format(v, fmt)
+
+
+def _holdout_json(cmp, candidates, lang: str) -> dict:
+    verdicts, overall = _verdicts(cmp, candidates, lang)
+    t = cmp.table
+
+    def rec(name):
+        r = t.loc[name]
+        keep = {k: (None if pd.isna(v) else v) for k, v in r.items() if not isinstance(v, str)}
+        return {"model": name, **keep, "degenerate": bool(r["degenerate"]), "reason": r["reason"], "note": r["note"]}
+
+    models = [{**rec(n), "verdict": v, "params": cmp.params.get(n)} for n, v in zip(candidates, verdicts)]
+    return {"customers": cmp.n_customers, "holdout_weeks": cmp.holdout_weeks, "models": models,
+            "baselines": [rec(n) for n in ("past_spend", "recency_weighted_spend")],
+            "chosen": cmp.chosen, "ranking": list(cmp.ranking), "criterion": cmp.criterion,
+            "verdict": overall, "differences": cmp.differences.to_dict("records"),
+            "per_frequency": cmp.per_frequency.reset_index().to_dict("records"),
+            "curve": cmp.curve.to_dict("records")}
+
+
+def _holdout_print(cmp, candidates, calibration_end, end, lang: str) -> None:
+    from rich.console import Console
+
+    out = Console(width=80) if console.width > 80 else console
+    out.print(label("holdout.title", lang, customers=cmp.n_customers, calibration_end=f"{calibration_end:%Y-%m-%d}",
+                    weeks=cmp.holdout_weeks, holdout_end=f"{end:%Y-%m-%d}"))
+    actual = cmp.table["actual"].dropna()
+    t = Table(*(label(f"holdout.{k}", lang) for k in ("model", "predicted", "error", "mae", "spend_error", "top20")),
+              title=label("holdout.purchases_title", lang, actual=actual.iloc[0] if len(actual) else 0.0),
+              title_justify="left")
+    t.columns[0].no_wrap = True
+    for name in (*candidates, "past_spend", "recency_weighted_spend"):
+        r = cmp.table.loc[name]
+        t.add_row(_model_name(name, lang), _num(r.get("predicted"), ",.0f"), _num(r.get("error"), "+.1%"), _num(r.get("mae"), ".3f"), _num(r.get("spend_error"), "+.1%"),
+                  _num(r.get("precision_top20"), ".1%"))
+    out.print(t)
+    pf = cmp.per_frequency
+    models = [c for c in candidates if c in pf.columns]
+    t = Table(label("holdout.frequency", lang), label("holdout.customers", lang), label("holdout.actual", lang),
+              *(_model_name(m, lang) for m in models), title=label("holdout.frequency_title", lang),
+              title_justify="left")
+    for idx, r in pf.iterrows():
+        t.add_row(label("holdout.all", lang) if idx == "all" else str(idx), f"{int(r['n_customers']):,}",
+                  _num(r["actual"], ".3f"), *(_num(r[m], ".3f") for m in models))
+    out.print(t)
+    curve = cmp.curve
+    if len(curve) > 1:
+        btyd = [c for c in curve.columns if c not in ("week", "actual")]
+        t = Table(label("holdout.week", lang), label("holdout.actual", lang), *(_model_name(m, lang) for m in btyd),
+                  title=label("holdout.curve_title", lang), title_justify="left")
+        for i in sorted({len(curve) // 4, len(curve) // 2, 3 * len(curve) // 4, len(curve) - 1}):
+            r = curve.iloc[i]
+            t.add_row(f"{r['week']:.0f}", f"{r['actual']:,.0f}", *(f"{r[m]:,.0f}" for m in btyd))
+        out.print(t)
+    verdicts, overall = _verdicts(cmp, candidates, lang)
+    for v in verdicts:
+        out.print(v, highlight=False)
+    out.print(f"[bold]{overall}[/]", highlight=False)

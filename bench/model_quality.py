@@ -1,0 +1,157 @@
+"""Value-model quality on real data: every candidate (BG/NBD, Pareto/NBD, MBG/NBD, gradient-boosted
+ML) fitted on a calibration period and scored on the holdout after it, beside the rankings an
+analyst uses without a model (past spend; past spend ÷ (1 + weeks since the last purchase)).
+
+* CDNOW master (23,570 customers of the 1997 Q1 cohort): the standard 39/39-week split,
+  calibration to 1997-10-01, holdout to 1998-07-01.
+* Online Retail sample (30k lines): calibration to 2011-09-01, holdout to the end of the data.
+
+The baseline measured in the same run is BG/NBD for the per-customer error and the two analyst
+rankings for the precision at the top 20 % of holdout spenders. Intervals are 95 % bootstrap
+intervals over customers (the models fitted once). The issue's targets on CDNOW are checked and
+reported as met or not; nothing here is tuned to either data set.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from datetime import datetime
+
+from . import REPO_ROOT, command, machine_info, today, update_section
+
+NAME = "model_quality"
+DESCRIPTION = "value models on a time-split holdout: CDNOW master and Online Retail"
+
+DATA = REPO_ROOT.parent / "shared" / "data"
+CASES = (
+    ("CDNOW master", DATA / "cdnow" / "CDNOW_master.txt", "cdnow", datetime(1997, 10, 1), datetime(1998, 7, 1)),
+    ("Online Retail sample", DATA / "online_retail" / "online_retail_sample_30k.csv", "online-retail",
+     datetime(2011, 9, 1), None),
+)
+N_BOOT = 200
+
+
+def _pct(v, signed=True) -> str:
+    return "—" if v != v else (f"{v:+.1%}" if signed else f"{v:.1%}")
+
+
+def _interval(t, name, fig, signed=True) -> str:
+    lo, hi = t.loc[name].get(f"{fig}_low"), t.loc[name].get(f"{fig}_high")
+    if lo is None or lo != lo:
+        return _pct(t.loc[name, fig], signed)
+    return f"{_pct(t.loc[name, fig], signed)} [{_pct(lo, signed)}, {_pct(hi, signed)}]"
+
+
+def measure(path, preset, cal_end, holdout_end, n_boot=N_BOOT):
+    from upmarket import ingest
+    from upmarket.models.value_choice import compare_value_models
+    from upmarket.pipeline import default_as_of
+    from upmarket.warehouse import connect
+
+    with tempfile.TemporaryDirectory() as tmp:
+        wh = connect(f"duckdb://{tmp}/q.duckdb")
+        ingest("orders", path, preset=preset, warehouse=wh)
+        end = holdout_end or default_as_of(wh)
+        t0 = time.perf_counter()
+        cmp = compare_value_models(wh.table("orders"), cal_end, end, n_boot=n_boot)
+        seconds = time.perf_counter() - t0
+        wh.close()
+    return cmp, end, seconds
+
+
+def section(title, path, cal_end, end, cmp, seconds) -> str:
+    t = cmp.table
+    from upmarket.models.value_choice import NAMES
+
+    lines = [f"#### {title}", "",
+             f"`{path.name}`: {cmp.n_customers:,} customers who bought before {cal_end:%Y-%m-%d}; holdout "
+             f"{cmp.holdout_weeks:.1f} weeks to {end:%Y-%m-%d}; {seconds:.0f} s for all fits, scores and "
+             f"{N_BOOT} bootstrap draws.", "",
+             "| ranking | holdout purchases (pred. / actual) | aggregate error | MAE per customer | spend error "
+             "| precision top 2 % | precision top 20 % |",
+             "|---|---|---|---|---|---|---|"]
+    for name in t.index:
+        r = t.loc[name]
+        model = name in cmp.ranking
+        pred = f"{r['predicted']:,.0f} / {r['actual']:,.0f}" if model and r.get("predicted") == r.get("predicted") else "—"
+        mae = (f"{r['mae']:.3f} [{r['mae_low']:.3f}, {r['mae_high']:.3f}]"
+               if model and r.get("mae") == r.get("mae") else "—")
+        flag = " (degenerate: " + r["note"] + ")" if r["degenerate"] else ""
+        chosen = " **chosen**" if name == cmp.chosen else ""
+        lines.append(f"| {NAMES[name]}{chosen}{flag} | {pred} | "
+                     f"{_interval(t, name, 'error') if model else '—'} | {mae} | "
+                     f"{_pct(r.get('spend_error', float('nan'))) if model else '—'} | "
+                     f"{_interval(t, name, 'precision_top2', False)} | {_interval(t, name, 'precision_top20', False)} |")
+    lines += ["", "Differences (candidate − reference, 95 % bootstrap interval):", ""]
+    for d in cmp.differences.itertuples():
+        if d.figure == "mae":
+            lines.append(f"- {NAMES[d.candidate]} MAE − BG/NBD MAE: {d.difference:+.3f} [{d.low:+.3f}, {d.high:+.3f}]")
+        elif d.candidate == cmp.chosen:
+            lines.append(f"- {NAMES[d.candidate]} precision top 20 % − {NAMES[d.reference]}: "
+                         f"{d.difference * 100:+.1f} pts [{d.low * 100:+.1f}, {d.high * 100:+.1f}]")
+    lines += ["", f"Ranking by the criterion ({cmp.criterion}): {', '.join(cmp.ranking)}."]
+    if cmp.chosen in cmp.curve:
+        cv = cmp.curve.set_index("week")[["actual", cmp.chosen]]
+        inc = cv.diff().fillna(cv.iloc[0])
+        parts = [inc.iloc[i:i + 13].sum() for i in range(0, len(inc), 13)]
+        lines.append(f"Actual ÷ {NAMES[cmp.chosen]} expected holdout purchases by 13-week block: "
+                     + ", ".join(f"{p['actual'] / p[cmp.chosen]:.2f}" for p in parts) + ".")
+    ml = cmp.table.loc["ml", "note"] if "ml" in cmp.table.index else ""
+    if ml:
+        lines.append(f"ML: {ml}.")
+    return "\n".join(lines)
+
+
+def targets(cmp) -> list[str]:
+    """The issue's CDNOW targets, each reported as met or not with the figure reached."""
+    t, c = cmp.table, cmp.chosen
+    d = cmp.differences.set_index(["candidate", "figure", "reference"])
+    out = []
+    err = t.loc[c, "error"]
+    out.append(f"- chosen model ({c}) aggregate holdout purchases within ±5 %: "
+               f"{'met' if abs(err) <= 0.05 else 'not met'} ({err:+.1%})")
+    if c != "bgnbd":
+        r = d.loc[(c, "mae", "bgnbd")]
+        out.append(f"- its per-customer MAE below BG/NBD's: {'met' if r['high'] < 0 else 'not met'} "
+                   f"({r['difference']:+.3f}, interval [{r['low']:+.3f}, {r['high']:+.3f}])")
+    else:
+        out.append("- its per-customer MAE below BG/NBD's: not met (BG/NBD itself is chosen)")
+    for ref in ("past_spend", "recency_weighted_spend"):
+        r = d.loc[(c, "precision_top20", ref)]
+        ok = r["difference"] >= 0.05 and r["low"] > 0
+        out.append(f"- precision at the top 20 % above {ref.replace('_', ' ')} by ≥ 5 pts with the interval "
+                   f"above 0: {'met' if ok else 'not met'} ({r['difference'] * 100:+.2f} pts, "
+                   f"[{r['low'] * 100:+.2f}, {r['high'] * 100:+.2f}])")
+    return out
+
+
+def run(customers: int = 0, quick: bool = False) -> None:
+    """``customers`` is ignored: the data sets are real and of fixed size."""
+    m = machine_info()
+    parts = [f"### Value models on a time-split holdout ({today()})", "",
+             f"`{command(NAME, customers, quick)}` on {m['nproc']} × {m['cpu']}, {m['memory']}, "
+             f"Python {m['python']}.", "",
+             "Each model is fitted on the calibration period only; holdout purchases are purchase days "
+             "(same-day orders merged), spend is Gamma-Gamma per purchase for the BTYD models. "
+             "Precision at the top k %: share of a ranking's top k % that are among the top k % "
+             "holdout spenders. Brackets: 95 % bootstrap intervals over customers.", ""]
+    for title, path, preset, cal_end, end in CASES:
+        if not path.exists():
+            parts += [f"#### {title}", "", f"skipped: `{path.name}` is not present.", ""]
+            continue
+        print(f"  {title}…", flush=True)
+        cmp, end_, seconds = measure(path, preset, cal_end, end)
+        block = [section(title, path, cal_end, end_, cmp, seconds), ""]
+        if preset == "cdnow":
+            block += ["Targets of the issue on CDNOW:", "", *targets(cmp), "",
+                      "Why the holdout is under-forecast: it is counted as published (same-day orders "
+                      "merged into one purchase, holdout from the split day up to the end day, T to the "
+                      "day before the split; `tests/models/test_value_choice.py` pins the CDNOW sample's "
+                      "published holdout means per calibration frequency), and the shortfall is spread "
+                      "over the whole holdout (the 13-week blocks above), not at its boundaries: after "
+                      "the calibration period the cohort's repeat buying stops declining, which models "
+                      "with a constant purchase rate and steady attrition cannot foresee.", ""]
+        print("\n".join(block), flush=True)
+        parts += block
+    update_section(NAME, "\n".join(parts))
