@@ -94,6 +94,21 @@ LABELS: dict[str, dict[str, str]] = {
     "run_value_model": {"en": "Value model: purchases from {transactions}; order value from "
                               "{spend}.",
                         "zh-CN": "价值模型：购买次数来自{transactions}；客单价来自{spend}。"},
+    "run_value_choice": {
+        "en": "Chosen on the last {weeks:.0f} weeks of history (fitted before {start}): "
+              "{chosen}, per-customer error {mae:.3f}, total purchases {error:+.1%} "
+              "({others}).",
+        "zh-CN": "依据最近 {weeks:.0f} 周历史选定（用 {start} 之前的数据拟合）：{chosen}，"
+                 "每位客户误差 {mae:.3f}，总购买次数偏差 {error:+.1%}（{others}）。"},
+    "run_value_choice_none": {
+        "en": "Value models not compared on a holdout: {why}.",
+        "zh-CN": "未在留出期比较价值模型：{why}。"},
+    "value_choice.short_history": {"en": "the history is too short for a holdout of four weeks",
+                                   "zh-CN": "历史太短，不足四周的留出期"},
+    "value_choice.no_holdout_purchases": {
+        "en": "nobody from the calibration period bought in the holdout",
+        "zh-CN": "校准期的客户在留出期内没有购买"},
+    "value_choice.unusable": {"en": "unusable", "zh-CN": "不可用"},
     "run_value_p_alive_missing": {
         "en": "Probability still active: {reason}.",
         "zh-CN": "仍活跃概率：{reason}。"},

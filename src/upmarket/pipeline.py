@@ -26,7 +26,7 @@ from upmarket.models import evaluation
 from upmarket.models.churn import (ChurnClassifier, RfmBaseline, risk_band, risk_signals,
                                    signal_words)
 from upmarket.models.clusters import BehaviourClusters
-from upmarket.models import propensity
+from upmarket.models import propensity, value_choice
 from upmarket.models.basket import association_rules, best_bundles
 from upmarket.models.recommend import NoPurchases, TunedHybrid
 from upmarket.models.upgrade_paths import upgrade_paths
@@ -144,7 +144,32 @@ def stage_collected_events(ctx: Context) -> None:
     ctx.summary["collected_consents"] = sum(r.accepted for r in consent_reports)
 
 
+def choose_value_model(ctx: Context) -> None:
+    """Order the value model's candidates by how well each forecast the last part of this
+    data's own history (`models.value_choice.choose_for_run`); the value model then uses the
+    first of them whose fit on all the data passes its diagnostics."""
+    comparison, why = value_choice.choose_for_run(
+        ctx.source("orders"), ctx.as_of, horizon_days=round(ctx.settings.value.horizon_months * 30.4375))
+    if comparison is None:
+        ctx.summary["value_choice"] = {"chosen": None, "reason": why}
+        return
+    table = comparison.table.loc[list(comparison.ranking)]
+    ctx.summary["value_choice"] = {
+        "chosen": comparison.chosen, "ranking": list(comparison.ranking),
+        "calibration_end": f"{ctx.as_of - timedelta(weeks=comparison.holdout_weeks):%Y-%m-%d}",
+        "holdout_weeks": round(comparison.holdout_weeks, 1), "criterion": comparison.criterion,
+        "models": [{"model": name, "predicted": _round(r.get("predicted", np.nan), 1),
+                    "actual": _round(r.get("actual", np.nan), 1),
+                    "error": _round(r.get("error", np.nan)), "mae": _round(r.get("mae", np.nan)),
+                    "degenerate": bool(r.degenerate)}
+                   for name, r in table.iterrows()]}
+    ctx.tables["value_model_comparison"] = comparison.table.rename_axis("model").reset_index()
+    ctx.settings = dataclasses.replace(ctx.settings, value=dataclasses.replace(
+        ctx.settings.value, candidates=(*comparison.ranking, "empirical")))
+
+
 def stage_features_and_value(ctx: Context) -> None:
+    choose_value_model(ctx)
     ctx.results, model = snapshot(ctx.wh, ctx.as_of, ctx.settings)
     ctx.value_model = model
     if model is None:

@@ -158,6 +158,29 @@ def export_results(ctx, out: Path) -> dict[str, Path]:
     return {"customers": path}
 
 
+def _print_value_choice(found: dict | None, lang: str) -> None:
+    """How the value model was chosen: each candidate's holdout error on the data's own
+    recent history."""
+    if not found:
+        return
+    if not found.get("chosen"):
+        why = found.get("reason") or "no_holdout_purchases"
+        console.print(label("run_value_choice_none", lang, why=label(f"value_choice.{why}", lang)),
+                      highlight=False)
+        return
+    rows = {m["model"]: m for m in found["models"]}
+    best = rows[found["chosen"]]
+    others = "; ".join(
+        f"{label(f'value_model.{m}', lang)} "
+        + (label("value_choice.unusable", lang) if r["degenerate"] or r["mae"] is None
+           else f"{r['mae']:.3f}, {r['error']:+.1%}")
+        for m, r in rows.items() if m != found["chosen"])
+    console.print(label("run_value_choice", lang, weeks=found["holdout_weeks"],
+                        start=found["calibration_end"],
+                        chosen=label(f"value_model.{found['chosen']}", lang), mae=best["mae"],
+                        error=best["error"], others=others), highlight=False)
+
+
 def _print_value_model(found: dict | None, lang: str) -> None:
     """Which value models the run used, and every fit diagnostic in words."""
     from upmarket.models.btyd.diagnostics import FitWarning
@@ -204,6 +227,7 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
                       f"{r.revenue_share:.1%}", label(f"resource.{r.tier}", lang),
                       f"≤ {r.response_hours:g} h")
         console.print(t)
+    _print_value_choice(s.get("value_choice"), lang)
     _print_value_model(s.get("value_model"), lang)
     ev = s.get("churn_evaluation")
     if ev and "auc_rfm_baseline" in ev:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -274,9 +274,11 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
         refs = [("mae", "bgnbd")] if "bgnbd" in fitted and name != "bgnbd" else []
         refs += [("precision_top20", b) for b in BASELINES]
         for fig, ref in refs:
-            d = np.asarray(boot[f"{name}|{fig}"]) - np.asarray(boot[f"{ref}|{fig}"])
             point = table.loc[name, fig] - table.loc[ref, fig]
-            lo, hi = np.nanpercentile(d, [2.5, 97.5])
+            lo = hi = np.nan
+            if boot:  # n_boot = 0: point figures only (a run's own check)
+                d = np.asarray(boot[f"{name}|{fig}"]) - np.asarray(boot[f"{ref}|{fig}"])
+                lo, hi = np.nanpercentile(d, [2.5, 97.5])
             diffs.append({"candidate": name, "figure": fig, "reference": ref, "difference": point,
                           "low": lo, "high": hi})
     differences = pd.DataFrame(diffs, columns=["candidate", "figure", "reference", "difference", "low", "high"])
@@ -320,3 +322,39 @@ def _per_frequency(x, y, preds: dict[str, np.ndarray], max_frequency: int) -> pd
     total = pd.DataFrame({"n_customers": [len(df)], "actual": [df["actual"].mean()],
                           **{k: [df[k].mean()] for k in preds}}, index=pd.Index(["all"], name="frequency"))
     return pd.concat([out, total])
+
+
+#: The candidates a run compares: those the run's value model can use (`models.value`).
+RUN_CANDIDATES = ("bgnbd", "pnbd", "mbgnbd")
+#: Shortest holdout worth reading, in days.
+MIN_HOLDOUT_DAYS = 28
+
+
+def run_holdout(first_purchase: datetime, as_of: datetime, horizon_days: int = 365
+                ) -> tuple[datetime, datetime] | None:
+    """The time split a run checks its value models on: the last ``min(horizon, a third of the
+    history)`` before ``as_of``, in whole weeks, is the holdout; None when that is under four
+    weeks. A third keeps two thirds of the history for calibration, where the dropout process
+    has to be seen to be estimated."""
+    span = (as_of - first_purchase).days
+    days = int(min(horizon_days, span // 3) // 7 * 7)
+    if days < MIN_HOLDOUT_DAYS:
+        return None
+    return as_of - timedelta(days=days), as_of
+
+
+def choose_for_run(orders, as_of: datetime, horizon_days: int = 365) -> tuple[Comparison | None, str]:
+    """The run's model choice: :func:`compare_value_models` of :data:`RUN_CANDIDATES` on
+    :func:`run_holdout`, without bootstrap intervals (the run needs the ranking, the benchmark
+    gives the intervals). Returns the comparison, or None and the reason code when the data
+    cannot say: ``short_history`` (no holdout of four weeks) or ``no_holdout_purchases``."""
+    first = orders.ts.min().execute()
+    if first is None or pd.isna(first):
+        return None, "short_history"
+    split = run_holdout(pd.Timestamp(first).to_pydatetime(), as_of, horizon_days)
+    if split is None:
+        return None, "short_history"
+    try:
+        return compare_value_models(orders, *split, candidates=RUN_CANDIDATES, n_boot=0), ""
+    except UpmarketError:
+        return None, "no_holdout_purchases"
