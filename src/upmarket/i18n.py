@@ -146,6 +146,78 @@ LABELS: dict[str, dict[str, str]] = {
         "zh-CN": "未估计：流失模型不适合这批数据，改用的经验购买率不对流失建模"},
     "p_alive_missing.unknown": {"en": "not estimated in this run",
                                 "zh-CN": "本次运行未估计"},
+    # why a candidate value model could not be used (models.value_choice reason codes)
+    "value_choice.reason.bound": {"en": "not usable: a parameter at the optimiser's bound",
+                                  "zh-CN": "不可用：有参数停在优化器边界上"},
+    "value_choice.reason.no_dropout": {
+        "en": "not usable: no dropout left in the fit (a plain NBD)",
+        "zh-CN": "不可用：拟合中已无流失过程（退化为普通 NBD）"},
+    "value_choice.reason.no_convergence": {"en": "not usable: the optimiser did not converge",
+                                           "zh-CN": "不可用：优化器未收敛"},
+    "value_choice.reason.no_fit": {"en": "not usable: it could not be fitted",
+                                   "zh-CN": "不可用：无法拟合"},
+    # the value model and the churn model in the report's method section and on the dashboard
+    # (reports.method)
+    "report.value.title": {"en": "Value model", "zh-CN": "价值模型"},
+    "report.value.choice": {
+        "en": "How the purchase model was chosen: each candidate was fitted on the orders before "
+              "{start} and forecast the {weeks:.0f} weeks that followed, the latest part of this "
+              "data's own history, whose purchases are known; {chosen} forecast them best.",
+        "zh-CN": "购买模型的选择方法：每个候选模型都用 {start} 之前的订单拟合，再预测其后的 "
+                 "{weeks:.0f} 周——这批数据自身最近、购买情况已知的一段历史；{chosen}预测得最好。"},
+    "report.value.criterion": {
+        "en": "Criterion: the lowest per-customer error of holdout purchases (to three "
+              "decimals), then the smallest error in total purchases; a fit with a parameter at "
+              "the optimiser's bound, no dropout left or no convergence is not chosen.",
+        "zh-CN": "选择标准：留出期购买次数的每位客户误差最小（精确到小数点后三位），其次总购买次数"
+                 "偏差最小；有参数停在优化器边界、已无流失过程或未收敛的拟合不予选择。"},
+    "report.value.criterion_other": {"en": "Criterion of this run: {criterion}",
+                                     "zh-CN": "本次运行的选择标准：{criterion}"},
+    "report.value.fallback": {
+        "en": "{chosen} forecast best but did not pass its checks when fitted on all the data "
+              "(see the warnings below), so purchases come from {used}.",
+        "zh-CN": "{chosen}预测得最好，但用全部数据拟合时未通过检查（见下方警告），因此购买次数"
+                 "改用{used}。"},
+    "report.value.col.model": {"en": "model", "zh-CN": "模型"},
+    "report.value.col.predicted": {"en": "predicted purchases", "zh-CN": "预测购买次数"},
+    "report.value.col.actual": {"en": "actual purchases", "zh-CN": "实际购买次数"},
+    "report.value.col.error": {"en": "error in total", "zh-CN": "总量偏差"},
+    "report.value.col.mae": {"en": "error per customer", "zh-CN": "每位客户误差"},
+    "report.value.col.verdict": {"en": "verdict", "zh-CN": "结论"},
+    "report.value.verdict.chosen": {"en": "chosen", "zh-CN": "选定"},
+    "report.value.verdict.rank": {"en": "ranked {rank}", "zh-CN": "排名第 {rank}"},
+    "report.value.checks": {"en": "Checks of the fits on all the data",
+                            "zh-CN": "全部数据拟合的检查"},
+    "report.value.clean": {"en": "Every fit passed its checks.",
+                           "zh-CN": "所有拟合均通过检查。"},
+    "report.value.churn": {"en": "Churn model", "zh-CN": "流失模型"},
+    "report.value.none": {"en": "This run recorded no account of its value model.",
+                          "zh-CN": "本次运行未记录价值模型的说明。"},
+    "report.churn.fallback": {
+        "en": "Churn: no time-split model could be evaluated on this data; churn risk is "
+              "1 − probability still active, or, where the value model gives none, the chance "
+              "of no purchase at the customer's expected rate.",
+        "zh-CN": "流失：这批数据无法评估时间切分模型；流失风险取 1 − 仍活跃概率，价值模型未给出"
+                 "该概率时，取按客户预期购买率计算的不购买概率。"},
+    "report.fig.value_choice": {"en": "Holdout purchases: each candidate's forecast against "
+                                      "what happened",
+                                "zh-CN": "留出期购买次数：各候选模型的预测与实际"},
+    "report.axis.holdout_purchases": {"en": "purchases in the holdout",
+                                      "zh-CN": "留出期购买次数"},
+    "report.legend.value_chosen": {"en": "chosen", "zh-CN": "选定模型"},
+    "report.legend.value_other": {"en": "other candidates", "zh-CN": "其他候选模型"},
+    "report.legend.value_unusable": {"en": "not usable", "zh-CN": "不可用"},
+    "report.legend.value_actual": {"en": "actual: {actual:,.0f}", "zh-CN": "实际：{actual:,.0f}"},
+    "report.value.no_fit": {"en": "no fit", "zh-CN": "未拟合"},
+    "report.caption.value_choice": {
+        "en": "Bars: holdout purchases each candidate forecast from the orders before {start}; "
+              "dashed line: the purchases made. Ordered best first by the criterion above.",
+        "zh-CN": "柱：各候选模型用 {start} 之前的订单预测的留出期购买次数；虚线：实际购买次数。"
+                 "按上述标准从优到劣排列。"},
+    "dashboard.value_hint": {
+        "en": "Lifetime values and churn risks of this run rest on it; the report's Value model "
+              "section has the details.",
+        "zh-CN": "本次运行的客户价值与流失风险都基于此；详见报告的“价值模型”一节。"},
     "premium_model.skipped": {"en": "Premium propensity not computed: {why}.",
                               "zh-CN": "未计算高端购买倾向：{why}。"},
     "premium_model.not_evaluated": {"en": "Premium propensity scored but not back-tested: {why}.",
@@ -1032,7 +1104,7 @@ LABELS: dict[str, dict[str, str]] = {
     "report.section.figures": {"en": "Charts", "zh-CN": "图表"},
     "report.section.customers": {"en": "Customers to act on", "zh-CN": "待跟进客户"},
     "report.section.risks": {"en": "Risk register", "zh-CN": "风险登记表"},
-    "report.section.sources": {"en": "Data sources", "zh-CN": "数据来源"},
+    "report.section.sources": {"en": "Data sources and method", "zh-CN": "数据来源与方法"},
     "report.col.kpi": {"en": "Indicator", "zh-CN": "指标"},
     "report.col.change": {"en": "Change", "zh-CN": "变化"},
     "report.col.campaign": {"en": "Campaign", "zh-CN": "活动"},
@@ -1346,6 +1418,8 @@ LABELS: dict[str, dict[str, str]] = {
     "report.table.risk_register": {"en": "Risk register", "zh-CN": "风险登记表"},
     "report.table.channel_economics": {"en": "Acquisition economics per channel",
                                        "zh-CN": "各渠道获客经济性"},
+    "report.table.value_model_comparison": {
+        "en": "Value models compared on the holdout", "zh-CN": "价值模型留出期比较"},
     "report.cli.written": {"en": "{title} written to {path} ({size:.1f} MB, {seconds:.1f} s, "
                                  "run {run_id})",
                            "zh-CN": "{title} 已写入 {path}（{size:.1f} MB，{seconds:.1f} 秒，运行 "

@@ -1,7 +1,9 @@
 """A small warehouse for the report tests: a demo world's source tables (orders, events,
 feedback … so the period KPIs, scorecard and attribution have real data) and one published
 run written through the real `Run` path, whose outputs are synthetic frames with the
-pipeline's schemas (fast to make, and with known contents to check the report against).
+pipeline's schemas (fast to make, and with known contents to check the report against). Its
+value model was flagged by the fit checks (`value_summary`), so the report's method section has
+warnings to show; `value_summary(flagged=False)` is the account of a clean run.
 
 Imported by tests/reports and tests/cli/test_report_cli.py.
 """
@@ -15,6 +17,7 @@ import pandas as pd
 
 from upmarket.i18n import label
 from upmarket.models.churn import risk_band
+from upmarket.models.value_choice import CRITERION
 from upmarket.strategy import tiers
 from upmarket.strategy.nba import ACTIONS
 from upmarket.strategy.segments import SEGMENTS
@@ -124,15 +127,75 @@ def run_frames(ids: list[str], as_of: datetime, seed: int = SEED) -> dict[str, p
             "channel_roi": channel_roi, "campaign_roi": campaign_roi,
             "experiments": experiments, "budget_plan_vs_actual": plan, "cohorts": cohorts,
             "funnels": funnels, "risk_register": register,
-            "channel_economics": channel_economics}
+            "channel_economics": channel_economics,
+            "value_model_comparison": COMPARISON.copy()}
 
 
-def run_summary(frames: dict[str, pd.DataFrame]) -> dict:
+#: The value models' holdout comparison (`value_model_comparison`, as the pipeline writes it):
+#: three candidates, the Pareto/NBD degenerate, and the analyst rankings, which forecast no
+#: purchases.
+COMPARISON = pd.DataFrame({
+    "model": ["bgnbd", "pnbd", "mbgnbd", "past_spend", "recency_weighted_spend"],
+    "precision_top2": [0.5, 0.54, 0.5, 0.33, 0.42],
+    "precision_top20": [0.49, 0.5, 0.5, 0.4, 0.5],
+    "predicted": [1982.0, 3738.3, 1953.1, np.nan, np.nan],
+    "actual": [2318.0, 2318.0, 2318.0, np.nan, np.nan],
+    "error": [1982.0 / 2318 - 1, 3738.3 / 2318 - 1, 1953.1 / 2318 - 1, np.nan, np.nan],
+    "mae": [1.6284, 1.5621, 1.6496, np.nan, np.nan],
+    "degenerate": [False, True, False, False, False],
+    "note": ["", "no drop-out left in the fit (it is a plain NBD)", "", "", ""],
+    "reason": ["", "no_dropout", "", "", ""],
+})
+RANKING = ["bgnbd", "mbgnbd", "pnbd"]
+
+
+def value_summary(flagged: bool) -> dict:
+    """The run summary's account of its value and churn models, as `pipeline` writes it. A
+    flagged run's BG/NBD won the holdout but its fit on all the data put a shape parameter at
+    an extreme, the MBG/NBD did not converge and the Gamma-Gamma has an infinite mean: the run
+    fell back to empirical rates and published no P(alive). A clean run used what it chose."""
+    from upmarket.models.btyd.diagnostics import FitReport, FitWarning
+
+    t = COMPARISON.set_index("model").loc[RANKING]
+    choice = {"chosen": "bgnbd", "ranking": RANKING, "calibration_end": "2025-05-08",
+              "holdout_weeks": 34.0, "criterion": CRITERION,
+              "models": [{"model": m, "predicted": round(r.predicted, 1),
+                          "actual": round(r.actual, 1), "error": round(r.error, 4),
+                          "mae": round(r.mae, 4), "degenerate": bool(r.degenerate)}
+                         for m, r in t.iterrows()]}
+    if flagged:
+        fit = FitReport(transactions="empirical", spend="empirical_spend",
+                        p_alive_missing="no_dropout")
+        fit.add("bgnbd", "transactions", [FitWarning(
+            "boundary_estimate", "bgnbd", {"parameter": "a", "value": 3e-07,
+                                           "reason": "extreme"})])
+        fit.add("mbgnbd", "transactions", [FitWarning("not_converged", "mbgnbd",
+                                                      {"gradient": 0.0213})])
+        fit.add("empirical", "transactions", [], {"shrinkage": 2.5}, used=True)
+        fit.add("gamma_gamma", "spend", [FitWarning("infinite_mean_spend", "gamma_gamma",
+                                                    {"q": 0.155})])
+        fit.add("empirical_spend", "spend", [], {"shrinkage": 4.0}, used=True)
+    else:
+        fit = FitReport(transactions="bgnbd", spend="gamma_gamma")
+        fit.add("bgnbd", "transactions", [], {"r": 0.83, "alpha": 4.39, "a": 1.21, "b": 5.84},
+                used=True)
+        fit.add("gamma_gamma", "spend", [], {"p": 1.63, "q": 2.13, "v": 736.8}, used=True)
+    churn = {"horizon_days": 90, "holdout_customers": 1644, "holdout_churn_rate": 0.6679,
+             "published": "rfm_baseline" if flagged else "model",
+             "auc": 0.7912 if flagged else 0.8168, "auc_rfm_baseline": 0.8025,
+             "auc_recency_baseline": 0.8026, "lift_top_decile": 1.488,
+             "lift_top_decile_rfm_baseline": 1.47, "calibration_error": 0.0529,
+             "calibration_error_rfm_baseline": 0.0455}
+    return {"value_choice": choice, "value_model": fit.summary(), "churn_evaluation": churn}
+
+
+def run_summary(frames: dict[str, pd.DataFrame], flagged: bool = True) -> dict:
     ts = frames["tier_summary"]
     return {
         "diamond_revenue_share": float(ts.loc[ts.tier == "diamond", "revenue_share"].iloc[0]),
         "kpis": {"premium_retention": 0.55, "existing_customer_revenue_share": 0.5},
         "budget": {"period": "month", "expected_uplift_pct": 0.05},
+        **value_summary(flagged),
     }
 
 

@@ -228,6 +228,7 @@ def test_labels_follow_the_language(frames, name):
         "campaigns": frames["campaign_roi"], "budget": frames["budget_plan_vs_actual"],
         "cohort_retention": frames["cohorts"], "funnel": frames["funnels"],
         "risk_register": frames["risk_register"],
+        "value_choice": frames["value_model_comparison"],
         "attribution": pd.DataFrame({"model": ["linear"], "channel": ["search"],
                                      "conversions": [1.0]}),
         "revenue_trend": pd.DataFrame({"month": [datetime(2025, 1, 1)], "revenue": [1.0],
@@ -264,3 +265,40 @@ def _numbers(values):
 def test_empty_frames_say_so(name):
     fig = F.FIGURES[name](pd.DataFrame(), "en")
     assert not fig.data and fig.layout.annotations[0].text == "no data"
+
+
+def test_value_choice_one_bar_per_candidate_against_the_actual(frames):
+    from report_world import RANKING
+
+    table = frames["value_model_comparison"]
+    fig = F.fig_value_choice(table, "en", chosen="bgnbd", ranking=RANKING)
+    shown = {x: y for t in bars(fig) for x, y in zip(t.x, t.y)}
+    # the three candidates, each once, best first; the analyst rankings forecast no purchases
+    # and have no bar
+    assert list(fig.layout.xaxis.categoryarray) == ["BG/NBD", "MBG/NBD", "Pareto/NBD"]
+    assert sorted(shown) == sorted(fig.layout.xaxis.categoryarray)
+    predicted = table.set_index("model")["predicted"]
+    assert shown == {"BG/NBD": predicted["bgnbd"], "MBG/NBD": predicted["mbgnbd"],
+                     "Pareto/NBD": predicted["pnbd"]}
+    # the chosen one, the usable others and the degenerate fit each under their own legend
+    by_kind = {t.name: list(t.x) for t in bars(fig)}
+    assert by_kind == {"chosen": ["BG/NBD"], "other candidates": ["MBG/NBD"],
+                       "not usable": ["Pareto/NBD"]}
+    # the purchases made, once, as a dashed reference line labelled with its number
+    (line,) = fig.layout.shapes
+    assert line.y0 == line.y1 == 2318.0 and line.line.dash == "dash"
+    assert fig.layout.annotations[0].text == "actual: 2,318"
+    # each bar says its error against the actual
+    texts = {x: s for t in bars(fig) for x, s in zip(t.x, t.text)}
+    assert texts["BG/NBD"] == f"1,982 ({1982 / 2318 - 1:+.1%})"
+
+
+def test_value_choice_candidate_without_a_fit_keeps_its_place():
+    table = pd.DataFrame({"model": ["bgnbd", "pnbd"], "predicted": [10.0, np.nan],
+                          "actual": [12.0, np.nan], "error": [-1 / 6, np.nan],
+                          "mae": [0.4, np.nan], "degenerate": [False, True],
+                          "reason": ["", "no_fit"]})
+    fig = F.fig_value_choice(table, "zh", chosen="bgnbd")
+    texts = {x: (y, s) for t in bars(fig) for x, y, s in zip(t.x, t.y, t.text)}
+    assert texts["Pareto/NBD 模型"] == (None, "未拟合")  # a category, no made-up height
+    assert texts["BG/NBD 模型"][0] == 10.0

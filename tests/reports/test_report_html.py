@@ -126,14 +126,15 @@ def test_every_figure_of_the_cycle_is_present_with_the_run_data(rendered, report
     page = rendered.quarter_en
     data = figure_data(page)
     divs = re.findall(r'<div class="plot" id="fig-([a-z_]+)"', page)
-    assert divs == [n for n in R.CYCLE_FIGURES["quarter"]] == list(data)
+    # the cycle's figures, then the value models' holdout comparison in the method section
+    assert divs == [*R.CYCLE_FIGURES["quarter"], "value_choice"] == list(data)
     # the pyramid in the page shows the run's tier counts
     counts = report_world.frames["results"]["tier"].value_counts()
     assert data["tier_pyramid"]["data"][0]["x"] == [
         counts[t] for t in ("diamond", "core", "potential", "basic")]
     assert data["tier_pyramid"]["layout"]["meta"]["figure"] == "tier_pyramid"
     year = figure_data(rendered.year_zh)
-    assert list(year) == list(R.CYCLE_FIGURES["year"])
+    assert list(year) == [*R.CYCLE_FIGURES["year"], "value_choice"]
 
 
 def test_titles_and_focus_follow_seed_000_cycles(rendered):
@@ -157,7 +158,8 @@ def test_chinese_report_is_fully_translated(rendered, which):
     # no English label text leaks into the Chinese report (data such as channel codes and
     # product names are not labels)
     families = ("report.", "scorecard.", "risk.", "tier.", "band.", "action.", "segment.",
-                "field.", "col.", "funnel.", "verdict.", "stage.", "signal.")
+                "field.", "col.", "funnel.", "verdict.", "stage.", "signal.", "value_warning.",
+                "value_choice.", "p_alive_missing.", "churn_published.", "run_value")
     leaked = []
     for key, texts in LABELS.items():
         en, zh = texts["en"], texts["zh-CN"]
@@ -333,3 +335,115 @@ def test_clv_kpis_are_the_models_figures_and_the_textbook_only_beside_them(wh, r
     assert text["value"] not in (kpis["clv_mean"]["value"], "—")
     assert "cltv" not in kpis
     assert not any("seed" in k["label"].lower() for k in data.kpis)
+
+
+# -- the method section: the value model and the churn model ---------------------------------
+def value_section(page: str) -> str:
+    """The words a reader sees in the report's Value model block."""
+    block = re.search(r'<div id="value-model">(.*?)</section>', without_js(page), re.S)
+    assert block, "no Value model block"
+    return " ".join(htmllib.unescape(re.sub(r"<[^>]+>", " ", block.group(1))).split())
+
+
+def warning_words(summary: dict, lang: str) -> list[str]:
+    """Each warning of a run summary as the CLI words it (`FitWarning.text`)."""
+    from upmarket.models.btyd.diagnostics import FitWarning
+
+    return [FitWarning(w["code"], w["model"], {k: v for k, v in w.items()
+                                               if k not in ("code", "model")}).text(lang)
+            for w in summary["value_model"]["warnings"]]
+
+
+@pytest.mark.parametrize("which, lang", [("quarter_en", "en"), ("quarter_zh", "zh-CN")])
+def test_a_flagged_value_model_is_told_in_words(rendered, which, lang):
+    from report_world import value_summary
+
+    summary = value_summary(flagged=True)
+    text = value_section(getattr(rendered, which))
+    # every fit warning, marked, in the words the CLI prints; then the missing P(alive)
+    expected = warning_words(summary, lang)
+    assert len(expected) == 3
+    for words in expected:
+        assert f"⚠ {' '.join(words.split())}" in text, words
+    missing = label("run_value_p_alive_missing", lang,
+                    reason=label("p_alive_missing.no_dropout", lang))
+    assert f"⚠ {missing}" in text
+    assert text.count("⚠") == 4
+    assert label("report.value.clean", lang) not in text
+    # what was used, and that the holdout's winner was not: it failed its checks
+    assert label("run_value_model", lang, transactions=label("value_model.empirical", lang),
+                 spend=label("value_model.empirical_spend", lang)) in text
+    assert label("report.value.fallback", lang, chosen=label("value_model.bgnbd", lang),
+                 used=label("value_model.empirical", lang)) in text
+    assert label("report.value.criterion", lang) in text
+    # the churn model against its baseline, whose scores were published
+    assert label("churn_published.rfm_baseline", lang) in text
+    assert "0.791" in text and "0.802" in text
+
+
+def test_the_holdout_table_is_the_runs_comparison(rendered):
+    from report_world import COMPARISON, RANKING
+
+    page = without_js(rendered.quarter_en)
+    table = re.search(r'<table class="value-choice">(.*?)</table>', page, re.S).group(1)
+    rows = [[htmllib.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+             for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)]
+            for r in re.findall(r"<tr[^>]*>(.*?)</tr>", table.split("<tbody>")[1], re.S)]
+    t = COMPARISON.set_index("model")
+    expected = [[label(f"value_model.{m}", "en"), f"{t.at[m, 'predicted']:,.0f}",
+                 f"{t.at[m, 'actual']:,.0f}", f"{round(t.at[m, 'error'], 4):+.1%}",
+                 f"{round(t.at[m, 'mae'], 4):.3f}"] for m in RANKING]
+    assert [r[:5] for r in rows] == expected
+    # the verdicts: chosen, ranked second, and why the degenerate Pareto/NBD was not usable
+    assert [r[5] for r in rows] == ["chosen ✓", "ranked 2",
+                                    label("value_choice.reason.no_dropout", "en")]
+    # the figure beside it plots the same comparison
+    fig = figure_data(rendered.quarter_en)["value_choice"]
+    assert sorted(x for tr in fig["data"] for x in tr["x"]) == sorted(r[0] for r in rows)
+
+
+@pytest.fixture(scope="module")
+def clean_run(report_world, tmp_path_factory):
+    """A copy of the report world whose latest run's value model passed every check."""
+    import shutil
+
+    from report_world import run_summary
+    from upmarket.warehouse.runs import Run
+
+    src = report_world.url.removeprefix("duckdb://")
+    dst = tmp_path_factory.mktemp("clean") / "w.duckdb"
+    shutil.copy(src, dst)
+    wh = connect(f"duckdb://{dst}")
+    store = ops.open_store(f"sqlite:///{dst.parent}/ops.sqlite")
+    try:
+        run = Run(wh, report_world.as_of)
+        for name, frame in report_world.frames.items():
+            run.write(name, frame)
+        run.publish(run_summary(report_world.frames, flagged=False))
+        yield {lang: R.render_report(wh, cycle="quarter", lang=lang, store=store)
+               for lang in ("en", "zh-CN")}
+    finally:
+        store.close()
+        wh.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_a_clean_value_model_shows_no_warning(clean_run, lang):
+    page = clean_run[lang]
+    text = value_section(page)
+    assert "⚠" not in without_js(page)
+    assert label("report.value.clean", lang) in text
+    assert label("run_value_model", lang, transactions=label("value_model.bgnbd", lang),
+                 spend=label("value_model.gamma_gamma", lang)) in text
+    # the holdout's winner was used: no fallback sentence
+    assert label("report.value.fallback", lang, chosen=label("value_model.bgnbd", lang),
+                 used=label("value_model.bgnbd", lang)) not in text
+    assert label("churn_published.model", lang) in text
+
+
+def test_a_run_without_an_account_of_its_models_has_no_block(wh, report_world):
+    data = R.gather(wh, cycle="quarter", lang="en")
+    assert data.value_method["warnings"]  # the world's run was flagged …
+    # … and a summary from before these checks makes no block and no figure
+    assert R.value_method({"kpis": {}}, None, "en") == {}
+    assert R._value_figure({}, report_world.frames["value_model_comparison"], "en") is None

@@ -40,9 +40,10 @@ def report(
     """Write the periodic report: one self-contained HTML file (opens offline, prints on A4).
 
     Headline KPIs against the period before, the effect-index scorecard, campaign results,
-    charts, the at-risk premium customers and the upsell list, the risk register and the data
-    sources, with the run id and as-of date. Customer ids are pseudonymised unless --with-pii;
-    the report is recorded in the audit log like an export.
+    charts, the at-risk premium customers and the upsell list, the risk register, and the data
+    sources and method (which value model was used and why, every fit warning, the churn model
+    against its baseline), with the run id and as-of date. Customer ids are pseudonymised
+    unless --with-pii; the report is recorded in the audit log like an export.
 
     Example: upmarket report --cycle quarter --period 2025-Q4 --lang zh
     """

@@ -160,44 +160,28 @@ def export_results(ctx, out: Path) -> dict[str, Path]:
 
 def _print_value_choice(found: dict | None, lang: str) -> None:
     """How the value model was chosen: each candidate's holdout error on the data's own
-    recent history."""
-    if not found:
-        return
-    if not found.get("chosen"):
-        why = found.get("reason") or "no_holdout_purchases"
-        console.print(label("run_value_choice_none", lang, why=label(f"value_choice.{why}", lang)),
-                      highlight=False)
-        return
-    rows = {m["model"]: m for m in found["models"]}
-    best = rows[found["chosen"]]
-    others = "; ".join(
-        f"{label(f'value_model.{m}', lang)} "
-        + (label("value_choice.unusable", lang) if r["degenerate"] or r["mae"] is None
-           else f"{r['mae']:.3f}, {r['error']:+.1%}")
-        for m, r in rows.items() if m != found["chosen"])
-    console.print(label("run_value_choice", lang, weeks=found["holdout_weeks"],
-                        start=found["calibration_end"],
-                        chosen=label(f"value_model.{found['chosen']}", lang), mae=best["mae"],
-                        error=best["error"], others=others), highlight=False)
+    recent history (the words are `reports.method`'s, as in the report)."""
+    from upmarket.reports.method import value_choice_line
+
+    line = value_choice_line(found, lang)
+    if line:
+        console.print(line, highlight=False)
 
 
 def _print_value_model(found: dict | None, lang: str) -> None:
-    """Which value models the run used, and every fit diagnostic in words."""
-    from upmarket.models.btyd.diagnostics import FitWarning
+    """Which value models the run used, and every fit diagnostic in words — the sentences the
+    report and the dashboard show (`reports.method`)."""
+    from upmarket.reports import method
 
-    if not found:
+    used = method.value_model_used(found, lang)
+    if used is None:
         return
-    console.print(label("run_value_model", lang,
-                        transactions=label(f"value_model.{found['transactions']}", lang),
-                        spend=label(f"value_model.{found['spend']}", lang)), highlight=False)
-    for w in found.get("warnings", []):
-        params = {k: v for k, v in w.items() if k not in ("code", "model")}
-        console.print("⚠ " + FitWarning(w["code"], w["model"], params).text(lang),
-                      highlight=False)
-    if found.get("p_alive") == "missing":
-        why = found.get("p_alive_reason", "unknown")
-        console.print(label("run_value_p_alive_missing", lang,
-                            reason=label(f"p_alive_missing.{why}", lang)), highlight=False)
+    console.print(used, highlight=False)
+    for text in method.value_warnings(found, lang):
+        console.print(f"{method.WARN} {text}", highlight=False)
+    missing = method.p_alive_missing(found, lang)
+    if missing:
+        console.print(missing, highlight=False)
 
 
 def _print_run(ctx, as_json: bool, lang: str) -> None:

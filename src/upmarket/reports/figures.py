@@ -496,6 +496,74 @@ def fig_risk_register(register: pd.DataFrame, lang: str = "en") -> go.Figure:
     return _style(fig, name, title, height=max(HEIGHT, 26 * len(r) + 120))
 
 
+# -- method --------------------------------------------------------------------------------
+VALUE_COLOURS = {"chosen": "#1f78b4", "other": "#a6a6a6", "unusable": "#f4a582"}
+
+
+def fig_value_choice(comparison: pd.DataFrame, lang: str = "en", *,
+                     chosen: str | None = None, ranking=None) -> go.Figure:
+    """How the run chose its purchase model: the holdout purchases each candidate forecast
+    from the calibration period (one bar per candidate, best first by `ranking`, the chosen
+    one highlighted, unusable fits hatched) against the purchases actually made (a dashed
+    line) — `value_model_comparison`: model, predicted, actual, error, degenerate; the
+    analyst rankings that table also holds (past spend …) forecast no purchases and are left
+    out."""
+    from upmarket.models.value_choice import BASELINES
+
+    lang = current_lang(lang)
+    name, title = "value_choice", label("report.fig.value_choice", lang)
+    if comparison is None or comparison.empty or "model" not in comparison:
+        return _empty(name, title, lang)
+    t = comparison[~comparison["model"].astype(str).isin(BASELINES)].copy()
+    if t.empty:
+        return _empty(name, title, lang)
+    t["model"] = t["model"].astype(str)
+    order = [m for m in (ranking or []) if m in set(t["model"])]
+    rest = t[~t["model"].isin(order)].assign(
+        _deg=lambda f: f.get("degenerate", False).astype(bool),
+        _mae=lambda f: f.get("mae", np.nan).astype(float))
+    order += rest.sort_values(["_deg", "_mae", "model"])["model"].tolist()
+    t = t.set_index("model").loc[order]
+    names = [_label_or(f"value_model.{m}", m, lang) for m in order]
+    predicted = [float(v) if pd.notna(v) else None for v in t.get("predicted", [None] * len(t))]
+    degenerate = t["degenerate"].astype(bool).tolist() if "degenerate" in t \
+        else [False] * len(t)
+    status = ["chosen" if m == chosen else "unusable" if d or p is None else "other"
+              for m, d, p in zip(order, degenerate, predicted)]
+    errors = t["error"].astype(float).tolist() if "error" in t else [np.nan] * len(t)
+    fig = go.Figure()
+    # one trace per status, each holding its own candidates: the legend explains the colours;
+    # overlay keeps every bar centred on its category (a grouped bar would leave gaps)
+    for kind in ("chosen", "other", "unusable"):
+        idx = [i for i, s in enumerate(status) if s == kind]
+        if not idx:
+            continue
+        fig.add_trace(go.Bar(
+            x=[names[i] for i in idx], y=[predicted[i] for i in idx],
+            name=label(f"report.legend.value_{kind}", lang),
+            marker=dict(color=VALUE_COLOURS[kind],
+                        pattern_shape="/" if kind == "unusable" else ""),
+            text=[label("report.value.no_fit", lang) if predicted[i] is None else
+                  f"{predicted[i]:,.0f} ({errors[i]:+.1%})" if np.isfinite(errors[i]) else
+                  f"{predicted[i]:,.0f}" for i in idx],
+            textposition="outside", cliponaxis=False,
+            hovertemplate="%{x}: %{y:,.0f}<extra>%{fullData.name}</extra>"))
+    actual = t["actual"].astype(float).dropna() if "actual" in t else pd.Series(dtype=float)
+    if len(actual):
+        # the same number on every fitted row (the holdout's purchases); drawn once
+        value = float(actual.iloc[0])
+        fig.add_hline(y=value, line=dict(color="#c8102e", dash="dash", width=2),
+                      annotation_text=label("report.legend.value_actual", lang, actual=value),
+                      annotation_position="top right",
+                      annotation_font=dict(color="#c8102e"))
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=names)
+    top = max([v for v in predicted if v is not None] + list(actual), default=1.0)
+    fig.update_yaxes(title_text=label("report.axis.holdout_purchases", lang),
+                     range=[0, top * 1.2], rangemode="tozero")
+    return _style(fig, name, title, barmode="overlay", bargap=0.45,
+                  height=max(300, HEIGHT - 40))
+
+
 #: Every figure this module builds, by name (the name is also in ``layout.meta``).
 FIGURES = {
     "tier_pyramid": fig_tier_pyramid, "rfm_segments": fig_rfm_segments,
@@ -504,5 +572,5 @@ FIGURES = {
     "attribution": fig_attribution, "budget": fig_budget,
     "cohort_retention": fig_cohort_retention, "funnel": fig_funnel,
     "revenue_trend": fig_revenue_trend, "effect_index": fig_effect_index,
-    "risk_register": fig_risk_register,
+    "risk_register": fig_risk_register, "value_choice": fig_value_choice,
 }

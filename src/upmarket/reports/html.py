@@ -58,6 +58,7 @@ from upmarket.errors import NoRun
 from upmarket.i18n import LABELS, current_lang, label, value_label
 from upmarket.models.churn import signal_text
 from upmarket.reports import figures as F
+from upmarket.reports import method
 from upmarket.strategy import economics
 from upmarket.strategy import scorecard as sc
 from upmarket.strategy.kpis import BENCHMARKS
@@ -91,7 +92,7 @@ SOURCE_TABLES = ("orders", "products", "customers", "events", "feedback", "brand
 #: Run outputs the report reads.
 RUN_OUTPUTS = ("results", "tier_summary", "actions", "channel_roi", "campaign_roi",
                "experiments", "budget_plan_vs_actual", "cohorts", "funnels", "risk_register",
-               "channel_economics")
+               "channel_economics", "value_model_comparison")
 #: The columns read of the wide outputs: those the report shows.
 OUTPUT_COLUMNS = {
     "results": ["customer_id", "tier", "clv", "churn_risk", "churn_band", "rfm_segment",
@@ -247,6 +248,11 @@ class ReportData:
     outputs_used: list[str] = field(default_factory=list)
     #: customer ids in the clear rather than pseudonymised
     with_pii: bool = False
+    #: the value and churn models in words (`value_method`), for the method section
+    value_method: dict = field(default_factory=dict)
+    #: the holdout comparison of the value models (`figures.fig_value_choice`), if the run
+    #: made one; shown in the method section rather than among the period's figures
+    value_figure: go.Figure | None = None
 
     @property
     def listed_customers(self) -> int:
@@ -653,6 +659,8 @@ def gather(wh: Warehouse, *, cycle: str = "quarter", period=None, lang: str = "e
     figs, scopes = _figures(wh, data, frames)
     data.figures = figs
     data.captions = {name: _caption(name, data, scopes[name], lang) for name in figs}
+    data.value_method = value_method(summary, frames["value_model_comparison"], lang)
+    data.value_figure = _value_figure(summary, frames["value_model_comparison"], lang)
     data.findings = _findings(data, summary, frames["tier_summary"],
                               frames["channel_economics"], frames["risk_register"], lang)
     outputs = summary.get("outputs", {})
@@ -662,6 +670,33 @@ def gather(wh: Warehouse, *, cycle: str = "quarter", period=None, lang: str = "e
     data.sources = [{"table": t, "name": _table_name(t, lang), "rows": fmt(n, "count")}
                     for t in SOURCE_TABLES if (n := _count(wh, t))]
     return data
+
+
+def value_method(summary: dict, comparison: pd.DataFrame | None, lang: str) -> dict:
+    """The method section's account of the run's models (`reports.method`, the words the CLI
+    and the dashboard use too): the value models used, how they were chosen (sentences and the
+    holdout table), every fit warning, a missing P(alive), and the churn model against its
+    baseline. Empty when the run recorded none of it (a run from before these checks)."""
+    if not any(k in summary for k in ("value_model", "value_choice", "churn_evaluation",
+                                      "churn_model")):
+        return {}
+    found = summary.get("value_model")
+    return {"used": method.value_model_used(found, lang),
+            "choice": method.value_choice_text(summary, lang),
+            "rows": method.value_choice_rows(summary, comparison, lang),
+            "warnings": method.value_warnings(found, lang),
+            "p_alive_missing": method.p_alive_missing(found, lang),
+            "checked": found is not None,
+            "churn": method.churn_text(summary, lang)}
+
+
+def _value_figure(summary: dict, comparison: pd.DataFrame | None, lang: str
+                  ) -> go.Figure | None:
+    found = summary.get("value_choice") or {}
+    if comparison is None or comparison.empty or not found.get("chosen"):
+        return None
+    return F.fig_value_choice(comparison, lang, chosen=found["chosen"],
+                              ranking=found.get("ranking"))
 
 
 def _figures(wh: Warehouse, data: ReportData, frames: dict[str, pd.DataFrame | None]
@@ -833,7 +868,13 @@ def render(data: ReportData) -> str:
         scorecard_notes=[n for n in notes if n],
         campaigns=data.campaigns,
         figures=[{"name": n, "caption": data.captions.get(n, "")} for n in data.figures],
-        figures_json=figures_json(data.figures),
+        # the value-model figure lives in the method section, drawn by the same script
+        figures_json=figures_json({**data.figures, **(
+            {"value_choice": data.value_figure} if data.value_figure is not None else {})}),
+        value=data.value_method, warn=method.WARN,
+        value_figure=data.value_figure is not None,
+        value_caption=label("report.caption.value_choice", lang, start=(
+            data.run.get("counts") or {}).get("value_choice", {}).get("calibration_end", "")),
         at_risk=data.at_risk, at_risk_total=data.at_risk_total,
         upsell=data.upsell, upsell_total=data.upsell_total, top_n=TOP_N,
         no_campaigns=label("report.no_campaigns", lang, period=data.period.label),

@@ -29,6 +29,7 @@ from upmarket.errors import NoRun, WarehouseError
 from upmarket.i18n import label, value_label
 from upmarket.opstore import automation as auto
 from upmarket.opstore import store as ops
+from upmarket.reports import method
 from upmarket.reports.figures import at_risk_premium
 from upmarket.service import profiles
 from upmarket.service.sessions import COOKIE, Sessions
@@ -112,13 +113,18 @@ def dashboard_data(wh: Warehouse, store: ops.Store, *, lang: str, clear_ids: boo
               for a in auto.list_alerts(store, limit=LIST_ROWS)]
     # the CLV figures the run summary and the report show, from the same function
     clv = economics.model_clv(res)
+    # the value model in the words of the CLI and the report, from the run's summary alone
+    # (the comparison table stays in the warehouse: the page shows no per-model figures)
+    summary = run.get("counts") or {}
     return {"run_id": run_id, "as_of": pd.Timestamp(run["as_of"]).strftime("%Y-%m-%d"),
             "customers": len(res), "total_clv": clv["total_12m_margin"],
             "mean_clv": clv["mean_12m_margin"],
             "premium_at_risk": len(risky_all), "open_tasks": len(all_open),
             "overdue_tasks": sum(1 for t in all_open if t["due"] < now),
             "tiers": tiers, "at_risk": at_risk, "upsell": upsell, "tasks": tasks,
-            "alerts": alerts, "pseudonymised": not clear_ids}
+            "alerts": alerts, "pseudonymised": not clear_ids,
+            "value_model": method.value_model_used(summary.get("value_model"), lang),
+            "value_notices": method.value_notices(summary, lang), "warn": method.WARN}
 
 
 def dashboard_router(store: ops.Store, app_state, sessions: Sessions,
