@@ -6,6 +6,8 @@ installed package, and the page links nothing outside the service."""
 from __future__ import annotations
 
 import re
+import sys
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,11 +18,20 @@ from upmarket.service.sessions import COOKIE, Sessions
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "reports"))
+from report_world import value_summary  # noqa: E402  (the report tests' run summaries)
+
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A published run of 40 customers: tiers in turn, churn risk rising with the id, so some
-    Diamond and Core customers are above 0.6 and some below; everyone's action an upsell."""
+    Diamond and Core customers are above 0.6 and some below; everyone's action an upsell. Its
+    summary says nothing of its value model (a run from before the fit checks)."""
+    return make_world(tmp_path_factory.mktemp("dash"), {})
+
+
+def make_world(d, summary: dict):
+    """The 40-customer run published with `summary` in the warehouse under folder `d`."""
     from datetime import datetime
     from types import SimpleNamespace
 
@@ -31,7 +42,6 @@ def world(tmp_path_factory):
     from upmarket.warehouse import connect
     from upmarket.warehouse.runs import Run
 
-    d = tmp_path_factory.mktemp("dash")
     url = f"duckdb://{d}/w.duckdb"
     n = 40
     ids = [f"K{i:03d}" for i in range(n)]
@@ -48,7 +58,7 @@ def world(tmp_path_factory):
     run = Run(wh, datetime(2026, 6, 1))
     run.write("results", res)
     run.write("actions", acts)
-    run.publish({})
+    run.publish(summary)
     privacy.pseudonym_key(wh)
     wh.close()
     return SimpleNamespace(warehouse=url, results=res)
@@ -158,3 +168,66 @@ def test_dashboard_shows_the_runs_clv_mean_and_total(dash, world):
     assert f">{clv.mean():,.0f}<" in tiles and f">{clv.sum():,.0f}<" in tiles
     assert "predicted 12-month margin per customer (mean)" in tiles
     assert "predicted 12-month margin of all customers (total)" in tiles
+
+
+def dashboard_page(world, tmp_path, lang: str) -> str:
+    app = create_app(f"sqlite:///{tmp_path}/ops-{lang}.sqlite", world.warehouse)
+    _, key = ops.create_key(app.state.store, "read-key", ["read"])
+    with TestClient(app) as client:
+        login(client, key)
+        page = client.get(f"/dashboard?lang={lang}")
+    assert page.status_code == 200
+    return page.text
+
+
+def words(html: str) -> str:
+    import html as htmllib
+
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return " ".join(htmllib.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_flagged_value_model_is_a_visible_notice(tmp_path_factory, tmp_path, lang):
+    from upmarket.i18n import current_lang, label
+    from upmarket.models.btyd.diagnostics import FitWarning
+
+    summary = value_summary(flagged=True)
+    # the run publishes no comparison table: the page needs only the run's summary
+    world = make_world(tmp_path_factory.mktemp("flagged"), summary)
+    page = dashboard_page(world, tmp_path, lang)
+    notice = page.split('id="value-model"')[1].split("</section>")[0]
+    # a notice above the lists, styled and announced as an alert
+    assert '<section id="value-model" class="notice" role="alert">' in page
+    assert page.index('id="value-model"') < page.index('id="tiers"')
+    text, lang = words(notice), current_lang(lang)
+    # the words of the CLI and the report: every warning, marked, and the missing P(alive)
+    for w in summary["value_model"]["warnings"]:
+        said = FitWarning(w["code"], w["model"],
+                          {k: v for k, v in w.items() if k not in ("code", "model")}).text(lang)
+        assert f"⚠ {said}" in text, said
+    assert f"⚠ {label('run_value_p_alive_missing', lang, reason=label('p_alive_missing.no_dropout', lang))}" in text
+    assert text.count("⚠") == 4
+    # and the model the run used
+    assert label("run_value_model", lang, transactions=label("value_model.empirical", lang),
+                 spend=label("value_model.empirical_spend", lang)) in text
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_clean_value_model_is_named_without_a_warning(tmp_path_factory, tmp_path, lang):
+    from upmarket.i18n import current_lang, label
+
+    world = make_world(tmp_path_factory.mktemp("clean"), value_summary(flagged=False))
+    page = dashboard_page(world, tmp_path, lang)
+    lang = current_lang(lang)
+    assert "⚠" not in page and 'role="alert"' not in page
+    line = page.split('id="value-model"')[1].split("</p>")[0]
+    assert label("run_value_model", lang, transactions=label("value_model.bgnbd", lang),
+                 spend=label("value_model.gamma_gamma", lang)) in words(line)
+
+
+def test_a_run_without_an_account_of_its_value_model_shows_none(dash):
+    client, _, keys = dash
+    login(client, keys["read"][1])
+    page = client.get("/dashboard").text
+    assert 'id="value-model"' not in page and "⚠" not in page
