@@ -447,3 +447,23 @@ def test_a_run_without_an_account_of_its_models_has_no_block(wh, report_world):
     # … and a summary from before these checks makes no block and no figure
     assert R.value_method({"kpis": {}}, None, "en") == {}
     assert R._value_figure({}, report_world.frames["value_model_comparison"], "en") is None
+
+
+def test_method_words_for_runs_the_section_must_still_explain():
+    from upmarket.reports import method
+
+    # no time-split churn model: the line says what churn risk is instead
+    assert method.churn_text({"churn_model": "P(alive) only: too little history"}, "zh") == \
+        label("report.churn.fallback", "zh")
+    # a run made under another criterion shows that run's own statement, not our translation
+    summary = {"value_choice": {"chosen": "pnbd", "holdout_weeks": 8.0,
+                                "calibration_end": "2025-11-06", "criterion": "lowest RMSE",
+                                "models": []},
+               "value_model": {"transactions": "pnbd", "spend": "gamma_gamma"}}
+    lines = method.value_choice_text(summary, "en")
+    assert lines[-1] == "Criterion of this run: lowest RMSE"
+    # too short a history for a holdout: the reason, as the CLI gives it
+    short = {"value_choice": {"chosen": None, "reason": "short_history"}}
+    assert method.value_choice_text(short, "en") == [method.value_choice_line(
+        short["value_choice"], "en")]
+    assert method.value_choice_rows(short, None, "en") == []
