@@ -206,7 +206,9 @@ def test_a_flagged_value_model_is_a_visible_notice(tmp_path_factory, tmp_path, l
         said = FitWarning(w["code"], w["model"],
                           {k: v for k, v in w.items() if k not in ("code", "model")}).text(lang)
         assert f"⚠ {said}" in text, said
-    assert f"⚠ {label('run_value_p_alive_missing', lang, reason=label('p_alive_missing.no_dropout', lang))}" in text
+    missing = label("run_value_p_alive_missing", lang,
+                    reason=label("p_alive_missing.no_dropout", lang))
+    assert f"⚠ {missing}" in text
     assert text.count("⚠") == 4
     # and the model the run used
     assert label("run_value_model", lang, transactions=label("value_model.empirical", lang),

@@ -1,6 +1,8 @@
 """The dashboard (DESIGN §1: the CRM or sales manager's page): tiers and their service levels,
 premium customers at risk with the action to take, the upsell list, open tasks against their
-SLA, recent alerts and the run's charts — served by `upmarket serve` at /dashboard.
+SLA, recent alerts and the run's charts — served by `upmarket serve` at /dashboard. It names
+the run's value model and, when the fit checks flagged it or P(alive) is missing, shows a notice
+in the words of the CLI and the report (`reports.method`), read from the run's summary alone.
 
 Access: log in once with an API key that has the `read` scope (a signed session cookie then
 stands for it, see `sessions.py`). Customer ids are shown in the clear only to keys that may
