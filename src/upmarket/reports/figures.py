@@ -552,10 +552,13 @@ def fig_value_choice(comparison: pd.DataFrame, lang: str = "en", *,
     if len(actual):
         # the same number on every fitted row (the holdout's purchases); drawn once
         value = float(actual.iloc[0])
-        fig.add_hline(y=value, line=dict(color="#c8102e", dash="dash", width=2),
-                      annotation_text=label("report.legend.value_actual", lang, actual=value),
-                      annotation_position="top right",
-                      annotation_font=dict(color="#c8102e"))
+        line = dict(color="#c8102e", dash="dash", width=2)
+        fig.add_hline(y=value, line=line)
+        # named in the legend rather than by an annotation on the line, which would sit on a
+        # bar whenever the forecasts overshoot the actual
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line,
+                                 name=label("report.legend.value_actual", lang, actual=value),
+                                 hoverinfo="skip"))
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=names)
     top = max([v for v in predicted if v is not None] + list(actual), default=1.0)
     fig.update_yaxes(title_text=label("report.axis.holdout_purchases", lang),
