@@ -117,21 +117,25 @@ def blend_lines(cmp) -> list[str]:
     out = [f"Blend: {w:.2f} × {c} + {1 - w:.2f} × ML on purchases, {p['spend_weight']:.2f} × {c} + "
            f"{1 - p['spend_weight']:.2f} × ML on spend (the ranking), weights minimising the squared error "
            f"on the inner split {p['inner_calibration_end']} to {p['inner_holdout_end']} "
-           f"({p['inner_weeks']:.0f} weeks), decided before the holdout above is read."]
+           f"({p['inner_weeks']:.0f} weeks), decided before the holdout above is read; aggregate error there: "
+           + ", ".join(f"{m} {e:+.1%}" for m, e in p["inner_error"].items()) + "."]
+    out.append("")
     f = cmp.forecasts
     grid = np.round(np.linspace(0, 1, 101), 2)
-    err = np.array([(v * f[c] + (1 - v) * f["ml"]).sum() / f["actual"].sum() - 1 for v in grid])
-    mae = np.array([np.mean(np.abs(v * f[c] + (1 - v) * f["ml"] - f["actual"])) for v in grid])
-    ok = np.abs(err) <= 0.05
     bg = cmp.table.loc["bgnbd", "mae"] if "bgnbd" in cmp.table.index else float("nan")
-    if ok.any():
-        i = np.flatnonzero(ok)[np.argmin(mae[ok])]
-        reach = (f"aggregate within ±5 % for weights {grid[ok].min():.2f} to {grid[ok].max():.2f} on {c}, "
-                 f"where the MAE is at best {mae[i]:.3f} (at {grid[i]:.2f}; BG/NBD {bg:.3f})")
-    else:
-        reach = f"no weight brings the aggregate within ±5 % (errors {err.min():+.1%} to {err.max():+.1%})"
-    out.append(f"In hindsight (this holdout, every weight on the grid; not a choice): {reach}; "
-               f"lowest MAE {mae.min():.3f} at {grid[np.argmin(mae)]:.2f}.")
+    for comp in [m for m in ("bgnbd", "pnbd", "mbgnbd") if m in f]:
+        mix = [v * f[comp] + (1 - v) * f["ml"] for v in grid]
+        err = np.array([m.sum() / f["actual"].sum() - 1 for m in mix])
+        mae = np.array([np.mean(np.abs(m - f["actual"])) for m in mix])
+        ok = np.abs(err) <= 0.05
+        if ok.any():
+            i = np.flatnonzero(ok)[np.argmin(mae[ok])]
+            reach = (f"aggregate within ±5 % for weights {grid[ok].min():.2f} to {grid[ok].max():.2f}, where the "
+                     f"MAE is at best {mae[i]:.3f} (at {grid[i]:.2f}; BG/NBD alone {bg:.3f})")
+        else:
+            reach = f"no weight brings the aggregate within ±5 % (errors {err.min():+.1%} to {err.max():+.1%})"
+        out.append(f"- In hindsight, {comp} with ML at every weight on the grid (reads this holdout; not a "
+                   f"choice): {reach}; lowest MAE {mae.min():.3f} at weight {grid[np.argmin(mae)]:.2f}.")
     return out
 
 
@@ -185,7 +189,15 @@ def run(customers: int = 0, quick: bool = False) -> None:
                       "published holdout means per calibration frequency), and the shortfall is spread "
                       "over the whole holdout (the 13-week blocks above), not at its boundaries: after "
                       "the calibration period the cohort's repeat buying stops declining, which models "
-                      "with a constant purchase rate and steady attrition cannot foresee.", ""]
+                      "with a constant purchase rate and steady attrition cannot foresee.", "",
+                      "Why the blend does not reach the goal either: inside the calibration period the "
+                      "signs are reversed (on the inner split the BTYD forecasts are close in aggregate and "
+                      "the ML one under-forecasts), so the weight chosen there goes mostly to the BTYD "
+                      "model and keeps its shortfall; and no weight would do, even one read off this "
+                      "holdout (the hindsight lines above): the ML forecast adds the missing purchases to "
+                      "the wrong customers, so every weight that brings the aggregate within ±5 % has a "
+                      "per-customer MAE above BG/NBD's. Ranking by the ML spend, alone or blended, does "
+                      "not lift the precision at the top 20 % above the BTYD spend either.", ""]
         else:
             block += ["The issue's targets read for the blend on this data (for information; the goal is "
                       "set on CDNOW):", "", *targets(cmp, "blend"), ""]

@@ -342,7 +342,8 @@ def choose_blend(orders, calibration_end: datetime, horizon_weeks: float, *, ran
     """The blend's BTYD component and weights, from ``orders`` before ``calibration_end`` only
     (module docstring). Returns ``component``, ``weight`` (on the component's purchases; ML gets
     ``1 - weight``), ``spend_weight``, ``inner_calibration_end``, ``inner_holdout_end``,
-    ``inner_weeks`` and ``note``; without a usable inner split or components, only ``note``
+    ``inner_weeks``, ``inner_error`` (aggregate error of each component on the inner holdout)
+    and ``note``; without a usable inner split or components, only ``note``
     (the blend then has no fit)."""
     cal = orders.filter(orders.ts < calibration_end)  # nothing at or after the calibration end is read
     first = cal.ts.min().execute()
@@ -373,6 +374,8 @@ def choose_blend(orders, calibration_end: datetime, horizon_weeks: float, *, ran
     return {"component": component, "weight": weight, "spend_weight": spend_weight,
             "inner_calibration_end": f"{a:%Y-%m-%d}", "inner_holdout_end": f"{b:%Y-%m-%d}",
             "inner_weeks": inner.holdout_weeks,
+            # how the two components fared on the inner holdout: what the weight was chosen from
+            "inner_error": {m: float(t.loc[m, "error"]) for m in (component, "ml")},
             "note": f"{weight:.2f} × {NAMES[component]} + {1 - weight:.2f} × ML (spend {spend_weight:.2f}), "
                     f"weights from the inner split {a:%Y-%m-%d} to {b:%Y-%m-%d}"}
 
