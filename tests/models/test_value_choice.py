@@ -172,3 +172,78 @@ def test_single_candidate_and_bad_input(sample_orders):
         compare_value_models(sample_orders, CAL, END, candidates=("gbm",))
     with pytest.raises(UpmarketError, match="nobody bought"):
         compare_value_models(sample_orders, datetime(1990, 1, 1), END)
+
+
+def _simulated_cdnow(path, holdout_factor, random_state=5):
+    """A Pareto/NBD base (gamma purchase rates, exponential lifetimes) in the CDNOW file format,
+    1998-01-05 to 1999-07-05; holdout purchases (from 1999-01-04) are kept, or each repeated
+    ``holdout_factor`` times on the following days, so two files share the calibration period
+    exactly and differ after it. Returns the lines written."""
+    rng = np.random.default_rng(random_state)
+    start, end = pd.Timestamp("1998-01-05"), pd.Timestamp("1999-07-05")
+    rows = []
+    for i in range(900):
+        rate = rng.gamma(0.8, 1 / 4.0)  # purchases per week
+        t = float(rng.integers(0, 12 * 7))
+        death = t + rng.exponential(7 / 0.02)  # mean lifetime 50 weeks
+        while t < min(death, (end - start).days):
+            day = start + pd.Timedelta(days=int(t))
+            repeat = holdout_factor if day >= pd.Timestamp("1999-01-04") else 1
+            # one draw per purchase whatever the repeats, so both files draw the same sequence
+            spend = rng.gamma(2.0, 15.0)
+            for k in range(repeat):
+                d = day + pd.Timedelta(days=k)
+                if d < end:
+                    rows.append(f" {i + 1:05d} {d:%Y%m%d}  1   {spend:.2f}")
+            t += rng.exponential(7.0 / rate) + 1
+    path.write_text(" customer_id  date number_of_cds  dollar_value\n" + "\n".join(rows) + "\n")
+    return len(rows)
+
+
+def _ingested(tmp_path, name, holdout_factor):
+    path = tmp_path / f"{name}.txt"
+    _simulated_cdnow(path, holdout_factor)
+    url = f"duckdb://{tmp_path}/{name}.duckdb"
+    res = CliRunner().invoke(app, ["ingest", "orders", str(path), "--preset", "cdnow", "-w", url])
+    assert res.exit_code == 0, res.output
+    return connect(url, create=False)
+
+
+def test_blend_weight_is_chosen_inside_the_calibration_period(tmp_path):
+    """The blend's component and weights come from an inner split of the calibration period:
+    tripling every purchase after the calibration end changes the holdout figures but neither the
+    weights nor the blend's forecasts; the weight is the squared-error optimum on the inner split."""
+    from upmarket.models.value_choice import BLEND, run_holdout
+
+    cal, end = datetime(1999, 1, 4), datetime(1999, 7, 5)
+    same, tripled = _ingested(tmp_path, "same", 1), _ingested(tmp_path, "tripled", 3)
+    a = compare_value_models(same.table("orders"), cal, end, candidates=("pnbd", "ml", BLEND), n_boot=10)
+    b = compare_value_models(tripled.table("orders"), cal, end, candidates=("pnbd", "ml", BLEND), n_boot=10)
+    assert b.table.loc[BLEND, "actual"] > 2 * a.table.loc[BLEND, "actual"]
+    assert a.params[BLEND] == b.params[BLEND]
+    np.testing.assert_allclose(a.forecasts[BLEND], b.forecasts[BLEND])
+
+    p = a.params[BLEND]
+    w, c = p["weight"], p["component"]
+    assert c in ("bgnbd", "pnbd", "mbgnbd") and 0.0 <= w <= 1.0
+    assert not a.table.loc[BLEND, "degenerate"]
+    # the blend is the weighted sum of its components' forecasts on the whole calibration period
+    f = a.forecasts
+    np.testing.assert_allclose(f[BLEND], w * f[c] + (1 - w) * f["ml"])
+    np.testing.assert_allclose(f[f"{BLEND}_spend"],
+                               p["spend_weight"] * f[f"{c}_spend"] + (1 - p["spend_weight"]) * f["ml_spend"])
+
+    # independently: the inner split is the run's rule on the calibration period, and the weight
+    # is the closed-form least-squares weight, clipped to [0, 1], up to the grid's 0.01
+    orders = same.table("orders")
+    first = pd.Timestamp(orders.ts.min().execute()).to_pydatetime()
+    inner_cal, inner_end = run_holdout(first, cal, horizon_days=(end - cal).days)
+    assert p["inner_calibration_end"] == f"{inner_cal:%Y-%m-%d}" and p["inner_holdout_end"] == f"{cal:%Y-%m-%d}"
+    inner = compare_value_models(orders.filter(orders.ts < cal), inner_cal, inner_end, n_boot=0)
+    assert c == next(m for m in inner.ranking if m != "ml" and not inner.table.loc[m, "degenerate"])
+    g = inner.forecasts
+    d = g[c] - g["ml"]
+    w_ls = float(np.clip(((g["actual"] - g["ml"]) * d).sum() / (d * d).sum(), 0.0, 1.0))
+    assert w == pytest.approx(w_ls, abs=0.0051)
+    same.close()
+    tripled.close()

@@ -28,6 +28,23 @@ optimiser's bound (|log parameter| within 0.5 of 25), its drop-out process vanis
 drop-out below 1e-4: the fit is a plain NBD), or the optimiser did not converge; a candidate
 that could not be fitted at all is degenerate too. Degenerate candidates are ranked last, in
 their order of the same criterion.
+
+The forecast combination ``"blend"`` (asked for by name; not among the default candidates, since
+a run's value model cannot use it): ``w * BTYD + (1 - w) * ML`` per customer, a convex combination
+of two forecasts in the manner of Bates & Granger (1969, "The combination of forecasts",
+Operational Research Quarterly 20(4)), with the weight learned on a time split as in stacking
+(Wolpert 1992, "Stacked generalization", Neural Networks 5(2)). Everything about it is decided
+inside the calibration period, by a rule fixed before any outer holdout was looked at
+(:func:`choose_blend`): the calibration period is split again by :func:`run_holdout` (its last
+third, at most the outer horizon, in whole weeks); the BTYD component is the candidate
+:func:`compare_value_models` chooses on that inner split (the first non-degenerate one in its
+ranking); the weight minimises the inner per-customer *squared* error of purchases on a grid of
+0.01. Squared rather than absolute error because the squared error is minimised by the
+conditional mean, which is what an aggregate forecast sums, whereas the absolute error is
+minimised by the conditional median, which for skewed counts (most customers buy nothing) lies
+below the mean and would pull the weight towards whichever forecast is lower. The spend weight is
+chosen the same way on inner spend, and the blend ranks customers by its blended spend. The
+components are then refitted on the whole calibration period and combined with those weights.
 """
 
 from __future__ import annotations
@@ -42,7 +59,12 @@ import pandas as pd
 from upmarket.errors import UpmarketError
 
 CANDIDATES = ("bgnbd", "pnbd", "mbgnbd", "ml")
-NAMES = {"bgnbd": "BG/NBD", "pnbd": "Pareto/NBD", "mbgnbd": "MBG/NBD", "ml": "ML",
+#: The forecast combination (module docstring); accepted by name beside :data:`CANDIDATES`.
+BLEND = "blend"
+BTYD_CANDIDATES = ("bgnbd", "pnbd", "mbgnbd")
+#: Weights tried for the blend's BTYD component.
+BLEND_GRID = np.round(np.linspace(0.0, 1.0, 101), 2)
+NAMES = {"bgnbd": "BG/NBD", "pnbd": "Pareto/NBD", "mbgnbd": "MBG/NBD", "ml": "ML", "blend": "blend",
          "past_spend": "past spend", "recency_weighted_spend": "past spend ÷ (1 + weeks since last)"}
 BASELINES = ("past_spend", "recency_weighted_spend")
 CRITERION = ("lowest per-customer MAE of holdout purchases (3 decimals), then smallest absolute "
@@ -83,6 +105,9 @@ class Comparison:
     holdout_weeks: float
     params: dict[str, dict] = field(default_factory=dict)
     criterion: str = CRITERION
+    #: per customer (index: customer_id): ``actual``, ``actual_spend`` and ``<candidate>`` /
+    #: ``<candidate>_spend`` forecasts of every fitted model, components of a blend included
+    forecasts: pd.DataFrame | None = None
 
 
 def _btyd(name: str):
@@ -146,9 +171,10 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
     from upmarket.features.btyd import btyd_summary, transactions
     from upmarket.models.btyd import GammaGamma
 
-    unknown = [c for c in candidates if c not in CANDIDATES]
+    unknown = [c for c in candidates if c not in (*CANDIDATES, BLEND)]
     if unknown or not candidates:
-        raise UpmarketError(f"candidates must be among {', '.join(CANDIDATES)}, got {', '.join(unknown) or 'none'}")
+        raise UpmarketError(f"candidates must be among {', '.join((*CANDIDATES, BLEND))}, "
+                            f"got {', '.join(unknown) or 'none'}")
     if holdout_end <= calibration_end:
         raise UpmarketError("the holdout must end after the calibration period ends")
     summary = btyd_summary(orders, calibration_end, unit="W", holdout_end=holdout_end).to_pandas()
@@ -170,6 +196,10 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
     # purchase).
     aged = T > 0
     H = float(summary["holdout_length"].iloc[0])
+    # the blend is decided on the calibration period alone, before anything is fitted on it whole
+    blend = choose_blend(orders, calibration_end, H, random_state=random_state) if BLEND in candidates else None
+    fits = [c for c in CANDIDATES if c in candidates
+            or (blend is not None and "component" in blend and c in (blend["component"], "ml"))]
 
     # spend per purchase: Gamma-Gamma on the calibration repeat buyers with a positive mean
     repeat = (x > 0) & (summary["monetary"].to_numpy(float) > 0)
@@ -193,7 +223,7 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
     day_index = (hold["day"] - pd.Timestamp(calibration_end)).dt.days / UNIT_DAYS
     in_cal = hold["customer_id"].isin(set(ids))
     curve["actual"] = [float(((day_index < w) & in_cal).sum()) for w in weeks]
-    for name in candidates:
+    for name in fits:
         if name == "ml":
             continue
         model = _btyd(name)
@@ -213,7 +243,7 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
         params[name] = dict(model.params_)
         curve[name] = _cumulative(model, weeks, x[aged], tx[aged], T[aged]) + (~aged).sum() * np.array(
             [float(model.expected_purchases(w)) for w in weeks])
-    if "ml" in candidates:
+    if "ml" in fits:
         from upmarket.models.ml_value import GradientBoostedValue
 
         try:
@@ -227,6 +257,10 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
                             "window_weeks": ml.window_days_ / UNIT_DAYS, "n_train": ml.n_train_}
         except UpmarketError as exc:
             preds["ml"] = {"degenerate": True, "note": f"no fit: {exc}", "reason": "no_fit"}
+
+    if blend is not None:
+        preds[BLEND] = _combine(blend, preds)
+        params[BLEND] = {k: v for k, v in blend.items() if k != "note"}
 
     past = summary["total_spend"].to_numpy(float)
     since = T - tx
@@ -286,9 +320,86 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
     ranking = _rank(table.loc[list(candidates)])
     chosen = next((c for c in ranking if not table.loc[c, "degenerate"]), None)
     per_frequency = _per_frequency(x, y, {c: preds[c]["purchases"] for c in fitted}, max_frequency)
+    forecasts = pd.DataFrame({"actual": y, "actual_spend": s}, index=pd.Index(ids, name="customer_id"))
+    for name, p in preds.items():
+        if "purchases" in p:
+            forecasts[name] = p["purchases"]
+            if p.get("spend") is not None:
+                forecasts[f"{name}_spend"] = p["spend"]
     return Comparison(table=table, differences=differences, per_frequency=per_frequency, curve=curve,
                       chosen=chosen, ranking=tuple(ranking), n_customers=int(n), holdout_weeks=H,
-                      params=params)
+                      params=params, forecasts=forecasts)
+
+
+def _best_weight(a: np.ndarray, b: np.ndarray, y: np.ndarray) -> float:
+    """The weight ``w`` on :data:`BLEND_GRID` minimising the mean squared error of
+    ``w * a + (1 - w) * b`` against ``y``; the smallest such ``w`` on a tie."""
+    sse = [float(np.mean((w * a + (1.0 - w) * b - y) ** 2)) for w in BLEND_GRID]
+    return float(BLEND_GRID[int(np.argmin(sse))])
+
+
+def choose_blend(orders, calibration_end: datetime, horizon_weeks: float, *, random_state: int = 12) -> dict:
+    """The blend's BTYD component and weights, from ``orders`` before ``calibration_end`` only
+    (module docstring). Returns ``component``, ``weight`` (on the component's purchases; ML gets
+    ``1 - weight``), ``spend_weight``, ``inner_calibration_end``, ``inner_holdout_end``,
+    ``inner_weeks``, ``inner_error`` (aggregate error of each component on the inner holdout)
+    and ``note``; without a usable inner split or components, only ``note``
+    (the blend then has no fit)."""
+    cal = orders.filter(orders.ts < calibration_end)  # nothing at or after the calibration end is read
+    first = cal.ts.min().execute()
+    if first is None or pd.isna(first):
+        return {"note": "no purchases in the calibration period"}
+    split = run_holdout(pd.Timestamp(first).to_pydatetime(), calibration_end,
+                        horizon_days=int(round(horizon_weeks * UNIT_DAYS)))
+    if split is None:
+        return {"note": "calibration period too short for an inner split of four weeks"}
+    try:
+        inner = compare_value_models(cal, *split, candidates=CANDIDATES, n_boot=0, random_state=random_state)
+    except UpmarketError as exc:
+        return {"note": f"inner split: {exc}"}
+    f, t = inner.forecasts, inner.table
+    btyd = [c for c in inner.ranking if c in BTYD_CANDIDATES and c in f]
+    if not btyd or "ml" not in f:
+        return {"note": "inner split: no BTYD or no ML forecast to combine"}
+    # the run's own rule: the first usable fit in the inner ranking; a degenerate fit still
+    # forecasts, so with none usable the best-ranked one is combined and the weight decides
+    component = next((c for c in btyd if not t.loc[c, "degenerate"]), btyd[0])
+    weight = _best_weight(f[component].to_numpy(), f["ml"].to_numpy(), f["actual"].to_numpy())
+    if f"{component}_spend" in f and "ml_spend" in f:
+        spend_weight = _best_weight(f[f"{component}_spend"].to_numpy(), f["ml_spend"].to_numpy(),
+                                    f["actual_spend"].to_numpy())
+    else:
+        spend_weight = 0.0  # no Gamma-Gamma spend: the ML spend alone
+    a, b = split
+    return {"component": component, "weight": weight, "spend_weight": spend_weight,
+            "inner_calibration_end": f"{a:%Y-%m-%d}", "inner_holdout_end": f"{b:%Y-%m-%d}",
+            "inner_weeks": inner.holdout_weeks,
+            # how the two components fared on the inner holdout: what the weight was chosen from
+            "inner_error": {m: float(t.loc[m, "error"]) for m in (component, "ml")},
+            "note": f"{weight:.2f} × {NAMES[component]} + {1 - weight:.2f} × ML (spend {spend_weight:.2f}), "
+                    f"weights from the inner split {a:%Y-%m-%d} to {b:%Y-%m-%d}"}
+
+
+def _combine(blend: dict, preds: dict) -> dict:
+    """The blend's forecasts from its components' fits on the whole calibration period."""
+    if "component" not in blend:
+        return {"degenerate": True, "note": f"no fit: {blend['note']}", "reason": "no_fit"}
+    c, w, ws = blend["component"], blend["weight"], blend["spend_weight"]
+    pc, pm = preds.get(c, {}), preds.get("ml", {})
+    missing = [n for n, p, share in ((c, pc, w), ("ml", pm, 1 - w)) if share > 0 and "purchases" not in p]
+    if missing:
+        return {"degenerate": True, "note": f"no fit: {', '.join(missing)} could not be fitted", "reason": "no_fit"}
+    zero = np.zeros(len(pm.get("purchases", pc.get("purchases"))))
+    purchases = w * pc.get("purchases", zero) + (1 - w) * pm.get("purchases", zero)
+    spend = None
+    if pc.get("spend") is not None and pm.get("spend") is not None:
+        spend = ws * pc["spend"] + (1 - ws) * pm["spend"]
+    elif pm.get("spend") is not None:
+        spend = pm["spend"]
+    # a component's degenerate fit makes the blend degenerate only if it carries weight
+    bad = pc.get("note", "") if w > 0 and pc.get("degenerate") else ""
+    return {"purchases": purchases, "spend": spend, "degenerate": bool(bad),
+            "note": f"{NAMES[c]}: {bad}" if bad else blend["note"], "reason": pc.get("reason", "") if bad else ""}
 
 
 def _rank(table: pd.DataFrame) -> list[str]:
