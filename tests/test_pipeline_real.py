@@ -117,3 +117,9 @@ def test_run_on_online_retail_sample(tmp_path):
     else:
         assert res["p_alive"].nunique() > 1
     assert (res["clv"] > 0).mean() > 0.9
+    # the holdout comparison saw the same: no candidate is chosen there, and the run says why
+    # rather than naming a winner
+    choice = ctx.summary["value_choice"]
+    degenerate = {m["model"] for m in choice["models"] if m["degenerate"]}
+    assert choice["chosen"] is None and choice["reason"] == "all_degenerate"
+    assert degenerate == set(choice["ranking"])

@@ -101,10 +101,14 @@ LABELS: dict[str, dict[str, str]] = {
         "zh-CN": "依据最近 {weeks:.0f} 周历史选定（用 {start} 之前的数据拟合）：{chosen}，"
                  "每位客户误差 {mae:.3f}，总购买次数偏差 {error:+.1%}（{others}）。"},
     "run_value_choice_none": {
-        "en": "Value models not compared on a holdout: {why}.",
-        "zh-CN": "未在留出期比较价值模型：{why}。"},
+        "en": "No value model chosen on a holdout: {why}.",
+        "zh-CN": "未能依据留出期选定价值模型：{why}。"},
     "value_choice.short_history": {"en": "the history is too short for a holdout of four weeks",
                                    "zh-CN": "历史太短，不足四周的留出期"},
+    "value_choice.all_degenerate": {
+        "en": "no candidate's fit on the holdout could be used (a parameter at its bound or no "
+              "dropout left)",
+        "zh-CN": "各候选模型在留出期的拟合都不可用（参数取到边界或不再有流失）"},
     "value_choice.no_holdout_purchases": {
         "en": "nobody from the calibration period bought in the holdout",
         "zh-CN": "校准期的客户在留出期内没有购买"},

@@ -155,7 +155,11 @@ def choose_value_model(ctx: Context) -> None:
         return
     table = comparison.table.loc[list(comparison.ranking)]
     ctx.summary["value_choice"] = {
-        "chosen": comparison.chosen, "ranking": list(comparison.ranking),
+        "chosen": comparison.chosen,
+        # every candidate degenerate on the holdout: the value model's own checks will say the
+        # same of the fits on all the data and fall back to the empirical rate
+        **({} if comparison.chosen else {"reason": "all_degenerate"}),
+        "ranking": list(comparison.ranking),
         "calibration_end": f"{ctx.as_of - timedelta(weeks=comparison.holdout_weeks):%Y-%m-%d}",
         "holdout_weeks": round(comparison.holdout_weeks, 1), "criterion": comparison.criterion,
         "models": [{"model": name, "predicted": _round(r.get("predicted", np.nan), 1),
