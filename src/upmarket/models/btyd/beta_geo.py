@@ -78,27 +78,10 @@ class BetaGeo(TransactionModel):
         da2 = digamma(a + 1) - digamma(a)
         db0 = -digamma(b)
 
-        lat = np.log(alpha + T)
-        latx = np.log(alpha + tx)
-        rx = r + x
-        l1 = u_l1[ix] - rx * lat
-        l2 = u_l2[ix] - rx * latx
-        m = np.maximum(l1, l2)
-        e1 = np.exp(l1 - m)
-        e2 = np.exp(l2 - m)
-        s = e1 + e2
-        ll = u_base[ix] + m + np.log(s)
-        w1 = e1 / s
-        w2 = 1.0 - w1
-
-        d = np.empty((4, x.size))  # (k, n): see _base.weighted_sum
-        d[0] = u_dr[ix] - w1 * lat - w2 * latx
-        d[1] = r / alpha - rx * (w1 / (alpha + T) + w2 / (alpha + tx))
         # d/da: term1 psi(a+b) - psi(a+b+x); term2 adds psi(a+1) - psi(a)
-        d[2] = u_da[ix] + w2 * da2
         # d/db: psi(a+b) - psi(a+b+x) - psi(b) + w1 psi(b+x) + w2 psi(b+x-1)
-        d[3] = u_da[ix] + db0 + w1 * u_db1[ix] + w2 * u_db2[ix]
-        return ll, d.T
+        return two_term_loglik(r, alpha, x, tx, T, ix, u_base, u_l1, u_l2, u_dr, u_da, da2, db0,
+                               u_db1, u_db2)
 
     # ------------------------------------------------------------------ predictions
 
@@ -232,3 +215,33 @@ def _expected_quad(t, r, alpha, a, b, x, T):
     # trapezoid weights: where a tail was cut off the grid ends inside the mass, and a plain sum
     # would count the end nodes twice over
     return float(h * (f.sum() - 0.5 * (f[0] + f[-1])) + tails)
+
+
+def two_term_loglik(r, alpha, x, tx, T, ix, u_base, u_l1, u_l2, u_dr, u_dab, da2, db0, u_db1,
+                    u_db2):
+    """The likelihood shape the BG/NBD (FHL 2005 eq. 6) and the MBG/NBD (Batislam et al. 2007)
+    share: Gamma-Poisson purchasing, times a mixture of "still alive at T" (term 1, weight
+    exp(u_l1) (alpha+T)^-(r+x)) and "gone right after t_x" (term 2, exp(u_l2) (alpha+t_x)^-(r+x)),
+    added in log space. Arrays named u_* hold functions of each distinct x (indexed by `ix`);
+    the a and b derivatives of the two terms differ between the models only through them and
+    the scalars `da2` (term 2's extra d/da) and `db0` (-psi(b)). Returns per-row ll and the
+    (n, 4) gradient d ll / d(r, alpha, a, b)."""
+    lat = np.log(alpha + T)
+    latx = np.log(alpha + tx)
+    rx = r + x
+    l1 = u_l1[ix] - rx * lat
+    l2 = u_l2[ix] - rx * latx
+    m = np.maximum(l1, l2)
+    e1 = np.exp(l1 - m)
+    e2 = np.exp(l2 - m)
+    s = e1 + e2
+    ll = u_base[ix] + m + np.log(s)
+    w1 = e1 / s
+    w2 = 1.0 - w1
+
+    d = np.empty((4, x.size))  # (k, n): see _base.weighted_sum
+    d[0] = u_dr[ix] - w1 * lat - w2 * latx
+    d[1] = r / alpha - rx * (w1 / (alpha + T) + w2 / (alpha + tx))
+    d[2] = u_dab[ix] + w2 * da2
+    d[3] = u_dab[ix] + db0 + w1 * u_db1[ix] + w2 * u_db2[ix]
+    return ll, d.T

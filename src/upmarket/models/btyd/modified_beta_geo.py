@@ -16,7 +16,7 @@ import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln
 
 from ._base import TransactionModel, as_array, check_continuous_rft, check_weights
-from .beta_geo import BetaGeo
+from .beta_geo import BetaGeo, two_term_loglik
 
 
 class ModifiedBetaGeo(TransactionModel):
@@ -76,25 +76,8 @@ class ModifiedBetaGeo(TransactionModel):
         da2 = 1.0 / a  # psi(a+1) - psi(a)
         db0 = -digamma(b)
 
-        lat = np.log(alpha + T)
-        latx = np.log(alpha + tx)
-        rx = r + x
-        l1 = u_l1[ix] - rx * lat
-        l2 = u_l2[ix] - rx * latx
-        m = np.maximum(l1, l2)
-        e1 = np.exp(l1 - m)
-        e2 = np.exp(l2 - m)
-        s = e1 + e2
-        ll = u_base[ix] + m + np.log(s)
-        w1 = e1 / s
-        w2 = 1.0 - w1
-
-        d = np.empty((4, x.size))  # (k, n): see _base.weighted_sum
-        d[0] = u_dr[ix] - w1 * lat - w2 * latx
-        d[1] = r / alpha - rx * (w1 / (alpha + T) + w2 / (alpha + tx))
-        d[2] = u_dab[ix] + w2 * da2
-        d[3] = u_dab[ix] + db0 + w1 * u_db1[ix] + w2 * u_db2[ix]
-        return ll, d.T
+        return two_term_loglik(r, alpha, x, tx, T, ix, u_base, u_l1, u_l2, u_dr, u_dab, da2, db0,
+                               u_db1, u_db2)
 
     # ------------------------------------------------------------------ predictions
 
