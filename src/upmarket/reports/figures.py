@@ -546,7 +546,10 @@ def fig_value_choice(comparison: pd.DataFrame, lang: str = "en", *,
             text=[label("report.value.no_fit", lang) if predicted[i] is None else
                   f"{predicted[i]:,.0f} ({errors[i]:+.1%})" if np.isfinite(errors[i]) else
                   f"{predicted[i]:,.0f}" for i in idx],
-            textposition="outside", cliponaxis=False,
+            # at the foot of the bar: above it the label would cross the actual's line,
+            # which runs near every bar top when the forecasts are close
+            textposition=["outside" if predicted[i] is None else "inside" for i in idx],
+            insidetextanchor="start", cliponaxis=False,
             hovertemplate="%{x}: %{y:,.0f}<extra>%{fullData.name}</extra>"))
     actual = t["actual"].astype(float).dropna() if "actual" in t else pd.Series(dtype=float)
     if len(actual):
