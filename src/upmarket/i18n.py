@@ -147,7 +147,8 @@ LABELS: dict[str, dict[str, str]] = {
     "p_alive_missing.no_dropout": {
         "en": "not estimated: the dropout models did not fit this data, and the empirical "
               "purchase rates used instead do not model dropout",
-        "zh-CN": "未估计：流失模型不适合这批数据，改用的经验购买率不对流失建模"},
+        "zh-CN": "未估计：含客户流失过程的购买模型（BG/NBD 等）不适合这批数据，"
+                 "改用的经验购买率不刻画流失"},
     "p_alive_missing.unknown": {"en": "not estimated in this run",
                                 "zh-CN": "本次运行未估计"},
     # why a candidate value model could not be used (models.value_choice reason codes)

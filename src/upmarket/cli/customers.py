@@ -125,8 +125,10 @@ def show(
         return
     title = f"{label('field.customer_id', lang)} {customer_id}"
     t = Table(title=title, title_justify="left", show_header=False)
-    t.add_column(style="bold")
-    t.add_column()
+    # fold, not ellipsis: a reason such as why P(alive) is missing must be read whole at 80
+    # columns, and Chinese has no spaces to wrap at
+    t.add_column(style="bold", overflow="fold")
+    t.add_column(overflow="fold")
     if "churn_signals" in row:
         from upmarket.models.churn import signal_text
 
