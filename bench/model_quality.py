@@ -5,6 +5,10 @@ analyst uses without a model (past spend; past spend ÷ (1 + weeks since the las
 * CDNOW master (23,570 customers of the 1997 Q1 cohort): the standard 39/39-week split,
   calibration to 1997-10-01, holdout to 1998-07-01.
 * Online Retail sample (30k lines): calibration to 2011-09-01, holdout to the end of the data.
+* The two synthetic demo worlds (`WORLDS`, 5,000 customers each, three years of history so the
+  calibration period has two): "btyd", whose customers buy and drop out exactly as BG/NBD
+  assumes, and "realistic", whose do not (regular, seasonal buying; dropout in calendar time).
+  Calibration to one year before the world's as-of date, holdout from there to the as-of date.
 
 The baseline measured in the same run is BG/NBD for the per-customer error and the two analyst
 rankings for the precision at the top 20 % of holdout spenders. Intervals are 95 % bootstrap
@@ -21,7 +25,7 @@ from datetime import datetime
 from . import REPO_ROOT, command, machine_info, today, update_section
 
 NAME = "model_quality"
-DESCRIPTION = "value models on a time-split holdout: CDNOW master and Online Retail"
+DESCRIPTION = "value models on a time-split holdout: CDNOW master, Online Retail and both demo worlds"
 
 DATA = REPO_ROOT.parent / "shared" / "data"
 CASES = (
@@ -30,6 +34,14 @@ CASES = (
      datetime(2011, 9, 1), None),
 )
 N_BOOT = 200
+#: The synthetic worlds: (title, world, customers, years of history). Three years, so the
+#: calibration period (all but the last year) has two years of history and customers acquired
+#: in its first year have had time to show their rhythm; the holdout is the last year.
+WORLDS = (
+    ("Demo world btyd", "btyd", 5_000, 3.0),
+    ("Demo world realistic", "realistic", 5_000, 3.0),
+)
+WORLD_SEED = 7
 
 
 def _pct(v, signed=True) -> str:
@@ -61,12 +73,12 @@ def measure(path, preset, cal_end, holdout_end, n_boot=N_BOOT):
     return cmp, end, seconds
 
 
-def section(title, path, cal_end, end, cmp, seconds) -> str:
+def section(title, path, cal_end, end, cmp, seconds, source=None) -> str:
     t = cmp.table
     from upmarket.models.value_choice import NAMES
 
     lines = [f"#### {title}", "",
-             f"`{path.name}`: {cmp.n_customers:,} customers who bought before {cal_end:%Y-%m-%d}; holdout "
+             f"{source or f'`{path.name}`'}: {cmp.n_customers:,} customers who bought before {cal_end:%Y-%m-%d}; holdout "
              f"{cmp.holdout_weeks:.1f} weeks to {end:%Y-%m-%d}; {seconds:.0f} s for all fits, scores and "
              f"{N_BOOT} bootstrap draws.", "",
              "| ranking | holdout purchases (pred. / actual) | aggregate error | MAE per customer | spend error "
@@ -163,8 +175,43 @@ def targets(cmp, c=None) -> list[str]:
     return out
 
 
+def measure_world(world, customers, years, n_boot=N_BOOT):
+    """Build a demo world in a scratch warehouse and compare the candidates on it, calibration
+    to one year before its as-of date, holdout to the as-of date."""
+    from upmarket.demo.load import load_world
+    from upmarket.demo.world import WorldConfig
+    from upmarket.models.value_choice import BLEND, CANDIDATES, compare_value_models
+    from upmarket.warehouse import connect
+
+    cfg = WorldConfig(world=world, customers=customers, seed=WORLD_SEED, years=years)
+    end = cfg.as_of
+    cal_end = end.replace(year=end.year - 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        wh = connect(f"duckdb://{tmp}/w.duckdb")
+        load_world(wh, cfg)
+        t0 = time.perf_counter()
+        cmp = compare_value_models(wh.table("orders"), cal_end, end, candidates=(*CANDIDATES, BLEND),
+                                   n_boot=n_boot)
+        seconds = time.perf_counter() - t0
+        wh.close()
+    return cfg, cmp, cal_end, end, seconds
+
+
+def world_notes(world) -> list[str]:
+    """What the world is for: the models' own assumptions, or assumptions broken on purpose."""
+    why = ("The btyd world's customers buy and drop out exactly as BG/NBD assumes (Poisson purchases "
+           "while alive, dropout right after a purchase), so the BTYD models are correctly specified "
+           "here: this is what they do when their assumptions hold."
+           if world == "btyd" else
+           "The realistic world breaks those assumptions on purpose (purchase gaps more regular than "
+           "exponential, a yearly season, dropout at a moment in calendar time between purchases, "
+           "raised by late deliveries): this is what the same models do when they are misspecified.")
+    return [why]
+
+
 def run(customers: int = 0, quick: bool = False) -> None:
-    """``customers`` is ignored: the data sets are real and of fixed size."""
+    """``customers`` is ignored: the data sets are real and of fixed size, and the demo worlds'
+    size is fixed here so the section is comparable from run to run."""
     m = machine_info()
     parts = [f"### Value models on a time-split holdout ({today()})", "",
              f"`{command(NAME, customers, quick)}` on {m['nproc']} × {m['cpu']}, {m['memory']}, "
@@ -201,6 +248,15 @@ def run(customers: int = 0, quick: bool = False) -> None:
         else:
             block += ["The issue's targets read for the blend on this data (for information; the goal is "
                       "set on CDNOW):", "", *targets(cmp, "blend"), ""]
+        print("\n".join(block), flush=True)
+        parts += block
+    for title, world, n, years in WORLDS:
+        print(f"  {title}…", flush=True)
+        cfg, cmp, cal_end, end, seconds = measure_world(world, n, years)
+        source = (f"`upmarket demo --world {world}` ({n:,} customers, {years:.0f} years of history to "
+                  f"{end:%Y-%m-%d}, random state {WORLD_SEED})")
+        block = [section(title, None, cal_end, end, cmp, seconds, source=source), "",
+                 *world_notes(world), ""]
         print("\n".join(block), flush=True)
         parts += block
     update_section(NAME, "\n".join(parts))
