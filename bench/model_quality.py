@@ -1,4 +1,4 @@
-"""Value-model quality on real data: every candidate (BG/NBD, Pareto/NBD, MBG/NBD, gradient-boosted
+"""Value-model quality on real data and on both demo worlds: every candidate (BG/NBD, Pareto/NBD, MBG/NBD, gradient-boosted
 ML, and their forecast combination "blend", weighted on an inner split of the calibration period) fitted on a calibration period and scored on the holdout after it, beside the rankings an
 analyst uses without a model (past spend; past spend ÷ (1 + weeks since the last purchase)).
 
