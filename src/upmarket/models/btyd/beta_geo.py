@@ -14,7 +14,32 @@ from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
 from ._base import TransactionModel, as_array, check_continuous_rft, check_integral, check_weights
 
 
-class BetaGeo(TransactionModel):
+class BetaGeoFamily(TransactionModel):
+    """What the BG/NBD and the MBG/NBD share: parameters r, alpha (Gamma purchase rate) and a, b
+    (Beta drop-out chance), continuous-time (x, t_x, T) data, the fit's starting point and the
+    per-distinct-x precomputation their likelihoods (`two_term_loglik`) index into."""
+
+    _param_names = ("r", "alpha", "a", "b")
+
+    def _prepare(self, frequency, recency, T):
+        return check_continuous_rft(frequency, recency, T, same_length=True)
+
+    def fit(self, frequency, recency, T, weights=None):
+        """Maximum likelihood with the analytic gradient; identical rows are collapsed with their
+        counts first, so ``weights`` (counts per row) and raw rows give the same fit."""
+        x, tx, T = self._prepare(frequency, recency, T)
+        w = check_weights(weights, x.shape[0])
+        rate = (np.average(x, weights=w) + 1.0) / max(np.average(T, weights=w), 1e-9)
+        self._fit((x, tx, T), w, x0=(1.0, 1.0 / rate, 1.0, 1.0))
+        return self
+
+    def _augment(self, data):
+        x = data[0]
+        ux, ix = np.unique(x, return_inverse=True)
+        return [*data, ux, ix.ravel()]
+
+
+class BetaGeo(BetaGeoFamily):
     """BG/NBD model (FHL 2005) with parameters r, alpha (purchase rate) and a, b (dropout).
 
     Parameters
@@ -28,26 +53,6 @@ class BetaGeo(TransactionModel):
     (weighted total at the optimum, unpenalised), ``standard_errors_``, ``covariance_``,
     ``n_obs_`` (number of customers = sum of weights), ``converged_``.
     """
-
-    _param_names = ("r", "alpha", "a", "b")
-
-    def _prepare(self, frequency, recency, T):
-        return check_continuous_rft(frequency, recency, T, same_length=True)
-
-    def fit(self, frequency, recency, T, weights=None) -> "BetaGeo":
-        """Maximum likelihood (FHL 2005 eq. 6-7) with the analytic gradient; identical rows are
-        collapsed with their counts first, so ``weights`` (counts per row) and raw rows give the
-        same fit."""
-        x, tx, T = self._prepare(frequency, recency, T)
-        w = check_weights(weights, x.shape[0])
-        rate = (np.average(x, weights=w) + 1.0) / max(np.average(T, weights=w), 1e-9)
-        self._fit((x, tx, T), w, x0=(1.0, 1.0 / rate, 1.0, 1.0))
-        return self
-
-    def _augment(self, data):
-        x = data[0]
-        ux, ix = np.unique(x, return_inverse=True)
-        return [*data, ux, ix.ravel()]
 
     @classmethod
     def _loglik(cls, params, x, tx, T, ux=None, ix=None):

@@ -15,11 +15,11 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln
 
-from ._base import TransactionModel, as_array, check_continuous_rft, check_weights
-from .beta_geo import BetaGeo, two_term_loglik
+from ._base import as_array, check_continuous_rft
+from .beta_geo import BetaGeo, BetaGeoFamily, two_term_loglik
 
 
-class ModifiedBetaGeo(TransactionModel):
+class ModifiedBetaGeo(BetaGeoFamily):
     """MBG/NBD model (BDF 2007, WH 2008) with parameters r, alpha (purchase rate) and a, b
     (drop-out after each purchase, the first included).
 
@@ -27,26 +27,6 @@ class ModifiedBetaGeo(TransactionModel):
     ``initial_params``; after :meth:`fit` ``params_`` (r, alpha, a, b), ``log_likelihood_``,
     ``standard_errors_``, ``covariance_``, ``n_obs_``, ``converged_``.
     """
-
-    _param_names = ("r", "alpha", "a", "b")
-
-    def _prepare(self, frequency, recency, T):
-        return check_continuous_rft(frequency, recency, T, same_length=True)
-
-    def fit(self, frequency, recency, T, weights=None) -> "ModifiedBetaGeo":
-        """Maximum likelihood (the MBG/NBD likelihood of BDF 2007, see :meth:`_loglik`) with the
-        analytic gradient; identical rows are collapsed with their counts first, as for
-        :class:`BetaGeo`."""
-        x, tx, T = self._prepare(frequency, recency, T)
-        w = check_weights(weights, x.shape[0])
-        rate = (np.average(x, weights=w) + 1.0) / max(np.average(T, weights=w), 1e-9)
-        self._fit((x, tx, T), w, x0=(1.0, 1.0 / rate, 1.0, 1.0))
-        return self
-
-    def _augment(self, data):
-        x = data[0]
-        ux, ix = np.unique(x, return_inverse=True)
-        return [*data, ux, ix.ravel()]
 
     @classmethod
     def _loglik(cls, params, x, tx, T, ux=None, ix=None):
