@@ -26,9 +26,10 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from upmarket.errors import UpmarketError
+from upmarket.features.btyd import UNIT_DAYS as BTYD_UNIT_DAYS
 
-#: Days in the model's time unit (weeks, as the BTYD summaries).
-UNIT_DAYS = 7.0
+#: Days in the model's time unit: weeks, as the BTYD summaries.
+WEEK_DAYS = BTYD_UNIT_DAYS["W"]
 
 #: The learner sees rates, shares and fixed-length windows rather than running totals: the model
 #: is trained at an earlier cut-off, when every customer was younger, and applied later; totals
@@ -60,9 +61,9 @@ def features_at(transactions: pd.DataFrame, cutoff: datetime) -> pd.DataFrame:
     n = g.size().astype(float)
     out = pd.DataFrame(index=n.index)
     out["frequency"] = n - 1
-    out["recency"] = (last - first).dt.days / UNIT_DAYS
-    out["T"] = (end - first).dt.days / UNIT_DAYS
-    out["weeks_since_last"] = (end - last).dt.days / UNIT_DAYS
+    out["recency"] = (last - first).dt.days / WEEK_DAYS
+    out["T"] = (end - first).dt.days / WEEK_DAYS
+    out["weeks_since_last"] = (end - last).dt.days / WEEK_DAYS
     out["total_spend"] = g["spend"].sum()
     out["mean_spend"] = out["total_spend"] / n
     out["last_spend"] = g["spend"].last()
@@ -74,7 +75,7 @@ def features_at(transactions: pd.DataFrame, cutoff: datetime) -> pd.DataFrame:
     out["spend_13w"] = tx[age <= 91].groupby("customer_id")["spend"].sum().reindex(out.index, fill_value=0.0)
     out["mean_gap"] = np.where(out["frequency"] > 0, out["recency"] / out["frequency"].clip(lower=1), -1.0)
     out["rate"] = out["frequency"] / (out["T"] + 1.0)
-    out["recency_share"] = out["recency"] / out["T"].clip(lower=1.0 / UNIT_DAYS)
+    out["recency_share"] = out["recency"] / out["T"].clip(lower=1.0 / WEEK_DAYS)
     return out[list(FEATURES)].astype(float)
 
 

@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 from upmarket.errors import UpmarketError
+from upmarket.features.btyd import UNIT_DAYS as BTYD_UNIT_DAYS
 
 CANDIDATES = ("bgnbd", "pnbd", "mbgnbd", "ml")
 #: The forecast combination (module docstring); accepted by name beside :data:`CANDIDATES`.
@@ -76,7 +77,8 @@ BOUND_LOG = 24.5
 #: Below this mean drop-out (per purchase, or per week for the Pareto/NBD) a fit has collapsed
 #: onto the no-attrition boundary.
 MIN_DROPOUT = 1e-4
-UNIT_DAYS = 7.0
+#: Days in the time unit of the comparison: weeks, as the BTYD summaries.
+WEEK_DAYS = BTYD_UNIT_DAYS["W"]
 
 
 @dataclass
@@ -220,7 +222,7 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
     if weeks.size == 0 or H > weeks[-1]:
         weeks = np.append(weeks, H)
     curve = pd.DataFrame({"week": weeks})
-    day_index = (hold["day"] - pd.Timestamp(calibration_end)).dt.days / UNIT_DAYS
+    day_index = (hold["day"] - pd.Timestamp(calibration_end)).dt.days / WEEK_DAYS
     in_cal = hold["customer_id"].isin(set(ids))
     curve["actual"] = [float(((day_index < w) & in_cal).sum()) for w in weeks]
     for name in fits:
@@ -247,14 +249,14 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
         from upmarket.models.ml_value import GradientBoostedValue
 
         try:
-            ml = GradientBoostedValue(random_state=random_state).fit(daily, calibration_end, H * UNIT_DAYS)
+            ml = GradientBoostedValue(random_state=random_state).fit(daily, calibration_end, H * WEEK_DAYS)
             p = ml.predict(daily, calibration_end).reindex(ids).fillna(0.0)
             preds["ml"] = {"purchases": p["purchases"].to_numpy(), "spend": p["spend"].to_numpy(),
                            "degenerate": False,
                            "note": f"trained on {ml.n_train_:,} customers at {ml.training_cutoff_:%Y-%m-%d}, "
-                                   f"window {ml.window_days_ / UNIT_DAYS:.1f} weeks"}
+                                   f"window {ml.window_days_ / WEEK_DAYS:.1f} weeks"}
             params["ml"] = {"training_cutoff": f"{ml.training_cutoff_:%Y-%m-%d}",
-                            "window_weeks": ml.window_days_ / UNIT_DAYS, "n_train": ml.n_train_}
+                            "window_weeks": ml.window_days_ / WEEK_DAYS, "n_train": ml.n_train_}
         except UpmarketError as exc:
             preds["ml"] = {"degenerate": True, "note": f"no fit: {exc}", "reason": "no_fit"}
 
@@ -350,7 +352,7 @@ def choose_blend(orders, calibration_end: datetime, horizon_weeks: float, *, ran
     if first is None or pd.isna(first):
         return {"note": "no purchases in the calibration period"}
     split = run_holdout(pd.Timestamp(first).to_pydatetime(), calibration_end,
-                        horizon_days=int(round(horizon_weeks * UNIT_DAYS)))
+                        horizon_days=int(round(horizon_weeks * WEEK_DAYS)))
     if split is None:
         return {"note": "calibration period too short for an inner split of four weeks"}
     try:
