@@ -248,6 +248,32 @@ LABELS: dict[str, dict[str, str]] = {
     "attribution.conversions": {"en": "conversions", "zh-CN": "转化数"},
     "attribution.value": {"en": "value", "zh-CN": "价值"},
     "attribution.share": {"en": "share", "zh-CN": "占比"},
+    # charts of a fitted value model for notebooks (upmarket.plotting)
+    "plot.recency": {"en": "recency (time from first to last purchase)",
+                     "zh-CN": "近度（首次到最近一次购买的时长）"},
+    "plot.frequency": {"en": "frequency (repeat purchases)", "zh-CN": "频次（重复购买次数）"},
+    "plot.p_alive_matrix": {"en": "Probability a customer is still active, by frequency and recency",
+                            "zh-CN": "按频次和近度的客户仍活跃概率"},
+    "plot.frequency_recency_matrix": {
+        "en": "Expected purchases in the next {t} periods, by frequency and recency",
+        "zh-CN": "按频次和近度的未来 {t} 个周期预期购买次数"},
+    "plot.expected": {"en": "expected purchases", "zh-CN": "预期购买次数"},
+    "plot.actual": {"en": "actual", "zh-CN": "实际"},
+    "plot.model": {"en": "model", "zh-CN": "模型"},
+    "plot.period_transactions": {"en": "Customers by number of repeat purchases: data and model",
+                                 "zh-CN": "按重复购买次数的客户数：数据与模型"},
+    "plot.repeat_purchases": {"en": "repeat purchases in the period", "zh-CN": "期内重复购买次数"},
+    "plot.customers": {"en": "customers", "zh-CN": "客户数"},
+    "plot.calibration_vs_holdout": {
+        "en": "Holdout purchases by calibration frequency: data and model",
+        "zh-CN": "按校准期频次的留出期购买：数据与模型"},
+    "plot.calibration_purchases": {"en": "repeat purchases in calibration",
+                                   "zh-CN": "校准期重复购买次数"},
+    "plot.holdout_purchases": {"en": "mean purchases in the holdout", "zh-CN": "留出期平均购买次数"},
+    "plot.cumulative": {"en": "Cumulative repeat purchases of the cohort: data and model",
+                        "zh-CN": "客户群累计重复购买：数据与模型"},
+    "plot.date": {"en": "date", "zh-CN": "日期"},
+    "plot.cumulative_axis": {"en": "cumulative repeat purchases", "zh-CN": "累计重复购买次数"},
     # holdout check of the value models (models.value_choice, cli: holdout)
     "holdout.title": {
         "en": "Holdout check: {customers:,} customers who bought before {calibration_end}; holdout "

@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import ibis
+import pandas as pd
 
 from upmarket.features.orders import days_between, purchases_until
 
@@ -75,3 +76,64 @@ def btyd_summary(
         frequency_holdout=joined.frequency_holdout.fill_null(0).cast("float64"),
         holdout_length=ibis.literal((holdout_end - as_of).days / per),
     )
+
+
+def summary_from_transactions(
+    transactions: pd.DataFrame,
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "date",
+    monetary_value_col: str | None = None,
+    *,
+    observation_period_end=None,
+    calibration_period_end=None,
+    unit: str = "W",
+) -> pd.DataFrame:
+    """The BTYD summary of a pandas frame of transactions, one row per customer, indexed by
+    customer id: `frequency`, `recency`, `T` (in `unit`s: "D", "W" or "M") and, with
+    `monetary_value_col`, `monetary_value` (mean spend of the repeat transactions).
+
+    `observation_period_end` is the last day observed (inclusive; default: the last
+    transaction's day). With `calibration_period_end` (the last day of calibration, inclusive)
+    the summary describes the calibration period and adds `frequency_holdout` (transactions
+    after it, up to the observation end) and `duration_holdout`, for a calibration-vs-holdout
+    check; only customers first seen in calibration are kept.
+
+    The figures are those of :func:`btyd_summary`, the summary every run uses, computed by the
+    same expression on an in-memory database, so a notebook and a run cannot disagree.
+    """
+    for col in (customer_id_col, datetime_col, monetary_value_col):
+        if col is not None and col not in transactions.columns:
+            raise KeyError(f"no column {col!r} in the transactions "
+                           f"(columns: {', '.join(map(str, transactions.columns))})")
+    ts = pd.to_datetime(transactions[datetime_col])
+    frame = pd.DataFrame({
+        "customer_id": transactions[customer_id_col].astype(str).to_numpy(),
+        "ts": ts.dt.tz_localize(None).to_numpy() if ts.dt.tz is not None else ts.to_numpy(),
+        "amount": (transactions[monetary_value_col].astype(float).to_numpy()
+                   if monetary_value_col else 0.0),
+        "status": "paid",
+        "line_kind": "product",
+    })
+    last_day = pd.Timestamp(observation_period_end or frame["ts"].max()).normalize()
+    end = (last_day + pd.Timedelta(days=1)).to_pydatetime()
+    con = ibis.duckdb.connect()
+    orders = con.create_table("orders", frame)
+    if calibration_period_end is None:
+        expr = btyd_summary(orders, end, unit=unit)
+    else:
+        cal_end = (pd.Timestamp(calibration_period_end).normalize()
+                   + pd.Timedelta(days=1)).to_pydatetime()
+        if cal_end >= end:
+            raise ValueError("calibration_period_end must fall before observation_period_end")
+        expr = btyd_summary(orders, cal_end, unit=unit, holdout_end=end)
+    out = expr.to_pandas().set_index("customer_id").sort_index()
+    con.disconnect()
+    out.index.name = customer_id_col
+    keep = ["frequency", "recency", "T"]
+    if monetary_value_col:
+        out = out.rename(columns={"monetary": "monetary_value"})
+        keep.append("monetary_value")
+    if calibration_period_end is not None:
+        out = out.rename(columns={"holdout_length": "duration_holdout"})
+        keep += ["frequency_holdout", "duration_holdout"]
+    return out[keep]

@@ -22,21 +22,15 @@ from plotly.subplots import make_subplots
 
 from upmarket.i18n import LABELS, current_lang, label, value_label
 from upmarket.models.churn import BANDS
+from upmarket.reports.style import COLOURS, TEMPLATE
 from upmarket.strategy.nba import ACTIONS, PERSONAL_TIERS
 from upmarket.strategy.segments import SEGMENTS
 from upmarket.strategy.tiers import TIER_ORDER
 
-#: System fonts only (a report leaves no request behind: no web fonts), with CJK fallbacks so
-#: Chinese labels render on macOS, Windows and Linux alike.
-FONT_FAMILY = ('-apple-system, "Segoe UI", "Helvetica Neue", Arial, "PingFang SC", '
-               '"Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", '
-               '"Source Han Sans SC", "WenQuanYi Micro Hei", sans-serif')
 TIER_COLOURS = {"diamond": "#5e3c99", "core": "#1f78b4", "potential": "#33a02c",
                 "basic": "#a6a6a6"}
 BAND_COLOURS = {"low": "#4daf4a", "medium": "#f2b701", "high": "#f07f09", "critical": "#c8102e"}
 LEVEL_COLOURS = {"low": "#4daf4a", "medium": "#f2b701", "high": "#c8102e"}
-COLOURS = ("#1f78b4", "#e6550d", "#31a354", "#756bb1", "#636363", "#d6616b", "#3182bd",
-           "#8c6d31")
 #: Churn bands, lowest first (`models.churn.BANDS`).
 BAND_ORDER = tuple(name for _, name in BANDS)
 #: Funnel steps (`strategy.measurement` funnels: exposure → click → register → purchase).
@@ -45,19 +39,10 @@ FUNNEL_STEPS = ("exposed", "clicked", "registered", "purchased")
 ATTRIBUTION_MODELS = ("first", "last", "linear", "time-decay", "position", "markov", "shapley")
 HEIGHT = 380
 
-# a small template of our own: the stock ones add ~6 kB of JSON to every figure
-_TEMPLATE = go.layout.Template(layout=go.Layout(
-    font=dict(family=FONT_FAMILY, size=12, color="#222"),
-    paper_bgcolor="white", plot_bgcolor="white", colorway=list(COLOURS),
-    xaxis=dict(gridcolor="#e5e5e5", zerolinecolor="#bbb", automargin=True),
-    yaxis=dict(gridcolor="#e5e5e5", zerolinecolor="#bbb", automargin=True),
-    legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
-    hoverlabel=dict(font=dict(family=FONT_FAMILY)),
-))
 
 
 def _style(fig: go.Figure, name: str, title: str, *, height: int = HEIGHT, **layout) -> go.Figure:
-    fig.update_layout(template=_TEMPLATE, title=dict(text=title, x=0, xanchor="left",
+    fig.update_layout(template=TEMPLATE, title=dict(text=title, x=0, xanchor="left",
                                                      font=dict(size=15)),
                       height=height, margin=dict(l=10, r=10, t=70, b=40),
                       meta={"figure": name}, **layout)

@@ -25,7 +25,7 @@ from upmarket.errors import BadFile
 from upmarket.warehouse import presets as preset_registry
 from upmarket.warehouse.connection import Warehouse, conform, connect
 from upmarket.warehouse.mapping import Mapping
-from upmarket.warehouse.readers import Sheet, read_file
+from upmarket.warehouse.readers import Sheet, read_file, sheet_from_frame
 from upmarket.warehouse.schema import BATCHES, QUARANTINE, TABLES, Table, resolve
 from upmarket.warehouse.validate import check
 
@@ -214,7 +214,7 @@ def _read(data, chosen, rules: Mapping, source: str | None) -> tuple[Sheet, str]
         data = data.to_pandas()
     if isinstance(data, pd.DataFrame):
         digest = hashlib.sha256(pd.util.hash_pandas_object(data, index=False).values.tobytes()).hexdigest()
-        return Sheet(data.copy(), source or "<dataframe>", "frame", first_line=1), digest
+        return sheet_from_frame(data, source or "<dataframe>"), digest
     path = str(data)
     if not Path(path).exists():
         raise BadFile(f"{path}: no such file")

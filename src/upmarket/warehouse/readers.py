@@ -161,3 +161,14 @@ def read_file(path: str | Path, *, encoding: str | None = None, delimiter: str |
     if suffix in (".parquet", ".pq"):
         return read_parquet(path)
     return read_text_table(path, encoding=encoding, delimiter=delimiter)
+
+
+def sheet_from_frame(frame: pd.DataFrame, source: str) -> Sheet:
+    """A DataFrame given in place of a file, as the text a file of it would hold, so it goes
+    through the same mapping, presets and checks: `pd.read_csv` gives floats, ints and
+    datetimes where a file reader gives strings, and missing cells become empty strings."""
+    text = {}
+    for col in frame.columns:
+        values = frame[col]
+        text[str(col)] = values.astype(str).where(values.notna(), "")
+    return Sheet(pd.DataFrame(text, index=pd.RangeIndex(len(frame))), source, "frame", first_line=1)

@@ -3,6 +3,7 @@ likelihood fit over log-parameters with analytic gradients, standard errors, dis
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -24,6 +25,31 @@ class ConvergenceWarning(UserWarning):
 #: Bounds of the optimiser on every log-parameter: an estimate that ends there was stopped by
 #: the bound, not by the data (`diagnostics.check_fit` flags it).
 LOG_BOUND = 25.0
+
+
+# ----------------------------------------------------------------------------- pandas in, pandas out
+
+
+def keeps_index(method):
+    """Per-customer predictions come back as a pandas Series on the input's index when a
+    customer-level argument is a Series (a column of a summary frame), so they can be joined
+    back by customer; arrays in give arrays out, as the pipeline uses them."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        out = method(self, *args, **kwargs)
+        for arg in (*args, *kwargs.values()):
+            if _is_series(arg) and np.ndim(out) == 1 and len(out) == len(arg):
+                import pandas as pd  # the models themselves run on numpy alone
+
+                return pd.Series(np.asarray(out), index=arg.index, name=method.__name__)
+        return out
+
+    return wrapper
+
+
+def _is_series(value) -> bool:
+    return type(value).__name__ == "Series" and hasattr(value, "index")
 
 
 # ----------------------------------------------------------------------------- input checks
@@ -427,6 +453,7 @@ class TransactionModel(BTYDModel):
     def conditional_expected_purchases(self, t, frequency, recency, T):  # pragma: no cover
         raise NotImplementedError
 
+    @keeps_index
     def customer_lifetime_value(self, frequency, recency, T, monetary_value, time: int = 12,
                                 discount_rate: float = 0.01, freq="W", margin: float = 1.0) -> np.ndarray:
         """Discounted CLV over the next ``time`` months given the expected value of one purchase

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
 
-from ._base import TransactionModel, as_array, check_continuous_rft, check_integral, check_weights
+from ._base import TransactionModel, as_array, check_continuous_rft, check_integral, check_weights, keeps_index
 
 
 class BetaGeoFamily(TransactionModel):
@@ -90,6 +90,7 @@ class BetaGeo(BetaGeoFamily):
 
     # ------------------------------------------------------------------ predictions
 
+    @keeps_index
     def probability_alive(self, frequency, recency, T):
         """P(alive | x, t_x, T) = 1 / (1 + delta_{x>0} a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x))
         (FHL 2005 §5 / Fader, Hardie & Lee 2008 note "Computing P(alive) using the BG/NBD
@@ -109,6 +110,7 @@ class BetaGeo(BetaGeoFamily):
         t = as_array("t", t)
         return self._expected_given(t, r, alpha, a, b, x=np.zeros_like(t), T=np.zeros_like(t))
 
+    @keeps_index
     def conditional_expected_purchases(self, t, frequency, recency, T):
         """E[Y(t) | x, t_x, T], expected purchases in (T, T+t] (FHL 2005 eq. 10):
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
-from ._base import InvalidData, TransactionModel, as_array, broadcast, check_integral, check_weights
+from ._base import InvalidData, TransactionModel, as_array, broadcast, check_integral, check_weights, keeps_index
 
 
 def check_discrete_rfn(frequency, recency, n_periods, *, same_length: bool = False):
@@ -114,6 +114,7 @@ class BetaGeoBetaBinom(TransactionModel):
 
     # ------------------------------------------------------------------ predictions
 
+    @keeps_index
     def probability_alive(self, frequency, recency, T, t_future=0):
         """P(alive at opportunity n+1+t_future | x, t_x, n) = B(alpha+x, beta+n-x)/B(alpha, beta)
         * B(gamma, delta+n+1+t_future)/B(gamma, delta) / L (FHS 2010 eq. 11 for t_future = 0):
@@ -136,6 +137,7 @@ class BetaGeoBetaBinom(TransactionModel):
         t = as_array("t", t)
         return al / (al + be) * _sum_survival(ga, de, 0.0, t)
 
+    @keeps_index
     def conditional_expected_purchases(self, t, frequency, recency, T):
         """E[X(n, n+t) | x, t_x, n], expected transactions in the next t opportunities
         (FHS 2010 eq. 13):

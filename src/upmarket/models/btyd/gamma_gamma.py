@@ -14,7 +14,7 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from ._base import BTYDModel, InvalidData, TransactionModel, as_array, broadcast, check_integral, \
-    check_weights
+    check_weights, keeps_index
 
 
 class GammaGamma(BTYDModel):
@@ -91,6 +91,7 @@ class GammaGamma(BTYDModel):
             raise InvalidData(f"q = {q:.3g} <= 1: the population mean spend is infinite under this fit")
         return p * v / (q - 1)
 
+    @keeps_index
     def conditional_expected_average_profit(self, frequency, monetary_value):
         """E[M | p, q, v, m_x, x] = p (v + x m_x) / (p x + q - 1)
         = (q-1)/(px+q-1) * p v/(q-1) + px/(px+q-1) * m_x  (FHL-RFM 2005 Appendix, the conditional expectation of spend; FH 2013):
@@ -108,6 +109,7 @@ class GammaGamma(BTYDModel):
             raise InvalidData("monetary_value must be > 0 where frequency > 0")
         return p * (v + x * mv) / (p * x + q - 1)
 
+    @keeps_index
     def customer_lifetime_value(self, transaction_model: TransactionModel, frequency, recency, T, monetary_value,
                                 time: int = 12, discount_rate: float = 0.01, freq="W", margin: float = 1.0):
         """Discounted CLV over the next ``time`` months:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln
 
-from ._base import as_array, check_continuous_rft
+from ._base import as_array, check_continuous_rft, keeps_index
 from .beta_geo import BetaGeo, BetaGeoFamily, two_term_loglik
 
 
@@ -61,6 +61,7 @@ class ModifiedBetaGeo(BetaGeoFamily):
 
     # ------------------------------------------------------------------ predictions
 
+    @keeps_index
     def probability_alive(self, frequency, recency, T):
         """P(alive | x, t_x, T) = 1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x)) (BDF 2007,
         WH 2008): the ratio of the two likelihood terms, as the posterior odds of
@@ -82,6 +83,7 @@ class ModifiedBetaGeo(BetaGeoFamily):
         return b / (a + b) * BetaGeo._expected_given(t, r, alpha, a, b + 1.0, x=np.zeros_like(t),
                                                      T=np.zeros_like(t))
 
+    @keeps_index
     def conditional_expected_purchases(self, t, frequency, recency, T):
         """E[Y(t) | x, t_x, T], expected purchases in (T, T+t] (WH 2008's corrected
         form of BDF 2007's conditional expectation):

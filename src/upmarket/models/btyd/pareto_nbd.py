@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, gammaln, roots_legendre
 
-from ._base import TransactionModel, as_array, check_continuous_rft, check_integral, check_weights
+from ._base import TransactionModel, as_array, check_continuous_rft, check_integral, check_weights, keeps_index
 from ._special import hyp2f1_1bc, one_minus_pow_over_k
 
 
@@ -147,6 +147,7 @@ class ParetoNBD(TransactionModel):
 
     # ------------------------------------------------------------------ predictions
 
+    @keeps_index
     def probability_alive(self, frequency, recency, T):
         """P(alive at T | x, t_x, T) = 1 / (1 + (s/(r+s+x)) (alpha+T)^(r+x) (beta+T)^s A_0)
         (FH 2005 note §5; SMC 1987 eq. 11), as the share of the likelihood's first term."""
@@ -162,6 +163,7 @@ class ParetoNBD(TransactionModel):
         t = as_array("t", t)
         return r * beta / alpha * one_minus_pow_over_k(s - 1.0, np.log1p(t / beta))
 
+    @keeps_index
     def conditional_expected_purchases(self, t, frequency, recency, T):
         """E[Y(t) | x, t_x, T] = (r+x)(beta+T) / ((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+t))^(s-1)]
         * P(alive | x, t_x, T) (FH 2005 note §6; SMC 1987 eq. 22)."""
