@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -245,7 +246,7 @@ def dashboard_router(store: ops.Store, app_state, sessions: Sessions,
                             else "read_dashboard", data["run_id"], lang=lang)
         html = _templates.get_template("dashboard.html.j2").render(
             lang=lang, t=lambda k, **f: label(k, lang, **f), d=data, charts=charts,
-            key_name=key.name, now=now, csrf_field=FIELD,
+            key_name=key.name, now=now, plotly_style_ids=plotly_style_ids(), csrf_field=FIELD,
             csrf_token=csrf.token(f"session:{cookie}"), csp_nonce=csp_nonce(request))
         return HTMLResponse(html, headers={"Cache-Control": "no-store",
                                            "Content-Language": lang})
@@ -264,6 +265,23 @@ def _plotly_js() -> str:
     from plotly.offline import get_plotlyjs
 
     return get_plotlyjs()
+
+
+#: The style element plotly.js puts its own rules in (plotly.js `lib/dom.js` addStyleRule).
+PLOTLY_GLOBAL_STYLE = "plotly.js-style-global"
+
+
+@functools.cache
+def plotly_style_ids() -> tuple[str, ...]:
+    """Ids of the style elements plotly.js makes unless one with that id is already on the
+    page: its global rules, and the stylesheets its bundled libraries inject (MapLibre's).
+    A style element made by a script would need 'unsafe-inline' in the page's
+    Content-Security-Policy; the dashboard makes them itself with the response's nonce. Read
+    from the bundle, so a new plotly.js version is followed (the browser test fails on any
+    CSP violation); the dashboard draws no maps, so MapLibre's element stays empty."""
+    bundled = re.findall(r'getElementById\("([\w.-]+)"\)\)\{var \w+=document\.createElement'
+                         r'\("style"\)', _plotly_js())
+    return (PLOTLY_GLOBAL_STYLE, *dict.fromkeys(bundled))
 
 
 def _charts(wh: Warehouse, run_id: str, lang: str) -> list[str]:
