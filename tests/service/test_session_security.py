@@ -187,6 +187,12 @@ def test_security_headers_on_every_response(world, tmp_path):
         r = anonymous.post("/v1/track", content=b"x" * 600_000)  # refused by the body limit
         assert r.status_code == 413
         assert_security_headers(r, no_store=False)
+        # FastAPI's API docs load Swagger UI from its CDN: named there, and still not framable
+        docs = anonymous.get("/docs")
+        assert "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net;" in \
+            docs.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in docs.headers["content-security-policy"]
+        assert docs.headers["x-frame-options"] == "DENY"
         kpis = anonymous.get("/v1/kpis", headers={"Authorization": f"Bearer {read}"})
         assert kpis.status_code == 200 and kpis.headers["content-type"] == "application/json"
         assert_security_headers(kpis, no_store=True)  # personal data: kept out of caches
