@@ -8,8 +8,8 @@ Access: log in once with an API key that has the `read` scope (a session cookie 
 for it, see `sessions.py`; signing out ends the session on the server). Every form post must
 come from the service's own origin and carry its CSRF token (`csrf.py`); the pages carry the
 service's security headers (`security.py`) and their inline script and style the response's
-CSP nonce. Customer ids are shown in the clear only to keys that may
-export; to others they are pseudonymised as in exports. Every view is an audited read of
+CSP nonce. Customer ids are shown in the clear only to keys that may export; to others they
+are pseudonymised as in exports. Every view is an audited read of
 personal data. The charts are the report's (`reports.figures`), drawn by plotly.js served from
 the installed plotly package at /static/plotly.min.js, never from a CDN.
 """
