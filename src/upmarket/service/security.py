@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import secrets
 
-from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse
 
@@ -47,17 +46,32 @@ DOCS_POLICY = (f"default-src 'self'; script-src 'self' 'unsafe-inline' {_CDN}; "
                "form-action 'self'; frame-ancestors 'none'")
 
 
-def policy(nonce: str) -> str:
+_FIXED = ((b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
+          (b"referrer-policy", b"strict-origin-when-cross-origin"))
+_OURS = {b"content-security-policy", *(k for k, _ in _FIXED)}
+
+
+def policy(nonce: str | None) -> str:
+    """The policy; with `nonce`, inline scripts and styles carrying it may run as well."""
+    own = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
     return ("default-src 'self'; "
-            f"script-src 'self' 'nonce-{nonce}'; "
-            f"style-src 'self' 'nonce-{nonce}'; "
+            f"script-src {own}; style-src {own}; "
             "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
             "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
+_STRICT = policy(None).encode()
+_DOCS = DOCS_POLICY.encode()
+
+
 def csp_nonce(conn: HTTPConnection) -> str:
-    """This response's nonce, for the `nonce` attribute of an inline script or style element."""
-    return conn.scope.get("state", {}).get(_NONCE, "")
+    """This response's nonce, for the `nonce` attribute of an inline script or style element.
+    Made on first use, so that only pages with inline code pay for it and name it in their
+    policy; the JSON API gets the policy without one."""
+    state = conn.scope.setdefault("state", {})
+    if _NONCE not in state:
+        state[_NONCE] = secrets.token_urlsafe(16)  # 128 bits, as CSP Level 3 recommends
+    return state[_NONCE]
 
 
 class SecurityHeaders:
@@ -69,9 +83,8 @@ class SecurityHeaders:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        nonce = secrets.token_urlsafe(16)
-        scope.setdefault("state", {})[_NONCE] = nonce
-        csp = DOCS_POLICY if scope["path"] in DOCS_PATHS else policy(nonce)
+        # made here so that the routes' copies of the scope share it (`csp_nonce`)
+        state = scope.setdefault("state", {})
         credentialed = any(k.lower() in (b"cookie", b"authorization")
                            for k, _ in scope["headers"])
         started = False
@@ -80,13 +93,17 @@ class SecurityHeaders:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = csp
-                headers["X-Frame-Options"] = "DENY"
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
-                if credentialed and "cache-control" not in headers:
-                    headers["Cache-Control"] = "no-store"
+                # raw header pairs rather than MutableHeaders, which parses and copies them:
+                # this runs on every API call
+                kept = [(k, v) for k, v in message.get("headers", ())
+                        if k.lower() not in _OURS]
+                nonce = state.get(_NONCE)
+                csp = _DOCS if scope["path"] in DOCS_PATHS else \
+                    policy(nonce).encode() if nonce else _STRICT
+                added = [(b"content-security-policy", csp), *_FIXED]
+                if credentialed and not any(k.lower() == b"cache-control" for k, _ in kept):
+                    added.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": kept + added}
             await send(message)
 
         try:
