@@ -986,6 +986,17 @@ LABELS: dict[str, dict[str, str]] = {
     "dashboard.logout": {"en": "Sign out", "zh-CN": "退出"},
     "dashboard.bad_key": {"en": "That key is unknown, revoked or lacks the read scope.",
                           "zh-CN": "该密钥无效、已撤销或没有 read 权限。"},
+    "dashboard.cross_site": {
+        "en": "Refused: this form was sent from another site ({origin}), not from the dashboard "
+              "itself ({expected}). Open {expected}/dashboard and sign in there. Behind an HTTPS "
+              "proxy, start the service with `upmarket serve --trust-proxy`.",
+        "zh-CN": "已拒绝：该表单来自其他站点（{origin}），而不是看板本身（{expected}）。请打开 "
+                 "{expected}/dashboard 并在那里登录。若服务位于 HTTPS 反向代理之后，请用 "
+                 "`upmarket serve --trust-proxy` 启动。"},
+    "dashboard.form_expired": {
+        "en": "This form has expired or lacks its security token (field csrf_token): reload "
+              "the page and try again.",
+        "zh-CN": "该表单已过期或缺少安全令牌（字段 csrf_token）：请刷新页面后重试。"},
     "dashboard.run": {"en": "run {run_id}, data as of {as_of}",
                       "zh-CN": "运行 {run_id}，数据截至 {as_of}"},
     "dashboard.customers": {"en": "customers", "zh-CN": "客户数"},

@@ -1,6 +1,8 @@
 """The dashboard in a real browser (Debian's Chromium driven by Playwright): sign in through
 the form, see the page in English and Chinese, and the browser fetches nothing from outside the
-service. Skips, saying why, when Chromium is not installed."""
+service; the page works under the service's Content-Security-Policy (the console reports no
+violation), and signing out ends the session. Skips, saying why, when Chromium is not
+installed."""
 
 from __future__ import annotations
 
@@ -79,14 +81,19 @@ def page(served):
         pg.on("request", lambda req: pg.requested.append(req.url))
         pg.errors = []
         pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
+        # Chromium reports each CSP violation on the console ("Refused to …  because it
+        # violates the following Content Security Policy directive")
+        pg.console = []
+        pg.on("console", lambda msg: pg.console.append(msg.text))
         yield pg
         browser.close()
 
 
 def test_sign_in_and_read_the_dashboard(served, page):
     base, key, folder = served
-    page.goto(f"{base}/dashboard")
+    response = page.goto(f"{base}/dashboard")
     assert page.url.endswith("/dashboard/login")  # no session: the form
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     page.fill("#key", "um_wrong_key")
     page.click("button[type=submit]")
     assert "unknown, revoked" in page.inner_text(".error")
@@ -109,3 +116,10 @@ def test_sign_in_and_read_the_dashboard(served, page):
     page.screenshot(path=str(folder / "dashboard-zh.png"), full_page=True)
     assert page.errors == []
     assert all(url.startswith(base) for url in page.requested), page.requested
+    violations = [m for m in page.console if "Content Security Policy" in m]
+    assert violations == []
+    # signing out (a form with its CSRF token, posted by the browser) ends the session
+    page.click("text=退出")
+    page.wait_for_selector("#key")
+    page.goto(f"{base}/dashboard")
+    assert page.url.endswith("/dashboard/login")

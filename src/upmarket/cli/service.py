@@ -41,6 +41,16 @@ def serve(
         "--rules", envvar="UPMARKET_RULES", show_default=False,
         help="Automation rules file whose `on: event` rules are checked as events arrive "
         "(default: the shipped rules).")] = None,
+    trust_proxy: Annotated[bool, typer.Option(
+        "--trust-proxy", envvar="UPMARKET_TRUST_PROXY", show_default=False,
+        help="A TLS-terminating proxy stands in front: believe its X-Forwarded-Proto, "
+        "X-Forwarded-Host and X-Forwarded-For (HTTPS sign-in cookies are then Secure, the "
+        "dashboard's origin check uses the address users type). Only when the service is "
+        "reachable through the proxy alone.")] = False,
+    secure_cookies: Annotated[bool, typer.Option(
+        "--secure-cookies", envvar="UPMARKET_SECURE_COOKIES", show_default=False,
+        help="Always mark the dashboard's cookies Secure (browsers then send them over HTTPS "
+        "only), e.g. behind a proxy that sends no X-Forwarded-Proto.")] = False,
 ):
     """Collect events (Segment-compatible /v1/track, /v1/identify, /v1/page, /v1/batch) and
     consents (/v1/consents), answer profile look-ups (/v1/customers/ID, /v1/segments,
@@ -48,16 +58,22 @@ def serve(
 
     Every route but /healthz needs an API key: make one with `upmarket keys create`; the
     dashboard asks for one once (scope read, or export to see ids in the clear). Rules with
-    `on: event` are checked as events arrive (--rules). The OpenAPI document is at /openapi.json, interactive docs at /docs.
+    `on: event` are checked as events arrive (--rules). Behind an HTTPS proxy, add
+    --trust-proxy (or --secure-cookies). The OpenAPI document is at /openapi.json, interactive docs at /docs.
     """
     import uvicorn
 
     from upmarket.service.app import create_app
+    from upmarket.service.origin import WebSettings
 
     application = create_app(database, warehouse, max_body=max_body, rate=rate, burst=burst,
                              rules=rules)
+    application.state.web = WebSettings(trust_proxy=trust_proxy, secure_cookies=secure_cookies)
     err.print(f"upmarket serving on http://{host}:{port} (store {database}, warehouse {warehouse})")
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    # uvicorn by default believes X-Forwarded-* from 127.0.0.1: a local client could then
+    # pose as HTTPS or as another address; only --trust-proxy turns them on, from any peer
+    uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=trust_proxy,
+                forwarded_allow_ips="*" if trust_proxy else None)
 
 
 @keys_app.command("create")

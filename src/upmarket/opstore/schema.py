@@ -73,6 +73,22 @@ audit_log = Table(
 
 SCOPES = ("collect", "read", "export", "admin")
 
+#: Dashboard sign-ins (`service.sessions`). The cookie carries a random 256-bit id; only its
+#: SHA-256 is kept, so a copy of the database cannot be replayed as cookies. A row ends at
+#: `expires` or when `revoked` is set (sign-out); the key behind it is checked on every
+#: request as well, so revoking the key ends all its rows at once. Expired rows are deleted
+#: as new ones are made.
+dashboard_sessions = Table(
+    "dashboard_sessions", metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("key_id", BigInteger, nullable=False),
+    Column("created", DateTime, nullable=False),
+    Column("expires", DateTime, nullable=False),
+    Column("revoked", DateTime, nullable=True),
+    Index("ix_dashboard_sessions_key", "key_id"),
+    Index("ix_dashboard_sessions_expires", "expires"),
+)
+
 #: The published run's customer profiles, one JSON document per customer, so the service answers
 #: `GET /v1/customers/{id}` with one primary-key read instead of opening the warehouse (whose
 #: read-only open alone costs ~100 ms). Replaced whole, in one transaction, at each publish

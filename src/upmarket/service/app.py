@@ -39,6 +39,7 @@ from upmarket.opstore.store import ApiKey
 from upmarket.service import profiles
 from upmarket.service.consents import consents_router
 from upmarket.service.dashboard import dashboard_router
+from upmarket.service.security import SecurityHeaders
 from upmarket.service.sessions import Sessions
 from upmarket.service.models import (Ack, Batch, Health, IdentifyEvent, Kpis, Members, PageEvent,
                                      Problem, Profile, Segments, TrackEvent)
@@ -190,6 +191,7 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
     app.state.rule_worker = rule_worker
     app.state.warehouse_url = warehouse_url
     app.add_middleware(BodyLimit, max_body=max_body)
+    app.add_middleware(SecurityHeaders)  # last added runs outermost: every response gets them
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request, exc: RequestValidationError):

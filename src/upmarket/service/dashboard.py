@@ -4,9 +4,12 @@ SLA, recent alerts and the run's charts — served by `upmarket serve` at /dashb
 the run's value model and, when the fit checks flagged it or P(alive) is missing, shows a notice
 in the words of the CLI and the report (`reports.method`), read from the run's summary alone.
 
-Access: log in once with an API key that has the `read` scope (a signed session cookie then
-stands for it, see `sessions.py`). Customer ids are shown in the clear only to keys that may
-export; to others they are pseudonymised as in exports. Every view is an audited read of
+Access: log in once with an API key that has the `read` scope (a session cookie then stands
+for it, see `sessions.py`; signing out ends the session on the server). Every form post must
+come from the service's own origin and carry its CSRF token (`csrf.py`); the pages carry the
+service's security headers (`security.py`) and their inline script and style the response's
+CSP nonce. Customer ids are shown in the clear only to keys that may export; to others they
+are pseudonymised as in exports. Every view is an audited read of
 personal data. The charts are the report's (`reports.figures`), drawn by plotly.js served from
 the installed plotly package at /static/plotly.min.js, never from a CDN.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +27,7 @@ from urllib.parse import parse_qs
 import ibis
 import pandas as pd
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from upmarket.activation import privacy
@@ -34,6 +38,9 @@ from upmarket.opstore import store as ops
 from upmarket.reports import method
 from upmarket.reports.figures import at_risk_premium
 from upmarket.service import profiles
+from upmarket.service.csrf import FIELD, LOGIN_COOKIE, LOGIN_PATH, Csrf, foreign_origin
+from upmarket.service.origin import cookie_secure, own_origin, settings_of
+from upmarket.service.security import csp_nonce
 from upmarket.service.sessions import COOKIE, Sessions
 from upmarket.strategy import economics
 from upmarket.strategy.tiers import TierPolicy
@@ -135,6 +142,7 @@ def dashboard_router(store: ops.Store, app_state, sessions: Sessions,
     `refused(request)` charges a failed login to the client's address: 0 while it may try
     again, else the seconds to wait (the service's limit on requests without a valid key)."""
     router = APIRouter(include_in_schema=False)
+    csrf = Csrf()
 
     def lang_for(request: Request) -> str:
         asked = request.query_params.get("lang")
@@ -144,44 +152,88 @@ def dashboard_router(store: ops.Store, app_state, sessions: Sessions,
             return "en"
         return profiles.lang_of(request.headers.get("accept-language"))
 
-    def login_page(lang: str, error: str | None = None, status: int = 200) -> HTMLResponse:
+    def cookie_flags(request: Request) -> dict:
+        return {"httponly": True, "samesite": "strict",
+                "secure": cookie_secure(request, settings_of(request))}
+
+    def login_page(request: Request, lang: str, error: str | None = None,
+                   status: int = 200, headers: dict | None = None) -> HTMLResponse:
+        nonce, new = csrf.login_nonce(request.cookies.get(LOGIN_COOKIE))
         html = _templates.get_template("login.html.j2").render(
-            lang=lang, t=lambda k, **f: label(k, lang, **f), error=error)
-        return HTMLResponse(html, status, headers={"Cache-Control": "no-store"})
+            lang=lang, t=lambda k, **f: label(k, lang, **f), error=error,
+            csrf_field=FIELD, csrf_token=csrf.token(f"login:{nonce}"),
+            csp_nonce=csp_nonce(request))
+        response = HTMLResponse(html, status, headers={"Cache-Control": "no-store",
+                                                       **(headers or {})})
+        if new:
+            response.set_cookie(LOGIN_COOKIE, nonce, path=LOGIN_PATH, **cookie_flags(request))
+        return response
 
-    @router.get("/dashboard/login")
+    def cross_site(request: Request, lang: str) -> Response | None:
+        """403 for a form posted from another origin (no cookie is set or changed)."""
+        settings = settings_of(request)
+        foreign = foreign_origin(request, settings)
+        if foreign is None:
+            return None
+        return PlainTextResponse(label("dashboard.cross_site", lang, origin=foreign,
+                                       expected=own_origin(request, settings)), 403)
+
+    async def form_of(request: Request) -> dict[str, list[str]]:
+        return parse_qs((await request.body()).decode("utf-8", "replace"))
+
+    @router.get(LOGIN_PATH)
     def login_form(request: Request) -> HTMLResponse:
-        return login_page(lang_for(request))
+        return login_page(request, lang_for(request))
 
-    @router.post("/dashboard/login")
+    @router.post(LOGIN_PATH)
     async def login(request: Request) -> Response:
         lang = lang_for(request)
-        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        if (refusal := cross_site(request, lang)) is not None:
+            return refusal
+        form = await form_of(request)
+        nonce = request.cookies.get(LOGIN_COOKIE)
+        if not csrf.valid(nonce and f"login:{nonce}", (form.get(FIELD) or [None])[0]):
+            return login_page(request, lang, label("dashboard.form_expired", lang), 403)
         key = ops.verify_key(store, (form.get("key") or [""])[0].strip())
         if key is None or not key.allows("read"):
             wait = refused(request)
             if wait:
                 return HTMLResponse(label("dashboard.bad_key", lang), 429,
                                     headers={"Retry-After": str(max(1, math.ceil(wait)))})
-            return login_page(lang, label("dashboard.bad_key", lang), 401)
+            return login_page(request, lang, label("dashboard.bad_key", lang), 401)
+        # a sign-in always gets a new session id (OWASP: renew the id on login, against
+        # session fixation), and ends the one this browser may still hold
+        sessions.revoke(request.cookies.get(COOKIE))
         response = RedirectResponse(f"/dashboard?lang={'zh' if lang == 'zh-CN' else 'en'}",
                                     303)
-        response.set_cookie(COOKIE, sessions.issue(key), max_age=sessions.lifetime,
-                            httponly=True, samesite="strict", path="/")
+        response.set_cookie(COOKIE, sessions.issue(key), max_age=sessions.lifetime, path="/",
+                            **cookie_flags(request))
+        response.delete_cookie(LOGIN_COOKIE, path=LOGIN_PATH, **cookie_flags(request))
         return response
 
     @router.post("/dashboard/logout")
-    def logout() -> Response:
-        response = RedirectResponse("/dashboard/login", 303)
-        response.delete_cookie(COOKIE, path="/")
+    async def logout(request: Request) -> Response:
+        lang = lang_for(request)
+        if (refusal := cross_site(request, lang)) is not None:
+            return refusal
+        cookie = request.cookies.get(COOKIE)
+        if sessions.verify(cookie) is not None:
+            # signing out is a state change too: another site must not log a user out
+            token = (await form_of(request)).get(FIELD) or [None]
+            if not csrf.valid(f"session:{cookie}", token[0]):
+                return PlainTextResponse(label("dashboard.form_expired", lang), 403)
+            sessions.revoke(cookie)
+        response = RedirectResponse(LOGIN_PATH, 303)
+        response.delete_cookie(COOKIE, path="/", **cookie_flags(request))
         return response
 
     @router.get("/dashboard")
     def dashboard(request: Request) -> Response:
         lang = lang_for(request)
-        key = sessions.verify(request.cookies.get(COOKIE))
+        cookie = request.cookies.get(COOKIE)
+        key = sessions.verify(cookie)
         if key is None:
-            return RedirectResponse("/dashboard/login", 303)
+            return RedirectResponse(LOGIN_PATH, 303)
         clear = key.allows("export")
         now = ops.now_utc()
         try:
@@ -189,14 +241,13 @@ def dashboard_router(store: ops.Store, app_state, sessions: Sessions,
                 data = dashboard_data(wh, store, lang=lang, clear_ids=clear, now=now)
                 charts = _charts(wh, data["run_id"], lang)
         except (NoRun, WarehouseError) as exc:
-            return HTMLResponse(_templates.get_template("login.html.j2").render(
-                lang=lang, t=lambda k, **f: label(k, lang, **f), error=str(exc)), 503,
-                headers={"Retry-After": "60"})
+            return login_page(request, lang, str(exc), 503, {"Retry-After": "60"})
         app_state.audit.add(f"key:{key.id}:{key.name}", "export_dashboard" if clear
                             else "read_dashboard", data["run_id"], lang=lang)
         html = _templates.get_template("dashboard.html.j2").render(
             lang=lang, t=lambda k, **f: label(k, lang, **f), d=data, charts=charts,
-            key_name=key.name, now=now)
+            key_name=key.name, now=now, plotly_style_ids=plotly_style_ids(), csrf_field=FIELD,
+            csrf_token=csrf.token(f"session:{cookie}"), csp_nonce=csp_nonce(request))
         return HTMLResponse(html, headers={"Cache-Control": "no-store",
                                            "Content-Language": lang})
 
@@ -214,6 +265,23 @@ def _plotly_js() -> str:
     from plotly.offline import get_plotlyjs
 
     return get_plotlyjs()
+
+
+#: The style element plotly.js puts its own rules in (plotly.js `lib/dom.js` addStyleRule).
+PLOTLY_GLOBAL_STYLE = "plotly.js-style-global"
+
+
+@functools.cache
+def plotly_style_ids() -> tuple[str, ...]:
+    """Ids of the style elements plotly.js makes unless one with that id is already on the
+    page: its global rules, and the stylesheets its bundled libraries inject (MapLibre's).
+    A style element made by a script would need 'unsafe-inline' in the page's
+    Content-Security-Policy; the dashboard makes them itself with the response's nonce. Read
+    from the bundle, so a new plotly.js version is followed (the browser test fails on any
+    CSP violation); the dashboard draws no maps, so MapLibre's element stays empty."""
+    bundled = re.findall(r'getElementById\("([\w.-]+)"\)\)\{var \w+=document\.createElement'
+                         r'\("style"\)', _plotly_js())
+    return (PLOTLY_GLOBAL_STYLE, *dict.fromkeys(bundled))
 
 
 def _charts(wh: Warehouse, run_id: str, lang: str) -> list[str]:

@@ -1,12 +1,18 @@
 """Browser sessions for the dashboard: an API key is typed once into a login form, and the
-browser then holds a signed, expiring session cookie instead of the key.
+browser then holds a session cookie instead of the key.
 
 A browser cannot add `Authorization: Bearer` to a page load, and a key in the URL ends up in
-history and server logs. The cookie holds `<key id>.<expiry>.<HMAC-SHA256 of both>` under a
-secret made at random when the app starts (so a restart logs everyone out, and nothing secret
-is stored); it is HttpOnly (scripts cannot read it) and SameSite=Strict (other sites cannot
-make the browser send it). Every request re-checks that the key behind the session is still
-valid, so revoking a key ends its sessions at once.
+history and server logs. The cookie holds `<session id>.<HMAC-SHA256 of it>`: the id is 256-bit
+random (OWASP Session Management Cheat Sheet, "Session ID Entropy") and names a row of the
+operational store (`opstore.dashboard_sessions`) with its key, expiry and revocation, so
+signing out ends the session on the server, not only in the browser. The HMAC, under a secret
+made at random when the app starts, turns away made-up cookies without a database read (and a
+restart logs everyone out; nothing secret is stored). Every request re-checks the key behind
+the session, so revoking a key ends its sessions at once; replacing a key means revoking the
+old one, which does the same.
+
+The cookie is HttpOnly (scripts cannot read it), SameSite=Strict (other sites cannot make the
+browser send it) and Secure when the browser reached the service over HTTPS (`origin.py`).
 """
 
 from __future__ import annotations
@@ -15,13 +21,20 @@ import hashlib
 import hmac
 import secrets
 import time
+from datetime import UTC, datetime
 
+from upmarket.opstore import dashboard_sessions as rows
 from upmarket.opstore import store as ops
 from upmarket.opstore.store import ApiKey
 
 COOKIE = "upmarket_session"
 #: A working day: long enough not to interrupt, short enough that a forgotten browser expires.
 LIFETIME_SECONDS = 12 * 3600
+
+
+def _utc(now: float | None) -> datetime:
+    """Naive UTC, as the operational store keeps time."""
+    return datetime.fromtimestamp(time.time() if now is None else now, UTC).replace(tzinfo=None)
 
 
 class Sessions:
@@ -33,21 +46,32 @@ class Sessions:
     def _sign(self, payload: str) -> str:
         return hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
 
+    def _session_id(self, cookie: str | None) -> str | None:
+        """The session id of a cookie this app signed; None for anything else."""
+        if not cookie or cookie.count(".") != 1 or len(cookie) > 200:
+            return None
+        session_id, signature = cookie.split(".")
+        if not hmac.compare_digest(signature, self._sign(session_id)):
+            return None
+        return session_id
+
     def issue(self, key: ApiKey, now: float | None = None) -> str:
-        """The cookie value of a new session for `key`."""
-        expires = int((time.time() if now is None else now) + self.lifetime)
-        payload = f"{key.id}.{expires}"
-        return f"{payload}.{self._sign(payload)}"
+        """The cookie value of a new session for `key`, recorded in the store."""
+        session_id = secrets.token_urlsafe(32)  # 256 bits; '-' and '_' but never '.'
+        created = _utc(now)
+        rows.create_session(self.store, session_id, key.id, created,
+                            _utc((time.time() if now is None else now) + self.lifetime))
+        return f"{session_id}.{self._sign(session_id)}"
 
     def verify(self, cookie: str | None, now: float | None = None) -> ApiKey | None:
-        """The key of a valid, unexpired session whose key is not revoked; None otherwise."""
-        if not cookie or cookie.count(".") != 2:
+        """The key of a live session: signed here, recorded, not signed out, not expired, and
+        its key not revoked; None otherwise."""
+        session_id = self._session_id(cookie)
+        if session_id is None:
             return None
-        key_id, expires, signature = cookie.split(".")
-        if not hmac.compare_digest(signature, self._sign(f"{key_id}.{expires}")):
-            return None
-        if not (key_id.isdigit() and expires.isdigit()):
-            return None
-        if int(expires) < (time.time() if now is None else now):
-            return None
-        return ops.key_by_id(self.store, int(key_id))
+        return rows.session_key(self.store, session_id, _utc(now))
+
+    def revoke(self, cookie: str | None, now: float | None = None) -> bool:
+        """End the session of `cookie` (signing out); False when it was not a live one."""
+        session_id = self._session_id(cookie)
+        return session_id is not None and rows.revoke_session(self.store, session_id, _utc(now))
