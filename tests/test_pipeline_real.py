@@ -50,7 +50,8 @@ def test_run_on_cdnow_master(tmp_path):
 
 
 @pytest.mark.slow
-def test_run_on_synthetic_world_and_cli_views(tmp_path):
+def test_run_on_synthetic_world_and_cli_views(tmp_path, monkeypatch):
+    monkeypatch.setenv("UPMARKET_DATABASE", f"sqlite:///{tmp_path}/ops.sqlite")  # export audit
     url = f"duckdb://{tmp_path}/w.duckdb"
     wh = connect(url)
     config = WorldConfig(customers=4000, seed=3)
@@ -82,9 +83,12 @@ def test_run_on_synthetic_world_and_cli_views(tmp_path):
     assert sum(r["customers"] for r in listed) == len(res)
     out = tmp_path / "d.csv"
     exported = runner.invoke(app, ["segments", "export", "diamond", "--by", "tier", "--out",
-                                   str(out), "-w", url])
+                                   str(out), "-w", url, "--json"])
     assert exported.exit_code == 0, exported.output
-    assert sum(1 for _ in out.open(encoding="utf-8-sig")) - 1 == (res.tier == "diamond").sum()
+    rep = json.loads(exported.stdout)
+    # the consenting members are written, the others counted (the export policy)
+    assert sum(1 for _ in out.open(encoding="utf-8-sig")) - 1 == rep["rows"] > 0
+    assert rep["rows"] + rep["dropped_no_consent"] == (res.tier == "diamond").sum()
     whatif = runner.invoke(app, ["whatif", "--retention", "+5pt", "--frequency", "+10%",
                                  "-w", url, "--json"])
     assert whatif.exit_code == 0, whatif.output

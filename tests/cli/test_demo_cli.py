@@ -10,7 +10,9 @@ import pandas as pd
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from upmarket.activation import privacy
 from upmarket.cli import app
+from upmarket.warehouse import connect
 
 runner = CliRunner()
 
@@ -30,13 +32,22 @@ def test_demo_runs_everything_and_says_where(tmp_path, monkeypatch):
         tasks = pd.read_sql("SELECT customer_id, tier FROM tasks", c)
         profiles = c.exec_driver_sql("SELECT count(*) FROM profiles").scalar()
     engine.dispose()
-    results = pd.read_csv(out / "customers.csv")
-    assert profiles == len(results) == info["customers"]
+    results = pd.read_csv(out / "customers.csv", encoding="utf-8-sig")
+    # the file is an export like any other: consenting customers, pseudonymised ids
+    assert profiles == info["customers"]
+    assert len(results) + info["customers_left_out_no_consent"] == info["customers"]
+    assert "customer_id" not in results and results["customer_ref"].str.startswith("p_").all()
+    wh = connect(f"duckdb://{out / 'demo.duckdb'}", create=False)
+    try:
+        key = privacy.pseudonym_key(wh)
+    finally:
+        wh.close()
     # the shipped customer rule, checked against the published results independently
     at_risk = results[results["tier"].isin(["diamond", "core"]) & (results["churn_risk"] > 0.6)]
     fired = alerts[alerts["rule"] == "premium_churn_risk"]
     assert len(at_risk) > 0
-    assert sorted(fired["customer_id"]) == sorted(at_risk["customer_id"].astype(str))
+    fired_refs = set(privacy.pseudonymise(fired["customer_id"], key))
+    assert fired_refs & set(results["customer_ref"]) == set(at_risk["customer_ref"])
     assert info["automation"]["alerts"] == len(alerts)
     assert set(tasks.dropna()["customer_id"]) >= set(fired["customer_id"])
     again = runner.invoke(app, ["demo", "--customers", "600", "--out", str(out), "--json"])

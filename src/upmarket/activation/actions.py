@@ -44,9 +44,10 @@ Exports
 -------
 Open export actions are written by `perform_exports` (at once after a run is evaluated; for
 alerts fired on events, by the next ``upmarket alerts deliver``, which has the warehouse the
-privacy gate needs): one CSV per rule and folder, only customers whose consent for the
-channel is in force at the moment of writing (`privacy.consented`), ids pseudonymised unless
-the action asks for personal data (`privacy.pseudonymise`), audited (`privacy.audit`).
+privacy gate needs): one CSV or Excel file (the action's ``format``) per rule and folder,
+under the export policy (`activation.export_policy`): only customers whose consent for the
+channel is in force at the moment of writing, ids pseudonymised unless the action asks for
+personal data, no cell a spreadsheet evaluates as a formula, audited.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from upmarket.activation import privacy
+from upmarket.activation import export_policy, privacy
 from upmarket.errors import UpmarketError
 from upmarket.opstore import automation as auto
 from upmarket.opstore.automation import Alert, Candidate, PlannedAction
@@ -89,7 +90,7 @@ BACKOFF_CAP_S = 6 * 3600.0
 REQUEST_TIMEOUT_S = 10.0
 #: When an alert is about no customer (a KPI), its task is due in this long.
 DEFAULT_DUE = timedelta(hours=24)
-EXPORT_FORMATS = ("csv",)
+EXPORT_FORMATS = ("csv", "xlsx")
 
 
 class BadExport(UpmarketError):
@@ -405,7 +406,7 @@ def _nba_channels(wh) -> pd.Series:
 
 
 def perform_exports(store: Store, wh, now: datetime | None = None) -> list[ExportResult]:
-    """Write every open export action: one CSV per rule and folder and settings, holding the
+    """Write every open export action: one file per rule and folder and settings, holding the
     alerts' customers who consent to the channel at `now` (pseudonymised unless the action
     asks for personal data) — or, for alerts about KPIs, the KPI rows (no personal data).
     Each file is audited; its tasks are then done."""
@@ -421,7 +422,8 @@ def perform_exports(store: Store, wh, now: datetime | None = None) -> list[Expor
     channels = None
     for (rule, folder, fmt, channel, pii, about_kpis), items in groups.items():
         if fmt not in EXPORT_FORMATS:
-            raise BadExport(f"rule {rule}: export format {fmt!r} is not supported; use csv")
+            raise BadExport(f"rule {rule}: export format {fmt!r} is not supported; use "
+                            f"{' or '.join(EXPORT_FORMATS)}")
         base = pd.DataFrame({
             "task_id": [t["id"] for t in items],
             "customer_id": [t["customer_id"] for t in items],
@@ -442,29 +444,21 @@ def perform_exports(store: Store, wh, now: datetime | None = None) -> list[Expor
                 if channels is None:
                     channels = _nba_channels(wh)
                 frame["channel"] = frame["customer_id"].map(channels)
-            ok = privacy.consented(wh, frame, channel_col="channel", at=now, store=store)
-            dropped = int((~ok).sum())
-            out = frame[ok].drop(columns=["task_id", "subject"])
-            if pii:
-                out = out[["customer_id", *[c for c in out if c != "customer_id"]]]
-            else:
-                refs = privacy.pseudonymise(out["customer_id"], privacy.pseudonym_key(wh))
-                out = out.drop(columns=["customer_id"])
-                out.insert(0, "customer_ref", refs.to_numpy())
+            gated = export_policy.gate(wh, frame.drop(columns=["task_id", "subject"]),
+                                       with_pii=pii, channel_col="channel", at=now,
+                                       store=store)
+            ok, dropped, out = gated.kept, gated.dropped_no_consent, gated.frame
         target = Path(str(folder)).expanduser()
         try:
             target.mkdir(parents=True, exist_ok=True)
-            path = _unique_path(target, f"{rule}_{now:%Y%m%dT%H%M%S}", ".csv")
-            tmp = path.with_suffix(".csv.part")
-            out.to_csv(tmp, index=False, encoding="utf-8-sig")  # Excel reads BOM-marked UTF-8
-            tmp.replace(path)
+            path = _unique_path(target, f"{rule}_{now:%Y%m%dT%H%M%S}", f".{fmt}")
+            export_policy.write_export(wh, out, path, fmt, what="alerts",
+                                       with_pii=pii and not about_kpis,
+                                       dropped_no_consent=dropped, store=store, rule=rule)
         except OSError as exc:
             raise BadExport(f"rule {rule}: cannot write the export into {target}: {exc}; fix "
                             "the folder (export: path) or its permissions, then run "
                             "`upmarket alerts deliver`") from exc
-        privacy.audit(wh, "export_alerts_with_pii" if pii and not about_kpis else "export_alerts",
-                      str(path), store=store, rule=rule, rows=len(out),
-                      dropped_no_consent=dropped)
         auto.finish_tasks(store, {
             int(tid): {"file": str(path), "exported": bool(k)}
             for tid, k in zip(frame["task_id"], ok)}, now)

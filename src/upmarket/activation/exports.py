@@ -1,8 +1,9 @@
 """Exports of next best actions for campaign tools and account managers.
 
-Every export passes the privacy gate (`activation.privacy`): actions whose customer has no
-consent in force for the action's channel are dropped (and counted), customer ids are
-pseudonymised unless personal data were asked for, and the export is audited.
+Every export follows the export policy (`activation.export_policy`): actions whose customer
+has no consent in force for the action's channel are dropped (and counted), customer ids are
+pseudonymised unless personal data were asked for, no cell is a formula, and the export is
+audited.
 """
 
 from __future__ import annotations
@@ -12,16 +13,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from upmarket.activation import privacy
+from upmarket.activation import export_policy
 from upmarket.errors import UpmarketError
 from upmarket.warehouse.connection import Warehouse
 
-FORMATS = ("csv", "xlsx")
+FORMATS = export_policy.FORMATS
 #: What an export carries besides the customer reference.
 ACTION_COLUMNS = ["tier", "action", "offer_type", "offer_value", "sku", "product_name",
                   "route", "channel", "send_hour", "due_hours", "probability", "expected_value",
                   "reason_en", "reason_zh"]
-PII_COLUMNS = ["name", "email", "phone"]
 
 
 class BadExport(UpmarketError):
@@ -49,27 +49,15 @@ def select_actions(actions: pd.DataFrame, *, tiers=(), kinds=()) -> pd.DataFrame
 
 def export_actions(wh: Warehouse, actions: pd.DataFrame, path: Path, *, fmt: str, run_id: str,
                    with_pii: bool = False) -> ExportReport:
-    """Write `actions` to `path` after the consent gate. Ids are pseudonymised unless
-    `with_pii`, which also adds name, email and phone where the warehouse holds them."""
+    """Write `actions` to `path` under the export policy (`activation.export_policy`): only
+    actions whose customer consents to the action's channel now, ids pseudonymised unless
+    `with_pii` (which also adds name, email and phone where the warehouse holds them), cells
+    that no spreadsheet evaluates, audited."""
     if fmt not in FORMATS:
         raise BadExport(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    ok = privacy.consented(wh, actions)
-    kept = actions[ok]
-    out = kept[ACTION_COLUMNS].copy()
-    if with_pii:
-        people = wh.table("customers").select("customer_id", *PII_COLUMNS).to_pandas()
-        out.insert(0, "customer_id", kept["customer_id"].astype(str).to_numpy())
-        out = out.merge(people.astype({"customer_id": str}), on="customer_id", how="left")
-    else:
-        out.insert(0, "customer_ref",
-                   privacy.pseudonymise(kept["customer_id"], privacy.pseudonym_key(wh)).to_numpy())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv":
-        out.to_csv(path, index=False, encoding="utf-8-sig")  # Excel reads BOM-marked UTF-8
-    else:
-        out.to_excel(path, index=False)
-    report = ExportReport(path, len(out), int((~ok).sum()), not with_pii, run_id)
-    privacy.audit(wh, "export_actions_with_pii" if with_pii else "export_actions",
-                  str(path), rows=report.rows, dropped_no_consent=report.dropped_no_consent,
-                  run_id=run_id)
-    return report
+    gated = export_policy.gate(wh, actions[["customer_id", *ACTION_COLUMNS]],
+                               with_pii=with_pii, channel_col="channel")
+    export_policy.write_export(wh, gated.frame, path, fmt, what="actions", with_pii=with_pii,
+                               dropped_no_consent=gated.dropped_no_consent, run_id=run_id)
+    return ExportReport(path, len(gated.frame), gated.dropped_no_consent,
+                        gated.pseudonymised, run_id)

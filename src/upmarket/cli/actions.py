@@ -194,7 +194,8 @@ def actions_export(
     Only actions to customers whose consent for the action's channel is in force now are
     written (a consent withdrawn after the run is respected); the others are counted. Customer
     ids are pseudonymised (HMAC-SHA256 with the warehouse's key or UPMARKET_PSEUDONYM_KEY)
-    unless --with-pii. Each export is recorded in the audit log.
+    unless --with-pii. No cell is a formula a spreadsheet would run (text starting with = + -
+    @ gets a leading quote). Each export is recorded in the audit log.
 
     Example: upmarket actions export --tier diamond --tier core --action upsell --format xlsx
     """

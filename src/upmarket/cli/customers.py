@@ -189,31 +189,53 @@ def segments_export(
     by: By = "rfm",
     format: Annotated[str, typer.Option("--format", help="csv, xlsx or parquet.")] = "csv",
     out: Annotated[Path | None, typer.Option(help="File to write (default NAME.FORMAT).")] = None,
+    channel: Annotated[str | None, typer.Option(
+        help="Only customers consenting to marketing on this channel (default: any "
+        "channel).")] = None,
+    with_pii: Annotated[bool, typer.Option(
+        "--with-pii", help="Real customer ids plus name, email and phone instead of "
+        "pseudonyms. Only for people allowed to see personal data; every export is audited.")
+    ] = False,
     warehouse: Warehouse = DEFAULT_URL,
     as_json: AsJson = False,
 ):
-    """Write the members of one group (tier, value, risk) to CSV, Excel or Parquet."""
+    """Write the members of one group (tier, value, risk) to CSV, Excel or Parquet.
+
+    Only customers whose marketing consent is in force now (on --channel, or on any channel)
+    are written; the others are counted. Customer ids are pseudonymised as in `actions export`
+    unless --with-pii, no cell is a formula a spreadsheet would run, and each export is
+    recorded in the audit log.
+
+    Example: upmarket segments export at_risk --format xlsx --channel email
+    """
+    from upmarket.activation import export_policy
+
     column, _ = _grouping(by)
     if format not in ("csv", "xlsx", "parquet"):
         raise UpmarketError(f"--format must be csv, xlsx or parquet, not {format!r}")
-    _, run, res = _results(warehouse)
+    wh, run, res = _results(warehouse)
     known = set(res.select(column).distinct().to_pandas()[column].dropna())
     if name not in known:
         raise UnknownSegment(f"no {by} group {name!r} in the current run; groups: "
-                             f"{', '.join(sorted(known))}")
+                             f"{', '.join(sorted(map(str, known)))}")
     df = res.filter(res[column] == name).select(*EXPORT_COLUMNS).order_by(
         res.clv.desc()).to_pandas()
+    gated = export_policy.gate(wh, df, with_pii=with_pii, channel=channel)
     path = out or Path(f"{name}.{format}")
-    if format == "csv":
-        df.to_csv(path, index=False, encoding="utf-8-sig")  # Excel opens BOM-marked UTF-8 right
-    elif format == "xlsx":
-        df.to_excel(path, index=False)
-    else:
-        df.to_parquet(path, index=False)
+    export_policy.write_export(wh, gated.frame, path, format, what="segment",
+                               with_pii=with_pii, dropped_no_consent=gated.dropped_no_consent,
+                               run_id=run["run_id"], segment=f"{by}.{name}", channel=channel)
+    rows = len(gated.frame)
     if as_json:
-        print(json.dumps({"path": str(path), "rows": len(df), "run_id": run["run_id"]}))
+        print(json.dumps({"path": str(path), "rows": rows,
+                          "dropped_no_consent": gated.dropped_no_consent,
+                          "pseudonymised": gated.pseudonymised, "run_id": run["run_id"]}))
     else:
-        console.print(f"wrote {len(df):,} customers of {by} group [bold]{name}[/] to {path}")
+        ids = "real customer ids and contact details" if with_pii else "pseudonymised ids"
+        where = f"on {channel}" if channel else "on any channel"
+        console.print(f"wrote {rows:,} customers of {by} group [bold]{name}[/] to {path} ({ids}); "
+                      f"{gated.dropped_no_consent:,} left out for lack of marketing consent "
+                      f"{where}", highlight=False)
 
 
 def _percent(text: str, unit: str) -> float:

@@ -90,12 +90,13 @@ def demo(
         ctx = pipeline.run(wh, config.as_of, store_url=store_url,
                            on_stage=lambda name, i, n: bar.update(
                                task, completed=i, description=name))
-    exported = export_results(ctx, out)
     from upmarket.opstore.store import open_store
     from upmarket.reports import write_report
 
     store = open_store(store_url)
-    try:  # the analyst's first document: the last quarter's assessment, ids pseudonymised
+    try:  # both files are audited in the demo's own store, not the user's
+        exported, left_out = export_results(ctx, out, store=store)
+        # the analyst's first document: the last quarter's assessment, ids pseudonymised
         report = write_report(wh, out / ("report-zh.html" if lang.startswith("zh")
                                          else "report.html"), cycle="quarter", lang=lang,
                               run_id=ctx.run.run_id, store=store)
@@ -107,7 +108,7 @@ def demo(
         print(json.dumps({"seconds": round(seconds, 1), "world": world, "loaded": loaded,
                           "warehouse": wh.url,
                           "outputs": {k: str(v) for k, v in exported.items()},
-                          "run_id": ctx.run.run_id, **ctx.summary}, ensure_ascii=False, default=str))
+                          "customers_left_out_no_consent": left_out, "run_id": ctx.run.run_id, **ctx.summary}, ensure_ascii=False, default=str))
         return
     t = Table("table", "rows read", "accepted", "quarantined", title="Synthetic world ingested",
               title_justify="left")
@@ -118,8 +119,9 @@ def demo(
     console.print(f"\n[bold]Where everything is[/] (finished in {seconds:.0f} s):")
     console.print(f"  warehouse  {db}")
     console.print(f"  service    {ops_db}  (profiles, alerts, tasks, audit log)")
-    console.print(f"  customers  {exported['customers']}  (one row per customer: tier, CLV, segment, "
-                  "churn risk, …)")
+    console.print(f"  customers  {exported['customers']}  (one row per customer who consents to "
+                  "marketing: pseudonymised id, tier, CLV, segment, churn risk, …; "
+                  f"{left_out:,} left out for lack of consent)")
     console.print(f"  report     {exported['report']}  (the {report.period} assessment; open it in a "
                   "browser)")
     me = _program()
@@ -149,13 +151,21 @@ def _program() -> str:
         return str(prog)
 
 
-def export_results(ctx, out: Path) -> dict[str, Path]:
-    """Write the run's per-customer results where a newcomer will look for them."""
+def export_results(ctx, out: Path, *, store=None) -> tuple[dict[str, Path], int]:
+    """Write the run's per-customer results where a newcomer will look for them, under the
+    export policy like every export: customers consenting to marketing on some channel,
+    pseudonymised ids, safe cells, audited in `store`. Returns the files and how many
+    customers were left out for lack of consent."""
+    from upmarket.activation import export_policy
     from upmarket.warehouse.runs import output
 
     path = out / "customers.csv"
-    output(ctx.wh, "results", ctx.run.run_id).to_pandas().to_csv(path, index=False)
-    return {"customers": path}
+    results = output(ctx.wh, "results", ctx.run.run_id).to_pandas()
+    gated = export_policy.gate(ctx.wh, results, with_pii=False, store=store)
+    export_policy.write_export(ctx.wh, gated.frame, path, "csv", what="results",
+                               with_pii=False, dropped_no_consent=gated.dropped_no_consent,
+                               store=store, run_id=ctx.run.run_id)
+    return {"customers": path}, gated.dropped_no_consent
 
 
 def _print_value_choice(found: dict | None, lang: str) -> None:
