@@ -30,14 +30,17 @@ def write(tmp_path, name, text, encoding="utf-8"):
         ("A2,0,c1,2024-01-05,S1,1,-3,paid", "negative unit_price", "unit_price"),
         ("A2,0,c1,2024-01-05,S1,1,9.5,lost", "invalid status", "status"),
         ("A2,0,c1,,S1,1,9.5,paid", "missing ts", "ts"),
-        ("A1,0,c1,2024-01-05 10:00,S1,3,9.5,paid", "conflicting duplicate key", "order_id,line_no"),
+        ("A1,0,c1,2024-01-05 10:00,S1,3,9.5,paid",
+         "conflict: differs from row 2 of the file in quantity, amount", "quantity, amount"),
     ],
 )
 def test_each_quarantine_reason_names_row_and_field(wh, tmp_path, row, reason, field):
     path = write(tmp_path, "orders.csv", HEADER + GOOD + row + "\n")
     report = ingest("orders", path, warehouse=wh)
     assert report.rows_read == 2
-    assert (report.accepted, report.quarantined) == (1, 1)
+    conflict = reason.startswith("conflict")
+    assert (report.accepted, report.quarantined, report.conflicts) == (1, 0 if conflict else 1,
+                                                                        int(conflict))
     assert report.quarantined_by_reason == {reason: 1}
     q = wh.table("quarantine").to_pandas()
     assert len(q) == 1

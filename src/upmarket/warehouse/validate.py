@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from upmarket.warehouse.mapping import Mapping
-from upmarket.warehouse.schema import Table
+from upmarket.warehouse.schema import Column, Table
 
 TRUE = {"true", "t", "1", "yes", "y", "granted", "opt-in", "optin", "是", "同意", "已同意", "真"}
 FALSE = {"false", "f", "0", "no", "n", "denied", "opt-out", "optout", "否", "拒绝", "不同意", "假"}
@@ -22,10 +22,51 @@ _NUMBER_JUNK = re.compile(r"[,\s¥$£€￥]|RMB|CNY|元", re.IGNORECASE)
 _ZH_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?")
 
 
+#: Sane bounds on numbers, by what they measure (`Column.unit`); a mapping file's `limits:`
+#: overrides them per unit or per column. Why these defaults:
+#: - money 1e12: no single order line, price, invoice or day of spend reaches a trillion in
+#:   any currency a business books in (the largest single purchase orders are in the tens of
+#:   billions), yet sums of a million such values stay far from float overflow;
+#: - quantity 1e9: a billion units on one line is beyond any real order and catches ids or
+#:   barcodes pasted into the quantity column;
+#: - number 2**53: any other number; above it float64 no longer holds every whole number, so
+#:   an int column would silently change value, and anything bigger is a unit mistake.
+LIMITS: dict[str, float] = {"money": 1e12, "quantity": 1e9, "number": float(2**53)}
+#: Longest id accepted (characters). Real ids (order numbers, SKUs, UUIDs, hashed emails)
+#: are far shorter; a longer one is a column mix-up or an attack on storage and memory.
+ID_LENGTH = 256
+#: Characters refused in ids (OWASP Input Validation Cheat Sheet: allow-list what an
+#: identifier may hold): C0 and C1 control characters including NUL, DEL, and the Unicode
+#: line/paragraph separators. They break CSV exports, terminals and joins, and a NUL
+#: truncates the id in C-based tools while the warehouse keeps it whole.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NON_FINITE_TEXT = re.compile(r"^\s*[+-]?(nan|inf|infinity)\s*$", re.IGNORECASE)
+#: How much of an offending value a reason quotes.
+_QUOTE = 40
+
+
+def is_id(table: Table, col: Column) -> bool:
+    """Key columns and the ids that refer to other rows (`customer_id`, `sku`, …)."""
+    return col.type == "string" and (
+        col.name in table.key or col.name.endswith("_id") or col.name == "sku")
+
+
+def limits(mapping: Mapping) -> dict[str, float]:
+    """The bounds in force: the defaults, overridden by the mapping file's `limits:`."""
+    return {**LIMITS, "id_length": ID_LENGTH, **mapping.limits}
+
+
+def _quote(v) -> str:
+    text = str(v)
+    return text if len(text) <= _QUOTE else text[:_QUOTE] + "…"
+
+
 @dataclass
 class Checked:
     accepted: pd.DataFrame  # typed, canonical columns only
-    rejected: pd.DataFrame  # index = row position in the input; columns field, reason
+    #: index = row position in the input; columns field, reason and value (the offending
+    #: value quoted, or None when the reason says it all)
+    rejected: pd.DataFrame
 
 
 def _blank(s: pd.Series) -> pd.Series:
@@ -83,15 +124,21 @@ def to_bool(s: pd.Series) -> pd.Series:
 
 
 def check(frame: pd.DataFrame, table: Table, mapping: Mapping) -> Checked:
+    """Type and check every row; numbers must be finite and within `limits(mapping)`, ids
+    free of control characters and at most `id_length` characters long."""
     n = len(frame)
+    bounds = limits(mapping)
     reason = pd.Series(np.full(n, None, dtype=object), index=frame.index)
     field = reason.copy()
+    quoted = reason.copy()
     typed: dict[str, pd.Series] = {}
 
-    def reject(mask: pd.Series, col: str, why: str) -> None:
+    def reject(mask: pd.Series, col: str, why: str, values=None) -> None:
         mask = mask & reason.isna()
         reason[mask] = why
         field[mask] = col
+        if values is not None and mask.any():
+            quoted[mask] = values.reindex(mask.index)[mask].map(_quote)
 
     for col in table.columns:
         if col.name not in frame.columns:
@@ -105,6 +152,9 @@ def check(frame: pd.DataFrame, table: Table, mapping: Mapping) -> Checked:
             reject(blank, col.name, f"missing {col.name}")
         if col.type in ("int", "float"):
             value = to_number(raw)
+            non_finite = ~blank & (np.isinf(value) | (value.isna() & raw.astype(str).str.match(
+                _NON_FINITE_TEXT)))
+            reject(non_finite, col.name, f"not finite in {col.name}", raw)
             reject(~blank & value.isna(), col.name, f"not a number in {col.name}")
             if col.type == "int":
                 reject(~blank & value.notna() & (value % 1 != 0), col.name, f"not a whole number in {col.name}")
@@ -113,6 +163,10 @@ def check(frame: pd.DataFrame, table: Table, mapping: Mapping) -> Checked:
                 reject(value < col.min, col.name, f"{word} {col.name}")
             if col.max is not None:
                 reject(value > col.max, col.name, f"out of range {col.name}")
+            bound = bounds.get(col.name, bounds.get(col.unit or "number", bounds["number"]))
+            reject(value.abs() > bound, col.name,
+                   f"beyond the sane bound of {col.name} (|value| > {bound:g})", raw)
+            value = value.where(np.isfinite(value) & (value.abs() <= bound))
             typed[col.name] = value.round().astype("Int64") if col.type == "int" else value
         elif col.type in ("timestamp", "date"):
             value = to_timestamp(raw, mapping)
@@ -125,6 +179,8 @@ def check(frame: pd.DataFrame, table: Table, mapping: Mapping) -> Checked:
         else:
             text = raw.where(~blank).astype(object)
             text = text.map(lambda v: v.strip() if isinstance(v, str) else v)
+            if is_id(table, col):
+                _check_id(text, ~blank, col.name, int(bounds["id_length"]), reject)
             if col.choices:
                 norm = text.map(lambda v: v.lower().replace(" ", "_").replace("-", "_")
                                 if isinstance(v, str) else v)
@@ -132,6 +188,24 @@ def check(frame: pd.DataFrame, table: Table, mapping: Mapping) -> Checked:
                 text = norm
             typed[col.name] = text.where(~blank, None)
 
-    rejected = pd.DataFrame({"field": field, "reason": reason}).dropna(subset=["reason"])
+    rejected = pd.DataFrame({"field": field, "reason": reason, "value": quoted}) \
+        .dropna(subset=["reason"])
     accepted = pd.DataFrame(typed, index=frame.index).drop(index=rejected.index)
     return Checked(accepted, rejected)
+
+
+def _check_id(text: pd.Series, present: pd.Series, name: str, longest: int, reject) -> None:
+    as_str = text.where(present, "").astype(str)
+    length = as_str.str.len()
+    too_long = present & (length > longest)
+    reject(too_long, name, f"{name} longer than {longest} characters",
+           length.map(lambda n: f"{n:,} characters"))
+    found = as_str.str.contains(_CONTROL, regex=True) & present & ~too_long
+    if found.any():
+        where = as_str[found].map(_first_control)
+        reject(found, name, f"control character in {name}", where)
+
+
+def _first_control(text: str) -> str:
+    m = _CONTROL.search(text)
+    return f"U+{ord(m.group()):04X} at character {m.start() + 1}"
