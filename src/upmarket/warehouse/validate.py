@@ -8,13 +8,16 @@ rows, so a million-row file costs a few column passes, not a million Python call
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from upmarket.errors import BadMapping, UpmarketError
+from upmarket.warehouse.connection import Warehouse
 from upmarket.warehouse.mapping import Mapping
-from upmarket.warehouse.schema import Column, Table
+from upmarket.warehouse.schema import TABLES, Column, Table
 
 TRUE = {"true", "t", "1", "yes", "y", "granted", "opt-in", "optin", "是", "同意", "已同意", "真"}
 FALSE = {"false", "f", "0", "no", "n", "denied", "opt-out", "optout", "否", "拒绝", "不同意", "假"}
@@ -51,8 +54,14 @@ def is_id(table: Table, col: Column) -> bool:
         col.name in table.key or col.name.endswith("_id") or col.name == "sku")
 
 
-def limits(mapping: Mapping) -> dict[str, float]:
-    """The bounds in force: the defaults, overridden by the mapping file's `limits:`."""
+def limits(mapping: Mapping, table: Table) -> dict[str, float]:
+    """The bounds in force: the defaults, overridden by the mapping file's `limits:` (per
+    unit, `id_length`, or per column of `table`)."""
+    known = {*LIMITS, "id_length", *table.column_names}
+    unknown = sorted(set(mapping.limits) - known)
+    if unknown:
+        raise BadMapping(f"{mapping.source}: unknown limit(s) {', '.join(unknown)}; use "
+                         f"{', '.join([*LIMITS, 'id_length'])} or a column of {table.name}")
     return {**LIMITS, "id_length": ID_LENGTH, **mapping.limits}
 
 
@@ -127,7 +136,7 @@ def check(frame: pd.DataFrame, table: Table, mapping: Mapping) -> Checked:
     """Type and check every row; numbers must be finite and within `limits(mapping)`, ids
     free of control characters and at most `id_length` characters long."""
     n = len(frame)
-    bounds = limits(mapping)
+    bounds = limits(mapping, table)
     reason = pd.Series(np.full(n, None, dtype=object), index=frame.index)
     field = reason.copy()
     quoted = reason.copy()
@@ -209,3 +218,36 @@ def _check_id(text: pd.Series, present: pd.Series, name: str, longest: int, reje
 def _first_control(text: str) -> str:
     m = _CONTROL.search(text)
     return f"U+{ord(m.group()):04X} at character {m.start() + 1}"
+
+
+class BadStoredValues(UpmarketError):
+    """The warehouse holds numbers a run cannot use (stored before ingestion refused them)."""
+
+
+def check_stored(wh: Warehouse, names: tuple[str, ...], *, examples: int = 5) -> None:
+    """Raise `BadStoredValues` naming the table, column and first keys of any stored
+    non-finite number (NaN, ±inf) in tables `names`; missing values (NULL) are fine.
+
+    Ingestion refuses such numbers, so only rows stored by an earlier version, or written
+    to the warehouse by other tools, can trip this; the message says how to take them back.
+    """
+    for name in names:
+        spec = TABLES[name]
+        numbers = [c.name for c in spec.columns if c.type == "float"]
+        if not numbers or not wh.count(name):
+            continue
+        t = wh.table(name)
+        for col in numbers:
+            bad = t.filter(t[col].isnan() | t[col].isinf())
+            n = int(bad.count().execute())
+            if not n:
+                continue
+            keys = bad.select(*spec.key).order_by(list(spec.key)).limit(examples).to_pandas()
+            shown = ["/".join(str(v) for v in row) for row in keys.itertuples(index=False)]
+            first = sorted(dict.fromkeys(str(v) for v in keys[spec.key[0]]))
+            raise BadStoredValues(
+                f"{name}.{col} holds {n:,} non-finite value(s) (NaN or infinite), e.g. at "
+                f"{'/'.join(spec.key)} {', '.join(shown)}: rows stored before ingestion "
+                f"refused such numbers. Take them back with `upmarket data delete {name} "
+                + " ".join(f"--key {shlex.quote(k)}" for k in first)
+                + "` (or ingest corrected rows with `--on-conflict update`), then run again.")
