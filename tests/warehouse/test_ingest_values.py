@@ -166,11 +166,14 @@ def test_conflict_within_one_file(wh, tmp_path):
         if policy == "quarantine":
             assert (report.accepted, report.duplicates_skipped, report.conflicts) == (1, 1, 1)
             assert report.quarantined_by_reason == {
-                "conflict: differs from row 2 of the file in customer_id, quantity, amount": 1}
+                "conflict: differs from an earlier row of the file in customer_id, quantity, amount": 1}
         else:  # the first row is held now: the duplicate and the first row are duplicates
             assert (report.accepted, report.duplicates_skipped, report.conflicts) == (0, 2, 1)
     held = wh.table("orders").to_pandas()
     assert (len(held), held.customer_id[0], held.amount[0]) == (1, "c1", 19.0)
+    q = quarantine(wh)
+    assert set(q.row_number) == {4} and set(q.field) == {"customer_id, quantity, amount"}
+    assert q.reason[0].endswith("in customer_id, quantity, amount: see row 2")
 
 
 def test_on_conflict_update_replaces_stored_rows_in_the_ingest(wh, tmp_path):

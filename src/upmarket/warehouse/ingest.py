@@ -5,8 +5,8 @@ duplicate of a row already held, or set aside as a conflict (its key is held, or
 the file, with different content), and
 `rows_read == accepted + quarantined + duplicates_skipped + conflicts` holds for every call.
 Conflicting rows go to the quarantine with the differing fields named, unless the caller asks
-for `on_conflict="update"`: then the file's row replaces the stored one (counted in
-`accepted` and in `updated`). A file that cannot be ingested as a whole (not a table, a required column
+for `on_conflict="update"`: then the file's row replaces the stored one (counted in `accepted`
+and in `updated`). A file that cannot be ingested as a whole (not a table, a required column
 missing, the wrong preset) raises `BadFile` before anything is written.
 """
 
@@ -182,11 +182,13 @@ def ingest(
                             lambda c: later[f"{c}__f"])
         differ = fields != ""
         first_line = later["__first"] + sheet.first_line
+        # the earlier row's number goes with the value, so that conflicts group by fields
         conflicts = pd.DataFrame({
             "field": fields[differ].to_numpy(),
-            "reason": ("conflict: differs from row " + first_line[differ].astype(str)
-                       + " of the file in " + fields[differ]).to_numpy(),
-            "value": None}, index=later["__row"][differ].to_numpy())
+            "reason": ("conflict: differs from an earlier row of the file in "
+                       + fields[differ]).to_numpy(),
+            "value": ("see row " + first_line[differ].astype(str)).to_numpy()},
+            index=later["__row"][differ].to_numpy())
         in_file_dups = int((~differ).sum())
         accepted = accepted[~dup]
 
@@ -436,7 +438,7 @@ def _insert_new(wh: Warehouse, table: Table, rows: pd.DataFrame, batch_id: str, 
     wh.create_table(staging, conform(rows, table), temp=True)
     try:
         new = wh.table(staging).anti_join(wh.table(table.name), list(table.key))
-        if record:
+        if record and wh.is_duckdb:  # only DuckDB can take rows back (`retract`)
             record_batch(wh, table, new, batch_id)
         wh.insert(table.name, new)
     finally:
