@@ -4,6 +4,7 @@ be taken back by key or by batch. Reconciliation holds in every case."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -232,6 +233,9 @@ def test_batch_record_holds_no_customer_id(wh):
     keys = wh.table("ingest_batch_keys").to_pandas()
     assert len(keys) == 1 and keys.batch_id[0] == report.batch_id
     assert "C-secret-42" not in keys.to_string()
+    # keyed: a guessed id cannot be checked against the record without the warehouse's secret
+    for algo in ("md5", "sha1", "sha256"):
+        assert hashlib.new(algo, b"C-secret-42").hexdigest() != keys.key_hash[0]
 
 
 def test_a_stored_non_finite_number_is_named_by_table_key_and_column(wh, tmp_path):

@@ -2,22 +2,26 @@
 put in (`upmarket data delete`), and replacing stored rows by newer versions
 (`upmarket ingest … --on-conflict update`).
 
-Which batch put a row in is kept in `ingest_batch_keys` as a digest of the row's key, so the
-record copies no customer id (an erased person's id must not survive there). Deleting needs
-DELETE on the warehouse, which upmarket does only on DuckDB, as erasure does.
+Which batch put a row in is kept in `ingest_batch_keys` as a keyed digest of the row's key
+(under a random secret of the warehouse's own, in `system_keys`), so the record copies no
+customer id and a guessed id cannot be checked against it without the secret: once a person
+is erased, nothing there leads back to them. Deleting needs DELETE on the warehouse, which
+upmarket does only on DuckDB, as erasure does.
 """
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import ibis
 import pandas as pd
 
 from upmarket.errors import UpmarketError, WarehouseError
 from upmarket.warehouse.connection import Warehouse, conform
-from upmarket.warehouse.schema import BATCH_KEYS, BATCHES, Table, resolve
+from upmarket.warehouse.schema import BATCH_KEYS, BATCHES, SYSTEM_KEYS, Table, resolve
 
 #: Joins a key's parts and stands for a missing part; ids never hold either (control
 #: characters are refused at ingestion), so two different keys never give one text.
@@ -28,10 +32,26 @@ class NothingToDelete(UpmarketError):
     """The batch asked for does not exist or belongs to another table."""
 
 
-def key_digest(t: ibis.Table, key: tuple[str, ...]) -> ibis.Value:
-    """The digest of each row's key, the same for a stored row and a staged one."""
-    parts = [t[c].cast("string").fill_null(_NULL) for c in key]
-    return ibis.literal(_SEP).join(parts).hexdigest("md5")
+_SECRET_NAME = "ingest_batch_keys"
+
+
+def _secret(wh: Warehouse) -> str:
+    """The warehouse's secret for batch-key digests, made at random on first use."""
+    t = wh.table(SYSTEM_KEYS.name)
+    # the oldest wins should two writers have made one at once
+    found = t.filter(t.name == _SECRET_NAME).order_by(["created", "value"]).select("value").to_pandas()
+    if len(found):
+        return str(found["value"].iloc[0])
+    value = secrets.token_hex(32)
+    wh.insert(SYSTEM_KEYS.name, pd.DataFrame({"name": [_SECRET_NAME], "value": [value],
+                                              "created": [datetime.now(UTC).replace(tzinfo=None)]}))
+    return value
+
+
+def key_digest(wh: Warehouse, t: ibis.Table, key: tuple[str, ...]) -> ibis.Value:
+    """The keyed digest of each row's key, the same for a stored row and a staged one."""
+    parts = [ibis.literal(_secret(wh)), *(t[c].cast("string").fill_null(_NULL) for c in key)]
+    return ibis.literal(_SEP).join(parts).hexdigest("sha256")
 
 
 def key_spec(table: Table) -> Table:
@@ -42,7 +62,7 @@ def record_batch(wh: Warehouse, table: Table, rows: ibis.Table, batch_id: str) -
     """Note that `batch_id` put in the rows of `rows` (an expression with the key columns)."""
     wh.insert(BATCH_KEYS.name, rows.select(
         batch_id=ibis.literal(batch_id), table=ibis.literal(table.name),
-        key_hash=key_digest(rows, table.key)))
+        key_hash=key_digest(wh, rows, table.key)))
 
 
 def _need_delete(wh: Warehouse) -> None:
@@ -71,7 +91,8 @@ def delete_keys(wh: Warehouse, table: Table, keys: pd.DataFrame) -> int:
         where = f"EXISTS (SELECT 1 FROM {_q(staging)} AS s WHERE {match})"
         con = wh.backend.con
         n = con.execute(f"SELECT count(*) FROM {_q(table.name)} AS t WHERE {where}").fetchone()[0]
-        digests = wh.backend.compile(wh.table(staging).select(h=key_digest(wh.table(staging), table.key)))
+        staged = wh.table(staging)
+        digests = wh.backend.compile(staged.select(h=key_digest(wh, staged, table.key)))
         con.execute(f'DELETE FROM {_q(BATCH_KEYS.name)} WHERE "table" = ? AND key_hash IN '
                     f"(SELECT h FROM ({digests}))", [table.name])
         con.execute(f"DELETE FROM {_q(table.name)} AS t WHERE {where}")
@@ -119,7 +140,7 @@ def select_by_batch(wh: Warehouse, kind: str, batch_id: str) -> Selection:
     k = wh.table(BATCH_KEYS.name)
     hashes = k.filter(k.batch_id == batch_id, k.table == table.name).select("key_hash")
     t = wh.table(table.name)
-    t = t.mutate(__h=key_digest(t, table.key))
+    t = t.mutate(__h=key_digest(wh, t, table.key))
     keys = t.semi_join(hashes, t.__h == hashes.key_hash).select(*table.key).to_pandas()
     return Selection(table.name, keys, f"batch {batch_id}")
 

@@ -178,8 +178,8 @@ BATCHES = Table("ingest_batches", ("batch_id",), (
 BATCH_KEYS = Table("ingest_batch_keys", ("batch_id", "table", "key_hash"), (
     C("batch_id"), C("table"), C("key_hash"),
 ), "Which batch put each stored row in, so `upmarket data delete --batch` can take a batch "
-   "back: one row per row a batch inserted or replaced, its key as a digest (not the key "
-   "itself, so no customer id is copied here).")
+   "back: one row per row a batch inserted or replaced, its key as a digest keyed by a secret "
+   "in system_keys (not the key itself, so no customer id is copied here).")
 
 RUNS = Table("runs", ("run_id",), (
     C("run_id"), C("as_of", "timestamp"), C("started", "timestamp"), C("finished", "timestamp"),
