@@ -252,3 +252,26 @@ def test_a_stored_non_finite_number_is_named_by_table_key_and_column(wh, tmp_pat
     assert "upmarket data delete orders --key Z8 --key Z9" in msg
     delete(wh, select_by_key(wh, "orders", ["Z8", "Z9"]))
     check_stored(wh, ("orders", "products"))
+
+
+def test_a_warehouse_made_before_conflicts_were_counted_gains_the_columns(tmp_path):
+    from upmarket.warehouse import connect
+
+    url = f"duckdb://{tmp_path}/old.duckdb"
+    wh = connect(url)
+    wh.backend.con.execute("DROP TABLE ingest_batches")
+    wh.backend.con.execute(
+        "CREATE TABLE ingest_batches (batch_id VARCHAR, \"table\" VARCHAR, source VARCHAR, "
+        "sha256 VARCHAR, ingested_at TIMESTAMP, rows_read BIGINT, accepted BIGINT, "
+        "quarantined BIGINT, duplicates_skipped BIGINT)")
+    wh.backend.con.execute("INSERT INTO ingest_batches (batch_id, rows_read) VALUES ('old', 3)")
+    wh.close()
+    wh = connect(url)
+    report = ingest("orders", write(tmp_path, HEADER + "A1,0,c1,2024-01-05,S1,2,9.5,19\n"),
+                    warehouse=wh)
+    batches = wh.table("ingest_batches").to_pandas()
+    assert set(batches.batch_id) == {report.batch_id, "old"}
+    mine = batches.set_index("batch_id")
+    assert (mine.loc[report.batch_id, "conflicts"], mine.loc[report.batch_id, "updated"]) == (0, 0)
+    assert pd.isna(mine.loc["old", "conflicts"])
+    wh.close()
