@@ -27,9 +27,11 @@ _ZH_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?")
 
 #: Sane bounds on numbers, by what they measure (`Column.unit`); a mapping file's `limits:`
 #: overrides them per unit or per column. Why these defaults:
-#: - money 1e12: no single order line, price, invoice or day of spend reaches a trillion in
-#:   any currency a business books in (the largest single purchase orders are in the tens of
-#:   billions), yet sums of a million such values stay far from float overflow;
+#: - money 1e12: a trillion in one order line, price, invoice or day of spend is beyond a
+#:   real business in the currencies upmarket targets (CNY, USD, EUR: 10^12 is more than a
+#:   large retailer's yearly revenue), yet 1e308 or a pasted card number is caught, and sums
+#:   of a million bounded values stay far from float overflow. In a currency of small units
+#:   (10^12 VND is about 40 million USD) a large B2B seller raises it in the mapping file;
 #: - quantity 1e9: a billion units on one line is beyond any real order and catches ids or
 #:   barcodes pasted into the quantity column;
 #: - number 2**53: any other number; above it float64 no longer holds every whole number, so
