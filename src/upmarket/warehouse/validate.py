@@ -163,8 +163,11 @@ def check(frame: pd.DataFrame, table: Table, mapping: Mapping) -> Checked:
             reject(blank, col.name, f"missing {col.name}")
         if col.type in ("int", "float"):
             value = to_number(raw)
-            non_finite = ~blank & (np.isinf(value) | (value.isna() & raw.astype(str).str.match(
-                _NON_FINITE_TEXT)))
+            non_finite = ~blank & np.isinf(value)
+            unparsed = ~blank & value.isna()
+            if unparsed.any():  # `nan` parses to a missing value: tell it from other text
+                non_finite |= raw[unparsed].astype(str).str.match(_NON_FINITE_TEXT) \
+                    .reindex(raw.index, fill_value=False).astype(bool)
             reject(non_finite, col.name, f"not finite in {col.name}", raw)
             reject(~blank & value.isna(), col.name, f"not a number in {col.name}")
             if col.type == "int":
@@ -209,8 +212,9 @@ def _check_id(text: pd.Series, present: pd.Series, name: str, longest: int, reje
     as_str = text.where(present, "").astype(str)
     length = as_str.str.len()
     too_long = present & (length > longest)
-    reject(too_long, name, f"{name} longer than {longest} characters",
-           length.map(lambda n: f"{n:,} characters"))
+    if too_long.any():
+        reject(too_long, name, f"{name} longer than {longest} characters",
+               length[too_long].map(lambda n: f"{n:,} characters"))
     found = as_str.str.contains(_CONTROL, regex=True) & present & ~too_long
     if found.any():
         where = as_str[found].map(_first_control)
