@@ -243,11 +243,14 @@ def check_stored(wh: Warehouse, names: tuple[str, ...], *, examples: int = 5) ->
         if not numbers or not wh.count(name):
             continue
         t = wh.table(name)
+        # one pass per table (a query per column is a job each on Spark)
+        counts = t.aggregate(**{col: (t[col].isnan() | t[col].isinf()).cast("int64").sum()
+                                for col in numbers}).to_pandas().iloc[0]
         for col in numbers:
-            bad = t.filter(t[col].isnan() | t[col].isinf())
-            n = int(bad.count().execute())
+            n = 0 if pd.isna(counts[col]) else int(counts[col])
             if not n:
                 continue
+            bad = t.filter(t[col].isnan() | t[col].isinf())
             keys = bad.select(*spec.key).order_by(list(spec.key)).limit(examples).to_pandas()
             shown = ["/".join(str(v) for v in row) for row in keys.itertuples(index=False)]
             first = sorted(dict.fromkeys(str(v) for v in keys[spec.key[0]]))
