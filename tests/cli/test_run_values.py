@@ -27,9 +27,9 @@ def place(tmp_path, monkeypatch):
     return f"duckdb://{tmp_path}/w.duckdb"
 
 
-def small_world(customers: int = 60, seed: int = 5) -> pd.DataFrame:
+def small_world(customers: int = 60, random_state: int = 5) -> pd.DataFrame:
     """Customers over a year, each with 1 + Poisson(2) orders of one line."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     rows = []
     for c in range(customers):
         days = sorted(set(int(d) for d in rng.integers(0, 360, 1 + rng.poisson(2.0))))
