@@ -39,6 +39,7 @@ from upmarket.strategy import (budget, economics, kpis, lifecycle, measurement, 
 from upmarket.strategy.segments import segment_codes
 from upmarket.warehouse.connection import Warehouse
 from upmarket.warehouse.runs import Run, output, previous_run
+from upmarket.warehouse.validate import check_stored
 
 FEATURE_TABLES = ("orders", "products", "service_tickets", "feedback", "customers", "events",
                   "marketing_spend")
@@ -173,6 +174,9 @@ def choose_value_model(ctx: Context) -> None:
 
 
 def stage_features_and_value(ctx: Context) -> None:
+    # a stored NaN or infinity would stop a model deep inside with no row named: say which
+    # table, column and keys instead, before anything is fitted
+    check_stored(ctx.wh, FEATURE_TABLES)
     choose_value_model(ctx)
     ctx.results, model = snapshot(ctx.wh, ctx.as_of, ctx.settings)
     ctx.value_model = model

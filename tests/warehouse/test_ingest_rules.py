@@ -30,18 +30,22 @@ def write(tmp_path, name, text, encoding="utf-8"):
         ("A2,0,c1,2024-01-05,S1,1,-3,paid", "negative unit_price", "unit_price"),
         ("A2,0,c1,2024-01-05,S1,1,9.5,lost", "invalid status", "status"),
         ("A2,0,c1,,S1,1,9.5,paid", "missing ts", "ts"),
-        ("A1,0,c1,2024-01-05 10:00,S1,3,9.5,paid", "conflicting duplicate key", "order_id,line_no"),
+        ("A1,0,c1,2024-01-05 10:00,S1,3,9.5,paid",
+         "conflict: differs from an earlier row of the file in quantity, amount", "quantity, amount"),
     ],
 )
 def test_each_quarantine_reason_names_row_and_field(wh, tmp_path, row, reason, field):
     path = write(tmp_path, "orders.csv", HEADER + GOOD + row + "\n")
     report = ingest("orders", path, warehouse=wh)
     assert report.rows_read == 2
-    assert (report.accepted, report.quarantined) == (1, 1)
+    conflict = reason.startswith("conflict")
+    assert (report.accepted, report.quarantined, report.conflicts) == (1, 0 if conflict else 1,
+                                                                        int(conflict))
     assert report.quarantined_by_reason == {reason: 1}
     q = wh.table("quarantine").to_pandas()
     assert len(q) == 1
-    assert q.field[0] == field and q.reason[0] == reason
+    assert q.field[0] == field
+    assert q.reason[0] == (f"{reason}: see row 2" if conflict else reason)
     assert q.row_number[0] == 3  # header is line 1, the bad row is line 3
     assert q.source[0] == str(path)
     assert json.loads(q.raw[0])["order_id"] in ("A1", "A2")

@@ -1,4 +1,4 @@
-"""Commands about data: ingest, quarantine, status."""
+"""Commands about data: ingest, quarantine, status, data delete."""
 
 from __future__ import annotations
 
@@ -14,6 +14,11 @@ from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly, progre
 from upmarket.i18n import label
 from upmarket.warehouse.connection import DEFAULT_URL
 
+data_app = typer.Typer(
+    help="Stored data: take accepted rows back (by key or by ingestion batch).",
+    no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
 KINDS = "orders, products, customers, events, spend, feedback, consents, promotions, payments, " \
         "tickets, campaigns, brand-survey"
 
@@ -28,15 +33,26 @@ def ingest(
         help="A known export: online-retail (UCI Online Retail) or cdnow (CDNOW purchases).")] = None,
     mapping: Annotated[Path | None, typer.Option(
         help="YAML mapping of your headers to canonical columns (Chinese headers welcome), "
-        "with date format, timezone, currency. See README 'Your own data'.")] = None,
+        "with date format, timezone, currency, sane bounds (limits:). See README 'Your own "
+        "data'.")] = None,
+    on_conflict: Annotated[str, typer.Option(
+        "--on-conflict", help="A row whose key is already held with different content: "
+        "quarantine it as a conflict (quarantine), replace the stored row (update), or keep the "
+        "stored row and skip it (keep).")] = "quarantine",
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="The file's rows replace stored rows with the same keys (the same as "
+        "--on-conflict update).")] = False,
     warehouse: Warehouse = DEFAULT_URL,
     as_json: AsJson = False,
     lang: Lang = "en",
 ):
     """Load a file into the warehouse; nothing read is lost.
 
-    Every row is accepted, quarantined with a reason, or skipped as a duplicate of a row
-    already held; re-ingesting the same file adds nothing.
+    Every row is accepted, quarantined with a reason (a number that is not finite or beyond
+    its sane bound, an id with control characters or over 256 characters, …), skipped as a
+    duplicate of a row already held, or set aside as a conflict: its key is held (or earlier in
+    the file) with different content. Re-ingesting the same file adds nothing; a corrected file
+    replaces what it corrects with --replace. Take rows back with `upmarket data delete`.
 
     Examples:
 
@@ -44,22 +60,36 @@ def ingest(
 
       upmarket ingest orders 订单.csv --mapping 订单映射.yaml
 
+      upmarket ingest orders corrected.csv --replace
+
       upmarket ingest spend spend.xlsx --json
     """
+    from upmarket.errors import UpmarketError
     from upmarket.warehouse import connect
+    from upmarket.warehouse.ingest import ON_CONFLICT
     from upmarket.warehouse.ingest import ingest as run_ingest
 
+    if on_conflict not in ON_CONFLICT:
+        raise UpmarketError(f"--on-conflict must be one of {', '.join(ON_CONFLICT)}, "
+                            f"not {on_conflict!r}")
+    if replace and on_conflict not in ("quarantine", "update"):
+        raise UpmarketError(f"--replace replaces stored rows; it contradicts --on-conflict "
+                            f"{on_conflict}")
     with progress(as_json) as bar:
         task = bar.add_task(f"ingesting {file}", total=None)
         report = run_ingest(kind, file, preset=preset, mapping=mapping, warehouse=connect(warehouse),
-                            on_stage=lambda s: bar.update(task, description=f"{file}: {s}"))
+                            on_stage=lambda s: bar.update(task, description=f"{file}: {s}"),
+                            on_conflict="update" if replace else on_conflict)
     if as_json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, default=str))
         return
     console.print(f"[bold]{label('ingest_title', lang, table=report.table, source=report.source)}[/]")
     t = Table(show_header=False, box=None)
-    for key in ("rows_read", "accepted", "quarantined", "duplicates_skipped"):
-        t.add_row(label(key, lang), f"{getattr(report, key):,}")
+    # the four counts that add up to rows read are always shown; `updated` is part of accepted
+    for key in ("rows_read", "accepted", "updated", "quarantined", "duplicates_skipped",
+                "conflicts"):
+        if key != "updated" or report.updated:
+            t.add_row(label(key, lang), f"{getattr(report, key):,}")
     if report.cancellations_linked:
         t.add_row(label("cancellations_linked", lang), f"{report.cancellations_linked:,}")
     for side, n in report.added_to.items():
@@ -74,7 +104,10 @@ def ingest(
         for reason, n in report.quarantined_by_reason.items():
             q.add_row(reason, f"{n:,}")
         console.print(q)
-        console.print("See the rows with [bold]upmarket quarantine[/].")
+        console.print(f"See the rows with [bold]upmarket quarantine --batch {report.batch_id}[/].")
+    if report.conflicts:
+        console.print("To let the file's rows replace the stored ones: ingest it again with "
+                      "[bold]--on-conflict update[/] (or --replace).")
 
 
 @app.command()
@@ -127,3 +160,60 @@ def status(warehouse: Warehouse = DEFAULT_URL, as_json: AsJson = False):
             r.add_row(row.run_id, f"{row.as_of:%Y-%m-%d}", row.status, f"{row.finished:%Y-%m-%d %H:%M:%S}")
         console.print(r)
 
+
+
+@data_app.command("delete")
+@friendly
+def data_delete(
+    kind: Annotated[str, typer.Argument(help=f"The table: {KINDS}.")],
+    key: Annotated[list[str] | None, typer.Option(
+        "--key", help="A value of the table's first key column (orders: order_id, which takes "
+        "every line of the order); repeat for more.")] = None,
+    batch: Annotated[str | None, typer.Option(
+        help="An ingestion batch id (in the ingest summary's --json and in `upmarket "
+        "quarantine`): every row it inserted or replaced.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Delete; without it only count.")] = False,
+    warehouse: Warehouse = DEFAULT_URL,
+    as_json: AsJson = False,
+    lang: Lang = "en",
+):
+    """Take accepted rows back: by key or by ingestion batch. Without --yes it only counts
+    what would go; with --yes it deletes in one transaction and records the deletion in the
+    audit log. Runs already published keep their results; the next run no longer sees the rows.
+    Needs a DuckDB warehouse.
+
+    Examples:
+
+      upmarket data delete orders --key 536365 --key 536366
+
+      upmarket data delete orders --batch 3f9c2a1b7d4e --yes
+    """
+    from upmarket.activation import privacy
+    from upmarket.errors import UpmarketError
+    from upmarket.warehouse import connect
+    from upmarket.warehouse.retract import delete, select_by_batch, select_by_key
+
+    if bool(key) == bool(batch):
+        raise UpmarketError("say what to delete: --key VALUE (repeatable) or --batch BATCH_ID, "
+                            "not both")
+    wh = connect(warehouse, create=False)
+    try:
+        chosen = select_by_key(wh, kind, key) if key else select_by_batch(wh, kind, batch)
+        deleted = delete(wh, chosen) if yes and chosen.rows else 0
+    finally:
+        wh.close()
+    if deleted:
+        privacy.audit(None, "delete_rows", f"{chosen.table}: {chosen.asked}", table=chosen.table,
+                      rows=deleted, **({"batch": batch} if batch else {"keys": len(key)}))
+    if as_json:
+        print(json.dumps({"table": chosen.table, "asked": chosen.asked, "rows": chosen.rows,
+                          "deleted": deleted}, ensure_ascii=False))
+        return
+    if yes:
+        console.print(label("deleted", lang, rows=f"{deleted:,}", table=chosen.table,
+                            asked=chosen.asked), highlight=False)
+        return
+    console.print(label("delete_preview", lang, rows=f"{chosen.rows:,}", table=chosen.table,
+                        asked=chosen.asked), highlight=False)
+    if chosen.rows:
+        console.print("Add [bold]--yes[/] to delete them.")

@@ -585,9 +585,10 @@ def copy_events_to_warehouse(store: Store, wh, *, chunk: int = 20_000):
         reports = [ingest("events", events_frame(rows), warehouse=wh, source="collector")]
         joined = customers_frame(rows)
         if len(joined):
-            # only customers the warehouse does not hold yet are added: ingestion skips a key
-            # it already has, so a CRM import stays the source of truth for known customers
-            reports.append(ingest("customers", joined, warehouse=wh, source="collector"))
+            # only customers the warehouse does not hold yet are added: a key it already has
+            # is kept as it is, so a CRM import stays the source of truth for known customers
+            reports.append(ingest("customers", joined, warehouse=wh, source="collector",
+                                  on_conflict="keep"))
         return reports
 
     return copy_marked(store, event_inbox, pending, take)

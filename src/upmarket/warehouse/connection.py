@@ -44,6 +44,18 @@ class Warehouse:
         for spec in (*TABLES.values(), *SYSTEM_TABLES.values()):
             if spec.name not in existing:
                 self.backend.create_table(spec.name, schema=spec.ibis_schema())
+            elif self.is_duckdb:
+                self._add_new_columns(spec)
+
+    def _add_new_columns(self, spec: Table) -> None:
+        """A warehouse made by an earlier version gains the columns declared since (e.g. the
+        batch record's `conflicts`), as nulls, so writes that name them do not fail."""
+        held = set(self.backend.get_schema(spec.name).names)
+        for col in spec.columns:
+            if col.name not in held:
+                sql_type = self.backend.compiler.type_mapper.to_string(spec.ibis_schema()[col.name])
+                self.backend.con.execute(
+                    f'ALTER TABLE "{spec.name}" ADD COLUMN "{col.name}" {sql_type}')
 
     def table(self, name: str) -> ibis.Table:
         return self.backend.table(name)

@@ -1,8 +1,12 @@
 """Ingestion: read → map → validate → quarantine → deduplicate → write.
 
-Honest bookkeeping: every row read is accepted, quarantined with a reason, or skipped as a
-duplicate of a row already held, and `rows_read == accepted + quarantined + duplicates_skipped`
-holds for every call. A file that cannot be ingested as a whole (not a table, a required column
+Honest bookkeeping: every row read is accepted, quarantined with a reason, skipped as a
+duplicate of a row already held, or set aside as a conflict (its key is held, or repeated in
+the file, with different content), and
+`rows_read == accepted + quarantined + duplicates_skipped + conflicts` holds for every call.
+Conflicting rows go to the quarantine with the differing fields named, unless the caller asks
+for `on_conflict="update"`: then the file's row replaces the stored one (counted in `accepted`
+and in `updated`). A file that cannot be ingested as a whole (not a table, a required column
 missing, the wrong preset) raises `BadFile` before anything is written.
 """
 
@@ -26,6 +30,7 @@ from upmarket.warehouse import presets as preset_registry
 from upmarket.warehouse.connection import Warehouse, conform, connect
 from upmarket.warehouse.mapping import Mapping
 from upmarket.warehouse.readers import Sheet, read_file, sheet_from_frame
+from upmarket.warehouse.retract import delete_keys, record_batch
 from upmarket.warehouse.schema import BATCHES, QUARANTINE, TABLES, Table, resolve
 from upmarket.warehouse.validate import check
 
@@ -46,6 +51,11 @@ class IngestReport:
     accepted: int = 0
     quarantined: int = 0
     duplicates_skipped: int = 0
+    #: Rows whose key is already held (or earlier in the file) with different content,
+    #: quarantined as conflicts; with on_conflict="update" stored rows are replaced instead.
+    conflicts: int = 0
+    #: Accepted rows that replaced a stored row (on_conflict="update"); part of `accepted`.
+    updated: int = 0
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     examples: list[dict] = field(default_factory=list)
     encoding: str | None = None
@@ -58,13 +68,23 @@ class IngestReport:
 
     @property
     def reconciles(self) -> bool:
-        return self.rows_read == self.accepted + self.quarantined + self.duplicates_skipped
+        return self.rows_read == (self.accepted + self.quarantined + self.duplicates_skipped
+                                  + self.conflicts)
 
     def to_dict(self) -> dict:
         return asdict(self) | {"reconciles": self.reconciles}
 
 
 Stage = Callable[[str], None]
+
+#: What to do with a row whose key is already held with different content: quarantine it as
+#: a conflict (default), replace the stored row with it, or keep the stored row and count the
+#: new one as a duplicate (the service's copy of identify calls: the CRM's record wins).
+ON_CONFLICT = ("quarantine", "update", "keep")
+#: Longest text of one field kept in a quarantined row's raw copy; longer fields keep a
+#: preview and their length (a 50 MB id must not be copied whole into the quarantine).
+RAW_FIELD_CAP = 1_000
+_PREVIEW = 200
 
 
 def ingest(
@@ -76,13 +96,18 @@ def ingest(
     warehouse: Warehouse | str | None = None,
     source: str | None = None,
     on_stage: Stage | None = None,
+    on_conflict: str = "quarantine",
 ) -> IngestReport:
     """Ingest a file (CSV/TSV/TXT, XLSX, Parquet) or a DataFrame / Arrow table into `kind`.
 
     `kind` is a canonical table (`orders`, `products`, `customers`, `events`, `spend`,
     `feedback`, `consents`, `promotions`, `payments`, `tickets`, …). `preset` names a known
     export (`online-retail`, `cdnow`); `mapping` is a YAML mapping file (see `mapping.py`).
+    `on_conflict` (see `ON_CONFLICT`) says what a row does whose key is held with different
+    content.
     """
+    if on_conflict not in ON_CONFLICT:
+        raise BadFile(f"on_conflict must be one of {', '.join(ON_CONFLICT)}, not {on_conflict!r}")
     stage = on_stage or (lambda _: None)
     table = resolve(kind)
     wh = warehouse if isinstance(warehouse, Warehouse) else connect(warehouse)
@@ -142,18 +167,30 @@ def ingest(
     rejected = checked.rejected
 
     # Two rows with one key: identical rows are the same fact said twice; different rows
-    # under one key are a conflict the user must see.
+    # under one key are a conflict the user must see. Within one file the first row stands
+    # whatever the policy: a file that contradicts itself says nothing about which is right.
     key = list(table.key)
+    compared = [c for c in table.column_names if c in frame.columns]
     dup = accepted.duplicated(subset=key, keep="first")
+    in_file_dups = 0
+    conflicts = _EMPTY_REJECTED
     if dup.any():
-        same = accepted.duplicated(keep="first") & dup
-        conflicting = accepted.index[dup & ~same]
-        rejected = pd.concat([rejected, pd.DataFrame(
-            {"field": ",".join(key), "reason": "conflicting duplicate key"}, index=conflicting)])
-        in_file_dups = int(same.sum())
+        firsts = accepted.loc[~dup, compared]
+        later = accepted.loc[dup, compared].reset_index(names="__row").merge(
+            firsts.reset_index(names="__first"), on=key, suffixes=("", "__f"))
+        fields = _differing(later, [c for c in compared if c not in key],
+                            lambda c: later[f"{c}__f"])
+        differ = fields != ""
+        first_line = later["__first"] + sheet.first_line
+        # the earlier row's number goes with the value, so that conflicts group by fields
+        conflicts = pd.DataFrame({
+            "field": fields[differ].to_numpy(),
+            "reason": ("conflict: differs from an earlier row of the file in "
+                       + fields[differ]).to_numpy(),
+            "value": ("see row " + first_line[differ].astype(str)).to_numpy()},
+            index=later["__row"][differ].to_numpy())
+        in_file_dups = int((~differ).sum())
         accepted = accepted[~dup]
-    else:
-        in_file_dups = 0
 
     if table.name == "orders":
         stage("linking cancellations")
@@ -162,26 +199,46 @@ def ingest(
     batch_id = uuid.uuid4().hex[:12]
     report.batch_id = batch_id
     now = datetime.now(UTC).replace(tzinfo=None)
-    quarantine = _quarantine_rows(raw, rejected, sheet, table.name, batch_id, now)
 
     stage("writing")
     with wh.transaction():
-        inserted = _insert_new(wh, table, accepted, batch_id)
+        held = _compare_with_stored(wh, table, accepted, compared, batch_id)
+        differ = held["fields"] != ""
+        if on_conflict == "quarantine":
+            conflicts = pd.concat([conflicts, pd.DataFrame({
+                "field": held.loc[differ, "fields"].to_numpy(),
+                "reason": ("conflict: differs from the stored row in "
+                           + held.loc[differ, "fields"]).to_numpy(),
+                "value": None}, index=held.index[differ])])
+            skipped = held.index
+        elif on_conflict == "update":
+            report.updated = delete_keys(wh, table, accepted.loc[held.index[differ], key])
+            skipped = held.index[~differ]
+        else:
+            skipped = held.index
+        fresh = accepted.drop(index=skipped)
+        inserted = _insert_new(wh, table, fresh, batch_id, record=True)
         for side, side_key in SIDE_KEYS.items():
             added = _insert_side(wh, side, side_key, frame.loc[accepted.index], accepted)
             if added:
                 report.added_to[side] = added
+        set_aside = pd.concat([rejected, conflicts]) if len(conflicts) else rejected
+        quarantine = _quarantine_rows(raw, set_aside, sheet, table.name, batch_id, now)
         if len(quarantine):
             wh.insert(QUARANTINE.name, quarantine)
         report.accepted = inserted
         report.quarantined = len(rejected)
-        report.duplicates_skipped = in_file_dups + (len(accepted) - inserted)
+        report.conflicts = len(conflicts)
+        same_as_stored = len(skipped) - (int(differ.sum()) if on_conflict == "quarantine" else 0)
+        # rows of `fresh` another writer stored meanwhile were skipped by the insert
+        report.duplicates_skipped = in_file_dups + same_as_stored + (len(fresh) - inserted)
         wh.insert(BATCHES.name, pd.DataFrame([{
             "batch_id": batch_id, "table": table.name, "source": where, "sha256": digest,
             "ingested_at": now, "rows_read": report.rows_read, "accepted": report.accepted,
             "quarantined": report.quarantined, "duplicates_skipped": report.duplicates_skipped,
+            "conflicts": report.conflicts, "updated": report.updated,
         }]))
-    report.quarantined_by_reason = dict(Counter(rejected["reason"]).most_common())
+    report.quarantined_by_reason = dict(Counter(set_aside["reason"]).most_common())
     report.examples = quarantine.head(5)[["row_number", "field", "reason", "raw"]].to_dict("records") \
         if len(quarantine) else []
     assert report.reconciles, report  # bookkeeping is the contract; never ship a mismatch
@@ -201,6 +258,7 @@ def _merge(base: Mapping | None, user: Mapping | None) -> Mapping:
     merged.columns = {**base.columns, **user.columns}
     merged.values = {**base.values, **user.values}
     merged.defaults = {**base.defaults, **user.defaults}
+    merged.limits = {**base.limits, **user.limits}
     for attr in ("encoding", "delimiter", "date_format", "timezone", "currency"):
         if getattr(user, attr):
             setattr(merged, attr, getattr(user, attr))
@@ -246,8 +304,10 @@ def _complete_orders(df: pd.DataFrame) -> None:
     if qty is not None and price is not None:
         computed = qty * price - disc
         if "amount" in df:
-            amount = pd.to_numeric(df["amount"], errors="coerce")
-            df["amount"] = df["amount"].where(amount.notna() | computed.isna(), computed)
+            # only an empty amount is computed: text that is not a number (`nan`, `abc`) is
+            # left for validation to quarantine, not silently replaced
+            blank = df["amount"].isna() | (df["amount"].astype(str).str.strip() == "")
+            df["amount"] = df["amount"].where(~blank | computed.isna(), computed)
         else:
             df["amount"] = computed
     if "status" not in df:
@@ -286,17 +346,69 @@ def _link_reversals(accepted: pd.DataFrame, wh: Warehouse) -> int:
     return len(matched)
 
 
+_EMPTY_REJECTED = pd.DataFrame({"field": [], "reason": [], "value": []}, dtype=object)
+
+
+def _differing(rows: pd.DataFrame, columns: list[str], other) -> pd.Series:
+    """Per row, the comma-separated columns where `rows[c]` and `other(c)` differ (two
+    missing values are equal); "" where none does."""
+    if rows.empty or not columns:
+        return pd.Series("", index=rows.index, dtype=object)
+    flags = {}
+    for c in columns:
+        a, b = rows[c], other(c)
+        same = (a == b).fillna(False).astype(bool) | (a.isna() & b.isna())
+        flags[c] = ~same.to_numpy()
+    diff = pd.DataFrame(flags, index=rows.index)
+    names = np.array(columns, dtype=object)
+    return pd.Series([", ".join(names[r]) for r in diff.to_numpy()], index=rows.index,
+                     dtype=object)
+
+
+def _compare_with_stored(wh: Warehouse, table: Table, rows: pd.DataFrame, compared: list[str],
+                         batch_id: str) -> pd.DataFrame:
+    """The rows whose key the table holds already (index as in `rows`), with `fields`: the
+    compared columns where the stored row differs, "" for the same content. Compared on the
+    table's types (both sides cast to the declared schema), in the warehouse, so only held
+    keys cross back."""
+    empty = pd.DataFrame({"fields": pd.Series(dtype=object)})
+    if rows.empty or not wh.count(table.name):
+        return empty
+    key = list(table.key)
+    others = [c for c in compared if c not in key]
+    staged = conform(rows, table).append_column("__row", pa.array(rows.index.to_numpy(), pa.int64()))
+    staging = f"_compare_{table.name}_{batch_id}"
+    wh.create_table(staging, staged, temp=True)
+    try:
+        s = wh.table(staging)
+        t = wh.table(table.name)
+        t = t.select(*key, **{f"__s_{c}": t[c] for c in others})
+        j = s.join(t, key)
+        held = j.select("__row", **{f"__d_{i}": ~j[c].identical_to(j[f"__s_{c}"])
+                                    for i, c in enumerate(others)}).to_pandas()
+    finally:
+        wh.drop_table(staging)
+    held = held.set_index("__row")
+    names = np.array(others, dtype=object)
+    flags = held.to_numpy(dtype=bool) if others else np.zeros((len(held), 0), dtype=bool)
+    return pd.DataFrame({"fields": [", ".join(names[r]) for r in flags]},
+                        index=held.index.rename(None), dtype=object)
+
+
 def _quarantine_rows(raw, rejected, sheet: Sheet, table: str, batch_id: str, now) -> pd.DataFrame:
     if rejected.empty:
         return pd.DataFrame(columns=QUARANTINE.column_names)
     rows = raw.loc[rejected.index]
+    value = rejected["value"] if "value" in rejected else pd.Series(None, index=rejected.index)
+    reason = [r if v is None or (isinstance(v, float) and np.isnan(v)) else f"{r}: {v}"
+              for r, v in zip(rejected["reason"], value)]
     return pd.DataFrame({
         "batch_id": batch_id,
         "table": table,
         "source": sheet.path,
         "row_number": (rejected.index.to_numpy() + sheet.first_line).astype("int64"),
         "field": rejected["field"].to_numpy(),
-        "reason": rejected["reason"].to_numpy(),
+        "reason": reason,
         "raw": [json.dumps({str(k): _jsonable(v) for k, v in r.items()}, ensure_ascii=False)
                 for r in rows.to_dict("records")],
         "ingested_at": now,
@@ -306,13 +418,19 @@ def _quarantine_rows(raw, rejected, sheet: Sheet, table: str, batch_id: str, now
 def _jsonable(v):
     if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
         return None
+    if isinstance(v, float) and not np.isfinite(v):
+        return str(v)  # JSON has no infinity; keep the text the file had
     if isinstance(v, (str, int, float, bool)):
+        if isinstance(v, str) and len(v) > RAW_FIELD_CAP:
+            return {"preview": v[:_PREVIEW], "length": len(v), "truncated": True}
         return v
-    return str(v)
+    return str(v)[:RAW_FIELD_CAP]
 
 
-def _insert_new(wh: Warehouse, table: Table, rows: pd.DataFrame, batch_id: str) -> int:
-    """Insert rows whose key the table does not hold yet; returns how many went in."""
+def _insert_new(wh: Warehouse, table: Table, rows: pd.DataFrame, batch_id: str, *,
+                record: bool = False) -> int:
+    """Insert rows whose key the table does not hold yet; returns how many went in. With
+    `record`, note that `batch_id` put them in (for `upmarket data delete --batch`)."""
     if rows.empty:
         return 0
     staging = f"_staging_{table.name}_{batch_id}"
@@ -320,6 +438,8 @@ def _insert_new(wh: Warehouse, table: Table, rows: pd.DataFrame, batch_id: str) 
     wh.create_table(staging, conform(rows, table), temp=True)
     try:
         new = wh.table(staging).anti_join(wh.table(table.name), list(table.key))
+        if record and wh.is_duckdb:  # only DuckDB can take rows back (`retract`)
+            record_batch(wh, table, new, batch_id)
         wh.insert(table.name, new)
     finally:
         wh.drop_table(staging)

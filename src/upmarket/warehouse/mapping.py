@@ -18,6 +18,10 @@ A mapping file (YAML) says how one export maps onto a canonical table::
       status: {已支付: paid, 已取消: cancelled, 已退货: returned}
     defaults:                     # a constant for a column the file lacks
       channel: offline
+    limits:                       # optional: sane bounds (defaults in validate.LIMITS)
+      money: 1.0e9                #   |amount|, prices, costs; or name one column: amount: 5.0e8
+      quantity: 1.0e6             #   |quantity| of one line
+      id_length: 64               #   longest id, in characters
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from upmarket.errors import BadMapping
@@ -75,6 +80,7 @@ class Mapping:
     currency: str | None = None
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     defaults: dict[str, object] = field(default_factory=dict)
+    limits: dict[str, float] = field(default_factory=dict)
     source: str = "(built in)"
 
     @classmethod
@@ -102,6 +108,17 @@ class Mapping:
         values = doc.get("values") or {}
         if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
             raise BadMapping(f"{path}: `values` must map a column to a dictionary of value → value")
+        limits = doc.get("limits") or {}
+        if not isinstance(limits, dict):
+            raise BadMapping(f"{path}: `limits` must map money, quantity, id_length or a "
+                             "column name to a positive number")
+        for name, bound in limits.items():
+            try:
+                ok = float(bound) > 0 and np.isfinite(float(bound))
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise BadMapping(f"{path}: limits.{name} must be a positive number, got {bound!r}")
         return cls(
             columns={str(k): str(v) for k, v in columns.items()},
             table=doc.get("table"),
@@ -113,6 +130,7 @@ class Mapping:
             currency=doc.get("currency"),
             values={k: {str(a): str(b) for a, b in v.items()} for k, v in values.items()},
             defaults=dict(doc.get("defaults") or {}),
+            limits={str(k): float(v) for k, v in limits.items()},
             source=path,
         )
 

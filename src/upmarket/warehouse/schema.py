@@ -33,6 +33,9 @@ class Column:
     choices: tuple[str, ...] | None = None
     min: float | None = None
     max: float | None = None
+    #: What a number measures, for the sane bounds ingestion holds it to (`validate.LIMITS`):
+    #: "money" (prices, amounts, costs) or "quantity" (units of a product).
+    unit: str | None = None
     doc: str = ""
 
 
@@ -87,16 +90,16 @@ TABLES: dict[str, Table] = {t.name: t for t in [
     ), "One row per customer; every attribute but the id is optional."),
     Table("products", ("sku",), (
         C("sku", required=True), C("name"), C("category"), C("subcategory"),
-        C("price", "float", min=0), C("cost", "float", min=0),
+        C("price", "float", min=0, unit="money"), C("cost", "float", min=0, unit="money"),
         C("price_tier", choices=PRICE_TIERS),
         C("consumable", "bool", doc="may be recommended again to a customer who owns it"),
     ), "Catalogue; price_tier is derived within category when absent."),
     Table("orders", ("order_id", "line_no"), (
         C("order_id", required=True), C("line_no", "int", required=True, min=0),
         C("customer_id", required=True), C("ts", "timestamp", required=True),
-        C("sku"), C("quantity", "float", required=True),
-        C("unit_price", "float", min=0), C("amount", "float"),
-        C("discount", "float", min=0), C("promotion_id"), C("currency"), C("channel"),
+        C("sku"), C("quantity", "float", required=True, unit="quantity"),
+        C("unit_price", "float", min=0, unit="money"), C("amount", "float", unit="money"),
+        C("discount", "float", min=0, unit="money"), C("promotion_id"), C("currency"), C("channel"),
         C("status", choices=ORDER_STATUSES), C("line_kind", choices=LINE_KINDS),
         C("original_order_id", doc="for a cancellation or return: the order it reverses"),
         C("promised_delivery", "timestamp"), C("delivered_at", "timestamp"),
@@ -105,12 +108,12 @@ TABLES: dict[str, Table] = {t.name: t for t in [
         C("promotion_id", required=True), C("name"),
         C("type", required=True, choices=PROMOTION_TYPES),
         C("start", "timestamp"), C("end", "timestamp"), C("rules", "json"),
-        C("threshold", "float", min=0), C("value", "float", min=0),
-        C("cost_per_use", "float", min=0), C("channel"),
+        C("threshold", "float", min=0, unit="money"), C("value", "float", min=0, unit="money"),
+        C("cost_per_use", "float", min=0, unit="money"), C("channel"),
     ), "Offers; threshold/value read by type (满减: spend threshold, get value off)."),
     Table("payments", ("invoice_id",), (
         C("invoice_id", required=True), C("customer_id", required=True),
-        C("amount", "float", required=True, min=0), C("issued", "timestamp", required=True),
+        C("amount", "float", required=True, min=0, unit="money"), C("issued", "timestamp", required=True),
         C("due", "timestamp", required=True), C("paid_at", "timestamp"), C("currency"),
     ), "Invoices for credit risk."),
     Table("service_tickets", ("ticket_id",), (
@@ -128,12 +131,12 @@ TABLES: dict[str, Table] = {t.name: t for t in [
     Table("marketing_spend", ("date", "channel", "campaign", "cost_type"), (
         C("date", "date", required=True), C("channel", required=True), C("campaign"),
         C("cost_type", required=True, choices=COST_TYPES),
-        C("cost", "float", required=True, min=0), C("currency"),
+        C("cost", "float", required=True, min=0, unit="money"), C("currency"),
     ), "Fully-loaded spend (seed 003): media, sales team, technical support, overhead.",
         ("spend",)),
     Table("campaigns", ("campaign_id",), (
         C("campaign_id", required=True), C("name"), C("channel"),
-        C("start", "timestamp"), C("end", "timestamp"), C("budget", "float", min=0),
+        C("start", "timestamp"), C("end", "timestamp"), C("budget", "float", min=0, unit="money"),
         C("arms", "json"),
     ), "Campaigns and their A/B arms."),
     Table("feedback", ("id",), (
@@ -168,8 +171,15 @@ QUARANTINE = Table("quarantine", ("batch_id", "row_number"), (
 BATCHES = Table("ingest_batches", ("batch_id",), (
     C("batch_id"), C("table"), C("source"), C("sha256"), C("ingested_at", "timestamp"),
     C("rows_read", "int"), C("accepted", "int"), C("quarantined", "int"),
-    C("duplicates_skipped", "int"),
-), "One row per ingestion call: rows_read = accepted + quarantined + duplicates_skipped.")
+    C("duplicates_skipped", "int"), C("conflicts", "int"), C("updated", "int"),
+), "One row per ingestion call: rows_read = accepted + quarantined + duplicates_skipped + "
+   "conflicts (updated: how many of the accepted rows replaced a stored row).")
+
+BATCH_KEYS = Table("ingest_batch_keys", ("batch_id", "table", "key_hash"), (
+    C("batch_id"), C("table"), C("key_hash"),
+), "Which batch put each stored row in, so `upmarket data delete --batch` can take a batch "
+   "back: one row per row a batch inserted or replaced, its key as a digest keyed by a secret "
+   "in system_keys (not the key itself, so no customer id is copied here).")
 
 RUNS = Table("runs", ("run_id",), (
     C("run_id"), C("as_of", "timestamp"), C("started", "timestamp"), C("finished", "timestamp"),
@@ -193,7 +203,7 @@ TASKS = Table("tasks", ("id",), (
    "rate and task response times.")
 
 #: The audit log lives in the operational store (upmarket.opstore.schema.audit_log).
-SYSTEM_TABLES = {t.name: t for t in (QUARANTINE, BATCHES, RUNS, SYSTEM_KEYS, TASKS)}
+SYSTEM_TABLES = {t.name: t for t in (QUARANTINE, BATCHES, BATCH_KEYS, RUNS, SYSTEM_KEYS, TASKS)}
 
 
 def resolve(kind: str) -> Table:
