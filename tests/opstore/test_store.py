@@ -130,14 +130,20 @@ def test_profiles_snapshot_is_replaced_whole_and_read_by_key(store):
     assert ops.publish_profiles(store, frame, "r1", chunk=1000) == 2500
     assert ops.profiles_run(store) == "r1"
     assert ops.read_profile(store, "C7") == docs[7]  # JSON text round trip, non-ASCII kept
-    # the next publish replaces every row: C0 left the base, nothing of r1 remains
+    # the next publish replaces what is served: C0 left the base
     assert ops.publish_profiles(store, frame.iloc[1:3], "r2") == 2
     assert ops.read_profile(store, "C0") is None and ops.read_profile(store, "C2") == docs[2]
-    with store.engine.connect() as c:
-        assert c.exec_driver_sql("SELECT DISTINCT run_id FROM profiles").scalars().all() == ["r2"]
     with pytest.raises(ops.StoreError, match="appears twice"):
         ops.publish_profiles(store, pd.concat([frame.iloc[:2], frame.iloc[:1]]), "r3")
     assert ops.profiles_run(store) == "r2"  # a refused publish leaves the previous snapshot
+    # the previous snapshot is kept beside the current one, older ones are deleted
+    assert ops.publish_profiles(store, frame.iloc[5:6], "r3") == 1
+    with store.engine.connect() as c:
+        held = c.exec_driver_sql("SELECT run_id, count(*) FROM profiles GROUP BY run_id "
+                                 "ORDER BY run_id").all()
+    assert [tuple(r) for r in held] == [("r2", 2), ("r3", 1)]
+    assert list(ops.snapshots(store)["run_id"]) == ["r2", "r3"]
+    assert ops.read_profile(store, "C2") is None and ops.read_profile(store, "C5") == docs[5]
 
 
 def test_audit_writer_commits_every_record_before_answering(store):
