@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ import pytest
 from upmarket.opstore import store as ops
 from upmarket.warehouse import connect
 from upmarket.warehouse.ingest import ingest
-from upmarket.warehouse.runs import OUTPUT_TABLE, current_run
+from upmarket.warehouse.runs import ORPHAN_AGE, OUTPUT_TABLE, Run, current_run, drop_orphans
 
 CHILD = Path(__file__).with_name("publish_kill_child.py")
 LAUNCH = "import upmarket.cli.runs; from upmarket.cli import app; app()"
@@ -181,3 +182,54 @@ def test_sigkill_of_upmarket_run_at_random_moments(tmp_path):
     last, served = _consistent(url, store_url)
     assert last == summary["run_id"] != first and served == last
     assert _orphans(url) == []
+
+
+def _run(wh, run_id: str, **outputs) -> Run:
+    run = Run(wh, datetime(2024, 6, 1))
+    run.run_id = run_id
+    for name, rows in outputs.items():
+        run.write(name, pd.DataFrame({"customer_id": [f"C{i}" for i in range(rows)]}))
+    return run
+
+
+def test_publish_drops_the_views_of_outputs_the_run_did_not_write(wh):
+    _run(wh, "20240601000000_aaaaaa", results=3, basket_rules=2).publish({})
+    _run(wh, "20240602000000_bbbbbb", results=4).publish({})
+    assert not wh.has_table("basket_rules")  # no view left showing the first run's rules
+    assert set(wh.table("results").run_id.to_pandas()) == {"20240602000000_bbbbbb"}
+    assert wh.has_table("basket_rules__20240601000000_aaaaaa")  # a published run stays readable
+
+
+def test_a_publish_that_fails_half_way_changes_nothing(wh):
+    _run(wh, "20240601000000_aaaaaa", results=3, actions=3).publish({})
+    second = _run(wh, "20240602000000_bbbbbb", results=4, actions=4)
+    # the second view cannot be created: the statements before it must be rolled back
+    wh.drop_table("actions__20240602000000_bbbbbb")
+    with pytest.raises(Exception, match="actions__20240602000000_bbbbbb"):
+        second.publish({})
+    assert current_run(wh)["run_id"] == "20240601000000_aaaaaa"
+    for view in ("results", "actions"):
+        assert set(wh.table(view).run_id.to_pandas()) == {"20240601000000_aaaaaa"}
+
+
+def test_orphans_are_the_unpublished_runs_that_cannot_still_be_running(wh):
+    ids = {"old": "20240601000000_000001", "published": "20240602000000_000002",
+           "killed_before": "20240602120000_000003", "latest": "20240603000000_000004",
+           "failed": "20240603060000_000005", "recent": "20240603120000_000006",
+           "mine": "20240603130000_000007"}
+    for key in ("old", "published", "latest"):
+        _run(wh, ids[key], results=1).publish({})
+    for key in ("killed_before", "recent", "mine"):
+        _run(wh, ids[key], results=1, actions=1)
+    _run(wh, ids["failed"], results=1).fail("boom")
+    _run(wh, ids["failed"], results=1)  # as if the process died while failing
+    now = datetime(2024, 6, 3, 14)
+    dropped = drop_orphans(wh, keep=ids["mine"], now=now)
+    assert dropped == [f"{n}__{ids[k]}" for k, n in (
+        ("killed_before", "actions"), ("killed_before", "results"), ("failed", "results"))]
+    # a day later the run that started after the latest publication is no longer running
+    dropped = drop_orphans(wh, keep=ids["mine"], now=now + ORPHAN_AGE)
+    assert dropped == [f"actions__{ids['recent']}", f"results__{ids['recent']}"]
+    left = {OUTPUT_TABLE.match(t)["run_id"] for t in wh.backend.list_tables()
+            if OUTPUT_TABLE.match(t)}
+    assert left == {ids["old"], ids["published"], ids["latest"], ids["mine"]}
