@@ -9,6 +9,25 @@ batch is stored whole or not at all.
 Idempotency is the database's job, not the application's: `INSERT … ON CONFLICT (message_id)
 DO NOTHING` (both SQLite ≥ 3.24 and PostgreSQL) makes a retried message a no-op even when two
 retries race each other in different processes.
+
+The profiles snapshot follows the warehouse's published run. The warehouse and this store
+cannot commit together, so publishing a run is ordered and every step leaves a state readers
+can be served from, or one the next opener repairs:
+
+1. the run's profile documents are written under its run id, with their `profile_snapshots`
+   row, in one transaction (`write_snapshot`); the snapshot served is still the previous one;
+2. the warehouse publishes the run in one transaction (`warehouse.runs.Run.publish`);
+3. the store's pointer (`profile_snapshots.is_current`) is switched to the run in one
+   transaction, and snapshots older than the previous one are deleted (`switch_snapshot`).
+
+Killed before 2, the warehouse and the store both still show the previous run (the unserved
+snapshot is deleted by a later switch). Killed between 2 and 3, the store serves the previous
+run while the warehouse shows the new one, whose snapshot is complete here: the repair rule
+(`align_snapshot`: serve the warehouse's current run if its snapshot is complete, otherwise
+serve none, so readers fall back to the warehouse) is applied by the next `upmarket run` before
+it starts and by `upmarket serve` when it starts. A service already running through such a
+kill serves the previous run's profiles until one of those happens: the window is the instant
+between two commits of one process.
 """
 
 from __future__ import annotations
