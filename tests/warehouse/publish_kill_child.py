@@ -18,7 +18,6 @@ import traceback
 import pandas as pd
 
 from upmarket import pipeline
-from upmarket.opstore import store as ops
 from upmarket.warehouse import connect
 from upmarket.warehouse import runs as runs_module
 
@@ -129,5 +128,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    ops.now_utc()  # the store module is imported before forking, as the pipeline's is
     main()
