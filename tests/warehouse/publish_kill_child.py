@@ -3,8 +3,8 @@ point of publishing, deterministically.
 
 Imports once, then for each point read from stdin forks a process that installs the kill,
 runs the pipeline with a short list of stages (the publishing machinery is what is tested, not
-the models) and dies; the parent prints `<point> signal <n>` (or `exit <n>`) and waits for the next line, so the
-test can inspect the warehouse and the store between two kills. The parent never opens the
+the models) and dies; the parent prints `<point> signal <n>` (or `exit <n>`) and waits for
+the next line, so the test can inspect the warehouse and the store between two kills. The parent never opens the
 warehouse: each fork opens its own, as a new `upmarket run` process would.
 """
 
