@@ -8,6 +8,7 @@ once, from one Ibis expression (`features.customer.customer_features`), at this 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,12 +34,12 @@ from upmarket.models.upgrade_paths import upgrade_paths
 from upmarket.models.value import LifetimeValue, ValueSettings
 from upmarket.activation.privacy import pseudonym_key
 from upmarket.activation.rules import run_automation
-from upmarket.opstore.store import publish_run_profiles
+from upmarket.opstore.store import discard_run_profiles, serve_run_profiles, stage_run_profiles
 from upmarket.strategy import (budget, economics, kpis, lifecycle, measurement, nba, risk,
                                roi, scorecard, tiers)
 from upmarket.strategy.segments import segment_codes
 from upmarket.warehouse.connection import Warehouse
-from upmarket.warehouse.runs import Run, output, previous_run
+from upmarket.warehouse.runs import Run, drop_orphans, output, previous_run, sync_views
 from upmarket.warehouse.validate import check_stored
 
 FEATURE_TABLES = ("orders", "products", "service_tickets", "feedback", "customers", "events",
@@ -553,6 +554,13 @@ def run(
     settings = settings or Settings()
     ctx = Context(wh, as_of, Run(wh, as_of, {"settings": repr(settings)}), settings,
                   store_url=store_url)
+    # an earlier run killed mid-way may have left output tables, Spark views of another
+    # session, or the store's snapshot pointer one run behind the warehouse: repair first
+    orphans = drop_orphans(wh, keep=ctx.run.run_id)
+    if not wh.is_duckdb:
+        sync_views(wh)
+    serve_run_profiles(wh, url=store_url)
+    staged = None
     try:
         for i, (name, stage) in enumerate(STAGES):
             if on_stage:
@@ -564,12 +572,24 @@ def run(
         # the service reads the warehouse read-only and pseudonymises ids for keys that may
         # not export: the key must exist once anything has been published
         pseudonym_key(ctx.wh)
+        # the store's snapshot of this run is complete before the warehouse publishes it, so
+        # the switch after the commit is a pointer update that cannot find it missing
+        staged = stage_run_profiles(ctx.wh, {"run_id": ctx.run.run_id, "as_of": as_of},
+                                    url=store_url)
         ctx.run.publish(ctx.summary)
     except BaseException as exc:
         ctx.run.fail(f"{type(exc).__name__}: {exc}")
+        if staged is not None:
+            # the run's own error is the one to report; a leftover snapshot is pruned later
+            with contextlib.suppress(Exception):
+                discard_run_profiles(ctx.run.run_id, url=store_url)
         raise
     # outside the try: the run is already published, a failure here must not unpublish it
-    publish_run_profiles(ctx.wh, ctx.run.run_id, url=store_url)
+    # (a store left behind is realigned by whoever opens it next, see opstore.store)
+    serve_run_profiles(wh, url=store_url)
+    # this run's publication makes any older unpublished run's tables orphans
+    orphans += drop_orphans(wh, keep=ctx.run.run_id)
+    ctx.summary["orphans_dropped"] = len(orphans)
     automation = run_automation(ctx.wh, ctx.run.run_id, url=store_url)
     if automation is not None:
         ctx.summary["automation"] = automation.summary()

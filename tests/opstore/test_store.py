@@ -130,14 +130,20 @@ def test_profiles_snapshot_is_replaced_whole_and_read_by_key(store):
     assert ops.publish_profiles(store, frame, "r1", chunk=1000) == 2500
     assert ops.profiles_run(store) == "r1"
     assert ops.read_profile(store, "C7") == docs[7]  # JSON text round trip, non-ASCII kept
-    # the next publish replaces every row: C0 left the base, nothing of r1 remains
+    # the next publish replaces what is served: C0 left the base
     assert ops.publish_profiles(store, frame.iloc[1:3], "r2") == 2
     assert ops.read_profile(store, "C0") is None and ops.read_profile(store, "C2") == docs[2]
-    with store.engine.connect() as c:
-        assert c.exec_driver_sql("SELECT DISTINCT run_id FROM profiles").scalars().all() == ["r2"]
     with pytest.raises(ops.StoreError, match="appears twice"):
         ops.publish_profiles(store, pd.concat([frame.iloc[:2], frame.iloc[:1]]), "r3")
     assert ops.profiles_run(store) == "r2"  # a refused publish leaves the previous snapshot
+    # the previous snapshot is kept beside the current one, older ones are deleted
+    assert ops.publish_profiles(store, frame.iloc[5:6], "r3") == 1
+    with store.engine.connect() as c:
+        held = c.exec_driver_sql("SELECT run_id, count(*) FROM profiles GROUP BY run_id "
+                                 "ORDER BY run_id").all()
+    assert [tuple(r) for r in held] == [("r2", 2), ("r3", 1)]
+    assert list(ops.snapshots(store)["run_id"]) == ["r2", "r3"]
+    assert ops.read_profile(store, "C2") is None and ops.read_profile(store, "C5") == docs[5]
 
 
 def test_audit_writer_commits_every_record_before_answering(store):
@@ -268,3 +274,52 @@ def test_a_run_first_copies_what_the_service_collected(tmp_path, wh, monkeypatch
     assert ctx.summary == {"collected_events": 2, "collected_customers": 1,
                            "collected_consents": 0, "copied_tasks": 0}
     assert wh.count("events") == 2 and wh.count("customers") == 1
+
+
+def _docs(*ids: str):
+    import pandas as pd
+
+    return pd.DataFrame({"customer_id": list(ids), "doc": [{"customer_id": c} for c in ids]})
+
+
+def test_a_written_snapshot_is_served_only_once_switched(store):
+    ops.publish_profiles(store, _docs("A", "B"), "r1")
+    assert ops.write_snapshot(store, _docs("B", "C"), "r2") == 2
+    # written before the warehouse publishes r2: readers still get r1 whole
+    assert ops.profiles_run(store) == "r1" and ops.read_profile(store, "A") is not None
+    assert ops.read_profile(store, "C") is None
+    ops.switch_snapshot(store, "r2")
+    assert ops.profiles_run(store) == "r2" and ops.read_profile(store, "A") is None
+    with pytest.raises(ops.StoreError, match="no complete profiles snapshot of run 'r9'"):
+        ops.switch_snapshot(store, "r9")
+    assert ops.profiles_run(store) == "r2"
+
+
+def test_the_store_is_realigned_with_the_warehouse_current_run(store):
+    ops.publish_profiles(store, _docs("A"), "r1")
+    ops.write_snapshot(store, _docs("A", "B"), "r2")
+    # killed after the warehouse published r2, before the switch: the next opener repairs
+    assert ops.align_snapshot(store, "r2") == "r2" and ops.read_profile(store, "B") is not None
+    assert ops.align_snapshot(store, "r2") == "r2"
+    # the warehouse's current run has no snapshot here: serve none rather than another run
+    assert ops.align_snapshot(store, "r3") is None
+    assert ops.profiles_run(store) is None and ops.read_profile(store, "A") is None
+    # a run that failed after writing its snapshot leaves nothing behind
+    ops.write_snapshot(store, _docs("Z"), "r4")
+    ops.discard_snapshot(store, "r4")
+    assert "r4" not in set(ops.snapshots(store)["run_id"])
+
+
+def test_a_profiles_table_of_the_earlier_layout_is_replaced(store):
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE profiles")
+        conn.exec_driver_sql("CREATE TABLE profiles (customer_id VARCHAR(200) PRIMARY KEY, "
+                             "run_id VARCHAR(64) NOT NULL, doc TEXT NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO profiles VALUES ('A', 'old', '{}')")
+    assert ops.profiles_run(store) is None and ops.read_profile(store, "A") is None
+    ops.publish_profiles(store, _docs("A"), "r1")
+    ops.publish_profiles(store, _docs("A"), "r2")  # one customer in two runs' snapshots
+    with store.engine.connect() as conn:
+        held = conn.execute(sa.text("SELECT run_id FROM profiles ORDER BY run_id")).scalars()
+        assert list(held) == ["r1", "r2"]
+    assert ops.read_profile(store, "A") == {"customer_id": "A"}

@@ -42,8 +42,10 @@ def fast(world, tmp_path):
 
 
 def _rows(store) -> pd.DataFrame:
+    """The documents of the snapshot served (the previous run's are kept beside it)."""
     with store.engine.connect() as c:
-        return pd.read_sql(sa.select(profiles_table), c)
+        return pd.read_sql(sa.select(profiles_table).where(
+            profiles_table.c.run_id == ops.profiles_run(store)), c)
 
 
 def test_snapshot_holds_every_customer_of_the_run(fast, world):

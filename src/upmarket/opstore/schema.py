@@ -89,15 +89,29 @@ dashboard_sessions = Table(
     Index("ix_dashboard_sessions_expires", "expires"),
 )
 
-#: The published run's customer profiles, one JSON document per customer, so the service answers
-#: `GET /v1/customers/{id}` with one primary-key read instead of opening the warehouse (whose
-#: read-only open alone costs ~100 ms). Replaced whole, in one transaction, at each publish
-#: (`store.publish_profiles`); `run_id` says which run a document belongs to.
+#: Customer profiles of published runs (and of the run being published), one JSON document per
+#: customer and run, so the service answers `GET /v1/customers/{id}` with one primary-key read
+#: instead of opening the warehouse (whose read-only open alone costs ~100 ms). A run's
+#: documents are written before the warehouse publishes it and become the ones served when
+#: `profile_snapshots` marks that run current (`store` module docstring: the protocol).
 profiles = Table(
     "profiles", metadata,
+    Column("run_id", String(64), primary_key=True),
     Column("customer_id", String(200), primary_key=True),
-    Column("run_id", String(64), nullable=False),
     Column("doc", Text, nullable=False),  # JSON text: served as read, no JSON-type round trip
+    # erasure deletes a person's documents of every run by customer_id
+    Index("ix_profiles_customer", "customer_id"),
+)
+
+#: One row per complete profiles snapshot (written in the transaction that writes its
+#: documents, so a row means every document is there); `is_current` marks the one served, at most
+#: one row at a time: the store's current-run pointer.
+profile_snapshots = Table(
+    "profile_snapshots", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("customers", Integer, nullable=False),
+    Column("written", DateTime, nullable=False),
+    Column("is_current", Boolean, nullable=False, default=False),
 )
 
 #: Consent given or withdrawn through the service (`/v1/consents`) or the CLI, per purpose and

@@ -9,6 +9,25 @@ batch is stored whole or not at all.
 Idempotency is the database's job, not the application's: `INSERT … ON CONFLICT (message_id)
 DO NOTHING` (both SQLite ≥ 3.24 and PostgreSQL) makes a retried message a no-op even when two
 retries race each other in different processes.
+
+The profiles snapshot follows the warehouse's published run. The warehouse and this store
+cannot commit together, so publishing a run is ordered and every step leaves a state readers
+can be served from, or one the next opener repairs:
+
+1. the run's profile documents are written under its run id, with their `profile_snapshots`
+   row, in one transaction (`write_snapshot`); the snapshot served is still the previous one;
+2. the warehouse publishes the run in one transaction (`warehouse.runs.Run.publish`);
+3. the store's pointer (`profile_snapshots.is_current`) is switched to the run in one
+   transaction, and snapshots older than the previous one are deleted (`switch_snapshot`).
+
+Killed before 2, the warehouse and the store both still show the previous run (the unserved
+snapshot is deleted by a later switch). Killed between 2 and 3, the store serves the previous
+run while the warehouse shows the new one, whose snapshot is complete here: the repair rule
+(`align_snapshot`: serve the warehouse's current run if its snapshot is complete, otherwise
+serve none, so readers fall back to the warehouse) is applied by the next `upmarket run` before
+it starts and by `upmarket serve` when it starts. A service already running through such a
+kill serves the previous run's profiles until one of those happens: the window is the instant
+between two commits of one process.
 """
 
 from __future__ import annotations
@@ -34,7 +53,7 @@ from sqlalchemy.engine import Engine
 
 from upmarket.errors import UpmarketError
 from upmarket.opstore.schema import (SCOPES, api_keys, audit_log, event_inbox, identities, metadata,
-                                     profiles)
+                                     profile_snapshots, profiles)
 
 DEFAULT_URL = "sqlite:///./upmarket-ops.sqlite"
 ENV_VAR = "UPMARKET_DATABASE"
@@ -489,13 +508,24 @@ def profile_documents(wh, run: Mapping[str, Any], at: datetime,
     return pd.DataFrame({"customer_id": [d["customer_id"] for d in docs], "doc": docs})
 
 
-def publish_profiles(store: Store, frame: pd.DataFrame, run_id: str, *,
-                     chunk: int = 10_000) -> int:
-    """Replace the store's profiles with `frame` (customer_id and `doc`, a dict or JSON text)
-    of run `run_id`, in one transaction: a reader sees the previous run's profiles or this
-    one's, never a mix, and a failed publish leaves the previous ones. Bulk inserted (one
-    executemany per `chunk` rows: SQLite's executemany, psycopg's pipelined insertmanyvalues).
-    Returns the number of profiles written."""
+def _upgrade_profiles(conn) -> None:
+    """Replace a `profiles` table of the earlier layout (one snapshot, keyed by customer
+    alone) by the current one, keyed by run and customer. Its documents are dropped, not
+    carried over: no snapshot row vouches for them, and the run being published rewrites them
+    (until then the service reads the warehouse)."""
+    pk = sa.inspect(conn).get_pk_constraint(profiles.name)["constrained_columns"]
+    if pk and "run_id" not in pk:
+        profiles.drop(conn)
+        profiles.create(conn)
+
+
+def write_snapshot(store: Store, frame: pd.DataFrame, run_id: str, *,
+                   chunk: int = 10_000) -> int:
+    """Store `frame` (customer_id and `doc`, a dict or JSON text) as the profiles of run
+    `run_id`, in one transaction with its `profile_snapshots` row: the row exists only once
+    every document is there. Readers go on being served the current snapshot; `switch_snapshot`
+    makes this one current. Bulk inserted (one executemany per `chunk` rows: SQLite's
+    executemany, psycopg's pipelined insertmanyvalues). Returns the number of profiles."""
     missing = {"customer_id", "doc"} - set(frame.columns)
     if missing:
         raise StoreError(f"publish_profiles: the frame lacks column(s) {', '.join(sorted(missing))}"
@@ -508,24 +538,102 @@ def publish_profiles(store: Store, frame: pd.DataFrame, run_id: str, *,
              "doc": doc if isinstance(doc, str) else
              json.dumps(doc, ensure_ascii=False, default=str, allow_nan=False)}
             for cid, doc in zip(frame["customer_id"], frame["doc"])]
+    s = profile_snapshots.c
     with store.engine.begin() as conn:
-        conn.execute(profiles.delete())
+        _upgrade_profiles(conn)
+        # the same run written again (a retried publish) replaces its documents
+        conn.execute(profiles.delete().where(profiles.c.run_id == run_id))
+        conn.execute(profile_snapshots.delete().where(s.run_id == run_id))
         for i in range(0, len(rows), chunk):
             conn.execute(profiles.insert(), rows[i:i + chunk])
+        conn.execute(profile_snapshots.insert().values(
+            run_id=run_id, customers=len(rows), written=now_utc(), is_current=False))
     return len(rows)
 
 
+def switch_snapshot(store: Store, run_id: str | None) -> None:
+    """Make the complete snapshot of `run_id` the one served (None: serve none, so the
+    service reads the warehouse), in one transaction, and delete the snapshots no longer
+    needed: all but the new current one, the one current until now, and any written after the
+    new one (a run being published by another process). `StoreError` if `run_id` has no
+    complete snapshot."""
+    s = profile_snapshots.c
+    with store.engine.begin() as conn:
+        held = {r.run_id: r for r in conn.execute(sa.select(profile_snapshots))}
+        if run_id is not None and run_id not in held:
+            raise StoreError(f"the operational store holds no complete profiles snapshot of "
+                             f"run {run_id!r}: publish its profiles first (`write_snapshot`)")
+        before = next((r for r, row in held.items() if row.is_current), None)
+        conn.execute(profile_snapshots.update().values(is_current=s.run_id == run_id)
+                     if run_id is not None else profile_snapshots.update().values(
+                         is_current=False))
+        if run_id is None:
+            return
+        written = held[run_id].written
+        old = [r for r, row in held.items()
+               if r not in (run_id, before) and row.written <= written]
+        if old:
+            conn.execute(profiles.delete().where(profiles.c.run_id.in_(old)))
+            conn.execute(profile_snapshots.delete().where(s.run_id.in_(old)))
+
+
+def discard_snapshot(store: Store, run_id: str) -> None:
+    """Delete the snapshot of a run that will not be published (it failed), unless current."""
+    s = profile_snapshots.c
+    with store.engine.begin() as conn:
+        if conn.execute(sa.select(s.is_current).where(s.run_id == run_id)).scalar():
+            return
+        conn.execute(profile_snapshots.delete().where(s.run_id == run_id))
+        conn.execute(profiles.delete().where(profiles.c.run_id == run_id))
+
+
+def publish_profiles(store: Store, frame: pd.DataFrame, run_id: str, *,
+                     chunk: int = 10_000) -> int:
+    """Store `frame` as the profiles of run `run_id` and serve them from now on:
+    `write_snapshot`, then `switch_snapshot`. A reader sees the previous run's profiles or
+    this one's, never a mix, and a refused or failed publish leaves the previous ones.
+    Returns the number of profiles written."""
+    n = write_snapshot(store, frame, run_id, chunk=chunk)
+    switch_snapshot(store, run_id)
+    return n
+
+
+def align_snapshot(store: Store, run_id: str | None) -> str | None:
+    """The repair rule: serve the snapshot of `run_id`, the warehouse's current run (None
+    when it has none), if the store holds it complete; otherwise serve none, so that readers
+    go to the warehouse rather than show another run. Returns the run now served."""
+    current = profiles_run(store)
+    if current == run_id:
+        return current
+    with store.engine.connect() as conn:
+        complete = run_id is not None and conn.execute(
+            sa.select(profile_snapshots.c.run_id)
+            .where(profile_snapshots.c.run_id == run_id)).first() is not None
+    switch_snapshot(store, run_id if complete else None)
+    return run_id if complete else None
+
+
 def read_profile(store: Store, customer_id: str) -> dict | None:
-    """The published profile document of `customer_id`, or None when the store has none for
-    them (see `has_profiles` to tell "unknown customer" from "no snapshot yet")."""
-    rows = _raw(store, "SELECT doc FROM profiles WHERE customer_id = ?", (customer_id,))
+    """The profile document of `customer_id` in the snapshot served, or None when it has
+    none for them (see `profiles_run` to tell "unknown customer" from "no snapshot")."""
+    rows = _raw(store, "SELECT p.doc FROM profile_snapshots s JOIN profiles p "
+                "ON p.run_id = s.run_id WHERE s.is_current = ? AND p.customer_id = ?",
+                (True, customer_id))
     return json.loads(rows[0][0]) if rows else None
 
 
 def profiles_run(store: Store) -> str | None:
-    """The run id of the published profiles snapshot, None when there is none yet."""
+    """The run id of the snapshot served, None when there is none."""
     with store.engine.connect() as conn:
-        return conn.execute(sa.select(profiles.c.run_id).limit(1)).scalar()
+        return conn.execute(sa.select(profile_snapshots.c.run_id)
+                            .where(profile_snapshots.c.is_current == sa.true())).scalar()
+
+
+def snapshots(store: Store) -> pd.DataFrame:
+    """The complete snapshots held: run_id, customers, written, is_current."""
+    with store.engine.connect() as conn:
+        return pd.read_sql(sa.select(profile_snapshots).order_by(profile_snapshots.c.written),
+                           conn)
 
 
 def store_configured() -> bool:
@@ -535,12 +643,62 @@ def store_configured() -> bool:
     return bool(os.environ.get(ENV_VAR)) or os.path.exists(default_file)
 
 
+def stage_run_profiles(wh, run: Mapping[str, Any], *, url: str | None = None,
+                       at: datetime | None = None) -> int | None:
+    """Write the profiles of `run` (run_id and as_of of a run whose outputs are written but
+    not yet published) into the operational store at `url` (default: the configured one),
+    consents in force at `at` (default: now), without serving them yet: the pipeline's step
+    before it publishes the run in the warehouse. None, doing nothing, when no store is
+    configured and no `url` is given; else the profiles written."""
+    if url is None and not store_configured():
+        return None
+    frame = profile_documents(wh, run, at or now_utc())
+    store = open_store(url)
+    try:
+        return write_snapshot(store, frame, run["run_id"])
+    finally:
+        store.close()
+
+
+def discard_run_profiles(run_id: str, *, url: str | None = None) -> None:
+    """Delete the staged snapshot of a run that failed before it was published
+    (`discard_snapshot`), in the store at `url` (default: the configured one)."""
+    if url is None and not store_configured():
+        return
+    store = open_store(url)
+    try:
+        discard_snapshot(store, run_id)
+    finally:
+        store.close()
+
+
+def serve_run_profiles(wh, *, url: str | None = None) -> str | None:
+    """Align the configured store's snapshot with the warehouse's current run
+    (`align_snapshot`): right after the warehouse publishes, and by whoever opens the store
+    after a process may have been killed between the two commits. Returns the run served,
+    None also when no store is configured and no `url` is given."""
+    from upmarket.errors import NoRun
+    from upmarket.warehouse.runs import current_run
+
+    if url is None and not store_configured():
+        return None
+    try:
+        run_id = current_run(wh)["run_id"]
+    except NoRun:
+        run_id = None
+    store = open_store(url)
+    try:
+        return align_snapshot(store, run_id)
+    finally:
+        store.close()
+
+
 def publish_run_profiles(wh, run_id: str | None = None, *, url: str | None = None,
                          at: datetime | None = None) -> int | None:
     """Snapshot the profiles of published run `run_id` (default: the current one) into the
     operational store at `url` (default: the configured one), with consents in force at `at`
-    (default: now). For the pipeline, right after a run is published: returns None, doing
-    nothing, when no store is configured and no `url` is given; else the profiles written."""
+    (default: now), and serve them. Returns None, doing nothing, when no store is configured
+    and no `url` is given; else the profiles written."""
     from upmarket.warehouse.runs import current_run
     from upmarket.warehouse.schema import RUNS
 

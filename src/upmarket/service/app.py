@@ -43,6 +43,7 @@ from upmarket.service.security import SecurityHeaders
 from upmarket.service.sessions import Sessions
 from upmarket.service.models import (Ack, Batch, Health, IdentifyEvent, Kpis, Members, PageEvent,
                                      Problem, Profile, Segments, TrackEvent)
+from upmarket.warehouse.runs import current_run
 
 #: Segment's own limits: 32 KB per event, 500 KB per batch request.
 DEFAULT_MAX_BODY = 512 * 1024
@@ -165,6 +166,21 @@ _PROBLEMS = {
 }
 
 
+def _align_profiles(store: ops.Store, warehouse_url: str | None) -> None:
+    """Serve the profiles snapshot of the warehouse's current run: a run killed between its
+    warehouse commit and the store's switch left the store a run behind (the repair rule of
+    `opstore.store`). Skipped while there is no warehouse, or while a run holds it (that run
+    switches the store itself)."""
+    try:
+        with profiles.reading(warehouse_url) as wh:
+            run_id = current_run(wh)["run_id"]
+    except NoRun:
+        run_id = None
+    except (WarehouseError, duckdb.IOException):
+        return
+    ops.align_snapshot(store, run_id)
+
+
 def create_app(store_url: str | None = None, warehouse_url: str | None = None, *,
                max_body: int = DEFAULT_MAX_BODY, rate: float = DEFAULT_RATE,
                burst: int = DEFAULT_BURST, rules=None) -> FastAPI:
@@ -173,6 +189,7 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
     ./upmarket.duckdb). `rules`: the automation rules file whose `on: event` rules are checked
     as events arrive (default: UPMARKET_RULES, else the shipped rules)."""
     store = ops.open_store(store_url)
+    _align_profiles(store, warehouse_url)
     buckets = TokenBuckets(rate, burst)
     refused = TokenBuckets(REFUSED_RATE, REFUSED_BURST)
     app = FastAPI(

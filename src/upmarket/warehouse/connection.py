@@ -97,8 +97,8 @@ class Warehouse:
     def transaction(self):
         """All-or-nothing writes where the backend supports transactions (DuckDB, Postgres).
 
-        Engines without transactions (Spark) fall back to plain writes; the run bookkeeping in
-        `runs.py` does not depend on this, it publishes by a single append.
+        Engines without transactions (Spark) fall back to plain writes; `runs.Run.publish`
+        then makes the single append of its `runs` row the switch.
         """
         with self._lock:
             raw = getattr(self.backend, "con", None)
