@@ -121,3 +121,43 @@ def test_ingest_and_run_succeed_while_serve_answers_reads(world, tmp_path):
     assert after != before
     print(f"\n{len(answers)} reads in {seconds:.0f} s of ingest + run; "
           f"{sum(c == 503 for *_, c, _ in answers)} answered 503 (busy, retry)")
+
+
+HOLD = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_busy_answers_name_no_file_process_or_cause(world, tmp_path):
+    """While another process writes the warehouse, every read that needs the file answers 503
+    "the warehouse is busy, retry" with Retry-After — not DuckDB's text, which names the file
+    and the holder's PID — and answers again once the file is free."""
+    from fastapi.testclient import TestClient
+
+    from upmarket.service.app import create_app
+
+    app = create_app(f"sqlite:///{tmp_path}/ops.sqlite", world.warehouse, rate=1000, burst=1000)
+    _, key = ops.create_key(app.state.store, "k", ["export"])
+    h = {"Authorization": f"Bearer {key}"}
+    path = world.warehouse.removeprefix("duckdb://")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, path], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with TestClient(app) as client:
+            for route in ("/v1/kpis", "/v1/segments", "/v1/segments/tier.core/members",
+                          "/v1/customers/C004", "/v1/consents/C004"):
+                r = client.get(route, headers=h)
+                assert r.status_code == 503, (route, r.text)
+                assert r.json() == {"error": "the warehouse is busy, retry", "fields": []}
+                assert r.headers["Retry-After"] == "5"
+                assert str(holder.pid) not in r.text and "duckdb" not in r.text
+            holder.kill()
+            holder.wait(10)
+            assert client.get("/v1/kpis", headers=h).status_code == 200
+    finally:
+        holder.kill()
+        holder.wait(10)

@@ -348,7 +348,11 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
     @app.get("/v1/customers/{customer_id}", response_model=Profile, tags=["profiles"],
              responses={404: {"model": Problem}, 503: _PROBLEMS[503]})
     async def customer(customer_id: CustomerId, key: Read,
-                       accept_language: AcceptLanguage = None) -> JSONResponse:
+                       accept_language: AcceptLanguage = None,
+                       events: Annotated[int, Query(
+                           ge=1, le=profiles.MAX_EVENTS,
+                           description="How many recent events to list.")] = profiles.RECENT_EVENTS,
+                       ) -> JSONResponse:
         """Tier and service level, RFM segment, CLV, churn risk, next best action with its
         reason (Chinese when Accept-Language prefers zh), consents and recent events.
 
@@ -390,7 +394,7 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         if not hit:
             ingested = await run_in_threadpool(reads.events_of, customer_id)
         found["recent_events"] = profiles.merge_events(
-            ops.recent_events(store, customer_id), ingested)
+            ops.recent_events(store, customer_id, limit=events), ingested, limit=events)
         found["events_from"] = ["collected"] + (["ingested"] if ingested is not None else [])
         body = Profile.model_validate(found)
         await asyncio.wrap_future(audit.submit(actor(key), "read_profile", customer_id))

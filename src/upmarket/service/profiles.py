@@ -37,8 +37,8 @@ from upmarket.warehouse.lock import WarehouseBusy, open_duckdb
 from upmarket.warehouse.runs import current_run, output
 
 log = logging.getLogger(__name__)
-#: Events a profile lists.
-RECENT_EVENTS = 10
+#: Events a profile lists by default, and at most.
+RECENT_EVENTS, MAX_EVENTS = 10, 100
 
 #: Groupings of the results a segment name may use, with the i18n kind of their values.
 GROUPINGS = {"rfm": ("rfm_segment", "segment"), "tier": ("tier", "tier"),
@@ -198,7 +198,7 @@ def merge_events(collected: list[dict], ingested: list[dict] | None, *,
     return out
 
 
-def ingested_events(wh: Warehouse, customer_id: str, *, limit: int = RECENT_EVENTS
+def ingested_events(wh: Warehouse, customer_id: str, *, limit: int = MAX_EVENTS
                     ) -> list[dict]:
     """The customer's latest events in the warehouse `events` table (ingested files and
     copied collection alike), newest first."""
