@@ -150,7 +150,8 @@ def connect(url: str | None = None, *, create: bool = True) -> Warehouse:
                 Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
                 # another process (`upmarket serve` reading, a run) may hold the file for a
                 # moment: wait for it rather than fail (warehouse.lock)
-                backend = ibis.duckdb.from_connection(open_duckdb(Path(path).expanduser().absolute()))
+                held = open_duckdb(Path(path).expanduser().absolute())
+                backend = ibis.duckdb.from_connection(held)
             # DuckDB draws its own progress bar on stderr for long queries, through ours
             backend.raw_sql("SET enable_progress_bar = false")
         elif url.startswith("pyspark://"):
