@@ -125,3 +125,25 @@ def test_someone_never_seen_is_404(served):
     base, keys = served
     r = _get(base, keys["read"], "/v1/customers/nobody-9")
     assert r.status_code == 404 and "has not seen them" in r.json()["error"]
+
+
+def test_live_profile_before_any_warehouse(tmp_path):
+    """A service collecting before anything was ingested or run still answers the people it
+    has seen; someone it has not seen is told there is no run yet."""
+    from fastapi.testclient import TestClient
+
+    app = create_app(f"sqlite:///{tmp_path}/ops.sqlite", f"duckdb://{tmp_path}/none.duckdb")
+    keys = {s: ops.create_key(app.state.store, s, [s])[1] for s in ("collect", "read")}
+    with TestClient(app) as client:
+        r = client.post("/v1/identify", json={"userId": "u1", "traits": {"name": "A"},
+                                              "messageId": "i1"},
+                        headers={"Authorization": f"Bearer {keys['collect']}"})
+        assert r.status_code == 200
+        read = {"Authorization": f"Bearer {keys['read']}"}
+        p = client.get("/v1/customers/u1", headers=read).json()
+        assert p["scored"] is False and p["traits"] == {"name": "A"}
+        assert [e["message_id"] for e in p["recent_events"]] == ["i1"]
+        assert p["events_from"] == ["collected"]  # no warehouse to read ingested ones from
+        other = client.get("/v1/customers/u2", headers=read)
+        assert other.status_code == 503 and "upmarket run" in other.json()["error"]
+    assert not (tmp_path / "none.duckdb").exists()

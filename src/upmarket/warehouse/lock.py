@@ -87,7 +87,7 @@ def open_duckdb(path: str | Path, *, read_only: bool = False, wait: float | None
                     raise WarehouseBusy(f"a writer is waiting for the warehouse {path}")
             else:
                 if not read_only and flagged:
-                    marker(path).touch()
+                    _touch(marker(path))
                 try:
                     return duckdb.connect(str(path), read_only=read_only)
                 except duckdb.IOException as exc:
@@ -100,11 +100,23 @@ def open_duckdb(path: str | Path, *, read_only: bool = False, wait: float | None
                             f"{wait:g} s for it. Retry when that process is done, or wait "
                             f"longer by setting {LOCK_WAIT_ENV} (seconds).") from None
                 if not read_only and not flagged:
-                    marker(path).touch()
-                    flagged = True
+                    flagged = _touch(marker(path))
             time.sleep(min(delay * random.uniform(0.5, 1.0), max(0.0, deadline -
                                                                  time.monotonic())))
             delay = min(MAX_DELAY, delay * 2)
     finally:
         if flagged:
-            marker(path).unlink(missing_ok=True)
+            try:
+                marker(path).unlink(missing_ok=True)
+            except OSError:
+                pass
+
+
+def _touch(path: Path) -> bool:
+    """Leave or refresh the marker; a folder the writer may not write to just means readers
+    are not asked to step aside (the wait still works, only without precedence)."""
+    try:
+        path.touch()
+        return True
+    except OSError:
+        return False
