@@ -80,6 +80,8 @@ def test_ingest_and_run_succeed_while_serve_answers_reads(world, tmp_path):
     try:
         before = httpx.get(f"http://127.0.0.1:{port}/v1/kpis", timeout=30,
                            headers={"Authorization": f"Bearer {key}"}).json()["run_id"]
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/segments", timeout=30,
+                         headers={"Authorization": f"Bearer {key}"}).status_code == 200
         for t in readers:
             t.start()
         time.sleep(1)
