@@ -41,13 +41,13 @@ from upmarket.opstore import collected_people
 from upmarket.opstore import store as ops
 from upmarket.opstore.store import ApiKey
 from upmarket.service import profiles
-from upmarket.service.warehouse_reads import WarehouseReads
-from upmarket.warehouse.lock import WarehouseBusy
 from upmarket.service.consents import consents_router
 from upmarket.service.dashboard import dashboard_router
 from upmarket.service.sessions import Sessions
 from upmarket.service.models import (Ack, Batch, Health, IdentifyEvent, Kpis, Members, PageEvent,
                                      Problem, Profile, Segments, TrackEvent)
+from upmarket.service.warehouse_reads import WarehouseReads
+from upmarket.warehouse.lock import WarehouseBusy
 
 log = logging.getLogger(__name__)
 
@@ -365,9 +365,11 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         events collected by the service and those ingested into the warehouse, newest first,
         each message once (`events_from` says which paths were read).
 
-        `async`: the fast path is two indexed reads (~0.05 ms) run on the event loop, and the
-        audit record's group commit is awaited, not waited for in a thread; only the
-        warehouse fallback goes to a worker thread."""
+        `async`: the fast path is a few indexed reads of the store (~0.05 ms each) run on the
+        event loop, and the audit record's group commit is awaited, not waited for in a
+        thread; only the warehouse reads go to a worker thread — the profile without a
+        snapshot, and a customer's ingested events the first time after the warehouse
+        changed (`WarehouseReads.events_of`)."""
         lang = profiles.lang_of(accept_language)
         consents_at, found, missing = None, None, None
         try:
