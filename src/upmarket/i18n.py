@@ -358,6 +358,12 @@ LABELS: dict[str, dict[str, str]] = {
     "resource.core": {"en": "dedicated account manager", "zh-CN": "专属客户经理"},
     "resource.potential": {"en": "shared account manager", "zh-CN": "共享客户经理"},
     "resource.basic": {"en": "service centre", "zh-CN": "客服中心"},
+    # a profile the service answers before any run has scored the person (service.profiles)
+    "profile.not_yet_scored": {
+        "en": "Not yet scored: seen by the service only (traits, events and consents as "
+              "collected); tier, value and next best action come with the next run.",
+        "zh-CN": "尚未评分：仅由服务收集到（属性、事件与授权为实时数据）；价值等级、预测价值与"
+                 "下一步最佳行动将在下次运行后提供。"},
     # fields of a customer's results (cli: customers show)
     "field.customer_id": {"en": "customer", "zh-CN": "客户编号"},
     "field.tier": {"en": "value tier", "zh-CN": "价值等级"},

@@ -68,3 +68,12 @@ def test_schema_is_precise(served):
     body = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
     assert "event" in body["required"] and "messageId" in body["properties"]
     assert {"400", "401", "403", "429"} <= set(track["responses"])
+    # a profile says whether a run scored it; an unscored one holds what was collected
+    profile = doc["components"]["schemas"]["Profile"]
+    assert {"scored", "status", "events_from"} <= set(profile["required"])
+    assert profile["properties"]["status"]["enum"] == ["scored", "not_yet_scored"]
+    assert {"note", "traits", "run_id", "tier"} <= set(profile["properties"])
+    assert "tier" not in profile["required"] and "run_id" not in profile["required"]
+    get = paths["/v1/customers/{customer_id}"]["get"]
+    events = next(p for p in get["parameters"] if p["name"] == "events")
+    assert events["schema"]["maximum"] == 100 and events["schema"]["default"] == 10

@@ -3,7 +3,9 @@
 Collection writes only to the operational store, one transaction per request, and answers 2xx
 only once the events are committed; under lock contention it answers 503 with Retry-After, so a
 well-behaved client retries instead of losing data, and `messageId` makes the retry harmless.
-Reads come from the warehouse's current published run (`profiles.py`).
+Reads come from the warehouse's current published run (`profiles.py`), through short-lived
+read-only handles answered from memory while the file is unchanged (`warehouse_reads.py`), so
+the service never keeps `upmarket ingest` or `upmarket run` from the DuckDB file.
 
 Access is by API key (`um_<prefix>_<secret>`) with scopes: `collect` (write events, nothing
 else), `read` (profiles, segments, KPIs; member ids pseudonymised), `export` (member ids in the
@@ -18,6 +20,7 @@ bucket (rate per second, burst); an empty bucket answers 429 with Retry-After.
 import asyncio
 import base64
 import binascii
+import logging
 import math
 import threading
 import time
@@ -34,6 +37,7 @@ from starlette.concurrency import run_in_threadpool
 
 from upmarket.activation.rules import EventRuleWorker, load_rules
 from upmarket.errors import NoRun, WarehouseError
+from upmarket.opstore import collected_people
 from upmarket.opstore import store as ops
 from upmarket.opstore.store import ApiKey
 from upmarket.service import profiles
@@ -43,7 +47,11 @@ from upmarket.service.security import SecurityHeaders
 from upmarket.service.sessions import Sessions
 from upmarket.service.models import (Ack, Batch, Health, IdentifyEvent, Kpis, Members, PageEvent,
                                      Problem, Profile, Segments, TrackEvent)
+from upmarket.service.warehouse_reads import WarehouseReads
+from upmarket.warehouse.lock import WarehouseBusy
 from upmarket.warehouse.runs import current_run
+
+log = logging.getLogger(__name__)
 
 #: Segment's own limits: 32 KB per event, 500 KB per batch request.
 DEFAULT_MAX_BODY = 512 * 1024
@@ -207,6 +215,8 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
     app.router.add_event_handler("shutdown", rule_worker.close)
     app.state.rule_worker = rule_worker
     app.state.warehouse_url = warehouse_url
+    reads = WarehouseReads(warehouse_url)
+    app.state.reads = reads
     app.add_middleware(BodyLimit, max_body=max_body)
     app.add_middleware(SecurityHeaders)  # last added runs outermost: every response gets them
 
@@ -318,18 +328,38 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         """Several events in one request, stored all together or not at all."""
         return collect(body.batch, body.context)
 
-    def warehouse_call(fn, *args, **kwargs):
+    def warehouse_errors(call, *args, **kwargs):
+        """`call(...)` with the warehouse's failures as answers: 404 for an unknown customer or
+        segment, 503 with Retry-After when there is no run yet or the file is busy. A 503 never
+        carries a file path, a process id or a driver's text (OWASP Error Handling Cheat
+        Sheet): those go to the server log."""
         try:
-            with profiles.reading(app.state.warehouse_url) as wh:
-                return fn(wh, *args, **kwargs)
+            return call(*args, **kwargs)
         except (profiles.UnknownCustomer, profiles.UnknownSegment) as exc:
             raise HTTPException(404, str(exc)) from None
-        except NoRun as exc:
+        except (NoRun, profiles.NoPseudonymKey) as exc:
             raise HTTPException(503, str(exc), headers={"Retry-After": "60"}) from None
-        except (WarehouseError, duckdb.IOException) as exc:
-            # the pipeline holds the DuckDB file while it publishes: come back shortly
-            raise HTTPException(503, f"warehouse unavailable: {exc}",
-                                headers={"Retry-After": "5"}) from None
+        except (WarehouseError, duckdb.Error) as exc:
+            if not isinstance(exc, WarehouseBusy):
+                log.warning("warehouse read failed: %s", exc)
+            # the pipeline holds the DuckDB file while it writes: come back shortly
+            raise HTTPException(503, profiles.BUSY, headers={"Retry-After": "5"}) from None
+
+    def scored_profile(customer_id: str, lang: str):
+        """(profile, None) from the warehouse's current run, or (None, why not) when the run
+        does not hold the customer or there is no run yet."""
+        try:
+            return reads.call(profiles.profile, customer_id, lang, ops.now_utc()), None
+        except (profiles.UnknownCustomer, NoRun) as exc:
+            return None, exc
+
+    def warehouse_call(fn, *args, **kwargs):
+        """A read that depends on more than the published run, on a short-lived handle."""
+        return warehouse_errors(reads.call, fn, *args, **kwargs)
+
+    def run_call(name: str, fn, *args, **kwargs):
+        """A read that depends on the published run alone, computed once per run."""
+        return warehouse_errors(reads.per_run, name, fn, *args, **kwargs)
 
     CustomerId = Annotated[str, Path(min_length=1, max_length=200)]
     AcceptLanguage = Annotated[str | None, Header(max_length=500)]
@@ -337,32 +367,56 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
     @app.get("/v1/customers/{customer_id}", response_model=Profile, tags=["profiles"],
              responses={404: {"model": Problem}, 503: _PROBLEMS[503]})
     async def customer(customer_id: CustomerId, key: Read,
-                       accept_language: AcceptLanguage = None) -> JSONResponse:
+                       accept_language: AcceptLanguage = None,
+                       events: Annotated[int, Query(
+                           ge=1, le=profiles.MAX_EVENTS,
+                           description="How many recent events to list.")] = profiles.RECENT_EVENTS,
+                       ) -> JSONResponse:
         """Tier and service level, RFM segment, CLV, churn risk, next best action with its
         reason (Chinese when Accept-Language prefers zh), consents and recent events.
 
         Served from the profiles snapshot written when the run was published: consents are
         those the warehouse held at that moment (header `X-Consents-As-Of`), updated by any
-        given or withdrawn through the service since (`/v1/consents`); recent events are
-        live. Without a snapshot, the profile is read from the warehouse, consents as of now.
+        given or withdrawn through the service since (`/v1/consents`). Without a snapshot, the
+        profile is read from the warehouse, consents as of now. A person no run has scored yet
+        but the service has seen (identify, track, consent) is answered at once from the
+        operational store, `scored: false` with a note. Traits and recent events are live:
+        events collected by the service and those ingested into the warehouse, newest first,
+        each message once (`events_from` says which paths were read).
 
-        `async`: the fast path is two indexed reads (~0.05 ms) run on the event loop, and the
-        audit record's group commit is awaited, not waited for in a thread; only the
-        warehouse fallback goes to a worker thread."""
+        `async`: the fast path is a few indexed reads of the store (~0.05 ms each) run on the
+        event loop, and the audit record's group commit is awaited, not waited for in a
+        thread; only the warehouse reads go to a worker thread — the profile without a
+        snapshot, and a customer's ingested events the first time after the warehouse
+        changed (`WarehouseReads.events_of`)."""
         lang = profiles.lang_of(accept_language)
+        consents_at, found, missing = None, None, None
         try:
             fast = profiles.fast_profile(store, customer_id, lang)
         except profiles.UnknownCustomer as exc:
-            raise HTTPException(404, str(exc)) from None
+            fast, missing = False, exc
         if fast is None:
-            found = await run_in_threadpool(warehouse_call, profiles.profile, customer_id,
-                                            lang, ops.now_utc())
-            consents_at = None
-        else:
+            found, missing = await run_in_threadpool(warehouse_errors, scored_profile,
+                                                     customer_id, lang)
+        elif fast is not False:
             found, consents_at = fast
+        if found is None:
+            # no run has scored them: the store may have seen them already
+            found = profiles.live_profile(store, customer_id, lang)
+            if found is None and isinstance(missing, NoRun):
+                raise HTTPException(503, str(missing), headers={"Retry-After": "60"})
+            if found is None:
+                raise HTTPException(404, f"{missing}, and the service has not seen them "
+                                    "(no identify, track or consent)")
+        found["traits"] = collected_people.traits(store, customer_id)
         found["consents"] = profiles.with_recorded_consents(store, customer_id,
                                                             found.get("consents") or [])
-        found["recent_events"] = ops.recent_events(store, customer_id)
+        hit, ingested = reads.kept_events(customer_id)
+        if not hit:
+            ingested = await run_in_threadpool(reads.events_of, customer_id)
+        found["recent_events"] = profiles.merge_events(
+            ops.recent_events(store, customer_id, limit=events), ingested, limit=events)
+        found["events_from"] = ["collected"] + (["ingested"] if ingested is not None else [])
         body = Profile.model_validate(found)
         await asyncio.wrap_future(audit.submit(actor(key), "read_profile", customer_id))
         headers = {"Content-Language": lang, "Vary": "Accept-Language"}
@@ -376,7 +430,7 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         """The groups of the current run with their sizes: RFM segments, tiers, lifecycle
         stages, churn bands."""
         return Segments.model_validate(
-            warehouse_call(profiles.segments, profiles.lang_of(accept_language)))
+            run_call("segments", profiles.segments, profiles.lang_of(accept_language)))
 
     @app.get("/v1/segments/{name}/members", response_model=Members, tags=["profiles"],
              responses={404: {"model": Problem}, 503: _PROBLEMS[503]})
@@ -401,7 +455,7 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
     @app.get("/v1/kpis", response_model=Kpis, tags=["profiles"], responses={503: _PROBLEMS[503]})
     def kpis(_key: Read) -> Kpis:
         """Customer-base KPIs of the current run."""
-        return Kpis.model_validate(warehouse_call(profiles.kpis))
+        return Kpis.model_validate(run_call("kpis", profiles.kpis))
 
     app.include_router(consents_router(store, require))
     app.include_router(dashboard_router(

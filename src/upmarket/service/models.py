@@ -125,10 +125,16 @@ class RecentEvent(BaseModel):
 
 class Profile(BaseModel):
     customer_id: str
-    run_id: str
-    as_of: datetime
-    tier: str
-    service_level: ServiceLevel
+    scored: bool = Field(description="false: no run has scored this person yet; the profile "
+                         "holds what the service collected (traits, events, consents) and the "
+                         "run's fields are null until the next run.")
+    status: Literal["scored", "not_yet_scored"]
+    note: str | None = Field(None, description="What an unscored profile holds, in the "
+                             "language of Accept-Language.")
+    run_id: str | None = None
+    as_of: datetime | None = None
+    tier: str | None = None
+    service_level: ServiceLevel | None = None
     rfm_segment: str | None = None
     rfm_cell: str | None = None
     lifecycle_stage: str | None = None
@@ -137,8 +143,14 @@ class Profile(BaseModel):
     churn_risk: float | None = None
     churn_band: str | None = None
     next_best_action: NextBestAction | None = None
+    traits: dict[str, Any] = Field(default_factory=dict, description="Traits sent in identify "
+                                   "calls, each at its latest value.")
     consents: list[Consent]
-    recent_events: list[RecentEvent]
+    recent_events: list[RecentEvent] = Field(description="Latest first, collected and "
+                                             "ingested events together, each message once.")
+    events_from: list[Literal["collected", "ingested"]] = Field(
+        description="Where recent_events were read: collected (the service's own store), "
+        "ingested (the warehouse; absent while the warehouse is busy with a run).")
 
 
 class Segment(BaseModel):

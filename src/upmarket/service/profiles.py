@@ -13,28 +13,48 @@ always sees the latest published run.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import ibis
 import pandas as pd
 
 from upmarket.activation import privacy
-from upmarket.errors import UnknownCustomer, UnknownSegment, UpmarketError, WarehouseError
+from upmarket.errors import NoRun, UnknownCustomer, UnknownSegment, UpmarketError, WarehouseError
 from upmarket.features.engagement import consents_in_force
 from upmarket.i18n import label, value_label
+from upmarket.opstore import collected_people
 from upmarket.opstore import store as ops
 from upmarket.opstore.consents import latest_by_channel
 from upmarket.strategy.tiers import TierPolicy
 from upmarket.warehouse.connection import Warehouse, connect, default_url, duckdb_path
+from upmarket.warehouse.lock import WarehouseBusy, open_duckdb
 from upmarket.warehouse.runs import current_run, output
+
+log = logging.getLogger(__name__)
+#: Events a profile lists by default, and at most.
+RECENT_EVENTS, MAX_EVENTS = 10, 100
 
 #: Groupings of the results a segment name may use, with the i18n kind of their values.
 GROUPINGS = {"rfm": ("rfm_segment", "segment"), "tier": ("tier", "tier"),
              "lifecycle": ("lifecycle_stage", "stage"), "churn": ("churn_band", "band")}
+
+
+#: What a client is told when the warehouse cannot be read: never the file, the process
+#: holding it or the driver's text (OWASP Error Handling Cheat Sheet: no internal details in
+#: answers); the server log has the cause.
+BUSY = "the warehouse is busy, retry"
+#: How long a request waits for a writer to let go of the DuckDB file before answering 503.
+READ_WAIT = 1.0
+
+
+class NoPseudonymKey(WarehouseError):
+    """Pseudonymised ids were asked for and no key to make them exists yet."""
 
 
 class _ReadOnly(Warehouse):
@@ -45,19 +65,31 @@ class _ReadOnly(Warehouse):
 
 
 @contextmanager
-def reading(url: str | None):
-    """A read-only warehouse for the span of one request."""
+def reading(url: str | None, *, wait: float = READ_WAIT):
+    """A read-only warehouse for the span of one request.
+
+    A DuckDB file is opened read-only only for the request and closed after, waiting at most
+    `wait` seconds for a writer (`warehouse.lock`: a waiting writer goes first); a writer that
+    holds on is `WarehouseBusy` with the message `BUSY` alone. No file yet is `NoRun`."""
     url = url or default_url()
     if url.startswith("duckdb://"):
         path = duckdb_path(url)
         if path in ("", ":memory:") or not Path(path).expanduser().exists():
-            raise WarehouseError(f"no warehouse at {url!r}: run `upmarket demo` or "
-                                 "`upmarket run` first, or pass --warehouse")
-        wh = _ReadOnly(url, ibis.duckdb.connect(str(Path(path).expanduser()), read_only=True))
+            raise NoRun("no published run yet: run `upmarket run` (or `upmarket demo`) first, "
+                        "or check the warehouse `upmarket serve` was given (--warehouse)")
+        try:
+            con = open_duckdb(path, read_only=True, wait=wait)
+        except WarehouseBusy:
+            raise WarehouseBusy(BUSY) from None
+        wh = _ReadOnly(url, ibis.duckdb.from_connection(con))
     else:
         wh = connect(url, create=False)
     try:
         yield wh
+    except duckdb.IOException as exc:
+        # a read that loses the file midway (a checkpoint, a writer): the log keeps the cause
+        log.warning("warehouse read failed: %s", exc)
+        raise WarehouseBusy(BUSY) from None
     finally:
         wh.close()
 
@@ -113,6 +145,7 @@ def render(doc: dict, lang: str) -> dict:
     """A stored profile document (`store.profile_documents`) as the API shows it in `lang`:
     the tier's service level labelled, the next best action's reason in that language."""
     out = {k: v for k, v in doc.items() if k != "consents_at"}
+    out.update(scored=True, status="scored")
     level = TierPolicy().level(doc["tier"])
     out["service_level"] = {"service": label(level.service, lang),
                             "resource": label(level.resource, lang),
@@ -138,6 +171,45 @@ def fast_profile(store: ops.Store, customer_id: str, lang: str) -> tuple[dict, s
             return None
         raise UnknownCustomer(f"customer {customer_id!r} is not in run {run_id}")
     return render(doc, lang), doc.get("consents_at") or ""
+
+
+def live_profile(store: ops.Store, customer_id: str, lang: str) -> dict | None:
+    """The profile of a person the service has seen (an identify, a track, a consent) whom no
+    run has scored yet, from the operational store at once: traits, and — added by the route
+    as for everyone — consents and recent events; marked `scored: false` with a note in
+    `lang`. None when the store has never seen them either."""
+    if not collected_people.seen(store, customer_id):
+        return None
+    return {"customer_id": customer_id, "scored": False, "status": "not_yet_scored",
+            "note": label("profile.not_yet_scored", lang), "consents": []}
+
+
+def merge_events(collected: list[dict], ingested: list[dict] | None, *,
+                 limit: int = RECENT_EVENTS) -> list[dict]:
+    """The latest `limit` events of both paths, newest first, each message once: an event the
+    pipeline copied from the store into the warehouse is in both, under one message id."""
+    out, ids = [], set()
+    for e in sorted([*collected, *(ingested or [])], key=lambda e: e["ts"], reverse=True):
+        if e["message_id"] in ids:
+            continue
+        ids.add(e["message_id"])
+        out.append(e)
+        if len(out) == limit:
+            break
+    return out
+
+
+def ingested_events(wh: Warehouse, customer_id: str, *, limit: int = MAX_EVENTS
+                    ) -> list[dict]:
+    """The customer's latest events in the warehouse `events` table (ingested files and
+    copied collection alike), newest first."""
+    t = wh.table("events")
+    rows = (t.filter(t.customer_id == customer_id)
+            .select("message_id", "type", "event", "ts")
+            .order_by([ibis.desc("ts"), ibis.desc("message_id")]).limit(limit).to_pandas())
+    return [{"message_id": str(m), "type": str(ty), "event": None if pd.isna(e) else str(e),
+             "ts": pd.Timestamp(ts).to_pydatetime()}
+            for m, ty, e, ts in zip(rows["message_id"], rows["type"], rows["event"], rows["ts"])]
 
 
 def with_recorded_consents(store: ops.Store, customer_id: str, shown: list[dict]
@@ -224,7 +296,7 @@ def read_pseudonym_key(wh: Warehouse) -> bytes:
     t = wh.table("system_keys")
     found = t.filter(t.name == privacy._KEY_NAME).select("value").to_pandas()
     if found.empty:
-        raise WarehouseError(
+        raise NoPseudonymKey(
             "no pseudonymisation key yet: set UPMARKET_PSEUDONYM_KEY, or make one with any "
             "pseudonymised export (`upmarket actions export`)")
     return str(found["value"].iloc[0]).encode()

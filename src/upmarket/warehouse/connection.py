@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from upmarket.errors import WarehouseError
+from upmarket.warehouse.lock import open_duckdb
 from upmarket.warehouse.schema import SYSTEM_TABLES, TABLES, Table
 
 DEFAULT_URL = "duckdb:///./upmarket.duckdb"
@@ -140,6 +141,9 @@ def connect(url: str | None = None, *, create: bool = True) -> Warehouse:
 
     `duckdb:///path/to/file.duckdb` (default `./upmarket.duckdb`), `duckdb://` for in-memory,
     `pyspark://` for a local Spark session, or any URL `ibis.connect` understands.
+
+    A DuckDB file that another process holds is waited for, up to `UPMARKET_LOCK_WAIT` seconds
+    (default 30; `warehouse.lock`), then `WarehouseBusy` says so.
     """
     url = url or default_url()
     try:
@@ -156,7 +160,10 @@ def connect(url: str | None = None, *, create: bool = True) -> Warehouse:
                         "duckdb:///abs/path.duckdb or duckdb://relative.duckdb."
                     )
                 Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-                backend = ibis.duckdb.connect(str(Path(path).expanduser()))
+                # another process (`upmarket serve` reading, a run) may hold the file for a
+                # moment: wait for it rather than fail (warehouse.lock)
+                held = open_duckdb(Path(path).expanduser().absolute())
+                backend = ibis.duckdb.from_connection(held)
             # DuckDB draws its own progress bar on stderr for long queries, through ours
             backend.raw_sql("SET enable_progress_bar = false")
         elif url.startswith("pyspark://"):
