@@ -16,6 +16,7 @@ LABELS: dict[str, dict[str, str]] = {
     "accepted": {"en": "accepted", "zh-CN": "已接收"},
     "quarantined": {"en": "quarantined", "zh-CN": "已隔离"},
     "duplicates_skipped": {"en": "duplicates skipped", "zh-CN": "重复跳过"},
+    "suppressed": {"en": "suppressed (erased people)", "zh-CN": "已屏蔽（已删除的个人）"},
     "reason": {"en": "reason", "zh-CN": "原因"},
     "rows": {"en": "rows", "zh-CN": "行数"},
     "row": {"en": "row", "zh-CN": "行号"},

@@ -60,6 +60,8 @@ def ingest(
     t = Table(show_header=False, box=None)
     for key in ("rows_read", "accepted", "quarantined", "duplicates_skipped"):
         t.add_row(label(key, lang), f"{getattr(report, key):,}")
+    if report.suppressed:
+        t.add_row(label("suppressed", lang), f"{report.suppressed:,}")
     if report.cancellations_linked:
         t.add_row(label("cancellations_linked", lang), f"{report.cancellations_linked:,}")
     for side, n in report.added_to.items():

@@ -18,6 +18,7 @@ bucket (rate per second, burst); an empty bucket answers 429 with Retry-After.
 import asyncio
 import base64
 import binascii
+import logging
 import math
 import threading
 import time
@@ -36,12 +37,15 @@ from upmarket.activation.rules import EventRuleWorker, load_rules
 from upmarket.errors import NoRun, WarehouseError
 from upmarket.opstore import store as ops
 from upmarket.opstore.store import ApiKey
+from upmarket.opstore.suppression import withhold_events
 from upmarket.service import profiles
 from upmarket.service.consents import consents_router
 from upmarket.service.dashboard import dashboard_router
 from upmarket.service.sessions import Sessions
 from upmarket.service.models import (Ack, Batch, Health, IdentifyEvent, Kpis, Members, PageEvent,
                                      Problem, Profile, Segments, TrackEvent)
+
+log = logging.getLogger(__name__)
 
 #: Segment's own limits: 32 KB per event, 500 KB per batch request.
 DEFAULT_MAX_BODY = 512 * 1024
@@ -265,9 +269,12 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
                          (e.name if e.type == "page" else None),
                          "user_id": e.userId, "anonymous_id": e.anonymousId,
                          "ts": e.timestamp, "properties": props or {}, "context": context})
+        rows, suppressed = withhold_events(store, rows)
+        if suppressed:  # erased people stay erased; counted here, never named
+            log.info("collect: %d event(s) of erased people dropped", suppressed)
         stored = ops.insert_events(store, rows)
         rule_worker.submit(rows)
-        return Ack(received=len(rows), stored=stored)
+        return Ack(received=len(rows) + suppressed, stored=stored)
 
     @app.get("/healthz", response_model=Health, tags=["health"], responses={})
     def healthz() -> Health:

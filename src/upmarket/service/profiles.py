@@ -14,7 +14,6 @@ always sees the latest published run.
 from __future__ import annotations
 
 import math
-import os
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -218,16 +217,9 @@ def members(wh: Warehouse, name: str, *, at: datetime, channel: str | None, offs
 
 
 def read_pseudonym_key(wh: Warehouse) -> bytes:
-    """The export pseudonymisation key, without writing: the same pseudonyms as exports give."""
-    if os.environ.get(privacy.KEY_ENV):
-        return os.environ[privacy.KEY_ENV].encode()
-    t = wh.table("system_keys")
-    found = t.filter(t.name == privacy._KEY_NAME).select("value").to_pandas()
-    if found.empty:
-        raise WarehouseError(
-            "no pseudonymisation key yet: set UPMARKET_PSEUDONYM_KEY, or make one with any "
-            "pseudonymised export (`upmarket actions export`)")
-    return str(found["value"].iloc[0]).encode()
+    """The export pseudonymisation key, never made here: the same pseudonyms as exports give
+    (`privacy.pseudonym_key`; WarehouseError when there is none yet)."""
+    return privacy.pseudonym_key(wh, create=False)
 
 
 def kpis(wh: Warehouse) -> dict:

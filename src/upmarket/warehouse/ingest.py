@@ -1,8 +1,9 @@
 """Ingestion: read → map → validate → quarantine → deduplicate → write.
 
-Honest bookkeeping: every row read is accepted, quarantined with a reason, or skipped as a
-duplicate of a row already held, and `rows_read == accepted + quarantined + duplicates_skipped`
-holds for every call. A file that cannot be ingested as a whole (not a table, a required column
+Honest bookkeeping: every row read is accepted, quarantined with a reason, skipped as a
+duplicate of a row already held, or suppressed (a person who was erased,
+`opstore.suppression`), and `rows_read == accepted + quarantined + duplicates_skipped +
+suppressed` holds for every call. A file that cannot be ingested as a whole (not a table, a required column
 missing, the wrong preset) raises `BadFile` before anything is written.
 """
 
@@ -22,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from upmarket.errors import BadFile
+from upmarket.opstore.suppression import withhold
 from upmarket.warehouse import presets as preset_registry
 from upmarket.warehouse.connection import Warehouse, conform, connect
 from upmarket.warehouse.mapping import Mapping
@@ -46,6 +48,8 @@ class IngestReport:
     accepted: int = 0
     quarantined: int = 0
     duplicates_skipped: int = 0
+    #: rows of people who were erased, refused before validation (`opstore.suppression`)
+    suppressed: int = 0
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     examples: list[dict] = field(default_factory=list)
     encoding: str | None = None
@@ -58,7 +62,8 @@ class IngestReport:
 
     @property
     def reconciles(self) -> bool:
-        return self.rows_read == self.accepted + self.quarantined + self.duplicates_skipped
+        return self.rows_read == (self.accepted + self.quarantined + self.duplicates_skipped
+                                  + self.suppressed)
 
     def to_dict(self) -> dict:
         return asdict(self) | {"reconciles": self.reconciles}
@@ -135,6 +140,8 @@ def ingest(
     _complete_keys(frame, table)
     if table.name == "orders":
         _complete_orders(frame)
+    # erased people stay erased: their rows go nowhere, not even to the quarantine
+    frame, report.suppressed = withhold(frame)
 
     stage("validating")
     checked = check(frame, table, rules)
