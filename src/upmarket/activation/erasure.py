@@ -23,6 +23,13 @@ person; without the id and the attributes they no longer single anyone out.
 
 The erasure's own audit record has the token as its subject, never the id: it proves what was
 done and links to the anonymised rows without keeping who asked.
+
+Erased stays erased: the person's identifiers go on the suppression list
+(`opstore.suppression`, keyed hashes only) that ingestion and collection consult, so the
+original files re-ingested or a device still sending bring nothing back. And erased means gone
+from the bytes: neither DuckDB nor SQLite nor PostgreSQL overwrites what an UPDATE replaces,
+so both databases are rewritten afterwards (`compact_after`; OWASP Top 10 Privacy Risks P4,
+insufficient deletion).
 """
 
 from __future__ import annotations
