@@ -165,12 +165,17 @@ def withhold(frame: pd.DataFrame, store: Store | None = None) -> tuple[pd.DataFr
     calls before validating, so nothing of them reaches the warehouse, not even the
     quarantine. `store`: the configured operational store (none configured: no list, nothing
     withheld)."""
-    from upmarket.opstore.store import open_store, store_configured
+    import os
+
+    from upmarket.opstore.store import default_url, open_store, store_configured
 
     if store is None:
-        if not store_configured():
-            return frame, 0
-        store = open_store()
+        url = default_url()
+        path = url.removeprefix("sqlite:///")
+        if not store_configured() or (url.startswith("sqlite:///") and path != ":memory:"
+                                      and not os.path.exists(path)):
+            return frame, 0  # no store, so nobody was erased through one: none made here
+        store = open_store(url)
         try:
             return withhold(frame, store)
         finally:
