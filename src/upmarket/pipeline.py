@@ -559,7 +559,7 @@ def run(
             ctx.run.write(name, frame)
         # the service reads the warehouse read-only and pseudonymises ids for keys that may
         # not export: the key must exist once anything has been published
-        pseudonym_key(ctx.wh)
+        pseudonym_key(ctx.wh, store_url=ctx.store_url)
         ctx.run.publish(ctx.summary)
     except BaseException as exc:
         ctx.run.fail(f"{type(exc).__name__}: {exc}")

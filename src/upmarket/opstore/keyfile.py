@@ -61,11 +61,11 @@ def _read(path: Path) -> bytes:
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileError(f"the key file {path} may be read by others (mode "
-                        f"{stat.S_IMODE(mode):o}): restrict it with `chmod 600 {path}`")
+                           f"{stat.S_IMODE(mode):o}): restrict it with `chmod 600 {path}`")
     value = path.read_text(encoding="ascii").strip()
     if len(value) < 32:
-        raise KeyFileError(f"the key file {path} holds {len(value)} characters, fewer than the 32 "
-                        "a key needs: it is damaged; restore it from your backup")
+        raise KeyFileError(f"the key file {path} holds {len(value)} characters, fewer than the "
+                           "32 a key needs: it is damaged; restore it from your backup")
     return value.encode()
 
 
@@ -78,8 +78,8 @@ def _write_new(path: Path, value: str) -> bool:
     except FileExistsError:
         return False
     except OSError as exc:
-        raise KeyFileError(f"cannot create the key file {path}: {exc.strerror}; set {FILE_ENV} to a "
-                        f"writable place or {KEY_ENV} to the key") from exc
+        raise KeyFileError(f"cannot create the key file {path}: {exc.strerror}; set {FILE_ENV} "
+                           f"to a writable place or {KEY_ENV} to the key") from exc
     try:
         os.write(fd, (value + "\n").encode("ascii"))
         os.fsync(fd)
@@ -95,7 +95,7 @@ def master_key(store_url: str | None = None, *, create: bool = True,
     with it stays valid; else 256 random bits). With `create` False a missing file gives None.
     """
     if os.environ.get(KEY_ENV):
-        return os.environ[KEY_ENV].strip().encode()
+        return os.environ[KEY_ENV].encode()  # as given: earlier pseudonyms stay valid
     path = key_path(store_url)
     try:
         return _read(path)

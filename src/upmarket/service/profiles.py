@@ -209,17 +209,19 @@ def members(wh: Warehouse, name: str, *, at: datetime, channel: str | None, offs
     page = kept.order_by("customer_id").limit(limit, offset=offset).to_pandas()["customer_id"]
     ids = page.astype(str)
     if pseudonymise:
-        ids = privacy.pseudonymise(ids, read_pseudonym_key(wh))
+        ids = privacy.pseudonymise(
+            ids, read_pseudonym_key(wh, store.url if store is not None else None))
     nxt = offset + limit if offset + limit < total else None
     return {"segment": name, "run_id": run["run_id"], "total": total, "offset": offset,
             "limit": limit, "pseudonymised": pseudonymise, "members": list(ids),
             "next_offset": nxt}
 
 
-def read_pseudonym_key(wh: Warehouse) -> bytes:
+def read_pseudonym_key(wh: Warehouse, store_url: str | None = None) -> bytes:
     """The export pseudonymisation key, never made here: the same pseudonyms as exports give
-    (`privacy.pseudonym_key`; WarehouseError when there is none yet)."""
-    return privacy.pseudonym_key(wh, create=False)
+    (`privacy.pseudonym_key`, kept beside the operational store at `store_url`;
+    WarehouseError when there is none yet)."""
+    return privacy.pseudonym_key(wh, store_url=store_url, create=False)
 
 
 def kpis(wh: Warehouse) -> dict:

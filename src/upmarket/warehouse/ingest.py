@@ -3,8 +3,8 @@
 Honest bookkeeping: every row read is accepted, quarantined with a reason, skipped as a
 duplicate of a row already held, or suppressed (a person who was erased,
 `opstore.suppression`), and `rows_read == accepted + quarantined + duplicates_skipped +
-suppressed` holds for every call. A file that cannot be ingested as a whole (not a table, a required column
-missing, the wrong preset) raises `BadFile` before anything is written.
+suppressed` holds for every call. A file that cannot be ingested as a whole (not a table, a
+required column missing, the wrong preset) raises `BadFile` before anything is written.
 """
 
 from __future__ import annotations
