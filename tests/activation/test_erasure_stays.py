@@ -11,7 +11,6 @@ means something."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
 from datetime import datetime, timedelta
@@ -272,7 +271,7 @@ def test_pseudonym_key_lives_beside_the_store_not_in_the_warehouse(tmp_path, mon
         privacy.pseudonym_key()
 
 
-def test_key_an_older_version_kept_in_the_warehouse_moves_out_unchanged(tmp_path):
+def test_key_an_older_version_kept_in_the_warehouse_moves_out_unchanged(tmp_path, own_key_file):
     url = f"duckdb://{tmp_path}/w.duckdb"
     wh = connect(url)
     old = "ab" * 32
@@ -286,7 +285,7 @@ def test_key_an_older_version_kept_in_the_warehouse_moves_out_unchanged(tmp_path
         key = privacy.pseudonym_key(wh)
         assert key == old.encode()
         assert privacy.pseudonymise(pd.Series(["C1", "C2"]), key).tolist() == before.tolist()
-        assert Path(os.environ[keyfile.FILE_ENV]).read_text().strip() == old
+        assert own_key_file.read_text().strip() == old
         assert wh.count("system_keys") == 0
     finally:
         wh.close()
@@ -319,14 +318,14 @@ def test_export_copes_with_an_empty_output_whose_id_came_out_double(tmp_path, mo
     assert json.loads(r.stdout)["warehouse"] == {"customers": 1, f"results__{run.run_id}": 1}
 
 
-def test_suppression_list_refuses_a_replaced_key(tmp_path, monkeypatch):
+def test_suppression_list_refuses_a_replaced_key(tmp_path, monkeypatch, own_key_file):
     store = ops.open_store(f"sqlite:///{tmp_path}/ops.sqlite")
     try:
         suppression.add(store, {"customer_id": [WHO], "email": [EMAIL]})
         frame = pd.DataFrame({"customer_id": ["X", "Y"], "email": [EMAIL_AGAIN, "y@e.org"]})
         kept, n = suppression.withhold(frame, store)
         assert n == 1 and kept["customer_id"].tolist() == ["Y"]
-        Path(os.environ[keyfile.FILE_ENV]).unlink()
+        own_key_file.unlink()
         monkeypatch.setenv(keyfile.KEY_ENV, "cd" * 32)
         with pytest.raises(suppression.SuppressionKeyMismatch, match="Restore the original"):
             suppression.withhold(frame, store)
