@@ -278,6 +278,19 @@ def test_pseudonym_key_lives_beside_the_store_not_in_the_warehouse(tmp_path, mon
         privacy.pseudonym_key()
 
 
+def test_without_a_local_store_the_key_goes_to_the_user_config_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv(keyfile.FILE_ENV)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    url = "postgresql://crm@db.example.internal/ops"
+    path = tmp_path / "config" / "upmarket" / keyfile.FILE_NAME
+    assert keyfile.key_path(url) == path
+    key = privacy.pseudonym_key(store_url=url)
+    assert path.read_text().strip().encode() == key
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    monkeypatch.setenv(keyfile.KEY_ENV, "from-the-environment-" + "0" * 40)
+    assert privacy.pseudonym_key(store_url=url) == b"from-the-environment-" + b"0" * 40
+
+
 def test_key_an_older_version_kept_in_the_warehouse_moves_out_unchanged(tmp_path, own_key_file):
     url = f"duckdb://{tmp_path}/w.duckdb"
     wh = connect(url)
