@@ -151,7 +151,9 @@ def suppressed_rows(store: Store, frame: pd.DataFrame) -> pd.Series:
     per_column = []
     for kind, cols in COLUMNS.items():
         for col in (c for c in cols if c in frame.columns):
-            per_column.append(frame[col].map(lambda v, k=kind: keyed.digest(k, v)))
+            # hashed once per distinct value: an order file repeats each customer many times
+            digests = {v: keyed.digest(kind, v) for v in frame[col].dropna().unique()}
+            per_column.append(frame[col].map(digests))
     if not per_column:
         return hit
     listed = _listed(store, keyed, {d for s in per_column for d in s.dropna()})
