@@ -131,10 +131,17 @@ def count(store: Store) -> int:
         return int(conn.execute(sa.select(sa.func.count()).select_from(suppression)).scalar())
 
 
+#: Up to this many entries the whole list is read at once (a few MB at most); a longer one is
+#: asked about the digests at hand, in chunks.
+READ_WHOLE = 200_000
+
+
 def _listed(store: Store, keyed: Keyed, digests: set[str]) -> set[str]:
     found: set[str] = set()
     pending = sorted(digests)
     with store.engine.connect() as conn:
+        if len(pending) > 1000 and count(store) <= READ_WHOLE:
+            return digests & {d for d, in conn.execute(sa.select(suppression.c.digest))}
         for i in range(0, len(pending), 5000):
             found |= {d for d, in conn.execute(sa.select(suppression.c.digest).where(
                 suppression.c.digest.in_(pending[i:i + 5000])))}
@@ -153,12 +160,15 @@ def suppressed_rows(store: Store, frame: pd.DataFrame) -> pd.Series:
         for col in (c for c in cols if c in frame.columns):
             # hashed once per distinct value: an order file repeats each customer many times
             digests = {v: keyed.digest(kind, v) for v in frame[col].dropna().unique()}
-            per_column.append(frame[col].map(digests))
+            per_column.append((col, digests))
     if not per_column:
         return hit
-    listed = _listed(store, keyed, {d for s in per_column for d in s.dropna()})
-    for digests in per_column:
-        hit |= digests.isin(listed)
+    listed = _listed(store, keyed, {d for _, ds in per_column for d in ds.values()
+                                    if d is not None})
+    for col, digests in per_column:
+        named = [v for v, d in digests.items() if d in listed]
+        if named:
+            hit |= frame[col].isin(named).to_numpy()
     return hit
 
 
