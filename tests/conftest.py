@@ -15,9 +15,9 @@ def wh(tmp_path):
 
 @pytest.fixture(autouse=True, scope="session")
 def _key_file(tmp_path_factory):
-    """One pseudonymisation key file for the session, never one in the working folder (where
-    a store at the default place would put it). Session-wide, so module-wide worlds and the
-    tests using them share it; tests of the key file itself set their own."""
+    """One pseudonymisation key file for the whole test run, never one in the working folder
+    (where a store at the default place would put it). Made before any module-wide world,
+    so those worlds and the tests using them share it; tests of the key file set their own."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("UPMARKET_KEY_FILE", str(tmp_path_factory.mktemp("key") / "upmarket.key"))
         mp.delenv("UPMARKET_PSEUDONYM_KEY", raising=False)
