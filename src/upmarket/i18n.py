@@ -23,6 +23,7 @@ LABELS: dict[str, dict[str, str]] = {
                        "zh-CN": "将从 {table} 删除 {rows} 行（{asked}）"},
     "deleted": {"en": "deleted {rows} row(s) from {table} ({asked})",
                 "zh-CN": "已从 {table} 删除 {rows} 行（{asked}）"},
+    "suppressed": {"en": "suppressed (erased people)", "zh-CN": "已屏蔽（已删除的个人）"},
     "reason": {"en": "reason", "zh-CN": "原因"},
     "rows": {"en": "rows", "zh-CN": "行数"},
     "row": {"en": "row", "zh-CN": "行号"},

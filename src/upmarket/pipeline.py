@@ -571,7 +571,7 @@ def run(
             ctx.run.write(name, frame)
         # the service reads the warehouse read-only and pseudonymises ids for keys that may
         # not export: the key must exist once anything has been published
-        pseudonym_key(ctx.wh)
+        pseudonym_key(ctx.wh, store_url=ctx.store_url)
         # the store's snapshot of this run is complete before the warehouse publishes it, so
         # the switch after the commit is a pointer update that cannot find it missing
         staged = stage_run_profiles(ctx.wh, {"run_id": ctx.run.run_id, "as_of": as_of},

@@ -23,6 +23,13 @@ person; without the id and the attributes they no longer single anyone out.
 
 The erasure's own audit record has the token as its subject, never the id: it proves what was
 done and links to the anonymised rows without keeping who asked.
+
+Erased stays erased: the person's identifiers go on the suppression list
+(`opstore.suppression`, keyed hashes only) that ingestion and collection consult, so the
+original files re-ingested or a device still sending bring nothing back. And erased means gone
+from the bytes: neither DuckDB nor SQLite nor PostgreSQL overwrites what an UPDATE replaces,
+so both databases are rewritten afterwards (`compact_after`; OWASP Top 10 Privacy Risks P4,
+insufficient deletion).
 """
 
 from __future__ import annotations
@@ -54,6 +61,13 @@ PERSONAL_ATTRIBUTES = ("name", "email", "phone", "gender", "birth_year", "birth_
                        "occupation", "income_band", "industry", "country", "city_tier")
 #: What the person wrote or their devices sent: feedback and ticket text, event payloads.
 FREE_TEXT = ("text", "properties", "context", "traits", "note", "notes", "comment")
+#: Columns cleared in one table only, where they hold free text about the person (a consent's
+#: `source`, "signed up by Alice Example via web form"); the same name elsewhere is not
+#: personal (an alert's `source` is "run" or "event", a batch's is a file name).
+CLEARED_IN = {"consents": ("source",)}
+#: The person's attributes that identify them in free text: removed wherever they appear in
+#: a text of their rows (a task's title, a reason text), not only from their own columns.
+IDENTIFYING = ("name", "email", "phone")
 #: Values forced on the person's rows: a consent of an erased person is a withdrawn one.
 FORCED = {"granted": False}
 #: Columns whose value, though random-looking, was computed from the id (an alert's
@@ -86,10 +100,14 @@ class ErasureReport:
 
     token: str | None
     devices: int = 0
+    #: identifiers newly put on the suppression list (0 when the person was listed before)
+    listed: int = 0
     warehouse: dict[str, int] = field(default_factory=dict)
     quarantine: int = 0
     opstore: dict[str, int] = field(default_factory=dict)
     deleted: dict[str, int] = field(default_factory=dict)
+    #: why a database could not be rewritten after the erasure (empty: both were)
+    not_compacted: list[str] = field(default_factory=list)
 
     @property
     def nothing_held(self) -> bool:
@@ -132,10 +150,16 @@ def _is_output(name: str) -> bool:
     return bool(_OUTPUT.match(name))
 
 
+def _as_text(col):
+    """`col` as text: an id column an engine typed otherwise (a run's empty output whose
+    `customer_id` came out DOUBLE) is compared as text, not refused."""
+    return col if col.type().is_string() else col.cast("string")
+
+
 def _warehouse_match(t, cid: str, devices: list[str]):
     cols = set(t.columns)
-    conds = [t[c] == cid for c in ID_COLUMNS if c in cols]
-    conds += [t[c].isin(devices) for c in DEVICE_COLUMNS if c in cols and devices]
+    conds = [_as_text(t[c]) == cid for c in ID_COLUMNS if c in cols]
+    conds += [_as_text(t[c]).isin(devices) for c in DEVICE_COLUMNS if c in cols and devices]
     if not conds:
         return None
     out = conds[0]
@@ -184,7 +208,8 @@ def devices_of(wh: Warehouse, store, customer_id: str) -> list[str]:
         ids = [c for c in ID_COLUMNS if c in t.columns]
         for dev in (c for c in DEVICE_COLUMNS if c in t.columns):
             for c in ids:
-                rows = t.filter(t[c] == customer_id, t[dev].notnull()).select(dev).distinct()
+                rows = t.filter(_as_text(t[c]) == customer_id,
+                                t[dev].notnull()).select(dev).distinct()
                 found |= set(rows.to_pandas()[dev].astype(str))
     if store is not None:
         with store.engine.connect() as conn:
@@ -314,21 +339,24 @@ def _warehouse_update(name: str, cols: list[str], cid: str, devices: list[str],
     """The UPDATE anonymising `cid`'s rows of table `name`, and the count of those rows."""
     match, mparams = [], []
     sets, sparams = [], []
+    def text(c):  # an id column typed otherwise (DOUBLE) is compared as text
+        return f"CAST({_quote(c)} AS VARCHAR)"
+
     for c in (c for c in ID_COLUMNS if c in cols):
-        match.append(f"{_quote(c)} = ?")
+        match.append(f"{text(c)} = ?")
         mparams.append(cid)
-        sets.append(f"{_quote(c)} = CASE WHEN {_quote(c)} = ? THEN ? ELSE {_quote(c)} END")
+        sets.append(f"{_quote(c)} = CASE WHEN {text(c)} = ? THEN ? ELSE {_quote(c)} END")
         sparams += [cid, token]
     if devices:
         marks = ", ".join("?" * len(devices))
         for c in (c for c in DEVICE_COLUMNS if c in cols):
-            match.append(f"{_quote(c)} IN ({marks})")
+            match.append(f"{text(c)} IN ({marks})")
             mparams += devices
-            sets.append(f"{_quote(c)} = CASE WHEN {_quote(c)} IN ({marks}) THEN ? "
+            sets.append(f"{_quote(c)} = CASE WHEN {text(c)} IN ({marks}) THEN ? "
                         f"ELSE {_quote(c)} END")
             sparams += [*devices, token]
     for c in cols:
-        if c in PERSONAL_ATTRIBUTES or c in FREE_TEXT:
+        if c in PERSONAL_ATTRIBUTES or c in FREE_TEXT or c in CLEARED_IN.get(name, ()):
             sets.append(f"{_quote(c)} = NULL")
         elif c in FORCED:
             sets.append(f"{_quote(c)} = ?")
@@ -383,19 +411,23 @@ def _cleared(col: sa.Column):
     return None  # leave it: no empty value of that type
 
 
-def _op_rewrite(conn, t: sa.Table, cond, cid: str, devices: list[str], token: str) -> None:
+def _op_rewrite(conn, t: sa.Table, cond, cid: str, devices: list[str], token: str,
+                personal: list[str] = ()) -> None:
     """Anonymise the rows of store table `t` matching `cond`, row by row (by primary key):
     id and device columns become the token wherever they name the person; attribute and
-    free-text columns are cleared; other text and JSON columns are scrubbed (`_scrub`), so an
-    alert's detail, a task's title or a webhook's body keep no trace of the id either."""
-    names = {cid, *devices}
+    free-text columns are cleared; other text and JSON columns are scrubbed (`_scrub`) of the
+    ids and of the person's `personal` values (name, e-mail, phone), so an alert's detail, a
+    task's title or a webhook's body keep no trace of them either."""
+    names = {cid, *devices, *personal}
+    cleared_here = CLEARED_IN.get(t.name, ())
     word = _word(sorted(names))
     key = list(t.primary_key.columns)
     if not key:  # no way to address a row: set-based, ids and attributes only
         values = {c: sa.case((t.c[c].in_(sorted(names)), token), else_=t.c[c])
                   for c in (*ID_COLUMNS, *DEVICE_COLUMNS, *SUBJECT_COLUMNS) if c in t.c}
         values.update({c.name: _cleared(c) for c in t.c
-                       if (c.name in PERSONAL_ATTRIBUTES or c.name in FREE_TEXT)
+                       if (c.name in PERSONAL_ATTRIBUTES or c.name in FREE_TEXT
+                           or c.name in cleared_here)
                        and _cleared(c) is not None})
         values.update({c: v for c, v in FORCED.items() if c in t.c})
         if values:
@@ -405,7 +437,8 @@ def _op_rewrite(conn, t: sa.Table, cond, cid: str, devices: list[str], token: st
         new = {}
         for col in t.c:
             v = r[col.name]
-            if col.name in PERSONAL_ATTRIBUTES or col.name in FREE_TEXT:
+            if col.name in PERSONAL_ATTRIBUTES or col.name in FREE_TEXT \
+                    or col.name in cleared_here:
                 cleared = _cleared(col)
                 if cleared is not None and v is not None:
                     new[col.name] = cleared
@@ -425,25 +458,26 @@ def _op_rewrite(conn, t: sa.Table, cond, cid: str, devices: list[str], token: st
 
 
 def _scrub_warehouse_text(wh: Warehouse, name: str, cid: str, devices: list[str],
-                          token: str) -> None:
+                          token: str, personal: list[str] = ()) -> None:
     """On the person's rows of warehouse table `name`, the text columns that are neither ids
-    nor cleared (a run's reason text, say) lose the id and device ids (`_scrub`), row by row
+    nor cleared (a run's reason text, say) lose the ids and the person's name, e-mail and
+    phone (`_scrub`), row by row
     through DuckDB's `rowid`. Runs before the set-based UPDATE, while the rows still match."""
     t = wh.table(name)
     skip = {*ID_COLUMNS, *DEVICE_COLUMNS, *PERSONAL_ATTRIBUTES, *FREE_TEXT}
     texts = [c for c, dtype in t.schema().items() if dtype.is_string() and c not in skip]
-    cond = [f"{_quote(c)} = ?" for c in ID_COLUMNS if c in t.columns]
+    cond = [f"CAST({_quote(c)} AS VARCHAR) = ?" for c in ID_COLUMNS if c in t.columns]
     params: list = [cid] * len(cond)
     if devices:
         for c in (c for c in DEVICE_COLUMNS if c in t.columns):
-            cond.append(f"{_quote(c)} IN ({', '.join('?' * len(devices))})")
+            cond.append(f"CAST({_quote(c)} AS VARCHAR) IN ({', '.join('?' * len(devices))})")
             params += devices
     if not texts or not cond:
         return
     con = wh.backend.con
     rows = con.execute(f"SELECT rowid, {', '.join(_quote(c) for c in texts)} FROM "
                        f"{_quote(name)} WHERE {' OR '.join(cond)}", params).fetchall()
-    names = {cid, *devices}
+    names = {cid, *devices, *personal}
     word = _word(sorted(names))
     for rowid, *values in rows:
         new = {c: _scrub(v, names, word, token) for c, v in zip(texts, values)}
@@ -454,20 +488,63 @@ def _scrub_warehouse_text(wh: Warehouse, name: str, cid: str, devices: list[str]
                         [*new.values(), rowid])
 
 
-def erase_person(wh: Warehouse, store, customer_id: str) -> ErasureReport:
+def identifying_values(wh: Warehouse, store, customer_id: str,
+                       devices: list[str]) -> dict[str, set[str]]:
+    """The person's name, e-mail and phone as held on their rows of any warehouse or store
+    table (`IDENTIFYING`): what the suppression list keys on (e-mail, phone) and what is
+    scrubbed out of free text."""
+    found: dict[str, set[str]] = {c: set() for c in IDENTIFYING}
+    for name in base_tables(wh):
+        t = wh.table(name)
+        cols = [c for c in IDENTIFYING if c in t.columns and t[c].type().is_string()]
+        cond = _warehouse_match(t, customer_id, devices) if cols else None
+        if cond is None:
+            continue
+        rows = t.filter(cond).select(*cols).distinct().to_pandas()
+        for c in cols:
+            found[c] |= {str(v) for v in rows[c].dropna() if str(v).strip()}
+    if store is not None:
+        with store.engine.connect() as conn:
+            for t, cond in _op_rows_of(store, customer_id, devices):
+                cols = [c for c in IDENTIFYING if c in t.c]
+                if cols:
+                    for r in conn.execute(sa.select(*[t.c[c] for c in cols]).where(cond)):
+                        for c, v in zip(cols, r):
+                            if v is not None and str(v).strip():
+                                found[c].add(str(v))
+    return found
+
+
+def erase_person(wh: Warehouse, store, customer_id: str, *,
+                 compact: bool = True) -> ErasureReport:
     """Erase `customer_id` from the warehouse (every table, every run's outputs, the
     quarantine) and the operational store, keeping aggregate figures (see the module's
-    docstring for what is kept, nulled and deleted). Idempotent: when nothing is held on the
-    id any more, nothing is written and the report says so (`nothing_held`).
+    docstring for what is kept, nulled and deleted), and list them on the suppression list
+    (`opstore.suppression`) so that no later ingestion or collection brings them back.
+    Idempotent: when nothing is held on the id any more, only the listing is (re)done and the
+    report says so (`nothing_held`).
 
-    The warehouse is changed in one transaction, then the store in one; the audit record
-    (`erase_person`, subject = the token) is written last. Only a DuckDB warehouse can be
-    changed in place (`UnsupportedBackend` otherwise)."""
+    The person is listed first (a crash half-way leaves them listed, never back); the
+    warehouse is then changed in one transaction, the store in one; the audit record
+    (`erase_person`, subject = the token) is written; last, with `compact`, both databases are
+    rewritten so the erased values are gone from their bytes, not only from their tables
+    (`compact_after`). Only a DuckDB warehouse can be changed in place (`UnsupportedBackend`
+    otherwise); a store is needed to keep the list (`ErasureError` without one)."""
+    from upmarket.opstore import suppression
+
     _need_sql_writes(wh, "erasure")
+    if store is None:
+        raise ErasureError("erasure needs the operational store, which keeps the list of erased "
+                           "people that stops them coming back: give --database or set "
+                           "UPMARKET_DATABASE")
     cid = customer_id
     devices = devices_of(wh, store, cid)
+    found = identifying_values(wh, store, cid, devices)
+    personal = sorted(set().union(*found.values()))
+    listed = suppression.add(store, {"customer_id": [cid], "device": devices,
+                                     "email": found["email"], "phone": found["phone"]})
     token = new_token()
-    report = ErasureReport(token=token, devices=len(devices))
+    report = ErasureReport(token=token, devices=len(devices), listed=listed)
     con = wh.backend.con
     plans = []
     for name in base_tables(wh):
@@ -481,18 +558,17 @@ def erase_person(wh: Warehouse, store, customer_id: str) -> ErasureReport:
             plans.append((name, update, uparams, n))
     quarantined = _quarantined(wh, [cid, *devices])
     op_plans = []
-    if store is not None:
-        with store.engine.connect() as conn:
-            for t, cond in _op_rows_of(store, cid, devices):
-                n = conn.execute(sa.select(sa.func.count()).select_from(t).where(cond)).scalar()
-                if n:
-                    op_plans.append((t, cond, int(n)))
+    with store.engine.connect() as conn:
+        for t, cond in _op_rows_of(store, cid, devices):
+            n = conn.execute(sa.select(sa.func.count()).select_from(t).where(cond)).scalar()
+            if n:
+                op_plans.append((t, cond, int(n)))
     if not plans and quarantined.empty and not op_plans:
-        return ErasureReport(token=None)
+        return ErasureReport(token=None, listed=listed)
 
     with wh.transaction():
         for name, update, params, n in plans:
-            _scrub_warehouse_text(wh, name, cid, devices, token)
+            _scrub_warehouse_text(wh, name, cid, devices, token, personal)
             con.execute(update, params)
             report.warehouse[name] = int(n)
         for batch_id, row_number in zip(quarantined["batch_id"], quarantined["row_number"]):
@@ -501,17 +577,63 @@ def erase_person(wh: Warehouse, store, customer_id: str) -> ErasureReport:
         report.quarantine = len(quarantined)
     if op_plans:
         with store.engine.begin() as conn:
+            if store.dialect == "sqlite":
+                # freed cells are zeroed as they are freed, not left in the file's free pages
+                conn.exec_driver_sql("PRAGMA secure_delete = ON")
             for t, cond, n in op_plans:
                 if t.name in DELETED_TABLES:
                     conn.execute(t.delete().where(cond))
                     report.deleted[t.name] = n
                 else:
-                    _op_rewrite(conn, t, cond, cid, devices, token)
+                    _op_rewrite(conn, t, cond, cid, devices, token, personal)
                     report.opstore[t.name] = n
     privacy.audit(wh, "erase_person", token, store=store, devices=report.devices,
                   warehouse=report.warehouse, quarantine=report.quarantine,
                   opstore=report.opstore, deleted=report.deleted)
+    if compact:
+        report.not_compacted = compact_after(wh, store, [t.name for t, _, _ in op_plans])
     return report
+
+
+def compact_after(wh: Warehouse, store, touched: list[str] = ()) -> list[str]:
+    """Rewrite both databases so that erased values are gone from their bytes: DuckDB does
+    not overwrite the blocks an UPDATE frees (`warehouse.compact`), SQLite keeps freed pages
+    and old copies in its write-ahead log (VACUUM, then a TRUNCATE checkpoint empties the
+    log), PostgreSQL keeps dead tuples until VACUUM FULL rewrites the `touched` tables.
+    Returns what could not be done and why (another process holding a file), empty when all
+    was done; the erasure itself stands either way."""
+    from upmarket.warehouse.compact import WarehouseBusy, compact
+
+    problems = []
+    try:
+        compact(wh)
+    except WarehouseBusy as exc:
+        problems.append(str(exc))
+    if store is None:
+        return problems
+    try:
+        if store.dialect == "sqlite":
+            raw = store.engine.raw_connection()
+            try:
+                cur = raw.cursor()
+                cur.execute("VACUUM")
+                busy, _, _ = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                cur.close()
+            finally:
+                raw.close()
+            if busy:
+                problems.append(f"the operational store {store.url} is being read by another "
+                                "process: its write-ahead log could not be emptied; run "
+                                "`upmarket privacy compact` once it has stopped")
+        elif store.dialect == "postgresql" and touched:
+            with store.engine.connect().execution_options(
+                    isolation_level="AUTOCOMMIT") as conn:
+                for name in sorted(set(touched)):
+                    conn.exec_driver_sql(f"VACUUM FULL {_quote(name)}")
+    except sa.exc.OperationalError as exc:
+        problems.append(f"the operational store {store.url} could not be compacted "
+                        f"({exc.orig}): run `upmarket privacy compact` once it is not busy")
+    return problems
 
 
 # -- retention -----------------------------------------------------------------------------

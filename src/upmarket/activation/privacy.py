@@ -17,7 +17,6 @@ import getpass
 import hashlib
 import hmac
 import os
-import secrets
 from datetime import datetime, timezone
 
 import ibis
@@ -37,20 +36,56 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def pseudonym_key(wh: Warehouse) -> bytes:
-    """The pseudonymisation key: UPMARKET_PSEUDONYM_KEY when set, else the warehouse's own
-    (made once, at random, and kept in `system_keys`), so the same customer gets the same
-    pseudonym in every export and lists can be matched up without revealing who is who."""
-    if os.environ.get(KEY_ENV):
-        return os.environ[KEY_ENV].encode()
+def pseudonym_key(wh: Warehouse | None = None, *, store_url: str | None = None,
+                  create: bool = True) -> bytes:
+    """The pseudonymisation key, so the same customer gets the same pseudonym in every export
+    and lists can be matched up without revealing who is who. It is kept outside the
+    warehouse (`opstore.keyfile`: UPMARKET_PSEUDONYM_KEY, else a 0600 key file beside the
+    operational store at `store_url`, default the configured one), so a copy of the warehouse
+    alone cannot turn pseudonyms back into ids.
+
+    A key an older version kept in the warehouse's `system_keys` is moved to the key file
+    (when there is none yet), so pseudonyms stay the same across the upgrade, then deleted
+    from the warehouse and the file compacted so its bytes are gone; a read-only warehouse
+    keeps the row until the next writable open. With `create` False a missing key raises
+    `WarehouseError` instead of being made."""
+    from upmarket.errors import WarehouseError
+    from upmarket.opstore import keyfile
+
+    legacy = _legacy_key(wh) if wh is not None else None
+    key = keyfile.master_key(store_url, create=create, adopt=legacy)
+    if key is None:
+        raise WarehouseError(
+            f"no pseudonymisation key yet: set {KEY_ENV}, or make one with any pseudonymised "
+            f"export (`upmarket actions export`); it is kept in {keyfile.key_path(store_url)}")
+    if legacy is not None:
+        _forget_legacy_key(wh)
+    return key
+
+
+def _legacy_key(wh: Warehouse) -> str | None:
+    if not wh.has_table("system_keys"):
+        return None
     t = wh.table("system_keys")
     found = t.filter(t.name == _KEY_NAME).select("value").to_pandas()
-    if len(found):
-        return str(found["value"].iloc[0]).encode()
-    value = secrets.token_hex(32)
-    wh.insert("system_keys", pd.DataFrame({"name": [_KEY_NAME], "value": [value],
-                                           "created": [now_utc()]}))
-    return value.encode()
+    return str(found["value"].iloc[0]) if len(found) else None
+
+
+def _forget_legacy_key(wh: Warehouse) -> None:
+    """Delete the key row from a writable DuckDB warehouse and compact the file, so no page
+    of it keeps the key's bytes. Other engines and read-only opens leave it for later."""
+    import warnings
+
+    from upmarket.warehouse.compact import WarehouseBusy, compact, is_writable
+
+    if not wh.is_duckdb or not is_writable(wh):
+        return
+    with wh.transaction():
+        wh.backend.con.execute("DELETE FROM system_keys WHERE name = ?", [_KEY_NAME])
+    try:
+        compact(wh)
+    except WarehouseBusy as exc:  # the key is moved already; only its old bytes remain
+        warnings.warn(f"the pseudonymisation key left the warehouse, but {exc}", stacklevel=3)
 
 
 def pseudonymise(ids: pd.Series, key: bytes) -> pd.Series:

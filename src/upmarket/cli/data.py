@@ -85,11 +85,13 @@ def ingest(
         return
     console.print(f"[bold]{label('ingest_title', lang, table=report.table, source=report.source)}[/]")
     t = Table(show_header=False, box=None)
-    # the four counts that add up to rows read are always shown; `updated` is part of accepted
+    # the counts that add up to rows read are always shown; `updated` is part of accepted
     for key in ("rows_read", "accepted", "updated", "quarantined", "duplicates_skipped",
                 "conflicts"):
         if key != "updated" or report.updated:
             t.add_row(label(key, lang), f"{getattr(report, key):,}")
+    if report.suppressed:
+        t.add_row(label("suppressed", lang), f"{report.suppressed:,}")
     if report.cancellations_linked:
         t.add_row(label("cancellations_linked", lang), f"{report.cancellations_linked:,}")
     for side, n in report.added_to.items():

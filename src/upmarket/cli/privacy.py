@@ -183,12 +183,15 @@ def privacy_erase(
     if as_json:
         print(json.dumps(rep.to_dict()))
         return
+    listed = (f"; {rep.listed} identifier(s) added to the suppression list, so later "
+              "ingestion and collection refuse them" if rep.listed else "")
     if rep.nothing_held:
-        console.print(f"nothing held on {customer_id}: nothing to erase", highlight=False)
+        console.print(f"nothing held on {customer_id}: nothing to erase{listed}",
+                      highlight=False)
         return
     rows = sum(rep.warehouse.values()) + sum(rep.opstore.values()) + rep.quarantine
     console.print(f"erased {customer_id}: {rows:,} rows anonymised as {rep.token}, "
-                  f"{sum(rep.deleted.values())} deleted", highlight=False)
+                  f"{sum(rep.deleted.values())} deleted{listed}", highlight=False)
     t = Table("where", "table", "rows")
     for where, found in (("warehouse", rep.warehouse), ("opstore", rep.opstore),
                          ("opstore (deleted)", rep.deleted)):
@@ -197,6 +200,30 @@ def privacy_erase(
     if rep.quarantine:
         t.add_row("warehouse", "quarantine (raw blanked)", f"{rep.quarantine:,}")
     console.print(t)
+    for problem in rep.not_compacted:
+        err.print(f"not yet gone from the file's bytes: {problem}", highlight=False)
+
+
+@privacy_app.command("compact")
+@friendly
+def privacy_compact(
+    database: Database = STORE_URL,
+    warehouse: Warehouse = DEFAULT_URL,
+):
+    """Rewrite the warehouse file and the operational store so that erased or deleted values
+    are gone from their bytes, not only from their tables. `privacy erase` does this itself;
+    run it when erase said another process held a file. Nothing else may have the warehouse
+    open meanwhile (stop `upmarket serve` and runs first).
+
+    Example: upmarket privacy compact
+    """
+    from upmarket.activation.erasure import compact_after, op_tables
+
+    with _opened(database, warehouse) as (store, wh):
+        problems = compact_after(wh, store, [t.name for t in op_tables(store)])
+    if problems:
+        raise UpmarketError("; ".join(problems))
+    console.print(f"compacted {warehouse} and {database}", highlight=False)
 
 
 @privacy_app.command("purge")

@@ -167,14 +167,16 @@ def collect_sync(database: Database = STORE_URL, warehouse: Warehouse = DEFAULT_
         wh.close()
         store.close()
     totals = {t: {k: sum(getattr(r, k) for r in reports if r.table == t)
-                  for k in ("rows_read", "accepted", "quarantined", "duplicates_skipped")}
+                  for k in ("rows_read", "accepted", "quarantined", "duplicates_skipped",
+                            "suppressed")}
               for t in ("events", "customers", "consents")}
     if as_json:
         print(json.dumps(totals))
         return
     e, c, k = totals["events"], totals["customers"], totals["consents"]
     console.print(f"events copied: {e['rows_read']} read, {e['accepted']} new, "
-                  f"{e['quarantined']} quarantined, {e['duplicates_skipped']} already held")
+                  f"{e['quarantined']} quarantined, {e['duplicates_skipped']} already held"
+                  + (f", {e['suppressed']} suppressed (erased people)" if e["suppressed"] else ""))
     console.print(f"customers from identify calls: {c['accepted']} new, "
                   f"{c['duplicates_skipped']} already known, {c['quarantined']} quarantined")
     console.print(f"consents copied: {k['accepted']} new, {k['duplicates_skipped']} already "

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from upmarket.errors import UpmarketError
 from upmarket.opstore.schema import consents
 from upmarket.opstore.store import Store, _insert, copy_marked, now_utc
+from upmarket.opstore.suppression import suppressed_rows
 
 #: The warehouse `consents` columns (DESIGN §3); the store adds received and copied.
 COLUMNS = ("customer_id", "purpose", "channel", "granted", "ts", "source")
@@ -151,6 +152,13 @@ def record_consents(store: Store, rows: Iterable[Mapping[str, Any]] | Mapping[st
     c = consents.c
     customers = sorted({k[0] for k in clean})
     new = [{**v, "received": now, "copied": False} for v in clean.values()]
+    # an erased person's consent is not kept: nobody may contact them, and their id must not
+    # come back into the store (opstore.suppression)
+    erased = suppressed_rows(store, pd.DataFrame({"customer_id": [v["customer_id"]
+                                                                  for v in new]}))
+    new = [v for v, gone in zip(new, erased) if not gone]
+    if not new:
+        return RecordReport(len(rows), 0)
     with store.engine.begin() as conn:
         # write first, then read: the insert takes the write lock at once (a read-then-write
         # transaction can deadlock against another writer on SQLite), and the unique key

@@ -224,3 +224,18 @@ webhook_outbox = Table(
     Index("ix_webhook_outbox_due", "status", "next_attempt"),
     Index("ix_webhook_outbox_customer", "customer_id"),
 )
+
+#: People who were erased, so that they stay erased: re-ingesting an old export or a device
+#: still sending events must not bring them back (PIPL art. 47; GDPR art. 17 and its recital
+#: 66 on keeping erasure effective). Only a keyed hash of each identifier is kept (`digest`,
+#: HMAC-SHA256 under a key kept outside both databases, `opstore.suppression`), never the
+#: identifier: the list cannot be read back into who was erased, only asked "is this one?".
+#: `key_check` tells which key the digest was made with, so a lost or replaced key is noticed
+#: instead of silently letting everyone back in.
+suppression = Table(
+    "suppression", metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),  # customer_id | email | phone | device
+    Column("key_check", String(16), nullable=False),
+    Column("added", DateTime, nullable=False),
+)

@@ -40,6 +40,7 @@ from upmarket.errors import NoRun, WarehouseError
 from upmarket.opstore import collected_people
 from upmarket.opstore import store as ops
 from upmarket.opstore.store import ApiKey
+from upmarket.opstore.suppression import withhold_events
 from upmarket.service import profiles
 from upmarket.service.consents import consents_router
 from upmarket.service.dashboard import dashboard_router
@@ -50,6 +51,8 @@ from upmarket.service.models import (Ack, Batch, Health, IdentifyEvent, Kpis, Me
 from upmarket.service.warehouse_reads import WarehouseReads
 from upmarket.warehouse.lock import WarehouseBusy
 from upmarket.warehouse.runs import current_run
+
+log = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 
@@ -294,9 +297,12 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
                          (e.name if e.type == "page" else None),
                          "user_id": e.userId, "anonymous_id": e.anonymousId,
                          "ts": e.timestamp, "properties": props or {}, "context": context})
+        rows, suppressed = withhold_events(store, rows)
+        if suppressed:  # erased people stay erased; counted here, never named
+            log.info("collect: %d event(s) of erased people dropped", suppressed)
         stored = ops.insert_events(store, rows)
         rule_worker.submit(rows)
-        return Ack(received=len(rows), stored=stored)
+        return Ack(received=len(rows) + suppressed, stored=stored)
 
     @app.get("/healthz", response_model=Health, tags=["health"], responses={})
     def healthz() -> Health:

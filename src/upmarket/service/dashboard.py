@@ -54,9 +54,10 @@ _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templa
                          autoescape=select_autoescape(["html", "j2"]))
 
 
-def _ids(wh: Warehouse, ids: pd.Series, clear: bool) -> list[str]:
+def _ids(wh: Warehouse, ids: pd.Series, clear: bool, store: ops.Store) -> list[str]:
     ids = ids.astype(str)
-    return list(ids if clear else privacy.pseudonymise(ids, profiles.read_pseudonym_key(wh)))
+    return list(ids if clear else privacy.pseudonymise(
+        ids, profiles.read_pseudonym_key(wh, store.url)))
 
 
 def dashboard_data(wh: Warehouse, store: ops.Store, *, lang: str, clear_ids: bool,
@@ -101,17 +102,20 @@ def dashboard_data(wh: Warehouse, store: ops.Store, *, lang: str, clear_ids: boo
                 if r.customer_id in acts.index else "—",
                 "reason": acts.loc[r.customer_id, reason]
                 if r.customer_id in acts.index and reason in acts else ""}
-               for cid, r in zip(_ids(wh, risky["customer_id"], clear_ids), risky.itertuples())]
+               for cid, r in zip(_ids(wh, risky["customer_id"], clear_ids, store),
+                                 risky.itertuples())]
 
     upsell = [{"customer": cid, "tier": value_label("tier", r.tier, lang)
                if isinstance(getattr(r, "tier", None), str) else "—",
                "product": getattr(r, "product_name", "—"), "channel": getattr(r, "channel", None),
                "expected_value": r.expected_value}
-              for cid, r in zip(_ids(wh, ups["customer_id"], clear_ids), ups.itertuples())]
+              for cid, r in zip(_ids(wh, ups["customer_id"], clear_ids, store),
+                                ups.itertuples())]
 
     all_open = auto.list_tasks(store, open_only=True, kind="task")  # soonest due first
     open_tasks = all_open[:LIST_ROWS]
-    task_ids = _ids(wh, pd.Series([t["customer_id"] or "" for t in open_tasks]), clear_ids)
+    task_ids = _ids(wh, pd.Series([t["customer_id"] or "" for t in open_tasks]), clear_ids,
+                    store)
     tasks = [{"id": t["id"], "due": t["due"], "overdue": t["due"] < now,
               "tier": value_label("tier", t["tier"], lang) if t["tier"] else "—",
               "customer": cid if t["customer_id"] else "—", "assignee": t["assignee"] or "—",

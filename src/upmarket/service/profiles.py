@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -282,24 +281,24 @@ def members(wh: Warehouse, name: str, *, at: datetime, channel: str | None, offs
     page = kept.order_by("customer_id").limit(limit, offset=offset).to_pandas()["customer_id"]
     ids = page.astype(str)
     if pseudonymise:
-        ids = privacy.pseudonymise(ids, read_pseudonym_key(wh))
+        ids = privacy.pseudonymise(
+            ids, read_pseudonym_key(wh, store.url if store is not None else None))
     nxt = offset + limit if offset + limit < total else None
     return {"segment": name, "run_id": run["run_id"], "total": total, "offset": offset,
             "limit": limit, "pseudonymised": pseudonymise, "members": list(ids),
             "next_offset": nxt}
 
 
-def read_pseudonym_key(wh: Warehouse) -> bytes:
-    """The export pseudonymisation key, without writing: the same pseudonyms as exports give."""
-    if os.environ.get(privacy.KEY_ENV):
-        return os.environ[privacy.KEY_ENV].encode()
-    t = wh.table("system_keys")
-    found = t.filter(t.name == privacy._KEY_NAME).select("value").to_pandas()
-    if found.empty:
-        raise NoPseudonymKey(
-            "no pseudonymisation key yet: set UPMARKET_PSEUDONYM_KEY, or make one with any "
-            "pseudonymised export (`upmarket actions export`)")
-    return str(found["value"].iloc[0]).encode()
+def read_pseudonym_key(wh: Warehouse, store_url: str | None = None) -> bytes:
+    """The export pseudonymisation key, never made here: the same pseudonyms as exports give
+    (`privacy.pseudonym_key`, kept beside the operational store at `store_url`);
+    `NoPseudonymKey` when there is none yet."""
+    try:
+        return privacy.pseudonym_key(wh, store_url=store_url, create=False)
+    except WarehouseBusy:
+        raise
+    except WarehouseError as exc:
+        raise NoPseudonymKey(str(exc)) from None
 
 
 def kpis(wh: Warehouse) -> dict:

@@ -1,13 +1,14 @@
 """Ingestion: read → map → validate → quarantine → deduplicate → write.
 
 Honest bookkeeping: every row read is accepted, quarantined with a reason, skipped as a
-duplicate of a row already held, or set aside as a conflict (its key is held, or repeated in
-the file, with different content), and
-`rows_read == accepted + quarantined + duplicates_skipped + conflicts` holds for every call.
-Conflicting rows go to the quarantine with the differing fields named, unless the caller asks
-for `on_conflict="update"`: then the file's row replaces the stored one (counted in `accepted`
-and in `updated`). A file that cannot be ingested as a whole (not a table, a required column
-missing, the wrong preset) raises `BadFile` before anything is written.
+duplicate of a row already held, set aside as a conflict (its key is held, or repeated in
+the file, with different content), or suppressed (a person who was erased,
+`opstore.suppression`), and
+`rows_read == accepted + quarantined + duplicates_skipped + conflicts + suppressed` holds for
+every call. Conflicting rows go to the quarantine with the differing fields named, unless the
+caller asks for `on_conflict="update"`: then the file's row replaces the stored one (counted
+in `accepted` and in `updated`). A file that cannot be ingested as a whole (not a table, a
+required column missing, the wrong preset) raises `BadFile` before anything is written.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 
 from upmarket.errors import BadFile
+from upmarket.opstore.suppression import withhold
 from upmarket.warehouse import presets as preset_registry
 from upmarket.warehouse.connection import Warehouse, conform, connect
 from upmarket.warehouse.mapping import Mapping
@@ -56,6 +58,8 @@ class IngestReport:
     conflicts: int = 0
     #: Accepted rows that replaced a stored row (on_conflict="update"); part of `accepted`.
     updated: int = 0
+    #: rows of people who were erased, refused before validation (`opstore.suppression`)
+    suppressed: int = 0
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     examples: list[dict] = field(default_factory=list)
     encoding: str | None = None
@@ -69,7 +73,7 @@ class IngestReport:
     @property
     def reconciles(self) -> bool:
         return self.rows_read == (self.accepted + self.quarantined + self.duplicates_skipped
-                                  + self.conflicts)
+                                  + self.conflicts + self.suppressed)
 
     def to_dict(self) -> dict:
         return asdict(self) | {"reconciles": self.reconciles}
@@ -160,6 +164,8 @@ def ingest(
     _complete_keys(frame, table)
     if table.name == "orders":
         _complete_orders(frame)
+    # erased people stay erased: their rows go nowhere, not even to the quarantine
+    frame, report.suppressed = withhold(frame)
 
     stage("validating")
     checked = check(frame, table, rules)

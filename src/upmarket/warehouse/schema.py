@@ -188,8 +188,9 @@ RUNS = Table("runs", ("run_id",), (
 
 SYSTEM_KEYS = Table("system_keys", ("name",), (
     C("name"), C("value"), C("created", "timestamp"),
-), "Secrets the system made for itself, e.g. the key that pseudonymises customer ids in "
-   "exports (overridden by UPMARKET_PSEUDONYM_KEY).")
+), "Where older versions kept the pseudonymisation key; it is moved out to the key file "
+   "(opstore.keyfile) and deleted from here on first use, as a key beside its data protects "
+   "nothing.")
 
 TASKS = Table("tasks", ("id",), (
     C("id", "int"), C("alert_id", "int"), C("rule"),
