@@ -243,6 +243,7 @@ def ingest(
             "ingested_at": now, "rows_read": report.rows_read, "accepted": report.accepted,
             "quarantined": report.quarantined, "duplicates_skipped": report.duplicates_skipped,
             "conflicts": report.conflicts, "updated": report.updated,
+            "suppressed": report.suppressed,
         }]))
     report.quarantined_by_reason = dict(Counter(set_aside["reason"]).most_common())
     report.examples = quarantine.head(5)[["row_number", "field", "reason", "raw"]].to_dict("records") \

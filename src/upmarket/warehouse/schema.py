@@ -172,8 +172,10 @@ BATCHES = Table("ingest_batches", ("batch_id",), (
     C("batch_id"), C("table"), C("source"), C("sha256"), C("ingested_at", "timestamp"),
     C("rows_read", "int"), C("accepted", "int"), C("quarantined", "int"),
     C("duplicates_skipped", "int"), C("conflicts", "int"), C("updated", "int"),
+    C("suppressed", "int"),
 ), "One row per ingestion call: rows_read = accepted + quarantined + duplicates_skipped + "
-   "conflicts (updated: how many of the accepted rows replaced a stored row).")
+   "conflicts + suppressed (updated: how many of the accepted rows replaced a stored row; "
+   "suppressed: rows of erased people, refused).")
 
 BATCH_KEYS = Table("ingest_batch_keys", ("batch_id", "table", "key_hash"), (
     C("batch_id"), C("table"), C("key_hash"),
