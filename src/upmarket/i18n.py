@@ -483,9 +483,37 @@ LABELS: dict[str, dict[str, str]] = {
     "exp.campaign": {"en": "campaign", "zh-CN": "活动"},
     "exp.arm": {"en": "arm", "zh-CN": "实验组"},
     "exp.users": {"en": "users", "zh-CN": "用户数"},
-    "exp.conversion": {"en": "conversion", "zh-CN": "转化率"},
-    "exp.uplift": {"en": "uplift [CI]", "zh-CN": "提升 [置信区间]"},
-    "exp.p_value": {"en": "p", "zh-CN": "p 值"},
+    "exp.conversion": {"en": "conv.", "zh-CN": "转化率"},
+    "exp.uplift": {"en": "relative uplift [CI]", "zh-CN": "相对提升 [区间]"},
+    "exp.vs": {"en": "{arm} vs {control}", "zh-CN": "{arm} 对比 {control}"},
+    "exp.difference": {"en": "Δ pts (rel.) [CI]", "zh-CN": "差值（相对）[区间]"},
+    "exp.legend": {
+        "en": "Users and conversion (conv.): arm above, control below. Δ pts: difference in percentage "
+              "points, the relative uplift in brackets, and the interval of the difference; p adj.: "
+              "adjusted p-value.",
+        "zh-CN": "用户数与转化率：上为实验组，下为对照组。差值：以百分点计的差，括号内为相对提升，"
+                 "下为差值的区间；调整后 p：经多重比较校正的 p 值。"},
+    "exp.p_value": {"en": "p adj.", "zh-CN": "调整后 p"},
+    "exp.title_log": {
+        "en": "A/B tests from {source}, each arm against {control} (users who entered by {until})",
+        "zh-CN": "A/B 测试（{source}）：各实验组对比 {control}（截至 {until} 已进入的用户）"},
+    "exp.method.sequential": {
+        "en": "p-values and intervals are always valid: they may be read at any time, as often "
+              "as you like. Adjusted for the {n} comparison(s) read together ({multiplicity}).",
+        "zh-CN": "p 值与区间随时有效：可在任意时间、任意次数查看。已按同时查看的 {n} 项比较进行"
+                 "校正（{multiplicity}）。"},
+    "exp.method.fixed": {
+        "en": "Fixed-horizon tests: valid at one planned look only; reading them repeatedly "
+              "inflates false positives. Adjusted for the {n} comparison(s) read together "
+              "({multiplicity}).",
+        "zh-CN": "固定样本检验：仅在预定的一次查看时有效，反复查看会抬高假阳性。已按同时查看的"
+                 " {n} 项比较进行校正（{multiplicity}）。"},
+    "exp.multiplicity.holm": {"en": "Holm, family-wise error", "zh-CN": "Holm 法，控制族错误率"},
+    "exp.multiplicity.bh": {"en": "Benjamini–Hochberg, false discovery rate",
+                            "zh-CN": "Benjamini–Hochberg 法，控制错误发现率"},
+    "exp.multiplicity.none": {"en": "no adjustment", "zh-CN": "未校正"},
+    "exp.cuped": {"en": "{experiment}: revenue adjusted for pre-period spend (CUPED, θ = {theta}).",
+                  "zh-CN": "{experiment}：收入已按实验前消费校正（CUPED，θ = {theta}）。"},
     "exp.revenue_diff": {"en": "Δ rev/user", "zh-CN": "人均收入差"},
     "exp.power": {"en": "power", "zh-CN": "检验功效"},
     "exp.needed": {"en": "needed/arm", "zh-CN": "每组所需"},
@@ -496,14 +524,24 @@ LABELS: dict[str, dict[str, str]] = {
         "zh-CN": "{campaign}：样本比例失衡（卡方检验 p = {p}）：实际 {observed}，计划 {planned}。"
                  "请先检查用户分组与埋点，再采信该测试结果。"},
     "verdict.uplift": {"en": "uplift", "zh-CN": "显著提升"},
+    "verdict.uplift_revenue_down": {"en": "uplift, revenue down", "zh-CN": "转化提升但收入下降"},
+    "report.relative_uplift": {"en": "(conversion {uplift} relative)",
+                               "zh-CN": "（转化率相对 {uplift}）"},
     "verdict.drop": {"en": "worse", "zh-CN": "显著下降"},
     "verdict.no_difference": {"en": "no difference", "zh-CN": "无显著差异"},
     "verdict.inconclusive": {"en": "inconclusive", "zh-CN": "尚无定论"},
     "verdict.srm": {"en": "SRM: do not trust", "zh-CN": "样本比例失衡"},
     "verdict.no_data": {"en": "no data", "zh-CN": "无数据"},
     "verdict_line.uplift": {
-        "en": "{arm} beats {control}: conversion {uplift} (CI {low} to {high}), p = {p}.",
-        "zh-CN": "{arm} 优于 {control}：转化率 {uplift}（置信区间 {low} 至 {high}），p = {p}。"},
+        "en": "{arm} beats {control}: conversion {difference} points, {uplift} relative (CI {low} "
+              "to {high}), p = {p}.",
+        "zh-CN": "{arm} 优于 {control}：转化率 {difference} 个百分点，相对 {uplift}（区间 {low} 至 "
+                 "{high}），p = {p}。"},
+    "verdict_line.uplift_revenue_down": {
+        "en": "{arm} converts more than {control} ({difference} points, {uplift} relative) but "
+              "its revenue per user is significantly lower ({revenue}): not a win.",
+        "zh-CN": "{arm} 的转化率高于 {control}（{difference} 个百分点，相对 {uplift}），但人均收入"
+                 "显著更低（{revenue}）：不算成功。"},
     "verdict_line.drop": {
         "en": "{arm} converts worse than {control}: {uplift} (CI {low} to {high}), p = {p}; "
               "keep {control}.",

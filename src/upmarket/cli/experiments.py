@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
@@ -62,14 +63,25 @@ def _num(x, fmt: str = ",.0f") -> str:
 # -- experiments ---------------------------------------------------------------------------
 def _verdict_line(r, mde: float, lang: str) -> str:
     args = dict(campaign=r.campaign_id, arm=r.arm, control=r.control,
-                uplift=_pct(r.uplift, True), low=_pct(r.uplift_low, True),
-                high=_pct(r.uplift_high, True), p=_num(r.p_value, ".3g"),
-                power=_pct(r.power), mde=f"{mde:.0%}", needed=_num(r.needed_control),
-                srm_p=_num(r.srm_p_value, ".2g"))
+                difference=_points(r.difference), uplift=_pct(r.uplift, True),
+                low=_pct(r.uplift_low, True), high=_pct(r.uplift_high, True),
+                p=_num(r.p_value_adjusted, ".3g"), power=_pct(r.power), mde=f"{mde:.0%}",
+                needed=_num(r.needed_control), srm_p=_num(r.srm_p_value, ".2g"),
+                revenue=_num(r.revenue_difference, "+,.2f"))
     key = r.verdict
     if key == "inconclusive" and not (r.power is not None and math.isfinite(r.power)):
         key = "inconclusive_no_power"
     return label(f"verdict_line.{key}", lang, **args)
+
+
+def _points(x) -> str:
+    """A difference of two rates in percentage points, signed."""
+    return "—" if x is None or not math.isfinite(x) else f"{100 * x:+.1f}"
+
+
+Multiplicity = Annotated[str, typer.Option(
+    "--multiplicity", help="Control over the comparisons read together: holm (chance of any "
+    "false 'significant'), bh (Benjamini–Hochberg, share of false discoveries) or none.")]
 
 
 @app.command()
@@ -81,11 +93,28 @@ def experiments(
     window_days: Annotated[int, typer.Option(
         "--window-days", help="A purchase within this many days of a person's first exposure "
         "counts as a conversion.")] = 30,
+    from_csv: Annotated[Path | None, typer.Option(
+        "--from-csv", help="Analyse an experiment run elsewhere: one row per user with "
+        "experiment, arm, user_id, ts (entry time), converted, revenue and optionally "
+        "pre_revenue (spend before the test, used to reduce variance).", dir_okay=False)] = None,
+    control: Annotated[str | None, typer.Option(
+        "--control", help="The control arm's name in --from-csv (required with it).")] = None,
+    until: Annotated[datetime | None, typer.Option(
+        "--until", help="With --from-csv: read the test as it stood on this day (users who "
+        "entered by then).", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])] = None,
+    split: Annotated[str | None, typer.Option(
+        "--split", help="With --from-csv: the planned share of each arm, e.g. A=0.2,B=0.8, "
+        "for the sample-ratio check (default: equal arms).")] = None,
     alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
     mde: Annotated[float, typer.Option(
         "--mde", help="Minimum detectable effect: relative uplift of the control's conversion "
-        "rate (0.10 = +10%), for power and sample size.")] = 0.10,
+        "rate (0.10 = +10%), for power, sample size and the scale of the sequential "
+        "test.")] = 0.10,
     power: Annotated[float, typer.Option("--power", help="Power wanted for the MDE.")] = 0.8,
+    multiplicity: Multiplicity = "holm",
+    fixed_horizon: Annotated[bool, typer.Option(
+        "--fixed-horizon", help="Classical tests valid at one planned look only, instead of "
+        "always-valid ones.")] = False,
     bootstrap: Annotated[int, typer.Option(
         "--bootstrap", help="Bootstrap replicates for the revenue-per-user interval (0 = Welch's "
         "t interval only).")] = 0,
@@ -94,20 +123,37 @@ def experiments(
     as_json: AsJson = False,
     lang: Lang = "en",
 ):
-    """A/B tests of campaign arms against their control.
+    """A/B tests of campaign arms against their control, readable at any time.
 
     People are assigned to the arm of their first exposure (an event with a campaign_id and
-    an "arm" in its properties). Conversion: two-proportion z-test with the uplift's
-    confidence interval; revenue per user: Welch's t-test; power for the --mde as run and the
-    users needed per arm; a sample-ratio-mismatch check against the campaign's planned split.
+    an "arm" in its properties). Conversion and revenue per user get always-valid p-values and
+    intervals (mixture sequential test): read them daily without inflating false positives.
+    The comparisons read together are adjusted (Holm by default). Both the absolute
+    difference (percentage points) and the relative uplift are shown; an arm that converts
+    more but earns less per user is flagged, not called a win. Power for the --mde and the
+    users needed per arm; a sample-ratio-mismatch check against the planned split.
+
+    Examples:
+
+      upmarket experiments --json
+
+      upmarket experiments --from-csv test.csv --control A --until 2025-03-01
     """
     from upmarket.strategy.measurement import MeasurementSettings
-    from upmarket.strategy.measurement import experiments as run_experiments
 
     if window_days < 1:
         raise UpmarketError(f"--window-days must be at least 1 (got {window_days})")
     settings = MeasurementSettings(experiment_window_days=window_days, alpha=alpha, power=power,
-                                   mde=mde, bootstrap=bootstrap, seed=seed)
+                                   mde=mde, bootstrap=bootstrap, seed=seed,
+                                   sequential=not fixed_horizon, multiplicity=multiplicity)
+    if from_csv is not None:
+        return _experiments_from_csv(from_csv, control, until, split, settings, as_json, lang)
+    if control is not None or until is not None or split is not None:
+        raise UpmarketError("--control, --until and --split go with --from-csv; campaigns in "
+                            "the warehouse take their control and split from campaigns.arms and "
+                            "are read at --as-of")
+    from upmarket.strategy.measurement import experiments as run_experiments
+
     wh, as_of = _open(warehouse, as_of)
     try:
         if campaign is not None:
@@ -133,31 +179,111 @@ def experiments(
 
         print(json.dumps({
             "as_of": as_of.isoformat(), "window_days": window_days, "alpha": alpha, "mde": mde,
-            "power": power, "comparisons": _records(res), "srm": _records(srm),
+            "power": power, "sequential": settings.sequential, "multiplicity": multiplicity,
+            "comparisons": _records(res), "srm": _records(srm),
             "summary": summarise({"experiments": res}).get("experiments", {}),
         }, ensure_ascii=False))
         return
+    _print_tests(res, srm, label("exp.title", lang, window=window_days,
+                                 as_of=f"{as_of:%Y-%m-%d}"), settings, lang)
+
+
+def _experiments_from_csv(path: Path, control: str | None, until: datetime | None,
+                          split: str | None, settings, as_json: bool, lang: str) -> None:
+    from upmarket.features.experiment_log import parse_log
+    from upmarket.strategy.measurement import experiments_from_log
+    from upmarket.warehouse.readers import read_file
+
+    if not control:
+        raise UpmarketError("--from-csv needs --control ARM: the arm every other is compared "
+                            "with")
+    if not path.exists():
+        raise UpmarketError(f"{path}: no such file")
+    sheet = read_file(path)
+    log = parse_log(sheet.frame, str(path), sheet.first_line)
+    plan = None
+    if split:
+        from upmarket.models.experiments import parse_arms
+
+        try:
+            shares = {k.strip(): float(v) for k, v in
+                      (part.split("=", 1) for part in split.split(","))}
+        except ValueError:
+            raise UpmarketError(f"--split {split!r}: write each arm's share as ARM=SHARE, "
+                                "e.g. A=0.2,B=0.8") from None
+        plan = parse_arms(json.dumps(shares), "--split")
+    test, thetas = experiments_from_log(log, control, settings, until, plan)
+    res = test.results_
+    if as_json:
+        rows = [{
+            "experiment": r.campaign_id, "arm": r.arm, "control": r.control,
+            "n": int(r.users_arm), "n_control": int(r.users_control),
+            "conversion": r.rate_arm, "conversion_control": r.rate_control,
+            "difference": r.difference,
+            "difference_low": r.difference_low_sequential if settings.sequential
+            else r.difference_low,
+            "difference_high": r.difference_high_sequential if settings.sequential
+            else r.difference_high,
+            "relative_uplift": r.uplift,
+            "p_value": r.p_value_adjusted,
+            "p_value_unadjusted": r.p_value_sequential if settings.sequential else r.p_value,
+            "significant": bool(r.significant),
+            "revenue_per_user": r.revenue_per_user_arm,
+            "revenue_per_user_control": r.revenue_per_user_control,
+            "revenue_difference": r.revenue_difference,
+            "revenue_p_value": r.revenue_p_value_adjusted,
+            "srm": bool(r.srm), "verdict": r.verdict,
+            "cuped_theta": thetas.get(r.campaign_id),
+        } for r in res.itertuples()]
+        print(json.dumps({
+            "source": str(path), "control": control,
+            "until": until.isoformat() if until else None, "alpha": settings.alpha,
+            "mde": settings.mde, "sequential": settings.sequential,
+            "multiplicity": settings.multiplicity,
+            "experiments": _records(pd.DataFrame(rows)) if rows else [],
+        }, ensure_ascii=False))
+        return
+    when = f"{until:%Y-%m-%d}" if until else f"{log['ts'].max():%Y-%m-%d}"
+    _print_tests(res, test.srm_, label("exp.title_log", lang, source=path.name, control=control,
+                                       until=when), settings, lang)
+    for name, theta in sorted(thetas.items()):
+        console.print(label("exp.cuped", lang, experiment=name, theta=f"{theta:.3g}"),
+                      highlight=False)
+
+
+def _print_tests(res: pd.DataFrame, srm: pd.DataFrame, title: str, settings, lang: str) -> None:
     # the table keeps to the numbers; power and users needed are in each verdict line
-    table = Table(title=label("exp.title", lang, window=window_days,
-                              as_of=f"{as_of:%Y-%m-%d}"), box=box.SIMPLE_HEAD,
-                  pad_edge=False)
-    for key, justify in (("exp.campaign", "left"), ("exp.arm", "left"), ("exp.users", "right"),
-                         ("exp.conversion", "right"), ("exp.uplift", "right"),
-                         ("exp.p_value", "right"), ("exp.revenue_diff", "right"),
-                         ("exp.verdict", "left")):
-        table.add_column(label(key, lang), justify=justify)
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    lo, hi = ("difference_low_sequential", "difference_high_sequential") if settings.sequential \
+        else ("difference_low", "difference_high")
+    # numbers never wrap (a number split over two lines reads as two numbers); the names and
+    # the verdict fold, so the table fits 80 columns
+    for key, justify, wrap in (("exp.campaign", "left", True), ("exp.arm", "left", False),
+                               ("exp.users", "right", False), ("exp.conversion", "right", False),
+                               ("exp.difference", "right", False), ("exp.p_value", "right", False),
+                               ("exp.verdict", "left", True)):
+        head = label(key, lang)
+        table.add_column(head, justify=justify, no_wrap=not wrap, overflow="fold",
+                         min_width=12 if key == "exp.verdict" else len(head) if wrap else None)
+    table.caption = label("exp.legend", lang)
     for r in res.itertuples():
-        style = {"uplift": "green", "drop": "red", "srm": "bold yellow"}.get(r.verdict)
+        style = {"uplift": "green", "drop": "red", "srm": "bold yellow",
+                 "uplift_revenue_down": "yellow"}.get(r.verdict)
         table.add_row(
-            r.campaign_id, f"{r.arm} vs {r.control}",
-            f"{r.users_arm:,} / {r.users_control:,}",
-            f"{_pct(r.rate_control)} →\n{_pct(r.rate_arm)}",
-            f"{_pct(r.uplift, True)}\n[{_pct(r.uplift_low, True)}, {_pct(r.uplift_high, True)}]",
-            _num(r.p_value, ".3f"), _num(r.revenue_difference, "+,.0f"),
+            r.campaign_id, label("exp.vs", lang, arm=r.arm, control=r.control),
+            f"{r.users_arm:,}\n{r.users_control:,}",
+            f"{_pct(r.rate_arm)}\n{_pct(r.rate_control)}",
+            f"{_points(r.difference)} ({_pct(r.uplift, True)})\n"
+            f"[{_points(getattr(r, lo))}, {_points(getattr(r, hi))}]",
+            _num(r.p_value_adjusted, ".3f"),
             label(f"verdict.{r.verdict}", lang), style=style)
     console.print(table)
+    judged = int(res["p_value_adjusted"].notna().sum())
+    method = "exp.method.sequential" if settings.sequential else "exp.method.fixed"
+    console.print(label(method, lang, n=judged, multiplicity=label(
+        f"exp.multiplicity.{settings.multiplicity}", lang)), highlight=False)
     for r in res.itertuples():
-        console.print(f"{r.campaign_id}: {_verdict_line(r, mde, lang)}", highlight=False)
+        console.print(f"{r.campaign_id}: {_verdict_line(r, settings.mde, lang)}", highlight=False)
     for s in srm[srm["srm"]].itertuples():
         err.print("[bold yellow]⚠[/] " + label(
             "exp.srm_warning", lang, campaign=s.campaign_id, p=_num(s.p_value, ".2g"),

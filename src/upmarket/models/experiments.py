@@ -30,12 +30,18 @@ Per arm versus control:
   in online controlled experiments", KDD; Kohavi, Tang & Xu 2020, *Trustworthy Online
   Controlled Experiments*, ch. 21).
 
+* **Reading at any time** — live campaigns are re-read by every run, so by default the verdicts
+  rest on always-valid p-values (mixture sequential test, `models.sequential`), adjusted over
+  the comparisons read together (Holm by default); the fixed-horizon figures above stay in the
+  results for reference.
+
 Use the functions for one comparison, or :class:`ABTest` for a table of campaigns and arms
 (``fit(arms, campaigns)`` returns self; results in ``results_`` and ``srm_``).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -46,12 +52,14 @@ import pandas as pd
 from scipy import stats
 
 from upmarket.errors import UpmarketError
+from upmarket.models.sequential import MULTIPLICITY, adjust, msprt
 
 #: Columns :meth:`ABTest.fit` needs in the per-arm table (`features.experiments.experiment_arms`).
 ARM_COLUMNS = ("campaign_id", "arm", "users", "converters", "revenue", "revenue_sq")
 METHODS = ("pooled", "arcsine")
 #: Verdict codes, most to least trustworthy; labels live in `upmarket.i18n` (`verdict.<code>`).
-VERDICTS = ("uplift", "drop", "no_difference", "inconclusive", "srm", "no_data")
+VERDICTS = ("uplift", "uplift_revenue_down", "drop", "no_difference", "inconclusive", "srm",
+            "no_data")
 SRM_THRESHOLD = 0.001
 
 
@@ -82,6 +90,7 @@ class ProportionComparison:
         return asdict(self)
 
 
+@functools.lru_cache(maxsize=32)
 def _z(alpha: float) -> float:
     if not 0 < alpha < 1:
         raise BadExperiment(f"alpha must be between 0 and 1 (got {alpha}); 0.05 is usual")
@@ -403,7 +412,8 @@ class ABTest:
     def __init__(self, alpha: float = 0.05, power: float = 0.8, mde: float = 0.10,
                  relative_mde: bool = True, method: str = "pooled",
                  srm_threshold: float = SRM_THRESHOLD, bootstrap: int = 0, seed: int = 0,
-                 control: str | None = None):
+                 control: str | None = None, sequential: bool = True,
+                 multiplicity: str = "holm"):
         self.alpha = alpha
         self.power = power
         self.mde = mde
@@ -413,11 +423,16 @@ class ABTest:
         self.bootstrap = bootstrap
         self.seed = seed
         self.control = control
+        self.sequential = sequential
+        self.multiplicity = multiplicity
 
     def fit(self, arms: pd.DataFrame, campaigns: pd.DataFrame | None = None,
             users: pd.DataFrame | None = None) -> ABTest:
         _z(self.alpha)
         _check_method(self.method)
+        if self.multiplicity not in MULTIPLICITY:
+            raise BadExperiment(f"multiplicity must be one of {', '.join(MULTIPLICITY)} "
+                                f"(got {self.multiplicity!r})")
         if not 0 < self.power < 1:
             raise BadExperiment(f"power must be between 0 and 1 (got {self.power}); 0.8 is usual")
         if not np.isfinite(self.mde) or self.mde == 0:
@@ -465,7 +480,8 @@ class ABTest:
                     continue
                 rows.append(self._compare(cid, names.get(cid, cid), g, control, arm, srm,
                                           ratio_plan, per_user))
-        self.results_ = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+        res = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+        self.results_ = self._judge(res)
         self.srm_ = pd.DataFrame(srm_rows, columns=["campaign_id", "campaign", "users", "chi2",
                                                     "p_value", "srm", "observed", "planned"])
         return self
@@ -500,6 +516,18 @@ class ABTest:
                    revenue_difference=rev.difference, revenue_low=rev.difference_low,
                    revenue_high=rev.difference_high, revenue_p_value=rev.p_value,
                    revenue_boot_low=boot[0], revenue_boot_high=boot[1])
+        # always-valid versions, tuned to the effect the user said matters (--mde)
+        target = target_rate(conv.control_rate, self.mde, self.relative_mde)
+        var_conv = (conv.control_rate * (1 - conv.control_rate) / n_c
+                    + conv.treatment_rate * (1 - conv.treatment_rate) / n_t)
+        tau_conv = abs(target - conv.control_rate) or math.nan
+        seq_p, seq_lo, seq_hi = msprt(conv.difference, var_conv, tau_conv, self.alpha)
+        var_rev = var_c / n_c + var_t / n_t if n_c > 1 and n_t > 1 else math.nan
+        tau_rev = abs(self.mde * mean_c) if self.relative_mde else abs(self.mde)
+        rev_p, rev_lo, rev_hi = msprt(rev.difference, var_rev, tau_rev or math.nan, self.alpha)
+        out.update(p_value_sequential=seq_p, difference_low_sequential=seq_lo,
+                   difference_high_sequential=seq_hi, revenue_p_value_sequential=rev_p,
+                   revenue_low_sequential=rev_lo, revenue_high_sequential=rev_hi)
         # power and needed size for the MDE on this campaign's own control rate
         ratio = plan.get(arm, 1.0) / plan.get(control, 1.0) if plan.get(control) else 1.0
         target = target_rate(conv.control_rate, self.mde, self.relative_mde)
@@ -512,15 +540,39 @@ class ABTest:
         else:
             power, need_c, need_t = math.nan, math.nan, math.nan
         out.update(power=power, needed_control=need_c, needed_arm=need_t)
-        out["verdict"] = self._verdict(conv, power, srm.mismatch)
         return out
 
-    def _verdict(self, conv: ProportionComparison, power: float, srm: bool) -> str:
-        if srm:
+    def _judge(self, res: pd.DataFrame) -> pd.DataFrame:
+        """Adjust the p-values for the family of comparisons read together, then give each its
+        verdict on the adjusted p-value (always-valid unless `sequential=False`). A conversion
+        uplift whose revenue per user is significantly down is not a win and says so."""
+        res = res.copy()
+        res["verdict"] = res["verdict"].astype(object)
+        conv = "p_value_sequential" if self.sequential else "p_value"
+        rev = "revenue_p_value_sequential" if self.sequential else "revenue_p_value"
+        judged = res["verdict"].isna()
+        res["p_value_adjusted"] = np.nan
+        res["revenue_p_value_adjusted"] = np.nan
+        if judged.any():
+            res.loc[judged, "p_value_adjusted"] = adjust(
+                res.loc[judged, conv].astype(float), self.multiplicity)
+            res.loc[judged, "revenue_p_value_adjusted"] = adjust(
+                res.loc[judged, rev].astype(float), self.multiplicity)
+        res["significant"] = res["p_value_adjusted"].astype(float) < self.alpha
+        for i in res.index[judged]:
+            res.at[i, "verdict"] = self._verdict(res.loc[i])
+        return res
+
+    def _verdict(self, r) -> str:
+        if r["srm"]:
             return "srm"
-        if np.isfinite(conv.p_value) and conv.p_value < self.alpha:
-            return "uplift" if conv.difference > 0 else "drop"
-        if np.isfinite(power) and power >= self.power:
+        if r["significant"]:
+            if r["difference"] < 0:
+                return "drop"
+            revenue_down = (r["revenue_p_value_adjusted"] < self.alpha
+                            and r["revenue_difference"] < 0)
+            return "uplift_revenue_down" if revenue_down else "uplift"
+        if np.isfinite(r["power"]) and r["power"] >= self.power:
             return "no_difference"
         return "inconclusive"
 
@@ -531,5 +583,7 @@ RESULT_COLUMNS = [
     "difference_low", "difference_high", "uplift", "uplift_low", "uplift_high", "z", "p_value",
     "revenue_per_user_control", "revenue_per_user_arm", "revenue_difference", "revenue_low",
     "revenue_high", "revenue_p_value", "revenue_boot_low", "revenue_boot_high", "power",
-    "needed_control", "needed_arm", "srm", "srm_p_value", "verdict",
+    "needed_control", "needed_arm", "srm", "srm_p_value", "p_value_sequential",
+    "difference_low_sequential", "difference_high_sequential", "revenue_p_value_sequential",
+    "revenue_low_sequential", "revenue_high_sequential", "verdict",
 ]

@@ -446,8 +446,10 @@ def _campaign_rows(campaign_roi: pd.DataFrame | None, experiments: pd.DataFrame 
         verdict = "—"
         if v is not None and f"verdict.{v.verdict}" in LABELS:
             verdict = label(f"verdict.{v.verdict}", lang)
-            if _finite(getattr(v, "uplift", None)) and v.verdict in ("uplift", "drop"):
-                verdict += f" ({v.uplift:+.0%})"
+            if _finite(getattr(v, "uplift", None)) and v.verdict in ("uplift", "drop",
+                                                                      "uplift_revenue_down"):
+                # relative: the conversion rate's change as a share of the control's
+                verdict += " " + label("report.relative_uplift", lang, uplift=f"{v.uplift:+.0%}")
         rows.append({
             "name": r.name if isinstance(r.name, str) and r.name else r.campaign_id,
             "channel": r.channel or "—",

@@ -20,7 +20,7 @@ from upmarket.features.cohorts import cohort_table
 from upmarket.features.experiments import experiment_arms, experiment_users
 from upmarket.features.funnels import ALL_CHANNELS, funnel
 from upmarket.features.promotions import daily_sales, discount_spend, promotion_usage
-from upmarket.models.experiments import ABTest
+from upmarket.models.experiments import VERDICTS, ABTest
 from upmarket.strategy.promotions import (
     PromotionSettings,
     dependency_by_segment,
@@ -41,6 +41,12 @@ class MeasurementSettings:
     #: Bootstrap replicates for revenue per user (0 = Welch only).
     bootstrap: int = 0
     seed: int = 0
+    #: Always-valid (mixture SPRT) p-values and intervals, so live tests can be read at any
+    #: time; False gives the fixed-horizon tests, valid only at a single planned look.
+    sequential: bool = True
+    #: Family-wise control over the comparisons read together: holm, bh (false discovery
+    #: rate) or none.
+    multiplicity: str = "holm"
     funnel_window_days: int = 90
     promotions: PromotionSettings = field(default_factory=PromotionSettings)
 
@@ -69,9 +75,41 @@ def experiments(wh: Warehouse, as_of: datetime, settings: MeasurementSettings,
             users = users.filter(users.campaign_id == campaign)
         users = users.select("campaign_id", "arm", "revenue").to_pandas()
     arms, camps = arms.to_pandas(), camps.to_pandas()
-    test = ABTest(alpha=settings.alpha, power=settings.power, mde=settings.mde,
-                  bootstrap=settings.bootstrap, seed=settings.seed)
-    return test.fit(arms, camps, users)
+    return _abtest(settings).fit(arms, camps, users)
+
+
+def _abtest(settings: MeasurementSettings, control: str | None = None) -> ABTest:
+    return ABTest(alpha=settings.alpha, power=settings.power, mde=settings.mde,
+                  bootstrap=settings.bootstrap, seed=settings.seed, control=control,
+                  sequential=settings.sequential, multiplicity=settings.multiplicity)
+
+
+def experiments_from_log(log: pd.DataFrame, control: str, settings: MeasurementSettings,
+                         until: datetime | None = None, split: dict | None = None
+                         ) -> tuple[ABTest, dict]:
+    """(fitted test, CUPED θ per experiment) of experiments run elsewhere, from the typed
+    per-user rows of :func:`upmarket.features.experiment_log.parse_log`, as they stood at
+    `until`. Every experiment must have the `control` arm; `split` (arm → planned share) is
+    the plan of the sample-ratio check, equal arms without it."""
+    from upmarket.features.experiment_log import BadExperimentLog, arms_table
+    from upmarket.models.experiments import BadExperiment
+
+    if settings.bootstrap:
+        raise BadExperiment("the bootstrap is for campaigns in the warehouse; a file's "
+                            "revenue is judged by Welch's test")
+    arms, thetas = arms_table(log, until)
+    without = sorted(set(arms["campaign_id"]) - set(arms.loc[arms["arm"] == control,
+                                                              "campaign_id"]))
+    if without:
+        raise BadExperimentLog(f"no arm {control!r} in experiment(s) {', '.join(without[:10])}; "
+                               f"arms seen: {', '.join(sorted(set(arms['arm'])))}")
+    plans = None
+    if split:
+        import json
+
+        plans = pd.DataFrame({"campaign_id": sorted(set(arms["campaign_id"])),
+                              "arms": json.dumps(split)})
+    return _abtest(settings, control).fit(arms, plans), thetas
 
 
 def promotions(wh: Warehouse, as_of: datetime, settings: MeasurementSettings
@@ -121,8 +159,7 @@ def summarise(tables: dict[str, pd.DataFrame]) -> dict:
         counts = ex["verdict"].value_counts()
         out["experiments"] = {
             "campaigns": int(ex["campaign_id"].nunique()), "comparisons": len(ex),
-            **{v: int(counts.get(v, 0)) for v in ("uplift", "drop", "no_difference",
-                                                  "inconclusive", "srm", "no_data")}}
+            **{v: int(counts.get(v, 0)) for v in VERDICTS}}
     co = tables.get("cohorts")
     if co is not None and len(co):
         m1 = co[co["months_since"] == 1]
