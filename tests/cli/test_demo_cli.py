@@ -34,9 +34,11 @@ def test_demo_runs_everything_and_says_where(tmp_path, monkeypatch):
     assert profiles == len(results) == info["customers"]
     # the shipped customer rule, checked against the published results independently
     at_risk = results[results["tier"].isin(["diamond", "core"]) & (results["churn_risk"] > 0.6)]
-    fired = alerts[alerts["rule"] == "premium_churn_risk"]
+    fired = alerts[alerts["rule"].isin(["premium_churn_risk", "premium_win_back"])]
     assert len(at_risk) > 0
     assert sorted(fired["customer_id"]) == sorted(at_risk["customer_id"].astype(str))
+    lapsed = set(at_risk.loc[at_risk["recency_days"] > 90, "customer_id"].astype(str))
+    assert set(fired.loc[fired["rule"] == "premium_win_back", "customer_id"]) == lapsed
     assert info["automation"]["alerts"] == len(alerts)
     assert set(tasks.dropna()["customer_id"]) >= set(fired["customer_id"])
     again = runner.invoke(app, ["demo", "--customers", "600", "--out", str(out), "--json"])
