@@ -345,7 +345,14 @@ def test_the_shipped_rules_hold_the_two_design_examples():
     rs = R.load_rules()
     churn = rs.by_name("premium_churn_risk").condition
     assert {(c.field, c.op, c.value) for c in churn.clauses} == {
-        ("tier", "in", ("diamond", "core")), ("churn_risk", ">", 0.6)}
+        ("tier", "in", ("diamond", "core")), ("churn_risk", ">", 0.6),
+        ("recency_days", "<=", 90)}
+    # those who lapsed longer ago are not dropped: they get a win-back task, due in a week
+    back = rs.by_name("premium_win_back")
+    assert {(c.field, c.op, c.value) for c in back.condition.clauses} == {
+        ("tier", "in", ("diamond", "core")), ("churn_risk", ">", 0.6),
+        ("recency_days", ">", 90)}
+    assert back.actions[0].due == timedelta(days=7)
     roi_rule = rs.by_name("channel_roi_drop").condition
     assert (roi_rule.table, roi_rule.column, roi_rule.by) == ("channel_roi", "roi", "channel")
     assert roi_rule.change.relative and roi_rule.change.amount == pytest.approx(-0.2)

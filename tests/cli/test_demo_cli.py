@@ -44,10 +44,15 @@ def test_demo_runs_everything_and_says_where(tmp_path, monkeypatch):
         wh.close()
     # the shipped customer rule, checked against the published results independently
     at_risk = results[results["tier"].isin(["diamond", "core"]) & (results["churn_risk"] > 0.6)]
-    fired = alerts[alerts["rule"] == "premium_churn_risk"]
+    fired = alerts[alerts["rule"].isin(["premium_churn_risk", "premium_win_back"])]
     assert len(at_risk) > 0
     fired_refs = set(privacy.pseudonymise(fired["customer_id"], key))
     assert fired_refs & set(results["customer_ref"]) == set(at_risk["customer_ref"])
+    # those who lapsed months before the as-of get the win-back, not the call within hours
+    back = fired[fired["rule"] == "premium_win_back"]
+    lapsed = at_risk.loc[at_risk["recency_days"] > 90, "customer_ref"]
+    assert set(privacy.pseudonymise(back["customer_id"], key)) & set(results["customer_ref"]) \
+        == set(lapsed)
     assert info["automation"]["alerts"] == len(alerts)
     assert set(tasks.dropna()["customer_id"]) >= set(fired["customer_id"])
     again = runner.invoke(app, ["demo", "--customers", "600", "--out", str(out), "--json"])

@@ -71,13 +71,16 @@ def test_lapsing_big_spenders_keep_a_high_tier_and_the_premium_churn_rule_fires(
     res = world
     lapsing = _top(res, 0.10) & (res["recency_days"] > 90)
     assert (res.loc[lapsing, "tier"] != "basic").all()
-    rule = load_rules().by_name("premium_churn_risk")  # the shipped rule
-    fired = {c.subject for c in customer_candidates(rule, res, source="run", run_id="r")}
-    reached = fired & set(res.loc[lapsing, "customer_id"])
+    # the shipped at-risk rules: a call for the lapsing, a win-back for the lapsed
+    rules = [load_rules().by_name(n) for n in ("premium_churn_risk", "premium_win_back")]
+
+    def fired_for(frame):
+        return {c.subject for rule in rules
+                for c in customer_candidates(rule, frame, source="run", run_id="r")}
+
+    reached = fired_for(res) & set(res.loc[lapsing, "customer_id"])
     # on predicted value alone fewer of them would be Diamond or Core, so fewer alerts
-    before = res.assign(tier=_clv_only(res))
-    fired_before = {c.subject for c in customer_candidates(rule, before, source="run",
-                                                           run_id="r")}
+    fired_before = fired_for(res.assign(tier=_clv_only(res)))
     assert len(reached) >= 1
     assert len(reached) > len(fired_before & set(res.loc[lapsing, "customer_id"]))
 

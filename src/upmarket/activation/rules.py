@@ -702,14 +702,17 @@ def kpi_candidates(wh, run: Mapping, previous: Mapping | None, rule: Rule) -> li
                   "previous_run_id": None if previous is None else previous["run_id"]}
         out.append(Candidate(rule.name, subject, rule.severity, "run", run["run_id"],
                              rule.cooldown, detail, None, run["run_id"],
+                             data_time=_moment(run.get("as_of")),
                              payload={"rule": rule, "tier": None}))
     return out
 
 
 def customer_candidates(rule: Rule, frame: pd.DataFrame, *, source: str,
-                        run_id: str | None = None) -> list[Candidate]:
+                        run_id: str | None = None,
+                        data_time: datetime | None = None) -> list[Candidate]:
     """The customers (rows of `frame`: customer_id, tier, the clause fields; for events also
-    message_id and the event fields) for whom every clause of `rule` holds."""
+    message_id, the event fields and the event's `data_time`) for whom every clause of `rule`
+    holds. `data_time` is the moment of the data a run's rows describe (its as-of)."""
     cond: CustomerCondition = rule.condition  # type: ignore[assignment]
     if frame.empty:
         return []
@@ -727,11 +730,26 @@ def customer_candidates(rule: Rule, frame: pd.DataFrame, *, source: str,
                           event_type=_plain(row.get("event.type")),
                           message_id=str(row["message_id"]))
             occasion = str(row["message_id"])
+            moment = _moment(row.get("data_time"))
         else:
             occasion = str(run_id)
+            moment = data_time
         out.append(Candidate(rule.name, cid, rule.severity, source, occasion, rule.cooldown,
-                             detail, cid, run_id, payload={"rule": rule, "tier": tier}))
+                             detail, cid, run_id, data_time=moment,
+                             payload={"rule": rule, "tier": tier}))
     return out
+
+
+def _moment(value) -> datetime | None:
+    """A naive UTC datetime from what a run record or an event holds (text, Timestamp, None)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    ts = pd.Timestamp(value)
+    if pd.isna(ts):
+        return None
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()
 
 
 def _planner(policy: TierPolicy):
@@ -783,7 +801,8 @@ def evaluate_run(wh, store: Store, run_id: str | None, rules: RuleSet | Iterable
         if r.kind == "kpi":
             candidates += kpi_candidates(wh, run, prev, r)
         elif r.name in on_results:
-            candidates += customer_candidates(r, results, source="run", run_id=run["run_id"])
+            candidates += customer_candidates(r, results, source="run", run_id=run["run_id"],
+                                              data_time=_moment(run.get("as_of")))
     fired = auto.fire_alerts(store, candidates, now, _planner(policy))
     if any(isinstance(a, ExportAction) for r in rules for a in r.actions):
         perform_exports(store, wh, now)
@@ -810,7 +829,7 @@ def event_frame(store: Store, rows: Iterable[Mapping], fields: Iterable[str] = (
         doc = profiles[cid]
         rec = {"customer_id": cid, **{f: doc.get(f) for f in PROFILE_FIELDS},
                "message_id": r["message_id"], "event.type": r.get("type"),
-               "event.event": r.get("event")}
+               "event.event": r.get("event"), "data_time": r.get("ts")}
         p = r.get("properties") or {}
         if isinstance(p, str):
             try:
@@ -820,7 +839,7 @@ def event_frame(store: Store, rows: Iterable[Mapping], fields: Iterable[str] = (
         for f in props:
             rec[f] = p.get(f.removeprefix("event.properties.")) if isinstance(p, dict) else None
         records.append(rec)
-    cols = ["customer_id", *PROFILE_FIELDS, "message_id", *EVENT_FIELDS, *props]
+    cols = ["customer_id", *PROFILE_FIELDS, "message_id", *EVENT_FIELDS, *props, "data_time"]
     return pd.DataFrame(records, columns=cols)
 
 

@@ -58,6 +58,8 @@ class Candidate:
     detail: Mapping[str, Any] = field(default_factory=dict)
     customer_id: str | None = None
     run_id: str | None = None
+    #: the moment of the data the candidate was found in (a run's as-of, an event's time)
+    data_time: datetime | None = None
     #: whatever the planner of actions needs (the rule, the customer's tier …); not stored
     payload: Any = None
 
@@ -78,6 +80,7 @@ class Alert:
     source: str
     run_id: str | None
     detail: dict
+    data_time: datetime | None = None
 
 
 @dataclass
@@ -139,7 +142,8 @@ def fire_alerts(store: Store, candidates: Iterable[Candidate], now: datetime,
     with store.engine.begin() as conn:
         new: dict[str, int] = {}
         rows = [{"rule": c.rule, "subject": c.subject, "customer_id": c.customer_id,
-                 "fired": now, "severity": c.severity, "source": c.source,
+                 "fired": now, "data_time": c.data_time, "severity": c.severity,
+                 "source": c.source,
                  "run_id": c.run_id, "detail": _json(dict(c.detail)), "dedup_key": key}
                 for key, c in todo.items()]
         for part in _chunks(rows, chunk):
@@ -163,7 +167,7 @@ def fire_alerts(store: Store, candidates: Iterable[Candidate], now: datetime,
         for part in _chunks([new[c.dedup_key] for c in dropped], chunk):
             conn.execute(alerts.delete().where(alerts.c.id.in_(part)))  # never seen
         out = [Alert(new[c.dedup_key], c.rule, c.subject, c.customer_id, c.severity, now,
-                     c.source, c.run_id, dict(c.detail)) for c in fired]
+                     c.source, c.run_id, dict(c.detail), c.data_time) for c in fired]
         if plan is not None:
             _write_actions(conn, [(a, p) for c, a in zip(fired, out) for p in plan(c, a)], now,
                            chunk)
@@ -183,7 +187,8 @@ def _write_actions(conn, planned: list[tuple[Alert, PlannedAction]], now: dateti
     rows = [{"alert_id": alert.id, "rule": alert.rule, "kind": a.kind,
              "automated": a.automated, "customer_id": a.customer_id, "tier": a.tier,
              "assignee": a.assignee, "title": a.title[:2000], "created": now, "due": a.due,
-             "completed": None, "status": "open", "detail": _json(a.detail)}
+             "completed": None, "data_time": alert.data_time, "status": "open",
+             "detail": _json(a.detail)}
             for alert, a in planned]
     hooks = [i for i, (_, a) in enumerate(planned) if a.kind == "webhook"]
     if not hooks:
@@ -410,14 +415,14 @@ def record_attempt(store: Store, message_id: int, now: datetime, *, ok: bool,
 # -- warehouse copy --------------------------------------------------------------------------
 #: The columns of the warehouse `tasks` table (`upmarket.warehouse.schema.TASKS`).
 WAREHOUSE_COLUMNS = ("id", "alert_id", "rule", "kind", "automated", "customer_id", "tier",
-                     "assignee", "created", "due", "completed", "status")
+                     "assignee", "created", "due", "completed", "data_time", "status")
 
 
 def tasks_frame(store: Store) -> pd.DataFrame:
     c = tasks.c
     with store.engine.connect() as conn:
         frame = pd.read_sql(sa.select(*[c[n] for n in WAREHOUSE_COLUMNS]).order_by(c.id), conn)
-    for k in ("created", "due", "completed"):
+    for k in ("created", "due", "completed", "data_time"):
         frame[k] = pd.to_datetime(frame[k])
     frame["automated"] = frame["automated"].astype(bool)
     return frame

@@ -150,6 +150,9 @@ alerts = Table(
     Column("subject", String(400), nullable=False),
     Column("customer_id", String(200)),
     Column("fired", DateTime, nullable=False),
+    # the moment of the data the alert is about: the run's as-of, or the event's time; the
+    # wall clock (`fired`) says when it was raised, which for historical data is much later
+    Column("data_time", DateTime),
     Column("severity", String(20), nullable=False),
     Column("source", String(16), nullable=False),  # run | event
     Column("run_id", String(64)),
@@ -192,6 +195,7 @@ tasks = Table(
     Column("created", DateTime, nullable=False),
     Column("due", DateTime, nullable=False),
     Column("completed", DateTime),
+    Column("data_time", DateTime),  # its alert's data time (see alerts)
     Column("status", String(16), nullable=False, default="open"),
     Column("detail", Text),  # JSON text: the action's settings and outcome
     Index("ix_tasks_status_due", "status", "due"),

@@ -52,6 +52,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
 from upmarket.errors import UpmarketError
+from upmarket.opstore.migrate import add_missing_columns
 from upmarket.opstore.schema import (SCOPES, api_keys, audit_log, event_inbox, identities, metadata,
                                      profile_snapshots, profiles)
 
@@ -126,6 +127,7 @@ def open_store(url: str | None = None, *, create: bool = True,
             engine = sa.create_engine(url, pool_pre_ping=True)
         if create:
             metadata.create_all(engine)
+            add_missing_columns(engine, metadata)
     except UpmarketError:
         raise
     except Exception as exc:  # the driver's own message says what is wrong

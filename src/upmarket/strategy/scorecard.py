@@ -848,11 +848,27 @@ def _tasks(src: WarehouseMetrics) -> ibis.Table | None:
     return src.table("tasks") if src._cache["_tasks_held"] else None
 
 
+def _raised_in(t: ibis.Table, p: Period) -> ibis.Table:
+    """The tasks raised for the period's data: placed by their data time (the run's as-of or
+    the event's time they are about), not by the wall clock they were written at, so tasks a
+    run on last year's data raised today count for last year's period. Tasks from before data
+    times were kept fall back to their creation time."""
+    moment = t.data_time.fill_null(t.created) if "data_time" in t.columns else t.created
+    t = t.mutate(_moment=moment)
+    return t.filter(t._moment >= ibis.literal(p.start), t._moment < ibis.literal(p.end))
+
+
+def _by_period_end(t: ibis.Table, when: str, p: Period) -> ibis.Value:
+    """Whether `when` (completed, due) came before the period's end on the data's timeline:
+    the wall-clock delay since the task was written, counted from its data time."""
+    return days_between(t[when], t.created) < days_between(ibis.literal(p.end), t._moment)
+
+
 def _task_responses(t: ibis.Table, p: Period) -> ibis.Table:
-    """Hours from creation to completion of the people's tasks about a customer created in
+    """Hours from creation to completion of the people's tasks about a customer raised for
     the period and done (a webhook or an export answers in seconds: counting them would
     measure the machine, not the service)."""
-    t = _between(t, "created", p.start, p.end)
+    t = _raised_in(t, p)
     t = t.filter(t.kind == "task", t.status == "done", t.completed.notnull())
     return t.select(hours=days_between(t.completed, t.created) * 24.0,
                     customer=t.customer_id.notnull())
@@ -901,16 +917,16 @@ def task_response_hours(src: WarehouseMetrics, p: Period) -> Measurement:
 def marketing_automation_rate(src: WarehouseMetrics, p: Period) -> Measurement:
     """Seed 000 (ch. 6): MAU = 营销自动化任务完成量 ÷ 总任务量 × 100 % — automated marketing
     tasks done ÷ all tasks. Read here over the actions the automation rules set off
-    (`activation.actions`): of all tasks created in the period — webhooks and exports, which
-    the system carries out, and tasks for people — the share that are automated and were done
-    by the period's end. A task done after the period ends does not count for it, so the rate
-    of a closed period does not move afterwards."""
+    (`activation.actions`): of all tasks raised for the period's data (`_raised_in`) —
+    webhooks and exports, which the system carries out, and tasks for people — the share that
+    are automated and were done by the period's end. A task done after the period ends does
+    not count for it, so the rate of a closed period does not move afterwards."""
     tasks = _tasks(src)
     if tasks is None:
         return Measurement(None, "na_marketing_automation_rate")
-    t = _between(tasks, "created", p.start, p.end)
+    t = _raised_in(tasks, p)
     done = t.automated.fill_null(False) & (t.status == "done") & t.completed.notnull() \
-        & (t.completed < ibis.literal(p.end))
+        & _by_period_end(t, "completed", p)
     row = t.aggregate(n=t.count(), done=done.cast("int64").sum()).to_pandas().iloc[0]
     n = int(row["n"] or 0)
     if n == 0:
@@ -920,12 +936,18 @@ def marketing_automation_rate(src: WarehouseMetrics, p: Period) -> Measurement:
 
 
 def task_completion_rate(src: WarehouseMetrics, p: Period) -> Measurement:
-    """Seed 002's task completion rate: of the automation tasks due in the period, the share
-    done by their due time (finished on time ÷ due)."""
+    """Seed 002's task completion rate: of the automation tasks due in the period (on the
+    data's timeline, as `_raised_in`), the share done by their due time (finished on time ÷
+    due)."""
     tasks = _tasks(src)
     if tasks is None:
         return Measurement(None, "na_task_completion_rate")
-    t = _between(tasks, "due", p.start, p.end)
+    t = tasks.mutate(_moment=tasks.data_time.fill_null(tasks.created)
+                     if "data_time" in tasks.columns else tasks.created)
+    # due in the period on the data's timeline: data time + (due − created)
+    due_delay = days_between(t.due, t.created)
+    t = t.filter(due_delay >= days_between(ibis.literal(p.start), t._moment),
+                 due_delay < days_between(ibis.literal(p.end), t._moment))
     on_time = (t.status == "done") & t.completed.notnull() & (t.completed <= t.due)
     row = t.aggregate(n=t.count(), on_time=on_time.cast("int64").sum()).to_pandas().iloc[0]
     n = int(row["n"] or 0)

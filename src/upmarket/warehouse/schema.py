@@ -200,7 +200,10 @@ TASKS = Table("tasks", ("id",), (
     C("automated", "bool", doc="carried out by the system, not by a person"),
     C("customer_id"), C("tier"), C("assignee"),
     C("created", "timestamp"), C("due", "timestamp", doc="created + the tier's response time"),
-    C("completed", "timestamp"), C("status", doc="open, done or failed"),
+    C("completed", "timestamp"),
+    C("data_time", "timestamp", doc="the moment of the data the task is about (the run's as-of "
+      "or the event's time); the scorecard places tasks in periods by it"),
+    C("status", doc="open, done or failed"),
 ), "Actions the automation rules set off, copied whole from the operational store after "
    "each run (opstore.automation.copy_tasks_to_warehouse): the scorecard's marketing-automation "
    "rate and task response times.")
