@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -99,19 +100,28 @@ def _commonness(text: str) -> int:
 
 @dataclass
 class TextScan:
-    """What a pass over a text file's lines found (line numbers are 1-based)."""
+    """What a pass over a text file's lines found (line numbers are 1-based; the `*_lines`
+    lists hold the first few, the counts all)."""
 
-    encoding: str | None = None
     bom: bool = False
-    utf8_lines: list[int] = field(default_factory=list)  # first few, and the count below
+    lines: int = 0
+    #: Valid UTF-8 and not GB18030, and the reverse: each proves its encoding.
+    utf8_lines: list[int] = field(default_factory=list)
     utf8_count: int = 0
     gb_lines: list[int] = field(default_factory=list)
     gb_count: int = 0
-    gbk_ok: bool = True
-    bad_lines: list[int] = field(default_factory=list)  # neither UTF-8 nor GB18030
+    #: Valid in both. Those whose UTF-8 reading has more common Chinese characters than their
+    #: GB18030 reading lean UTF-8; the sums weigh the two readings over all of them.
+    both_count: int = 0
+    leaning_utf8: list[int] = field(default_factory=list)
+    leaning_utf8_count: int = 0
+    common_as_utf8: int = 0
+    common_as_gb: int = 0
+    #: Valid in neither (or, with a declared encoding, not valid in it).
+    bad_lines: list[int] = field(default_factory=list)
     bad_count: int = 0
+    gbk_ok: bool = True
     other_sample: bytearray = field(default_factory=bytearray)
-    lines: int = 0
 
 
 def _note(lines: list[int], line_no: int) -> None:
@@ -120,23 +130,103 @@ def _note(lines: list[int], line_no: int) -> None:
 
 
 def scan_text(fh: BinaryIO, path: str, limits: Limits, declared: str | None = None) -> TextScan:
-    """One bounded pass over the file's lines: record sizes against the limits, and which
+    """Bounded passes over a seekable file's lines: record sizes against the limits, and which
     encoding each line with non-ASCII bytes is valid in.
 
-    A line valid both as UTF-8 and as GB18030 (short Chinese text often is) counts for the
-    reading under which more of its characters are common Chinese characters; a tie counts
-    for neither. Each physical line is read with a bounded `readline`, so a file without line
-    breaks costs at most `max_record_bytes` of memory.
+    Each physical line is read with a bounded `readline`, so a file without line breaks costs
+    at most `max_record_bytes`. The first pass checks the limits and decodes blocks of whole
+    lines at C speed; only a file that is not entirely valid (UTF-8, or the declared encoding)
+    gets the slower second pass that classifies its lines one by one.
     """
     scan = TextScan()
+    codec = codecs.lookup(declared or "utf-8")
+    valid = True
+    block: list[bytes] = []
+    size = 0
+    for n, line in _bounded_lines(fh, path, limits):
+        if n == 1 and line.startswith(BOM):
+            scan.bom = True
+            line = line[len(BOM):]
+        block.append(line)
+        size += len(line)
+        if size >= _BLOCK:
+            valid = valid and _decodes(codec, b"".join(block))
+            block, size = [], 0
+    valid = valid and _decodes(codec, b"".join(block))
+    if valid:
+        return scan
+    fh.seek(0)
+    if declared:
+        for n, line in enumerate(iter(lambda: fh.readline(limits.max_record_bytes + 1), b""), 1):
+            if not line.isascii() and not _decodes(codec, line[len(BOM):] if n == 1 and
+                                                   scan.bom else line):
+                scan.bad_count += 1
+                _note(scan.bad_lines, n)
+        return scan
+    block, first, size = [], 1, 0
+    for n, line in enumerate(iter(lambda: fh.readline(limits.max_record_bytes + 1), b""), 1):
+        if n == 1 and scan.bom:
+            line = line[len(BOM):]
+        block.append(line)
+        size += len(line)
+        if size >= _BLOCK:
+            _classify_block(scan, block, first)
+            block, first, size = [], n + 1, 0
+    _classify_block(scan, block, first)
+    return scan
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def _classify_block(scan: TextScan, block: list[bytes], first: int) -> None:
+    """Classify a block's lines; when the whole block is valid GB18030 (a GBK file) only the
+    lines that are also valid UTF-8 need a closer look, found without one exception per line."""
+    raw = b"".join(block)
+    if not _decodes(_GB18030_INFO, raw):
+        for i, line in enumerate(block):
+            if not line.isascii():
+                _classify(scan, line, first + i)
+        return
+    if scan.gbk_ok and not _decodes(_GBK_INFO, raw):
+        scan.gbk_ok = False
+    text = raw.decode("utf-8", "surrogateescape")
+    for i, line in enumerate(text.split("\n")):
+        if line.isascii():
+            continue
+        if _SURROGATE.search(line):  # not UTF-8, valid GB18030
+            scan.gb_count += 1
+            _note(scan.gb_lines, first + i)
+        else:
+            _classify(scan, line.encode("utf-8"), first + i)
+
+
+_BLOCK = 1 << 20
+_UTF8 = codecs.lookup("utf-8").decode
+_GB18030 = codecs.lookup("gb18030").decode
+_GBK = codecs.lookup("gbk").decode
+_GB18030_INFO = codecs.lookup("gb18030")
+_GBK_INFO = codecs.lookup("gbk")
+
+
+def _decodes(codec: codecs.CodecInfo, raw: bytes) -> bool:
+    try:
+        codec.decode(raw)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _bounded_lines(fh: BinaryIO, path: str, limits: Limits):
+    """(line number, line) pairs, refusing a line or a quoted multi-line row over the limit."""
     in_quotes = False
     record_start = record_len = 0
+    n = 0
     while True:
         line = fh.readline(limits.max_record_bytes + 1)
         if not line:
-            break
-        scan.lines += 1
-        n = scan.lines
+            return
+        n += 1
         if len(line) > limits.max_record_bytes:
             raise exceeded(path, "max_record_bytes", limits.max_record_bytes,
                            f"line {n} is longer than {human(limits.max_record_bytes)}", "per row")
@@ -150,55 +240,44 @@ def scan_text(fh: BinaryIO, path: str, limits: Limits, declared: str | None = No
             raise exceeded(path, "max_record_bytes", limits.max_record_bytes,
                            f"the row starting at line {record_start} (a quoted field spanning "
                            f"lines) is longer than {human(limits.max_record_bytes)}", "per row")
-        if n == 1 and line.startswith(BOM):
-            scan.bom = True
-            line = line[len(BOM):]
-        if line.isascii():
-            continue
-        if declared:
-            try:
-                line.decode(declared)
-            except UnicodeDecodeError:
-                scan.bad_count += 1
-                _note(scan.bad_lines, n)
-            continue
-        _classify(scan, line, n)
-    return scan
+        yield n, line
 
 
 def _classify(scan: TextScan, line: bytes, n: int) -> None:
     try:
-        as_utf8 = line.decode("utf-8")
+        as_utf8 = _UTF8(line)[0]
     except UnicodeDecodeError:
         as_utf8 = None
     try:
-        as_gb = line.decode("gb18030")
+        as_gb = _GB18030(line)[0]
     except UnicodeDecodeError:
         as_gb = None
     if as_utf8 is not None and as_gb is not None:
+        scan.both_count += 1
         u, g = _commonness(as_utf8), _commonness(as_gb)
-        if u == g:
-            return
-        if u < g:
-            as_utf8 = None
-        else:
-            as_gb = None
-    if as_utf8 is not None:
+        scan.common_as_utf8 += u
+        scan.common_as_gb += g
+        if u > g:
+            scan.leaning_utf8_count += 1
+            _note(scan.leaning_utf8, n)
+    elif as_utf8 is not None:
         scan.utf8_count += 1
         _note(scan.utf8_lines, n)
+        return
     elif as_gb is not None:
         scan.gb_count += 1
         _note(scan.gb_lines, n)
-        if scan.gbk_ok:
-            try:
-                line.decode("gbk")
-            except UnicodeDecodeError:
-                scan.gbk_ok = False
     else:
         scan.bad_count += 1
         _note(scan.bad_lines, n)
-    if as_utf8 is None and len(scan.other_sample) < _GUESS_BYTES:
-        scan.other_sample += line
+        if len(scan.other_sample) < _GUESS_BYTES:
+            scan.other_sample += line
+        return
+    if scan.gbk_ok:
+        try:
+            _GBK(line)
+        except UnicodeDecodeError:
+            scan.gbk_ok = False
 
 
 def _lines(first: list[int], count: int) -> str:
@@ -209,7 +288,13 @@ def _lines(first: list[int], count: int) -> str:
 
 def decide_encoding(scan: TextScan, path: str, declared: str | None = None) -> str:
     """The one encoding every line of the file is valid in, or a `MixedEncoding` error naming
-    the first line that is not."""
+    the first line that is not.
+
+    Lines valid in only one of UTF-8 and GB18030 decide. Short Chinese UTF-8 text is often
+    valid GB18030 too (the reverse is rare), so in a file whose decided lines are GBK a line
+    valid in both whose UTF-8 reading holds more common Chinese characters counts as UTF-8:
+    reading it as GBK would store mojibake.
+    """
     if declared:
         if scan.bad_count:
             raise MixedEncoding(
@@ -219,33 +304,34 @@ def decide_encoding(scan: TextScan, path: str, declared: str | None = None) -> s
             )
         return declared
     gb_name = "GBK" if scan.gbk_ok else "GB18030"
-    if scan.utf8_count and (scan.gb_count or scan.bad_count):
+    utf8_lines, utf8_count = scan.utf8_lines, scan.utf8_count
+    if not utf8_count and scan.gb_count:
+        utf8_lines, utf8_count = scan.leaning_utf8, scan.leaning_utf8_count
+    if scan.bom and not utf8_count and (scan.gb_count or scan.bad_count):
+        utf8_lines, utf8_count = [1], 1  # the byte-order mark says UTF-8
+    if utf8_count and (scan.gb_count or scan.bad_count):
         others = scan.gb_count + scan.bad_count
         other_first = sorted(scan.gb_lines + scan.bad_lines)[:5]
         what = gb_name if not scan.bad_count else \
             (f"{gb_name} or another encoding" if scan.gb_count else "another encoding")
-        if scan.utf8_count >= others:
-            first_bad = other_first[0]
-            bad_desc = f"is not UTF-8 (it looks like {what})"
+        if utf8_count >= others:
+            first_bad, bad_desc = other_first[0], f"is not UTF-8 (it looks like {what})"
         else:
-            first_bad = scan.utf8_lines[0]
-            bad_desc = f"is UTF-8 while most lines look like {what}"
+            first_bad, bad_desc = utf8_lines[0], f"is UTF-8 while most lines look like {what}"
         raise MixedEncoding(
             f"{path}: mixes text encodings: line {first_bad} {bad_desc}. "
-            f"UTF-8: {_lines(scan.utf8_lines, scan.utf8_count)}; {what}: "
-            f"{_lines(other_first, others)}. Reading it as one encoding would store the other "
-            "lines as garbled text, so nothing was read: re-save the whole file in one "
-            "encoding (UTF-8 is best) and ingest it again"
+            f"UTF-8: {_lines(utf8_lines, utf8_count)}; {what}: {_lines(other_first, others)}. "
+            "Reading it as one encoding would store the other lines as garbled text, so "
+            "nothing was read: re-save the whole file in one encoding (UTF-8 is best) and "
+            "ingest it again"
         )
     if scan.bom:
-        if scan.gb_count or scan.bad_count:  # pragma: no cover - covered by the branch above
-            raise MixedEncoding(f"{path}: starts with a UTF-8 mark but has lines that are not UTF-8")
         return "utf-8-sig"
-    if not scan.gb_count and not scan.bad_count:
-        return "utf-8"
-    if not scan.bad_count:
+    if scan.bad_count:
+        return _guess_other(scan, path)
+    if scan.gb_count or (not utf8_count and scan.common_as_gb > 2 * scan.common_as_utf8):
         return "gbk" if scan.gbk_ok else "gb18030"
-    return _guess_other(scan, path)
+    return "utf-8"
 
 
 def _guess_other(scan: TextScan, path: str) -> str:
