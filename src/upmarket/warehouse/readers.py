@@ -83,11 +83,12 @@ def check_codec(encoding: str, where: str) -> str:
 @lru_cache(maxsize=1)
 def _common_hanzi() -> frozenset[str]:
     """The 3,755 most common Chinese characters (GB2312 level 1, rows 16–55)."""
+    decode = codecs.lookup("gb2312").decode
     chars = set()
     for hi in range(0xB0, 0xD8):
         for lo in range(0xA1, 0xFF):
             try:
-                chars.add(bytes((hi, lo)).decode("gb2312"))
+                chars.add(decode(bytes((hi, lo)))[0])
             except UnicodeDecodeError:
                 pass
     return frozenset(chars)
@@ -130,75 +131,39 @@ def _note(lines: list[int], line_no: int) -> None:
 
 
 def scan_text(fh: BinaryIO, path: str, limits: Limits, declared: str | None = None) -> TextScan:
-    """Bounded passes over a seekable file's lines: record sizes against the limits, and which
+    """Bounded passes over a seekable file: line and row sizes against the limits, and which
     encoding each line with non-ASCII bytes is valid in.
 
-    Each physical line is read with a bounded `readline`, so a file without line breaks costs
-    at most `max_record_bytes`. The first pass checks the limits and decodes blocks of whole
-    lines at C speed; only a file that is not entirely valid (UTF-8, or the declared encoding)
-    gets the slower second pass that classifies its lines one by one.
+    The file is read in blocks of whole lines (a line is completed with a bounded `readline`,
+    so a file without line breaks costs at most `max_record_bytes`). The first pass checks the
+    limits and decodes each block at C speed; only a file that is not entirely valid (UTF-8,
+    or the declared encoding) gets a second pass that classifies its lines.
     """
     scan = TextScan()
     codec = codecs.lookup(declared or "utf-8")
     valid = True
-    block: list[bytes] = []
-    size = 0
-    for n, line in _bounded_lines(fh, path, limits):
-        if n == 1 and line.startswith(BOM):
+    rows = _RowSizes(path, limits)
+    for first, block in _blocks(fh, limits):
+        if first == 1 and block.startswith(BOM):
             scan.bom = True
-            line = line[len(BOM):]
-        block.append(line)
-        size += len(line)
-        if size >= _BLOCK:
-            valid = valid and _decodes(codec, b"".join(block))
-            block, size = [], 0
-    valid = valid and _decodes(codec, b"".join(block))
+            block = block[len(BOM):]
+        rows.check(block, first)
+        valid = valid and _decodes(codec, block)
     if valid:
         return scan
     fh.seek(0)
-    if declared:
-        for n, line in enumerate(iter(lambda: fh.readline(limits.max_record_bytes + 1), b""), 1):
-            if not line.isascii() and not _decodes(codec, line[len(BOM):] if n == 1 and
-                                                   scan.bom else line):
-                scan.bad_count += 1
-                _note(scan.bad_lines, n)
-        return scan
-    block, first, size = [], 1, 0
-    for n, line in enumerate(iter(lambda: fh.readline(limits.max_record_bytes + 1), b""), 1):
-        if n == 1 and scan.bom:
-            line = line[len(BOM):]
-        block.append(line)
-        size += len(line)
-        if size >= _BLOCK:
-            _classify_block(scan, block, first)
-            block, first, size = [], n + 1, 0
-    _classify_block(scan, block, first)
-    return scan
-
-
-_SURROGATE = re.compile("[\udc80-\udcff]")
-
-
-def _classify_block(scan: TextScan, block: list[bytes], first: int) -> None:
-    """Classify a block's lines; when the whole block is valid GB18030 (a GBK file) only the
-    lines that are also valid UTF-8 need a closer look, found without one exception per line."""
-    raw = b"".join(block)
-    if not _decodes(_GB18030_INFO, raw):
-        for i, line in enumerate(block):
-            if not line.isascii():
-                _classify(scan, line, first + i)
-        return
-    if scan.gbk_ok and not _decodes(_GBK_INFO, raw):
-        scan.gbk_ok = False
-    text = raw.decode("utf-8", "surrogateescape")
-    for i, line in enumerate(text.split("\n")):
-        if line.isascii():
-            continue
-        if _SURROGATE.search(line):  # not UTF-8, valid GB18030
-            scan.gb_count += 1
-            _note(scan.gb_lines, first + i)
+    for first, block in _blocks(fh, limits):
+        if first == 1 and scan.bom:
+            block = block[len(BOM):]
+        if declared:
+            if not _decodes(codec, block):
+                for i, line in enumerate(block.split(b"\n")):
+                    if not line.isascii() and not _decodes(codec, line):
+                        scan.bad_count += 1
+                        _note(scan.bad_lines, first + i)
         else:
-            _classify(scan, line.encode("utf-8"), first + i)
+            _classify_block(scan, block, first)
+    return scan
 
 
 _BLOCK = 1 << 20
@@ -207,6 +172,10 @@ _GB18030 = codecs.lookup("gb18030").decode
 _GBK = codecs.lookup("gbk").decode
 _GB18030_INFO = codecs.lookup("gb18030")
 _GBK_INFO = codecs.lookup("gbk")
+#: In a block decoded as UTF-8 with surrogateescape, a line with non-ASCII characters and no
+#: escaped byte is valid UTF-8.
+_UTF8_LINE = re.compile("^[^\n\udc80-\udcff]*[^\x00-\x7f\udc80-\udcff][^\n\udc80-\udcff]*$",
+                        re.MULTILINE)
 
 
 def _decodes(codec: codecs.CodecInfo, raw: bytes) -> bool:
@@ -217,30 +186,79 @@ def _decodes(codec: codecs.CodecInfo, raw: bytes) -> bool:
     return True
 
 
-def _bounded_lines(fh: BinaryIO, path: str, limits: Limits):
-    """(line number, line) pairs, refusing a line or a quoted multi-line row over the limit."""
-    in_quotes = False
-    record_start = record_len = 0
-    n = 0
+def _blocks(fh: BinaryIO, limits: Limits):
+    """(first line number, bytes) of blocks of about `_BLOCK` bytes that end at a line break
+    (or the end of the file); a line is completed with a read bounded by `max_record_bytes`."""
+    first = 1
     while True:
-        line = fh.readline(limits.max_record_bytes + 1)
-        if not line:
+        block = fh.read(_BLOCK)
+        if not block:
             return
-        n += 1
-        if len(line) > limits.max_record_bytes:
-            raise exceeded(path, "max_record_bytes", limits.max_record_bytes,
-                           f"line {n} is longer than {human(limits.max_record_bytes)}", "per row")
-        if not in_quotes:
-            record_start, record_len = n, 0
-        record_len += len(line)
+        if not block.endswith(b"\n"):
+            block += fh.readline(limits.max_record_bytes + 1)
+        yield first, block
+        first += block.count(b"\n")
+
+
+class _RowSizes:
+    """Refuses a line, or a row whose quoted field spans lines, longer than `max_record_bytes`."""
+
+    def __init__(self, path: str, limits: Limits):
+        self.path, self.limit = path, limits.max_record_bytes
+        self.in_quotes = False
+        self.start = self.length = 0
+
+    def check(self, block: bytes, first: int) -> None:
+        lines = block.split(b"\n")
+        longest = max(map(len, lines))
+        if longest > self.limit:
+            n = first + next(i for i, ln in enumerate(lines) if len(ln) == longest)
+            raise exceeded(self.path, "max_record_bytes", self.limit,
+                           f"line {n} is longer than {human(self.limit)}", "per row")
+        if not self.in_quotes and b'"' not in block:
+            return
         # A quoted field may hold line breaks; an odd number of quotes opens or closes one.
-        if line.count(b'"') % 2:
-            in_quotes = not in_quotes
-        if record_len > limits.max_record_bytes:
-            raise exceeded(path, "max_record_bytes", limits.max_record_bytes,
-                           f"the row starting at line {record_start} (a quoted field spanning "
-                           f"lines) is longer than {human(limits.max_record_bytes)}", "per row")
-        yield n, line
+        for i, line in enumerate(lines):
+            if not self.in_quotes:
+                self.start, self.length = first + i, 0
+            self.length += len(line) + 1
+            if line.count(b'"') % 2:
+                self.in_quotes = not self.in_quotes
+            if self.length > self.limit:
+                raise exceeded(self.path, "max_record_bytes", self.limit,
+                               f"the row starting at line {self.start} (a quoted field spanning "
+                               f"lines) is longer than {human(self.limit)}", "per row")
+
+
+def _classify_block(scan: TextScan, block: bytes, first: int) -> None:
+    """Classify a block's lines. When the whole block is valid GB18030 (a GBK file) only its
+    lines that are also valid UTF-8 get a closer look: a GBK file costs a few passes at C
+    speed, not one exception per line."""
+    lines = block.split(b"\n")
+    if not _decodes(_GB18030_INFO, block):
+        for i, line in enumerate(lines):
+            if not line.isascii():
+                _classify(scan, line, first + i)
+        return
+    if scan.gbk_ok and not _decodes(_GBK_INFO, block):
+        scan.gbk_ok = False
+    text = block.decode("utf-8", "surrogateescape")
+    valid_utf8 = {}
+    line_no = pos = 0
+    for m in _UTF8_LINE.finditer(text):
+        line_no += text.count("\n", pos, m.start())
+        pos = m.start()
+        valid_utf8[line_no] = m.group()
+    non_ascii = len(lines) - sum(map(bytes.isascii, lines))
+    scan.gb_count += non_ascii - len(valid_utf8)
+    if len(scan.gb_lines) < 5 and non_ascii > len(valid_utf8):
+        for i, line in enumerate(lines):
+            if len(scan.gb_lines) >= 5:
+                break
+            if i not in valid_utf8 and not line.isascii():
+                scan.gb_lines.append(first + i)
+    for i, line in valid_utf8.items():
+        _classify(scan, line.encode("utf-8"), first + i)
 
 
 def _classify(scan: TextScan, line: bytes, n: int) -> None:
