@@ -216,3 +216,41 @@ def test_declared_encoding_checked_on_every_line(tmp_path):
     path.write_bytes(b"customer_id,name\n" + "a,张三\n".encode("gbk") + b"b,\xff\xff\n")
     with pytest.raises(MixedEncoding, match="line 3 is not valid gbk"):
         read_file(path, encoding="gbk")
+
+
+def _common_chars():
+    chars = []
+    for hi in range(0xB0, 0xD8):
+        for lo in range(0xA1, 0xFF):
+            try:
+                chars.append(bytes((hi, lo)).decode("gb2312"))
+            except UnicodeDecodeError:
+                pass
+    return chars
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "utf-8"])
+def test_short_chinese_text_valid_in_both_encodings_is_not_taken_for_mixed(tmp_path, encoding):
+    """Two-character names in UTF-8 are often valid GBK too, and some GBK lines are valid
+    UTF-8: a file in one encoding must still read as that encoding, with its text intact."""
+    import random
+
+    rng = random.Random(7)
+    chars = _common_chars()
+    rows = [f"c{i},{''.join(rng.choices(chars, k=rng.randint(1, 4)))},"
+            f"{''.join(rng.choices(chars, k=2))}" for i in range(3000)]
+    path = tmp_path / f"{encoding}.csv"
+    path.write_bytes(("customer_id,name,city\n" + "\n".join(rows) + "\n").encode(encoding))
+    sheet = read_file(path)
+    assert sheet.encoding == encoding
+    assert sheet.frame.name.tolist() == [r.split(",")[1] for r in rows]
+
+
+def test_latin_text_next_to_chinese_in_utf8_and_other_encodings(tmp_path):
+    path = tmp_path / "accents.csv"
+    path.write_bytes("customer_id,name\nc1,Café\nc2,张三\nc3,Müller\n".encode())
+    assert read_file(path).frame.name.tolist() == ["Café", "张三", "Müller"]
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("customer_id,name\nc1,Café Noël\nc2,Müller\n".encode("cp1252"))
+    sheet = read_file(latin)
+    assert sheet.frame.name.tolist() == ["Café Noël", "Müller"]

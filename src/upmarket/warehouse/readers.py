@@ -289,7 +289,7 @@ def _classify(scan: TextScan, line: bytes, n: int) -> None:
         scan.bad_count += 1
         _note(scan.bad_lines, n)
         if len(scan.other_sample) < _GUESS_BYTES:
-            scan.other_sample += line
+            scan.other_sample += line + b"\n"
         return
     if scan.gbk_ok:
         try:
@@ -304,7 +304,8 @@ def _lines(first: list[int], count: int) -> str:
         f"{count:,} lines (first: {shown}{', …' if count > len(first) else ''})"
 
 
-def decide_encoding(scan: TextScan, path: str, declared: str | None = None) -> str:
+def decide_encoding(scan: TextScan, path: str, declared: str | None = None,
+                    sample: bytes = b"") -> str:
     """The one encoding every line of the file is valid in, or a `MixedEncoding` error naming
     the first line that is not.
 
@@ -346,18 +347,19 @@ def decide_encoding(scan: TextScan, path: str, declared: str | None = None) -> s
     if scan.bom:
         return "utf-8-sig"
     if scan.bad_count:
-        return _guess_other(scan, path)
+        return _guess_other(scan, path, sample)
     if scan.gb_count or (not utf8_count and scan.common_as_gb > 2 * scan.common_as_utf8):
         return "gbk" if scan.gbk_ok else "gb18030"
     return "utf-8"
 
 
-def _guess_other(scan: TextScan, path: str) -> str:
-    """Neither UTF-8 nor GB18030 (Latin-1, Shift-JIS, Big5…): let charset_normalizer name it."""
+def _guess_other(scan: TextScan, path: str, sample: bytes) -> str:
+    """Neither UTF-8 nor GB18030 (Latin-1, Shift-JIS, Big5…): let charset_normalizer name it
+    from the file's first bytes, or the lines that are not UTF-8."""
     try:
         from charset_normalizer import from_bytes
 
-        best = from_bytes(bytes(scan.other_sample)).best()
+        best = from_bytes(sample[:SAMPLE_BYTES] or bytes(scan.other_sample)).best()
     except Exception:  # pragma: no cover - charset_normalizer failing is not the user's fault
         best = None
     if best is None or best.encoding in ("utf_8", "gb18030", "gbk"):
@@ -371,7 +373,7 @@ def _guess_other(scan: TextScan, path: str) -> str:
 
 def detect_encoding(raw: bytes, path: str) -> str:
     """The encoding of `raw` (a whole file's bytes), decided line by line."""
-    return decide_encoding(scan_text(io.BytesIO(raw), path, Limits.from_env()), path)
+    return decide_encoding(scan_text(io.BytesIO(raw), path, Limits.from_env()), path, sample=raw)
 
 
 # -- text tables ---------------------------------------------------------------------------
@@ -451,7 +453,7 @@ def read_text_table(
         raise BadFile(f"{path}: is a directory, not a file") from None
     except PermissionError:
         raise BadFile(f"{path}: not allowed to read this file") from None
-    encoding = decide_encoding(scan, path, encoding)
+    encoding = decide_encoding(scan, path, encoding, sample)
     text_sample = sample.decode(encoding, errors="replace")
     if not whitespace:
         delimiter = delimiter or sniff_delimiter(text_sample, path)
