@@ -254,3 +254,16 @@ def test_latin_text_next_to_chinese_in_utf8_and_other_encodings(tmp_path):
     latin.write_bytes("customer_id,name\nc1,Café Noël\nc2,Müller\n".encode("cp1252"))
     sheet = read_file(latin)
     assert sheet.frame.name.tolist() == ["Café Noël", "Müller"]
+
+
+def test_parquet_limits_from_metadata(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"customer_id": [f"c{i}" for i in range(2000)],
+                  "note": ["same words again"] * 2000}).to_parquet(path)
+    assert read_file(path).frame.shape == (2000, 2)
+    with pytest.raises(LimitExceeded, match="uncompressed.*UPMARKET_MAX_PARQUET_BYTES"):
+        read_file(path, limits=Limits(max_parquet_bytes=1024))
+    with pytest.raises(LimitExceeded, match="2 columns.*UPMARKET_MAX_COLUMNS"):
+        read_file(path, limits=Limits(max_columns=1))

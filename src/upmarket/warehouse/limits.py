@@ -40,6 +40,8 @@ class Limits:
     max_record_bytes: int = 16 * MiB
     #: Bytes an .xlsx workbook holds once unzipped (sum of its parts' declared sizes).
     max_xlsx_bytes: int = 256 * MiB
+    #: Bytes a Parquet file's data holds uncompressed (from its metadata).
+    max_parquet_bytes: int = 1 * GiB
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Limits:

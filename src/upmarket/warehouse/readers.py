@@ -585,7 +585,11 @@ def read_parquet(path: str, limits: Limits | None = None) -> Sheet:
     import pyarrow.parquet as pq
 
     try:
-        width = len(pq.ParquetFile(path).schema_arrow)
+        meta = pq.ParquetFile(path).metadata
+        width = meta.num_columns
+        # Dictionary and run-length encodings let a small file hold a huge table: the row
+        # groups' uncompressed sizes bound what reading it costs.
+        unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     except FileNotFoundError:
         raise BadFile(f"{path}: no such file") from None
     except Exception as exc:
@@ -593,6 +597,9 @@ def read_parquet(path: str, limits: Limits | None = None) -> Sheet:
     if width > limits.max_columns:
         raise exceeded(path, "max_columns", limits.max_columns,
                        f"the table has {width:,} columns", "columns")
+    if unpacked > limits.max_parquet_bytes:
+        raise exceeded(path, "max_parquet_bytes", limits.max_parquet_bytes,
+                       f"the data is {human(unpacked)} uncompressed", "uncompressed")
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:
