@@ -267,3 +267,27 @@ def test_parquet_limits_from_metadata(tmp_path):
         read_file(path, limits=Limits(max_parquet_bytes=1024))
     with pytest.raises(LimitExceeded, match="2 columns.*UPMARKET_MAX_COLUMNS"):
         read_file(path, limits=Limits(max_columns=1))
+
+
+def test_cli_prints_limit_encoding_and_mapping_errors_without_traceback(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from upmarket.cli import app
+
+    url = f"duckdb://{tmp_path}/w.duckdb"
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"c{i}" for i in range(30)) + "\n" + "1," * 29 + "1\n")
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes(b"customer_id,name\n" + "a,张三\n".encode() + "b,李四\n".encode("gbk"))
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("timezone: Mars/Base\n")
+    monkeypatch.setenv("UPMARKET_MAX_COLUMNS", "20")
+    runner = CliRunner()
+    for args, needle in (
+        (["customers", str(wide)], "UPMARKET_MAX_COLUMNS"),
+        (["customers", str(mixed)], "line 3"),
+        (["customers", str(mixed), "--mapping", str(mapping)], "Mars/Base"),
+    ):
+        result = runner.invoke(app, ["ingest", *args, "-w", url])
+        assert result.exit_code == 2, result.output
+        assert needle in result.output and "Traceback" not in result.output
