@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -30,9 +29,6 @@ import pandas as pd
 from upmarket.errors import BadFile, MixedEncoding
 from upmarket.warehouse.limits import Limits, exceeded, human
 
-#: Encodings detected without a mapping file. GB18030 is a superset of GBK, so a GBK file
-#: decodes as either and is reported as GBK when GBK alone suffices.
-ENCODINGS = ("utf-8-sig", "utf-8", "gbk", "gb18030")
 DELIMITERS = ",;\t|"
 SAMPLE_BYTES = 1 << 20
 #: csv.Sniffer's regular expressions can take quadratic time on long quoted text; the first
@@ -105,7 +101,6 @@ class TextScan:
     lists hold the first few, the counts all)."""
 
     bom: bool = False
-    lines: int = 0
     #: Valid UTF-8 and not GB18030, and the reverse: each proves its encoding.
     utf8_lines: list[int] = field(default_factory=list)
     utf8_count: int = 0
@@ -312,7 +307,8 @@ def decide_encoding(scan: TextScan, path: str, declared: str | None = None,
     Lines valid in only one of UTF-8 and GB18030 decide. Short Chinese UTF-8 text is often
     valid GB18030 too (the reverse is rare), so in a file whose decided lines are GBK a line
     valid in both whose UTF-8 reading holds more common Chinese characters counts as UTF-8:
-    reading it as GBK would store mojibake.
+    reading it as GBK would store mojibake. GB18030 is a superset of GBK; a file is reported
+    as GBK when GBK alone suffices.
     """
     if declared:
         if scan.bad_count:
@@ -369,11 +365,6 @@ def _guess_other(scan: TextScan, path: str, sample: bytes) -> str:
             "with `encoding: ...`"
         )
     return best.encoding
-
-
-def detect_encoding(raw: bytes, path: str) -> str:
-    """The encoding of `raw` (a whole file's bytes), decided line by line."""
-    return decide_encoding(scan_text(io.BytesIO(raw), path, Limits.from_env()), path, sample=raw)
 
 
 # -- text tables ---------------------------------------------------------------------------
