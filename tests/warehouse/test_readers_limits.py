@@ -56,6 +56,17 @@ def test_million_column_csv_refused_fast_and_small(tmp_path):
     assert str(path) in msg and "UPMARKET_MAX_HEADER_BYTES" in msg and "columns" in msg
 
 
+def test_million_field_data_row_refused_fast_and_small(tmp_path):
+    # pandas would take the extra fields of a row wider than its header as a million index
+    # columns: minutes and gigabytes.
+    path = tmp_path / "wide_row.csv"
+    path.write_text("customer_id,name,city\nc0,a,b\n" + "c1," * 1_000_000 + "x\n")
+    result, peak_mb = probe(path)
+    assert result["outcome"] == "LimitExceeded", result
+    assert result["seconds"] < 10 and peak_mb < 500
+    assert "line 3 has 1,000,001 fields" in result["message"]
+
+
 def test_too_many_columns_names_the_count_and_the_setting(tmp_path, monkeypatch):
     path = tmp_path / "wide.csv"
     path.write_text(",".join(f"c{i}" for i in range(1500)) + "\n" + "1," * 1499 + "1\n")

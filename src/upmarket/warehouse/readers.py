@@ -408,6 +408,23 @@ def _count_columns(head: bytes, encoding: str, delimiter: str | None, whitespace
         return text.count(delimiter) + 1
 
 
+def _check_row_widths(path: str, encoding: str, delimiter: str | None, whitespace: bool,
+                      limits: Limits) -> None:
+    """Refuse a row with more than `max_columns` fields before pandas sees it: pandas takes a
+    row wider than the header as index columns, and a million of them costs minutes and
+    gigabytes. Only a line of at least `max_columns` bytes can hold that many fields, so short
+    lines are skipped at C speed and long ones counted exactly."""
+    with open(path, "rb") as fh:
+        for first, block in _blocks(fh, limits):
+            for i, line in enumerate(block.split(b"\n")):
+                if len(line) < limits.max_columns:
+                    continue
+                width = _count_columns(line, encoding, delimiter, whitespace)
+                if width > limits.max_columns:
+                    raise exceeded(path, "max_columns", limits.max_columns,
+                                   f"line {first + i} has {width:,} fields", "columns")
+
+
 def read_text_table(
     path: str | Path,
     *,
@@ -452,6 +469,7 @@ def read_text_table(
     if width > limits.max_columns:
         raise exceeded(path, "max_columns", limits.max_columns,
                        f"the first line has {width:,} columns", "columns")
+    _check_row_widths(path, encoding, delimiter, whitespace, limits)
     try:
         frame = pd.read_csv(
             path,
