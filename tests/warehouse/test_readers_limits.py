@@ -302,3 +302,14 @@ def test_cli_prints_limit_encoding_and_mapping_errors_without_traceback(tmp_path
         result = runner.invoke(app, ["ingest", *args, "-w", url])
         assert result.exit_code == 2, result.output
         assert needle in result.output and "Traceback" not in result.output
+
+
+def test_quote_heavy_text_does_not_stall_delimiter_sniffing(tmp_path):
+    import time
+
+    path = tmp_path / "quotes.csv"
+    path.write_text("a,b\n" + ',"x' * 30_000 + "\n")
+    start = time.monotonic()
+    with pytest.raises(LimitExceeded, match="line 2 has 15,001 fields"):
+        read_file(path)
+    assert time.monotonic() - start < 5

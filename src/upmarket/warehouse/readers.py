@@ -31,9 +31,9 @@ from upmarket.warehouse.limits import Limits, exceeded, human
 
 DELIMITERS = ",;\t|"
 SAMPLE_BYTES = 1 << 20
-#: csv.Sniffer's regular expressions can take quadratic time on long quoted text; the first
-#: lines of a table are enough to tell its delimiter.
-SNIFF_CHARS = 64 << 10
+#: csv.Sniffer's regular expressions take quadratic time on quoted text (64 KiB of `,"x`
+#: took 20 s, 8 KiB takes 0.3 s); the first lines of a table are enough to tell its delimiter.
+SNIFF_CHARS = 8 << 10
 BOM = codecs.BOM_UTF8
 #: How much of the lines that are not UTF-8 is kept to guess their encoding.
 _GUESS_BYTES = 256 << 10
