@@ -21,6 +21,18 @@ class BadFile(UpmarketError):
     """The file as a whole cannot be ingested (not tabular, a required column is missing, …)."""
 
 
+class LimitExceeded(BadFile):
+    """A file is larger in some part (columns, a cell, unzipped size…) than a reader allows."""
+
+
+class MixedEncoding(BadFile):
+    """A text file whose lines are in different encodings (some UTF-8, some GBK…)."""
+
+
+class BadSetting(UpmarketError):
+    """An environment variable holds a value upmarket cannot use."""
+
+
 class BadMapping(UpmarketError):
     """A mapping file or preset is malformed."""
 

@@ -298,7 +298,7 @@ def _complete_keys(frame: pd.DataFrame, table: Table) -> None:
             frame[col] = frame.groupby(parent, sort=False).cumcount().astype(str)
     for col in CONTENT_KEYS & set(table.key):
         if col not in frame.columns:
-            cells = frame.astype(str).agg("\x1f".join, axis=1)
+            cells = frame.astype(str).fillna("nan").apply("\x1f".join, axis=1, result_type="reduce")
             frame[col] = cells.map(lambda s: hashlib.sha1(s.encode()).hexdigest()[:20])
 
 

@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from upmarket.errors import BadMapping
-from upmarket.warehouse.schema import TABLES, Table
+from upmarket.errors import BadMapping, UpmarketError
+from upmarket.warehouse.schema import TABLES, Table, resolve
 
 #: Headers recognised without a mapping file: common English spellings and the Chinese
 #: headers of typical Chinese e-commerce and CRM exports.
@@ -64,6 +65,11 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: A mapping file is a few dozen lines; anything far larger is not one.
+MAX_MAPPING_BYTES = 1 << 20
+TIMEZONE_EXAMPLES = "Asia/Shanghai, Asia/Hong_Kong, Europe/London, America/New_York, UTC"
+
+
 def normalise(header: str) -> str:
     return re.sub(r"[\s_\-./()（）:]+", "", str(header)).lower()
 
@@ -85,29 +91,36 @@ class Mapping:
 
     @classmethod
     def load(cls, path: str | Path) -> Mapping:
+        """Read and check a mapping file; every problem names the key and the bad value."""
         path = str(path)
         try:
-            with open(path, encoding="utf-8") as fh:
-                doc = yaml.safe_load(fh)
+            with open(path, "rb") as fh:
+                raw = fh.read(MAX_MAPPING_BYTES + 1)
         except FileNotFoundError:
             raise BadMapping(f"{path}: no such mapping file") from None
+        except IsADirectoryError:
+            raise BadMapping(f"{path}: is a directory, not a mapping file") from None
+        except OSError as exc:
+            raise BadMapping(f"{path}: cannot read the mapping file: {exc.strerror}") from None
+        if len(raw) > MAX_MAPPING_BYTES:
+            raise BadMapping(f"{path}: a mapping file is small YAML; this one is over "
+                             f"{MAX_MAPPING_BYTES // 1024} KiB")
+        try:
+            doc = yaml.safe_load(raw.decode("utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise BadMapping(f"{path}: not valid UTF-8 YAML: {exc}") from None
+        except RecursionError:
+            raise BadMapping(f"{path}: not valid UTF-8 YAML: nested too deeply") from None
         if not isinstance(doc, dict):
-            raise BadMapping(f"{path}: a mapping file is a YAML dictionary with a `columns:` section")
-        known = {f for f in cls.__dataclass_fields__ if f != "source"}
-        unknown = set(doc) - known
+            raise BadMapping(f"{path}: a mapping file is a YAML dictionary with a `columns:` "
+                             f"section, not {_kind(doc)}")
+        known = [f for f in cls.__dataclass_fields__ if f != "source"]
+        unknown = [k for k in doc if k not in known]
         if unknown:
             raise BadMapping(
-                f"{path}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+                f"{path}: unknown key(s) {', '.join(sorted(map(repr, map(str, unknown))))}; "
                 f"allowed: {', '.join(sorted(known))}"
             )
-        columns = doc.get("columns") or {}
-        if not isinstance(columns, dict):
-            raise BadMapping(f"{path}: `columns` must map source headers to canonical columns")
-        values = doc.get("values") or {}
-        if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
-            raise BadMapping(f"{path}: `values` must map a column to a dictionary of value → value")
         limits = doc.get("limits") or {}
         if not isinstance(limits, dict):
             raise BadMapping(f"{path}: `limits` must map money, quantity, id_length or a "
@@ -120,16 +133,17 @@ class Mapping:
             if not ok:
                 raise BadMapping(f"{path}: limits.{name} must be a positive number, got {bound!r}")
         return cls(
-            columns={str(k): str(v) for k, v in columns.items()},
-            table=doc.get("table"),
-            encoding=doc.get("encoding"),
-            delimiter=doc.get("delimiter"),
-            date_format=doc.get("date_format"),
-            dayfirst=bool(doc.get("dayfirst", False)),
-            timezone=doc.get("timezone"),
-            currency=doc.get("currency"),
-            values={k: {str(a): str(b) for a, b in v.items()} for k, v in values.items()},
-            defaults=dict(doc.get("defaults") or {}),
+            columns=_str_dict(path, "columns", doc.get("columns"),
+                              "map source headers to canonical columns"),
+            table=_table(path, doc.get("table")),
+            encoding=_encoding(path, doc.get("encoding")),
+            delimiter=_delimiter(path, doc.get("delimiter")),
+            date_format=_date_format(path, doc.get("date_format")),
+            dayfirst=_bool(path, "dayfirst", doc.get("dayfirst", False)),
+            timezone=_timezone(path, doc.get("timezone")),
+            currency=_currency(path, doc.get("currency")),
+            values=_values(path, doc.get("values")),
+            defaults=_defaults(path, doc.get("defaults")),
             limits={str(k): float(v) for k, v in limits.items()},
             source=path,
         )
@@ -172,3 +186,148 @@ class Mapping:
                     taken.add(col)
                     break
         return out
+
+
+# -- checks of Mapping.load: each names the key and the bad value ----------------------------
+def _kind(value: object) -> str:
+    if value is None:
+        return "an empty document"
+    return {list: "a list", str: "a single text", int: "a number", float: "a number",
+            bool: "true/false"}.get(type(value), f"a {type(value).__name__}")
+
+
+def _text(path: str, key: str, value: object, what: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise BadMapping(f"{path}: `{key}: {value!r}` — {key} must be {what}")
+    return value.strip()
+
+
+def _str_dict(path: str, key: str, value: object, what: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadMapping(f"{path}: `{key}` must {what}, not {_kind(value)}")
+    out = {}
+    for k, v in value.items():
+        if k is None or isinstance(k, (dict, list)) or not str(k).strip():
+            raise BadMapping(f"{path}: `{key}` has an empty or invalid header {k!r}")
+        if not isinstance(v, str) or not v.strip():
+            raise BadMapping(f"{path}: `{key}: {{{k}: {v!r}}}` — give the canonical column "
+                             "name as text (e.g. order_id)")
+        out[str(k)] = v.strip()
+    return out
+
+
+def _table(path: str, value: object) -> str | None:
+    value = _text(path, "table", value, "a table name such as orders")
+    if value is None:
+        return None
+    try:
+        return resolve(value).name
+    except UpmarketError as exc:
+        raise BadMapping(f"{path}: `table: {value!r}` — {exc}") from None
+
+
+def _encoding(path: str, value: object) -> str | None:
+    value = _text(path, "encoding", value, "a text encoding such as utf-8, gbk or gb18030")
+    if value is None:
+        return None
+    from upmarket.warehouse.readers import check_codec
+
+    try:
+        return check_codec(value, f"{path}: `encoding`")
+    except UpmarketError as exc:
+        raise BadMapping(str(exc)) from None
+
+
+def _delimiter(path: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 1 or value in "\r\n\"":
+        raise BadMapping(f"{path}: `delimiter: {value!r}` — the delimiter is one character "
+                         "(\",\", \";\", \"|\" or \"\\t\" for tab), not a quote or a line break")
+    return value
+
+
+def _date_format(path: str, value: object) -> str | None:
+    value = _text(path, "date_format", value, 'a strftime pattern such as "%Y/%m/%d %H:%M"')
+    if value is None:
+        return None
+    if not re.search(r"%[A-Za-z]", value):
+        raise BadMapping(f"{path}: `date_format: {value!r}` has no %-directive; write it like "
+                         '"%Y/%m/%d %H:%M" (%Y year, %m month, %d day, %H hour, %M minute)')
+    import pandas as pd
+
+    try:
+        pd.to_datetime(pd.Series(["2024-01-02"]), format=value, errors="coerce")
+    except Exception as exc:  # pandas refuses the pattern itself (bad or repeated directive)
+        raise BadMapping(f"{path}: `date_format: {value!r}` is not a usable pattern: {exc}") \
+            from None
+    return value
+
+
+def _bool(path: str, key: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise BadMapping(f"{path}: `{key}: {value!r}` — write true or false")
+    return value
+
+
+def _timezone(path: str, value: object) -> str | None:
+    value = _text(path, "timezone", value, f"a time zone name such as {TIMEZONE_EXAMPLES}")
+    if value is None:
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise BadMapping(f"{path}: `timezone: {value!r}` is not a known time zone; use an IANA "
+                         f"name such as {TIMEZONE_EXAMPLES}") from None
+    return value
+
+
+def _currency(path: str, value: object) -> str | None:
+    value = _text(path, "currency", value, "a three-letter ISO 4217 code such as CNY")
+    if value is None:
+        return None
+    if not re.fullmatch(r"[A-Za-z]{3}", value):
+        raise BadMapping(f"{path}: `currency: {value!r}` — give a three-letter ISO 4217 code "
+                         "such as CNY, USD, EUR, GBP")
+    return value.upper()
+
+
+def _scalar(value: object) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool, date))
+
+
+def _values(path: str, value: object) -> dict[str, dict[str, str]]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadMapping(f"{path}: `values` must map a column to a dictionary of value → value, "
+                         f"not {_kind(value)}")
+    out = {}
+    for col, table in value.items():
+        if not isinstance(table, dict):
+            raise BadMapping(f"{path}: `values: {{{col}: {table!r}}}` — give a dictionary of "
+                             "source value → canonical value, e.g. {已支付: paid}")
+        bad = [(a, b) for a, b in table.items() if not (_scalar(a) and _scalar(b))]
+        if bad:
+            raise BadMapping(f"{path}: `values: {{{col}: ...}}` maps {bad[0][0]!r} to "
+                             f"{bad[0][1]!r}; both sides must be single values")
+        out[str(col)] = {str(a): str(b) for a, b in table.items()}
+    return out
+
+
+def _defaults(path: str, value: object) -> dict[str, object]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadMapping(f"{path}: `defaults` must map a column to a constant, not {_kind(value)}")
+    for col, v in value.items():
+        if not _scalar(v):
+            raise BadMapping(f"{path}: `defaults: {{{col}: {v!r}}}` — a default is a single "
+                             "value (text, number, date or true/false)")
+    return {str(k): v for k, v in value.items()}
