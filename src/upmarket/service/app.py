@@ -218,7 +218,8 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
     app.router.add_event_handler("shutdown", rule_worker.close)
     app.state.rule_worker = rule_worker
     app.state.warehouse_url = warehouse_url
-    reads = WarehouseReads(warehouse_url)
+    reads = WarehouseReads(warehouse_url,
+                           on_new_run=lambda run_id: ops.align_snapshot(store, run_id))
     app.state.reads = reads
     app.add_middleware(BodyLimit, max_body=max_body)
     app.add_middleware(SecurityHeaders)  # last added runs outermost: every response gets them

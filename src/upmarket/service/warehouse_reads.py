@@ -20,6 +20,7 @@ Other backends (Spark, Postgres…) have no file to watch: their answers are kep
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import OrderedDict
@@ -43,9 +44,14 @@ class WarehouseReads:
     """Reads of the warehouse at `url` (default: the configured one) for one service process.
     Thread-safe: requests run on several worker threads."""
 
-    def __init__(self, url: str | None, *, events_kept: int = EVENTS_KEPT):
+    def __init__(self, url: str | None, *, events_kept: int = EVENTS_KEPT,
+                 on_new_run: Callable[[str], Any] | None = None):
         self.url = url or default_url()
         self.events_kept = events_kept
+        # told the published run whenever a read finds it changed: the service realigns the
+        # profiles snapshot with it, so a run killed between the warehouse's commit and the
+        # store's switch is not served a run behind until the next run (opstore.store)
+        self.on_new_run = on_new_run
         self._lock = threading.Lock()
         self._signature: tuple | None = None
         self._run_id: str | None = None
@@ -84,11 +90,8 @@ class WarehouseReads:
         try:
             # with an answer in hand there is no reason to make a writer wait: try once
             with self._open(wait=0 if held else profiles.READ_WAIT) as wh:
-                run_id = current_run(wh)["run_id"]
+                run_id = self._saw_run(wh)
                 with self._lock:
-                    if run_id != self._run_id:
-                        self._answers.clear()
-                        self._run_id = run_id
                     self._signature = sig
                     if key in self._answers:
                         return self._answers[key]
@@ -102,6 +105,19 @@ class WarehouseReads:
             if self._run_id == run_id:
                 self._answers[key] = found
         return found
+
+    def _saw_run(self, wh) -> str:
+        """The warehouse's published run; a new one clears the answers kept for the old and is
+        passed to `on_new_run`."""
+        run_id = current_run(wh)["run_id"]
+        with self._lock:
+            changed = run_id != self._run_id
+            if changed:
+                self._answers.clear()
+                self._run_id = run_id
+        if changed and self.on_new_run is not None:
+            self.on_new_run(run_id)
+        return run_id
 
     def call(self, fn: Callable, *args, **kwargs):
         """`fn(wh, *args, **kwargs)` on a freshly opened warehouse, closed right after: for
@@ -134,6 +150,8 @@ class WarehouseReads:
             # a profile is answered from the store without waiting for a writer
             with self._open(wait=0) as wh:
                 found = profiles.ingested_events(wh, customer_id)
+                with contextlib.suppress(NoRun):  # events may be held before any run
+                    self._saw_run(wh)
         except (WarehouseBusy, NoRun):
             return kept[1] if kept is not None else None
         with self._lock:

@@ -936,7 +936,7 @@ def marketing_automation_rate(src: WarehouseMetrics, p: Period) -> Measurement:
 
 
 def task_completion_rate(src: WarehouseMetrics, p: Period) -> Measurement:
-    """Seed 002's task completion rate: of the automation tasks due in the period (on the
+    """The task completion rate: of the automation tasks due in the period (on the
     data's timeline, as `_raised_in`), the share done by their due time (finished on time ÷
     due)."""
     tasks = _tasks(src)
