@@ -194,6 +194,8 @@ def test_campaigns_with_an_effect_are_found_and_never_called_a_drop(btyd):
     ab = _ab(btyd)
     assert (ab["true"] > 0).all()
     assert (ab["verdict"] == "drop").sum() == 0, ab[["uplift", "p_value", "verdict"]]
-    assert (ab["verdict"] == "uplift").sum() >= len(ab) / 4
+    # always-valid verdicts (readable at every run) need more evidence than one planned look:
+    # the campaigns sized for a single look with small true effects stay inconclusive
+    assert (ab["verdict"] == "uplift").sum() >= len(ab) / 5
     called = ab[ab["verdict"] == "uplift"]
     assert (called["uplift_low"] > 0).all()

@@ -161,7 +161,7 @@ def test_from_csv_json_reports_absolute_and_relative_effects_and_the_revenue_gua
     assert row["relative_uplift"] == pytest.approx(row["conversion"] / row["conversion_control"] - 1)
     # converts more (8 % vs 5 %) but earns 25 a sale against 60: flagged, not a win
     assert row["significant"] and row["verdict"] == "uplift_revenue_down"
-    assert row["cuped_theta"] is not None and data["sequential"] and data["multiplicity"] == "holm"
+    assert row["cuped_theta"] is not None and data["sequential"] and data["multiplicity"] == "bh"
 
 
 def test_from_csv_until_reads_the_test_as_it_stood(tmp_path):

@@ -80,8 +80,9 @@ def _points(x) -> str:
 
 
 Multiplicity = Annotated[str, typer.Option(
-    "--multiplicity", help="Control over the comparisons read together: holm (chance of any "
-    "false 'significant'), bh (Benjamini–Hochberg, share of false discoveries) or none.")]
+    "--multiplicity", help="Control over the comparisons read together: bh (Benjamini–"
+    "Hochberg: the share of false discoveries among the arms called), holm (the chance of any "
+    "false call) or none.")]
 
 
 @app.command()
@@ -111,7 +112,7 @@ def experiments(
         "rate (0.10 = +10%), for power, sample size and the scale of the sequential "
         "test.")] = 0.10,
     power: Annotated[float, typer.Option("--power", help="Power wanted for the MDE.")] = 0.8,
-    multiplicity: Multiplicity = "holm",
+    multiplicity: Multiplicity = "bh",
     fixed_horizon: Annotated[bool, typer.Option(
         "--fixed-horizon", help="Classical tests valid at one planned look only, instead of "
         "always-valid ones.")] = False,
@@ -128,7 +129,7 @@ def experiments(
     People are assigned to the arm of their first exposure (an event with a campaign_id and
     an "arm" in its properties). Conversion and revenue per user get always-valid p-values and
     intervals (mixture sequential test): read them daily without inflating false positives.
-    The comparisons read together are adjusted (Holm by default). Both the absolute
+    The comparisons read together are adjusted (Benjamini–Hochberg by default). Both the absolute
     difference (percentage points) and the relative uplift are shown; an arm that converts
     more but earns less per user is flagged, not called a win. Power for the --mde and the
     users needed per arm; a sample-ratio-mismatch check against the planned split.

@@ -32,7 +32,7 @@ Per arm versus control:
 
 * **Reading at any time** — live campaigns are re-read by every run, so by default the verdicts
   rest on always-valid p-values (mixture sequential test, `models.sequential`), adjusted over
-  the comparisons read together (Holm by default); the fixed-horizon figures above stay in the
+  the comparisons read together (Benjamini–Hochberg by default); the fixed-horizon figures above stay in the
   results for reference.
 
 Use the functions for one comparison, or :class:`ABTest` for a table of campaigns and arms
@@ -413,7 +413,7 @@ class ABTest:
                  relative_mde: bool = True, method: str = "pooled",
                  srm_threshold: float = SRM_THRESHOLD, bootstrap: int = 0, seed: int = 0,
                  control: str | None = None, sequential: bool = True,
-                 multiplicity: str = "holm"):
+                 multiplicity: str = "bh"):
         self.alpha = alpha
         self.power = power
         self.mde = mde

@@ -28,7 +28,9 @@ control's rate by default, in the arm's own units): an average of test martingal
 **Multiplicity.** Experiments read together are a family: Holm's step-down (Holm 1979, Scand.
 J. Stat. 6:65–70) controls the chance of any false "significant" at α under any dependence;
 Benjamini–Hochberg (1995, J. R. Stat. Soc. B 57:289–300) controls the expected share of false
-discoveries instead. Both take valid p-values, which always-valid p-values are at any look.
+discoveries instead, the usual choice for a portfolio of campaigns and the one Johari et al. 2017
+(§5) pair with always-valid p-values; it is the default. Both take valid p-values, which
+always-valid p-values are at any look.
 
 **CUPED** (Deng, Xu, Kohavi & Walker 2013, "Improving the sensitivity of online controlled
 experiments by utilizing pre-experiment data", WSDM): with a pre-period covariate X (spend before

@@ -44,9 +44,11 @@ class MeasurementSettings:
     #: Always-valid (mixture SPRT) p-values and intervals, so live tests can be read at any
     #: time; False gives the fixed-horizon tests, valid only at a single planned look.
     sequential: bool = True
-    #: Family-wise control over the comparisons read together: holm, bh (false discovery
-    #: rate) or none.
-    multiplicity: str = "holm"
+    #: Control over the comparisons read together: bh (Benjamini–Hochberg, the share of false
+    #: discoveries among the arms called — the usual choice for a portfolio of campaigns, and
+    #: the one Johari et al. 2017 §5 pair with always-valid p-values), holm (the chance of any
+    #: false call) or none.
+    multiplicity: str = "bh"
     funnel_window_days: int = 90
     promotions: PromotionSettings = field(default_factory=PromotionSettings)
 
