@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from upmarket.errors import UpmarketError
-from upmarket.warehouse.connection import ENV_VAR
+from upmarket.locations import WAREHOUSE_ENV as ENV_VAR
 
 app = typer.Typer(
     name="upmarket",

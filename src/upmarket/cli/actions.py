@@ -6,14 +6,13 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.errors import UnknownCustomer, UpmarketError
 from upmarket.i18n import current_lang, label, value_label
-from upmarket.warehouse.connection import DEFAULT_URL
+from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
 actions_app = typer.Typer(
     help="Next best actions: one per customer, by expected value, consent-checked.",
@@ -41,6 +40,7 @@ def _reason(row: dict, lang: str) -> str:
 
 
 def _action_text(row: dict, lang: str) -> str:
+    import pandas as pd
     text = value_label("action", row["action"], lang)
     if row.get("product_name") and not pd.isna(row["product_name"]):
         text += f": {row['product_name']}"
@@ -79,6 +79,7 @@ def recommend(
 
     Example: upmarket recommend C000123 --n 5 --lang zh
     """
+    import pandas as pd
     wh, run, (recs, actions) = _outputs(warehouse, "recommendations", "actions")
     mine = recs.filter(recs.customer_id == customer_id).order_by("rank").to_pandas()
     act = actions.filter(actions.customer_id == customer_id).to_pandas()

@@ -17,8 +17,8 @@ from upmarket.cli import AsJson, Lang, Warehouse, app, console, err, friendly
 from upmarket.cli.service import Database
 from upmarket.errors import UpmarketError
 from upmarket.i18n import LABELS, label, value_label
-from upmarket.opstore.store import DEFAULT_URL as STORE_URL
-from upmarket.warehouse.connection import DEFAULT_URL
+from upmarket.locations import STORE_URL
+from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
 alerts_app = typer.Typer(
     help="Alerts the automation rules fired: list them, check the current run, deliver "

@@ -9,14 +9,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.errors import UnknownCustomer, UnknownSegment, UpmarketError
 from upmarket.i18n import LABELS, label, value_label
-from upmarket.warehouse.connection import DEFAULT_URL
+from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
 customers_app = typer.Typer(help="Everything known about one customer.", no_args_is_help=True)
 segments_app = typer.Typer(help="Customer groups: list them, export their members.",
@@ -63,6 +62,7 @@ CODED = {"tier": "tier", "rfm_segment": "segment", "lifecycle_stage": "stage", "
 
 
 def _display(field: str, value, lang: str) -> str:
+    import pandas as pd
     if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
         return "—"
     if field in CODED:
@@ -92,6 +92,7 @@ def show(
     Tier and service level, lifetime value, RFM segment, lifecycle stage, churn risk and the
     signals behind it, profile. Labels in English or Chinese (--lang zh).
     """
+    import pandas as pd
     from upmarket.strategy.tiers import TierPolicy
 
     wh, run, res = _results(warehouse)
@@ -265,6 +266,7 @@ def whatif(
 
     Example: upmarket whatif --retention +5pt --frequency +10% --order-value +5% --cost-to-serve -10%
     """
+    import pandas as pd
     from upmarket.pipeline import Settings, snapshot
     from upmarket.strategy.levers import Levers, what_if
 
@@ -352,6 +354,7 @@ def _reason_text(row, lang: str) -> str:
 
 def _verdicts(cmp, candidates, lang: str) -> tuple[list[str], str]:
     """One sentence per model on its aggregate holdout error, and the overall verdict."""
+    import pandas as pd
     out = []
     for name in candidates:
         r = cmp.table.loc[name]
@@ -374,10 +377,12 @@ def _verdicts(cmp, candidates, lang: str) -> tuple[list[str], str]:
 
 
 def _num(v, fmt: str) -> str:
+    import pandas as pd
     return "—" if v is None or pd.isna(v) else format(v, fmt)
 
 
 def _holdout_json(cmp, candidates, lang: str) -> dict:
+    import pandas as pd
     verdicts, overall = _verdicts(cmp, candidates, lang)
     t = cmp.table
 

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly, progress
 from upmarket.i18n import label
-from upmarket.warehouse.connection import DEFAULT_URL
+from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
 data_app = typer.Typer(
     help="Stored data: take accepted rows back (by key or by ingestion batch).",

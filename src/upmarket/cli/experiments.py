@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich import box
 from rich.table import Table
@@ -17,7 +16,7 @@ from rich.table import Table
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, err, friendly
 from upmarket.errors import UpmarketError
 from upmarket.i18n import label, value_label
-from upmarket.warehouse.connection import DEFAULT_URL
+from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
 AsOf = Annotated[datetime | None, typer.Option(
     "--as-of", help="Measure with the data before this date (default: the day after the latest "
@@ -191,6 +190,7 @@ def experiments(
 
 def _experiments_from_csv(path: Path, control: str | None, until: datetime | None,
                           split: str | None, settings, as_json: bool, lang: str) -> None:
+    import pandas as pd
     from upmarket.features.experiment_log import parse_log
     from upmarket.strategy.measurement import experiments_from_log
     from upmarket.warehouse.readers import read_file
@@ -308,6 +308,7 @@ def cohorts(
     """Monthly acquisition cohorts: customers by the month of their first purchase, followed
     month by month (active customers, retention rate, revenue, cumulative revenue per
     customer)."""
+    import pandas as pd
     from upmarket.features.cohorts import cohort_table
 
     if metric not in COHORT_METRICS:
@@ -421,6 +422,7 @@ def promotions(
     """Promotion lift against comparable non-promotion days, cannibalisation of full-price
     sales, cost and ROI; and how much of customers' spend is bought on discount (overall and,
     after `upmarket run`, per tier and RFM segment)."""
+    import pandas as pd
     from upmarket.strategy.measurement import MeasurementSettings
     from upmarket.strategy.measurement import promotions as measure_promotions
     from upmarket.strategy.promotions import PromotionSettings, dependency_by_segment

@@ -14,7 +14,7 @@ from rich.table import Table
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.errors import BadFile
 from upmarket.i18n import label
-from upmarket.warehouse.connection import DEFAULT_URL
+from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
 if TYPE_CHECKING:
     import pandas as pd

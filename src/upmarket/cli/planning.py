@@ -9,14 +9,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich import box
 from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.i18n import label
-from upmarket.warehouse.connection import DEFAULT_URL
+from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
 PERIOD_OPTIONS = {"month": "M", "quarter": "Q"}
 #: indicators shown as percentages; the rest are plain numbers (HHI, NPS, z, counts)
@@ -38,6 +37,7 @@ def _print_json(as_of: datetime, summary: dict, tables: dict, prefix: str) -> No
 
 def _records(frame: pd.DataFrame) -> list[dict]:
     """Rows for JSON: NaN becomes null (JSON has no NaN), timestamps become ISO text."""
+    import pandas as pd
     out = []
     for row in frame.to_dict(orient="records"):
         clean = {}
@@ -201,6 +201,7 @@ def risk(
 
     Uses the current run's tiers, CLV and churn risk when there is a run (`upmarket run`).
     """
+    import pandas as pd
     from upmarket.errors import NoRun
     from upmarket.pipeline import default_as_of
     from upmarket.strategy.risk import risk_tables
@@ -306,6 +307,7 @@ def _print_sla(sla: pd.DataFrame, lang: str) -> None:
 
 
 def _print_anomalies(flags: pd.DataFrame, rule: dict, lang: str) -> None:
+    import pandas as pd
     t = Table(title=label("risk.anomalies_title", lang, z=rule["z"], window=rule["window_days"]),
               title_justify="left")
     for key in ("day", "kpi", "value", "expected", "z", "promotion"):

@@ -15,8 +15,8 @@ from rich.table import Table
 from upmarket.cli import AsJson, Warehouse, app, console, err, friendly
 from upmarket.cli.service import Database
 from upmarket.errors import UpmarketError
-from upmarket.opstore.store import DEFAULT_URL as STORE_URL
-from upmarket.warehouse.connection import DEFAULT_URL
+from upmarket.locations import STORE_URL
+from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
 consents_app = typer.Typer(
     help="Consent per purpose and channel: record one given or withdrawn, list a customer's.",

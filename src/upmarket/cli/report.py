@@ -11,7 +11,7 @@ import typer
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.i18n import current_lang, label
-from upmarket.warehouse.connection import DEFAULT_URL
+from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
 
 @app.command()

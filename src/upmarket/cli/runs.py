@@ -12,8 +12,9 @@ from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly, progress
 from upmarket.i18n import label, value_label
-from upmarket.opstore.store import ENV_VAR as STORE_ENV
-from upmarket.warehouse.connection import DEFAULT_URL, ENV_VAR
+from upmarket.locations import STORE_ENV
+from upmarket.locations import WAREHOUSE_ENV as ENV_VAR
+from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
 @app.command()
 @friendly

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.i18n import LABELS, current_lang, label
-from upmarket.warehouse.connection import DEFAULT_URL
+from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
 
 @app.command()

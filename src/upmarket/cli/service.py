@@ -10,9 +10,8 @@ import typer
 from rich.table import Table
 
 from upmarket.cli import AsJson, Warehouse, app, console, err, friendly
-from upmarket.opstore.store import DEFAULT_URL as STORE_URL
-from upmarket.opstore.store import ENV_VAR as STORE_ENV
-from upmarket.warehouse.connection import DEFAULT_URL
+from upmarket.locations import STORE_ENV, STORE_URL
+from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
 keys_app = typer.Typer(help="API keys of the service: create (shown once), list, revoke.",
                        no_args_is_help=True)

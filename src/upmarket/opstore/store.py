@@ -52,12 +52,13 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
 from upmarket.errors import UpmarketError
+from upmarket.locations import STORE_ENV, STORE_URL
 from upmarket.opstore.migrate import add_missing_columns
 from upmarket.opstore.schema import (SCOPES, api_keys, audit_log, event_inbox, identities, metadata,
                                      profile_snapshots, profiles)
 
-DEFAULT_URL = "sqlite:///./upmarket-ops.sqlite"
-ENV_VAR = "UPMARKET_DATABASE"
+DEFAULT_URL = STORE_URL
+ENV_VAR = STORE_ENV
 KEY_PREFIX = "um"
 #: How long a SQLite writer waits for another writer's lock before giving up (the service then
 #: answers 503 with Retry-After: the client retries, nothing is lost).

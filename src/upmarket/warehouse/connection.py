@@ -13,11 +13,12 @@ import pandas as pd
 import pyarrow as pa
 
 from upmarket.errors import WarehouseError
+from upmarket.locations import WAREHOUSE_ENV, WAREHOUSE_URL
 from upmarket.warehouse.lock import open_duckdb
 from upmarket.warehouse.schema import SYSTEM_TABLES, TABLES, Table
 
-DEFAULT_URL = "duckdb:///./upmarket.duckdb"
-ENV_VAR = "UPMARKET_WAREHOUSE"
+DEFAULT_URL = WAREHOUSE_URL
+ENV_VAR = WAREHOUSE_ENV
 
 
 def default_url() -> str:
