@@ -189,11 +189,18 @@ def test_security_headers_on_every_response(world, tmp_path):
         r = anonymous.post("/v1/track", content=b"x" * 600_000)  # refused by the body limit
         assert r.status_code == 413
         assert_security_headers(r, no_store=False)
-        # FastAPI's API docs load Swagger UI from its CDN: named there, and still not framable
-        docs = anonymous.get("/docs")
-        assert "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net;" in \
-            docs.headers["content-security-policy"]
-        assert "frame-ancestors 'none'" in docs.headers["content-security-policy"]
+        # the API docs load Swagger UI and ReDoc from the service itself, never a CDN, and are
+        # not framable either
+        for page in ("/docs", "/redoc"):
+            docs = anonymous.get(page)
+            assert docs.status_code == 200
+            policy = docs.headers["content-security-policy"]
+            assert "script-src 'self' 'unsafe-inline';" in policy and "http" not in policy
+            assert "frame-ancestors 'none'" in policy
+            scripts = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', docs.text)
+            assert scripts and all(s.startswith("/") for s in scripts), scripts
+            for asset in scripts:
+                assert anonymous.get(asset).status_code == 200, asset
         assert docs.headers["x-frame-options"] == "DENY"
         kpis = anonymous.get("/v1/kpis", headers={"Authorization": f"Bearer {read}"})
         assert kpis.status_code == 200 and kpis.headers["content-type"] == "application/json"

@@ -31,6 +31,7 @@ from typing import Annotated, Any
 import duckdb
 import sqlalchemy.exc
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -203,7 +204,8 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
     _align_profiles(store, warehouse_url)
     buckets = TokenBuckets(rate, burst)
     refused = TokenBuckets(REFUSED_RATE, REFUSED_BURST)
-    app = FastAPI(
+    # the API docs (/docs, /redoc) from files shipped in the package, never a CDN
+    app = FastAPIOffline(
         title="upmarket", version="1",
         description="Event collection (Segment/RudderStack HTTP API) and customer profiles.",
         responses={k: v for k, v in _PROBLEMS.items() if k in (400, 401, 403, 429)},
