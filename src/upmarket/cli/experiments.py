@@ -101,7 +101,8 @@ def experiments(
         "--control", help="The control arm's name in --from-csv (required with it).")] = None,
     until: Annotated[datetime | None, typer.Option(
         "--until", help="With --from-csv: read the test as it stood on this day (users who "
-        "entered by then).", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])] = None,
+        "entered by then).", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
+        metavar="DATE")] = None,
     split: Annotated[str | None, typer.Option(
         "--split", help="With --from-csv: the planned share of each arm, e.g. A=0.2,B=0.8, "
         "for the sample-ratio check (default: equal arms).")] = None,
