@@ -75,9 +75,11 @@ def run(customers: int, quick: bool) -> None:
         f"- `upmarket --help`: **{top * 1000:.0f} ms** ({top / base:.1f}× the bare interpreter); "
         f"goal ≤ {GOAL_SECONDS * 1000:.0f} ms: {'met' if top <= GOAL_SECONDS else 'not met'}.",
         f"- The slowest of the {len(rows) - 1} commands' help: **{worst * 1000:.0f} ms** "
-        f"({max(rows, key=lambda r: r[1])[0]}); goal "
-        f"{'met' if worst <= GOAL_SECONDS else 'not met'} for "
-        f"{sum(t <= GOAL_SECONDS for _, t in rows)} of {len(rows)}.",
+        f"({max(rows, key=lambda r: r[1])[0]}); within the goal: "
+        f"{sum(t <= GOAL_SECONDS for _, t in rows)} of {len(rows)} help pages.",
+        "- None of them loads pandas, Ibis, SQLAlchemy or scikit-learn "
+        "(`tests/test_cli_startup.py`); what a command's help adds to the top level's is Typer's "
+        "own: its parameter adapters (pydantic) and Markdown renderer.",
         "",
         "| command | median | × `python -c pass` |",
         "|---|---:|---:|",
