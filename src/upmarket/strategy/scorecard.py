@@ -853,9 +853,17 @@ def _raised_in(t: ibis.Table, p: Period) -> ibis.Table:
     the event's time they are about), not by the wall clock they were written at, so tasks a
     run on last year's data raised today count for last year's period. Tasks from before data
     times were kept fall back to their creation time."""
-    moment = t.data_time.fill_null(t.created) if "data_time" in t.columns else t.created
-    t = t.mutate(_moment=moment)
+    t = t.mutate(_moment=_data_moment(t))
     return t.filter(t._moment >= ibis.literal(p.start), t._moment < ibis.literal(p.end))
+
+
+def _data_moment(t: ibis.Table) -> ibis.Value:
+    """The task's place on the data's timeline. A run's data time is its as-of, which is
+    exclusive (the data end just before it): a second earlier puts the tasks of a run as of
+    1 January in the year that ended, whose data they are about."""
+    if "data_time" not in t.columns:
+        return t.created
+    return (t.data_time - ibis.interval(seconds=1)).fill_null(t.created)
 
 
 def _by_period_end(t: ibis.Table, when: str, p: Period) -> ibis.Value:
@@ -942,8 +950,7 @@ def task_completion_rate(src: WarehouseMetrics, p: Period) -> Measurement:
     tasks = _tasks(src)
     if tasks is None:
         return Measurement(None, "na_task_completion_rate")
-    t = tasks.mutate(_moment=tasks.data_time.fill_null(tasks.created)
-                     if "data_time" in tasks.columns else tasks.created)
+    t = tasks.mutate(_moment=_data_moment(tasks))
     # due in the period on the data's timeline: data time + (due − created)
     due_delay = days_between(t.due, t.created)
     t = t.filter(due_delay >= days_between(ibis.literal(p.start), t._moment),
