@@ -28,10 +28,7 @@ import ibis
 
 from upmarket.errors import WarehouseError
 from upmarket.warehouse.connection import Warehouse, duckdb_path
-
-
-class WarehouseBusy(WarehouseError):
-    """Another process has the warehouse file open: it cannot be rewritten now."""
+from upmarket.warehouse.lock import WarehouseBusy  # another process holds the file
 
 
 @dataclass
