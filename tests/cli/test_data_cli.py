@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from upmarket.cli import app
@@ -14,14 +13,6 @@ from upmarket.warehouse import connect
 
 runner = CliRunner()
 COLUMNS = ["order_id", "line_no", "customer_id", "ts", "sku", "quantity", "unit_price", "amount"]
-
-
-@pytest.fixture
-def place(tmp_path, monkeypatch):
-    """A warehouse URL in a directory of its own, with no operational store configured."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("UPMARKET_DATABASE", raising=False)
-    return f"duckdb://{tmp_path}/w.duckdb"
 
 
 def ingest(url, path, *args):

@@ -8,7 +8,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
 from upmarket.cli import app
@@ -17,14 +16,6 @@ from upmarket.warehouse.runs import output
 
 runner = CliRunner()
 COLUMNS = ["order_id", "line_no", "customer_id", "ts", "sku", "quantity", "unit_price", "amount"]
-
-
-@pytest.fixture
-def place(tmp_path, monkeypatch):
-    """A warehouse URL in a directory of its own, with no operational store configured."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("UPMARKET_DATABASE", raising=False)
-    return f"duckdb://{tmp_path}/w.duckdb"
 
 
 def small_world(customers: int = 60, random_state: int = 5) -> pd.DataFrame:

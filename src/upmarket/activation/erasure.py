@@ -46,7 +46,7 @@ import sqlalchemy as sa
 from upmarket.activation import privacy
 from upmarket.errors import NoRun, UpmarketError
 from upmarket.warehouse.connection import Warehouse
-from upmarket.warehouse.runs import current_run, output_table
+from upmarket.warehouse.runs import OUTPUT_TABLE, current_run, output_table
 from upmarket.warehouse.schema import QUARANTINE
 
 #: Columns holding the person's id, their devices' ids, and the subject of an audit record.
@@ -80,8 +80,6 @@ STOPPED = {"status": {"pending": "failed", "open": "cancelled"}}
 #: Operational-store tables whose rows about the person are deleted, not anonymised: the
 #: profile snapshot (rebuilt at the next publish) and device → person links.
 DELETED_TABLES = ("profiles", "identities")
-#: `<output>__<run_id>`: a run's output table (`warehouse.runs.output_table`).
-_OUTPUT = re.compile(r"^.+__\d{14}_[0-9a-f]{6}$")
 RETENTION_ENV = "UPMARKET_RETENTION_DAYS"
 
 
@@ -147,7 +145,7 @@ def base_tables(wh: Warehouse) -> list[str]:
 
 
 def _is_output(name: str) -> bool:
-    return bool(_OUTPUT.match(name))
+    return bool(OUTPUT_TABLE.match(name))
 
 
 def _as_text(col):
