@@ -11,10 +11,13 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
+from upmarket.cli.service import Database
 from upmarket.errors import UnknownCustomer, UnknownSegment, UpmarketError
 from upmarket.i18n import LABELS, label, value_label
+from upmarket.locations import STORE_URL
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
 customers_app = typer.Typer(help="Everything known about one customer.", no_args_is_help=True)
@@ -83,16 +86,29 @@ def _display(field: str, value, lang: str) -> str:
 @friendly
 def show(
     customer_id: Annotated[str, typer.Argument(help="The customer's id as in your data.")],
+    with_pii: Annotated[bool, typer.Option(
+        "--with-pii", help="Also show name, e-mail, phone and the text of tickets and "
+        "feedback. Only for people allowed to see personal data; recorded in the audit log.")
+    ] = False,
+    timeline: Annotated[int, typer.Option(
+        "--timeline", min=0, max=500, help="Timeline entries to list, newest first (older "
+        "ones are counted).")] = 20,
     warehouse: Warehouse = DEFAULT_URL,
+    database: Database = STORE_URL,
     as_json: AsJson = False,
     lang: Lang = "en",
 ):
-    """Everything known about one customer, from the current run.
+    """Everything known about one customer (customer-360), from the current run.
 
-    Tier and service level, lifetime value, RFM segment, lifecycle stage, churn risk and the
-    signals behind it, profile. Labels in English or Chinese (--lang zh).
+    Tier and service level, lifetime value with its 80 % interval, RFM segment, lifecycle
+    stage, churn risk and the signals behind it, premium propensity, recommended products, the
+    next best action and why, consents per purpose and channel, open and past tasks, and one
+    timeline of orders, events, tickets, feedback, consents and actions. Tasks and events or
+    consents not yet copied come from the operational store (--database) when there is one.
+    Labels in English or Chinese (--lang zh).
     """
     import pandas as pd
+    from upmarket.service.customer_view import customer_view
     from upmarket.strategy.tiers import TierPolicy
 
     wh, run, res = _results(warehouse)
@@ -117,11 +133,23 @@ def show(
         p_alive_note = fitted.get("p_alive_reason", "unknown")
         if f"p_alive_missing.{p_alive_note}" not in LABELS:
             p_alive_note = "unknown"
+    store = _store(database)
+    try:
+        view = customer_view(wh, store, customer_id, lang=lang, pii=with_pii,
+                             at=_now(), timeline_rows=timeline)
+        if with_pii:
+            from upmarket.activation import privacy
+
+            privacy.audit(wh, "export_customer", customer_id, store=store, source="cli")
+    finally:
+        if store is not None:
+            store.close()
     if as_json:
         if p_alive_note:
             row["p_alive_missing"] = p_alive_note
-        print(json.dumps({"run_id": run["run_id"], **{k: (None if pd.isna(v) else v)
-                          if not isinstance(v, (list, dict)) else v for k, v in row.items()}},
+        flat = {k: (None if pd.isna(v) else v) if not isinstance(v, (list, dict)) else v
+                for k, v in row.items()}
+        print(json.dumps({"run_id": run["run_id"], **flat, **_sections_json(view)},
                          default=str, ensure_ascii=False))
         return
     title = f"{label('field.customer_id', lang)} {customer_id}"
@@ -134,14 +162,118 @@ def show(
         from upmarket.models.churn import signal_text
 
         row["churn_signals"] = signal_text(row["churn_signals"], row.get("churn_signals_zh"), lang)
+    interval = _interval_text(view["value"], lang)
     for fields in SHOW_SECTIONS.values():
         for f in fields:
             if f == "p_alive" and p_alive_note:
                 t.add_row(label("field.p_alive", lang), label(f"p_alive_missing.{p_alive_note}", lang))
             elif f in row:
                 t.add_row(label(f"field.{f}", lang), _display(f, row[f], lang))
+            if f == "clv":
+                t.add_row(label("customer.clv_interval", lang), interval)
+            if f == "distance_to_next_tier" and "trailing_revenue_12m" in row:
+                t.add_row(label("field.trailing_revenue_12m", lang),
+                          _display("trailing_revenue_12m", row["trailing_revenue_12m"], lang))
         t.add_section()
+    _identity_rows(t, view, lang)
     console.print(t)
+    _print_sections(view, lang)
+
+
+def _store(database: str):
+    """The operational store when there is one; None rather than an empty new file."""
+    from upmarket.opstore.store import StoreError, open_store
+
+    try:
+        return open_store(database, existing=True)
+    except StoreError:
+        return None
+
+
+def _now() -> datetime:
+    from upmarket.opstore.store import now_utc
+
+    return now_utc()
+
+
+def _interval_text(value: dict, lang: str) -> str:
+    if value["clv_low"] is None:
+        return label("customer.no_interval", lang) if value["clv_interval_missing"] else "—"
+    return f"{value['clv_low']:,.0f} – {value['clv_high']:,.0f}"
+
+
+def _sections_json(view: dict) -> dict:
+    """The customer-360 sections `--json` adds beside the run's own columns (under names no
+    results column uses)."""
+    return {"identity": view["identity"], "pii": view["pii"],
+            "clv_low": view["value"]["clv_low"], "clv_high": view["value"]["clv_high"],
+            "clv_interval_level": view["value"]["clv_level"],
+            "clv_interval_missing": view["value"]["clv_interval_missing"],
+            "recommendations": view["recommendations"], "action": view["action"],
+            "consents": view["consents"], "tasks": view["tasks"], "timeline": view["timeline"]}
+
+
+def _identity_rows(t: Table, view: dict, lang: str) -> None:
+    if view["identity"] is None:
+        t.add_row(label("customer.contact", lang), label("customer.hidden_cli", lang))
+        return
+    for f in ("name", "email", "phone"):
+        t.add_row(label(f"customer.{f}", lang), Text(view["identity"].get(f) or "—"))
+
+
+def _when(ts, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return ts.strftime(fmt) if ts else "—"
+
+
+def _print_sections(view: dict, lang: str) -> None:
+    """The customer-360 sections after the scores: action, recommendations, consents, tasks,
+    timeline."""
+    act = view["action"]
+    if act:
+        what = " · ".join(str(x) for x in (act["label"], act.get("product_name"),
+                                           act.get("channel")) if x)
+        console.print(Text.assemble((label("dashboard.col.action", lang), "bold"), ": ", what))
+        console.print(f"  {label('customer.reason', lang)}: {act.get('reason') or '—'}",
+                      highlight=False, markup=False)
+    if view["recommendations"]:
+        t = Table("#", label("customer.product", lang), label("customer.price_tier", lang),
+                  label("customer.score", lang), title=label("customer.recommendations", lang),
+                  title_justify="left")
+        for r in view["recommendations"]:
+            t.add_row(str(r.get("rank")), Text(str(r.get("product_name") or r.get("sku"))),
+                      Text(str(r.get("price_tier") or "—")),
+                      "—" if r.get("score") is None else f"{r['score']:.2f}")
+        console.print(t)
+    t = Table(label("customer.purpose", lang), label("dashboard.col.channel", lang),
+              label("customer.consent_state", lang), label("customer.since", lang),
+              title=label("customer.consents", lang), title_justify="left")
+    for c in view["consents"]:
+        t.add_row(Text(c["purpose"]), Text(c["channel"]), label("customer.granted" if c["granted"]
+                                                    else "customer.withdrawn", lang),
+                  _when(c["since"], "%Y-%m-%d"))
+    console.print(t if view["consents"] else label("customer.no_consents", lang),
+                  highlight=False)
+    tasks = view["tasks"]
+    t = Table("#", label("automation.col.title", lang), label("automation.col.status", lang),
+              label("automation.col.due", lang), label("automation.col.assignee", lang),
+              title=label("customer.tasks", lang, open=len(tasks["open"]), total=tasks["total"]),
+              title_justify="left")
+    for r in tasks["open"] + tasks["past"]:
+        t.add_row(str(r["id"]), Text(r["title"]), value_label("task_status", str(r["status"]), lang),
+                  _when(r["due"]), Text(r["assignee"] or "—"))
+    console.print(t)
+    line = view["timeline"]
+    t = Table(label("customer.when", lang), label("customer.kind", lang),
+              label("customer.what", lang), title=label("customer.timeline", lang),
+              title_justify="left")
+    t.columns[2].overflow = "fold"
+    for i in line["items"]:
+        what = i["what"] + (f"\n{i['text']}" if i.get("text") else "")
+        # data, not markup: a product or a feedback text may hold square brackets
+        t.add_row(_when(i["ts"]), value_label("timeline", i["kind"], lang), Text(what))
+    console.print(t)
+    if line["more"]:
+        console.print(label("customer.timeline_more", lang, n=line["more"]), highlight=False)
 
 
 @segments_app.command("list")

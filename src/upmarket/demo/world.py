@@ -678,6 +678,30 @@ def _frame(table: str, cols: dict[str, object]) -> pd.DataFrame:
     return pd.DataFrame({c: cols[c] for c in names if c in cols})
 
 
+#: Made-up contact details (example.com addresses, RFC 2606), so that the demo shows what
+#: personal data look like where they are allowed and hidden where they are not. Derived from
+#: the customer's number alone, never from the random streams: the rest of the world is the
+#: same with or without them.
+_SURNAMES = (("王", "Wang"), ("李", "Li"), ("张", "Zhang"), ("刘", "Liu"), ("陈", "Chen"),
+             ("杨", "Yang"), ("黄", "Huang"), ("赵", "Zhao"), ("吴", "Wu"), ("周", "Zhou"),
+             ("徐", "Xu"), ("孙", "Sun"), ("马", "Ma"))
+_GIVEN = (("伟", "Wei"), ("芳", "Fang"), ("娜", "Na"), ("敏", "Min"), ("静", "Jing"),
+          ("磊", "Lei"), ("洋", "Yang"), ("杰", "Jie"), ("涛", "Tao"), ("艳", "Yan"),
+          ("欣", "Xin"), ("慧", "Hui"), ("强", "Qiang"), ("婷", "Ting"), ("军", "Jun"),
+          ("丽", "Li"), ("鹏", "Peng"))
+
+
+def _contact_details(numbers: np.ndarray) -> dict[str, np.ndarray]:
+    names, emails, phones = [], [], []
+    for k in map(int, numbers):
+        (s_zh, s_en), (g_zh, g_en) = _SURNAMES[k % 13], _GIVEN[(k // 13) % 17]
+        names.append(f"{s_zh}{g_zh}")
+        emails.append(f"{g_en}.{s_en}{k}@example.com".lower())
+        phones.append(f"+86 139 {k // 10_000 % 10_000:04d} {k % 10_000:04d}")
+    return {"name": np.array(names, dtype=object), "email": np.array(emails, dtype=object),
+            "phone": np.array(phones, dtype=object)}
+
+
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
     return np.array([f"{prefix}{int(x):0{width}d}" for x in numbers], dtype=object)
 
@@ -891,6 +915,7 @@ def _chunk(ctx: _Context, ci: int, lo: int, hi: int, cnt: _Counters,
         "income_band": np.array(_INCOME_BANDS, dtype=object)[income],
         "industry": industry,
         "acquisition_channel": np.array(CHANNELS, dtype=object)[acq],
+        **_contact_details(np.arange(lo, hi) + 1),
     })
     yield "customers", customers
 

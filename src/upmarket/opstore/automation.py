@@ -276,6 +276,19 @@ def get_task(store: Store, task_id: int) -> dict:
     return _task_dict(r)
 
 
+def customer_tasks(store: Store, customer_id: str, *, limit: int = 50) -> tuple[list[dict], int]:
+    """One customer's tasks of every kind, latest created first, at most `limit` of them, and
+    how many there are in all (the customer-360 page lists the recent ones and counts the
+    rest); one indexed read (`ix_tasks_customer`)."""
+    where = tasks.c.customer_id == customer_id
+    with store.engine.connect() as conn:
+        total = int(conn.execute(sa.select(sa.func.count()).select_from(tasks).where(where))
+                    .scalar())
+        rows = conn.execute(sa.select(tasks).where(where)
+                            .order_by(tasks.c.created.desc(), tasks.c.id.desc()).limit(limit))
+        return [_task_dict(r) for r in rows], total
+
+
 def complete_task(store: Store, task_id: int, now: datetime) -> dict:
     """Mark a person's task done at `now` (a second call keeps the first completion time).
     Automated actions (webhooks, exports) complete themselves and cannot be marked done."""

@@ -39,6 +39,7 @@ from upmarket.reports import method
 from upmarket.reports.figures import at_risk_premium
 from upmarket.service import profiles
 from upmarket.service.csrf import FIELD, LOGIN_COOKIE, LOGIN_PATH, Csrf, foreign_origin
+from upmarket.service.customer_page import customer_href, customer_router
 from upmarket.service.origin import cookie_secure, own_origin, settings_of
 from upmarket.service.security import csp_nonce
 from upmarket.service.sessions import COOKIE, Sessions
@@ -52,6 +53,7 @@ LIST_ROWS = 15
 
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                          autoescape=select_autoescape(["html", "j2"]))
+_templates.globals["customer_href"] = customer_href
 
 
 def _ids(wh: Warehouse, ids: pd.Series, clear: bool, store: ops.Store) -> list[str]:
@@ -251,9 +253,13 @@ def dashboard_router(store: ops.Store, app_state, sessions: Sessions,
         html = _templates.get_template("dashboard.html.j2").render(
             lang=lang, t=lambda k, **f: label(k, lang, **f), d=data, charts=charts,
             key_name=key.name, now=now, plotly_style_ids=plotly_style_ids(), csrf_field=FIELD,
+            pii=clear,
             csrf_token=csrf.token(f"session:{cookie}"), csp_nonce=csp_nonce(request))
         return HTMLResponse(html, headers={"Cache-Control": "no-store",
                                            "Content-Language": lang})
+
+    # the customer-360 and search pages: same sessions, CSRF secret and language choice
+    router.include_router(customer_router(store, app_state, sessions, csrf, lang_for))
 
     @router.get("/static/plotly.min.js")
     def plotly_js() -> Response:
