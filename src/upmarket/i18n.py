@@ -1142,6 +1142,7 @@ LABELS: dict[str, dict[str, str]] = {
     "customer.no_consents": {"en": "no consent recorded: the customer may not be contacted",
                              "zh-CN": "没有授权记录：不得联系该客户"},
     "customer.purpose": {"en": "purpose", "zh-CN": "用途"},
+    "purpose.marketing": {"en": "marketing", "zh-CN": "营销"},
     "customer.consent_state": {"en": "consent", "zh-CN": "授权"},
     "customer.granted": {"en": "granted", "zh-CN": "已授权"},
     "customer.withdrawn": {"en": "withdrawn", "zh-CN": "已撤回"},

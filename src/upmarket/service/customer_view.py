@@ -41,7 +41,7 @@ from upmarket.warehouse.connection import Warehouse
 from upmarket.warehouse.runs import current_run, output, output_table
 
 #: Timeline entries shown; older ones are counted, not listed.
-TIMELINE_ROWS = 50
+TIMELINE_ROWS = 30
 #: Recommendations shown, best first.
 RECOMMENDATIONS = 5
 #: Tasks listed per state (open, past); the rest are counted.
@@ -288,7 +288,8 @@ def _timeline(wh: Warehouse, store: ops.Store, customer_id: str, pii: bool, lang
     for r in consents.head(limit).itertuples():
         items.append({"ts": _v(r.ts), "kind": "consent", "what": label(
             "customer.timeline.consent_given" if r.granted else "customer.timeline.consent_withdrawn",
-            lang, purpose=r.purpose, channel=r.channel), "channel": r.channel})
+            lang, purpose=value_label("purpose", str(r.purpose), lang), channel=r.channel),
+            "channel": r.channel})
 
     total += n_tasks
     for task in tasks:
