@@ -261,7 +261,7 @@ def _print_sections(view: dict, lang: str) -> None:
     for r in tasks["open"] + tasks["past"]:
         t.add_row(str(r["id"]), Text(r["title"]), value_label("task_status", str(r["status"]), lang),
                   _when(r["due"]), Text(r["assignee"] or "—"))
-    console.print(t)
+    console.print(t if tasks["total"] else label("automation.no_tasks", lang), highlight=False)
     line = view["timeline"]
     t = Table(label("customer.when", lang), label("customer.kind", lang),
               label("customer.what", lang), title=label("customer.timeline", lang),
