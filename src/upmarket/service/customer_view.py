@@ -182,7 +182,10 @@ def _action(wh: Warehouse, run_id: str, customer_id: str, row: dict, lang: str) 
     reason = "reason_zh" if lang == "zh-CN" else "reason_en"
     found = None
     if wh.has_table(output_table("actions", run_id)):
-        found = _one(output(wh, "actions", run_id), customer_id, "action", "product_name",
+        acts = output(wh, "actions", run_id)
+        if "expected_value" in acts.columns:  # the best, should a run list several
+            acts = acts.order_by(ibis.desc("expected_value"))
+        found = _one(acts, customer_id, "action", "product_name",
                      "sku", "offer_type", "offer_value", "channel", "route", "send_hour",
                      "due_hours", "probability", "expected_value", "reason_en", "reason_zh")
     if found is None and row.get("next_best_action"):
