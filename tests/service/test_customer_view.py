@@ -226,5 +226,5 @@ def test_cli_show_has_the_same_sections(world):
     assert full["identity"]["email"] == cw.EMAIL
     zh = runner.invoke(cli, [*args, "--lang", "zh", "--timeline", "5"])
     assert zh.exit_code == 0, zh.output
-    for words in ("推荐商品", "当前有效的授权", "时间线", "已隐藏", "原因"):
+    for words in ("推荐商品", "当前有效的授权", "时间线", "已隐藏", "原因", "购买过中端水壶", "营销"):
         assert words in zh.output, words

@@ -248,7 +248,7 @@ def _print_sections(view: dict, lang: str) -> None:
               label("customer.consent_state", lang), label("customer.since", lang),
               title=label("customer.consents", lang), title_justify="left")
     for c in view["consents"]:
-        t.add_row(Text(c["purpose"]), Text(c["channel"]), label("customer.granted" if c["granted"]
+        t.add_row(Text(value_label("purpose", c["purpose"], lang)), Text(c["channel"]), label("customer.granted" if c["granted"]
                                                     else "customer.withdrawn", lang),
                   _when(c["since"], "%Y-%m-%d"))
     console.print(t if view["consents"] else label("customer.no_consents", lang),

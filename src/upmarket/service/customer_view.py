@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from upmarket.activation import privacy
 from upmarket.errors import UnknownCustomer
 from upmarket.features.engagement import consents_in_force
-from upmarket.i18n import label, value_label
+from upmarket.i18n import current_lang, label, value_label
 from upmarket.models.churn import signal_text
 from upmarket.models.clv_interval import clv_interval
 from upmarket.models.value import ValueSettings
@@ -83,6 +83,7 @@ def customer_view(wh: Warehouse, store: ops.Store | None, customer_id: str, *, l
     see ids in the clear). Without an operational store (`store` None: a warehouse used on
     its own) there are no tasks nor collected events or consents to show.
     `UnknownCustomer` when the run has not scored them."""
+    lang = current_lang(lang)  # "zh" from the command line is "zh-CN" here
     run = current_run(wh)
     run_id = run["run_id"]
     res = output(wh, "results", run_id)
