@@ -100,7 +100,7 @@ def test_read_key_finds_a_customer_by_id_and_reads_their_page(served, page):
     assert "/dashboard/customers/p_" in page.url and "C001" not in page.url
     assert "Diamond" in page.inner_text("#tier") and "≤ 1 h" in page.inner_text("#tier")
     timeline = page.inner_text("#timeline")
-    assert "order O3 (1 lines, paid)" in timeline and "order O3C" in timeline
+    assert "order O3 (paid, lines: 1)" in timeline and "order O3C" in timeline
     assert "Champions" in page.inner_text("#scores")
     assert "fewer orders than usual" in page.inner_text("#scores")
     action = page.inner_text("#action")
