@@ -25,9 +25,10 @@ Who gets a task
 A person's task about a customer goes, in this order, to: the assignee the rule names; the
 customer's explicitly assigned manager (while active); else, among the active managers whose
 tiers and regions cover the customer, the one with the fewest open tasks (ties by e-mail, so
-the choice is reproducible) — the usual least-loaded routing of a CRM's assignment rules. A
-task about no customer (a KPI) goes to the least-loaded manager of all. With no managers
-loaded, tasks stay unassigned as before.
+the choice is reproducible) — the usual least-loaded routing of a CRM's assignment rules. When
+nobody covers the customer's region, the managers covering the tier are asked, then everyone,
+so no task is left without a person. A task about no customer (a KPI) goes to the
+least-loaded manager of all. With no managers loaded, tasks stay unassigned as before.
 """
 
 from __future__ import annotations
@@ -207,9 +208,10 @@ class Assigner:
         who = self._explicit.get(customer_id) if customer_id is not None else None
         if who not in self.by_email:
             places = self.places.get(customer_id) if customer_id is not None else None
-            eligible = [p for p in self.people if customer_id is None or p.covers(tier, places)]
-            if not eligible:
-                return None
+            # nobody covering the customer's region falls back to those covering the tier,
+            # then to everyone: a task nobody holds is a task nobody does
+            eligible = [p for p in self.people if customer_id is None or p.covers(tier, places)] \
+                or [p for p in self.people if p.covers(tier, None)] or self.people
             who = min(eligible, key=lambda p: (self.load.get(p.email, 0), p.email)).email
         self.load[who] = self.load.get(who, 0) + 1
         return who

@@ -83,10 +83,16 @@ def worklist_data(store: ops.Store, wh, filters: dict[str, str], *, lang: str,
         nba = (doc or {}).get("next_best_action") or {}
         state = t["status"] if t["status"] != "open" else (
             "overdue" if t["due"] < now else "open")
+        title, reason = t["title"], nba.get(reason_key) or ""
+        if not clear_ids and t["customer_id"]:
+            # titles are templates that often name the customer ("Call C000042"): a key that
+            # may not see ids sees the pseudonym there too
+            title = title.replace(t["customer_id"], cid)
+            reason = reason.replace(t["customer_id"], cid)
         tasks.append({
             "id": t["id"], "due": t["due"], "state": state, "completed": t["completed"],
-            "outcome": t.get("outcome"), "rule": t["rule"], "title": t["title"],
-            "why": t["detail"].get("why") or "", "reason": nba.get(reason_key) or "",
+            "outcome": t.get("outcome"), "rule": t["rule"], "title": title,
+            "why": t["detail"].get("why") or "", "reason": reason,
             "action": value_label("action", nba["action"], lang) if nba.get("action") else "",
             "tier": value_label("tier", t["tier"], lang) if t["tier"] else "—",
             "customer": cid if t["customer_id"] else "—",
