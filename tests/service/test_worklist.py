@@ -23,7 +23,6 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from upmarket.activation import privacy
@@ -72,8 +71,7 @@ class World:
 
 
 def cli(world: World, *args: str):
-    r = CliRunner().invoke(app, list(args), env=world.env)
-    return r
+    return CliRunner().invoke(app, list(args), env=world.env)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +86,7 @@ def world(tmp_path_factory) -> World:
         "customer_id": ids, "tier": tiers, "clv": [100.0 + i for i in range(N)],
         "churn_risk": [0.5] * N, "churn_band": ["medium"] * N, "p_alive": [0.5] * N}))
     run.write("actions", pd.DataFrame({
-        "customer_id": ids, "tier": tiers, "action": ["retention"] * N,
+        "customer_id": ids, "tier": tiers, "action": ["retention_offer"] * N,
         "channel": ["phone"] * N, "expected_value": [1.0] * N,
         "reason_en": [f"spend fell by half ({c})" for c in ids],
         "reason_zh": [f"消费减半（{c}）" for c in ids]}))
