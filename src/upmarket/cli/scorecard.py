@@ -83,7 +83,18 @@ def scorecard(
             *([Path(supplied.origin).stem] if flat else []),
             *(reps.names_of(r) for r in reps.reps)]))
         if period:
-            names = [period.strip()]
+            wanted = period.strip()
+            if wanted not in names and wanted not in reps.names.values():
+                if supplied is not None:
+                    _subject(sc, supplied, period)  # says which candidates the file holds
+                elif not names:
+                    raise sc.BadInputs(
+                        f"card {card.name}: no ratings supplied (--inputs FILE) and no tasks "
+                        f"assigned to {wanted!r} yet")
+                else:
+                    raise sc.BadInputs(f"no tasks assigned to {wanted!r}; reps with tasks: "
+                                       f"{', '.join(names)}")
+            names = [wanted]
         if names:
             provider = sc.CombinedMetrics(supplied.for_subject(names[0]) if flat else supplied,
                                           reps)
