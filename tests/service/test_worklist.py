@@ -277,3 +277,37 @@ def test_done_and_reassign_from_the_worklist(world, assigned, served):
         assert held["status"].iloc[0] == "done" and held["outcome"].iloc[0] == "converted"
     finally:
         wh.close()
+
+
+def test_assigner_order_of_precedence(tmp_path):
+    """The rule's own assignee first, then an explicit manager while on the roster, then the
+    least-loaded manager covering the customer; a KPI task goes to the least loaded of all."""
+    from upmarket.activation.assignment import Assigner
+    from upmarket.opstore.account_managers import Manager, replace_roster
+    from upmarket.opstore.automation import PlannedAction
+
+    store = ops.open_store(f"sqlite:///{tmp_path}/ops.sqlite")
+    try:
+        now = datetime(2026, 6, 1)
+        li = Manager("li@example.com", "Li", frozenset({"diamond"}), frozenset())
+        zhang = Manager("zhang@example.com", "Zhang", frozenset(), frozenset({"cn-west"}))
+        gone = Manager("gone@example.com", "Gone", frozenset(), frozenset())
+        replace_roster(store, [li, zhang, gone], {"C9": "gone@example.com"}, now)
+        replace_roster(store, [li, zhang], {"C9": "gone@example.com"}, now)  # Gone left
+        a = Assigner(store, {"C1": ["cn-west"], "C2": ["cn-east"]})
+        a.prefetch(["C1", "C2", "C9"])
+
+        def task(cid, tier, assignee=None):
+            return a.assign(PlannedAction("task", False, "t", now, cid, tier, assignee))
+
+        assert task("C1", "core", "marketing").assignee == "marketing"
+        assert task("C1", "diamond").assignee == "li@example.com"  # only Li covers diamond
+        assert task("C1", "core").assignee == "zhang@example.com"  # Li does not cover core
+        # in the east nobody covers core by region: the tier decides, Zhang covers every tier
+        assert task("C2", "core").assignee == "zhang@example.com"
+        assert task("C9", "diamond").assignee == "li@example.com"  # Gone is off the roster
+        assert task(None, None).assignee == "li@example.com"  # KPI: Li 2 open, Zhang 2
+        webhook = PlannedAction("webhook", True, "w", now, "C1", "core")
+        assert a.assign(webhook).assignee is None
+    finally:
+        store.close()
