@@ -177,9 +177,16 @@ def read_roster(path: str | Path) -> Roster:
 
 def load_roster(store: Store, path: str | Path, now: datetime) -> dict:
     """Check the file and make it the roster (`opstore.account_managers.replace_roster`)."""
+    from upmarket.opstore.suppression import suppressed_rows
+
     r = read_roster(path)
-    counts = roster.replace_roster(store, r.people, r.assigned, now)
-    return {"source": r.source, "rows_read": r.rows_read, "managers": len(r.people), **counts}
+    # an erased person stays erased: an old roster naming them does not bring their id back
+    ids = pd.DataFrame({"customer_id": list(r.assigned)})
+    gone = set(ids.loc[suppressed_rows(store, ids).to_numpy(), "customer_id"])
+    assigned = {c: e for c, e in r.assigned.items() if c not in gone}
+    counts = roster.replace_roster(store, r.people, assigned, now)
+    return {"source": r.source, "rows_read": r.rows_read, "managers": len(r.people), **counts,
+            "suppressed": len(gone)}
 
 
 class Assigner:
