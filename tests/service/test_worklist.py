@@ -165,6 +165,26 @@ def test_workload_shows_each_managers_open_and_overdue_tasks(world, assigned):
     assert "Zhang Min" in text and "Wang Fang" in text
 
 
+def test_worklist_query_filters_and_pages(world, assigned):
+    from upmarket.opstore.automation import find_tasks
+
+    store = ops.open_store(world.store_url)
+    try:
+        now = ops.now_utc()
+        first, total = find_tasks(store, now, limit=5)
+        second, _ = find_tasks(store, now, offset=5, limit=5)
+        assert total == len(assigned) and len(first) == len(second) == 5
+        assert not {t["id"] for t in first} & {t["id"] for t in second}
+        assert [t["due"] for t in first + second] == sorted(t["due"] for t in first + second)
+        core, n_core = find_tasks(store, now, tier="core", limit=100)
+        assert n_core == 6 and {t["tier"] for t in core} == {"core"}
+        wang, _ = find_tasks(store, now, assignee="wang.fang@example.com")
+        assert [t["customer_id"] for t in wang] == ["C002"]
+        assert find_tasks(store, now, assignee="")[1] == 0  # nobody left without a person
+    finally:
+        store.close()
+
+
 @pytest.fixture(scope="module")
 def served(world, assigned):
     store = ops.open_store(world.store_url)
