@@ -88,6 +88,7 @@ import yaml
 from upmarket.activation.actions import (EXPORT_FORMATS, Action, ExportAction, TaskAction,
                                          WebhookAction, deliver_due, perform_exports,
                                          plan_actions)
+from upmarket.activation.assignment import Assigner, customer_places
 from upmarket.errors import NoRun, UpmarketError
 from upmarket.models.churn import BANDS
 from upmarket.opstore import automation as auto
@@ -752,12 +753,30 @@ def _moment(value) -> datetime | None:
     return ts.to_pydatetime()
 
 
-def _planner(policy: TierPolicy):
+def _planner(policy: TierPolicy, assigner: Assigner | None = None):
     def plan(c: Candidate, alert: Alert):
-        return plan_actions(list(c.payload["rule"].actions), c, alert,
-                            tier=c.payload.get("tier"), policy=policy)
+        rule = c.payload["rule"]
+        out = plan_actions(list(rule.actions), c, alert, tier=c.payload.get("tier"),
+                           policy=policy)
+        for a in out:
+            if a.kind == "task" and rule.description:
+                # the worklist says why a task exists in the words of the rule that raised it
+                a.detail["why"] = rule.description
+        return [assigner.assign(a) for a in out] if assigner else out
 
     return plan
+
+
+def _assigner(store: Store, candidates: list[Candidate], wh=None) -> Assigner | None:
+    """Who gets the tasks of `candidates` (`activation.assignment`); None with no managers."""
+    a = Assigner(store)
+    if not a:
+        return None
+    ids = [c.customer_id for c in candidates if c.customer_id is not None]
+    if wh is not None:
+        a.places = customer_places(wh, ids)
+    a.prefetch(ids)
+    return a
 
 
 def _rules(rules: RuleSet | Iterable[Rule] | None) -> list[Rule]:
@@ -803,7 +822,8 @@ def evaluate_run(wh, store: Store, run_id: str | None, rules: RuleSet | Iterable
         elif r.name in on_results:
             candidates += customer_candidates(r, results, source="run", run_id=run["run_id"],
                                               data_time=_moment(run.get("as_of")))
-    fired = auto.fire_alerts(store, candidates, now, _planner(policy))
+    fired = auto.fire_alerts(store, candidates, now,
+                             _planner(policy, _assigner(store, candidates, wh)))
     if any(isinstance(a, ExportAction) for r in rules for a in r.actions):
         perform_exports(store, wh, now)
     return fired
@@ -860,7 +880,8 @@ def evaluate_events(store: Store, rows: Iterable[Mapping],
     candidates: list[Candidate] = []
     for r in mine:
         candidates += customer_candidates(r, frame, source="event")
-    return auto.fire_alerts(store, candidates, now, _planner(policy))
+    return auto.fire_alerts(store, candidates, now,
+                            _planner(policy, _assigner(store, candidates)))
 
 
 class EventRuleWorker:

@@ -23,7 +23,8 @@ from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 alerts_app = typer.Typer(
     help="Alerts the automation rules fired: list them, check the current run, deliver "
     "webhooks.", no_args_is_help=True)
-tasks_app = typer.Typer(help="Tasks the alerts set off: list them, mark one done.",
+tasks_app = typer.Typer(help="Tasks the alerts set off: list them, mark one done, assign "
+                        "them, see each manager's workload.",
                         no_args_is_help=True)
 rules_app = typer.Typer(help="Automation rules: check a rules file.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
@@ -295,6 +296,8 @@ def tasks_list(
         status = r["status"]
         if status == "done" and r["completed"] is not None:
             status = f"done {r['completed']:%m-%d %H:%M}"
+        if r.get("outcome"):
+            status += f" ({_t('outcome.' + r['outcome'], r['outcome'], lang)})"
         t.add_row(str(r["id"]), due, status, r["kind"], escape(r["assignee"] or "—"),
                   value_label("tier", r["tier"], lang) if r["tier"] else "—",
                   escape(r["customer_id"] or "—"), escape(r["title"]))
@@ -305,15 +308,20 @@ def tasks_list(
 @friendly
 def tasks_done(
     task_id: Annotated[int, typer.Argument(help="The task's id (see `upmarket tasks list`).")],
+    outcome: Annotated[str | None, typer.Option(
+        "--outcome", help="What came of it: reached, not_reached or converted (the customer "
+        "bought; counts in the rep's premium conversion).")] = None,
     database: Database = STORE_URL,
     as_json: AsJson = False,
 ):
     """Mark a person's task done (now). Its response time (created → done) counts in the
     scorecard's response time; webhooks and exports complete themselves.
 
-    Example:
+    Examples:
 
         upmarket tasks done 42
+
+        upmarket tasks done 42 --outcome converted
     """
     from upmarket.activation import privacy
     from upmarket.opstore.automation import complete_task
@@ -321,9 +329,9 @@ def tasks_done(
 
     store = open_store(database, existing=True)
     try:
-        task = complete_task(store, task_id, now_utc())
+        task = complete_task(store, task_id, now_utc(), outcome)
         privacy.audit(None, "task_done", task["customer_id"] or task["rule"], store=store,
-                      task_id=task_id)
+                      task_id=task_id, outcome=outcome)
     finally:
         store.close()
     took = task["completed"] - task["created"]
@@ -335,6 +343,109 @@ def tasks_done(
     console.print(f"task {task_id} done at {task['completed']:%Y-%m-%d %H:%M:%S} UTC, "
                   f"{took.total_seconds() / 3600:.1f} h after it was created"
                   + (" (after its due time)" if late else " (on time)"))
+
+
+@tasks_app.command("assign")
+@friendly
+def tasks_assign(
+    task_id: Annotated[int | None, typer.Argument(
+        help="The task's id (see `upmarket tasks list`); leave out with --unassigned.")] = None,
+    to: Annotated[str | None, typer.Option(
+        "--to", help="Who gets it: a manager's e-mail (or any team name).")] = None,
+    unassigned: Annotated[bool, typer.Option(
+        "--unassigned", help="Give every open task nobody has to a manager, by the "
+        "assignment rules (tier, region, fewest open tasks).")] = False,
+    warehouse: Warehouse = DEFAULT_URL,
+    database: Database = STORE_URL,
+    as_json: AsJson = False,
+):
+    """Give an open task to someone else, or assign every unassigned open task by the rules
+    of `upmarket ingest account_managers`. Audited.
+
+    Examples:
+
+        upmarket tasks assign 42 --to li.wei@example.com
+
+        upmarket tasks assign --unassigned
+    """
+    from upmarket.activation import privacy
+    from upmarket.opstore.automation import assign_task
+    from upmarket.opstore.store import open_store
+
+    if unassigned == (task_id is not None) or (task_id is not None) != (to is not None):
+        raise BadOption("give a task id with --to PERSON, or --unassigned alone")
+    store = open_store(database, existing=True)
+    try:
+        if unassigned:
+            from upmarket.activation.assignment import assign_open
+            from upmarket.errors import WarehouseError
+            from upmarket.warehouse import connect
+
+            try:  # the customers' regions, when there is a warehouse to read them from
+                wh = connect(warehouse, create=False)
+            except WarehouseError:
+                wh = None
+            try:
+                n = assign_open(store, wh)
+            finally:
+                if wh is not None:
+                    wh.close()
+            privacy.audit(None, "tasks_assigned", "unassigned", store=store, tasks=n)
+            out = {"assigned": n}
+            text = f"{n} open task(s) assigned"
+        else:
+            task, before = assign_task(store, task_id, to)
+            privacy.audit(None, "task_reassigned", task["customer_id"] or task["rule"],
+                          store=store, task_id=task_id, before=before, after=task["assignee"])
+            out = {"id": task_id, "assignee": task["assignee"], "before": before}
+            text = f"task {task_id}: {before or '—'} → {task['assignee']}"
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        console.print(escape(text), highlight=False)
+
+
+@tasks_app.command("workload")
+@friendly
+def tasks_workload(
+    database: Database = STORE_URL,
+    as_json: AsJson = False,
+    lang: Lang = "en",
+):
+    """Each account manager's tasks: open, overdue, done, and done within their due time
+    (the customer tier's response time), with the customers who bought.
+
+    Example:
+
+        upmarket tasks workload --json
+    """
+    from upmarket.opstore.account_managers import workload
+    from upmarket.opstore.store import now_utc, open_store
+
+    store = open_store(database, existing=True)
+    try:
+        rows = workload(store, now_utc())
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps({"workload": rows}, ensure_ascii=False))
+        return
+    if not rows:
+        console.print(_t("workload.none", "no account managers and no assigned tasks", lang))
+        return
+    t = Table()
+    for key in ("workload.col.assignee", "workload.col.open", "workload.col.overdue",
+                "workload.col.done", "workload.col.in_sla", "workload.col.converted"):
+        t.add_column(label(key, lang), justify="left" if key.endswith("assignee") else "right")
+    for r in rows:
+        who = r["assignee"] if r["name"] is None else f"{r['name']} <{r['assignee']}>"
+        share = "—" if r["sla_share"] is None else f"{r['sla_share']:.0%}"
+        t.add_row(escape(who), str(r["open"]),
+                  f"[red]{r['overdue']}[/]" if r["overdue"] else "0", str(r["done"]),
+                  f"{r['done_within_sla']} ({share})", str(r["converted"]))
+    console.print(t)
 
 
 def describe(rule) -> str:

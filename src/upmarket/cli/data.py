@@ -20,7 +20,9 @@ data_app = typer.Typer(
 app.add_typer(data_app, name="data")
 
 KINDS = "orders, products, customers, events, spend, feedback, consents, promotions, payments, " \
-        "tickets, campaigns, brand-survey"
+        "tickets, campaigns, brand-survey, account_managers"
+#: Loaded into the operational store, not the warehouse (`activation.assignment`).
+ROSTER_KINDS = ("account_managers", "account-managers", "managers")
 
 
 @app.command()
@@ -43,6 +45,10 @@ def ingest(
         "--replace", help="The file's rows replace stored rows with the same keys (the same as "
         "--on-conflict update).")] = False,
     warehouse: Warehouse = DEFAULT_URL,
+    database: Annotated[str, typer.Option(
+        "--database", envvar="UPMARKET_DATABASE", show_default=False,
+        help="account_managers only: the operational database they go to (default "
+        "sqlite:///./upmarket-ops.sqlite).")] = "",
     as_json: AsJson = False,
     lang: Lang = "en",
 ):
@@ -63,10 +69,16 @@ def ingest(
       upmarket ingest orders corrected.csv --replace
 
       upmarket ingest spend spend.xlsx --json
+
+      upmarket ingest account_managers team.csv   (to the operational store: who gets tasks)
     """
     from upmarket.errors import UpmarketError
     from upmarket.warehouse import connect
     from upmarket.warehouse.ingest import ON_CONFLICT
+
+    if kind.strip().lower() in ROSTER_KINDS:
+        _ingest_roster(file, database or None, as_json, lang)
+        return
     from upmarket.warehouse.ingest import ingest as run_ingest
 
     if on_conflict not in ON_CONFLICT:
@@ -110,6 +122,23 @@ def ingest(
     if report.conflicts:
         console.print("To let the file's rows replace the stored ones: ingest it again with "
                       "[bold]--on-conflict update[/] (or --replace).")
+
+
+def _ingest_roster(file: Path, database: str | None, as_json: bool, lang: str) -> None:
+    """`ingest account_managers`: the roster goes to the operational store (UPMARKET_DATABASE
+    or its default), where tasks are assigned."""
+    from upmarket.activation.assignment import load_roster
+    from upmarket.opstore.store import now_utc, open_store
+
+    store = open_store(database)
+    try:
+        report = load_roster(store, file, now_utc())
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False))
+        return
+    console.print(label("roster.loaded", lang, **report), highlight=False)
 
 
 @app.command()

@@ -82,6 +82,15 @@ def demo(
         stale.unlink(missing_ok=True)
     store_url = f"sqlite:///{ops_db.resolve()}"
     started = time.perf_counter()
+    from upmarket.activation.assignment import load_roster
+    from upmarket.demo.team import write_team
+    from upmarket.opstore.store import now_utc, open_store
+
+    store = open_store(store_url)
+    try:  # the demo's sales team, so its tasks get assignees as a company's would
+        load_roster(store, write_team(out), now_utc())
+    finally:
+        store.close()
     wh = connect(f"duckdb://{db.resolve()}")
     with progress(as_json) as bar:
         task = bar.add_task("generating and ingesting the world", total=None)
@@ -125,6 +134,8 @@ def demo(
                   f"{left_out:,} left out for lack of consent)")
     console.print(f"  report     {exported['report']}  (the {report.period} assessment; open it in a "
                   "browser)")
+    console.print(f"  team       {out / 'account_managers.csv'}  (the account managers tasks go "
+                  "to; yours with `ingest account_managers`)")
     me = _program()
     top = ctx.results.sort_values("clv").customer_id.iloc[-1]
     console.print("\n[bold]Next[/], for example:", highlight=False)
@@ -133,7 +144,8 @@ def demo(
     for cmd in ("segments list --by tier", f"customers show {top} --lang zh",
                 f"recommend {top} --n 5", "actions export --action upsell --format xlsx",
                 "scorecard", "risk --lang zh", "whatif --retention +5pt --frequency +10%",
-                "alerts list", "tasks list --open", "keys create crm --scope export", "serve"):
+                "alerts list", "tasks list --open", "tasks workload",
+                "keys create crm --scope export", "serve"):
         console.print(f"  {me} {cmd}", highlight=False, soft_wrap=True)
     console.print("  then open http://127.0.0.1:8000/dashboard and sign in with the crm key",
                   highlight=False, soft_wrap=True)

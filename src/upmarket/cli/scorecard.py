@@ -75,6 +75,33 @@ def scorecard(
         return
 
     # a card scored only from supplied values: platforms, salespeople …
+    reps = _rep_metrics(card, warehouse)
+    if reps is not None:
+        flat = supplied is not None and not supplied.subjects
+        names = list(dict.fromkeys([
+            *(supplied.subjects if supplied else []),
+            *([Path(supplied.origin).stem] if flat else []),
+            *(reps.names_of(r) for r in reps.reps)]))
+        if period:
+            wanted = period.strip()
+            if wanted not in names and wanted not in reps.names.values():
+                if supplied is not None:
+                    _subject(sc, supplied, period)  # says which candidates the file holds
+                elif not names:
+                    raise sc.BadInputs(
+                        f"card {card.name}: no ratings supplied (--inputs FILE) and no tasks "
+                        f"assigned to {wanted!r} yet")
+                else:
+                    raise sc.BadInputs(f"no tasks assigned to {wanted!r}; reps with tasks: "
+                                       f"{', '.join(names)}")
+            names = [wanted]
+        if names:
+            provider = sc.CombinedMetrics(supplied.for_subject(names[0]) if flat else supplied,
+                                          reps)
+            evaluations = [sc.evaluate(card, provider, name) for name in names]
+            evaluations.sort(key=lambda e: -1.0 if e.index is None else e.index, reverse=True)
+            _show_evaluations(evaluations, unused, supplied, as_json, lang)
+            return
     if supplied is None:
         keys = ", ".join(m.source for _, m in card.metrics)
         raise sc.BadInputs(f"card {card.name} scores values you supply: pass --inputs FILE "
@@ -95,6 +122,40 @@ def scorecard(
     else:
         _show_evaluations([sc.evaluate(card, provider, subject)], unused, supplied, as_json,
                           lang)
+
+
+def _rep_metrics(card, warehouse: str):
+    """The rep KPIs (`strategy.rep_kpis`) when the card asks for any and a warehouse is at
+    hand, with the tasks copied fresh from the operational store when one is configured, so a
+    task done a minute ago counts; None otherwise."""
+    from upmarket.strategy.rep_kpis import REP_METRICS
+
+    if not {m.source for _, m in card.metrics} & set(REP_METRICS):
+        return None
+    from upmarket.errors import WarehouseError
+    from upmarket.opstore.store import now_utc, open_store, store_configured
+    from upmarket.strategy.rep_kpis import RepMetrics
+    from upmarket.warehouse import connect
+
+    try:
+        wh = connect(warehouse, create=False)
+    except WarehouseError:
+        return None
+    try:
+        names: dict[str, str] = {}
+        if store_configured():
+            from upmarket.opstore.account_managers import managers
+            from upmarket.opstore.automation import copy_tasks_to_warehouse
+
+            store = open_store()
+            try:
+                copy_tasks_to_warehouse(store, wh)
+                names = {m.name: m.email for m in managers(store, active_only=False)}
+            finally:
+                store.close()
+        return RepMetrics(wh, now_utc(), names)
+    finally:
+        wh.close()
 
 
 def _subject(sc, supplied, text: str):

@@ -31,6 +31,11 @@ from upmarket.opstore.store import Store, _datetime, _insert
 TASK_KINDS = ("task", "webhook", "export")
 #: cancelled: its customer was erased (`activation.erasure`) before it was done
 TASK_STATUSES = ("open", "done", "failed", "cancelled")
+#: What a person reports when marking a task done (worklists): the customer was reached, was
+#: not, or bought (`converted` counts in the rep's premium conversion).
+OUTCOMES = ("reached", "not_reached", "converted")
+#: A worklist's due states: open and not yet due, open past its due time, done.
+DUE_STATES = ("open", "overdue", "done")
 #: How long a deliverer owns the webhook messages it took: another deliverer (a second cron
 #: job, the service's worker) leaves them alone meanwhile, and takes them over if it died.
 DELIVERY_LEASE = timedelta(minutes=5)
@@ -268,6 +273,13 @@ def list_tasks(store: Store, *, open_only: bool = False, assignee: str | None = 
         return [_task_dict(r) for r in conn.execute(q)]
 
 
+def task_rules(store: Store) -> list[str]:
+    """The rules that raised people's tasks (a worklist's rule filter)."""
+    q = sa.select(tasks.c.rule).distinct().where(tasks.c.kind == "task").order_by(tasks.c.rule)
+    with store.engine.connect() as conn:
+        return [r for r, in conn.execute(q)]
+
+
 def get_task(store: Store, task_id: int) -> dict:
     with store.engine.connect() as conn:
         r = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
@@ -289,9 +301,13 @@ def customer_tasks(store: Store, customer_id: str, *, limit: int = 50) -> tuple[
         return [_task_dict(r) for r in rows], total
 
 
-def complete_task(store: Store, task_id: int, now: datetime) -> dict:
-    """Mark a person's task done at `now` (a second call keeps the first completion time).
-    Automated actions (webhooks, exports) complete themselves and cannot be marked done."""
+def complete_task(store: Store, task_id: int, now: datetime,
+                  outcome: str | None = None) -> dict:
+    """Mark a person's task done at `now` (a second call keeps the first completion time),
+    with what came of it (`OUTCOMES`; a later call may correct it). Automated actions
+    (webhooks, exports) complete themselves and cannot be marked done."""
+    if outcome is not None and outcome not in OUTCOMES:
+        raise TaskError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
     with store.engine.begin() as conn:
         r = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
         if r is None:
@@ -305,8 +321,68 @@ def complete_task(store: Store, task_id: int, now: datetime) -> dict:
         if r.status == "open":
             conn.execute(tasks.update().where(tasks.c.id == task_id, tasks.c.status == "open")
                          .values(status="done", completed=now))
+        if outcome is not None:
+            conn.execute(tasks.update().where(tasks.c.id == task_id).values(outcome=outcome))
         r = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
     return _task_dict(r)
+
+
+def assign_task(store: Store, task_id: int, assignee: str) -> tuple[dict, str | None]:
+    """Give an open person's task to `assignee`; returns the task and who had it before."""
+    assignee = assignee.strip()
+    if not assignee:
+        raise TaskError("name the person to give the task to (their e-mail, as in "
+                        "`upmarket tasks workload`)")
+    with store.engine.begin() as conn:
+        r = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
+        if r is None:
+            raise UnknownTask(f"no task with id {task_id}: see `upmarket tasks list`")
+        if r.kind != "task":
+            raise TaskError(f"task {task_id} is an automated {r.kind} action: nobody is "
+                            "assigned to it")
+        if r.status != "open":
+            raise TaskError(f"task {task_id} is {r.status}: only open tasks can be reassigned")
+        conn.execute(tasks.update().where(tasks.c.id == task_id).values(assignee=assignee))
+        before = r.assignee
+        r = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
+    return _task_dict(r), before
+
+
+def _due_state(state: str, now: datetime):
+    c = tasks.c
+    if state == "open":
+        return sa.and_(c.status == "open", c.due >= now)
+    if state == "overdue":
+        return sa.and_(c.status == "open", c.due < now)
+    return c.status == "done"
+
+
+def find_tasks(store: Store, now: datetime, *, assignee: str | None = None,
+               tier: str | None = None, rule: str | None = None, state: str | None = None,
+               kind: str | None = "task", offset: int = 0,
+               limit: int = 25) -> tuple[list[dict], int]:
+    """A page of tasks (soonest due first; done ones latest done first) and how many match
+    in all: the worklist's query. `state` is one of `DUE_STATES` (None: open and overdue);
+    `assignee` "" means tasks nobody has."""
+    if state is not None and state not in DUE_STATES:
+        raise TaskError(f"state must be one of {', '.join(DUE_STATES)}, not {state!r}")
+    c = tasks.c
+    conds = [_due_state(state, now) if state else c.status == "open"]
+    if kind is not None:
+        conds.append(c.kind == kind)
+    if assignee is not None:
+        conds.append(c.assignee.is_(None) if assignee == "" else c.assignee == assignee)
+    if tier:
+        conds.append(c.tier == tier)
+    if rule:
+        conds.append(c.rule == rule)
+    order = [c.completed.desc(), c.id.desc()] if state == "done" else [c.due, c.id]
+    with store.engine.connect() as conn:
+        total = int(conn.execute(sa.select(sa.func.count()).select_from(tasks)
+                                 .where(*conds)).scalar())
+        rows = conn.execute(sa.select(tasks).where(*conds).order_by(*order)
+                            .offset(max(offset, 0)).limit(limit)).all()
+    return [_task_dict(r) for r in rows], total
 
 
 def finish_tasks(store: Store, outcomes: Mapping[int, dict], now: datetime, *,
@@ -428,7 +504,7 @@ def record_attempt(store: Store, message_id: int, now: datetime, *, ok: bool,
 # -- warehouse copy --------------------------------------------------------------------------
 #: The columns of the warehouse `tasks` table (`upmarket.warehouse.schema.TASKS`).
 WAREHOUSE_COLUMNS = ("id", "alert_id", "rule", "kind", "automated", "customer_id", "tier",
-                     "assignee", "created", "due", "completed", "data_time", "status")
+                     "assignee", "created", "due", "completed", "data_time", "status", "outcome")
 
 
 def tasks_frame(store: Store) -> pd.DataFrame:

@@ -198,10 +198,36 @@ tasks = Table(
     Column("data_time", DateTime),  # its alert's data time (see alerts)
     Column("status", String(16), nullable=False, default="open"),
     Column("detail", Text),  # JSON text: the action's settings and outcome
+    # what the person who did it reports: reached | not_reached | converted (worklists)
+    Column("outcome", String(20)),
     Index("ix_tasks_status_due", "status", "due"),
     Index("ix_tasks_assignee", "assignee", "status"),
     Index("ix_tasks_alert", "alert_id"),
     Index("ix_tasks_customer", "customer_id"),
+)
+
+#: The people customers are assigned to (DESIGN §4, account managers and the sales team),
+#: loaded by `upmarket ingest account_managers` (`activation.assignment`). `tiers` and
+#: `regions` are space-separated lists of what the person covers (empty: any). A manager the
+#: latest file no longer lists is kept, inactive, because tasks still name them.
+account_managers = Table(
+    "account_managers", metadata,
+    Column("email", String(320), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("tiers", String(200), nullable=False, default=""),
+    Column("regions", Text, nullable=False, default=""),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("updated", DateTime, nullable=False),
+)
+
+#: Customers explicitly assigned to a manager: these win over the tier and region rules.
+#: One manager per customer (the key), so an assignment is never ambiguous.
+account_assignments = Table(
+    "account_assignments", metadata,
+    Column("customer_id", String(200), primary_key=True),
+    Column("manager", String(320), nullable=False),  # account_managers.email
+    Column("updated", DateTime, nullable=False),
+    Index("ix_account_assignments_manager", "manager"),
 )
 
 #: Webhook deliveries still to make, or made (the transactional outbox: the alert, its task and

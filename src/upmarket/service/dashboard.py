@@ -266,6 +266,10 @@ def dashboard_router(store: ops.Store, app_state, sessions: Sessions,
         return Response(_plotly_js(), media_type="text/javascript",
                         headers={"Cache-Control": "public, max-age=86400"})
 
+    from upmarket.service.worklist import worklist_router
+
+    router.include_router(worklist_router(store, app_state, sessions, csrf, lang_for,
+                                          _templates))
     return router
 
 

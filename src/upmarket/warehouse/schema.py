@@ -204,6 +204,8 @@ TASKS = Table("tasks", ("id",), (
     C("data_time", "timestamp", doc="the moment of the data the task is about (the run's as-of "
       "or the event's time); the scorecard places tasks in periods by it"),
     C("status", doc="open, done or failed"),
+    C("outcome", doc="reached, not_reached or converted: what the person who did the task "
+      "reported (rep KPIs)"),
 ), "Actions the automation rules set off, copied whole from the operational store after "
    "each run (opstore.automation.copy_tasks_to_warehouse): the scorecard's marketing-automation "
    "rate and task response times.")
