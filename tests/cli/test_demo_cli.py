@@ -55,6 +55,12 @@ def test_demo_runs_everything_and_says_where(tmp_path, monkeypatch):
         == set(lapsed)
     assert info["automation"]["alerts"] == len(alerts)
     assert set(tasks.dropna()["customer_id"]) >= set(fired["customer_id"])
+    # the run's tasks are about its data's last quarter, so the demo scores its automation rate
+    card = runner.invoke(app, ["scorecard", "-w", f"duckdb://{out / 'demo.duckdb'}", "--json"])
+    assert card.exit_code == 0, card.output
+    auto = {m["metric"]: m for m in json.loads(card.stdout)["current"]["metrics"]}[
+        "marketing_automation_rate"]
+    assert auto["status"] == "ok" and 0 <= auto["actual"] <= 1
     again = runner.invoke(app, ["demo", "--customers", "600", "--out", str(out), "--json"])
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["automation"]["alerts"] == len(alerts)
