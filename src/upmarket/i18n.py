@@ -639,6 +639,10 @@ LABELS: dict[str, dict[str, str]] = {
     "scorecard.title": {"en": "{card}: {period}", "zh-CN": "{card}：{period}"},
     "scorecard.title_vs": {"en": "{card}: {period} vs {compare}",
                            "zh-CN": "{card}：{period} 对比 {compare}"},
+    "scorecard.base_period": {
+        "en": "Growth targets are measured against {base}, the card's base period, whatever "
+              "the comparison; {compare} is shown beside for reference.",
+        "zh-CN": "增长目标以评分卡的基期 {base} 为基准，与对比期无关；{compare} 仅作对照列出。"},
     "scorecard.col.dimension": {"en": "dimension", "zh-CN": "维度"},
     "scorecard.col.metric": {"en": "metric", "zh-CN": "指标"},
     "scorecard.col.weight": {"en": "weight", "zh-CN": "权重"},

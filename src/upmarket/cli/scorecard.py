@@ -241,6 +241,10 @@ def _print_comparison(c, lang: str) -> None:
     title = label("scorecard.title_vs", lang, card=_title(card, "card", lang),
                   period=cur.subject, compare=prev.subject)
     console.print(f"[bold]{escape(title)}[/]")
+    if cur.baseline and cur.baseline != prev.subject:
+        # the targets column is read against the base period, not the period shown beside it
+        console.print(escape(label("scorecard.base_period", lang, base=cur.baseline,
+                                   compare=prev.subject)), highlight=False, soft_wrap=True)
     changes = c.metrics.set_index(["dimension", "metric"])
     prev_rows = prev.metrics.set_index(["dimension", "metric"])
     dim_rows = cur.dimensions.set_index("dimension")
