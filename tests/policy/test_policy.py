@@ -4,6 +4,7 @@ mistakes are refused with their key path and the allowed values."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -11,7 +12,8 @@ import pytest
 import yaml
 
 from upmarket.pipeline import Settings
-from upmarket.policy import BadPolicy, Policy, default_yaml, find_policy, load_policy, parse_policy
+from upmarket.policy import (BadPolicy, LoadedPolicy, Policy, default_yaml, find_policy,
+                             load_policy, parse_policy)
 from upmarket.strategy.tiers import assign_tiers
 
 
@@ -120,3 +122,15 @@ def test_the_record_is_the_content(tmp_path, monkeypatch):
     b = {"policy": parse_policy("# only a comment\n").model_dump(mode="json")}
     assert a == b
     assert math.isclose(a["policy"]["tiers"]["shares"]["diamond"], Settings().tiers.shares[0])
+
+
+def test_a_run_gives_back_the_policy_it_recorded():
+    from upmarket.policy.file import policy_of_run
+
+    edited = parse_policy("tiers: {shares: {diamond: 0.05, core: 0.15}}\nhorizons: "
+                          "{value_months: 6}\n")
+    stored = json.dumps(LoadedPolicy(edited, None).record())
+    assert policy_of_run({"config": stored}) == edited
+    assert policy_of_run({"config": stored}).settings().value.horizon_months == 6
+    # a run from before runs recorded their policy ran on the defaults
+    assert policy_of_run({"config": None}) == policy_of_run({}) == Policy()

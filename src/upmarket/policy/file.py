@@ -68,6 +68,15 @@ def load_policy(path: str | Path | None = None) -> LoadedPolicy:
     return LoadedPolicy(Policy() if found is None else read_policy(found), found)
 
 
+def policy_of_run(run: dict) -> Policy:
+    """The policy a published run recorded (its `runs` row, as `warehouse.runs.current_run`
+    gives it), so what is computed later from that run uses the same tiers and horizons; the
+    defaults for a run recorded before policies were."""
+    config = run.get("config")
+    recorded = json.loads(config).get("policy") if isinstance(config, str) and config else None
+    return Policy.model_validate(recorded) if recorded else Policy()
+
+
 def read_policy(path: str | Path) -> Policy:
     p = Path(path)
     try:
