@@ -316,7 +316,8 @@ def stage_segments(ctx: Context) -> None:
     value = tiers.tier_value(res["current_value"], res["clv"], s.tiers)
     res["tier_value"] = value
     res["tier"] = tiers.assign_tiers(value, s.tiers)
-    res["distance_to_next_tier"] = tiers.distance_to_next_tier(value, res["tier"].to_numpy())
+    res["distance_to_next_tier"] = tiers.distance_to_next_tier(value, res["tier"].to_numpy(),
+                                                               s.tiers)
     # growth potential: value the customer could add by reaching the next tier's bar,
     # weighted by how likely they are to stay
     res["growth_potential"] = res["distance_to_next_tier"] * res["p_alive"]

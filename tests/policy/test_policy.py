@@ -14,7 +14,7 @@ import yaml
 from upmarket.pipeline import Settings
 from upmarket.policy import (BadPolicy, LoadedPolicy, Policy, default_yaml, find_policy,
                              load_policy, parse_policy)
-from upmarket.strategy.tiers import assign_tiers
+from upmarket.strategy.tiers import assign_tiers, distance_to_next_tier
 
 
 def test_the_defaults_are_the_engines_settings():
@@ -66,7 +66,7 @@ def test_a_section_given_in_part_keeps_the_other_defaults():
 @pytest.mark.parametrize("text, expected", [
     ("tiers:\n  shares:\n    diamond: 1.5\n", ["tiers.shares.diamond: must be between 0 and 1"]),
     ("tiers:\n  sharez: {}\n", ["tiers.sharez: unknown key; did you mean 'shares'?",
-                                "allowed here: shares, current_weight, diamond_revenue_claim, "
+                                "allowed here: shares, thresholds, current_weight, diamond_revenue_claim, "
                                 "service_levels"]),
     ("offers:\n  upsell: {type: percent_discont}\n",
      ["offers.upsell.type: 'percent_discont' is not allowed; did you mean 'percent_discount'?",
@@ -134,3 +134,16 @@ def test_a_run_gives_back_the_policy_it_recorded():
     assert policy_of_run({"config": stored}).settings().value.horizon_months == 6
     # a run from before runs recorded their policy ran on the defaults
     assert policy_of_run({"config": None}) == policy_of_run({}) == Policy()
+
+
+def test_fixed_thresholds_instead_of_shares():
+    policy = parse_policy("tiers: {thresholds: {diamond: 500, core: 100, potential: 20}}\n")
+    t = policy.settings().tiers
+    value = np.array([900.0, 500.0, 499.0, 100.0, 60.0, 20.0, 3.0, np.nan])
+    tiers = assign_tiers(value, t)
+    assert tiers.tolist() == ["diamond", "diamond", "core", "core", "potential", "potential",
+                              "basic", "basic"]
+    # the distance to the next tier is to its bar, not to its lowest member
+    assert distance_to_next_tier(value, tiers, t)[[2, 4, 6]].tolist() == [1.0, 40.0, 17.0]
+    with pytest.raises(BadPolicy, match="tiers.thresholds: the bars must not rise"):
+        parse_policy("tiers: {thresholds: {diamond: 50, core: 100, potential: 20}}\n")

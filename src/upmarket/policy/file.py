@@ -15,6 +15,7 @@ import difflib
 import json
 import os
 import re
+import textwrap
 import types
 import typing
 from dataclasses import dataclass
@@ -215,7 +216,8 @@ def _render(model: type[BaseModel], data: dict, indent: int, out: list[str]) -> 
     for name, field in model.model_fields.items():
         value = data.get(name)
         if field.description:
-            out.append(f"{pad}# {field.description}")
+            out += textwrap.wrap(field.description, width=96, initial_indent=f"{pad}# ",
+                                 subsequent_indent=f"{pad}# ")
         inner = _section(field.annotation)
         if inner is not None and isinstance(value, dict):
             out.append(f"{pad}{name}:")

@@ -83,6 +83,20 @@ class TierShares(Section):
         return self
 
 
+class TierThresholds(Section):
+    """Tier-value bars (12-month margin in the data's currency) instead of shares."""
+
+    diamond: Amount = Field(description="tier value from which a customer is Diamond")
+    core: Amount = Field(description="tier value from which a customer is Core")
+    potential: Amount = Field(description="tier value from which a customer is Potential")
+
+    @model_validator(mode="after")
+    def _descending(self):
+        if not self.diamond >= self.core >= self.potential:
+            raise ValueError("the bars must not rise from Diamond to Core to Potential")
+        return self
+
+
 def _level_field(tier: str):
     lvl = _TIERS.level(tier)
     return Field(default_factory=lambda: ServiceLevelPolicy(
@@ -110,6 +124,11 @@ class Tiers(Section):
     shares: TierShares = Field(default_factory=TierShares,
                                description="customers are ranked by value and cut at these "
                                            "shares")
+    thresholds: TierThresholds | None = Field(
+        None if _TIERS.thresholds is None else TierThresholds(
+            **dict(zip(TIER_ORDER, _TIERS.thresholds))),
+        description="null: cut at the shares above; or fixed tier-value bars, e.g. {diamond: "
+        "5000, core: 1000, potential: 200}, and the shares are not used")
     current_weight: Fraction = Field(
         _TIERS.current_weight, description="value basis: weight of the last 12 months' margin "
         "against the predicted next 12 months' (0: forecast only, 1: past year only)")
@@ -208,6 +227,8 @@ class Policy(Section):
                                 (getattr(t.service_levels, x) for x in TIER_ORDER)))
         tiers = dataclasses.replace(
             base.tiers, shares=tuple(getattr(t.shares, x) for x in TIER_ORDER), levels=levels,
+            thresholds=None if t.thresholds is None else tuple(
+                getattr(t.thresholds, x) for x in TIER_ORDER[:3]),
             current_weight=t.current_weight, diamond_revenue_claim=t.diamond_revenue_claim)
         offers = {a: None if o is None else Offer(o.type, o.value, o.redemption)
                   for a, o in ((a, getattr(self.offers, a)) for a in base.nba.offers)}
