@@ -108,7 +108,7 @@ def test_where_the_file_is_found(tmp_path, monkeypatch):
     monkeypatch.setenv("UPMARKET_CONFIG", str(other))
     assert load_policy().policy.horizons.premium_days == 30
     assert load_policy(tmp_path / "upmarket.yaml").policy.horizons.premium_days == 90
-    with pytest.raises(BadPolicy, match=r"nope.yaml: no such policy file \(named by --config\)"):
+    with pytest.raises(BadPolicy, match=r"nope.yaml: no such policy file \(named by --config or UPMARKET_CONFIG\)"):
         load_policy(tmp_path / "nope.yaml")
     monkeypatch.setenv("UPMARKET_CONFIG", str(tmp_path / "gone.yaml"))
     with pytest.raises(BadPolicy, match="named by UPMARKET_CONFIG"):

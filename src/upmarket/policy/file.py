@@ -55,7 +55,8 @@ def find_policy(path: str | Path | None = None) -> Path | None:
     if named:
         p = Path(named)
         if not p.is_file():
-            how = "--config" if path else POLICY_ENV
+            # the command line fills --config from the variable too, so name both
+            how = f"--config or {POLICY_ENV}" if path else POLICY_ENV
             raise BadPolicy(f"{p}: no such policy file (named by {how}); create one with "
                             f"`upmarket config init {p}`")
         return p
