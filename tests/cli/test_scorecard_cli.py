@@ -97,7 +97,7 @@ def test_months_and_years(world, period, compare, kind_compare):
     assert out["previous"]["baseline"] is not None
 
 
-def test_a_quarters_index_does_not_depend_on_what_it_is_compared_with(world):
+def test_a_quarters_index_does_not_depend_on_what_it_is_compared_with_and_counts_bav(world):
     url, _ = world
     seen = {}
     for other in ("2025-Q3", "2024-Q4"):
@@ -119,16 +119,11 @@ def test_a_quarters_index_does_not_depend_on_what_it_is_compared_with(world):
     for m in a["current"]["metrics"]:
         if m["status"] == "no_target":
             assert "2025-Q3" in m["note_text"]
-
-
-def test_bav_is_in_the_effect_index_where_surveys_exist(world):
-    url, _ = world
-    result = run("-w", url, "--period", "2025-Q4", "--json")
-    assert result.exit_code == 0, result.output
-    metrics = {m["metric"]: m for m in json.loads(result.stdout)["current"]["metrics"]}
+    # BAV is scored in the brand dimension where surveys exist: awareness × association ×
+    # loyalty × the premium coefficient
+    metrics = {m["metric"]: m for m in a["current"]["metrics"]}
     bav, parts = metrics["bav"], [metrics[k] for k in ("awareness", "association", "loyalty")]
     assert bav["dimension"] == "brand_value" and bav["status"] == "ok"
-    # awareness × association × loyalty × the premium coefficient
     product = parts[0]["actual"] * parts[1]["actual"] * parts[2]["actual"]
     assert bav["actual"] == pytest.approx(product * bav["note_args"]["coefficient"], rel=1e-4)
 
