@@ -22,7 +22,7 @@ KPI scorecard usually has; each card says which one a metric uses.
   spend ÷ budget). It needs a positive target.
 * ``linear`` — 0 at a floor, 1 at the target, a straight line between:
   ``(actual − floor) ÷ (target − floor)`` (``closest``: ``1 − |actual − target| ÷ |target −
-  floor|``). For a growth target the natural floor is the comparison period's own value
+  floor|``). For a growth target the natural floor is the base period's own value
   (``floor: "+0%"``), which makes the score the growth achieved ÷ the growth targeted: CLTV up
   10 % against seed 000's +35 % scores 10/35. This is the default for growth targets; plain
   ``attainment`` would give a flat CLTV 1/1.35 = 74 % for doing nothing.
@@ -33,7 +33,7 @@ metric does not buy off another), so every dimension score and the overall index
 the dimension's weight × 100; the points add up to the overall index.
 
 Targets are written as the seeds write them: ``"> 50"`` (absolute, NPS 突破50分), ``"+35%"``
-(growth against the comparison period, CLTV 提升35%), ``"+5pt"`` (percentage points on a share),
+(growth against the base period, CLTV 提升35%), ``"+5pt"`` (percentage points on a share),
 ``"<= 4"`` or a bare number.
 
 Missing data
@@ -222,7 +222,7 @@ _ABSOLUTE = re.compile(r"^(>=|<=|==|>|<|=|≥|≤)?\s*([+\-−]?)\s*" + _NUMBER 
 @dataclass(frozen=True)
 class Target:
     """A target or floor as written in a card: absolute (``> 50``, ``0.8``, ``80%``), growth
-    against the comparison period (``+35%``) or percentage points on it (``+5pt``)."""
+    against the base period (``+35%``) or percentage points on it (``+5pt``)."""
 
     text: str
     kind: str  # absolute | growth | points
@@ -234,7 +234,7 @@ class Target:
         return self.kind != "absolute"
 
     def resolve(self, baseline: float | None) -> float | None:
-        """The level this target asks for, given the comparison period's value."""
+        """The level this target asks for, given the base period's value."""
         if self.kind == "absolute":
             return self.value
         if baseline is None or not math.isfinite(baseline):
@@ -273,7 +273,7 @@ def parse_target(raw, where: str) -> Target:
         comp = _COMPARATORS.get(m.group(1)) if m.group(1) else None
         return Target(s, "absolute", value, None if comp == "=" else comp)
     raise BadScorecard(f"{where}: cannot read the target {raw!r}; write an absolute level "
-                       "('> 50', '>= 80%', 4.5), growth against the comparison period ('+35%') "
+                       "('> 50', '>= 80%', 4.5), growth against the base period ('+35%') "
                        "or percentage points ('+5pt')")
 
 
@@ -1221,7 +1221,7 @@ def _number(raw, where: str) -> float:
 # -- evaluation ---------------------------------------------------------------------------
 @dataclass
 class Evaluation:
-    """A card scored for one subject against a baseline (the comparison period)."""
+    """A card scored for one subject against a baseline (its base period)."""
 
     card: Scorecard
     subject: str
