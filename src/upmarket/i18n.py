@@ -36,6 +36,23 @@ LABELS: dict[str, dict[str, str]] = {
     # runs
     "run_published": {"en": "Run {run_id} published (as of {as_of})",
                       "zh-CN": "运行 {run_id} 已发布（截至 {as_of}）"},
+    "run_policy": {"en": "Policy: {source} (digest {hash})",
+                   "zh-CN": "业务策略：{source}（摘要 {hash}）"},
+    "run_policy_defaults": {"en": "the defaults", "zh-CN": "默认值"},
+    # the business policy file (cli config)
+    "config.written": {"en": "Wrote {path}: every key with its default and what it means. "
+                             "Edit it, then check it with `upmarket config validate`.",
+                       "zh-CN": "已写入 {path}：每个键及其默认值和含义。编辑后可用 "
+                                "`upmarket config validate` 检查。"},
+    "config.valid": {"en": "{path} is valid; {n} value(s) differ from the defaults:",
+                     "zh-CN": "{path} 有效；{n} 个值与默认值不同："},
+    "config.defaults": {"en": "{path} is valid and holds the defaults.",
+                        "zh-CN": "{path} 有效，内容与默认值相同。"},
+    "config.none": {"en": "No policy file ({file} in the working directory, --config or "
+                          "UPMARKET_CONFIG): the defaults apply. `upmarket config init` writes "
+                          "one.",
+                    "zh-CN": "没有业务策略文件（工作目录中的 {file}、--config 或 UPMARKET_CONFIG）："
+                             "使用默认值。`upmarket config init` 可生成一个。"},
     "customers": {"en": "customers", "zh-CN": "客户数"},
     "net_revenue": {"en": "net revenue", "zh-CN": "净收入"},
     "where_results": {"en": "Results", "zh-CN": "结果位置"},
@@ -622,6 +639,10 @@ LABELS: dict[str, dict[str, str]] = {
     "scorecard.title": {"en": "{card}: {period}", "zh-CN": "{card}：{period}"},
     "scorecard.title_vs": {"en": "{card}: {period} vs {compare}",
                            "zh-CN": "{card}：{period} 对比 {compare}"},
+    "scorecard.base_period": {
+        "en": "Growth targets are measured against {base}, the card's base period, whatever "
+              "the comparison; {compare} is shown beside for reference.",
+        "zh-CN": "增长目标以评分卡的基期 {base} 为基准，与对比期无关；{compare} 仅作对照列出。"},
     "scorecard.col.dimension": {"en": "dimension", "zh-CN": "维度"},
     "scorecard.col.metric": {"en": "metric", "zh-CN": "指标"},
     "scorecard.col.weight": {"en": "weight", "zh-CN": "权重"},

@@ -10,3 +10,6 @@ WAREHOUSE_ENV = "UPMARKET_WAREHOUSE"
 #: The operational store (`upmarket.opstore.store`).
 STORE_URL = "sqlite:///./upmarket-ops.sqlite"
 STORE_ENV = "UPMARKET_DATABASE"
+#: The business policy (`upmarket.policy`): read from the working directory when present.
+POLICY_FILE = "upmarket.yaml"
+POLICY_ENV = "UPMARKET_CONFIG"

@@ -316,7 +316,8 @@ def stage_segments(ctx: Context) -> None:
     value = tiers.tier_value(res["current_value"], res["clv"], s.tiers)
     res["tier_value"] = value
     res["tier"] = tiers.assign_tiers(value, s.tiers)
-    res["distance_to_next_tier"] = tiers.distance_to_next_tier(value, res["tier"].to_numpy())
+    res["distance_to_next_tier"] = tiers.distance_to_next_tier(value, res["tier"].to_numpy(),
+                                                               s.tiers)
     # growth potential: value the customer could add by reaching the next tier's bar,
     # weighted by how likely they are to stay
     res["growth_potential"] = res["distance_to_next_tier"] * res["p_alive"]
@@ -546,14 +547,29 @@ def run(
     settings: Settings | None = None,
     on_stage: Callable[[str, int, int], None] | None = None,
     store_url: str | None = None,
+    policy=None,
 ) -> Context:
     """Run every stage for `as_of` (default: the day after the latest order) and publish;
     then snapshot the profiles and check the automation rules in the operational store at
-    `store_url` (default: the configured one, if any)."""
+    `store_url` (default: the configured one, if any).
+
+    `policy` is the business policy in force (`upmarket.policy.LoadedPolicy`, as `upmarket
+    run` loads it); the run takes its settings from it unless `settings` are given, and
+    records it (content and digest) in its `runs` row. Without either, the defaults."""
     as_of = as_of or default_as_of(wh)
-    settings = settings or Settings()
-    ctx = Context(wh, as_of, Run(wh, as_of, {"settings": repr(settings)}), settings,
-                  store_url=store_url)
+    if policy is None and settings is None:
+        from upmarket.policy import LoadedPolicy, Policy  # the policy's schema imports Settings
+
+        policy = LoadedPolicy(Policy(), None)
+    if settings is None:
+        settings = policy.policy.settings()
+    config = policy.record() if policy is not None else {"settings": repr(settings)}
+    ctx = Context(wh, as_of, Run(wh, as_of, config), settings, store_url=store_url)
+    if policy is not None:
+        ctx.summary["policy"] = {
+            "source": str(policy.source) if policy.source else None,
+            "config_hash": ctx.run.config_hash,
+            "currency": policy.policy.currency.model_dump(), "language": policy.policy.language}
     # an earlier run killed mid-way may have left output tables, Spark views of another
     # session, or the store's snapshot pointer one run behind the warehouse: repair first
     orphans = drop_orphans(wh, keep=ctx.run.run_id)

@@ -5,6 +5,7 @@ starts afresh (same alerts again, not silenced by the first one's cooldowns)."""
 from __future__ import annotations
 
 import json
+import math
 
 import pandas as pd
 import sqlalchemy as sa
@@ -55,6 +56,33 @@ def test_demo_runs_everything_and_says_where(tmp_path, monkeypatch):
         == set(lapsed)
     assert info["automation"]["alerts"] == len(alerts)
     assert set(tasks.dropna()["customer_id"]) >= set(fired["customer_id"])
+    # the run's tasks are about its data's last quarter, so the demo scores its automation rate
+    card = runner.invoke(app, ["scorecard", "-w", f"duckdb://{out / 'demo.duckdb'}", "--json"])
+    assert card.exit_code == 0, card.output
+    auto = {m["metric"]: m for m in json.loads(card.stdout)["current"]["metrics"]}[
+        "marketing_automation_rate"]
+    assert auto["status"] == "ok" and 0 <= auto["actual"] <= 1
+    # no policy file: the defaults, recorded; then the same demo under an edited policy
+    assert info["policy"]["source"] is None
+    assert info["tiers"]["diamond"] == math.ceil(0.02 * info["customers"])
+    (tmp_path / "upmarket.yaml").write_text(
+        "tiers:\n  shares: {diamond: 0.05, core: 0.15, potential: 0.30, basic: 0.50}\n")
     again = runner.invoke(app, ["demo", "--customers", "600", "--out", str(out), "--json"])
     assert again.exit_code == 0, again.output
-    assert json.loads(again.stdout)["automation"]["alerts"] == len(alerts)
+    second = json.loads(again.stdout)
+    # Diamond and Core together are still the top 20 %, so the same premium alerts fire
+    assert second["automation"]["alerts"] == len(alerts)
+    assert second["policy"]["source"] == "upmarket.yaml"
+    assert second["tiers"]["diamond"] == math.ceil(0.05 * second["customers"])
+    assert second["tiers"]["core"] == math.ceil(0.20 * second["customers"]) - \
+        second["tiers"]["diamond"]
+    wh = connect(f"duckdb://{out / 'demo.duckdb'}", create=False)
+    try:
+        row = wh.table("runs").filter(lambda t: t.run_id == second["run_id"]).to_pandas()
+    finally:
+        wh.close()
+    recorded = json.loads(row["config"].iloc[0])["policy"]
+    assert recorded["tiers"]["shares"] == {"diamond": 0.05, "core": 0.15, "potential": 0.30,
+                                           "basic": 0.50}
+    assert row["config_hash"].iloc[0] == second["policy"]["config_hash"] != \
+        info["policy"]["config_hash"]

@@ -97,6 +97,57 @@ def test_months_and_years(world, period, compare, kind_compare):
     assert out["previous"]["baseline"] is not None
 
 
+def test_a_quarters_index_does_not_depend_on_what_it_is_compared_with_and_counts_bav(world):
+    url, _ = world
+    seen = {}
+    for other in ("2025-Q3", "2024-Q4"):
+        result = run("-w", url, "--period", "2025-Q4", "--compare", other, "--json")
+        assert result.exit_code == 0, result.output
+        seen[other] = json.loads(result.stdout)
+    a, b = seen["2025-Q3"], seen["2024-Q4"]
+    assert a["compare"] == "2025-Q3" and b["compare"] == "2024-Q4"
+    # growth targets are measured against the card's base period (the quarter before) in
+    # both, so the same metrics are scored the same way and the index is one number
+    assert a["current"]["baseline"] == b["current"]["baseline"] == "2025-Q3"
+    assert a["index"] is not None and a["index"] == b["index"]
+    rows = [{m["metric"]: (m["status"], m["attainment"]) for m in out["current"]["metrics"]}
+            for out in (a, b)]
+    assert rows[0] == rows[1]
+    # the comparison period is scored against its own base, not against 2025-Q4
+    assert b["previous"]["baseline"] == "2024-Q3"
+    # a metric whose base period has no value is listed as unscored, with the reason
+    for m in a["current"]["metrics"]:
+        if m["status"] == "no_target":
+            assert "2025-Q3" in m["note_text"]
+    # BAV is scored in the brand dimension where surveys exist: awareness × association ×
+    # loyalty × the premium coefficient
+    metrics = {m["metric"]: m for m in a["current"]["metrics"]}
+    bav, parts = metrics["bav"], [metrics[k] for k in ("awareness", "association", "loyalty")]
+    assert bav["dimension"] == "brand_value" and bav["status"] == "ok"
+    product = parts[0]["actual"] * parts[1]["actual"] * parts[2]["actual"]
+    assert bav["actual"] == pytest.approx(product * bav["note_args"]["coefficient"], rel=1e-4)
+
+
+def test_a_card_can_measure_growth_year_on_year(world, tmp_path):
+    url, _ = world
+    card = tmp_path / "yoy.yaml"
+    card.write_text("base: year_before\ndimensions:\n"
+                    "  - {key: value, weight: 1, metrics: [{key: net_revenue, target: '+10%'}]}\n")
+    out = {}
+    for other in ("2025-Q3", "2025-Q2"):
+        result = run("-w", url, "--file", str(card), "--period", "2025-Q4", "--compare", other,
+                     "--json")
+        assert result.exit_code == 0, result.output
+        out[other] = json.loads(result.stdout)
+    assert out["2025-Q3"]["current"]["baseline"] == "2024-Q4"
+    assert out["2025-Q3"]["previous"]["baseline"] == "2024-Q3"
+    assert out["2025-Q3"]["index"] == out["2025-Q2"]["index"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(card.read_text().replace("year_before", "last_year"))
+    result = run("-w", url, "--file", str(bad))
+    assert result.exit_code == 2 and "previous, year_before" in result.stderr
+
+
 def test_supplied_value_fills_the_automation_rate(world, tmp_path):
     url, _ = world
     f = tmp_path / "ops.yaml"

@@ -62,6 +62,7 @@ def register() -> None:
     """Import the command modules so their commands attach to `app`."""
     # the order of import is the order of `upmarket --help`: data in, runs, then results
     import upmarket.cli.data  # noqa: F401
+    import upmarket.cli.config  # noqa: F401
     import upmarket.cli.runs  # noqa: F401
     import upmarket.cli.customers  # noqa: F401
     import upmarket.cli.actions  # noqa: F401

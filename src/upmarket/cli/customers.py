@@ -393,19 +393,20 @@ def whatif(
 ):
     """CLV levers: total net lifetime value per tier under changed retention, frequency, …
 
-    Computed from the current run's fitted models (BG/NBD + Gamma-Gamma), not from quoted
-    rules of thumb.
+    Computed from the current run's fitted models (BG/NBD + Gamma-Gamma) under the policy that
+    run recorded, not from quoted rules of thumb.
 
     Example: upmarket whatif --retention +5pt --frequency +10% --order-value +5% --cost-to-serve -10%
     """
     import pandas as pd
-    from upmarket.pipeline import Settings, snapshot
+    from upmarket.pipeline import snapshot
+    from upmarket.policy.file import policy_of_run
     from upmarket.strategy.levers import Levers, what_if
 
     levers = Levers(_percent(retention, "pt"), _percent(frequency, "%"),
                     _percent(order_value, "%"), _percent(cost_to_serve, "%"))
     wh, run, res = _results(warehouse)
-    settings = Settings()
+    settings = policy_of_run(run).settings()  # the tiers and horizons the run used
     frame, model = snapshot(wh, pd.Timestamp(run["as_of"]).to_pydatetime(), settings, clv=False)
     tiers = res.select("customer_id", "tier").to_pandas().set_index("customer_id")["tier"]
     table = what_if(frame, model, frame["customer_id"].map(tiers).fillna("basic"), levers,

@@ -10,11 +10,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly, progress
+from upmarket.cli import AsJson, Warehouse, app, console, friendly, progress
+from upmarket.cli.config import ConfigPath
 from upmarket.i18n import label, value_label
 from upmarket.locations import STORE_ENV
 from upmarket.locations import WAREHOUSE_ENV as ENV_VAR
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
+
+#: --lang of the commands that run the engine: the policy's language unless given.
+Lang = Annotated[str | None, typer.Option(
+    "--lang", envvar="UPMARKET_LANG", show_default=False,
+    help="Labels: en or zh (default: the policy's language).")]
 
 @app.command()
 @friendly
@@ -23,23 +29,28 @@ def run(
         "--as-of", help="Score the world as it stood on this date (default: the day after the "
         "latest order).", formats=["%Y-%m-%d"])] = None,
     warehouse: Warehouse = DEFAULT_URL,
+    config: ConfigPath = None,
     as_json: AsJson = False,
-    lang: Lang = "en",
+    lang: Lang = None,
 ):
     """Run the pipeline and publish its results.
 
     Features → lifetime value → churn → segments, tiers and lifecycle → KPIs. Publishing is
-    atomic: a failed or interrupted run leaves the previous results current.
+    atomic: a failed or interrupted run leaves the previous results current. The business
+    policy (upmarket.yaml, or --config) sets tiers, service levels, caps, offers and horizons;
+    the run records it.
     """
     from upmarket import pipeline
+    from upmarket.policy import load_policy
     from upmarket.warehouse import connect
 
+    policy = load_policy(config)  # a bad policy stops the run before the warehouse is opened
     wh = connect(warehouse, create=False)
     with progress(as_json) as bar:
         task = bar.add_task("run", total=len(pipeline.STAGES))
-        ctx = pipeline.run(wh, as_of, on_stage=lambda name, i, n: bar.update(
+        ctx = pipeline.run(wh, as_of, policy=policy, on_stage=lambda name, i, n: bar.update(
             task, completed=i, description=name))
-    _print_run(ctx, as_json, lang)
+    _print_run(ctx, as_json, lang or policy.policy.language)
 
 
 @app.command()
@@ -55,8 +66,9 @@ def demo(
         "driven by a taste no column records; a third of the campaigns without effect), so it "
         "shows how they cope when their assumptions fail.")] = "btyd",
     out: Annotated[Path, typer.Option(help="Folder for the demo warehouse and its outputs.")] = Path("upmarket-output"),
+    config: ConfigPath = None,
     as_json: AsJson = False,
-    lang: Lang = "en",
+    lang: Lang = None,
 ):
     """Build a synthetic store, ingest it, run everything, say where the results are.
 
@@ -73,7 +85,12 @@ def demo(
     from upmarket.demo.world import WorldConfig
     from upmarket.warehouse import connect
 
-    config = WorldConfig(customers=customers, seed=seed, world=world)  # fails before any file
+    from upmarket.policy import load_policy
+
+    # both fail before any file is written
+    policy = load_policy(config)
+    lang = lang or policy.policy.language
+    config = WorldConfig(customers=customers, seed=seed, world=world)
     out.mkdir(parents=True, exist_ok=True)
     db = out / "demo.duckdb"
     ops_db = out / "demo-ops.sqlite"
@@ -97,7 +114,7 @@ def demo(
         loaded = load_world(wh, config, on_table=lambda t, n: bar.update(
             task, description=f"ingested {n:,} {t}"))
         bar.update(task, description="running the pipeline", total=len(pipeline.STAGES), completed=0)
-        ctx = pipeline.run(wh, config.as_of, store_url=store_url,
+        ctx = pipeline.run(wh, config.as_of, store_url=store_url, policy=policy,
                            on_stage=lambda name, i, n: bar.update(
                                task, completed=i, description=name))
     from upmarket.opstore.store import open_store
@@ -215,13 +232,19 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
         return
     s = ctx.summary
     console.print(f"[bold green]{label('run_published', lang, run_id=info['run_id'], as_of=info['as_of'])}[/]")
+    policy = s.get("policy") or {}
+    if policy:
+        console.print(label("run_policy", lang, source=policy["source"] or label(
+            "run_policy_defaults", lang), hash=policy["config_hash"]), highlight=False,
+            soft_wrap=True)
+    money = (policy.get("currency") or {}).get("symbol", "")
     head = Table(show_header=False, box=None)
     head.add_row(label("customers", lang), f"{s['customers']:,}")
-    head.add_row(label("net_revenue", lang), f"{s['net_revenue']:,.0f}")
+    head.add_row(label("net_revenue", lang), f"{money}{s['net_revenue']:,.0f}")
     clv = s.get("clv") or {}
     if clv:
-        head.add_row(label("clv.mean", lang), f"{clv['mean_12m_margin']:,.0f}")
-        head.add_row(label("clv.total", lang), f"{clv['total_12m_margin']:,.0f}")
+        head.add_row(label("clv.mean", lang), f"{money}{clv['mean_12m_margin']:,.0f}")
+        head.add_row(label("clv.total", lang), f"{money}{clv['total_12m_margin']:,.0f}")
     console.print(head)
 
     tiers = ctx.tables.get("tier_summary")

@@ -26,8 +26,9 @@ def scorecard(
         "complete quarter before the latest order). For a card scored from --inputs only, the "
         "candidate to score.")] = None,
     compare: Annotated[str | None, typer.Option(
-        "--compare", "-c", help="Period to compare with, of the same kind; growth targets "
-        "(+35%) are measured against it (default: the period before).")] = None,
+        "--compare", "-c", help="Period to show beside it, of the same kind (default: the period "
+        "before). Growth targets (+35%) are measured against each period's base period, which "
+        "the card sets (base: previous or year_before), so the index does not depend on it.")] = None,
     file: Annotated[str, typer.Option(
         "--file", "-f", help="A shipped card — effect_index (the marketing effect index), "
         "platform_selection, sales_competency, execution — or your own YAML card.")] = "effect_index",
@@ -301,6 +302,10 @@ def _print_comparison(c, lang: str) -> None:
     title = label("scorecard.title_vs", lang, card=_title(card, "card", lang),
                   period=cur.subject, compare=prev.subject)
     console.print(f"[bold]{escape(title)}[/]")
+    if cur.baseline and cur.baseline != prev.subject:
+        # the targets column is read against the base period, not the period shown beside it
+        console.print(escape(label("scorecard.base_period", lang, base=cur.baseline,
+                                   compare=prev.subject)), highlight=False, soft_wrap=True)
     changes = c.metrics.set_index(["dimension", "metric"])
     prev_rows = prev.metrics.set_index(["dimension", "metric"])
     dim_rows = cur.dimensions.set_index("dimension")

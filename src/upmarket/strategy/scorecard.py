@@ -22,7 +22,7 @@ KPI scorecard usually has; each card says which one a metric uses.
   spend ÷ budget). It needs a positive target.
 * ``linear`` — 0 at a floor, 1 at the target, a straight line between:
   ``(actual − floor) ÷ (target − floor)`` (``closest``: ``1 − |actual − target| ÷ |target −
-  floor|``). For a growth target the natural floor is the comparison period's own value
+  floor|``). For a growth target the natural floor is the base period's own value
   (``floor: "+0%"``), which makes the score the growth achieved ÷ the growth targeted: CLTV up
   10 % against seed 000's +35 % scores 10/35. This is the default for growth targets; plain
   ``attainment`` would give a flat CLTV 1/1.35 = 74 % for doing nothing.
@@ -33,7 +33,7 @@ metric does not buy off another), so every dimension score and the overall index
 the dimension's weight × 100; the points add up to the overall index.
 
 Targets are written as the seeds write them: ``"> 50"`` (absolute, NPS 突破50分), ``"+35%"``
-(growth against the comparison period, CLTV 提升35%), ``"+5pt"`` (percentage points on a share),
+(growth against the base period, CLTV 提升35%), ``"+5pt"`` (percentage points on a share),
 ``"<= 4"`` or a bare number.
 
 Missing data
@@ -42,6 +42,13 @@ A metric whose data are missing is reported as "no data" and the weights of the 
 of its dimension are scaled up to fill its place; a dimension with no data at all hands its
 weight to the others the same way. Both are listed in the output, and the index states the
 share of the card's weight it actually covers — never a silent zero.
+
+Growth targets are measured against the scored period's *base period*, which the card fixes
+(``base: previous``, the period just before, by default; ``base: year_before`` for the same
+period a year earlier) and not against whichever period it is shown beside: the index of a
+period is then the same number whatever it is compared with, and it always counts the same
+metrics. A metric whose base period has no usable value is reported as "no target" (its note
+names the base period), never dropped from the table.
 
 Periods are months (``2025-07``), quarters (``2025-Q3``) or years (``2025``): seed 000's
 monthly quick review, quarterly assessment and annual retrospective. Metric values come from a
@@ -125,6 +132,10 @@ class Period:
     def previous(self) -> Period:
         """The period of the same kind just before this one."""
         return self._shift(-1)
+
+    def year_before(self) -> Period:
+        """The same month, quarter or year one year earlier."""
+        return self._shift(-{"month": 12, "quarter": 4, "year": 1}[self.kind])
 
     def _shift(self, n: int) -> Period:
         per_year = {"month": 12, "quarter": 4, "year": 1}[self.kind]
@@ -211,7 +222,7 @@ _ABSOLUTE = re.compile(r"^(>=|<=|==|>|<|=|≥|≤)?\s*([+\-−]?)\s*" + _NUMBER 
 @dataclass(frozen=True)
 class Target:
     """A target or floor as written in a card: absolute (``> 50``, ``0.8``, ``80%``), growth
-    against the comparison period (``+35%``) or percentage points on it (``+5pt``)."""
+    against the base period (``+35%``) or percentage points on it (``+5pt``)."""
 
     text: str
     kind: str  # absolute | growth | points
@@ -223,7 +234,7 @@ class Target:
         return self.kind != "absolute"
 
     def resolve(self, baseline: float | None) -> float | None:
-        """The level this target asks for, given the comparison period's value."""
+        """The level this target asks for, given the base period's value."""
         if self.kind == "absolute":
             return self.value
         if baseline is None or not math.isfinite(baseline):
@@ -262,7 +273,7 @@ def parse_target(raw, where: str) -> Target:
         comp = _COMPARATORS.get(m.group(1)) if m.group(1) else None
         return Target(s, "absolute", value, None if comp == "=" else comp)
     raise BadScorecard(f"{where}: cannot read the target {raw!r}; write an absolute level "
-                       "('> 50', '>= 80%', 4.5), growth against the comparison period ('+35%') "
+                       "('> 50', '>= 80%', 4.5), growth against the base period ('+35%') "
                        "or percentage points ('+5pt')")
 
 
@@ -341,17 +352,28 @@ class Scorecard:
     origin: str = ""
     title: Mapping[str, str] | None = None
     source: str = ""
+    #: which period growth targets are measured against: `BASES`
+    base: str = "previous"
 
     @property
     def metrics(self) -> list[tuple[Dimension, Metric]]:
         return [(d, m) for d in self.dimensions for m in d.metrics]
+
+    def base_of(self, subject: Period | str) -> Period | None:
+        """The period a subject's growth targets are measured against; None for a subject
+        that is not a period (a platform, a salesperson)."""
+        if not isinstance(subject, Period):
+            return None
+        return subject.year_before() if self.base == "year_before" else subject.previous()
 
     @property
     def needs_warehouse(self) -> bool:
         return any(not m.from_inputs for _, m in self.metrics)
 
 
-_CARD_KEYS = {"name", "title", "source", "method", "cap", "dimensions", "description"}
+_CARD_KEYS = {"name", "title", "source", "method", "cap", "dimensions", "description", "base"}
+#: What a card's `base` may say: growth against the period before, or a year earlier.
+BASES = ("previous", "year_before")
 _DIM_KEYS = {"key", "title", "weight", "metrics", "description"}
 _METRIC_KEYS = {"key", "title", "source", "from", "weight", "direction", "target", "floor",
                 "method", "cap", "unit", "tolerance", "description"}
@@ -439,6 +461,10 @@ def parse_scorecard(data, origin: str = "<scorecard>") -> Scorecard:
     if default_method is not None and default_method not in METHODS:
         raise BadScorecard(f"{origin}: method must be one of {', '.join(METHODS)}")
     default_cap = float(data.get("cap", 1.0))
+    base = data.get("base", "previous")
+    if base not in BASES:
+        raise BadScorecard(f"{origin}: base: {base!r} — growth targets are measured against "
+                           f"one of {', '.join(BASES)}")
     dims_raw = _items(data.get("dimensions"), origin, "dimension")
     dim_names = [str(d["key"]) for d in dims_raw]
     if len(set(dim_names)) != len(dim_names):
@@ -458,7 +484,7 @@ def parse_scorecard(data, origin: str = "<scorecard>") -> Scorecard:
         dims.append(Dimension(str(d["key"]), dw, metrics, _title(d.get("title"), dwhere)))
     name = str(data.get("name") or Path(origin).stem)
     return Scorecard(name, tuple(dims), origin, _title(data.get("title"), origin),
-                     str(data.get("source") or ""))
+                     str(data.get("source") or ""), base)
 
 
 def _metric(m: dict, weight: float, where: str, default_method, default_cap) -> Metric:
@@ -1195,7 +1221,7 @@ def _number(raw, where: str) -> float:
 # -- evaluation ---------------------------------------------------------------------------
 @dataclass
 class Evaluation:
-    """A card scored for one subject against a baseline (the comparison period)."""
+    """A card scored for one subject against a baseline (its base period)."""
 
     card: Scorecard
     subject: str
@@ -1341,19 +1367,26 @@ class Comparison:
 
 def compare(card: Scorecard, provider: MetricProvider, period: Period | str,
             other: Period | str) -> Comparison:
-    """Score `card` for `period` (against `other`) and for `other` (against the period before
-    it, when it is a period), with per-metric, per-dimension and overall deltas."""
-    before = other.previous() if isinstance(other, Period) else None
-    subjects = [period, other] + ([before] if before is not None else [])
+    """Score `card` for `period` and for `other`, side by side, with per-metric, per-dimension
+    and overall deltas. Each period's growth targets are measured against its own base period
+    (`Scorecard.base_of`), so neither score depends on what it is compared with; subjects that
+    are not periods (candidates) measure growth against `other`, as before."""
+    base = card.base_of(period) if isinstance(period, Period) else other
+    other_base = card.base_of(other)
+    subjects = list(dict.fromkeys(
+        s for s in (period, other, base, other_base) if s is not None))
     got = provider.measure(_keys(card), subjects)
     for lab in got:
         _check_inputs(card, got[lab])
-    cur = score_card(card, got[subject_label(period)], got[subject_label(other)],
-                     subject=subject_label(period), baseline=subject_label(other))
-    prev = score_card(card, got[subject_label(other)],
-                      got.get(subject_label(before)) if before is not None else None,
-                      subject=subject_label(other),
-                      baseline=subject_label(before) if before is not None else None)
+
+    def scored(subject, against):
+        return score_card(card, got[subject_label(subject)],
+                          got.get(subject_label(against)) if against is not None else None,
+                          subject=subject_label(subject),
+                          baseline=subject_label(against) if against is not None else None)
+
+    cur = scored(period, base)
+    prev = scored(other, other_base)
     keys = ["dimension", "metric"]
     a = cur.metrics.set_index(keys)
     b = prev.metrics.set_index(keys)

@@ -44,6 +44,10 @@ class TierPolicy:
         ServiceLevel(48, "service.basic", "resource.basic", 2, 0.03),
     )
     diamond_revenue_claim: float = 0.30
+    #: Tier-value bars of Diamond, Core and Potential (12-month margin, as `tier_value`); when
+    #: given, a customer is in the best tier whose bar their value reaches, and `shares` are
+    #: not used: tiers then mean the same value from run to run, whatever the base's size.
+    thresholds: tuple[float, float, float] | None = None
     #: w of `tier_value`: the weight of current value (trailing 12-month margin) against
     #: potential (predicted 12-month margin, `clv`); 0 ranks on the forecast alone, 1 on the
     #: past year alone.
@@ -81,6 +85,10 @@ class TierPolicy:
             raise ValueError("tier shares must be four positive fractions summing to 1")
         if not 0.0 <= self.current_weight <= 1.0:
             raise ValueError("the current-value weight of the tiers must lie in [0, 1]")
+        if self.thresholds is not None and (
+                len(self.thresholds) != 3
+                or not self.thresholds[0] >= self.thresholds[1] >= self.thresholds[2]):
+            raise ValueError("tier thresholds are three bars, Diamond's ≥ Core's ≥ Potential's")
 
     def level(self, tier: str) -> ServiceLevel:
         return self.levels[TIER_ORDER.index(tier)]
@@ -111,9 +119,13 @@ def assign_tiers(value: np.ndarray, policy: TierPolicy = TierPolicy()) -> np.nda
     """Tier per customer: the top `shares[0]` of customers by value are diamond, and so on.
 
     Ranks are by value descending, ties broken by input order (stable), so the counts per tier
-    are exactly ⌈cumulative share × n⌉ boundaries and every customer gets one tier.
+    are exactly ⌈cumulative share × n⌉ boundaries and every customer gets one tier. With
+    `policy.thresholds` the tier is the best one whose bar the value reaches instead.
     """
     value = np.nan_to_num(np.asarray(value, float), nan=-np.inf)
+    if policy.thresholds is not None:
+        below = (value[:, None] < np.asarray(policy.thresholds, float)[None, :]).sum(axis=1)
+        return np.array(TIER_ORDER)[below]
     n = len(value)
     order = np.argsort(-value, kind="stable")
     position = np.empty(n, dtype=np.int64)
@@ -129,7 +141,8 @@ def tier_thresholds(value: np.ndarray, tiers: np.ndarray) -> dict[str, float]:
     return {t: float(s.get(t, np.nan)) for t in TIER_ORDER}
 
 
-def distance_to_next_tier(value: np.ndarray, tiers: np.ndarray) -> np.ndarray:
+def distance_to_next_tier(value: np.ndarray, tiers: np.ndarray,
+                          policy: TierPolicy = TierPolicy()) -> np.ndarray:
     """How much more value — in the units the tiers were cut on, tier value in a run — would
     lift each customer into the tier above (0 for diamond).
 
@@ -137,7 +150,9 @@ def distance_to_next_tier(value: np.ndarray, tiers: np.ndarray) -> np.ndarray:
     tier above."""
     value = np.asarray(value, float)
     tiers = np.asarray(tiers)
-    bars = tier_thresholds(value, tiers)
+    # fixed bars are the bars; otherwise the lowest value that made each tier
+    bars = dict(zip(TIER_ORDER, (*policy.thresholds, -np.inf))) \
+        if policy.thresholds is not None else tier_thresholds(value, tiers)
     next_bar = {}
     for i, t in enumerate(TIER_ORDER[1:], start=1):
         above = [bars[u] for u in TIER_ORDER[:i] if not np.isnan(bars[u])]

@@ -124,7 +124,9 @@ class Run:
     def _row(self, status: str, counts: dict | None) -> dict:
         return {"run_id": self.run_id, "as_of": self.as_of, "started": self.started,
                 "finished": _now(), "status": status, "config_hash": self.config_hash,
-                "counts": json.dumps({"outputs": self.outputs, **(counts or {})}, default=str)}
+                "counts": json.dumps({"outputs": self.outputs, **(counts or {})}, default=str),
+                "config": json.dumps(self.config, sort_keys=True, ensure_ascii=False,
+                                     default=str)}
 
 
 def _output_views(wh: Warehouse) -> set[str]:

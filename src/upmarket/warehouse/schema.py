@@ -186,6 +186,8 @@ BATCH_KEYS = Table("ingest_batch_keys", ("batch_id", "table", "key_hash"), (
 RUNS = Table("runs", ("run_id",), (
     C("run_id"), C("as_of", "timestamp"), C("started", "timestamp"), C("finished", "timestamp"),
     C("status"), C("config_hash"), C("counts", "json"),
+    C("config", "json", doc="what the run was configured with: the business policy it used "
+      "(upmarket.yaml, or the defaults); config_hash is its digest"),
 ), "One row per finished run; a run's results are visible only once its row says published.")
 
 SYSTEM_KEYS = Table("system_keys", ("name",), (

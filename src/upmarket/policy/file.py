@@ -1,0 +1,248 @@
+"""The policy file: where it is found, how it is read and checked, and how `config init`
+writes it.
+
+Found at `--config PATH`, else at the path in UPMARKET_CONFIG, else as `upmarket.yaml` in the
+working directory; with none of them the engine's defaults apply. Errors name the file and the
+key path at fault (`tiers.shares.diamond: must be between 0 and 1`); an unknown key is refused
+with the keys allowed there and the closest one, since a misspelt key would otherwise leave the
+default silently in force. The file is read with `yaml.safe_load`, which builds plain data only
+(OWASP Deserialization Cheat Sheet: never let a document choose the objects it becomes).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import textwrap
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from upmarket.errors import UpmarketError
+from upmarket.locations import POLICY_ENV, POLICY_FILE
+from upmarket.policy.schema import Policy
+
+#: Larger than any policy needs; a bigger file is a mistake, not a policy.
+MAX_BYTES = 1_000_000
+
+
+class BadPolicy(UpmarketError):
+    """The policy file is missing, unreadable or holds a value the engine cannot use."""
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    policy: Policy
+    #: the file it came from; None: the defaults
+    source: Path | None
+
+    def record(self) -> dict:
+        """What a run stores of the policy it used: its content, not its file's text, so
+        comments and key order do not change a run's configuration digest."""
+        return {"policy": self.policy.model_dump(mode="json")}
+
+
+def find_policy(path: str | Path | None = None) -> Path | None:
+    """The policy file in force: `path`, else UPMARKET_CONFIG, else ./upmarket.yaml when it
+    exists; None when there is none."""
+    named = path or os.environ.get(POLICY_ENV) or None
+    if named:
+        p = Path(named)
+        if not p.is_file():
+            # the command line fills --config from the variable too, so name both
+            how = f"--config or {POLICY_ENV}" if path else POLICY_ENV
+            raise BadPolicy(f"{p}: no such policy file (named by {how}); create one with "
+                            f"`upmarket config init {p}`")
+        return p
+    default = Path(POLICY_FILE)
+    return default if default.is_file() else None
+
+
+def load_policy(path: str | Path | None = None) -> LoadedPolicy:
+    """The policy in force (see `find_policy`), checked."""
+    found = find_policy(path)
+    return LoadedPolicy(Policy() if found is None else read_policy(found), found)
+
+
+def policy_of_run(run: dict) -> Policy:
+    """The policy a published run recorded (its `runs` row, as `warehouse.runs.current_run`
+    gives it), so what is computed later from that run uses the same tiers and horizons; the
+    defaults for a run recorded before policies were."""
+    config = run.get("config")
+    recorded = json.loads(config).get("policy") if isinstance(config, str) and config else None
+    return Policy.model_validate(recorded) if recorded else Policy()
+
+
+def read_policy(path: str | Path) -> Policy:
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_BYTES:
+            raise BadPolicy(f"{p}: larger than {MAX_BYTES:,} bytes; a policy file is a few "
+                            "kilobytes")
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadPolicy(f"{p}: not UTF-8 text") from None
+    except OSError as exc:
+        raise BadPolicy(f"{p}: cannot be read ({exc.strerror or exc})") from None
+    return parse_policy(text, str(p))
+
+
+def parse_policy(text: str, origin: str = POLICY_FILE) -> Policy:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise BadPolicy(f"{origin}: not valid YAML{where}: {problem}") from None
+    if data is None:
+        return Policy()
+    if not isinstance(data, dict):
+        raise BadPolicy(f"{origin}: the policy is a mapping of sections "
+                        f"({', '.join(Policy.model_fields)}), not a {type(data).__name__}")
+    try:
+        return Policy.model_validate(_over_defaults(data, Policy().model_dump(mode="json")))
+    except ValidationError as exc:
+        problems = [_message(e) for e in exc.errors()]
+        raise BadPolicy(f"{origin}: " + ("; ".join(problems) if len(problems) == 1 else
+                                         f"{len(problems)} problems:\n  "
+                                         + "\n  ".join(problems))) from None
+
+
+def _over_defaults(data: dict, default: dict) -> dict:
+    """The file's values laid over the defaults key by key, so a section given in part (one
+    tier's response time, an offer's value) keeps the defaults of the keys it leaves out."""
+    out = dict(default)
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(default.get(key), dict):
+            out[key] = _over_defaults(value, default[key])
+        else:
+            out[key] = value
+    return out
+
+
+# -- messages -----------------------------------------------------------------------------
+def _section(annotation) -> type[BaseModel] | None:
+    """The model a field holds, through `X | None`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _section(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _walk(loc) -> tuple[list[str], type[BaseModel] | None, str | None]:
+    """The key path of an error location (union tags dropped), and for an unknown key the
+    model it was given in and the key."""
+    model: type[BaseModel] | None = Policy
+    path: list[str] = []
+    for part in map(str, loc):
+        if model is None:
+            path.append(part)
+        elif part in model.model_fields:
+            path.append(part)
+            model = _section(model.model_fields[part].annotation)
+        elif part != model.__name__:  # not the member of `Section | None` that was tried
+            return [*path, part], model, part
+    return path, None, None
+
+
+def _closest(word: str, choices) -> str:
+    near = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {near[0]!r}?" if near else ""
+
+
+def _message(e: dict) -> str:
+    path, model, unknown = _walk(e["loc"])
+    where = ".".join(path) or "(the whole file)"
+    kind = e["type"]
+    if kind == "extra_forbidden" and model is not None:
+        allowed = list(model.model_fields)
+        return (f"{where}: unknown key{_closest(unknown or path[-1], allowed)} "
+                f"(allowed here: {', '.join(allowed)})")
+    if kind == "literal_error":
+        allowed = re.findall(r"'([^']*)'", e.get("ctx", {}).get("expected", ""))
+        given = e.get("input")
+        hint = _closest(str(given), allowed) if isinstance(given, str) else ""
+        return f"{where}: {given!r} is not allowed{hint} (allowed: {', '.join(allowed)})"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        inner = _section_at(path)
+        keys = f" with keys {', '.join(inner.model_fields)}" if inner else ""
+        return f"{where}: must be a mapping{keys}, not {e.get('input')!r}"
+    if kind == "missing":
+        return f"{where}: is required"
+    msg = str(e["msg"]).removeprefix("Value error, ").replace("Input should be", "must be")
+    return f"{where}: {msg}"
+
+
+def _section_at(path: list[str]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = Policy
+    for part in path:
+        if model is None or part not in model.model_fields:
+            return None
+        model = _section(model.model_fields[part].annotation)
+    return model
+
+
+# -- the file config init writes ----------------------------------------------------------
+HEADER = """\
+# upmarket business policy. Every key is optional: a key left out keeps the default shown
+# here. `upmarket config validate` checks the file; `upmarket run` and `upmarket demo` use it
+# (from --config PATH, the UPMARKET_CONFIG variable, or upmarket.yaml in the working
+# directory) and record it with each run.
+"""
+
+
+def _scalar(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    return json.dumps(v, ensure_ascii=False)  # a double-quoted YAML string
+
+
+def _render(model: type[BaseModel], data: dict, indent: int, out: list[str]) -> None:
+    pad = " " * indent
+    for name, field in model.model_fields.items():
+        value = data.get(name)
+        if field.description:
+            out += textwrap.wrap(field.description, width=96, initial_indent=f"{pad}# ",
+                                 subsequent_indent=f"{pad}# ")
+        inner = _section(field.annotation)
+        if inner is not None and isinstance(value, dict):
+            out.append(f"{pad}{name}:")
+            _render(inner, value, indent + 2, out)
+        else:
+            out.append(f"{pad}{name}: {_scalar(value)}")
+
+
+def default_yaml() -> str:
+    """The policy file with every default and a comment per key."""
+    out: list[str] = [HEADER.rstrip("\n")]
+    _render(Policy, Policy().model_dump(mode="json"), 0, out)
+    return "\n".join(out) + "\n"
+
+
+def changed_keys(policy: Policy) -> dict[str, tuple[object, object]]:
+    """Key path → (default, value) for every value that differs from the defaults."""
+    def flat(d, prefix=""):
+        for k, v in d.items():
+            if isinstance(v, dict):
+                yield from flat(v, f"{prefix}{k}.")
+            else:
+                yield f"{prefix}{k}", v
+    default = dict(flat(Policy().model_dump(mode="json")))
+    mine = dict(flat(policy.model_dump(mode="json")))
+    keys = dict.fromkeys([*default, *mine])
+    return {k: (default.get(k), mine.get(k)) for k in keys if default.get(k) != mine.get(k)}
