@@ -62,3 +62,30 @@ def profiles(wh, *, run: dict | None = None, dimensions=DIMENSIONS) -> dict[str,
             frame["_o"] = frame["value"].map(lambda v: (v == MISSING, v))
         out[dim] = frame.sort_values("_o").drop(columns="_o").reset_index(drop=True)
     return out
+
+
+def display(frames: dict[str, pd.DataFrame], lang: str | None = None) -> list[dict]:
+    """The profiles as the report and the dashboard show them: one table per dimension, the
+    figures formatted, the tier mix as shares in tier order (Diamond / Core / Potential /
+    Basic), a missing value as "—"."""
+    from upmarket.i18n import label, value_label
+
+    mix_title = " / ".join(value_label("tier", t, lang) for t in TIER_ORDER)
+    out = []
+    for dim, f in frames.items():
+        rows = []
+        for r in f.to_dict("records"):
+            value = r["value"]
+            if dim == "age_band" and value == "under_18":
+                value = "<18"
+            rows.append({
+                "value": value, "customers": f"{int(r['customers']):,}",
+                "share": f"{r['share']:.0%}",
+                "tier_mix": " / ".join(f"{r[t]:.0%}" for t in TIER_ORDER),
+                "mean_clv": f"{r['mean_clv']:,.0f}" if "mean_clv" in r else "—",
+                "mean_churn": f"{r['mean_churn_risk']:.0%}" if "mean_churn_risk" in r else "—",
+                "revenue_share": f"{r['revenue_share']:.0%}" if "revenue_share" in r else "—"})
+        out.append({"dimension": dim, "title": label(f"profile.by.{dim}", lang),
+                    "tier_mix_title": f"{label('profile.tier_mix', lang)} ({mix_title})",
+                    "rows": rows})
+    return out
