@@ -551,6 +551,10 @@ LABELS: dict[str, dict[str, str]] = {
     "segbuild.none": {"en": "No saved segments yet.", "zh-CN": "还没有保存的分群。"},
     "segbuild.name_col": {"en": "name", "zh-CN": "名称"},
     "segbuild.revenue_share": {"en": "revenue share", "zh-CN": "收入占比"},
+    "segbuild.needs_export": {
+        "en": "Saving a segment changes what rules and exports act on: sign in with a key that "
+              "may export (or an admin key). Counting needs only a read key.",
+        "zh-CN": "保存分群会改变规则和导出的对象：请用具有导出权限（或管理员）的密钥登录。仅计算人数只需读取权限。"},
     "segbuild.needs_name": {"en": "Give the segment a name to save it.",
                             "zh-CN": "请填写分群名称后再保存。"},
     "segbuild.open": {"en": "Segment builder and profiles", "zh-CN": "分群构建与客户画像"},

@@ -41,6 +41,7 @@ from upmarket.service import profiles
 from upmarket.service.csrf import FIELD, LOGIN_COOKIE, LOGIN_PATH, Csrf, foreign_origin
 from upmarket.service.origin import cookie_secure, own_origin, settings_of
 from upmarket.service.security import csp_nonce
+from upmarket.service.segment_builder import segment_builder_router
 from upmarket.service.sessions import COOKIE, Sessions
 from upmarket.strategy import economics
 from upmarket.strategy.tiers import TierPolicy
@@ -254,6 +255,11 @@ def dashboard_router(store: ops.Store, app_state, sessions: Sessions,
             csrf_token=csrf.token(f"session:{cookie}"), csp_nonce=csp_nonce(request))
         return HTMLResponse(html, headers={"Cache-Control": "no-store",
                                            "Content-Language": lang})
+
+    # the segment builder: a page of its own module, sharing this dashboard's session, CSRF
+    # tokens, language choice and cross-site refusal
+    router.include_router(segment_builder_router(store, app_state, sessions, csrf, lang_for,
+                                                 cross_site))
 
     @router.get("/static/plotly.min.js")
     def plotly_js() -> Response:
