@@ -237,3 +237,32 @@ def test_the_cli_refuses_bad_names_and_conditions(world):
         assert r.exit_code == 2 and "segment name" in r.output
     gone = runner.invoke(app, ["segments", "export", "never_saved", "--by", "saved", "-w", url])
     assert gone.exit_code == 2 and "no saved segment 'never_saved'" in gone.output
+
+
+def test_profiles_by_city_tier_and_age_band_match_sql(world):
+    from upmarket.strategy import demographics
+
+    url, _ = world
+    wh = connect(url, create=False)
+    try:
+        found = demographics.profiles(wh)
+    finally:
+        wh.close()
+    city = found["city_tier"].set_index("value")
+    expected = sql(url, "SELECT coalesce(c.city_tier, '—') AS v, count(*) AS n, avg(r.clv) AS clv, "
+                        "avg(r.churn_risk) AS churn, avg((r.tier = 'diamond')::INT) AS diamond "
+                        "FROM results r LEFT JOIN customers c USING (customer_id) GROUP BY 1"
+                   ).set_index("v")
+    assert list(city.index) == ["1", "2", "3", "4", "—"]
+    for v, row in expected.iterrows():
+        assert city.loc[v, "customers"] == row["n"]
+        assert city.loc[v, "mean_clv"] == pytest.approx(row["clv"])
+        assert city.loc[v, "mean_churn_risk"] == pytest.approx(row["churn"])
+        assert city.loc[v, "diamond"] == pytest.approx(row["diamond"])
+    ages = found["age_band"].set_index("value")["customers"]
+    by_sql = sql(url, "SELECT count(*) AS n FROM customers WHERE 2026 - birth_year BETWEEN 25 "
+                      "AND 34")["n"].iloc[0]
+    assert ages["25-34"] == by_sql
+    assert ages.sum() == N
+    incomes = list(found["income_band"]["value"])
+    assert incomes == ["<5k", "5k-10k", "10k-20k", "50k+"]  # bands in their numeric order

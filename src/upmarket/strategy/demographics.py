@@ -59,9 +59,25 @@ def profiles(wh, *, run: dict | None = None, dimensions=DIMENSIONS) -> dict[str,
             rank = {v: i for i, v in enumerate(order)}
             frame["_o"] = frame["value"].map(lambda v: rank.get(v, len(rank)))
         else:
-            frame["_o"] = frame["value"].map(lambda v: (v == MISSING, v))
+            frame["_o"] = _natural(frame["value"])
         out[dim] = frame.sort_values("_o").drop(columns="_o").reset_index(drop=True)
     return out
+
+
+def _natural(values: pd.Series) -> pd.Series:
+    """Sort keys putting bands in their numeric order when every value names a number
+    (`<5k` < `5k-10k` < `10k-20k` < `50k+`), else in text order; missing values last."""
+    import re
+
+    def number(v: str) -> float | None:
+        m = re.search(r"\d+(?:\.\d+)?", v)
+        if m is None:
+            return None
+        return float(m.group()) - (0.5 if v.lstrip().startswith("<") else 0.0)
+
+    nums = {v: number(v) for v in values if v != MISSING}
+    numeric = all(n is not None for n in nums.values())
+    return values.map(lambda v: (v == MISSING, nums.get(v) if numeric else 0.0, v))
 
 
 def display(frames: dict[str, pd.DataFrame], lang: str | None = None) -> list[dict]:
