@@ -73,8 +73,11 @@ def evaluate(wh, condition: str, *, run: dict | None = None, at: datetime | None
     pred = sc.compile_condition(tree, base, wh, at=at or _now(), known=known)
     ids = base.filter(pred).select("customer_id")
     members = res.semi_join(ids, "customer_id")
-    sizes = members.aggregate(n=members.count(), revenue=members.net_revenue.sum()).to_pandas()
-    totals = res.aggregate(n=res.count(), revenue=res.net_revenue.sum()).to_pandas()
+    # a run without revenue figures still has sizes: its revenue share is 0
+    money = (lambda t: t.net_revenue.sum()) if "net_revenue" in res.columns else (
+        lambda t: ibis.literal(0.0))
+    sizes = members.aggregate(n=members.count(), revenue=money(members)).to_pandas()
+    totals = res.aggregate(n=res.count(), revenue=money(res)).to_pandas()
     revenue = float(sizes["revenue"].fillna(0).iloc[0])
     total = float(totals["revenue"].fillna(0).iloc[0])
     return Evaluated(condition, run["run_id"], members, int(sizes["n"].iloc[0]),
