@@ -14,8 +14,11 @@ allow-list of fields and operators and compiled to an Ibis filter with typed lit
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
+
+import duckdb
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -33,6 +36,7 @@ from upmarket.strategy import segment_conditions as sc
 from upmarket.warehouse.connection import connect
 from upmarket.warehouse.runs import current_run
 
+log = logging.getLogger(__name__)
 PATH = "/dashboard/segments"
 #: A form larger than this is refused before it is read (the condition itself is bounded
 #: by `segment_conditions.MAX_CHARS`).
@@ -133,6 +137,11 @@ def segment_builder_router(store: ops.Store, app_state, sessions: Sessions, csrf
             return page(request, lang, key, cookie, **shown, status=400, error=str(exc))
         except (NoRun, WarehouseError) as exc:
             return page(request, lang, key, cookie, **shown, status=503, error=str(exc))
+        except duckdb.Error as exc:
+            # another request of this process holding the file read-only at that instant: the
+            # driver's text stays in the log (OWASP Error Handling Cheat Sheet)
+            log.warning("saving a segment failed: %s", exc)
+            return page(request, lang, key, cookie, **shown, status=503, error=profiles.BUSY)
         return page(request, lang, key, cookie, **shown, result=result)
 
     return router
