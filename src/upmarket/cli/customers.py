@@ -309,8 +309,10 @@ def segments_export(
     if format not in ("csv", "xlsx", "parquet"):
         raise UpmarketError(f"--format must be csv, xlsx or parquet, not {format!r}")
     wh, run, res = _results(warehouse)
+    hint = ""
     if by is None:
         by = SAVED if saved_segments.is_saved(wh, name) else "rfm"
+        hint = "; nor is it a saved segment (see `segments list --by saved`)"
     if by == SAVED:
         chosen = saved_segments.members(wh, name, run=run).members
     else:
@@ -318,7 +320,7 @@ def segments_export(
         known = set(res.select(column).distinct().to_pandas()[column].dropna())
         if name not in known:
             raise UnknownSegment(f"no {by} group {name!r} in the current run; groups: "
-                                 f"{', '.join(sorted(map(str, known)))}")
+                                 f"{', '.join(sorted(map(str, known)))}{hint}")
         chosen = res.filter(res[column] == name)
     df = chosen.select(*EXPORT_COLUMNS).order_by(ibis.desc("clv")).to_pandas()
     gated = export_policy.gate(wh, df, with_pii=with_pii, channel=channel)
