@@ -5,6 +5,7 @@ independent SQL reader of the DuckDB file. A module of its own, not `conftest`, 
 
 from __future__ import annotations
 
+import gc
 from datetime import datetime, timedelta
 
 import duckdb
@@ -77,8 +78,15 @@ def sql(url: str, query: str) -> pd.DataFrame:
 
 
 def sql(url: str, query: str) -> pd.DataFrame:
-    """An independent answer: plain SQL on the DuckDB file (read-only), no upmarket code."""
-    con = duckdb.connect(url.removeprefix("duckdb://"), read_only=True)
+    """An independent answer: plain SQL on the DuckDB file, no upmarket code. Read-only, unless
+    a command run in this process still holds the file read-write (DuckDB refuses a second
+    configuration of one file in a process): then through that same configuration."""
+    path = url.removeprefix("duckdb://")
+    gc.collect()  # connections of finished commands close when collected
+    try:
+        con = duckdb.connect(path, read_only=True)
+    except duckdb.ConnectionException:
+        con = duckdb.connect(path)
     try:
         return con.execute(query).df()
     finally:
