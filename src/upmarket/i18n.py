@@ -492,6 +492,103 @@ LABELS: dict[str, dict[str, str]] = {
     "segment.cant_lose": {"en": "Can't lose", "zh-CN": "不能失去的客户"},
     "segment.hibernating": {"en": "Hibernating", "zh-CN": "沉睡客户"},
     "segment.lost": {"en": "Lost", "zh-CN": "已流失客户"},
+    # saved segments: their condition language (strategy.segment_conditions) and builder
+    "condition.empty": {
+        "en": "the condition is empty; write e.g. tier in ['diamond','core'] and city_tier = 1 "
+              "(fields: {fields})",
+        "zh-CN": "条件为空；请写成例如 tier in ['diamond','core'] and city_tier = 1（可用字段：{fields}）"},
+    "condition.too_long": {"en": "the condition is {length} characters long; at most {limit} are "
+                                 "read",
+                           "zh-CN": "条件长 {length} 个字符；最多读取 {limit} 个"},
+    "condition.too_long_tokens": {
+        "en": "at position {position}: the condition has more than {limit} words and symbols",
+        "zh-CN": "第 {position} 个字符处：条件的词和符号超过 {limit} 个"},
+    "condition.too_deep": {"en": "at position {position}: brackets and `not` nest more than "
+                                 "{limit} deep",
+                           "zh-CN": "第 {position} 个字符处：括号和 not 的嵌套超过 {limit} 层"},
+    "condition.too_many_values": {"en": "at position {position}: a list holds at most {limit} "
+                                        "values",
+                                  "zh-CN": "第 {position} 个字符处：列表最多 {limit} 个值"},
+    "condition.bad_character": {
+        "en": "at position {position}: the character '{char}' has no meaning here; put text "
+              "values in quotes ('...')",
+        "zh-CN": "第 {position} 个字符处：字符“{char}”在此无意义；文本值请加引号（'...'）"},
+    "condition.expected": {"en": "at position {position}: expected {expected}, found '{found}'",
+                           "zh-CN": "第 {position} 个字符处：应为 {expected}，实为“{found}”"},
+    "condition.expected_field": {
+        "en": "at position {position}: expected a field, found '{found}'; fields: {fields}",
+        "zh-CN": "第 {position} 个字符处：应为字段名，实为“{found}”；可用字段：{fields}"},
+    "condition.unknown_field": {
+        "en": "at position {position}: unknown field '{field}'; fields: {fields}",
+        "zh-CN": "第 {position} 个字符处：未知字段“{field}”；可用字段：{fields}"},
+    "condition.expected_operator": {
+        "en": "at position {position}: after {field} expected an operator, found '{found}'; "
+              "operators: {operators}",
+        "zh-CN": "第 {position} 个字符处：{field} 之后应为运算符，实为“{found}”；可用运算符：{operators}"},
+    "condition.expected_value": {
+        "en": "at position {position}: expected a value (a number, 'text' or a word), found "
+              "'{found}'",
+        "zh-CN": "第 {position} 个字符处：应为一个值（数字、'文本' 或单词），实为“{found}”"},
+    "condition.expected_list": {
+        "en": "at position {position}: expected a list such as ['diamond','core'], found "
+              "'{found}'",
+        "zh-CN": "第 {position} 个字符处：应为列表，例如 ['diamond','core']，实为“{found}”"},
+    "condition.trailing": {
+        "en": "at position {position}: '{found}' follows a complete condition; join conditions "
+              "with and / or",
+        "zh-CN": "第 {position} 个字符处：完整条件之后还有“{found}”；请用 and / or 连接条件"},
+    "condition.unknown_value": {
+        "en": "at position {position}: {field} has no value '{value}'; values: {values}",
+        "zh-CN": "第 {position} 个字符处：{field} 没有取值“{value}”；可用取值：{values}"},
+    "condition.not_a_number": {"en": "at position {position}: {field} is a number, not '{value}'",
+                               "zh-CN": "第 {position} 个字符处：{field} 是数值，不能是“{value}”"},
+    "condition.unordered": {
+        "en": "at position {position}: {field} has no order, so {op} does not apply; use = != "
+              "in; fields with an order: {ordered}",
+        "zh-CN": "第 {position} 个字符处：{field} 没有顺序，不能用 {op}；请用 = != in；有顺序的字段：{ordered}"},
+    "condition.not_in_data": {"en": "at position {position}: the data hold no {field}",
+                              "zh-CN": "第 {position} 个字符处：数据中没有 {field}"},
+    "segbuild.title": {"en": "Segment builder", "zh-CN": "分群构建器"},
+    "segbuild.intro": {
+        "en": "Describe customers by conditions on their results and attributes, see how many "
+              "they are and their share of revenue, and save the segment by name for exports, "
+              "rules and the report.",
+        "zh-CN": "用客户的分析结果和属性条件描述一群客户，查看人数和收入占比，并按名称保存，供导出、规则和报告使用。"},
+    "segbuild.condition": {"en": "Condition", "zh-CN": "条件"},
+    "segbuild.name": {"en": "Name (to save it)", "zh-CN": "名称（保存时填写）"},
+    "segbuild.preview": {"en": "Count", "zh-CN": "计算人数"},
+    "segbuild.save": {"en": "Save segment", "zh-CN": "保存分群"},
+    "segbuild.fields": {"en": "Fields", "zh-CN": "可用字段"},
+    "segbuild.operators": {"en": "Operators", "zh-CN": "运算符"},
+    "segbuild.result": {
+        "en": "{customers} customers ({share} of {total}), {revenue_share} of revenue",
+        "zh-CN": "{customers} 位客户（占 {total} 位中的 {share}），收入占比 {revenue_share}"},
+    "segbuild.saved_ok": {"en": "Saved segment {name}.", "zh-CN": "已保存分群 {name}。"},
+    "segbuild.saved": {"en": "Saved segments", "zh-CN": "已保存的分群"},
+    "segbuild.none": {"en": "No saved segments yet.", "zh-CN": "还没有保存的分群。"},
+    "segbuild.name_col": {"en": "name", "zh-CN": "名称"},
+    "segbuild.revenue_share": {"en": "revenue share", "zh-CN": "收入占比"},
+    "segbuild.needs_export": {
+        "en": "Saving a segment changes what rules and exports act on: sign in with a key that "
+              "may export (or an admin key). Counting needs only a read key.",
+        "zh-CN": "保存分群会改变规则和导出的对象：请用具有导出权限（或管理员）的密钥登录。仅计算人数只需读取权限。"},
+    "segbuild.needs_name": {"en": "Give the segment a name to save it.",
+                            "zh-CN": "请填写分群名称后再保存。"},
+    "segbuild.open": {"en": "Segment builder and profiles", "zh-CN": "分群构建与客户画像"},
+    "segbuild.back": {"en": "Back to the dashboard", "zh-CN": "返回仪表板"},
+    "profile.title": {"en": "Profiles by demographic and region",
+                      "zh-CN": "按人口属性和地区的客户画像"},
+    "profile.by.city_tier": {"en": "By city tier", "zh-CN": "按城市等级"},
+    "profile.by.age_band": {"en": "By age band", "zh-CN": "按年龄段"},
+    "profile.by.region": {"en": "By region", "zh-CN": "按地区"},
+    "profile.by.gender": {"en": "By gender", "zh-CN": "按性别"},
+    "profile.by.income_band": {"en": "By income band", "zh-CN": "按收入段"},
+    "profile.value": {"en": "value", "zh-CN": "取值"},
+    "profile.share": {"en": "share of customers", "zh-CN": "客户占比"},
+    "profile.tier_mix": {"en": "tier mix", "zh-CN": "等级构成"},
+    "profile.mean_clv": {"en": "mean CLV", "zh-CN": "平均 CLV"},
+    "profile.mean_churn": {"en": "mean churn risk", "zh-CN": "平均流失风险"},
+    "profile.revenue_share": {"en": "revenue share", "zh-CN": "收入占比"},
     # experiments, cohorts, funnels, promotions
     "exp.title": {
         "en": "A/B tests, each arm against its control (conversion = purchase within {window} "
@@ -1378,6 +1475,12 @@ LABELS: dict[str, dict[str, str]] = {
     "report.section.campaigns": {"en": "Campaign results", "zh-CN": "营销活动效果"},
     "report.section.figures": {"en": "Charts", "zh-CN": "图表"},
     "report.section.customers": {"en": "Customers to act on", "zh-CN": "待跟进客户"},
+    "report.section.segments": {"en": "Saved segments and customer profiles",
+                                "zh-CN": "已保存的分群与客户画像"},
+    "report.segments.intro": {
+        "en": "Segments saved with the command upmarket segments create or the dashboard's "
+              "segment builder, evaluated on this run.",
+        "zh-CN": "通过命令 upmarket segments create 或仪表板分群构建器保存的分群，按本次运行计算。"},
     "report.section.risks": {"en": "Risk register", "zh-CN": "风险登记表"},
     "report.section.sources": {"en": "Data sources and method", "zh-CN": "数据来源与方法"},
     "report.col.kpi": {"en": "Indicator", "zh-CN": "指标"},

@@ -38,6 +38,9 @@ Conditions are data, never code (nothing is `eval`-ed):
   customer from the profiles snapshot (`opstore.store.PROFILE_FIELDS`), and may also test the
   event itself: ``event.type``, ``event.event``, ``event.properties.KEY``. The subject is the
   customer.
+* **segment** — ``segment: NAME``, a segment saved with ``upmarket segments create``
+  (`strategy.saved_segments`): the rule holds for its members in the run, alone or together
+  with ``customer`` clauses. Runs only: a saved segment is evaluated on a run's results.
 * **kpi** — ``TABLE.COLUMN`` of one of the run's outputs, one subject per row named by
   ``by`` (``channel_roi.roi`` by ``channel``; ``risk_register.level`` by ``indicator``;
   ``campaign_roi.roi_long_term`` by ``campaign_id``), optionally filtered by ``where`` clauses
@@ -303,6 +306,8 @@ class KpiCondition:
 @dataclass(frozen=True)
 class CustomerCondition:
     clauses: tuple[Clause, ...]
+    #: a saved segment the customer must be a member of (`strategy.saved_segments`)
+    segment: str | None = None
 
     @property
     def fields(self) -> list[str]:
@@ -479,6 +484,33 @@ def _customer_condition(raw, where: str, on: str) -> CustomerCondition:
     return CustomerCondition(clauses)
 
 
+def _segment_name(raw, where: str, on: str) -> str:
+    from upmarket.strategy.saved_segments import NAME
+
+    if not isinstance(raw, str) or not NAME.match(raw):
+        raise BadRules(f"{where}: when.segment takes the name of a segment saved with "
+                       f"`upmarket segments create` (e.g. segment: tier1_top), not {raw!r}")
+    if on != "run":
+        raise BadRules(f"{where}: segment {raw!r} is evaluated on a run's results; make the "
+                       "rule `on: run`")
+    return raw
+
+
+def _segment_members(wh, run: Mapping, rule: Rule) -> set[str]:
+    """The customer ids of the rule's saved segment in `run`; a segment missing from the
+    warehouse is the rules file's error, named with the rule."""
+    from upmarket.errors import UnknownSegment
+    from upmarket.strategy import saved_segments
+
+    name = rule.condition.segment  # type: ignore[union-attr]
+    try:
+        found = saved_segments.members(wh, name, run=dict(run))
+    except UnknownSegment as exc:
+        raise BadRules(f"rule {rule.name!r}: {exc}") from None
+    ids = found.members.select("customer_id").to_pandas()["customer_id"]
+    return set(ids.astype(str))
+
+
 def _kpi_condition(when: dict, where: str) -> KpiCondition:
     _unknown(when, _KPI_KEYS, where)
     kpi = when.get("kpi")
@@ -537,13 +569,17 @@ def parse_rule(raw, origin: str, index: int) -> Rule:
                        f"{severity!r}")
     cooldown = parse_duration(raw.get("cooldown", DEFAULT_COOLDOWN), f"{where}: cooldown")
     when = _mapping(raw.get("when"), f"{where}: when", "when")
-    if ("customer" in when) == ("kpi" in when):
+    people = "customer" in when or "segment" in when
+    if people == ("kpi" in when):
         raise BadRules(f"{where}: when needs exactly one of customer (conditions on each "
-                       "customer) or kpi (a run KPI)")
-    if "customer" in when:
-        _unknown(when, {"customer"}, f"{where}: when")
-        cond: KpiCondition | CustomerCondition = _customer_condition(
-            when["customer"], f"{where}: when.customer", on)
+                       "customer), segment (a saved segment's name) or kpi (a run KPI)")
+    if people:
+        _unknown(when, {"customer", "segment"}, f"{where}: when")
+        cond: KpiCondition | CustomerCondition = (
+            _customer_condition(when["customer"], f"{where}: when.customer", on)
+            if "customer" in when else CustomerCondition(()))
+        if "segment" in when:
+            cond = CustomerCondition(cond.clauses, _segment_name(when["segment"], where, on))
         template = {*CUSTOMER_TEMPLATE, *(f.replace(".", "_") for f in cond.fields)}
         if on == "event":
             template |= set(EVENT_TEMPLATE)
@@ -820,7 +856,10 @@ def evaluate_run(wh, store: Store, run_id: str | None, rules: RuleSet | Iterable
         if r.kind == "kpi":
             candidates += kpi_candidates(wh, run, prev, r)
         elif r.name in on_results:
-            candidates += customer_candidates(r, results, source="run", run_id=run["run_id"],
+            rows = results
+            if r.condition.segment:  # type: ignore[union-attr]
+                rows = rows[rows["customer_id"].astype(str).isin(_segment_members(wh, run, r))]
+            candidates += customer_candidates(r, rows, source="run", run_id=run["run_id"],
                                               data_time=_moment(run.get("as_of")))
     fired = auto.fire_alerts(store, candidates, now,
                              _planner(policy, _assigner(store, candidates, wh)))

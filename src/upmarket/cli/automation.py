@@ -452,7 +452,9 @@ def describe(rule) -> str:
     """A rule's condition in one line."""
     c = rule.condition
     if rule.kind == "customer":
-        return " and ".join(cl.text for cl in c.clauses)
+        # a saved segment's members, then the clauses they must also meet
+        segment = [f"segment {c.segment}"] if c.segment else []
+        return " and ".join([*segment, *(cl.text for cl in c.clauses)])
     parts = [f"{c.kpi}" + (f" by {c.by}" if c.by else "")]
     if c.where:
         parts.append("where " + " and ".join(w.text for w in c.where))

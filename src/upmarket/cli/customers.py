@@ -1,5 +1,5 @@
-"""Commands about customers and segments: customers show, segments list|export, whatif,
-holdout."""
+"""Commands about customers and segments: customers show, segments list|create|export|delete,
+whatif, holdout."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from upmarket.locations import STORE_URL
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
 customers_app = typer.Typer(help="Everything known about one customer.", no_args_is_help=True)
-segments_app = typer.Typer(help="Customer groups: list them, export their members.",
-                           no_args_is_help=True)
+segments_app = typer.Typer(help="Customer groups: list them, build and save your own from "
+                           "conditions, export their members.", no_args_is_help=True)
 app.add_typer(customers_app, name="customers")
 app.add_typer(segments_app, name="segments")
 
@@ -31,6 +31,11 @@ GROUPINGS = {"rfm": ("rfm_segment", "segment"), "tier": ("tier", "tier"),
              "lifecycle": ("lifecycle_stage", "stage"), "cluster": ("cluster", "cluster"),
              "churn-band": ("churn_band", "band")}
 By = Annotated[str, typer.Option("--by", help="Group by: rfm, tier, lifecycle, cluster, churn-band.")]
+#: `--by saved`: the segments saved with `segments create`.
+SAVED = "saved"
+ExportBy = Annotated[str | None, typer.Option(
+    "--by", help="Group by: rfm (default), tier, lifecycle, cluster, churn-band, or saved (a "
+    "segment made with `segments create`; the default when NAME is one).")]
 
 
 def _results(warehouse: str):
@@ -284,14 +289,19 @@ def segments_list(
     as_json: AsJson = False,
     lang: Lang = "en",
 ):
-    """Size, revenue share, mean CLV and churn risk of each group.
+    """Size, revenue share, mean CLV and churn risk of each group, then the saved segments.
 
     Groups come from the current run; export one with `upmarket segments export NAME`.
+    `--by saved` lists only the segments saved with `segments create`, each evaluated on
+    the current run.
     """
     import ibis
 
+    if by == SAVED:
+        _saved_list(warehouse, as_json)
+        return
     column, kind = _grouping(by)
-    _, run, res = _results(warehouse)
+    wh, run, res = _results(warehouse)
     g = res.group_by(column).aggregate(
         customers=res.count(), revenue=res.net_revenue.sum(), mean_clv=res.clv.mean(),
         mean_churn_risk=res.churn_risk.mean()).order_by(ibis.desc("customers"))
@@ -307,6 +317,88 @@ def segments_list(
         t.add_row(str(getattr(r, column)), r.name, f"{r.customers:,}", f"{r.revenue_share:.1%}",
                   f"{r.mean_clv:,.0f}", f"{r.mean_churn_risk:.0%}")
     console.print(t)
+    _saved_table(wh, run)
+
+
+def _saved_table(wh, run) -> None:
+    from upmarket.strategy import saved_segments
+
+    found = saved_segments.summary(wh, run=run)
+    if not found:
+        return
+    t = Table("name", "customers", "revenue share", "condition", title="saved segments",
+              title_justify="left")
+    t.columns[3].overflow = "fold"
+    for r in found:
+        if r["error"]:
+            t.add_row(r["name"], "—", "—", f"{r['condition']} ({r['error']})")
+        else:
+            t.add_row(r["name"], f"{r['customers']:,}", f"{r['revenue_share']:.1%}",
+                      r["condition"])
+    console.print(t)
+
+
+def _saved_list(warehouse: str, as_json: bool) -> None:
+    wh, run, _ = _results(warehouse)
+    if as_json:
+        from upmarket.strategy import saved_segments
+
+        print(json.dumps(saved_segments.summary(wh, run=run), ensure_ascii=False))
+        return
+    _saved_table(wh, run)
+
+
+@segments_app.command("create")
+@friendly
+def segments_create(
+    name: Annotated[str, typer.Argument(help="The segment's name: lower-case letters, digits, "
+                                        "_ or -.")],
+    where: Annotated[str, typer.Option(
+        "--where", help="Its condition, e.g. \"tier in ['diamond','core'] and city_tier = 1\"; "
+        "see README (Segments) for the fields and operators.")],
+    warehouse: Warehouse = DEFAULT_URL,
+    as_json: AsJson = False,
+):
+    """Save a segment defined by a condition; shows its size and share of revenue.
+
+    Fields: the run's results (tier, rfm_segment, lifecycle, cluster, churn_band, churn_risk,
+    clv, propensity, p_alive, revenue, orders, recency_days) and the customer's attributes
+    (city_tier, region, country, gender, income_band, occupation, channel, age, age_band,
+    consent). Operators: and, or, not, = != < <= > >=, in [..], between .. and .., is null.
+    Saving again under the same name replaces the condition. The segment is evaluated afresh
+    on each run: use it in `segments export NAME`, in rules (`segment: NAME`) and in the
+    service's /v1/segments/NAME/members.
+
+    Example: upmarket segments create tier1_top --where "tier in ['diamond','core'] and city_tier = 1"
+    """
+    from upmarket.strategy import saved_segments
+    from upmarket.warehouse import connect
+
+    wh = connect(warehouse, create=False)
+    found = saved_segments.save(wh, name, where)
+    if as_json:
+        print(json.dumps({"name": name, "condition": where.strip(), "run_id": found.run_id,
+                          "customers": found.customers, "total_customers": found.total_customers,
+                          "revenue": found.revenue, "revenue_share": found.revenue_share},
+                         ensure_ascii=False))
+        return
+    console.print(f"saved segment [bold]{name}[/]: {found.customers:,} of "
+                  f"{found.total_customers:,} customers, {found.revenue_share:.1%} of revenue "
+                  f"(run {found.run_id})", highlight=False)
+
+
+@segments_app.command("delete")
+@friendly
+def segments_delete(
+    name: Annotated[str, typer.Argument(help="A saved segment's name.")],
+    warehouse: Warehouse = DEFAULT_URL,
+):
+    """Delete a saved segment (its condition; no customer data is touched)."""
+    from upmarket.strategy import saved_segments
+    from upmarket.warehouse import connect
+
+    saved_segments.delete(connect(warehouse, create=False), name)
+    console.print(f"deleted saved segment [bold]{name}[/]", highlight=False)
 
 
 EXPORT_COLUMNS = ("customer_id", "tier", "rfm_segment", "lifecycle_stage", "cluster", "clv",
@@ -318,8 +410,8 @@ EXPORT_COLUMNS = ("customer_id", "tier", "rfm_segment", "lifecycle_stage", "clus
 @friendly
 def segments_export(
     name: Annotated[str, typer.Argument(help="A group code from `segments list` (e.g. champions, "
-                                        "diamond, lapsed, high).")],
-    by: By = "rfm",
+                                        "diamond, lapsed, high) or a saved segment's name.")],
+    by: ExportBy = None,
     format: Annotated[str, typer.Option("--format", help="csv, xlsx or parquet.")] = "csv",
     out: Annotated[Path | None, typer.Option(help="File to write (default NAME.FORMAT).")] = None,
     channel: Annotated[str | None, typer.Option(
@@ -341,18 +433,28 @@ def segments_export(
 
     Example: upmarket segments export at_risk --format xlsx --channel email
     """
-    from upmarket.activation import export_policy
+    import ibis
 
-    column, _ = _grouping(by)
+    from upmarket.activation import export_policy
+    from upmarket.strategy import saved_segments
+
     if format not in ("csv", "xlsx", "parquet"):
         raise UpmarketError(f"--format must be csv, xlsx or parquet, not {format!r}")
     wh, run, res = _results(warehouse)
-    known = set(res.select(column).distinct().to_pandas()[column].dropna())
-    if name not in known:
-        raise UnknownSegment(f"no {by} group {name!r} in the current run; groups: "
-                             f"{', '.join(sorted(map(str, known)))}")
-    df = res.filter(res[column] == name).select(*EXPORT_COLUMNS).order_by(
-        res.clv.desc()).to_pandas()
+    hint = ""
+    if by is None:
+        by = SAVED if saved_segments.is_saved(wh, name) else "rfm"
+        hint = "; nor is it a saved segment (see `segments list --by saved`)"
+    if by == SAVED:
+        chosen = saved_segments.members(wh, name, run=run).members
+    else:
+        column, _ = _grouping(by)
+        known = set(res.select(column).distinct().to_pandas()[column].dropna())
+        if name not in known:
+            raise UnknownSegment(f"no {by} group {name!r} in the current run; groups: "
+                                 f"{', '.join(sorted(map(str, known)))}{hint}")
+        chosen = res.filter(res[column] == name)
+    df = chosen.select(*EXPORT_COLUMNS).order_by(ibis.desc("clv")).to_pandas()
     gated = export_policy.gate(wh, df, with_pii=with_pii, channel=channel)
     path = out or Path(f"{name}.{format}")
     export_policy.write_export(wh, gated.frame, path, format, what="segment",
@@ -366,7 +468,8 @@ def segments_export(
     else:
         ids = "real customer ids and contact details" if with_pii else "pseudonymised ids"
         where = f"on {channel}" if channel else "on any channel"
-        console.print(f"wrote {rows:,} customers of {by} group [bold]{name}[/] to {path} ({ids}); "
+        group = "saved segment" if by == SAVED else f"{by} group"
+        console.print(f"wrote {rows:,} customers of {group} [bold]{name}[/] to {path} ({ids}); "
                       f"{gated.dropped_no_consent:,} left out for lack of marketing consent "
                       f"{where}", highlight=False)
 

@@ -59,7 +59,7 @@ from upmarket.i18n import LABELS, current_lang, label, value_label
 from upmarket.models.churn import signal_text
 from upmarket.reports import figures as F
 from upmarket.reports import method
-from upmarket.strategy import economics
+from upmarket.strategy import demographics, economics, saved_segments
 from upmarket.strategy import scorecard as sc
 from upmarket.strategy.kpis import BENCHMARKS
 from upmarket.warehouse.connection import Warehouse
@@ -253,6 +253,10 @@ class ReportData:
     #: the holdout comparison of the value models (`figures.fig_value_choice`), if the run
     #: made one; shown in the method section rather than among the period's figures
     value_figure: go.Figure | None = None
+    #: segments saved by name, evaluated on the run (`strategy.saved_segments.summary`)
+    saved_segments: list[dict] = field(default_factory=list)
+    #: profiles by demographic and region (`strategy.demographics.display`)
+    profiles: list[dict] = field(default_factory=list)
 
     @property
     def listed_customers(self) -> int:
@@ -658,6 +662,8 @@ def gather(wh: Warehouse, *, cycle: str = "quarter", period=None, lang: str = "e
     data.campaigns = _campaign_rows(frames["campaign_roi"], frames["experiments"], p, lang)
     _customer_lists(wh, results, actions, lang, with_pii, data)
     data.risks = _risk_rows(frames["risk_register"], lang)
+    data.saved_segments = saved_segments.summary(wh, run=run)
+    data.profiles = demographics.display(demographics.profiles(wh, run=run), lang)
     figs, scopes = _figures(wh, data, frames)
     data.figures = figs
     data.captions = {name: _caption(name, data, scopes[name], lang) for name in figs}
@@ -890,6 +896,7 @@ def render(data: ReportData) -> str:
         footer=label("report.footer", lang, run_id=data.run["run_id"],
                      as_of=as_of.strftime("%Y-%m-%d")),
         risks=data.risks, sources=data.sources, outputs_used=data.outputs_used,
+        saved_segments=data.saved_segments, profiles=data.profiles,
         plotly_js=get_plotlyjs(),
     )
 

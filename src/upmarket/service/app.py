@@ -437,9 +437,9 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
              responses={503: _PROBLEMS[503]})
     def segments_list(_key: Read, accept_language: AcceptLanguage = None) -> Segments:
         """The groups of the current run with their sizes: RFM segments, tiers, lifecycle
-        stages, churn bands."""
-        return Segments.model_validate(
-            run_call("segments", profiles.segments, profiles.lang_of(accept_language)))
+        stages, churn bands, and the segments saved by name (grouping `saved`)."""
+        return Segments.model_validate(warehouse_errors(
+            reads.per_change, "segments", profiles.segments, profiles.lang_of(accept_language)))
 
     @app.get("/v1/segments/{name}/members", response_model=Members, tags=["profiles"],
              responses={404: {"model": Problem}, 503: _PROBLEMS[503]})

@@ -42,6 +42,7 @@ from upmarket.service.csrf import FIELD, LOGIN_COOKIE, LOGIN_PATH, Csrf, foreign
 from upmarket.service.customer_page import customer_href, customer_router
 from upmarket.service.origin import cookie_secure, own_origin, settings_of
 from upmarket.service.security import csp_nonce
+from upmarket.service.segment_builder import segment_builder_router
 from upmarket.service.sessions import COOKIE, Sessions
 from upmarket.strategy import economics
 from upmarket.strategy.tiers import TierPolicy
@@ -260,6 +261,10 @@ def dashboard_router(store: ops.Store, app_state, sessions: Sessions,
 
     # the customer-360 and search pages: same sessions, CSRF secret and language choice
     router.include_router(customer_router(store, app_state, sessions, csrf, lang_for))
+    # the segment builder: a page of its own module, sharing this dashboard's session, CSRF
+    # tokens, language choice and cross-site refusal
+    router.include_router(segment_builder_router(store, app_state, sessions, csrf, lang_for,
+                                                 cross_site))
 
     @router.get("/static/plotly.min.js")
     def plotly_js() -> Response:

@@ -154,7 +154,8 @@ class Profile(BaseModel):
 
 
 class Segment(BaseModel):
-    name: str = Field(description="`<grouping>.<value>`, e.g. rfm.champions or tier.diamond")
+    name: str = Field(description="`<grouping>.<value>`, e.g. rfm.champions or tier.diamond; "
+                      "a saved segment (grouping `saved`) by its own name, e.g. tier1_top")
     grouping: str
     value: str
     label: str

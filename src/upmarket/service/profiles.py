@@ -30,6 +30,7 @@ from upmarket.i18n import label, value_label
 from upmarket.opstore import collected_people
 from upmarket.opstore import store as ops
 from upmarket.opstore.consents import latest_by_channel
+from upmarket.strategy import saved_segments
 from upmarket.strategy.tiers import TierPolicy
 from upmarket.warehouse.connection import Warehouse, connect, default_url, duckdb_path
 from upmarket.warehouse.lock import WarehouseBusy, open_duckdb
@@ -245,6 +246,11 @@ def segments(wh: Warehouse, lang: str) -> dict:
             found.append({"name": f"{grouping}.{value}", "grouping": grouping,
                           "value": str(value), "label": value_label(kind, str(value), lang),
                           "customers": int(n)})
+    # segments saved by name (`upmarket segments create`), evaluated on this run
+    for r in saved_segments.summary(wh, run=run):
+        if r["error"] is None:
+            found.append({"name": r["name"], "grouping": "saved", "value": r["name"],
+                          "label": r["condition"], "customers": int(r["customers"])})
     return {"run_id": run["run_id"], "segments": found}
 
 
@@ -257,16 +263,21 @@ def members(wh: Warehouse, name: str, *, at: datetime, channel: str | None, offs
     gate applies when data leave (DESIGN §4). Consents recorded in the operational store
     (`store`, default the configured one) count before they are copied to the warehouse, so a
     withdrawal takes the customer off the list at once; erased people are never listed. Ids
-    are pseudonymised with the export key unless the caller may export personal data.
+    are pseudonymised with the export key unless the caller may export personal data. A name
+    without a dot is a saved segment (`strategy.saved_segments`), evaluated on the run.
     """
     grouping, _, value = name.partition(".")
-    if grouping not in GROUPINGS or not value:
+    saved = not value and saved_segments.NAME.match(name) is not None
+    if not saved and (grouping not in GROUPINGS or not value):
         raise UnknownSegment(f"segment {name!r}: names are <grouping>.<value> with grouping one "
-                             f"of {', '.join(GROUPINGS)} (see GET /v1/segments)")
+                             f"of {', '.join(GROUPINGS)}, or a saved segment's name (see GET "
+                             "/v1/segments)")
     run = current_run(wh)
     res = output(wh, "results", run["run_id"])
-    column = GROUPINGS[grouping][0]
-    seg = res.filter(res[column] == value).select("customer_id")
+    if saved:
+        seg = saved_segments.members(wh, name, run=run, at=at).members.select("customer_id")
+    else:
+        seg = res.filter(res[GROUPINGS[grouping][0]] == value).select("customer_id")
     ok = consents_in_force(privacy.consent_history(wh, store), at)
     ok = ok.filter(ok.granted)
     if channel:

@@ -56,6 +56,7 @@ class WarehouseReads:
         self._signature: tuple | None = None
         self._run_id: str | None = None
         self._answers: dict[tuple, Any] = {}
+        self._changing: dict[tuple, tuple[tuple, Any]] = {}
         self._events: OrderedDict[str, tuple[tuple, list[dict]]] = OrderedDict()
         self.opened = 0  # how many times the warehouse was opened: for tests and tuning
 
@@ -104,6 +105,28 @@ class WarehouseReads:
         with self._lock:
             if self._run_id == run_id:
                 self._answers[key] = found
+        return found
+
+    def per_change(self, name: str, fn: Callable, *args, **kwargs):
+        """As `per_run`, for an answer that also depends on what is saved beside the run (the
+        saved segments): computed again whenever the warehouse may have changed (its own
+        signature is kept with it), and the last one served while a writer holds the file."""
+        key = (name, args, tuple(sorted(kwargs.items())))
+        sig = self.signature()
+        with self._lock:
+            kept = self._changing.get(key)
+        if kept is not None and kept[0] == sig:
+            return kept[1]
+        try:
+            with self._open(wait=0 if kept is not None else profiles.READ_WAIT) as wh:
+                self._saw_run(wh)
+                found = fn(wh, *args, **kwargs)
+        except WarehouseBusy:
+            if kept is not None:
+                return kept[1]
+            raise
+        with self._lock:
+            self._changing[key] = (sig, found)
         return found
 
     def _saw_run(self, wh) -> str:

@@ -212,8 +212,16 @@ TASKS = Table("tasks", ("id",), (
    "each run (opstore.automation.copy_tasks_to_warehouse): the scorecard's marketing-automation "
    "rate and task response times.")
 
+SAVED_SEGMENTS = Table("saved_segments", ("name",), (
+    C("name"), C("condition", doc="in the segment condition language "
+                                  "(strategy.segment_conditions)"),
+    C("created", "timestamp"), C("updated", "timestamp"),
+), "Segments saved by name (`upmarket segments create`, the dashboard's segment builder): "
+   "their conditions, evaluated afresh on each run's results; no customer data.")
+
 #: The audit log lives in the operational store (upmarket.opstore.schema.audit_log).
-SYSTEM_TABLES = {t.name: t for t in (QUARANTINE, BATCHES, BATCH_KEYS, RUNS, SYSTEM_KEYS, TASKS)}
+SYSTEM_TABLES = {t.name: t for t in (QUARANTINE, BATCHES, BATCH_KEYS, RUNS, SYSTEM_KEYS, TASKS,
+                                     SAVED_SEGMENTS)}
 
 
 def resolve(kind: str) -> Table:
