@@ -86,7 +86,7 @@ def demo(
     with progress(as_json) as bar:
         task = bar.add_task("generating and ingesting the world", total=None)
         loaded = load_world(wh, config, on_table=lambda t, n: bar.update(
-            task, description=f"ingested {n:,} {t}"))
+            task, description=f"ingested {n:,} {t}", done=True))
         bar.update(task, description="running the pipeline", total=len(pipeline.STAGES), completed=0)
         ctx = pipeline.run(wh, config.as_of, store_url=store_url,
                            on_stage=lambda name, i, n: bar.update(
