@@ -367,6 +367,18 @@ LABELS: dict[str, dict[str, str]] = {
                  "下一步最佳行动将在下次运行后提供。"},
     # fields of a customer's results (cli: customers show)
     "field.customer_id": {"en": "customer", "zh-CN": "客户编号"},
+    # headers of exported workbooks for the columns the labels above do not name
+    "field.customer_ref": {"en": "customer (pseudonym)", "zh-CN": "客户代号（已假名化）"},
+    "field.action": {"en": "action", "zh-CN": "行动"},
+    "field.offer_type": {"en": "offer", "zh-CN": "优惠类型"},
+    "field.offer_value": {"en": "offer value", "zh-CN": "优惠金额"},
+    "field.sku": {"en": "SKU", "zh-CN": "商品编码"},
+    "field.product_name": {"en": "product", "zh-CN": "产品"},
+    "field.send_hour": {"en": "send at (hour)", "zh-CN": "发送时间（时）"},
+    "field.due_hours": {"en": "due within (hours)", "zh-CN": "处理时限（小时）"},
+    "field.probability": {"en": "probability", "zh-CN": "概率"},
+    "field.reason_en": {"en": "why (English)", "zh-CN": "理由（英文）"},
+    "field.reason_zh": {"en": "why (Chinese)", "zh-CN": "理由（中文）"},
     "field.tier": {"en": "value tier", "zh-CN": "价值等级"},
     "field.service": {"en": "service level", "zh-CN": "服务标准"},
     "field.response_hours": {"en": "response within (hours)", "zh-CN": "响应时限（小时）"},
