@@ -1201,6 +1201,19 @@ LABELS: dict[str, dict[str, str]] = {
     "report.meta.compare": {"en": "Compared with", "zh-CN": "对比期"},
     "report.meta.run": {"en": "Run", "zh-CN": "运行编号"},
     "report.meta.as_of": {"en": "Data as of", "zh-CN": "数据截至"},
+    "report.meta.coverage": {"en": "Data covered", "zh-CN": "数据覆盖"},
+    "report.coverage.one": {"en": "1 month of data in {period}",
+                            "zh-CN": "{period} 期间有1个月的数据"},
+    "report.coverage.many": {"en": "{months} months of data in {period}",
+                             "zh-CN": "{period} 期间有{months}个月的数据"},
+    "report.coverage.span": {"en": " ({first} to {last})", "zh-CN": "（{first} 至 {last}）"},
+    "report.coverage.partial": {
+        "en": "Partial period: only {months} of the {total} months of {period} hold data, so "
+              "its totals, rates and the comparison with {compare} describe that part only. "
+              "Choose a period the data cover in full with --period, or a shorter --cycle.",
+        "zh-CN": "期间不完整：{period}的{total}个月中只有{months}个月有数据，其合计、比率以及与"
+                 "{compare}的对比仅反映这部分数据。请用 --period 选择数据完整覆盖的期间，或选择更短的"
+                 " --cycle。"},
     "report.meta.finished": {"en": "Run finished (UTC)", "zh-CN": "运行完成时间（UTC）"},
     "report.meta.warehouse": {"en": "Warehouse", "zh-CN": "数据仓库"},
     "report.meta.outputs": {"en": "Run outputs used (rows)", "zh-CN": "使用的运行结果（行数）"},

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
+from upmarket.errors import UpmarketError
 from upmarket.i18n import current_lang, label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
@@ -25,9 +26,12 @@ def report(
         "--period", "-p", help="The month 2025-07, quarter 2025-Q3 or year 2025 to report on "
         "(default: the last complete one before the run's as-of date).")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="The HTML file to write (default: upmarket-report-PERIOD.html, "
-        "-zh.html for Chinese).",
+        "--out", "-o", help="The file to write (default: upmarket-report-PERIOD.html or "
+        ".xlsx, -zh before the suffix for Chinese).",
         dir_okay=False)] = None,
+    format: Annotated[str, typer.Option(
+        "--format", "-f", help="html (one self-contained page with charts) or xlsx (an Excel "
+        "workbook, one sheet per section of the page).")] = "html",
     run_id: Annotated[str | None, typer.Option(
         "--run", help="Report on this published run (default: the latest).")] = None,
     with_pii: Annotated[bool, typer.Option(
@@ -51,6 +55,8 @@ def report(
     from upmarket.strategy import scorecard as sc
     from upmarket.warehouse import connect
 
+    if format not in ("html", "xlsx"):
+        raise UpmarketError(f"--format must be html or xlsx, not {format!r}")
     if cycle is not None and cycle not in CYCLES:
         raise sc.BadPeriod(f"--cycle must be one of {', '.join(CYCLES)}, not {cycle!r}")
     if cycle is None:
@@ -58,13 +64,15 @@ def report(
     lang = current_lang(lang)
     wh = connect(warehouse, create=False)
     try:
+        if format == "xlsx":
+            from upmarket.reports.workbook import write_report_workbook as write_report
         done = write_report(wh, out, cycle=cycle, period=period, lang=lang, run_id=run_id,
                             with_pii=with_pii)
     finally:
         wh.close()
     if as_json:
         print(json.dumps({"path": str(done.path), "bytes": done.bytes,
-                          "seconds": round(done.seconds, 2), "cycle": cycle,
+                          "seconds": round(done.seconds, 2), "cycle": cycle, "format": format,
                           "period": done.period, "run_id": done.run_id, "lang": lang,
                           "pseudonymised": not with_pii}, ensure_ascii=False))
         return
