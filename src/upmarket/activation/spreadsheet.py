@@ -147,6 +147,8 @@ class Sheet:
     frame: pd.DataFrame
     headers: list[str] | None = None
     notes: list[str] = field(default_factory=list)
+    #: Excel number formats of columns, where `number_format` would guess wrong
+    formats: dict[str, str] = field(default_factory=dict)
 
 
 #: Columns holding shares between 0 and 1, shown as percentages.
@@ -173,7 +175,10 @@ def number_format(column: str, series: pd.Series) -> str | None:
         return None
     values = series.dropna()
     name = str(column).lower()
-    if any(h in name for h in PERCENT_HINTS) and values.between(0, 1).all():
+    if name.endswith("_pct") and values.abs().le(100).all():
+        return "+0.0%;-0.0%;0.0%"  # a relative change: signed
+    # shares may pass 100 % (a budget executed at 102 %), never by orders of magnitude
+    if any(h in name for h in PERCENT_HINTS) and values.abs().le(10).all():
         return "0.0%"
     if pd.api.types.is_integer_dtype(series) or (values == values.round()).all():
         return "#,##0"
@@ -228,7 +233,7 @@ def write_workbook(sheets: list[Sheet], path: Path, *, lang: str | None = None) 
         # values arrive neutralised (`safe`); headers and notes are neutralised here
         headers = [neutralise(h) for h in (spec.headers or
                                            [header_text(c, lang) for c in frame.columns])]
-        formats = [number_format(c, frame[c]) for c in frame.columns]
+        formats = [spec.formats.get(c) or number_format(c, frame[c]) for c in frame.columns]
 
         def cell(value, fmt=None, font=None, fill=None, wrap=False):
             if isinstance(value, Formatted):
