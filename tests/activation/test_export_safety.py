@@ -31,6 +31,7 @@ from upmarket.cli import app
 from upmarket.cli.runs import export_results
 from upmarket.demo import WorldConfig
 from upmarket.demo.world import generate_world
+from upmarket.i18n import LABELS
 from upmarket.models.value import ValueSettings
 from upmarket.opstore.store import open_store, read_audit
 from upmarket.warehouse import connect
@@ -141,7 +142,15 @@ def read_back(path: Path) -> pd.DataFrame:
         rows = csv_cells(path)
     else:
         rows = [[c.value for c in row] for row in xlsx_cells(path)]
+        # a workbook's headers are labels: read them back as the columns they name
+        rows[0] = [COLUMN_OF.get(h, str(h).replace(" ", "_")) for h in rows[0]]
     return pd.DataFrame(rows[1:], columns=rows[0]).map(unneutralise)
+
+
+#: column name by workbook header (`header_text`), for every column a label names
+COLUMN_OF = {header_text(code, "en"): code for code in
+             [k.split(".", 1)[1] for k in LABELS if k.startswith("col.")] +
+             [k.split(".", 1)[1] for k in LABELS if k.startswith("field.")]}
 
 
 def audit_log() -> pd.DataFrame:

@@ -493,11 +493,9 @@ def promotions(
                              ("promo.lift_rate", "right"),
                              ("promo.cannibalisation", "right"), ("promo.cost", "right"),
                              ("promo.roi", "right"), ("promo.status", "left")):
-            wide = key == "promo.promotion"
+            # a long name wraps between its words (the console fits the table to the width)
             table.add_column(label(key, lang), justify=justify,
-                             no_wrap=key in ("promo.promotion", "promo.status"),
-                             max_width=30 if wide else None,
-                             overflow="ellipsis" if wide else "fold")
+                             no_wrap=key == "promo.status", overflow="fold")
         for r in effects.itertuples():
             name = f"{r.promotion_id} {r.name}" if isinstance(r.name, str) else r.promotion_id
             table.add_row(name, str(r.days), _pct(r.lift_rate, True),
