@@ -73,7 +73,9 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
             s = s.astype(object).where(~np.isinf(s.to_numpy(dtype=float)), s.map(str))
         if pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s) or \
                 isinstance(s.dtype, pd.CategoricalDtype):
-            out[col] = s.astype(object).map(neutralise)
+            # built as objects: `map` would turn a column of numbers into floats and lose
+            # the format a `Formatted` number carries
+            out[col] = pd.Series([neutralise(v) for v in s], index=s.index, dtype=object)
     out.columns = [neutralise(str(c)) for c in out.columns]
     return out
 
