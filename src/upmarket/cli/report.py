@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.errors import UpmarketError
@@ -51,6 +52,7 @@ def report(
 
     Example: upmarket report --cycle quarter --period 2025-Q4 --lang zh
     """
+    from upmarket.reports import coverage
     from upmarket.reports.html import CYCLES, write_report
     from upmarket.strategy import scorecard as sc
     from upmarket.warehouse import connect
@@ -68,14 +70,22 @@ def report(
             from upmarket.reports.workbook import write_report_workbook as write_report
         done = write_report(wh, out, cycle=cycle, period=period, lang=lang, run_id=run_id,
                             with_pii=with_pii)
+        # the file says it too; here so a partial period is noticed before the file is opened
+        p = sc.parse_period(done.period)
+        covered = coverage.period_coverage(wh, p)
+        partial = coverage.coverage_warning(covered, p.previous().label, lang)
     finally:
         wh.close()
     if as_json:
         print(json.dumps({"path": str(done.path), "bytes": done.bytes,
                           "seconds": round(done.seconds, 2), "cycle": cycle, "format": format,
                           "period": done.period, "run_id": done.run_id, "lang": lang,
+                          "months_with_data": covered.months_with_data,
+                          "months_in_period": covered.months_in_period,
                           "pseudonymised": not with_pii}, ensure_ascii=False))
         return
+    if partial:
+        console.print(f"[bold yellow]{escape(partial)}[/]", highlight=False)
     console.print(label("report.cli.written", lang,
                         title=label(f"report.title.{cycle}", lang, period=done.period),
                         path=done.path, size=done.bytes / 1e6, seconds=done.seconds,
