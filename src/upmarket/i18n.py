@@ -273,6 +273,8 @@ LABELS: dict[str, dict[str, str]] = {
     "attribution.conversions": {"en": "conversions", "zh-CN": "转化数"},
     "attribution.value": {"en": "value", "zh-CN": "价值"},
     "attribution.share": {"en": "share", "zh-CN": "占比"},
+    "attribution.model": {"en": "model", "zh-CN": "归因模型"},
+    "attribution.sheet": {"en": "Attribution", "zh-CN": "归因"},
     # charts of a fitted value model for notebooks (upmarket.plotting)
     "plot.recency": {"en": "recency (time from first to last purchase)",
                      "zh-CN": "近度（首次到最近一次购买的时长）"},
@@ -384,6 +386,18 @@ LABELS: dict[str, dict[str, str]] = {
                  "下一步最佳行动将在下次运行后提供。"},
     # fields of a customer's results (cli: customers show)
     "field.customer_id": {"en": "customer", "zh-CN": "客户编号"},
+    # headers of exported workbooks for the columns the labels above do not name
+    "field.customer_ref": {"en": "customer (pseudonym)", "zh-CN": "客户代号（已假名化）"},
+    "field.action": {"en": "action", "zh-CN": "行动"},
+    "field.offer_type": {"en": "offer", "zh-CN": "优惠类型"},
+    "field.offer_value": {"en": "offer value", "zh-CN": "优惠金额"},
+    "field.sku": {"en": "SKU", "zh-CN": "商品编码"},
+    "field.product_name": {"en": "product", "zh-CN": "产品"},
+    "field.send_hour": {"en": "send at (hour)", "zh-CN": "发送时间（时）"},
+    "field.due_hours": {"en": "due within (hours)", "zh-CN": "处理时限（小时）"},
+    "field.probability": {"en": "probability", "zh-CN": "概率"},
+    "field.reason_en": {"en": "why (English)", "zh-CN": "理由（英文）"},
+    "field.reason_zh": {"en": "why (Chinese)", "zh-CN": "理由（中文）"},
     "field.tier": {"en": "value tier", "zh-CN": "价值等级"},
     "field.service": {"en": "service level", "zh-CN": "服务标准"},
     "field.response_hours": {"en": "response within (hours)", "zh-CN": "响应时限（小时）"},
@@ -949,6 +963,27 @@ LABELS: dict[str, dict[str, str]] = {
     "budget.title_plan": {"en": "Budget plan vs actual by channel ({source})",
                           "zh-CN": "各渠道预算计划与实际（{source}）"},
     "budget.channel": {"en": "channel", "zh-CN": "渠道"},
+    "budget.sheet.plan_vs_actual": {"en": "Plan vs actual", "zh-CN": "计划与实际"},
+    "budget.sheet.curves": {"en": "Response curves", "zh-CN": "响应曲线"},
+    "budget.sheet.reallocation": {"en": "Reallocation", "zh-CN": "预算再分配"},
+    "budget.sheet.points": {"en": "Spend and revenue", "zh-CN": "花费与收入"},
+    "budget.period": {"en": "period", "zh-CN": "期间"},
+    "budget.planned": {"en": "planned", "zh-CN": "计划预算"},
+    "budget.channel_spend": {"en": "channel spend", "zh-CN": "渠道总花费"},
+    "budget.variance": {"en": "variance", "zh-CN": "差额"},
+    "budget.status": {"en": "status", "zh-CN": "状态"},
+    "budget.points": {"en": "periods fitted", "zh-CN": "拟合期数"},
+    "budget.spend": {"en": "spend", "zh-CN": "花费"},
+    "budget.revenue": {"en": "attributed revenue", "zh-CN": "归因收入"},
+    "budget.change_pct": {"en": "change %", "zh-CN": "变化率"},
+    "budget.lower": {"en": "lowest allowed", "zh-CN": "下限"},
+    "budget.upper": {"en": "highest allowed", "zh-CN": "上限"},
+    "budget.expected_return_now": {"en": "expected return now", "zh-CN": "当前预期回报"},
+    "budget.expected_return_suggested": {"en": "expected return then",
+                                         "zh-CN": "调整后预期回报"},
+    "budget.marginal_return_now": {"en": "marginal return now", "zh-CN": "当前边际回报"},
+    "budget.marginal_return_suggested": {"en": "marginal return then",
+                                         "zh-CN": "调整后边际回报"},
     "budget.planned_to_date": {"en": "planned to date", "zh-CN": "截至当前计划"},
     "budget.actual": {"en": "actual", "zh-CN": "实际花费"},
     "budget.execution_rate": {"en": "execution", "zh-CN": "执行率"},
@@ -1467,6 +1502,19 @@ LABELS: dict[str, dict[str, str]] = {
     "report.meta.compare": {"en": "Compared with", "zh-CN": "对比期"},
     "report.meta.run": {"en": "Run", "zh-CN": "运行编号"},
     "report.meta.as_of": {"en": "Data as of", "zh-CN": "数据截至"},
+    "report.meta.coverage": {"en": "Data covered", "zh-CN": "数据覆盖"},
+    "report.coverage.one": {"en": "1 month of data in {period}",
+                            "zh-CN": "{period} 期间有1个月的数据"},
+    "report.coverage.many": {"en": "{months} months of data in {period}",
+                             "zh-CN": "{period} 期间有{months}个月的数据"},
+    "report.coverage.span": {"en": " ({first} to {last})", "zh-CN": "（{first} 至 {last}）"},
+    "report.coverage.partial": {
+        "en": "Partial period: only {months} of the {total} months of {period} hold data, so "
+              "its totals, rates and the comparison with {compare} describe that part only. "
+              "Choose a period the data cover in full with --period, or a shorter --cycle.",
+        "zh-CN": "期间不完整：{period}的{total}个月中只有{months}个月有数据，其合计、比率以及与"
+                 "{compare}的对比仅反映这部分数据。请用 --period 选择数据完整覆盖的期间，或选择更短的"
+                 " --cycle。"},
     "report.meta.finished": {"en": "Run finished (UTC)", "zh-CN": "运行完成时间（UTC）"},
     "report.meta.warehouse": {"en": "Warehouse", "zh-CN": "数据仓库"},
     "report.meta.outputs": {"en": "Run outputs used (rows)", "zh-CN": "使用的运行结果（行数）"},
@@ -1798,6 +1846,7 @@ LABELS: dict[str, dict[str, str]] = {
                                        "zh-CN": "各渠道获客经济性"},
     "report.table.value_model_comparison": {
         "en": "Value models compared on the holdout", "zh-CN": "价值模型留出期比较"},
+    "files.written": {"en": "wrote {paths}", "zh-CN": "已写入 {paths}"},
     "report.cli.written": {"en": "{title} written to {path} ({size:.1f} MB, {seconds:.1f} s, "
                                  "run {run_id})",
                            "zh-CN": "{title} 已写入 {path}（{size:.1f} MB，{seconds:.1f} 秒，运行 "

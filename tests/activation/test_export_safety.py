@@ -24,13 +24,14 @@ from typer.testing import CliRunner
 from upmarket import pipeline
 from upmarket.activation import privacy
 from upmarket.activation import rules as R
-from upmarket.activation.spreadsheet import (FORMULA_PREFIXES, is_dangerous, neutralise,
-                                             neutralise_frame, unneutralise, write_csv,
-                                             write_xlsx)
+from upmarket.activation.spreadsheet import (FORMULA_PREFIXES, header_text, is_dangerous,
+                                             neutralise, neutralise_frame, unneutralise,
+                                             write_csv, write_xlsx)
 from upmarket.cli import app
 from upmarket.cli.runs import export_results
 from upmarket.demo import WorldConfig
 from upmarket.demo.world import generate_world
+from upmarket.i18n import LABELS
 from upmarket.models.value import ValueSettings
 from upmarket.opstore.store import open_store, read_audit
 from upmarket.warehouse import connect
@@ -141,7 +142,15 @@ def read_back(path: Path) -> pd.DataFrame:
         rows = csv_cells(path)
     else:
         rows = [[c.value for c in row] for row in xlsx_cells(path)]
+        # a workbook's headers are labels: read them back as the columns they name
+        rows[0] = [COLUMN_OF.get(h, str(h).replace(" ", "_")) for h in rows[0]]
     return pd.DataFrame(rows[1:], columns=rows[0]).map(unneutralise)
+
+
+#: column name by workbook header (`header_text`), for every column a label names
+COLUMN_OF = {header_text(code, "en"): code for code in
+             [k.split(".", 1)[1] for k in LABELS if k.startswith("col.")] +
+             [k.split(".", 1)[1] for k in LABELS if k.startswith("field.")]}
 
 
 def audit_log() -> pd.DataFrame:
@@ -286,14 +295,19 @@ def test_results_file_has_no_formula_and_is_pseudonymised(world, tmp_path):
         store.close()
         wh.close()
     path = files["customers"]
-    assert_safe(path)
+    for written in files.values():
+        assert_safe(written)
     back = read_back(path)
     assert len(back) + left_out == len(ctx.results) and left_out > 0
     assert back["customer_ref"].str.fullmatch(PSEUDONYM.pattern).all()
     assert not set(back["customer_ref"]) & ids
-    row = audit_log().iloc[-1]
-    assert row["action"] == "export_results" and row["subject"] == str(path)
-    assert json.loads(row["detail"])["rows"] == len(back)
+    # the workbook holds the same rows under readable headers
+    book = pd.read_excel(files["customers_xlsx"], dtype=str)
+    assert list(book[header_text("customer_ref", "en")]) == list(back["customer_ref"])
+    rows = audit_log().iloc[-2:]
+    assert list(rows["action"]) == ["export_results"] * 2
+    assert list(rows["subject"]) == [str(p) for p in files.values()]
+    assert all(json.loads(d)["rows"] == len(back) for d in rows["detail"])
 
 
 def test_scheduled_alert_exports_have_no_formula(world, tmp_path):

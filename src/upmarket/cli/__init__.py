@@ -11,9 +11,10 @@ from functools import wraps
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from upmarket.cli.stages import StageLines
+from upmarket.cli.tables import FittingConsole
 from upmarket.errors import UpmarketError
 from upmarket.locations import WAREHOUSE_ENV as ENV_VAR
 
@@ -27,8 +28,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err = Console(stderr=True)
+console = FittingConsole()
+err = FittingConsole(stderr=True)
 
 Warehouse = Annotated[str, typer.Option(
     "--warehouse", "-w", envvar=ENV_VAR, show_default=True,
@@ -52,7 +53,11 @@ def friendly(fn):
     return wrapper
 
 
-def progress(json_mode: bool) -> Progress:
+def progress(json_mode: bool) -> Progress | StageLines:
+    """A live bar on a terminal; a line per finished stage with its time in a log or a pipe,
+    where a bar that redraws itself would show nothing."""
+    if not json_mode and not (err.is_terminal and console.is_terminal):
+        return StageLines(err)
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                     TimeElapsedColumn(), console=err, transient=True, disable=json_mode)
 

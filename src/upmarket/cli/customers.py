@@ -637,9 +637,9 @@ def _holdout_json(cmp, candidates, lang: str) -> dict:
 
 
 def _holdout_print(cmp, candidates, calibration_end, end, lang: str) -> None:
-    from rich.console import Console
+    from upmarket.cli.tables import FittingConsole
 
-    out = Console(width=80) if console.width > 80 else console
+    out = FittingConsole(width=80) if console.width > 80 else console
     out.print(label("holdout.title", lang, customers=cmp.n_customers, calibration_end=f"{calibration_end:%Y-%m-%d}",
                     weeks=cmp.holdout_weeks, holdout_end=f"{end:%Y-%m-%d}"))
     actual = cmp.table["actual"].dropna()

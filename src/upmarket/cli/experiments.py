@@ -14,6 +14,7 @@ from rich import box
 from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, err, friendly
+from upmarket.cli.files import FileFormat, OutFile, write_tables, written
 from upmarket.errors import UpmarketError
 from upmarket.i18n import label, value_label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
@@ -302,6 +303,8 @@ def cohorts(
     months: Annotated[int, typer.Option(
         "--months", help="Months since acquisition shown as columns (JSON has them all).")] = 12,
     as_of: AsOf = None,
+    file_format: FileFormat = None,
+    out: OutFile = None,
     warehouse: Warehouse = DEFAULT_URL,
     as_json: AsJson = False,
     lang: Lang = "en",
@@ -323,11 +326,13 @@ def cohorts(
     if frame.empty:
         raise NothingToMeasure(f"no paid purchases before {as_of:%Y-%m-%d}: nothing to group "
                                "into cohorts; choose a later --as-of or ingest orders")
+    col = COHORT_METRICS[metric]
+    if file_format is not None:
+        _write_cohorts(frame, col, metric, file_format, out, as_json, lang)
     if as_json:
         print(json.dumps({"as_of": as_of.isoformat(), "cohorts": _records(frame)},
                          ensure_ascii=False))
         return
-    col = COHORT_METRICS[metric]
     shown = frame[frame["months_since"] <= max(months, 0)]
     wide = shown.pivot(index="cohort", columns="months_since", values=col)
     sizes = frame.groupby("cohort")["cohort_size"].first()
@@ -342,6 +347,30 @@ def cohorts(
         table.add_row(f"{cohort:%Y-%m}", f"{sizes[cohort]:,}",
                       *("" if pd.isna(v) else fmt(float(v)) for v in row))
     console.print(table)
+
+
+def _write_cohorts(frame, col: str, metric: str, fmt: str, out, as_json: bool,
+                   lang: str) -> None:
+    """The cohort matrix as a file: a row per cohort, its size, then every month since
+    acquisition (all of them, not only the --months shown)."""
+    import pandas as pd
+
+    from upmarket.activation.spreadsheet import Sheet
+
+    wide = frame.pivot(index="cohort", columns="months_since", values=col)
+    table = pd.DataFrame({"cohort": [f"{c:%Y-%m}" for c in wide.index],
+                          "cohort_size": frame.groupby("cohort")["cohort_size"].first()
+                          .reindex(wide.index).to_numpy()})
+    for k in wide.columns:
+        table[f"M{k}"] = wide[k].to_numpy()
+    heads = [label("cohort.cohort", lang), label("cohort.size", lang),
+             *(f"M{k}" for k in wide.columns)]
+    # retention is a fraction: the workbook shows it as a percentage
+    formats = {f"M{k}": "0.0%" for k in wide.columns} if metric == "retention" else {}
+    sheet = Sheet(label(f"cohort.{metric}", lang), table, heads, formats=formats)
+    paths = write_tables({metric: sheet}, fmt, out, "cohorts")
+    if not as_json:
+        console.print(written(paths, lang), highlight=False, soft_wrap=True)
 
 
 # -- funnel -------------------------------------------------------------------------------
@@ -464,11 +493,9 @@ def promotions(
                              ("promo.lift_rate", "right"),
                              ("promo.cannibalisation", "right"), ("promo.cost", "right"),
                              ("promo.roi", "right"), ("promo.status", "left")):
-            wide = key == "promo.promotion"
+            # a long name wraps between its words (the console fits the table to the width)
             table.add_column(label(key, lang), justify=justify,
-                             no_wrap=key in ("promo.promotion", "promo.status"),
-                             max_width=30 if wide else None,
-                             overflow="ellipsis" if wide else "fold")
+                             no_wrap=key == "promo.status", overflow="fold")
         for r in effects.itertuples():
             name = f"{r.promotion_id} {r.name}" if isinstance(r.name, str) else r.promotion_id
             table.add_row(name, str(r.days), _pct(r.lift_rate, True),

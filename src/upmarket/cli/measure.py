@@ -12,6 +12,7 @@ from rich import box
 from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
+from upmarket.cli.files import FileFormat, OutFile, headers, write_tables, written
 from upmarket.errors import BadFile
 from upmarket.i18n import label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
@@ -75,6 +76,8 @@ def attribution(
         "latest order).", formats=["%Y-%m-%d"])] = None,
     lookback_days: Annotated[int, typer.Option(
         "--lookback-days", help="Touches up to this many days before a conversion count.")] = 30,
+    file_format: FileFormat = None,
+    out: OutFile = None,
     warehouse: Warehouse = DEFAULT_URL,
     as_json: AsJson = False,
     lang: Lang = "en",
@@ -99,6 +102,8 @@ def attribution(
     else:
         data = parse_paths(_warehouse_paths(warehouse, as_of, lookback_days))
     results = {name: attribute(data, name, order=order, half_life=half_life) for name in names}
+    if file_format is not None:
+        _write_attribution(results, file_format, out, as_json, lang)
 
     if as_json:
         out = {"total_conversions": data.total_conversions, "total_value": data.total_value,
@@ -130,3 +135,19 @@ def attribution(
             table.add_row(row.channel, f"{row.conversions:,.2f}", f"{row.value:,.2f}",
                           f"{row.share:.1%}")
     console.print(table)
+
+
+def _write_attribution(results: dict, fmt: str, out, as_json: bool, lang: str) -> None:
+    """Every model's credit per channel as a file: one row per model and channel."""
+    import pandas as pd
+
+    from upmarket.activation.spreadsheet import Sheet
+
+    frame = pd.concat([r.assign(model=name)[["model", "channel", "conversions", "value",
+                                              "share"]] for name, r in results.items()],
+                      ignore_index=True)
+    sheet = Sheet(label("attribution.sheet", lang), frame, headers(frame, "attribution", lang),
+                  formats={"conversions": "#,##0.00", "value": "#,##0.00", "share": "0.0%"})
+    paths = write_tables({"attribution": sheet}, fmt, out, "attribution")
+    if not as_json:
+        console.print(written(paths, lang), highlight=False, soft_wrap=True)

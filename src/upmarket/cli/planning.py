@@ -14,7 +14,8 @@ from rich import box
 from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
-from upmarket.i18n import label
+from upmarket.cli.files import FileFormat, OutFile, headers, write_tables, written
+from upmarket.i18n import LABELS, label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
 PERIOD_OPTIONS = {"month": "M", "quarter": "Q"}
@@ -79,6 +80,8 @@ def budget(
     as_of: Annotated[datetime | None, typer.Option(
         "--as-of", help="Spend and revenue before this date (default: the day after the "
         "latest order).", formats=["%Y-%m-%d"])] = None,
+    file_format: FileFormat = None,
+    out: OutFile = None,
     warehouse: Warehouse = DEFAULT_URL,
     as_json: AsJson = False,
     lang: Lang = "en",
@@ -105,6 +108,8 @@ def budget(
         tables, summary = budget_tables(wh, as_of, plan=plan, settings=settings)
     finally:
         wh.close()
+    if file_format is not None and tables:
+        _write_budget(tables, file_format, out, as_json, lang)
     if as_json:
         _print_json(as_of, summary, tables, "budget_")
         return
@@ -115,6 +120,21 @@ def budget(
     _print_plan(tables["budget_plan_vs_actual"], summary, lang)
     _print_curves(tables["budget_curves"], period_name, lang)
     _print_reallocation(tables["budget_reallocation"], summary, period_name, max_change, lang)
+
+
+def _write_budget(tables: dict, fmt: str, out, as_json: bool, lang: str) -> None:
+    """The budget's tables as a file: a sheet (or CSV file) per table."""
+    from upmarket.activation.spreadsheet import Sheet
+
+    sheets = {}
+    for name, frame in tables.items():
+        key = name.removeprefix("budget_")
+        title = f"budget.sheet.{key}"
+        sheets[key] = Sheet(label(title, lang) if title in LABELS else key, frame,
+                            headers(frame, "budget", lang))
+    paths = write_tables(sheets, fmt, out, "budget")
+    if not as_json:
+        console.print(written(paths, lang), highlight=False, soft_wrap=True)
 
 
 def _print_plan(pva: pd.DataFrame, summary: dict, lang: str) -> None:

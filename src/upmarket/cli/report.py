@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
+from upmarket.errors import UpmarketError
 from upmarket.i18n import current_lang, label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
@@ -25,9 +27,12 @@ def report(
         "--period", "-p", help="The month 2025-07, quarter 2025-Q3 or year 2025 to report on "
         "(default: the last complete one before the run's as-of date).")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="The HTML file to write (default: upmarket-report-PERIOD.html, "
-        "-zh.html for Chinese).",
+        "--out", "-o", help="The file to write (default: upmarket-report-PERIOD.html or "
+        ".xlsx, -zh before the suffix for Chinese).",
         dir_okay=False)] = None,
+    format: Annotated[str, typer.Option(
+        "--format", "-f", help="html (one self-contained page with charts) or xlsx (an Excel "
+        "workbook, one sheet per section of the page).")] = "html",
     run_id: Annotated[str | None, typer.Option(
         "--run", help="Report on this published run (default: the latest).")] = None,
     with_pii: Annotated[bool, typer.Option(
@@ -47,10 +52,13 @@ def report(
 
     Example: upmarket report --cycle quarter --period 2025-Q4 --lang zh
     """
+    from upmarket.reports import coverage
     from upmarket.reports.html import CYCLES, write_report
     from upmarket.strategy import scorecard as sc
     from upmarket.warehouse import connect
 
+    if format not in ("html", "xlsx"):
+        raise UpmarketError(f"--format must be html or xlsx, not {format!r}")
     if cycle is not None and cycle not in CYCLES:
         raise sc.BadPeriod(f"--cycle must be one of {', '.join(CYCLES)}, not {cycle!r}")
     if cycle is None:
@@ -58,16 +66,26 @@ def report(
     lang = current_lang(lang)
     wh = connect(warehouse, create=False)
     try:
+        if format == "xlsx":
+            from upmarket.reports.workbook import write_report_workbook as write_report
         done = write_report(wh, out, cycle=cycle, period=period, lang=lang, run_id=run_id,
                             with_pii=with_pii)
+        # the file says it too; here so a partial period is noticed before the file is opened
+        p = sc.parse_period(done.period)
+        covered = coverage.period_coverage(wh, p)
+        partial = coverage.coverage_warning(covered, p.previous().label, lang)
     finally:
         wh.close()
     if as_json:
         print(json.dumps({"path": str(done.path), "bytes": done.bytes,
-                          "seconds": round(done.seconds, 2), "cycle": cycle,
+                          "seconds": round(done.seconds, 2), "cycle": cycle, "format": format,
                           "period": done.period, "run_id": done.run_id, "lang": lang,
+                          "months_with_data": covered.months_with_data,
+                          "months_in_period": covered.months_in_period,
                           "pseudonymised": not with_pii}, ensure_ascii=False))
         return
+    if partial:
+        console.print(f"[bold yellow]{escape(partial)}[/]", highlight=False)
     console.print(label("report.cli.written", lang,
                         title=label(f"report.title.{cycle}", lang, period=done.period),
                         path=done.path, size=done.bytes / 1e6, seconds=done.seconds,

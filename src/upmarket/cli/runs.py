@@ -112,7 +112,7 @@ def demo(
     with progress(as_json) as bar:
         task = bar.add_task("generating and ingesting the world", total=None)
         loaded = load_world(wh, config, on_table=lambda t, n: bar.update(
-            task, description=f"ingested {n:,} {t}"))
+            task, description=f"ingested {n:,} {t}", done=True))
         bar.update(task, description="running the pipeline", total=len(pipeline.STAGES), completed=0)
         ctx = pipeline.run(wh, config.as_of, store_url=store_url, policy=policy,
                            on_stage=lambda name, i, n: bar.update(
@@ -149,6 +149,7 @@ def demo(
     console.print(f"  customers  {exported['customers']}  (one row per customer who consents to "
                   "marketing: pseudonymised id, tier, CLV, segment, churn risk, …; "
                   f"{left_out:,} left out for lack of consent)")
+    console.print(f"  workbook   {exported['customers_xlsx']}  (the same, styled for Excel)")
     console.print(f"  report     {exported['report']}  (the {report.period} assessment; open it in a "
                   "browser)")
     console.print(f"  team       {out / 'account_managers.csv'}  (the account managers tasks go "
@@ -189,13 +190,15 @@ def export_results(ctx, out: Path, *, store=None) -> tuple[dict[str, Path], int]
     from upmarket.activation import export_policy
     from upmarket.warehouse.runs import output
 
-    path = out / "customers.csv"
     results = output(ctx.wh, "results", ctx.run.run_id).to_pandas()
     gated = export_policy.gate(ctx.wh, results, with_pii=False, store=store)
-    export_policy.write_export(ctx.wh, gated.frame, path, "csv", what="results",
-                               with_pii=False, dropped_no_consent=gated.dropped_no_consent,
-                               store=store, run_id=ctx.run.run_id)
-    return {"customers": path}, gated.dropped_no_consent
+    # the same rows twice: CSV for programs, a styled workbook for people who read in Excel
+    files = {"customers": out / "customers.csv", "customers_xlsx": out / "customers.xlsx"}
+    for path in files.values():
+        export_policy.write_export(ctx.wh, gated.frame, path, path.suffix[1:], what="results",
+                                   with_pii=False, dropped_no_consent=gated.dropped_no_consent,
+                                   store=store, run_id=ctx.run.run_id)
+    return files, gated.dropped_no_consent
 
 
 def _print_value_choice(found: dict | None, lang: str) -> None:

@@ -41,11 +41,25 @@ HEIGHT = 380
 
 
 
+#: How a chart writes numbers on its axes and in its hover labels: as the page's tables do
+#: ("16,016"), never Plotly's default SI prefixes ("16.016k"), with no trailing zeros.
+NUMBER_FORMAT = ",~r"
+
+
+def _numbers(axis) -> None:
+    # only axes left to Plotly's own format: a percentage axis keeps its ".0%", a categorical
+    # or explicitly labelled axis shows no formatted numbers at all
+    if axis.tickformat is None and axis.type != "category" and axis.tickvals is None:
+        axis.update(tickformat=NUMBER_FORMAT, hoverformat=NUMBER_FORMAT)
+
+
 def _style(fig: go.Figure, name: str, title: str, *, height: int = HEIGHT, **layout) -> go.Figure:
     fig.update_layout(template=TEMPLATE, title=dict(text=title, x=0, xanchor="left",
                                                      font=dict(size=15)),
                       height=height, margin=dict(l=10, r=10, t=70, b=40),
                       meta={"figure": name}, **layout)
+    fig.for_each_xaxis(_numbers)
+    fig.for_each_yaxis(_numbers)
     return fig
 
 
@@ -412,9 +426,11 @@ def fig_revenue_trend(monthly: pd.DataFrame, lang: str = "en", *,
             fig.add_vrect(x0=i0 - 0.5, x1=i1 + 0.5, fillcolor="#f2b701", opacity=0.15,
                           line_width=0)
     fig.update_xaxes(type="category")
-    fig.update_yaxes(title_text=label("report.kpi.net_revenue", lang), secondary_y=False)
+    # from zero, so one month (or months alike) gives round ticks, not 581, 581.47, 581.94
+    fig.update_yaxes(title_text=label("report.kpi.net_revenue", lang), secondary_y=False,
+                     rangemode="tozero")
     fig.update_yaxes(title_text=label("report.kpi.buyers", lang), secondary_y=True,
-                     showgrid=False)
+                     showgrid=False, rangemode="tozero")
     return _style(fig, name, title)
 
 

@@ -57,6 +57,7 @@ from upmarket.activation import privacy
 from upmarket.errors import NoRun
 from upmarket.i18n import LABELS, current_lang, label, value_label
 from upmarket.models.churn import signal_text
+from upmarket.reports import coverage
 from upmarket.reports import figures as F
 from upmarket.reports import method
 from upmarket.strategy import demographics, economics, saved_segments
@@ -257,6 +258,10 @@ class ReportData:
     saved_segments: list[dict] = field(default_factory=list)
     #: profiles by demographic and region (`strategy.demographics.display`)
     profiles: list[dict] = field(default_factory=list)
+    #: what the period's data cover ("1 month of data in 2010 (…)"), and a warning when
+    #: that is only part of the period (`reports.coverage`)
+    coverage: str = ""
+    coverage_warning: str | None = None
 
     @property
     def listed_customers(self) -> int:
@@ -630,9 +635,11 @@ def _caption(name: str, data: ReportData, scope: str, lang: str) -> str:
 
 
 def gather(wh: Warehouse, *, cycle: str = "quarter", period=None, lang: str = "en",
-           run_id: str | None = None, with_pii: bool = False) -> ReportData:
+           run_id: str | None = None, with_pii: bool = False,
+           with_figures: bool = True) -> ReportData:
     """Read what a `cycle` report on `period` needs from the run and the warehouse, and build
-    its figures, tables and findings. No audit record: see `render_report`."""
+    its figures (unless not `with_figures`: a workbook has none), tables and findings. No
+    audit record: see `render_report`."""
     lang = current_lang(lang)
     run = published_run(wh, run_id)
     run_id = run["run_id"]
@@ -647,6 +654,10 @@ def gather(wh: Warehouse, *, cycle: str = "quarter", period=None, lang: str = "e
            .count().execute()) == 0:
         raise sc.BadPeriod(f"the warehouse holds no orders in {p.label}: choose a period the "
                            "data cover, e.g. the default (leave out --period)")
+
+    covered = coverage.period_coverage(wh, p)
+    data.coverage = coverage.coverage_text(covered, lang)
+    data.coverage_warning = coverage.coverage_warning(covered, other.label, lang)
 
     # None where the run has no such output (no spend ingested, no events …)
     frames = {name: _output(wh, name, run_id, OUTPUT_COLUMNS.get(name))
@@ -664,11 +675,12 @@ def gather(wh: Warehouse, *, cycle: str = "quarter", period=None, lang: str = "e
     data.risks = _risk_rows(frames["risk_register"], lang)
     data.saved_segments = saved_segments.summary(wh, run=run)
     data.profiles = demographics.display(demographics.profiles(wh, run=run), lang)
-    figs, scopes = _figures(wh, data, frames)
-    data.figures = figs
-    data.captions = {name: _caption(name, data, scopes[name], lang) for name in figs}
+    if with_figures:
+        figs, scopes = _figures(wh, data, frames)
+        data.figures = figs
+        data.captions = {name: _caption(name, data, scopes[name], lang) for name in figs}
+        data.value_figure = _value_figure(summary, frames["value_model_comparison"], lang)
     data.value_method = value_method(summary, frames["value_model_comparison"], lang)
-    data.value_figure = _value_figure(summary, frames["value_model_comparison"], lang)
     data.findings = _findings(data, summary, frames["tier_summary"],
                               frames["channel_economics"], frames["risk_register"], lang)
     outputs = summary.get("outputs", {})
@@ -862,6 +874,7 @@ def render(data: ReportData) -> str:
         focus=label(f"report.focus.{data.cycle}", lang),
         findings_title=label(f"report.findings.{data.cycle}", lang),
         run_id=data.run["run_id"], as_of=as_of.strftime("%Y-%m-%d"),
+        coverage=data.coverage, coverage_warning=data.coverage_warning,
         finished=pd.Timestamp(finished).strftime("%Y-%m-%d %H:%M") if _finite(finished) else "—",
         warehouse=data.warehouse,
         kpis=data.kpis, findings=data.findings,
