@@ -11,6 +11,7 @@ from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.errors import UnknownCustomer, UpmarketError
+from upmarket.data_labels import channel_name
 from upmarket.i18n import current_lang, label, value_label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
@@ -55,9 +56,10 @@ def _action_text(row: dict, lang: str) -> str:
 def _when(row: dict, lang: str) -> str:
     if row["route"] == "none":
         return "—"
-    where = f"{row['channel']} {int(row['send_hour']):02d}:00"
+    where = f"{channel_name(row['channel'], lang)} {int(row['send_hour']):02d}:00"
     if row["route"] == "account_manager":
-        return f"{label('route.account_manager', lang)} · {where} · ≤ {row['due_hours']:.0f} h"
+        due = label("unit.hours", lang, n=f"{row['due_hours']:.0f}")
+        return f"{label('route.account_manager', lang)} · {where} · ≤ {due}"
     return f"{label('route.automated', lang)} · {where}"
 
 

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.errors import UnknownCustomer, UnknownSegment, UpmarketError
-from upmarket.i18n import LABELS, label, value_label
+from upmarket.i18n import LABELS, LANGS, current_lang, label, value_label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
 customers_app = typer.Typer(help="Everything known about one customer.", no_args_is_help=True)
@@ -169,11 +169,18 @@ def segments_list(
     if as_json:
         print(df.rename(columns={column: "code"}).to_json(orient="records", force_ascii=False))
         return
-    t = Table("code", "name", "customers", "revenue share", "mean CLV", "mean churn risk",
-              title=f"{by} groups, run {run['run_id']}", title_justify="left")
+    # a Chinese reader exports a group by its Chinese name (`segments export` accepts both),
+    # so the code column, English identifiers, is shown in English only
+    zh = current_lang(lang) == "zh-CN"
+    heads = [k for k in ("code", "name", "customers", "revenue_share", "mean_clv",
+                         "mean_churn_risk") if not (zh and k == "code")]
+    t = Table(*(label(f"segments.col.{k}", lang) for k in heads),
+              title=label("segments.title", lang, by=label(f"segments.by.{by}", lang),
+                          run_id=run["run_id"]), title_justify="left")
     for r in df.itertuples():
-        t.add_row(str(getattr(r, column)), r.name, f"{r.customers:,}", f"{r.revenue_share:.1%}",
-                  f"{r.mean_clv:,.0f}", f"{r.mean_churn_risk:.0%}")
+        cells = [str(getattr(r, column)), r.name, f"{r.customers:,}", f"{r.revenue_share:.1%}",
+                 f"{r.mean_clv:,.0f}", f"{r.mean_churn_risk:.0%}"]
+        t.add_row(*cells[1:] if zh else cells)
     console.print(t)
 
 
@@ -211,11 +218,13 @@ def segments_export(
     """
     from upmarket.activation import export_policy
 
-    column, _ = _grouping(by)
+    column, kind = _grouping(by)
     if format not in ("csv", "xlsx", "parquet"):
         raise UpmarketError(f"--format must be csv, xlsx or parquet, not {format!r}")
     wh, run, res = _results(warehouse)
     known = set(res.select(column).distinct().to_pandas()[column].dropna())
+    by_name = {value_label(kind, str(c), lg): c for c in known for lg in LANGS}
+    name = by_name.get(name, name)  # the group's shown name, in either language, or its code
     if name not in known:
         raise UnknownSegment(f"no {by} group {name!r} in the current run; groups: "
                              f"{', '.join(sorted(map(str, known)))}")
@@ -282,11 +291,13 @@ def whatif(
         print(json.dumps({"run_id": run["run_id"], "levers": vars(levers),
                           "tiers": table.to_dict("records")}, default=str))
         return
-    t = Table("tier", "net CLV now", "net CLV with levers", "change", "change %",
-              title=f"What if (run {run['run_id']}, horizon {settings.value.horizon_months} months)",
-              title_justify="left")
+    t = Table(*(label(f"whatif.col.{k}", lang) for k in ("tier", "base", "scenario", "change",
+                                                          "change_pct")),
+              title=label("whatif.title", lang, run_id=run["run_id"],
+                          months=settings.value.horizon_months), title_justify="left")
     for r in table.itertuples():
-        name = value_label("tier", r.tier, lang) if r.tier != "total" else "total"
+        name = value_label("tier", r.tier, lang) if r.tier != "total" \
+            else label("whatif.total", lang)
         t.add_row(name, f"{r.base:,.0f}", f"{r.scenario:,.0f}", f"{r.change:+,.0f}",
                   "—" if pd.isna(r.change_pct) else f"{r.change_pct:+.1f}%")
     console.print(t)

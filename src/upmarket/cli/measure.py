@@ -13,6 +13,7 @@ from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.errors import BadFile
+from upmarket.data_labels import channel_name
 from upmarket.i18n import label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
@@ -127,6 +128,6 @@ def attribution(
         for col in ("conversions", "value", "share"):
             table.add_column(label(f"attribution.{col}", lang), justify="right")
         for row in results[model].itertuples():
-            table.add_row(row.channel, f"{row.conversions:,.2f}", f"{row.value:,.2f}",
+            table.add_row(channel_name(row.channel, lang), f"{row.conversions:,.2f}", f"{row.value:,.2f}",
                           f"{row.share:.1%}")
     console.print(table)
