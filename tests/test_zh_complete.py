@@ -40,8 +40,8 @@ def english_words(text: str, data_values: list[str], data_words: frozenset = fro
     """The English words of `text` once the data's own values (and words) are taken out."""
     for value in data_values:
         text = text.replace(value, " ")
+    text = re.sub(r"upmarket(?: [^\s」）)]+)+", " ", text)  # commands a user types
     text = re.sub(r"[a-z]+://\S+|(?<!\w)--[a-z][\w-]*", " ", text)  # addresses, options
-    text = re.sub(r"upmarket(?: [a-z][\w-]*| --?[\w-]+(?: [\w.%+-]+)?)+", " ", text)  # commands
     text = re.sub(r"\b[A-Z][A-Z-]{0,6}\d+[\w-]*\b|\b\d+[a-z]*\b|\b[0-9a-f]{8,}\b|p_[0-9a-f]+|\d{14}_[0-9a-f]+|[A-Za-z]+…", " ",
                   text)  # ids, numbers with units, run ids and pseudonyms
     words = set(re.findall(r"[A-Za-z][A-Za-z]*", text))
@@ -102,7 +102,7 @@ def dashboard_pages(store_url: str, wh_url: str) -> dict[str, str]:
     from upmarket.service.app import create_app
 
     application = create_app(store_url, wh_url)
-    _, key = ops.create_key(application.state.store, "viewer", ["read"])
+    _, key = ops.create_key(application.state.store, "看板", ["read"])
     pages = {}
     with TestClient(application) as client:
         pages["login page"] = visible_text(client.get("/dashboard/login?lang=zh").text)

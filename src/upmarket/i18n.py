@@ -38,6 +38,7 @@ LABELS: dict[str, dict[str, str]] = {
                       "zh-CN": "运行 {run_id} 已发布（截至 {as_of}）"},
     "customers": {"en": "customers", "zh-CN": "客户数"},
     "net_revenue": {"en": "net revenue", "zh-CN": "净收入"},
+    "run_label": {"en": "run {run_id}", "zh-CN": "运行 {run_id}"},
     "where_results": {"en": "Results", "zh-CN": "结果位置"},
     "table": {"en": "table", "zh-CN": "数据表"},
     # pipeline stages as a run reports its progress (pipeline.STAGES)
@@ -810,13 +811,13 @@ LABELS: dict[str, dict[str, str]] = {
     "scorecard.note.na_marketing_automation_rate": {
         "en": "not available: the warehouse holds no automation tasks (automated done ÷ all); "
               "they come from the rules a run checks with an operational store "
-              "(`upmarket alerts check`), or supply it with --inputs",
+              "(upmarket alerts check), or supply it with --inputs",
         "zh-CN": "不可用：数据仓库尚无自动化任务（自动化完成量 ÷ 总任务量）；配置运营数据库后每次运行"
-                 "会检查规则生成任务（`upmarket alerts check`），或用 --inputs 提供"},
+                 "会检查规则生成任务（「upmarket alerts check」），或用 --inputs 提供"},
     "scorecard.note.na_task_completion_rate": {
         "en": "not available: the warehouse holds no tasks; they come from the automation rules "
-              "(`upmarket alerts check`), or supply it with --inputs",
-        "zh-CN": "不可用：数据仓库尚无任务数据；任务来自自动化规则（`upmarket alerts check`），"
+              "(upmarket alerts check), or supply it with --inputs",
+        "zh-CN": "不可用：数据仓库尚无任务数据；任务来自自动化规则（「upmarket alerts check」），"
                  "或用 --inputs 提供"},
     "scorecard.note.na_task_response_hours": {
         "en": "not available: the warehouse holds no tasks",
@@ -874,9 +875,9 @@ LABELS: dict[str, dict[str, str]] = {
     # budget and risk
     # -- budget (strategy.budget, cli: budget)
     "budget.no_spend": {"en": "No marketing spend before the as-of date: nothing to compare or "
-                              "reallocate. Ingest spend with `upmarket ingest spend FILE`.",
-                        "zh-CN": "截至日期前没有营销花费：无法对比或再分配。请用 `upmarket ingest "
-                                 "spend FILE` 导入花费。"},
+                              "reallocate. Ingest spend with upmarket ingest spend FILE.",
+                        "zh-CN": "截至日期前没有营销花费：无法对比或再分配。请用「upmarket ingest "
+                                 "spend FILE」导入花费。"},
     "budget.period.month": {"en": "month", "zh-CN": "月"},
     "budget.period.quarter": {"en": "quarter", "zh-CN": "季度"},
     "budget.source.campaigns": {"en": "plan = campaign budgets", "zh-CN": "计划 = 活动预算"},
@@ -1089,24 +1090,43 @@ LABELS: dict[str, dict[str, str]] = {
                               "zh-CN": "没有规则触发（或均在冷却期内）"},
     "automation.fired": {"en": "fired", "zh-CN": "已触发"},
     "automation.overdue": {"en": "overdue", "zh-CN": "已逾期"},
+    "automation.status.open": {"en": "open", "zh-CN": "待处理"},
+    "automation.status.done": {"en": "done", "zh-CN": "已完成"},
+    "automation.status.failed": {"en": "failed", "zh-CN": "失败"},
+    "automation.status.cancelled": {"en": "cancelled", "zh-CN": "已取消"},
+    "automation.status.sent": {"en": "sent", "zh-CN": "已发送"},
+    "automation.kind.task": {"en": "task", "zh-CN": "人工任务"},
+    "automation.kind.webhook": {"en": "webhook", "zh-CN": "Webhook 推送"},
+    "automation.kind.export": {"en": "export", "zh-CN": "导出"},
+    "automation.assignee.risk": {"en": "risk", "zh-CN": "风控"},
+    "automation.rule.premium_churn_risk": {"en": "premium customer at risk",
+                                           "zh-CN": "高端客户流失风险"},
+    "automation.rule.premium_win_back": {"en": "premium customer to win back",
+                                         "zh-CN": "高端客户召回"},
+    "automation.rule.channel_roi_drop": {"en": "channel ROI drop", "zh-CN": "渠道投资回报下降"},
+    "automation.rule.high_risk": {"en": "high risk", "zh-CN": "高风险预警"},
+    "automation.severity.high": {"en": "high", "zh-CN": "高"},
+    "automation.severity.medium": {"en": "medium", "zh-CN": "中"},
+    "automation.severity.low": {"en": "low", "zh-CN": "低"},
+    "automation.assignee.marketing": {"en": "marketing", "zh-CN": "市场部"},
     "dashboard.title": {"en": "upmarket — customer value dashboard",
                         "zh-CN": "upmarket — 客户价值看板"},
-    "dashboard.key": {"en": "API key (read scope)", "zh-CN": "API 密钥（需 read 权限）"},
-    "dashboard.key_help": {"en": "Make one with `upmarket keys create NAME --scope read`; a key "
+    "dashboard.key": {"en": "API key (read scope)", "zh-CN": "API 密钥（需读取权限）"},
+    "dashboard.key_help": {"en": "Make one with: upmarket keys create NAME --scope read. A key "
                                  "with the export scope shows customer ids in the clear.",
-                           "zh-CN": "用 `upmarket keys create 名称 --scope read` 创建；具有 export "
-                                    "权限的密钥可看到明文客户编号。"},
+                           "zh-CN": "用「upmarket keys create 名称 --scope read」创建；具有导出权限"
+                                    "的密钥可看到明文客户编号。"},
     "dashboard.sign_in": {"en": "Sign in", "zh-CN": "登录"},
     "dashboard.logout": {"en": "Sign out", "zh-CN": "退出"},
     "dashboard.bad_key": {"en": "That key is unknown, revoked or lacks the read scope.",
-                          "zh-CN": "该密钥无效、已撤销或没有 read 权限。"},
+                          "zh-CN": "该密钥无效、已撤销或没有读取权限。"},
     "dashboard.cross_site": {
         "en": "Refused: this form was sent from another site ({origin}), not from the dashboard "
               "itself ({expected}). Open {expected}/dashboard and sign in there. Behind an HTTPS "
-              "proxy, start the service with `upmarket serve --trust-proxy`.",
+              "proxy, start the service with upmarket serve --trust-proxy.",
         "zh-CN": "已拒绝：该表单来自其他站点（{origin}），而不是看板本身（{expected}）。请打开 "
                  "{expected}/dashboard 并在那里登录。若服务位于 HTTPS 反向代理之后，请用 "
-                 "`upmarket serve --trust-proxy` 启动。"},
+                 "「upmarket serve --trust-proxy」启动。"},
     "dashboard.form_expired": {
         "en": "This form has expired or lacks its security token (field csrf_token): reload "
               "the page and try again.",
@@ -1124,7 +1144,7 @@ LABELS: dict[str, dict[str, str]] = {
     "dashboard.overdue_tasks": {"en": "tasks past their SLA", "zh-CN": "超出响应时限的任务"},
     "dashboard.pseudonymised": {"en": "Customer ids are pseudonymised: sign in with a key that "
                                       "has the export scope to see them in the clear.",
-                                "zh-CN": "客户编号已假名化：使用具有 export 权限的密钥登录可查看明文。"},
+                                "zh-CN": "客户编号已假名化：使用具有导出权限的密钥登录可查看明文。"},
     "dashboard.tiers": {"en": "Value tiers and their service levels",
                         "zh-CN": "价值等级与服务标准"},
     "dashboard.tasks": {"en": "Open tasks, soonest due first", "zh-CN": "待办任务（按截止时间）"},
@@ -1164,6 +1184,10 @@ LABELS: dict[str, dict[str, str]] = {
     "route.account_manager": {"en": "task for the account manager", "zh-CN": "客户经理任务"},
     "route.automated": {"en": "automated message", "zh-CN": "自动化触达"},
     "route.none": {"en": "none", "zh-CN": "无"},
+    "actions.export_hint": {
+        "en": "Export them with: upmarket actions export --format xlsx (consent-checked, "
+              "pseudonymised ids).",
+        "zh-CN": "导出：upmarket actions export --format xlsx（仅含同意接收营销的客户，客户编号已假名化）。"},
     "unit.hours": {"en": "{n} h", "zh-CN": "{n} 小时"},
     "offer.time_limited": {"en": "time-limited offer", "zh-CN": "限时优惠"},
     "offer.threshold_discount": {"en": "spend-threshold discount", "zh-CN": "满减"},
@@ -1546,9 +1570,9 @@ LABELS: dict[str, dict[str, str]] = {
     "report.finding.budget": {
         "en": "Moving budget toward the channels with the best marginal return would add "
               "about {pct:.1%} attributed revenue per {period} at the same total budget "
-              "(`upmarket budget`).",
+              "(upmarket budget).",
         "zh-CN": "在总预算不变的情况下，将预算向边际回报最高的渠道倾斜，每{period}归因收入预计可增加约 "
-                 "{pct:.1%}（`upmarket budget`）。"},
+                 "{pct:.1%}（详见「upmarket budget」）。"},
     "report.finding.high_risks": {
         "en": "{n} high risk(s) open: {risks}.",
         "zh-CN": "{n} 项高风险未关闭：{risks}。"},

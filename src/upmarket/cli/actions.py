@@ -165,7 +165,8 @@ def actions_list(
         print(json.dumps({"run_id": run["run_id"], "actions": json.loads(
             g.to_json(orient="records"))}, ensure_ascii=False))
         return
-    t = Table(title=f"{label('col.action', lang)} · run {run['run_id']}", title_justify="left")
+    t = Table(title=f"{label('col.action', lang)} · {label('run_label', lang, run_id=run['run_id'])}",
+              title_justify="left")
     for key, right in (("col.action", False), ("col.route", False), ("customers", True),
                        ("col.expected_value", True)):
         t.add_column(label(key, lang) if key != "customers" else "#", justify="right" if right
@@ -174,8 +175,7 @@ def actions_list(
         t.add_row(value_label("action", r.action, lang), label(f"route.{r.route}", lang),
                   f"{r.customers:,}", f"{r.expected_value:,.0f}")
     console.print(t)
-    console.print("Export them with `upmarket actions export --format xlsx` (consent-checked, "
-                  "pseudonymised ids).", highlight=False)
+    console.print(label("actions.export_hint", lang), highlight=False)
 
 
 @actions_app.command("export")

@@ -16,7 +16,7 @@ from rich.table import Table
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, err, friendly
 from upmarket.cli.service import Database
 from upmarket.errors import UpmarketError
-from upmarket.i18n import LABELS, label, value_label
+from upmarket.i18n import LABELS, current_lang, label, value_label
 from upmarket.locations import STORE_URL
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
@@ -292,12 +292,17 @@ def tasks_list(
         due = f"{r['due']:%m-%d %H:%M}"
         if r["status"] == "open" and r["due"] < now:
             due = f"[red]{due} {_t('automation.overdue', 'overdue', lang)}[/]"
-        status = r["status"]
-        if status == "done" and r["completed"] is not None:
-            status = f"done {r['completed']:%m-%d %H:%M}"
-        t.add_row(str(r["id"]), due, status, r["kind"], escape(r["assignee"] or "—"),
+        status = _t(f"automation.status.{r['status']}", r["status"], lang)
+        if r["status"] == "done" and r["completed"] is not None:
+            status = f"{status} {r['completed']:%m-%d %H:%M}"
+        detail = r.get("detail") or {}
+        title = detail.get("title_zh") if current_lang(lang) == "zh-CN" else None
+        assignee = r["assignee"]
+        t.add_row(str(r["id"]), due, status, _t(f"automation.kind.{r['kind']}", r["kind"], lang),
+                  escape(_t(f"automation.assignee.{assignee}", assignee, lang) if assignee
+                         else "—"),
                   value_label("tier", r["tier"], lang) if r["tier"] else "—",
-                  escape(r["customer_id"] or "—"), escape(r["title"]))
+                  escape(r["customer_id"] or "—"), escape(title or r["title"]))
     console.print(t)
 
 

@@ -32,7 +32,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from upmarket.activation import privacy
 from upmarket.errors import NoRun, WarehouseError
-from upmarket.i18n import label, value_label
+from upmarket.data_labels import channel_name
+from upmarket.i18n import LABELS, label, value_label
 from upmarket.opstore import automation as auto
 from upmarket.opstore import store as ops
 from upmarket.reports import method
@@ -52,6 +53,20 @@ LIST_ROWS = 15
 
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                          autoescape=select_autoescape(["html", "j2"]))
+
+
+def _word(kind: str, code: str, lang: str) -> str:
+    """A rule's, severity's or assignee's name; a user's own rule keeps the name it was given."""
+    key = f"automation.{kind}.{code}"
+    return label(key, lang) if key in LABELS else code
+
+
+def _subject(subject: str, lang: str) -> str:
+    """An alert's subject: a risk indicator (`risk_register:overdue_share`) by its name."""
+    table, _, code = str(subject).partition(":")
+    if table == "risk_register" and f"risk.ind.{code}" in LABELS:
+        return label(f"risk.ind.{code}", lang)
+    return channel_name(code, lang) if table == "channel_roi" and code else subject
 
 
 def _ids(wh: Warehouse, ids: pd.Series, clear: bool, store: ops.Store) -> list[str]:
@@ -107,7 +122,9 @@ def dashboard_data(wh: Warehouse, store: ops.Store, *, lang: str, clear_ids: boo
 
     upsell = [{"customer": cid, "tier": value_label("tier", r.tier, lang)
                if isinstance(getattr(r, "tier", None), str) else "—",
-               "product": getattr(r, "product_name", "—"), "channel": getattr(r, "channel", None),
+               "product": getattr(r, "product_name", "—"),
+               "channel": channel_name(r.channel, lang) if isinstance(getattr(r, "channel", None),
+                                                                      str) else None,
                "expected_value": r.expected_value}
               for cid, r in zip(_ids(wh, ups["customer_id"], clear_ids, store),
                                 ups.itertuples())]
@@ -118,11 +135,13 @@ def dashboard_data(wh: Warehouse, store: ops.Store, *, lang: str, clear_ids: boo
                     store)
     tasks = [{"id": t["id"], "due": t["due"], "overdue": t["due"] < now,
               "tier": value_label("tier", t["tier"], lang) if t["tier"] else "—",
-              "customer": cid if t["customer_id"] else "—", "assignee": t["assignee"] or "—",
-              "rule": t["rule"]}
+              "customer": cid if t["customer_id"] else "—",
+              "assignee": _word("assignee", t["assignee"], lang) if t["assignee"] else "—",
+              "rule": _word("rule", t["rule"], lang)}
              for t, cid in zip(open_tasks, task_ids)]
-    alerts = [{"fired": a["fired"], "rule": a["rule"], "severity": a["severity"],
-               "subject": "—" if a["customer_id"] else a["subject"]}
+    alerts = [{"fired": a["fired"], "rule": _word("rule", a["rule"], lang),
+               "severity": _word("severity", a["severity"], lang),
+               "subject": "—" if a["customer_id"] else _subject(a["subject"], lang)}
               for a in auto.list_alerts(store, limit=LIST_ROWS)]
     # the CLV figures the run summary and the report show, from the same function
     clv = economics.model_clv(res)
