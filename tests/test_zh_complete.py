@@ -40,7 +40,7 @@ def english_words(text: str, data_values: list[str], data_words: frozenset = fro
     """The English words of `text` once the data's own values (and words) are taken out."""
     for value in data_values:
         text = text.replace(value, " ")
-    text = re.sub(r"upmarket(?: [^\s」）)]+)+", " ", text)  # commands a user types
+    text = re.sub(r"upmarket(?: [^\s」）)]+)+|export [A-Z_]+=\S+", " ", text)  # commands
     text = re.sub(r"[a-z]+://\S+|(?<!\w)--[a-z][\w-]*", " ", text)  # addresses, options
     text = re.sub(r"\b[A-Z][A-Z-]{0,6}\d+[\w-]*\b|\b\d+[a-z]*\b|\b[0-9a-f]{8,}\b|p_[0-9a-f]+|\d{14}_[0-9a-f]+|[A-Za-z]+…", " ",
                   text)  # ids, numbers with units, run ids and pseudonyms

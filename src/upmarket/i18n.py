@@ -39,6 +39,28 @@ LABELS: dict[str, dict[str, str]] = {
     "customers": {"en": "customers", "zh-CN": "客户数"},
     "net_revenue": {"en": "net revenue", "zh-CN": "净收入"},
     "run_label": {"en": "run {run_id}", "zh-CN": "运行 {run_id}"},
+    # the demo's own account of what it made (cli: demo)
+    "demo.ingested": {"en": "Synthetic world ingested", "zh-CN": "模拟数据已导入"},
+    "demo.where": {"en": "Where everything is (finished in {seconds} s):",
+                   "zh-CN": "全部结果位置（用时 {seconds} 秒）："},
+    "demo.warehouse": {"en": "warehouse  {path}", "zh-CN": "数据仓库  {path}"},
+    "demo.service": {"en": "service    {path}  (profiles, alerts, tasks, audit log)",
+                     "zh-CN": "服务数据库  {path}（客户画像、告警、任务、审计日志）"},
+    "demo.customers": {
+        "en": "customers  {path}  (one row per customer who consents to marketing: "
+              "pseudonymised id, tier, CLV, segment, churn risk, …; {n} left out for lack of "
+              "consent)",
+        "zh-CN": "客户清单  {path}（每位同意接收营销的客户一行：假名化编号、价值等级、CLV、细分、"
+                 "流失风险等；{n} 位因未同意而未列入）"},
+    "demo.report": {"en": "report     {path}  (the {period} assessment; open it in a browser)",
+                    "zh-CN": "报告  {path}（{period} 评估；用浏览器打开）"},
+    "demo.next": {"en": "Next, for example:", "zh-CN": "接下来可以试试："},
+    "demo.then_open": {"en": "then open http://127.0.0.1:8000/dashboard and sign in with the "
+                             "crm key",
+                       "zh-CN": "然后打开 http://127.0.0.1:8000/dashboard，用上面创建的密钥登录"},
+    "where_results_count": {"en": "Results: {url} ({n} tables)",
+                            "zh-CN": "结果位置：{url}（{n} 张结果表）"},
+    "churn_model_plain": {"en": "Churn: {model}", "zh-CN": "流失模型：{model}"},
     "where_results": {"en": "Results", "zh-CN": "结果位置"},
     "table": {"en": "table", "zh-CN": "数据表"},
     # pipeline stages as a run reports its progress (pipeline.STAGES)

@@ -302,8 +302,10 @@ def _print_sla(sla: pd.DataFrame, lang: str) -> None:
     for key in ("sla_hours", "tickets", "breached", "breach_rate", "median_response"):
         t.add_column(label(f"risk.sla.{key}", lang), justify="right")
     for r in sla.itertuples():
-        t.add_row(label(f"tier.{r.tier}", lang), f"≤ {r.sla_hours:g} h", f"{r.tickets:,}",
-                  f"{r.breached:,}", f"{r.breach_rate:.1%}", f"{r.median_response_hours:.1f} h")
+        t.add_row(label(f"tier.{r.tier}", lang),
+                  f"≤ {label('unit.hours', lang, n=f'{r.sla_hours:g}')}", f"{r.tickets:,}",
+                  f"{r.breached:,}", f"{r.breach_rate:.1%}",
+                  label("unit.hours", lang, n=f"{r.median_response_hours:.1f}"))
     console.print(t)
 
 
