@@ -146,8 +146,9 @@ def test_help_names_no_internal_reference():
 def test_the_scan_catches_english():
     """The scan itself: an English word is found, data values, units and brands are not."""
     assert english_words("客户 Call C000053：流失 churn risk 76%", []) == {"Call", "churn", "risk"}
-    assert english_words("智能手表 Smartwatch Plus 03（SW-M003）· RFM 12 h", ["Smartwatch Plus 03"]) \
-        == set()
+    assert english_words("智能手表 Smartwatch Plus 03（SW-M003）· RFM 12 小时 · 「upmarket run "
+                         "--lang zh」", ["Smartwatch Plus 03"]) == set()
+    assert english_words("≤ 1 h", []) == {"h"}  # hours are 小时 in Chinese
 
 
 def test_pipeline_stages_have_chinese_names():
