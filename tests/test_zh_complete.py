@@ -41,7 +41,8 @@ def english_words(text: str, data_values: list[str], data_words: frozenset = fro
     for value in data_values:
         text = text.replace(value, " ")
     text = re.sub(r"upmarket(?: [^\s」）)]+)+|export [A-Z_]+=\S+", " ", text)  # commands
-    text = re.sub(r"[a-z]+://\S+|(?<!\w)--[a-z][\w-]*", " ", text)  # addresses, options
+    text = re.sub(r"[a-z]+://[^\s（]+|(?<![\w/])[\w.~-]*/[\w./-]+|(?<!\w)--[a-z][\w-]*", " ",
+                  text)  # addresses, paths, options
     text = re.sub(r"\b[A-Z][A-Z-]{0,6}\d+[\w-]*\b|\b\d+[a-z]*\b|\b[0-9a-f]{8,}\b|p_[0-9a-f]+|\d{14}_[0-9a-f]+|[A-Za-z]+…", " ",
                   text)  # ids, numbers with units, run ids and pseudonyms
     words = set(re.findall(r"[A-Za-z][A-Za-z]*", text))
@@ -88,6 +89,13 @@ def world(tmp_path_factory):
         res = runner.invoke(app, [*cmd, "--lang", "zh"])
         assert res.exit_code == 0, (cmd, res.output)
         outputs[" ".join(cmd)] = res.output
+    # last, as it adds to the world: a file with a good row and two a validator refuses
+    feedback = out.parent / "反馈.csv"
+    feedback.write_text("id,customer_id,ts,nps_score\nF1,C000001,2025-12-01,9\n"
+                        "F2,C000002,,8\nF3,C000002,2025-12-03,abc\n", encoding="utf-8")
+    res = runner.invoke(app, ["ingest", "feedback", str(feedback), "--lang", "zh"])
+    assert res.exit_code == 0 and "缺少时间" in res.output and "不是数字" in res.output, res.output
+    outputs["ingest"] = res.output
     outputs["report"] = visible_text((out / "report-zh.html").read_text(encoding="utf-8"))
     outputs.update(dashboard_pages(store_url, wh_url))
     yield {"outputs": outputs, "values": values, "words": words, "out": out}

@@ -284,10 +284,12 @@ _REASONS = (
 def column_name(column: str, lang: str | None = None) -> str:
     """A column as a Chinese reader knows it: the first Chinese header that maps to it
     (`mapping.SYNONYMS`), else its own name."""
-    from upmarket.i18n import current_lang
+    from upmarket.i18n import LABELS, current_lang
     from upmarket.warehouse.mapping import SYNONYMS
 
     if current_lang(lang) == "zh-CN":
+        if f"column.{column}" in LABELS:
+            return LABELS[f"column.{column}"]["zh-CN"]
         for word in SYNONYMS.get(column, ()):
             if re.search(r"[\u4e00-\u9fff]", word):
                 return word
