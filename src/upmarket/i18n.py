@@ -1224,6 +1224,7 @@ LABELS: dict[str, dict[str, str]] = {
                    "zh-CN": "自动化规则：触发 {alerts:,} 条告警，数据仓库中 {tasks:,} 个任务："},
     "run_actions": {"en": "Next best actions ({contacts:,} contacts, expected value {ev:,.0f}): ",
                     "zh-CN": "下一步最佳行动（触达 {contacts:,} 人，期望价值 {ev:,.0f}）："},
+    "no_data_for": {"en": "no data", "zh-CN": "无数据"},
     "run_effect_index": {
         "en": "Effect index {period}: {index} (vs {compare}: {compare_index}); risk register: "
               "{high} high, {medium} medium",

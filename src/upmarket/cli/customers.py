@@ -14,6 +14,8 @@ from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.errors import UnknownCustomer, UnknownSegment, UpmarketError
+from upmarket.currency import money
+from upmarket.data_labels import channel_name
 from upmarket.i18n import LABELS, LANGS, current_lang, label, value_label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
@@ -57,6 +59,8 @@ SHOW_SECTIONS = {
     "risk": ("churn_risk", "churn_band", "churn_signals"),
     "profile": ("country", "acquisition_channel", "created_at"),
 }
+MONEY = ("tier_value", "current_value", "clv", "distance_to_next_tier", "expected_order_value",
+         "net_revenue", "trailing_revenue_12m", "growth_potential")
 CODED = {"tier": "tier", "rfm_segment": "segment", "lifecycle_stage": "stage", "cluster": "cluster",
          "churn_band": "band", "tier_change": "change", "current_tier": "price"}
 
@@ -72,6 +76,12 @@ def _display(field: str, value, lang: str) -> str:
     if field in ("churn_risk", "p_alive", "discount_share", "premium_share", "premium_propensity",
                  "peer_upgrade_rate"):
         return f"{float(value):.0%}"
+    if field in MONEY:
+        return money(value, lang)
+    if field in ("recency_days", "tenure_days", "response_hours"):  # whole days and hours
+        return f"{float(value):,.0f}"
+    if field == "acquisition_channel":
+        return channel_name(value, lang)
     if isinstance(value, float):
         return f"{value:,.2f}"
     if isinstance(value, pd.Timestamp):

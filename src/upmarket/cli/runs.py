@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly, progress
+from upmarket.currency import money
 from upmarket.data_labels import channel_name
 from upmarket.i18n import LABELS, current_lang, label, value_label
 from upmarket.locations import STORE_ENV
@@ -210,11 +211,11 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
     console.print(f"[bold green]{label('run_published', lang, run_id=info['run_id'], as_of=info['as_of'])}[/]")
     head = Table(show_header=False, box=None)
     head.add_row(label("customers", lang), f"{s['customers']:,}")
-    head.add_row(label("net_revenue", lang), f"{s['net_revenue']:,.0f}")
+    head.add_row(label("net_revenue", lang), money(s["net_revenue"], lang))
     clv = s.get("clv") or {}
     if clv:
-        head.add_row(label("clv.mean", lang), f"{clv['mean_12m_margin']:,.0f}")
-        head.add_row(label("clv.total", lang), f"{clv['total_12m_margin']:,.0f}")
+        head.add_row(label("clv.mean", lang), money(clv["mean_12m_margin"], lang))
+        head.add_row(label("clv.total", lang), money(clv["total_12m_margin"], lang))
     console.print(head)
 
     tiers = ctx.tables.get("tier_summary")
@@ -268,7 +269,9 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
     eff, risks = s.get("effect_index"), s.get("risk", {}).get("risks", {})
     if eff and eff.get("index") is not None:
         console.print(label("run_effect_index", lang, period=eff["period"], index=eff["index"],
-                            compare=eff["compare"], compare_index=eff["compare_index"],
+                            compare=eff["compare"],
+                            compare_index=label("no_data_for", lang)
+                            if eff.get("compare_index") is None else eff["compare_index"],
                             high=risks.get("high", 0), medium=risks.get("medium", 0)),
                       highlight=False)
     auto = s.get("automation")
