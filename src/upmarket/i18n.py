@@ -166,7 +166,7 @@ LABELS: dict[str, dict[str, str]] = {
     "col.response": {"en": "response", "zh-CN": "响应时限"},
     "col.kpi": {"en": "KPI", "zh-CN": "指标"},
     "col.this_base": {"en": "this base", "zh-CN": "本客户群"},
-    "col.benchmark": {"en": "benchmark", "zh-CN": "基准"},
+    "col.benchmark": {"en": "industry benchmark", "zh-CN": "行业基准"},
     "kpi.premium_retention": {"en": "premium-customer retention", "zh-CN": "高端客户留存率"},
     "kpi.existing_customer_revenue_share": {"en": "revenue from existing customers",
                                             "zh-CN": "老客户收入占比"},
@@ -1077,8 +1077,9 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Retention programme for at-risk Diamond/Core: personal outreach, premium benefits",
         "zh-CN": "针对高风险钻石/核心客户的挽留计划：专人联系、高端权益"},
     "risk.action.premium_churn_observed": {
-        "en": "Premium retention below benchmark (78 %): review service and upgrade offers",
-        "zh-CN": "高端客户留存低于标杆（78%）：复盘服务与升级方案"},
+        "en": "Premium retention below the industry benchmark (78 %): review service and "
+              "upgrade offers",
+        "zh-CN": "高端客户留存低于行业标杆（78%）：复盘服务与升级方案"},
     "risk.action.kpi_anomalies": {
         "en": "Check the flagged days: data problem, promotion effect or a real shift?",
         "zh-CN": "核查异常日期：数据问题、促销影响还是真实变化？"},
@@ -1601,14 +1602,14 @@ LABELS: dict[str, dict[str, str]] = {
         "zh-CN": "钻石客户仅贡献 {share:.0%} 的历史收入，低于经验法则的 {benchmark:.0%}：价值分布更"
                  "分散，核心与潜力客户应获得更多高端营销投入。"},
     "report.finding.premium_retention": {
-        "en": "Premium-customer retention is {value:.0%} (benchmark {benchmark:.0%}, "
+        "en": "Premium-customer retention is {value:.0%} (industry benchmark {benchmark:.0%}, "
               "laggards {laggards:.0%}).",
-        "zh-CN": "高端客户留存率为 {value:.0%}（标杆 {benchmark:.0%}，落后企业 "
+        "zh-CN": "高端客户留存率为 {value:.0%}（行业标杆 {benchmark:.0%}，落后企业 "
                  "{laggards:.0%}）。"},
     "report.finding.existing_share": {
         "en": "Existing customers bring {value:.0%} of the last year's revenue "
-              "(benchmark {benchmark:.0%}).",
-        "zh-CN": "老客户贡献近一年收入的 {value:.0%}（基准 {benchmark:.0%}）。"},
+              "(industry benchmark {benchmark:.0%}).",
+        "zh-CN": "老客户贡献近一年收入的 {value:.0%}（行业基准 {benchmark:.0%}）。"},
     "report.finding.at_risk": {
         "en": "{n:,} Diamond and Core customers are at high or critical churn risk: retention "
               "offers and personal calls first (list below).",
