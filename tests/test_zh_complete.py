@@ -32,7 +32,8 @@ COMMANDS = [
     ["segments", "list"], ["segments", "list", "--by", "tier"],
     ["whatif", "--retention", "+5pt", "--frequency", "+10%"],
     ["attribution"], ["tasks", "list"], ["risk"], ["scorecard"], ["experiments"], ["budget"],
-    ["cohorts"], ["promotions"], ["funnel"], ["actions", "list"],
+    ["cohorts"], ["promotions"], ["funnel"], ["actions", "list"], ["alerts", "list"],
+    ["customers", "show", "C000001"], ["recommend", "C000001"],
 ]
 
 
@@ -74,7 +75,7 @@ def world(tmp_path_factory):
     wh = connect(wh_url, create=False)
     values: list[str] = []
     for table, cols in {"products": ["name", "sku"], "campaigns": ["name", "campaign_id"],
-                        "promotions": ["name", "promotion_id"]}.items():
+                        "promotions": ["name", "promotion_id"], "customers": ["country"]}.items():
         frame = wh.table(table).select(*cols).to_pandas()
         for col in cols:
             values += [str(v) for v in frame[col].dropna().unique()]

@@ -1704,3 +1704,16 @@ def value_label(kind: str, code: str, lang: str | None = None) -> str:
     if number.isdigit() and f"{kind}.{base}" in LABELS:
         return f"{label(f'{kind}.{base}', lang)} {number}"
     return code
+
+
+def subject_label(subject: str, lang: str | None = None) -> str:
+    """An alert's subject as a reader names it: a risk indicator (`risk_register:overdue_share`)
+    or a channel (`channel_roi:wechat`) by its name; a customer id as it is."""
+    from upmarket.data_labels import channel_name
+
+    table, _, code = str(subject).partition(":")
+    if table == "risk_register" and f"risk.ind.{code}" in LABELS:
+        return label(f"risk.ind.{code}", lang)
+    if table == "channel_roi" and code:
+        return channel_name(code, lang)
+    return str(subject)

@@ -33,7 +33,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from upmarket.activation import privacy
 from upmarket.errors import NoRun, WarehouseError
 from upmarket.data_labels import channel_name
-from upmarket.i18n import LABELS, label, value_label
+from upmarket.i18n import LABELS, label, subject_label, value_label
 from upmarket.opstore import automation as auto
 from upmarket.opstore import store as ops
 from upmarket.reports import method
@@ -59,14 +59,6 @@ def _word(kind: str, code: str, lang: str) -> str:
     """A rule's, severity's or assignee's name; a user's own rule keeps the name it was given."""
     key = f"automation.{kind}.{code}"
     return label(key, lang) if key in LABELS else code
-
-
-def _subject(subject: str, lang: str) -> str:
-    """An alert's subject: a risk indicator (`risk_register:overdue_share`) by its name."""
-    table, _, code = str(subject).partition(":")
-    if table == "risk_register" and f"risk.ind.{code}" in LABELS:
-        return label(f"risk.ind.{code}", lang)
-    return channel_name(code, lang) if table == "channel_roi" and code else subject
 
 
 def _ids(wh: Warehouse, ids: pd.Series, clear: bool, store: ops.Store) -> list[str]:
@@ -141,7 +133,7 @@ def dashboard_data(wh: Warehouse, store: ops.Store, *, lang: str, clear_ids: boo
              for t, cid in zip(open_tasks, task_ids)]
     alerts = [{"fired": a["fired"], "rule": _word("rule", a["rule"], lang),
                "severity": _word("severity", a["severity"], lang),
-               "subject": "—" if a["customer_id"] else _subject(a["subject"], lang)}
+               "subject": "—" if a["customer_id"] else subject_label(a["subject"], lang)}
               for a in auto.list_alerts(store, limit=LIST_ROWS)]
     # the CLV figures the run summary and the report show, from the same function
     clv = economics.model_clv(res)
