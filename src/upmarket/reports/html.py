@@ -620,6 +620,16 @@ def _name_channels(frames: dict, names: DataLabels, lang: str) -> None:
                                 for c in frame["channel"]]
 
 
+def _name_given(frame: pd.DataFrame | None, kind: str, key: str, column: str,
+                names: DataLabels) -> None:
+    """`column` replaced by the Chinese name given for the row's `key` (`name_zh`, the labels
+    file), where one is given."""
+    if frame is None or key not in frame or column not in frame:
+        return
+    given = [names.names.get((kind, str(k))) for k in frame[key]]
+    frame[column] = [g if g else v for g, v in zip(given, frame[column])]
+
+
 def _join(items, lang: str) -> str:
     return ("、" if lang == "zh-CN" else ", ").join(items)
 
@@ -658,7 +668,10 @@ def gather(wh: Warehouse, *, cycle: str = "quarter", period=None, lang: str = "e
     frames = {name: _output(wh, name, run_id, OUTPUT_COLUMNS.get(name))
               for name in RUN_OUTPUTS}
     if lang == "zh-CN":
-        _name_channels(frames, DataLabels.load(wh), lang)
+        names = DataLabels.load(wh)
+        _name_channels(frames, names, lang)
+        _name_given(frames.get("campaign_roi"), "campaign", "campaign_id", "name", names)
+        _name_given(frames.get("actions"), "product", "sku", "product_name", names)
     results, actions = frames["results"], frames["actions"]
 
     # the scorecard of the period against the one before (seed 000's effect index); the run's
