@@ -67,6 +67,10 @@ def world(tmp_path_factory):
     out = tmp_path_factory.mktemp("zh") / "demo"
     mp = pytest.MonkeyPatch()
     mp.setenv("COLUMNS", "200")
+    # a labels file renames one built-in channel: its name must reach every output
+    labels = out.parent / "labels.yaml"
+    labels.write_text("channels: {wechat: 微信公众号}\n", encoding="utf-8")
+    mp.setenv("UPMARKET_LABELS", str(labels))
     r = runner.invoke(app, ["demo", "--customers", "160", "--out", str(out), "--lang", "zh"])
     assert r.exit_code == 0, r.output
     wh_url, store_url = f"duckdb://{out / 'demo.duckdb'}", f"sqlite:///{out / 'demo-ops.sqlite'}"
@@ -132,6 +136,13 @@ def test_every_output_is_in_chinese(world):
 
 
 INTERNAL = re.compile(r"(?i)seed[ -]?\d{3}|种子|`|p_alive|orders_recent|\bT, ")
+
+
+def test_a_labels_file_names_the_data_everywhere(world):
+    outputs = world["outputs"]
+    for name in ("attribution", "funnel", "budget", "report", "dashboard"):
+        assert "微信公众号" in outputs[name], name
+        assert not re.search("微信(?!公众号)", outputs[name]), name  # the built-in name
 
 
 def test_no_internal_reference_or_backtick(world):

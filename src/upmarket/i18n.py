@@ -75,6 +75,9 @@ LABELS: dict[str, dict[str, str]] = {
     "net_revenue": {"en": "net revenue", "zh-CN": "净收入"},
     "run_label": {"en": "run {run_id}", "zh-CN": "运行 {run_id}"},
     # the demo's own account of what it made (cli: demo)
+    "demo.generating": {"en": "generating and ingesting the world", "zh-CN": "正在生成并导入模拟数据"},
+    "demo.ingested_table": {"en": "ingested {n} {table}", "zh-CN": "已导入 {table} {n} 行"},
+    "demo.running": {"en": "running the pipeline", "zh-CN": "正在运行分析流程"},
     "demo.ingested": {"en": "Synthetic world ingested", "zh-CN": "模拟数据已导入"},
     "demo.where": {"en": "Where everything is (finished in {seconds} s):",
                    "zh-CN": "全部结果位置（用时 {seconds} 秒）："},

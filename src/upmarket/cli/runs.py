@@ -40,7 +40,7 @@ def run(
     with progress(as_json) as bar:
         task = bar.add_task("run", total=len(pipeline.STAGES))
         ctx = pipeline.run(wh, as_of, on_stage=lambda name, i, n: bar.update(
-            task, completed=i, description=name))
+            task, completed=i, description=_t(f"stage.{name}", name, lang)))
     _print_run(ctx, as_json, lang)
 
 
@@ -86,13 +86,14 @@ def demo(
     started = time.perf_counter()
     wh = connect(f"duckdb://{db.resolve()}")
     with progress(as_json) as bar:
-        task = bar.add_task("generating and ingesting the world", total=None)
+        task = bar.add_task(label("demo.generating", lang), total=None)
         loaded = load_world(wh, config, on_table=lambda t, n: bar.update(
-            task, description=f"ingested {n:,} {t}"))
-        bar.update(task, description="running the pipeline", total=len(pipeline.STAGES), completed=0)
+            task, description=label("demo.ingested_table", lang, n=f"{n:,}", table=t)))
+        bar.update(task, description=label("demo.running", lang), total=len(pipeline.STAGES),
+                   completed=0)
         ctx = pipeline.run(wh, config.as_of, store_url=store_url,
                            on_stage=lambda name, i, n: bar.update(
-                               task, completed=i, description=name))
+                               task, completed=i, description=_t(f"stage.{name}", name, lang)))
     from upmarket.opstore.store import open_store
     from upmarket.reports import write_report
 
