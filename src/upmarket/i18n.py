@@ -31,6 +31,41 @@ LABELS: dict[str, dict[str, str]] = {
     "added_to": {"en": "also added", "zh-CN": "同时新增"},
     "cancellations_linked": {"en": "cancellations linked to their order",
                              "zh-CN": "已关联原订单的取消"},
+    # columns named in quarantine reasons (warehouse.validate.column_name)
+    "column.ts": {"en": "ts", "zh-CN": "时间"},
+    "column.customer_id": {"en": "customer_id", "zh-CN": "客户编号"},
+    "column.order_id": {"en": "order_id", "zh-CN": "订单号"},
+    "column.sku": {"en": "sku", "zh-CN": "商品编码"},
+    "column.quantity": {"en": "quantity", "zh-CN": "数量"},
+    "column.unit_price": {"en": "unit_price", "zh-CN": "单价"},
+    "column.amount": {"en": "amount", "zh-CN": "金额"},
+    "column.nps_score": {"en": "nps_score", "zh-CN": "NPS 评分"},
+    "column.channel": {"en": "channel", "zh-CN": "渠道"},
+    "column.status": {"en": "status", "zh-CN": "状态"},
+    "column.price": {"en": "price", "zh-CN": "售价"},
+    "column.cost": {"en": "cost", "zh-CN": "成本"},
+    "quarantine.missing": {"en": "missing {col}", "zh-CN": "缺少{col}"},
+    "quarantine.not_finite": {"en": "not finite in {col}", "zh-CN": "{col}不是有限数值"},
+    "quarantine.not_number": {"en": "not a number in {col}", "zh-CN": "{col}不是数字"},
+    "quarantine.not_whole": {"en": "not a whole number in {col}", "zh-CN": "{col}不是整数"},
+    "quarantine.negative": {"en": "negative {col}", "zh-CN": "{col}为负数"},
+    "quarantine.below_minimum": {"en": "below minimum {col}", "zh-CN": "{col}低于下限"},
+    "quarantine.out_of_range": {"en": "out of range {col}", "zh-CN": "{col}超出范围"},
+    "quarantine.beyond_bound": {"en": "beyond the sane bound of {col} (|value| > {bound})",
+                                "zh-CN": "{col}超出合理范围（绝对值 > {bound}）"},
+    "quarantine.bad_date": {"en": "unparseable date in {col}", "zh-CN": "{col}日期无法解析"},
+    "quarantine.not_bool": {"en": "not true/false in {col}", "zh-CN": "{col}不是是/否值"},
+    "quarantine.invalid": {"en": "invalid {col}", "zh-CN": "{col}取值无效"},
+    "quarantine.too_long": {"en": "{col} longer than {n} characters",
+                            "zh-CN": "{col}超过 {n} 个字符"},
+    "quarantine.control_character": {"en": "control character in {col}",
+                                     "zh-CN": "{col}含控制字符"},
+    "quarantine.see_rows": {"en": "See the rows with: upmarket quarantine --batch {batch}",
+                            "zh-CN": "查看这些行：upmarket quarantine --batch {batch}"},
+    "conflicts_hint": {"en": "To let the file's rows replace the stored ones: ingest it again "
+                             "with --on-conflict update (or --replace).",
+                       "zh-CN": "若要用文件中的行替换已存储的行：加 --on-conflict update（或 "
+                                "--replace）重新导入。"},
     "unmapped_columns": {"en": "columns not used", "zh-CN": "未使用的列"},
     "ingest_title": {"en": "Ingested {table} from {source}", "zh-CN": "已导入 {table}：{source}"},
     # runs
@@ -55,15 +90,109 @@ LABELS: dict[str, dict[str, str]] = {
                              "使用默认值。`upmarket config init` 可生成一个。"},
     "customers": {"en": "customers", "zh-CN": "客户数"},
     "net_revenue": {"en": "net revenue", "zh-CN": "净收入"},
+    "run_label": {"en": "run {run_id}", "zh-CN": "运行 {run_id}"},
+    # the demo's own account of what it made (cli: demo)
+    "demo.generating": {"en": "generating and ingesting the world", "zh-CN": "正在生成并导入模拟数据"},
+    "demo.ingested_table": {"en": "ingested {n} {table}", "zh-CN": "已导入 {table} {n} 行"},
+    "demo.running": {"en": "running the pipeline", "zh-CN": "正在运行分析流程"},
+    "demo.ingested": {"en": "Synthetic world ingested", "zh-CN": "模拟数据已导入"},
+    "demo.where": {"en": "Where everything is (finished in {seconds} s):",
+                   "zh-CN": "全部结果位置（用时 {seconds} 秒）："},
+    "demo.warehouse": {"en": "warehouse  {path}", "zh-CN": "数据仓库  {path}"},
+    "demo.service": {"en": "service    {path}  (profiles, alerts, tasks, audit log)",
+                     "zh-CN": "服务数据库  {path}（客户画像、告警、任务、审计日志）"},
+    "demo.customers": {
+        "en": "customers  {path}  (one row per customer who consents to marketing: "
+              "pseudonymised id, tier, CLV, segment, churn risk, …; {n} left out for lack of "
+              "consent)",
+        "zh-CN": "客户清单  {path}（每位同意接收营销的客户一行：假名化编号、价值等级、CLV、细分、"
+                 "流失风险等；{n} 位因未同意而未列入）"},
+    "demo.report": {"en": "report     {path}  (the {period} assessment; open it in a browser)",
+                    "zh-CN": "报告  {path}（{period} 评估；用浏览器打开）"},
+    "demo.workbook": {"en": "workbook   {path}  (the same, styled for Excel)",
+                      "zh-CN": "Excel 工作簿  {path}（同上，已排版）"},
+    "demo.team": {"en": "team       {path}  (the account managers tasks go to; yours with "
+                        "upmarket ingest account_managers)",
+                  "zh-CN": "销售团队  {path}（任务分派给的客户经理；用 upmarket ingest "
+                           "account_managers 导入你自己的）"},
+    "demo.next": {"en": "Next, for example:", "zh-CN": "接下来可以试试："},
+    "demo.then_open": {"en": "then open http://127.0.0.1:8000/dashboard and sign in with the "
+                             "crm key",
+                       "zh-CN": "然后打开 http://127.0.0.1:8000/dashboard，用上面创建的密钥登录"},
+    "where_results_count": {"en": "Results: {url} ({n} tables)",
+                            "zh-CN": "结果位置：{url}（{n} 张结果表）"},
+    "churn_model_plain": {"en": "Churn: {model}", "zh-CN": "流失模型：{model}"},
     "where_results": {"en": "Results", "zh-CN": "结果位置"},
     "table": {"en": "table", "zh-CN": "数据表"},
+    # pipeline stages as a run reports its progress (pipeline.STAGES)
+    "stage.collected events": {"en": "collected events", "zh-CN": "采集的事件"},
+    "stage.features and lifetime value": {"en": "features and lifetime value",
+                                          "zh-CN": "客户特征与终身价值"},
+    "stage.churn early warning": {"en": "churn early warning", "zh-CN": "流失预警"},
+    "stage.segments, tiers and lifecycle": {"en": "segments, tiers and lifecycle",
+                                            "zh-CN": "细分、价值分层与生命周期"},
+    "stage.customer-base KPIs": {"en": "customer-base KPIs", "zh-CN": "客户群指标"},
+    "stage.acquisition economics": {"en": "acquisition economics", "zh-CN": "获客经济性"},
+    "stage.ROI per channel and campaign": {"en": "ROI per channel and campaign",
+                                           "zh-CN": "各渠道与活动的投资回报"},
+    "stage.premium ladder and propensity": {"en": "premium ladder and propensity",
+                                            "zh-CN": "高端产品阶梯与购买倾向"},
+    "stage.recommendations and next best actions": {
+        "en": "recommendations and next best actions", "zh-CN": "推荐与下一步最佳行动"},
+    "stage.budget and risk register": {"en": "budget and risk register",
+                                       "zh-CN": "预算与风险登记"},
+    "stage.experiments, cohorts, funnels and promotions": {
+        "en": "experiments, cohorts, funnels and promotions",
+        "zh-CN": "实验、同期群、漏斗与促销"},
+    "stage.effect-index scorecard": {"en": "effect-index scorecard", "zh-CN": "效果指数评分卡"},
+    # built-in names of common channels (data_labels; a labels file may rename any of them)
+    "channel.search": {"en": "search", "zh-CN": "搜索"},
+    "channel.social": {"en": "social", "zh-CN": "社交媒体"},
+    "channel.email": {"en": "email", "zh-CN": "邮件"},
+    "channel.wechat": {"en": "WeChat", "zh-CN": "微信"},
+    "channel.douyin": {"en": "Douyin", "zh-CN": "抖音"},
+    "channel.xiaohongshu": {"en": "Xiaohongshu", "zh-CN": "小红书"},
+    "channel.offline": {"en": "offline", "zh-CN": "线下"},
+    "channel.referral": {"en": "referral", "zh-CN": "推荐"},
+    "channel.app_push": {"en": "app push", "zh-CN": "App 推送"},
+    "channel.app": {"en": "app", "zh-CN": "App"},
+    "channel.online": {"en": "online", "zh-CN": "线上"},
+    "channel.sms": {"en": "SMS", "zh-CN": "短信"},
+    "channel.phone": {"en": "phone", "zh-CN": "电话"},
+    "channel.online_chat": {"en": "online chat", "zh-CN": "在线客服"},
+    "channel.direct": {"en": "direct", "zh-CN": "直接访问"},
+    "channel.weibo": {"en": "Weibo", "zh-CN": "微博"},
+    "channel.display": {"en": "display ads", "zh-CN": "展示广告"},
+    "channel.affiliate": {"en": "affiliate", "zh-CN": "联盟推广"},
+    "channel.(none)": {"en": "(none)", "zh-CN": "（无）"},
+    # customer groups and CLV levers (cli: segments list, whatif)
+    "segments.title": {"en": "{by} groups, run {run_id}", "zh-CN": "按{by}分组（运行 {run_id}）"},
+    "segments.by.rfm": {"en": "RFM segment", "zh-CN": "RFM 细分"},
+    "segments.by.tier": {"en": "value tier", "zh-CN": "价值等级"},
+    "segments.by.lifecycle": {"en": "lifecycle stage", "zh-CN": "生命周期阶段"},
+    "segments.by.churn-band": {"en": "churn band", "zh-CN": "流失风险等级"},
+    "segments.by.cluster": {"en": "behaviour cluster", "zh-CN": "行为聚类"},
+    "segments.col.code": {"en": "code", "zh-CN": "代码"},
+    "segments.col.name": {"en": "name", "zh-CN": "名称"},
+    "segments.col.customers": {"en": "customers", "zh-CN": "客户数"},
+    "segments.col.revenue_share": {"en": "revenue share", "zh-CN": "收入占比"},
+    "segments.col.mean_clv": {"en": "mean CLV", "zh-CN": "平均 CLV"},
+    "segments.col.mean_churn_risk": {"en": "mean churn risk", "zh-CN": "平均流失风险"},
+    "whatif.title": {"en": "What if (run {run_id}, horizon {months} months)",
+                     "zh-CN": "情景模拟（运行 {run_id}，预测期 {months} 个月）"},
+    "whatif.col.tier": {"en": "tier", "zh-CN": "价值等级"},
+    "whatif.col.base": {"en": "net CLV now", "zh-CN": "当前净 CLV"},
+    "whatif.col.scenario": {"en": "net CLV with levers", "zh-CN": "调整后净 CLV"},
+    "whatif.col.change": {"en": "change", "zh-CN": "变化"},
+    "whatif.col.change_pct": {"en": "change %", "zh-CN": "变化 %"},
+    "whatif.total": {"en": "total", "zh-CN": "合计"},
     # run summary (cli run / demo)
     "col.clv_share": {"en": "share of CLV", "zh-CN": "预测价值占比"},
     "col.revenue_share": {"en": "share of past revenue", "zh-CN": "历史收入占比"},
     "col.response": {"en": "response", "zh-CN": "响应时限"},
     "col.kpi": {"en": "KPI", "zh-CN": "指标"},
     "col.this_base": {"en": "this base", "zh-CN": "本客户群"},
-    "col.benchmark": {"en": "benchmark", "zh-CN": "基准"},
+    "col.benchmark": {"en": "industry benchmark", "zh-CN": "行业基准"},
     "kpi.premium_retention": {"en": "premium-customer retention", "zh-CN": "高端客户留存率"},
     "kpi.existing_customer_revenue_share": {"en": "revenue from existing customers",
                                             "zh-CN": "老客户收入占比"},
@@ -888,13 +1017,13 @@ LABELS: dict[str, dict[str, str]] = {
     "scorecard.note.na_marketing_automation_rate": {
         "en": "not available: the warehouse holds no automation tasks (automated done ÷ all); "
               "they come from the rules a run checks with an operational store "
-              "(`upmarket alerts check`), or supply it with --inputs",
+              "(upmarket alerts check), or supply it with --inputs",
         "zh-CN": "不可用：数据仓库尚无自动化任务（自动化完成量 ÷ 总任务量）；配置运营数据库后每次运行"
-                 "会检查规则生成任务（`upmarket alerts check`），或用 --inputs 提供"},
+                 "会检查规则生成任务（「upmarket alerts check」），或用 --inputs 提供"},
     "scorecard.note.na_task_completion_rate": {
         "en": "not available: the warehouse holds no tasks; they come from the automation rules "
-              "(`upmarket alerts check`), or supply it with --inputs",
-        "zh-CN": "不可用：数据仓库尚无任务数据；任务来自自动化规则（`upmarket alerts check`），"
+              "(upmarket alerts check), or supply it with --inputs",
+        "zh-CN": "不可用：数据仓库尚无任务数据；任务来自自动化规则（「upmarket alerts check」），"
                  "或用 --inputs 提供"},
     "scorecard.note.na_task_response_hours": {
         "en": "not available: the warehouse holds no tasks",
@@ -952,9 +1081,9 @@ LABELS: dict[str, dict[str, str]] = {
     # budget and risk
     # -- budget (strategy.budget, cli: budget)
     "budget.no_spend": {"en": "No marketing spend before the as-of date: nothing to compare or "
-                              "reallocate. Ingest spend with `upmarket ingest spend FILE`.",
-                        "zh-CN": "截至日期前没有营销花费：无法对比或再分配。请用 `upmarket ingest "
-                                 "spend FILE` 导入花费。"},
+                              "reallocate. Ingest spend with upmarket ingest spend FILE.",
+                        "zh-CN": "截至日期前没有营销花费：无法对比或再分配。请用「upmarket ingest "
+                                 "spend FILE」导入花费。"},
     "budget.period.month": {"en": "month", "zh-CN": "月"},
     "budget.period.quarter": {"en": "quarter", "zh-CN": "季度"},
     "budget.source.campaigns": {"en": "plan = campaign budgets", "zh-CN": "计划 = 活动预算"},
@@ -1118,8 +1247,9 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Retention programme for at-risk Diamond/Core: personal outreach, premium benefits",
         "zh-CN": "针对高风险钻石/核心客户的挽留计划：专人联系、高端权益"},
     "risk.action.premium_churn_observed": {
-        "en": "Premium retention below benchmark (78 %): review service and upgrade offers",
-        "zh-CN": "高端客户留存低于标杆（78%）：复盘服务与升级方案"},
+        "en": "Premium retention below the industry benchmark (78 %): review service and "
+              "upgrade offers",
+        "zh-CN": "高端客户留存低于行业标杆（78%）：复盘服务与升级方案"},
     "risk.action.kpi_anomalies": {
         "en": "Check the flagged days: data problem, promotion effect or a real shift?",
         "zh-CN": "核查异常日期：数据问题、促销影响还是真实变化？"},
@@ -1232,24 +1362,43 @@ LABELS: dict[str, dict[str, str]] = {
     "worklist.note.done": {"en": "Task {id} is done.", "zh-CN": "任务 {id} 已完成。"},
     "worklist.note.assigned": {"en": "Task {id} has a new assignee.",
                                "zh-CN": "任务 {id} 已转派。"},
+    "automation.status.open": {"en": "open", "zh-CN": "待处理"},
+    "automation.status.done": {"en": "done", "zh-CN": "已完成"},
+    "automation.status.failed": {"en": "failed", "zh-CN": "失败"},
+    "automation.status.cancelled": {"en": "cancelled", "zh-CN": "已取消"},
+    "automation.status.sent": {"en": "sent", "zh-CN": "已发送"},
+    "automation.kind.task": {"en": "task", "zh-CN": "人工任务"},
+    "automation.kind.webhook": {"en": "webhook", "zh-CN": "Webhook 推送"},
+    "automation.kind.export": {"en": "export", "zh-CN": "导出"},
+    "automation.assignee.risk": {"en": "risk", "zh-CN": "风控"},
+    "automation.rule.premium_churn_risk": {"en": "premium customer at risk",
+                                           "zh-CN": "高端客户流失风险"},
+    "automation.rule.premium_win_back": {"en": "premium customer to win back",
+                                         "zh-CN": "高端客户召回"},
+    "automation.rule.channel_roi_drop": {"en": "channel ROI drop", "zh-CN": "渠道投资回报下降"},
+    "automation.rule.high_risk": {"en": "high risk", "zh-CN": "高风险预警"},
+    "automation.severity.high": {"en": "high", "zh-CN": "高"},
+    "automation.severity.medium": {"en": "medium", "zh-CN": "中"},
+    "automation.severity.low": {"en": "low", "zh-CN": "低"},
+    "automation.assignee.marketing": {"en": "marketing", "zh-CN": "市场部"},
     "dashboard.title": {"en": "upmarket — customer value dashboard",
                         "zh-CN": "upmarket — 客户价值看板"},
-    "dashboard.key": {"en": "API key (read scope)", "zh-CN": "API 密钥（需 read 权限）"},
-    "dashboard.key_help": {"en": "Make one with `upmarket keys create NAME --scope read`; a key "
+    "dashboard.key": {"en": "API key (read scope)", "zh-CN": "API 密钥（需读取权限）"},
+    "dashboard.key_help": {"en": "Make one with: upmarket keys create NAME --scope read. A key "
                                  "with the export scope shows customer ids in the clear.",
-                           "zh-CN": "用 `upmarket keys create 名称 --scope read` 创建；具有 export "
-                                    "权限的密钥可看到明文客户编号。"},
+                           "zh-CN": "用「upmarket keys create 名称 --scope read」创建；具有导出权限"
+                                    "的密钥可看到明文客户编号。"},
     "dashboard.sign_in": {"en": "Sign in", "zh-CN": "登录"},
     "dashboard.logout": {"en": "Sign out", "zh-CN": "退出"},
     "dashboard.bad_key": {"en": "That key is unknown, revoked or lacks the read scope.",
-                          "zh-CN": "该密钥无效、已撤销或没有 read 权限。"},
+                          "zh-CN": "该密钥无效、已撤销或没有读取权限。"},
     "dashboard.cross_site": {
         "en": "Refused: this form was sent from another site ({origin}), not from the dashboard "
               "itself ({expected}). Open {expected}/dashboard and sign in there. Behind an HTTPS "
-              "proxy, start the service with `upmarket serve --trust-proxy`.",
+              "proxy, start the service with upmarket serve --trust-proxy.",
         "zh-CN": "已拒绝：该表单来自其他站点（{origin}），而不是看板本身（{expected}）。请打开 "
                  "{expected}/dashboard 并在那里登录。若服务位于 HTTPS 反向代理之后，请用 "
-                 "`upmarket serve --trust-proxy` 启动。"},
+                 "「upmarket serve --trust-proxy」启动。"},
     "dashboard.form_expired": {
         "en": "This form has expired or lacks its security token (field csrf_token): reload "
               "the page and try again.",
@@ -1267,7 +1416,7 @@ LABELS: dict[str, dict[str, str]] = {
     "dashboard.overdue_tasks": {"en": "tasks past their SLA", "zh-CN": "超出响应时限的任务"},
     "dashboard.pseudonymised": {"en": "Customer ids are pseudonymised: sign in with a key that "
                                       "has the export scope to see them in the clear.",
-                                "zh-CN": "客户编号已假名化：使用具有 export 权限的密钥登录可查看明文。"},
+                                "zh-CN": "客户编号已假名化：使用具有导出权限的密钥登录可查看明文。"},
     "dashboard.tiers": {"en": "Value tiers and their service levels",
                         "zh-CN": "价值等级与服务标准"},
     "dashboard.tasks": {"en": "Open tasks, soonest due first", "zh-CN": "待办任务（按截止时间）"},
@@ -1398,6 +1547,7 @@ LABELS: dict[str, dict[str, str]] = {
                    "zh-CN": "自动化规则：触发 {alerts:,} 条告警，数据仓库中 {tasks:,} 个任务："},
     "run_actions": {"en": "Next best actions ({contacts:,} contacts, expected value {ev:,.0f}): ",
                     "zh-CN": "下一步最佳行动（触达 {contacts:,} 人，期望价值 {ev:,.0f}）："},
+    "no_data_for": {"en": "no data", "zh-CN": "无数据"},
     "run_effect_index": {
         "en": "Effect index {period}: {index} (vs {compare}: {compare_index}); risk register: "
               "{high} high, {medium} medium",
@@ -1415,6 +1565,11 @@ LABELS: dict[str, dict[str, str]] = {
     "route.account_manager": {"en": "task for the account manager", "zh-CN": "客户经理任务"},
     "route.automated": {"en": "automated message", "zh-CN": "自动化触达"},
     "route.none": {"en": "none", "zh-CN": "无"},
+    "actions.export_hint": {
+        "en": "Export them with: upmarket actions export --format xlsx (consent-checked, "
+              "pseudonymised ids).",
+        "zh-CN": "导出：upmarket actions export --format xlsx（仅含同意接收营销的客户，客户编号已假名化）。"},
+    "unit.hours": {"en": "{n} h", "zh-CN": "{n} 小时"},
     "offer.time_limited": {"en": "time-limited offer", "zh-CN": "限时优惠"},
     "offer.threshold_discount": {"en": "spend-threshold discount", "zh-CN": "满减"},
     "offer.percent_discount": {"en": "percent discount", "zh-CN": "折扣"},
@@ -1423,10 +1578,13 @@ LABELS: dict[str, dict[str, str]] = {
     "offer.coupon": {"en": "coupon", "zh-CN": "优惠券"},
     "offer.points": {"en": "bonus points", "zh-CN": "积分奖励"},
     "reason.upsell": {
-        "en": "Bought {tier} {category} {months} months ago; {rate}% of similar customers "
+        "en": "Bought {tier} {category} {when}; {rate}% of similar customers "
               "upgraded to premium within {horizon} months",
-        "zh-CN": "{months}个月前购买了{tier}「{category}」；{rate}%的相似客户在{horizon}个月内"
+        "zh-CN": "{when}购买了{tier}「{category}」；{rate}%的相似客户在{horizon}个月内"
                  "升级到了高端款"},
+    "when.this_month": {"en": "this month", "zh-CN": "本月"},
+    "when.month_ago": {"en": "1 month ago", "zh-CN": "1个月前"},
+    "when.months_ago": {"en": "{n} months ago", "zh-CN": "{n}个月前"},
     "reason.cross_sell": {
         "en": "Customers who buy like them buy {product}; {p}% chance of a purchase in the "
               "next 90 days",
@@ -1785,14 +1943,14 @@ LABELS: dict[str, dict[str, str]] = {
         "zh-CN": "钻石客户仅贡献 {share:.0%} 的历史收入，低于经验法则的 {benchmark:.0%}：价值分布更"
                  "分散，核心与潜力客户应获得更多高端营销投入。"},
     "report.finding.premium_retention": {
-        "en": "Premium-customer retention is {value:.0%} (benchmark {benchmark:.0%}, "
+        "en": "Premium-customer retention is {value:.0%} (industry benchmark {benchmark:.0%}, "
               "laggards {laggards:.0%}).",
-        "zh-CN": "高端客户留存率为 {value:.0%}（标杆 {benchmark:.0%}，落后企业 "
+        "zh-CN": "高端客户留存率为 {value:.0%}（行业标杆 {benchmark:.0%}，落后企业 "
                  "{laggards:.0%}）。"},
     "report.finding.existing_share": {
         "en": "Existing customers bring {value:.0%} of the last year's revenue "
-              "(benchmark {benchmark:.0%}).",
-        "zh-CN": "老客户贡献近一年收入的 {value:.0%}（基准 {benchmark:.0%}）。"},
+              "(industry benchmark {benchmark:.0%}).",
+        "zh-CN": "老客户贡献近一年收入的 {value:.0%}（行业基准 {benchmark:.0%}）。"},
     "report.finding.at_risk": {
         "en": "{n:,} Diamond and Core customers are at high or critical churn risk: retention "
               "offers and personal calls first (list below).",
@@ -1812,9 +1970,9 @@ LABELS: dict[str, dict[str, str]] = {
     "report.finding.budget": {
         "en": "Moving budget toward the channels with the best marginal return would add "
               "about {pct:.1%} attributed revenue per {period} at the same total budget "
-              "(`upmarket budget`).",
+              "(upmarket budget).",
         "zh-CN": "在总预算不变的情况下，将预算向边际回报最高的渠道倾斜，每{period}归因收入预计可增加约 "
-                 "{pct:.1%}（`upmarket budget`）。"},
+                 "{pct:.1%}（详见「upmarket budget」）。"},
     "report.finding.high_risks": {
         "en": "{n} high risk(s) open: {risks}.",
         "zh-CN": "{n} 项高风险未关闭：{risks}。"},
@@ -1830,6 +1988,13 @@ LABELS: dict[str, dict[str, str]] = {
     "report.table.service_tickets": {"en": "Service tickets", "zh-CN": "服务工单"},
     "report.table.marketing_spend": {"en": "Marketing spend", "zh-CN": "营销花费"},
     "report.table.campaigns": {"en": "Campaigns", "zh-CN": "营销活动"},
+    "report.table.promotions": {"en": "Promotions", "zh-CN": "促销活动"},
+    "report.table.payments": {"en": "Invoices and payments", "zh-CN": "发票与付款"},
+    "report.table.consents": {"en": "Marketing consents", "zh-CN": "营销同意记录"},
+    "report.table.truth_customers": {"en": "Simulated truth per customer",
+                                     "zh-CN": "模拟真值（客户）"},
+    "report.table.truth_channels": {"en": "Simulated truth per channel",
+                                    "zh-CN": "模拟真值（渠道）"},
     "report.table.tasks": {"en": "Automation tasks", "zh-CN": "自动化任务"},
     "report.table.results": {"en": "Per-customer results", "zh-CN": "客户级结果"},
     "report.table.tier_summary": {"en": "Tier summary", "zh-CN": "价值分层汇总"},
@@ -1881,3 +2046,16 @@ def value_label(kind: str, code: str, lang: str | None = None) -> str:
     if number.isdigit() and f"{kind}.{base}" in LABELS:
         return f"{label(f'{kind}.{base}', lang)} {number}"
     return code
+
+
+def subject_label(subject: str, lang: str | None = None) -> str:
+    """An alert's subject as a reader names it: a risk indicator (`risk_register:overdue_share`)
+    or a channel (`channel_roi:wechat`) by its name; a customer id as it is."""
+    from upmarket.data_labels import channel_name
+
+    table, _, code = str(subject).partition(":")
+    if table == "risk_register" and f"risk.ind.{code}" in LABELS:
+        return label(f"risk.ind.{code}", lang)
+    if table == "channel_roi" and code:
+        return channel_name(code, lang)
+    return str(subject)

@@ -183,6 +183,25 @@ def test_customer_rule_fires_exactly_for_the_pandas_filter(wh, store):
         assert t["due"] - t["created"] == timedelta(hours=RESPONSE_HOURS[r.tier])
 
 
+def test_a_chinese_title_names_the_tier_in_chinese(wh, store):
+    rule = CHURN_RULE.replace('title: "Call {customer_id}: {churn_risk:.0%}"',
+                              'title: "Call {customer_id}: {churn_risk:.0%}", '
+                              'title_zh: "致电 {customer_id}（{tier}）"')
+    res = results_frame(200)
+    run = publish(wh, "20260201000000_c", results=res)
+    R.evaluate_run(wh, store, run, rules(rule), T0)
+    tiers = dict(zip(res["customer_id"], res["tier"]))
+    names = {"diamond": "钻石客户", "core": "核心客户"}
+    tasks = auto.list_tasks(store)
+    assert tasks
+    for t in tasks:
+        assert t["detail"]["title_zh"] == f"致电 {t['customer_id']}（{names[tiers[t['customer_id']]]}）"
+        assert t["title"].startswith("Call ")
+    with pytest.raises(R.BadRules, match="title_zh"):
+        rules(CHURN_RULE.replace('title: "Call {customer_id}: {churn_risk:.0%}"',
+                                 'title: "Call", title_zh: ""'))
+
+
 @settings(max_examples=60, deadline=None)
 @given(values=st.lists(st.one_of(st.none(), st.floats(-5, 5, allow_nan=False)), min_size=1,
                        max_size=30),

@@ -105,6 +105,8 @@ class TaskAction:
     #: overrides the tier's response time
     due: timedelta | None = None
     kind: str = "task"
+    #: the title a Chinese reader sees (`title_zh` in the rules file); kept in the task's detail
+    title_zh: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,21 @@ def template_values(c: Candidate, alert: Alert) -> dict:
     return values
 
 
+def chinese_values(values: dict) -> dict:
+    """`values` as a Chinese title shows them: tiers, risk indicators and channels by name."""
+    from upmarket.data_labels import channel_name
+    from upmarket.i18n import LABELS, value_label
+
+    out = dict(values)
+    if isinstance(out.get("tier"), str):
+        out["tier"] = value_label("tier", out["tier"], "zh")
+    group = out.get("group")
+    if isinstance(group, str):
+        out["group"] = LABELS[f"risk.ind.{group}"]["zh-CN"] if f"risk.ind.{group}" in LABELS \
+            else channel_name(group, "zh")
+    return out
+
+
 def webhook_body(alert: Alert) -> str:
     """The JSON sent for `alert` (the same bytes at every attempt)."""
     return json.dumps({
@@ -185,10 +202,13 @@ def plan_actions(actions: list[Action], c: Candidate, alert: Alert, *, tier: str
     out = []
     for a in actions:
         if isinstance(a, TaskAction):
+            detail = {"severity": c.severity}
+            if a.title_zh:
+                detail["title_zh"] = render(a.title_zh, chinese_values(values), fallback)
             out.append(PlannedAction(
                 "task", False, render(a.title, values, fallback),
                 task_due(alert.fired, tier, policy, a.due), c.customer_id, tier, a.assignee,
-                {"severity": c.severity}))
+                detail))
         elif isinstance(a, WebhookAction):
             out.append(PlannedAction(
                 "webhook", True, f"webhook {a.url}: {fallback}",

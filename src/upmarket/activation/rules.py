@@ -406,12 +406,17 @@ def _actions(raw, where: str, template: set[str]) -> tuple[Action, ...]:
             spec = {}
         spec = _mapping(spec, f"{at} ({kind})", "the settings")
         if kind == "task":
-            _unknown(spec, {"title", "assignee", "due"}, f"{at} (task)")
+            _unknown(spec, {"title", "title_zh", "assignee", "due"}, f"{at} (task)")
             title = spec.get("title")
             if not isinstance(title, str) or not title.strip():
                 raise BadRules(f"{at} (task): title is required, e.g. title: 'Call "
                                "{customer_id}'")
-            bad = [f for f in _template_fields(title, f"{at} (task)") if f not in template]
+            title_zh = spec.get("title_zh")
+            if title_zh is not None and (not isinstance(title_zh, str) or not title_zh.strip()):
+                raise BadRules(f"{at} (task): title_zh, when given, is the Chinese title (text)")
+            bad = [f for f in _template_fields(title, f"{at} (task)")
+                   + (_template_fields(title_zh, f"{at} (task)") if title_zh else [])
+                   if f not in template]
             if bad:
                 raise BadRules(f"{at} (task): title uses {', '.join('{' + b + '}' for b in bad)}"
                                f", which this rule does not provide; available: "
@@ -420,7 +425,7 @@ def _actions(raw, where: str, template: set[str]) -> tuple[Action, ...]:
             due = parse_duration(spec["due"], f"{at} (task): due") if spec.get("due") \
                 is not None else None
             out.append(TaskAction(title.strip(), None if assignee is None else str(assignee),
-                                  due))
+                                  due, title_zh=title_zh.strip() if title_zh else None))
         elif kind == "webhook":
             _unknown(spec, {"url", "secret_env", "max_attempts"}, f"{at} (webhook)")
             url = spec.get("url")

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.errors import UnknownCustomer, UpmarketError
+from upmarket.data_labels import channel_name
 from upmarket.i18n import current_lang, label, value_label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
@@ -55,9 +56,10 @@ def _action_text(row: dict, lang: str) -> str:
 def _when(row: dict, lang: str) -> str:
     if row["route"] == "none":
         return "—"
-    where = f"{row['channel']} {int(row['send_hour']):02d}:00"
+    where = f"{channel_name(row['channel'], lang)} {int(row['send_hour']):02d}:00"
     if row["route"] == "account_manager":
-        return f"{label('route.account_manager', lang)} · {where} · ≤ {row['due_hours']:.0f} h"
+        due = label("unit.hours", lang, n=f"{row['due_hours']:.0f}")
+        return f"{label('route.account_manager', lang)} · {where} · ≤ {due}"
     return f"{label('route.automated', lang)} · {where}"
 
 
@@ -163,7 +165,8 @@ def actions_list(
         print(json.dumps({"run_id": run["run_id"], "actions": json.loads(
             g.to_json(orient="records"))}, ensure_ascii=False))
         return
-    t = Table(title=f"{label('col.action', lang)} · run {run['run_id']}", title_justify="left")
+    t = Table(title=f"{label('col.action', lang)} · {label('run_label', lang, run_id=run['run_id'])}",
+              title_justify="left")
     for key, right in (("col.action", False), ("col.route", False), ("customers", True),
                        ("col.expected_value", True)):
         t.add_column(label(key, lang) if key != "customers" else "#", justify="right" if right
@@ -172,8 +175,7 @@ def actions_list(
         t.add_row(value_label("action", r.action, lang), label(f"route.{r.route}", lang),
                   f"{r.customers:,}", f"{r.expected_value:,.0f}")
     console.print(t)
-    console.print("Export them with `upmarket actions export --format xlsx` (consent-checked, "
-                  "pseudonymised ids).", highlight=False)
+    console.print(label("actions.export_hint", lang), highlight=False)
 
 
 @actions_app.command("export")

@@ -16,7 +16,7 @@ from rich.table import Table
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, err, friendly
 from upmarket.cli.service import Database
 from upmarket.errors import UpmarketError
-from upmarket.i18n import LABELS, label, value_label
+from upmarket.i18n import LABELS, current_lang, label, subject_label, value_label
 from upmarket.locations import STORE_URL
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
@@ -67,10 +67,24 @@ def _iso(v) -> str | None:
     return v.isoformat(timespec="seconds") if isinstance(v, datetime) else v
 
 
-def _short(detail: dict, width: int = 60) -> str:
+def _short(detail: dict, width: int = 60, lang: str | None = None) -> str:
     parts = []
+    zh = current_lang(lang) == "zh-CN"
     for k, v in detail.items():
         if v is None or k in ("message_id", "previous_run_id", "kpi", "group"):
+            continue
+        if zh:  # a Chinese reader gets the fields' names and the values' words
+            name = label(f"field.{k}", lang) if f"field.{k}" in LABELS else k
+            if k == "tier":
+                v = value_label("tier", str(v), lang)
+            elif k == "value" and f"automation.severity.{v}" in LABELS:
+                name, v = label("automation.col.severity", lang), label(
+                    f"automation.severity.{v}", lang)
+            elif k.endswith("_days") and isinstance(v, (int, float)):
+                v = f"{v:.0f}"
+            elif k in ("churn_risk", "p_alive") and isinstance(v, float):
+                v = f"{v:.0%}"
+            parts.append(f"{name} {v}")
             continue
         parts.append(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}")
     text = ", ".join(parts)
@@ -90,8 +104,11 @@ def _alerts_table(rows: list[dict], lang: str | None, title: str | None = None) 
                       ("automation.col.detail", "detail")):
         t.add_column(_t(key, text, lang), justify="right" if text == "id" else "left")
     for r in rows:
-        t.add_row(str(r["id"]), f"{r['fired']:%Y-%m-%d %H:%M}", r["rule"], r["severity"],
-                  escape(r["subject"]), escape(_short(r["detail"])))
+        t.add_row(str(r["id"]), f"{r['fired']:%Y-%m-%d %H:%M}",
+                  _t(f"automation.rule.{r['rule']}", r["rule"], lang),
+                  _t(f"automation.severity.{r['severity']}", r["severity"], lang),
+                  escape(subject_label(r["subject"], lang)),
+                  escape(_short(r["detail"], lang=lang)))
     return t
 
 
@@ -293,14 +310,19 @@ def tasks_list(
         due = f"{r['due']:%m-%d %H:%M}"
         if r["status"] == "open" and r["due"] < now:
             due = f"[red]{due} {_t('automation.overdue', 'overdue', lang)}[/]"
-        status = r["status"]
-        if status == "done" and r["completed"] is not None:
-            status = f"done {r['completed']:%m-%d %H:%M}"
+        status = _t(f"automation.status.{r['status']}", r["status"], lang)
+        if r["status"] == "done" and r["completed"] is not None:
+            status = f"{status} {r['completed']:%m-%d %H:%M}"
         if r.get("outcome"):
             status += f" ({_t('outcome.' + r['outcome'], r['outcome'], lang)})"
-        t.add_row(str(r["id"]), due, status, r["kind"], escape(r["assignee"] or "—"),
+        detail = r.get("detail") or {}
+        title = detail.get("title_zh") if current_lang(lang) == "zh-CN" else None
+        assignee = r["assignee"]
+        t.add_row(str(r["id"]), due, status, _t(f"automation.kind.{r['kind']}", r["kind"], lang),
+                  escape(_t(f"automation.assignee.{assignee}", assignee, lang) if assignee
+                         else "—"),
                   value_label("tier", r["tier"], lang) if r["tier"] else "—",
-                  escape(r["customer_id"] or "—"), escape(r["title"]))
+                  escape(r["customer_id"] or "—"), escape(title or r["title"]))
     console.print(t)
 
 

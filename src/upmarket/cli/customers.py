@@ -16,7 +16,9 @@ from rich.text import Text
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.cli.service import Database
 from upmarket.errors import UnknownCustomer, UnknownSegment, UpmarketError
-from upmarket.i18n import LABELS, label, value_label
+from upmarket.currency import money
+from upmarket.data_labels import channel_name
+from upmarket.i18n import LABELS, LANGS, current_lang, label, value_label
 from upmarket.locations import STORE_URL
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
@@ -65,6 +67,8 @@ SHOW_SECTIONS = {
     "risk": ("churn_risk", "churn_band", "churn_signals"),
     "profile": ("country", "acquisition_channel", "created_at"),
 }
+MONEY = ("tier_value", "current_value", "clv", "distance_to_next_tier", "expected_order_value",
+         "net_revenue", "trailing_revenue_12m", "growth_potential")
 CODED = {"tier": "tier", "rfm_segment": "segment", "lifecycle_stage": "stage", "cluster": "cluster",
          "churn_band": "band", "tier_change": "change", "current_tier": "price"}
 
@@ -80,6 +84,12 @@ def _display(field: str, value, lang: str) -> str:
     if field in ("churn_risk", "p_alive", "discount_share", "premium_share", "premium_propensity",
                  "peer_upgrade_rate"):
         return f"{float(value):.0%}"
+    if field in MONEY:
+        return money(value, lang)
+    if field in ("recency_days", "tenure_days", "response_hours"):  # whole days and hours
+        return f"{float(value):,.0f}"
+    if field == "acquisition_channel":
+        return channel_name(value, lang)
     if isinstance(value, float):
         return f"{value:,.2f}"
     if isinstance(value, pd.Timestamp):
@@ -311,11 +321,18 @@ def segments_list(
     if as_json:
         print(df.rename(columns={column: "code"}).to_json(orient="records", force_ascii=False))
         return
-    t = Table("code", "name", "customers", "revenue share", "mean CLV", "mean churn risk",
-              title=f"{by} groups, run {run['run_id']}", title_justify="left")
+    # a Chinese reader exports a group by its Chinese name (`segments export` accepts both),
+    # so the code column, English identifiers, is shown in English only
+    zh = current_lang(lang) == "zh-CN"
+    heads = [k for k in ("code", "name", "customers", "revenue_share", "mean_clv",
+                         "mean_churn_risk") if not (zh and k == "code")]
+    t = Table(*(label(f"segments.col.{k}", lang) for k in heads),
+              title=label("segments.title", lang, by=label(f"segments.by.{by}", lang),
+                          run_id=run["run_id"]), title_justify="left")
     for r in df.itertuples():
-        t.add_row(str(getattr(r, column)), r.name, f"{r.customers:,}", f"{r.revenue_share:.1%}",
-                  f"{r.mean_clv:,.0f}", f"{r.mean_churn_risk:.0%}")
+        cells = [str(getattr(r, column)), r.name, f"{r.customers:,}", f"{r.revenue_share:.1%}",
+                 f"{r.mean_clv:,.0f}", f"{r.mean_churn_risk:.0%}"]
+        t.add_row(*cells[1:] if zh else cells)
     console.print(t)
     _saved_table(wh, run)
 
@@ -448,8 +465,10 @@ def segments_export(
     if by == SAVED:
         chosen = saved_segments.members(wh, name, run=run).members
     else:
-        column, _ = _grouping(by)
+        column, kind = _grouping(by)
         known = set(res.select(column).distinct().to_pandas()[column].dropna())
+        by_name = {value_label(kind, str(c), lg): c for c in known for lg in LANGS}
+        name = by_name.get(name, name)  # the group's shown name, in either language, or its code
         if name not in known:
             raise UnknownSegment(f"no {by} group {name!r} in the current run; groups: "
                                  f"{', '.join(sorted(map(str, known)))}{hint}")
@@ -518,11 +537,13 @@ def whatif(
         print(json.dumps({"run_id": run["run_id"], "levers": vars(levers),
                           "tiers": table.to_dict("records")}, default=str))
         return
-    t = Table("tier", "net CLV now", "net CLV with levers", "change", "change %",
-              title=f"What if (run {run['run_id']}, horizon {settings.value.horizon_months} months)",
-              title_justify="left")
+    t = Table(*(label(f"whatif.col.{k}", lang) for k in ("tier", "base", "scenario", "change",
+                                                          "change_pct")),
+              title=label("whatif.title", lang, run_id=run["run_id"],
+                          months=settings.value.horizon_months), title_justify="left")
     for r in table.itertuples():
-        name = value_label("tier", r.tier, lang) if r.tier != "total" else "total"
+        name = value_label("tier", r.tier, lang) if r.tier != "total" \
+            else label("whatif.total", lang)
         t.add_row(name, f"{r.base:,.0f}", f"{r.scenario:,.0f}", f"{r.change:+,.0f}",
                   "—" if pd.isna(r.change_pct) else f"{r.change_pct:+.1f}%")
     console.print(t)

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly, progress
-from upmarket.i18n import label
+from upmarket.i18n import LABELS, current_lang, label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
 data_app = typer.Typer(
@@ -95,7 +95,10 @@ def ingest(
     if as_json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, default=str))
         return
-    console.print(f"[bold]{label('ingest_title', lang, table=report.table, source=report.source)}[/]")
+    table = label(f"report.table.{report.table}", lang) \
+        if f"report.table.{report.table}" in LABELS and current_lang(lang) == "zh-CN" \
+        else report.table
+    console.print(f"[bold]{label('ingest_title', lang, table=table, source=report.source)}[/]")
     t = Table(show_header=False, box=None)
     # the counts that add up to rows read are always shown; `updated` is part of accepted
     for key in ("rows_read", "accepted", "updated", "quarantined", "duplicates_skipped",
@@ -112,16 +115,17 @@ def ingest(
         t.add_row(label("unmapped_columns", lang), ", ".join(report.unmapped_columns))
     console.print(t)
     if report.quarantined_by_reason:
+        from upmarket.warehouse import validate
+
         q = Table(title=label("quarantined", lang), title_justify="left")
         q.add_column(label("reason", lang))
         q.add_column(label("rows", lang), justify="right")
         for reason, n in report.quarantined_by_reason.items():
-            q.add_row(reason, f"{n:,}")
+            q.add_row(validate.reason_text(reason, lang), f"{n:,}")
         console.print(q)
-        console.print(f"See the rows with [bold]upmarket quarantine --batch {report.batch_id}[/].")
+        console.print(label("quarantine.see_rows", lang, batch=report.batch_id), highlight=False)
     if report.conflicts:
-        console.print("To let the file's rows replace the stored ones: ingest it again with "
-                      "[bold]--on-conflict update[/] (or --replace).")
+        console.print(label("conflicts_hint", lang), highlight=False)
 
 
 def _ingest_roster(file: Path, database: str | None, as_json: bool, lang: str) -> None:

@@ -16,6 +16,7 @@ from rich.table import Table
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, err, friendly
 from upmarket.cli.files import FileFormat, OutFile, write_tables, written
 from upmarket.errors import UpmarketError
+from upmarket.data_labels import channel_name
 from upmarket.i18n import label, value_label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
@@ -414,7 +415,7 @@ def funnel(
                 "register_rate", "purchase_rate", "overall_rate"):
         table.add_column(label(f"funnel.{key}", lang), justify="right")
     for r in frame.itertuples():
-        name = label("funnel.all", lang) if r.channel == ALL_CHANNELS else r.channel
+        name = label("funnel.all", lang) if r.channel == ALL_CHANNELS else channel_name(r.channel, lang)
         table.add_row(name, f"{r.exposed:,}", f"{r.clicked:,}", f"{r.registered:,}",
                       f"{r.purchased:,}", _pct(r.click_rate), _pct(r.register_rate),
                       _pct(r.purchase_rate), _pct(r.overall_rate),

@@ -14,6 +14,7 @@ from rich.table import Table
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.cli.files import FileFormat, OutFile, headers, write_tables, written
 from upmarket.errors import BadFile
+from upmarket.data_labels import channel_name
 from upmarket.i18n import label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
@@ -132,7 +133,7 @@ def attribution(
         for col in ("conversions", "value", "share"):
             table.add_column(label(f"attribution.{col}", lang), justify="right")
         for row in results[model].itertuples():
-            table.add_row(row.channel, f"{row.conversions:,.2f}", f"{row.value:,.2f}",
+            table.add_row(channel_name(row.channel, lang), f"{row.conversions:,.2f}", f"{row.value:,.2f}",
                           f"{row.share:.1%}")
     console.print(table)
 

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.cli.files import FileFormat, OutFile, headers, write_tables, written
+from upmarket.data_labels import channel_name
 from upmarket.i18n import LABELS, label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
@@ -155,7 +156,7 @@ def _print_plan(pva: pd.DataFrame, summary: dict, lang: str) -> None:
         off = ", ".join(f"{n} {label(f'budget.status.{k}', lang)}"
                         for k, n in (("over", r.over), ("under", r.under),
                                      ("unplanned", r.unplanned)) if n)
-        t.add_row(ch, f"{r.planned:,.0f}", f"{r.actual:,.0f}",
+        t.add_row(channel_name(ch, lang), f"{r.planned:,.0f}", f"{r.actual:,.0f}",
                   f"{rate:.1%}" if math.isfinite(rate) else "–", off or "–")
     console.print(t)
     if summary.get("execution_rate") is not None:
@@ -176,7 +177,7 @@ def _print_curves(curves: pd.DataFrame, period_name: str, lang: str) -> None:
         method = label(f"budget.method.{r.method}", lang)
         if r.linear:
             method += " · " + label("budget.linear", lang)
-        t.add_row(r.channel, f"{r.a:,.0f}", f"{r.b:,.0f}", f"{r.mean_spend:,.0f}",
+        t.add_row(channel_name(r.channel, lang), f"{r.a:,.0f}", f"{r.b:,.0f}", f"{r.mean_spend:,.0f}",
                   f"{r.mean_revenue:,.0f}", f"{r.r2:.2f}" if math.isfinite(r.r2) else "–",
                   method)
     console.print(t)
@@ -192,7 +193,7 @@ def _print_reallocation(realloc: pd.DataFrame, summary: dict, period_name: str,
     for r in realloc.sort_values("change", ascending=False).itertuples():
         style = "green" if r.change > 0.005 * max(r.current, 1) else \
             "red" if r.change < -0.005 * max(r.current, 1) else ""
-        t.add_row(r.channel, f"{r.current:,.0f}", f"[{style}]{r.suggested:,.0f}[/]" if style
+        t.add_row(channel_name(r.channel, lang), f"{r.current:,.0f}", f"[{style}]{r.suggested:,.0f}[/]" if style
                   else f"{r.suggested:,.0f}", f"{r.change_pct:+.1%}",
                   f"{r.marginal_return_now:,.2f}", f"{r.marginal_return_suggested:,.2f}")
     console.print(t)
@@ -203,7 +204,7 @@ def _print_reallocation(realloc: pd.DataFrame, summary: dict, period_name: str,
                             pct=summary["expected_uplift_pct"]))
     if summary.get("fallback_channels"):
         console.print(label("budget.fallback", lang,
-                            channels=", ".join(summary["fallback_channels"])))
+                            channels=", ".join(channel_name(c, lang) for c in summary["fallback_channels"])))
 
 
 @app.command()
@@ -321,8 +322,10 @@ def _print_sla(sla: pd.DataFrame, lang: str) -> None:
     for key in ("sla_hours", "tickets", "breached", "breach_rate", "median_response"):
         t.add_column(label(f"risk.sla.{key}", lang), justify="right")
     for r in sla.itertuples():
-        t.add_row(label(f"tier.{r.tier}", lang), f"≤ {r.sla_hours:g} h", f"{r.tickets:,}",
-                  f"{r.breached:,}", f"{r.breach_rate:.1%}", f"{r.median_response_hours:.1f} h")
+        t.add_row(label(f"tier.{r.tier}", lang),
+                  f"≤ {label('unit.hours', lang, n=f'{r.sla_hours:g}')}", f"{r.tickets:,}",
+                  f"{r.breached:,}", f"{r.breach_rate:.1%}",
+                  label("unit.hours", lang, n=f"{r.median_response_hours:.1f}"))
     console.print(t)
 
 

@@ -12,7 +12,9 @@ from rich.table import Table
 
 from upmarket.cli import AsJson, Warehouse, app, console, friendly, progress
 from upmarket.cli.config import ConfigPath
-from upmarket.i18n import label, value_label
+from upmarket.currency import money
+from upmarket.data_labels import channel_name
+from upmarket.i18n import LABELS, current_lang, label, value_label
 from upmarket.locations import STORE_ENV
 from upmarket.locations import WAREHOUSE_ENV as ENV_VAR
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
@@ -45,12 +47,13 @@ def run(
     from upmarket.warehouse import connect
 
     policy = load_policy(config)  # a bad policy stops the run before the warehouse is opened
+    lang = lang or policy.policy.language
     wh = connect(warehouse, create=False)
     with progress(as_json) as bar:
         task = bar.add_task("run", total=len(pipeline.STAGES))
         ctx = pipeline.run(wh, as_of, policy=policy, on_stage=lambda name, i, n: bar.update(
-            task, completed=i, description=name))
-    _print_run(ctx, as_json, lang or policy.policy.language)
+            task, completed=i, description=_t(f"stage.{name}", name, lang)))
+    _print_run(ctx, as_json, lang)
 
 
 @app.command()
@@ -110,13 +113,15 @@ def demo(
         store.close()
     wh = connect(f"duckdb://{db.resolve()}")
     with progress(as_json) as bar:
-        task = bar.add_task("generating and ingesting the world", total=None)
+        task = bar.add_task(label("demo.generating", lang), total=None)
         loaded = load_world(wh, config, on_table=lambda t, n: bar.update(
-            task, description=f"ingested {n:,} {t}", done=True))
-        bar.update(task, description="running the pipeline", total=len(pipeline.STAGES), completed=0)
+            task, description=label("demo.ingested_table", lang, n=f"{n:,}", table=t),
+            done=True))
+        bar.update(task, description=label("demo.running", lang), total=len(pipeline.STAGES),
+                   completed=0)
         ctx = pipeline.run(wh, config.as_of, store_url=store_url, policy=policy,
                            on_stage=lambda name, i, n: bar.update(
-                               task, completed=i, description=name))
+                               task, completed=i, description=_t(f"stage.{name}", name, lang)))
     from upmarket.opstore.store import open_store
     from upmarket.reports import write_report
 
@@ -137,26 +142,28 @@ def demo(
                           "outputs": {k: str(v) for k, v in exported.items()},
                           "customers_left_out_no_consent": left_out, "run_id": ctx.run.run_id, **ctx.summary}, ensure_ascii=False, default=str))
         return
-    t = Table("table", "rows read", "accepted", "quarantined", title="Synthetic world ingested",
-              title_justify="left")
+    t = Table(label("table", lang), label("rows_read", lang), label("accepted", lang),
+              label("quarantined", lang), title=label("demo.ingested", lang), title_justify="left")
     for name, c in loaded.items():
-        t.add_row(name, f"{c['rows_read']:,}", f"{c['accepted']:,}", f"{c['quarantined']:,}")
+        shown = label(f"report.table.{name}", lang) if f"report.table.{name}" in LABELS \
+            and current_lang(lang) == "zh-CN" else name
+        t.add_row(shown, f"{c['rows_read']:,}", f"{c['accepted']:,}", f"{c['quarantined']:,}")
     console.print(t)
     _print_run(ctx, False, lang)
-    console.print(f"\n[bold]Where everything is[/] (finished in {seconds:.0f} s):")
-    console.print(f"  warehouse  {db}")
-    console.print(f"  service    {ops_db}  (profiles, alerts, tasks, audit log)")
-    console.print(f"  customers  {exported['customers']}  (one row per customer who consents to "
-                  "marketing: pseudonymised id, tier, CLV, segment, churn risk, …; "
-                  f"{left_out:,} left out for lack of consent)")
-    console.print(f"  workbook   {exported['customers_xlsx']}  (the same, styled for Excel)")
-    console.print(f"  report     {exported['report']}  (the {report.period} assessment; open it in a "
-                  "browser)")
-    console.print(f"  team       {out / 'account_managers.csv'}  (the account managers tasks go "
-                  "to; yours with `ingest account_managers`)")
+    console.print(f"\n[bold]{label('demo.where', lang, seconds=f'{seconds:.0f}')}[/]")
+    console.print(f"  {label('demo.warehouse', lang, path=db)}", highlight=False)
+    console.print(f"  {label('demo.service', lang, path=ops_db)}", highlight=False)
+    console.print(f"  {label('demo.customers', lang, path=exported['customers'], n=f'{left_out:,}')}",
+                  highlight=False)
+    console.print(f"  {label('demo.workbook', lang, path=exported['customers_xlsx'])}",
+                  highlight=False)
+    console.print(f"  {label('demo.report', lang, path=exported['report'], period=report.period)}",
+                  highlight=False)
+    console.print(f"  {label('demo.team', lang, path=out / 'account_managers.csv')}",
+                  highlight=False)
     me = _program()
     top = ctx.results.sort_values("clv").customer_id.iloc[-1]
-    console.print("\n[bold]Next[/], for example:", highlight=False)
+    console.print(f"\n[bold]{label('demo.next', lang)}[/]", highlight=False)
     console.print(f"  export {ENV_VAR}=duckdb://{db.resolve()}", highlight=False, soft_wrap=True)
     console.print(f"  export {STORE_ENV}={store_url}", highlight=False, soft_wrap=True)
     for cmd in ("segments list --by tier", f"customers show {top} --lang zh",
@@ -165,8 +172,7 @@ def demo(
                 "alerts list", "tasks list --open", "tasks workload",
                 "keys create crm --scope export", "serve"):
         console.print(f"  {me} {cmd}", highlight=False, soft_wrap=True)
-    console.print("  then open http://127.0.0.1:8000/dashboard and sign in with the crm key",
-                  highlight=False, soft_wrap=True)
+    console.print("  " + label("demo.then_open", lang), highlight=False, soft_wrap=True)
 
 
 def _program() -> str:
@@ -227,6 +233,10 @@ def _print_value_model(found: dict | None, lang: str) -> None:
         console.print(missing, highlight=False)
 
 
+def _t(key: str, default: str, lang: str) -> str:
+    return label(key, lang) if key in LABELS else default
+
+
 def _print_run(ctx, as_json: bool, lang: str) -> None:
     info = {"run_id": ctx.run.run_id, "as_of": ctx.as_of.strftime("%Y-%m-%d"),
             "warehouse": ctx.wh.url, "outputs": ctx.run.outputs, **ctx.summary}
@@ -240,14 +250,15 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
         console.print(label("run_policy", lang, source=policy["source"] or label(
             "run_policy_defaults", lang), hash=policy["config_hash"]), highlight=False,
             soft_wrap=True)
-    money = (policy.get("currency") or {}).get("symbol", "")
+    symbol = (policy.get("currency") or {}).get("symbol")
     head = Table(show_header=False, box=None)
     head.add_row(label("customers", lang), f"{s['customers']:,}")
-    head.add_row(label("net_revenue", lang), f"{money}{s['net_revenue']:,.0f}")
+    head.add_row(label("net_revenue", lang), money(s["net_revenue"], lang, policy=symbol))
     clv = s.get("clv") or {}
     if clv:
-        head.add_row(label("clv.mean", lang), f"{money}{clv['mean_12m_margin']:,.0f}")
-        head.add_row(label("clv.total", lang), f"{money}{clv['total_12m_margin']:,.0f}")
+        head.add_row(label("clv.mean", lang), money(clv["mean_12m_margin"], lang, policy=symbol))
+        head.add_row(label("clv.total", lang),
+                     money(clv["total_12m_margin"], lang, policy=symbol))
     console.print(head)
 
     tiers = ctx.tables.get("tier_summary")
@@ -258,7 +269,7 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
         for r in tiers.itertuples():
             t.add_row(label(f"tier.{r.tier}", lang), f"{r.customers:,}", f"{r.value_share:.1%}",
                       f"{r.revenue_share:.1%}", label(f"resource.{r.tier}", lang),
-                      f"≤ {r.response_hours:g} h")
+                      f"≤ {label('unit.hours', lang, n=f'{r.response_hours:g}')}")
         console.print(t)
     _print_value_choice(s.get("value_choice"), lang)
     _print_value_model(s.get("value_model"), lang)
@@ -267,7 +278,7 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
         console.print(label("churn_evaluation", lang, **{
             **ev, "published": label(f"churn_published.{ev['published']}", lang)}))
     else:
-        console.print(f"Churn: {s.get('churn_model')}")
+        console.print(label("churn_model_plain", lang, model=s.get("churn_model")))
     k = Table(label("col.kpi", lang), label("col.this_base", lang), label("col.benchmark", lang),
               title_justify="left")
     bench = s.get("benchmarks", {})
@@ -290,7 +301,7 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
     ratios = s.get("clv_to_cac")
     if ratios:
         console.print(label("clv_to_cac", lang) + ", ".join(
-            f"{ch} {v:.1f}{'' if v > 3 else ' ⚠'}" for ch, v in sorted(ratios.items(), key=lambda x: -x[1])))
+            f"{channel_name(ch, lang)} {v:.1f}{'' if v > 3 else ' ⚠'}" for ch, v in sorted(ratios.items(), key=lambda x: -x[1])))
     acts = s.get("actions")
     if isinstance(acts, dict):
         contacts = sum(n for a, n in acts.items() if a != "no_contact")
@@ -301,13 +312,21 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
     eff, risks = s.get("effect_index"), s.get("risk", {}).get("risks", {})
     if eff and eff.get("index") is not None:
         console.print(label("run_effect_index", lang, period=eff["period"], index=eff["index"],
-                            compare=eff["compare"], compare_index=eff["compare_index"],
+                            compare=eff["compare"],
+                            compare_index=label("no_data_for", lang)
+                            if eff.get("compare_index") is None else eff["compare_index"],
                             high=risks.get("high", 0), medium=risks.get("medium", 0)),
                       highlight=False)
     auto = s.get("automation")
     if auto:
         console.print(label("run_alerts", lang, alerts=auto["alerts"], tasks=auto["tasks"])
-                      + ", ".join(f"{rule} {n:,}" for rule, n in sorted(auto["by_rule"].items())),
+                      + ", ".join(f"{_t(f'automation.rule.{rule}', rule, lang)} {n:,}"
+                                  for rule, n in sorted(auto["by_rule"].items())),
                       highlight=False)
-    console.print(f"{label('where_results', lang)}: {ctx.wh.url} → "
-                  + ", ".join(f"[bold]{n}[/]" for n in ctx.run.outputs))
+    # the output tables are named as a query names them; a Chinese reader gets the count
+    if current_lang(lang) == "zh-CN":
+        console.print(label("where_results_count", lang, url=ctx.wh.url,
+                            n=len(ctx.run.outputs)), highlight=False)
+    else:
+        console.print(f"{label('where_results', lang)}: {ctx.wh.url} → "
+                      + ", ".join(f"[bold]{n}[/]" for n in ctx.run.outputs))

@@ -248,30 +248,30 @@ def _note_texts(d: dict, card, lang: str) -> None:
         n["text"] = note_text(card, n["note"], args, lang)
 
 
-def fmt(value, unit: str) -> str:
+def fmt(value, unit: str, lang: str | None = None) -> str:
     from upmarket.strategy.scorecard import format_value  # lazy: keeps `upmarket --help` fast
 
-    return format_value(value, unit)
+    return format_value(value, unit, lang)
 
 
-def _change(value, unit: str) -> str:
+def _change(value, unit: str, lang: str | None = None) -> str:
     if value is None or not math.isfinite(value):
         return "—"
     if unit == "share":
         return f"{value * 100:+.1f} pt"
-    text = fmt(abs(value), unit)
+    text = fmt(abs(value), unit, lang)
     return ("+" if value >= 0 else "-") + text
 
 
-def _target(row, unit: str) -> str:
+def _target(row, unit: str, lang: str | None = None) -> str:
     text = row.target_text
     if isinstance(row.target, float) and math.isfinite(row.target) and \
             any(ch in text for ch in "+-−") and not text.lstrip().startswith(("<", ">", "≥",
                                                                                "≤")):
-        return f"{text} → {fmt(row.target, unit)}"
+        return f"{text} → {fmt(row.target, unit, lang)}"
     if isinstance(row.target, float) and math.isfinite(row.target):
         comparator = text.rstrip("0123456789.% ").strip()
-        return f"{comparator} {fmt(row.target, unit)}".strip()
+        return f"{comparator} {fmt(row.target, unit, lang)}".strip()
     return text
 
 
@@ -292,7 +292,7 @@ def _metric_cells(card, row, lang: str) -> list[str]:
     else:
         att = label(f"scorecard.status.{row.status}", lang)
         points = "—"
-    return [fmt(row.actual, unit), _target(row, unit), att, points]
+    return [fmt(row.actual, unit, lang), _target(row, unit, lang), att, points]
 
 
 def _print_comparison(c, lang: str) -> None:
@@ -328,8 +328,8 @@ def _print_comparison(c, lang: str) -> None:
             p = prev_rows.loc[(d.key, row.metric)]
             ch = changes.loc[(d.key, row.metric)]
             name = _title(metrics[row.metric], "metric", lang)
-            t.add_row(name, *_metric_cells(card, row, lang), fmt(p.actual, row.unit),
-                      _change(ch.change, row.unit))
+            t.add_row(name, *_metric_cells(card, row, lang), fmt(p.actual, row.unit, lang),
+                      _change(ch.change, row.unit, lang))
             note = note_text(card, row.note, row.note_args, lang)
             if note:
                 sources.append(f"{name}: {note}")

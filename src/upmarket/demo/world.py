@@ -201,6 +201,7 @@ _CATEGORIES = (
     ("bedding", "Bedding", "床品", 259.0, False, 0.08, ("duvet", "pillow", "sheet"), "BD"),
     ("luggage", "Luggage", "箱包", 299.0, False, 0.09, ("carry_on", "backpack"), "LG"),
 )
+_CATEGORY_ZH = {c[0]: c[2] for c in _CATEGORIES}
 _RELATED = {
     0: (1, 2), 1: (0, 2), 2: (1, 0), 3: (6, 8), 4: (8, 9),
     5: (7, 9), 6: (3, 1), 7: (5,), 8: (3, 4), 9: (5, 4),
@@ -347,6 +348,7 @@ class _Context:
             "sku": self.sku,
             "name": np.array([r[1] for r in rows], dtype=object),
             "category": np.array([r[2] for r in rows], dtype=object),
+            "category_zh": np.array([_CATEGORY_ZH[r[2]] for r in rows], dtype=object),
             "subcategory": np.array([r[3] for r in rows], dtype=object),
             "price": price.copy(),
             "cost": cost.copy(),

@@ -197,10 +197,13 @@ class Economics(Section):
 
 
 class Currency(Section):
-    code: str = Field("CNY", pattern=r"^[A-Z]{3}$",
-                      description="ISO 4217 code of the amounts in the data")
-    symbol: str = Field("¥", min_length=1, max_length=4,
-                        description="shown before amounts of money")
+    # no default currency: a file of dollars must not be shown in yuan because nobody said so
+    code: str | None = Field(None, pattern=r"^[A-Z]{3}$",
+                             description="ISO 4217 code of the amounts in the data")
+    symbol: str | None = Field(None, min_length=1, max_length=4,
+                               description="shown before amounts of money; unset: ¥ in Chinese "
+                                           "output, none in English (UPMARKET_CURRENCY overrides "
+                                           "this file)")
 
 
 class Policy(Section):

@@ -55,6 +55,7 @@ from plotly.utils import PlotlyJSONEncoder
 
 from upmarket.activation import privacy
 from upmarket.errors import NoRun
+from upmarket.data_labels import DataLabels
 from upmarket.i18n import LABELS, current_lang, label, value_label
 from upmarket.models.churn import signal_text
 from upmarket.reports import coverage
@@ -344,15 +345,15 @@ def _dim_title(card: sc.Scorecard, key: str, lang: str) -> str:
     return label(f"scorecard.dim.{key}", lang) if f"scorecard.dim.{key}" in LABELS else key
 
 
-def _target_text(row, unit: str) -> str:
+def _target_text(row, unit: str, lang: str) -> str:
     text = str(row.target_text)
     if _finite(row.target):
         if text.lstrip().startswith(("<", ">", "≥", "≤")):
             comparator = text.rstrip("0123456789.% ").strip()
-            return f"{comparator} {fmt(row.target, unit)}"
+            return f"{comparator} {fmt(row.target, unit, lang)}"
         if any(ch in text for ch in "+-−"):
-            return f"{text} → {fmt(row.target, unit)}"
-        return fmt(row.target, unit)
+            return f"{text} → {fmt(row.target, unit, lang)}"
+        return fmt(row.target, unit, lang)
     return text
 
 
@@ -374,13 +375,13 @@ def scorecard_rows(c: sc.Comparison, lang: str) -> list[dict]:
                 "dimension_score": fmt(dims.loc[d.key, "score"], "score"),
                 "weight": f"{d.weight:.0%}",
                 "metric": _metric_title(card, r.metric, lang),
-                "actual": fmt(r.actual, r.unit),
-                "target": _target_text(r, r.unit),
+                "actual": fmt(r.actual, r.unit, lang),
+                "target": _target_text(r, r.unit, lang),
                 "attainment": (f"{r.attainment:.0%}" if ok else
                                label(f"scorecard.status.{r.status}", lang)),
                 "met": bool(r.met) if ok and r.met is not None and not pd.isna(r.met) else False,
                 "points": f"{r.points:.1f}" if ok else "—",
-                "compare": fmt(before, r.unit),
+                "compare": fmt(before, r.unit, lang),
                 "change": change_text(r.actual, before, r.unit),
                 "note": _note_text(card, r.note, r.note_args, lang),
             })
@@ -433,7 +434,7 @@ def _kpi_rows(wh: Warehouse, p: sc.Period, other: sc.Period, c: sc.Comparison | 
     for key, unit in KPIS:
         v, b = cur.get(key), before.get(key)
         rows.append({"key": key, "label": label(f"report.kpi.{key}", lang),
-                     "value": fmt(v, unit), "compare": fmt(b, unit),
+                     "value": fmt(v, unit, lang), "compare": fmt(b, unit, lang),
                      "change": change_text(v, b, unit), "trend": _trend(v, b)})
     return rows
 
@@ -619,6 +620,25 @@ def _findings(data: ReportData, summary: dict, tier_summary, channel_econ, regis
     return out
 
 
+def _name_channels(frames: dict, names: DataLabels, lang: str) -> None:
+    """Channels shown by name in every table and chart; all frames map alike, so a channel
+    still matches itself across them."""
+    for frame in frames.values():
+        if frame is not None and "channel" in frame:
+            frame["channel"] = [names.channel(c, lang) if isinstance(c, str) else c
+                                for c in frame["channel"]]
+
+
+def _name_given(frame: pd.DataFrame | None, kind: str, key: str, column: str,
+                names: DataLabels) -> None:
+    """`column` replaced by the Chinese name given for the row's `key` (`name_zh`, the labels
+    file), where one is given."""
+    if frame is None or key not in frame or column not in frame:
+        return
+    given = [names.names.get((kind, str(k))) for k in frame[key]]
+    frame[column] = [g if g else v for g, v in zip(given, frame[column])]
+
+
 def _join(items, lang: str) -> str:
     return ("、" if lang == "zh-CN" else ", ").join(items)
 
@@ -662,6 +682,11 @@ def gather(wh: Warehouse, *, cycle: str = "quarter", period=None, lang: str = "e
     # None where the run has no such output (no spend ingested, no events …)
     frames = {name: _output(wh, name, run_id, OUTPUT_COLUMNS.get(name))
               for name in RUN_OUTPUTS}
+    if lang == "zh-CN":
+        names = DataLabels.load(wh)
+        _name_channels(frames, names, lang)
+        _name_given(frames.get("campaign_roi"), "campaign", "campaign_id", "name", names)
+        _name_given(frames.get("actions"), "product", "sku", "product_name", names)
     results, actions = frames["results"], frames["actions"]
 
     # the scorecard of the period against the one before (seed 000's effect index); the run's
@@ -759,6 +784,8 @@ def _figures(wh: Warehouse, data: ReportData, frames: dict[str, pd.DataFrame | N
     if "attribution" in wanted and wh.count("events") > 0:
         att = attribution_by_model(wh, p)
         if att is not None:
+            if lang == "zh-CN":
+                _name_channels({"attribution": att}, DataLabels.load(wh), lang)
             figs["attribution"] = F.fig_attribution(att, lang)
             scopes["attribution"] = this
     if "budget" in wanted and have("budget_plan_vs_actual"):

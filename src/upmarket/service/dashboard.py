@@ -32,7 +32,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from upmarket.activation import privacy
 from upmarket.errors import NoRun, WarehouseError
-from upmarket.i18n import label, value_label
+from upmarket.data_labels import channel_name
+from upmarket.i18n import LABELS, label, subject_label, value_label
 from upmarket.opstore import automation as auto
 from upmarket.opstore import store as ops
 from upmarket.reports import method
@@ -55,6 +56,12 @@ LIST_ROWS = 15
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                          autoescape=select_autoescape(["html", "j2"]))
 _templates.globals["customer_href"] = customer_href
+
+
+def _word(kind: str, code: str, lang: str) -> str:
+    """A rule's, severity's or assignee's name; a user's own rule keeps the name it was given."""
+    key = f"automation.{kind}.{code}"
+    return label(key, lang) if key in LABELS else code
 
 
 def _ids(wh: Warehouse, ids: pd.Series, clear: bool, store: ops.Store) -> list[str]:
@@ -110,7 +117,9 @@ def dashboard_data(wh: Warehouse, store: ops.Store, *, lang: str, clear_ids: boo
 
     upsell = [{"customer": cid, "tier": value_label("tier", r.tier, lang)
                if isinstance(getattr(r, "tier", None), str) else "—",
-               "product": getattr(r, "product_name", "—"), "channel": getattr(r, "channel", None),
+               "product": getattr(r, "product_name", "—"),
+               "channel": channel_name(r.channel, lang) if isinstance(getattr(r, "channel", None),
+                                                                      str) else None,
                "expected_value": r.expected_value}
               for cid, r in zip(_ids(wh, ups["customer_id"], clear_ids, store),
                                 ups.itertuples())]
@@ -121,11 +130,13 @@ def dashboard_data(wh: Warehouse, store: ops.Store, *, lang: str, clear_ids: boo
                     store)
     tasks = [{"id": t["id"], "due": t["due"], "overdue": t["due"] < now,
               "tier": value_label("tier", t["tier"], lang) if t["tier"] else "—",
-              "customer": cid if t["customer_id"] else "—", "assignee": t["assignee"] or "—",
-              "rule": t["rule"]}
+              "customer": cid if t["customer_id"] else "—",
+              "assignee": _word("assignee", t["assignee"], lang) if t["assignee"] else "—",
+              "rule": _word("rule", t["rule"], lang)}
              for t, cid in zip(open_tasks, task_ids)]
-    alerts = [{"fired": a["fired"], "rule": a["rule"], "severity": a["severity"],
-               "subject": "—" if a["customer_id"] else a["subject"]}
+    alerts = [{"fired": a["fired"], "rule": _word("rule", a["rule"], lang),
+               "severity": _word("severity", a["severity"], lang),
+               "subject": "—" if a["customer_id"] else subject_label(a["subject"], lang)}
               for a in auto.list_alerts(store, limit=LIST_ROWS)]
     # the CLV figures the run summary and the report show, from the same function
     clv = economics.model_clv(res)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from upmarket.data_labels import DataLabels, file_labels
 from upmarket.i18n import label, value_label
 from upmarket.models.churn import signal_text
 from upmarket.strategy.tiers import TIER_ORDER, TierPolicy
@@ -371,14 +372,38 @@ def _pct(x) -> str:
     return f"{100 * float(x):.0f}" if np.isfinite(x) else "?"
 
 
-def _category(code) -> str:
-    return str(code).replace("_", " ") if isinstance(code, str) and code else "?"
+def _category(code, names, lang: str) -> str:
+    if not isinstance(code, str) or not code:
+        return "?"
+    return names.category(code, lang)
+
+
+def months_ago(months, lang: str) -> str:
+    """"this month", "1 month ago", "3 months ago" (本月, 1个月前 …)."""
+    n = int(round(float(months))) if np.isfinite(months) else 0
+    if n <= 0:
+        return label("when.this_month", lang)
+    return label("when.month_ago" if n == 1 else "when.months_ago", lang, n=n)
+
+
+def _category_names(prod: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """Chinese category names: the products' `category_zh` column, then the labels file."""
+    names: dict[tuple[str, str], str] = {}
+    if "category_zh" in prod and "category" in prod:
+        known = prod.dropna(subset=["category", "category_zh"]).drop_duplicates("category")
+        names.update({("category", str(k)): str(v)
+                      for k, v in zip(known["category"], known["category_zh"])})
+    names.update(file_labels().names)
+    return names
 
 
 def _reasons(c: pd.DataFrame, out: pd.DataFrame, why: dict, prod: pd.DataFrame,
              bundles: pd.DataFrame | None, horizon_days: int, lang: str) -> list[str]:
     """The one-line reason for each chosen action, from the facts that chose it."""
     names = prod["name"] if "name" in prod else pd.Series(dtype=object)
+    if lang == "zh-CN" and "name_zh" in prod:
+        names = prod["name_zh"].where(prod["name_zh"].notna(), names)
+    shown = DataLabels(_category_names(prod))
     bund = bundles.drop_duplicates("customer_id").set_index("customer_id") \
         if bundles is not None and len(bundles) else None
     get = lambda r, k, d=np.nan: r[k] if k in r and pd.notna(r[k]) else d  # noqa: E731
@@ -407,8 +432,8 @@ def _reasons(c: pd.DataFrame, out: pd.DataFrame, why: dict, prod: pd.DataFrame,
             rate = get(r, "peer_upgrade_rate")
             text = label("reason.upsell", lang,
                          tier=value_label("price", str(get(r, "current_tier", "mid")), lang),
-                         category=_category(get(r, "main_category", None)),
-                         months=f"{get(r, 'months_since_last', 0):.0f}",
+                         category=_category(get(r, "main_category", None), shown, lang),
+                         when=months_ago(get(r, "months_since_last", 0), lang),
                          rate=_pct(rate if np.isfinite(rate) else get(r, "premium_propensity")),
                          horizon=f"{horizon_days / 30.4375:.0f}")
         elif a == "cross_sell":

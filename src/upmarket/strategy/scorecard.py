@@ -74,6 +74,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from upmarket.i18n import label
 from upmarket.errors import NoRun, UpmarketError
 from upmarket.features.behaviour import latest_nps
 from upmarket.features.orders import days_between, purchases_until
@@ -608,9 +609,9 @@ class MetricProvider:
         raise NotImplementedError
 
 
-def format_value(value, unit: str) -> str:
-    """A metric value as the CLI and the report show it, by its unit (`MetricSpec.unit`);
-    '—' when there is none."""
+def format_value(value, unit: str, lang: str | None = None) -> str:
+    """A metric value as the CLI and the report show it, by its unit (`MetricSpec.unit`), in
+    `lang`'s words for units (小时 for hours); '—' when there is none."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     try:
@@ -624,7 +625,7 @@ def format_value(value, unit: str) -> str:
     if unit in ("currency", "count"):
         return f"{value:,.0f}"
     if unit == "hours":
-        return f"{value:.1f} h"
+        return label("unit.hours", lang, n=f"{value:.1f}")
     if unit in ("nps", "score"):
         return f"{value:.1f}"
     return f"{value:.3g}"

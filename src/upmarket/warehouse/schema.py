@@ -90,6 +90,8 @@ TABLES: dict[str, Table] = {t.name: t for t in [
     ), "One row per customer; every attribute but the id is optional."),
     Table("products", ("sku",), (
         C("sku", required=True), C("name"), C("category"), C("subcategory"),
+        C("name_zh", doc="the product's Chinese name, shown in zh output"),
+        C("category_zh", doc="the category's Chinese name, shown in zh output"),
         C("price", "float", min=0, unit="money"), C("cost", "float", min=0, unit="money"),
         C("price_tier", choices=PRICE_TIERS),
         C("consumable", "bool", doc="may be recommended again to a customer who owns it"),
@@ -136,6 +138,7 @@ TABLES: dict[str, Table] = {t.name: t for t in [
         ("spend",)),
     Table("campaigns", ("campaign_id",), (
         C("campaign_id", required=True), C("name"), C("channel"),
+        C("name_zh", doc="the campaign's Chinese name, shown in zh output"),
         C("start", "timestamp"), C("end", "timestamp"), C("budget", "float", min=0, unit="money"),
         C("arms", "json"),
     ), "Campaigns and their A/B arms."),

@@ -260,3 +260,52 @@ def check_stored(wh: Warehouse, names: tuple[str, ...], *, examples: int = 5) ->
                 f"refused such numbers. Take them back with `upmarket data delete {name} "
                 + " ".join(f"--key {shlex.quote(k)}" for k in first)
                 + "` (or ingest corrected rows with `--on-conflict update`), then run again.")
+
+
+#: The reasons `validate` gives, as (pattern, label key); the column is the `col` group.
+_REASONS = (
+    (r"missing (?P<col>\w+)", "quarantine.missing"),
+    (r"not finite in (?P<col>\w+)", "quarantine.not_finite"),
+    (r"not a number in (?P<col>\w+)", "quarantine.not_number"),
+    (r"not a whole number in (?P<col>\w+)", "quarantine.not_whole"),
+    (r"negative (?P<col>\w+)", "quarantine.negative"),
+    (r"below minimum (?P<col>\w+)", "quarantine.below_minimum"),
+    (r"out of range (?P<col>\w+)", "quarantine.out_of_range"),
+    (r"beyond the sane bound of (?P<col>\w+) \(\|value\| > (?P<bound>[^)]+)\)",
+     "quarantine.beyond_bound"),
+    (r"unparseable date in (?P<col>\w+)", "quarantine.bad_date"),
+    (r"not true/false in (?P<col>\w+)", "quarantine.not_bool"),
+    (r"invalid (?P<col>\w+)", "quarantine.invalid"),
+    (r"(?P<col>\w+) longer than (?P<n>\d+) characters", "quarantine.too_long"),
+    (r"control character in (?P<col>\w+)", "quarantine.control_character"),
+)
+
+
+def column_name(column: str, lang: str | None = None) -> str:
+    """A column as a Chinese reader knows it: the first Chinese header that maps to it
+    (`mapping.SYNONYMS`), else its own name."""
+    from upmarket.i18n import LABELS, current_lang
+    from upmarket.warehouse.mapping import SYNONYMS
+
+    if current_lang(lang) == "zh-CN":
+        if f"column.{column}" in LABELS:
+            return LABELS[f"column.{column}"]["zh-CN"]
+        for word in SYNONYMS.get(column, ()):
+            if re.search(r"[\u4e00-\u9fff]", word):
+                return word
+    return column
+
+
+def reason_text(reason: str, lang: str | None = None) -> str:
+    """A quarantine reason in the reader's language; the stored reason (English, the same in
+    every report and query) is what `quarantine` and `--json` keep."""
+    from upmarket.i18n import current_lang, label
+
+    if current_lang(lang) != "zh-CN":
+        return reason
+    for pattern, key in _REASONS:
+        m = re.fullmatch(pattern, reason)
+        if m:
+            found = m.groupdict()
+            return label(key, lang, **{**found, "col": column_name(found["col"], lang)})
+    return reason

@@ -1,0 +1,188 @@
+"""Everything a Chinese reader sees is in Chinese: every command's output, the report and the
+dashboard pages, rendered in zh on one small demo world, hold no English word beyond the data's
+own values (ids, product and campaign names), units and the brand names of the trade (RFM, CLV,
+NPS …); and nothing a user reads names an internal source document, a module or a feature
+column, or carries a raw backtick."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from upmarket.cli import app
+from upmarket.i18n import label
+
+runner = CliRunner()
+
+#: Words that stay as they are in a Chinese text: measures and methods the trade names in
+#: English (RFM, CLV …), units and symbols, and the letters of grades and test arms.
+ALLOWED = {
+    "RFM", "CLV", "CLTV", "NPS", "CAC", "ROI", "HHI", "KPI", "AUC", "UTC", "CSAT", "SKU", "BG",
+    "NBD", "MBG", "BB", "Pareto", "Gamma", "sBG", "CSV", "Excel", "xlsx", "csv", "HTML", "A4",
+    "API", "ID", "App", "Top", "MB", "pt", "vs", "GMV", "AOV", "SLA",
+    "CRM", "VIP", "CRD", "CON", "CHN", "OPS", "REP", "ANO", "upmarket", "UTF", "PDF",
+    "Plotly", "English", "Benjamini", "Hochberg", "R²",
+}
+
+#: Commands a user runs after `upmarket run`, each in Chinese.
+COMMANDS = [
+    ["segments", "list"], ["segments", "list", "--by", "tier"],
+    ["whatif", "--retention", "+5pt", "--frequency", "+10%"],
+    ["attribution"], ["tasks", "list"], ["risk"], ["scorecard"], ["experiments"], ["budget"],
+    ["cohorts"], ["promotions"], ["funnel"], ["actions", "list"], ["alerts", "list"],
+    ["customers", "show", "C000001"], ["recommend", "C000001"],
+]
+
+
+def english_words(text: str, data_values: list[str], data_words: frozenset = frozenset()) -> set[str]:
+    """The English words of `text` once the data's own values (and words) are taken out."""
+    for value in data_values:
+        text = text.replace(value, " ")
+    text = re.sub(r"upmarket(?: [^\s」）)]+)+|export\s+[A-Z_\s]+=\S+", " ", text)  # commands
+    text = re.sub(r"[a-z]+://[^\s（]+|(?<![\w/])[\w.~-]*/[\w./-]+|(?<!\w)--[a-z][\w-]*", " ",
+                  text)  # addresses, paths, options
+    text = re.sub(r"\b[A-Z][A-Z-]{0,6}\d+[\w-]*\b|\b\d+[a-z]*\b|\b[0-9a-f]{8,}\b|p_[0-9a-f]+|\d{14}_[0-9a-f]+|[A-Za-z]+…", " ",
+                  text)  # ids, numbers with units, run ids and pseudonyms
+    words = set(re.findall(r"[A-Za-z][A-Za-z]*", text))
+    return {w for w in words if w not in ALLOWED and w not in data_words
+            and not (len(w) == 1 and w != "h")}  # symbols of a formula; hours are 小时
+
+
+def visible_text(page: str) -> str:
+    """What a reader sees of an HTML page: no scripts, styles or tags."""
+    page = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", page)
+    page = re.sub(r"(?s)<!--.*?-->", " ", page)
+    page = re.sub(r"(?s)<[^>]+>", " ", page)
+    return html_lib.unescape(page)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """The demo world (small), built and run once in Chinese; its report written in Chinese."""
+    from upmarket.warehouse import connect
+
+    out = tmp_path_factory.mktemp("zh") / "demo"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("COLUMNS", "200")
+    # a labels file renames one built-in channel: its name must reach every output
+    labels = out.parent / "labels.yaml"
+    labels.write_text("channels: {wechat: 微信公众号}\n", encoding="utf-8")
+    mp.setenv("UPMARKET_LABELS", str(labels))
+    r = runner.invoke(app, ["demo", "--customers", "80", "--out", str(out), "--lang", "zh"])
+    assert r.exit_code == 0, r.output
+    wh_url, store_url = f"duckdb://{out / 'demo.duckdb'}", f"sqlite:///{out / 'demo-ops.sqlite'}"
+    mp.setenv("UPMARKET_WAREHOUSE", wh_url)
+    mp.setenv("UPMARKET_DATABASE", store_url)
+    wh = connect(wh_url, create=False)
+    values: list[str] = []
+    for table, cols in {"products": ["name", "sku"], "campaigns": ["name", "campaign_id"],
+                        "promotions": ["name", "promotion_id"], "customers": ["country"]}.items():
+        frame = wh.table(table).select(*cols).to_pandas()
+        for col in cols:
+            values += [str(v) for v in frame[col].dropna().unique()]
+    wh.close()
+    # a table may shorten a long name ("New Year goo…"): the words of product and promotion
+    # names count as data wherever they appear; campaign codes only whole
+    words = frozenset(w for v in values if not re.fullmatch(r"\w+", v)
+                      for w in re.findall(r"[A-Za-z]+", v))
+    values.sort(key=len, reverse=True)  # a long name before any shorter name inside it
+    outputs = {"demo": r.output}
+    for cmd in COMMANDS:
+        res = runner.invoke(app, [*cmd, "--lang", "zh"])
+        assert res.exit_code == 0, (cmd, res.output)
+        outputs[" ".join(cmd)] = res.output
+    # last, as it adds to the world: a file with a good row and two a validator refuses
+    feedback = out.parent / "反馈.csv"
+    feedback.write_text("id,customer_id,ts,nps_score\nF1,C000001,2025-12-01,9\n"
+                        "F2,C000002,,8\nF3,C000002,2025-12-03,abc\n", encoding="utf-8")
+    res = runner.invoke(app, ["ingest", "feedback", str(feedback), "--lang", "zh"])
+    assert res.exit_code == 0 and "缺少时间" in res.output and "不是数字" in res.output, res.output
+    outputs["ingest"] = res.output
+    outputs["report"] = visible_text((out / "report-zh.html").read_text(encoding="utf-8"))
+    outputs.update(dashboard_pages(store_url, wh_url))
+    yield {"outputs": outputs, "values": values, "words": words, "out": out}
+    mp.undo()
+
+
+def dashboard_pages(store_url: str, wh_url: str) -> dict[str, str]:
+    """The login page and the dashboard, signed in with a read key, in Chinese."""
+    from fastapi.testclient import TestClient
+
+    from upmarket.opstore import store as ops
+    from upmarket.service.app import create_app
+
+    application = create_app(store_url, wh_url)
+    _, key = ops.create_key(application.state.store, "看板", ["read"])
+    pages = {}
+    with TestClient(application) as client:
+        pages["login page"] = visible_text(client.get("/dashboard/login?lang=zh").text)
+        form = client.get("/dashboard/login?lang=zh").text
+        token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', form).group(1)
+        client.post("/dashboard/login?lang=zh", content=f"csrf_token={token}&key={key}",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+        page = client.get("/dashboard?lang=zh")
+        assert page.status_code == 200, page.text[:300]
+        pages["dashboard"] = visible_text(page.text)
+    return pages
+
+
+def test_every_output_is_in_chinese(world):
+    outputs = world["outputs"]
+    # the scan reads real content: tasks with their titles, quarantine reasons
+    assert "待处理" in outputs["tasks list"] and "缺少时间" in outputs["ingest"]
+    found = {name: sorted(english_words(text, world["values"], world["words"]))
+             for name, text in world["outputs"].items()}
+    assert {k: v for k, v in found.items() if v} == {}
+
+
+INTERNAL = re.compile(r"(?i)seed[ -]?\d{3}|种子|`|p_alive|orders_recent|\bT, ")
+
+
+def test_a_labels_file_names_the_data_everywhere(world):
+    outputs = world["outputs"]
+    for name in ("attribution", "funnel", "budget", "report", "dashboard"):
+        assert "微信公众号" in outputs[name], name
+        assert not re.search("微信(?!公众号)", outputs[name]), name  # the built-in name
+
+
+def test_no_internal_reference_or_backtick(world):
+    found = {name: INTERNAL.findall(text) for name, text in world["outputs"].items()}
+    assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_help_names_no_internal_reference():
+    """The words of every command's help and of each of its options, read without rendering
+    every page; help is Markdown (`code` is shown as code, without its backticks), so the
+    rendered top-level page is checked for backticks too."""
+    import typer.main
+
+    def texts(cmd, path):
+        yield path, " ".join(filter(None, [cmd.help, *(getattr(p, "help", None) or ""
+                                                        for p in cmd.params)]))
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from texts(sub, f"{path} {name}")
+
+    internal = re.compile(INTERNAL.pattern.replace("|`", ""))
+    found = {path: internal.findall(text)
+             for path, text in texts(typer.main.get_command(app), "upmarket")}
+    assert len(found) > 30  # every command was read
+    found["rendered"] = INTERNAL.findall(runner.invoke(app, ["--help"]).output)
+    assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_the_scan_catches_english():
+    """The scan itself: an English word is found, data values, units and brands are not."""
+    assert english_words("客户 Call C000053：流失 churn risk 76%", []) == {"Call", "churn", "risk"}
+    assert english_words("智能手表 Smartwatch Plus 03（SW-M003）· RFM 12 小时 · 「upmarket run "
+                         "--lang zh」", ["Smartwatch Plus 03"]) == set()
+    assert english_words("≤ 1 h", []) == {"h"}  # hours are 小时 in Chinese
+
+
+def test_pipeline_stages_have_chinese_names():
+    from upmarket import pipeline
+
+    for name, _ in pipeline.STAGES:
+        assert english_words(label(f"stage.{name}", "zh"), []) == set(), name
