@@ -6,6 +6,7 @@ column, or carries a raw backtick."""
 
 from __future__ import annotations
 
+import csv
 import html as html_lib
 import re
 
@@ -24,7 +25,7 @@ ALLOWED = {
     "NBD", "MBG", "BB", "Pareto", "Gamma", "sBG", "CSV", "Excel", "xlsx", "csv", "HTML", "A4",
     "API", "ID", "App", "Top", "MB", "pt", "vs", "GMV", "AOV", "SLA",
     "CRM", "VIP", "CRD", "CON", "CHN", "OPS", "REP", "ANO", "upmarket", "UTF", "PDF",
-    "Plotly", "English", "Benjamini", "Hochberg", "R²",
+    "Plotly", "English", "Benjamini", "Hochberg", "R²", "BAV",
 }
 
 #: Commands a user runs after `upmarket run`, each in Chinese.
@@ -84,6 +85,9 @@ def world(tmp_path_factory):
         for col in cols:
             values += [str(v) for v in frame[col].dropna().unique()]
     wh.close()
+    # the account managers tasks are assigned to are people of the data, named as the roster has them
+    with (out / "account_managers.csv").open(encoding="utf-8") as roster:
+        values += [v for row in csv.DictReader(roster) for v in (row["name"], row["email"])]
     # a table may shorten a long name ("New Year goo…"): the words of product and promotion
     # names count as data wherever they appear; campaign codes only whole
     words = frozenset(w for v in values if not re.fullmatch(r"\w+", v)

@@ -246,7 +246,8 @@ def _print_sections(view: dict, lang: str) -> None:
     act = view["action"]
     if act:
         what = " · ".join(str(x) for x in (act["label"], act.get("product_name"),
-                                           act.get("channel")) if x)
+                                           channel_name(act.get("channel"), lang)
+                                           if act.get("channel") else None) if x)
         console.print(Text.assemble((label("dashboard.col.action", lang), "bold"), ": ", what))
         console.print(f"  {label('customer.reason', lang)}: {act.get('reason') or '—'}",
                       highlight=False, markup=False)
@@ -256,14 +257,16 @@ def _print_sections(view: dict, lang: str) -> None:
                   title_justify="left")
         for r in view["recommendations"]:
             t.add_row(str(r.get("rank")), Text(str(r.get("product_name") or r.get("sku"))),
-                      Text(str(r.get("price_tier") or "—")),
+                      Text(value_label("price", str(r["price_tier"]), lang)
+                           if r.get("price_tier") else "—"),
                       "—" if r.get("score") is None else f"{r['score']:.2f}")
         console.print(t)
     t = Table(label("customer.purpose", lang), label("dashboard.col.channel", lang),
               label("customer.consent_state", lang), label("customer.since", lang),
               title=label("customer.consents", lang), title_justify="left")
     for c in view["consents"]:
-        t.add_row(Text(value_label("purpose", c["purpose"], lang)), Text(c["channel"]), label("customer.granted" if c["granted"]
+        t.add_row(Text(value_label("purpose", c["purpose"], lang)),
+                  Text(channel_name(c["channel"], lang)), label("customer.granted" if c["granted"]
                                                     else "customer.withdrawn", lang),
                   _when(c["since"], "%Y-%m-%d"))
     console.print(t if view["consents"] else label("customer.no_consents", lang),
@@ -379,7 +382,7 @@ def segments_create(
     """Save a segment defined by a condition; shows its size and share of revenue.
 
     Fields: the run's results (tier, rfm_segment, lifecycle, cluster, churn_band, churn_risk,
-    clv, propensity, p_alive, revenue, orders, recency_days) and the customer's attributes
+    clv, propensity, probability_active, revenue, orders, recency_days) and the customer's attributes
     (city_tier, region, country, gender, income_band, occupation, channel, age, age_band,
     consent). Operators: and, or, not, = != < <= > >=, in [..], between .. and .., is null.
     Saving again under the same name replaces the condition. The segment is evaluated afresh

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly, progress
-from upmarket.i18n import LABELS, current_lang, label
+from upmarket.i18n import LABELS, current_lang, label, value_label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
 data_app = typer.Typer(
@@ -88,9 +88,10 @@ def ingest(
         raise UpmarketError(f"--replace replaces stored rows; it contradicts --on-conflict "
                             f"{on_conflict}")
     with progress(as_json) as bar:
-        task = bar.add_task(f"ingesting {file}", total=None)
+        task = bar.add_task(label("ingest.progress", lang, file=file), total=None)
         report = run_ingest(kind, file, preset=preset, mapping=mapping, warehouse=connect(warehouse),
-                            on_stage=lambda s: bar.update(task, description=f"{file}: {s}"),
+                            on_stage=lambda s: bar.update(
+                                task, description=f"{file}: {value_label('ingest.stage', s, lang)}"),
                             on_conflict="update" if replace else on_conflict)
     if as_json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, default=str))

@@ -115,7 +115,8 @@ def demo(
     with progress(as_json) as bar:
         task = bar.add_task(label("demo.generating", lang), total=None)
         loaded = load_world(wh, config, on_table=lambda t, n: bar.update(
-            task, description=label("demo.ingested_table", lang, n=f"{n:,}", table=t),
+            task, description=label("demo.ingested_table", lang, n=f"{n:,}",
+                                    table=_table_name(t, lang)),
             done=True))
         bar.update(task, description=label("demo.running", lang), total=len(pipeline.STAGES),
                    completed=0)
@@ -145,9 +146,7 @@ def demo(
     t = Table(label("table", lang), label("rows_read", lang), label("accepted", lang),
               label("quarantined", lang), title=label("demo.ingested", lang), title_justify="left")
     for name, c in loaded.items():
-        shown = label(f"report.table.{name}", lang) if f"report.table.{name}" in LABELS \
-            and current_lang(lang) == "zh-CN" else name
-        t.add_row(shown, f"{c['rows_read']:,}", f"{c['accepted']:,}", f"{c['quarantined']:,}")
+        t.add_row(_table_name(name, lang), f"{c['rows_read']:,}", f"{c['accepted']:,}", f"{c['quarantined']:,}")
     console.print(t)
     _print_run(ctx, False, lang)
     console.print(f"\n[bold]{label('demo.where', lang, seconds=f'{seconds:.0f}')}[/]")
@@ -231,6 +230,13 @@ def _print_value_model(found: dict | None, lang: str) -> None:
     missing = method.p_alive_missing(found, lang)
     if missing:
         console.print(missing, highlight=False)
+
+
+def _table_name(name: str, lang: str) -> str:
+    """A warehouse table as a Chinese reader knows it; English readers see the table's name,
+    which is what they type in other commands."""
+    key = f"report.table.{name}"
+    return label(key, lang) if key in LABELS and current_lang(lang) == "zh-CN" else name
 
 
 def _t(key: str, default: str, lang: str) -> str:

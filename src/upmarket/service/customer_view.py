@@ -260,7 +260,8 @@ def _timeline(wh: Warehouse, store: ops.Store, customer_id: str, pii: bool, lang
     events = profiles.merge_events(collected,
                                    profiles.ingested_events(wh, customer_id, limit=limit),
                                    limit=limit)
-    items += [{"ts": ev["ts"], "kind": "event", "what": ev.get("event") or ev["type"],
+    items += [{"ts": ev["ts"], "kind": "event",
+               "what": value_label("event", str(ev.get("event") or ev["type"]), lang),
                "channel": None} for ev in events]
 
     t = wh.table("service_tickets")

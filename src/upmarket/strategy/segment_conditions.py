@@ -87,7 +87,7 @@ FIELDS: dict[str, Field] = {
     "churn_risk": Field("churn_risk", "results", "number"),
     "clv": Field("clv", "results", "number"),
     "propensity": Field("premium_propensity", "results", "number"),
-    "p_alive": Field("p_alive", "results", "number"),
+    "probability_active": Field("p_alive", "results", "number"),
     "revenue": Field("net_revenue", "results", "number"),
     "orders": Field("orders", "results", "number"),
     "recency_days": Field("recency_days", "results", "number"),
