@@ -255,7 +255,10 @@ def fit_mmm(frame: pd.DataFrame, settings: MmmSettings = MmmSettings()) -> MmmRe
         c_b = contributions(pick, beta, rows)
         boots[b] = c_b / np.maximum(x[rows].sum(axis=0), 1e-12)
     alpha = (1.0 - settings.level) / 2.0
-    lo, hi = np.nanquantile(boots, [alpha, 1.0 - alpha], axis=0)
+    if settings.bootstrap > 0:
+        lo, hi = np.nanquantile(boots, [alpha, 1.0 - alpha], axis=0)
+    else:  # no interval asked for: nothing can pass the interval check
+        lo = hi = np.full(len(channels), np.nan)
 
     # out-of-time check: blocked cross-validation (Bergmeir & Benítez 2012): each of
     # `holdout_folds` contiguous stretches of weeks is predicted by a model fitted on the
