@@ -21,7 +21,9 @@ the command line and the test budget allow. Here each channel's (θ, K, S) is ch
 coordinate descent, the β ≥ 0 by non-negative least squares (the baseline profiled out exactly:
 Frisch–Waugh–Lovell), and intervals come from a moving-block bootstrap over weeks (Künsch 1989;
 blocks of 8 weeks keep autocorrelation and carry-over together) that re-chooses the grid too, so
-the intervals include the uncertainty of the curve shapes. A run takes well under a few seconds.
+the intervals include the uncertainty of the curve shapes. A run takes a few seconds; when the
+model fails its out-of-time check no channel can be credible and the bootstrap is skipped
+(intervals are then empty and `fit["bootstrap"]` is 0).
 
 Per channel the result gives ROI (incremental outcome ÷ spend, the outcome lost had the
 channel spent nothing over the weeks fitted) with its interval, and a *credibility verdict*:
@@ -243,23 +245,6 @@ def fit_mmm(frame: pd.DataFrame, settings: MmmSettings = MmmSettings()) -> MmmRe
     contrib = contributions(pick0, beta0, every)
     roi = contrib / np.maximum(spend_tot, 1e-12)
 
-    # moving-block bootstrap over weeks
-    rng = np.random.default_rng(settings.random_state)
-    L = max(1, min(settings.block_weeks, T))
-    n_blocks = int(np.ceil(T / L))
-    boots = np.full((settings.bootstrap, len(channels)), np.nan)
-    for b in range(settings.bootstrap):
-        starts = rng.integers(0, T - L + 1, n_blocks)
-        rows = (starts[:, None] + np.arange(L)[None, :]).reshape(-1)[:T]
-        pick, beta, _ = fit_rows(rows, pick0, 1, sigma if settings.lift_tests else None)
-        c_b = contributions(pick, beta, rows)
-        boots[b] = c_b / np.maximum(x[rows].sum(axis=0), 1e-12)
-    alpha = (1.0 - settings.level) / 2.0
-    if settings.bootstrap > 0:
-        lo, hi = np.nanquantile(boots, [alpha, 1.0 - alpha], axis=0)
-    else:  # no interval asked for: nothing can pass the interval check
-        lo = hi = np.full(len(channels), np.nan)
-
     # out-of-time check: blocked cross-validation (Bergmeir & Benítez 2012): each of
     # `holdout_folds` contiguous stretches of weeks is predicted by a model fitted on the
     # others; a single stretch at the end would judge the model on whatever flights happened
@@ -282,6 +267,26 @@ def fit_mmm(frame: pd.DataFrame, settings: MmmSettings = MmmSettings()) -> MmmRe
     nz = actual != 0
     mape = float(np.mean(np.abs((actual[nz] - pred[nz]) / actual[nz]))) if nz.any() \
         else float("nan")
+    # moving-block bootstrap over weeks
+    rng = np.random.default_rng(settings.random_state)
+    L = max(1, min(settings.block_weeks, T))
+    n_blocks = int(np.ceil(T / L))
+    # a model that fails out of time can make no channel credible: its intervals would cost
+    # the bulk of the run for nothing
+    replicates = settings.bootstrap if r2_holdout >= settings.min_holdout_r2 else 0
+    boots = np.full((replicates, len(channels)), np.nan)
+    for b in range(replicates):
+        starts = rng.integers(0, T - L + 1, n_blocks)
+        rows = (starts[:, None] + np.arange(L)[None, :]).reshape(-1)[:T]
+        pick, beta, _ = fit_rows(rows, pick0, 1, sigma if settings.lift_tests else None)
+        c_b = contributions(pick, beta, rows)
+        boots[b] = c_b / np.maximum(x[rows].sum(axis=0), 1e-12)
+    alpha = (1.0 - settings.level) / 2.0
+    if replicates > 0:
+        lo, hi = np.nanquantile(boots, [alpha, 1.0 - alpha], axis=0)
+    else:  # no interval asked for: nothing can pass the interval check
+        lo = hi = np.full(len(channels), np.nan)
+
     # in-sample fit
     m0 = np.column_stack([media[c, pick0[c]] for c in range(len(channels))]) @ beta0
     alpha0, *_ = np.linalg.lstsq(base, y - m0, rcond=None)
@@ -320,7 +325,7 @@ def fit_mmm(frame: pd.DataFrame, settings: MmmSettings = MmmSettings()) -> MmmRe
            "last_week": str(frame.index[-1].date()), "r2_in_sample": round(r2_in, 4),
            "r2_holdout": round(r2_holdout, 4), "mape_holdout": round(mape, 4),
            "holdout_folds": settings.holdout_folds,
-           "holdout_weeks_extrapolated": int((~inside).sum()), "bootstrap": settings.bootstrap,
+           "holdout_weeks_extrapolated": int((~inside).sum()), "bootstrap": replicates,
            "level": settings.level,
            "thresholds": {"min_spend_variation": settings.min_spend_variation,
                           "min_holdout_r2": settings.min_holdout_r2,
