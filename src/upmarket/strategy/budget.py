@@ -525,23 +525,30 @@ def reallocate_mix(result: MmmResult | None, current: Mapping[str, float], weeks
 
     x = x0.copy()
     idx = np.flatnonzero(move)
+    idx = idx[x0[idx] > 0]
     if len(idx) >= 2:
-        def neg(z):
-            v = x0.copy()
-            v[idx] = z
-            return -float(ret(v)[idx].sum())
+        # in multiples of today's budgets and of today's return: SLSQP's tolerances and finite
+        # differences are absolute, and budgets (10⁴–10⁶) and returns (10¹–10³) are not unit
+        base = x0[idx]
+        ref = max(float(ret(x0)[idx].sum()), 1e-12)
 
-        res = minimize(neg, x0[idx], method="SLSQP",
-                       bounds=list(zip(lower[idx], upper[idx])),
-                       constraints=[{"type": "eq", "fun": lambda z: z.sum() - x0[idx].sum()}])
-        z = np.clip(res.x, lower[idx], upper[idx])
-        z += (x0[idx].sum() - z.sum()) * (upper[idx] - lower[idx]) / max(
-            (upper[idx] - lower[idx]).sum(), 1e-12)
-        cand = x0.copy()
-        cand[idx] = np.clip(z, lower[idx], upper[idx])
-        if -neg(cand[idx]) >= -neg(x0[idx]) and abs(cand.sum() - x0.sum()) <= 1e-6 * max(
-                x0.sum(), 1.0):
-            x = cand
+        def total(u):
+            v = x0.copy()
+            v[idx] = base * u
+            return float(ret(v)[idx].sum())
+
+        res = minimize(lambda u: -total(u) / ref, np.ones(len(idx)), method="SLSQP",
+                       bounds=list(zip(lower[idx] / base, upper[idx] / base)),
+                       constraints=[{"type": "eq",
+                                     "fun": lambda u: (base * u).sum() / base.sum() - 1.0}])
+        z = np.clip(base * res.x, lower[idx], upper[idx])
+        room = (upper[idx] - z) if z.sum() < base.sum() else (z - lower[idx])
+        if room.sum() > 0:
+            z += (base.sum() - z.sum()) * room / room.sum()
+        z = np.clip(z, lower[idx], upper[idx])
+        if total(z / base) >= total(np.ones(len(idx))) and abs(z.sum() - base.sum()) <= 1e-6 * \
+                base.sum():
+            x[idx] = z
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = np.where(x0 > 0, x / x0 - 1.0, 0.0)
     return pd.DataFrame({
