@@ -20,9 +20,13 @@ choice.
 
 The generative story
 --------------------
-* Acquisition: customers register over the history (growing over time, with bumps during big
-  promotions) through one of `CHANNELS`; the first purchase follows the registration within
-  minutes.
+* Acquisition: customers register over the history through one of `CHANNELS`; the first
+  purchase follows the registration within minutes. Part of them arrive organically (growing
+  over time, more at weekends); the rest are bought by spend: each channel's daily spend goes
+  through a geometric adstock and a Hill saturation curve (`_media_response`), so the bumps
+  during big promotions and campaign flights come from the spend that advertises them.
+  Offline and referral spend only follows the plan (no campaigns, no weekly re-setting): a
+  marketing-mix model cannot identify them.
 * Purchasing is BG/NBD (Fader, Hardie & Lee 2005): while alive a customer buys as a Poisson
   process with rate ``lambda ~ Gamma(r, alpha)``; after every repeat purchase she drops out with
   probability ``p ~ Beta(a, b)``. Calendar time is warped by promotion windows (双11, 618, …):
@@ -69,6 +73,10 @@ Ground truth
 ``truth_channels``: for each channel, the number of conversions (orders with ``ts <= as_of``,
 first purchases included) that would not have happened without that channel's touch: those whose
 initiating touch was incremental. Closing and ambient touches never are.
+
+``truth_channel_response(config)`` (not stored in the warehouse): each channel's true adstock
+decay, Hill half-saturation and shape, and the new customers its spend bought over the history,
+with the true ROI (incremental new customers per unit of spend) for a mix model to recover.
 
 ``campaign_uplifts(config)`` (not stored in the warehouse): each campaign's planned treatment
 share and true relative uplift of the conversion rate, for an A/B analysis to recover.
