@@ -1527,11 +1527,11 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Every acquisition channel has CLV/CAC above 3 (the health rule).",
         "zh-CN": "所有获客渠道的 CLV/CAC 均高于 3（健康标准）。"},
     "report.finding.budget": {
-        "en": "Moving budget toward the channels with the best marginal return would add "
-              "about {pct:.1%} attributed revenue per {period} at the same total budget "
-              "(`upmarket budget`).",
-        "zh-CN": "在总预算不变的情况下，将预算向边际回报最高的渠道倾斜，每{period}归因收入预计可增加约 "
-                 "{pct:.1%}（`upmarket budget`）。"},
+        "en": "Moving budget between the channels whose mix-model curves are credible, toward "
+              "the best marginal return, would add about {pct:.1%} to the modelled outcome per "
+              "{period} at the same total budget (`upmarket budget`).",
+        "zh-CN": "在总预算不变的情况下，在营销组合模型曲线可信的渠道之间将预算向边际回报最高的渠道"
+                 "倾斜，每{period}模型预期结果可增加约 {pct:.1%}（`upmarket budget`）。"},
     "report.finding.high_risks": {
         "en": "{n} high risk(s) open: {risks}.",
         "zh-CN": "{n} 项高风险未关闭：{risks}。"},

@@ -147,6 +147,10 @@ def _parse_lifts(items: list[str]) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _nan(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
 def _signal(reason: str, row, summary: dict, lang: str) -> str:
     fit = summary.get("mix_model") or {}
     th = fit.get("thresholds", {})
@@ -154,7 +158,7 @@ def _signal(reason: str, row, summary: dict, lang: str) -> str:
         return label("budget.signal.spend_variation", lang, value=row["spend_variation"],
                      threshold=th.get("min_spend_variation", float("nan")))
     if reason == "holdout_fit":
-        return label("budget.signal.holdout_fit", lang, value=fit.get("r2_holdout"),
+        return label("budget.signal.holdout_fit", lang, value=_nan(fit.get("r2_holdout")),
                      threshold=th.get("min_holdout_r2", float("nan")))
     if reason == "interval_width":
         return label("budget.signal.interval_width", lang, value=row["interval_ratio"],
@@ -187,8 +191,9 @@ def _print_mix_model(mix: pd.DataFrame | None, summary: dict, lang: str) -> None
                   f"{r['spend_variation']:.2f}", f"{r['adstock_decay']:.1f}", verdict)
     console.print(t)
     th = fit["thresholds"]
-    console.print(label("budget.mix_fit", lang, r2_in=fit["r2_in_sample"], r2=fit["r2_holdout"],
-                        mape=fit["mape_holdout"], folds=fit["holdout_folds"],
+    console.print(label("budget.mix_fit", lang, r2_in=_nan(fit["r2_in_sample"]),
+                        r2=_nan(fit["r2_holdout"]), mape=_nan(fit["mape_holdout"]),
+                        folds=fit["holdout_folds"],
                         extra=fit["holdout_weeks_extrapolated"],
                         min_var=th["min_spend_variation"], min_r2=th["min_holdout_r2"],
                         max_ratio=th["max_interval_ratio"]))

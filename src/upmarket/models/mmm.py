@@ -321,16 +321,20 @@ def fit_mmm(frame: pd.DataFrame, settings: MmmSettings = MmmSettings()) -> MmmRe
             "calibrated": ch in settings.lift_tests,
             "credible": reason == "", "reason": reason or None,
         })
+    def num(v: float) -> float | None:
+        # the summary is written as JSON, which has no NaN
+        return round(float(v), 4) if np.isfinite(v) else None
+
     fit = {"weeks": T, "first_week": str(frame.index[0].date()),
-           "last_week": str(frame.index[-1].date()), "r2_in_sample": round(r2_in, 4),
-           "r2_holdout": round(r2_holdout, 4), "mape_holdout": round(mape, 4),
+           "last_week": str(frame.index[-1].date()), "r2_in_sample": num(r2_in),
+           "r2_holdout": num(r2_holdout), "mape_holdout": num(mape),
            "holdout_folds": settings.holdout_folds,
            "holdout_weeks_extrapolated": int((~inside).sum()), "bootstrap": replicates,
            "level": settings.level,
            "thresholds": {"min_spend_variation": settings.min_spend_variation,
                           "min_holdout_r2": settings.min_holdout_r2,
                           "max_interval_ratio": settings.max_interval_ratio},
-           "baseline_share": round(1.0 - float(contrib.sum()) / float(y_raw.sum() or np.nan), 4)}
+           "baseline_share": num(1.0 - float(contrib.sum()) / float(y_raw.sum() or np.nan))}
     return MmmResult(pd.DataFrame(rows_out), fit, scale, params)
 
 
