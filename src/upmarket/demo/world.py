@@ -202,7 +202,7 @@ _COST_TYPES = ("media", "sales_team", "technical_support", "overhead")
 _MEDIA_DECAY = np.array([0.2, 0.6, 0.0, 0.3, 0.5, 0.6, 0.4, 0.3])
 _MEDIA_HALF = np.array([2.0, 2.5, 1.5, 2.0, 2.0, 2.0, 2.0, 2.0])
 _MEDIA_SHAPE = np.array([1.0, 1.5, 1.0, 1.0, 2.0, 1.0, 1.0, 1.0])
-_MEDIA_SHARE = np.array([0.12, 0.07, 0.05, 0.10, 0.08, 0.07, 0.06, 0.05])
+_MEDIA_SHARE = 0.6 * _ACQ_SHARE  # so each channel's share of all new customers is unchanged
 #: Channels whose always-on spend is not re-set weekly (see `_Context._spend_frame`).
 _MEDIA_FLAT = [6, 7]
 
