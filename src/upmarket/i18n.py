@@ -864,8 +864,7 @@ LABELS: dict[str, dict[str, str]] = {
     "budget.outcome.revenue": {"en": "revenue", "zh-CN": "收入"},
     "budget.roi": {"en": "ROI", "zh-CN": "ROI"},
     "budget.roi_interval": {"en": "interval", "zh-CN": "区间"},
-    "budget.spend_variation": {"en": "own spend variation", "zh-CN": "独立花费波动"},
-    "budget.decay": {"en": "carry-over", "zh-CN": "滞留率"},
+    "budget.spend_variation": {"en": "own variation", "zh-CN": "独立波动"},
     "budget.verdict": {"en": "verdict", "zh-CN": "结论"},
     "budget.signal.credible": {"en": "credible: may move", "zh-CN": "可信：可调整"},
     "budget.signal.weak": {"en": "not enough signal", "zh-CN": "信号不足"},
@@ -876,8 +875,8 @@ LABELS: dict[str, dict[str, str]] = {
                  "{threshold:.2f}）"},
     "budget.signal.holdout_fit": {
         "en": "not enough signal: the model does not predict weeks it has not seen "
-              "(out-of-time R² {value:.2f} < {threshold:.2f})",
-        "zh-CN": "信号不足：模型无法预测未参与拟合的周（样本外 R² {value:.2f} < {threshold:.2f}）"},
+              "(out-of-time R² {value:.3f} < {threshold:.2f})",
+        "zh-CN": "信号不足：模型无法预测未参与拟合的周（样本外 R² {value:.3f} < {threshold:.2f}）"},
     "budget.signal.interval_width": {
         "en": "not enough signal: the ROI interval is {value:.1f}× the estimate (at most "
               "{threshold:.1f}×)",

@@ -178,7 +178,7 @@ def _print_mix_model(mix: pd.DataFrame | None, summary: dict, lang: str) -> None
     t = Table(title=label("budget.title_mix", lang, outcome=outcome, weeks=fit["weeks"],
                           level=fit["level"]), title_justify="left")
     t.add_column(label("budget.channel", lang), no_wrap=True)
-    for key in ("actual", "roi", "roi_interval", "spend_variation", "decay"):
+    for key in ("actual", "roi", "roi_interval", "spend_variation"):
         t.add_column(label(f"budget.{key}", lang), justify="right")
     t.add_column(label("budget.verdict", lang))
     for _, r in mix.iterrows():
@@ -188,7 +188,7 @@ def _print_mix_model(mix: pd.DataFrame | None, summary: dict, lang: str) -> None
         verdict = label("budget.signal.credible", lang) if r["credible"] else \
             f"[yellow]{label('budget.signal.weak', lang)}[/]"
         t.add_row(r["channel"], f"{r['spend']:,.0f}", f"{r['roi']:.3g}", interval,
-                  f"{r['spend_variation']:.2f}", f"{r['adstock_decay']:.1f}", verdict)
+                  f"{r['spend_variation']:.2f}", verdict)
     console.print(t)
     th = fit["thresholds"]
     console.print(label("budget.mix_fit", lang, r2_in=_nan(fit["r2_in_sample"]),
