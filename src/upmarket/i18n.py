@@ -1159,6 +1159,54 @@ LABELS: dict[str, dict[str, str]] = {
     "budget.method.no_spend": {"en": "no spend", "zh-CN": "无花费"},
     "budget.method.given": {"en": "given", "zh-CN": "给定"},
     "budget.linear": {"en": "linear so far", "zh-CN": "尚未饱和"},
+    "budget.title_mix": {
+        "en": "Marketing-mix model: {outcome} per week, {weeks} weeks (adstock, Hill "
+              "saturation, trend, seasons, promotions); ROI = incremental {outcome} per unit "
+              "of spend, {level:.0%} interval",
+        "zh-CN": "营销组合模型：每周{outcome}，共 {weeks} 周（广告滞留、Hill 饱和、趋势、季节、"
+                 "促销）；ROI = 每单位花费带来的增量{outcome}，{level:.0%} 区间"},
+    "budget.outcome.new_customers": {"en": "new customers", "zh-CN": "新客户数"},
+    "budget.outcome.revenue": {"en": "revenue", "zh-CN": "收入"},
+    "budget.roi": {"en": "ROI", "zh-CN": "ROI"},
+    "budget.roi_interval": {"en": "interval", "zh-CN": "区间"},
+    "budget.spend_variation": {"en": "own variation", "zh-CN": "独立波动"},
+    "budget.verdict": {"en": "verdict", "zh-CN": "结论"},
+    "budget.signal.credible": {"en": "credible: may move", "zh-CN": "可信：可调整"},
+    "budget.signal.weak": {"en": "not enough signal", "zh-CN": "信号不足"},
+    "budget.signal.spend_variation": {
+        "en": "not enough signal: its spend never moved apart from trend, seasons and "
+              "promotions (variation {value:.2f} < {threshold:.2f})",
+        "zh-CN": "信号不足：花费从未脱离趋势、季节和促销独立变化（波动 {value:.2f} < "
+                 "{threshold:.2f}）"},
+    "budget.signal.holdout_fit": {
+        "en": "not enough signal: the model does not predict weeks it has not seen "
+              "(out-of-time R² {value:.3f} < {threshold:.2f})",
+        "zh-CN": "信号不足：模型无法预测未参与拟合的周（样本外 R² {value:.3f} < {threshold:.2f}）"},
+    "budget.signal.interval_width": {
+        "en": "not enough signal: the ROI interval is {value:.1f}× the estimate (at most "
+              "{threshold:.1f}×)",
+        "zh-CN": "信号不足：ROI 区间宽度为估计值的 {value:.1f} 倍（上限 {threshold:.1f} 倍）"},
+    "budget.signal.no_model": {
+        "en": "not enough signal: no mix model could be fitted ({note})",
+        "zh-CN": "信号不足：无法拟合营销组合模型（{note}）"},
+    "budget.signal.no_spend_in_model": {
+        "en": "not enough signal: no spend in the weeks the model fitted",
+        "zh-CN": "信号不足：模型拟合的周内没有花费"},
+    "budget.mix_fit": {
+        "en": "Fit: in-sample R² {r2_in:.2f}; out-of-time R² {r2:.2f} and MAPE {mape:.1%} over "
+              "{folds} blocks of weeks ({extra} weeks beyond the spend seen, not scored). A "
+              "channel moves only if its own spend variation ≥ {min_var:.2f}, the "
+              "out-of-time R² ≥ {min_r2:.2f} and its ROI interval ≤ {max_ratio:.1f}× the "
+              "estimate.",
+        "zh-CN": "拟合：样本内 R² {r2_in:.2f}；按 {folds} 段周做样本外检验，R² {r2:.2f}，MAPE "
+                 "{mape:.1%}（{extra} 周花费超出拟合所见范围，不计分）。渠道仅在独立花费波动 ≥ "
+                 "{min_var:.2f}、样本外 R² ≥ {min_r2:.2f} 且 ROI 区间 ≤ 估计值 {max_ratio:.1f} "
+                 "倍时才会调整。"},
+    "budget.uplift_mix": {
+        "en": "Expected {outcome} per {period} under the mix model: {now:,.1f} now → {new:,.1f} "
+              "with the suggestion ({pct:+.1%}), same total budget.",
+        "zh-CN": "按营销组合模型，每{period}预期{outcome}：当前 {now:,.1f} → 建议后 {new:,.1f}"
+                 "（{pct:+.1%}），总预算不变。"},
     "budget.title_realloc": {
         "en": "Suggested reallocation of {budget:,.0f} per {period} (each channel ±{max_change:.0%})",
         "zh-CN": "每{period} {budget:,.0f} 预算的建议再分配（每个渠道 ±{max_change:.0%}）"},
@@ -1983,11 +2031,11 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Every acquisition channel has CLV/CAC above 3 (the health rule).",
         "zh-CN": "所有获客渠道的 CLV/CAC 均高于 3（健康标准）。"},
     "report.finding.budget": {
-        "en": "Moving budget toward the channels with the best marginal return would add "
-              "about {pct:.1%} attributed revenue per {period} at the same total budget "
-              "(upmarket budget).",
-        "zh-CN": "在总预算不变的情况下，将预算向边际回报最高的渠道倾斜，每{period}归因收入预计可增加约 "
-                 "{pct:.1%}（详见「upmarket budget」）。"},
+        "en": "Moving budget between the channels whose mix-model curves are credible, toward "
+              "the best marginal return, would add about {pct:.1%} to the modelled outcome per "
+              "{period} at the same total budget (upmarket budget).",
+        "zh-CN": "在总预算不变的情况下，在营销组合模型曲线可信的渠道之间将预算向边际回报最高的渠道"
+                 "倾斜，每{period}模型预期结果可增加约 {pct:.1%}（详见「upmarket budget」）。"},
     "report.finding.high_risks": {
         "en": "{n} high risk(s) open: {risks}.",
         "zh-CN": "{n} 项高风险未关闭：{risks}。"},

@@ -80,6 +80,12 @@ def test_budget_json_conserves_the_budget(world):
     s = data["summary"]
     assert s["expected_return_suggested"] >= s["expected_return_now"]
     assert s["plan_source"] == "campaigns"
+    # a channel whose mix-model curve is not credible keeps its budget, and says why
+    mix = pd.DataFrame(data["mix_model"]).set_index("channel")
+    weak = re[re["signal"] != "credible"]
+    assert (weak["suggested"] == weak["current"]).all()
+    for r in weak.itertuples():
+        assert r.signal == mix.at[r.channel, "reason"] == s["not_enough_signal"][r.channel]
     pva = pd.DataFrame(data["plan_vs_actual"])
     assert s["actual"] == pytest.approx(pva[pva["planned_to_date"] > 0]["actual"].sum(),
                                         abs=0.01)
@@ -90,6 +96,8 @@ def test_budget_tables_and_quarterly_in_chinese(world):
     en = runner.invoke(app, ["budget", "-w", url])
     assert en.exit_code == 0, en.output
     assert "Suggested reallocation" in en.stdout and "execution rate" in en.stdout
+    assert "Marketing-mix model" in en.stdout and "out-of-time R²" in en.stdout
+    assert "not enough signal" in en.stdout or "credible" in en.stdout
     zh = runner.invoke(app, ["budget", "-w", url, "--period", "quarter", "--lang", "zh"])
     assert zh.exit_code == 0, zh.output
     assert "每季度" in zh.stdout and "建议再分配" in zh.stdout
@@ -114,6 +122,9 @@ def test_budget_with_a_plan_file(world, tmp_path):
     (["--max-change", "-0.5"], "--max-change"),
     (["--period", "week"], "--period must be month or quarter"),
     (["--model", "magic"], "--model must be one of"),
+    (["--outcome", "clicks"], "the outcome must be one of new_customers, revenue"),
+    (["--lift", "search=high"], "--lift 'search=high': write CHANNEL=ROI:SE"),
+    (["--lift", "search=0.002:0"], "standard error SE > 0"),
 ])
 def test_budget_bad_options(world, args, message):
     url, _ = world

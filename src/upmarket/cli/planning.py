@@ -83,18 +83,26 @@ def budget(
         "latest order).", formats=["%Y-%m-%d"])] = None,
     file_format: FileFormat = None,
     out: OutFile = None,
+    outcome: Annotated[str, typer.Option(
+        "--outcome", help="What the marketing-mix model explains: new_customers or "
+        "revenue.")] = "new_customers",
+    lift: Annotated[list[str] | None, typer.Option(
+        "--lift", help="A lift test's result to calibrate a channel, CHANNEL=ROI:SE (ROI in "
+        "outcome per unit of spend, SE its standard error); repeatable.")] = None,
     warehouse: Warehouse = DEFAULT_URL,
     as_json: AsJson = False,
     lang: Lang = "en",
 ):
-    """Budget plan vs actual per channel, response curves, and an elastic reallocation.
+    """Budget plan vs actual per channel, a marketing-mix model, and an elastic reallocation.
 
-    Each channel's (period spend, attributed revenue) is fitted with a saturating curve
-    revenue = a·(1 − e^(−spend/b)); the same total budget is then moved toward the channels
-    with the best marginal return, each within ±--max-change.
+    The mix model explains the weekly outcome by each channel's spend (carry-over and
+    saturation), trend, seasons and promotions, with bootstrap intervals. Only channels whose
+    curve is credible (own spend variation, out-of-time fit, narrow ROI interval) move, each
+    within ±--max-change; the others keep their budget and say why.
     """
     from upmarket.models.attribution import MODELS, BadPaths
     from upmarket.pipeline import default_as_of
+    from upmarket.models.mmm import MmmSettings
     from upmarket.strategy.budget import BadBudgetSettings, BudgetSettings, budget_tables
 
     if period not in PERIOD_OPTIONS:
@@ -102,7 +110,8 @@ def budget(
     if model not in MODELS:
         raise BadPaths(f"--model must be one of {', '.join(MODELS)}, not {model!r}")
     settings = BudgetSettings(freq=PERIOD_OPTIONS[period], max_increase=max_change,
-                              max_decrease=max_change, attribution_model=model)
+                              max_decrease=max_change, attribution_model=model, outcome=outcome,
+                              mix_model=MmmSettings(lift_tests=_parse_lifts(lift or [])))
     wh = _open(warehouse)
     try:
         as_of = as_of or default_as_of(wh)
@@ -119,8 +128,82 @@ def budget(
         return
     period_name = label(f"budget.period.{period}", lang)
     _print_plan(tables["budget_plan_vs_actual"], summary, lang)
-    _print_curves(tables["budget_curves"], period_name, lang)
-    _print_reallocation(tables["budget_reallocation"], summary, period_name, max_change, lang)
+    _print_mix_model(tables.get("budget_mix_model"), summary, lang)
+    mix = tables.get("budget_mix_model")
+    _print_reallocation(tables["budget_reallocation"], summary, period_name, max_change, lang,
+                        mix.set_index("channel") if mix is not None else None)
+
+
+def _parse_lifts(items: list[str]) -> dict[str, tuple[float, float]]:
+    from upmarket.strategy.budget import BadBudgetSettings
+
+    out = {}
+    for item in items:
+        ch, _, rest = item.partition("=")
+        roi, _, se = rest.partition(":")
+        try:
+            value, err = float(roi), float(se)
+        except ValueError:
+            value, err = float("nan"), float("nan")
+        if not ch.strip() or not (math.isfinite(value) and math.isfinite(err)) or err <= 0:
+            raise BadBudgetSettings(f"--lift {item!r}: write CHANNEL=ROI:SE with a number ROI "
+                                    f"and a standard error SE > 0, e.g. --lift "
+                                    f"search=0.0015:0.0003")
+        out[ch.strip()] = (value, err)
+    return out
+
+
+def _nan(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def _signal(reason: str, row, summary: dict, lang: str) -> str:
+    fit = summary.get("mix_model") or {}
+    th = fit.get("thresholds", {})
+    if reason == "spend_variation":
+        return label("budget.signal.spend_variation", lang, value=row["spend_variation"],
+                     threshold=th.get("min_spend_variation", float("nan")))
+    if reason == "holdout_fit":
+        return label("budget.signal.holdout_fit", lang, value=_nan(fit.get("r2_holdout")),
+                     threshold=th.get("min_holdout_r2", float("nan")))
+    if reason == "interval_width":
+        return label("budget.signal.interval_width", lang, value=row["interval_ratio"],
+                     threshold=th.get("max_interval_ratio", float("nan")))
+    if reason == "no_model":
+        return label("budget.signal.no_model", lang, note=summary.get("mix_model_note", ""))
+    return label(f"budget.signal.{reason}", lang)
+
+
+def _print_mix_model(mix: pd.DataFrame | None, summary: dict, lang: str) -> None:
+    if mix is None:
+        console.print(label("budget.signal.no_model", lang,
+                            note=summary.get("mix_model_note", "")))
+        return
+    fit = summary["mix_model"]
+    outcome = label(f"budget.outcome.{summary.get('outcome', 'new_customers')}", lang)
+    t = Table(title=label("budget.title_mix", lang, outcome=outcome, weeks=fit["weeks"],
+                          level=fit["level"]), title_justify="left")
+    t.add_column(label("budget.channel", lang), no_wrap=True)
+    for key in ("actual", "roi", "roi_interval", "spend_variation"):
+        t.add_column(label(f"budget.{key}", lang), justify="right")
+    t.add_column(label("budget.verdict", lang))
+    for _, r in mix.iterrows():
+        lo, hi = r["roi_low"], r["roi_high"]
+        interval = f"{lo:.2g}–{hi:.2g}" if math.isfinite(lo) and math.isfinite(hi) else "–"
+        # the reasons are spelt out under the reallocation: a table cell would wrap them
+        verdict = label("budget.signal.credible", lang) if r["credible"] else \
+            f"[yellow]{label('budget.signal.weak', lang)}[/]"
+        t.add_row(channel_name(r["channel"], lang), f"{r['spend']:,.0f}", f"{r['roi']:.3g}",
+                  interval,
+                  f"{r['spend_variation']:.2f}", verdict)
+    console.print(t)
+    th = fit["thresholds"]
+    console.print(label("budget.mix_fit", lang, r2_in=_nan(fit["r2_in_sample"]),
+                        r2=_nan(fit["r2_holdout"]), mape=_nan(fit["mape_holdout"]),
+                        folds=fit["holdout_folds"],
+                        extra=fit["holdout_weeks_extrapolated"],
+                        min_var=th["min_spend_variation"], min_r2=th["min_holdout_r2"],
+                        max_ratio=th["max_interval_ratio"]))
 
 
 def _write_budget(tables: dict, fmt: str, out, as_json: bool, lang: str) -> None:
@@ -167,24 +250,9 @@ def _print_plan(pva: pd.DataFrame, summary: dict, lang: str) -> None:
         console.print(f"[dim]{summary['plan_note']}[/]")
 
 
-def _print_curves(curves: pd.DataFrame, period_name: str, lang: str) -> None:
-    t = Table(title=label("budget.title_curves", lang, period=period_name), title_justify="left")
-    t.add_column(label("budget.channel", lang), no_wrap=True)
-    for key in ("a", "b", "mean_spend", "mean_revenue", "r2"):
-        t.add_column(label(f"budget.{key}", lang), justify="right")
-    t.add_column(label("budget.method", lang))
-    for r in curves.itertuples():
-        method = label(f"budget.method.{r.method}", lang)
-        if r.linear:
-            method += " · " + label("budget.linear", lang)
-        t.add_row(channel_name(r.channel, lang), f"{r.a:,.0f}", f"{r.b:,.0f}", f"{r.mean_spend:,.0f}",
-                  f"{r.mean_revenue:,.0f}", f"{r.r2:.2f}" if math.isfinite(r.r2) else "–",
-                  method)
-    console.print(t)
-
-
 def _print_reallocation(realloc: pd.DataFrame, summary: dict, period_name: str,
-                        max_change: float, lang: str) -> None:
+                        max_change: float, lang: str,
+                        mix_rows: pd.DataFrame | None = None) -> None:
     t = Table(title=label("budget.title_realloc", lang, budget=summary["budget_per_period"],
                           period=period_name, max_change=max_change), title_justify="left")
     t.add_column(label("budget.channel", lang), no_wrap=True)
@@ -195,16 +263,21 @@ def _print_reallocation(realloc: pd.DataFrame, summary: dict, period_name: str,
             "red" if r.change < -0.005 * max(r.current, 1) else ""
         t.add_row(channel_name(r.channel, lang), f"{r.current:,.0f}", f"[{style}]{r.suggested:,.0f}[/]" if style
                   else f"{r.suggested:,.0f}", f"{r.change_pct:+.1%}",
-                  f"{r.marginal_return_now:,.2f}", f"{r.marginal_return_suggested:,.2f}")
+                  f"{r.marginal_return_now:.3g}", f"{r.marginal_return_suggested:.3g}")
     console.print(t)
     if summary.get("expected_uplift_pct") is not None:
-        console.print(label("budget.uplift", lang, period=period_name,
+        outcome = label(f"budget.outcome.{summary.get('outcome', 'new_customers')}", lang)
+        console.print(label("budget.uplift_mix", lang, period=period_name, outcome=outcome,
                             now=summary["expected_return_now"],
                             new=summary["expected_return_suggested"],
                             pct=summary["expected_uplift_pct"]))
-    if summary.get("fallback_channels"):
-        console.print(label("budget.fallback", lang,
-                            channels=", ".join(channel_name(c, lang) for c in summary["fallback_channels"])))
+    for r in realloc.itertuples():
+        if r.signal != "credible":
+            row = {"spend_variation": float("nan"), "interval_ratio": float("nan")}
+            if mix_rows is not None and r.channel in mix_rows.index:
+                row = mix_rows.loc[r.channel]
+            console.print(f"[yellow]{channel_name(r.channel, lang)}[/]: "
+                          f"{_signal(r.signal, row, summary, lang)}")
 
 
 @app.command()

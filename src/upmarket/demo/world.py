@@ -20,9 +20,13 @@ choice.
 
 The generative story
 --------------------
-* Acquisition: customers register over the history (growing over time, with bumps during big
-  promotions) through one of `CHANNELS`; the first purchase follows the registration within
-  minutes.
+* Acquisition: customers register over the history through one of `CHANNELS`; the first
+  purchase follows the registration within minutes. Part of them arrive organically (growing
+  over time, more at weekends); the rest are bought by spend: each channel's daily spend goes
+  through a geometric adstock and a Hill saturation curve (`_media_response`), so the bumps
+  during big promotions and campaign flights come from the spend that advertises them.
+  Offline and referral spend only follows the plan (no campaigns, no weekly re-setting): a
+  marketing-mix model cannot identify them.
 * Purchasing is BG/NBD (Fader, Hardie & Lee 2005): while alive a customer buys as a Poisson
   process with rate ``lambda ~ Gamma(r, alpha)``; after every repeat purchase she drops out with
   probability ``p ~ Beta(a, b)``. Calendar time is warped by promotion windows (双11, 618, …):
@@ -70,6 +74,10 @@ Ground truth
 first purchases included) that would not have happened without that channel's touch: those whose
 initiating touch was incremental. Closing and ambient touches never are.
 
+``truth_channel_response(config)`` (not stored in the warehouse): each channel's true adstock
+decay, Hill half-saturation and shape, and the new customers its spend bought over the history,
+with the true ROI (incremental new customers per unit of spend) for a mix model to recover.
+
 ``campaign_uplifts(config)`` (not stored in the warehouse): each campaign's planned treatment
 share and true relative uplift of the conversion rate, for an A/B analysis to recover.
 """
@@ -87,7 +95,8 @@ import pandas as pd
 from upmarket.errors import UpmarketError
 from upmarket.warehouse.schema import PROMOTION_TYPES, TABLES
 
-__all__ = ["WorldConfig", "generate_world", "campaign_uplifts", "BadWorldConfig", "CHANNELS",
+__all__ = ["WorldConfig", "generate_world", "campaign_uplifts", "truth_channel_response",
+           "BadWorldConfig", "CHANNELS",
            "EXPERIMENT_WINDOW_DAYS", "WORLDS"]
 
 
@@ -184,6 +193,18 @@ _UTM_MEDIUM = ("cpc", "social", "email", "social", "video", "social", "qr", "ref
 _CAC_MEDIA = np.array([120.0, 90.0, 30.0, 80.0, 110.0, 100.0, 150.0, 50.0])
 _SALES_SHARE = np.array([0.08, 0.08, 0.05, 0.30, 0.10, 0.10, 0.60, 0.15])
 _COST_TYPES = ("media", "sales_team", "technical_support", "overhead")
+#: How spend buys new customers (see `_Context._media_response`), per channel: the weekly
+#: geometric adstock decay, the Hill half-saturation as a multiple of the channel's mean
+#: adstocked spend, the Hill shape, and the share of all customers the channel's spend brings
+#: over the history (the rest arrive organically). Offline and referral spend follows the plan
+#: with only day-to-day noise (no campaign flights), so a mix model cannot tell it from the
+#: organic trend: those are the channels a model must flag as not identified.
+_MEDIA_DECAY = np.array([0.2, 0.6, 0.0, 0.3, 0.5, 0.6, 0.4, 0.3])
+_MEDIA_HALF = np.array([2.0, 2.5, 1.5, 2.0, 2.0, 2.0, 2.0, 2.0])
+_MEDIA_SHAPE = np.array([1.0, 1.5, 1.0, 1.0, 2.0, 1.0, 1.0, 1.0])
+_MEDIA_SHARE = 0.6 * _ACQ_SHARE  # so each channel's share of all new customers is unchanged
+#: Channels whose always-on spend is not re-set weekly (see `_Context._spend_frame`).
+_MEDIA_FLAT = [6, 7]
 
 ORDER_CHANNELS = ("online", "app", "wechat", "offline")
 
@@ -314,6 +335,7 @@ class _Context:
         self._campaigns(rng)
         self.spend_noise_seed = int(rng.integers(2**31))
         self.survey_seed = int(rng.integers(2**31))
+        self._media_response()
 
     # ---- catalogue
     def _catalogue(self, rng: np.random.Generator) -> None:
@@ -522,9 +544,13 @@ class _Context:
             setattr(self, name, np.concatenate([[0.0], np.cumsum(m)]))
         d = np.arange(hist_days, dtype=float)
         acq = (1.0 + d / hist_days) * (1.0 + 0.6 * (lift[:hist_days] - 1.0)) * weekly[:hist_days]
-        self.acq_density = acq / acq.sum()
-        self.acq_cdf = np.cumsum(self.acq_density)
-        self.acq_cdf[-1] = 1.0
+        # spend is planned on growth, weekdays and the promotions' pull
+        self.spend_density = acq / acq.sum()
+        # organic arrivals (word of mouth, brand) grow with the business and follow the week;
+        # the promotions' pull on new customers comes through the spend that advertises them
+        # (`_media_response` adds what spend buys on top)
+        organic = (1.0 + d / hist_days) * weekly[:hist_days]
+        self.plan_density = organic / organic.sum()
 
     # ---- campaigns
     def _campaigns(self, rng: np.random.Generator) -> None:
@@ -593,11 +619,22 @@ class _Context:
 
     # ---- global tables
     def marketing_spend(self) -> pd.DataFrame:
+        return self.spend.copy()
+
+    def _spend_frame(self) -> pd.DataFrame:
         rng = np.random.default_rng([int(self.cfg.seed), 2, self.spend_noise_seed])
-        nd = len(self.acq_density)
+        nd = len(self.spend_density)
         nc = len(CHANNELS)
-        exp_acq = self.cfg.customers * self.acq_density[:, None] * _ACQ_SHARE[None, :]
+        # spend grows with the business, as organic demand does: the confounding a mix model
+        # has to see through with its trend (offline and referral, without campaigns, cannot)
+        exp_acq = self.cfg.customers * self.spend_density[:, None] * _ACQ_SHARE[None, :]
         media = exp_acq * _CAC_MEDIA[None, :] * rng.lognormal(0.0, 0.25, size=(nd, nc))
+        # weekly flighting: the addressable channels' always-on budgets are re-set every week
+        # (a stream of its own, so the draws above are unchanged); offline and referral are not
+        flight = np.random.default_rng([int(self.cfg.seed), 6]).lognormal(
+            0.0, 0.4, size=(nd // 7 + 1, nc))
+        flight[:, _MEDIA_FLAT] = 1.0
+        media = media * np.repeat(flight, 7, axis=0)[:nd]
         sales = media * _SALES_SHARE[None, :] * rng.lognormal(0.0, 0.1, size=(nd, nc))
         tech = media * 0.06 + 20.0 * rng.random((nd, nc))
         over = media * 0.12
@@ -635,6 +672,40 @@ class _Context:
             "cost": np.round(cost[order], 2),
             "currency": np.full(len(day), "CNY", dtype=object),
         })
+
+    def _media_response(self) -> None:
+        """New customers bought by spend: per channel, daily spend (all cost types) through a
+        geometric adstock (weekly decay θ, daily θ^(1/7), normalised so a constant spend keeps
+        its level) and a Hill curve ``β · a^S / (a^S + K^S)`` (Jin et al. 2017, "Bayesian
+        methods for media mix modeling with carryover and shape effects", Google). β is set so
+        the channel brings `_MEDIA_SHARE` of all customers over the history. The day and
+        acquisition channel of each customer are drawn from the mixture of the organic shape
+        (share ``1 − Σ shares``, channels by `_ACQ_SHARE`) and these media curves."""
+        self.spend = self._spend_frame()
+        nd, nc = len(self.plan_density), len(CHANNELS)
+        daily = np.zeros((nd, nc))
+        idx = {c: i for i, c in enumerate(CHANNELS)}
+        day = (pd.to_datetime(self.spend["date"]) - pd.Timestamp(self.start.date())).dt.days
+        np.add.at(daily, (day.to_numpy(), self.spend["channel"].map(idx).to_numpy()),
+                  self.spend["cost"].to_numpy(float))
+        ad = np.zeros_like(daily)
+        delta = _MEDIA_DECAY ** (1.0 / 7.0)
+        for d in range(nd):
+            prev = ad[d - 1] if d else daily[0]
+            ad[d] = delta * prev + (1.0 - delta) * daily[d]
+        half = _MEDIA_HALF * ad.mean(axis=0)
+        hill = ad ** _MEDIA_SHAPE / (ad ** _MEDIA_SHAPE + half ** _MEDIA_SHAPE)
+        n = float(self.cfg.customers)
+        beta = _MEDIA_SHARE * n / np.maximum(hill.sum(axis=0), 1e-12)
+        media = hill * beta  # expected new customers per day and channel
+        self.media = {"daily_spend": daily, "beta": beta, "half": half, "customers": media}
+        organic = (1.0 - _MEDIA_SHARE.sum()) * n * self.plan_density[:, None] * _ACQ_SHARE
+        joint = (organic + media) / n
+        self.acq_density = joint.sum(axis=1) / joint.sum()
+        self.acq_cdf = np.cumsum(self.acq_density)
+        self.acq_cdf[-1] = 1.0
+        self.chan_cdf = np.cumsum(joint, axis=1) / joint.sum(axis=1, keepdims=True)
+        self.chan_cdf[:, -1] = 1.0
 
     def brand_survey(self) -> pd.DataFrame:
         rng = np.random.default_rng([int(self.cfg.seed), 3, self.survey_seed])
@@ -904,7 +975,8 @@ def _chunk(ctx: _Context, ci: int, lo: int, hi: int, cnt: _Counters,
     b2b = rng.random(n) < 0.06
     industry = np.where(b2b, np.array(_INDUSTRIES, dtype=object)[
         rng.integers(0, len(_INDUSTRIES), n)], None)
-    acq = rng.choice(len(CHANNELS), size=n, p=_ACQ_SHARE)
+    # the channel given the day (one uniform each, as a plain categorical draw would take)
+    acq = np.minimum((rng.random(n)[:, None] > ctx.chan_cdf[day]).sum(axis=1), len(CHANNELS) - 1)
 
     customers = _frame("customers", {
         "customer_id": cid,
@@ -1502,6 +1574,37 @@ def campaign_uplifts(config: WorldConfig | None = None) -> pd.DataFrame:
     return pd.DataFrame({"campaign_id": ctx.camp_ids.copy(),
                          "treatment_share": ctx.camp_share_b.copy(),
                          "uplift": ctx.camp_uplift.copy()})
+
+
+def truth_channel_response(config: WorldConfig | None = None) -> pd.DataFrame:
+    """The demo world's true media response, one row per channel of `CHANNELS`: the curve that
+    turns the channel's spend (all cost types, as in `marketing_spend`) into new customers
+    (see `_Context._media_response`) and what it bought over the history.
+
+    Columns: `adstock_decay` (weekly geometric decay), `half_saturation` (Hill K, in weekly
+    spend: 7 × the daily K), `hill_shape` (S), `max_weekly_customers` (7 · β), `spend` (total
+    over the history), `incremental_customers` (expected new customers the channel's spend
+    brought: the outcome lost were its spend zero, other channels unchanged; the curves add
+    up) and `roi` = incremental_customers / spend; `spend_cv` (coefficient of variation of the
+    weekly spend) says how much the spend moved. Not stored in the warehouse: it is what a
+    marketing-mix model of the world should recover."""
+    ctx = _Context(config or WorldConfig())
+    m = ctx.media
+    spend = m["daily_spend"].sum(axis=0)
+    weeks = m["daily_spend"][: len(m["daily_spend"]) // 7 * 7].reshape(-1, 7, len(CHANNELS))
+    weekly = weeks.sum(axis=1)
+    inc = m["customers"].sum(axis=0)
+    return pd.DataFrame({
+        "channel": np.array(CHANNELS, dtype=object),
+        "adstock_decay": _MEDIA_DECAY.copy(),
+        "half_saturation": 7.0 * m["half"],
+        "hill_shape": _MEDIA_SHAPE.copy(),
+        "max_weekly_customers": 7.0 * m["beta"],
+        "spend": spend,
+        "incremental_customers": inc,
+        "roi": np.divide(inc, spend, out=np.zeros_like(inc), where=spend > 0),
+        "spend_cv": weekly.std(axis=0) / np.maximum(weekly.mean(axis=0), 1e-12),
+    })
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,6 +25,13 @@ Three steps, each usable on its own:
    by bisection so the total is exactly the budget. The current allocation is feasible, so the
    suggestion never returns less than today's under the same curves.
 
+Which channels may move is decided by the marketing-mix model (`upmarket.models.mmm`: weekly
+spend with carry-over and saturation, trend and seasons, bootstrap intervals): only channels
+whose curve passes its credibility thresholds (spend that moved on its own, an out-of-time fit,
+a narrow ROI interval) are reallocated, on the mix model's curves (`reallocate_mix`); the others
+keep their budget and are reported as "not enough signal" with the reason. Step 2's attributed
+curves stay as a description of what attribution credits each channel with.
+
 Revenue attributed per period comes from `models.attribution` (Markov removal effects by
 default) over each period's converting paths (`features.budget.period_paths`).
 """
@@ -42,7 +49,9 @@ from scipy.optimize import least_squares
 
 from upmarket.errors import UpmarketError
 from upmarket.features import budget as fbudget
+from upmarket.features import media as fmedia
 from upmarket.models.attribution import attribute
+from upmarket.models.mmm import BadMmmData, MmmResult, MmmSettings, fit_mmm, weekly_frame
 
 
 class BadPlan(UpmarketError, ValueError):
@@ -77,6 +86,9 @@ class BudgetSettings:
     tolerance : execution within ±tolerance of plan is "on plan".
     attribution_model, lookback_days : how each period's revenue is credited to channels.
     cost_types : spend that counts (None: all four, the fully-loaded cost of seed 003).
+    outcome, mix_model : what the marketing-mix model explains (new customers or revenue) and
+        how it is fitted and judged (`upmarket.models.mmm`); reallocation moves only the
+        channels whose mix-model curve passes its credibility thresholds.
     """
 
     freq: str = "M"
@@ -89,6 +101,8 @@ class BudgetSettings:
     attribution_model: str = "markov"
     lookback_days: int = 30
     cost_types: tuple[str, ...] | None = None
+    outcome: str = "new_customers"
+    mix_model: MmmSettings = field(default_factory=MmmSettings)
 
     def __post_init__(self):
         if self.freq not in PERIODS:
@@ -99,6 +113,9 @@ class BudgetSettings:
             _check_limits(f"the limits of channel {ch!r}", down, up)
         if int(self.recent_periods) < 1 or int(self.min_points) < 2:
             raise BadBudgetSettings("recent_periods must be >= 1 and min_points >= 2")
+        if self.outcome not in fmedia.OUTCOMES:
+            raise BadBudgetSettings(f"the outcome must be one of {', '.join(fmedia.OUTCOMES)}, "
+                                    f"not {self.outcome!r}")
         if not 0 <= self.tolerance < 1:
             raise BadBudgetSettings(f"tolerance must be in [0, 1), not {self.tolerance!r}")
 
@@ -463,6 +480,96 @@ def reallocate(curves: Mapping[str, SaturatingResponse], current: Mapping[str, f
     })
 
 
+def reallocate_mix(result: MmmResult | None, current: Mapping[str, float], weeks: float, *,
+                   max_increase: float = 0.30, max_decrease: float = 0.30,
+                   limits: Mapping[str, tuple[float, float]] | None = None) -> pd.DataFrame:
+    """Move the budget of the *credible* channels of a mix model between themselves to
+    maximise the expected outcome under its steady-state curves (a period of `weeks` weeks at
+    a constant weekly spend), each within its bounds; every other channel keeps its budget and
+    says why (`signal`: "credible" or the mix model's reason, "no_model" without one).
+
+    The credible channels' total is kept, so money never flows from a curve nobody can trust
+    into another. The optimum is found numerically (SLSQP: Hill curves with S > 1 are not
+    concave, so no closed form); should it ever return less than today's allocation under the
+    same curves, today's is kept."""
+    from scipy.optimize import minimize
+
+    _check_limits("--max-change", max_decrease, max_increase)
+    limits = dict(limits or {})
+    channels = list(current)
+    x0 = np.array([float(current[ch]) for ch in channels])
+    if not np.all(np.isfinite(x0)) or np.any(x0 < 0):
+        raise BadBudgetSettings("current budgets must be finite numbers >= 0")
+    down = np.array([limits.get(ch, (max_decrease, max_increase))[0] for ch in channels])
+    up = np.array([limits.get(ch, (max_decrease, max_increase))[1] for ch in channels])
+    known = set(result.params) if result is not None else set()
+    credible = set(result.credible()) if result is not None else set()
+    reasons = (result.channels.set_index("channel")["reason"].to_dict()
+               if result is not None else {})
+    signal = np.array(["credible" if ch in credible else
+                       (reasons.get(ch) or "no_spend_in_model") if ch in known else "no_model"
+                       for ch in channels], dtype=object)
+    move = signal == "credible"
+    lower = np.where(move, x0 * (1 - down), x0)
+    upper = np.where(move, x0 * (1 + up), x0)
+
+    def ret(v):
+        if result is None:
+            return np.full(len(channels), np.nan)
+        return np.array([weeks * float(result.response(ch, v[i] / weeks)) if ch in known
+                         else np.nan for i, ch in enumerate(channels)])
+
+    def marginal(v):
+        h = np.maximum(v, 1.0) * 1e-4
+        return (ret(v + h) - ret(np.maximum(v - h, 0.0))) / (v + h - np.maximum(v - h, 0.0))
+
+    x = x0.copy()
+    idx = np.flatnonzero(move)
+    idx = idx[x0[idx] > 0]
+    if len(idx) >= 2:
+        # in multiples of today's budgets and of today's return: SLSQP's tolerances and finite
+        # differences are absolute, and budgets (10⁴–10⁶) and returns (10¹–10³) are not unit
+        base = x0[idx]
+        ref = max(float(ret(x0)[idx].sum()), 1e-12)
+
+        def total(u):
+            v = x0.copy()
+            v[idx] = base * u
+            return float(ret(v)[idx].sum())
+
+        res = minimize(lambda u: -total(u) / ref, np.ones(len(idx)), method="SLSQP",
+                       bounds=list(zip(lower[idx] / base, upper[idx] / base)),
+                       constraints=[{"type": "eq",
+                                     "fun": lambda u: (base * u).sum() / base.sum() - 1.0}])
+        z = np.clip(base * res.x, lower[idx], upper[idx])
+        room = (upper[idx] - z) if z.sum() < base.sum() else (z - lower[idx])
+        if room.sum() > 0:
+            z += (base.sum() - z.sum()) * room / room.sum()
+        z = np.clip(z, lower[idx], upper[idx])
+        if total(z / base) >= total(np.ones(len(idx))) and abs(z.sum() - base.sum()) <= 1e-6 * \
+                base.sum():
+            x[idx] = z
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(x0 > 0, x / x0 - 1.0, 0.0)
+    return pd.DataFrame({
+        "channel": channels, "current": x0, "suggested": x, "change": x - x0, "change_pct": pct,
+        "lower": lower, "upper": upper,
+        "expected_return_now": ret(x0), "expected_return_suggested": ret(x),
+        "marginal_return_now": marginal(x0), "marginal_return_suggested": marginal(x),
+        "method": "mix_model", "signal": signal,
+    })
+
+
+def mix_model(wh, as_of: datetime, settings: BudgetSettings = BudgetSettings()) -> MmmResult:
+    """The marketing-mix model of the warehouse's weekly spend (`marketing_spend`) and
+    outcome (`orders`), with its promotions (`promotions`) as a control."""
+    spend = fmedia.weekly_spend(wh.table("marketing_spend"), as_of, settings.cost_types)
+    outcome = fmedia.weekly_outcome(wh.table("orders"), as_of, settings.outcome)
+    promos = fmedia.promotion_days(wh.table("promotions"), as_of)
+    frame = weekly_frame(spend.to_pandas(), outcome.to_pandas(), promos.to_pandas(), as_of)
+    return fit_mmm(frame, settings.mix_model)
+
+
 # ---------------------------------------------------------------------------------------------
 # from the warehouse
 
@@ -578,18 +685,34 @@ def budget_tables(wh, as_of: datetime, *, plan: pd.DataFrame | str | Path | None
     recent = periods[-settings.recent_periods:]
     current = per[per["period"].isin(recent)].groupby("channel")["spend"].mean()
     current = current[current > 0]
-    realloc = reallocate(curves, current.to_dict(), max_increase=settings.max_increase,
-                         max_decrease=settings.max_decrease, limits=settings.channel_limits)
+    try:
+        mmm = mix_model(wh, as_of, settings)
+    except BadMmmData as exc:
+        mmm = None
+        summary["mix_model_note"] = str(exc)
+    if mmm is not None:
+        tables["budget_mix_model"] = mmm.channels
+        summary["mix_model"] = mmm.fit
+        summary["outcome"] = settings.outcome
+    # a period's budget runs over its weeks at a constant weekly spend
+    weeks = float(np.mean([pd.Period(p, freq=freq).days_in_month if freq == "M" else
+                           (pd.Period(p, freq=freq).end_time - pd.Period(p, freq=freq)
+                            .start_time).days + 1 for p in recent])) / 7.0
+    realloc = reallocate_mix(mmm, current.to_dict(), weeks, max_increase=settings.max_increase,
+                             max_decrease=settings.max_decrease, limits=settings.channel_limits)
     tables["budget_reallocation"] = realloc
-    now = float(realloc["expected_return_now"].sum())
-    new = float(realloc["expected_return_suggested"].sum())
+    summary["not_enough_signal"] = {r.channel: r.signal for r in realloc.itertuples()
+                                    if r.signal != "credible"}
+    now = float(realloc["expected_return_now"].sum(min_count=1))
+    new = float(realloc["expected_return_suggested"].sum(min_count=1))
+    known = np.isfinite(now) and np.isfinite(new)
     summary.update({
         "curve_periods": len(periods),
         "budget_per_period": round(float(realloc["current"].sum()), 2),
-        "expected_return_now": round(now, 2),
-        "expected_return_suggested": round(new, 2),
-        "expected_uplift": round(new - now, 2),
-        "expected_uplift_pct": round((new - now) / now, 4) if now > 0 else None,
+        "expected_return_now": round(now, 2) if known else None,
+        "expected_return_suggested": round(new, 2) if known else None,
+        "expected_uplift": round(new - now, 2) if known else None,
+        "expected_uplift_pct": round((new - now) / now, 4) if known and now > 0 else None,
         "fallback_channels": sorted(ch for ch, c in curves.items()
                                     if c.method_ != "least_squares"),
         "linear_channels": sorted(ch for ch, c in curves.items() if c.linear_),
