@@ -25,7 +25,7 @@ ALLOWED = {
     "NBD", "MBG", "BB", "Pareto", "Gamma", "sBG", "CSV", "Excel", "xlsx", "csv", "HTML", "A4",
     "API", "ID", "App", "Top", "MB", "pt", "vs", "GMV", "AOV", "SLA",
     "CRM", "VIP", "CRD", "CON", "CHN", "OPS", "REP", "ANO", "upmarket", "UTF", "PDF",
-    "Plotly", "English", "Benjamini", "Hochberg", "R²", "BAV",
+    "Plotly", "English", "Benjamini", "Hochberg", "R²", "BAV", "Hill", "MAPE",
 }
 
 #: Commands a user runs after `upmarket run`, each in Chinese.

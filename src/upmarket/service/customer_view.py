@@ -26,6 +26,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from upmarket.activation import privacy
+from upmarket.data_labels import channel_name
 from upmarket.errors import UnknownCustomer
 from upmarket.features.engagement import consents_in_force
 from upmarket.i18n import current_lang, label, value_label
@@ -293,7 +294,8 @@ def _timeline(wh: Warehouse, store: ops.Store, customer_id: str, pii: bool, lang
     for r in consents.head(limit).itertuples():
         items.append({"ts": _v(r.ts), "kind": "consent", "what": label(
             "customer.timeline.consent_given" if r.granted else "customer.timeline.consent_withdrawn",
-            lang, purpose=value_label("purpose", str(r.purpose), lang), channel=r.channel),
+            lang, purpose=value_label("purpose", str(r.purpose), lang),
+            channel=channel_name(r.channel, lang)),
             "channel": r.channel})
 
     total += n_tasks
