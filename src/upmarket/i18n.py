@@ -1327,6 +1327,10 @@ LABELS: dict[str, dict[str, str]] = {
     "reason.contact_cap": {
         "en": "Already contacted {n} times in 30 days (the {tier} cap is {cap})",
         "zh-CN": "30天内已联系{n}次（{tier}上限为{cap}次）"},
+    "reason.held_out": {
+        "en": "Held out as the control group of {action} ({share}% of the tier): nothing is "
+              "sent, so its effect can be measured",
+        "zh-CN": "留作{action}的对照组（该层级的{share}%）：不发送任何内容，以便衡量其效果"},
     "reason.not_worth": {
         "en": "No action is worth its cost (best: {action}, expected value {ev})",
         "zh-CN": "没有收益高于成本的行动（最佳：{action}，期望价值{ev}）"},

@@ -32,6 +32,7 @@ from upmarket.models.basket import association_rules, best_bundles
 from upmarket.models.recommend import NoPurchases, TunedHybrid
 from upmarket.models.upgrade_paths import upgrade_paths
 from upmarket.models.value import LifetimeValue, ValueSettings
+from upmarket.activation import holdout
 from upmarket.activation.privacy import pseudonym_key
 from upmarket.activation.rules import run_automation
 from upmarket.opstore.store import discard_run_profiles, serve_run_profiles, stage_run_profiles
@@ -64,6 +65,7 @@ class Settings:
     budget: budget.BudgetSettings = budget.BudgetSettings()
     risk: risk.RiskSettings = risk.RiskSettings()
     measurement: measurement.MeasurementSettings = measurement.MeasurementSettings()
+    holdout: holdout.HoldoutSettings = holdout.HoldoutSettings()
 
 
 @dataclass
@@ -479,6 +481,12 @@ def stage_actions(ctx: Context) -> None:
         contacts=engagement.recent_contacts(events, as_of).to_pandas(),
         policy=ctx.settings.tiers, settings=ctx.settings.nba,
         premium_horizon_days=ctx.settings.premium_horizon_days)
+    actions, decided = holdout.hold_out_actions(actions, holdout.salt(ctx.wh),
+                                                ctx.settings.holdout)
+    holdout.record(ctx.wh, decided, run_id=ctx.run.run_id, decided=ctx.as_of)
+    ctx.summary["action_holdout"] = {
+        a: {"treated": int((~g["held_out"]).sum()), "held_out": int(g["held_out"].sum())}
+        for a, g in decided.groupby("action")}
     res["next_best_action"] = actions["action"].to_numpy()
     res["action_reason"] = actions["reason_en"].to_numpy()
     ctx.tables["recommendations"] = recs
@@ -606,7 +614,8 @@ def run(
     # this run's publication makes any older unpublished run's tables orphans
     orphans += drop_orphans(wh, keep=ctx.run.run_id)
     ctx.summary["orphans_dropped"] = len(orphans)
-    automation = run_automation(ctx.wh, ctx.run.run_id, url=store_url)
+    automation = run_automation(ctx.wh, ctx.run.run_id, url=store_url,
+                                holdout_settings=ctx.settings.holdout)
     if automation is not None:
         ctx.summary["automation"] = automation.summary()
     return ctx
