@@ -1335,6 +1335,26 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "No action is worth its cost (best: {action}, expected value {ev})",
         "zh-CN": "没有收益高于成本的行动（最佳：{action}，期望价值{ev}）"},
     "col.action": {"en": "next best action", "zh-CN": "下一步最佳行动"},
+    # what each action changed, treated against held out (strategy.action_impact)
+    "impact.title": {
+        "en": "Incremental effect of each action: treated − held out, {days} days after the "
+              "decision (decisions up to {as_of})",
+        "zh-CN": "各行动的增量效果：执行组 − 对照组，决策后{days}天（截至{as_of}的决策）"},
+    "impact.none": {
+        "en": "No action decision has a complete {days}-day window by {as_of} yet: run "
+              "`upmarket run` again once that much newer data is ingested.",
+        "zh-CN": "截至{as_of}尚无完整{days}天观察期的行动决策：导入更新的数据后再运行 `upmarket run`。"},
+    "impact.n": {"en": "treated/held out", "zh-CN": "执行/对照"},
+    "impact.conversion": {"en": "conversion [95% CI]", "zh-CN": "转化率 [95%区间]"},
+    "impact.revenue": {"en": "revenue/customer [95% CI]", "zh-CN": "人均收入 [95%区间]"},
+    "impact.margin": {"en": "margin/customer [95% CI]", "zh-CN": "人均毛利 [95%区间]"},
+    "impact.all_tiers": {"en": "all tiers", "zh-CN": "全部层级"},
+    "col.tier": {"en": "tier", "zh-CN": "价值层级"},
+    "impact.method": {
+        "en": "Differences are absolute (conversion in percentage points); intervals: normal "
+              "approximation with Welch's standard error. 'all tiers' weights each tier by its "
+              "treated customers.",
+        "zh-CN": "差值为绝对值（转化率以百分点计）；区间：采用Welch标准误的正态近似。“全部层级”按各层级执行组人数加权。"},
     "col.expected_value": {"en": "expected value", "zh-CN": "期望价值"},
     "col.channel": {"en": "channel", "zh-CN": "渠道"},
     "col.send_time": {"en": "send at", "zh-CN": "发送时间"},

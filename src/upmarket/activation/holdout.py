@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from upmarket.i18n import label, value_label
+from upmarket.strategy import action_impact
 from upmarket.strategy.tiers import TIER_ORDER
 from upmarket.warehouse.connection import Warehouse
 
@@ -111,9 +112,13 @@ def hold_out_actions(actions: pd.DataFrame, salt_value: str,
     acts = actions.copy()
     contact = acts["action"] != "no_contact"
     decided = assign(acts.loc[contact, ["customer_id", "tier", "action"]], salt_value, settings)
-    gain = (acts.loc[contact, "conversion_margin"] - acts.loc[contact, "offer_cost"]).to_numpy()
-    decisions = decided.assign(probability=acts.loc[contact, "probability"].to_numpy(float),
-                               conversion_gain=gain, source="nba")
+    # the defaults' probability and margin (before any learned factor): the prior the
+    # measurements update
+    c = acts.loc[contact]
+    prob = c["prior_probability"] if "prior_probability" in c else c["probability"]
+    gain = c["prior_gain"] if "prior_gain" in c else c["conversion_margin"] - c["offer_cost"]
+    decisions = decided.assign(probability=prob.to_numpy(float),
+                               conversion_gain=gain.to_numpy(float), source="nba")
     held = pd.Series(False, index=acts.index)
     held[decided.index] = decided["held_out"].to_numpy()
     acts["decided_action"] = acts["action"]
@@ -148,8 +153,8 @@ def record(wh: Warehouse, decisions: pd.DataFrame, *, run_id: str, decided: date
         return 0
     frame = decisions.copy()
     frame["run_id"], frame["decided"] = run_id, pd.Timestamp(decided)
-    if source is not None:
-        frame["source"] = source
+    if source is not None or "source" not in frame:
+        frame["source"] = source or "nba"
     for col in ("probability", "conversion_gain"):
         if col not in frame:
             frame[col] = np.nan
@@ -168,8 +173,4 @@ def record(wh: Warehouse, decisions: pd.DataFrame, *, run_id: str, decided: date
 
 def assignments(wh: Warehouse) -> pd.DataFrame:
     """Every decision of a published run (a failed or killed run's rows never count)."""
-    from upmarket.warehouse.schema import RUNS
-
-    a, r = wh.table(TABLE), wh.table(RUNS.name)
-    ok = r.filter(r.status == "published").select("run_id").distinct()
-    return a.semi_join(ok, "run_id").to_pandas()
+    return action_impact.decisions(wh)
