@@ -17,9 +17,12 @@ multiplies the action's probabilities by ``p̂/p₀`` (`response_scale`) and its
 conversion by ``(m̂/p̂)/(m₀/p₀)`` (`value_scale`): its expected value per contact becomes the
 measured one.
 
-An action is switched off (scale 0) once its posterior probability of raising conversion,
-Φ(p̂/sd), falls below `min_confidence`: an action the data no longer supports is not worth
-its contact, however large the value it assumes per conversion.
+An action is switched off (scale 0) once at least `min_held_out` customers were held out of
+it and its posterior probability of raising conversion, Φ(p̂/sd), is below `min_confidence`
+(0.95: its 90 % posterior interval no longer lies above zero). Without that rule an action
+that does nothing would keep a small positive posterior mean from the prior and from noise and,
+multiplied by the large value it assumes per conversion, would go on being chosen; with it, an
+action must show it helps. The price is that a truly small effect may be switched off too.
 """
 
 from __future__ import annotations
@@ -42,9 +45,12 @@ COLUMNS = ["action", "prior_conversion", "measured_conversion", "measured_se",
 @dataclass(frozen=True)
 class FeedbackSettings:
     #: how many customers' worth of evidence the defaults count as
-    prior_strength: float = 50.0
+    prior_strength: float = 20.0
     #: below this posterior probability of a positive effect the action is switched off
-    min_confidence: float = 0.9
+    #: (0.95: kept only while its posterior 90 % interval lies above zero) …
+    min_confidence: float = 0.95
+    #: … once at least this many customers were held out of it (before, the defaults stand)
+    min_held_out: int = 100
     #: bounds on how far one update may scale a conversion's value
     max_value_scale: float = 5.0
 
@@ -84,7 +90,8 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
         m_hat, _ = _update(m0, abs(m0) * tau / p0 if m0 else 1.0, dm, sm)
         positive = float(stats.norm.cdf(p_hat / sd))
         measured = np.isfinite(d) and np.isfinite(s)
-        if positive < feedback.min_confidence:
+        held = int(row["n_held_out"]) if row is not None else 0
+        if measured and held >= feedback.min_held_out and positive < feedback.min_confidence:
             r, v, status = 0.0, 1.0, "switched_off"
         else:
             r = max(p_hat, 0.0) / p0

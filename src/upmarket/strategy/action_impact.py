@@ -8,7 +8,10 @@ revenue (their amount) and margin (amount − quantity × the product's cost, or
 default margin rate where the cost is unknown). Offers are in the amounts paid, so the margin
 is net of them.
 
-Per action type and tier the effect is the difference of means, treated − held out, with a 95 %
+A customer decided for in several runs is one unit: their outcomes are averaged first (their
+group never changes, see `activation.holdout`), so counts are customers and the standard
+error is clustered by customer. Per action type and tier the effect is the difference of
+means, treated − held out, with a 95 %
 interval from the normal approximation to Welch's unequal-variance standard error,
 ``√(s₁²/n₁ + s₀²/n₀)`` (Welch 1947, *Biometrika* 34; for conversion, s² is p(1 − p)·n/(n − 1)).
 The row of all tiers (tier ``all``) is the post-stratified average of the tiers' differences
@@ -44,10 +47,15 @@ class ImpactSettings:
     default_margin_rate: float = 0.30
 
 
+#: Runs whose decisions count: published ones, and the demo's simulated cycles
+#: (`demo.action_loop`), which record decisions without ever becoming the current run.
+COUNTED_RUNS = ("published", "simulated")
+
+
 def decisions(wh: Warehouse) -> pd.DataFrame:
-    """Every recorded decision of a published run (a failed or killed run's rows never count)."""
+    """Every recorded decision of a counted run (a failed or killed run's rows never count)."""
     a, r = wh.table(ACTION_ASSIGNMENTS.name), wh.table(RUNS.name)
-    ok = r.filter(r.status == "published").select("run_id").distinct()
+    ok = r.filter(r.status.isin(COUNTED_RUNS)).select("run_id").distinct()
     return a.semi_join(ok, "run_id").to_pandas()
 
 
@@ -84,6 +92,12 @@ def effects(measured: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """Per action and tier (and per action over all tiers, tier ``all``): counts, each metric's
     mean among treated and held out, the difference and its interval."""
     z = float(stats.norm.ppf(0.5 + confidence / 2))
+    if "customer_id" in measured and len(measured):
+        # a customer decided for in several runs stays in the same group (the hash is stable):
+        # their outcomes are one unit, averaged, or the standard error would count repeated
+        # looks at the same people as independent evidence
+        measured = measured.groupby(["action", "tier", "customer_id"], as_index=False).agg(
+            held_out=("held_out", "first"), **{m: (m, "mean") for m in METRICS})
     rows = []
     for action, by_action in measured.groupby("action", sort=True):
         tiers = []
