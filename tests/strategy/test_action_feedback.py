@@ -42,8 +42,8 @@ def test_defaults_stand_without_measurements_and_move_with_evidence():
     assert learned.response_scale["referral_ask"] == 0.0
     assert u.loc["onboarding", "status"] == "updated"
     assert u.loc["onboarding", "posterior_conversion"] == pytest.approx(0.15, abs=0.02)
-    # few held-out customers: the posterior stays near the prior (50 pseudo-customers against
-    # 20 held out)
+    # few held-out customers: the posterior stays nearer the prior (20 pseudo-customers
+    # against 20 held out, whose difference is the noisier of the two)
     small = measured("onboarding", 200, 0.5, rng)
     _, used = F.learn(effects(small), d)
     post = used.set_index("action").loc["onboarding", "posterior_conversion"]
