@@ -9,6 +9,7 @@ customers out of each action to tell "nothing" from "a little" within four cycle
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from upmarket.activation.holdout import HoldoutSettings
@@ -24,6 +25,9 @@ def loop(tmp_path_factory):
     wh = connect(f"duckdb://{tmp_path_factory.mktemp('loop')}/w.duckdb")
     for table, frame in generate_world(CFG):
         wh.insert(table, frame)
+    # a fixed salt makes the control groups, and so the test, reproducible
+    wh.insert("holdout_salt", pd.DataFrame({"salt": ["loop-test"],
+                                            "created": [pd.Timestamp("2025-01-01")]}))
     report = action_loop.run_cycles(wh, CFG.as_of, 4,
                                     holdout_settings=HoldoutSettings(share=0.3))
     yield wh, report
