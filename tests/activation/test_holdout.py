@@ -20,8 +20,8 @@ from upmarket.warehouse.runs import Run
 TIERS = np.array(["diamond", "core", "potential", "basic"])
 
 
-def decisions(n: int, action: str = "upsell", seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
+def decisions(n: int, action: str = "upsell", random_state: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(random_state)
     return pd.DataFrame({"customer_id": [f"C{i:05d}" for i in range(n)],
                          "tier": TIERS[rng.integers(0, 4, n)], "action": action})
 
