@@ -1680,10 +1680,56 @@ LABELS: dict[str, dict[str, str]] = {
     "reason.contact_cap": {
         "en": "Already contacted {n} times in 30 days (the {tier} cap is {cap})",
         "zh-CN": "30天内已联系{n}次（{tier}上限为{cap}次）"},
+    "reason.held_out": {
+        "en": "Held out as the control group of {action} ({share}% of the tier): nothing is "
+              "sent, so its effect can be measured",
+        "zh-CN": "留作{action}的对照组（该层级的{share}%）：不发送任何内容，以便衡量其效果"},
     "reason.not_worth": {
         "en": "No action is worth its cost (best: {action}, expected value {ev})",
         "zh-CN": "没有收益高于成本的行动（最佳：{action}，期望价值{ev}）"},
     "col.action": {"en": "next best action", "zh-CN": "下一步最佳行动"},
+    # what each action changed, treated against held out (strategy.action_impact)
+    "impact.title": {
+        "en": "Incremental effect of each action: treated − held out, {days} days after the "
+              "decision (decisions up to {as_of})",
+        "zh-CN": "各行动的增量效果：执行组 − 对照组，决策后{days}天（截至{as_of}的决策）"},
+    "impact.none": {
+        "en": "No action decision has a complete {days}-day window by {as_of} yet: run "
+              "`upmarket run` again once that much newer data is ingested.",
+        "zh-CN": "截至{as_of}尚无完整{days}天观察期的行动决策：导入更新的数据后再运行 `upmarket run`。"},
+    "impact.n": {"en": "treated/held out", "zh-CN": "执行/对照"},
+    "impact.conversion": {"en": "conversion [95% CI]", "zh-CN": "转化率 [95%区间]"},
+    "impact.revenue": {"en": "revenue/customer [95% CI]", "zh-CN": "人均收入 [95%区间]"},
+    "impact.margin": {"en": "margin/customer [95% CI]", "zh-CN": "人均毛利 [95%区间]"},
+    "impact.all_tiers": {"en": "all tiers", "zh-CN": "全部层级"},
+    "col.tier": {"en": "tier", "zh-CN": "价值层级"},
+    "loop.cycle": {"en": "simulated cycle {cycle} of {cycles}: decide, respond, measure",
+                   "zh-CN": "模拟周期 {cycle}/{cycles}：决策、响应、衡量"},
+    "loop.title": {"en": "Learning loop: {cycles} simulated 30-day cycles against the world's "
+                         "true action effects",
+                   "zh-CN": "学习闭环：{cycles}个模拟30天周期，对照模拟世界的真实行动效果"},
+    "loop.truth": {"en": "true effect", "zh-CN": "真实效果"},
+    "loop.next": {"en": "chosen now", "zh-CN": "当前选择人数"},
+    "loop.covered": {"en": "{covered} of {measured} measured action types have the true effect "
+                           "inside their 95% interval (✗: outside).",
+                     "zh-CN": "{measured}个已测量行动中有{covered}个的95%区间包含真实效果（✗：不包含）。"},
+    "impact.status.updated": {"en": "response × {scale} (measured)",
+                              "zh-CN": "响应率 × {scale}（已测量）"},
+    "impact.status.prior": {"en": "defaults kept (too few held out yet)",
+                            "zh-CN": "沿用默认值（对照组人数尚少）"},
+    "impact.status.switched_off": {"en": "switched off: not shown to help",
+                                   "zh-CN": "已停用：未证明有效"},
+    "report.section.action_impact": {"en": "What the actions changed",
+                                     "zh-CN": "各行动的实际效果"},
+    "report.col.learned": {"en": "next best action now", "zh-CN": "下一步最佳行动的调整"},
+    "report.action_impact.none": {
+        "en": "No action has a complete 30-day window against its control group yet.",
+        "zh-CN": "尚无行动拥有完整30天观察期的对照组结果。"},
+    "impact.method": {
+        "en": "Differences are absolute (conversion in percentage points); intervals: normal "
+              "approximation with Welch's standard error. 'all tiers' weights each tier by its "
+              "treated customers.",
+        "zh-CN": "差值为绝对值（转化率以百分点计）；区间：采用Welch标准误的正态近似。“全部层级”按各层级执行组人数加权。"},
     "col.expected_value": {"en": "expected value", "zh-CN": "期望价值"},
     "col.channel": {"en": "channel", "zh-CN": "渠道"},
     "col.send_time": {"en": "send at", "zh-CN": "发送时间"},
@@ -2070,6 +2116,10 @@ LABELS: dict[str, dict[str, str]] = {
     "report.table.cohorts": {"en": "Acquisition cohorts", "zh-CN": "获客同期群"},
     "report.table.funnels": {"en": "Funnels", "zh-CN": "转化漏斗"},
     "report.table.risk_register": {"en": "Risk register", "zh-CN": "风险登记表"},
+    "report.table.action_impact": {"en": "Actions against their control groups",
+                                   "zh-CN": "各行动与对照组的比较"},
+    "report.table.nba_learned": {"en": "What the next best action learned",
+                                 "zh-CN": "下一步最佳行动的学习结果"},
     "report.table.channel_economics": {"en": "Acquisition economics per channel",
                                        "zh-CN": "各渠道获客经济性"},
     "report.table.value_model_comparison": {

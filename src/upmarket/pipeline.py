@@ -32,9 +32,11 @@ from upmarket.models.basket import association_rules, best_bundles
 from upmarket.models.recommend import NoPurchases, TunedHybrid
 from upmarket.models.upgrade_paths import upgrade_paths
 from upmarket.models.value import LifetimeValue, ValueSettings
+from upmarket.activation import holdout
 from upmarket.activation.privacy import pseudonym_key
 from upmarket.activation.rules import run_automation
 from upmarket.opstore.store import discard_run_profiles, serve_run_profiles, stage_run_profiles
+from upmarket.strategy import action_feedback, action_impact
 from upmarket.strategy import (budget, economics, kpis, lifecycle, measurement, nba, risk,
                                roi, scorecard, tiers)
 from upmarket.strategy.segments import segment_codes
@@ -64,6 +66,9 @@ class Settings:
     budget: budget.BudgetSettings = budget.BudgetSettings()
     risk: risk.RiskSettings = risk.RiskSettings()
     measurement: measurement.MeasurementSettings = measurement.MeasurementSettings()
+    holdout: holdout.HoldoutSettings = holdout.HoldoutSettings()
+    impact: action_impact.ImpactSettings = action_impact.ImpactSettings()
+    feedback: action_feedback.FeedbackSettings = action_feedback.FeedbackSettings()
 
 
 @dataclass
@@ -470,6 +475,16 @@ def stage_actions(ctx: Context) -> None:
     rules = association_rules(lines)
     bundles = best_bundles(lines[["customer_id", "sku"]], rules)
 
+    # what earlier runs' control groups measured, and what the next best action learns from it
+    impact = action_impact.measure(ctx.wh, ctx.as_of, ctx.settings.impact)
+    learned, used = action_feedback.learn(impact, action_impact.decisions(ctx.wh),
+                                          ctx.settings.nba, ctx.settings.feedback)
+    ctx.tables["action_impact"] = impact
+    ctx.tables["nba_learned"] = used
+    ctx.summary["nba_learned"] = {
+        r["action"]: {"response_scale": round(r["response_scale"], 4),
+                      "value_scale": round(r["value_scale"], 4), "status": r["status"]}
+        for r in used.to_dict("records")}
     events, as_of = ctx.source("events"), ctx.as_of
     actions = nba.next_best_actions(
         res, products=tiered, upsell=upsell, cross_sell=cross, bundles=bundles,
@@ -477,8 +492,14 @@ def stage_actions(ctx: Context) -> None:
         responses=engagement.channel_responses(events, as_of).to_pandas(),
         hours=engagement.active_hour(events, as_of).to_pandas(),
         contacts=engagement.recent_contacts(events, as_of).to_pandas(),
-        policy=ctx.settings.tiers, settings=ctx.settings.nba,
+        policy=ctx.settings.tiers, settings=learned,
         premium_horizon_days=ctx.settings.premium_horizon_days)
+    actions, decided = holdout.hold_out_actions(actions, holdout.salt(ctx.wh),
+                                                ctx.settings.holdout)
+    holdout.record(ctx.wh, decided, run_id=ctx.run.run_id, decided=ctx.as_of)
+    ctx.summary["action_holdout"] = {
+        a: {"treated": int((~g["held_out"]).sum()), "held_out": int(g["held_out"].sum())}
+        for a, g in decided.groupby("action")}
     res["next_best_action"] = actions["action"].to_numpy()
     res["action_reason"] = actions["reason_en"].to_numpy()
     ctx.tables["recommendations"] = recs
@@ -606,7 +627,8 @@ def run(
     # this run's publication makes any older unpublished run's tables orphans
     orphans += drop_orphans(wh, keep=ctx.run.run_id)
     ctx.summary["orphans_dropped"] = len(orphans)
-    automation = run_automation(ctx.wh, ctx.run.run_id, url=store_url)
+    automation = run_automation(ctx.wh, ctx.run.run_id, url=store_url,
+                                holdout_settings=ctx.settings.holdout)
     if automation is not None:
         ctx.summary["automation"] = automation.summary()
     return ctx

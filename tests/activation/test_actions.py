@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from upmarket.activation import actions as A
 from upmarket.activation import privacy
 from upmarket.activation import rules as R
+from upmarket.activation.holdout import HoldoutSettings
 from upmarket.opstore import automation as auto
 from upmarket.opstore import store as ops
 from upmarket.strategy import scorecard as sc
@@ -28,6 +29,10 @@ from upmarket.warehouse.runs import Run
 
 T0 = datetime(2026, 2, 10, 9, 0)
 SECRET = "whsec_test_5b1f"
+
+
+#: control groups are tested in test_holdout; here every matching customer is acted on
+NO_HOLDOUT = HoldoutSettings(share=0.0)
 
 
 @pytest.fixture
@@ -256,7 +261,7 @@ def test_tasks_feed_the_automation_rate_and_response_time(wh, store):
             "actions": [{"task": {"title": "call {customer_id}"}},
                         {"webhook": {"url": rx.url, "secret_env": "HOOK_SECRET"}}]}]}, "t")
         run = publish(wh, "20260201000000_a", results=res)
-        assert len(R.evaluate_run(wh, store, run, rs, T0)) == 6
+        assert len(R.evaluate_run(wh, store, run, rs, T0, holdout_settings=NO_HOLDOUT)) == 6
         report = A.deliver_due(store, T0, environ={"HOOK_SECRET": SECRET})
     assert (report.delivered, report.failed) == (4, 2)
     manual = auto.list_tasks(store, kind="task")
@@ -326,7 +331,7 @@ def test_export_keeps_consenting_customers_pseudonymised_and_audited(wh, store, 
         "name": "churn", "when": {"customer": ["churn_risk > 0.5", "tier != basic"]},
         "actions": [{"export": {"path": str(folder), "channel": "email"}}]}]}, "t")
     run = publish(wh, "20260201000000_a", results=res)
-    fired = R.evaluate_run(wh, store, run, rs, T0)
+    fired = R.evaluate_run(wh, store, run, rs, T0, holdout_settings=NO_HOLDOUT)
     alerted = {a.customer_id for a in fired}
     assert alerted == set(res.loc[res["tier"] != "basic", "customer_id"])
     files = list(folder.glob("churn_*.csv"))

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from upmarket.activation import actions as A
 from upmarket.activation import rules as R
+from upmarket.activation.holdout import HoldoutSettings
 from upmarket.opstore import automation as auto
 from upmarket.opstore import store as ops
 from upmarket.strategy import scorecard as sc
@@ -21,6 +22,10 @@ from upmarket.warehouse.runs import Run
 
 AS_OF = datetime(2025, 11, 1)       # the data: last year's fourth quarter
 WALL = datetime(2026, 12, 6, 9, 0)  # when the run happens to be made
+
+
+#: control groups are tested in test_holdout; here every matching customer is acted on
+NO_HOLDOUT = HoldoutSettings(share=0.0)
 
 
 @pytest.fixture
@@ -50,7 +55,7 @@ def test_alerts_and_tasks_carry_the_runs_data_time_and_count_in_its_period(wh, s
         "name": "churn", "when": {"customer": ["churn_risk > 0.5"]},
         "actions": [{"task": {"title": "call {customer_id}"}},
                     {"webhook": {"url": "http://127.0.0.1:9/h", "secret_env": "S"}}]}]}, "t")
-    fired = R.evaluate_run(wh, store, run, hook, WALL)
+    fired = R.evaluate_run(wh, store, run, hook, WALL, holdout_settings=NO_HOLDOUT)
     assert len(fired) == 2 and {a.data_time for a in fired} == {AS_OF}
     with store.engine.connect() as c:
         alerts = pd.read_sql("SELECT data_time, fired FROM alerts", c, parse_dates=["data_time",
@@ -76,7 +81,7 @@ def test_alerts_and_tasks_carry_the_runs_data_time_and_count_in_its_period(wh, s
 def test_lapsed_premium_customers_get_a_win_back_not_a_call_due_within_hours(wh, store):
     recency = [5, 30, 89, 120, 200, 400]
     run = publish(wh, premium(recency))
-    R.evaluate_run(wh, store, run, R.load_rules(), WALL)
+    R.evaluate_run(wh, store, run, R.load_rules(), WALL, holdout_settings=NO_HOLDOUT)
     tasks = pd.DataFrame(auto.list_tasks(store, kind="task"))
     tasks["recency"] = tasks["customer_id"].map(dict(zip(premium(recency)["customer_id"],
                                                          recency)))

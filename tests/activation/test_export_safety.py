@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from upmarket import pipeline
 from upmarket.activation import privacy
 from upmarket.activation import rules as R
+from upmarket.activation.holdout import HoldoutSettings
 from upmarket.activation.spreadsheet import (FORMULA_PREFIXES, header_text, is_dangerous,
                                              neutralise, neutralise_frame, unneutralise,
                                              write_csv, write_xlsx)
@@ -322,7 +323,8 @@ def test_scheduled_alert_exports_have_no_formula(world, tmp_path):
     wh = connect(url, create=False)
     store = open_store()
     try:
-        R.evaluate_run(wh, store, ctx.run.run_id, rules, privacy.now_utc())
+        R.evaluate_run(wh, store, ctx.run.run_id, rules, privacy.now_utc(),
+                       holdout_settings=HoldoutSettings(share=0.0))
     finally:
         store.close()
         wh.close()

@@ -16,11 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from upmarket.activation import rules as R
+from upmarket.activation.holdout import HoldoutSettings
 from upmarket.opstore import automation as auto
 from upmarket.opstore import store as ops
 from upmarket.warehouse.runs import Run
 
 T0 = datetime(2026, 3, 2, 9, 0)
+NO_HOLDOUT = HoldoutSettings(share=0.0)
 #: seed 003's response times per tier, in hours
 RESPONSE_HOURS = {"diamond": 1, "core": 4, "potential": 24, "basic": 48}
 
@@ -169,7 +171,8 @@ rules:
 def test_customer_rule_fires_exactly_for_the_pandas_filter(wh, store):
     res = results_frame(200)
     run = publish(wh, "20260201000000_b", results=res)
-    fired = R.evaluate_run(wh, store, run, rules(CHURN_RULE), T0)
+    # no control group here: the filter itself is under test (test_holdout tests the groups)
+    fired = R.evaluate_run(wh, store, run, rules(CHURN_RULE), T0, holdout_settings=NO_HOLDOUT)
     expected = res[res["tier"].isin(["diamond", "core"]) & (res["churn_risk"] > 0.6)]
     assert len(expected) > 5
     assert sorted(a.subject for a in fired) == sorted(expected["customer_id"])
@@ -332,7 +335,7 @@ def test_event_rules_read_the_profile_and_the_event(store):
 def test_event_rules_run_on_runs_unless_they_test_the_event(wh, store):
     res = results_frame(60)
     run = publish(wh, "20260201000000_b", results=res)
-    fired = R.evaluate_run(wh, store, run, rules(EVENT_RULES), T0)
+    fired = R.evaluate_run(wh, store, run, rules(EVENT_RULES), T0, holdout_settings=NO_HOLDOUT)
     assert {a.rule for a in fired} == {"at_risk_visit"}
     assert sorted(a.subject for a in fired) == sorted(
         res.loc[res["churn_risk"] >= 0.5, "customer_id"])

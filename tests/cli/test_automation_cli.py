@@ -99,8 +99,17 @@ def test_check_list_done_and_deliver(setup):
     r = cli("alerts", "check", "--rules", str(rules), "-w", url, "--database", db, "--json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    people = sorted(res.loc[res["tier"].isin(["diamond", "core"]) & (res["churn_risk"] > 0.6),
-                            "customer_id"])
+    matching = set(res.loc[res["tier"].isin(["diamond", "core"]) & (res["churn_risk"] > 0.6),
+                           "customer_id"])
+    # the rule's control group is recorded and left alone (activation.holdout)
+    from upmarket.activation.holdout import assignments
+    from upmarket.warehouse import connect
+
+    wh = connect(url, create=False)
+    decided = assignments(wh)
+    wh.close()
+    assert set(decided["customer_id"]) == matching
+    people = sorted(matching - set(decided.loc[decided["held_out"], "customer_id"]))
     fired = out["fired"]
     assert sorted(a["subject"] for a in fired if a["rule"] == "churn") == people
     assert [a["subject"] for a in fired if a["rule"] == "roi_drop"] == ["channel_roi:wechat"]

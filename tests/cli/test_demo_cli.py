@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from upmarket.activation import privacy
+from upmarket.activation.holdout import assignments
 from upmarket.cli import app
 from upmarket.warehouse import connect
 
@@ -41,19 +42,25 @@ def test_demo_runs_everything_and_says_where(tmp_path, monkeypatch):
     wh = connect(f"duckdb://{out / 'demo.duckdb'}", create=False)
     try:
         key = privacy.pseudonym_key(wh)
+        decided = assignments(wh)
     finally:
         wh.close()
+    # each rule's control group is recorded and fires nothing (activation.holdout)
+    rules = decided[decided["source"] == "rule"]
+    held = set(privacy.pseudonymise(rules.loc[rules["held_out"], "customer_id"], key))
     # the shipped customer rule, checked against the published results independently
     at_risk = results[results["tier"].isin(["diamond", "core"]) & (results["churn_risk"] > 0.6)]
     fired = alerts[alerts["rule"].isin(["premium_churn_risk", "premium_win_back"])]
     assert len(at_risk) > 0
     fired_refs = set(privacy.pseudonymise(fired["customer_id"], key))
-    assert fired_refs & set(results["customer_ref"]) == set(at_risk["customer_ref"])
+    assert set(privacy.pseudonymise(rules["customer_id"], key)) & set(results["customer_ref"]) \
+        == set(at_risk["customer_ref"])
+    assert fired_refs & set(results["customer_ref"]) == set(at_risk["customer_ref"]) - held
     # those who lapsed months before the as-of get the win-back, not the call within hours
     back = fired[fired["rule"] == "premium_win_back"]
     lapsed = at_risk.loc[at_risk["recency_days"] > 90, "customer_ref"]
     assert set(privacy.pseudonymise(back["customer_id"], key)) & set(results["customer_ref"]) \
-        == set(lapsed)
+        == set(lapsed) - held
     assert info["automation"]["alerts"] == len(alerts)
     assert set(tasks.dropna()["customer_id"]) >= set(fired["customer_id"])
     # the run's tasks are about its data's last quarter, so the demo scores its automation rate
@@ -70,17 +77,22 @@ def test_demo_runs_everything_and_says_where(tmp_path, monkeypatch):
     again = runner.invoke(app, ["demo", "--customers", "600", "--out", str(out), "--json"])
     assert again.exit_code == 0, again.output
     second = json.loads(again.stdout)
-    # Diamond and Core together are still the top 20 %, so the same premium alerts fire
-    assert second["automation"]["alerts"] == len(alerts)
+    # Diamond and Core together are still the top 20 %, so the same premium rules match; a
+    # fresh warehouse draws a fresh holdout salt, so another control group is left alone
+    wh = connect(f"duckdb://{out / 'demo.duckdb'}", create=False)
+    try:
+        redone = assignments(wh)
+        row = wh.table("runs").filter(lambda t: t.run_id == second["run_id"]).to_pandas()
+    finally:
+        wh.close()
+    redone = redone[redone["source"] == "rule"]
+    assert sorted(redone["customer_id"]) == sorted(rules["customer_id"])
+    assert second["automation"]["alerts"] == \
+        len(alerts) + int(rules["held_out"].sum()) - int(redone["held_out"].sum())
     assert second["policy"]["source"] == "upmarket.yaml"
     assert second["tiers"]["diamond"] == math.ceil(0.05 * second["customers"])
     assert second["tiers"]["core"] == math.ceil(0.20 * second["customers"]) - \
         second["tiers"]["diamond"]
-    wh = connect(f"duckdb://{out / 'demo.duckdb'}", create=False)
-    try:
-        row = wh.table("runs").filter(lambda t: t.run_id == second["run_id"]).to_pandas()
-    finally:
-        wh.close()
     recorded = json.loads(row["config"].iloc[0])["policy"]
     assert recorded["tiers"]["shares"] == {"diamond": 0.05, "core": 0.15, "potential": 0.30,
                                            "basic": 0.50}

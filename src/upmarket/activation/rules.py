@@ -88,6 +88,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from upmarket.activation import holdout
+from upmarket.activation.holdout import HoldoutSettings
 from upmarket.activation.actions import (EXPORT_FORMATS, Action, ExportAction, TaskAction,
                                          WebhookAction, deliver_due, perform_exports,
                                          plan_actions)
@@ -829,10 +831,13 @@ def _rules(rules: RuleSet | Iterable[Rule] | None) -> list[Rule]:
 # -- evaluation: entry points --------------------------------------------------------------------
 def evaluate_run(wh, store: Store, run_id: str | None, rules: RuleSet | Iterable[Rule] | None,
                  now: datetime | None = None, *,
-                 policy: TierPolicy = TierPolicy()) -> list[Alert]:
+                 policy: TierPolicy = TierPolicy(),
+                 holdout_settings: HoldoutSettings | None = None) -> list[Alert]:
     """Evaluate `rules` on published run `run_id` (None: the current run) against the
     previous published run, fire what holds (deduplicated, cooled down) with its actions, and
     write the exports they ask for. Rules that test the event itself are left to events.
+    A customer rule's customers keep their control group (`activation.holdout`, action type
+    ``rule:<name>``): the held-out ones fire nothing and are recorded as such.
     Returns the alerts fired."""
     from upmarket.warehouse.runs import output, previous_run
 
@@ -864,13 +869,29 @@ def evaluate_run(wh, store: Store, run_id: str | None, rules: RuleSet | Iterable
             rows = results
             if r.condition.segment:  # type: ignore[union-attr]
                 rows = rows[rows["customer_id"].astype(str).isin(_segment_members(wh, run, r))]
-            candidates += customer_candidates(r, rows, source="run", run_id=run["run_id"],
-                                              data_time=_moment(run.get("as_of")))
+            found = customer_candidates(r, rows, source="run", run_id=run["run_id"],
+                                        data_time=_moment(run.get("as_of")))
+            candidates += _treated(wh, found, run, holdout_settings or HoldoutSettings())
     fired = auto.fire_alerts(store, candidates, now,
                              _planner(policy, _assigner(store, candidates, wh)))
     if any(isinstance(a, ExportAction) for r in rules for a in r.actions):
         perform_exports(store, wh, now)
     return fired
+
+
+def _treated(wh, found: list[Candidate], run: Mapping,
+             settings: HoldoutSettings) -> list[Candidate]:
+    """The candidates outside their rule's control group; every candidate is recorded in
+    ``action_assignments`` with its group."""
+    if not found:
+        return found
+    decisions = pd.DataFrame({"customer_id": [c.customer_id for c in found],
+                              "tier": [c.payload.get("tier") for c in found],
+                              "action": [f"rule:{c.rule}" for c in found]})
+    decided = holdout.assign(decisions, holdout.salt(wh), settings)
+    holdout.record(wh, decided, run_id=run["run_id"], decided=_moment(run.get("as_of")),
+                   source="rule")
+    return [c for c, held in zip(found, decided["held_out"]) if not held]
 
 
 def event_frame(store: Store, rows: Iterable[Mapping], fields: Iterable[str] = ()) -> pd.DataFrame:
@@ -1019,7 +1040,8 @@ class AutomationReport:
 
 def run_automation(wh, run_id: str | None = None, *, url: str | None = None,
                    rules: RuleSet | Iterable[Rule] | None = None, now: datetime | None = None,
-                   deliver_seconds: float = 20.0) -> AutomationReport | None:
+                   deliver_seconds: float = 20.0,
+                   holdout_settings: HoldoutSettings | None = None) -> AutomationReport | None:
     """After a run is published: evaluate the rules on it, copy the tasks into the warehouse
     (for the scorecard), and send the webhooks due for up to `deliver_seconds` (the rest wait
     for `upmarket alerts deliver`). Does nothing, returning None, when no operational store
@@ -1032,7 +1054,8 @@ def run_automation(wh, run_id: str | None = None, *, url: str | None = None,
     store = open_store(url)
     try:
         report = AutomationReport()
-        report.alerts = evaluate_run(wh, store, run_id, rules, now)
+        report.alerts = evaluate_run(wh, store, run_id, rules, now,
+                                     holdout_settings=holdout_settings)
         report.tasks_copied = auto.copy_tasks_to_warehouse(store, wh)
         if deliver_seconds > 0:
             d = deliver_due(store, now, deadline=time.time() + deliver_seconds)

@@ -70,6 +70,13 @@ def demo(
         "shows how they cope when their assumptions fail.")] = "btyd",
     out: Annotated[Path, typer.Option(help="Folder for the demo warehouse and its outputs.")] = Path("upmarket-output"),
     config: ConfigPath = None,
+    cycles: Annotated[int, typer.Option(
+        "--cycles", min=0, help="Before the run, simulate this many 30-day decide → respond → "
+        "measure cycles of the next best actions with control groups, against the world's "
+        "true action effects; the run then comes after them and shows what was learned.")] = 0,
+    holdout_share: Annotated[float, typer.Option(
+        "--holdout-share", min=0.0, max=0.99,
+        help="Share of each action's customers held out as its control group.")] = 0.10,
     as_json: AsJson = False,
     lang: Lang = None,
 ):
@@ -81,11 +88,15 @@ def demo(
 
     The demo warehouse is created afresh in --out each time; your own warehouse is not touched.
     """
+    import dataclasses
     import time
+    from datetime import timedelta
 
     from upmarket import pipeline
+    from upmarket.activation.holdout import HoldoutSettings
+    from upmarket.demo import action_loop
     from upmarket.demo.load import load_world
-    from upmarket.demo.world import WorldConfig
+    from upmarket.demo.world import ACTION_WINDOW_DAYS, WorldConfig
     from upmarket.warehouse import connect
 
     from upmarket.policy import load_policy
@@ -118,9 +129,19 @@ def demo(
             task, description=label("demo.ingested_table", lang, n=f"{n:,}",
                                     table=_table_name(t, lang)),
             done=True))
+        held = HoldoutSettings(share=holdout_share)
+        loop, run_at = None, config.as_of
+        if cycles:
+            loop = action_loop.run_cycles(
+                wh, config.as_of, cycles, holdout_settings=held,
+                on_cycle=lambda k, n: bar.update(task, description=label(
+                    "loop.cycle", lang, cycle=k + 1, cycles=n)))
+            run_at = config.as_of + timedelta(days=cycles * ACTION_WINDOW_DAYS)
         bar.update(task, description=label("demo.running", lang), total=len(pipeline.STAGES),
                    completed=0)
-        ctx = pipeline.run(wh, config.as_of, store_url=store_url, policy=policy,
+        # the policy's settings, with the control groups' share asked for here
+        settings = dataclasses.replace(policy.policy.settings(), holdout=held)
+        ctx = pipeline.run(wh, run_at, store_url=store_url, policy=policy, settings=settings,
                            on_stage=lambda name, i, n: bar.update(
                                task, completed=i, description=_t(f"stage.{name}", name, lang)))
     from upmarket.opstore.store import open_store
@@ -141,7 +162,9 @@ def demo(
         print(json.dumps({"seconds": round(seconds, 1), "world": world, "loaded": loaded,
                           "warehouse": wh.url,
                           "outputs": {k: str(v) for k, v in exported.items()},
-                          "customers_left_out_no_consent": left_out, "run_id": ctx.run.run_id, **ctx.summary}, ensure_ascii=False, default=str))
+                          "customers_left_out_no_consent": left_out, "run_id": ctx.run.run_id,
+                          **({"learning_loop": loop.summary()} if loop else {}), **ctx.summary},
+                         ensure_ascii=False, default=str))
         return
     t = Table(label("table", lang), label("rows_read", lang), label("accepted", lang),
               label("quarantined", lang), title=label("demo.ingested", lang), title_justify="left")
@@ -149,6 +172,8 @@ def demo(
         t.add_row(_table_name(name, lang), f"{c['rows_read']:,}", f"{c['accepted']:,}", f"{c['quarantined']:,}")
     console.print(t)
     _print_run(ctx, False, lang)
+    if loop:
+        _print_loop(loop, lang)
     console.print(f"\n[bold]{label('demo.where', lang, seconds=f'{seconds:.0f}')}[/]")
     console.print(f"  {label('demo.warehouse', lang, path=db)}", highlight=False)
     console.print(f"  {label('demo.service', lang, path=ops_db)}", highlight=False)
@@ -172,6 +197,23 @@ def demo(
                 "keys create crm --scope export", "serve"):
         console.print(f"  {me} {cmd}", highlight=False, soft_wrap=True)
     console.print("  " + label("demo.then_open", lang), highlight=False, soft_wrap=True)
+
+
+def _print_loop(loop, lang: str) -> None:
+    """The simulated cycles against the world's truth: per action type, the measured
+    incremental conversion and its interval, the true effect, and how often it is chosen now."""
+    found = loop.against_truth()
+    t = Table(title=label("loop.title", lang, cycles=len(loop.cycles)), title_justify="left")
+    for key in ("col.action", "impact.n", "impact.conversion", "loop.truth", "loop.next"):
+        t.add_column(label(key, lang), justify="left" if key == "col.action" else "right")
+    for r in found.itertuples():
+        t.add_row(value_label("action", r.action, lang), f"{r.n_treated:,}/{r.n_held_out:,}",
+                  f"{100 * r.conversion_difference:+.1f}pt [{100 * r.conversion_low:+.1f}, "
+                  f"{100 * r.conversion_high:+.1f}]" + ("" if r.covered else " ✗"),
+                  f"{100 * r.truth:+.1f}pt", f"{loop.next_choice.get(r.action, 0):,}")
+    console.print(t)
+    console.print(label("loop.covered", lang, covered=int(found["covered"].sum()),
+                        measured=len(found)), highlight=False)
 
 
 def _program() -> str:

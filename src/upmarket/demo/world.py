@@ -96,8 +96,8 @@ from upmarket.errors import UpmarketError
 from upmarket.warehouse.schema import PROMOTION_TYPES, TABLES
 
 __all__ = ["WorldConfig", "generate_world", "campaign_uplifts", "truth_channel_response",
-           "BadWorldConfig", "CHANNELS",
-           "EXPERIMENT_WINDOW_DAYS", "WORLDS"]
+           "BadWorldConfig", "CHANNELS", "EXPERIMENT_WINDOW_DAYS", "WORLDS",
+           "truth_action_effect", "TRUE_ACTION_EFFECTS"]
 
 
 #: The worlds `WorldConfig.world` can select: "btyd", whose processes are the models' own
@@ -1605,6 +1605,26 @@ def truth_channel_response(config: WorldConfig | None = None) -> pd.DataFrame:
         "roi": np.divide(inc, spend, out=np.zeros_like(inc), where=spend > 0),
         "spend_cv": weekly.std(axis=0) / np.maximum(weekly.mean(axis=0), 1e-12),
     })
+
+
+#: How the world's customers respond to the next best actions (`upmarket.demo.action_loop`):
+#: the absolute change an action makes to a customer's chance of buying within
+#: `ACTION_WINDOW_DAYS` of it. Some actions truly do nothing (cross-sell suggestions and
+#: bundles are ignored) and the nurture message puts people off; the learning loop has to find that out
+#: from its control groups.
+TRUE_ACTION_EFFECTS = {"upsell": 0.06, "cross_sell": 0.0, "bundle": 0.0,
+                       "retention_offer": 0.08, "win_back": 0.05, "onboarding": 0.10,
+                       "referral_ask": 0.04, "nurture": -0.04}
+ACTION_WINDOW_DAYS = 30
+
+
+def truth_action_effect() -> pd.DataFrame:
+    """The world's true effect of each action type: `action`, `incremental_conversion` (the
+    absolute change in the chance of buying within `window_days` of the action, for a treated
+    customer against the same customer untreated) and `window_days`."""
+    return pd.DataFrame({"action": list(TRUE_ACTION_EFFECTS),
+                         "incremental_conversion": list(TRUE_ACTION_EFFECTS.values()),
+                         "window_days": ACTION_WINDOW_DAYS})
 
 
 # --------------------------------------------------------------------------------------------

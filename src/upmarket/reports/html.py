@@ -94,7 +94,7 @@ SOURCE_TABLES = ("orders", "products", "customers", "events", "feedback", "brand
 #: Run outputs the report reads.
 RUN_OUTPUTS = ("results", "tier_summary", "actions", "channel_roi", "campaign_roi",
                "experiments", "budget_plan_vs_actual", "cohorts", "funnels", "risk_register",
-               "channel_economics", "value_model_comparison")
+               "channel_economics", "value_model_comparison", "action_impact", "nba_learned")
 #: The columns read of the wide outputs: those the report shows.
 OUTPUT_COLUMNS = {
     "results": ["customer_id", "tier", "clv", "churn_risk", "churn_band", "rfm_segment",
@@ -240,6 +240,8 @@ class ReportData:
     figures: dict[str, go.Figure] = field(default_factory=dict)
     captions: dict[str, str] = field(default_factory=dict)
     campaigns: list[dict] = field(default_factory=list)
+    #: each action type against its control group, and what the next best action learned
+    action_impact: list[dict] = field(default_factory=list)
     at_risk: list[dict] = field(default_factory=list)
     at_risk_total: int = 0
     upsell: list[dict] = field(default_factory=list)
@@ -473,6 +475,37 @@ def _campaign_rows(campaign_roi: pd.DataFrame | None, experiments: pd.DataFrame 
     return rows
 
 
+def _impact_rows(impact: pd.DataFrame | None, learned: pd.DataFrame | None,
+                 lang: str) -> list[dict]:
+    """One row per action type measured against its control group (all tiers): counts, the
+    incremental conversion and margin per customer with their intervals, and what the next
+    best action made of it (`strategy.action_feedback`)."""
+    if impact is None or impact.empty:
+        return []
+    status = learned.set_index("action") if learned is not None and len(learned) else None
+
+    def interval(r, m: str, scale: float, unit: str) -> str:
+        d, lo, hi = (r[f"{m}_{k}"] for k in ("difference", "low", "high"))
+        if not _finite(d):
+            return "—"
+        digits = 1 if unit else 0
+        return (f"{scale * d:+,.{digits}f}{unit} "
+                f"[{scale * lo:+,.{digits}f}, {scale * hi:+,.{digits}f}]")
+
+    rows = []
+    for r in impact[impact["tier"] == "all"].to_dict("records"):
+        s = status.loc[r["action"]] if status is not None and r["action"] in status.index \
+            else None
+        rows.append({
+            "action": value_label("action", r["action"], lang),
+            "n": f"{int(r['n_treated']):,} / {int(r['n_held_out']):,}",
+            "conversion": interval(r, "conversion", 100, "pt"),
+            "margin": interval(r, "margin", 1, ""),
+            "learned": "—" if s is None else label(
+                f"impact.status.{s['status']}", lang, scale=f"{s['response_scale']:.2f}")})
+    return rows
+
+
 def _refs(wh: Warehouse, ids: pd.Series, with_pii: bool) -> list[str]:
     if with_pii:
         return ids.astype(str).tolist()
@@ -696,6 +729,7 @@ def gather(wh: Warehouse, *, cycle: str = "quarter", period=None, lang: str = "e
     data.scorecard = sc.compare(sc.load_scorecard("effect_index"), provider, p, other)
     data.kpis = _kpi_rows(wh, p, other, data.scorecard, provider, lang, clv, as_of)
     data.campaigns = _campaign_rows(frames["campaign_roi"], frames["experiments"], p, lang)
+    data.action_impact = _impact_rows(frames["action_impact"], frames["nba_learned"], lang)
     _customer_lists(wh, results, actions, lang, with_pii, data)
     data.risks = _risk_rows(frames["risk_register"], lang)
     data.saved_segments = saved_segments.summary(wh, run=run)
@@ -914,7 +948,7 @@ def render(data: ReportData) -> str:
         scorecard_compare_index=fmt(c.previous.index, "score") if c is not None else "—",
         scorecard_delta=(f"{c.delta:+.1f}" if c is not None and c.delta is not None else "—"),
         scorecard_notes=[n for n in notes if n],
-        campaigns=data.campaigns,
+        campaigns=data.campaigns, action_impact=data.action_impact,
         figures=[{"name": n, "caption": data.captions.get(n, "")} for n in data.figures],
         # the value-model figure lives in the method section, drawn by the same script
         figures_json=figures_json({**data.figures, **(

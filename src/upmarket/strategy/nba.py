@@ -46,7 +46,8 @@ PERSONAL_TIERS = ("diamond", "core")
 
 COLUMNS = ["customer_id", "tier", "action", "offer_type", "offer_value", "sku", "product_name",
            "probability", "conversion_margin", "offer_cost", "contact_cost", "expected_value",
-           "route", "channel", "send_hour", "due_hours", "reason_en", "reason_zh"]
+           "route", "channel", "send_hour", "due_hours", "reason_en", "reason_zh",
+           "prior_probability", "prior_gain"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,11 @@ class NbaSettings:
     #: channels per route, in order of preference when responses tie (cheapest first)
     automated_channels: tuple[str, ...] = ("app_push", "email", "wechat", "sms")
     personal_channels: tuple[str, ...] = ("phone", "wechat", "email")
+    #: what the control groups taught (`strategy.action_feedback`): per action, a factor on
+    #: its response probabilities (0 switches it off) and on the margin of a conversion;
+    #: an action not named keeps its defaults (factor 1)
+    response_scale: dict[str, float] = field(default_factory=dict)
+    value_scale: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self):
         unknown = set(self.offers) - set(ACTIONS)
@@ -308,6 +314,12 @@ def next_best_actions(
     put("nurture", np.full(n, settings.nurture_rate), gain("nurture", eov, margin_rate),
         eligible=np.ones(n, bool))
 
+    # the defaults' view, kept for the control groups to be measured against
+    # (`strategy.action_feedback`), then what past measurements taught
+    prior_prob, prior_gains = prob.copy(), gains.copy()
+    for a, j in col.items():
+        prob[:, j] *= settings.response_scale.get(a, 1.0)
+        gains[:, j] *= settings.value_scale.get(a, 1.0)
     contact = cost_of_contact.to_numpy(float)
     ev = prob * gains - contact[:, None]
     ev_filled = np.where(np.isnan(ev), -np.inf, ev)
@@ -353,6 +365,8 @@ def next_best_actions(
         "offer_cost": np.where(is_contact, offer_costs[rows, chosen], np.nan),
         "contact_cost": np.where(is_contact, contact, np.nan),
         "expected_value": np.where(is_contact, ev[rows, chosen], 0.0),
+        "prior_probability": np.where(is_contact, prior_prob[rows, chosen], np.nan),
+        "prior_gain": np.where(is_contact, prior_gains[rows, chosen], np.nan),
         "route": np.where(is_contact, np.where(personal, "account_manager", "automated"), "none"),
         "channel": np.where(is_contact, channel.to_numpy(object), None),
         "send_hour": np.where(is_contact, hour, np.nan),

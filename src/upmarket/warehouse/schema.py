@@ -222,9 +222,28 @@ SAVED_SEGMENTS = Table("saved_segments", ("name",), (
 ), "Segments saved by name (`upmarket segments create`, the dashboard's segment builder): "
    "their conditions, evaluated afresh on each run's results; no customer data.")
 
+HOLDOUT_SALT = Table("holdout_salt", ("salt",), (
+    C("salt"), C("created", "timestamp"),
+), "The random salt of the action control groups (activation.holdout), drawn once: the same "
+   "customer stays in the same group of the same action in every run.")
+
+ACTION_ASSIGNMENTS = Table("action_assignments", ("run_id", "source", "action", "customer_id"), (
+    C("run_id"), C("decided", "timestamp", doc="the data time the action was decided for (the "
+                                                  "run's as-of)"),
+    C("customer_id"), C("tier"), C("action", doc="the action type (rule:<name> for a rule's)"),
+    C("source", doc="nba or rule"),
+    C("held_out", "bool", doc="in the control group: decided but not carried out"),
+    C("holdout_share", "float"),
+    C("probability", "float", doc="the response probability the next best action assumed"),
+    C("conversion_gain", "float", doc="the margin it expected if the customer converts, net "
+                                      "of the offer"),
+    C("recorded", "timestamp"),
+), "Every action decided, treated or held out (activation.holdout); what the next runs "
+   "measure the actions' incremental effect from (strategy.action_impact).")
+
 #: The audit log lives in the operational store (upmarket.opstore.schema.audit_log).
 SYSTEM_TABLES = {t.name: t for t in (QUARANTINE, BATCHES, BATCH_KEYS, RUNS, SYSTEM_KEYS, TASKS,
-                                     SAVED_SEGMENTS)}
+                                     SAVED_SEGMENTS, HOLDOUT_SALT, ACTION_ASSIGNMENTS)}
 
 
 def resolve(kind: str) -> Table:

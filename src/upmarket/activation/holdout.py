@@ -1,0 +1,176 @@
+"""Control groups on every action: a stable, random share of the customers each action is
+decided for is held out, gets nothing, and is recorded beside the treated, so the next runs can
+measure what the action changed (`strategy.action_impact`).
+
+Assignment is a hash, not a draw: ``u = SHA-256(salt ‖ customer id ‖ action type)`` read as a
+number in [0, 1), held out when ``u < share`` of the customer's tier. The same customer stays in
+the same group for the same action in every run (a control group that changed run to run would
+slowly receive the treatment), yet is independent across action types, since the type is part
+of the hashed text. The salt is drawn once per warehouse (`secrets`, 128 bits) and kept in
+``holdout_salt``, so nobody can pick who lands in a control group by choosing ids. This is the
+hashing scheme online experimentation platforms use for stable bucketing (Kohavi, Tang & Xu,
+*Trustworthy Online Controlled Experiments*, 2020, ch. 14).
+
+Every decision, treated or held out, is a row of ``action_assignments``: which run decided it,
+the data time it was decided for (the run's as-of), the customer, their tier, the action type,
+where the decision came from (``nba``: the next best action; ``rule``: an automation rule,
+whose action type is ``rule:<name>``), the group, the share in force, and what the
+next-best-action expected of it (its response probability and margin if it converts), which is
+the prior the measurements update (`strategy.action_feedback`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from upmarket.i18n import label, value_label
+from upmarket.strategy import action_impact
+from upmarket.strategy.tiers import TIER_ORDER
+from upmarket.warehouse.connection import Warehouse
+
+SALT_TABLE = "holdout_salt"
+TABLE = "action_assignments"
+SOURCES = ("nba", "rule")
+COLUMNS = ["run_id", "decided", "customer_id", "tier", "action", "source", "held_out",
+           "holdout_share", "probability", "conversion_gain", "recorded"]
+
+
+@dataclass(frozen=True)
+class HoldoutSettings:
+    """`share` held out of every action type in every tier, unless `per_tier` names another
+    share for the tier (0 allowed: e.g. ``{"diamond": 0.0}`` when every Diamond customer must
+    be served, at the price of never measuring what their actions do)."""
+
+    share: float = 0.10
+    per_tier: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for where, s in (("share", self.share), *((f"per_tier.{t}", v)
+                                                  for t, v in self.per_tier.items())):
+            if not 0 <= float(s) < 1:
+                raise ValueError(f"holdout {where} must be at least 0 and below 1 (got {s})")
+        unknown = set(self.per_tier) - set(TIER_ORDER)
+        if unknown:
+            raise ValueError(f"holdout per_tier names unknown tiers {', '.join(sorted(unknown))}; "
+                             f"the tiers are {', '.join(TIER_ORDER)}")
+
+    def share_for(self, tier) -> float:
+        return float(self.per_tier.get(str(tier), self.share))
+
+
+def _now() -> pd.Timestamp:
+    return pd.Timestamp.now("UTC").tz_localize(None)
+
+
+def salt(wh: Warehouse) -> str:
+    """The warehouse's holdout salt, drawn on first use and kept: changing it would reshuffle
+    every control group."""
+    t = wh.table(SALT_TABLE)
+    found = t.select("salt").limit(1).to_pandas()
+    if len(found):
+        return str(found["salt"].iloc[0])
+    value = secrets.token_hex(16)
+    wh.insert(SALT_TABLE, pd.DataFrame({"salt": [value], "created": [_now()]}))
+    return value
+
+
+def uniform(salt_value: str, customer_ids, actions) -> np.ndarray:
+    """Each (customer, action type)'s stable number in [0, 1): the first 8 bytes of
+    SHA-256(salt, id, action) over 2⁶⁴ (unit separators keep ``("a1", "b")`` and ``("a",
+    "1b")`` apart)."""
+    out = np.empty(len(customer_ids))
+    for i, (c, a) in enumerate(zip(customer_ids, actions)):
+        digest = hashlib.sha256(f"{salt_value}\x1f{c}\x1f{a}".encode()).digest()
+        out[i] = int.from_bytes(digest[:8], "big") / 2.0 ** 64
+    return out
+
+
+def assign(decisions: pd.DataFrame, salt_value: str,
+           settings: HoldoutSettings = HoldoutSettings()) -> pd.DataFrame:
+    """`decisions` (customer_id, tier, action) with `holdout_share` and `held_out` added."""
+    share = decisions["tier"].map(settings.share_for).astype(float)
+    u = uniform(salt_value, decisions["customer_id"].astype(str), decisions["action"].astype(str))
+    return decisions.assign(holdout_share=share.to_numpy(), held_out=u < share.to_numpy())
+
+
+def hold_out_actions(actions: pd.DataFrame, salt_value: str,
+                     settings: HoldoutSettings = HoldoutSettings()) -> tuple[pd.DataFrame,
+                                                                             pd.DataFrame]:
+    """Apply the control groups to the next best actions (`strategy.nba` columns).
+
+    Returns (actions, decisions): in `actions` a held-out customer's action becomes
+    ``no_contact`` (no route, channel or offer, so nothing is sent, tasked or exported for
+    them) with `decided_action` keeping what was decided and `held_out` True; `decisions` holds
+    one row per contact decided, treated or held out, for `record`."""
+    acts = actions.copy()
+    contact = acts["action"] != "no_contact"
+    decided = assign(acts.loc[contact, ["customer_id", "tier", "action"]], salt_value, settings)
+    # the defaults' probability and margin (before any learned factor): the prior the
+    # measurements update
+    c = acts.loc[contact]
+    prob = c["prior_probability"] if "prior_probability" in c else c["probability"]
+    gain = c["prior_gain"] if "prior_gain" in c else c["conversion_margin"] - c["offer_cost"]
+    decisions = decided.assign(probability=prob.to_numpy(float),
+                               conversion_gain=gain.to_numpy(float), source="nba")
+    held = pd.Series(False, index=acts.index)
+    held[decided.index] = decided["held_out"].to_numpy()
+    acts["decided_action"] = acts["action"]
+    acts["held_out"] = held.to_numpy()
+    h = held.to_numpy()
+    acts.loc[h, "action"] = "no_contact"
+    acts.loc[h, "route"] = "none"
+    for col in ("channel", "offer_type", "sku", "product_name"):
+        if col in acts:
+            acts[col] = acts[col].astype(object)
+            acts.loc[h, col] = None
+    for col in ("offer_value", "send_hour", "due_hours", "probability", "conversion_margin",
+                "offer_cost", "contact_cost"):
+        if col in acts:
+            acts.loc[h, col] = np.nan
+    acts.loc[h, "expected_value"] = 0.0
+    for lang, col in (("en", "reason_en"), ("zh-CN", "reason_zh")):
+        acts.loc[h, col] = [label("reason.held_out", lang, action=value_label("action", a, lang),
+                                  share=f"{100 * s:.0f}")
+                            for a, s in zip(acts.loc[h, "decided_action"],
+                                            decided.loc[decided["held_out"], "holdout_share"])]
+    return acts, decisions.reset_index(drop=True)
+
+
+def record(wh: Warehouse, decisions: pd.DataFrame, *, run_id: str, decided: datetime,
+           source: str | None = None) -> int:
+    """Append `decisions` (customer_id, tier, action, held_out, holdout_share; optionally
+    probability, conversion_gain, source) to ``action_assignments`` for `run_id`, skipping
+    rows already recorded for the same run, source, action and customer (evaluating a run's
+    rules twice records nothing new). Returns the rows added."""
+    if decisions.empty:
+        return 0
+    frame = decisions.copy()
+    frame["run_id"], frame["decided"] = run_id, pd.Timestamp(decided)
+    if source is not None or "source" not in frame:
+        frame["source"] = source or "nba"
+    for col in ("probability", "conversion_gain"):
+        if col not in frame:
+            frame[col] = np.nan
+    frame["recorded"] = _now()
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    t = wh.table(TABLE)
+    have = t.filter(t.run_id == run_id).select("source", "action", "customer_id").to_pandas()
+    if len(have):
+        key = pd.MultiIndex.from_frame(frame[["source", "action", "customer_id"]])
+        frame = frame[~key.isin(pd.MultiIndex.from_frame(have))]
+    if frame.empty:
+        return 0
+    wh.insert(TABLE, frame[COLUMNS])
+    return len(frame)
+
+
+def assignments(wh: Warehouse) -> pd.DataFrame:
+    """Every decision of a published run (a failed or killed run's rows never count)."""
+    return action_impact.decisions(wh)
