@@ -51,6 +51,15 @@ def test_tier_shares_reach_the_tiers():
     assert (tiers == "diamond").sum() == 50 and (tiers == "core").sum() == 150
 
 
+def test_control_group_shares_reach_the_holdout():
+    held = parse_policy("holdout:\n  share: 0.2\n  per_tier: {diamond: 0}\n").settings().holdout
+    assert held.share == 0.2 and dict(held.per_tier) == {"diamond": 0.0}
+    assert held.share_for("diamond") == 0.0 and held.share_for("basic") == 0.2
+    assert dict(parse_policy("").settings().holdout.per_tier) == {}
+    with pytest.raises(BadPolicy, match=r"holdout\.share: must be at least 0 and below 1"):
+        parse_policy("holdout:\n  share: 1\n")
+
+
 def test_a_section_given_in_part_keeps_the_other_defaults():
     policy = parse_policy("tiers: {service_levels: {core: {response_hours: 2}}}\n"
                           "offers: {onboarding: {value: 0.1}}\nhorizons: {churn_days: 60}\n"

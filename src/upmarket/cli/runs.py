@@ -74,9 +74,10 @@ def demo(
         "--cycles", min=0, help="Before the run, simulate this many 30-day decide → respond → "
         "measure cycles of the next best actions with control groups, against the world's "
         "true action effects; the run then comes after them and shows what was learned.")] = 0,
-    holdout_share: Annotated[float, typer.Option(
-        "--holdout-share", min=0.0, max=0.99,
-        help="Share of each action's customers held out as its control group.")] = 0.10,
+    holdout_share: Annotated[float | None, typer.Option(
+        "--holdout-share", min=0.0, max=0.99, show_default=False,
+        help="Share of each action's customers held out as its control group (default: the "
+        "policy's holdout.share, 10 % unless the policy file says otherwise).")] = None,
     as_json: AsJson = False,
     lang: Lang = None,
 ):
@@ -129,7 +130,9 @@ def demo(
             task, description=label("demo.ingested_table", lang, n=f"{n:,}",
                                     table=_table_name(t, lang)),
             done=True))
-        held = HoldoutSettings(share=holdout_share)
+        held = policy.policy.settings().holdout
+        if holdout_share is not None:  # asked for here: every tier alike
+            held = HoldoutSettings(share=holdout_share)
         loop, run_at = None, config.as_of
         if cycles:
             loop = action_loop.run_cycles(

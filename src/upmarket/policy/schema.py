@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
                       create_model, model_validator)
 
+from upmarket.activation.holdout import HoldoutSettings
 from upmarket.pipeline import Settings
 from upmarket.strategy.nba import Offer
 from upmarket.strategy.tiers import TIER_ORDER
@@ -52,7 +53,15 @@ def _language(v):
     return v
 
 
+def _below_one(v: float) -> float:
+    if not 0.0 <= v < 1.0:
+        raise ValueError("must be at least 0 and below 1")
+    return v
+
+
 Fraction = Annotated[float, AfterValidator(_fraction)]
+#: a control group's share: 1 would leave nobody to act on
+HoldoutShare = Annotated[float, AfterValidator(_below_one)]
 Positive = Annotated[float, AfterValidator(_positive)]
 PositiveInt = Annotated[int, AfterValidator(_positive)]
 Count = Annotated[int, AfterValidator(_not_negative)]
@@ -189,6 +198,23 @@ class Horizons(Section):
                                       description="days in which a premium purchase is predicted")
 
 
+class TierHoldouts(Section):
+    diamond: HoldoutShare | None = Field(None, description="Diamond's own share (0: every "
+                                         "Diamond customer is served, and what their actions "
+                                         "do is never measured)")
+    core: HoldoutShare | None = Field(None, description="Core's own share")
+    potential: HoldoutShare | None = Field(None, description="Potential's own share")
+    basic: HoldoutShare | None = Field(None, description="Basic's own share")
+
+
+class Holdout(Section):
+    share: HoldoutShare = Field(_DEFAULT.holdout.share,
+                                description="share of each action type's customers held out as "
+                                            "its control group, in every tier")
+    per_tier: TierHoldouts = Field(default_factory=TierHoldouts,
+                                   description="another share for a tier; unset: the share above")
+
+
 class Economics(Section):
     monthly_discount: Fraction = Field(_VALUE.monthly_discount,
                                        description="monthly discount rate of future margin")
@@ -214,6 +240,9 @@ class Policy(Section):
     response_rates: ResponseRates = Field(default_factory=ResponseRates,
                                           description="assumed response rates")
     horizons: Horizons = Field(default_factory=Horizons, description="prediction horizons")
+    holdout: Holdout = Field(default_factory=Holdout,
+                             description="control groups kept out of every action, to measure "
+                                         "what the actions change")
     economics: Economics = Field(default_factory=Economics,
                                  description="discounting and margins")
     currency: Currency = Field(default_factory=Currency, description="money")
@@ -240,7 +269,10 @@ class Policy(Section):
         value = dataclasses.replace(base.value, horizon_months=h.value_months,
                                     monthly_discount=e.monthly_discount,
                                     default_margin_rate=e.default_margin_rate)
-        return dataclasses.replace(base, tiers=tiers, nba=nba, value=value,
+        holdout = HoldoutSettings(share=self.holdout.share, per_tier={
+            tier: share for tier in TIER_ORDER
+            if (share := getattr(self.holdout.per_tier, tier)) is not None})
+        return dataclasses.replace(base, tiers=tiers, nba=nba, value=value, holdout=holdout,
                                    churn_horizon_days=h.churn_days,
                                    premium_horizon_days=h.premium_days)
 
