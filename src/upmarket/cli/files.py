@@ -7,13 +7,15 @@ These tables are aggregates (no row is a person), so they are not gated by the e
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from upmarket.errors import UpmarketError
 from upmarket.i18n import LABELS, label
+
+if TYPE_CHECKING:  # help must start without the data libraries
+    import pandas as pd
 
 FORMATS = ("csv", "xlsx")
 
