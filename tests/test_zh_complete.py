@@ -53,8 +53,9 @@ def english_words(text: str, data_values: list[str], data_words: frozenset = fro
 
 
 def visible_text(page: str) -> str:
-    """What a reader sees of an HTML page: no scripts, styles or tags."""
-    page = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", page)
+    """What a reader sees of an HTML page: no scripts, styles or tags, and no code — what a
+    user types, such as the segment builder's field names, is syntax in every language."""
+    page = re.sub(r"(?is)<(script|style|code)\b.*?</\1>", " ", page)
     page = re.sub(r"(?s)<!--.*?-->", " ", page)
     page = re.sub(r"(?s)<[^>]+>", " ", page)
     return html_lib.unescape(page)
@@ -130,6 +131,13 @@ def dashboard_pages(store_url: str, wh_url: str) -> dict[str, str]:
         page = client.get("/dashboard?lang=zh")
         assert page.status_code == 200, page.text[:300]
         pages["dashboard"] = visible_text(page.text)
+        # the working pages: a customer-360 (found by id), the worklist, the segment builder
+        for name, path in (("customer page", "/dashboard/search?q=C000001&lang=zh"),
+                           ("worklist", "/dashboard/worklist?lang=zh"),
+                           ("segment builder", "/dashboard/segments?lang=zh")):
+            got = client.get(path)
+            assert got.status_code == 200, (path, got.text[:300])
+            pages[name] = visible_text(got.text)
     return pages
 
 

@@ -1514,8 +1514,8 @@ LABELS: dict[str, dict[str, str]] = {
     "customer.search_refused": {
         "en": "Searching by name, phone or e-mail needs a key allowed to see personal data "
               "(scope export); this key may search by customer id only. Nothing was searched.",
-        "zh-CN": "按姓名、电话或邮箱搜索需要可查看个人信息的密钥（export 权限）；当前密钥只能按客户"
-                 "编号搜索。未执行搜索。"},
+        "zh-CN": "按姓名、电话或邮箱搜索需要可查看个人信息的密钥（导出权限：upmarket keys create "
+                 "名称 --scope export）；当前密钥只能按客户编号搜索。未执行搜索。"},
     "customer.search_none": {"en": "No customer of the current run matches “{query}”.",
                              "zh-CN": "当前运行中没有与“{query}”匹配的客户。"},
     "customer.search_matches": {"en": "{n} customers match, highest CLV first.",
@@ -1527,14 +1527,15 @@ LABELS: dict[str, dict[str, str]] = {
     "customer.pii_hidden": {
         "en": "Name, phone, e-mail and the text of tickets and feedback are hidden: sign in with "
               "a key that has the export scope to see them.",
-        "zh-CN": "姓名、电话、邮箱以及工单和反馈的文字已隐藏：使用具有 export 权限的密钥登录可查看。"},
+        "zh-CN": "姓名、电话、邮箱以及工单和反馈的文字已隐藏：使用具有导出权限的密钥（upmarket keys "
+                 "create 名称 --scope export）登录可查看。"},
     "customer.identity": {"en": "Identity and profile", "zh-CN": "身份与画像"},
     "customer.name": {"en": "name", "zh-CN": "姓名"},
     "customer.email": {"en": "e-mail", "zh-CN": "邮箱"},
     "customer.phone": {"en": "phone", "zh-CN": "电话"},
     "customer.contact": {"en": "name, phone, e-mail", "zh-CN": "姓名、电话、邮箱"},
     "customer.hidden": {"en": "hidden (needs the export scope)",
-                        "zh-CN": "已隐藏（需要 export 权限）"},
+                        "zh-CN": "已隐藏（需要导出权限）"},
     "customer.hidden_cli": {"en": "hidden: add --with-pii (recorded in the audit log)",
                             "zh-CN": "已隐藏：加 --with-pii 可查看（记入审计日志）"},
     "customer.city_tier": {"en": "city tier", "zh-CN": "城市等级"},

@@ -329,6 +329,8 @@ class Rule:
     cooldown: timedelta
     severity: str
     description: str = ""
+    #: the description a Chinese reader sees (`description_zh`), as `title_zh` is the title's
+    description_zh: str = ""
 
     @property
     def kind(self) -> str:
@@ -356,7 +358,7 @@ class RuleSet:
 # -- parsing -------------------------------------------------------------------------------------
 _NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,199}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_RULE_KEYS = {"name", "description", "on", "when", "actions", "cooldown", "severity"}
+_RULE_KEYS = {"name", "description", "description_zh", "on", "when", "actions", "cooldown", "severity"}
 _KPI_KEYS = {"kpi", "by", "value", "change", "where"}
 
 
@@ -596,7 +598,8 @@ def parse_rule(raw, origin: str, index: int) -> Rule:
         cond = _kpi_condition(when, f"{where}: when")
         template = set(KPI_TEMPLATE)
     actions = _actions(raw.get("actions"), f"{where}: actions", template)
-    return Rule(name, on, cond, actions, cooldown, severity, str(raw.get("description") or ""))
+    return Rule(name, on, cond, actions, cooldown, severity, str(raw.get("description") or ""),
+                str(raw.get("description_zh") or ""))
 
 
 def parse_rules(data, origin: str = "<rules>") -> RuleSet:
@@ -805,6 +808,8 @@ def _planner(policy: TierPolicy, assigner: Assigner | None = None):
             if a.kind == "task" and rule.description:
                 # the worklist says why a task exists in the words of the rule that raised it
                 a.detail["why"] = rule.description
+                if rule.description_zh:
+                    a.detail["why_zh"] = rule.description_zh
         return [assigner.assign(a) for a in out] if assigner else out
 
     return plan

@@ -33,6 +33,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from upmarket.activation import privacy
+from upmarket.data_labels import channel_name
 from upmarket.errors import NoRun, UnknownCustomer, WarehouseError
 from upmarket.i18n import label, value_label
 from upmarket.opstore import store as ops
@@ -71,6 +72,7 @@ def customer_router(store: ops.Store, app_state, sessions: Sessions, csrf: Csrf,
         html = _templates.get_template(name).render(
             lang=lang, short=_short(lang), t=lambda k, **f: label(k, lang, **f),
             vl=lambda kind, code: value_label(kind, str(code), lang),
+            ch=lambda code: channel_name(code, lang) if code else "",
             key_name=key.name, pii=key.allows("export"), csrf_field=FIELD,
             csrf_token=csrf.token(f"session:{cookie}"), csp_nonce=csp_nonce(request), **ctx)
         return HTMLResponse(html, status, headers={"Cache-Control": "no-store",

@@ -25,7 +25,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from upmarket.errors import UpmarketError
-from upmarket.i18n import label, value_label
+from upmarket.i18n import LABELS, label, value_label
 from upmarket.opstore import account_managers as roster
 from upmarket.opstore import automation as auto
 from upmarket.opstore import store as ops
@@ -43,6 +43,12 @@ FILTERS = ("assignee", "tier", "rule", "state", "page")
 #: The assignee filter's value for tasks nobody has.
 NOBODY = "-"
 
+
+
+def _rule_name(rule: str, lang: str) -> str:
+    """A rule as a reader names it where the label table has it, else its own name."""
+    key = f"automation.rule.{rule}"
+    return label(key, lang) if key in LABELS else rule
 
 def _filters(values: dict[str, list[str]] | dict[str, str]) -> dict[str, str]:
     out = {}
@@ -83,7 +89,9 @@ def worklist_data(store: ops.Store, wh, filters: dict[str, str], *, lang: str,
         nba = (doc or {}).get("next_best_action") or {}
         state = t["status"] if t["status"] != "open" else (
             "overdue" if t["due"] < now else "open")
-        title, reason = t["title"], nba.get(reason_key) or ""
+        zh = lang == "zh-CN"
+        title = (zh and t["detail"].get("title_zh")) or t["title"]
+        reason = nba.get(reason_key) or ""
         if not clear_ids and t["customer_id"]:
             # titles are templates that often name the customer ("Call C000042"): a key that
             # may not see ids sees the pseudonym there too
@@ -92,7 +100,8 @@ def worklist_data(store: ops.Store, wh, filters: dict[str, str], *, lang: str,
         tasks.append({
             "id": t["id"], "due": t["due"], "state": state, "completed": t["completed"],
             "outcome": t.get("outcome"), "rule": t["rule"], "title": title,
-            "why": t["detail"].get("why") or "", "reason": reason,
+            "why": (zh and t["detail"].get("why_zh")) or t["detail"].get("why") or "",
+            "reason": reason, "rule_name": _rule_name(t["rule"], lang),
             "action": value_label("action", nba["action"], lang) if nba.get("action") else "",
             "tier": value_label("tier", t["tier"], lang) if t["tier"] else "—",
             "customer": cid if t["customer_id"] else "—",
@@ -143,6 +152,10 @@ def worklist_router(store: ops.Store, app_state, sessions: Sessions, csrf: Csrf,
         note = re.match(r"^(done|assigned):(\d{1,18})$", request.query_params.get("note", ""))
         html = templates.get_template("worklist.html.j2").render(
             lang=lang, t=lambda k, **f: label(k, lang, **f), d=data, key_name=key.name,
+            rule_name=lambda r: _rule_name(r, lang),
+            # a rule's assignee may be a team ("risk", "marketing") rather than a person
+            team=lambda a: label(f"automation.assignee.{a}", lang)
+            if a and f"automation.assignee.{a}" in LABELS else a,
             url=lambda **change: url(filters, lang, **change), back=urlencode(filters),
             switch=url(filters, "en" if lang == "zh-CN" else "zh-CN"),
             csrf_field=FIELD, csrf_token=csrf.token(f"session:{cookie}"),
