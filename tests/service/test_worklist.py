@@ -81,7 +81,8 @@ def world(tmp_path_factory) -> World:
     wh = connect(wh_url)
     ids = [f"C{i:03d}" for i in range(N)]
     tiers = [TIERS[i % 4] for i in range(N)]
-    run = Run(wh, AS_OF)
+    # no control groups in this run's policy: assignment is under test, every customer a task
+    run = Run(wh, AS_OF, config={"policy": {"holdout": {"share": 0.0}}})
     run.write("results", pd.DataFrame({
         "customer_id": ids, "tier": tiers, "clv": [100.0 + i for i in range(N)],
         "churn_risk": [0.5] * N, "churn_band": ["medium"] * N, "p_alive": [0.5] * N}))

@@ -834,6 +834,14 @@ def _rules(rules: RuleSet | Iterable[Rule] | None) -> list[Rule]:
 
 
 # -- evaluation: entry points --------------------------------------------------------------------
+def _run_holdout(run: dict) -> HoldoutSettings:
+    """The control groups of the policy the run recorded, so `alerts check` after a run keeps
+    the shares that run used."""
+    from upmarket.policy.file import policy_of_run  # the policy reads the engine's settings
+
+    return policy_of_run(run).settings().holdout
+
+
 def evaluate_run(wh, store: Store, run_id: str | None, rules: RuleSet | Iterable[Rule] | None,
                  now: datetime | None = None, *,
                  policy: TierPolicy = TierPolicy(),
@@ -876,7 +884,7 @@ def evaluate_run(wh, store: Store, run_id: str | None, rules: RuleSet | Iterable
                 rows = rows[rows["customer_id"].astype(str).isin(_segment_members(wh, run, r))]
             found = customer_candidates(r, rows, source="run", run_id=run["run_id"],
                                         data_time=_moment(run.get("as_of")))
-            candidates += _treated(wh, found, run, holdout_settings or HoldoutSettings())
+            candidates += _treated(wh, found, run, holdout_settings or _run_holdout(run))
     fired = auto.fire_alerts(store, candidates, now,
                              _planner(policy, _assigner(store, candidates, wh)))
     if any(isinstance(a, ExportAction) for r in rules for a in r.actions):
