@@ -192,8 +192,8 @@ def reason_words(change: str, level: int, previous: int | None, spend: float, or
 def evaluate(hist: LevelHistory, programme: Programme, *,
              previous: pd.Series | None = None, symbol: str | None = None) -> pd.DataFrame:
     """One row per member on the last evaluation date (the run's): level, what it was before
-    (the previous run's level where `previous` gives one, else the previous evaluation's),
-    the change, why, and the distance to the next level, in English and Chinese."""
+    (with `previous`, the previous run's levels: a member absent from it is new; without,
+    the history's previous evaluation), the change, why, and the distance to the next level, in English and Chinese."""
     codes = np.asarray(programme.codes, dtype=object)
     last = len(hist.dates) - 1
     level = hist.level[:, last]
@@ -204,10 +204,14 @@ def evaluate(hist: LevelHistory, programme: Programme, *,
         before[joined] = np.nan
     else:
         before = np.full(len(level), np.nan)
-    if previous is not None and len(previous):
-        known = pd.Series(hist.customers).map(previous.map(
-            {c: i for i, c in enumerate(programme.codes)})).to_numpy(float)
-        before = np.where(np.isnan(known), before, known)
+    if previous is not None:
+        ids = pd.Series(hist.customers)
+        known = ids.map(previous.map({c: i for i, c in enumerate(programme.codes)})
+                        ).to_numpy(float)
+        # not in the previous run: joined since; a level the programme no longer has: told
+        # against the history's previous evaluation
+        before = np.where(~ids.isin(previous.index).to_numpy(), np.nan,
+                          np.where(np.isnan(known), before, known))
     change = np.where(np.isnan(before), "new", np.where(
         level > np.nan_to_num(before, nan=-1), "upgrade",
         np.where(level < np.nan_to_num(before, nan=-1), "downgrade", "same")))
