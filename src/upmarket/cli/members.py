@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
 
@@ -59,6 +58,8 @@ def show(
 ):
     """One member on the current run's date: level and why, what the next level needs, the
     internal value tier beside it, the points balance, what expires next, and the ledger."""
+    import pandas as pd
+
     from upmarket.warehouse.runs import output
 
     wh, run, programme, symbol = _current(warehouse)
