@@ -555,6 +555,8 @@ LABELS: dict[str, dict[str, str]] = {
     "members.rule.none": {"en": "every member", "zh-CN": "所有会员"},
     "members.summary.title": {"en": "Membership levels on {as_of} (run {run_id})",
                               "zh-CN": "会员等级分布（{as_of}，运行 {run_id}）"},
+    "members.summary.by_tier": {"en": "Members per level and value tier",
+                                "zh-CN": "各会员等级的价值等级分布"},
     "members.summary.changes": {
         "en": "Since the last evaluation: {upgrade:,} upgraded, {downgrade:,} moved down, "
               "{new:,} new; {in_grace:,} in the grace period",

@@ -191,8 +191,9 @@ def test_run_summary_and_the_members_commands(world):
         _print_members(SimpleNamespace(summary={"membership": summary}, settings=Settings()),
                        "en")
     assert f"Membership levels: Member {counts['member']:,}, Silver" in cap.get()
-    for lang, words in (("en", ["Black Gold", "30,000 spend and 12 orders", "opening"]),
-                        ("zh", ["黑金", "消费¥30,000且12单", "期初"])):
+    for lang, words in (("en", ["Black Gold", "30,000 spend and 12 orders", "opening",
+                                "Members per level and value tier", "Diamond"]),
+                        ("zh", ["黑金", "消费¥30,000且12单", "期初", "价值等级分布", "钻石客户"])):
         shown = runner.invoke(app, ["members", "summary", "-w", world.url, "--lang", lang])
         assert shown.exit_code == 0 and all(w in shown.output for w in words), shown.output
     member = world.member_levels.sort_values("points_balance").iloc[-1]

@@ -157,6 +157,19 @@ def summary(
         t.add_row(lv.display(lang), _rule(lv, lang, symbol), f"×{lv.multiplier:g}", f"{n:,}",
                   f"{n / total:.1%}")
     console.print(t)
+    by_tier = found.get("by_tier") or {}
+    if by_tier:
+        # public levels beside the internal value tiers: how far the rules a member can read
+        # agree with what the value model ranks
+        from upmarket.strategy.tiers import TIER_ORDER
+
+        x = Table(label("members.col.level", lang),
+                  *[label(f"tier.{tier}", lang) for tier in TIER_ORDER],
+                  title=label("members.summary.by_tier", lang), title_justify="left")
+        for lv in programme.levels:
+            row = by_tier.get(lv.code, {})
+            x.add_row(lv.display(lang), *[f"{row.get(tier, 0):,}" for tier in TIER_ORDER])
+        console.print(x)
     if "changes" in found:
         console.print(label("members.summary.changes", lang, in_grace=found["in_grace"],
                             **found["changes"]), highlight=False)
