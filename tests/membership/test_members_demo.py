@@ -208,3 +208,30 @@ def test_run_summary_and_the_members_commands(world):
     assert got["statement"][0]["closing"] == member["points_balance"]
     missing = runner.invoke(app, ["members", "show", "NOBODY", "-w", world.url])
     assert missing.exit_code == 2 and "'NOBODY' is not a member" in missing.output
+
+
+def test_the_next_run_tells_changes_against_the_published_levels(world):
+    """The pipeline stage of a later run: previous levels and the statement's opening come
+    from the run published before it."""
+    from upmarket import pipeline
+    from upmarket.warehouse.runs import Run
+
+    published = world.member_levels.set_index("customer_id")["level"]
+    later = (pd.Timestamp(world.run["as_of"]) + pd.Timedelta(days=92)).to_pydatetime()
+    ctx = pipeline.Context(world.wh, later, Run(world.wh, later),
+                           results=world.results[["customer_id", "tier"]].copy())
+    pipeline.stage_membership(ctx)
+    now = ctx.tables["member_levels"].set_index("customer_id")
+    rank = {c: i for i, c in enumerate(PROGRAMME.codes)}
+    step = now["level"].map(rank) - published.reindex(now.index).map(rank)
+    expected = np.select([step > 0, step < 0], ["upgrade", "downgrade"], "same")
+    assert (now["change"] == expected).all()
+    # three months with no orders: members fall below their bars, some past the grace period
+    assert (now["change"] == "downgrade").sum() > 0 and now["below_since"].notna().sum() > 0
+    assert (now["previous_level"] == published.reindex(now.index)).all()
+    found = ctx.summary["membership"]
+    assert found["period_start"] == f"{pd.Timestamp(world.run['as_of']):%Y-%m-%d}"
+    b = ctx.tables["points_balances"].set_index("customer_id")
+    assert (b["opening"] == world.points_balances.set_index("customer_id")["closing"]
+            .reindex(b.index)).all()
+    assert sum(sum(t.values()) for t in found["by_tier"].values()) == len(now)

@@ -97,14 +97,18 @@ def _expiries(moves: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
     due = moves[moves["expires_at"].notna() & (moves["expires_at"] <= pd.Timestamp(as_of))]
     left = due.groupby(["customer_id", "earned_year", "expires_at"])["points"].sum()
     left = left[left > 0].reset_index()
-    return left.assign(kind="expire", ts=left["expires_at"], points=-left["points"],
+    # dated the last instant before they lapse (the end of the year), so every entry of a
+    # ledger as of a date lies before it and consecutive statements share their boundary
+    return left.assign(kind="expire", ts=left["expires_at"] - pd.Timedelta(microseconds=1),
+                       points=-left["points"],
                        entry_id="expire:" + left["customer_id"].astype(str) + ":"
                        + left["earned_year"].astype(str))
 
 
 def statement(ledger: pd.DataFrame, members, start: datetime, as_of: datetime,
               programme: Programme | None = None) -> pd.DataFrame:
-    """Each member's points over [start, as_of]: opening, earned (net of reversals; the
+    """Each member's points over [start, as_of): opening (every entry before `start`, the
+    closing of a statement ending there), earned (net of reversals; the
     reversed points are shown apart too), redeemed, expired, closing, and the points that
     lapse at the next expiry date after `as_of`."""
     members = pd.Index(sorted(members), name="customer_id")
