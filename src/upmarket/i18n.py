@@ -579,7 +579,7 @@ LABELS: dict[str, dict[str, str]] = {
     "members.show.next": {"en": "next level", "zh-CN": "距下一等级"},
     "members.show.tier": {"en": "value tier (internal)", "zh-CN": "价值等级（内部）"},
     "members.show.points": {"en": "points balance", "zh-CN": "积分余额"},
-    "members.show.expiring": {"en": "expiring on {date}", "zh-CN": "{date}将过期"},
+    "members.show.expiring": {"en": "expiring after {date}", "zh-CN": "{date}后过期"},
     "members.show.ledger": {"en": "Points ledger (newest first, {shown} of {total})",
                             "zh-CN": "积分流水（最新在前，{shown}/{total} 条）"},
     "members.col.when": {"en": "when", "zh-CN": "时间"},

@@ -71,7 +71,7 @@ def test_ledger_reconciles_never_goes_negative_and_only_appends(lines, grace, pp
 
     # opening + earned − redeemed − expired = closing, whatever the period, for every member
     begin = START + timedelta(days=start)
-    s = ledger.statement(book, hist.customers, begin, as_of, prog).set_index("customer_id")
+    s = ledger.statement(book, hist.customers, begin, as_of).set_index("customer_id")
     assert (s["opening"] + s["earned"] - s["redeemed"] - s["expired"] == s["closing"]).all()
     assert (s["closing"] == book.groupby("customer_id")["points"].sum()
             .reindex(s.index, fill_value=0)).all()
@@ -106,7 +106,7 @@ def test_ledger_reconciles_never_goes_negative_and_only_appends(lines, grace, pp
     pd.testing.assert_frame_equal(before[cols].sort_values("entry_id").reset_index(drop=True),
                                   later[cols].sort_values("entry_id").reset_index(drop=True))
     # so the statement that starts there opens with the earlier ledger's closing balance
-    opened = ledger.statement(book, hist.customers, early, as_of, prog).set_index("customer_id")
+    opened = ledger.statement(book, hist.customers, early, as_of).set_index("customer_id")
     closed = before.groupby("customer_id")["points"].sum().reindex(opened.index, fill_value=0)
     assert (opened["opening"] == closed).all()
 

@@ -31,8 +31,8 @@ membership:
 """)
     got = policy.settings().membership
     assert got.grace_days == 30 and got.evaluation == "quarterly" and got.codes == ["base", "vip"]
-    assert got.level("vip").multiplier == 3 and got.level("vip").qualifies([0, 0], [4, 5]).tolist() \
-        == [False, True]
+    vip = got.level("vip")
+    assert vip.multiplier == 3 and vip.qualifies([0, 0], [4, 5]).tolist() == [False, True]
     # the other keys keep their defaults
     assert got.points_per_unit == 1.0 and got.window_months == 12
 

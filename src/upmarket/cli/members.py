@@ -99,7 +99,8 @@ def show(
     t.add_row(label("members.show.points", lang), f"{int(row['points_balance']):,}")
     if row.get("points_expiring") and not pd.isna(row.get("expiring_at")):
         t.add_row(label("members.show.expiring", lang,
-                        date=f"{pd.Timestamp(row['expiring_at']):%Y-%m-%d}"),
+                        # the last day they count: they lapse as the next day begins
+                        date=f"{pd.Timestamp(row['expiring_at']) - pd.Timedelta(days=1):%Y-%m-%d}"),
                   f"{int(row['points_expiring']):,}")
     console.print(t)
     # sentences go on lines of their own: in a table cell an unspaced Chinese sentence is one
@@ -126,7 +127,8 @@ def show(
             name = programme.level(e.level).display(lang) \
                 if isinstance(e.level, str) and e.level in programme.codes else ""
             lt.add_row(f"{pd.Timestamp(e.ts):%Y-%m-%d}", label(f"points.{e.kind}", lang),
-                       f"{int(e.points):+,}", name, e.order_id if isinstance(e.order_id, str) else "")
+                       f"{int(e.points):+,}", name,
+                       e.order_id if isinstance(e.order_id, str) else "")
         console.print(lt)
 
 

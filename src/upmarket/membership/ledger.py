@@ -105,8 +105,8 @@ def _expiries(moves: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
                        + left["earned_year"].astype(str))
 
 
-def statement(ledger: pd.DataFrame, members, start: datetime, as_of: datetime,
-              programme: Programme | None = None) -> pd.DataFrame:
+def statement(ledger: pd.DataFrame, members, start: datetime, as_of: datetime
+              ) -> pd.DataFrame:
     """Each member's points over [start, as_of): opening (every entry before `start`, the
     closing of a statement ending there), earned (net of reversals; the
     reversed points are shown apart too), redeemed, expired, closing, and the points that

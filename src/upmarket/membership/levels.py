@@ -193,7 +193,8 @@ def evaluate(hist: LevelHistory, programme: Programme, *,
              previous: pd.Series | None = None, symbol: str | None = None) -> pd.DataFrame:
     """One row per member on the last evaluation date (the run's): level, what it was before
     (with `previous`, the previous run's levels: a member absent from it is new; without,
-    the history's previous evaluation), the change, why, and the distance to the next level, in English and Chinese."""
+    the history's previous evaluation), the change, why, and the distance to the next level,
+    in English and Chinese."""
     codes = np.asarray(programme.codes, dtype=object)
     last = len(hist.dates) - 1
     level = hist.level[:, last]

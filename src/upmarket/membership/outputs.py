@@ -38,7 +38,7 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
     entries = ledger.build_ledger(lines, hist, programme, as_of)
     start = pd.Timestamp(period_start) if period_start is not None \
         else pd.Timestamp(as_of) - pd.DateOffset(years=1)
-    balances = ledger.statement(entries, hist.customers, start, as_of, programme)
+    balances = ledger.statement(entries, hist.customers, start, as_of)
     members = members.merge(balances[["customer_id", "closing", "expiring", "expiring_at"]]
                             .rename(columns={"closing": "points_balance",
                                              "expiring": "points_expiring"}),
