@@ -35,6 +35,7 @@ COMMANDS = [
     ["attribution"], ["tasks", "list"], ["risk"], ["scorecard"], ["experiments"], ["budget"],
     ["cohorts"], ["promotions"], ["funnel"], ["actions", "list"], ["alerts", "list"],
     ["customers", "show", "C000001"], ["recommend", "C000001"],
+    ["members", "summary"], ["members", "show", "C000001"],
 ]
 
 

@@ -136,6 +136,8 @@ LABELS: dict[str, dict[str, str]] = {
     "stage.churn early warning": {"en": "churn early warning", "zh-CN": "流失预警"},
     "stage.segments, tiers and lifecycle": {"en": "segments, tiers and lifecycle",
                                             "zh-CN": "细分、价值分层与生命周期"},
+    "stage.membership levels and points": {"en": "membership levels and points",
+                                           "zh-CN": "会员等级与积分"},
     "stage.customer-base KPIs": {"en": "customer-base KPIs", "zh-CN": "客户群指标"},
     "stage.acquisition economics": {"en": "acquisition economics", "zh-CN": "获客经济性"},
     "stage.ROI per channel and campaign": {"en": "ROI per channel and campaign",
@@ -512,6 +514,82 @@ LABELS: dict[str, dict[str, str]] = {
     "resource.core": {"en": "dedicated account manager", "zh-CN": "专属客户经理"},
     "resource.potential": {"en": "shared account manager", "zh-CN": "共享客户经理"},
     "resource.basic": {"en": "service centre", "zh-CN": "客服中心"},
+    # membership levels and points (membership.levels, cli.members): public, unlike tiers
+    "members.more_spend": {"en": "{amount} more spend", "zh-CN": "再消费{amount}"},
+    "members.more_orders": {"en": "{n} more orders", "zh-CN": "再下{n}单"},
+    "members.one_more_order": {"en": "1 more order", "zh-CN": "再下1单"},
+    "members.or": {"en": " or ", "zh-CN": "或"},
+    "members.and": {"en": " and ", "zh-CN": "且"},
+    "members.to_level": {"en": "{what} to {level}", "zh-CN": "{what}可升至{level}"},
+    "members.top_level": {"en": "top level", "zh-CN": "已是最高等级"},
+    "members.activity": {"en": "{months}-month spend {spend}, {orders}",
+                         "zh-CN": "近{months}个月消费{spend}、{orders}"},
+    "members.orders": {"en": "{n} orders", "zh-CN": "{n}单"},
+    "members.one_order": {"en": "1 order", "zh-CN": "1单"},
+    "members.reason.new": {"en": "joined at {level}: {activity}",
+                           "zh-CN": "入会等级{level}：{activity}"},
+    "members.reason.upgrade": {"en": "upgraded to {level}: {activity}",
+                               "zh-CN": "升级为{level}：{activity}"},
+    "members.reason.downgrade": {
+        "en": "moved down from {previous} to {level}: {activity}, below {previous}'s bars for "
+              "{days} days or more",
+        "zh-CN": "由{previous}降为{level}：{activity}，低于{previous}门槛已满{days}天"},
+    "members.reason.grace": {
+        "en": "keeps {level} in the grace period: {activity}, below its bars since {since}; "
+              "moves down on {until} unless it qualifies again",
+        "zh-CN": "保级期内保留{level}：{activity}，自{since}起低于门槛；若届时仍未达标，"
+                 "将于{until}降级"},
+    "members.reason.same": {"en": "stays {level}: {activity}", "zh-CN": "保持{level}：{activity}"},
+    "members.change.new": {"en": "new", "zh-CN": "新会员"},
+    "members.change.upgrade": {"en": "upgrade", "zh-CN": "升级"},
+    "members.change.downgrade": {"en": "downgrade", "zh-CN": "降级"},
+    "members.change.same": {"en": "unchanged", "zh-CN": "不变"},
+    "members.col.level": {"en": "level", "zh-CN": "会员等级"},
+    "members.col.members": {"en": "members", "zh-CN": "会员数"},
+    "members.col.share": {"en": "share", "zh-CN": "占比"},
+    "members.col.rule": {"en": "qualifies with", "zh-CN": "晋级条件"},
+    "members.col.multiplier": {"en": "points ×", "zh-CN": "积分倍数"},
+    "members.col.balance": {"en": "points", "zh-CN": "积分"},
+    "members.rule.spend": {"en": "{amount} spend", "zh-CN": "消费{amount}"},
+    "members.rule.orders": {"en": "{n} orders", "zh-CN": "{n}单"},
+    "members.rule.none": {"en": "every member", "zh-CN": "所有会员"},
+    "members.summary.title": {"en": "Membership levels on {as_of} (run {run_id})",
+                              "zh-CN": "会员等级分布（{as_of}，运行 {run_id}）"},
+    "members.summary.by_tier": {"en": "Members per level and value tier",
+                                "zh-CN": "各会员等级的价值等级分布"},
+    "members.summary.changes": {
+        "en": "Since the last evaluation: {upgrade:,} upgraded, {downgrade:,} moved down, "
+              "{new:,} new; {in_grace:,} in the grace period",
+        "zh-CN": "与上次评估相比：升级 {upgrade:,} 人，降级 {downgrade:,} 人，新会员 {new:,} "
+                 "人；保级期内 {in_grace:,} 人"},
+    "members.summary.points": {
+        "en": "Points since {start}: opening {opening:,} + earned {earned:,} (after "
+              "{reversed:,} reversed) − redeemed {redeemed:,} − expired {expired:,} = closing "
+              "{closing:,}; {expiring:,} expire next",
+        "zh-CN": "自{start}起积分：期初 {opening:,} + 获得 {earned:,}（已扣回 {reversed:,}）"
+                 " − 兑换 {redeemed:,} − 过期 {expired:,} = 期末 {closing:,}；下一批将过期 "
+                 "{expiring:,}"},
+    "members.run": {"en": "Membership levels: ", "zh-CN": "会员等级："},
+    "members.run_changes": {"en": "; {upgrade:,} up, {downgrade:,} down, {in_grace:,} in grace",
+                            "zh-CN": "；升级 {upgrade:,}，降级 {downgrade:,}，保级期 {in_grace:,}"},
+    "members.show.title": {"en": "Member {customer_id}", "zh-CN": "会员 {customer_id}"},
+    "members.show.level": {"en": "level", "zh-CN": "会员等级"},
+    "members.show.change": {"en": "change", "zh-CN": "等级变动"},
+    "members.show.reason": {"en": "why", "zh-CN": "原因"},
+    "members.show.next": {"en": "next level", "zh-CN": "距下一等级"},
+    "members.show.tier": {"en": "value tier (internal)", "zh-CN": "价值等级（内部）"},
+    "members.show.points": {"en": "points balance", "zh-CN": "积分余额"},
+    "members.show.expiring": {"en": "expiring after {date}", "zh-CN": "{date}后过期"},
+    "members.show.ledger": {"en": "Points ledger (newest first, {shown} of {total})",
+                            "zh-CN": "积分流水（最新在前，{shown}/{total} 条）"},
+    "members.col.when": {"en": "when", "zh-CN": "时间"},
+    "members.col.kind": {"en": "entry", "zh-CN": "类型"},
+    "members.col.order": {"en": "order", "zh-CN": "订单"},
+    "points.earn": {"en": "earned", "zh-CN": "获得"},
+    "points.reverse": {"en": "reversed", "zh-CN": "退单扣回"},
+    "points.redeem": {"en": "redeemed", "zh-CN": "兑换"},
+    "points.expire": {"en": "expired", "zh-CN": "过期"},
+    "points.adjust": {"en": "adjusted", "zh-CN": "调整"},
     # a profile the service answers before any run has scored the person (service.profiles)
     "profile.not_yet_scored": {
         "en": "Not yet scored: seen by the service only (traits, events and consents as "

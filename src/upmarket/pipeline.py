@@ -23,6 +23,8 @@ from upmarket.features import premium
 from upmarket.features.orders import purchases_until
 from upmarket.features.behaviour import prospects, purchase_rhythm
 from upmarket.features.customer import customer_features, trailing_margin
+from upmarket.membership.outputs import evaluate_programme
+from upmarket.membership.programme import Programme
 from upmarket.models import evaluation
 from upmarket.models.churn import (ChurnClassifier, RfmBaseline, risk_band, risk_signals,
                                    signal_words)
@@ -41,7 +43,8 @@ from upmarket.strategy import (budget, economics, kpis, lifecycle, measurement, 
                                roi, scorecard, tiers)
 from upmarket.strategy.segments import segment_codes
 from upmarket.warehouse.connection import Warehouse
-from upmarket.warehouse.runs import Run, drop_orphans, output, previous_run, sync_views
+from upmarket.warehouse.runs import (Run, drop_orphans, output, output_table, previous_run,
+                                     sync_views)
 from upmarket.warehouse.validate import check_stored
 
 FEATURE_TABLES = ("orders", "products", "service_tickets", "feedback", "customers", "events",
@@ -69,6 +72,7 @@ class Settings:
     holdout: holdout.HoldoutSettings = holdout.HoldoutSettings()
     impact: action_impact.ImpactSettings = action_impact.ImpactSettings()
     feedback: action_feedback.FeedbackSettings = action_feedback.FeedbackSettings()
+    membership: Programme = Programme()
 
 
 @dataclass
@@ -359,6 +363,32 @@ def stage_segments(ctx: Context) -> None:
     ctx.summary["diamond_claim_holds"] = tiers.diamond_claim_holds(report, s.tiers)
 
 
+def stage_membership(ctx: Context) -> None:
+    """Every member's level on the run's date by the programme's rules, told against the
+    previous run's, and the points ledger with each member's statement since that run
+    (`membership`); the summary shows how the public levels spread over the internal tiers."""
+    programme = ctx.settings.membership
+    if not programme.enabled:
+        ctx.summary["membership"] = {"enabled": False}
+        return
+    prev = previous_run(ctx.wh, ctx.run.run_id)
+    previous = start = None
+    if prev is not None and ctx.wh.has_table(output_table("member_levels", prev["run_id"])):
+        previous = output(ctx.wh, "member_levels", prev["run_id"]).select(
+            "customer_id", "level").to_pandas().set_index("customer_id")["level"]
+        start = prev["as_of"] if pd.Timestamp(prev["as_of"]) < pd.Timestamp(ctx.as_of) else None
+    symbol = ((ctx.summary.get("policy") or {}).get("currency") or {}).get("symbol")
+    found = evaluate_programme(ctx.wh, ctx.as_of, programme, previous_levels=previous,
+                               period_start=start, symbol=symbol)
+    ctx.tables.update(found.tables)
+    levels = found.tables["member_levels"].set_index("customer_id")["level"]
+    tier = ctx.results.set_index("customer_id")["tier"]
+    both = pd.crosstab(levels.reindex(tier.index), tier)
+    found.summary["by_tier"] = {lv: {t: int(both.at[lv, t]) for t in both.columns}
+                                for lv in programme.codes if lv in both.index}
+    ctx.summary["membership"] = found.summary
+
+
 def stage_kpis(ctx: Context) -> None:
     found = kpis.base_kpis(ctx.source("orders"), ctx.as_of)
     found["diamond_revenue_share"] = ctx.summary.get("diamond_revenue_share", np.nan)
@@ -550,6 +580,7 @@ STAGES: list[tuple[str, Callable[[Context], None]]] = [
     ("features and lifetime value", stage_features_and_value),
     ("churn early warning", stage_churn),
     ("segments, tiers and lifecycle", stage_segments),
+    ("membership levels and points", stage_membership),
     ("customer-base KPIs", stage_kpis),
     ("acquisition economics", stage_acquisition),
     ("ROI per channel and campaign", stage_roi),

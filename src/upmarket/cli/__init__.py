@@ -70,6 +70,7 @@ def register() -> None:
     import upmarket.cli.config  # noqa: F401
     import upmarket.cli.runs  # noqa: F401
     import upmarket.cli.customers  # noqa: F401
+    import upmarket.cli.members  # noqa: F401
     import upmarket.cli.actions  # noqa: F401
     import upmarket.cli.measure  # noqa: F401
     import upmarket.cli.experiments  # noqa: F401

@@ -288,6 +288,19 @@ def _t(key: str, default: str, lang: str) -> str:
     return label(key, lang) if key in LABELS else default
 
 
+def _print_members(ctx, lang: str) -> None:
+    """The level distribution of the membership programme, and the moves since the last run."""
+    found = ctx.summary.get("membership") or {}
+    if not found.get("levels"):
+        return
+    programme = ctx.settings.membership
+    counts = ", ".join(f"{programme.level(c).display(lang)} {n:,}"
+                       for c, n in found["levels"].items())
+    console.print(label("members.run", lang) + counts + label(
+        "members.run_changes", lang, in_grace=found["in_grace"], **found["changes"]),
+        highlight=False)
+
+
 def _print_run(ctx, as_json: bool, lang: str) -> None:
     info = {"run_id": ctx.run.run_id, "as_of": ctx.as_of.strftime("%Y-%m-%d"),
             "warehouse": ctx.wh.url, "outputs": ctx.run.outputs, **ctx.summary}
@@ -322,6 +335,7 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
                       f"{r.revenue_share:.1%}", label(f"resource.{r.tier}", lang),
                       f"≤ {label('unit.hours', lang, n=f'{r.response_hours:g}')}")
         console.print(t)
+    _print_members(ctx, lang)
     _print_value_choice(s.get("value_choice"), lang)
     _print_value_model(s.get("value_model"), lang)
     ev = s.get("churn_evaluation")

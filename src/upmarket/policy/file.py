@@ -132,7 +132,8 @@ def _section(annotation) -> type[BaseModel] | None:
     """The model a field holds, through `X | None`."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+    # a list of sections (the membership levels): its items' model
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, list):
         for arg in typing.get_args(annotation):
             found = _section(arg)
             if found is not None:
@@ -146,7 +147,9 @@ def _walk(loc) -> tuple[list[str], type[BaseModel] | None, str | None]:
     model: type[BaseModel] | None = Policy
     path: list[str] = []
     for part in map(str, loc):
-        if model is None:
+        if part.isdigit() and path:  # an item of a list: levels[2]
+            path[-1] += f"[{part}]"
+        elif model is None:
             path.append(part)
         elif part in model.model_fields:
             path.append(part)
@@ -220,7 +223,16 @@ def _render(model: type[BaseModel], data: dict, indent: int, out: list[str]) -> 
             out += textwrap.wrap(field.description, width=96, initial_indent=f"{pad}# ",
                                  subsequent_indent=f"{pad}# ")
         inner = _section(field.annotation)
-        if inner is not None and isinstance(value, dict):
+        if inner is not None and isinstance(value, list):
+            # one line per item; its keys are described once, above the list
+            for key, f in inner.model_fields.items():
+                out += textwrap.wrap(f"{key}: {f.description}", width=96,
+                                     initial_indent=f"{pad}#   ", subsequent_indent=f"{pad}#     ")
+            out.append(f"{pad}{name}:")
+            for i, item in enumerate(value):  # the path an error message gives it
+                out += [f"{pad}  # {name}[{i}]",
+                        f"{pad}  - {json.dumps(item, ensure_ascii=False)}"]
+        elif inner is not None and isinstance(value, dict):
             out.append(f"{pad}{name}:")
             _render(inner, value, indent + 2, out)
         else:

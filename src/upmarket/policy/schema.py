@@ -16,6 +16,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       create_model, model_validator)
 
 from upmarket.activation.holdout import HoldoutSettings
+from upmarket.membership.programme import EVALUATIONS, EXPIRIES, RULES, Level, Programme
 from upmarket.pipeline import Settings
 from upmarket.strategy.nba import Offer
 from upmarket.strategy.tiers import TIER_ORDER
@@ -25,6 +26,7 @@ _DEFAULT = Settings()
 _TIERS = _DEFAULT.tiers
 _NBA = _DEFAULT.nba
 _VALUE = _DEFAULT.value
+_MEMBERS = _DEFAULT.membership
 #: Languages of the label tables (`upmarket.i18n`).
 LANGUAGES = ("en", "zh-CN")
 
@@ -232,6 +234,76 @@ class Currency(Section):
                                            "this file)")
 
 
+class LevelPolicy(Section):
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40,
+                      description="the level's code in data and exports, e.g. gold")
+    name: str = Field(min_length=1, max_length=40, description="its name in English")
+    name_zh: str = Field(min_length=1, max_length=20, description="its name in Chinese")
+    min_spend: Amount = Field(0.0, description="net spend in the window that qualifies (0: not "
+                                               "a condition)")
+    min_orders: Count = Field(0, description="orders in the window that qualify (0: not a "
+                                             "condition)")
+    rule: Literal[RULES] = Field("any", description="any: either bar qualifies; all: both are "
+                                                    "needed")
+    multiplier: Positive = Field(1.0, description="points earned per point a base member earns")
+
+
+def _level_policies() -> list[LevelPolicy]:
+    return [LevelPolicy(**dataclasses.asdict(lv)) for lv in _MEMBERS.levels]
+
+
+class Membership(Section):
+    """The membership programme: public levels earned by rules, points and their expiry."""
+
+    enabled: bool = Field(_MEMBERS.enabled, description="evaluate levels and points in every run")
+    levels: list[LevelPolicy] = Field(
+        default_factory=_level_policies, description="levels from the lowest (every member's, "
+        "no bars) up; a member holds the highest level whose bars they reach")
+    window_months: PositiveInt = Field(_MEMBERS.window_months,
+                                       description="months of spend and orders a level counts")
+    evaluation: Literal[EVALUATIONS] = Field(
+        _MEMBERS.evaluation, description="levels are evaluated at the start of every month or "
+        "quarter, and on each run's date")
+    grace_days: Count = Field(_MEMBERS.grace_days, description="days a member may stay below "
+                                                               "their level before moving down")
+    points_per_unit: Amount = Field(_MEMBERS.points_per_unit,
+                                    description="points per currency unit of product spend, "
+                                                "before the level's multiplier")
+    expiry: Literal[EXPIRIES] = Field(
+        _MEMBERS.expiry, description="end_of_following_year: points lapse when the year after "
+        "the one they were earned in ends; never")
+
+    @model_validator(mode="after")
+    def _ladder(self):
+        levels = self.levels
+        if not levels:
+            raise ValueError("levels: at least one level is needed")
+        codes = [lv.code for lv in levels]
+        twice = sorted({c for c in codes if codes.count(c) > 1})
+        if twice:
+            raise ValueError(f"levels: each code once; {', '.join(twice)} is given twice")
+        first = levels[0]
+        if first.min_spend > 0 or first.min_orders > 0:
+            raise ValueError(f"levels[0] ({first.code}): the first level is every member's, its "
+                             "min_spend and min_orders must be 0")
+        for i, (low, high) in enumerate(zip(levels, levels[1:]), start=1):
+            if high.min_spend == 0 and high.min_orders == 0:
+                raise ValueError(f"levels[{i}] ({high.code}): needs min_spend or min_orders "
+                                 "above 0, or every member would reach it")
+            for bar in ("min_spend", "min_orders"):
+                if 0 < getattr(high, bar) < getattr(low, bar):
+                    raise ValueError(
+                        f"levels[{i}] ({high.code}): {bar} {getattr(high, bar):g} is below "
+                        f"{low.code}'s {getattr(low, bar):g}; levels go from the lowest up")
+        return self
+
+    def programme(self) -> Programme:
+        return Programme(levels=tuple(Level(**lv.model_dump()) for lv in self.levels),
+                         enabled=self.enabled, window_months=self.window_months,
+                         evaluation=self.evaluation, grace_days=self.grace_days,
+                         points_per_unit=self.points_per_unit, expiry=self.expiry)
+
+
 class Policy(Section):
     """The business policy (`upmarket.yaml`)."""
 
@@ -246,6 +318,8 @@ class Policy(Section):
     economics: Economics = Field(default_factory=Economics,
                                  description="discounting and margins")
     currency: Currency = Field(default_factory=Currency, description="money")
+    membership: Membership = Field(default_factory=Membership,
+                                   description="membership programme: levels, points, expiry")
     language: Annotated[Literal[LANGUAGES], BeforeValidator(_language)] = Field(
         "en", description="language of labels, reports and reasons: en or zh-CN")
 
@@ -274,6 +348,7 @@ class Policy(Section):
             if (share := getattr(self.holdout.per_tier, tier)) is not None})
         return dataclasses.replace(base, tiers=tiers, nba=nba, value=value, holdout=holdout,
                                    churn_horizon_days=h.churn_days,
-                                   premium_horizon_days=h.premium_days)
+                                   premium_horizon_days=h.premium_days,
+                                   membership=self.membership.programme())
 
 

@@ -1,0 +1,246 @@
+"""The level engine: every member's level on every evaluation date, by the programme's rules.
+
+A member's qualification on a date is the highest level whose bars their trailing-window
+activity reaches (`trailing_activity`): net spend of the lines dated in the window (paid lines,
+and the cancellations and returns registered in it, which net out what they reverse, as the
+tiers' current value counts it) and the orders placed in the window that were not wholly
+cancelled or returned before that date.
+
+Levels follow the qualification with one asymmetry, the grace period (保级期) of loyalty
+programmes: a member who qualifies for more moves up at once; one who falls below their level's
+bars keeps the level until they have stayed below on every evaluation since for `grace_days`,
+and then moves down to the level they qualify for. The history is a pure function of the
+orders and the programme, evaluated on the start of every evaluation period and on the run's
+own date, so two runs agree on every date both evaluate and the points a past order earned
+(at the level in force when it was placed) never change.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from upmarket.currency import money
+from upmarket.i18n import label
+from upmarket.membership.programme import Programme
+
+#: What happened to a member's level at the run's date against the previous evaluation.
+CHANGES = ("new", "upgrade", "downgrade", "same")
+
+
+def trailing_activity(orders: ibis.Table, dates: list[pd.Timestamp], programme: Programme
+                      ) -> ibis.Table:
+    """Per member and evaluation date: net spend and counted orders in the trailing window
+    [date − window, date). Only members with activity in a window get a row there."""
+    window = pd.DataFrame({"eval_date": pd.to_datetime(dates)})
+    window["window_start"] = window["eval_date"] - programme.window()
+    d = ibis.memtable(window.astype("datetime64[us]"))
+    lines = orders.filter(orders.ts < ibis.literal(max(dates).to_pydatetime()))
+    spent = lines.join(d, [lines.ts >= d.window_start, lines.ts < d.eval_date])
+    spend = spent.group_by(["customer_id", "eval_date"]).aggregate(spend=spent.amount.sum())
+
+    paid = lines.filter(lines.status == "paid")
+    placed = paid.group_by(["customer_id", "order_id"]).aggregate(
+        placed=paid.ts.min(), amount=paid.amount.sum())
+    back = lines.filter(lines.status != "paid", lines.original_order_id.notnull())
+    back = back.select(ref=back.original_order_id, back_ts=back.ts, back_amount=back.amount)
+    p = placed.join(d, [placed.placed >= d.window_start, placed.placed < d.eval_date])
+    r = back.join(d, [back.back_ts < d.eval_date])
+    r = r.group_by(["ref", "eval_date"]).aggregate(reversed_=r.back_amount.sum())
+    joined = p.left_join(r, [p.order_id == r.ref, p.eval_date == r.eval_date])
+    kept = (joined.amount + joined.reversed_.fill_null(0.0)) > 0.005
+    counted = joined.group_by(["customer_id", joined.eval_date]).aggregate(
+        orders=kept.cast("int64").sum())
+    out = spend.outer_join(counted, ["customer_id", "eval_date"])
+    return out.select(customer_id=ibis.coalesce(out.customer_id, out.customer_id_right),
+                      eval_date=ibis.coalesce(out.eval_date, out.eval_date_right),
+                      spend=out.spend.fill_null(0.0), orders=out.orders.fill_null(0))
+
+
+@dataclass
+class LevelHistory:
+    """Levels on every evaluation date: rows are `customers`, columns are `dates`."""
+
+    customers: np.ndarray
+    dates: list[pd.Timestamp]
+    spend: np.ndarray
+    orders: np.ndarray
+    #: index into `programme.levels` of the level each member qualifies for / holds
+    qualified: np.ndarray
+    level: np.ndarray
+    #: first evaluation date of the current stretch below the held level (NaT: not below)
+    below_since: np.ndarray
+
+    def level_at(self, customer_index: np.ndarray, when) -> np.ndarray:
+        """The level in force at `when` (the latest evaluation on or before it)."""
+        j = np.searchsorted(np.asarray(self.dates, "datetime64[ns]"),
+                            np.asarray(when, "datetime64[ns]"), side="right") - 1
+        return self.level[customer_index, np.maximum(j, 0)]
+
+
+def qualified_level(spend: np.ndarray, orders: np.ndarray, programme: Programme) -> np.ndarray:
+    found = np.zeros(len(spend), dtype=np.int64)
+    for k, lv in enumerate(programme.levels):
+        found = np.where(lv.qualifies(spend, orders), k, found)
+    return found
+
+
+def history(activity: pd.DataFrame, customers, dates: list[pd.Timestamp],
+            programme: Programme) -> LevelHistory:
+    """Run the level rules over `dates` for `customers` from their trailing activity
+    (`trailing_activity`, materialised)."""
+    customers = np.asarray(sorted(customers), dtype=object)
+    row = pd.Index(customers)
+    col = pd.Index(pd.to_datetime(dates))
+    spend = np.zeros((len(row), len(col)))
+    orders = np.zeros((len(row), len(col)), dtype=np.int64)
+    a = activity[activity["customer_id"].isin(row)]
+    if len(a):
+        i = row.get_indexer(a["customer_id"])
+        j = col.get_indexer(pd.to_datetime(a["eval_date"]))
+        spend[i, j] = a["spend"].to_numpy(float)
+        orders[i, j] = a["orders"].to_numpy(np.int64)
+    qualified = np.column_stack([qualified_level(spend[:, j], orders[:, j], programme)
+                                 for j in range(len(col))]) if len(col) else \
+        np.zeros((len(row), 0), dtype=np.int64)
+    level = np.zeros_like(qualified)
+    below = np.full(qualified.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
+    held = np.zeros(len(row), dtype=np.int64)
+    since = np.full(len(row), np.datetime64("NaT"), dtype="datetime64[ns]")
+    grace = np.timedelta64(programme.grace_days, "D")
+    for j, day in enumerate(col):
+        q = qualified[:, j]
+        now = np.datetime64(day.to_datetime64(), "ns")
+        up = q >= held
+        held = np.where(up, q, held)
+        since = np.where(up, np.datetime64("NaT"), since)
+        since = np.where(~up & np.isnat(since), now, since)
+        down = ~up & (now - since >= grace)
+        held = np.where(down, q, held)
+        since = np.where(down, np.datetime64("NaT"), since)
+        level[:, j], below[:, j] = held, since
+    return LevelHistory(customers, list(col), spend, orders, qualified, level, below)
+
+
+def build_history(orders: ibis.Table, as_of: datetime, programme: Programme) -> LevelHistory:
+    """The level history of every member (everyone with a paid order before `as_of`)."""
+    paid = orders.filter(orders.ts < ibis.literal(as_of), orders.status == "paid")
+    members = paid.group_by("customer_id").aggregate(first=paid.ts.min()).to_pandas()
+    if members.empty:
+        return history(pd.DataFrame(columns=["customer_id", "eval_date", "spend", "orders"]),
+                       [], [pd.Timestamp(as_of)], programme)
+    dates = programme.evaluation_dates(members["first"].min(), as_of)
+    activity = trailing_activity(orders, dates, programme).to_pandas()
+    return history(activity, members["customer_id"], dates, programme)
+
+
+# -- the run's evaluation, in words --------------------------------------------------------
+def _orders_words(n: int, lang: str) -> str:
+    return label("members.one_more_order" if n == 1 else "members.more_orders", lang, n=f"{n:,}")
+
+
+def distance_words(spend: float, orders: int, current: int, programme: Programme,
+                   lang: str, symbol: str | None = None) -> str:
+    """What a member still needs for the level above theirs: "¥1,240 or 3 more orders to
+    金卡" (either bar) or "… and …" (both bars), naming only the bars a level uses."""
+    if current + 1 >= len(programme.levels):
+        return label("members.top_level", lang)
+    nxt = programme.levels[current + 1]
+    parts = []
+    if nxt.min_spend > 0 and spend < nxt.min_spend:
+        parts.append(label("members.more_spend", lang, amount=money(
+            math.ceil(nxt.min_spend - spend - 1e-9), lang, policy=symbol)))
+    if nxt.min_orders > 0 and orders < nxt.min_orders:
+        parts.append(_orders_words(int(nxt.min_orders - orders), lang))
+    joiner = label("members.or" if nxt.rule == "any" else "members.and", lang)
+    return label("members.to_level", lang, what=joiner.join(parts), level=nxt.display(lang))
+
+
+def _activity_words(spend: float, orders: int, programme: Programme, lang: str,
+                    symbol: str | None) -> str:
+    return label("members.activity", lang, months=programme.window_months,
+                 spend=money(spend, lang, policy=symbol),
+                 orders=label("members.one_order" if orders == 1 else "members.orders", lang,
+                              n=f"{orders:,}"))
+
+
+def reason_words(change: str, level: int, previous: int | None, spend: float, orders: int,
+                 below_since, programme: Programme, lang: str,
+                 symbol: str | None = None) -> str:
+    """Why a member holds their level on the run's date, in words."""
+    lv = programme.levels[level]
+    did = _activity_words(spend, orders, programme, lang, symbol)
+    if change in ("new", "upgrade"):
+        key = "members.reason.new" if change == "new" else "members.reason.upgrade"
+        return label(key, lang, level=lv.display(lang), activity=did)
+    if change == "downgrade":
+        return label("members.reason.downgrade", lang, level=lv.display(lang),
+                     previous=programme.levels[previous].display(lang), activity=did,
+                     days=programme.grace_days)
+    if not pd.isna(below_since):
+        until = pd.Timestamp(below_since) + pd.Timedelta(days=programme.grace_days)
+        return label("members.reason.grace", lang, level=lv.display(lang), activity=did,
+                     since=f"{pd.Timestamp(below_since):%Y-%m-%d}", until=f"{until:%Y-%m-%d}")
+    return label("members.reason.same", lang, level=lv.display(lang), activity=did)
+
+
+def evaluate(hist: LevelHistory, programme: Programme, *,
+             previous: pd.Series | None = None, symbol: str | None = None) -> pd.DataFrame:
+    """One row per member on the last evaluation date (the run's): level, what it was before
+    (with `previous`, the previous run's levels: a member absent from it is new; without,
+    the history's previous evaluation), the change, why, and the distance to the next level,
+    in English and Chinese."""
+    codes = np.asarray(programme.codes, dtype=object)
+    last = len(hist.dates) - 1
+    level = hist.level[:, last]
+    if last > 0:
+        before = hist.level[:, last - 1].astype(float)
+        # a member whose first order came after the previous evaluation joined since
+        joined = (hist.spend[:, :last] == 0).all(axis=1) & (hist.orders[:, :last] == 0).all(axis=1)
+        before[joined] = np.nan
+    else:
+        before = np.full(len(level), np.nan)
+    if previous is not None:
+        ids = pd.Series(hist.customers)
+        known = ids.map(previous.map({c: i for i, c in enumerate(programme.codes)})
+                        ).to_numpy(float)
+        # not in the previous run: joined since; a level the programme no longer has: told
+        # against the history's previous evaluation
+        before = np.where(~ids.isin(previous.index).to_numpy(), np.nan,
+                          np.where(np.isnan(known), before, known))
+    change = np.where(np.isnan(before), "new", np.where(
+        level > np.nan_to_num(before, nan=-1), "upgrade",
+        np.where(level < np.nan_to_num(before, nan=-1), "downgrade", "same")))
+    spend, orders = hist.spend[:, last], hist.orders[:, last]
+    below = hist.below_since[:, last]
+    out = pd.DataFrame({
+        "customer_id": hist.customers, "level": codes[level],
+        "previous_level": [None if np.isnan(b) else codes[int(b)] for b in before],
+        "change": change, "qualified_level": codes[hist.qualified[:, last]],
+        "spend_window": spend, "orders_window": orders,
+        "below_since": pd.to_datetime(below),
+    })
+    grace = pd.Timedelta(days=programme.grace_days)
+    out["grace_until"] = out["below_since"] + grace
+    nxt = np.minimum(level + 1, len(codes) - 1)
+    top = level + 1 >= len(codes)
+    out["next_level"] = np.where(top, None, codes[nxt])
+    need_spend = np.array([programme.levels[k].min_spend for k in nxt]) - spend
+    need_orders = np.array([programme.levels[k].min_orders for k in nxt]) - orders
+    out["spend_to_next"] = np.where(top, np.nan, np.maximum(need_spend, 0.0))
+    out["orders_to_next"] = np.where(top, np.nan, np.maximum(need_orders, 0))
+    for lang, suffix in (("en", "en"), ("zh-CN", "zh")):
+        out[f"distance_{suffix}"] = [
+            distance_words(s, int(o), int(k), programme, lang, symbol)
+            for s, o, k in zip(spend, orders, level)]
+        out[f"reason_{suffix}"] = [
+            reason_words(c, int(k), None if np.isnan(b) else int(b), s, int(o), bs,
+                         programme, lang, symbol)
+            for c, k, b, s, o, bs in zip(change, level, before, spend, orders,
+                                         out["below_since"])]
+    return out
