@@ -190,3 +190,18 @@ def test_pipeline_stages_have_chinese_names():
 
     for name, _ in pipeline.STAGES:
         assert english_words(label(f"stage.{name}", "zh"), []) == set(), name
+
+
+@pytest.mark.parametrize("cmd", [["actions", "list"], ["recommend", "C000001"],
+                                 ["actions", "impact"], ["tasks", "list"], ["alerts", "list"]],
+                         ids=" ".join)
+def test_a_real_runs_tables_fit_80_columns_in_chinese(world, cmd):
+    """The tables only a full run fills (routes, recommendations), in Chinese, whose
+    characters take two columns each."""
+    from rich.cells import cell_len
+
+    res = runner.invoke(app, [*cmd, "--lang", "zh"], env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    long = [line for line in res.output.splitlines() if cell_len(line) > 80]
+    assert not long, f"{cmd}: {len(long)} lines over 80 columns, e.g. {long[0]!r}"
+    assert "…" not in res.output, f"{cmd}: a cell is cut short:\n{res.output}"
