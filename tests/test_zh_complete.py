@@ -60,6 +60,41 @@ def visible_text(page: str) -> str:
     return html_lib.unescape(page)
 
 
+def chart_text(page: str) -> str:
+    """The words of the report's charts a reader sees: titles, axis titles, tick labels set by
+    the chart, annotations, legend names, category labels, bar texts and the fixed words of
+    hover labels (the values Plotly fills in are numbers or the category labels already read)."""
+    import json
+
+    found = re.search(r'<script type="application/json" id="figure-data">(.*?)</script>', page,
+                      re.S)
+    assert found, "the report holds no chart data"
+    figures = json.loads(found.group(1))
+
+    def title(t):
+        return (t.get("text") or "") if isinstance(t, dict) else (t or "")
+
+    words: list[str] = []
+    for fig in figures.values():
+        layout = fig.get("layout", {})
+        words.append(title(layout.get("title")))
+        for key, axis in layout.items():
+            if key.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
+                words += [title(axis.get("title")), *map(str, axis.get("ticktext") or [])]
+        words += [a.get("text") or "" for a in layout.get("annotations") or []]
+        for trace in fig.get("data", []):
+            words.append(str(trace.get("name") or ""))
+            hover = re.sub(r"%\{[^}]*\}|</?extra>|<br>", " ", trace.get("hovertemplate") or "")
+            words.append(hover)
+            for axis in ("x", "y"):
+                values = trace.get(axis)
+                if isinstance(values, list) and all(isinstance(v, str) for v in values):
+                    words += values
+            if isinstance(trace.get("text"), list):
+                words += map(str, trace["text"])
+    return "\n".join(words)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """The demo world (small), built and run once in Chinese; its report written in Chinese."""
@@ -80,7 +115,7 @@ def world(tmp_path_factory):
     wh = connect(wh_url, create=False)
     values: list[str] = []
     for table, cols in {"products": ["name", "sku"], "campaigns": ["name", "campaign_id"],
-                        "promotions": ["name", "promotion_id"], "customers": ["country"]}.items():
+                        "promotions": ["name", "promotion_id"], "customers": ["country", "income_band"]}.items():
         frame = wh.table(table).select(*cols).to_pandas()
         for col in cols:
             values += [str(v) for v in frame[col].dropna().unique()]
@@ -105,9 +140,14 @@ def world(tmp_path_factory):
     res = runner.invoke(app, ["ingest", "feedback", str(feedback), "--lang", "zh"])
     assert res.exit_code == 0 and "缺少时间" in res.output and "不是数字" in res.output, res.output
     outputs["ingest"] = res.output
-    outputs["report"] = visible_text((out / "report-zh.html").read_text(encoding="utf-8"))
+    report = (out / "report-zh.html").read_text(encoding="utf-8")
+    outputs["report"] = visible_text(report)
+    outputs["report charts"] = chart_text(report)
     outputs.update(dashboard_pages(store_url, wh_url))
-    yield {"outputs": outputs, "values": values, "words": words, "out": out}
+    # the customer-360 page is read for its amounts only: its words are checked on their own
+    person = outputs.pop("customer page")
+    yield {"outputs": outputs, "values": values, "words": words, "out": out,
+           "customer page": person}
     mp.undo()
 
 
@@ -130,6 +170,11 @@ def dashboard_pages(store_url: str, wh_url: str) -> dict[str, str]:
         page = client.get("/dashboard?lang=zh")
         assert page.status_code == 200, page.text[:300]
         pages["dashboard"] = visible_text(page.text)
+        # the customer-360 page of the customer with most value at stake the dashboard links to
+        href = re.search(r'href="(/dashboard/customers/[^"]+)"', page.text).group(1)
+        person = client.get(html_lib.unescape(href))
+        assert person.status_code == 200, person.text[:300]
+        pages["customer page"] = visible_text(person.text)
     return pages
 
 
@@ -137,9 +182,32 @@ def test_every_output_is_in_chinese(world):
     outputs = world["outputs"]
     # the scan reads real content: tasks with their titles, quarantine reasons
     assert "待处理" in outputs["tasks list"] and "缺少时间" in outputs["ingest"]
+    assert "客户数" in outputs["report charts"]  # the charts' text was read
     found = {name: sorted(english_words(text, world["values"], world["words"]))
              for name, text in world["outputs"].items()}
     assert {k: v for k, v in found.items() if v} == {}
+
+
+#: an amount in yuan as the page prints it, and a number Plotly would shorten ("16.016k")
+YUAN = re.compile(r"¥\d[\d,]*(?:\.\d+)?")
+SI = re.compile(r"(?<![\w.])\d+(?:\.\d+)?[kMGT](?![\w])")
+
+
+def test_money_in_yuan_and_numbers_whole(world):
+    """Chinese pages show amounts in yuan (no currency set: ¥ by default) with one format,
+    thousands separated by commas, and never SI-shortened numbers, in text or in charts."""
+    outputs = {**world["outputs"], "customer page": world["customer page"]}
+    for name in ("report", "dashboard", "customer page"):
+        assert len(YUAN.findall(outputs[name])) >= 3, f"{name}: no amounts in yuan"
+    def without_data(text):  # the data's own labels ("5k-10k", an income band) stay as given
+        for value in world["values"]:
+            text = text.replace(value, " ")
+        return text
+
+    found = {name: SI.findall(without_data(outputs[name]))
+             for name in ("report", "report charts", "dashboard", "customer page")}
+    assert {k: v for k, v in found.items() if v} == {}
+    assert SI.findall("轴 16.016k 与 3M") == ["16.016k", "3M"]  # the pattern itself
 
 
 INTERNAL = re.compile(r"(?i)seed[ -]?\d{3}|种子|`|p_alive|orders_recent|\bT, ")

@@ -33,6 +33,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from upmarket.activation import privacy
 from upmarket.errors import NoRun, WarehouseError
 from upmarket.data_labels import channel_name
+from upmarket.currency import money
 from upmarket.i18n import LABELS, label, subject_label, value_label
 from upmarket.opstore import automation as auto
 from upmarket.opstore import store as ops
@@ -264,6 +265,7 @@ def dashboard_router(store: ops.Store, app_state, sessions: Sessions,
                             else "read_dashboard", data["run_id"], lang=lang)
         html = _templates.get_template("dashboard.html.j2").render(
             lang=lang, t=lambda k, **f: label(k, lang, **f), d=data, charts=charts,
+            money=lambda v, decimals=0: money(v, lang, decimals),
             key_name=key.name, now=now, plotly_style_ids=plotly_style_ids(), csrf_field=FIELD,
             pii=clear,
             csrf_token=csrf.token(f"session:{cookie}"), csp_nonce=csp_nonce(request))
