@@ -192,6 +192,8 @@ def status(warehouse: Warehouse = DEFAULT_URL, as_json: AsJson = False, lang: La
         print(json.dumps({"warehouse": wh.url, "tables": counts,
                           "runs": recent.to_dict("records")}, default=str, ensure_ascii=False))
         return
+    import pandas as pd
+
     zh = current_lang(lang) == "zh-CN"
     t = Table(label("table", lang), label("rows", lang), title=wh.url, title_justify="left")
     for name, n in counts.items():
@@ -203,9 +205,9 @@ def status(warehouse: Warehouse = DEFAULT_URL, as_json: AsJson = False, lang: La
         r = Table(*(label(f"status.{k}", lang) for k in ("run", "as_of", "state", "finished")),
                   title=label("status.runs", lang), title_justify="left")
         for row in recent.itertuples():
-            r.add_row(row.run_id, f"{row.as_of:%Y-%m-%d}", value_label("run_state", row.status, lang),
-                      f"{row.finished:%Y-%m-%d %H:%M:%S}" if row.finished is not None and
-                      str(row.finished) != "NaT" else "—")
+            finished = "—" if pd.isna(row.finished) else f"{row.finished:%Y-%m-%d %H:%M:%S}"
+            r.add_row(row.run_id, f"{row.as_of:%Y-%m-%d}",
+                      value_label("run_state", row.status, lang), finished)
         console.print(r)
 
 
