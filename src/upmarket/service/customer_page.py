@@ -71,7 +71,8 @@ def customer_router(store: ops.Store, app_state, sessions: Sessions, csrf: Csrf,
         cookie = request.cookies.get(COOKIE)
         html = _templates.get_template(name).render(
             lang=lang, short=_short(lang), t=lambda k, **f: label(k, lang, **f),
-            money=lambda v, decimals=0: money(v, lang, decimals),
+            money=lambda v, decimals=0: money(v, lang, decimals,
+                                              policy=(ctx.get("v") or {}).get("currency")),
             vl=lambda kind, code: value_label(kind, str(code), lang),
             key_name=key.name, pii=key.allows("export"), csrf_field=FIELD,
             csrf_token=csrf.token(f"session:{cookie}"), csp_nonce=csp_nonce(request), **ctx)
