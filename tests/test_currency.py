@@ -32,3 +32,9 @@ def test_a_runs_policy_symbol_names_its_amounts(monkeypatch):
     assert money(1240, "en", policy=run_symbol(run)) == "$1,240"
     for bare in ({"counts": {}}, {"counts": {"policy": {"currency": {"symbol": None}}}}, {}):
         assert run_symbol(bare) is None and money(1240, "zh", policy=run_symbol(bare)) == "¥1,240"
+    # the report's one formatter for a metric's value, by its unit, says the same
+    from upmarket.strategy.scorecard import format_value
+
+    assert format_value(1240, "currency", "zh", run_symbol(run)) == "$1,240"
+    assert format_value(1240, "currency", "zh") == "¥1,240"
+    assert format_value(1240, "count", "zh") == "1,240"

@@ -610,10 +610,11 @@ class MetricProvider:
         raise NotImplementedError
 
 
-def format_value(value, unit: str, lang: str | None = None) -> str:
+def format_value(value, unit: str, lang: str | None = None, symbol: str | None = None) -> str:
     """A metric value as the CLI and the report show it, by its unit (`MetricSpec.unit`), in
     `lang`'s words for units (小时 for hours) and with its currency (`currency.money`: ¥ in
-    Chinese unless set otherwise); '—' when there is none."""
+    Chinese unless set otherwise; `symbol`: the policy's, `currency.run_symbol`); '—' when
+    there is none."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     try:
@@ -625,7 +626,7 @@ def format_value(value, unit: str, lang: str | None = None) -> str:
     if unit == "share":
         return f"{value:.1%}"
     if unit == "currency":
-        return money(value, lang)
+        return money(value, lang, policy=symbol)
     if unit == "count":
         return f"{value:,.0f}"
     if unit == "hours":
