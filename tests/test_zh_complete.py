@@ -25,7 +25,7 @@ ALLOWED = {
     "NBD", "MBG", "BB", "Pareto", "Gamma", "sBG", "CSV", "Excel", "xlsx", "csv", "HTML", "A4",
     "API", "ID", "App", "Top", "MB", "pt", "vs", "GMV", "AOV", "SLA",
     "CRM", "VIP", "CRD", "CON", "CHN", "OPS", "REP", "ANO", "upmarket", "UTF", "PDF",
-    "Plotly", "English", "Benjamini", "Hochberg", "R²", "BAV", "Hill", "MAPE",
+    "Plotly", "English", "Benjamini", "Hochberg", "R²", "BAV", "Hill", "MAPE", "BTYD",
 }
 
 #: Commands a user runs after `upmarket run`, each in Chinese.
@@ -36,6 +36,10 @@ COMMANDS = [
     ["cohorts"], ["promotions"], ["funnel"], ["actions", "list"], ["alerts", "list"],
     ["customers", "show", "C000001"], ["recommend", "C000001"],
     ["members", "summary"], ["members", "show", "C000001"],
+    ["holdout", "--calibration-end", "2025-06-01"], ["actions", "impact"], ["status"],
+    ["keys", "create", "客服系统", "--scope", "read", "--scope", "export"], ["keys", "list"],
+    ["consents", "set", "C000002", "--channel", "wechat", "--withdrawn", "--source", "客服热线"],
+    ["consents", "list", "C000002"],
 ]
 
 
@@ -46,7 +50,7 @@ def english_words(text: str, data_values: list[str], data_words: frozenset = fro
     text = re.sub(r"upmarket(?: [^\s」）)]+)+|export\s+[A-Z_\s]+=\S+", " ", text)  # commands
     text = re.sub(r"[a-z]+://[^\s（]+|(?<![\w/])[\w.~-]*/[\w./-]+|(?<!\w)--[a-z][\w-]*", " ",
                   text)  # addresses, paths, options
-    text = re.sub(r"\b[A-Z][A-Z-]{0,6}\d+[\w-]*\b|\b\d+[a-z]*\b|\b[0-9a-f]{8,}\b|p_[0-9a-f]+|\d{14}_[0-9a-f]+|[A-Za-z]+…", " ",
+    text = re.sub(r"\b[A-Z][A-Z-]{0,6}\d+[\w-]*\b|\b\d+[a-z]*\b|\b[0-9a-f]{8,}\b|p_[0-9a-f]+|erased_[0-9a-f]+|um_[0-9a-f]+_…|\d{14}_[0-9a-f]+|[A-Za-z]+…", " ",
                   text)  # ids, numbers with units, run ids and pseudonyms
     words = set(re.findall(r"[A-Za-z][A-Za-z]*", text))
     return {w for w in words if w not in ALLOWED and w not in data_words
@@ -60,6 +64,41 @@ def visible_text(page: str) -> str:
     page = re.sub(r"(?s)<!--.*?-->", " ", page)
     page = re.sub(r"(?s)<[^>]+>", " ", page)
     return html_lib.unescape(page)
+
+
+def chart_text(page: str) -> str:
+    """The words of the report's charts a reader sees: titles, axis titles, tick labels set by
+    the chart, annotations, legend names, category labels, bar texts and the fixed words of
+    hover labels (the values Plotly fills in are numbers or the category labels already read)."""
+    import json
+
+    found = re.search(r'<script type="application/json" id="figure-data">(.*?)</script>', page,
+                      re.S)
+    assert found, "the report holds no chart data"
+    figures = json.loads(found.group(1))
+
+    def title(t):
+        return (t.get("text") or "") if isinstance(t, dict) else (t or "")
+
+    words: list[str] = []
+    for fig in figures.values():
+        layout = fig.get("layout", {})
+        words.append(title(layout.get("title")))
+        for key, axis in layout.items():
+            if key.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
+                words += [title(axis.get("title")), *map(str, axis.get("ticktext") or [])]
+        words += [a.get("text") or "" for a in layout.get("annotations") or []]
+        for trace in fig.get("data", []):
+            words.append(str(trace.get("name") or ""))
+            hover = re.sub(r"%\{[^}]*\}|</?extra>|<br>", " ", trace.get("hovertemplate") or "")
+            words.append(hover)
+            for axis in ("x", "y"):
+                values = trace.get(axis)
+                if isinstance(values, list) and all(isinstance(v, str) for v in values):
+                    words += values
+            if isinstance(trace.get("text"), list):
+                words += map(str, trace["text"])
+    return "\n".join(words)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +121,8 @@ def world(tmp_path_factory):
     wh = connect(wh_url, create=False)
     values: list[str] = []
     for table, cols in {"products": ["name", "sku"], "campaigns": ["name", "campaign_id"],
-                        "promotions": ["name", "promotion_id"], "customers": ["country"]}.items():
+                        "promotions": ["name", "promotion_id"], "customers": ["country", "income_band"],
+                        "consents": ["source"]}.items():
         frame = wh.table(table).select(*cols).to_pandas()
         for col in cols:
             values += [str(v) for v in frame[col].dropna().unique()]
@@ -99,7 +139,8 @@ def world(tmp_path_factory):
     for cmd in COMMANDS:
         res = runner.invoke(app, [*cmd, "--lang", "zh"])
         assert res.exit_code == 0, (cmd, res.output)
-        outputs[" ".join(cmd)] = res.output
+        # a new key is a secret, not words
+        outputs[" ".join(cmd)] = re.sub(r"(?m)^um_\S+$", " ", res.output)
     # last, as it adds to the world: a file with a good row and two a validator refuses
     feedback = out.parent / "反馈.csv"
     feedback.write_text("id,customer_id,ts,nps_score\nF1,C000001,2025-12-01,9\n"
@@ -107,9 +148,26 @@ def world(tmp_path_factory):
     res = runner.invoke(app, ["ingest", "feedback", str(feedback), "--lang", "zh"])
     assert res.exit_code == 0 and "缺少时间" in res.output and "不是数字" in res.output, res.output
     outputs["ingest"] = res.output
-    outputs["report"] = visible_text((out / "report-zh.html").read_text(encoding="utf-8"))
+    outputs["quarantine"] = runner.invoke(app, ["quarantine", "--lang", "zh"]).output
+    # the rows as the file had them are the data's own
+    wh = connect(wh_url, create=False)
+    values += wh.table("quarantine").raw.to_pandas().str[:80].tolist()
+    wh.close()
+    values.sort(key=len, reverse=True)
+    assert "缺少时间" in outputs["quarantine"], outputs["quarantine"]
+    report = (out / "report-zh.html").read_text(encoding="utf-8")
+    outputs["report"] = visible_text(report)
+    outputs["report charts"] = chart_text(report)
     outputs.update(dashboard_pages(store_url, wh_url))
-    yield {"outputs": outputs, "values": values, "words": words, "out": out}
+    # last, as they change the world: a person's data exported, then erased
+    for cmd, code in ((["privacy", "export", "C000003", "--out", str(out.parent / "副本.json")], 0),
+                      (["privacy", "erase", "C000003"], 2),  # not confirmed
+                      (["privacy", "erase", "C000003", "--yes"], 0)):
+        res = runner.invoke(app, [*cmd, "--lang", "zh"])
+        assert res.exit_code == code, (cmd, res.output)
+        outputs[" ".join(cmd[:3] if code == 0 else [*cmd, "unconfirmed"])] = res.output
+    yield {"outputs": outputs, "values": values, "words": words, "out": out,
+           "customer page": outputs["customer page"]}
     mp.undo()
 
 
@@ -146,9 +204,32 @@ def test_every_output_is_in_chinese(world):
     outputs = world["outputs"]
     # the scan reads real content: tasks with their titles, quarantine reasons
     assert "待处理" in outputs["tasks list"] and "缺少时间" in outputs["ingest"]
+    assert "客户数" in outputs["report charts"]  # the charts' text was read
     found = {name: sorted(english_words(text, world["values"], world["words"]))
              for name, text in world["outputs"].items()}
     assert {k: v for k, v in found.items() if v} == {}
+
+
+#: an amount in yuan as the page prints it, and a number Plotly would shorten ("16.016k")
+YUAN = re.compile(r"¥\d[\d,]*(?:\.\d+)?")
+SI = re.compile(r"(?<![\w.])\d+(?:\.\d+)?[kMGT](?![\w])")
+
+
+def test_money_in_yuan_and_numbers_whole(world):
+    """Chinese pages show amounts in yuan (no currency set: ¥ by default) with one format,
+    thousands separated by commas, and never SI-shortened numbers, in text or in charts."""
+    outputs = {**world["outputs"], "customer page": world["customer page"]}
+    for name in ("report", "dashboard", "customer page"):
+        assert len(YUAN.findall(outputs[name])) >= 3, f"{name}: no amounts in yuan"
+    def without_data(text):  # the data's own labels ("5k-10k", an income band) stay as given
+        for value in world["values"]:
+            text = text.replace(value, " ")
+        return text
+
+    found = {name: SI.findall(without_data(outputs[name]))
+             for name in ("report", "report charts", "dashboard", "customer page")}
+    assert {k: v for k, v in found.items() if v} == {}
+    assert SI.findall("轴 16.016k 与 3M") == ["16.016k", "3M"]  # the pattern itself
 
 
 INTERNAL = re.compile(r"(?i)seed[ -]?\d{3}|种子|`|p_alive|orders_recent|\bT, ")
@@ -199,3 +280,18 @@ def test_pipeline_stages_have_chinese_names():
 
     for name, _ in pipeline.STAGES:
         assert english_words(label(f"stage.{name}", "zh"), []) == set(), name
+
+
+@pytest.mark.parametrize("cmd", [["actions", "list"], ["recommend", "C000001"],
+                                 ["actions", "impact"], ["tasks", "list"], ["alerts", "list"]],
+                         ids=" ".join)
+def test_a_real_runs_tables_fit_80_columns_in_chinese(world, cmd):
+    """The tables only a full run fills (routes, recommendations), in Chinese, whose
+    characters take two columns each."""
+    from rich.cells import cell_len
+
+    res = runner.invoke(app, [*cmd, "--lang", "zh"], env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    long = [line for line in res.output.splitlines() if cell_len(line) > 80]
+    assert not long, f"{cmd}: {len(long)} lines over 80 columns, e.g. {long[0]!r}"
+    assert "…" not in res.output, f"{cmd}: a cell is cut short:\n{res.output}"

@@ -25,6 +25,13 @@ def symbol(lang: str | None = None, policy: str | None = None) -> str:
     return DEFAULT[current_lang(lang)]
 
 
+def run_symbol(run: dict) -> str | None:
+    """The currency symbol of the business policy a published run was made with (its summary
+    records it), for pages that show that run's amounts; None when the policy set none."""
+    policy = (run.get("counts") or {}).get("policy") or {}
+    return (policy.get("currency") or {}).get("symbol") or None
+
+
 def money(value, lang: str | None = None, decimals: int = 0, policy: str | None = None) -> str:
     """``¥1,240`` (a code is set apart: ``CNY 1,240``); '—' when there is no amount."""
     try:

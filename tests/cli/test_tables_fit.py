@@ -14,10 +14,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from typer.testing import CliRunner
 
+import upmarket.cli.automation  # noqa: F401  (attaches the commands to the app)
 from upmarket.cli import app
 from upmarket.cli.stages import StageLines
 from upmarket.cli.tables import FittingConsole, is_number, layout
@@ -42,6 +44,20 @@ COMMANDS = [
     ["risk"],
     ["quarantine"],
 ]
+#: commands that read the operational store too (tasks, alerts, keys, saved segments) or a
+#: customer's record; they share one store, filled once by `ops_store`
+STORE_COMMANDS = [
+    ["customers", "show", "C000001"],
+    ["tasks", "list"],
+    ["tasks", "workload"],
+    ["alerts", "list"],
+    ["keys", "list"],
+    ["rules", "validate", str(Path(__file__).parents[2] / "src/upmarket/rules/default.yaml")],
+    ["holdout", "--calibration-end", "2025-06-01"],
+    ["segments", "list"],
+    ["budget"],
+    ["actions", "impact"],
+]
 # a number as printed: digits with their separators, sign, percent
 NUMBER = re.compile(r"[-+]?\d[\d,.]*%?")
 
@@ -62,9 +78,10 @@ def world():
 
 
 def invoke(args: list[str], url: str, columns: int, store: str) -> str:
-    result = runner.invoke(app, [*args, "-w", url],
+    # the store's commands take no -w: the warehouse is named by its variable
+    result = runner.invoke(app, args,
                            env={"COLUMNS": str(columns), "UPMARKET_DATABASE": store,
-                                "UPMARKET_LANG": "en"})
+                                "UPMARKET_WAREHOUSE": url, "UPMARKET_LANG": "en"})
     assert result.exit_code == 0, f"{args}: {result.output}"
     return result.output
 
@@ -79,6 +96,52 @@ def test_table_fits_80_columns(world, args, tmp_path):
     assert "…" not in narrow, f"{args}: a cell is cut short:\n{narrow}"
     # the same numbers, whole, whatever the width: a split "3,600" would read as "3,60" + "0"
     # (a set: a folded table repeats its first column)
+    narrow_numbers, wide_numbers = set(NUMBER.findall(narrow)), set(NUMBER.findall(wide))
+    assert narrow_numbers == wide_numbers, (
+        f"{args}: numbers differ at 80 columns: only narrow "
+        f"{sorted(narrow_numbers - wide_numbers)[:5]}, only wide "
+        f"{sorted(wide_numbers - narrow_numbers)[:5]}")
+
+
+#: a rule on the fields of the synthetic run, with a long title, so tasks and alerts have rows
+RULES = """
+rules:
+  - name: valuable_customers_drifting_away_from_us
+    when:
+      customer: ["tier in [diamond, core]", "churn_risk > 0.5"]
+    actions:
+      - task: {title: "Call {customer_id} about their order history and renewal", assignee: amy}
+    severity: high
+"""
+
+
+@pytest.fixture(scope="module")
+def ops_store(world):
+    """One operational store for the world: the rules fired once (alerts and tasks), a key,
+    and a saved segment with a long name and condition."""
+    from upmarket.opstore import store as ops
+
+    place = Path(world.removeprefix("duckdb://")).parent
+    store = f"sqlite:///{place}/ops.sqlite"
+    rules = place / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    for args in (["alerts", "check", "--rules", str(rules)],
+                 ["segments", "create", "lapsing_high_value_customers_of_tier_one",
+                  "--where", "churn_risk > 0.5 and clv > 100 and tier in ['diamond', 'core']"]):
+        invoke(args, world, 250, store)
+    ops.create_key(ops.open_store(store), "crm export", ["export", "read"])
+    return store
+
+
+@pytest.mark.parametrize("args", STORE_COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_store_tables_fit_80_columns(world, ops_store, args):
+    narrow = invoke(args, world, 80, ops_store)
+    assert "─" in narrow or "━" in narrow or args[0] == "actions", f"{args}: no table\n{narrow}"
+    long = [line for line in narrow.splitlines() if cell_len(line) > 80]
+    assert not long, f"{args}: {len(long)} lines over 80 columns, e.g. {long[0]!r}"
+    # a key's prefix is shown cut on purpose (the rest is the secret): no other cell is
+    assert "…" not in narrow.replace("_…", ""), f"{args}: a cell is cut short:\n{narrow}"
+    wide = invoke(args, world, 250, ops_store)
     narrow_numbers, wide_numbers = set(NUMBER.findall(narrow)), set(NUMBER.findall(wide))
     assert narrow_numbers == wide_numbers, (
         f"{args}: numbers differ at 80 columns: only narrow "

@@ -84,6 +84,17 @@ def test_clv_distribution_stacks_every_customer_once(frames):
         assert list(t.y) == list(np.bincount(idx, minlength=len(edges) - 1))
 
 
+def test_clv_axis_counts_as_each_language_does(frames):
+    """Chinese groups by 万 (ten thousand) and 亿, never k or M; English keeps k and M."""
+    assert [F._short(v, "zh-CN") for v in (950, 7449.8, 74_480, 1.4e6, 2.5e8)] == [
+        "950", "7,450", "7.45万", "140万", "2.5亿"]
+    assert [F._short(v, "en") for v in (950, 7449.8, 74_480, 1.4e6)] == [
+        "950", "7.45k", "74.5k", "1.4M"]
+    res = frames["results"].assign(clv=frames["results"]["clv"] * 100)  # amounts past 万
+    ticks = F.fig_clv_distribution(res, "zh").layout.xaxis.ticktext
+    assert any("万" in t for t in ticks) and not any(re.search(r"\d[kM]$", t) for t in ticks)
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.one_of(st.floats(0, 1e7), st.floats(-100, 0), st.just(0.0)), min_size=1,
                 max_size=60), st.integers(2, 40))

@@ -47,7 +47,10 @@ def friendly(fn):
         try:
             return fn(*args, **kwargs)
         except UpmarketError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            from upmarket.i18n import label
+
+            prefix = label("error_prefix", kwargs.get("lang"))
+            err.print(f"[bold red]{prefix}[/]{exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper

@@ -605,10 +605,28 @@ def _model_name(name: str, lang: str) -> str:
     return label(key, lang)
 
 
+#: The messages of a failed fit a reader meets on ordinary data (`models.ml_value`), so they
+#: can be told in the reader's language; any other keeps the model's own words.
+_FIT_MESSAGES = (
+    (r"only (?P<n>\d+) customers bought before the training cut-off (?P<cutoff>[\d-]+);.*",
+     "holdout.fit.few_buyers"),
+    (r"no purchases before (?P<day>[\d-]+) to learn from", "holdout.fit.no_history"),
+)
+
+
 def _reason_text(row, lang: str) -> str:
-    """Why a model is not usable, in the user's language; a failed fit keeps its own message."""
+    """Why a model is not usable, in the user's language; a failed fit keeps its own message
+    unless it is one of `_FIT_MESSAGES`."""
+    import re
+
     if row["reason"] == "no_fit":
-        return label("holdout.reason.no_fit", lang) + ": " + row["note"].removeprefix("no fit: ")
+        note = row["note"].removeprefix("no fit: ")
+        for pattern, key in _FIT_MESSAGES:
+            found = re.fullmatch(pattern, note)
+            if found:
+                note = label(key, lang, **found.groupdict())
+                break
+        return label("holdout.reason.no_fit", lang) + label("holdout.fit.colon", lang) + note
     return label(f"holdout.reason.{row['reason']}", lang)
 
 

@@ -153,6 +153,7 @@ def quarantine(
     limit: Annotated[int, typer.Option(help="How many rows to show.")] = 20,
     warehouse: Warehouse = DEFAULT_URL,
     as_json: AsJson = False,
+    lang: Lang = "en",
 ):
     """Rows that were read but not accepted: file, row, field, reason, raw row."""
     from upmarket.warehouse import connect
@@ -165,15 +166,20 @@ def quarantine(
     if as_json:
         print(rows.to_json(orient="records", date_format="iso", force_ascii=False))
         return
-    t = Table("source", "row", "field", "reason", "raw")
+    from upmarket.warehouse import validate
+
+    t = Table(*(label(k, lang) for k in ("quarantine.source", "row", "field", "reason",
+                                         "quarantine.raw")))
     for r in rows.itertuples():
-        t.add_row(r.source, str(r.row_number), r.field, r.reason, r.raw[:80])
+        # the stored reason stays English (queries, --json); the reader gets their language
+        t.add_row(r.source, str(r.row_number), validate.column_name(r.field, lang)
+                  if r.field else "", validate.reason_text(r.reason, lang), r.raw[:80])
     console.print(t)
 
 
 @app.command()
 @friendly
-def status(warehouse: Warehouse = DEFAULT_URL, as_json: AsJson = False):
+def status(warehouse: Warehouse = DEFAULT_URL, as_json: AsJson = False, lang: Lang = "en"):
     """What the warehouse holds: rows per table and recent runs."""
     from upmarket.warehouse import connect
     from upmarket.warehouse.runs import runs as list_runs
@@ -186,14 +192,22 @@ def status(warehouse: Warehouse = DEFAULT_URL, as_json: AsJson = False):
         print(json.dumps({"warehouse": wh.url, "tables": counts,
                           "runs": recent.to_dict("records")}, default=str, ensure_ascii=False))
         return
-    t = Table("table", "rows", title=wh.url, title_justify="left")
+    import pandas as pd
+
+    zh = current_lang(lang) == "zh-CN"
+    t = Table(label("table", lang), label("rows", lang), title=wh.url, title_justify="left")
     for name, n in counts.items():
-        t.add_row(name, f"{n:,}")
+        # in Chinese the table's name in words; in English the name `ingest` and queries use
+        t.add_row(label(f"report.table.{name}", lang)
+                  if zh and f"report.table.{name}" in LABELS else name, f"{n:,}")
     console.print(t)
     if not recent.empty:
-        r = Table("run", "as of", "status", "finished", title="runs", title_justify="left")
+        r = Table(*(label(f"status.{k}", lang) for k in ("run", "as_of", "state", "finished")),
+                  title=label("status.runs", lang), title_justify="left")
         for row in recent.itertuples():
-            r.add_row(row.run_id, f"{row.as_of:%Y-%m-%d}", row.status, f"{row.finished:%Y-%m-%d %H:%M:%S}")
+            finished = "—" if pd.isna(row.finished) else f"{row.finished:%Y-%m-%d %H:%M:%S}"
+            r.add_row(row.run_id, f"{row.as_of:%Y-%m-%d}",
+                      value_label("run_state", row.status, lang), finished)
         console.print(r)
 
 

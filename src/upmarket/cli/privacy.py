@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from upmarket.cli import AsJson, Warehouse, app, console, err, friendly
+from upmarket.cli import AsJson, Lang, Warehouse, app, console, err, friendly
+from upmarket.i18n import LABELS, current_lang, label
 from upmarket.cli.service import Database
 from upmarket.errors import UpmarketError
 from upmarket.locations import STORE_URL
@@ -71,6 +72,7 @@ def consents_set(
         help="Where it came from (default: cli and who ran it).")] = None,
     database: Database = STORE_URL,
     as_json: AsJson = False,
+    lang: Lang = "en",
 ):
     """Record a consent given or withdrawn, in force at once: exports and segment lists
     honour it before the next run copies it to the warehouse.
@@ -86,9 +88,17 @@ def consents_set(
     if as_json:
         print(json.dumps({"received": rep.received, "stored": rep.stored}))
         return
-    state = "given" if granted else "withdrawn"
-    console.print(f"{customer_id}: {purpose} consent on {channel.strip().lower()} {state}"
-                  + ("" if rep.stored else " (already recorded)"), highlight=False)
+    from upmarket.data_labels import channel_name
+
+    state = label("consent.given" if granted else "consent.withdrawn", lang)
+    console.print(label("consent.recorded", lang, customer=customer_id,
+                        purpose=_purpose(purpose, lang),
+                        channel=channel_name(channel.strip().lower(), lang), state=state)
+                  + ("" if rep.stored else label("consent.already", lang)), highlight=False)
+
+
+def _purpose(code: str, lang: str) -> str:
+    return label(f"purpose.{code}", lang) if f"purpose.{code}" in LABELS else code
 
 
 @consents_app.command("list")
@@ -98,6 +108,7 @@ def consents_list(
     database: Database = STORE_URL,
     warehouse: Warehouse = DEFAULT_URL,
     as_json: AsJson = False,
+    lang: Lang = "en",
 ):
     """A customer's consents in force now and their history (warehouse and operational store).
     Audited as a read of personal data."""
@@ -114,17 +125,25 @@ def consents_list(
                           "in_force": [r.model_dump(mode="json") for r in found["in_force"]]},
                          ensure_ascii=False))
         return
-    t = Table("purpose", "channel", "in force", "since", title=f"consents of {customer_id}",
-              title_justify="left")
+    from upmarket.data_labels import channel_name
+
+    def col(*keys):
+        return [label(f"consent.col.{k}", lang) for k in keys]
+
+    t = Table(*col("purpose", "channel", "in_force", "since"),
+              title=label("consent.title", lang, customer=customer_id), title_justify="left")
     for r in found["in_force"]:
-        t.add_row(r.purpose, r.channel, "given" if r.granted else "withdrawn",
+        t.add_row(_purpose(r.purpose, lang), channel_name(r.channel, lang),
+                  label("consent.given" if r.granted else "consent.withdrawn", lang),
                   f"{r.since:%Y-%m-%d %H:%M}")
     console.print(t)
-    h = Table("ts", "purpose", "channel", "granted", "source", "pending", title="history",
-              title_justify="left")
+    h = Table(*col("ts", "purpose", "channel", "granted", "source", "pending"),
+              title=label("consent.history", lang), title_justify="left")
+    yes, no = label("consent.yes", lang), label("consent.no", lang)
     for r in found["history"]:
-        h.add_row(f"{r.ts:%Y-%m-%d %H:%M:%S}", r.purpose, r.channel, "yes" if r.granted else "no",
-                  r.source or "—", "yes" if r.pending else "")
+        h.add_row(f"{r.ts:%Y-%m-%d %H:%M:%S}", _purpose(r.purpose, lang),
+                  channel_name(r.channel, lang), yes if r.granted else no,
+                  r.source or "—", yes if r.pending else "")
     console.print(h)
 
 
@@ -136,6 +155,7 @@ def privacy_export(
         help="Write the JSON here (default: print it).")] = None,
     database: Database = STORE_URL,
     warehouse: Warehouse = DEFAULT_URL,
+    lang: Lang = "en",
 ):
     """Everything held on one person, as JSON: their rows in every warehouse table, in the
     current run's outputs, in the quarantine and in the operational store (events of their
@@ -153,8 +173,10 @@ def privacy_export(
         return
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
-    held = "nothing held" if doc["rows"] == 0 else f"{doc['rows']:,} rows"
-    console.print(f"wrote the data held on {customer_id} to {out} ({held})", highlight=False)
+    held = label("privacy.nothing_held", lang) if doc["rows"] == 0 \
+        else label("privacy.rows_held", lang, rows=f"{doc['rows']:,}")
+    console.print(label("privacy.wrote", lang, customer=customer_id, out=out, held=held),
+                  highlight=False)
 
 
 @privacy_app.command("erase")
@@ -165,6 +187,7 @@ def privacy_erase(
     database: Database = STORE_URL,
     warehouse: Warehouse = DEFAULT_URL,
     as_json: AsJson = False,
+    lang: Lang = "en",
 ):
     """Erase one person everywhere: their id becomes a random token (the same in every table,
     so revenue and order counts still add up), their attributes and free text are nulled,
@@ -176,32 +199,41 @@ def privacy_erase(
     from upmarket.activation.erasure import erase_person
 
     if not yes:
-        raise UpmarketError(f"erasing {customer_id} cannot be undone: add --yes to confirm "
-                            "(`upmarket privacy export` first if they asked for a copy)")
+        raise UpmarketError(label("privacy.confirm", lang, customer=customer_id))
     with _opened(database, warehouse) as (store, wh):
         rep = erase_person(wh, store, customer_id)
     if as_json:
         print(json.dumps(rep.to_dict()))
         return
-    listed = (f"; {rep.listed} identifier(s) added to the suppression list, so later "
-              "ingestion and collection refuse them" if rep.listed else "")
+    listed = label("privacy.listed", lang, n=rep.listed) if rep.listed else ""
     if rep.nothing_held:
-        console.print(f"nothing held on {customer_id}: nothing to erase{listed}",
-                      highlight=False)
+        console.print(label("privacy.nothing_to_erase", lang, customer=customer_id,
+                            listed=listed), highlight=False)
         return
     rows = sum(rep.warehouse.values()) + sum(rep.opstore.values()) + rep.quarantine
-    console.print(f"erased {customer_id}: {rows:,} rows anonymised as {rep.token}, "
-                  f"{sum(rep.deleted.values())} deleted{listed}", highlight=False)
-    t = Table("where", "table", "rows")
+    console.print(label("privacy.erased", lang, customer=customer_id, rows=f"{rows:,}",
+                        token=rep.token, deleted=sum(rep.deleted.values()), listed=listed),
+                  highlight=False)
+    zh = current_lang(lang) == "zh-CN"
+
+    def table_name(name: str) -> str:
+        # in Chinese a table by its name in words, a run's output ("results__<run>") by what
+        # it holds; a table without such a name by its own
+        base = name.split("__")[0]
+        return label(f"report.table.{base}", lang) \
+            if zh and f"report.table.{base}" in LABELS else name
+
+    t = Table(label("privacy.where", lang), label("table", lang), label("rows", lang))
     for where, found in (("warehouse", rep.warehouse), ("opstore", rep.opstore),
-                         ("opstore (deleted)", rep.deleted)):
+                         ("opstore_deleted", rep.deleted)):
         for name, n in sorted(found.items()):
-            t.add_row(where, name, f"{n:,}")
+            t.add_row(label(f"privacy.{where}", lang), table_name(name), f"{n:,}")
     if rep.quarantine:
-        t.add_row("warehouse", "quarantine (raw blanked)", f"{rep.quarantine:,}")
+        t.add_row(label("privacy.warehouse", lang), label("privacy.quarantine_blanked", lang),
+                  f"{rep.quarantine:,}")
     console.print(t)
     for problem in rep.not_compacted:
-        err.print(f"not yet gone from the file's bytes: {problem}", highlight=False)
+        err.print(label("privacy.not_compacted", lang, problem=problem), highlight=False)
 
 
 @privacy_app.command("compact")

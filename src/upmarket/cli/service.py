@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from upmarket.cli import AsJson, Warehouse, app, console, err, friendly
+from upmarket.cli import AsJson, Lang, Warehouse, app, console, err, friendly
 from upmarket.locations import STORE_ENV, STORE_URL
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
@@ -83,6 +83,7 @@ def keys_create(
         "--scope", help="collect (write events only), read, export, admin; repeat for several.")],
     database: Database = STORE_URL,
     as_json: AsJson = False,
+    lang: Lang = "en",
 ):
     """Create an API key. The key is printed once and only its hash is kept: store it now."""
     from upmarket.opstore.store import create_key, open_store
@@ -96,14 +97,19 @@ def keys_create(
         print(json.dumps({"id": record.id, "name": record.name, "prefix": record.prefix,
                           "scopes": sorted(record.scopes), "key": key}))
         return
-    console.print(f"key {record.id} ({record.name}, scopes: {', '.join(sorted(record.scopes))}):")
+    from upmarket.i18n import current_lang, label, value_label
+
+    scopes = ("、" if current_lang(lang) == "zh-CN" else ", ").join(
+        value_label("scope", s, lang) for s in sorted(record.scopes))
+    console.print(label("key.made", lang, id=record.id, name=record.name, scopes=scopes),
+                  highlight=False)
     print(key)
-    err.print("this key is shown once; keep it in a secret store")
+    err.print(label("key.shown_once", lang))
 
 
 @keys_app.command("list")
 @friendly
-def keys_list(database: Database = STORE_URL, as_json: AsJson = False):
+def keys_list(database: Database = STORE_URL, as_json: AsJson = False, lang: Lang = "en"):
     """The keys with their scopes and whether they are revoked (never the keys themselves)."""
     from upmarket.opstore.store import list_keys, open_store
 
@@ -118,10 +124,15 @@ def keys_list(database: Database = STORE_URL, as_json: AsJson = False):
     if as_json:
         print(json.dumps({"keys": rows}))
         return
-    t = Table("id", "name", "prefix", "scopes", "created", "revoked")
-    for r in rows:
-        t.add_row(str(r["id"]), r["name"], f"um_{r['prefix']}_…", " ".join(r["scopes"]),
-                  r["created"], r["revoked"] or "—")
+    from upmarket.i18n import label, value_label
+
+    t = Table(*(label(f"key.{k}", lang) for k in ("id", "name", "prefix", "scopes", "created",
+                                                  "revoked")))
+    for k in found:
+        t.add_row(str(k.id), k.name, f"um_{k.prefix}_…",
+                  " ".join(value_label("scope", s, lang) for s in sorted(k.scopes)),
+                  f"{k.created:%Y-%m-%d %H:%M}", f"{k.revoked:%Y-%m-%d %H:%M}" if k.revoked
+                  else "—")
     console.print(t)
 
 

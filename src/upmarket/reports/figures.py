@@ -192,15 +192,23 @@ def fig_clv_distribution(results: pd.DataFrame, lang: str = "en", *, bins: int =
     step = max(1, len(ticks) // 8)
     at = list(range(0, len(edges), step))
     fig.update_xaxes(tickmode="array", tickvals=[i - 0.5 for i in at],
-                     ticktext=[_short(edges[i]) for i in at],
+                     ticktext=[_short(edges[i], lang) for i in at],
                      title_text=label("report.axis.clv", lang))
     fig.update_yaxes(title_text=label("report.axis.customers", lang))
     return _style(fig, name, title, barmode="stack", bargap=0.05)
 
 
-def _short(v: float) -> str:
-    """An axis number in few characters: 950, 1.2k, 35k, 1.4M."""
+def _short(v: float, lang: str = "en") -> str:
+    """An axis number in few characters, as each language counts: 950, 1.2k, 35k, 1.4M in
+    English; 950, 1,200, 3.5万, 140万 in Chinese, which groups by ten thousand (万, 亿) and
+    does not read k or M."""
     a = abs(v)
+    if lang == "zh-CN":
+        if a >= 1e8:
+            return f"{v / 1e8:.3g}亿"
+        if a >= 1e4:
+            return f"{v / 1e4:.3g}万"
+        return f"{float(f'{v:.3g}'):,.0f}" if a >= 10 else f"{v:.3g}"
     if a >= 1e6:
         return f"{v / 1e6:.3g}M"
     if a >= 1e3:

@@ -54,6 +54,7 @@ import plotly.graph_objects as go
 from plotly.utils import PlotlyJSONEncoder
 
 from upmarket.activation import privacy
+from upmarket.currency import run_symbol
 from upmarket.errors import NoRun
 from upmarket.data_labels import DataLabels
 from upmarket.i18n import LABELS, current_lang, label, value_label
@@ -347,19 +348,19 @@ def _dim_title(card: sc.Scorecard, key: str, lang: str) -> str:
     return label(f"scorecard.dim.{key}", lang) if f"scorecard.dim.{key}" in LABELS else key
 
 
-def _target_text(row, unit: str, lang: str) -> str:
+def _target_text(row, unit: str, lang: str, symbol: str | None = None) -> str:
     text = str(row.target_text)
     if _finite(row.target):
         if text.lstrip().startswith(("<", ">", "≥", "≤")):
             comparator = text.rstrip("0123456789.% ").strip()
-            return f"{comparator} {fmt(row.target, unit, lang)}"
+            return f"{comparator} {fmt(row.target, unit, lang, symbol)}"
         if any(ch in text for ch in "+-−"):
-            return f"{text} → {fmt(row.target, unit, lang)}"
-        return fmt(row.target, unit, lang)
+            return f"{text} → {fmt(row.target, unit, lang, symbol)}"
+        return fmt(row.target, unit, lang, symbol)
     return text
 
 
-def scorecard_rows(c: sc.Comparison, lang: str) -> list[dict]:
+def scorecard_rows(c: sc.Comparison, lang: str, symbol: str | None = None) -> list[dict]:
     """The scorecard as table rows: one per metric, grouped by dimension, with this period's
     actual, target, attainment and points, the comparison period's actual and the change."""
     card = c.current.card
@@ -377,13 +378,13 @@ def scorecard_rows(c: sc.Comparison, lang: str) -> list[dict]:
                 "dimension_score": fmt(dims.loc[d.key, "score"], "score"),
                 "weight": f"{d.weight:.0%}",
                 "metric": _metric_title(card, r.metric, lang),
-                "actual": fmt(r.actual, r.unit, lang),
-                "target": _target_text(r, r.unit, lang),
+                "actual": fmt(r.actual, r.unit, lang, symbol),
+                "target": _target_text(r, r.unit, lang, symbol),
                 "attainment": (f"{r.attainment:.0%}" if ok else
                                label(f"scorecard.status.{r.status}", lang)),
                 "met": bool(r.met) if ok and r.met is not None and not pd.isna(r.met) else False,
                 "points": f"{r.points:.1f}" if ok else "—",
-                "compare": fmt(before, r.unit, lang),
+                "compare": fmt(before, r.unit, lang, symbol),
                 "change": change_text(r.actual, before, r.unit),
                 "note": _note_text(card, r.note, r.note_args, lang),
             })
@@ -413,7 +414,7 @@ def model_clv_at(wh: Warehouse, end: datetime, results: pd.DataFrame | None = No
 
 def _kpi_rows(wh: Warehouse, p: sc.Period, other: sc.Period, c: sc.Comparison | None,
               provider: sc.WarehouseMetrics, lang: str, results: pd.DataFrame | None = None,
-              as_of: datetime | None = None) -> list[dict]:
+              as_of: datetime | None = None, symbol: str | None = None) -> list[dict]:
     cur, before = order_kpis(wh, p), order_kpis(wh, other)
     measured = provider.measure(["net_revenue"], [p, other])
     for key, src in (("net_revenue", measured),):
@@ -436,13 +437,13 @@ def _kpi_rows(wh: Warehouse, p: sc.Period, other: sc.Period, c: sc.Comparison | 
     for key, unit in KPIS:
         v, b = cur.get(key), before.get(key)
         rows.append({"key": key, "label": label(f"report.kpi.{key}", lang),
-                     "value": fmt(v, unit, lang), "compare": fmt(b, unit, lang),
+                     "value": fmt(v, unit, lang, symbol), "compare": fmt(b, unit, lang, symbol),
                      "change": change_text(v, b, unit), "trend": _trend(v, b)})
     return rows
 
 
 def _campaign_rows(campaign_roi: pd.DataFrame | None, experiments: pd.DataFrame | None,
-                   p: sc.Period, lang: str) -> list[dict]:
+                   p: sc.Period, lang: str, symbol: str | None = None) -> list[dict]:
     """Campaigns that ran at some point in the period, with their ROI and A/B verdict."""
     if campaign_roi is None or campaign_roi.empty:
         return []
@@ -466,8 +467,8 @@ def _campaign_rows(campaign_roi: pd.DataFrame | None, experiments: pd.DataFrame 
             "name": r.name if isinstance(r.name, str) and r.name else r.campaign_id,
             "channel": r.channel or "—",
             "dates": f"{pd.Timestamp(r.start):%Y-%m-%d} – {pd.Timestamp(r.end):%Y-%m-%d}",
-            "cost": fmt(r.cost, "currency"), "touched": fmt(r.touched, "count"),
-            "profit": fmt(r.profit, "currency"),
+            "cost": fmt(r.cost, "currency", lang, symbol), "touched": fmt(r.touched, "count"),
+            "profit": fmt(r.profit, "currency", lang, symbol),
             "roi": f"{r.roi:.2f}×" if _finite(r.roi) else "—",
             "roi_long_term": f"{r.roi_long_term:.2f}×" if _finite(r.roi_long_term) else "—",
             "verdict": verdict,
@@ -522,6 +523,7 @@ def _signals(row, lang: str) -> str:
 def _customer_lists(wh: Warehouse, results: pd.DataFrame | None,
                     actions: pd.DataFrame | None, lang: str, with_pii: bool, data: ReportData
                     ) -> None:
+    symbol = run_symbol(data.run)
     risky = F.at_risk_premium(results) if results is not None else pd.DataFrame()
     data.at_risk_total = len(risky)
     top = risky.head(TOP_N)
@@ -531,8 +533,9 @@ def _customer_lists(wh: Warehouse, results: pd.DataFrame | None,
             action = getattr(r, "next_best_action", None)
             data.at_risk.append({
                 "ref": ref, "tier": value_label("tier", str(r.tier), lang),
-                "clv": fmt(r.clv, "currency"), "churn_risk": fmt(r.churn_risk, "share"),
-                "at_stake": fmt(r.at_stake, "currency"),
+                "clv": fmt(r.clv, "currency", lang, symbol),
+                "churn_risk": fmt(r.churn_risk, "share"),
+                "at_stake": fmt(r.at_stake, "currency", lang, symbol),
                 "stage": value_label("stage", str(getattr(r, "lifecycle_stage", "")), lang),
                 "signals": _signals(r, lang),
                 "action": value_label("action", str(action), lang)
@@ -552,7 +555,7 @@ def _customer_lists(wh: Warehouse, results: pd.DataFrame | None,
                 "ref": ref, "tier": value_label("tier", str(r.tier), lang),
                 "product": r.product_name if isinstance(r.product_name, str) else (r.sku or "—"),
                 "probability": fmt(r.probability, "share"),
-                "expected_value": fmt(r.expected_value, "currency"),
+                "expected_value": fmt(r.expected_value, "currency", lang, symbol),
                 "channel": r.channel if isinstance(r.channel, str) else "—",
                 "reason": getattr(r, reason, None) or "—",
             })
@@ -567,7 +570,8 @@ def _risk_value(indicator: str, value) -> str:
     return f"{float(value):,.1f}"
 
 
-def _risk_rows(register: pd.DataFrame | None, lang: str) -> list[dict]:
+def _risk_rows(register: pd.DataFrame | None, lang: str, symbol: str | None = None
+               ) -> list[dict]:
     if register is None or register.empty:
         return []
     rank = {"high": 0, "medium": 1, "low": 2}
@@ -586,7 +590,7 @@ def _risk_rows(register: pd.DataFrame | None, lang: str) -> list[dict]:
             "threshold": f"{sign} {_risk_value(x.indicator, x.threshold)}",
             "level": value_label("band", str(x.level), lang),
             "impact": value_label("band", str(x.impact), lang),
-            "exposure": fmt(x.exposure, "currency"),
+            "exposure": fmt(x.exposure, "currency", lang, symbol),
             "owner": label(f"risk.owner.{x.owner}", lang)
             if f"risk.owner.{x.owner}" in LABELS else x.owner,
             "action": label(x.action, lang) if x.action in LABELS else "—",
@@ -727,11 +731,14 @@ def gather(wh: Warehouse, *, cycle: str = "quarter", period=None, lang: str = "e
     clv = results[["customer_id", "clv"]] if results is not None and "clv" in results else None
     provider = sc.WarehouseMetrics(wh, results=clv, results_as_of=as_of)
     data.scorecard = sc.compare(sc.load_scorecard("effect_index"), provider, p, other)
-    data.kpis = _kpi_rows(wh, p, other, data.scorecard, provider, lang, clv, as_of)
-    data.campaigns = _campaign_rows(frames["campaign_roi"], frames["experiments"], p, lang)
+    # amounts in the currency of the run's policy (`currency.run_symbol`), as its summary
+    symbol = run_symbol(run)
+    data.kpis = _kpi_rows(wh, p, other, data.scorecard, provider, lang, clv, as_of, symbol)
+    data.campaigns = _campaign_rows(frames["campaign_roi"], frames["experiments"], p, lang,
+                                    symbol)
     data.action_impact = _impact_rows(frames["action_impact"], frames["nba_learned"], lang)
     _customer_lists(wh, results, actions, lang, with_pii, data)
-    data.risks = _risk_rows(frames["risk_register"], lang)
+    data.risks = _risk_rows(frames["risk_register"], lang, symbol)
     data.saved_segments = saved_segments.summary(wh, run=run)
     data.profiles = demographics.display(demographics.profiles(wh, run=run), lang)
     if with_figures:
@@ -943,7 +950,7 @@ def render(data: ReportData) -> str:
                                card=label("scorecard.card.effect_index", lang),
                                period=c.current.subject, compare=c.previous.subject)
                          if c is not None else ""),
-        scorecard_rows=scorecard_rows(c, lang) if c is not None else [],
+        scorecard_rows=scorecard_rows(c, lang, run_symbol(data.run)) if c is not None else [],
         scorecard_index=fmt(c.current.index, "score") if c is not None else "—",
         scorecard_compare_index=fmt(c.previous.index, "score") if c is not None else "—",
         scorecard_delta=(f"{c.delta:+.1f}" if c is not None and c.delta is not None else "—"),

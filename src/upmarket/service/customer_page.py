@@ -35,6 +35,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from upmarket.activation import privacy
 from upmarket.data_labels import channel_name
 from upmarket.errors import NoRun, UnknownCustomer, WarehouseError
+from upmarket.currency import money
 from upmarket.i18n import label, value_label
 from upmarket.opstore import store as ops
 from upmarket.service import profiles
@@ -71,6 +72,8 @@ def customer_router(store: ops.Store, app_state, sessions: Sessions, csrf: Csrf,
         cookie = request.cookies.get(COOKIE)
         html = _templates.get_template(name).render(
             lang=lang, short=_short(lang), t=lambda k, **f: label(k, lang, **f),
+            money=lambda v, decimals=0: money(v, lang, decimals,
+                                              policy=(ctx.get("v") or {}).get("currency")),
             vl=lambda kind, code: value_label(kind, str(code), lang),
             ch=lambda code: channel_name(code, lang) if code else "",
             key_name=key.name, pii=key.allows("export"), csrf_field=FIELD,

@@ -29,6 +29,7 @@ from upmarket.activation import privacy
 from upmarket.data_labels import channel_name
 from upmarket.errors import UnknownCustomer
 from upmarket.features.engagement import consents_in_force
+from upmarket.currency import run_symbol
 from upmarket.i18n import current_lang, label, value_label
 from upmarket.models.churn import signal_text
 from upmarket.models.clv_interval import clv_interval
@@ -95,7 +96,8 @@ def customer_view(wh: Warehouse, store: ops.Store | None, customer_id: str, *, l
             f"{pd.Timestamp(run['as_of']):%Y-%m-%d}); only customers who bought before the "
             "run's as-of date have results")
     view = {"customer_id": shown_id or customer_id, "run_id": run_id,
-            "as_of": pd.Timestamp(run["as_of"]).to_pydatetime(), "pii": pii}
+            "as_of": pd.Timestamp(run["as_of"]).to_pydatetime(), "pii": pii,
+            "currency": run_symbol(run)}
     view["identity"], view["profile"] = _identity(wh, customer_id, pii)
     view["tier"] = _tier(row, lang)
     view["value"] = _value(row, run, customer_id)

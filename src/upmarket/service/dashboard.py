@@ -33,6 +33,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from upmarket.activation import privacy
 from upmarket.errors import NoRun, WarehouseError
 from upmarket.data_labels import channel_name
+from upmarket.currency import money, run_symbol
 from upmarket.i18n import LABELS, label, subject_label, value_label
 from upmarket.opstore import automation as auto
 from upmarket.opstore import store as ops
@@ -144,6 +145,7 @@ def dashboard_data(wh: Warehouse, store: ops.Store, *, lang: str, clear_ids: boo
     # (the comparison table stays in the warehouse: the page shows no per-model figures)
     summary = run.get("counts") or {}
     return {"run_id": run_id, "as_of": pd.Timestamp(run["as_of"]).strftime("%Y-%m-%d"),
+            "currency": run_symbol(run),
             "customers": len(res), "total_clv": clv["total_12m_margin"],
             "mean_clv": clv["mean_12m_margin"],
             "premium_at_risk": len(risky_all), "open_tasks": len(all_open),
@@ -264,6 +266,7 @@ def dashboard_router(store: ops.Store, app_state, sessions: Sessions,
                             else "read_dashboard", data["run_id"], lang=lang)
         html = _templates.get_template("dashboard.html.j2").render(
             lang=lang, t=lambda k, **f: label(k, lang, **f), d=data, charts=charts,
+            money=lambda v, decimals=0: money(v, lang, decimals, policy=data["currency"]),
             key_name=key.name, now=now, plotly_style_ids=plotly_style_ids(), csrf_field=FIELD,
             pii=clear,
             csrf_token=csrf.token(f"session:{cookie}"), csp_nonce=csp_nonce(request))

@@ -74,6 +74,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from upmarket.currency import money
 from upmarket.i18n import label
 from upmarket.errors import NoRun, UpmarketError
 from upmarket.features.behaviour import latest_nps
@@ -609,9 +610,11 @@ class MetricProvider:
         raise NotImplementedError
 
 
-def format_value(value, unit: str, lang: str | None = None) -> str:
+def format_value(value, unit: str, lang: str | None = None, symbol: str | None = None) -> str:
     """A metric value as the CLI and the report show it, by its unit (`MetricSpec.unit`), in
-    `lang`'s words for units (小时 for hours); '—' when there is none."""
+    `lang`'s words for units (小时 for hours) and with its currency (`currency.money`: ¥ in
+    Chinese unless set otherwise; `symbol`: the policy's, `currency.run_symbol`); '—' when
+    there is none."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     try:
@@ -622,7 +625,9 @@ def format_value(value, unit: str, lang: str | None = None) -> str:
     value = float(value)
     if unit == "share":
         return f"{value:.1%}"
-    if unit in ("currency", "count"):
+    if unit == "currency":
+        return money(value, lang, policy=symbol)
+    if unit == "count":
         return f"{value:,.0f}"
     if unit == "hours":
         return label("unit.hours", lang, n=f"{value:.1f}")
