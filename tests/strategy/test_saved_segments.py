@@ -18,6 +18,7 @@ from segment_world import N, make_world, sql
 from typer.testing import CliRunner
 
 from upmarket.activation import rules as R
+from upmarket.activation.holdout import HoldoutSettings
 from upmarket.cli import app
 from upmarket.opstore import store as ops
 from upmarket.strategy import saved_segments as ss
@@ -138,7 +139,9 @@ rules:
     store = ops.open_store(f"sqlite:///{tmp_path}/ops.sqlite")
     wh = connect(url, create=False)
     try:
-        fired = R.evaluate_run(wh, store, None, rules)
+        # no control group: which customers the segment selects is under test here
+        fired = R.evaluate_run(wh, store, None, rules,
+                               holdout_settings=HoldoutSettings(share=0.0))
     finally:
         wh.close()
         store.close()
