@@ -8,17 +8,11 @@ world as test artefacts. Skips, saying why, when Chromium is not installed."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 
-import httpx
 import pytest
 
+from tests.service.dashboard_server import running_dashboard
 from tests.service import customer_world as cw
 from upmarket.opstore import store as ops
 
@@ -27,12 +21,6 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="the dashboard's browser tests need Debian's Chromium "
     "(`apt install chromium`); it is not installed on this machine")
 
-SERVER = """
-import sys, uvicorn
-from upmarket.service.app import create_app
-uvicorn.run(create_app(sys.argv[1], sys.argv[2]), host="127.0.0.1", port=int(sys.argv[3]),
-            log_level="warning")
-"""
 
 
 @pytest.fixture(scope="module")
@@ -41,25 +29,8 @@ def served(tmp_path_factory):
     world = cw.build(folder)
     store = ops.open_store(world.store_url)
     keys = {s: ops.create_key(store, f"{s} key", [s])[1] for s in ("read", "export")}
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, world.store_url, world.warehouse,
-                             str(port)], start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    else:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("the dashboard server did not start")
-    yield base, keys, folder
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(30)
+    with running_dashboard(world.store_url, world.warehouse) as base:
+        yield base, keys, folder
     store.close()
 
 

@@ -6,18 +6,11 @@ installed."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.service.dashboard_server import running_dashboard
 from upmarket.opstore import store as ops
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -25,12 +18,6 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="the dashboard's browser tests need Debian's Chromium "
     "(`apt install chromium`); it is not installed on this machine")
 
-SERVER = """
-import sys, uvicorn
-from upmarket.service.app import create_app
-uvicorn.run(create_app(sys.argv[1], sys.argv[2]), host="127.0.0.1", port=int(sys.argv[3]),
-            log_level="warning")
-"""
 
 
 @pytest.fixture(scope="module")
@@ -47,25 +34,8 @@ def served(tmp_path_factory):
     store_url, wh_url = f"sqlite:///{out / 'demo-ops.sqlite'}", f"duckdb://{out / 'demo.duckdb'}"
     store = ops.open_store(store_url)
     _, read_key = ops.create_key(store, "viewer", ["read"])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, store_url, wh_url, str(port)],
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    else:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("the dashboard server did not start")
-    yield base, read_key, d
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(30)
+    with running_dashboard(store_url, wh_url) as base:
+        yield base, read_key, d
     store.close()
 
 

@@ -6,20 +6,14 @@ service's Content-Security-Policy, with screenshots kept as test artefacts."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from segment_world import make_world, sql
 
+from tests.service.dashboard_server import running_dashboard
 from upmarket.opstore import store as ops
 from upmarket.service.app import create_app
 from upmarket.strategy import saved_segments as ss
@@ -95,12 +89,6 @@ def test_count_and_save_are_csrf_checked_and_save_needs_an_export_key(world, tmp
     assert members == set(sql(url, EXPECTED)["customer_id"])
 
 
-SERVER = """
-import sys, uvicorn
-from upmarket.service.app import create_app
-uvicorn.run(create_app(sys.argv[1], sys.argv[2]), host="127.0.0.1", port=int(sys.argv[3]),
-            log_level="warning")
-"""
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="the browser test needs Debian's Chromium "
@@ -112,64 +100,48 @@ def test_the_builder_in_a_browser_in_english_and_chinese(world, tmp_path):
     store_url = f"sqlite:///{tmp_path}/ops.sqlite"
     store = ops.open_store(store_url)
     _, key = ops.create_key(store, "analyst", ["export"])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, store_url, url, str(port)],
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the service did not start")
-        n = len(sql(url, EXPECTED))
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            pg = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-            requested, console = [], []
-            pg.on("request", lambda req: requested.append(req.url))
-            pg.on("console", lambda msg: console.append(msg.text))
-            pg.goto(f"{base}/dashboard/login?lang=en")
-            pg.fill("#key", key)
-            pg.click("button[type=submit]")
-            pg.wait_for_selector("#tiers")
-            pg.click("#segment-builder")
-            pg.wait_for_selector("#builder")
-            pg.fill("#where", CONDITION)
-            pg.click("#count")
-            pg.wait_for_selector("#result")
-            assert f"{n:,} customers" in pg.inner_text("#result")
-            assert pg.input_value("#where") == CONDITION  # kept for the next edit
-            pg.fill("#name", "tier1_browser")
-            pg.click("#save")
-            pg.wait_for_selector("#result")
-            assert "Saved segment tier1_browser" in pg.inner_text("#result")
-            assert "tier1_browser" in pg.inner_text("#saved")
-            assert "Basic" in pg.inner_text("#profile-city_tier")
-            assert "25-34" in pg.inner_text("#profile-age_band")
-            pg.screenshot(path=str(folder / "segment-builder-en.png"), full_page=True)
-            pg.click("text=中文")
-            pg.wait_for_selector("#builder")
-            assert "分群构建器" in pg.inner_text("h1")
-            pg.fill("#where", "tier = dimond and city_tier = 1")
-            pg.click("#count")
-            pg.wait_for_selector("#error")
-            error = pg.inner_text("#error")
-            assert "第 1 个字符处" in error and "diamond" in error
-            assert "按城市等级" in pg.inner_text("#profile-city_tier")
-            pg.screenshot(path=str(folder / "segment-builder-zh.png"), full_page=True)
-            browser.close()
-        assert all(u.startswith(base) for u in requested), requested
-        assert [m for m in console if "Content Security Policy" in m] == []
+        with running_dashboard(store_url, url) as base:
+            n = len(sql(url, EXPECTED))
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+                pg = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+                requested, console = [], []
+                pg.on("request", lambda req: requested.append(req.url))
+                pg.on("console", lambda msg: console.append(msg.text))
+                pg.goto(f"{base}/dashboard/login?lang=en")
+                pg.fill("#key", key)
+                pg.click("button[type=submit]")
+                pg.wait_for_selector("#tiers")
+                pg.click("#segment-builder")
+                pg.wait_for_selector("#builder")
+                pg.fill("#where", CONDITION)
+                pg.click("#count")
+                pg.wait_for_selector("#result")
+                assert f"{n:,} customers" in pg.inner_text("#result")
+                assert pg.input_value("#where") == CONDITION  # kept for the next edit
+                pg.fill("#name", "tier1_browser")
+                pg.click("#save")
+                pg.wait_for_selector("#result")
+                assert "Saved segment tier1_browser" in pg.inner_text("#result")
+                assert "tier1_browser" in pg.inner_text("#saved")
+                assert "Basic" in pg.inner_text("#profile-city_tier")
+                assert "25-34" in pg.inner_text("#profile-age_band")
+                pg.screenshot(path=str(folder / "segment-builder-en.png"), full_page=True)
+                pg.click("text=中文")
+                pg.wait_for_selector("#builder")
+                assert "分群构建器" in pg.inner_text("h1")
+                pg.fill("#where", "tier = dimond and city_tier = 1")
+                pg.click("#count")
+                pg.wait_for_selector("#error")
+                error = pg.inner_text("#error")
+                assert "第 1 个字符处" in error and "diamond" in error
+                assert "按城市等级" in pg.inner_text("#profile-city_tier")
+                pg.screenshot(path=str(folder / "segment-builder-zh.png"), full_page=True)
+                browser.close()
+            assert all(u.startswith(base) for u in requested), requested
+            assert [m for m in console if "Content Security Policy" in m] == []
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
         store.close()
     wh = connect(url, create=False)
     try:

@@ -9,22 +9,16 @@ every test of the file; screenshots of the page in English and Chinese are kept 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from tests.service.dashboard_server import running_dashboard
 from upmarket.activation import privacy
 from upmarket.cli import app
 from upmarket.opstore import store as ops
@@ -53,12 +47,6 @@ Wang Fang,wang.fang@example.com,basic,,C002
 BAD_ROSTER = """name,email,tiers,regions,customers
 Li Wei,li.wei.example.com,diamond,,
 Zhang Min,zhang.min@example.com,gold,,
-"""
-SERVER = """
-import sys, uvicorn
-from upmarket.service.app import create_app
-uvicorn.run(create_app(sys.argv[1], sys.argv[2]), host="127.0.0.1", port=int(sys.argv[3]),
-            log_level="warning")
 """
 
 
@@ -191,25 +179,8 @@ def served(world, assigned):
     store = ops.open_store(world.store_url)
     _, read_key = ops.create_key(store, "crm-desk", ["read"])
     store.close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, world.store_url, world.warehouse,
-                             str(port)], start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    else:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("the dashboard server did not start")
-    yield base, read_key
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(30)
+    with running_dashboard(world.store_url, world.warehouse) as base:
+        yield base, read_key
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="the worklist's browser test needs Debian's "
