@@ -88,6 +88,10 @@ LABELS: dict[str, dict[str, str]] = {
                             "zh-CN": "{col}超过 {n} 个字符"},
     "quarantine.control_character": {"en": "control character in {col}",
                                      "zh-CN": "{col}含控制字符"},
+    "quarantine.points_sign": {"en": "{col} not above 0 for earned, redeemed or expired",
+                               "zh-CN": "获得、兑换或过期的{col}须大于 0"},
+    "quarantine.points_zero": {"en": "{col} of 0 in an adjustment",
+                               "zh-CN": "调整的{col}不能为 0"},
     "quarantine.see_rows": {"en": "See the rows with: upmarket quarantine --batch {batch}",
                             "zh-CN": "查看这些行：upmarket quarantine --batch {batch}"},
     "conflicts_hint": {"en": "To let the file's rows replace the stored ones: ingest it again "
@@ -600,11 +604,11 @@ LABELS: dict[str, dict[str, str]] = {
                  "人；保级期内 {in_grace:,} 人"},
     "members.summary.points": {
         "en": "Points since {start}: opening {opening:,} + earned {earned:,} (after "
-              "{reversed:,} reversed) − redeemed {redeemed:,} − expired {expired:,} = closing "
-              "{closing:,}; {expiring:,} expire next",
+              "{reversed:,} reversed) − redeemed {redeemed:,} − expired {expired:,} "
+              "{adjusted:+,} adjusted = closing {closing:,}; {expiring:,} expire next",
         "zh-CN": "自{start}起积分：期初 {opening:,} + 获得 {earned:,}（已扣回 {reversed:,}）"
-                 " − 兑换 {redeemed:,} − 过期 {expired:,} = 期末 {closing:,}；下一批将过期 "
-                 "{expiring:,}"},
+                 " − 兑换 {redeemed:,} − 过期 {expired:,} 调整 {adjusted:+,} = 期末 "
+                 "{closing:,}；下一批将过期 {expiring:,}"},
     "members.run": {"en": "Membership levels: ", "zh-CN": "会员等级："},
     "members.run_changes": {"en": "; {upgrade:,} up, {downgrade:,} down, {in_grace:,} in grace",
                             "zh-CN": "；升级 {upgrade:,}，降级 {downgrade:,}，保级期 {in_grace:,}"},

@@ -113,9 +113,9 @@ def show(
         s = statement.iloc[0]
         console.print(label("members.summary.points", lang,
                             start=f"{pd.Timestamp(s['period_start']):%Y-%m-%d}",
-                            **{k: int(s[k]) for k in ("opening", "earned", "reversed",
-                                                      "redeemed", "expired", "closing",
-                                                      "expiring")}), highlight=False)
+                            **{k: int(s.get(k, 0)) for k in (
+                                "opening", "earned", "reversed", "redeemed", "expired",
+                                "adjusted", "closing", "expiring")}), highlight=False)
     if entries and len(ledger):
         shown = ledger.head(entries)
         lt = Table(label("members.col.when", lang), label("members.col.kind", lang),
@@ -176,5 +176,6 @@ def summary(
         console.print(label("members.summary.changes", lang, in_grace=found["in_grace"],
                             **found["changes"]), highlight=False)
     if "points" in found:
+        # runs from before adjustments were told apart have none to show
         console.print(label("members.summary.points", lang, start=found["period_start"],
-                            **found["points"]), highlight=False)
+                            **{"adjusted": 0, **found["points"]}), highlight=False)

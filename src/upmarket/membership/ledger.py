@@ -7,13 +7,20 @@
   ⌊what is left of its spend × rate⌋: a wholly cancelled order nets to zero points;
 - **expire**: at the end of the year after the one they were earned in, what is left of a
   year's points lapses (a reversal after its points lapsed has nothing left to take back);
-- **redeem** and **adjust** entries come from redemptions and adjustments, which are not
-  ingested yet.
+- **open**, **redeem**, **adjust** and ingested **earn** and **expire** entries come from an
+  existing programme's data (`upmarket ingest members|points`, `membership.carried`): the
+  balance a member brought over, redemptions, corrections, points earned outside these
+  orders, and the old system's own expiries.
+
+Points are spent first in, first out: a redemption, a negative adjustment or an ingested
+expiry takes from the year whose points lapse soonest, so what lapses at a year's end is what
+is left of that year's points after everything spent from it.
 
 Every entry is a function of orders dated before it and of the level history before them
 (`levels`), so a later run's ledger starts with exactly the entries of an earlier one: nothing
 is rewritten, corrections are new entries. Each member's statement over a period reconciles:
-opening + earned − redeemed − expired = closing, with earned net of reversals.
+opening + earned − redeemed − expired ± adjusted = closing, with earned net of reversals and
+the opening holding any balance carried over from an earlier system.
 """
 
 from __future__ import annotations
@@ -26,9 +33,11 @@ import pandas as pd
 from upmarket.membership.levels import LevelHistory
 from upmarket.membership.programme import Programme
 
-KINDS = ("earn", "reverse", "redeem", "expire", "adjust")
+KINDS = ("open", "earn", "reverse", "redeem", "adjust", "expire")
+#: Entries that spend points (first in, first out) rather than add to a year's points.
+SPENDING = ("redeem", "expire")
 LEDGER_COLUMNS = ("entry_id", "customer_id", "ts", "kind", "points", "order_id", "level",
-                  "multiplier", "earned_year", "expires_at")
+                  "multiplier", "earned_year", "expires_at", "reference")
 #: Lines that earn points: products (a file without line kinds holds products only).
 _EARNING = ("product",)
 
@@ -39,9 +48,10 @@ def _earning(lines: pd.DataFrame) -> pd.Series:
 
 
 def build_ledger(lines: pd.DataFrame, hist: LevelHistory, programme: Programme,
-                 as_of: datetime) -> pd.DataFrame:
+                 as_of: datetime, carried: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every ledger entry up to `as_of` from order `lines` (customer_id, order_id, ts, amount,
-    status, line_kind, original_order_id), oldest first."""
+    status, line_kind, original_order_id) and the `carried` entries of an existing programme
+    (entry_id, customer_id, ts, kind, points signed, reference), oldest first."""
     lines = lines[(lines["ts"] < pd.Timestamp(as_of)) & _earning(lines)]
     lines = lines[lines["customer_id"].isin(set(hist.customers))]
     paid = lines[lines["status"] == "paid"]
@@ -80,15 +90,89 @@ def build_ledger(lines: pd.DataFrame, hist: LevelHistory, programme: Programme,
                        + back["ts"].dt.strftime("%Y%m%d%H%M%S"))
 
     cols = list(LEDGER_COLUMNS)
-    moves = pd.concat([earn.reindex(columns=cols), back.reindex(columns=cols)],
-                      ignore_index=True)
-    expire = _expiries(moves, as_of)
-    out = pd.concat([moves, expire.reindex(columns=cols)], ignore_index=True)
+    parts = [earn.reindex(columns=cols), back.reindex(columns=cols)]
+    if carried is not None and len(carried):
+        parts.append(_dated(carried[pd.to_datetime(carried["ts"]) < pd.Timestamp(as_of)],
+                            programme).reindex(columns=cols))
+    moves = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(
+        len(p) for p in parts) else parts[0]
+    moves["points"] = moves["points"].astype(np.int64)
+    spends = moves["kind"].isin(SPENDING) | ((moves["kind"] == "adjust") & (moves["points"] < 0))
+    spenders = set(moves.loc[spends, "customer_id"])
+    plain = ~moves["customer_id"].isin(spenders)
+    expire = pd.concat([_expiries(moves[plain], as_of).reindex(columns=cols),
+                        _expiries_spent(moves[~plain], as_of).reindex(columns=cols)],
+                       ignore_index=True)
+    out = pd.concat([moves, expire], ignore_index=True)
     out["points"] = out["points"].astype(np.int64)
     # within a moment: what was earned before a reversal of it, expiries last
     out["_k"] = out["kind"].map({k: i for i, k in enumerate(KINDS)})
     out = out.sort_values(["customer_id", "ts", "_k", "entry_id"], kind="stable")
     return out.drop(columns="_k").reset_index(drop=True)
+
+
+def _dated(carried: pd.DataFrame, programme: Programme) -> pd.DataFrame:
+    """Carried entries that add points get the year they count in and its expiry, as points
+    earned from an order on their date would; spending entries take from years already held."""
+    out = carried.copy()
+    out["ts"] = pd.to_datetime(out["ts"])
+    adds = ~out["kind"].isin(SPENDING) & (out["points"] > 0)
+    out["earned_year"] = out["ts"].dt.year.where(adds)
+    out["expires_at"] = programme.expires_at(out["ts"]).where(adds)
+    return out
+
+
+def _lapse(customer, year, expires_at, left: int) -> dict:
+    return {"entry_id": f"expire:{customer}:{int(year)}", "customer_id": customer,
+            "ts": expires_at - pd.Timedelta(microseconds=1), "kind": "expire", "points": -left,
+            "earned_year": year, "expires_at": expires_at}
+
+
+def _expiries_spent(moves: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
+    """Expiries of members who spent points: each year's points are held apart, spending takes
+    from the year that lapses first, and a spend beyond what is held is owed by the points
+    earned next; what a year still holds when it lapses expires."""
+    if moves.empty:
+        return pd.DataFrame(columns=list(LEDGER_COLUMNS))
+    as_of = pd.Timestamp(as_of)
+    order = moves.assign(_k=moves["kind"].map({k: i for i, k in enumerate(KINDS)}))
+    order = order.sort_values(["customer_id", "ts", "_k", "entry_id"], kind="stable")
+    out = []
+    for customer, rows in order.groupby("customer_id", sort=False):
+        held: dict[tuple, int] = {}  # (expires_at, earned_year) → points left
+        owed = 0
+
+        def lapse_until(when):
+            for key in sorted(k for k in held if pd.notna(k[0]) and k[0] <= when):
+                left = held.pop(key)
+                if left > 0:
+                    out.append(_lapse(customer, key[1], key[0], left))
+
+        for r in rows.itertuples(index=False):
+            lapse_until(r.ts)
+            p = int(r.points)
+            spending = r.kind in SPENDING or (r.kind == "adjust" and p < 0)
+            if not spending:
+                key = (r.expires_at, r.earned_year)
+                if p > 0:
+                    paid = min(owed, p)
+                    owed -= paid
+                    p -= paid
+                held[key] = held.get(key, 0) + p
+                continue
+            need = -p
+            # soonest to lapse first; points that never lapse (NaT) last
+            for key in sorted(held, key=lambda k: (pd.isna(k[0]), k[0] if pd.notna(k[0])
+                                                   else pd.Timestamp.max)):
+                take = min(max(held[key], 0), need)
+                held[key] -= take
+                need -= take
+                if not need:
+                    break
+            owed += need
+        lapse_until(as_of)
+    return pd.DataFrame(out, columns=list(LEDGER_COLUMNS)) if out else \
+        pd.DataFrame(columns=list(LEDGER_COLUMNS))
 
 
 def _expiries(moves: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
@@ -108,9 +192,9 @@ def _expiries(moves: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
 def statement(ledger: pd.DataFrame, members, start: datetime, as_of: datetime
               ) -> pd.DataFrame:
     """Each member's points over [start, as_of): opening (every entry before `start`, the
-    closing of a statement ending there), earned (net of reversals; the
-    reversed points are shown apart too), redeemed, expired, closing, and the points that
-    lapse at the next expiry date after `as_of`."""
+    closing of a statement ending there, and any balance carried over), earned (net of
+    reversals; the reversed points are shown apart too), redeemed, expired, adjusted (signed),
+    closing, and the points that lapse at the next expiry date after `as_of`."""
     members = pd.Index(sorted(members), name="customer_id")
     ts = pd.to_datetime(ledger["ts"])
     start = pd.Timestamp(start)
@@ -121,18 +205,25 @@ def statement(ledger: pd.DataFrame, members, start: datetime, as_of: datetime
 
     kind = ledger["kind"]
     within = ts >= start
+    # a balance carried over from an earlier system opens the member's statement whenever
+    # it was carried, so that the statement reconciles from the first period it appears in
     out = pd.DataFrame({
-        "opening": total(~within),
-        "earned": total(within & kind.isin(["earn", "reverse", "adjust"])),
+        "opening": total(~within | (kind == "open")),
+        "earned": total(within & kind.isin(["earn", "reverse"])),
         "reversed": -total(within & (kind == "reverse")),
         "redeemed": -total(within & (kind == "redeem")),
         "expired": -total(within & (kind == "expire")),
+        "adjusted": total(within & (kind == "adjust")),
         "closing": total(ts.notna()),
     }, index=members).astype(np.int64)
     nxt = ledger["expires_at"][pd.to_datetime(ledger["expires_at"]) > pd.Timestamp(as_of)]
     if len(nxt):
         first = nxt.min()
-        out["expiring"] = total(ledger["expires_at"] == first).clip(lower=0)
+        due = pd.to_datetime(ledger["expires_at"])
+        # spending takes the soonest-lapsing points first, so what lapses next is what the
+        # balance holds beyond the later years' points
+        later = total(due > first)
+        out["expiring"] = np.minimum(total(due == first), out["closing"] - later).clip(lower=0)
         out["expiring_at"] = first
     else:
         out["expiring"] = 0

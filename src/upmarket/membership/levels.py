@@ -91,9 +91,11 @@ def qualified_level(spend: np.ndarray, orders: np.ndarray, programme: Programme)
 
 
 def history(activity: pd.DataFrame, customers, dates: list[pd.Timestamp],
-            programme: Programme) -> LevelHistory:
+            programme: Programme, carried: pd.DataFrame | None = None) -> LevelHistory:
     """Run the level rules over `dates` for `customers` from their trailing activity
-    (`trailing_activity`, materialised)."""
+    (`trailing_activity`, materialised). `carried` (customer_id, joined_at, level) are the
+    levels members held in an earlier system: from the first evaluation on or after joining a
+    member holds at least that level, and keeps it through the grace period like any other."""
     customers = np.asarray(sorted(customers), dtype=object)
     row = pd.Index(customers)
     col = pd.Index(pd.to_datetime(dates))
@@ -113,9 +115,19 @@ def history(activity: pd.DataFrame, customers, dates: list[pd.Timestamp],
     held = np.zeros(len(row), dtype=np.int64)
     since = np.full(len(row), np.datetime64("NaT"), dtype="datetime64[ns]")
     grace = np.timedelta64(programme.grace_days, "D")
+    floor = np.full(len(row), -1, dtype=np.int64)
+    floor_at = np.full(len(row), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if carried is not None and len(carried):
+        c = carried[carried["level"].notna() & carried["customer_id"].isin(row)]
+        i = row.get_indexer(c["customer_id"])
+        floor[i] = [programme.codes.index(code) for code in c["level"]]
+        floor_at[i] = pd.to_datetime(c["joined_at"]).to_numpy("datetime64[ns]")
     for j, day in enumerate(col):
         q = qualified[:, j]
         now = np.datetime64(day.to_datetime64(), "ns")
+        arrive = (floor >= 0) & (floor_at <= now)
+        held = np.where(arrive, np.maximum(held, floor), held)
+        floor = np.where(arrive, -1, floor)
         up = q >= held
         held = np.where(up, q, held)
         since = np.where(up, np.datetime64("NaT"), since)
@@ -127,16 +139,22 @@ def history(activity: pd.DataFrame, customers, dates: list[pd.Timestamp],
     return LevelHistory(customers, list(col), spend, orders, qualified, level, below)
 
 
-def build_history(orders: ibis.Table, as_of: datetime, programme: Programme) -> LevelHistory:
-    """The level history of every member (everyone with a paid order before `as_of`)."""
+def build_history(orders: ibis.Table, as_of: datetime, programme: Programme,
+                  carried: pd.DataFrame | None = None) -> LevelHistory:
+    """The level history of every member: everyone with a paid order before `as_of`, and the
+    members of an existing programme (`carried`: customer_id, joined_at, level) who joined
+    before it."""
     paid = orders.filter(orders.ts < ibis.literal(as_of), orders.status == "paid")
     members = paid.group_by("customer_id").aggregate(first=paid.ts.min()).to_pandas()
+    if carried is not None and len(carried):
+        members = pd.concat([members, carried.rename(columns={"joined_at": "first"})[
+            ["customer_id", "first"]]]).groupby("customer_id", as_index=False)["first"].min()
     if members.empty:
         return history(pd.DataFrame(columns=["customer_id", "eval_date", "spend", "orders"]),
                        [], [pd.Timestamp(as_of)], programme)
     dates = programme.evaluation_dates(members["first"].min(), as_of)
     activity = trailing_activity(orders, dates, programme).to_pandas()
-    return history(activity, members["customer_id"], dates, programme)
+    return history(activity, members["customer_id"], dates, programme, carried)
 
 
 # -- the run's evaluation, in words --------------------------------------------------------

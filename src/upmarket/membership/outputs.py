@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from upmarket.membership import ledger, levels
+from upmarket.membership import ingest, ledger, levels
 from upmarket.membership.programme import Programme
 from upmarket.warehouse.connection import Warehouse
 
@@ -31,11 +31,12 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
     are what the previous run published, so changes are told against what members were last
     told; `period_start` opens the points statement (default: a year before `as_of`)."""
     orders = wh.table("orders")
-    hist = levels.build_history(orders, as_of, programme)
+    brought = ingest.carried(wh, as_of, programme)
+    hist = levels.build_history(orders, as_of, programme, brought.members)
     members = levels.evaluate(hist, programme, previous=previous_levels, symbol=symbol)
     o = orders.filter(orders.ts < as_of)
     lines = o.select(*[c for c in ORDER_COLUMNS if c in o.columns]).to_pandas()
-    entries = ledger.build_ledger(lines, hist, programme, as_of)
+    entries = ledger.build_ledger(lines, hist, programme, as_of, brought.entries)
     start = pd.Timestamp(period_start) if period_start is not None \
         else pd.Timestamp(as_of) - pd.DateOffset(years=1)
     balances = ledger.statement(entries, hist.customers, start, as_of)
@@ -51,9 +52,11 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
         "changes": {c: int(changes.get(c, 0)) for c in levels.CHANGES},
         "in_grace": in_grace,
         "points": {k: int(balances[k].sum()) for k in
-                   ("opening", "earned", "reversed", "redeemed", "expired", "closing",
-                    "expiring")},
+                   ("opening", "earned", "reversed", "redeemed", "expired", "adjusted",
+                    "closing", "expiring")},
         "period_start": f"{start:%Y-%m-%d}",
+        "ingested": {"members": int(len(brought.members)), "entries": int(len(brought.entries)),
+                     "unknown_levels": brought.unknown_levels},
     }
     return MembershipResult({"member_levels": members, "points_ledger": entries,
                              "points_balances": balances}, summary)

@@ -62,6 +62,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "text": ("comment", "comments", "feedback", "评价", "反馈", "内容"),
     "cost_type": ("成本类型", "费用类型"),
     "cost": ("spend", "费用", "花费", "成本"),
+    # an existing membership programme's members and points
+    "joined_at": ("joined", "joindate", "joineddate", "membersince", "入会日期", "入会时间"),
+    "level": ("memberlevel", "tier", "会员等级", "等级"),
+    "opening_balance": ("balance", "openingpoints", "期初积分", "积分余额"),
+    "points": ("积分", "积分数"),
+    "kind": ("积分类型", "变动类型"),
+    "reference": ("ref", "redemptionid", "流水号", "单据号"),
 }
 
 

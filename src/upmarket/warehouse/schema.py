@@ -76,6 +76,9 @@ COST_TYPES = ("media", "sales_team", "technical_support", "overhead")
 PRICE_TIERS = ("basic", "mid", "premium")
 EVENT_TYPES = ("track", "identify", "page")
 TICKET_KINDS = ("complaint", "request", "delivery_delay", "question", "return")
+#: What an ingested points row records: points earned outside the orders held here (a sign-up
+#: bonus, a review, an earlier system), spent on a redemption, lapsed, or corrected by hand.
+POINT_KINDS = ("earned", "redeemed", "expired", "adjusted")
 
 C = Column
 
@@ -156,6 +159,24 @@ TABLES: dict[str, Table] = {t.name: t for t in [
         C("channel", required=True), C("granted", "bool", required=True),
         C("ts", "timestamp", required=True), C("source"),
     ), "Consent history per purpose and channel; the latest row per key is in force."),
+    Table("members", ("customer_id",), (
+        C("customer_id", required=True, doc="the member's id: the customer id of the orders"),
+        C("joined_at", "timestamp", required=True),
+        C("level", doc="the level the member holds in the programme the data comes from (a "
+                       "level code of the policy's membership levels); kept through the grace "
+                       "period"),
+        C("opening_balance", "int", min=0, doc="points carried over at joined_at"),
+    ), "Members of an existing programme: joined date, level and points carried over.",
+        ("member",)),
+    Table("points", ("id",), (
+        C("id", required=True, doc="made from the row's content when absent"),
+        C("customer_id", required=True), C("ts", "timestamp", required=True),
+        C("kind", required=True, choices=POINT_KINDS),
+        C("points", "int", required=True,
+          doc="above 0 for earned, redeemed and expired; adjusted is signed (+ adds, − takes)"),
+        C("reference", doc="the redemption's or correction's own id, if any"),
+    ), "Points ledger rows of an existing programme (redemptions, expiries, corrections, points "
+       "earned outside the orders); the orders' own points are computed, not ingested."),
     Table("truth_customers", ("customer_id",), (
         C("customer_id", required=True), C("upgrades_to_premium", "bool"),
         C("upgrade_ts", "timestamp"), C("churned", "bool"), C("churn_ts", "timestamp"),

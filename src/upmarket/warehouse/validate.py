@@ -202,10 +202,28 @@ def check(frame: pd.DataFrame, table: Table, mapping: Mapping) -> Checked:
                 text = norm
             typed[col.name] = text.where(~blank, None)
 
+    for rule in ROW_RULES.get(table.name, ()):
+        rule(typed, reject)
     rejected = pd.DataFrame({"field": field, "reason": reason, "value": quoted}) \
         .dropna(subset=["reason"])
     accepted = pd.DataFrame(typed, index=frame.index).drop(index=rejected.index)
     return Checked(accepted, rejected)
+
+
+def _points_sign(typed: dict[str, pd.Series], reject) -> None:
+    """An ingested points row says its direction by its kind: earned, redeemed and expired
+    points are counted above 0, and only an adjustment is signed (and not 0, which moves
+    nothing)."""
+    points, kind = typed["points"], typed["kind"]
+    signed = kind == "adjusted"
+    reject((~signed & (points <= 0)).fillna(False).astype(bool), "points",
+           "points not above 0 for earned, redeemed or expired")
+    reject((signed & (points == 0)).fillna(False).astype(bool), "points",
+           "points of 0 in an adjustment")
+
+
+#: Checks across the columns of one row, per table, after each column's own.
+ROW_RULES = {"points": (_points_sign,)}
 
 
 def _check_id(text: pd.Series, present: pd.Series, name: str, longest: int, reject) -> None:
@@ -278,6 +296,8 @@ _REASONS = (
     (r"invalid (?P<col>\w+)", "quarantine.invalid"),
     (r"(?P<col>\w+) longer than (?P<n>\d+) characters", "quarantine.too_long"),
     (r"control character in (?P<col>\w+)", "quarantine.control_character"),
+    (r"(?P<col>points) not above 0 for earned, redeemed or expired", "quarantine.points_sign"),
+    (r"(?P<col>points) of 0 in an adjustment", "quarantine.points_zero"),
 )
 
 
