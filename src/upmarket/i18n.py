@@ -612,6 +612,45 @@ LABELS: dict[str, dict[str, str]] = {
     "members.run": {"en": "Membership levels: ", "zh-CN": "会员等级："},
     "members.run_changes": {"en": "; {upgrade:,} up, {downgrade:,} down, {in_grace:,} in grace",
                             "zh-CN": "；升级 {upgrade:,}，降级 {downgrade:,}，保级期 {in_grace:,}"},
+    "members.run_economics": {
+        "en": "Points liability {value} ({points:,} points), {expected} expected to be "
+              "redeemed after breakage; redemption rate {redemption}, active members {active}",
+        "zh-CN": "积分负债 {value}（{points:,} 分），扣除预计失效后预计兑付 {expected}；"
+                 "兑换率 {redemption}，活跃会员 {active}"},
+    "members.econ.title": {"en": "Programme economics", "zh-CN": "会员体系经济性"},
+    "members.econ.liability": {
+        "en": "Points held: {points:,}, worth {value} at {each} a point",
+        "zh-CN": "积分负债：会员持有 {points:,} 分，按每分 {each} 计值 {value}"},
+    "members.econ.expected": {
+        "en": "Expected to be redeemed after breakage: {expected} (90% interval {low} – "
+              "{high})",
+        "zh-CN": "扣除预计失效后预计兑付：{expected}（90% 区间 {low} – {high}）"},
+    "members.econ.breakage": {
+        "en": "Breakage (share of the points earned in {years} that lapsed): {rate} (90% "
+              "interval {low} – {high})",
+        "zh-CN": "积分失效率（{years}年获得的积分中过期的比例）：{rate}（90% 区间 {low} – "
+                 "{high}）"},
+    "members.econ.no_breakage": {
+        "en": "Breakage: no earning year has reached its expiry yet, so the liability is shown "
+              "before breakage",
+        "zh-CN": "积分失效率：尚无已到期的积分年份，负债按未扣除失效列示"},
+    "members.econ.rates": {
+        "en": "Since {start}: {redemption} of the points earned were redeemed, {redeemers} of "
+              "members redeemed; {active} of members are active (an order in the last {months} "
+              "months)",
+        "zh-CN": "自{start}起：兑换积分占获得积分 {redemption}，有兑换的会员占 {redeemers}；"
+                 "活跃会员（近{months}个月有订单）占 {active}"},
+    "members.econ.cost_title": {"en": "Benefit cost per level (last {months} months)",
+                                "zh-CN": "各等级权益成本（近{months}个月）"},
+    "members.econ.migration_title": {"en": "Level migration: from (rows) to now (columns)",
+                                     "zh-CN": "等级迁移：上次（行）到本次（列）"},
+    "members.econ.no_incremental": {
+        "en": "Incremental margin of membership: not estimated (every customer with an order "
+              "is a member, so there are no comparable non-members)",
+        "zh-CN": "会员增量毛利：未估计（所有下单客户均为会员，没有可比的非会员）"},
+    "members.col.cost": {"en": "benefit cost", "zh-CN": "权益成本"},
+    "members.col.per_member": {"en": "per member", "zh-CN": "人均"},
+    "members.col.from": {"en": "from", "zh-CN": "上次等级"},
     "members.show.title": {"en": "Member {customer_id}", "zh-CN": "会员 {customer_id}"},
     "members.show.level": {"en": "level", "zh-CN": "会员等级"},
     "members.show.change": {"en": "change", "zh-CN": "等级变动"},

@@ -179,3 +179,32 @@ def summary(
         # runs from before adjustments were told apart have none to show
         console.print(label("members.summary.points", lang, start=found["period_start"],
                             **{"adjusted": 0, **found["points"]}), highlight=False)
+    if "economics" in found:
+        _print_economics(found["economics"], programme, lang, symbol)
+
+
+def _print_economics(found: dict, programme, lang: str, symbol: str | None) -> None:
+    """Liability and breakage, rates, benefit cost per level and level migration."""
+    from upmarket.membership.economics import lines
+
+    console.print(f"[bold]{label('members.econ.title', lang)}[/]")
+    for line in lines(found, programme, lang, symbol):
+        console.print(line, highlight=False)
+    c = Table(label("members.col.level", lang), label("members.col.members", lang),
+              label("members.col.cost", lang), label("members.col.per_member", lang),
+              title=label("members.econ.cost_title", lang, months=programme.window_months),
+              title_justify="left")
+    for lv in programme.levels:
+        row = found["benefit_cost"].get(lv.code) or {}
+        c.add_row(lv.display(lang), f"{row.get('members', 0):,}",
+                  money(row.get("cost"), lang, policy=symbol),
+                  money(row.get("per_member"), lang, policy=symbol))
+    console.print(c)
+    moved = found.get("migration") or {}
+    if moved:
+        m = Table(label("members.col.from", lang), *[lv.display(lang) for lv in programme.levels],
+                  title=label("members.econ.migration_title", lang), title_justify="left")
+        for lv in programme.levels:
+            row = moved.get(lv.code, {})
+            m.add_row(lv.display(lang), *[f"{row.get(to.code, 0):,}" for to in programme.levels])
+        console.print(m)

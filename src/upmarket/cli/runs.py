@@ -299,6 +299,11 @@ def _print_members(ctx, lang: str) -> None:
     console.print(label("members.run", lang) + counts + label(
         "members.run_changes", lang, in_grace=found["in_grace"], **found["changes"]),
         highlight=False)
+    if found.get("economics"):
+        from upmarket.membership.economics import run_line
+
+        symbol = ((ctx.summary.get("policy") or {}).get("currency") or {}).get("symbol")
+        console.print(run_line(found["economics"], lang, symbol), highlight=False)
 
 
 def _print_run(ctx, as_json: bool, lang: str) -> None:

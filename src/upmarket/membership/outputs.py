@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from upmarket.membership import ingest, ledger, levels
+from upmarket.membership import economics, ingest, ledger, levels
 from upmarket.membership.programme import Programme
 from upmarket.warehouse.connection import Warehouse
 
@@ -55,6 +55,7 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
                    ("opening", "earned", "reversed", "redeemed", "expired", "adjusted",
                     "closing", "expiring")},
         "period_start": f"{start:%Y-%m-%d}",
+        "economics": economics.economics(members, entries, balances, programme, as_of),
         "ingested": {"members": int(len(brought.members)), "entries": int(len(brought.entries)),
                      "unknown_levels": brought.unknown_levels},
     }
