@@ -92,6 +92,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
+from upmarket.demo.redemptions import members_and_redemptions
 from upmarket.errors import UpmarketError
 from upmarket.warehouse.schema import PROMOTION_TYPES, TABLES
 
@@ -1198,6 +1199,11 @@ def _chunk(ctx: _Context, ci: int, lo: int, hi: int, cnt: _Counters,
         })
     orders = _frame("orders", {k: np.concatenate([p[k] for p in parts]) for k in parts[0]})
     yield "orders", orders
+    # the membership programme's members and redemptions: their own random stream
+    joined, redeemed = members_and_redemptions(customers, orders,
+                                               np.random.default_rng([int(cfg.seed), 9, ci]))
+    yield "members", _frame("members", joined)
+    yield "points", _frame("points", redeemed)
     del orders, parts
 
     # ---------------------------------------------------------------- events
@@ -1641,7 +1647,7 @@ def generate_world(config: WorldConfig | None = None) -> Iterator[tuple[str, pd.
     `datetime.date` objects, `feedback.nps_score` as nullable Int64 (CSAT-only rows are null).
 
     Order: products, promotions, campaigns, marketing_spend, brand_survey; then per chunk of
-    `chunk_customers` customers: customers, truth_customers, orders, events, payments,
+    `chunk_customers` customers: customers, truth_customers, orders, members, points, events, payments,
     service_tickets, feedback, consents; finally truth_channels. The same config always gives
     the same frames (each chunk draws from its own generator seeded by (seed, chunk index)).
     See the module docstring for the generative story and the truth definitions.

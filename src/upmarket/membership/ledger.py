@@ -152,23 +152,28 @@ def _expiries_spent(moves: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
             lapse_until(r.ts)
             p = int(r.points)
             spending = r.kind in SPENDING or (r.kind == "adjust" and p < 0)
-            if not spending:
-                key = (r.expires_at, r.earned_year)
-                if p > 0:
-                    paid = min(owed, p)
-                    owed -= paid
-                    p -= paid
-                held[key] = held.get(key, 0) + p
+            key = (r.expires_at, r.earned_year)
+            if not spending and p > 0:
+                paid = min(owed, p)
+                owed -= paid
+                held[key] = held.get(key, 0) + p - paid
                 continue
             need = -p
-            # soonest to lapse first; points that never lapse (NaT) last
-            for key in sorted(held, key=lambda k: (pd.isna(k[0]), k[0] if pd.notna(k[0])
-                                                   else pd.Timestamp.max)):
-                take = min(max(held[key], 0), need)
-                held[key] -= take
+            if not spending:
+                # a reversal takes back its own year's points; what spending already took of
+                # them is taken from the other years, as a spend would be
+                take = min(max(held.get(key, 0), 0), need)
+                if key in held:
+                    held[key] -= take
                 need -= take
+            # soonest to lapse first; points that never lapse (NaT) last
+            for k in sorted(held, key=lambda k: (pd.isna(k[0]), k[0] if pd.notna(k[0])
+                                                 else pd.Timestamp.max)):
                 if not need:
                     break
+                take = min(max(held[k], 0), need)
+                held[k] -= take
+                need -= take
             owed += need
         lapse_until(as_of)
     return pd.DataFrame(out, columns=list(LEDGER_COLUMNS)) if out else \

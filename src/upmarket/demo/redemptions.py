@@ -1,0 +1,45 @@
+"""The demo programme's members and their redemptions (积分兑换).
+
+Every customer who buys joins the programme when they sign up; about a third of them redeem
+points, each after some of their orders, a share of the points that order earned, in whole
+hundreds (a coupon of ¥1 per 100 points, the common rate). A redemption never exceeds the points
+the order that set it off has just earned, so balances do not go below zero; the rest of what
+members earn lapses at the end of the following year, which gives the programme its breakage.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: Share of members who ever redeem, and the chance they redeem after an order.
+REDEEMERS = 0.35
+AFTER_ORDER = 0.4
+
+
+def members_and_redemptions(customers: pd.DataFrame, orders: pd.DataFrame,
+                            rng: np.random.Generator) -> tuple[dict, dict]:
+    """Columns of the `members` and `points` frames for one chunk of the world."""
+    paid = orders[(orders["status"] == "paid") & (orders["line_kind"] == "product")]
+    reversed_ = set(orders["original_order_id"].dropna())
+    placed = paid.groupby("order_id", sort=True).agg(
+        customer_id=("customer_id", "first"), ts=("ts", "min"), amount=("amount", "sum"))
+    buyers = customers[customers["customer_id"].isin(set(placed["customer_id"]))]
+    people = np.asarray(sorted(set(placed["customer_id"])), dtype=object)
+    redeems = dict(zip(people, rng.random(len(people)) < REDEEMERS))
+    share = rng.uniform(0.2, 0.5, len(placed))
+    hit = rng.random(len(placed)) < AFTER_ORDER
+    points = (np.floor(placed["amount"].to_numpy() * share / 100) * 100).astype(np.int64)
+    keep = (hit & (points >= 100) & placed["customer_id"].map(redeems).to_numpy(bool)
+            & ~placed.index.isin(reversed_))
+    chosen = placed[keep]
+    members = {"customer_id": buyers["customer_id"].to_numpy(),
+               "joined_at": buyers["created_at"].to_numpy(),
+               "opening_balance": np.zeros(len(buyers), dtype=np.int64)}
+    redemptions = {"id": ("R" + chosen.index.astype(str)).to_numpy(),
+                   "customer_id": chosen["customer_id"].to_numpy(),
+                   "ts": (chosen["ts"] + pd.Timedelta(minutes=1)).to_numpy(),
+                   "kind": np.full(len(chosen), "redeemed", dtype=object),
+                   "points": points[keep],
+                   "reference": ("R" + chosen.index.astype(str)).to_numpy()}
+    return members, redemptions
