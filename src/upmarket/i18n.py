@@ -1999,6 +1999,7 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Segments saved with the command upmarket segments create or the dashboard's "
               "segment builder, evaluated on this run.",
         "zh-CN": "通过命令 upmarket segments create 或仪表板分群构建器保存的分群，按本次运行计算。"},
+    "report.section.membership": {"en": "Membership programme", "zh-CN": "会员体系"},
     "report.section.risks": {"en": "Risk register", "zh-CN": "风险登记表"},
     "report.section.sources": {"en": "Data sources and method", "zh-CN": "数据来源与方法"},
     "report.col.kpi": {"en": "Indicator", "zh-CN": "指标"},

@@ -120,8 +120,9 @@ def test_every_statement_reconciles_and_matches_points_from_the_orders(world, tr
     _, held = truth
     b = world.points_balances.set_index("customer_id")
     assert len(b) == len(world.member_levels)
-    assert (b["opening"] + b["earned"] - b["redeemed"] - b["expired"] == b["closing"]).all()
-    assert b["expired"].sum() > 0 and b["reversed"].sum() > 0
+    assert (b["opening"] + b["earned"] - b["redeemed"] - b["expired"] + b["adjusted"]
+            == b["closing"]).all()
+    assert b["expired"].sum() > 0 and b["reversed"].sum() > 0 and b["redeemed"].sum() > 0
     # closing balances recomputed from the orders: each order's product spend left after its
     # reversals, at the multiplier of the level held when it was placed, for the points that
     # have not lapsed yet
@@ -138,10 +139,35 @@ def test_every_statement_reconciles_and_matches_points_from_the_orders(world, tr
 
     paid["rate"] = [PROGRAMME.points_per_unit * mult[level_then(c, t)]
                     for c, t in zip(paid["customer_id"], paid["ts"])]
+    paid["points"] = np.floor(paid["left"] * paid["rate"] + 1e-9).astype(np.int64)
+    book = world.points_ledger
+    spent = book[book["kind"] == "redeem"]
+    # members who redeemed: each year's points held apart, a redemption taking from the year
+    # that lapses first, a year lapsing with what is left of it on 1 January two years on
+    # (members with a reversed order are left to the reconciliation: a reversal's timing
+    # against a redemption decides which year pays)
+    touched = set(o.loc[o["status"] != "paid", "customer_id"])
+    checked = 0
+    for c, rows in spent.groupby("customer_id"):
+        if c in touched:
+            continue
+        years = paid[paid["customer_id"] == c].groupby(paid["ts"].dt.year)["points"].sum()
+        buckets = {int(y): int(p) for y, p in years.items()}
+        for t, p in zip(rows["ts"], rows["points"]):
+            buckets = {y: v for y, v in buckets.items() if y + 2 > pd.Timestamp(t).year}
+            need = -int(p)
+            for y in sorted(buckets):
+                take = min(buckets[y], need)
+                buckets[y] -= take
+                need -= take
+        left = sum(v for y, v in buckets.items() if y + 2 > as_of.year)
+        assert b.loc[c, "closing"] == left, c
+        checked += 1
+    assert checked > 0
+    plain = b.index.difference(spent["customer_id"].unique())
     alive = paid[paid["ts"].dt.year + 2 > as_of.year]
-    expected = np.floor(alive["left"] * alive["rate"] + 1e-9).groupby(
-        alive["customer_id"]).sum().reindex(b.index, fill_value=0)
-    assert (b["closing"] == expected.astype(np.int64)).all()
+    expected = alive.groupby("customer_id")["points"].sum().reindex(plain, fill_value=0)
+    assert (b.loc[plain, "closing"] == expected.astype(np.int64)).all()
 
 
 def test_a_cancelled_orders_points_are_reversed(world):
@@ -235,3 +261,40 @@ def test_the_next_run_tells_changes_against_the_published_levels(world):
     assert (b["opening"] == world.points_balances.set_index("customer_id")["closing"]
             .reindex(b.index)).all()
     assert sum(sum(t.values()) for t in found["by_tier"].values()) == len(now)
+
+
+def test_economics_of_the_demo_programme(world):
+    """Redemptions and expiries of the demo in the ledger, the liability at redemption value
+    in the run's summary, and the economics in `members summary` (80 columns, --json, zh) and
+    in the report's membership section."""
+    from upmarket.reports import membership as section
+    from upmarket.reports.html import gather, render
+
+    book, b = world.points_ledger, world.points_balances
+    assert (book["kind"] == "redeem").any() and (book["kind"] == "expire").any()
+    assert (b["opening"] + b["earned"] - b["redeemed"] - b["expired"] + b["adjusted"]
+            == b["closing"]).all()
+    found = json.loads(runner.invoke(app, ["members", "summary", "-w", world.url,
+                                           "--json"]).stdout)["economics"]
+    held = int(b["closing"].clip(lower=0).sum())
+    assert found["liability"]["points"] == held
+    assert found["liability"]["value"] == pytest.approx(held * PROGRAMME.redemption_value,
+                                                        abs=0.01)
+    assert found["redemption_rate"] == pytest.approx(b["redeemed"].sum() / b["earned"].sum(),
+                                                     abs=1e-4)
+    assert found["active_rate"] == pytest.approx(
+        (world.member_levels["orders_window"] > 0).mean(), abs=1e-4)
+    br = found["breakage"]
+    assert br["years"] and 0 < br["low"] <= br["rate"] <= br["high"] < 1
+    assert sum(v["members"] for v in found["benefit_cost"].values()) == len(world.member_levels)
+    for lang, words in (("en", ["Programme economics", "Points held", "Breakage",
+                                "Benefit cost per level"]),
+                        ("zh", ["会员体系经济性", "积分负债", "积分失效率", "各等级权益成本"])):
+        shown = runner.invoke(app, ["members", "summary", "-w", world.url, "--lang", lang],
+                              env={"COLUMNS": "80"})
+        assert shown.exit_code == 0 and all(w in shown.output for w in words), shown.output
+        long = [line for line in shown.output.splitlines() if len(line) > 80]
+        assert not long, long
+    assert "积分失效率" in "".join(section.section(world.run, "zh-CN")["lines"])
+    page = render(gather(world.wh, lang="en", with_figures=False))
+    assert 'id="membership"' in page and f"Points held: {held:,}" in page

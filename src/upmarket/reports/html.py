@@ -62,6 +62,7 @@ from upmarket.models.churn import signal_text
 from upmarket.reports import coverage
 from upmarket.reports import figures as F
 from upmarket.reports import method
+from upmarket.reports import membership as membership_section
 from upmarket.strategy import demographics, economics, saved_segments
 from upmarket.strategy import scorecard as sc
 from upmarket.strategy.kpis import BENCHMARKS
@@ -266,6 +267,8 @@ class ReportData:
     #: that is only part of the period (`reports.coverage`)
     coverage: str = ""
     coverage_warning: str | None = None
+    #: the membership programme's economics (`reports.membership`); None without one
+    membership: dict | None = None
 
     @property
     def listed_customers(self) -> int:
@@ -741,6 +744,7 @@ def gather(wh: Warehouse, *, cycle: str = "quarter", period=None, lang: str = "e
     data.risks = _risk_rows(frames["risk_register"], lang, symbol)
     data.saved_segments = saved_segments.summary(wh, run=run)
     data.profiles = demographics.display(demographics.profiles(wh, run=run), lang)
+    data.membership = membership_section.section(run, lang, symbol)
     if with_figures:
         figs, scopes = _figures(wh, data, frames)
         data.figures = figs
@@ -978,6 +982,7 @@ def render(data: ReportData) -> str:
                      as_of=as_of.strftime("%Y-%m-%d")),
         risks=data.risks, sources=data.sources, outputs_used=data.outputs_used,
         saved_segments=data.saved_segments, profiles=data.profiles,
+        membership=data.membership,
         plotly_js=get_plotlyjs(),
     )
 
