@@ -271,6 +271,7 @@ def test_economics_of_the_demo_programme(world):
     from upmarket.reports.html import gather, render
 
     book, b = world.points_ledger, world.points_balances
+    assert "积分负债" in world.out
     assert (book["kind"] == "redeem").any() and (book["kind"] == "expire").any()
     assert (b["opening"] + b["earned"] - b["redeemed"] - b["expired"] + b["adjusted"]
             == b["closing"]).all()

@@ -20,7 +20,7 @@ data_app = typer.Typer(
 app.add_typer(data_app, name="data")
 
 KINDS = "orders, products, customers, events, spend, feedback, consents, promotions, payments, " \
-        "tickets, campaigns, brand-survey, account_managers"
+        "tickets, campaigns, brand-survey, members, points, account_managers"
 #: Loaded into the operational store, not the warehouse (`activation.assignment`).
 ROSTER_KINDS = ("account_managers", "account-managers", "managers")
 

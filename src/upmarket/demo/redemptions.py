@@ -1,7 +1,7 @@
 """The demo programme's members and their redemptions (积分兑换).
 
-Every customer who buys joins the programme when they sign up; about a third of them redeem
-points, each after some of their orders, a share of the points that order earned, in whole
+Every customer who buys joins the programme when they sign up; most of them redeem points,
+each after most of their orders, half or more of the points that order earned, in whole
 hundreds (a coupon of ¥1 per 100 points, the common rate). A redemption never exceeds the points
 the order that set it off has just earned, so balances do not go below zero; the rest of what
 members earn lapses at the end of the following year, which gives the programme its breakage.
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 #: Share of members who ever redeem, and the chance they redeem after an order.
-REDEEMERS = 0.35
-AFTER_ORDER = 0.4
+REDEEMERS = 0.6
+AFTER_ORDER = 0.7
 
 
 def members_and_redemptions(customers: pd.DataFrame, orders: pd.DataFrame,
@@ -27,7 +27,7 @@ def members_and_redemptions(customers: pd.DataFrame, orders: pd.DataFrame,
     buyers = customers[customers["customer_id"].isin(set(placed["customer_id"]))]
     people = np.asarray(sorted(set(placed["customer_id"])), dtype=object)
     redeems = dict(zip(people, rng.random(len(people)) < REDEEMERS))
-    share = rng.uniform(0.2, 0.5, len(placed))
+    share = rng.uniform(0.5, 1.0, len(placed))
     hit = rng.random(len(placed)) < AFTER_ORDER
     points = (np.floor(placed["amount"].to_numpy() * share / 100) * 100).astype(np.int64)
     keep = (hit & (points >= 100) & placed["customer_id"].map(redeems).to_numpy(bool)
