@@ -122,62 +122,74 @@ def _dated(carried: pd.DataFrame, programme: Programme) -> pd.DataFrame:
     return out
 
 
-def _lapse(customer, year, expires_at, left: int) -> dict:
-    return {"entry_id": f"expire:{customer}:{int(year)}", "customer_id": customer,
-            "ts": expires_at - pd.Timedelta(microseconds=1), "kind": "expire", "points": -left,
-            "earned_year": year, "expires_at": expires_at}
-
-
 def _expiries_spent(moves: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
     """Expiries of members who spent points: each year's points are held apart, spending takes
     from the year that lapses first, and a spend beyond what is held is owed by the points
     earned next; what a year still holds when it lapses expires."""
+    cols = list(LEDGER_COLUMNS)
     if moves.empty:
-        return pd.DataFrame(columns=list(LEDGER_COLUMNS))
-    as_of = pd.Timestamp(as_of)
+        return pd.DataFrame(columns=cols)
+    never = np.iinfo(np.int64).max  # points that never lapse sort after every date
     order = moves.assign(_k=moves["kind"].map({k: i for i, k in enumerate(KINDS)}))
     order = order.sort_values(["customer_id", "ts", "_k", "entry_id"], kind="stable")
-    out = []
-    for customer, rows in order.groupby("customer_id", sort=False):
-        held: dict[tuple, int] = {}  # (expires_at, earned_year) → points left
+    # plain arrays: this walk runs once per entry of every member who spent points
+    who = order["customer_id"].to_numpy()
+    ts = pd.to_datetime(order["ts"]).to_numpy("datetime64[ns]").astype(np.int64)
+    due = pd.to_datetime(order["expires_at"]).to_numpy("datetime64[ns]")
+    due = np.where(np.isnat(due), never, due.astype(np.int64))
+    year = order["earned_year"].to_numpy(float)
+    pts = order["points"].to_numpy(np.int64)
+    kind = order["kind"].to_numpy()
+    spends = np.isin(kind, SPENDING) | ((kind == "adjust") & (pts < 0))
+    end = np.int64(pd.Timestamp(as_of).value)
+    found: list[tuple] = []
+    starts = np.flatnonzero(np.r_[True, who[1:] != who[:-1]])
+    for lo, hi in zip(starts, np.r_[starts[1:], len(who)]):
+        held: dict[tuple[int, float], int] = {}  # (expires_at ns, earned year) → points left
         owed = 0
 
-        def lapse_until(when):
-            for key in sorted(k for k in held if pd.notna(k[0]) and k[0] <= when):
+        def lapse_until(when, c=who[lo]):
+            for key in sorted(k for k in held if k[0] <= when):
                 left = held.pop(key)
                 if left > 0:
-                    out.append(_lapse(customer, key[1], key[0], left))
+                    found.append((c, key[1], key[0], left))
 
-        for r in rows.itertuples(index=False):
-            lapse_until(r.ts)
-            p = int(r.points)
-            spending = r.kind in SPENDING or (r.kind == "adjust" and p < 0)
-            key = (r.expires_at, r.earned_year)
-            if not spending and p > 0:
+        for r in range(lo, hi):
+            if held:
+                lapse_until(ts[r])
+            p = int(pts[r])
+            key = (int(due[r]), year[r])
+            if not spends[r] and p > 0:
                 paid = min(owed, p)
                 owed -= paid
                 held[key] = held.get(key, 0) + p - paid
                 continue
             need = -p
-            if not spending:
+            if not spends[r]:
                 # a reversal takes back its own year's points; what spending already took of
                 # them is taken from the other years, as a spend would be
                 take = min(max(held.get(key, 0), 0), need)
                 if key in held:
                     held[key] -= take
                 need -= take
-            # soonest to lapse first; points that never lapse (NaT) last
-            for k in sorted(held, key=lambda k: (pd.isna(k[0]), k[0] if pd.notna(k[0])
-                                                 else pd.Timestamp.max)):
+            for k in sorted(held):  # soonest to lapse first
                 if not need:
                     break
                 take = min(max(held[k], 0), need)
                 held[k] -= take
                 need -= take
             owed += need
-        lapse_until(as_of)
-    return pd.DataFrame(out, columns=list(LEDGER_COLUMNS)) if out else \
-        pd.DataFrame(columns=list(LEDGER_COLUMNS))
+        lapse_until(end)
+    if not found:
+        return pd.DataFrame(columns=cols)
+    c, y, at, left = zip(*found)
+    expires = pd.to_datetime(np.array(at, dtype="datetime64[ns]"))
+    y = np.array(y, dtype=np.int64)
+    return pd.DataFrame({
+        "entry_id": ["expire:" + str(a) + ":" + str(b) for a, b in zip(c, y)],
+        "customer_id": np.array(c, dtype=object), "ts": expires - pd.Timedelta(microseconds=1),
+        "kind": "expire", "points": -np.array(left, dtype=np.int64), "earned_year": y,
+        "expires_at": expires}).reindex(columns=cols)
 
 
 def _expiries(moves: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
