@@ -1647,9 +1647,10 @@ def generate_world(config: WorldConfig | None = None) -> Iterator[tuple[str, pd.
     `datetime.date` objects, `feedback.nps_score` as nullable Int64 (CSAT-only rows are null).
 
     Order: products, promotions, campaigns, marketing_spend, brand_survey; then per chunk of
-    `chunk_customers` customers: customers, truth_customers, orders, members, points, events, payments,
-    service_tickets, feedback, consents; finally truth_channels. The same config always gives
-    the same frames (each chunk draws from its own generator seeded by (seed, chunk index)).
+    `chunk_customers` customers: customers, truth_customers, orders, members, points, events,
+    payments, service_tickets, feedback, consents; finally truth_channels. The same config
+    always gives the same frames (each chunk draws from its own generator seeded by (seed,
+    chunk index)).
     See the module docstring for the generative story and the truth definitions.
     """
     cfg = config or WorldConfig()

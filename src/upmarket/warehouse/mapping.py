@@ -63,7 +63,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "cost_type": ("成本类型", "费用类型"),
     "cost": ("spend", "费用", "花费", "成本"),
     # an existing membership programme's members and points
-    "joined_at": ("joined", "joindate", "joineddate", "membersince", "入会日期", "入会时间"),
+    "joined_at": ("joined", "joindate", "joineddate", "membersince", "入会日期",
+                  "入会时间"),
     "level": ("memberlevel", "tier", "会员等级", "等级"),
     "opening_balance": ("balance", "openingpoints", "期初积分", "积分余额"),
     "points": ("积分", "积分数"),
