@@ -609,6 +609,12 @@ LABELS: dict[str, dict[str, str]] = {
         "zh-CN": "自{start}起积分：期初 {opening:,} + 获得 {earned:,}（已扣回 {reversed:,}）"
                  " − 兑换 {redeemed:,} − 过期 {expired:,} 调整 {adjusted:+,} = 期末 "
                  "{closing:,}；下一批将过期 {expiring:,}"},
+    "members.summary.unknown_levels": {
+        "en": "{n:,} ingested member(s) hold a level the programme does not have: {levels}; "
+              "they start from their orders (levels: {known}; correct the members file and "
+              "ingest it again with --replace)",
+        "zh-CN": "{n:,} 名导入会员的等级不在本会员体系中：{levels}；按其订单重新评定（现有等级："
+                 "{known}；请更正会员文件后用 --replace 重新导入）"},
     "members.run": {"en": "Membership levels: ", "zh-CN": "会员等级："},
     "members.run_changes": {"en": "; {upgrade:,} up, {downgrade:,} down, {in_grace:,} in grace",
                             "zh-CN": "；升级 {upgrade:,}，降级 {downgrade:,}，保级期 {in_grace:,}"},

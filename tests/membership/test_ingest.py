@@ -143,3 +143,8 @@ def test_an_ingested_level_is_kept_through_the_grace_period(store):
     # a level the programme does not have is told, and the member starts from the orders
     assert lv.loc["F", "level"] == "member"
     assert store.found.summary["ingested"]["unknown_levels"] == {"platinum": 1}
+    from upmarket.cli.members import unknown_levels
+
+    told = unknown_levels(store.found.summary, PROGRAMME, "en")
+    assert "1 ingested member(s)" in told and "platinum (1)" in told and "black_gold" in told
+    assert "platinum" in unknown_levels(store.found.summary, PROGRAMME, "zh")

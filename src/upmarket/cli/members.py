@@ -179,8 +179,21 @@ def summary(
         # runs from before adjustments were told apart have none to show
         console.print(label("members.summary.points", lang, start=found["period_start"],
                             **{"adjusted": 0, **found["points"]}), highlight=False)
+    unknown = unknown_levels(found, programme, lang)
+    if unknown:
+        console.print(unknown, highlight=False)
     if "economics" in found:
         _print_economics(found["economics"], programme, lang, symbol)
+
+
+def unknown_levels(found: dict, programme, lang: str) -> str | None:
+    """What to tell when ingested members hold level codes the programme lacks."""
+    unknown = (found.get("ingested") or {}).get("unknown_levels") or {}
+    if not unknown:
+        return None
+    return label("members.summary.unknown_levels", lang, n=sum(unknown.values()),
+                 levels=", ".join(f"{k} ({v:,})" for k, v in unknown.items()),
+                 known=", ".join(programme.codes))
 
 
 def _print_economics(found: dict, programme, lang: str, symbol: str | None) -> None:
