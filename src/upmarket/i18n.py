@@ -650,10 +650,27 @@ LABELS: dict[str, dict[str, str]] = {
                                 "zh-CN": "各等级权益成本（近{months}个月）"},
     "members.econ.migration_title": {"en": "Level migration: from (rows) to now (columns)",
                                      "zh-CN": "等级迁移：上次（行）到本次（列）"},
-    "members.econ.no_incremental": {
+    "members.econ.incremental": {
+        "en": "Incremental spend of joining, per member over the {months} months after: "
+              "{spend} (90% interval {low} – {high}), margin {margin}; {n:,} members against "
+              "{controls:,} matched non-members",
+        "zh-CN": "入会带来的增量消费（每位会员入会后{months}个月）：{spend}（90% 区间 {low} – "
+                 "{high}），毛利 {margin}；{n:,} 名会员对比 {controls:,} 名匹配的非会员"},
+    "members.econ.incremental.no_members": {
+        "en": "Incremental margin of membership: not estimated (no members of an existing "
+              "programme with joining dates were ingested, so every customer with an order "
+              "counts as a member and none is left to compare with)",
+        "zh-CN": "会员增量毛利：未估计（未导入带入会日期的会员，所有下单客户均视为会员，"
+                 "没有可比的非会员）"},
+    "members.econ.incremental.no_non_members": {
         "en": "Incremental margin of membership: not estimated (every customer with an order "
               "is a member, so there are no comparable non-members)",
         "zh-CN": "会员增量毛利：未估计（所有下单客户均为会员，没有可比的非会员）"},
+    "members.econ.incremental.too_few_members": {
+        "en": "Incremental margin of membership: not estimated (fewer than {n} members bought "
+              "before joining and have {months} months of data on both sides of it)",
+        "zh-CN": "会员增量毛利：未估计（入会前有购买、且入会前后各有{months}个月数据的会员"
+                 "不足 {n} 名）"},
     "members.col.cost": {"en": "benefit cost", "zh-CN": "权益成本"},
     "members.col.per_member": {"en": "per member", "zh-CN": "人均"},
     "members.col.from": {"en": "from", "zh-CN": "上次等级"},

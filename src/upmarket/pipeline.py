@@ -379,7 +379,8 @@ def stage_membership(ctx: Context) -> None:
         start = prev["as_of"] if pd.Timestamp(prev["as_of"]) < pd.Timestamp(ctx.as_of) else None
     symbol = ((ctx.summary.get("policy") or {}).get("currency") or {}).get("symbol")
     found = evaluate_programme(ctx.wh, ctx.as_of, programme, previous_levels=previous,
-                               period_start=start, symbol=symbol)
+                               period_start=start, symbol=symbol,
+                               margin_rate=ctx.settings.value.default_margin_rate)
     ctx.tables.update(found.tables)
     levels = found.tables["member_levels"].set_index("customer_id")["level"]
     tier = ctx.results.set_index("customer_id")["tier"]

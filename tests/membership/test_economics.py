@@ -100,3 +100,57 @@ def test_economics_in_words(book):
     assert f"{found['breakage']['rate']:.1%}" in en and "lapsed" in en
     assert "积分失效率" in zh and "¥" in zh and "未估计" in zh
     assert economics.run_line(found, "en").startswith("Points liability")
+
+
+def _customers_who_join(effect: float, seed: int = 3):
+    """Two years and a half of monthly purchases; the more a customer buys the likelier they
+    join (selection on spend), everyone's buying grows with the calendar, and joining adds
+    `effect` orders of 100 a month from the month of joining."""
+    rng = np.random.default_rng(seed)
+    n, months = 2_500, 30
+    rate = rng.gamma(2.0, 0.5, n)
+    joins = rng.random(n) < np.where(rate > np.median(rate), 0.6, 0.25)
+    month_joined = np.where(joins, rng.integers(13, 24, n), 10_000)
+    m = np.arange(months)
+    lam = rate[:, None] * (1 + 0.02 * m)[None, :] + effect * (m[None, :] >= month_joined[:, None])
+    orders = rng.poisson(lam)
+    i, k = np.nonzero(orders)
+    first = np.datetime64("2023-01", "M")
+    ids = np.char.add("C", np.char.zfill(np.arange(n).astype(str), 5)).astype(object)
+    lines = pd.DataFrame({"customer_id": ids[i],
+                          "ts": (first + k).astype("datetime64[ns]") + np.timedelta64(10, "D"),
+                          "amount": 100.0 * orders[i, k]})
+    enrolled = pd.DataFrame({"customer_id": ids[joins],
+                             "joined_at": (first + month_joined[joins]).astype("datetime64[ns]")})
+    return lines, enrolled, pd.Timestamp((first + months).astype("datetime64[ns]"))
+
+
+def test_the_true_effect_of_joining_lies_in_the_interval():
+    from upmarket.membership.incremental import membership_effect
+
+    lines, enrolled, as_of = _customers_who_join(effect=0.5)
+    found = membership_effect(lines, enrolled, as_of, months=6, margin_rate=0.3)
+    # 0.5 more orders of 100 a month over the 6 months after joining
+    truth = 0.5 * 100 * 6
+    assert found["reason"] is None and found["members"] > 300
+    assert found["low"] < truth < found["high"] and found["low"] > 0
+    assert found["margin"] == pytest.approx(found["spend"] * 0.3, abs=0.01)
+    # no effect: the interval holds 0, though the members buy more to begin with
+    none = membership_effect(*_customers_who_join(effect=0.0), months=6)
+    assert none["low"] < 0 < none["high"]
+
+
+def test_no_estimate_without_someone_to_compare():
+    from upmarket.membership.incremental import membership_effect
+
+    lines, enrolled, as_of = _customers_who_join(effect=0.5)
+    everyone = pd.DataFrame({"customer_id": lines["customer_id"].unique(),
+                             "joined_at": pd.Timestamp("2024-06-01")})
+    assert membership_effect(lines, everyone, as_of)["reason"] == "no_non_members"
+    # joined before their first purchase: no spend before joining to compare
+    early = enrolled.assign(joined_at=pd.Timestamp("2022-06-01"))
+    found = membership_effect(lines, early, as_of)
+    assert found["reason"] == "too_few_members" and found["spend"] is None
+    assert "未估计" in economics.incremental_words(found, "zh-CN")
+    assert economics.incremental_words(None, "en").startswith(
+        "Incremental margin of membership: not estimated")

@@ -16,9 +16,10 @@
   the qualification window), the **level distribution**, and **level migration**: how many
   moved from each level on the previous evaluation (or the previous run) to each level now.
 
-The incremental margin of membership (members against comparable non-members) is not
-estimated here: in this engine every customer with a paid order is a member, so there is no
-comparable group of non-members within the data.
+- **Incremental margin**: what joining changes in a member's spend, against comparable
+  non-members (`incremental`), where an existing programme's members were ingested with their
+  joining dates and some customers never joined; not estimated otherwise (every customer with
+  an order counts as a member, so there is no comparison).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from upmarket.membership import incremental
 from upmarket.membership.benefit_cost import DEFAULT_COSTS, BenefitCost
 from upmarket.membership.programme import Programme
 
@@ -111,9 +113,12 @@ def migration(members: pd.DataFrame, programme: Programme) -> dict:
 
 def economics(members: pd.DataFrame, ledger: pd.DataFrame, balances: pd.DataFrame,
               programme: Programme, as_of: datetime, *,
-              costs: dict[str, BenefitCost] | None = None) -> dict:
+              costs: dict[str, BenefitCost] | None = None, lines: pd.DataFrame | None = None,
+              enrolled: pd.DataFrame | None = None, margin_rate: float | None = None) -> dict:
     """The programme's economics on `as_of` from the run's member levels, ledger and points
-    statements (`outputs.evaluate_programme`)."""
+    statements (`outputs.evaluate_programme`); with the order `lines` and the `enrolled`
+    members of an ingested programme (customer_id, joined_at), the incremental spend and
+    margin of joining."""
     n = len(members)
     broken = breakage(ledger, as_of)
     earned = int(balances["earned"].sum())
@@ -130,6 +135,10 @@ def economics(members: pd.DataFrame, ledger: pd.DataFrame, balances: pd.DataFram
                        "share": round(int(counts.get(c, 0)) / n, 4) if n else 0.0}
                    for c in programme.codes},
         "migration": migration(members, programme),
+        "incremental": incremental.membership_effect(
+            pd.DataFrame() if lines is None else lines,
+            pd.DataFrame() if enrolled is None else enrolled, as_of,
+            margin_rate=margin_rate),
         "period_start": f"{pd.Timestamp(balances['period_start'].iloc[0]):%Y-%m-%d}"
         if len(balances) else None,
     }
@@ -166,8 +175,25 @@ def lines(found: dict, programme: Programme, lang: str, symbol: str | None = Non
                      redemption=_pct(found["redemption_rate"]),
                      redeemers=_pct(found["redeemers_rate"]), active=_pct(found["active_rate"]),
                      months=months or programme.window_months))
-    out.append(label("members.econ.no_incremental", lang))
+    out.append(incremental_words(found.get("incremental"), lang, symbol))
     return out
+
+
+def incremental_words(found: dict | None, lang: str, symbol: str | None = None) -> str:
+    from upmarket.currency import money
+    from upmarket.i18n import label
+
+    if not found or found.get("spend") is None:
+        reason = (found or {}).get("reason") or "no_members"
+        return label(f"members.econ.incremental.{reason}", lang,
+                     n=incremental.MIN_MEMBERS, months=(found or {}).get("months", 6))
+    margin = found.get("margin")
+    return label("members.econ.incremental", lang, months=found["months"],
+                 spend=money(found["spend"], lang, policy=symbol),
+                 low=money(found["low"], lang, policy=symbol),
+                 high=money(found["high"], lang, policy=symbol),
+                 margin=money(margin, lang, policy=symbol) if margin is not None else "—",
+                 n=found["members"], controls=found["controls"])
 
 
 def run_line(found: dict, lang: str, symbol: str | None = None) -> str:

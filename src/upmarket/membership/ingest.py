@@ -35,6 +35,8 @@ class Carried:
     #: ingested level codes the programme does not have, with how many members hold each:
     #: those members start from the orders alone
     unknown_levels: dict[str, int] = field(default_factory=dict)
+    #: the members file's own rows (customer_id, joined_at): who joined when
+    enrolled: pd.DataFrame | None = None
 
 
 def _rows(wh: Warehouse, name: str, ts: str, as_of: datetime) -> pd.DataFrame:
@@ -73,6 +75,7 @@ def carried(wh: Warehouse, as_of: datetime, programme: Programme) -> Carried:
             "kind": kind, "points": points["points"].astype("int64") * sign,
             "reference": points["reference"]}))
     entries = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+    enrolled = members[["customer_id", "joined_at"]].copy()
     # a points row is a member's even when the members file left them out: they join with it
     if len(points):
         first = points.groupby("customer_id", as_index=False)["ts"].min().rename(
@@ -80,4 +83,5 @@ def carried(wh: Warehouse, as_of: datetime, programme: Programme) -> Carried:
         first = first[~first["customer_id"].isin(members["customer_id"])].assign(level=None)
         members = pd.concat([members[["customer_id", "joined_at", "level"]], first],
                             ignore_index=True)
-    return Carried(entries[cols], members[["customer_id", "joined_at", "level"]], unknown)
+    return Carried(entries[cols], members[["customer_id", "joined_at", "level"]], unknown,
+                   enrolled)

@@ -26,10 +26,12 @@ class MembershipResult:
 def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
                        previous_levels: pd.Series | None = None,
                        period_start: datetime | None = None,
-                       symbol: str | None = None) -> MembershipResult:
+                       symbol: str | None = None,
+                       margin_rate: float | None = None) -> MembershipResult:
     """Levels, ledger and statements as of `as_of`. `previous_levels` (customer → level code)
     are what the previous run published, so changes are told against what members were last
-    told; `period_start` opens the points statement (default: a year before `as_of`)."""
+    told; `period_start` opens the points statement (default: a year before `as_of`);
+    `margin_rate` turns the incremental spend of joining into margin."""
     orders = wh.table("orders")
     brought = ingest.carried(wh, as_of, programme)
     hist = levels.build_history(orders, as_of, programme, brought.members)
@@ -55,7 +57,9 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
                    ("opening", "earned", "reversed", "redeemed", "expired", "adjusted",
                     "closing", "expiring")},
         "period_start": f"{start:%Y-%m-%d}",
-        "economics": economics.economics(members, entries, balances, programme, as_of),
+        "economics": economics.economics(members, entries, balances, programme, as_of,
+                                         lines=lines, enrolled=brought.enrolled,
+                                         margin_rate=margin_rate),
         "ingested": {"members": int(len(brought.members)), "entries": int(len(brought.entries)),
                      "unknown_levels": brought.unknown_levels},
     }
