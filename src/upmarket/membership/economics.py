@@ -3,19 +3,18 @@
 - **Points liability**: the points members hold, at what a point is worth when redeemed
   (`Programme.redemption_value`). Not every point will be redeemed: the expected cost is the
   liability net of **breakage**, the share of points earned that lapse rather than being
-  spent. IFRS 15 (B39–B43) has a loyalty programme recognise breakage "in proportion to the
-  pattern of rights exercised" when it can be estimated from history, so it is estimated from
-  the earning years whose expiry has already passed (every point of such a year was either
-  spent or lapsed), as lapsed ÷ earned over those years, with a 90 % interval from a
-  bootstrap over members (points of one member move together, so members are resampled, not
-  entries). With no year old enough there is no estimate and the liability is shown gross.
+  spent. IFRS 15 (B44–B47, customers' unexercised rights) has breakage recognised "in
+  proportion to the pattern of rights exercised by the customer" when it can be expected
+  from history, so it is estimated from the earning years whose expiry has already passed
+  (every point of such a year was either spent or lapsed), as lapsed ÷ earned over those
+  years, with a 90 % interval from a bootstrap over members (points of one member move
+  together, so members are resampled, not entries). With no year old enough there is no estimate and the liability is shown gross.
 - **Benefit cost per level**: each level's benefits (`Level.benefits`) costed by their driver
   (`benefit_cost`) over the qualification window's members, orders and spend.
 - **Redemption rate** (points redeemed ÷ points earned over the statement's period, and the
   share of members who redeemed), **active-member rate** (members with an order counted in
   the qualification window), the **level distribution**, and **level migration**: how many
   moved from each level on the previous evaluation (or the previous run) to each level now.
-
 - **Incremental margin**: what joining changes in a member's spend, against comparable
   non-members (`incremental`), where an existing programme's members were ingested with their
   joining dates and some customers never joined; not estimated otherwise (every customer with
