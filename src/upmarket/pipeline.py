@@ -23,7 +23,7 @@ from upmarket.features import premium
 from upmarket.features.orders import purchases_until
 from upmarket.features.behaviour import prospects, purchase_rhythm
 from upmarket.features.customer import customer_features, trailing_margin
-from upmarket.membership.outputs import evaluate_programme
+from upmarket.membership.outputs import evaluate_programme, member_fields
 from upmarket.membership.programme import Programme
 from upmarket.models import evaluation
 from upmarket.models.churn import (ChurnClassifier, RfmBaseline, risk_band, risk_signals,
@@ -379,14 +379,31 @@ def stage_membership(ctx: Context) -> None:
         start = prev["as_of"] if pd.Timestamp(prev["as_of"]) < pd.Timestamp(ctx.as_of) else None
     symbol = ((ctx.summary.get("policy") or {}).get("currency") or {}).get("symbol")
     found = evaluate_programme(ctx.wh, ctx.as_of, programme, previous_levels=previous,
-                               period_start=start, symbol=symbol)
+                               period_start=start, symbol=symbol,
+                               adjustments=_points_adjustments(ctx))
     ctx.tables.update(found.tables)
     levels = found.tables["member_levels"].set_index("customer_id")["level"]
+    member_fields(ctx.results, found.tables["member_levels"], ctx.as_of)
     tier = ctx.results.set_index("customer_id")["tier"]
     both = pd.crosstab(levels.reindex(tier.index), tier)
     found.summary["by_tier"] = {lv: {t: int(both.at[lv, t]) for t in both.columns}
                                 for lv in programme.codes if lv in both.index}
     ctx.summary["membership"] = found.summary
+
+
+def _points_adjustments(ctx: Context) -> pd.DataFrame | None:
+    """The points adjustments made through the service (`opstore.points`), when an
+    operational store is configured or exists at its default place."""
+    from upmarket.opstore.points import adjustments
+    from upmarket.opstore.store import open_store, store_configured
+
+    if ctx.store_url is None and not store_configured():
+        return None
+    store = open_store(ctx.store_url)
+    try:
+        return adjustments(store)
+    finally:
+        store.close()
 
 
 def stage_kpis(ctx: Context) -> None:

@@ -7,8 +7,10 @@
   ⌊what is left of its spend × rate⌋: a wholly cancelled order nets to zero points;
 - **expire**: at the end of the year after the one they were earned in, what is left of a
   year's points lapses (a reversal after its points lapsed has nothing left to take back);
-- **redeem** and **adjust** entries come from redemptions and adjustments, which are not
-  ingested yet.
+- **adjust**: a correction by hand (`POST /v1/points/adjust`, kept in the operational store),
+  dated when it takes effect; its points count with the points earned that year, so a credit
+  lapses with them and a debit takes from what is left of them;
+- **redeem** entries come from redemptions, which are not ingested yet.
 
 Every entry is a function of orders dated before it and of the level history before them
 (`levels`), so a later run's ledger starts with exactly the entries of an earlier one: nothing
@@ -39,9 +41,10 @@ def _earning(lines: pd.DataFrame) -> pd.Series:
 
 
 def build_ledger(lines: pd.DataFrame, hist: LevelHistory, programme: Programme,
-                 as_of: datetime) -> pd.DataFrame:
+                 as_of: datetime, adjustments: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every ledger entry up to `as_of` from order `lines` (customer_id, order_id, ts, amount,
-    status, line_kind, original_order_id), oldest first."""
+    status, line_kind, original_order_id) and `adjustments` (request_id, customer_id, ts,
+    points) of members, oldest first."""
     lines = lines[(lines["ts"] < pd.Timestamp(as_of)) & _earning(lines)]
     lines = lines[lines["customer_id"].isin(set(hist.customers))]
     paid = lines[lines["status"] == "paid"]
@@ -80,8 +83,9 @@ def build_ledger(lines: pd.DataFrame, hist: LevelHistory, programme: Programme,
                        + back["ts"].dt.strftime("%Y%m%d%H%M%S"))
 
     cols = list(LEDGER_COLUMNS)
-    moves = pd.concat([earn.reindex(columns=cols), back.reindex(columns=cols)],
-                      ignore_index=True)
+    adjust = _adjustments(adjustments, hist, programme, as_of)
+    moves = pd.concat([earn.reindex(columns=cols), back.reindex(columns=cols),
+                       adjust.reindex(columns=cols)], ignore_index=True)
     expire = _expiries(moves, as_of)
     out = pd.concat([moves, expire.reindex(columns=cols)], ignore_index=True)
     out["points"] = out["points"].astype(np.int64)
@@ -89,6 +93,20 @@ def build_ledger(lines: pd.DataFrame, hist: LevelHistory, programme: Programme,
     out["_k"] = out["kind"].map({k: i for i, k in enumerate(KINDS)})
     out = out.sort_values(["customer_id", "ts", "_k", "entry_id"], kind="stable")
     return out.drop(columns="_k").reset_index(drop=True)
+
+
+def _adjustments(adjustments: pd.DataFrame | None, hist: LevelHistory, programme: Programme,
+                 as_of: datetime) -> pd.DataFrame:
+    """Adjustment entries of members dated before `as_of`, keyed by their request id (so one
+    request is one entry however often it was sent)."""
+    if adjustments is None or adjustments.empty:
+        return pd.DataFrame(columns=list(LEDGER_COLUMNS))
+    a = adjustments.assign(ts=pd.to_datetime(adjustments["ts"]))
+    a = a[(a["ts"] < pd.Timestamp(as_of)) & a["customer_id"].isin(set(hist.customers))]
+    a = a.drop_duplicates("request_id").reset_index(drop=True)
+    return a.assign(kind="adjust", entry_id="adjust:" + a["request_id"].astype(str),
+                    points=a["points"].astype(np.int64), earned_year=a["ts"].dt.year,
+                    expires_at=programme.expires_at(a["ts"]))
 
 
 def _expiries(moves: pd.DataFrame, as_of: datetime) -> pd.DataFrame:

@@ -26,16 +26,18 @@ class MembershipResult:
 def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
                        previous_levels: pd.Series | None = None,
                        period_start: datetime | None = None,
-                       symbol: str | None = None) -> MembershipResult:
+                       symbol: str | None = None,
+                       adjustments: pd.DataFrame | None = None) -> MembershipResult:
     """Levels, ledger and statements as of `as_of`. `previous_levels` (customer → level code)
     are what the previous run published, so changes are told against what members were last
-    told; `period_start` opens the points statement (default: a year before `as_of`)."""
+    told; `period_start` opens the points statement (default: a year before `as_of`);
+    `adjustments` are the corrections made by hand (`opstore.points`)."""
     orders = wh.table("orders")
     hist = levels.build_history(orders, as_of, programme)
     members = levels.evaluate(hist, programme, previous=previous_levels, symbol=symbol)
     o = orders.filter(orders.ts < as_of)
     lines = o.select(*[c for c in ORDER_COLUMNS if c in o.columns]).to_pandas()
-    entries = ledger.build_ledger(lines, hist, programme, as_of)
+    entries = ledger.build_ledger(lines, hist, programme, as_of, adjustments)
     start = pd.Timestamp(period_start) if period_start is not None \
         else pd.Timestamp(as_of) - pd.DateOffset(years=1)
     balances = ledger.statement(entries, hist.customers, start, as_of)
@@ -57,3 +59,26 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
     }
     return MembershipResult({"member_levels": members, "points_ledger": entries,
                              "points_balances": balances}, summary)
+
+
+#: What the run's per-customer results carry of the programme, for the automation rules
+#: (`member_level == gold`, `member_level_change == upgrade`, `points_expiring_days <= 30`) and
+#: the next best action.
+MEMBER_FIELDS = {"level": "member_level", "change": "member_level_change",
+                 "points_balance": "points_balance", "points_expiring": "points_expiring",
+                 "spend_to_next": "spend_to_next_level", "orders_to_next": "orders_to_next_level",
+                 "next_level": "next_member_level"}
+
+
+def member_fields(results: pd.DataFrame, member_levels: pd.DataFrame, as_of: datetime) -> None:
+    """Add the `MEMBER_FIELDS` of `member_levels` to `results` (in place), and
+    `points_expiring_days`: days from the run's date to the next expiry of points, where some
+    of the member's points lapse then (missing otherwise)."""
+    m = member_levels.set_index("customer_id")
+    ids = results["customer_id"]
+    for src, dst in MEMBER_FIELDS.items():
+        results[dst] = ids.map(m[src]).to_numpy()
+    at = pd.to_datetime(ids.map(m["expiring_at"]))
+    days = (at - pd.Timestamp(as_of)).dt.total_seconds() / 86400.0
+    results["points_expiring_days"] = days.where(
+        pd.to_numeric(results["points_expiring"], errors="coerce").fillna(0) > 0).to_numpy(float)

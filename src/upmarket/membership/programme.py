@@ -29,6 +29,11 @@ EVALUATIONS = ("monthly", "quarterly")
 #: When points expire: at the end of the calendar year after the one they were earned in
 #: (points of 2024 lapse when 2025 ends), or never.
 EXPIRIES = ("end_of_following_year", "never")
+#: The benefits a level may grant (会员权益), from the matrix Chinese retail programmes show:
+#: member prices, free shipping, a birthday gift, priority service, exclusive events, a
+#: dedicated manager. Each has an English and a Chinese name (`members.benefit.<code>`).
+BENEFITS = ("member_price", "free_shipping", "birthday_gift", "priority_service",
+            "exclusive_events", "dedicated_manager")
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,8 @@ class Level:
     rule: str = "any"
     #: points earned per point a base member earns
     multiplier: float = 1.0
+    #: what the level grants, codes of `BENEFITS`, in the order a member is told them
+    benefits: tuple[str, ...] = ()
 
     def display(self, lang: str | None = None) -> str:
         from upmarket.i18n import current_lang
@@ -64,11 +71,15 @@ class Level:
 @dataclass(frozen=True)
 class Programme:
     levels: tuple[Level, ...] = (
-        Level("member", "Member", "普通会员", 0.0, 0, "any", 1.0),
-        Level("silver", "Silver", "银卡", 2_000.0, 4, "any", 1.2),
-        Level("gold", "Gold", "金卡", 8_000.0, 10, "any", 1.5),
+        Level("member", "Member", "普通会员", 0.0, 0, "any", 1.0, ("member_price",)),
+        Level("silver", "Silver", "银卡", 2_000.0, 4, "any", 1.2,
+              ("member_price", "birthday_gift")),
+        Level("gold", "Gold", "金卡", 8_000.0, 10, "any", 1.5,
+              ("member_price", "birthday_gift", "free_shipping", "priority_service")),
         # the top card asks for both, so one large purchase does not buy it
-        Level("black_gold", "Black Gold", "黑金", 30_000.0, 12, "all", 2.0),
+        Level("black_gold", "Black Gold", "黑金", 30_000.0, 12, "all", 2.0,
+              ("member_price", "birthday_gift", "free_shipping", "priority_service",
+               "exclusive_events", "dedicated_manager")),
     )
     enabled: bool = True
     #: months of history the qualification counts (trailing window)
@@ -79,6 +90,9 @@ class Programme:
     #: points per currency unit of net spend, before the level's multiplier
     points_per_unit: float = 1.0
     expiry: str = "end_of_following_year"
+    #: what one point is worth when redeemed, in currency units (100 points = ¥1, the common
+    #: rate of 有赞 and 微盟 shops): the cost of a points offer and of an adjustment
+    redemption_value: float = 0.01
 
     def __post_init__(self):
         if not self.levels:
@@ -88,6 +102,12 @@ class Programme:
             raise ValueError("the first level is every member's: its bars must be 0")
         if self.evaluation not in EVALUATIONS or self.expiry not in EXPIRIES:
             raise ValueError("unknown evaluation period or expiry rule")
+        unknown = sorted({b for lv in self.levels for b in lv.benefits} - set(BENEFITS))
+        if unknown:
+            raise ValueError(f"unknown benefit(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(BENEFITS)}")
+        if not self.redemption_value >= 0:
+            raise ValueError("redemption_value must be 0 or more")
 
     @property
     def codes(self) -> list[str]:

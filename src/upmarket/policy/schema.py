@@ -16,7 +16,8 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       create_model, model_validator)
 
 from upmarket.activation.holdout import HoldoutSettings
-from upmarket.membership.programme import EVALUATIONS, EXPIRIES, RULES, Level, Programme
+from upmarket.membership.programme import (BENEFITS, EVALUATIONS, EXPIRIES, RULES, Level,
+                                          Programme)
 from upmarket.pipeline import Settings
 from upmarket.strategy.nba import Offer
 from upmarket.strategy.tiers import TIER_ORDER
@@ -246,6 +247,8 @@ class LevelPolicy(Section):
     rule: Literal[RULES] = Field("any", description="any: either bar qualifies; all: both are "
                                                     "needed")
     multiplier: Positive = Field(1.0, description="points earned per point a base member earns")
+    benefits: list[Literal[BENEFITS]] = Field(
+        default_factory=list, description="what the level grants: " + ", ".join(BENEFITS))
 
 
 def _level_policies() -> list[LevelPolicy]:
@@ -297,11 +300,18 @@ class Membership(Section):
                         f"{low.code}'s {getattr(low, bar):g}; levels go from the lowest up")
         return self
 
+    redemption_value: Amount = Field(_MEMBERS.redemption_value,
+                                     description="what one point is worth when redeemed, in "
+                                                 "currency units (0.01: 100 points = 1)")
+
     def programme(self) -> Programme:
-        return Programme(levels=tuple(Level(**lv.model_dump()) for lv in self.levels),
+        return Programme(levels=tuple(Level(**{**lv.model_dump(),
+                                               "benefits": tuple(lv.benefits)})
+                                      for lv in self.levels),
                          enabled=self.enabled, window_months=self.window_months,
                          evaluation=self.evaluation, grace_days=self.grace_days,
-                         points_per_unit=self.points_per_unit, expiry=self.expiry)
+                         points_per_unit=self.points_per_unit, expiry=self.expiry,
+                         redemption_value=self.redemption_value)
 
 
 class Policy(Section):
