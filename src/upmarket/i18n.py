@@ -626,6 +626,61 @@ LABELS: dict[str, dict[str, str]] = {
     "points.redeem": {"en": "redeemed", "zh-CN": "兑换"},
     "points.expire": {"en": "expired", "zh-CN": "过期"},
     "points.adjust": {"en": "adjusted", "zh-CN": "调整"},
+    # the benefits a level grants (membership.programme.BENEFITS)
+    "members.benefit.member_price": {"en": "member prices", "zh-CN": "会员价"},
+    "members.benefit.free_shipping": {"en": "free shipping", "zh-CN": "包邮"},
+    "members.benefit.birthday_gift": {"en": "birthday gift", "zh-CN": "生日礼"},
+    "members.benefit.priority_service": {"en": "priority service", "zh-CN": "优先客服"},
+    "members.benefit.exclusive_events": {"en": "exclusive events", "zh-CN": "专属活动"},
+    "members.benefit.dedicated_manager": {"en": "dedicated manager", "zh-CN": "专属顾问"},
+    # the member API (service.members_api)
+    "members.api.not_member": {
+        "en": "{customer_id!s} is not a member in the current run (members are customers with "
+              "a paid order before the run's date)",
+        "zh-CN": "{customer_id!s} 在当前运行中不是会员（会员为运行日期前有已支付订单的客户）"},
+    "members.api.below_zero": {
+        "en": "points: {points} would take the balance below 0 (it holds {balance})",
+        "zh-CN": "points：调整 {points} 会使积分余额低于 0（当前余额 {balance}）"},
+    # the membership section of the customer-360 (service.customer_view)
+    "customer.membership": {"en": "Membership", "zh-CN": "会员"},
+    "customer.membership.none": {"en": "Not a member in this run.",
+                                 "zh-CN": "在本次运行中不是会员。"},
+    "customer.membership.off": {"en": "The membership programme is off in this run's policy.",
+                                "zh-CN": "本次运行的策略未启用会员体系。"},
+    "customer.membership.level": {"en": "Level", "zh-CN": "会员等级"},
+    "customer.membership.balance": {"en": "Points balance", "zh-CN": "积分余额"},
+    "customer.membership.expiring": {"en": "{points} points lapse on {date}",
+                                     "zh-CN": "{points} 积分将于 {date} 过期"},
+    "customer.membership.next": {"en": "To the next level", "zh-CN": "距下一等级"},
+    "customer.membership.benefits": {"en": "Benefits", "zh-CN": "会员权益"},
+    "customer.membership.ledger": {"en": "Latest points entries ({shown} of {total})",
+                                   "zh-CN": "最近积分流水（{shown}/{total} 条）"},
+    "customer.membership.points": {"en": "points", "zh-CN": "积分"},
+    # the dashboard's membership page (service.members_page)
+    "members_page.title": {"en": "Membership", "zh-CN": "会员体系"},
+    "members_page.intro": {
+        "en": "Levels members can be told, earned by the programme's rules; run {run_id} as of "
+              "{as_of}.",
+        "zh-CN": "会员可见的等级，按会员体系规则获得；运行 {run_id}，截至 {as_of}。"},
+    "members_page.off": {"en": "The membership programme is off in this run's policy.",
+                         "zh-CN": "本次运行的策略未启用会员体系。"},
+    "members_page.levels": {"en": "Level distribution", "zh-CN": "等级分布"},
+    "members_page.changes": {"en": "Upgrades and downgrades in this run",
+                             "zh-CN": "本次运行的升降级"},
+    "members_page.no_changes": {"en": "No member changed level in this run.",
+                                "zh-CN": "本次运行无会员等级变动。"},
+    "members_page.from": {"en": "from", "zh-CN": "原等级"},
+    "members_page.to": {"en": "to", "zh-CN": "新等级"},
+    "members_page.expiring": {"en": "Points expiring in the next {days} days",
+                              "zh-CN": "未来 {days} 天内将过期的积分"},
+    "members_page.expiring_total": {
+        "en": "{points} points of {members} members lapse on {date} (worth {value}).",
+        "zh-CN": "{members} 位会员的 {points} 积分将于 {date} 过期（价值 {value}）。"},
+    "members_page.none_expiring": {"en": "No points lapse in the next {days} days.",
+                                   "zh-CN": "未来 {days} 天内没有积分过期。"},
+    "members_page.customer": {"en": "customer", "zh-CN": "客户"},
+    "members_page.more": {"en": "{n} more not listed.", "zh-CN": "另有 {n} 位未列出。"},
+    "members_page.link": {"en": "Membership", "zh-CN": "会员体系"},
     # a profile the service answers before any run has scored the person (service.profiles)
     "profile.not_yet_scored": {
         "en": "Not yet scored: seen by the service only (traits, events and consents as "

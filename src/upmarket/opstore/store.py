@@ -497,6 +497,18 @@ def profile_documents(wh, run: Mapping[str, Any], at: datetime,
             m = m.filter(m.customer_id == customer_id)
         members = {str(r["customer_id"]): {f: _plain(r.get(f)) for f in MEMBER_FIELDS}
                    for r in m.to_pandas().to_dict("records")}
+        # the adjustments the run's ledger counted: the service adds only the others
+        counted: dict[str, list[str]] = {}
+        if wh.has_table(output_table("points_ledger", run_id)):
+            led = output(wh, "points_ledger", run_id)
+            led = led.filter(led.kind == "adjust")
+            if customer_id is not None:
+                led = led.filter(led.customer_id == customer_id)
+            for cid, entry in led.select("customer_id", "entry_id").to_pandas().itertuples(
+                    index=False):
+                counted.setdefault(str(cid), []).append(str(entry).removeprefix("adjust:"))
+        for cid, doc in members.items():
+            doc["adjustments_counted"] = sorted(counted.get(cid, []))
     c = consents_in_force(wh.table("consents"), at)
     if customer_id is not None:
         c = c.filter(c.customer_id == customer_id)
