@@ -1839,6 +1839,7 @@ LABELS: dict[str, dict[str, str]] = {
     "action.onboarding": {"en": "onboarding", "zh-CN": "新客引导"},
     "action.nurture": {"en": "nurture", "zh-CN": "内容培育"},
     "action.referral_ask": {"en": "referral ask", "zh-CN": "邀请推荐"},
+    "action.level_nudge": {"en": "next-level nudge", "zh-CN": "会员升级提醒"},
     "action.no_contact": {"en": "no contact", "zh-CN": "暂不联系"},
     "route.account_manager": {"en": "task for the account manager", "zh-CN": "客户经理任务"},
     "route.automated": {"en": "automated message", "zh-CN": "自动化触达"},
@@ -1880,6 +1881,9 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "First purchase {days} days ago; a second purchase soon is what keeps a new "
               "customer",
         "zh-CN": "{days}天前首次购买；尽快促成第二次购买是留住新客的关键"},
+    "reason.level_nudge": {"en": "{distance}: within one typical order; tell them what the "
+                                 "next level gives",
+                           "zh-CN": "{distance}：一单之内即可达到，告知升级后的权益"},
     "reason.referral_ask": {
         "en": "Promoter (NPS {nps}) with {orders} orders: ask for a referral",
         "zh-CN": "推荐者（NPS {nps}），已下单{orders}次：邀请其推荐新客"},

@@ -383,7 +383,7 @@ def stage_membership(ctx: Context) -> None:
                                adjustments=_points_adjustments(ctx))
     ctx.tables.update(found.tables)
     levels = found.tables["member_levels"].set_index("customer_id")["level"]
-    member_fields(ctx.results, found.tables["member_levels"], ctx.as_of)
+    member_fields(ctx.results, found.tables["member_levels"], ctx.as_of, programme)
     tier = ctx.results.set_index("customer_id")["tier"]
     both = pd.crosstab(levels.reindex(tier.index), tier)
     found.summary["by_tier"] = {lv: {t: int(both.at[lv, t]) for t in both.columns}
@@ -539,7 +539,9 @@ def stage_actions(ctx: Context) -> None:
         responses=engagement.channel_responses(events, as_of).to_pandas(),
         hours=engagement.active_hour(events, as_of).to_pandas(),
         contacts=engagement.recent_contacts(events, as_of).to_pandas(),
-        policy=ctx.settings.tiers, settings=learned,
+        policy=ctx.settings.tiers, settings=dataclasses.replace(
+            learned, point_value=ctx.settings.membership.redemption_value
+            if ctx.settings.membership.enabled else None),
         premium_horizon_days=ctx.settings.premium_horizon_days)
     actions, decided = holdout.hold_out_actions(actions, holdout.salt(ctx.wh),
                                                 ctx.settings.holdout)

@@ -63,21 +63,32 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
 
 #: What the run's per-customer results carry of the programme, for the automation rules
 #: (`member_level == gold`, `member_level_change == upgrade`, `points_expiring_days <= 30`) and
-#: the next best action.
+#: the next best action's level nudge.
 MEMBER_FIELDS = {"level": "member_level", "change": "member_level_change",
                  "points_balance": "points_balance", "points_expiring": "points_expiring",
                  "spend_to_next": "spend_to_next_level", "orders_to_next": "orders_to_next_level",
-                 "next_level": "next_member_level"}
+                 "next_level": "next_member_level", "distance_en": "level_distance_en",
+                 "distance_zh": "level_distance_zh"}
 
 
-def member_fields(results: pd.DataFrame, member_levels: pd.DataFrame, as_of: datetime) -> None:
-    """Add the `MEMBER_FIELDS` of `member_levels` to `results` (in place), and
-    `points_expiring_days`: days from the run's date to the next expiry of points, where some
-    of the member's points lapse then (missing otherwise)."""
+def member_fields(results: pd.DataFrame, member_levels: pd.DataFrame, as_of: datetime,
+                  programme: Programme) -> None:
+    """Add the `MEMBER_FIELDS` of `member_levels` to `results` (in place), with
+    `next_level_rule` (how the next level's bars combine; a bar the level does not use is
+    missing rather than 0, so it never reads as reached), and `points_expiring_days`: days
+    from the run's date to the next expiry of points, where some of the member's points lapse
+    then (missing otherwise)."""
     m = member_levels.set_index("customer_id")
     ids = results["customer_id"]
     for src, dst in MEMBER_FIELDS.items():
         results[dst] = ids.map(m[src]).to_numpy()
+    nxt = results["next_member_level"]
+    bars = {lv.code: lv for lv in programme.levels}
+    results["next_level_rule"] = nxt.map({c: lv.rule for c, lv in bars.items()}).to_numpy()
+    for col, bar in (("spend_to_next_level", "min_spend"), ("orders_to_next_level", "min_orders")):
+        used = nxt.map({c: getattr(lv, bar) > 0 for c, lv in bars.items()}).fillna(False)
+        results[col] = pd.to_numeric(results[col], errors="coerce").where(
+            used.astype(bool)).to_numpy(float)
     at = pd.to_datetime(ids.map(m["expiring_at"]))
     days = (at - pd.Timestamp(as_of)).dt.total_seconds() / 86400.0
     results["points_expiring_days"] = days.where(

@@ -76,6 +76,8 @@ def record_adjustment(store: Store, *, request_id: str, customer_id: str, points
     stored it). `ts` is when it takes effect (default: now, naive UTC). `BadAdjustment` names
     the field at fault; `ReusedRequest` when the id holds another adjustment."""
     now = now or now_utc()
+    # a retry without a date is the same adjustment, whenever it comes: its date is the first's
+    dated = ts is not None
     ts = ts or now
     _check(request_id, customer_id, points, reason, ts, now)
     row = {"request_id": request_id, "customer_id": customer_id, "points": int(points),
@@ -87,8 +89,9 @@ def record_adjustment(store: Store, *, request_id: str, customer_id: str, points
         stored = conn.execute(sa.select(*[c[n] for n in COLUMNS])
                               .where(c.request_id == request_id)).one()
     found = Adjustment(**stored._asdict())
-    if (found.customer_id, found.points, found.reason, found.ts) != \
-            (customer_id, int(points), reason.strip(), ts) and done.rowcount == 0:
+    same = (found.customer_id, found.points, found.reason) == \
+        (customer_id, int(points), reason.strip()) and (not dated or found.ts == ts)
+    if done.rowcount == 0 and not same:
         raise ReusedRequest("request_id", f"{request_id!r} was already used for another "
                             f"adjustment ({found.points:+,} points to {found.customer_id} on "
                             f"{found.received:%Y-%m-%d %H:%M} UTC); use a new id for a new "
