@@ -97,6 +97,7 @@ from upmarket.activation.actions import (EXPORT_FORMATS, Action, ExportAction, T
                                          plan_actions)
 from upmarket.activation.assignment import Assigner, customer_places
 from upmarket.errors import NoRun, UpmarketError
+from upmarket.membership.outputs import MEMBER_FIELDS
 from upmarket.membership.programme import Programme
 from upmarket.models.churn import BANDS
 from upmarket.opstore import automation as auto
@@ -131,6 +132,12 @@ EVENT_FIELDS = ("event.type", "event.event")
 KPI_TEMPLATE = ("rule", "subject", "severity", "kpi", "group", "value", "previous", "change")
 CUSTOMER_TEMPLATE = ("rule", "subject", "severity", "customer_id", "tier")
 EVENT_TEMPLATE = ("event", "event_type", "message_id")
+
+
+#: Fields the membership stage adds to the results (`membership.outputs.member_fields`):
+#: absent when a run's policy switches the programme off.
+PROGRAMME_FIELDS = frozenset({*MEMBER_FIELDS.values(), "points_expiring_days",
+                              "next_level_rule"})
 
 
 class BadRules(UpmarketError):
@@ -875,11 +882,17 @@ def evaluate_run(wh, store: Store, run_id: str | None, rules: RuleSet | Iterable
         need = list(dict.fromkeys(["customer_id", "tier",
                                    *(f for r in people for f in r.condition.fields)]))
         for r in people:
-            missing = [f for f in r.condition.fields if f not in res.columns]
+            missing = [f for f in r.condition.fields
+                       if f not in res.columns and f not in PROGRAMME_FIELDS]
             if missing:
                 raise BadRules(f"rule {r.name!r}: the run's results have no field(s) "
                                f"{', '.join(missing)}; they have: {', '.join(res.columns)}")
         results = res.select(*[f for f in need if f in res.columns]).to_pandas()
+        # a run without the membership programme (switched off, or older) has no members:
+        # its rules hold for nobody, as a missing value matches no clause
+        for f in need:
+            if f not in results.columns:
+                results[f] = np.nan
     for r in rules:
         if r.kind == "kpi":
             candidates += kpi_candidates(wh, run, prev, r)
