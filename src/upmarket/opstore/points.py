@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from upmarket.errors import UpmarketError
 from upmarket.opstore.schema import points_adjustments
-from upmarket.opstore.store import Store, _insert, now_utc
+from upmarket.opstore.store import Store, _insert, _raw, now_utc
 
 #: The largest adjustment one request may make, either way: a typo of a few zeros is refused.
 MAX_POINTS = 10_000_000
@@ -113,3 +113,12 @@ def adjustments(store: Store, customer_id: str | None = None) -> pd.DataFrame:
         frame[col] = pd.to_datetime(frame[col])
     frame["points"] = frame["points"].astype("int64")
     return frame
+
+
+def customer_adjustments(store: Store, customer_id: str) -> list[tuple[str, int]]:
+    """(request_id, points) of every adjustment of `customer_id`: the member route's read, one
+    indexed query on a pooled connection (`store._raw`), so it stays a fraction of a
+    millisecond."""
+    return [(str(r), int(p)) for r, p in _raw(
+        store, "SELECT request_id, points FROM points_adjustments WHERE customer_id = ?",
+        (customer_id,))]

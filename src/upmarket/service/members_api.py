@@ -135,11 +135,10 @@ def member_document(wh, customer_id: str, at: datetime) -> dict | None:
     return None if docs.empty else docs["doc"].iloc[0]
 
 
-def pending(store: Store, customer_id: str, counted: list[str]) -> tuple[int, int]:
-    """(points adjusted since the run, every adjustment's points) of `customer_id`."""
-    a = op_points.adjustments(store, customer_id)
-    new = a[~a["request_id"].isin(set(counted))]
-    return int(new["points"].sum()), int(a["points"].sum())
+def pending(store: Store, customer_id: str, counted: list[str]) -> int:
+    """The points adjusted for `customer_id` that the run's ledger has not counted."""
+    seen = set(counted)
+    return sum(p for r, p in op_points.customer_adjustments(store, customer_id) if r not in seen)
 
 
 def _named(programme: Programme, code: str | None, lang: str) -> dict | None:
@@ -208,6 +207,8 @@ def members_router(store: Store, require, reads, audit: ops.AuditWriter) -> APIR
                                               ops.now_utc())
             except NoRun as exc:
                 raise HTTPException(503, str(exc), headers={"Retry-After": "60"}) from None
+            except (WarehouseError, duckdb.Error):
+                raise HTTPException(503, profiles.BUSY, headers={"Retry-After": "5"}) from None
         if doc is None or not doc.get("membership"):
             raise HTTPException(404, label("members.api.not_member", lang,
                                            customer_id=customer_id))
@@ -222,7 +223,7 @@ def members_router(store: Store, require, reads, audit: ops.AuditWriter) -> APIR
         lang = profiles.lang_of(accept_language)
         doc = await document(customer_id, lang)
         prog = (await run_in_threadpool(programme))[0]
-        new, _ = pending(store, customer_id, doc["membership"].get("adjustments_counted") or [])
+        new = pending(store, customer_id, doc["membership"].get("adjustments_counted") or [])
         body = MemberStatus.model_validate(member_status(doc, prog, lang, new))
         await asyncio.wrap_future(store_audit(key, "read_member", customer_id))
         return body
@@ -240,13 +241,13 @@ def members_router(store: Store, require, reads, audit: ops.AuditWriter) -> APIR
         doc = await document(body.customer_id, lang)
         counted = doc["membership"].get("adjustments_counted") or []
         at_run = int(doc["membership"].get("points_balance") or 0)
-        new, _ = pending(store, body.customer_id, counted)
+        new = pending(store, body.customer_id, counted)
         ts = body.ts
         if ts is not None and ts.tzinfo is not None:  # the store keeps naive UTC
             ts = ts.astimezone(UTC).replace(tzinfo=None)
-        replay = op_points.adjustments(store, body.customer_id)
-        replay = replay[replay["request_id"] == body.request_id]
-        if replay.empty and at_run + new + body.points < 0:
+        replay = any(r == body.request_id
+                     for r, _ in op_points.customer_adjustments(store, body.customer_id))
+        if not replay and at_run + new + body.points < 0:
             raise HTTPException(400, {"error": label(
                 "members.api.below_zero", lang, points=f"{body.points:,}",
                 balance=f"{at_run + new:,}"), "fields": ["points"]})
@@ -259,7 +260,7 @@ def members_router(store: Store, require, reads, audit: ops.AuditWriter) -> APIR
             raise HTTPException(422, {"error": str(exc), "fields": [exc.field]}) from None
         except op_points.BadAdjustment as exc:
             raise HTTPException(400, {"error": str(exc), "fields": [exc.field]}) from None
-        new, _ = pending(store, body.customer_id, counted)
+        new = pending(store, body.customer_id, counted)
         await asyncio.wrap_future(store_audit(
             key, "adjust_points", body.customer_id, request_id=found.request_id,
             points=found.points, reason=found.reason, replay=not stored))
