@@ -384,6 +384,11 @@ def stage_membership(ctx: Context) -> None:
     ctx.tables.update(found.tables)
     levels = found.tables["member_levels"].set_index("customer_id")["level"]
     member_fields(ctx.results, found.tables["member_levels"], ctx.as_of, programme)
+    # the membership rules contact members (a welcome call, a reminder): only those who
+    # consent to marketing on some channel at the run's date
+    held = engagement.consents_in_force(ctx.source("consents"), ctx.as_of).to_pandas()
+    ctx.results["marketing_consent"] = ctx.results["customer_id"].isin(
+        set(held.loc[held["granted"].astype(bool), "customer_id"])).to_numpy()
     tier = ctx.results.set_index("customer_id")["tier"]
     both = pd.crosstab(levels.reindex(tier.index), tier)
     found.summary["by_tier"] = {lv: {t: int(both.at[lv, t]) for t in both.columns}

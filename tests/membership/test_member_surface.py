@@ -185,8 +185,21 @@ def held_out(world, rule: str) -> set[str]:
 
 def test_rules_raise_tasks_on_upgrades_and_on_points_lapsing_within_30_days(world):
     res = world.results
+    # consent as the run saw it, recomputed from the consents table: members without any
+    # marketing consent in force are never contacted
+    wh = connect(world.url, create=False)
+    try:
+        from upmarket.features.engagement import consents_in_force
+
+        c = consents_in_force(wh.table("consents"), AS_OF).to_pandas()
+    finally:
+        wh.close()
+    ok = set(c.loc[c["granted"].astype(bool), "customer_id"])
+    assert (res["marketing_consent"].astype(bool) == res["customer_id"].isin(ok)).all()
+    assert 0 < len(ok & set(res["customer_id"])) < len(res)
     # the points of 2024 lapse when 2025 ends, 22 days after the run
-    lapsing = res[(res["points_expiring"] >= 100) & (res["points_expiring_days"] <= 30)]
+    lapsing = res[(res["points_expiring"] >= 100) & (res["points_expiring_days"] <= 30)
+                  & res["marketing_consent"].astype(bool)]
     assert len(lapsing) >= 10
     assert np.allclose(lapsing["points_expiring_days"], 22.0)
     got = rule_tasks(world, "points_expiring_soon")
@@ -198,7 +211,8 @@ def test_rules_raise_tasks_on_upgrades_and_on_points_lapsing_within_30_days(worl
     assert f"{pts:,} points lapse in 22 days" in one["title"]
 
     up = res[(res["member_level_change"] == "upgrade")
-             & res["member_level"].isin(["gold", "black_gold"])]
+             & res["member_level"].isin(["gold", "black_gold"])
+             & res["marketing_consent"].astype(bool)]
     got = rule_tasks(world, "member_upgraded_gold_plus")
     assert set(got["customer_id"]) | held_out(world, "member_upgraded_gold_plus") \
         == set(up["customer_id"])

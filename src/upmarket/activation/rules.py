@@ -137,7 +137,7 @@ EVENT_TEMPLATE = ("event", "event_type", "message_id")
 #: Fields the membership stage adds to the results (`membership.outputs.member_fields`):
 #: absent when a run's policy switches the programme off.
 PROGRAMME_FIELDS = frozenset({*MEMBER_FIELDS.values(), "points_expiring_days",
-                              "next_level_rule"})
+                              "next_level_rule", "marketing_consent"})
 
 
 class BadRules(UpmarketError):
