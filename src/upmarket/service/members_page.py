@@ -30,7 +30,7 @@ LIST_ROWS = 15
 
 def members_data(wh, store: ops.Store, *, lang: str, clear_ids: bool) -> dict:
     """The page's figures from the current run: `levels` (code, name, members, share),
-    `changes` (upgrades then downgrades, at most `LIST_ROWS`, with their count),
+    `changes` (downgrades then upgrades, at most `LIST_ROWS`, with their counts),
     and `expiring` (members whose points lapse within `EXPIRING_DAYS` of the run's date)."""
     from upmarket.policy.file import policy_of_run
     from upmarket.service.dashboard import _ids
@@ -55,7 +55,8 @@ def members_data(wh, store: ops.Store, *, lang: str, clear_ids: bool) -> dict:
     order = {c: i for i, c in enumerate(programme.codes)}
     moved = m[m["change"].isin(["upgrade", "downgrade"])].copy()
     moved["rank"] = moved["level"].map(order)
-    moved = moved.sort_values(["change", "rank", "customer_id"], ascending=[False, False, True])
+    # downgrades first: fewer, and the ones a manager may want to act on
+    moved = moved.sort_values(["change", "rank", "customer_id"], ascending=[True, False, True])
     data["upgrades"] = int((moved["change"] == "upgrade").sum())
     data["downgrades"] = int((moved["change"] == "downgrade").sum())
     shown = moved.head(LIST_ROWS)
