@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, str] = {
     "recommend": "bench.recommendations",
     "collect": "bench.collect",
     "profiles": "bench.profiles",
+    "members": "bench.members",
     "model_quality": "bench.model_quality",
     "startup": "bench.startup",
 }

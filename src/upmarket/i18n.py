@@ -692,6 +692,61 @@ LABELS: dict[str, dict[str, str]] = {
     "points.redeem": {"en": "redeemed", "zh-CN": "兑换"},
     "points.expire": {"en": "expired", "zh-CN": "过期"},
     "points.adjust": {"en": "adjusted", "zh-CN": "调整"},
+    # the benefits a level grants (membership.programme.BENEFITS)
+    "members.benefit.member_price": {"en": "member prices", "zh-CN": "会员价"},
+    "members.benefit.free_shipping": {"en": "free shipping", "zh-CN": "包邮"},
+    "members.benefit.birthday_gift": {"en": "birthday gift", "zh-CN": "生日礼"},
+    "members.benefit.priority_service": {"en": "priority service", "zh-CN": "优先客服"},
+    "members.benefit.exclusive_events": {"en": "exclusive events", "zh-CN": "专属活动"},
+    "members.benefit.dedicated_manager": {"en": "dedicated manager", "zh-CN": "专属顾问"},
+    # the member API (service.members_api)
+    "members.api.not_member": {
+        "en": "{customer_id!s} is not a member in the current run (members are customers with "
+              "a paid order before the run's date)",
+        "zh-CN": "{customer_id!s} 在当前运行中不是会员（会员为运行日期前有已支付订单的客户）"},
+    "members.api.below_zero": {
+        "en": "points: {points} would take the balance below 0 (it holds {balance})",
+        "zh-CN": "points：调整 {points} 会使积分余额低于 0（当前余额 {balance}）"},
+    # the membership section of the customer-360 (service.customer_view)
+    "customer.membership": {"en": "Membership", "zh-CN": "会员"},
+    "customer.membership.none": {"en": "Not a member in this run.",
+                                 "zh-CN": "在本次运行中不是会员。"},
+    "customer.membership.off": {"en": "The membership programme is off in this run's policy.",
+                                "zh-CN": "本次运行的策略未启用会员体系。"},
+    "customer.membership.level": {"en": "Level", "zh-CN": "会员等级"},
+    "customer.membership.balance": {"en": "Points balance", "zh-CN": "积分余额"},
+    "customer.membership.expiring": {"en": "{points} points lapse on {date}",
+                                     "zh-CN": "{points} 积分将于 {date} 过期"},
+    "customer.membership.next": {"en": "To the next level", "zh-CN": "距下一等级"},
+    "customer.membership.benefits": {"en": "Benefits", "zh-CN": "会员权益"},
+    "customer.membership.ledger": {"en": "Latest points entries ({shown} of {total})",
+                                   "zh-CN": "最近积分流水（{shown}/{total} 条）"},
+    "customer.membership.points": {"en": "points", "zh-CN": "积分"},
+    # the dashboard's membership page (service.members_page)
+    "members_page.title": {"en": "Membership", "zh-CN": "会员体系"},
+    "members_page.intro": {
+        "en": "Levels members can be told, earned by the programme's rules; run {run_id} as of "
+              "{as_of}.",
+        "zh-CN": "会员可见的等级，按会员体系规则获得；运行 {run_id}，截至 {as_of}。"},
+    "members_page.off": {"en": "The membership programme is off in this run's policy.",
+                         "zh-CN": "本次运行的策略未启用会员体系。"},
+    "members_page.levels": {"en": "Level distribution", "zh-CN": "等级分布"},
+    "members_page.changes": {"en": "Upgrades and downgrades in this run",
+                             "zh-CN": "本次运行的升降级"},
+    "members_page.no_changes": {"en": "No member changed level in this run.",
+                                "zh-CN": "本次运行无会员等级变动。"},
+    "members_page.from": {"en": "from", "zh-CN": "原等级"},
+    "members_page.to": {"en": "to", "zh-CN": "新等级"},
+    "members_page.expiring": {"en": "Points expiring in the next {days} days",
+                              "zh-CN": "未来 {days} 天内将过期的积分"},
+    "members_page.expiring_total": {
+        "en": "{points} points of {members} members lapse on {date} (worth {value}).",
+        "zh-CN": "{members} 位会员的 {points} 积分将于 {date} 过期（价值 {value}）。"},
+    "members_page.none_expiring": {"en": "No points lapse in the next {days} days.",
+                                   "zh-CN": "未来 {days} 天内没有积分过期。"},
+    "members_page.customer": {"en": "customer", "zh-CN": "客户"},
+    "members_page.more": {"en": "{n} more not listed.", "zh-CN": "另有 {n} 位未列出。"},
+    "members_page.link": {"en": "Membership", "zh-CN": "会员体系"},
     # a profile the service answers before any run has scored the person (service.profiles)
     "profile.not_yet_scored": {
         "en": "Not yet scored: seen by the service only (traits, events and consents as "
@@ -716,6 +771,11 @@ LABELS: dict[str, dict[str, str]] = {
     "field.service": {"en": "service level", "zh-CN": "服务标准"},
     "field.response_hours": {"en": "response within (hours)", "zh-CN": "响应时限（小时）"},
     "field.tier_change": {"en": "tier change since last run", "zh-CN": "较上次运行的等级变化"},
+    "field.member_level": {"en": "membership level", "zh-CN": "会员等级"},
+    "field.member_level_change": {"en": "membership level change", "zh-CN": "会员等级变动"},
+    "field.points_balance": {"en": "points balance", "zh-CN": "积分余额"},
+    "field.points_expiring": {"en": "points lapsing next", "zh-CN": "即将过期积分"},
+    "field.points_expiring_days": {"en": "days until points lapse", "zh-CN": "距积分过期天数"},
     "field.distance_to_next_tier": {"en": "more tier value to reach the next tier",
                                     "zh-CN": "距下一等级还差的等级价值"},
     "field.current_value": {"en": "current value (margin of the last 12 months)",
@@ -1620,6 +1680,10 @@ LABELS: dict[str, dict[str, str]] = {
                                          "zh-CN": "高端客户召回"},
     "automation.rule.channel_roi_drop": {"en": "channel ROI drop", "zh-CN": "渠道投资回报下降"},
     "automation.rule.high_risk": {"en": "high risk", "zh-CN": "高风险预警"},
+    "automation.rule.member_upgraded_gold_plus": {"en": "member upgraded to Gold or above",
+                                                  "zh-CN": "会员升级至金卡及以上"},
+    "automation.rule.points_expiring_soon": {"en": "points expiring soon",
+                                             "zh-CN": "积分即将过期"},
     "automation.severity.high": {"en": "high", "zh-CN": "高"},
     "automation.severity.medium": {"en": "medium", "zh-CN": "中"},
     "automation.severity.low": {"en": "low", "zh-CN": "低"},
@@ -1850,6 +1914,7 @@ LABELS: dict[str, dict[str, str]] = {
     "action.onboarding": {"en": "onboarding", "zh-CN": "新客引导"},
     "action.nurture": {"en": "nurture", "zh-CN": "内容培育"},
     "action.referral_ask": {"en": "referral ask", "zh-CN": "邀请推荐"},
+    "action.level_nudge": {"en": "next-level nudge", "zh-CN": "会员升级提醒"},
     "action.no_contact": {"en": "no contact", "zh-CN": "暂不联系"},
     "route.account_manager": {"en": "task for the account manager", "zh-CN": "客户经理任务"},
     "route.automated": {"en": "automated message", "zh-CN": "自动化触达"},
@@ -1891,6 +1956,9 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "First purchase {days} days ago; a second purchase soon is what keeps a new "
               "customer",
         "zh-CN": "{days}天前首次购买；尽快促成第二次购买是留住新客的关键"},
+    "reason.level_nudge": {"en": "{distance}: within one typical order; tell them what the "
+                                 "next level gives",
+                           "zh-CN": "{distance}：一单之内即可达到，告知升级后的权益"},
     "reason.referral_ask": {
         "en": "Promoter (NPS {nps}) with {orders} orders: ask for a referral",
         "zh-CN": "推荐者（NPS {nps}），已下单{orders}次：邀请其推荐新客"},

@@ -23,7 +23,7 @@ from upmarket.features import premium
 from upmarket.features.orders import purchases_until
 from upmarket.features.behaviour import prospects, purchase_rhythm
 from upmarket.features.customer import customer_features, trailing_margin
-from upmarket.membership.outputs import evaluate_programme
+from upmarket.membership.outputs import evaluate_programme, member_fields
 from upmarket.membership.programme import Programme
 from upmarket.models import evaluation
 from upmarket.models.churn import (ChurnClassifier, RfmBaseline, risk_band, risk_signals,
@@ -380,14 +380,36 @@ def stage_membership(ctx: Context) -> None:
     symbol = ((ctx.summary.get("policy") or {}).get("currency") or {}).get("symbol")
     found = evaluate_programme(ctx.wh, ctx.as_of, programme, previous_levels=previous,
                                period_start=start, symbol=symbol,
-                               margin_rate=ctx.settings.value.default_margin_rate)
+                               margin_rate=ctx.settings.value.default_margin_rate,
+                               adjustments=_points_adjustments(ctx))
     ctx.tables.update(found.tables)
     levels = found.tables["member_levels"].set_index("customer_id")["level"]
+    member_fields(ctx.results, found.tables["member_levels"], ctx.as_of, programme)
+    # the membership rules contact members (a welcome call, a reminder): only those who
+    # consent to marketing on some channel at the run's date
+    held = engagement.consents_in_force(ctx.source("consents"), ctx.as_of).to_pandas()
+    ctx.results["marketing_consent"] = ctx.results["customer_id"].isin(
+        set(held.loc[held["granted"].astype(bool), "customer_id"])).to_numpy()
     tier = ctx.results.set_index("customer_id")["tier"]
     both = pd.crosstab(levels.reindex(tier.index), tier)
     found.summary["by_tier"] = {lv: {t: int(both.at[lv, t]) for t in both.columns}
                                 for lv in programme.codes if lv in both.index}
     ctx.summary["membership"] = found.summary
+
+
+def _points_adjustments(ctx: Context) -> pd.DataFrame | None:
+    """The points adjustments made through the service (`opstore.points`), when an
+    operational store is configured or exists at its default place."""
+    from upmarket.opstore.points import adjustments
+    from upmarket.opstore.store import open_store, store_configured
+
+    if ctx.store_url is None and not store_configured():
+        return None
+    store = open_store(ctx.store_url)
+    try:
+        return adjustments(store)
+    finally:
+        store.close()
 
 
 def stage_kpis(ctx: Context) -> None:
@@ -523,7 +545,9 @@ def stage_actions(ctx: Context) -> None:
         responses=engagement.channel_responses(events, as_of).to_pandas(),
         hours=engagement.active_hour(events, as_of).to_pandas(),
         contacts=engagement.recent_contacts(events, as_of).to_pandas(),
-        policy=ctx.settings.tiers, settings=learned,
+        policy=ctx.settings.tiers, settings=dataclasses.replace(
+            learned, point_value=ctx.settings.membership.redemption_value
+            if ctx.settings.membership.enabled else None),
         premium_horizon_days=ctx.settings.premium_horizon_days)
     actions, decided = holdout.hold_out_actions(actions, holdout.salt(ctx.wh),
                                                 ctx.settings.holdout)

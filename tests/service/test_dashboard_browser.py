@@ -93,3 +93,30 @@ def test_sign_in_and_read_the_dashboard(served, page):
     page.wait_for_selector("#key")
     page.goto(f"{base}/dashboard")
     assert page.url.endswith("/dashboard/login")
+
+
+def test_membership_page_in_both_languages(served, page):
+    """The membership page, reached from the dashboard's link: level distribution, the run's
+    upgrades and downgrades, points lapsing within 30 days; the same service, so no extra
+    world is built for it."""
+    base, key, folder = served
+    page.goto(f"{base}/dashboard")
+    page.fill("#key", key)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#tiers")
+    page.click("#members-page")
+    page.wait_for_selector("#levels")
+    assert page.url.startswith(f"{base}/dashboard/members")
+    levels = page.inner_text("#levels")
+    assert all(n in levels for n in ("Member", "Silver", "Gold", "Black Gold"))
+    assert page.locator("#levels meter").count() == 4
+    assert "Points expiring in the next 30 days" in page.inner_text("#expiring")
+    page.screenshot(path=str(folder / "members-en.png"), full_page=True)
+    page.click("text=中文")
+    page.wait_for_selector("#levels")
+    zh = page.inner_text("main")
+    assert all(n in zh for n in ("普通会员", "银卡", "金卡", "黑金", "等级分布"))
+    page.screenshot(path=str(folder / "members-zh.png"), full_page=True)
+    assert page.errors == []
+    assert all(url.startswith(base) for url in page.requested), page.requested
+    assert [m for m in page.console if "Content Security Policy" in m] == []

@@ -31,7 +31,7 @@ def test_no_server_error(served, mode):
     app, key = served
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [r.ok() for r in schema.get_all_operations()]
-    assert len(operations) == 11
+    assert len(operations) == 13
     tried = []
 
     for op in operations:

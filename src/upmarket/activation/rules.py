@@ -32,9 +32,11 @@ Conditions are data, never code (nothing is `eval`-ed):
 * **customer** — a list of clauses ``field op value`` ANDed; ops ``in``, ``not in``, ``<``,
   ``<=``, ``>``, ``>=``, ``==``, ``!=``; values as in YAML (``0.6``, ``diamond``, ``[diamond,
   core]``). Fields are columns of the run's ``results`` (tier, churn_risk, churn_band, clv,
-  p_alive, rfm_segment, lifecycle_stage, premium_propensity, tier_change …). Tiers, churn
-  bands and risk levels have an order, so ``tier >= core`` and ``churn_band >= high`` mean what
-  they say. A missing value matches no clause (not even ``!=``). Rules ``on: event`` read the
+  p_alive, rfm_segment, lifecycle_stage, premium_propensity, tier_change; the membership
+  programme's member_level, member_level_change, points_balance, points_expiring,
+  points_expiring_days …). Tiers, churn bands, risk levels and the built-in programme's levels
+  have an order, so ``tier >= core``, ``churn_band >= high`` and ``member_level >= gold`` mean
+  what they say. A missing value matches no clause (not even ``!=``). Rules ``on: event`` read the
   customer from the profiles snapshot (`opstore.store.PROFILE_FIELDS`), and may also test the
   event itself: ``event.type``, ``event.event``, ``event.properties.KEY``. The subject is the
   customer.
@@ -95,6 +97,8 @@ from upmarket.activation.actions import (EXPORT_FORMATS, Action, ExportAction, T
                                          plan_actions)
 from upmarket.activation.assignment import Assigner, customer_places
 from upmarket.errors import NoRun, UpmarketError
+from upmarket.membership.outputs import MEMBER_FIELDS
+from upmarket.membership.programme import Programme
 from upmarket.models.churn import BANDS
 from upmarket.opstore import automation as auto
 from upmarket.opstore.automation import Alert, Candidate
@@ -119,6 +123,8 @@ SCALES: dict[str, tuple[str, ...]] = {
     "current_tier": tuple(reversed(TIER_ORDER)),
     "churn_band": tuple(name for _, name in BANDS),
     "level": LEVELS,
+    # the built-in programme's ladder, so `member_level >= gold` means Gold or above
+    "member_level": tuple(Programme().codes),
 }
 EVENT_PREFIX = "event."
 EVENT_FIELDS = ("event.type", "event.event")
@@ -126,6 +132,12 @@ EVENT_FIELDS = ("event.type", "event.event")
 KPI_TEMPLATE = ("rule", "subject", "severity", "kpi", "group", "value", "previous", "change")
 CUSTOMER_TEMPLATE = ("rule", "subject", "severity", "customer_id", "tier")
 EVENT_TEMPLATE = ("event", "event_type", "message_id")
+
+
+#: Fields the membership stage adds to the results (`membership.outputs.member_fields`):
+#: absent when a run's policy switches the programme off.
+PROGRAMME_FIELDS = frozenset({*MEMBER_FIELDS.values(), "points_expiring_days",
+                              "next_level_rule", "marketing_consent"})
 
 
 class BadRules(UpmarketError):
@@ -870,11 +882,17 @@ def evaluate_run(wh, store: Store, run_id: str | None, rules: RuleSet | Iterable
         need = list(dict.fromkeys(["customer_id", "tier",
                                    *(f for r in people for f in r.condition.fields)]))
         for r in people:
-            missing = [f for f in r.condition.fields if f not in res.columns]
+            missing = [f for f in r.condition.fields
+                       if f not in res.columns and f not in PROGRAMME_FIELDS]
             if missing:
                 raise BadRules(f"rule {r.name!r}: the run's results have no field(s) "
                                f"{', '.join(missing)}; they have: {', '.join(res.columns)}")
         results = res.select(*[f for f in need if f in res.columns]).to_pandas()
+        # a run without the membership programme (switched off, or older) has no members:
+        # its rules hold for nobody, as a missing value matches no clause
+        for f in need:
+            if f not in results.columns:
+                results[f] = np.nan
     for r in rules:
         if r.kind == "kpi":
             candidates += kpi_candidates(wh, run, prev, r)

@@ -67,6 +67,15 @@ def _iso(v) -> str | None:
     return v.isoformat(timespec="seconds") if isinstance(v, datetime) else v
 
 
+def _member_level(code: str, lang: str | None) -> str:
+    """A membership level's name in the built-in programme; a level of one's own keeps its
+    code."""
+    from upmarket.membership.programme import Programme
+
+    found = {lv.code: lv for lv in Programme().levels}.get(code)
+    return found.display(lang) if found else code
+
+
 def _short(detail: dict, width: int = 60, lang: str | None = None) -> str:
     parts = []
     zh = current_lang(lang) == "zh-CN"
@@ -80,6 +89,10 @@ def _short(detail: dict, width: int = 60, lang: str | None = None) -> str:
             elif k == "value" and f"automation.severity.{v}" in LABELS:
                 name, v = label("automation.col.severity", lang), label(
                     f"automation.severity.{v}", lang)
+            elif k == "member_level":
+                v = _member_level(str(v), lang)
+            elif k == "member_level_change" and f"members.change.{v}" in LABELS:
+                v = label(f"members.change.{v}", lang)
             elif k.endswith("_days") and isinstance(v, (int, float)):
                 v = f"{v:.0f}"
             elif k in ("churn_risk", "p_alive") and isinstance(v, float):

@@ -225,7 +225,7 @@ def _sections_json(view: dict) -> dict:
             "clv_interval_level": view["value"]["clv_level"],
             "clv_interval_missing": view["value"]["clv_interval_missing"],
             "recommendations": view["recommendations"], "action": view["action"],
-            "consents": view["consents"], "tasks": view["tasks"], "timeline": view["timeline"]}
+            "membership": view["membership"], "consents": view["consents"], "tasks": view["tasks"], "timeline": view["timeline"]}
 
 
 def _identity_rows(t: Table, view: dict, lang: str) -> None:
@@ -240,6 +240,37 @@ def _when(ts, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return ts.strftime(fmt) if ts else "—"
 
 
+def _print_membership(m: dict, lang: str) -> None:
+    """Level, distance to the next level, points and the latest ledger entries."""
+    if m["status"] != "member":
+        key = "customer.membership.none" if m["status"] == "none" else "customer.membership.off"
+        console.print(Text.assemble((label("customer.membership", lang), "bold"), ": ",
+                                    label(key, lang)))
+        return
+    level = m["level_label"] + (f" ({m['change_label']})" if m.get("change_label") else "")
+    console.print(Text.assemble((label("customer.membership", lang), "bold"), ": ", level))
+    lines = [m.get("reason"), f"{label('customer.membership.next', lang)}: {m.get('distance')}",
+             f"{label('customer.membership.balance', lang)}: {m['balance']:,}"]
+    if m["expiring"]:
+        lines.append(label("customer.membership.expiring", lang, points=f"{m['expiring']:,}",
+                           date=_when(m["expiring_at"], "%Y-%m-%d")))
+    if m["benefits"]:
+        lines.append(f"{label('customer.membership.benefits', lang)}: "
+                     + " · ".join(m["benefits"]))
+    for line in lines:
+        if line:
+            console.print(f"  {line}", highlight=False, markup=False)
+    if m["ledger"]:
+        t = Table(label("members.col.when", lang), label("members.col.kind", lang),
+                  label("customer.membership.points", lang), label("members.col.order", lang),
+                  title=label("customer.membership.ledger", lang, shown=len(m["ledger"]),
+                              total=m["ledger_total"]), title_justify="left")
+        for e in m["ledger"]:
+            t.add_row(_when(e["ts"], "%Y-%m-%d"), e["label"], f"{e['points']:+,}",
+                      Text(str(e["order_id"] or "—")))
+        console.print(t)
+
+
 def _print_sections(view: dict, lang: str) -> None:
     """The customer-360 sections after the scores: action, recommendations, consents, tasks,
     timeline."""
@@ -251,6 +282,7 @@ def _print_sections(view: dict, lang: str) -> None:
         console.print(Text.assemble((label("dashboard.col.action", lang), "bold"), ": ", what))
         console.print(f"  {label('customer.reason', lang)}: {act.get('reason') or '—'}",
                       highlight=False, markup=False)
+    _print_membership(view["membership"], lang)
     if view["recommendations"]:
         t = Table("#", label("customer.product", lang), label("customer.price_tier", lang),
                   label("customer.score", lang), title=label("customer.recommendations", lang),

@@ -10,7 +10,9 @@
 - **open**, **redeem**, **adjust** and ingested **earn** and **expire** entries come from an
   existing programme's data (`upmarket ingest members|points`, `membership.carried`): the
   balance a member brought over, redemptions, corrections, points earned outside these
-  orders, and the old system's own expiries.
+  orders, and the old system's own expiries;
+- **adjust** entries also come from corrections by hand (`POST /v1/points/adjust`, kept in
+  the operational store), dated when they take effect.
 
 Points are spent first in, first out: a redemption, a negative adjustment or an ingested
 expiry takes from the year whose points lapse soonest, so what lapses at a year's end is what
@@ -48,10 +50,12 @@ def _earning(lines: pd.DataFrame) -> pd.Series:
 
 
 def build_ledger(lines: pd.DataFrame, hist: LevelHistory, programme: Programme,
-                 as_of: datetime, carried: pd.DataFrame | None = None) -> pd.DataFrame:
+                 as_of: datetime, carried: pd.DataFrame | None = None,
+                 adjustments: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every ledger entry up to `as_of` from order `lines` (customer_id, order_id, ts, amount,
-    status, line_kind, original_order_id) and the `carried` entries of an existing programme
-    (entry_id, customer_id, ts, kind, points signed, reference), oldest first."""
+    status, line_kind, original_order_id), the `carried` entries of an existing programme
+    (entry_id, customer_id, ts, kind, points signed, reference) and the hand-made
+    `adjustments` (request_id, customer_id, ts, points) of members, oldest first."""
     lines = lines[(lines["ts"] < pd.Timestamp(as_of)) & _earning(lines)]
     lines = lines[lines["customer_id"].isin(set(hist.customers))]
     paid = lines[lines["status"] == "paid"]
@@ -91,6 +95,7 @@ def build_ledger(lines: pd.DataFrame, hist: LevelHistory, programme: Programme,
 
     cols = list(LEDGER_COLUMNS)
     parts = [earn.reindex(columns=cols), back.reindex(columns=cols)]
+    carried = _with_adjustments(carried, adjustments, hist)
     if carried is not None and len(carried):
         parts.append(_dated(carried[pd.to_datetime(carried["ts"]) < pd.Timestamp(as_of)],
                             programme).reindex(columns=cols))
@@ -190,6 +195,24 @@ def _expiries_spent(moves: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
         "customer_id": np.array(c, dtype=object), "ts": expires - pd.Timedelta(microseconds=1),
         "kind": "expire", "points": -np.array(left, dtype=np.int64), "earned_year": y,
         "expires_at": expires}).reindex(columns=cols)
+
+
+def _with_adjustments(carried: pd.DataFrame | None, adjustments: pd.DataFrame | None,
+                      hist: LevelHistory) -> pd.DataFrame | None:
+    """The carried entries plus members' hand-made adjustments in the same shape, keyed by
+    their request id (so one request is one entry however often it was sent). An adjustment
+    then counts like any carried entry: a credit lapses with the points earned that year, a
+    debit is spent first in, first out."""
+    if adjustments is None or adjustments.empty:
+        return carried
+    a = adjustments.assign(ts=pd.to_datetime(adjustments["ts"]))
+    a = a[a["customer_id"].isin(set(hist.customers))].drop_duplicates("request_id")
+    a = pd.DataFrame({"entry_id": "adjust:" + a["request_id"].astype(str),
+                      "customer_id": a["customer_id"], "ts": a["ts"], "kind": "adjust",
+                      "points": a["points"].astype(np.int64)})
+    if carried is None or carried.empty:
+        return a.reset_index(drop=True)
+    return pd.concat([carried, a], ignore_index=True)
 
 
 def _expiries(moves: pd.DataFrame, as_of: datetime) -> pd.DataFrame:

@@ -27,18 +27,21 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
                        previous_levels: pd.Series | None = None,
                        period_start: datetime | None = None,
                        symbol: str | None = None,
-                       margin_rate: float | None = None) -> MembershipResult:
+                       margin_rate: float | None = None,
+                       adjustments: pd.DataFrame | None = None) -> MembershipResult:
     """Levels, ledger and statements as of `as_of`. `previous_levels` (customer → level code)
     are what the previous run published, so changes are told against what members were last
     told; `period_start` opens the points statement (default: a year before `as_of`);
-    `margin_rate` turns the incremental spend of joining into margin."""
+    `margin_rate` turns the incremental spend of joining into margin; `adjustments` are the
+    corrections made by hand (`opstore.points`)."""
     orders = wh.table("orders")
     brought = ingest.carried(wh, as_of, programme)
     hist = levels.build_history(orders, as_of, programme, brought.members)
     members = levels.evaluate(hist, programme, previous=previous_levels, symbol=symbol)
     o = orders.filter(orders.ts < as_of)
     lines = o.select(*[c for c in ORDER_COLUMNS if c in o.columns]).to_pandas()
-    entries = ledger.build_ledger(lines, hist, programme, as_of, brought.entries)
+    entries = ledger.build_ledger(lines, hist, programme, as_of, brought.entries,
+                                  adjustments=adjustments)
     start = pd.Timestamp(period_start) if period_start is not None \
         else pd.Timestamp(as_of) - pd.DateOffset(years=1)
     balances = ledger.statement(entries, hist.customers, start, as_of)
@@ -65,3 +68,37 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
     }
     return MembershipResult({"member_levels": members, "points_ledger": entries,
                              "points_balances": balances}, summary)
+
+
+#: What the run's per-customer results carry of the programme, for the automation rules
+#: (`member_level == gold`, `member_level_change == upgrade`, `points_expiring_days <= 30`) and
+#: the next best action's level nudge.
+MEMBER_FIELDS = {"level": "member_level", "change": "member_level_change",
+                 "points_balance": "points_balance", "points_expiring": "points_expiring",
+                 "spend_to_next": "spend_to_next_level", "orders_to_next": "orders_to_next_level",
+                 "next_level": "next_member_level", "distance_en": "level_distance_en",
+                 "distance_zh": "level_distance_zh"}
+
+
+def member_fields(results: pd.DataFrame, member_levels: pd.DataFrame, as_of: datetime,
+                  programme: Programme) -> None:
+    """Add the `MEMBER_FIELDS` of `member_levels` to `results` (in place), with
+    `next_level_rule` (how the next level's bars combine; a bar the level does not use is
+    missing rather than 0, so it never reads as reached), and `points_expiring_days`: days
+    from the run's date to the next expiry of points, where some of the member's points lapse
+    then (missing otherwise)."""
+    m = member_levels.set_index("customer_id")
+    ids = results["customer_id"]
+    for src, dst in MEMBER_FIELDS.items():
+        results[dst] = ids.map(m[src]).to_numpy()
+    nxt = results["next_member_level"]
+    bars = {lv.code: lv for lv in programme.levels}
+    results["next_level_rule"] = nxt.map({c: lv.rule for c, lv in bars.items()}).to_numpy()
+    for col, bar in (("spend_to_next_level", "min_spend"), ("orders_to_next_level", "min_orders")):
+        used = nxt.map({c: getattr(lv, bar) > 0 for c, lv in bars.items()}).fillna(False)
+        results[col] = pd.to_numeric(results[col], errors="coerce").where(
+            used.astype(bool)).to_numpy(float)
+    at = pd.to_datetime(ids.map(m["expiring_at"]))
+    days = (at - pd.Timestamp(as_of)).dt.total_seconds() / 86400.0
+    results["points_expiring_days"] = days.where(
+        pd.to_numeric(results["points_expiring"], errors="coerce").fillna(0) > 0).to_numpy(float)

@@ -135,6 +135,25 @@ consents = Table(
     Index("ix_consents_copied", "copied", "id"),
 )
 
+#: Points adjustments made by hand (`POST /v1/points/adjust`): a goodwill credit, a correction.
+#: Append-only; `request_id` is the client's idempotency key, unique, so a retried request
+#: (even two racing retries) stores one row. `ts` is when the adjustment takes effect, which a
+#: run's points ledger counts when it is before the run's date (`membership.ledger`);
+#: `received` is when the service stored it.
+points_adjustments = Table(
+    "points_adjustments", metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("request_id", String(100), nullable=False),
+    Column("customer_id", String(200), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("ts", DateTime, nullable=False),
+    Column("actor", String(300), nullable=False),
+    Column("received", DateTime, nullable=False),
+    Index("ix_points_adjustments_request", "request_id", unique=True),
+    Index("ix_points_adjustments_customer", "customer_id", "ts"),
+)
+
 # -- automation: rules fire alerts, alerts make tasks, webhooks and exports (DESIGN §4, dynamic
 #    tuning triggers, seed 001's 动态调优触发机制). Every table names the person `customer_id`,
 #    so erasing a person finds their rows by that one name.

@@ -443,6 +443,12 @@ PROFILE_FIELDS = ("tier", "rfm_segment", "rfm_cell", "lifecycle_stage", "clv", "
 #: The next best action's fields; both reasons are kept so the read picks one by language.
 ACTION_FIELDS = ("action", "channel", "offer_type", "offer_value", "sku", "product_name",
                  "send_hour", "expected_value", "reason_en", "reason_zh")
+#: The member's level and points on the run's date (the run's `member_levels`), so
+#: `GET /v1/members/{id}` is one primary-key read too.
+MEMBER_FIELDS = ("level", "previous_level", "change", "reason_en", "reason_zh",
+                 "spend_window", "orders_window", "next_level", "spend_to_next",
+                 "orders_to_next", "distance_en", "distance_zh", "points_balance",
+                 "points_expiring", "expiring_at", "below_since", "grace_until")
 
 
 def _plain(v):
@@ -483,6 +489,26 @@ def profile_documents(wh, run: Mapping[str, Any], at: datetime,
             a = a.filter(a.customer_id == customer_id)
         # one action per customer (the strategy emits one); the first is the one shown
         acts = a.to_pandas().drop_duplicates("customer_id")
+    members: dict[str, dict] = {}
+    if wh.has_table(output_table("member_levels", run_id)):
+        m = output(wh, "member_levels", run_id)
+        m = m.select("customer_id", *[f for f in MEMBER_FIELDS if f in m.columns])
+        if customer_id is not None:
+            m = m.filter(m.customer_id == customer_id)
+        members = {str(r["customer_id"]): {f: _plain(r.get(f)) for f in MEMBER_FIELDS}
+                   for r in m.to_pandas().to_dict("records")}
+        # the adjustments the run's ledger counted: the service adds only the others
+        counted: dict[str, list[str]] = {}
+        if wh.has_table(output_table("points_ledger", run_id)):
+            led = output(wh, "points_ledger", run_id)
+            led = led.filter(led.kind == "adjust")
+            if customer_id is not None:
+                led = led.filter(led.customer_id == customer_id)
+            for cid, entry in led.select("customer_id", "entry_id").to_pandas().itertuples(
+                    index=False):
+                counted.setdefault(str(cid), []).append(str(entry).removeprefix("adjust:"))
+        for cid, doc in members.items():
+            doc["adjustments_counted"] = sorted(counted.get(cid, []))
     c = consents_in_force(wh.table("consents"), at)
     if customer_id is not None:
         c = c.filter(c.customer_id == customer_id)
@@ -507,6 +533,8 @@ def profile_documents(wh, run: Mapping[str, Any], at: datetime,
             doc["next_best_action"]["send_hour"] = int(doc["next_best_action"]["send_hour"])
         doc["consents"] = cons.get(cid, [])
         doc["consents_at"] = at_text
+        if cid in members:
+            doc["membership"] = members[cid]
         docs.append(doc)
     return pd.DataFrame({"customer_id": [d["customer_id"] for d in docs], "doc": docs})
 

@@ -45,6 +45,7 @@ from upmarket.opstore.suppression import withhold_events
 from upmarket.service import profiles
 from upmarket.service.consents import consents_router
 from upmarket.service.dashboard import dashboard_router
+from upmarket.service.members_api import members_router
 from upmarket.service.security import SecurityHeaders
 from upmarket.service.sessions import Sessions
 from upmarket.service.models import (Ack, Batch, Health, IdentifyEvent, Kpis, Members, PageEvent,
@@ -467,6 +468,7 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         return Kpis.model_validate(run_call("kpis", profiles.kpis))
 
     app.include_router(consents_router(store, require))
+    app.include_router(members_router(store, require, reads, audit))
     app.include_router(dashboard_router(
         store, app.state, Sessions(store),
         lambda request: refused.take(request.client.host if request.client else None)))

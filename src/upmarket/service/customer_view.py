@@ -6,8 +6,9 @@ warehouse's own tables (orders, events, tickets, feedback, consents, the custome
 and the operational store (consents and events collected since the last copy, tasks). The
 sections: identity, tier with its service level, value (CLV with an interval, trailing
 revenue), RFM, lifecycle, churn risk with its signals, premium propensity, recommendations,
-the next best action with its reason, consents per purpose and channel, open and past tasks,
-and one timeline of orders, events, tickets, feedback, consents and actions.
+the next best action with its reason, the membership level and points (with the distance to
+the next level and the latest ledger entries), consents per purpose and channel, open and past
+tasks, and one timeline of orders, events, tickets, feedback, consents and actions.
 
 Personal data (data minimisation, OWASP Top 10 A01 and PIPL art. 6): name, e-mail and phone,
 and the free text of tickets and feedback (people write their phone numbers into it), are
@@ -48,6 +49,8 @@ TIMELINE_ROWS = 30
 RECOMMENDATIONS = 5
 #: Tasks listed per state (open, past); the rest are counted.
 TASK_ROWS = 20
+#: Points ledger entries shown, newest first; the rest are counted.
+LEDGER_ROWS = 10
 #: Profile attributes shown to every key: none identifies a person on its own.
 PROFILE = ("country", "city_tier", "acquisition_channel", "created_at")
 IDENTITY = ("name", "email", "phone")
@@ -119,6 +122,7 @@ def customer_view(wh: Warehouse, store: ops.Store | None, customer_id: str, *, l
                           "peer_upgrade_rate": row.get("peer_upgrade_rate")}
     view["recommendations"] = _recommendations(wh, run_id, customer_id)
     view["action"] = _action(wh, run_id, customer_id, row, lang)
+    view["membership"] = _membership(wh, store, run, customer_id, lang)
     consents, history = _consents(wh, store, customer_id, at)
     view["consents"] = consents
     open_tasks, past, n_tasks = _tasks(store, customer_id)
@@ -199,6 +203,59 @@ def _action(wh: Warehouse, run_id: str, customer_id: str, row: dict, lang: str) 
     found["label"] = value_label("action", str(found["action"]), lang)
     found["reason"] = found.get(reason) or found.get("reason_en")
     return found
+
+
+def _membership(wh: Warehouse, store: ops.Store | None, run: dict, customer_id: str,
+                lang: str) -> dict:
+    """Level, distance to the next level, points balance (with adjustments made since the
+    run), the points that lapse next, the level's benefits and the latest ledger entries.
+    `status` is `off` when the run's policy has no programme, `none` for a non-member."""
+    from upmarket.opstore.points import adjustments
+    from upmarket.policy.file import policy_of_run
+
+    run_id = run["run_id"]
+    if not wh.has_table(output_table("member_levels", run_id)):
+        return {"status": "off"}
+    found = _one(output(wh, "member_levels", run_id), customer_id, "level", "change",
+                 "reason_en", "reason_zh", "distance_en", "distance_zh", "points_balance",
+                 "points_expiring", "expiring_at", "spend_window", "orders_window",
+                 "next_level", "grace_until")
+    if found is None:
+        return {"status": "none"}
+    programme = policy_of_run(run).settings().membership
+    suffix = "zh" if lang == "zh-CN" else "en"
+    code = found["level"]
+    level = programme.level(code) if code in programme.codes else None
+    ledger = output(wh, "points_ledger", run_id)
+    mine = ledger.filter(ledger.customer_id == customer_id)
+    total = _count(mine)
+    rows = mine.order_by([ibis.desc("ts"), ibis.desc("entry_id")]).limit(LEDGER_ROWS).select(
+        "ts", "kind", "points", "order_id").to_pandas()
+    entries = [{"ts": _v(r.ts), "kind": r.kind, "label": label(f"points.{r.kind}", lang),
+                "points": int(r.points), "order_id": _v(r.order_id)}
+               for r in rows.itertuples()]
+    pending = 0
+    if store is not None:
+        held = adjustments(store, customer_id)
+        counted = set(ledger.filter((ledger.customer_id == customer_id)
+                                    & (ledger.kind == "adjust")).select("entry_id")
+                      .to_pandas()["entry_id"].str.removeprefix("adjust:"))
+        pending = int(held.loc[~held["request_id"].isin(counted), "points"].sum())
+    balance = int(found.get("points_balance") or 0)
+    return {"status": "member", "level": code,
+            "level_label": level.display(lang) if level else code,
+            "change": found.get("change"),
+            "change_label": label(f"members.change.{found['change']}", lang)
+            if found.get("change") else None,
+            "reason": found.get(f"reason_{suffix}"),
+            "distance": found.get(f"distance_{suffix}"),
+            "balance": balance + pending, "pending": pending,
+            "balance_value": (balance + pending) * programme.redemption_value,
+            "expiring": int(found.get("points_expiring") or 0),
+            "expiring_at": found.get("expiring_at"), "grace_until": found.get("grace_until"),
+            "benefits": [label(f"members.benefit.{b}", lang)
+                         for b in (level.benefits if level else ())],
+            "ledger": entries, "ledger_total": total}
 
 
 def _consents(wh: Warehouse, store: ops.Store, customer_id: str, at: datetime

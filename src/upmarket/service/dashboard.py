@@ -289,6 +289,10 @@ def dashboard_router(store: ops.Store, app_state, sessions: Sessions,
 
     router.include_router(worklist_router(store, app_state, sessions, csrf, lang_for,
                                           _templates))
+    from upmarket.service.members_page import members_router
+
+    router.include_router(members_router(store, app_state, sessions, csrf, lang_for,
+                                         _templates))
     return router
 
 

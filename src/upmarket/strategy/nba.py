@@ -39,7 +39,7 @@ from upmarket.strategy.tiers import TIER_ORDER, TierPolicy
 from upmarket.warehouse.schema import PROMOTION_TYPES
 
 ACTIONS = ("upsell", "cross_sell", "bundle", "retention_offer", "win_back", "onboarding",
-           "referral_ask", "nurture", "no_contact")
+           "referral_ask", "level_nudge", "nurture", "no_contact")
 #: Offer types whose value is a share of the order value; the others are money amounts.
 _RELATIVE = {"time_limited", "percent_discount", "bundle", "points"}
 PERSONAL_TIERS = ("diamond", "core")
@@ -90,6 +90,7 @@ class NbaSettings:
         "win_back": Offer("percent_discount", 0.10),
         "onboarding": Offer("points", 0.05, redemption=0.6),
         "referral_ask": Offer("points", 0.10, redemption=0.6),
+        "level_nudge": None,
         "nurture": None,
     })
     #: Response rates where no model gives a probability; assumptions until an A/B test
@@ -103,6 +104,16 @@ class NbaSettings:
     referral_rate: float = 0.08
     referral_min_nps: int = 9
     nurture_rate: float = 0.01
+    #: a member whose next membership level is within this many of their typical orders is
+    #: told how close it is (会员升级提醒), and this share of them places the order
+    level_nudge_orders: float = 1.0
+    level_nudge_rate: float = 0.10
+    #: what one point costs when redeemed, from the membership programme (None: no programme
+    #: prices points, and a points offer costs its `value` share of the order); with it, a
+    #: points offer grants `points_bonus[action]` points, costed at this value when used
+    point_value: float | None = None
+    points_bonus: dict[str, int] = field(default_factory=lambda: {"onboarding": 500,
+                                                                  "referral_ask": 1000})
     #: margin rate where neither the product's cost nor the customer's margin is known
     default_margin_rate: float = 0.30
     #: send hour when a customer's active hour is unknown, and the hours an account manager
@@ -262,9 +273,18 @@ def next_best_actions(
         rate = ((price - cost) / price).where(price > 0).fillna(margin_rate).clip(0, 1)
         return sku, price.fillna(eov), rate
 
-    def gain(action: str, value: pd.Series, rate: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    def offer_cost(action: str, value) -> np.ndarray:
         offer = settings.offers.get(action)
-        oc = offer.cost(value.to_numpy(float)) if offer else np.zeros(n)
+        if offer is None:
+            return np.zeros(n)
+        if offer.type == "points" and settings.point_value is not None:
+            # the programme's price of a point, not a share of the order
+            return np.full(n, offer.redemption * settings.points_bonus.get(action, 0)
+                           * settings.point_value)
+        return offer.cost(np.asarray(value, float))
+
+    def gain(action: str, value: pd.Series, rate: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        oc = offer_cost(action, value)
         return value.to_numpy(float) * rate.to_numpy(float) - oc, oc
 
     prob = np.full((n, len(ACTIONS)), np.nan)
@@ -307,10 +327,12 @@ def next_best_actions(
     advocate = ((nps >= settings.referral_min_nps) | (stage == "advocacy")).to_numpy() & ~lapsed
     # a referred customer is worth what an average customer is: the mean 12-month margin
     referral_value = pd.Series(float(clv.mean()) if n else 0.0, index=c.index)
-    ref_offer = settings.offers.get("referral_ask")
-    ref_cost = ref_offer.cost(eov.to_numpy(float)) if ref_offer else np.zeros(n)
+    ref_cost = offer_cost("referral_ask", eov)
     put("referral_ask", np.full(n, settings.referral_rate),
         (referral_value.to_numpy(float) - ref_cost, ref_cost), eligible=advocate)
+    put("level_nudge", np.full(n, settings.level_nudge_rate),
+        gain("level_nudge", eov, margin_rate), eligible=close_to_next_level(c, eov, settings)
+        & ~lapsed)
     put("nurture", np.full(n, settings.nurture_rate), gain("nurture", eov, margin_rate),
         eligible=np.ones(n, bool))
 
@@ -350,7 +372,7 @@ def next_best_actions(
     hour = np.where(personal & ((hour < lo) | (hour > hi)), settings.default_send_hour, hour)
     offer_type = [(settings.offers.get(a).type if settings.offers.get(a) else None)
                   if a != "no_contact" else None for a in act]
-    offer_value = [(settings.offers.get(a).value if settings.offers.get(a) else np.nan)
+    offer_value = [(_offer_value(a, settings) if settings.offers.get(a) else np.nan)
                    if a != "no_contact" else np.nan for a in act]
     out = pd.DataFrame({
         "customer_id": ids,
@@ -380,6 +402,32 @@ def next_best_actions(
     out["reason_en"] = _reasons(c, out, why, prod, bundles, premium_horizon_days, "en")
     out["reason_zh"] = _reasons(c, out, why, prod, bundles, premium_horizon_days, "zh-CN")
     return out[COLUMNS]
+
+
+def _offer_value(action: str, settings: NbaSettings) -> float:
+    """The offer's value as the actions table shows it: the bonus points of a points offer
+    the programme prices, else the offer's own value."""
+    offer = settings.offers[action]
+    if offer.type == "points" and settings.point_value is not None:
+        return float(settings.points_bonus.get(action, 0))
+    return offer.value
+
+
+def close_to_next_level(c: pd.DataFrame, order_value: pd.Series,
+                        settings: NbaSettings) -> np.ndarray:
+    """Members whose next membership level is within `level_nudge_orders` typical orders:
+    the spend still needed is at most that many orders of `order_value`, or the orders
+    still needed are at most that many (both, when the level asks for both: `all`)."""
+    if "next_member_level" not in c:
+        return np.zeros(len(c), bool)
+    k = settings.level_nudge_orders
+    spend = _col(c, "spend_to_next_level").to_numpy(float)
+    orders = _col(c, "orders_to_next_level").to_numpy(float)
+    by_spend = spend <= k * order_value.to_numpy(float)
+    by_orders = orders <= k
+    both = (_col(c, "next_level_rule", "any") == "all").to_numpy()
+    near = np.where(both, by_spend & by_orders, by_spend | by_orders)
+    return c["next_member_level"].notna().to_numpy() & near
 
 
 def _pct(x) -> str:
@@ -423,7 +471,8 @@ def _reasons(c: pd.DataFrame, out: pd.DataFrame, why: dict, prod: pd.DataFrame,
     get = lambda r, k, d=np.nan: r[k] if k in r and pd.notna(r[k]) else d  # noqa: E731
     facts = ["churn_signals", "churn_signals_zh", "churn_risk", "clv", "current_tier", "main_category",
              "months_since_last", "peer_upgrade_rate", "premium_propensity", "recency_days",
-             "p_alive", "tenure_days", "latest_nps", "orders", "expected_purchases_90d"]
+             "p_alive", "tenure_days", "latest_nps", "orders", "expected_purchases_90d",
+             "level_distance_en", "level_distance_zh"]
     # plain object arrays: iterating Arrow-backed columns row by row is 10× slower
     cols = {k: c[k].to_numpy(object) for k in facts if k in c}
     records = ({k: v[i] for k, v in cols.items()} for i in range(len(c)))
@@ -469,6 +518,9 @@ def _reasons(c: pd.DataFrame, out: pd.DataFrame, why: dict, prod: pd.DataFrame,
                          p=_pct(get(r, "p_alive")))
         elif a == "onboarding":
             text = label("reason.onboarding", lang, days=f"{get(r, 'tenure_days', 0):.0f}")
+        elif a == "level_nudge":
+            text = label("reason.level_nudge", lang, distance=get(
+                r, "level_distance_zh" if lang == "zh-CN" else "level_distance_en", "?"))
         elif a == "referral_ask":
             nps = get(r, "latest_nps")
             orders = f"{get(r, 'orders', 0):.0f}"
