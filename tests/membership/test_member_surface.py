@@ -160,7 +160,8 @@ def test_adjustment_is_idempotent_audited_refused_by_field_and_read_by_the_next_
     assert adj["ts"].iloc[0] == pd.Timestamp("2025-11-20 08:00")
     bal = found.tables["points_balances"].set_index("customer_id")
     assert bal.at[cid, "closing"] == before + 321
-    assert (bal["opening"] + bal["earned"] - bal["redeemed"] - bal["expired"]
+    assert bal.at[cid, "adjusted"] == 321
+    assert (bal["opening"] + bal["earned"] - bal["redeemed"] - bal["expired"] + bal["adjusted"]
             == bal["closing"]).all()
     assert (bal["closing"] == ledger.groupby("customer_id")["points"].sum()
             .reindex(bal.index, fill_value=0)).all()
