@@ -1316,6 +1316,46 @@ LABELS: dict[str, dict[str, str]] = {
                  "{mape:.1%}（{extra} 周花费超出拟合所见范围，不计分）。渠道仅在独立花费波动 ≥ "
                  "{min_var:.2f}、样本外 R² ≥ {min_r2:.2f} 且 ROI 区间 ≤ 估计值 {max_ratio:.1f} "
                  "倍时才会调整。"},
+    "mmm.none": {
+        "en": "The run fitted no marketing-mix model, so the budget moved no channel.",
+        "zh-CN": "本次运行未拟合营销组合模型，因此预算未调整任何渠道。"},
+    "mmm.intro": {
+        "en": "What each channel's spend bought, from the run's marketing-mix model of {outcome} "
+              "per week ({weeks} weeks, {first} to {last}; adstock carry-over, Hill saturation, "
+              "trend, seasons and promotions). Contribution: the {outcome} lost had the channel "
+              "spent nothing; ROI: contribution per unit of spend, with its {level:.0%} "
+              "interval from {boot} block-bootstrap refits.",
+        "zh-CN": "各渠道花费带来的效果，来自本次运行每周{outcome}的营销组合模型（{weeks} 周，"
+                 "{first} 至 {last}；广告滞留、Hill 饱和、趋势、季节和促销）。贡献：若该渠道"
+                 "不花费将减少的{outcome}；ROI：每单位花费的贡献，{level:.0%} 区间来自 {boot} "
+                 "次分块自助法重拟合。"},
+    "mmm.adstock": {
+        "en": "θ {decay:.1f} (half-life {weeks:.1f} wk)",
+        "zh-CN": "θ {decay:.1f}（半衰期 {weeks:.1f} 周）"},
+    "mmm.saturation": {
+        "en": "K {half}/wk, S {shape:g}", "zh-CN": "K {half}/周，S {shape:g}"},
+    "mmm.verdict.credible": {
+        "en": "credible: own spend variation {variation:.2f}, out-of-time R² {r2:.2f}, interval "
+              "{ratio:.1f}× the estimate",
+        "zh-CN": "可信：独立花费波动 {variation:.2f}，样本外 R² {r2:.2f}，区间为估计值的 "
+                 "{ratio:.1f} 倍"},
+    "mmm.decision.moves": {
+        "en": "may move: {current} → {suggested} ({change})",
+        "zh-CN": "可调整：{current} → {suggested}（{change}）"},
+    "mmm.decision.keeps": {
+        "en": "keeps its current spend, {current}", "zh-CN": "维持当前花费 {current}"},
+    "mmm.kept": {
+        "en": "{channel} keeps its current spend of {current} per period: {reason}.",
+        "zh-CN": "{channel}维持每期当前花费 {current}：{reason}。"},
+    "mmm.col.contribution": {"en": "contribution", "zh-CN": "贡献"},
+    "mmm.col.adstock": {"en": "carry-over", "zh-CN": "滞留效应"},
+    "mmm.col.saturation": {"en": "saturation", "zh-CN": "饱和曲线"},
+    "mmm.col.budget": {"en": "budget", "zh-CN": "预算"},
+    "mmm.col.spend": {"en": "spend fitted", "zh-CN": "拟合期花费"},
+    "mmm.axis.roi": {"en": "ROI ({outcome} per unit of spend)",
+                     "zh-CN": "ROI（每单位花费的{outcome}）"},
+    "mmm.fig.title": {"en": "Marketing-mix ROI per channel, {level:.0%} interval",
+                      "zh-CN": "各渠道营销组合 ROI（{level:.0%} 区间）"},
     "budget.uplift_mix": {
         "en": "Expected {outcome} per {period} under the mix model: {now:,.1f} now → {new:,.1f} "
               "with the suggestion ({pct:+.1%}), same total budget.",
@@ -1879,6 +1919,8 @@ LABELS: dict[str, dict[str, str]] = {
                             "zh-CN": "沿用默认值（对照组人数尚少）"},
     "impact.status.switched_off": {"en": "switched off: not shown to help",
                                    "zh-CN": "已停用：未证明有效"},
+    "report.section.mix_model": {"en": "Marketing mix and budget",
+                                 "zh-CN": "营销组合与预算"},
     "report.section.action_impact": {"en": "What the actions changed",
                                      "zh-CN": "各行动的实际效果"},
     "report.col.learned": {"en": "next best action now", "zh-CN": "下一步最佳行动的调整"},
