@@ -1347,6 +1347,11 @@ LABELS: dict[str, dict[str, str]] = {
     "mmm.kept": {
         "en": "{channel} keeps its current spend of {current} per period: {reason}.",
         "zh-CN": "{channel}维持每期当前花费 {current}：{reason}。"},
+    "mmm.title_curves": {
+        "en": "Fitted curves: contribution (incremental {outcome} over the weeks fitted), "
+              "carry-over θ and Hill saturation K (weekly spend at half effect), S (shape)",
+        "zh-CN": "拟合曲线：贡献（拟合期内的增量{outcome}）、滞留系数 θ、Hill 饱和 K（达到一半效果的"
+                 "每周花费）与形状 S"},
     "mmm.col.contribution": {"en": "contribution", "zh-CN": "贡献"},
     "mmm.col.adstock": {"en": "carry-over", "zh-CN": "滞留效应"},
     "mmm.col.saturation": {"en": "saturation", "zh-CN": "饱和曲线"},
