@@ -11,7 +11,8 @@ pooled). Reported, over all replicates and measured action types:
 
 * **coverage** — share of the 95 % intervals (all tiers) that hold the true effect;
 * **decided correctly** — share of measured action types the loop leaves on when they truly
-  help and switches off when they truly do nothing or harm (`strategy.action_feedback`);
+  help and turns off when they truly do nothing or harm (off: its learned response scale is
+  0, whether switched off or measured at or below zero, `strategy.action_feedback`);
 * the mean variance reduction and the mean interval width.
 
 Not a speed benchmark: ``customers`` is ignored (the world's size is fixed here so the section
@@ -69,9 +70,11 @@ def replicate(seed: int, impact) -> pd.DataFrame:
     e = report.effects[report.effects["tier"] == "all"].set_index("action")
     t["width"] = t["conversion_high"] - t["conversion_low"]
     t["variance_reduction"] = t["action"].map(e["conversion_variance_reduction"])
-    status = report.learned.set_index("action")["status"]
+    # off: the next best action gives it no weight any more, switched off or with a
+    # posterior effect of zero or less (`strategy.action_feedback`)
+    scale = report.learned.set_index("action")["response_scale"]
     truth = truth_action_effect().set_index("action")["incremental_conversion"]
-    t["off"] = t["action"].map(status) == "switched_off"
+    t["off"] = t["action"].map(scale) <= 0
     t["correct"] = t["off"] == (t["action"].map(truth) <= 0)
     return t.assign(seed=seed)
 

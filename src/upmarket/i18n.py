@@ -1933,10 +1933,13 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "No action has a complete 30-day window against its control group yet.",
         "zh-CN": "尚无行动拥有完整30天观察期的对照组结果。"},
     "impact.method": {
-        "en": "Differences are absolute (conversion in percentage points); intervals: normal "
-              "approximation with Welch's standard error. 'all tiers' weights each tier by its "
-              "treated customers.",
-        "zh-CN": "差值为绝对值（转化率以百分点计）；区间：采用Welch标准误的正态近似。“全部层级”按各层级执行组人数加权。"},
+        "en": "Differences are absolute (conversion in percentage points), adjusted by each "
+              "customer's behaviour before the action (CUPED, Deng et al. 2013); intervals: "
+              "normal approximation with Welch's standard error. 'all tiers' weights each tier "
+              "by its treated customers, tiers with fewer than 30 held out pooled.",
+        "zh-CN": "差值为绝对值（转化率以百分点计），已按每位客户行动前的行为调整（CUPED，Deng 等 "
+                 "2013）；区间：采用Welch标准误的正态近似。“全部层级”按各层级执行组人数加权，"
+                 "对照组不足30人的层级合并计算。"},
     "col.expected_value": {"en": "expected value", "zh-CN": "期望价值"},
     "col.channel": {"en": "channel", "zh-CN": "渠道"},
     "col.send_time": {"en": "send at", "zh-CN": "发送时间"},

@@ -237,7 +237,8 @@ def actions_impact(
     lang: Lang = "en",
 ):
     """What each action changed: treated against its held-out control group, per action type
-    and tier, with 95 % intervals (difference of means, Welch's standard error)."""
+    and tier, with 95 % intervals (difference of means adjusted by pre-decision behaviour,
+    CUPED; Welch's standard error)."""
     from upmarket.pipeline import default_as_of
     from upmarket.strategy import action_impact
     from upmarket.warehouse import connect
@@ -247,8 +248,10 @@ def actions_impact(
     found = action_impact.measure(wh, when, action_impact.ImpactSettings(window_days=window_days))
     if as_json:
         print(json.dumps({"as_of": f"{when:%Y-%m-%d}", "window_days": window_days,
-                          "method": "difference of means, treated − held out; 95% normal "
-                                    "interval with Welch's standard error",
+                          "method": "difference of means, treated − held out, CUPED-adjusted "
+                                    "by pre-decision conversion, revenue and orders (Deng et "
+                                    "al. 2013); 95% normal interval with Welch's standard "
+                                    "error; tiers with few held out pooled in 'all'",
                           "effects": json.loads(found.to_json(orient="records"))},
                          ensure_ascii=False))
         return
