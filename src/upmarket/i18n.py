@@ -1907,6 +1907,14 @@ LABELS: dict[str, dict[str, str]] = {
     "impact.revenue": {"en": "revenue/customer [95% CI]", "zh-CN": "人均收入 [95%区间]"},
     "impact.margin": {"en": "margin/customer [95% CI]", "zh-CN": "人均毛利 [95%区间]"},
     "impact.all_tiers": {"en": "all tiers", "zh-CN": "全部层级"},
+    "impact.reduction": {
+        "en": "Variance removed by pre-decision behaviour (conversion, all tiers): {items}.",
+        "zh-CN": "行动前行为消除的方差（转化率，全部层级）：{items}。"},
+    "impact.reduction_item": {"en": "{action} {share:.0%}", "zh-CN": "{action} {share:.0%}"},
+    "impact.pooled": {
+        "en": "Pooled for too few held out: {items}.",
+        "zh-CN": "因对照组人数过少而合并计算：{items}。"},
+    "impact.col.reduction": {"en": "variance removed", "zh-CN": "消除的方差"},
     "col.tier": {"en": "tier", "zh-CN": "价值层级"},
     "loop.cycle": {"en": "simulated cycle {cycle} of {cycles}: decide, respond, measure",
                    "zh-CN": "模拟周期 {cycle}/{cycles}：决策、响应、衡量"},
@@ -1937,8 +1945,8 @@ LABELS: dict[str, dict[str, str]] = {
               "customer's behaviour before the action (CUPED, Deng et al. 2013); intervals: "
               "normal approximation with Welch's standard error. 'all tiers' weights each tier "
               "by its treated customers, tiers with fewer than 30 held out pooled.",
-        "zh-CN": "差值为绝对值（转化率以百分点计），已按每位客户行动前的行为调整（CUPED，Deng 等 "
-                 "2013）；区间：采用Welch标准误的正态近似。“全部层级”按各层级执行组人数加权，"
+        "zh-CN": "差值为绝对值（转化率以百分点计），已按每位客户行动前的行为做方差缩减调整；"
+                 "区间：采用Welch标准误的正态近似。“全部层级”按各层级执行组人数加权，"
                  "对照组不足30人的层级合并计算。"},
     "col.expected_value": {"en": "expected value", "zh-CN": "期望价值"},
     "col.channel": {"en": "channel", "zh-CN": "渠道"},

@@ -273,7 +273,29 @@ def actions_impact(
                   _interval(r, "conversion", 100, "pt"), _interval(r, "revenue", 1, ""),
                   _interval(r, "margin", 1, ""))
     console.print(t)
+    for line in _adjustment_lines(found, lang):
+        console.print(line, highlight=False)
     console.print(label("impact.method", lang), highlight=False)
+
+
+def _adjustment_lines(found, lang: str) -> list[str]:
+    """How much of each action's conversion variance its pre-decision covariates removed, and
+    which tiers were pooled for having too few held out."""
+    import math
+
+    sep = "、" if lang == "zh-CN" else ", "
+    rows = found[found["tier"] == "all"].to_dict("records")
+    shares = [label("impact.reduction_item", lang, action=value_label("action", r["action"], lang),
+                    share=r["conversion_variance_reduction"]) for r in rows
+              if math.isfinite(r.get("conversion_variance_reduction", float("nan")))]
+    left, right = ("（", "）") if lang == "zh-CN" else (" (", ")")
+    pooled = [value_label("action", r["action"], lang) + left
+              + sep.join(value_label("tier", t, lang) for t in r["pooled"].split(",")) + right
+              for r in rows if r.get("pooled")]
+    out = [label("impact.reduction", lang, items=sep.join(shares))] if shares else []
+    if pooled:
+        out.append(label("impact.pooled", lang, items=sep.join(pooled)))
+    return out
 
 
 def _interval(r: dict, metric: str, scale: float, unit: str) -> str:

@@ -506,6 +506,9 @@ def _impact_rows(impact: pd.DataFrame | None, learned: pd.DataFrame | None,
             "n": f"{int(r['n_treated']):,} / {int(r['n_held_out']):,}",
             "conversion": interval(r, "conversion", 100, "pt"),
             "margin": interval(r, "margin", 1, ""),
+            # what the pre-decision covariates removed (CUPED); absent before they existed
+            "reduction": f"{r['conversion_variance_reduction']:.0%}"
+            if _finite(r.get("conversion_variance_reduction")) else "—",
             "learned": "—" if s is None else label(
                 f"impact.status.{s['status']}", lang, scale=f"{s['response_scale']:.2f}")})
     return rows
