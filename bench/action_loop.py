@@ -94,7 +94,9 @@ def table(found: pd.DataFrame) -> list[str]:
              "correctly (on/off) | mean interval width | mean variance reduction |",
              "|---|---:|---:|---:|---:|---:|"]
     for name, g in found.groupby("variant", sort=False):
-        lines.append(f"| {name} | {len(g)} | {g['covered'].mean():.1%} | "
+        cover = g["covered"].mean()
+        se = np.sqrt(cover * (1 - cover) / len(g))
+        lines.append(f"| {name} | {len(g)} | {cover:.1%} ± {100 * se:.1f} pt | "
                      f"{g['correct'].mean():.1%} | {100 * g['width'].mean():.1f} pt | "
                      f"{g['variance_reduction'].mean():.1%} |")
     return lines
@@ -127,8 +129,11 @@ def run(customers: int = 0, quick: bool = False) -> None:
             *table(found), "",
             *per_action(found), "",
             "Coverage: share of the intervals (all tiers, incremental conversion) that hold the "
-            "world's true effect. Decided correctly: the loop keeps an action that truly helps "
-            "and switches off one that truly does nothing or harms. Variance reduction: 1 − "
-            "se² / se² unadjusted, of the conversion difference."]
+            "world's true effect, ± one binomial standard error over the intervals. Decided "
+            "correctly: the loop keeps an action that truly helps and turns off (learned "
+            "response scale 0) one that truly does nothing or harms. Variance reduction: 1 − "
+            "se² / se² unadjusted, of the conversion difference. Both ways measure the same "
+            "worlds, salts and random responses, but once the measurements differ the loop's "
+            "choices, and so its later decisions, differ too."]
     update_section(NAME, "\n".join(body))
     print("\n".join(table(found)))
