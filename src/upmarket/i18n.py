@@ -1344,9 +1344,15 @@ LABELS: dict[str, dict[str, str]] = {
         "zh-CN": "可调整：{current} → {suggested}（{change}）"},
     "mmm.decision.keeps": {
         "en": "keeps its current spend, {current}", "zh-CN": "维持当前花费 {current}"},
+    "mmm.decision.stays": {
+        "en": "credible; stays at {current} (the best split of the credible channels' total)",
+        "zh-CN": "可信；维持 {current}（可信渠道总预算的最优分配）"},
     "mmm.kept": {
-        "en": "{channel} keeps its current spend of {current} per period: {reason}.",
-        "zh-CN": "{channel}维持每期当前花费 {current}：{reason}。"},
+        "en": "The budget keeps the current spend of {n} of {total} channels ({channels}): "
+              "their curves are not credible (see each verdict), and money never moves on a "
+              "curve nobody can trust.",
+        "zh-CN": "预算维持 {total} 个渠道中 {n} 个（{channels}）的当前花费：它们的曲线不可信"
+                 "（见各自结论），预算不会依据无法信任的曲线调整。"},
     "mmm.title_curves": {
         "en": "Fitted curves: contribution (incremental {outcome} over the weeks fitted), "
               "carry-over θ and Hill saturation K (weekly spend at half effect), S (shape)",

@@ -72,6 +72,10 @@ def _decision(row: dict, move: dict | None, lang: str, symbol: str | None) -> st
         return "—"
     if move.get("signal") == "credible":
         pct = _num(move.get("change_pct"))
+        if not abs(_num(move.get("change"))) > 0.5:
+            # the credible channels' total is kept: alone, or already at the best split,
+            # a credible channel has nowhere to move
+            return label("mmm.decision.stays", lang, current=money(move["current"]))
         return label("mmm.decision.moves", lang, current=money(move["current"]),
                      suggested=money(move["suggested"]),
                      change=f"{pct:+.0%}" if math.isfinite(pct) else "—")
@@ -81,14 +85,15 @@ def _decision(row: dict, move: dict | None, lang: str, symbol: str | None) -> st
 def section(channels: pd.DataFrame | None, reallocation: pd.DataFrame | None,
             budget_summary: dict | None, lang: str = "en", symbol: str | None = None) -> dict:
     """What the template shows: `intro`, `rows` (one per channel), `fit` (the model's check
-    in words), `kept` (one sentence per channel whose budget stays, with the reason), `note`
-    when the run has no mix model; `figure` the ROI chart (None without a model)."""
+    in words), `kept` (the channels whose budget stays for want of a credible curve; each
+    row's verdict says why), `note` when the run has no mix model; `figure` the ROI chart
+    (None without a model)."""
     lang = current_lang(lang)
     summary = budget_summary or {}
     fit = summary.get("mix_model") or {}
     if channels is None or channels.empty or not fit:
         note = summary.get("mix_model_note")
-        return {"rows": [], "kept": [], "figure": None, "intro": "", "fit": "",
+        return {"rows": [], "kept": "", "figure": None, "intro": "", "fit": "",
                 "note": label("mmm.none", lang) + (f" ({note})" if note else "")}
     outcome = label(f"budget.outcome.{summary.get('outcome', 'new_customers')}", lang)
     moves = ({str(r["channel"]): r for r in reallocation.to_dict("records")}
@@ -113,8 +118,7 @@ def section(channels: pd.DataFrame | None, reallocation: pd.DataFrame | None,
                                 shape=_num(r["hill_shape"])),
             "verdict": why, "decision": _decision(r, move, lang, symbol)})
         if not r["credible"] and move is not None:
-            kept.append(label("mmm.kept", lang, channel=ch, current=money(move["current"]),
-                              reason=why))
+            kept.append(ch)
     th = fit.get("thresholds") or {}
     return {
         "intro": label("mmm.intro", lang, outcome=outcome, weeks=fit.get("weeks", 0),
@@ -127,7 +131,9 @@ def section(channels: pd.DataFrame | None, reallocation: pd.DataFrame | None,
                      min_var=_num(th.get("min_spend_variation")),
                      min_r2=_num(th.get("min_holdout_r2")),
                      max_ratio=_num(th.get("max_interval_ratio"))),
-        "rows": rows, "kept": kept, "note": "",
+        "rows": rows, "note": "",
+        "kept": label("mmm.kept", lang, n=len(kept), total=len(rows),
+                      channels=("、" if lang == "zh-CN" else ", ").join(kept)) if kept else "",
         "figure": figure(channels, lang, level=_num(fit.get("level")), outcome=outcome)}
 
 
