@@ -1332,6 +1332,7 @@ LABELS: dict[str, dict[str, str]] = {
     "mmm.adstock": {
         "en": "θ {decay:.1f} (half-life {weeks:.1f} wk)",
         "zh-CN": "θ {decay:.1f}（半衰期 {weeks:.1f} 周）"},
+    "mmm.adstock_none": {"en": "none (θ 0)", "zh-CN": "无滞留（θ 0）"},
     "mmm.saturation": {
         "en": "K {half}/wk, S {shape:g}", "zh-CN": "K {half}/周，S {shape:g}"},
     "mmm.verdict.credible": {

@@ -61,7 +61,8 @@ def test_rows_hold_the_model_and_the_budget_decision(model):
         assert r["contribution"] == f"{c['contribution']:,.1f}"
         if math.isfinite(c["roi_low"]):
             assert r["interval"] == f"{c['roi_low']:.3g} – {c['roi_high']:.3g}"
-        assert r["adstock"].startswith(f"θ {c['adstock_decay']:.1f}")
+        assert r["adstock"].startswith(f"θ {c['adstock_decay']:.1f} (half-life") \
+            if c["adstock_decay"] > 0 else r["adstock"] == "none (θ 0)"
         assert f"S {c['hill_shape']:g}" in r["saturation"]
         if c["credible"]:
             assert r["verdict"].startswith("credible")
@@ -112,7 +113,8 @@ def test_chinese_words_and_half_life(model):
     weak = [r for r in out["rows"] if not r["credible"]]
     assert weak and all(r["decision"].startswith("维持当前花费") for r in weak)
     assert all(r["verdict"].startswith("信号不足") for r in weak)
-    assert "半衰期" in out["rows"][0]["adstock"]
+    assert all(("半衰期" in r["adstock"]) != (r["adstock"] == "无滞留（θ 0）")
+               for r in out["rows"])
     assert M.half_life(0.5) == pytest.approx(1.0) and M.half_life(0.0) == 0.0
 
 

@@ -198,7 +198,7 @@ def _print_mix_model(mix: pd.DataFrame | None, summary: dict, lang: str) -> None
                   f"{r['spend_variation']:.2f}", verdict)
     console.print(t)
     # the curves in a table of their own: beside the verdicts they would not fit 80 columns
-    from upmarket.reports.mix_model import half_life
+    from upmarket.reports.mix_model import adstock_text
 
     c = Table(title=label("mmm.title_curves", lang, outcome=outcome), title_justify="left")
     c.add_column(label("budget.channel", lang), no_wrap=True)
@@ -207,8 +207,7 @@ def _print_mix_model(mix: pd.DataFrame | None, summary: dict, lang: str) -> None
     c.add_column(label("mmm.col.saturation", lang))
     for _, r in mix.iterrows():
         c.add_row(channel_name(r["channel"], lang), f"{r['contribution']:,.1f}",
-                  label("mmm.adstock", lang, decay=r["adstock_decay"],
-                        weeks=half_life(r["adstock_decay"])),
+                  adstock_text(r["adstock_decay"], lang),
                   label("mmm.saturation", lang, half=f"{r['half_saturation']:,.0f}",
                         shape=r["hill_shape"]))
     console.print(c)

@@ -46,6 +46,13 @@ def half_life(decay: float) -> float:
     return math.log(0.5) / math.log(decay)
 
 
+def adstock_text(decay, lang: str) -> str:
+    """The carry-over in words: θ and its half-life, or none."""
+    if not _num(decay) > 0:
+        return label("mmm.adstock_none", lang)
+    return label("mmm.adstock", lang, decay=_num(decay), weeks=half_life(decay))
+
+
 def verdict(row: dict, fit: dict, lang: str) -> str:
     """Why a channel's curve may or may not move money, with the figure and its threshold."""
     th = fit.get("thresholds") or {}
@@ -112,8 +119,7 @@ def section(channels: pd.DataFrame | None, reallocation: pd.DataFrame | None,
             "roi": f"{_num(r['roi']):.3g}",
             "interval": f"{lo:.3g} – {hi:.3g}" if math.isfinite(lo) and math.isfinite(hi)
             else "—",
-            "adstock": label("mmm.adstock", lang, decay=_num(r["adstock_decay"]),
-                             weeks=half_life(r["adstock_decay"])),
+            "adstock": adstock_text(r["adstock_decay"], lang),
             "saturation": label("mmm.saturation", lang, half=money(r["half_saturation"]),
                                 shape=_num(r["hill_shape"])),
             "verdict": why, "decision": _decision(r, move, lang, symbol)})
