@@ -2,7 +2,7 @@
 on the btyd demo world, measured with and without variance reduction, against the world's
 true effects (`demo.world.truth_action_effect`).
 
-Each replicate is a world (its own generator seed) with its own holdout salt, run for
+Each replicate is a world (its own random stream) with its own holdout salt, run for
 `CYCLES` 30-day decide → respond → measure cycles with 10 % of every action type and tier held
 out, twice on identical worlds: once measured as before (a plain difference of means per
 tier, tiers post-stratified, no pooling) and once as now (CUPED on each customer's pre-decision
@@ -47,7 +47,7 @@ def variants():
             "after (CUPED, small tiers pooled)": ImpactSettings()}
 
 
-def replicate(seed: int, impact) -> pd.DataFrame:
+def replicate(k: int, impact) -> pd.DataFrame:
     """One world and salt, one way of measuring: per measured action type (all tiers) the
     truth, the interval, whether it covers, and whether the on/off decision is right."""
     from upmarket.activation.holdout import HoldoutSettings
@@ -55,16 +55,16 @@ def replicate(seed: int, impact) -> pd.DataFrame:
     from upmarket.demo.world import WorldConfig, generate_world, truth_action_effect
     from upmarket.warehouse import connect
 
-    cfg = WorldConfig(customers=CUSTOMERS, years=YEARS, seed=seed)
+    cfg = WorldConfig(CUSTOMERS, k, years=YEARS)
     with tempfile.TemporaryDirectory() as tmp:
         wh = connect(f"duckdb://{tmp}/w.duckdb")
         for table, frame in generate_world(cfg):
             wh.insert(table, frame)
-        wh.insert("holdout_salt", pd.DataFrame({"salt": [f"bench-{seed}"],
+        wh.insert("holdout_salt", pd.DataFrame({"salt": [f"bench-{k}"],
                                                 "created": [pd.Timestamp("2025-01-01")]}))
         report = action_loop.run_cycles(wh, cfg.as_of, CYCLES,
                                         holdout_settings=HoldoutSettings(share=SHARE),
-                                        random_state=seed, impact=impact)
+                                        random_state=k, impact=impact)
         wh.close()
     t = report.against_truth()
     e = report.effects[report.effects["tier"] == "all"].set_index("action")
@@ -76,15 +76,15 @@ def replicate(seed: int, impact) -> pd.DataFrame:
     truth = truth_action_effect().set_index("action")["incremental_conversion"]
     t["off"] = t["action"].map(scale) <= 0
     t["correct"] = t["off"] == (t["action"].map(truth) <= 0)
-    return t.assign(seed=seed)
+    return t.assign(replicate=k)
 
 
 def study(replicates: int) -> tuple[pd.DataFrame, dict[str, float]]:
     rows, cpu = [], {}
     for name, impact in variants().items():
         t0 = time.process_time()
-        for seed in range(replicates):
-            rows.append(replicate(seed, impact).assign(variant=name))
+        for k in range(replicates):
+            rows.append(replicate(k, impact).assign(variant=name))
         cpu[name] = time.process_time() - t0
     return pd.concat(rows, ignore_index=True), cpu
 
@@ -122,7 +122,7 @@ def run(customers: int = 0, quick: bool = False) -> None:
     m = machine_info()
     body = [f"## Action impact at a 10 % holdout ({today()})", "",
             f"`{command(NAME, customers, quick)}` on {m['nproc']} × {m['cpu']}, "
-            f"Python {m['python']}: {n} replicates (world seed and holdout salt each) of the "
+            f"Python {m['python']}: {n} replicates (each its own world and holdout salt) of the "
             f"btyd demo world ({CUSTOMERS:,} customers, {YEARS:g} year of history), "
             f"{CYCLES} simulated 30-day cycles, {SHARE:.0%} of every action type and tier "
             f"held out; CPU time {sum(cpu.values()):.0f} s.", "",
