@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, str] = {
     "members": "bench.members",
     "model_quality": "bench.model_quality",
     "startup": "bench.startup",
+    "action_loop": "bench.action_loop",
 }
 
 _HEADER = """# Benchmarks

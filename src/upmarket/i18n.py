@@ -1442,6 +1442,58 @@ LABELS: dict[str, dict[str, str]] = {
                  "{mape:.1%}（{extra} 周花费超出拟合所见范围，不计分）。渠道仅在独立花费波动 ≥ "
                  "{min_var:.2f}、样本外 R² ≥ {min_r2:.2f} 且 ROI 区间 ≤ 估计值 {max_ratio:.1f} "
                  "倍时才会调整。"},
+    "mmm.none": {
+        "en": "The run fitted no marketing-mix model, so the budget moved no channel.",
+        "zh-CN": "本次运行未拟合营销组合模型，因此预算未调整任何渠道。"},
+    "mmm.intro": {
+        "en": "What each channel's spend bought, from the run's marketing-mix model of {outcome} "
+              "per week ({weeks} weeks, {first} to {last}; adstock carry-over, Hill saturation, "
+              "trend, seasons and promotions). Contribution: the {outcome} lost had the channel "
+              "spent nothing; ROI: contribution per unit of spend, with its {level:.0%} "
+              "interval from {boot} block-bootstrap refits.",
+        "zh-CN": "各渠道花费带来的效果，来自本次运行每周{outcome}的营销组合模型（{weeks} 周，"
+                 "{first} 至 {last}；广告滞留、Hill 饱和、趋势、季节和促销）。贡献：若该渠道"
+                 "不花费将减少的{outcome}；ROI：每单位花费的贡献，{level:.0%} 区间来自 {boot} "
+                 "次分块自助法重拟合。"},
+    "mmm.adstock": {
+        "en": "θ {decay:.1f} (half-life {weeks:.1f} wk)",
+        "zh-CN": "θ {decay:.1f}（半衰期 {weeks:.1f} 周）"},
+    "mmm.adstock_none": {"en": "none (θ 0)", "zh-CN": "无滞留（θ 0）"},
+    "mmm.saturation": {
+        "en": "K {half}/wk, S {shape:g}", "zh-CN": "K {half}/周，S {shape:g}"},
+    "mmm.verdict.credible": {
+        "en": "credible: own spend variation {variation:.2f}, out-of-time R² {r2:.2f}, interval "
+              "{ratio:.1f}× the estimate",
+        "zh-CN": "可信：独立花费波动 {variation:.2f}，样本外 R² {r2:.2f}，区间为估计值的 "
+                 "{ratio:.1f} 倍"},
+    "mmm.decision.moves": {
+        "en": "may move: {current} → {suggested} ({change})",
+        "zh-CN": "可调整：{current} → {suggested}（{change}）"},
+    "mmm.decision.keeps": {
+        "en": "keeps its current spend, {current}", "zh-CN": "维持当前花费 {current}"},
+    "mmm.decision.stays": {
+        "en": "credible; stays at {current} (the best split of the credible channels' total)",
+        "zh-CN": "可信；维持 {current}（可信渠道总预算的最优分配）"},
+    "mmm.kept": {
+        "en": "The budget keeps the current spend of {n} of {total} channels ({channels}): "
+              "their curves are not credible (see each verdict), and money never moves on a "
+              "curve nobody can trust.",
+        "zh-CN": "预算维持 {total} 个渠道中 {n} 个（{channels}）的当前花费：它们的曲线不可信"
+                 "（见各自结论），预算不会依据无法信任的曲线调整。"},
+    "mmm.title_curves": {
+        "en": "Fitted curves: contribution (incremental {outcome} over the weeks fitted), "
+              "carry-over θ and Hill saturation K (weekly spend at half effect), S (shape)",
+        "zh-CN": "拟合曲线：贡献（拟合期内的增量{outcome}）、滞留系数 θ、Hill 饱和 K（达到一半效果的"
+                 "每周花费）与形状 S"},
+    "mmm.col.contribution": {"en": "contribution", "zh-CN": "贡献"},
+    "mmm.col.adstock": {"en": "carry-over", "zh-CN": "滞留效应"},
+    "mmm.col.saturation": {"en": "saturation", "zh-CN": "饱和曲线"},
+    "mmm.col.budget": {"en": "budget", "zh-CN": "预算"},
+    "mmm.col.spend": {"en": "spend fitted", "zh-CN": "拟合期花费"},
+    "mmm.axis.roi": {"en": "ROI ({outcome} per unit of spend)",
+                     "zh-CN": "ROI（每单位花费的{outcome}）"},
+    "mmm.fig.title": {"en": "Marketing-mix ROI per channel, {level:.0%} interval",
+                      "zh-CN": "各渠道营销组合 ROI（{level:.0%} 区间）"},
     "budget.uplift_mix": {
         "en": "Expected {outcome} per {period} under the mix model: {now:,.1f} now → {new:,.1f} "
               "with the suggestion ({pct:+.1%}), same total budget.",
@@ -1996,6 +2048,14 @@ LABELS: dict[str, dict[str, str]] = {
     "impact.revenue": {"en": "revenue/customer [95% CI]", "zh-CN": "人均收入 [95%区间]"},
     "impact.margin": {"en": "margin/customer [95% CI]", "zh-CN": "人均毛利 [95%区间]"},
     "impact.all_tiers": {"en": "all tiers", "zh-CN": "全部层级"},
+    "impact.reduction": {
+        "en": "Variance removed by pre-decision behaviour (conversion, all tiers): {items}.",
+        "zh-CN": "行动前行为消除的方差（转化率，全部层级）：{items}。"},
+    "impact.reduction_item": {"en": "{action} {share:.0%}", "zh-CN": "{action} {share:.0%}"},
+    "impact.pooled": {
+        "en": "Pooled for too few held out: {items}.",
+        "zh-CN": "因对照组人数过少而合并计算：{items}。"},
+    "impact.col.reduction": {"en": "variance removed", "zh-CN": "消除的方差"},
     "col.tier": {"en": "tier", "zh-CN": "价值层级"},
     "loop.cycle": {"en": "simulated cycle {cycle} of {cycles}: decide, respond, measure",
                    "zh-CN": "模拟周期 {cycle}/{cycles}：决策、响应、衡量"},
@@ -2013,6 +2073,8 @@ LABELS: dict[str, dict[str, str]] = {
                             "zh-CN": "沿用默认值（对照组人数尚少）"},
     "impact.status.switched_off": {"en": "switched off: not shown to help",
                                    "zh-CN": "已停用：未证明有效"},
+    "report.section.mix_model": {"en": "Marketing mix and budget",
+                                 "zh-CN": "营销组合与预算"},
     "report.section.action_impact": {"en": "What the actions changed",
                                      "zh-CN": "各行动的实际效果"},
     "report.col.learned": {"en": "next best action now", "zh-CN": "下一步最佳行动的调整"},
@@ -2020,10 +2082,13 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "No action has a complete 30-day window against its control group yet.",
         "zh-CN": "尚无行动拥有完整30天观察期的对照组结果。"},
     "impact.method": {
-        "en": "Differences are absolute (conversion in percentage points); intervals: normal "
-              "approximation with Welch's standard error. 'all tiers' weights each tier by its "
-              "treated customers.",
-        "zh-CN": "差值为绝对值（转化率以百分点计）；区间：采用Welch标准误的正态近似。“全部层级”按各层级执行组人数加权。"},
+        "en": "Differences are absolute (conversion in percentage points), adjusted by each "
+              "customer's behaviour before the action (CUPED, Deng et al. 2013); intervals: "
+              "normal approximation with Welch's standard error. 'all tiers' weights each tier "
+              "by its treated customers, tiers with fewer than 30 held out pooled.",
+        "zh-CN": "差值为绝对值（转化率以百分点计），已按每位客户行动前的行为做方差缩减调整；"
+                 "区间：采用Welch标准误的正态近似。“全部层级”按各层级执行组人数加权，"
+                 "对照组不足30人的层级合并计算。"},
     "col.expected_value": {"en": "expected value", "zh-CN": "期望价值"},
     "col.channel": {"en": "channel", "zh-CN": "渠道"},
     "col.send_time": {"en": "send at", "zh-CN": "发送时间"},

@@ -107,9 +107,17 @@ def test_cli_reports_the_warehouse_decisions(tmp_path):
     assert r["conversion_difference"] == pytest.approx(len(buyers) / treated)
     assert r["revenue_held_out"] == 0 and r["margin_treated"] == pytest.approx(
         40 * 0.3 * len(buyers) / treated)
+    # nobody bought before: the covariates are constant and adjust nothing
+    assert r["conversion_variance_reduction"] == pytest.approx(0.0)
+    assert r["conversion_se"] == pytest.approx(r["conversion_se_unadjusted"])
+    assert r["pooled"] == ""
     early = CliRunner().invoke(app, ["actions", "impact", "--as-of", "2025-03-20", "-w", url])
     assert early.exit_code == 0 and "No action decision has a complete 30-day window" in early.output
     text = CliRunner().invoke(app, ["actions", "impact", "--as-of", "2025-04-15", "-w", url,
                                     "--lang", "zh"])
     assert text.exit_code == 0, text.output
     assert "执行组 − 对照组" in text.output and "全部层级" in text.output
+    assert "行动前行为消除的方差（转化率，全部层级）：召回0%" in "".join(text.output.split())
+    en = CliRunner().invoke(app, ["actions", "impact", "--as-of", "2025-04-15", "-w", url])
+    assert "Variance removed by pre-decision behaviour (conversion, all tiers): win-back 0%" \
+        in " ".join(en.output.split())

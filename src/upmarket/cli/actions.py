@@ -237,7 +237,8 @@ def actions_impact(
     lang: Lang = "en",
 ):
     """What each action changed: treated against its held-out control group, per action type
-    and tier, with 95 % intervals (difference of means, Welch's standard error)."""
+    and tier, with 95 % intervals (difference of means adjusted by pre-decision behaviour,
+    CUPED; Welch's standard error)."""
     from upmarket.pipeline import default_as_of
     from upmarket.strategy import action_impact
     from upmarket.warehouse import connect
@@ -247,8 +248,10 @@ def actions_impact(
     found = action_impact.measure(wh, when, action_impact.ImpactSettings(window_days=window_days))
     if as_json:
         print(json.dumps({"as_of": f"{when:%Y-%m-%d}", "window_days": window_days,
-                          "method": "difference of means, treated − held out; 95% normal "
-                                    "interval with Welch's standard error",
+                          "method": "difference of means, treated − held out, CUPED-adjusted "
+                                    "by pre-decision conversion, revenue and orders (Deng et "
+                                    "al. 2013); 95% normal interval with Welch's standard "
+                                    "error; tiers with few held out pooled in 'all'",
                           "effects": json.loads(found.to_json(orient="records"))},
                          ensure_ascii=False))
         return
@@ -270,7 +273,29 @@ def actions_impact(
                   _interval(r, "conversion", 100, "pt"), _interval(r, "revenue", 1, ""),
                   _interval(r, "margin", 1, ""))
     console.print(t)
+    for line in _adjustment_lines(found, lang):
+        console.print(line, highlight=False)
     console.print(label("impact.method", lang), highlight=False)
+
+
+def _adjustment_lines(found, lang: str) -> list[str]:
+    """How much of each action's conversion variance its pre-decision covariates removed, and
+    which tiers were pooled for having too few held out."""
+    import math
+
+    sep = "、" if lang == "zh-CN" else ", "
+    rows = found[found["tier"] == "all"].to_dict("records")
+    shares = [label("impact.reduction_item", lang, action=value_label("action", r["action"], lang),
+                    share=r["conversion_variance_reduction"]) for r in rows
+              if math.isfinite(r.get("conversion_variance_reduction", float("nan")))]
+    left, right = ("（", "）") if lang == "zh-CN" else (" (", ")")
+    pooled = [value_label("action", r["action"], lang) + left
+              + sep.join(value_label("tier", t, lang) for t in r["pooled"].split(",")) + right
+              for r in rows if r.get("pooled")]
+    out = [label("impact.reduction", lang, items=sep.join(shares))] if shares else []
+    if pooled:
+        out.append(label("impact.pooled", lang, items=sep.join(pooled)))
+    return out
 
 
 def _interval(r: dict, metric: str, scale: float, unit: str) -> str:

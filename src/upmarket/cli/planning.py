@@ -197,6 +197,20 @@ def _print_mix_model(mix: pd.DataFrame | None, summary: dict, lang: str) -> None
                   interval,
                   f"{r['spend_variation']:.2f}", verdict)
     console.print(t)
+    # the curves in a table of their own: beside the verdicts they would not fit 80 columns
+    from upmarket.reports.mix_model import adstock_text
+
+    c = Table(title=label("mmm.title_curves", lang, outcome=outcome), title_justify="left")
+    c.add_column(label("budget.channel", lang), no_wrap=True)
+    c.add_column(label("mmm.col.contribution", lang), justify="right")
+    c.add_column(label("mmm.col.adstock", lang))
+    c.add_column(label("mmm.col.saturation", lang))
+    for _, r in mix.iterrows():
+        c.add_row(channel_name(r["channel"], lang), f"{r['contribution']:,.1f}",
+                  adstock_text(r["adstock_decay"], lang),
+                  label("mmm.saturation", lang, half=f"{r['half_saturation']:,.0f}",
+                        shape=r["hill_shape"]))
+    console.print(c)
     th = fit["thresholds"]
     console.print(label("budget.mix_fit", lang, r2_in=_nan(fit["r2_in_sample"]),
                         r2=_nan(fit["r2_holdout"]), mape=_nan(fit["mape_holdout"]),

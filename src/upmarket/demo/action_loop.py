@@ -118,8 +118,8 @@ def respond(frame: pd.DataFrame, actions: pd.DataFrame, start: datetime, days: i
         "line_kind": "product", "channel": "online"})
 
 
-def _decide(frame, wh, when, consents, products, cross, settings, feedback, window_days):
-    impact = action_impact.measure(wh, when, action_impact.ImpactSettings(window_days=window_days))
+def _decide(frame, wh, when, consents, products, cross, settings, feedback, impact_settings):
+    impact = action_impact.measure(wh, when, impact_settings)
     learned, used = action_feedback.learn(impact, action_impact.decisions(wh), settings,
                                           feedback)
     actions = nba.next_best_actions(frame, products=products, cross_sell=cross,
@@ -132,10 +132,13 @@ def run_cycles(wh: Warehouse, as_of: datetime, cycles: int, *, cycle_days: int =
                settings: nba.NbaSettings = nba.NbaSettings(),
                feedback: action_feedback.FeedbackSettings = action_feedback.FeedbackSettings(),
                random_state: int = 0,
+               impact: action_impact.ImpactSettings | None = None,
                on_cycle: Callable[[int, int], None] | None = None) -> LoopReport:
     """Run `cycles` decide → respond → measure cycles of `cycle_days` from `as_of` on the
     demo world loaded in `wh`; returns the `LoopReport` (after the last cycle: the effects
-    measured over all cycles and the choice the loop would make next)."""
+    measured over all cycles and the choice the loop would make next). `impact` says how the
+    effects are measured (default: `action_impact.ImpactSettings` over a window of
+    `cycle_days`)."""
     if cycles < 1:
         raise ValueError(f"cycles must be at least 1 (got {cycles})")
     rng = np.random.default_rng(random_state)
@@ -148,13 +151,14 @@ def run_cycles(wh: Warehouse, as_of: datetime, cycles: int, *, cycle_days: int =
     best = str(top.sort_values(["n", "sku"], ascending=[False, True])["sku"].iloc[0])
     cross = pd.DataFrame({"customer_id": frame["customer_id"].astype(str), "sku": best})
     salt = holdout.salt(wh)
+    impact = impact or action_impact.ImpactSettings(window_days=cycle_days)
     report = LoopReport()
     for k in range(cycles):
         if on_cycle:
             on_cycle(k, cycles)
         when = as_of + timedelta(days=k * cycle_days)
         actions, learned, _, _ = _decide(frame, wh, when, consents, products, cross, settings,
-                                         feedback, cycle_days)
+                                         feedback, impact)
         actions, decided = holdout.hold_out_actions(actions, salt, holdout_settings)
         run = Run(wh, when, {"simulated_cycle": k})
         holdout.record(wh, decided, run_id=run.run_id, decided=when)
@@ -169,7 +173,7 @@ def run_cycles(wh: Warehouse, as_of: datetime, cycles: int, *, cycle_days: int =
             wh.insert("orders", orders)
     end = as_of + timedelta(days=cycles * cycle_days)
     actions, _, used, impact = _decide(frame, wh, end, consents, products, cross, settings,
-                                       feedback, cycle_days)
+                                       feedback, impact)
     report.effects, report.learned = impact, used
     counts = actions["action"].value_counts()
     report.next_choice = {a: int(counts.get(a, 0)) for a in nba.ACTIONS}

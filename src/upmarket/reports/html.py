@@ -63,6 +63,7 @@ from upmarket.reports import coverage
 from upmarket.reports import figures as F
 from upmarket.reports import method
 from upmarket.reports import membership as membership_section
+from upmarket.reports import mix_model as mix_section
 from upmarket.strategy import demographics, economics, saved_segments
 from upmarket.strategy import scorecard as sc
 from upmarket.strategy.kpis import BENCHMARKS
@@ -96,7 +97,8 @@ SOURCE_TABLES = ("orders", "products", "customers", "events", "feedback", "brand
 #: Run outputs the report reads.
 RUN_OUTPUTS = ("results", "tier_summary", "actions", "channel_roi", "campaign_roi",
                "experiments", "budget_plan_vs_actual", "cohorts", "funnels", "risk_register",
-               "channel_economics", "value_model_comparison", "action_impact", "nba_learned")
+               "channel_economics", "value_model_comparison", "action_impact", "nba_learned",
+               *mix_section.OUTPUTS)
 #: The columns read of the wide outputs: those the report shows.
 OUTPUT_COLUMNS = {
     "results": ["customer_id", "tier", "clv", "churn_risk", "churn_band", "rfm_segment",
@@ -244,6 +246,8 @@ class ReportData:
     campaigns: list[dict] = field(default_factory=list)
     #: each action type against its control group, and what the next best action learned
     action_impact: list[dict] = field(default_factory=list)
+    #: the marketing-mix model and what the budget did with it (`reports.mix_model`)
+    mix_model: dict = field(default_factory=dict)
     at_risk: list[dict] = field(default_factory=list)
     at_risk_total: int = 0
     upsell: list[dict] = field(default_factory=list)
@@ -505,6 +509,9 @@ def _impact_rows(impact: pd.DataFrame | None, learned: pd.DataFrame | None,
             "n": f"{int(r['n_treated']):,} / {int(r['n_held_out']):,}",
             "conversion": interval(r, "conversion", 100, "pt"),
             "margin": interval(r, "margin", 1, ""),
+            # what the pre-decision covariates removed (CUPED); absent before they existed
+            "reduction": f"{r['conversion_variance_reduction']:.0%}"
+            if _finite(r.get("conversion_variance_reduction")) else "—",
             "learned": "—" if s is None else label(
                 f"impact.status.{s['status']}", lang, scale=f"{s['response_scale']:.2f}")})
     return rows
@@ -740,6 +747,11 @@ def gather(wh: Warehouse, *, cycle: str = "quarter", period=None, lang: str = "e
     data.campaigns = _campaign_rows(frames["campaign_roi"], frames["experiments"], p, lang,
                                     symbol)
     data.action_impact = _impact_rows(frames["action_impact"], frames["nba_learned"], lang)
+    data.mix_model = mix_section.section(frames["budget_mix_model"],
+                                         frames["budget_reallocation"], summary.get("budget"),
+                                         lang, symbol)
+    if not with_figures:
+        data.mix_model["figure"] = None
     _customer_lists(wh, results, actions, lang, with_pii, data)
     data.risks = _risk_rows(frames["risk_register"], lang, symbol)
     data.saved_segments = saved_segments.summary(wh, run=run)
@@ -960,10 +972,14 @@ def render(data: ReportData) -> str:
         scorecard_delta=(f"{c.delta:+.1f}" if c is not None and c.delta is not None else "—"),
         scorecard_notes=[n for n in notes if n],
         campaigns=data.campaigns, action_impact=data.action_impact,
+        mix_model={k: v for k, v in data.mix_model.items() if k != "figure"},
+        mix_figure=data.mix_model.get("figure") is not None,
         figures=[{"name": n, "caption": data.captions.get(n, "")} for n in data.figures],
         # the value-model figure lives in the method section, drawn by the same script
         figures_json=figures_json({**data.figures, **(
-            {"value_choice": data.value_figure} if data.value_figure is not None else {})}),
+            {"value_choice": data.value_figure} if data.value_figure is not None else {}), **(
+            {mix_section.NAME: data.mix_model["figure"]}
+            if data.mix_model.get("figure") is not None else {})}),
         value=data.value_method, warn=method.WARN,
         value_figure=data.value_figure is not None,
         value_caption=label("report.caption.value_choice", lang, start=(

@@ -7,7 +7,9 @@ decided for under its defaults: incremental conversion p₀ = their mean respons
 margin per contact m₀ = their mean probability × margin if converted. Its strength is stated as
 `prior_strength` pseudo-customers: the prior variance is p₀(1 − p₀)/n₀ for conversion and the
 same relative spread, (m₀·τ/p₀)², for margin. The measurement is the effect on the treated over
-all tiers (difference d, standard error s). The posterior mean is the precision-weighted
+all tiers (difference d, standard error s), adjusted by the customers' pre-decision behaviour
+(CUPED, `strategy.action_impact`), so the narrower s lets the same held-out customers move the
+default further. The posterior mean is the precision-weighted
 
     p̂ = (p₀/τ² + d/s²) / (1/τ² + 1/s²),  sd = (1/τ² + 1/s²)^(−1/2)
 
