@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, str] = {
     "collect": "bench.collect",
     "profiles": "bench.profiles",
     "model_quality": "bench.model_quality",
+    "churn_quality": "bench.churn_quality",
     "startup": "bench.startup",
 }
 
