@@ -10,7 +10,9 @@ the customer feature frame at a cut-off date (`features.customer.customer_featur
   afternoon, and the bar the model must clear on the holdout to be published.
 - `ChurnClassifier`: gradient-boosted trees (scikit-learn's `HistGradientBoostingClassifier`)
   averaged in log-odds with the baseline (an equal-weight committee), on the purchase rhythm (recent counts over 30/90/180/365 days, gaps and their spread, days
-  overdue against the customer's own rhythm, spend trend) plus the value model's P(alive) and
+  overdue against the customer's own rhythm and the spread of their gaps, spend and
+  quarter-on-quarter purchase trends, distinct purchase days, a decayed purchase count, basket
+  size, the returned share) plus the value model's P(alive) and
   expected purchases where they say something. Each feature whose effect has a known direction
   (more recent purchases never raise the risk, longer silence never lowers it) carries a
   monotonic constraint: the trees then cannot learn a noise-driven reversal, and a signal's
