@@ -123,7 +123,8 @@ def _ci(r, who, fig, fmt="{:.3f}") -> str:
             f"{_f(r['high'][who][fig], fmt)}]")
 
 
-def table(title: str, source: str, results: list[dict]) -> list[str]:
+def table(title: str, source: str, results: list[dict], target: bool = True) -> list[str]:
+    """The section of one data set; `target`: state the issue's target (set on real data only)."""
     lines = [f"#### {title}", "", source, "",
              "| cut-off | customers | churned | estimator | AUC | top-decile lift | calibration error |",
              "|---|---:|---:|---|---|---|---|"]
@@ -137,9 +138,8 @@ def table(title: str, source: str, results: list[dict]) -> list[str]:
     for r in results:
         lo, hi = r["difference_interval"]
         d = r["point"]["difference"]
-        verdict = "met" if d >= TARGET else "not met"
-        lines.append(f"- {r['date']:%Y-%m-%d}: {d:+.4f} [{lo:+.4f}, {hi:+.4f}]; target +{TARGET:.2f} "
-                     f"{verdict}; published {r['published']} (inner {r['inner']['model']:.4f} / "
+        verdict = f"; target +{TARGET:.2f} {'met' if d >= TARGET else 'not met'}" if target else ""
+        lines.append(f"- {r['date']:%Y-%m-%d}: {d:+.4f} [{lo:+.4f}, {hi:+.4f}]{verdict}; published {r['published']} (inner {r['inner']['model']:.4f} / "
                      f"{r['inner']['baseline']:.4f}); {r['seconds']:.0f} s")
     return lines
 
@@ -200,7 +200,7 @@ def run(customers: int = 0, quick: bool = False) -> None:
         as_of, results = measure_world(world, n)
         source = (f"`upmarket demo --world {world}` ({n:,} customers, {WORLD_YEARS:.0f} years of history to "
                   f"{as_of:%Y-%m-%d}, random state {WORLD_SEED}); cut-off 90 days before its end.")
-        block = table(title, source, results) + [""]
+        block = table(title, source, results, target=False) + [""]
         print("\n".join(block), flush=True)
         parts += block
     real = [r for _, r in summary]
@@ -238,11 +238,17 @@ NOTES: list[str] = [
     "averaged with a pooled baseline +.002, +.002, +.002, +.003, +.010, −.001: no better than one "
     "window. Not kept.",
     "",
+    "The inner split for Online Retail at 2011-06-01 is fitted at 2010-12-03, two days into the data "
+    "(103 customers): its AUCs (.43 / .40) say nothing, and the run's choice there is a coin toss; "
+    "it costs nothing here because both estimators score alike on the real future.",
+    "",
     "Why the target is out of reach here: on both data sets recency and frequency carry nearly all "
     "the signal the order history holds (recency alone is within .01–.06 of every estimator), and "
     "the baseline already uses them in the right shape (log, monotone); what a richer model can add "
     "is interactions, worth .002 on CDNOW's 23,570 customers and within the bootstrap noise "
-    "(±.01–.02) on Online Retail's 2–3 thousand. Reaching +.03 would need information these files "
-    "do not have (contacts, web visits, service), not a different learner; the issue stays open "
+    "(±.01–.02) on Online Retail's 2–3 thousand. Reaching +.03 would more likely need information "
+    "these files do not have (contacts, web visits, service) than a different learner. On the demo "
+    "worlds, whose churn has structure beyond recency, the same model gains +.016 and +.025. The "
+    "issue stays open "
     "on this point rather than being tuned to one cut-off.",
 ]
