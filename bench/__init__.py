@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, str] = {
     "profiles": "bench.profiles",
     "members": "bench.members",
     "model_quality": "bench.model_quality",
+    "churn_quality": "bench.churn_quality",
     "startup": "bench.startup",
     "action_loop": "bench.action_loop",
 }

@@ -849,6 +849,8 @@ LABELS: dict[str, dict[str, str]] = {
                             "zh-CN": "新客户：首次购买距今 {days} 天"},
     "signal.discounts": {"en": "buys on discount: {share} of spend discounted",
                          "zh-CN": "依赖折扣：{share} 的消费享受折扣"},
+    "signal.returns": {"en": "returns: {share} of spend cancelled or returned",
+                       "zh-CN": "退货较多：{share} 的消费被取消或退回"},
     "signal.complaints": {"en": "{n} complaints in the last 180 days",
                           "zh-CN": "近 180 天投诉 {n} 次"},
     # churn bands and lifecycle stages

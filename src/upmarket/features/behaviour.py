@@ -114,12 +114,18 @@ def purchase_rhythm(orders: ibis.Table, as_of: datetime) -> ibis.Table:
     - `gap_mean`, `gap_std`, `gap_last`: mean, standard deviation and the latest of the days
       between consecutive purchase days (null for a single purchase day; `gap_std` also for
       two);
-    - `first_days`: days since the first purchase day.
+    - `first_days`: days since the first purchase day;
+    - `purchase_days`: distinct days with a purchase, all time;
+    - `purchases_90d`, `purchases_prev_90d`: purchase days in the last 90 days and the 90
+      before them (the quarter-on-quarter trend);
+    - `items_per_purchase`: mean quantity bought per purchase day (basket size);
+    - `decayed_purchases`: purchase days weighted by exp(−age / 90 days), a frequency that
+      forgets old buying smoothly instead of at a window's edge.
     """
     lines = purchases_until(orders, as_of)
     end = ibis.literal(as_of).cast("timestamp")
     days = lines.group_by(["customer_id", lines.ts.truncate("D").name("day")]).aggregate(
-        spend=lines.amount.sum())
+        spend=lines.amount.sum(), items=lines.quantity.sum())
     w = ibis.window(group_by="customer_id", order_by="day")
     days = days.mutate(gap=days_between(days.day, days.day.lag().over(w)),
                        age=days_between(end, days.day),
@@ -139,5 +145,10 @@ def purchase_rhythm(orders: ibis.Table, as_of: datetime) -> ibis.Table:
         gap_std=days.gap.std(),
         gap_last=ibis.ifelse(days._n == 0, days.gap, ibis.null("float64")).max(),
         first_days=days.age.max(),
+        purchase_days=days.count().cast("float64"),
+        purchases_90d=within(90).sum(),
+        purchases_prev_90d=((days.age >= 90) & (days.age < 180)).cast("float64").sum(),
+        items_per_purchase=days["items"].mean(),
+        decayed_purchases=(-days.age.cast("float64") / 90.0).exp().sum(),
     )
     return g

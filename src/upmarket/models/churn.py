@@ -10,7 +10,9 @@ the customer feature frame at a cut-off date (`features.customer.customer_featur
   afternoon, and the bar the model must clear on the holdout to be published.
 - `ChurnClassifier`: gradient-boosted trees (scikit-learn's `HistGradientBoostingClassifier`)
   averaged in log-odds with the baseline (an equal-weight committee), on the purchase rhythm (recent counts over 30/90/180/365 days, gaps and their spread, days
-  overdue against the customer's own rhythm, spend trend) plus the value model's P(alive) and
+  overdue against the customer's own rhythm and the spread of their gaps, spend and
+  quarter-on-quarter purchase trends, distinct purchase days, a decayed purchase count, basket
+  size, the returned share) plus the value model's P(alive) and
   expected purchases where they say something. Each feature whose effect has a known direction
   (more recent purchases never raise the risk, longer silence never lowers it) carries a
   monotonic constraint: the trees then cannot learn a noise-driven reversal, and a signal's
@@ -40,6 +42,11 @@ FEATURES = {
     "purchases_30d": -1, "orders_recent": -1, "purchases_180d": -1, "purchases_365d": -1,
     "spend_trend": 0, "p_alive": -1, "expected_purchases_90d": -1,
     "discount_share": 0, "categories": 0, "complaints_180d": 0,
+    # the customer's own regularity, quarter-on-quarter trend, breadth and basket: what an
+    # analyst adds to RFM (see `engineer`); directions only where they cannot be argued away
+    "gap_cv": 0, "gap_last": 0, "purchase_days": -1, "purchases_90d": -1,
+    "purchases_prev_90d": 0, "quarter_trend": 0, "decayed_purchases": -1,
+    "items_per_purchase": 0, "returns_share": 0,
 }
 #: The baseline's five inputs, all entering as log1p.
 BASELINE_FEATURES = ("recency_days", "orders", "order_value", "tenure_days", "gap_mean")
@@ -54,10 +61,13 @@ P_ALIVE_MIN_UNSURE_SHARE = 0.2
 SIGNALS = {
     "overdue": ("recency_days", "overdue", "gap_mean", "purchases_30d", "orders_recent",
                 "p_alive", "expected_purchases_90d"),
-    "few_purchases": ("orders", "purchases_365d", "net_revenue"),
-    "slowing": ("purchases_180d", "spend_trend"),
-    "small_orders": ("order_value",),
-    "irregular": ("gap_std",),
+    "few_purchases": ("orders", "purchases_365d", "net_revenue", "purchase_days",
+                      "decayed_purchases"),
+    "slowing": ("purchases_180d", "spend_trend", "purchases_90d", "purchases_prev_90d",
+                "quarter_trend"),
+    "small_orders": ("order_value", "items_per_purchase"),
+    "irregular": ("gap_std", "gap_cv", "gap_last"),
+    "returns": ("returns_share",),
     "new_customer": ("tenure_days",),
     "discounts": ("discount_share",),
     "complaints": ("complaints_180d",),
@@ -75,7 +85,10 @@ def engineer(frame: pd.DataFrame) -> pd.DataFrame:
     `order_value` is net revenue per order; `gap_mean` the mean days between purchase days
     (null for a single purchase day); `overdue` the days since the last purchase over that
     usual gap (3 = silent three times as long as usual); `spend_trend` the last 180 days' spend
-    against the 180 before, in (−1, 1). Columns absent from the frame stay absent."""
+    against the 180 before, in (−1, 1); `quarter_trend` the same for purchase days in the last
+    90 days against the 90 before; `gap_cv` the spread of the customer's gaps over their mean
+    (0 = clockwork, 1 = as irregular as a Poisson buyer); `returns_share` the share of gross
+    spend later cancelled or returned, in [0, 1]. Columns absent from the frame stay absent."""
     f = frame
     out = pd.DataFrame(index=f.index)
     for c in FEATURES:
@@ -91,6 +104,16 @@ def engineer(frame: pd.DataFrame) -> pd.DataFrame:
     if {"spend_180d", "spend_prev_180d"} <= set(f.columns):
         a, b = f["spend_180d"].astype(float).clip(lower=0), f["spend_prev_180d"].astype(float).clip(lower=0)
         out["spend_trend"] = (a - b) / (a + b + 1.0)
+    if "gap_std" in out and "gap_mean" in out:
+        out["gap_cv"] = out["gap_std"] / out["gap_mean"].clip(lower=1.0)
+    if "purchases_90d" in out and "purchases_prev_90d" in out:
+        a, b = out["purchases_90d"].clip(lower=0), out["purchases_prev_90d"].clip(lower=0)
+        out["quarter_trend"] = (a - b) / (a + b + 1.0)
+    if {"reversed_amount", "gross_revenue"} <= set(f.columns):
+        # reversals are stored as negative amounts (net = gross + reversed)
+        gross = f["gross_revenue"].astype(float)
+        out["returns_share"] = (-f["reversed_amount"].astype(float).fillna(0.0)
+                                / gross.where(gross > 0)).clip(0.0, 1.0)
     return out
 
 
@@ -249,7 +272,8 @@ def risk_signals(model: RfmBaseline | ChurnClassifier, frame: pd.DataFrame, top:
     `slowing` fewer purchases (or less spend) in the last 180 days than in the 180 before,
     for repeat buyers;
     `small_orders`, `new_customer` values below the reference; `irregular`, `discounts` above
-    it; `complaints` at least one.
+    it; `returns` a returned share above the reference and above zero; `complaints` at least
+    one.
 
     Returns one row per customer: `codes` (list, strongest first) and `rise` (list of the
     matching rises in risk), plus the customer's values the words quote.
@@ -309,6 +333,7 @@ def _agrees(x: pd.DataFrame, ref: pd.Series, frame: pd.DataFrame) -> pd.DataFram
         "irregular": above("gap_std"),
         "new_customer": below("tenure_days"),
         "discounts": above("discount_share"),
+        "returns": above("returns_share") & (col("returns_share") > 0),
         "complaints": col("complaints_180d") >= 1,
     }, index=x.index).fillna(False).astype(bool)
 
@@ -323,6 +348,7 @@ def _facts(x: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
         "recent_180d": recent, "before_180d": get(frame, "purchases_365d") - recent,
         "spend_180d": get(frame, "spend_180d"), "spend_prev_180d": get(frame, "spend_prev_180d"),
         "discount_share": get(x, "discount_share"), "complaints": get(x, "complaints_180d"),
+        "returns_share": get(x, "returns_share"),
     }, index=x.index)
 
 
@@ -347,6 +373,8 @@ def _one(code: str, f, lang: str) -> str:
         return label("signal.new_customer", lang, days=n(f.tenure_days))
     if code == "discounts":
         return label("signal.discounts", lang, share=f"{f.discount_share:.0%}")
+    if code == "returns":
+        return label("signal.returns", lang, share=f"{f.returns_share:.0%}")
     return label("signal.complaints", lang, n=n(f.complaints))
 
 
