@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, str] = {
     "profiles": "bench.profiles",
     "model_quality": "bench.model_quality",
     "startup": "bench.startup",
+    "pipeline_scale": "bench.pipeline_scale",
 }
 
 _HEADER = """# Benchmarks

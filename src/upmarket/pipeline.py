@@ -657,6 +657,8 @@ def run(
                 ctx.run.write(name, frame)
         # recorded with the run (runs.counts), so its cost can be compared with later runs'
         ctx.summary["stages"] = meter.as_list()
+        ctx.summary["feature_snapshots"] = {"built": ctx.features.built,
+                                            "requested": sum(ctx.features.requests.values())}
         # the service reads the warehouse read-only and pseudonymises ids for keys that may
         # not export: the key must exist once anything has been published
         pseudonym_key(ctx.wh, store_url=ctx.store_url)

@@ -65,14 +65,23 @@ class StageMeter:
 
     def __init__(self) -> None:
         self.costs: list[StageCost] = []
+        self._peak: float | None = None
+
+    def _peak_so_far(self) -> float | None:
+        # recent kernels sum the resident-page counters approximately, so two readings of the
+        # high-water mark can differ by a few pages either way; a peak so far never falls
+        now = peak_rss_mb()
+        if now is not None:
+            self._peak = now if self._peak is None else max(self._peak, now)
+        return self._peak
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        wall, cpu, peak = time.perf_counter(), time.process_time(), peak_rss_mb()
+        wall, cpu, peak = time.perf_counter(), time.process_time(), self._peak_so_far()
         try:
             yield
         finally:
-            after = peak_rss_mb()
+            after = self._peak_so_far()
             self.costs.append(StageCost(
                 name, time.perf_counter() - wall, time.process_time() - cpu, after,
                 bool(after is not None and peak is not None and after > peak)))
