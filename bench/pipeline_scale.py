@@ -81,7 +81,9 @@ def run(customers: int, quick: bool) -> None:
         url, lines, made = _world(folder, customers)
         print(f"  world: {customers:,} customers, {lines:,} order lines"
               + (f" (generated in {made:.0f} s)" if made else " (reused)"), flush=True)
+        load = os.getloadavg()[0]
         found = measure_run(url, folder)
+        load = max(load, os.getloadavg()[0])
     finally:
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
@@ -100,7 +102,9 @@ def run(customers: int, quick: bool) -> None:
         f"**{customers:,} customers** and {lines:,} order lines, already ingested; "
         "`upmarket run --json` in its own process. Whole command (kernel accounting of the "
         f"child): **{found['wall']:.1f} s** wall, **{found['cpu']:.1f} s** CPU (user + system), "
-        f"peak resident memory **{found['peak_mb']:,.0f} MB**. "
+        f"peak resident memory **{found['peak_mb']:,.0f} MB**; the machine's load average "
+        f"reached {load:.1f} on its {m['nproc']} cores (other work inflates wall times far "
+        "more than CPU times). "
         f"{s.get('customers', 0):,} customers scored; customer features built for "
         f"{(s.get('feature_snapshots') or {}).get('built', '?')} dates "
         f"({(s.get('feature_snapshots') or {}).get('requested', '?')} requests).",
