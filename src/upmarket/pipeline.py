@@ -97,7 +97,8 @@ class Context:
     #: when it exists), or none at all.
     store_url: str | None = None
     #: Customer features per date, built once in the engine and shared by the stages that
-    #: need the same date (the churn windows, the premium model's windows).
+    #: need the same date (the churn windows, the premium model's windows); `run` makes and
+    #: releases it. None: each stage builds what it needs.
     features: FeatureSnapshots | None = None
 
     def source(self, name: str):
@@ -436,7 +437,7 @@ def stage_premium(ctx: Context) -> None:
     ladder = premium.price_ladder(p, orders)
     # the live model and its back-test share dates: each date's inputs are built once
     snapshot = propensity.snapshots(tables, horizon_days=h, ladder=ladder,
-                                    customers=ctx.features.frame)
+                                    customers=ctx.features.frame if ctx.features else None)
     try:
         _, now, _ = propensity.fit_at(tables, ctx.as_of, horizon_days=h, snapshot=snapshot)
     except propensity.NoTrainingWindow as exc:

@@ -86,3 +86,4 @@ def test_premium_inputs_are_built_once_per_date(wh, monkeypatch):
     assert built == [DATES[1]] and "premium_propensity" not in again
     fresh = real(tables(wh), DATES[1])
     pd.testing.assert_frame_equal(again, fresh)
+    snaps.release()
