@@ -43,7 +43,7 @@ def _world(folder: Path, customers: int) -> tuple[str, int, float]:
     if not db.exists():
         t = time.perf_counter()
         wh = connect(url)
-        load_world(wh, WorldConfig(customers=customers, seed=0))
+        load_world(wh, WorldConfig(customers=customers))
         wh.close()
         made = time.perf_counter() - t
     wh = connect(url, create=False)
@@ -98,7 +98,7 @@ def run(customers: int, quick: bool) -> None:
         f"## `upmarket run` end to end ({today()})",
         "",
         f"`{command(NAME, customers, quick)}` on {m['nproc']} × {m['cpu']} ({m['memory']}), "
-        f"Python {m['python']}: the synthetic world (`--world btyd`, seed 0) with "
+        f"Python {m['python']}: the default synthetic world (`upmarket demo`, `--world btyd`) with "
         f"**{customers:,} customers** and {lines:,} order lines, already ingested; "
         "`upmarket run --json` in its own process. Whole command (kernel accounting of the "
         f"child): **{found['wall']:.1f} s** wall, **{found['cpu']:.1f} s** CPU (user + system), "

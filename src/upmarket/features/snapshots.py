@@ -57,6 +57,6 @@ class FeatureSnapshots:
         for t in self._cached.values():
             try:
                 t.release()
-            except Exception:  # noqa: BLE001 - a table already gone with its session is fine
+            except Exception:  # noqa: BLE001 - a table already gone with its connection is fine
                 pass
         self._cached.clear()
