@@ -12,7 +12,8 @@ from upmarket import pipeline
 from upmarket.i18n import label
 from upmarket.models import evaluation
 from upmarket.models.churn import (OVERDUE_MIN_DAYS, SIGNALS, ChurnClassifier, RfmBaseline,
-                                   engineer, p_alive_informative, risk_signals, signal_text, signal_words)
+                                   engineer, p_alive_informative, risk_signals, signal_text,
+                                   signal_words)
 
 
 def customers(n: int = 4000, seed: int = 3) -> tuple[pd.DataFrame, np.ndarray]:
