@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, str] = {
     "churn_quality": "bench.churn_quality",
     "startup": "bench.startup",
     "action_loop": "bench.action_loop",
+    "pipeline_scale": "bench.pipeline_scale",
 }
 
 _HEADER = """# Benchmarks

@@ -86,7 +86,19 @@ def check_run(url: str, summary: dict, customers: int) -> pd.DataFrame:
 def test_sixty_customers(tmp_path):
     orders_file(tmp_path / "orders.csv", 60, 12, seed=11)
     url, ran = ingest_and_run(tmp_path, {"orders": tmp_path / "orders.csv"}, "--json")
-    check_run(url, json.loads(ran.stdout), 60)
+    summary = json.loads(ran.stdout)
+    check_run(url, summary, 60)
+    # every stage's cost is shown and kept with the run
+    from upmarket import pipeline
+    from upmarket.warehouse.runs import current_run
+
+    stages = summary["stages"]
+    assert [s["name"] for s in stages] == [n for n, _ in pipeline.STAGES] + ["writing outputs"]
+    assert all(s["seconds"] >= 0 and s["cpu_seconds"] >= 0 and s["peak_rss_mb"] > 0
+               for s in stages)
+    peaks = [s["peak_rss_mb"] for s in stages]
+    assert peaks == sorted(peaks)  # a high-water mark never falls
+    assert current_run(connect(url, create=False))["counts"]["stages"] == stages
 
 
 def test_everyone_bought_once(tmp_path):

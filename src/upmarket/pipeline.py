@@ -23,6 +23,7 @@ from upmarket.features import premium
 from upmarket.features.orders import purchases_until
 from upmarket.features.behaviour import prospects, purchase_rhythm
 from upmarket.features.customer import customer_features, trailing_margin
+from upmarket.features.snapshots import FeatureSnapshots
 from upmarket.membership.outputs import evaluate_programme, member_fields
 from upmarket.membership.programme import Programme
 from upmarket.models import evaluation
@@ -38,6 +39,7 @@ from upmarket.activation import holdout
 from upmarket.activation.privacy import pseudonym_key
 from upmarket.activation.rules import run_automation
 from upmarket.opstore.store import discard_run_profiles, serve_run_profiles, stage_run_profiles
+from upmarket.stage_costs import StageMeter
 from upmarket.strategy import action_feedback, action_impact
 from upmarket.strategy import (budget, economics, kpis, lifecycle, measurement, nba, risk,
                                roi, scorecard, tiers)
@@ -94,6 +96,10 @@ class Context:
     #: and tasks to; None: the configured one (UPMARKET_DATABASE, or ./upmarket-ops.sqlite
     #: when it exists), or none at all.
     store_url: str | None = None
+    #: Customer features per date, built once in the engine and shared by the stages that
+    #: need the same date (the churn windows, the premium model's windows); `run` makes and
+    #: releases it. None: each stage builds what it needs.
+    features: FeatureSnapshots | None = None
 
     def source(self, name: str):
         return self.wh.table(name)
@@ -110,13 +116,18 @@ def default_as_of(wh: Warehouse) -> datetime:
     return (pd.Timestamp(latest).normalize() + timedelta(days=1)).to_pydatetime()
 
 
-def snapshot(wh: Warehouse, as_of: datetime, settings: Settings, *, clv: bool = True
+def snapshot(wh: Warehouse, as_of: datetime, settings: Settings, *, clv: bool = True,
+             features: FeatureSnapshots | None = None
              ) -> tuple[pd.DataFrame, LifetimeValue | None]:
     """Customer features at `as_of` plus lifetime-value predictions fitted at that date, and
-    the fitted value model (None when nobody had bought yet)."""
-    tables = {n: wh.table(n) for n in FEATURE_TABLES}
-    frame = customer_features(tables, as_of, unit=settings.value.unit,
-                              rfm_bins=settings.rfm_bins).order_by("customer_id").to_pandas()
+    the fitted value model (None when nobody had bought yet). `features`: the run's
+    materialised feature tables, to build each date once."""
+    if features is not None:
+        frame = features.frame(as_of, unit=settings.value.unit, rfm_bins=settings.rfm_bins)
+    else:
+        tables = {n: wh.table(n) for n in FEATURE_TABLES}
+        frame = customer_features(tables, as_of, unit=settings.value.unit,
+                                  rfm_bins=settings.rfm_bins).order_by("customer_id").to_pandas()
     if frame.empty:
         return frame, None
     value = LifetimeValue(settings.value).fit(frame)
@@ -188,7 +199,7 @@ def stage_features_and_value(ctx: Context) -> None:
     # table, column and keys instead, before anything is fitted
     check_stored(ctx.wh, FEATURE_TABLES)
     choose_value_model(ctx)
-    ctx.results, model = snapshot(ctx.wh, ctx.as_of, ctx.settings)
+    ctx.results, model = snapshot(ctx.wh, ctx.as_of, ctx.settings, features=ctx.features)
     ctx.value_model = model
     if model is None:
         raise EmptyWarehouse(f"no customer bought anything before {ctx.as_of:%Y-%m-%d}; "
@@ -234,8 +245,8 @@ def stage_churn(ctx: Context) -> None:
     summary reports both, and recency alone, so every run shows what the model adds."""
     h = timedelta(days=ctx.settings.churn_horizon_days)
     t_train, t_test = ctx.as_of - 2 * h, ctx.as_of - h
-    train, _ = snapshot(ctx.wh, t_train, ctx.settings, clv=False)
-    test, _ = snapshot(ctx.wh, t_test, ctx.settings, clv=False)
+    train, _ = snapshot(ctx.wh, t_train, ctx.settings, clv=False, features=ctx.features)
+    test, _ = snapshot(ctx.wh, t_test, ctx.settings, clv=False, features=ctx.features)
     res = ctx.results
     y_train = ~train["customer_id"].isin(bought_between(ctx.wh, t_train, t_test)) \
         if len(train) else pd.Series(dtype=bool)
@@ -447,8 +458,11 @@ def stage_premium(ctx: Context) -> None:
     h = ctx.settings.premium_horizon_days
     orders = tables["orders"]
     ladder = premium.price_ladder(p, orders)
+    # the live model and its back-test share dates: each date's inputs are built once
+    snapshot = propensity.snapshots(tables, horizon_days=h, ladder=ladder,
+                                    customers=ctx.features.frame if ctx.features else None)
     try:
-        _, now, _ = propensity.fit_at(tables, ctx.as_of, horizon_days=h)
+        _, now, _ = propensity.fit_at(tables, ctx.as_of, horizon_days=h, snapshot=snapshot)
     except propensity.NoTrainingWindow as exc:
         # short or odd histories have no window to learn from: no scores, and the run says so
         ctx.summary["premium_model"] = {"status": "skipped", "reason": exc.code, "message": str(exc)}
@@ -465,7 +479,8 @@ def stage_premium(ctx: Context) -> None:
         try:
             ctx.summary["premium_evaluation"] = {
                 k: (round(v, 4) if isinstance(v, float) else v)
-                for k, v in propensity.backtest(tables, ctx.as_of, horizon_days=h).items()}
+                for k, v in propensity.backtest(tables, ctx.as_of, horizon_days=h,
+                                                snapshot=snapshot).items()}
             ctx.summary["premium_model"] = {"status": "evaluated"}
         except propensity.NoTrainingWindow as exc:
             ctx.summary["premium_model"] = {"status": "not_evaluated", "reason": exc.code,
@@ -641,7 +656,8 @@ def run(
     if settings is None:
         settings = policy.policy.settings()
     config = policy.record() if policy is not None else {"settings": repr(settings)}
-    ctx = Context(wh, as_of, Run(wh, as_of, config), settings, store_url=store_url)
+    ctx = Context(wh, as_of, Run(wh, as_of, config), settings, store_url=store_url,
+                  features=FeatureSnapshots({n: wh.table(n) for n in FEATURE_TABLES}))
     if policy is not None:
         ctx.summary["policy"] = {
             "source": str(policy.source) if policy.source else None,
@@ -654,14 +670,21 @@ def run(
         sync_views(wh)
     serve_run_profiles(wh, url=store_url)
     staged = None
+    meter = StageMeter()
     try:
         for i, (name, stage) in enumerate(STAGES):
             if on_stage:
                 on_stage(name, i, len(STAGES))
-            stage(ctx)
-        ctx.run.write("results", ctx.results)
-        for name, frame in ctx.tables.items():
-            ctx.run.write(name, frame)
+            with meter.stage(name):
+                stage(ctx)
+        with meter.stage("writing outputs"):
+            ctx.run.write("results", ctx.results)
+            for name, frame in ctx.tables.items():
+                ctx.run.write(name, frame)
+        # recorded with the run (runs.counts), so its cost can be compared with later runs'
+        ctx.summary["stages"] = meter.as_list()
+        ctx.summary["feature_snapshots"] = {"built": ctx.features.built,
+                                            "requested": sum(ctx.features.requests.values())}
         # the service reads the warehouse read-only and pseudonymises ids for keys that may
         # not export: the key must exist once anything has been published
         pseudonym_key(ctx.wh, store_url=ctx.store_url)
@@ -677,6 +700,8 @@ def run(
             with contextlib.suppress(Exception):
                 discard_run_profiles(ctx.run.run_id, url=store_url)
         raise
+    finally:
+        ctx.features.release()
     # outside the try: the run is already published, a failure here must not unpublish it
     # (a store left behind is realigned by whoever opens it next, see opstore.store)
     serve_run_profiles(wh, url=store_url)

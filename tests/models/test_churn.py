@@ -11,8 +11,9 @@ import pytest
 from upmarket import pipeline
 from upmarket.i18n import label
 from upmarket.models import evaluation
-from upmarket.models.churn import (OVERDUE_MIN_DAYS, ChurnClassifier, RfmBaseline, engineer,
-                                   p_alive_informative, risk_signals, signal_text, signal_words)
+from upmarket.models.churn import (OVERDUE_MIN_DAYS, SIGNALS, ChurnClassifier, RfmBaseline,
+                                   engineer, p_alive_informative, risk_signals, signal_text,
+                                   signal_words)
 
 
 def customers(n: int = 4000, seed: int = 3) -> tuple[pd.DataFrame, np.ndarray]:
@@ -89,6 +90,26 @@ def test_signals_point_the_way_of_the_customers_own_values(estimator):
     assert not (few & (frame.orders >= model.reference_["orders"])).any()
     # strongest first, and each really raises the risk
     assert all(r == sorted(r, reverse=True) and min(r, default=1) > 0 for r in sig.rise)
+    # each kept rise is the customer's risk minus their risk with the signal's features at
+    # the reference, as if every customer's counterfactual had been predicted
+    base = model._proba(x)
+    alts, kept = [], []
+    for i, (codes, rises) in enumerate(zip(sig.codes, sig.rise)):
+        for code, rise in zip(codes, rises):
+            alt = x.iloc[[i]].copy()
+            for c in SIGNALS[code]:
+                if c in alt and c in model.reference_.index:
+                    alt[c] = model.reference_[c]
+            if code == "overdue":
+                alt["overdue"] = alt["recency_days"] / alt["gap_mean"].clip(lower=1.0)
+            alts.append(alt)
+            kept.append((i, rise))
+        if len(kept) >= 60:
+            break
+    assert len(kept) >= 60
+    again = model._proba(pd.concat(alts))
+    for (i, rise), p in zip(kept, again):
+        assert rise == pytest.approx(base[i] - p, abs=1e-12)
     # a customer who behaves like the reference has nothing to be told
     typical = frame.iloc[[0]].copy()
     for c in ("recency_days", "orders", "gap_mean", "tenure_days"):

@@ -282,27 +282,36 @@ def risk_signals(model: RfmBaseline | ChurnClassifier, frame: pd.DataFrame, top:
     x = engineer(frame)
     base = model._proba(x)
     ref = model.reference_
+    allowed = _agrees(x, ref, frame)
     rises = {}
     for code, cols in SIGNALS.items():
         cols = [c for c in cols if c in ref.index and c in x]
         if not cols:
             continue
-        alt = x.copy()
-        for c in cols:
-            alt[c] = ref[c]
-        if "overdue" in cols and "recency_days" in alt and "gap_mean" in alt:
-            alt["overdue"] = alt["recency_days"] / alt["gap_mean"].clip(lower=1.0)
-        rises[code] = base - model._proba(alt)
-    allowed = _agrees(x, ref, frame)
+        # a rise is only ever kept where the customer's own value agrees with the signal, so
+        # the counterfactual is predicted for those customers alone (each prediction is per
+        # row: the others' would be computed and thrown away)
+        rows = allowed[code].to_numpy(bool) if code in allowed else np.zeros(len(x), bool)
+        rise = np.full(len(x), np.nan)
+        if rows.any():
+            alt = x.loc[rows].copy()
+            for c in cols:
+                alt[c] = ref[c]
+            if "overdue" in cols and "recency_days" in alt and "gap_mean" in alt:
+                alt["overdue"] = alt["recency_days"] / alt["gap_mean"].clip(lower=1.0)
+            rise[rows] = base[rows] - model._proba(alt)
+        rises[code] = rise
     rise = pd.DataFrame(rises, index=frame.index)
     ok = (rise > SIGNAL_MIN_RISE) & allowed.reindex(columns=rise.columns, fill_value=False)
     r = rise.where(ok).to_numpy()
     names = np.array(rise.columns)
-    codes, values = [], []
-    for row in r:
-        idx = [j for j in np.argsort(-np.nan_to_num(row, nan=-1.0)) if np.isfinite(row[j])][:top]
-        codes.append([str(names[j]) for j in idx])
-        values.append([float(row[j]) for j in idx])
+    # strongest first (a stable sort: equal rises keep the order of SIGNALS), at most `top`
+    order = np.argsort(-np.nan_to_num(r, nan=-1.0), axis=1, kind="stable")
+    ranked = np.take_along_axis(r, order, axis=1)
+    shown = np.isfinite(ranked)
+    shown &= np.cumsum(shown, axis=1) <= top
+    codes = [names[o[k]].tolist() for o, k in zip(order, shown)]
+    values = [v[k].tolist() for v, k in zip(ranked, shown)]
     out = pd.DataFrame({"codes": codes, "rise": values}, index=frame.index)
     return pd.concat([out, _facts(x, frame)], axis=1)
 

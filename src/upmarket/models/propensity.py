@@ -25,6 +25,7 @@ Baseline for evaluation: ``share of spend at mid tier × recency`` (`baseline_sc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -88,18 +89,44 @@ def assemble(customers: pd.DataFrame, premium: pd.DataFrame, lines: pd.DataFrame
 
 
 def premium_snapshot(tables: dict, as_of: datetime, *, horizon_days: int = 180,
-                     unit: str = "W", ladder=None) -> pd.DataFrame:
+                     unit: str = "W", ladder=None, customers: pd.DataFrame | None = None
+                     ) -> pd.DataFrame:
     """Materialise `assemble`'s inputs from warehouse tables (orders, products,
     service_tickets, feedback) at `as_of`: the pipeline-boundary step, kept here for tests and
-    scripts."""
+    scripts. `customers`: the customer features at `as_of` when already built (a run builds
+    them once per date, `features.snapshots`)."""
     from upmarket.features.customer import customer_features
     from upmarket.features.premium import premium_features, price_ladder, tiered_lines
 
     ladder = price_ladder(tables["products"], tables["orders"]) if ladder is None else ladder
-    cust = customer_features(tables, as_of, unit=unit).order_by("customer_id").to_pandas()
+    cust = customer_features(tables, as_of, unit=unit).order_by("customer_id").to_pandas() \
+        if customers is None else customers
     prem = premium_features(tables["orders"], ladder, as_of).to_pandas()
     lines = tiered_lines(tables["orders"], ladder, as_of).to_pandas()
     return assemble(cust, prem, lines, as_of, horizon_days=horizon_days)
+
+
+def snapshots(tables: dict, *, horizon_days: int = 180, unit: str = "W", ladder=None,
+              customers: Callable[[datetime], pd.DataFrame] | None = None
+              ) -> Callable[[datetime], pd.DataFrame]:
+    """`premium_snapshot` per date, each date built once: `fit_at` and `backtest` together ask
+    for three dates four times (the back-test's scoring date is the live model's training
+    date). Every call returns a copy, since callers add score columns. `customers(date)` gives
+    the customer features when a run already holds them."""
+    from upmarket.features.premium import price_ladder
+
+    ladder = price_ladder(tables["products"], tables["orders"]) if ladder is None else ladder
+    built: dict[pd.Timestamp, pd.DataFrame] = {}
+
+    def at(when: datetime) -> pd.DataFrame:
+        key = pd.Timestamp(when)
+        if key not in built:
+            built[key] = premium_snapshot(
+                tables, when, horizon_days=horizon_days, unit=unit, ladder=ladder,
+                customers=None if customers is None else customers(when))
+        return built[key].copy()
+
+    return at
 
 
 def baseline_score(frame: pd.DataFrame) -> np.ndarray:
@@ -197,27 +224,32 @@ def evaluate(y_true, probability, baseline=None, fraction: float = 0.1) -> dict:
 
 
 def fit_at(tables: dict, as_of: datetime, *, horizon_days: int = 180, model: str = "logistic",
-           unit: str = "W") -> tuple[PremiumPropensity, pd.DataFrame, dict]:
+           unit: str = "W", snapshot: Callable[[datetime], pd.DataFrame] | None = None
+           ) -> tuple[PremiumPropensity, pd.DataFrame, dict]:
     """Train at ``t0 = as_of − horizon_days`` (labels in [t0, as_of)) and score at `as_of`.
     Returns the model, the frame at `as_of` with `premium_propensity` (and the baseline score),
-    and an in-sample summary of the training window."""
+    and an in-sample summary of the training window. `snapshot(date)`: the model's inputs at
+    a date (default: `premium_snapshot`, built afresh)."""
     from upmarket.features.premium import first_premium_between, price_ladder
 
     ladder = price_ladder(tables["products"], tables["orders"])
+    if snapshot is None:
+        snapshot = snapshots(tables, horizon_days=horizon_days, unit=unit, ladder=ladder)
     t0 = as_of - timedelta(days=horizon_days)
-    then = premium_snapshot(tables, t0, horizon_days=horizon_days, unit=unit, ladder=ladder)
+    then = snapshot(t0)
     ups = set(first_premium_between(tables["orders"], ladder, t0, as_of)
               .to_pandas()["customer_id"])
     x, y = train_frame(then, ups)
     m = PremiumPropensity(horizon_days, model=model).fit(x, y)
-    now = premium_snapshot(tables, as_of, horizon_days=horizon_days, unit=unit, ladder=ladder)
+    now = snapshot(as_of)
     now["premium_propensity"] = m.predict_proba(now)
     now["premium_baseline"] = baseline_score(now)
     return m, now, {"train_customers": len(x), "train_rate": float(np.mean(y))}
 
 
 def backtest(tables: dict, as_of: datetime, *, horizon_days: int = 180, model: str = "logistic",
-             unit: str = "W") -> dict:
+             unit: str = "W", snapshot: Callable[[datetime], pd.DataFrame] | None = None
+             ) -> dict:
     """Out-of-time evaluation from the warehouse alone (no ground truth needed): train at
     ``as_of − 2H`` with labels in ``[as_of − 2H, as_of − H)``, score at ``as_of − H`` the
     customers with no premium purchase yet, and evaluate against their first premium purchase
@@ -225,7 +257,8 @@ def backtest(tables: dict, as_of: datetime, *, horizon_days: int = 180, model: s
     from upmarket.features.premium import first_premium_between, price_ladder
 
     h = timedelta(days=horizon_days)
-    _, then, info = fit_at(tables, as_of - h, horizon_days=horizon_days, model=model, unit=unit)
+    _, then, info = fit_at(tables, as_of - h, horizon_days=horizon_days, model=model, unit=unit,
+                           snapshot=snapshot)
     ladder = price_ladder(tables["products"], tables["orders"])
     ups = set(first_premium_between(tables["orders"], ladder, as_of - h, as_of)
               .to_pandas()["customer_id"])

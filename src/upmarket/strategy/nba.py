@@ -145,7 +145,8 @@ def _per_customer(ids: pd.Series, frame: pd.DataFrame | None, col: str, default=
     if frame is None or frame.empty:
         return pd.Series(default, index=ids.index)
     s = frame.drop_duplicates("customer_id").set_index("customer_id")[col]
-    return ids.map(s).where(ids.isin(s.index), default)
+    # a hash look-up of the ids: `isin` on Arrow strings walks the values in Python
+    return ids.map(s).where(s.index.get_indexer(ids) >= 0, default)
 
 
 def contact_costs(customers: pd.DataFrame, policy: TierPolicy) -> pd.Series:

@@ -27,7 +27,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from upmarket.features.customer import customer_features
+from upmarket.features.customer import value_inputs
 from upmarket.features.paths import touchpoint_paths
 from upmarket.models.attribution import BadPaths, attribute
 from upmarket.models.value import LifetimeValue
@@ -112,7 +112,10 @@ def campaign_roi(wh: Warehouse, as_of: datetime, value: LifetimeValue,
         start = pd.Timestamp(c.start).to_pydatetime()
         effect, compared = float("nan"), 0
         recent = (as_of - start).days <= long_term_days
-        then = customer_features(tables, start, unit=unit).to_pandas() if recent else []
+        # only what the value model reads, in a fixed order so ties in the start value fall
+        # in the same strata on every run
+        then = value_inputs(tables, start, unit=unit).order_by("customer_id").to_pandas() \
+            if recent else []
         if len(then) >= 2 * STRATA:
             before = pd.Series(value.predict(then)["clv"].to_numpy(), index=then["customer_id"])
             now = clv_now.reindex(before.index)

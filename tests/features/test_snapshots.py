@@ -1,0 +1,89 @@
+"""A run builds the customer features once per date, in the engine, and every reader of that
+date gets the same frame as a fresh build; the value model's inputs for past dates come from
+a lighter query with the same values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import pytest
+
+from upmarket.features.customer import customer_features, value_inputs
+from upmarket.features.snapshots import SOURCES, FeatureSnapshots
+from upmarket.models import propensity
+from upmarket.warehouse import connect
+from upmarket.warehouse.ingest import ingest
+
+DATES = (datetime(2024, 2, 1), datetime(2024, 3, 1))
+
+
+@pytest.fixture(scope="module")
+def wh(tmp_path_factory):
+    w = connect(f"duckdb://{tmp_path_factory.mktemp('snap')}/w.duckdb")
+    products = pd.DataFrame({"sku": ["A", "B", "C"], "name": ["a", "b", "c"],
+                             "category": ["tea"] * 3, "price": [5.0, 12.0, 30.0],
+                             "cost": [2.0, None, 20.0],
+                             "price_tier": ["basic", "mid", "premium"]})
+    assert ingest("products", products, warehouse=w).accepted == 3
+    rows = []
+    for c in range(12):  # customers arriving over time, buying a few times each
+        for k in range(1 + c % 4):
+            day = pd.Timestamp("2023-06-01") + pd.Timedelta(days=11 * c + 23 * k)
+            rows.append((f"O{c}-{k}", f"c{c:02d}", day, "ABC"[(c + k) % 3], 1 + k % 2,
+                         [5.0, 12.0, 30.0][(c + k) % 3]))
+    rows.append(("P1", "c99", pd.Timestamp("2024-01-10"), "POST", 1, 4.5))  # postage only
+    frame = pd.DataFrame(rows, columns=["order_id", "customer_id", "ts", "sku", "quantity",
+                                        "unit_price"])
+    frame["line_kind"] = ["postage" if s == "POST" else "product" for s in frame["sku"]]
+    assert ingest("orders", frame, warehouse=w).accepted == len(frame)
+    yield w
+    w.close()
+
+
+def tables(wh) -> dict:
+    return {n: wh.table(n) for n in SOURCES}
+
+
+def test_each_date_is_built_once_and_reads_like_a_fresh_build(wh):
+    snaps = FeatureSnapshots(tables(wh))
+    fresh = {when: customer_features(tables(wh), when).order_by("customer_id").to_pandas()
+             for when in DATES}
+    for when in (*DATES, DATES[0]):
+        pd.testing.assert_frame_equal(snaps.frame(when), fresh[when])
+    assert snaps.built == 2 and snaps.requests[(pd.Timestamp(DATES[0]), "W", 5)] == 2
+    # a caller adding a column does not change what the next caller reads
+    mine = snaps.frame(DATES[1])
+    mine["score"] = 1.0
+    assert "score" not in snaps.frame(DATES[1])
+    # other settings are another table
+    assert snaps.frame(DATES[1], rfm_bins=3)["r_score"].max() <= 3 and snaps.built == 3
+    snaps.release()
+    assert snaps.built == 0
+
+
+def test_value_inputs_match_the_full_features(wh):
+    for when in DATES[1:]:
+        full = customer_features(tables(wh), when).order_by("customer_id").to_pandas()
+        light = value_inputs(tables(wh), when).order_by("customer_id").to_pandas()
+        assert list(light.columns) == ["customer_id", "frequency", "recency", "T", "monetary",
+                                       "margin_rate"]
+        pd.testing.assert_frame_equal(light, full[light.columns])
+    # the postage-only customer is there, as one purchase at their first order
+    assert "c99" in set(light["customer_id"])
+
+
+def test_premium_inputs_are_built_once_per_date(wh, monkeypatch):
+    built = []
+    real = propensity.premium_snapshot
+    monkeypatch.setattr(propensity, "premium_snapshot",
+                        lambda *a, **k: built.append(a[1]) or real(*a, **k))
+    snaps = FeatureSnapshots(tables(wh))
+    at = propensity.snapshots(tables(wh), customers=snaps.frame)
+    first = at(DATES[1])
+    first["premium_propensity"] = 0.5
+    again = at(DATES[1])
+    assert built == [DATES[1]] and "premium_propensity" not in again
+    fresh = real(tables(wh), DATES[1])
+    pd.testing.assert_frame_equal(again, fresh)
+    snaps.release()
