@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -44,6 +45,9 @@ SPARK_SETTINGS = {
     "spark.default.parallelism": "2",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
+    # a test run is a few hundred short queries: the JVM's optimising compiler (C2) spent about
+    # half the CPU compiling code that then ran for milliseconds; the quick one (C1) halves it
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
 }
 
 
@@ -58,7 +62,7 @@ def runs(tmp_path_factory):
         duck = connect("duckdb://")
         load_world(duck, WORLD)
         where = tmp_path_factory.mktemp("spark-warehouse")
-        query = "&".join(f"{k}={v}" for k, v in
+        query = "&".join(f"{k}={quote(v)}" for k, v in
                          {**SPARK_SETTINGS, "spark.sql.warehouse.dir": str(where)}.items())
         spark = connect(f"pyspark://local[2]?{query}")
         spark.backend._session.sparkContext.setLogLevel("ERROR")
