@@ -85,10 +85,22 @@ def _conversion_touches(touches: ibis.Table, conv: ibis.Table, lookback_days: in
                     j.prev_ts.isnull() | (j.ts > j.prev_ts))
 
 
+def _path(t: ibis.Table) -> ibis.Value:
+    """A group's channels in time order (ties broken by message id) joined by `PATH_SEP`.
+
+    Written as collect → sort → join rather than `group_concat(order_by=...)`: Spark has no
+    ordered string aggregation (Ibis refuses it there), while sorting a list of
+    (ts, message_id, channel) structs means the same on every engine. Both fields of the sort
+    key are never null here (touches carry a time and a required message id), so how an engine
+    places nulls inside a struct cannot change the order."""
+    touch = ibis.struct({"ts": t.ts, "message_id": t.message_id, "channel": t.channel})
+    return touch.collect().sort().map(lambda x: x.channel).join(PATH_SEP)
+
+
 def _per_conversion(j: ibis.Table) -> ibis.Table:
     return j.group_by(["customer_id", "order_id"]).aggregate(
         conv_ts=j.conv_ts.max(),
-        path=j.channel.group_concat(PATH_SEP, order_by=[j.ts, j.message_id]),
+        path=_path(j),
         touches=j.count(),
         value=j.value.max(),
     )
@@ -144,7 +156,7 @@ def journeys(events: ibis.Table, orders: ibis.Table, as_of: datetime,
                                    order_by=[u.ts, u.message_id]))
     open_ = u.group_by(["person", "segment", "part"]).aggregate(
         customer_id=u.customer_id.max(),
-        path=u.channel.group_concat(PATH_SEP, order_by=[u.ts, u.message_id]),
+        path=_path(u),
         touches=u.count(),
     ).mutate(value=ibis.literal(0.0), converted=ibis.literal(False))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -255,6 +256,28 @@ def _reattach_spark_tables(backend: ibis.BaseBackend) -> None:
             continue
 
 
+def _worker_python(master: str, conf: dict[str, str]) -> None:
+    """Tell Spark which Python its workers run, unless the user already has.
+
+    Spark starts Python worker processes (to turn pandas frames into tables, for pandas UDFs)
+    with `PYSPARK_PYTHON`, by default the first `python3` on the PATH: usually not the
+    interpreter upmarket is installed in, so the workers fail with `No module named 'pandas'`
+    (or run another Python version). On a local master the workers run on this machine, so
+    this interpreter is the right one. On a cluster the executors have their own Python at a
+    path this machine cannot know: there only the user's `PYSPARK_PYTHON` (or
+    `spark.pyspark.python` in the URL) says which. The variables are read when the Spark
+    context starts, which is why they are set here, before the session is built.
+    """
+    if "PYSPARK_PYTHON" not in os.environ:
+        chosen = conf.get("spark.pyspark.python") or (
+            sys.executable if master.startswith("local") else None)
+        if chosen:
+            os.environ["PYSPARK_PYTHON"] = chosen
+    # the driver is this process already; the variable matters to what Spark starts from it
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON",
+                          conf.get("spark.pyspark.driver.python", sys.executable))
+
+
 def _spark(url: str) -> ibis.BaseBackend:
     try:
         from pyspark.sql import SparkSession
@@ -264,6 +287,7 @@ def _spark(url: str) -> ibis.BaseBackend:
             "(pip install 'upmarket[spark]') and Java 17"
         ) from exc
     master, conf = spark_conf(url)
+    _worker_python(master, conf)
     builder = SparkSession.builder.master(master).appName("upmarket")
     for key, value in conf.items():
         builder = builder.config(key, value)
