@@ -26,8 +26,10 @@ env: $(VENV)/.synced
 demo: env
 	$(VENV)/bin/upmarket demo
 
+# the suite runs on every core; a file's tests stay on one worker, so a world built once for a
+# file is built once
 test: env
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n auto --dist loadfile
 
 bench: env
 	$(VENV)/bin/python -m bench

@@ -47,7 +47,9 @@ def english_words(text: str, data_values: list[str], data_words: frozenset = fro
     """The English words of `text` once the data's own values (and words) are taken out."""
     for value in data_values:
         text = text.replace(value, " ")
-    text = re.sub(r"upmarket(?: [^\s」）)]+)+|export\s+[A-Z_\s]+=\S+", " ", text)  # commands
+    # commands, also when the terminal's width wrapped them, and environment variables' names
+    text = re.sub(r"upmarket(?:(?: ?\n| )[^\s」）)]+)+|export\s+[A-Z_\s]+=\S+|\bUPMARKET_[A-Z_]+\b",
+                  " ", text)
     text = re.sub(r"[a-z]+://[^\s（]+|(?<![\w/])[\w.~-]*/[\w./-]+|(?<!\w)--[a-z][\w-]*", " ",
                   text)  # addresses, paths, options
     text = re.sub(r"\b[A-Z][A-Z-]{0,6}\d+[\w-]*\b|\b\d+[a-z]*\b|\b[0-9a-f]{8,}\b|p_[0-9a-f]+|erased_[0-9a-f]+|um_[0-9a-f]+_…|\d{14}_[0-9a-f]+|[A-Za-z]+…", " ",
@@ -151,8 +153,11 @@ def world(tmp_path_factory):
     outputs["quarantine"] = runner.invoke(app, ["quarantine", "--lang", "zh"]).output
     # the rows as the file had them are the data's own
     wh = connect(wh_url, create=False)
-    values += wh.table("quarantine").raw.to_pandas().str[:80].tolist()
+    raw = wh.table("quarantine").raw.to_pandas()
+    values += raw.str[:80].tolist()
     wh.close()
+    # and so are their words, wherever a narrow table wrapped them
+    words = words | frozenset(w for row in raw for w in re.findall(r"[A-Za-z]+", row))
     values.sort(key=len, reverse=True)
     assert "缺少时间" in outputs["quarantine"], outputs["quarantine"]
     report = (out / "report-zh.html").read_text(encoding="utf-8")
@@ -162,10 +167,12 @@ def world(tmp_path_factory):
     # last, as they change the world: a person's data exported, then erased
     for cmd, code in ((["privacy", "export", "C000003", "--out", str(out.parent / "副本.json")], 0),
                       (["privacy", "erase", "C000003"], 2),  # not confirmed
-                      (["privacy", "erase", "C000003", "--yes"], 0)):
+                      (["privacy", "erase", "C000003", "--yes"], 0),
+                      (["privacy", "purge"], 2),  # no age given
+                      (["privacy", "purge", "--older-than-days", "1", "--dry-run"], 0)):
         res = runner.invoke(app, [*cmd, "--lang", "zh"])
         assert res.exit_code == code, (cmd, res.output)
-        outputs[" ".join(cmd[:3] if code == 0 else [*cmd, "unconfirmed"])] = res.output
+        outputs[" ".join(cmd[:3] if code == 0 else [*cmd, "refused"])] = res.output
     yield {"outputs": outputs, "values": values, "words": words, "out": out,
            "customer page": outputs["customer page"]}
     mp.undo()

@@ -1904,6 +1904,27 @@ LABELS: dict[str, dict[str, str]] = {
                                    "zh-CN": "隔离区（原始内容已清空）"},
     "privacy.not_compacted": {"en": "not yet gone from the file's bytes: {problem}",
                               "zh-CN": "尚未从文件的字节中清除：{problem}"},
+    # `upmarket privacy compact|purge`
+    "privacy.compacted": {"en": "compacted {warehouse} and {database}",
+                          "zh-CN": "已压实 {warehouse} 与 {database}"},
+    "privacy.purge_needs_age": {
+        "en": "how old is too old? Give --older-than-days N or set UPMARKET_RETENTION_DAYS; "
+              "nothing is purged by default",
+        "zh-CN": "多旧才算过期？请给出 --older-than-days N 或设置 UPMARKET_RETENTION_DAYS；"
+                 "默认不清除任何数据"},
+    "privacy.purge_would": {
+        "en": "would delete events before {cutoff} UTC: {warehouse} from the warehouse, "
+              "{inbox} from the inbox",
+        "zh-CN": "将删除 {cutoff} UTC 之前的事件：数据仓库 {warehouse} 条，收件箱 {inbox} 条"},
+    "privacy.purged": {
+        "en": "deleted events before {cutoff} UTC: {warehouse} from the warehouse, "
+              "{inbox} from the inbox",
+        "zh-CN": "已删除 {cutoff} UTC 之前的事件：数据仓库 {warehouse} 条，收件箱 {inbox} 条"},
+    "privacy.purge_kept": {
+        "en": "{n} older inbox events are kept: not yet copied to the warehouse (run "
+              "`upmarket collect sync` first)",
+        "zh-CN": "保留了 {n} 条较旧的收件箱事件：尚未复制到数据仓库（请先运行 "
+                 "upmarket collect sync）"},
     "customer.consent_state": {"en": "consent", "zh-CN": "授权"},
     "customer.granted": {"en": "granted", "zh-CN": "已授权"},
     "customer.withdrawn": {"en": "withdrawn", "zh-CN": "已撤回"},

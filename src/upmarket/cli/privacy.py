@@ -241,6 +241,7 @@ def privacy_erase(
 def privacy_compact(
     database: Database = STORE_URL,
     warehouse: Warehouse = DEFAULT_URL,
+    lang: Lang = "en",
 ):
     """Rewrite the warehouse file and the operational store so that erased or deleted values
     are gone from their bytes, not only from their tables. `privacy erase` does this itself;
@@ -255,7 +256,8 @@ def privacy_compact(
         problems = compact_after(wh, store, [t.name for t in op_tables(store)])
     if problems:
         raise UpmarketError("; ".join(problems))
-    console.print(f"compacted {warehouse} and {database}", highlight=False)
+    console.print(label("privacy.compacted", lang, warehouse=warehouse, database=database),
+                  highlight=False)
 
 
 @privacy_app.command("purge")
@@ -269,6 +271,7 @@ def privacy_purge(
     database: Database = STORE_URL,
     warehouse: Warehouse = DEFAULT_URL,
     as_json: AsJson = False,
+    lang: Lang = "en",
 ):
     """Retention: delete raw events older than N days from the warehouse `events` table and
     from the service's inbox (only events already copied to the warehouse). Audited.
@@ -278,17 +281,16 @@ def privacy_purge(
     from upmarket.activation.erasure import purge_raw_events, retention_days
 
     if retention_days(older_than_days) is None:  # checked before opening anything
-        raise UpmarketError("how old is too old? Give --older-than-days N or set "
-                            "UPMARKET_RETENTION_DAYS; nothing is purged by default")
+        raise UpmarketError(label("privacy.purge_needs_age", lang))
     with _opened(database, warehouse) as (store, wh):
         rep = purge_raw_events(wh, store, older_than_days, dry_run=dry_run)
     if as_json:
         print(json.dumps(rep.to_dict()))
         return
-    verb = "would delete" if dry_run else "deleted"
-    console.print(f"{verb} events before {rep.cutoff:%Y-%m-%d %H:%M:%S} UTC: "
-                  f"{rep.warehouse_events:,} from the warehouse, {rep.inbox_events:,} from the "
-                  f"inbox", highlight=False)
+    console.print(label("privacy.purge_would" if dry_run else "privacy.purged", lang,
+                        cutoff=f"{rep.cutoff:%Y-%m-%d %H:%M:%S}",
+                        warehouse=f"{rep.warehouse_events:,}", inbox=f"{rep.inbox_events:,}"),
+                  highlight=False)
     if rep.inbox_not_copied_kept:
-        err.print(f"{rep.inbox_not_copied_kept:,} older inbox events are kept: not yet copied to "
-                  "the warehouse (run `upmarket collect sync` first)", highlight=False)
+        err.print(label("privacy.purge_kept", lang, n=f"{rep.inbox_not_copied_kept:,}"),
+                  highlight=False)
