@@ -1,6 +1,14 @@
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# `make test` runs one worker per core; OpenMP's spinning threads in the model fits (gradient
+# boosting) would then fight over the same cores and burn CPU waiting for each other, so each
+# worker's fits use one thread, as the scheduling already gives every worker a core
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from upmarket.warehouse import connect
 
