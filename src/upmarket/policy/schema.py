@@ -271,11 +271,11 @@ def _benefit_cost_section(benefit: str) -> type[Section]:
 
 
 #: One key per benefit of the matrix (`programme.BENEFITS`), each with its cost model.
+_BENEFIT_COST_SECTIONS = {b: _benefit_cost_section(b) for b in BENEFITS}
 BenefitCosts = create_model(
     "BenefitCosts", __base__=Section,
-    **{b: (_benefit_cost_section(b), Field(default_factory=_benefit_cost_section(b),
-                                           description=f"what {b} costs"))
-       for b in BENEFITS})
+    **{b: (model, Field(default_factory=model, description=f"what {b} costs"))
+       for b, model in _BENEFIT_COST_SECTIONS.items()})
 BenefitCosts.__doc__ = "What each benefit costs the business, counted per level in the economics."
 
 
