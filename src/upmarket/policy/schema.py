@@ -270,8 +270,10 @@ def _benefit_cost_section(benefit: str) -> type[Section]:
                                        "member and year (a gift, a manager's time)")))
 
 
-#: One key per benefit of the matrix (`programme.BENEFITS`), each with its cost model.
+# one class per benefit, made once: a default built from another class would not compare
+# equal to the same figures read from a file
 _BENEFIT_COST_SECTIONS = {b: _benefit_cost_section(b) for b in BENEFITS}
+#: One key per benefit of the matrix (`programme.BENEFITS`), each with its cost model.
 BenefitCosts = create_model(
     "BenefitCosts", __base__=Section,
     **{b: (model, Field(default_factory=model, description=f"what {b} costs"))
