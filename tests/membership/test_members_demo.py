@@ -302,3 +302,46 @@ def test_economics_of_the_demo_programme(world):
     assert "积分失效率" in "".join(section.section(world.run, "zh-CN")["lines"])
     page = render(gather(world.wh, lang="en", with_figures=False))
     assert 'id="membership"' in page and f"Points held: {held:,}" in page
+
+
+def test_report_workbook_has_the_membership_sheet(world, tmp_path):
+    """`report --format xlsx` on the demo run: a membership sheet after the customer lists,
+    with the level distribution and benefit cost per level as numbers equal to the run's
+    economics, and the liability and breakage sentences above the table."""
+    import openpyxl
+
+    from upmarket.i18n import label
+    from upmarket.membership import economics
+
+    path = tmp_path / "report.xlsx"
+    made = runner.invoke(app, ["report", "--format", "xlsx", "--lang", "zh", "--out", str(path),
+                               "-w", world.url],
+                         env={"UPMARKET_DATABASE": f"sqlite:///{tmp_path}/ops.sqlite"})
+    assert made.exit_code == 0, made.output
+    wb = openpyxl.load_workbook(path)
+    name = label("report.section.membership", "zh-CN")
+    assert wb.sheetnames.index(name) == wb.sheetnames.index(label("report.upsell.title",
+                                                                  "zh-CN")) + 1
+    ws = wb[name]
+    header = int(ws.freeze_panes[1:]) - 1
+    assert [c.value for c in ws[header]] == [label(f"members.col.{k}", "zh-CN") for k in
+                                             ("level", "members", "share", "cost", "per_member")]
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=header + 1)]
+    found = json.loads(runner.invoke(app, ["members", "summary", "-w", world.url,
+                                           "--json"]).stdout)["economics"]
+    assert [r[0] for r in rows] == [lv.name_zh for lv in PROGRAMME.levels]
+    counts = world.member_levels["level"].value_counts()
+    for row, lv in zip(rows, PROGRAMME.levels):
+        cost = found["benefit_cost"][lv.code]
+        assert row[1] == counts.get(lv.code, 0)
+        assert row[2] == pytest.approx(counts.get(lv.code, 0) / len(world.member_levels),
+                                       abs=5e-4)
+        # the page rounds money to whole units
+        assert row[3] == pytest.approx(cost["cost"], abs=0.5)
+        assert row[4] == (None if cost["per_member"] is None
+                          else pytest.approx(cost["per_member"], abs=0.5))
+    notes = " ".join(str(c.value) for r in ws.iter_rows(max_row=header - 1) for c in r
+                     if c.value)
+    held = int(world.points_balances["closing"].clip(lower=0).sum())
+    assert f"{held:,}" in notes and "积分失效率" in notes
+    assert economics._pct(found["breakage"]["rate"]) in notes

@@ -5,7 +5,8 @@ events, a dedicated manager).
 
 The amounts are planning assumptions of a mid-sized Chinese online retailer (a parcel of about
 ¥8, a ¥30 gift, a manager's time shared by a few hundred top members); a programme with its own
-figures replaces them. Costs are counted over the level's qualification window, which is a
+figures replaces them in the policy file's `membership.benefit_costs` (`policy.schema`), whose
+defaults are these. Costs are counted over the level's qualification window, which is a
 year by default, so per-member amounts are yearly.
 """
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from upmarket.membership import incremental
-from upmarket.membership.benefit_cost import DEFAULT_COSTS, BenefitCost
+from upmarket.membership.benefit_cost import BenefitCost
 from upmarket.membership.programme import Programme
 
 #: Coverage of the intervals, and bootstrap replicates (the ratio is smooth; 400 keep the
@@ -86,8 +86,8 @@ def liability(balances: pd.DataFrame, broken: dict, programme: Programme) -> dic
 def benefit_cost(members: pd.DataFrame, programme: Programme,
                  costs: dict[str, BenefitCost] | None = None) -> dict:
     """Per level: members, the cost of its benefits over the qualification window, and that
-    cost per member."""
-    costs = DEFAULT_COSTS if costs is None else costs
+    cost per member; `costs` defaults to the programme's own."""
+    costs = programme.benefit_costs if costs is None else costs
     years = programme.window_months / 12
     out = {}
     for lv in programme.levels:

@@ -15,11 +15,13 @@ earned. Everything is configurable in the policy file's `membership:` section
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
+
+from upmarket.membership.benefit_cost import DEFAULT_COSTS, BenefitCost
 
 #: How a level's two bars combine: `any` — either one qualifies; `all` — both are needed.
 RULES = ("any", "all")
@@ -93,6 +95,10 @@ class Programme:
     #: what one point is worth when redeemed, in currency units (100 points = ¥1, the common
     #: rate of 有赞 and 微盟 shops): the cost of a points offer and of an adjustment
     redemption_value: float = 0.01
+    #: what each benefit costs (`benefit_cost`); the policy file's `membership.benefit_costs`
+    #: replaces the planning figures. Left out of the hash: a dict cannot be hashed.
+    benefit_costs: dict[str, BenefitCost] = field(default_factory=lambda: dict(DEFAULT_COSTS),
+                                                  hash=False)
 
     def __post_init__(self):
         if not self.levels:

@@ -16,6 +16,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       create_model, model_validator)
 
 from upmarket.activation.holdout import HoldoutSettings
+from upmarket.membership.benefit_cost import BenefitCost
 from upmarket.membership.programme import (BENEFITS, EVALUATIONS, EXPIRIES, RULES, Level,
                                           Programme)
 from upmarket.pipeline import Settings
@@ -255,6 +256,31 @@ def _level_policies() -> list[LevelPolicy]:
     return [LevelPolicy(**dataclasses.asdict(lv)) for lv in _MEMBERS.levels]
 
 
+def _benefit_cost_section(benefit: str) -> type[Section]:
+    """The cost model of one benefit, its defaults the engine's planning figures, so a file
+    that changes one figure of a benefit keeps the others."""
+    d = _MEMBERS.benefit_costs.get(benefit, BenefitCost())
+    return create_model(
+        f"BenefitCost_{benefit}", __base__=Section,
+        spend_share=(Fraction, Field(d.spend_share, description="share of members' net spend "
+                                     "it gives away (0.03: prices 3 % below list)")),
+        per_order=(Amount, Field(d.per_order, description="currency units per order (postage "
+                                                          "the shop pays)")),
+        per_member_year=(Amount, Field(d.per_member_year, description="currency units per "
+                                       "member and year (a gift, a manager's time)")))
+
+
+# one class per benefit, made once: a default built from another class would not compare
+# equal to the same figures read from a file
+_BENEFIT_COST_SECTIONS = {b: _benefit_cost_section(b) for b in BENEFITS}
+#: One key per benefit of the matrix (`programme.BENEFITS`), each with its cost model.
+BenefitCosts = create_model(
+    "BenefitCosts", __base__=Section,
+    **{b: (model, Field(default_factory=model, description=f"what {b} costs"))
+       for b, model in _BENEFIT_COST_SECTIONS.items()})
+BenefitCosts.__doc__ = "What each benefit costs the business, counted per level in the economics."
+
+
 class Membership(Section):
     """The membership programme: public levels earned by rules, points and their expiry."""
 
@@ -303,6 +329,9 @@ class Membership(Section):
     redemption_value: Amount = Field(_MEMBERS.redemption_value,
                                      description="what one point is worth when redeemed, in "
                                                  "currency units (0.01: 100 points = 1)")
+    benefit_costs: BenefitCosts = Field(
+        default_factory=BenefitCosts, description="what each benefit of the levels costs the "
+        "business, by what drives it: planning figures until the shop's own replace them")
 
     def programme(self) -> Programme:
         return Programme(levels=tuple(Level(**{**lv.model_dump(),
@@ -311,7 +340,9 @@ class Membership(Section):
                          enabled=self.enabled, window_months=self.window_months,
                          evaluation=self.evaluation, grace_days=self.grace_days,
                          points_per_unit=self.points_per_unit, expiry=self.expiry,
-                         redemption_value=self.redemption_value)
+                         redemption_value=self.redemption_value,
+                         benefit_costs={b: BenefitCost(**getattr(self.benefit_costs, b)
+                                                       .model_dump()) for b in BENEFITS})
 
 
 class Policy(Section):

@@ -126,6 +126,9 @@ def report_sheets(data: ReportData) -> list[Sheet]:
     sheets.append(Sheet(t("report.upsell.title"), frame, headers,
                         notes=[t("report.section.customers")]))
 
+    if data.membership is not None:
+        sheets.append(membership_sheet(data.membership, t))
+
     frame, headers = _frame(data.risks, {
         "id": t("risk.col.id"), "indicator": t("risk.col.indicator"),
         "value": t("risk.col.value"), "threshold": t("risk.col.threshold"),
@@ -142,10 +145,23 @@ def report_sheets(data: ReportData) -> list[Sheet]:
     return sheets
 
 
+def membership_sheet(found: dict, t) -> Sheet:
+    """The report's membership section (`reports.membership`): level distribution with each
+    level's benefit cost as the table; the points liability, breakage with its interval and
+    the rates as the sentences above it, as the page has them."""
+    head = found["head"]
+    frame, headers = _frame(found["levels"], {k: head[k] for k in
+                                              ("level", "members", "share", "cost",
+                                               "per_member")})
+    return Sheet(t("report.section.membership"), frame, headers,
+                 notes=[*found["lines"], found["cost_title"]])
+
+
 #: The sections the workbook has, as the keys of the report's section titles (for tests and
-#: readers that look a sheet up by what it holds).
-SECTIONS = ("findings", "kpis", "scorecard", "campaigns", "at_risk", "upsell", "risks",
-            "sources")
+#: readers that look a sheet up by what it holds); membership only when the run evaluated a
+#: programme.
+SECTIONS = ("findings", "kpis", "scorecard", "campaigns", "at_risk", "upsell", "membership",
+            "risks", "sources")
 
 
 def write_report_workbook(wh: Warehouse, path: Path | None = None, *, cycle: str = "quarter",
