@@ -3,20 +3,27 @@
 The commands live in submodules by what they are about (data, runs, customers); this module
 holds the app and what they share. Every command takes `--warehouse URL` (or the UPMARKET_WAREHOUSE variable); errors the user can
 fix print a message and exit with status 2, never a traceback.
+
+Help must start fast: the command modules import the data libraries inside the commands, and
+only postpone their annotations (`from __future__ import annotations`) when they need a
+type-only import, because Typer compiles and evaluates every string annotation of every command
+each time any help is printed.
 """
 
 from __future__ import annotations
 
 from functools import wraps
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from upmarket.cli.stages import StageLines
 from upmarket.cli.tables import FittingConsole
 from upmarket.errors import UpmarketError
 from upmarket.locations import WAREHOUSE_ENV as ENV_VAR
+
+if TYPE_CHECKING:  # a live bar is only drawn while a command works, never for --help
+    from rich.progress import Progress
 
 app = typer.Typer(
     name="upmarket",
@@ -61,6 +68,8 @@ def progress(json_mode: bool) -> Progress | StageLines:
     where a bar that redraws itself would show nothing."""
     if not json_mode and not (err.is_terminal and console.is_terminal):
         return StageLines(err)
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                     TimeElapsedColumn(), console=err, transient=True, disable=json_mode)
 

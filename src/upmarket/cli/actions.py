@@ -1,7 +1,5 @@
 """Commands about acting on customers: recommend, actions list|export."""
 
-from __future__ import annotations
-
 import json
 from datetime import datetime
 from pathlib import Path

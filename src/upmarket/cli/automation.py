@@ -1,8 +1,6 @@
 """Commands of the automation rules (seed 001's dynamic tuning triggers): alerts list|check|
 deliver, tasks list|done, rules validate."""
 
-from __future__ import annotations
-
 import json
 import re
 from datetime import datetime, timedelta

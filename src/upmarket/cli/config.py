@@ -1,7 +1,5 @@
 """Commands about the business policy file: `upmarket config init`, `upmarket config validate`."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Annotated

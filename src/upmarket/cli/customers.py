@@ -1,8 +1,6 @@
 """Commands about customers and segments: customers show, segments list|create|export|delete,
 whatif, holdout."""
 
-from __future__ import annotations
-
 import json
 import re
 from datetime import datetime

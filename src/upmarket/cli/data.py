@@ -1,7 +1,5 @@
 """Commands about data: ingest, quarantine, status, data delete."""
 
-from __future__ import annotations
-
 import json
 from datetime import datetime
 from pathlib import Path

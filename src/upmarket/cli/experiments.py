@@ -7,7 +7,7 @@ import json
 import math
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -19,6 +19,9 @@ from upmarket.errors import UpmarketError
 from upmarket.data_labels import channel_name
 from upmarket.i18n import label, value_label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
+
+if TYPE_CHECKING:  # help must start without the data libraries
+    import pandas as pd
 
 AsOf = Annotated[datetime | None, typer.Option(
     "--as-of", help="Measure with the data before this date (default: the day after the latest "

@@ -1,7 +1,5 @@
 """Commands about the membership programme: members show ID, members summary."""
 
-from __future__ import annotations
-
 import json
 from typing import Annotated
 

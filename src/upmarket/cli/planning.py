@@ -7,7 +7,7 @@ import json
 import math
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -18,6 +18,9 @@ from upmarket.cli.files import FileFormat, OutFile, headers, write_tables, writt
 from upmarket.data_labels import channel_name
 from upmarket.i18n import LABELS, label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
+
+if TYPE_CHECKING:  # help must start without the data libraries
+    import pandas as pd
 
 PERIOD_OPTIONS = {"month": "M", "quarter": "Q"}
 #: indicators shown as percentages; the rest are plain numbers (HHI, NPS, z, counts)

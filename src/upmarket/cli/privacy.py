@@ -1,8 +1,6 @@
 """Commands about personal data: consents set|list, privacy export|erase|purge (PIPL; DESIGN
 §4 privacy and security)."""
 
-from __future__ import annotations
-
 import json
 from contextlib import contextmanager
 import os

@@ -1,8 +1,6 @@
 """Command that writes the periodic report: `upmarket report` (seed 000's evaluation cycles:
 monthly quick review, quarterly assessment, annual retrospective)."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Annotated

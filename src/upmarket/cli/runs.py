@@ -1,7 +1,5 @@
 """Commands that run the pipeline: run, demo."""
 
-from __future__ import annotations
-
 import json
 from datetime import datetime
 from pathlib import Path

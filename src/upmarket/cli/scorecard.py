@@ -1,8 +1,6 @@
 """Command about scorecards: `upmarket scorecard` (seed 000's effect index and the other
 weighted scorecards of `upmarket.strategy.scorecard`)."""
 
-from __future__ import annotations
-
 import json
 import math
 from pathlib import Path

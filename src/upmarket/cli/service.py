@@ -1,7 +1,5 @@
 """Commands of the service: serve, keys create|list|revoke, collect sync."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Annotated
