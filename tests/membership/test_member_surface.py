@@ -112,6 +112,8 @@ def test_member_route_keys_refusals_and_audit(world):
         == 403
     missing = world.client.get("/v1/members/NOBODY-1", headers=auth(world, "read"))
     assert missing.status_code == 404 and "NOBODY-1" in missing.json()["error"]
+    assert world.client.get(f"/v1/members/{cid}", headers=auth(world, "read")).status_code \
+        == 200
     audit = ops.read_audit(world.store)
     assert ((audit["action"] == "read_member") & (audit["subject"] == cid)).any()
 
