@@ -179,8 +179,9 @@ def test_actions_export_has_no_formula(world, tmp_path, fmt):
                                 "-w", url, "--json", *(["--with-pii"] if pii else [])])
         assert r.exit_code == 0, r.output
         texts = assert_safe(out)
-        # the payloads were in the file, neutralised, and read back as they were given
-        assert any(t.startswith("'" + HOSTILE[0]) for t in texts)
+        # the payloads were in the file, neutralised, and read back as they were given (which
+        # products are sent depends on the warehouse's random holdout salt, so any payload will do)
+        assert any(t.startswith("'") and unneutralise(t).startswith(STARTS) for t in texts)
         back = read_back(out)
         assert back["product_name"].str.startswith(STARTS).any()
         if pii:
