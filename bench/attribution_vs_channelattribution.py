@@ -242,7 +242,7 @@ def run(customers: int = 1_000_000, quick: bool = False) -> dict:
     print(f"  simulated {journeys:,} journeys ({touches:,} touches, {n_conv:,} conversions) -> "
           f"{len(table):,} distinct paths in {t_sim:.1f} s", flush=True)
 
-    py = ensure_venv()
+    ensure_venv()
     ours_t = {k: [] for k in ORDERS}
     theirs_t = {k: [] for k in ORDERS}
     ours_res, theirs_res, boot = {}, {}, []

@@ -4,7 +4,6 @@ unless personal data are asked for, and are audited."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import pandas as pd
 import pytest

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from upmarket.models.btyd import BetaGeo, GammaGamma, ParetoNBD
+from upmarket.models.btyd import BetaGeo, GammaGamma
 from upmarket.models.btyd.diagnostics import (CODES, FitWarning, check_fit, check_p_alive,
                                               check_repeat_buyers)
 from upmarket.models.btyd.empirical import EmpiricalRate, EmpiricalSpend

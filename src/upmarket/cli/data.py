@@ -1,7 +1,6 @@
 """Commands about data: ingest, quarantine, status, data delete."""
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 

@@ -51,7 +51,7 @@ def report(
     Example: upmarket report --cycle quarter --period 2025-Q4 --lang zh
     """
     from upmarket.reports import coverage
-    from upmarket.reports.html import CYCLES, write_report
+    from upmarket.reports.html import CYCLES
     from upmarket.strategy import scorecard as sc
     from upmarket.warehouse import connect
 
@@ -66,6 +66,8 @@ def report(
     try:
         if format == "xlsx":
             from upmarket.reports.workbook import write_report_workbook as write_report
+        else:
+            from upmarket.reports.html import write_report
         done = write_report(wh, out, cycle=cycle, period=period, lang=lang, run_id=run_id,
                             with_pii=with_pii)
         # the file says it too; here so a partial period is noticed before the file is opened
