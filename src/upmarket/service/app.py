@@ -56,8 +56,6 @@ from upmarket.warehouse.runs import current_run
 
 log = logging.getLogger(__name__)
 
-log = logging.getLogger(__name__)
-
 #: Segment's own limits: 32 KB per event, 500 KB per batch request.
 DEFAULT_MAX_BODY = 512 * 1024
 #: Requests per second per key, and the burst a key may spend at once.
@@ -394,22 +392,27 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         events collected by the service and those ingested into the warehouse, newest first,
         each message once (`events_from` says which paths were read).
 
+        Ingested events come with the snapshot too (as of the publish, the latest
+        `opstore.store.PROFILE_EVENTS` per customer): a scored customer's read never opens the
+        warehouse, unless it asks for more events than the snapshot keeps and the customer has
+        more.
+
         `async`: the fast path is a few indexed reads of the store (~0.05 ms each) run on the
         event loop, and the audit record's group commit is awaited, not waited for in a
         thread; only the warehouse reads go to a worker thread — the profile without a
-        snapshot, and a customer's ingested events the first time after the warehouse
-        changed (`WarehouseReads.events_of`)."""
+        snapshot, and the ingested events of a customer the snapshot does not cover
+        (`WarehouseReads.events_of`)."""
         lang = profiles.lang_of(accept_language)
-        consents_at, found, missing = None, None, None
+        consents_at, found, missing, ingested = None, None, None, None
         try:
-            fast = profiles.fast_profile(store, customer_id, lang)
+            fast = profiles.fast_profile(store, customer_id, lang, events=events)
         except profiles.UnknownCustomer as exc:
             fast, missing = False, exc
         if fast is None:
             found, missing = await run_in_threadpool(warehouse_errors, scored_profile,
                                                      customer_id, lang)
         elif fast is not False:
-            found, consents_at = fast
+            found, consents_at, ingested = fast
         if found is None:
             # no run has scored them: the store may have seen them already
             found = profiles.live_profile(store, customer_id, lang)
@@ -421,9 +424,11 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         found["traits"] = collected_people.traits(store, customer_id)
         found["consents"] = profiles.with_recorded_consents(store, customer_id,
                                                             found.get("consents") or [])
-        hit, ingested = reads.kept_events(customer_id)
-        if not hit:
-            ingested = await run_in_threadpool(reads.events_of, customer_id)
+        if ingested is None:
+            # not in the snapshot: its ingested events come from the warehouse (kept in memory)
+            hit, ingested = reads.kept_events(customer_id)
+            if not hit:
+                ingested = await run_in_threadpool(reads.events_of, customer_id)
         found["recent_events"] = profiles.merge_events(
             ops.recent_events(store, customer_id, limit=events), ingested, limit=events)
         found["events_from"] = ["collected"] + (["ingested"] if ingested is not None else [])
