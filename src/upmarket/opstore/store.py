@@ -566,14 +566,17 @@ def _latest_events(wh, customers, customer_id: str | None) -> dict[str, list[dic
     w = ibis.window(group_by=t.customer_id, order_by=[ibis.desc(t.ts), ibis.desc(t.message_id)])
     ranked = t.select("customer_id", "message_id", "type", "event", "ts",
                       rank=ibis.row_number().over(w))
-    rows = ranked.filter(ranked["rank"] <= PROFILE_EVENTS).to_pandas()
-    rows = rows.sort_values(["customer_id", "rank"], kind="stable")
+    rows = (ranked.filter(ranked["rank"] <= PROFILE_EVENTS)
+            .order_by(["customer_id", "rank"]).to_pyarrow())
+    # Arrow's own conversion to Python lists: iterating a pandas frame of Arrow-backed
+    # columns took half of the snapshot's time (measured at 20,000 customers)
+    cols = [rows.column(c).to_pylist() for c in ("customer_id", "message_id", "type", "event",
+                                                  "ts")]
     found: dict[str, list[dict]] = {}
-    for cid, m, ty, e, ts in zip(rows["customer_id"], rows["message_id"], rows["type"],
-                                 rows["event"], rows["ts"]):
+    for cid, m, ty, e, ts in zip(*cols):
         found.setdefault(str(cid), []).append({
-            "message_id": str(m), "type": str(ty), "event": None if pd.isna(e) else str(e),
-            "ts": pd.Timestamp(ts).to_pydatetime().isoformat()})
+            "message_id": str(m), "type": str(ty), "event": None if e is None else str(e),
+            "ts": (ts if type(ts) is datetime else pd.Timestamp(ts).to_pydatetime()).isoformat()})
     return found
 
 
