@@ -7,7 +7,6 @@ the same client. Open-loop load, latency from each request's scheduled time (see
 
 from __future__ import annotations
 
-import asyncio
 import random
 import tempfile
 import time
@@ -18,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import machine_info, today, update_section
-from ._service import cpu_seconds, running_service
-from .profiles import _drive, _pct
+from ._service import measured, running_service
 
 NAME = "members"
 DESCRIPTION = "p50/p95/p99 of GET /v1/members/{id} at 500 req/s vs /healthz at the same rate"
@@ -95,11 +93,10 @@ def measure(customers: int, seconds: float, rate: float = RATE) -> dict:
         with running_service(store_url, wh_url) as (url, pid):
             port = int(url.rsplit(":", 1)[1])
             rnd = random.Random(1)
-            paths = [f"/v1/members/{rnd.choice(ids)}" for _ in range(int(rate * seconds))]
-            for name, todo in (("healthz", ["/healthz"]), ("member", paths)):
-                before = cpu_seconds(pid)
-                results[name] = asyncio.run(_drive(port, key, todo, rate, seconds))
-                results[f"{name}_cpu_ms"] = (cpu_seconds(pid) - before) * 1000 / (rate * seconds)
+            paths = [(f"/v1/members/{rnd.choice(ids)}", None)
+                     for _ in range(int(rate * seconds))]
+            for name, todo in (("healthz", [("/healthz", None)]), ("member", paths)):
+                results[name] = measured(port, pid, key, todo, rate, seconds)
         results["audited"] = int((ops.read_audit(store)["action"] == "read_member").sum())
         store.close()
     results["publish_seconds"] = make_world.publish_seconds
@@ -110,10 +107,10 @@ def run(customers: int, quick: bool) -> None:
     customers = min(max(customers, 20_000), 200_000)
     seconds = 8.0 if quick else 20.0
     r = measure(customers, seconds)
-    h, m = (_pct(r[k][0]) for k in ("healthz", "member"))
+    h, m = r["healthz"], r["member"]
     n_req = int(RATE * seconds)
-    ok = "yes" if m["p99"] < GOAL_P99_MS and not r["member"][1] else "**no**"
-    err = {k: ", ".join(f"{n} × {c}" for c, n in sorted(r[k][1].items())) or "0"
+    ok = "yes" if m["p99"] < GOAL_P99_MS and not m["errors"] else "**no**"
+    err = {k: ", ".join(f"{n} × {c}" for c, n in sorted(r[k]["errors"].items())) or "0"
            for k in ("healthz", "member")}
     info = machine_info()
     body = f"""## Member reads (`GET /v1/members/{{id}}`)
@@ -134,7 +131,7 @@ record (group commit) before answering.
 | member from the store snapshot at {RATE:.0f}/s | {m['p50']:.2f} | {m['p95']:.2f} | {m['p99']:.2f} | {m['max']:.1f} | {err['member']} |
 
 p99 ratio member ÷ baseline: {m['p99'] / h['p99']:.2f}. Server CPU per request (user + system):
-`/healthz` {r['healthz_cpu_ms']:.2f} ms, member {r['member_cpu_ms']:.2f} ms. Audit records of
+`/healthz` {h['cpu_ms']:.2f} ms, member {m['cpu_ms']:.2f} ms. Audit records of
 member reads: {r['audited']:,} (of {n_req + 50:,} incl. warm-up). Goal p99 < {GOAL_P99_MS:.0f} ms at
 {RATE:.0f}/s met: {ok}.
 """

@@ -48,6 +48,13 @@ def serve(
         "--secure-cookies", envvar="UPMARKET_SECURE_COOKIES", show_default=False,
         help="Always mark the dashboard's cookies Secure (browsers then send them over HTTPS "
         "only), e.g. behind a proxy that sends no X-Forwarded-Proto.")] = False,
+    workers: Annotated[int, typer.Option(
+        "--workers", envvar="UPMARKET_WORKERS", min=1, max=64,
+        help="Worker processes answering on the one port (about one per core). They share "
+        "the operational store: keys, dashboard sign-ins, consents, events and the audit log "
+        "hold across them. Per worker: the rate limits (each enforces its share of --rate and "
+        "--burst, so a client on one connection gets rate/N) and the in-memory caches of "
+        "warehouse reads.")] = 1,
 ):
     """Collect events (Segment-compatible /v1/track, /v1/identify, /v1/page, /v1/batch) and
     consents (/v1/consents), answer profile look-ups (/v1/customers/ID, /v1/segments,
@@ -57,12 +64,36 @@ def serve(
     dashboard asks for one once (scope read, or export to see ids in the clear). Rules with
     `on: event` are checked as events arrive (--rules). Behind an HTTPS proxy, add
     --trust-proxy (or --secure-cookies). The OpenAPI document is at /openapi.json, interactive docs at /docs.
+
+    With --workers N, N processes answer on the same port over the same operational store
+    (SQLite in WAL mode or PostgreSQL): sign-ins, keys and revocations hold in every worker.
     """
     import uvicorn
 
     from upmarket.service.app import create_app
     from upmarket.service.origin import WebSettings
 
+    if workers > 1:
+        import os
+
+        from upmarket.activation.rules import load_rules
+        from upmarket.opstore.store import open_store
+        from upmarket.service.workers import WORKER_ENV, worker_settings
+
+        # once here, not in N workers at the same moment: a bad rules file is told once, and
+        # the store's tables are made before the workers open it together
+        load_rules(rules)
+        open_store(database).close()
+        os.environ[WORKER_ENV] = worker_settings(
+            database=database, warehouse=warehouse, max_body=max_body, rate=rate, burst=burst,
+            rules=str(rules) if rules else None, workers=workers, trust_proxy=trust_proxy,
+            secure_cookies=secure_cookies)
+        err.print(f"upmarket serving on http://{host}:{port} with {workers} workers "
+                  f"(store {database}, warehouse {warehouse})")
+        uvicorn.run("upmarket.service.workers:worker_app", factory=True, workers=workers,
+                    host=host, port=port, log_level="info", proxy_headers=trust_proxy,
+                    forwarded_allow_ips="*" if trust_proxy else None)
+        return
     application = create_app(database, warehouse, max_body=max_body, rate=rate, burst=burst,
                              rules=rules)
     application.state.web = WebSettings(trust_proxy=trust_proxy, secure_cookies=secure_cookies)

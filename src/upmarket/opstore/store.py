@@ -449,6 +449,10 @@ MEMBER_FIELDS = ("level", "previous_level", "change", "reason_en", "reason_zh",
                  "spend_window", "orders_window", "next_level", "spend_to_next",
                  "orders_to_next", "distance_en", "distance_zh", "points_balance",
                  "points_expiring", "expiring_at", "below_since", "grace_until")
+#: Ingested events kept per customer in a profile document: the profile read's default page
+#: (`service.profiles.RECENT_EVENTS`), so a default read never opens the warehouse; a read
+#: asking for more goes to the warehouse only for a customer who has more.
+PROFILE_EVENTS = 10
 
 
 def _plain(v):
@@ -468,7 +472,9 @@ def profile_documents(wh, run: Mapping[str, Any], at: datetime,
                       customer_id: str | None = None) -> pd.DataFrame:
     """One profile document per customer of `run` (a `current_run` row): customer_id, run_id,
     as_of, the results fields, the next best action (both reasons) and the marketing consents
-    in force at `at` (`consents_at`). Every customer, or only `customer_id` when given — the
+    in force at `at` (`consents_at`), and their latest events in the warehouse
+    (`ingested_events`, at most `PROFILE_EVENTS`; `ingested_events_more` when they have more),
+    so a profile read need not open the warehouse for them. Every customer, or only `customer_id` when given — the
     same function serves the snapshot and the service's read of a single customer, so the two
     paths cannot drift apart. Returns customer_id and `doc` (a dict)."""
     from upmarket.features.engagement import consents_in_force
@@ -517,6 +523,7 @@ def profile_documents(wh, run: Mapping[str, Any], at: datetime,
     for cid, ch, g, ts in sorted(zip(c["customer_id"], c["channel"], c["granted"], c["ts"])):
         cons.setdefault(str(cid), []).append({"channel": str(ch), "granted": bool(g),
                                               "since": _plain(pd.Timestamp(ts))})
+    events = _latest_events(wh, res.select("customer_id"), customer_id)
     act_by_id = {r["customer_id"]: r for r in acts.to_dict("records")}
     as_of, at_text = _plain(pd.Timestamp(run["as_of"])), _plain(pd.Timestamp(at))
     docs = []
@@ -535,8 +542,42 @@ def profile_documents(wh, run: Mapping[str, Any], at: datetime,
         doc["consents_at"] = at_text
         if cid in members:
             doc["membership"] = members[cid]
+        held = events.get(cid, [])
+        doc["ingested_events"] = held[:PROFILE_EVENTS]
+        doc["ingested_events_more"] = len(held) > PROFILE_EVENTS
         docs.append(doc)
     return pd.DataFrame({"customer_id": [d["customer_id"] for d in docs], "doc": docs})
+
+
+def _latest_events(wh, customers, customer_id: str | None) -> dict[str, list[dict]]:
+    """The latest `PROFILE_EVENTS` + 1 events of each of `customers` (a table of customer_id)
+    in the warehouse `events` table, newest first, ties by message id: the order and fields of
+    the service's own read (`service.profiles.ingested_events`), so a profile shows the same
+    events from the snapshot as from the warehouse. One windowed query, in the engine."""
+    import ibis
+
+    if not wh.has_table("events"):
+        return {}
+    t = wh.table("events")
+    t = t.filter(t.customer_id.notnull())
+    if customer_id is not None:
+        t = t.filter(t.customer_id == customer_id)
+    t = t.semi_join(customers, "customer_id")
+    w = ibis.window(group_by=t.customer_id, order_by=[ibis.desc(t.ts), ibis.desc(t.message_id)])
+    ranked = t.select("customer_id", "message_id", "type", "event", "ts",
+                      rank=ibis.row_number().over(w))
+    rows = (ranked.filter(ranked["rank"] <= PROFILE_EVENTS)
+            .order_by(["customer_id", "rank"]).to_pyarrow())
+    # Arrow's own conversion to Python lists: iterating a pandas frame of Arrow-backed
+    # columns took half of the snapshot's time (measured at 20,000 customers)
+    cols = [rows.column(c).to_pylist() for c in ("customer_id", "message_id", "type", "event",
+                                                  "ts")]
+    found: dict[str, list[dict]] = {}
+    for cid, m, ty, e, ts in zip(*cols):
+        found.setdefault(str(cid), []).append({
+            "message_id": str(m), "type": str(ty), "event": None if e is None else str(e),
+            "ts": (ts if type(ts) is datetime else pd.Timestamp(ts).to_pydatetime()).isoformat()})
+    return found
 
 
 def _upgrade_profiles(conn) -> None:

@@ -39,6 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from upmarket.activation.rules import EventRuleWorker, load_rules
 from upmarket.errors import NoRun, WarehouseError
 from upmarket.opstore import collected_people
+from upmarket.opstore.keyfile import derive
 from upmarket.opstore import store as ops
 from upmarket.opstore.store import ApiKey
 from upmarket.opstore.suppression import withhold_events
@@ -51,10 +52,9 @@ from upmarket.service.sessions import Sessions
 from upmarket.service.models import (Ack, Batch, Health, IdentifyEvent, Kpis, Members, PageEvent,
                                      Problem, Profile, Segments, TrackEvent)
 from upmarket.service.warehouse_reads import WarehouseReads
+from upmarket.service.workers import share
 from upmarket.warehouse.lock import WarehouseBusy
 from upmarket.warehouse.runs import current_run
-
-log = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ REFUSED_RATE, REFUSED_BURST = 5.0, 20
 class TokenBuckets:
     """One token bucket per key (Turner's token bucket as in RFC 2697's committed burst):
     `rate` tokens a second up to `burst`; a request takes one. Thread-safe; in memory, so
-    each server process limits on its own."""
+    each server process limits on its own (several workers split the limit: `workers.share`)."""
 
     def __init__(self, rate: float, burst: int):
         if rate <= 0 or burst < 1:
@@ -196,15 +196,21 @@ def _align_profiles(store: ops.Store, warehouse_url: str | None) -> None:
 
 def create_app(store_url: str | None = None, warehouse_url: str | None = None, *,
                max_body: int = DEFAULT_MAX_BODY, rate: float = DEFAULT_RATE,
-               burst: int = DEFAULT_BURST, rules=None) -> FastAPI:
+               burst: int = DEFAULT_BURST, rules=None, workers: int = 1,
+               secret: bytes | None = None) -> FastAPI:
     """The service over the operational store at `store_url` (default UPMARKET_DATABASE or
     ./upmarket-ops.sqlite) and the warehouse at `warehouse_url` (default UPMARKET_WAREHOUSE or
     ./upmarket.duckdb). `rules`: the automation rules file whose `on: event` rules are checked
-    as events arrive (default: UPMARKET_RULES, else the shipped rules)."""
+    as events arrive (default: UPMARKET_RULES, else the shipped rules).
+
+    `workers`: how many processes serve together (`service.workers`); the rate limits are in
+    process memory, so each process enforces its share (`workers.share`) and together they
+    never allow more than `rate` and `burst`. `secret`: what signs dashboard cookies and form
+    tokens, the same in every process (default: made at random, for a lone process)."""
     store = ops.open_store(store_url)
     _align_profiles(store, warehouse_url)
-    buckets = TokenBuckets(rate, burst)
-    refused = TokenBuckets(REFUSED_RATE, REFUSED_BURST)
+    buckets = TokenBuckets(*share(rate, burst, workers))
+    refused = TokenBuckets(*share(REFUSED_RATE, REFUSED_BURST, workers))
     # the API docs (/docs, /redoc) from files shipped in the package, never a CDN
     app = FastAPIOffline(
         title="upmarket", version="1",
@@ -221,6 +227,9 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
     app.router.add_event_handler("shutdown", rule_worker.close)
     app.state.rule_worker = rule_worker
     app.state.warehouse_url = warehouse_url
+    # dashboard cookies and forms signed in one process must verify in the others
+    session_secret = derive(secret, "dashboard-session") if secret else None
+    app.state.csrf_secret = derive(secret, "dashboard-csrf") if secret else None
     reads = WarehouseReads(warehouse_url,
                            on_new_run=lambda run_id: ops.align_snapshot(store, run_id))
     app.state.reads = reads
@@ -394,22 +403,27 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         events collected by the service and those ingested into the warehouse, newest first,
         each message once (`events_from` says which paths were read).
 
+        Ingested events come with the snapshot too (as of the publish, the latest
+        `opstore.store.PROFILE_EVENTS` per customer): a scored customer's read never opens the
+        warehouse, unless it asks for more events than the snapshot keeps and the customer has
+        more.
+
         `async`: the fast path is a few indexed reads of the store (~0.05 ms each) run on the
         event loop, and the audit record's group commit is awaited, not waited for in a
         thread; only the warehouse reads go to a worker thread — the profile without a
-        snapshot, and a customer's ingested events the first time after the warehouse
-        changed (`WarehouseReads.events_of`)."""
+        snapshot, and the ingested events of a customer the snapshot does not cover
+        (`WarehouseReads.events_of`)."""
         lang = profiles.lang_of(accept_language)
-        consents_at, found, missing = None, None, None
+        consents_at, found, missing, ingested = None, None, None, None
         try:
-            fast = profiles.fast_profile(store, customer_id, lang)
+            fast = profiles.fast_profile(store, customer_id, lang, events=events)
         except profiles.UnknownCustomer as exc:
             fast, missing = False, exc
         if fast is None:
             found, missing = await run_in_threadpool(warehouse_errors, scored_profile,
                                                      customer_id, lang)
         elif fast is not False:
-            found, consents_at = fast
+            found, consents_at, ingested = fast
         if found is None:
             # no run has scored them: the store may have seen them already
             found = profiles.live_profile(store, customer_id, lang)
@@ -421,9 +435,11 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         found["traits"] = collected_people.traits(store, customer_id)
         found["consents"] = profiles.with_recorded_consents(store, customer_id,
                                                             found.get("consents") or [])
-        hit, ingested = reads.kept_events(customer_id)
-        if not hit:
-            ingested = await run_in_threadpool(reads.events_of, customer_id)
+        if ingested is None:
+            # not in the snapshot: its ingested events come from the warehouse (kept in memory)
+            hit, ingested = reads.kept_events(customer_id)
+            if not hit:
+                ingested = await run_in_threadpool(reads.events_of, customer_id)
         found["recent_events"] = profiles.merge_events(
             ops.recent_events(store, customer_id, limit=events), ingested, limit=events)
         found["events_from"] = ["collected"] + (["ingested"] if ingested is not None else [])
@@ -470,7 +486,7 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
     app.include_router(consents_router(store, require))
     app.include_router(members_router(store, require, reads, audit))
     app.include_router(dashboard_router(
-        store, app.state, Sessions(store),
+        store, app.state, Sessions(store, secret=session_secret),
         lambda request: refused.take(request.client.host if request.client else None)))
     return app
 

@@ -162,7 +162,7 @@ def dashboard_router(store: ops.Store, app_state, sessions: Sessions,
     `refused(request)` charges a failed login to the client's address: 0 while it may try
     again, else the seconds to wait (the service's limit on requests without a valid key)."""
     router = APIRouter(include_in_schema=False)
-    csrf = Csrf()
+    csrf = Csrf(getattr(app_state, "csrf_secret", None))  # shared by the service's workers
 
     def lang_for(request: Request) -> str:
         asked = request.query_params.get("lang")

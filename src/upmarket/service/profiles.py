@@ -141,10 +141,14 @@ def profile(wh: Warehouse, customer_id: str, lang: str, at: datetime) -> dict:
     return render(found["doc"].iloc[0], lang)
 
 
+#: What a profile document holds for the read route rather than for the answer itself.
+_KEPT_APART = ("consents_at", "ingested_events", "ingested_events_more")
+
+
 def render(doc: dict, lang: str) -> dict:
     """A stored profile document (`store.profile_documents`) as the API shows it in `lang`:
     the tier's service level labelled, the next best action's reason in that language."""
-    out = {k: v for k, v in doc.items() if k != "consents_at"}
+    out = {k: v for k, v in doc.items() if k not in _KEPT_APART}
     out.update(scored=True, status="scored")
     level = TierPolicy().level(doc["tier"])
     out["service_level"] = {"service": label(level.service, lang),
@@ -159,18 +163,31 @@ def render(doc: dict, lang: str) -> dict:
     return out
 
 
-def fast_profile(store: ops.Store, customer_id: str, lang: str) -> tuple[dict, str] | None:
+def fast_profile(store: ops.Store, customer_id: str, lang: str, *,
+                 events: int = RECENT_EVENTS) -> tuple[dict, str, list[dict] | None] | None:
     """The customer's profile from the store's snapshot of the current run, by primary key,
-    with the time its consents were read from the warehouse; None when the store holds no
-    snapshot at all, so the caller falls back to the warehouse. An unknown customer of a
-    snapshot is `UnknownCustomer`."""
+    with the time its consents were read from the warehouse and their latest ingested events
+    as of the publish (`snapshot_events`; None when a read of `events` needs the warehouse);
+    None when the store holds no snapshot at all, so the caller falls back to the warehouse.
+    An unknown customer of a snapshot is `UnknownCustomer`."""
     doc = ops.read_profile(store, customer_id)
     if doc is None:
         run_id = ops.profiles_run(store)
         if run_id is None:
             return None
         raise UnknownCustomer(f"customer {customer_id!r} is not in run {run_id}")
-    return render(doc, lang), doc.get("consents_at") or ""
+    return render(doc, lang), doc.get("consents_at") or "", snapshot_events(doc, events)
+
+
+def snapshot_events(doc: dict, limit: int) -> list[dict] | None:
+    """The ingested events a profile document holds (`store.profile_documents`), newest first,
+    when they are all a read of `limit` events can show: the customer has no more, or `limit`
+    is within those kept. None otherwise, and for a document written before events were kept:
+    the read then opens the warehouse (`WarehouseReads.events_of`)."""
+    held = doc.get("ingested_events")
+    if held is None or (doc.get("ingested_events_more") and limit > len(held)):
+        return None
+    return [{**e, "ts": datetime.fromisoformat(e["ts"])} for e in held]
 
 
 def live_profile(store: ops.Store, customer_id: str, lang: str) -> dict | None:

@@ -6,8 +6,9 @@ history and server logs. The cookie holds `<session id>.<HMAC-SHA256 of it>`: th
 random (OWASP Session Management Cheat Sheet, "Session ID Entropy") and names a row of the
 operational store (`opstore.dashboard_sessions`) with its key, expiry and revocation, so
 signing out ends the session on the server, not only in the browser. The HMAC, under a secret
-made at random when the app starts, turns away made-up cookies without a database read (and a
-restart logs everyone out; nothing secret is stored). Every request re-checks the key behind
+made at random when the service starts (one for all its workers, `service.workers`), turns
+away made-up cookies without a database read (and a restart logs everyone out; nothing secret
+is stored). Every request re-checks the key behind
 the session, so revoking a key ends its sessions at once; replacing a key means revoking the
 old one, which does the same.
 
