@@ -152,7 +152,6 @@ def run(customers: int, quick: bool) -> None:
             sweeps[w], sent, kept = track_sweep(folder, w, seconds)
             stored_ok.append(f"{kept:,} of {sent:,} ({w} worker{'s' if w > 1 else ''})")
     info = machine_info()
-    rate = by_workers[1][0]
     ok = "yes" if max(r for r, _, _ in by_workers.values()) >= 5000 else "**no**"
     rows = "\n".join(
         f"| `upmarket serve`, {w} worker{'s' if w > 1 else ''}, over HTTP (validation, auth, "

@@ -24,7 +24,7 @@ import ibis
 import pandas as pd
 
 from upmarket.activation import privacy
-from upmarket.errors import NoRun, UnknownCustomer, UnknownSegment, UpmarketError, WarehouseError
+from upmarket.errors import NoRun, UnknownCustomer, UnknownSegment, WarehouseError
 from upmarket.features.engagement import consents_in_force
 from upmarket.i18n import label, value_label
 from upmarket.opstore import collected_people
