@@ -1,19 +1,23 @@
 """Action impact at the default 10 % holdout: the simulated learning loop (`demo.action_loop`)
-on the btyd demo world, measured with and without variance reduction, against the world's
-true effects (`demo.world.truth_action_effect`).
+on the btyd demo world, every action type offered (upsell and bundles from the pipeline's
+premium propensity, recommendations and association rules), against the world's true effects
+(`demo.world.truth_action_effect`).
 
 Each replicate is a world (its own random stream) with its own holdout salt, run for
 `CYCLES` 30-day decide → respond → measure cycles with 10 % of every action type and tier held
-out, twice on identical worlds: once measured as before (a plain difference of means per
-tier, tiers post-stratified, no pooling) and once as now (CUPED on each customer's pre-decision
-conversion, revenue and orders, Deng et al. 2013; tiers with fewer than 30 held-out customers
-pooled). Reported, over all replicates and measured action types:
+out, twice on identical worlds, both measured with CUPED (Deng et al. 2013, small tiers
+pooled): *before*, the posterior rule alone (`strategy.action_feedback`, rule ``posterior``:
+switched off once 100 are held out and P(effect > 0) < 0.95; until then the defaults stand)
+with every action at the default share from its first decision; *after*, the sequential rule
+(always-valid mixture SPRT, Johari et al. 2017, Holm over the actions read together) with
+exploring (a rare action's new customers held out until 100 are,
+`activation.holdout.hold_out_exploring`). Reported, over all replicates and per action type,
+with 95 % Wilson intervals over the replicates:
 
 * **coverage** — share of the 95 % intervals (all tiers) that hold the true effect;
-* **decided correctly** — share of measured action types the loop leaves on when they truly
-  help and turns off when they truly do nothing or harm (off: its learned response scale is
-  0, whether switched off or measured at or below zero, `strategy.action_feedback`);
-* the mean variance reduction and the mean interval width.
+* **decided correctly** — the loop leaves an action on when it truly helps and turns it off
+  (learned response scale 0) when it truly does nothing or harms;
+* **still chosen next** — share of replicates in which the loop would still choose it.
 
 Not a speed benchmark: ``customers`` is ignored (the world's size is fixed here so the section
 is comparable from run to run); ``--quick`` runs fewer replicates.
@@ -30,7 +34,8 @@ import pandas as pd
 from . import command, machine_info, today, update_section
 
 NAME = "action_loop"
-DESCRIPTION = "action impact at a 10 % holdout: coverage and on/off decisions per action type, before vs after exploring and the sequential rule"
+DESCRIPTION = ("action impact at a 10 % holdout: coverage and on/off decisions per action type, "
+               "before vs after exploring and the sequential rule")
 
 CUSTOMERS = 3_000
 YEARS = 1.0
@@ -121,7 +126,8 @@ def _share(x: pd.Series) -> str:
 
 def per_action(found: pd.DataFrame) -> list[str]:
     lines = ["| action | truth | way | measured in | held out (mean) | coverage [95 %] | "
-             "decided correctly [95 %] | still chosen next |", "|---|---:|---|---:|---:|---:|---:|---:|"]
+             "decided correctly [95 %] | still chosen next |",
+             "|---|---:|---|---:|---:|---:|---:|---:|"]
     for action, g in found.groupby("action"):
         for i, (name, v) in enumerate(g.groupby("variant", sort=False)):
             lines.append(f"| {action if i == 0 else ''} | "

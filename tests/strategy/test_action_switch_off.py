@@ -2,7 +2,7 @@
 every cycle, actions that do nothing are shown to help or harm at most `alpha` of the time over
 all looks and all actions together (always-valid tests, Holm); a clear harm switches an action
 off at once; an action with too small a control group is explored, not judged; and the loop's
-explore shares (`demo.action_loop.hold_out`) bring a rare action's control group toward
+explore shares (`activation.holdout.hold_out_exploring`) bring a rare action's control group toward
 `min_held_out` without touching a tier held at 0 or a customer already decided."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from upmarket.activation.holdout import HoldoutSettings
-from upmarket.demo.action_loop import hold_out
+from upmarket.activation.holdout import hold_out_exploring
 from upmarket.models.sequential import msprt
 from upmarket.strategy import action_feedback as F
 
@@ -100,7 +100,7 @@ def test_explore_shares_fill_the_control_group_but_respect_zero_and_first_decisi
     acts = pd.concat([nba_rows("bundle", 120), nba_rows("bundle", 60, "diamond", 1000),
                       nba_rows("upsell", 2000, start=2000)], ignore_index=True)
     none = pd.DataFrame(columns=["action", "status", "holdout_share"])
-    _, d = hold_out(acts, "s", settings, none, pd.DataFrame())
+    _, d = hold_out_exploring(acts, "s", settings, none, pd.DataFrame())
     share = d.groupby(["action", "tier"])["holdout_share"].first()
     # 100 / 120 needed, capped at the explore share; diamond stays served; a frequent action
     # needs no more than its default
@@ -114,9 +114,20 @@ def test_explore_shares_fill_the_control_group_but_respect_zero_and_first_decisi
     settled = pd.DataFrame({"action": ["bundle", "upsell"], "status": "updated",
                             "holdout_share": np.nan})
     more = pd.concat([acts, nba_rows("bundle", 50, start=9000)], ignore_index=True)
-    _, d2 = hold_out(more, "s", settings, settled, past)
+    _, d2 = hold_out_exploring(more, "s", settings, settled, past)
     old = d2.merge(d, on=["action", "customer_id"], suffixes=("", "_first"))
     assert (old["held_out"] == old["held_out_first"]).all()
     assert (old["holdout_share"] == old["holdout_share_first"]).all()
     new = d2[d2["customer_id"].isin([f"c{i}" for i in range(9000, 9050)])]
     assert (new["holdout_share"] == 0.1).all()
+
+
+def test_a_tier_served_in_full_stays_served_whatever_its_first_share():
+    acts = nba_rows("bundle", 80, "diamond")
+    past = pd.DataFrame({"action": "bundle", "customer_id": acts["customer_id"],
+                         "held_out": True, "holdout_share": 0.5,
+                         "decided": pd.Timestamp("2025-01-01")})
+    none = pd.DataFrame(columns=["action", "status", "holdout_share"])
+    out, d = hold_out_exploring(acts, "s", HoldoutSettings(per_tier={"diamond": 0.0}), none,
+                                past)
+    assert not d["held_out"].any() and (out["action"] == "bundle").all()

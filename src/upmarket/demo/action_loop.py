@@ -182,48 +182,6 @@ def respond(frame: pd.DataFrame, actions: pd.DataFrame, start: datetime, days: i
         "line_kind": "product", "channel": "online"})
 
 
-def hold_out(actions: pd.DataFrame, salt: str, settings: holdout.HoldoutSettings,
-             used: pd.DataFrame, past: pd.DataFrame,
-             feedback: action_feedback.FeedbackSettings = action_feedback.FeedbackSettings()
-             ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`holdout.hold_out_actions` with exploring: an action never measured, or still
-    ``exploring`` (`strategy.action_feedback`), holds out of the customers decided for it the
-    first time the share that brings its control group to `min_held_out` (at least the tier's
-    share, at most `explore_share`; a tier whose share is 0 stays at 0), and a customer already
-    decided for an action keeps the share of their first decision of it, so nobody's group
-    changes when the exploring ends (the measurement takes the shares as strata,
-    `strategy.action_impact`)."""
-    settled = set(used.loc[used["status"] != "exploring", "action"]) if len(used) else set()
-    contact = actions["action"] != "no_contact"
-    a = actions.loc[contact]
-    share = a["tier"].map(settings.share_for).to_numpy(float).copy()
-    key = pd.MultiIndex.from_arrays([a["action"], a["customer_id"].astype(str)])
-    if len(past):
-        first = past.sort_values("decided", kind="stable").drop_duplicates(
-            ["action", "customer_id"]).set_index(["action", "customer_id"])
-        seen = key.isin(first.index)
-        held = first[first["held_out"].astype(bool)].groupby(level="action").size()
-        share = np.where(seen, first["holdout_share"].reindex(key).to_numpy(float), share).copy()
-    else:
-        seen, held = np.zeros(len(a), bool), pd.Series(dtype=int)
-    if feedback.explore_share > 0:
-        acts = a["action"].to_numpy(object)
-        for action in set(acts) - settled:
-            new = (acts == action) & ~seen & (share > 0)
-            need = (feedback.min_held_out - int(held.get(action, 0))) / max(int(new.sum()), 1)
-            share[new] = np.clip(need, share[new], feedback.explore_share)
-    parts = [actions.loc[~contact].assign(decided_action="no_contact", held_out=False)]
-    decided = []
-    for value in np.unique(share):
-        acts_v, d = holdout.hold_out_actions(a[share == value], salt,
-                                             holdout.HoldoutSettings(share=float(value)))
-        parts.append(acts_v)
-        decided.append(d)
-    out = pd.concat(parts).loc[actions.index]
-    return out, (pd.concat(decided, ignore_index=True) if decided else
-                 holdout.hold_out_actions(a, salt, settings)[1])
-
-
 def _decide(frame, wh, when, consents, inputs, settings, feedback, impact_settings):
     impact = action_impact.measure(wh, when, impact_settings)
     learned, used = action_feedback.learn(impact, action_impact.decisions(wh), settings,
@@ -259,8 +217,9 @@ def run_cycles(wh: Warehouse, as_of: datetime, cycles: int, *, cycle_days: int =
         when = as_of + timedelta(days=k * cycle_days)
         actions, learned, used, _ = _decide(frame, wh, when, consents, inputs, settings,
                                             feedback, impact)
-        actions, decided = hold_out(actions, salt, holdout_settings, used,
-                                    action_impact.decisions(wh), feedback)
+        actions, decided = holdout.hold_out_exploring(
+            actions, salt, holdout_settings, used, action_impact.decisions(wh),
+            min_held_out=feedback.min_held_out, explore_share=feedback.explore_share)
         run = Run(wh, when, {"simulated_cycle": k})
         holdout.record(wh, decided, run_id=run.run_id, decided=when)
         counts = decided.groupby("action")["held_out"].agg(["size", "sum"])

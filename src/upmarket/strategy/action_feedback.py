@@ -37,8 +37,9 @@ cycle the actions read together are tested as one family:
    says. Neither: while fewer than `min_held_out` customers were held out of it, the action is
    *exploring*: the defaults (moved by what little was measured) stand, and its new customers
    are held out at the share that brings its control group to `min_held_out`, up to
-   `explore_share` (`demo.action_loop.hold_out`), so a rarely chosen action is measured as
-   soon as a frequent one instead of never; once `min_held_out` are held out, it is switched
+   `explore_share` (`activation.holdout.hold_out_exploring`, which the simulated cycles of
+   `demo.action_loop` use), so a rarely chosen action is measured as soon as a frequent one
+   instead of never; once `min_held_out` are held out, it is switched
    off if its posterior probability of raising conversion, Φ(p̂/sd), is below
    `min_confidence` (0.95: its 90 % posterior interval no longer lies above zero).
 
