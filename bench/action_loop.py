@@ -1,19 +1,23 @@
 """Action impact at the default 10 % holdout: the simulated learning loop (`demo.action_loop`)
-on the btyd demo world, measured with and without variance reduction, against the world's
-true effects (`demo.world.truth_action_effect`).
+on the btyd demo world, every action type offered (upsell and bundles from the pipeline's
+premium propensity, recommendations and association rules), against the world's true effects
+(`demo.world.truth_action_effect`).
 
 Each replicate is a world (its own random stream) with its own holdout salt, run for
 `CYCLES` 30-day decide → respond → measure cycles with 10 % of every action type and tier held
-out, twice on identical worlds: once measured as before (a plain difference of means per
-tier, tiers post-stratified, no pooling) and once as now (CUPED on each customer's pre-decision
-conversion, revenue and orders, Deng et al. 2013; tiers with fewer than 30 held-out customers
-pooled). Reported, over all replicates and measured action types:
+out, twice on identical worlds, both measured with CUPED (Deng et al. 2013, small tiers
+pooled): *before*, the posterior rule alone (`strategy.action_feedback`, rule ``posterior``:
+switched off once 100 are held out and P(effect > 0) < 0.95; until then the defaults stand)
+with every action at the default share from its first decision; *after*, the sequential rule
+(always-valid mixture SPRT, Johari et al. 2017, Holm over the actions read together) with
+exploring (a rare action's new customers held out until 100 are,
+`activation.holdout.hold_out_exploring`). Reported, over all replicates and per action type,
+with 95 % Wilson intervals over the replicates:
 
 * **coverage** — share of the 95 % intervals (all tiers) that hold the true effect;
-* **decided correctly** — share of measured action types the loop leaves on when they truly
-  help and turns off when they truly do nothing or harm (off: its learned response scale is
-  0, whether switched off or measured at or below zero, `strategy.action_feedback`);
-* the mean variance reduction and the mean interval width.
+* **decided correctly** — the loop leaves an action on when it truly helps and turns it off
+  (learned response scale 0) when it truly does nothing or harms;
+* **still chosen next** — share of replicates in which the loop would still choose it.
 
 Not a speed benchmark: ``customers`` is ignored (the world's size is fixed here so the section
 is comparable from run to run); ``--quick`` runs fewer replicates.
@@ -30,7 +34,8 @@ import pandas as pd
 from . import command, machine_info, today, update_section
 
 NAME = "action_loop"
-DESCRIPTION = "action impact at a 10 % holdout: coverage and on/off decisions, before vs after CUPED"
+DESCRIPTION = ("action impact at a 10 % holdout: coverage and on/off decisions per action type, "
+               "before vs after exploring and the sequential rule")
 
 CUSTOMERS = 3_000
 YEARS = 1.0
@@ -41,13 +46,18 @@ QUICK_REPLICATES = 3
 
 
 def variants():
+    """(impact settings, feedback settings) of each way compared: before, the posterior rule
+    at the default share from the first decision; after, the sequential rule with exploring."""
+    from upmarket.strategy.action_feedback import FeedbackSettings
     from upmarket.strategy.action_impact import ImpactSettings
 
-    return {"before (difference of means)": ImpactSettings(cuped=False, min_held_out=0),
-            "after (CUPED, small tiers pooled)": ImpactSettings()}
+    return {"before (posterior rule, 10 % from the start)":
+            (ImpactSettings(), FeedbackSettings(rule="posterior", explore_share=0.0)),
+            "after (explore to 100 held out, always-valid tests, Holm)":
+            (ImpactSettings(), FeedbackSettings())}
 
 
-def replicate(k: int, impact) -> pd.DataFrame:
+def replicate(k: int, way) -> pd.DataFrame:
     """One world and salt, one way of measuring: per measured action type (all tiers) the
     truth, the interval, whether it covers, and whether the on/off decision is right."""
     from upmarket.activation.holdout import HoldoutSettings
@@ -64,7 +74,7 @@ def replicate(k: int, impact) -> pd.DataFrame:
                                                 "created": [pd.Timestamp("2025-01-01")]}))
         report = action_loop.run_cycles(wh, cfg.as_of, CYCLES,
                                         holdout_settings=HoldoutSettings(share=SHARE),
-                                        random_state=k, impact=impact)
+                                        random_state=k, impact=way[0], feedback=way[1])
         wh.close()
     t = report.against_truth()
     e = report.effects[report.effects["tier"] == "all"].set_index("action")
@@ -75,16 +85,17 @@ def replicate(k: int, impact) -> pd.DataFrame:
     scale = report.learned.set_index("action")["response_scale"]
     truth = truth_action_effect().set_index("action")["incremental_conversion"]
     t["off"] = t["action"].map(scale) <= 0
+    t["chosen"] = t["action"].map(report.next_choice).fillna(0) > 0
     t["correct"] = t["off"] == (t["action"].map(truth) <= 0)
     return t.assign(replicate=k)
 
 
 def study(replicates: int) -> tuple[pd.DataFrame, dict[str, float]]:
     rows, cpu = [], {}
-    for name, impact in variants().items():
+    for name, way in variants().items():
         t0 = time.process_time()
         for k in range(replicates):
-            rows.append(replicate(k, impact).assign(variant=name))
+            rows.append(replicate(k, way).assign(variant=name))
         cpu[name] = time.process_time() - t0
     return pd.concat(rows, ignore_index=True), cpu
 
@@ -102,16 +113,28 @@ def table(found: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _share(x: pd.Series) -> str:
+    """A share with its 95 % Wilson interval (Wilson 1927, JASA 22:209–212)."""
+    n, k = len(x), float(x.sum())
+    if n == 0:
+        return "—"
+    z = 1.959964
+    mid = (k + z * z / 2) / (n + z * z)
+    half = z * np.sqrt(k * (n - k) / n + z * z / 4) / (n + z * z)
+    return f"{k / n:.0%} [{max(mid - half, 0):.0%}, {min(mid + half, 1):.0%}]"
+
+
 def per_action(found: pd.DataFrame) -> list[str]:
-    lines = ["| action | truth | held out (mean) | coverage before → after | decided correctly "
-             "before → after | variance reduction after |", "|---|---:|---:|---:|---:|---:|"]
-    before, after = list(variants())
+    lines = ["| action | truth | way | measured in | held out (mean) | coverage [95 %] | "
+             "decided correctly [95 %] | still chosen next |",
+             "|---|---:|---|---:|---:|---:|---:|---:|"]
     for action, g in found.groupby("action"):
-        b, a = g[g["variant"] == before], g[g["variant"] == after]
-        lines.append(f"| {action} | {100 * g['truth'].iloc[0]:+.0f} pt | "
-                     f"{a['n_held_out'].mean():.0f} | {b['covered'].mean():.0%} → "
-                     f"{a['covered'].mean():.0%} | {b['correct'].mean():.0%} → "
-                     f"{a['correct'].mean():.0%} | {a['variance_reduction'].mean():.1%} |")
+        for i, (name, v) in enumerate(g.groupby("variant", sort=False)):
+            lines.append(f"| {action if i == 0 else ''} | "
+                         f"{(f'{100 * g.truth.iloc[0]:+.0f} pt') if i == 0 else ''} | "
+                         f"{name.split(' (')[0]} | {len(v)} | {v['n_held_out'].mean():.0f} | "
+                         f"{_share(v['covered'])} | {_share(v['correct'])} | "
+                         f"{_share(v['chosen'])} |")
     return lines
 
 

@@ -2096,6 +2096,15 @@ LABELS: dict[str, dict[str, str]] = {
                             "zh-CN": "沿用默认值（对照组人数尚少）"},
     "impact.status.switched_off": {"en": "switched off: not shown to help",
                                    "zh-CN": "已停用：未证明有效"},
+    "impact.status.exploring": {"en": "exploring: too few held out to judge yet (response × "
+                                      "{scale})",
+                                "zh-CN": "探索中：对照组人数尚不足以判断（响应率 × {scale}）"},
+    "impact.status.shown_to_help": {"en": "shown to help (always-valid test, Holm): response × "
+                                          "{scale}",
+                                    "zh-CN": "已证明有效（随时有效检验，Holm校正）：响应率 × {scale}"},
+    "impact.status.shown_to_harm": {"en": "switched off: shown to lower conversion "
+                                          "(always-valid test, Holm)",
+                                    "zh-CN": "已停用：已证明降低转化（随时有效检验，Holm校正）"},
     "report.section.mix_model": {"en": "Marketing mix and budget",
                                  "zh-CN": "营销组合与预算"},
     "report.section.action_impact": {"en": "What the actions changed",

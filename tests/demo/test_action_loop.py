@@ -4,8 +4,10 @@ incremental conversion of at least 80 % of the measured types lies within its in
 `truth_action_effect`, and the actions that truly do nothing or harm are no longer chosen.
 
 A small world (3 000 customers, one year) written straight into the warehouse, four 30-day
-cycles with a 30 % control group: at the default 10 % a world this small holds too few
-customers out of each action to tell "nothing" from "a little" within four cycles."""
+cycles at the default 10 % control group: an action is explored (a larger share of its new
+customers held out until 100 are) before it is judged, so rarely chosen actions are measured
+too; upsell and bundles are offered from the pipeline's premium propensity, recommendations and
+association rules."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import pytest
 from upmarket.activation.holdout import HoldoutSettings
 from upmarket.demo import action_loop
 from upmarket.demo.world import WorldConfig, generate_world, truth_action_effect
+from upmarket.strategy import action_impact
 from upmarket.warehouse import connect
 
 CFG = WorldConfig(customers=3000, years=1.0)
@@ -28,8 +31,7 @@ def loop(tmp_path_factory):
     # a fixed salt makes the control groups, and so the test, reproducible
     wh.insert("holdout_salt", pd.DataFrame({"salt": ["loop-test"],
                                             "created": [pd.Timestamp("2025-01-01")]}))
-    report = action_loop.run_cycles(wh, CFG.as_of, 4,
-                                    holdout_settings=HoldoutSettings(share=0.3))
+    report = action_loop.run_cycles(wh, CFG.as_of, 4, holdout_settings=HoldoutSettings())
     yield wh, report
     wh.close()
 
@@ -61,5 +63,28 @@ def test_measured_effects_cover_the_truth_and_useless_actions_stop(loop):
     assert all(report.next_choice[a] == 0 for a in useless)
     assert sum(report.next_choice[a] for a in truth.index if truth[a] > 0) > 100
     learned = report.learned.set_index("action")
-    assert set(learned.loc[[a for a in useless if a in learned.index], "status"]) == \
-        {"switched_off"}
+    useless = [a for a in useless if a in learned.index]
+    assert (learned.loc[useless, "response_scale"] == 0).all()
+    assert set(learned.loc[useless, "status"]) <= {"switched_off", "shown_to_harm", "exploring"}
+
+
+def test_upsell_and_bundles_are_offered_and_measured(loop):
+    _, report = loop
+    first = report.cycles[0]
+    assert first["actions"].get("upsell", 0) > 0 and first["actions"].get("bundle", 0) > 0
+    assert {"upsell", "bundle"} <= set(report.against_truth()["action"])
+
+
+def test_rare_actions_are_explored_and_groups_never_change(loop):
+    wh, report = loop
+    d = action_impact.decisions(wh)
+    # a customer's group and share for an action are those of their first decision of it
+    per = d.groupby(["action", "customer_id"]).agg(groups=("held_out", "nunique"),
+                                                   shares=("holdout_share", "nunique"))
+    assert (per["groups"] == 1).all() and (per["shares"] == 1).all()
+    # every action decided in the first cycle was explored: more than the default 10 % of
+    # its customers held out, toward 100
+    first = report.cycles[0]
+    for action, n in first["actions"].items():
+        held = first["held_out"][action]
+        assert held >= min(0.8 * 100, 0.35 * n), (action, held, n)

@@ -143,6 +143,51 @@ def hold_out_actions(actions: pd.DataFrame, salt_value: str,
     return acts, decisions.reset_index(drop=True)
 
 
+def hold_out_exploring(actions: pd.DataFrame, salt_value: str, settings: HoldoutSettings,
+                       learned: pd.DataFrame, past: pd.DataFrame, *, min_held_out: int = 100,
+                       explore_share: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`hold_out_actions` with exploring: an action never measured, or still ``exploring``
+    (`learned`, from `strategy.action_feedback.learn`), holds out of the customers decided for
+    it the first time the share that brings its control group to `min_held_out` (at least the
+    tier's share, at most `explore_share`; a tier whose share is 0 stays at 0), and a customer
+    already decided for an action (`past`: recorded decisions) keeps the share of their first
+    decision of it, so nobody's group changes when the exploring ends or the policy's share is
+    edited (the measurement takes the shares as strata, `strategy.action_impact`)."""
+    settled = set(learned.loc[learned["status"] != "exploring", "action"]) if len(learned) \
+        else set()
+    contact = actions["action"] != "no_contact"
+    a = actions.loc[contact]
+    base = a["tier"].map(settings.share_for).to_numpy(float)
+    share = base.copy()
+    key = pd.MultiIndex.from_arrays([a["action"], a["customer_id"].astype(str)])
+    if len(past):
+        first = past.sort_values("decided", kind="stable").drop_duplicates(
+            ["action", "customer_id"]).set_index(["action", "customer_id"])
+        seen = key.isin(first.index)
+        held = first[first["held_out"].astype(bool)].groupby(level="action").size()
+        # a tier the policy now serves in full (share 0) is served in full, whatever before
+        share = np.where(seen & (base > 0), first["holdout_share"].reindex(key).to_numpy(float),
+                         share)
+    else:
+        seen, held = np.zeros(len(a), bool), pd.Series(dtype=int)
+    if explore_share > 0:
+        acts = a["action"].to_numpy(object)
+        for action in set(acts) - settled:
+            new = (acts == action) & ~seen & (share > 0)
+            need = (min_held_out - int(held.get(action, 0))) / max(int(new.sum()), 1)
+            share[new] = np.clip(need, share[new], explore_share)
+    parts = [actions.loc[~contact].assign(decided_action="no_contact", held_out=False)]
+    decided = []
+    for value in np.unique(share):
+        acts_v, d = hold_out_actions(a[share == value], salt_value,
+                                     HoldoutSettings(share=float(value)))
+        parts.append(acts_v)
+        decided.append(d)
+    out = pd.concat(parts).loc[actions.index]
+    return out, (pd.concat(decided, ignore_index=True) if decided else
+                 hold_out_actions(a, salt_value, settings)[1])
+
+
 def record(wh: Warehouse, decisions: pd.DataFrame, *, run_id: str, decided: datetime,
            source: str | None = None) -> int:
     """Append `decisions` (customer_id, tier, action, held_out, holdout_share; optionally

@@ -18,9 +18,11 @@ Each cycle, at its decision date:
 3. **measure** — the next cycle's decision reads them through the same code a real run uses.
 
 The customers' features and value model are computed once, at the world's as-of (the
-pipeline's own `snapshot`): each cycle changes what they are offered, not who they are, which
-keeps a cycle to a second or two. The decision inputs the world does not model (premium
-propensity, recommendations, bundles) are left out, so upsell and bundles are not offered here.
+pipeline's own `snapshot`), and so are the product inputs the pipeline gives the next best
+action (`product_inputs`: premium propensity from `models.propensity`, the upsell and
+cross-sell picks of the recommender, bundles from association rules): each cycle changes what
+they are offered, not who they are, which keeps a cycle to a second or two. Every action type
+the world has a true effect for can therefore be chosen, measured and switched off.
 """
 
 from __future__ import annotations
@@ -89,20 +91,81 @@ def decision_frame(wh: Warehouse, as_of: datetime) -> pd.DataFrame:
     return frame
 
 
+def product_inputs(wh: Warehouse, as_of: datetime, frame: pd.DataFrame,
+                   horizon_days: int = 180) -> dict:
+    """What `pipeline.stage_premium` and `pipeline.stage_actions` give the next best action,
+    built from the same functions at `as_of`: `frame` gains `premium_propensity` (None for a
+    customer who already buys premium, as in the run), and the result holds `products` (the
+    catalogue with its price ladder), `upsell`, `cross_sell` and `bundles`."""
+    from upmarket.features import premium
+    from upmarket.features.orders import purchases_until
+    from upmarket.models import propensity
+    from upmarket.models.basket import association_rules, best_bundles
+    from upmarket.models.recommend import TunedHybrid
+    from upmarket.pipeline import FEATURE_TABLES
+
+    tables = {n: wh.table(n) for n in FEATURE_TABLES}
+    orders, products = tables["orders"], tables["products"]
+    try:
+        _, now, _ = propensity.fit_at(tables, as_of, horizon_days=horizon_days)
+    except propensity.NoTrainingWindow:
+        now = pd.DataFrame(columns=["customer_id", "premium_propensity"])
+    if "bought_premium" in now:
+        now.loc[now["bought_premium"] == 1, "premium_propensity"] = np.nan
+    scored = now.set_index("customer_id")
+    ids = frame["customer_id"].astype(str)
+    for col in ("premium_propensity", "peer_upgrade_rate", "current_tier", "main_category",
+                "months_since_last"):
+        if col in scored:
+            frame[col] = ids.map(scored[col])
+    lines = purchases_until(orders, as_of).select(
+        "customer_id", "order_id", "sku", "ts", "amount").to_pandas()
+    ladder_expr = premium.price_ladder(products, orders)
+    ladder = ladder_expr.to_pandas()
+    tiered = products.to_pandas().drop(columns=["price_tier", "category", "price"],
+                                       errors="ignore").merge(
+        ladder[["sku", "category", "price_tier", "price", "tier_rank"]], on="sku", how="right")
+    recs = TunedHybrid().fit(lines, tiered).recommend(ids, n=20)
+    reached = premium.tier_reached(orders, ladder_expr, as_of).to_pandas()
+    prem = tiered[tiered["tier_rank"] == 2]
+    buyers = lines[lines["sku"].isin(set(prem["sku"]))].groupby("sku")["customer_id"].nunique()
+    bestsellers = prem.assign(buyers=prem["sku"].map(buyers).fillna(0)).sort_values(
+        ["category", "buyers", "sku"], ascending=[True, False, True])[["category", "sku"]]
+    main = frame[["customer_id", "main_category"]] if "main_category" in frame else \
+        pd.DataFrame(columns=["customer_id", "main_category"])
+    upsell, cross = nba.product_candidates(recs, ladder, reached, main, bestsellers)
+    bundles = best_bundles(lines[["customer_id", "sku"]], association_rules(lines))
+    return {"products": tiered, "upsell": upsell, "cross_sell": cross, "bundles": bundles}
+
+
 def respond(frame: pd.DataFrame, actions: pd.DataFrame, start: datetime, days: int,
-            rng: np.random.Generator, settings: nba.NbaSettings, cycle: int) -> pd.DataFrame:
+            rng: np.random.Generator, settings: nba.NbaSettings, cycle: int,
+            products: pd.DataFrame | None = None) -> pd.DataFrame:
     """The orders the customers of `frame` place in ``[start, start + days)`` given `actions`
-    (with `held_out`): baseline chance plus the true effect of a treated customer's action."""
+    (with `held_out`, and `sku`, the product the action suggests): baseline chance plus the
+    true effect of a treated customer's action; an order the action added is of its product
+    (`products`: sku, price)."""
     a = actions.set_index("customer_id").reindex(frame["customer_id"].astype(str))
     rate = frame["expected_purchases_90d"].fillna(0.0).clip(lower=0).to_numpy(float) * days / 90
     # nobody's chance is below `BASELINE_FLOOR` (a gift, an odd need), so an action that puts
     # people off lowers it by its full true effect rather than hitting zero
     p = np.maximum(1 - np.exp(-rate), BASELINE_FLOOR)
     acted = a["action"].fillna("no_contact").to_numpy(object)
-    p = np.clip(p + np.array([TRUE_ACTION_EFFECTS.get(x, 0.0) for x in acted]), 0, 1)
-    buy = rng.uniform(size=len(p)) < p
+    effect = np.array([TRUE_ACTION_EFFECTS.get(x, 0.0) for x in acted])
+    base = p
+    p = np.clip(p + effect, 0, 1)
+    u = rng.uniform(size=len(p))
+    buy = u < p
     value = frame["expected_order_value"].fillna(frame["monetary"]).fillna(50.0).clip(lower=1)
     amount = value.to_numpy(float) * rng.gamma(4.0, 0.25, len(p))
+    # the orders an action added (drawn above the customer's own chance) are of the product
+    # it suggested (an upsell's premium product, a bundle's other half) at its price
+    sku = a["sku"].to_numpy(object) if "sku" in a else np.full(len(p), None, dtype=object)
+    added = buy & (u >= base) & (effect > 0) & pd.notna(sku)
+    if products is not None and added.any():
+        price = pd.Series(sku[added]).map(products.drop_duplicates("sku").set_index("sku")["price"])
+        amount[added] = np.where(price.notna(), price.to_numpy(float), amount[added])
+    sku = np.where(added, sku, None)
     discount = np.zeros(len(p))
     for act, offer in settings.offers.items():
         mask = acted == act
@@ -113,17 +176,17 @@ def respond(frame: pd.DataFrame, actions: pd.DataFrame, start: datetime, days: i
     paid = np.round(np.maximum(amount[buy] - discount[buy], 0.0), 2)
     return pd.DataFrame({
         "order_id": [f"LOOP{cycle:03d}-{i:06d}" for i in range(len(ids))], "line_no": 0,
-        "customer_id": ids, "ts": ts.floor("s"), "quantity": 1.0, "unit_price": paid,
+        "customer_id": ids, "ts": ts.floor("s"), "sku": sku[buy], "quantity": 1.0,
+        "unit_price": paid,
         "amount": paid, "discount": np.round(discount[buy], 2), "status": "paid",
         "line_kind": "product", "channel": "online"})
 
 
-def _decide(frame, wh, when, consents, products, cross, settings, feedback, impact_settings):
+def _decide(frame, wh, when, consents, inputs, settings, feedback, impact_settings):
     impact = action_impact.measure(wh, when, impact_settings)
     learned, used = action_feedback.learn(impact, action_impact.decisions(wh), settings,
                                           feedback)
-    actions = nba.next_best_actions(frame, products=products, cross_sell=cross,
-                                    consents=consents, settings=learned)
+    actions = nba.next_best_actions(frame, consents=consents, settings=learned, **inputs)
     return actions, learned, used, impact
 
 
@@ -144,12 +207,7 @@ def run_cycles(wh: Warehouse, as_of: datetime, cycles: int, *, cycle_days: int =
     rng = np.random.default_rng(random_state)
     frame = decision_frame(wh, as_of)
     consents = engagement.consents_in_force(wh.table("consents"), as_of).to_pandas()
-    products = wh.table("products").to_pandas()
-    o = wh.table("orders")
-    o = o.filter(o.sku.notnull())
-    top = o.group_by("sku").aggregate(n=o.count()).to_pandas()
-    best = str(top.sort_values(["n", "sku"], ascending=[False, True])["sku"].iloc[0])
-    cross = pd.DataFrame({"customer_id": frame["customer_id"].astype(str), "sku": best})
+    inputs = product_inputs(wh, as_of, frame)
     salt = holdout.salt(wh)
     impact = impact or action_impact.ImpactSettings(window_days=cycle_days)
     report = LoopReport()
@@ -157,9 +215,11 @@ def run_cycles(wh: Warehouse, as_of: datetime, cycles: int, *, cycle_days: int =
         if on_cycle:
             on_cycle(k, cycles)
         when = as_of + timedelta(days=k * cycle_days)
-        actions, learned, _, _ = _decide(frame, wh, when, consents, products, cross, settings,
-                                         feedback, impact)
-        actions, decided = holdout.hold_out_actions(actions, salt, holdout_settings)
+        actions, learned, used, _ = _decide(frame, wh, when, consents, inputs, settings,
+                                            feedback, impact)
+        actions, decided = holdout.hold_out_exploring(
+            actions, salt, holdout_settings, used, action_impact.decisions(wh),
+            min_held_out=feedback.min_held_out, explore_share=feedback.explore_share)
         run = Run(wh, when, {"simulated_cycle": k})
         holdout.record(wh, decided, run_id=run.run_id, decided=when)
         counts = decided.groupby("action")["held_out"].agg(["size", "sum"])
@@ -168,11 +228,11 @@ def run_cycles(wh: Warehouse, as_of: datetime, cycles: int, *, cycle_days: int =
             "actions": {a: int(r["size"]) for a, r in counts.iterrows()},
             "held_out": {a: int(r["sum"]) for a, r in counts.iterrows()}})
         wh.insert(RUNS.name, pd.DataFrame([run._row(SIMULATED, {"cycle": k + 1})]))
-        orders = respond(frame, actions, when, cycle_days, rng, learned, k)
+        orders = respond(frame, actions, when, cycle_days, rng, learned, k, inputs["products"])
         if len(orders):
             wh.insert("orders", orders)
     end = as_of + timedelta(days=cycles * cycle_days)
-    actions, _, used, impact = _decide(frame, wh, end, consents, products, cross, settings,
+    actions, _, used, impact = _decide(frame, wh, end, consents, inputs, settings,
                                        feedback, impact)
     report.effects, report.learned = impact, used
     counts = actions["action"].value_counts()

@@ -163,6 +163,11 @@ def _stratum(g: pd.DataFrame, cuped: bool, by_tier: bool = False) -> dict:
         if by_tier:
             tiers = g["tier"].astype(str).to_numpy()
             cols += [(tiers == t).astype(float) for t in sorted(set(tiers))[1:]]
+        if "holdout_share" in g:
+            # customers first decided under different shares (an action explored with a
+            # larger control group, then measured at the default) are strata of their own
+            shares = g["holdout_share"].astype(float).to_numpy()
+            cols += [(shares == v).astype(float) for v in sorted(set(shares))[1:]]
         x = np.column_stack(cols) if cols else None
         if x is not None and not np.isfinite(x).all():
             x = None
@@ -182,7 +187,7 @@ def _per_customer(measured: pd.DataFrame) -> pd.DataFrame:
     # decision, which no treatment of this action can have moved
     if "decided" in measured:
         measured = measured.sort_values("decided", kind="stable")
-    pre = {c: (c, "first") for c in PRE if c in measured}
+    pre = {c: (c, "first") for c in (*PRE, "holdout_share") if c in measured}
     return measured.groupby(["action", "tier", "customer_id"], as_index=False, sort=False).agg(
         held_out=("held_out", "first"), **{m: (m, "mean") for m in METRICS}, **pre)
 
