@@ -135,3 +135,17 @@ def test_best_bundle_skips_owned_consequents():
     best = best_bundles(owned, rules).set_index("customer_id")
     assert best.loc["x", "consequent"] == "c" and best.loc["x", "antecedent"] == "b"
     assert best.loc["y", "consequent"] == "b"
+
+
+def test_best_bundles_are_the_same_in_batches(shops):
+    small, _ = shops
+    rules = association_rules(small)
+    rng = np.random.default_rng(3)
+    owned = small.assign(customer_id=rng.integers(0, 3_000, len(small)).astype(str))
+    whole = best_bundles(owned, rules, batch_customers=10**9)
+    batched = best_bundles(owned, rules, batch_customers=7)
+    assert len(whole) > 1_000
+    pd.testing.assert_frame_equal(whole, batched)
+    # never a product the customer already has
+    has = set(zip(owned["customer_id"], owned["sku"]))
+    assert not any((c, s) in has for c, s in zip(batched["customer_id"], batched["consequent"]))

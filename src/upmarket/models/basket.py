@@ -151,21 +151,38 @@ def holdout_check(rules: pd.DataFrame, later: pd.DataFrame, *, level: float = 0.
             "rules_above_base": float((obs[seen] > exp[seen]).mean())}
 
 
-def best_bundles(owned: pd.DataFrame, rules: pd.DataFrame) -> pd.DataFrame:
+def best_bundles(owned: pd.DataFrame, rules: pd.DataFrame, *,
+                 batch_customers: int = 20_000) -> pd.DataFrame:
     """For each customer, the most confident rule whose antecedent they bought and whose
     consequent they have not: customer_id, antecedent, consequent, confidence, lift.
 
-    `owned` has customer_id and sku (one row per product a customer bought)."""
+    `owned` has customer_id and sku (one row per product a customer bought). Customers are
+    matched to rules `batch_customers` at a time: every (owned product, rule) candidate is a
+    row, up to `max_rules_per_item` per product owned, so doing all customers at once would
+    hold tens of millions of rows in a big shop."""
+    cols = ["customer_id", "antecedent", "consequent", "confidence", "lift"]
     if rules.empty or owned.empty:
-        return pd.DataFrame(columns=["customer_id", "antecedent", "consequent", "confidence",
-                                     "lift"])
+        return pd.DataFrame(columns=cols)
     own = owned[["customer_id", "sku"]].astype(str).drop_duplicates()
-    cand = own.merge(rules, left_on="sku", right_on="antecedent")
-    has = pd.MultiIndex.from_frame(own)
-    already = pd.MultiIndex.from_arrays([cand["customer_id"], cand["consequent"]]).isin(has)
-    cand = cand[~already]
-    cand = cand.sort_values(["customer_id", "confidence", "lift", "consequent"],
-                            ascending=[True, False, False, True], kind="stable")
-    best = cand.drop_duplicates("customer_id")
-    return best[["customer_id", "antecedent", "consequent", "confidence", "lift"]] \
-        .reset_index(drop=True)
+    r = rules[["antecedent", "consequent", "confidence", "lift"]].copy()
+    r[["antecedent", "consequent"]] = r[["antecedent", "consequent"]].astype(str)
+    own = own[own["sku"].isin(set(r["antecedent"]))].sort_values("customer_id", kind="stable")
+    owned_all = owned[["customer_id", "sku"]].astype(str)
+    starts = np.flatnonzero(np.r_[True, own["customer_id"].to_numpy()[1:]
+                                  != own["customer_id"].to_numpy()[:-1]])
+    out = []
+    for lo in range(0, len(starts), batch_customers):
+        a = starts[lo]
+        b = starts[lo + batch_customers] if lo + batch_customers < len(starts) else len(own)
+        part = own.iloc[a:b]
+        cand = part.merge(r, left_on="sku", right_on="antecedent")
+        mine = owned_all[owned_all["customer_id"].isin(set(part["customer_id"]))]
+        has = pd.MultiIndex.from_frame(mine)
+        already = pd.MultiIndex.from_arrays([cand["customer_id"], cand["consequent"]]).isin(has)
+        cand = cand[~already]
+        cand = cand.sort_values(["customer_id", "confidence", "lift", "consequent"],
+                                ascending=[True, False, False, True], kind="stable")
+        out.append(cand.drop_duplicates("customer_id")[cols])
+    if not out:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(out, ignore_index=True)
