@@ -204,8 +204,9 @@ def run(customers: int, quick: bool) -> None:
             url, _, _ = _world(folder, n)
             r = measure(url)
             load = max(load, os.getloadavg()[0])
-            print(f"  {n:,} customers: Ibis {r['ibis']['wall']:.2f} s (CPU {r['ibis']['cpu']:.2f} s),"
-                  f" floor {r['floor']['wall']:.2f} s (CPU {r['floor']['cpu']:.2f} s)", flush=True)
+            i, f = r["ibis"], r["floor"]
+            print(f"  {n:,} customers: Ibis {i['wall']:.2f} s (CPU {i['cpu']:.2f} s), "
+                  f"floor {f['wall']:.2f} s (CPU {f['cpu']:.2f} s)", flush=True)
             rows.append((n, r))
     finally:
         if not keep:
