@@ -36,6 +36,8 @@ BENCHMARKS: dict[str, str] = {
     "startup": "bench.startup",
     "action_loop": "bench.action_loop",
     "pipeline_scale": "bench.pipeline_scale",
+    "basket_rules": "bench.basket_rules",
+    "feature_floor": "bench.feature_floor",
 }
 
 _HEADER = """# Benchmarks

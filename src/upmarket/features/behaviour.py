@@ -39,14 +39,15 @@ def behaviour(
     """
     w = timedelta(days=window_days)
     lines = purchases_until(orders, as_of)
-    recent = _between(lines, "ts", as_of - w, as_of)
-    previous = _between(lines, "ts", as_of - 2 * w, as_of - w)
-    r = recent.group_by("customer_id").aggregate(orders_recent=recent.order_id.nunique())
-    p = previous.group_by("customer_id").aggregate(orders_previous=previous.order_id.nunique())
-
     prod = products.select("sku", "category", "price_tier")
     enriched = lines.left_join(prod, lines.sku == prod.sku)
+    # the two windows are counted in the same pass over the lines (lines are all before
+    # as_of already)
+    recent = enriched.ts >= ibis.literal(as_of - w)
+    previous = (enriched.ts >= ibis.literal(as_of - 2 * w)) & ~recent
     base = enriched.group_by("customer_id").aggregate(
+        orders_recent=enriched.order_id.nunique(where=recent),
+        orders_previous=enriched.order_id.nunique(where=previous),
         first_ts=enriched.ts.min(),
         gross=(enriched.amount + enriched.discount.fill_null(0.0)).sum(),
         discount_total=enriched.discount.fill_null(0.0).sum(),
@@ -61,9 +62,7 @@ def behaviour(
     t = t.filter(t.kind == "complaint")
     c = t.group_by("customer_id").aggregate(complaints_180d=t.count())
 
-    j = base.left_join(r, "customer_id").drop("customer_id_right")
-    j = j.left_join(p, "customer_id").drop("customer_id_right")
-    j = j.left_join(c, "customer_id").drop("customer_id_right")
+    j = base.left_join(c, "customer_id").drop("customer_id_right")
     rec = j.orders_recent.fill_null(0).cast("float64")
     prev = j.orders_previous.fill_null(0).cast("float64")
     return j.select(

@@ -49,12 +49,12 @@ def btyd_summary(
         raise ValueError(f"unit must be one of {sorted(UNIT_DAYS)}, not {unit!r}")
     per = UNIT_DAYS[unit]
     tx = transactions(orders, as_of)
-    first = tx.group_by("customer_id").aggregate(
-        first_day=tx.day.min(), last_day=tx.day.max(), n=tx.count(), total=tx.spend.sum()
+    # the first day's spend is an arg-min in the same aggregation (days are unique per
+    # customer), not a join of the transactions back onto their first day: one pass, not two
+    s = tx.group_by("customer_id").aggregate(
+        first_day=tx.day.min(), last_day=tx.day.max(), n=tx.count(), total=tx.spend.sum(),
+        first_spend=tx.spend.argmin(tx.day),
     )
-    first_spend = tx.join(first, [tx.customer_id == first.customer_id, tx.day == first.first_day]) \
-        .select(customer_id=tx.customer_id, first_spend=tx.spend)
-    s = first.join(first_spend, "customer_id")
     end = ibis.literal(as_of - timedelta(days=1)).cast("timestamp")
     out = s.select(
         customer_id=s.customer_id,

@@ -11,7 +11,7 @@ from upmarket.features.behaviour import behaviour, latest_nps
 from upmarket.features.btyd import UNIT_DAYS, btyd_summary
 from upmarket.features.orders import (customer_summary, days_between, lines_until,
                                      purchases_until)
-from upmarket.features.rfm import rfm_scores
+from upmarket.features.rfm import inputs_from_summary, scores_from_inputs
 
 
 def margins(orders: ibis.Table, products: ibis.Table, as_of: datetime) -> ibis.Table:
@@ -34,7 +34,7 @@ def customer_features(tables: dict[str, ibis.Table], as_of: datetime, *, unit: s
     s = customer_summary(orders, as_of)
     b = btyd_summary(orders, as_of, unit=unit).select(
         "customer_id", "frequency", "recency", "T", "monetary")
-    r = rfm_scores(orders, as_of, bins=rfm_bins).select(
+    r = scores_from_inputs(inputs_from_summary(s), bins=rfm_bins).select(
         "customer_id", "r_score", "f_score", "m_score", "rfm_cell")
     h = behaviour(orders, tables["products"], tables["service_tickets"], as_of)
     m = margins(orders, tables["products"], as_of).select("customer_id", "margin", "margin_rate")

@@ -17,7 +17,11 @@ from upmarket.features.orders import customer_summary
 
 def rfm_inputs(orders: ibis.Table, as_of: datetime) -> ibis.Table:
     """recency_days, frequency (orders) and monetary (net revenue) per customer."""
-    s = customer_summary(orders, as_of)
+    return inputs_from_summary(customer_summary(orders, as_of))
+
+
+def inputs_from_summary(s: ibis.Table) -> ibis.Table:
+    """`rfm_inputs` from a `features.orders.customer_summary` the caller already has."""
     return s.select(
         customer_id=s.customer_id,
         recency_days=s.days_since_last,
@@ -34,9 +38,13 @@ def _score(column: ibis.Column, bins: int, descending: bool = False) -> ibis.Col
 
 def rfm_scores(orders: ibis.Table, as_of: datetime, *, bins: int = 5) -> ibis.Table:
     """`r_score`, `f_score`, `m_score` in 1..bins and their concatenation `rfm_cell` ("545")."""
+    return scores_from_inputs(rfm_inputs(orders, as_of), bins=bins)
+
+
+def scores_from_inputs(x: ibis.Table, *, bins: int = 5) -> ibis.Table:
+    """`rfm_scores` of RFM inputs (`rfm_inputs`, `inputs_from_summary`)."""
     if not 2 <= bins <= 9:
         raise ValueError("RFM bins must be between 2 and 9")
-    x = rfm_inputs(orders, as_of)
     scored = x.mutate(
         r_score=_score(x.recency_days, bins, descending=True),
         f_score=_score(x.frequency_orders, bins),

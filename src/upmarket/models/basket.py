@@ -13,6 +13,25 @@ are mined. For pairs these counts are exactly one sparse product XᵀX of the or
 incidence matrix, which is why this is written here rather than with an Apriori library: the
 level-wise candidate search Apriori exists for buys nothing at length two, and a sparse matrix
 product over a 5,000-product catalogue takes well under a second.
+
+Which rules are kept must not depend on the size of the shop. Fixed floors on support or
+confidence do: as customers and the catalogue grow, each product's share of orders shrinks, so
+a fixed confidence floor that kept every real rule of a 300-product shop keeps none of a
+1,000-product one, and a fixed support fraction does the same. The thresholds here are
+scale-free instead:
+
+* **support as a count** (`min_orders`): a rule must have been seen in a few orders, whatever
+  N is — a handful of co-occurrences is as (un)convincing in a big shop as in a small one;
+* **confidence relative to the consequent's base rate** (`min_lift`): B must be at least that
+  many times as likely in an order with A as in any order — a practical effect size that means
+  the same for a niche product and a bestseller;
+* **a significance test**: the one-sided Fisher exact test of n(A, B) against the
+  hypergeometric law it follows when A and B are independent given n(A), n(B) and N (Webb 2007,
+  "Discovering significant patterns", Machine Learning 68:1–33, argues for exactly this test for
+  rules), with the false discovery rate held at `alpha` over every pair of products by the
+  Benjamini–Hochberg step-up procedure (Benjamini & Hochberg 1995). Among the rules reported,
+  the expected share that are chance co-occurrences is at most `alpha`, however many products
+  the catalogue holds.
 """
 
 from __future__ import annotations
@@ -22,60 +41,153 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy import stats
 
 from upmarket.models.recommend import DEFAULT_EXCLUDE
 
-COLUMNS = ["antecedent", "consequent", "orders_both", "support", "confidence", "lift"]
+COLUMNS = ["antecedent", "consequent", "orders_both", "support", "confidence", "lift",
+           "p_value"]
 
 
-def association_rules(lines: pd.DataFrame, *, min_orders: int = 5, min_confidence: float = 0.05,
-                      min_lift: float = 1.0, max_rules_per_item: int = 10,
+def association_rules(lines: pd.DataFrame, *, min_orders: int = 5, min_lift: float = 1.5,
+                      alpha: float = 0.05, max_rules_per_item: int = 10,
                       exclude: Sequence[str] = DEFAULT_EXCLUDE) -> pd.DataFrame:
     """Single-item rules A → B from order lines (`order_id`, `sku`; paid product lines).
 
-    Keeps rules seen in at least `min_orders` orders, with confidence ≥ `min_confidence` and
-    lift > `min_lift`, the `max_rules_per_item` most confident per antecedent; sorted by
-    antecedent, then confidence descending. Non-product codes (`exclude`) never enter a rule.
+    Keeps rules seen in at least `min_orders` orders, with lift ≥ `min_lift` and a positive
+    association significant at false discovery rate `alpha` (Fisher's exact test,
+    Benjamini–Hochberg over all product pairs; `alpha=1` switches the test off); then the
+    `max_rules_per_item` most confident per antecedent, sorted by antecedent, then confidence
+    descending. `p_value` is the test's unadjusted one-sided p-value. Non-product codes
+    (`exclude`) never enter a rule.
     """
     df = lines[["order_id", "sku"]].dropna()
     df = df[~df["sku"].astype(str).isin(set(exclude))].drop_duplicates()
     if df.empty:
         return pd.DataFrame(columns=COLUMNS)
-    orders, o = np.unique(df["order_id"].astype(str).to_numpy(), return_inverse=True)
-    items, i = np.unique(df["sku"].astype(str).to_numpy(), return_inverse=True)
+    # hashing, not sorting: a million order ids sort slowly as Python strings
+    o, orders = pd.factorize(df["order_id"].astype(str))
+    i, items = pd.factorize(df["sku"].astype(str), sort=True)
+    items = np.asarray(items, dtype=object)
     x = sp.csr_matrix((np.ones(len(df), np.float32), (o, i)), shape=(len(orders), len(items)))
-    n_item = np.asarray(x.sum(axis=0)).ravel()
-    both = (x.T @ x).tocoo()
-    keep = (both.row != both.col) & (both.data >= min_orders)
-    a, b, nab = both.row[keep], both.col[keep], both.data[keep].astype(np.int64)
+    n_item = np.asarray(x.sum(axis=0)).ravel().astype(np.int64)
+    # XᵀX is symmetric and the test is too (A → B and B → A are one hypothesis): test each
+    # unordered pair once, in the upper triangle, then read the rule both ways.
+    both = sp.triu(x.T @ x, k=1).tocoo()
+    keep = both.data >= min_orders
+    u, v, nuv = both.row[keep], both.col[keep], np.rint(both.data[keep]).astype(np.int64)
     n = len(orders)
+    # lift is symmetric, so a pair below `min_lift` yields no rule either way: it is left
+    # untested (p = 1, still counted in the family below), which also spares the exact tail
+    # sums, the slow part of the test
+    big = nuv * n >= min_lift * n_item[u] * n_item[v]
+    p_pair = np.ones(len(nuv))
+    p_pair[big] = stats.hypergeom.sf(nuv[big] - 1, n, n_item[v[big]], n_item[u[big]])
+    # the family is every pair of products, tested or not, so a bigger catalogue raises the bar
+    pairs = len(items) * (len(items) - 1) / 2
+    sig = significant(p_pair, alpha, family=max(pairs, 1.0))
+    a, b = np.concatenate([u, v]), np.concatenate([v, u])
+    nab, p = np.concatenate([nuv, nuv]), np.concatenate([p_pair, p_pair])
     conf = nab / n_item[a]
     lift = conf / (n_item[b] / n)
-    ok = (conf >= min_confidence) & (lift > min_lift)
+    ok = (lift >= min_lift) & np.concatenate([sig, sig])
     out = pd.DataFrame({"antecedent": items[a[ok]], "consequent": items[b[ok]],
                         "orders_both": nab[ok], "support": nab[ok] / n,
-                        "confidence": conf[ok], "lift": lift[ok]})
+                        "confidence": conf[ok], "lift": lift[ok], "p_value": p[ok]})
     out = out.sort_values(["antecedent", "confidence", "consequent"],
                           ascending=[True, False, True], kind="stable")
     out = out.groupby("antecedent", sort=False).head(max_rules_per_item)
     return out.reset_index(drop=True)[COLUMNS]
 
 
-def best_bundles(owned: pd.DataFrame, rules: pd.DataFrame) -> pd.DataFrame:
+def significant(p: np.ndarray, alpha: float, *, family: float) -> np.ndarray:
+    """Which of the p-values `p` the Benjamini–Hochberg step-up procedure rejects at false
+    discovery rate `alpha` in a family of `family` hypotheses (those not in `p` count as
+    untested, p = 1, and are never rejected). `alpha` ≥ 1 rejects everything."""
+    p = np.asarray(p, float)
+    if alpha >= 1:
+        return np.ones(len(p), bool)
+    q = np.sort(p)
+    passed = np.nonzero(q <= np.arange(1, len(q) + 1) * alpha / family)[0]
+    if len(passed) == 0:
+        return np.zeros(len(p), bool)
+    return p <= q[passed[-1]]
+
+
+def holdout_check(rules: pd.DataFrame, later: pd.DataFrame, *, level: float = 0.95,
+                  exclude: Sequence[str] = DEFAULT_EXCLUDE) -> dict[str, float]:
+    """Whether rules mined on earlier orders hold in `later` ones (`order_id`, `sku`).
+
+    Among later orders that contain a rule's antecedent, the consequent's observed count O is
+    compared with E = n(A) · n(B) / N, what it would be at the consequent's base rate in those
+    orders. Pooled over the rules: `observed`, `expected`, `lift` = O / E and its `level`
+    interval (exact Poisson interval on O, E taken as known: Garwood 1936), and the share of
+    rules whose own O exceeds E (`rules_above_base`, over the `rules_seen` whose antecedent
+    appears in the later orders).
+    """
+    df = later[["order_id", "sku"]].dropna()
+    df = df[~df["sku"].astype(str).isin(set(exclude))].drop_duplicates()
+    n = df["order_id"].nunique()
+    empty = {"rules": len(rules), "rules_seen": 0, "orders": n, "observed": 0.0,
+             "expected": 0.0, "lift": float("nan"), "lift_low": float("nan"),
+             "lift_high": float("nan"), "rules_above_base": float("nan")}
+    if rules.empty or n == 0:
+        return empty
+    count = df["sku"].astype(str).value_counts()
+    pairs = df.merge(df, on="order_id", suffixes=("_a", "_b"))
+    pairs = pairs[pairs["sku_a"] != pairs["sku_b"]]
+    both = pairs.groupby(["sku_a", "sku_b"]).size()
+    r = rules[["antecedent", "consequent"]].astype(str)
+    na = r["antecedent"].map(count).fillna(0).to_numpy(float)
+    nb = r["consequent"].map(count).fillna(0).to_numpy(float)
+    obs = both.reindex(pd.MultiIndex.from_frame(r)).fillna(0).to_numpy(float)
+    seen = na > 0
+    if not seen.any():
+        return empty
+    exp = na * nb / n
+    o, e = obs[seen].sum(), exp[seen].sum()
+    tail = (1 - level) / 2
+    lo = stats.chi2.ppf(tail, 2 * o) / 2 if o > 0 else 0.0
+    hi = stats.chi2.ppf(1 - tail, 2 * o + 2) / 2
+    return {"rules": len(rules), "rules_seen": int(seen.sum()), "orders": n,
+            "observed": float(o), "expected": float(e), "lift": float(o / e) if e else float("nan"),
+            "lift_low": float(lo / e) if e else float("nan"),
+            "lift_high": float(hi / e) if e else float("nan"),
+            "rules_above_base": float((obs[seen] > exp[seen]).mean())}
+
+
+def best_bundles(owned: pd.DataFrame, rules: pd.DataFrame, *,
+                 batch_customers: int = 20_000) -> pd.DataFrame:
     """For each customer, the most confident rule whose antecedent they bought and whose
     consequent they have not: customer_id, antecedent, consequent, confidence, lift.
 
-    `owned` has customer_id and sku (one row per product a customer bought)."""
+    `owned` has customer_id and sku (one row per product a customer bought). Customers are
+    matched to rules `batch_customers` at a time: every (owned product, rule) candidate is a
+    row, up to `max_rules_per_item` per product owned, so doing all customers at once would
+    hold tens of millions of rows in a big shop."""
+    cols = ["customer_id", "antecedent", "consequent", "confidence", "lift"]
     if rules.empty or owned.empty:
-        return pd.DataFrame(columns=["customer_id", "antecedent", "consequent", "confidence",
-                                     "lift"])
+        return pd.DataFrame(columns=cols)
     own = owned[["customer_id", "sku"]].astype(str).drop_duplicates()
-    cand = own.merge(rules, left_on="sku", right_on="antecedent")
-    has = pd.MultiIndex.from_frame(own)
-    already = pd.MultiIndex.from_arrays([cand["customer_id"], cand["consequent"]]).isin(has)
-    cand = cand[~already]
-    cand = cand.sort_values(["customer_id", "confidence", "lift", "consequent"],
-                            ascending=[True, False, False, True], kind="stable")
-    best = cand.drop_duplicates("customer_id")
-    return best[["customer_id", "antecedent", "consequent", "confidence", "lift"]] \
-        .reset_index(drop=True)
+    r = rules[["antecedent", "consequent", "confidence", "lift"]].copy()
+    r[["antecedent", "consequent"]] = r[["antecedent", "consequent"]].astype(str)
+    own = own[own["sku"].isin(set(r["antecedent"]))].sort_values("customer_id", kind="stable")
+    owned_all = owned[["customer_id", "sku"]].astype(str)
+    starts = np.flatnonzero(np.r_[True, own["customer_id"].to_numpy()[1:]
+                                  != own["customer_id"].to_numpy()[:-1]])
+    out = []
+    for lo in range(0, len(starts), batch_customers):
+        a = starts[lo]
+        b = starts[lo + batch_customers] if lo + batch_customers < len(starts) else len(own)
+        part = own.iloc[a:b]
+        cand = part.merge(r, left_on="sku", right_on="antecedent")
+        mine = owned_all[owned_all["customer_id"].isin(set(part["customer_id"]))]
+        has = pd.MultiIndex.from_frame(mine)
+        already = pd.MultiIndex.from_arrays([cand["customer_id"], cand["consequent"]]).isin(has)
+        cand = cand[~already]
+        cand = cand.sort_values(["customer_id", "confidence", "lift", "consequent"],
+                                ascending=[True, False, False, True], kind="stable")
+        out.append(cand.drop_duplicates("customer_id")[cols])
+    if not out:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(out, ignore_index=True)
