@@ -671,6 +671,21 @@ LABELS: dict[str, dict[str, str]] = {
               "before joining and have {months} months of data on both sides of it)",
         "zh-CN": "会员增量毛利：未估计（入会前有购买、且入会前后各有{months}个月数据的会员"
                  "不足 {n} 名）"},
+    "members.econ.level_up": {
+        "en": "Moving up a level, per member over the {months} months after: {spend} more "
+              "spend (90% interval {low} – {high}), margin {margin}; members just above a "
+              "level's spend bar against those just below it ({above:,} moves up, {below:,} "
+              "near misses); the spend that earned the level is not counted",
+        "zh-CN": "升级效应（每位会员升级后{months}个月）：多消费 {spend}（90% 区间 {low} – "
+                 "{high}），毛利 {margin}；比较刚达到等级消费门槛与差一点达到的会员（升级 "
+                 "{above:,} 次，未达 {below:,} 次）；促成升级的消费不计入"},
+    "members.econ.level_up.too_few_near_bar": {
+        "en": "Moving up a level: not estimated (too few members near a level's spend bar: "
+              "{above:,} just above it and {below:,} just below it, within {band:.0%} of the "
+              "bar, with {months} months of data after; at least {n} are needed on each side)",
+        "zh-CN": "升级效应：未估计（接近等级消费门槛的会员太少：门槛上下 {band:.0%} 以内、"
+                 "其后有{months}个月数据的，刚达到 {above:,} 次、差一点 {below:,} 次；每侧"
+                 "至少需要 {n} 次）"},
     "members.col.cost": {"en": "benefit cost", "zh-CN": "权益成本"},
     "members.col.per_member": {"en": "per member", "zh-CN": "人均"},
     "members.col.from": {"en": "from", "zh-CN": "上次等级"},
@@ -1736,6 +1751,8 @@ LABELS: dict[str, dict[str, str]] = {
     "automation.rule.high_risk": {"en": "high risk", "zh-CN": "高风险预警"},
     "automation.rule.member_upgraded_gold_plus": {"en": "member upgraded to Gold or above",
                                                   "zh-CN": "会员升级至金卡及以上"},
+    "automation.rule.member_downgraded": {"en": "member moved down a level",
+                                          "zh-CN": "会员降级挽留"},
     "automation.rule.points_expiring_soon": {"en": "points expiring soon",
                                              "zh-CN": "积分即将过期"},
     "automation.severity.high": {"en": "high", "zh-CN": "高"},
@@ -2487,6 +2504,8 @@ LABELS: dict[str, dict[str, str]] = {
                                      "zh-CN": "模拟真值（客户）"},
     "report.table.truth_channels": {"en": "Simulated truth per channel",
                                     "zh-CN": "模拟真值（渠道）"},
+    "report.table.truth_members": {"en": "Simulated truth per member",
+                                   "zh-CN": "模拟真值（会员）"},
     "report.table.tasks": {"en": "Automation tasks", "zh-CN": "自动化任务"},
     "report.table.quarantine": {"en": "Quarantined rows", "zh-CN": "隔离的行"},
     "report.table.ingest_batches": {"en": "Ingestion batches", "zh-CN": "导入批次"},
