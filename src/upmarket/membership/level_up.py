@@ -70,6 +70,15 @@ def level_up_effect(hist: LevelHistory, lines: pd.DataFrame, programme: Programm
         if ends[j] > pd.Timestamp(as_of):
             break
         held = hist.level[:, j - 1]
+        start = np.datetime64(pd.Timestamp(hist.dates[j]).to_datetime64(), "ns")
+        end = np.datetime64(ends[j].to_datetime64(), "ns")
+        prev = np.datetime64(pd.Timestamp(hist.dates[j - 1]).to_datetime64(), "ns")
+        # both sides bought since the previous evaluation: whoever crosses a bar has just
+        # bought, and a member left below it by having bought nothing lately is no match
+        recent = (ts >= prev) & (ts < start) & (amount > 0)
+        bought = np.bincount(cust[recent], minlength=len(row)) > 0
+        inside = (ts >= start) & (ts < end)
+        after = np.bincount(cust[inside], amount[inside], minlength=len(row))
         for k in range(len(bars) - 1):
             nxt = bars[k + 1]
             if nxt.min_spend <= 0:
@@ -81,20 +90,11 @@ def level_up_effect(hist: LevelHistory, lines: pd.DataFrame, programme: Programm
             else:
                 decides = np.ones(len(orders), dtype=bool)
             r = hist.spend[:, j] / nxt.min_spend - 1.0
-            start = np.datetime64(pd.Timestamp(hist.dates[j]).to_datetime64(), "ns")
-            end = np.datetime64(ends[j].to_datetime64(), "ns")
-            prev = np.datetime64(pd.Timestamp(hist.dates[j - 1]).to_datetime64(), "ns")
-            # both sides bought since the previous evaluation: whoever crosses a bar has just
-            # bought, and a member left below it by having bought nothing lately is no match
-            recent = (ts >= prev) & (ts < start) & (amount > 0)
-            bought = np.bincount(cust[recent], minlength=len(row)) > 0
             pick = np.flatnonzero((held == k) & decides & (np.abs(r) <= BANDWIDTH)
                                   & (hist.qualified[:, j - 1] <= k) & bought
                                   & (hist.level[:, j] <= k + 1))
             if not len(pick):
                 continue
-            inside = (ts >= start) & (ts < end)
-            after = np.bincount(cust[inside], amount[inside], minlength=len(row))
             r_all.append(r[pick])
             # spend after as a share of the bar: the bars run from hundreds to tens of
             # thousands, and the biggest would otherwise decide the pooled jump alone
@@ -125,6 +125,9 @@ def level_up_effect(hist: LevelHistory, lines: pd.DataFrame, programme: Programm
         if (w[treated > 0] > 0).sum() < 3 or (w[treated == 0] > 0).sum() < 3:
             continue
         boot.append(_jump(r, y, treated, w) * scale)
+    if len(boot) < REPLICATES // 2:
+        out["reason"] = "too_few_near_bar"
+        return out
     low, high = np.quantile(boot, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
     out.update(spend=round(float(spend), 2), low=round(float(low), 2),
                high=round(float(high), 2))
