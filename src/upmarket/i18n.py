@@ -605,10 +605,11 @@ LABELS: dict[str, dict[str, str]] = {
     "members.summary.points": {
         "en": "Points since {start}: opening {opening:,} + earned {earned:,} (after "
               "{reversed:,} reversed) − redeemed {redeemed:,} − expired {expired:,} "
-              "{adjusted:+,} adjusted = closing {closing:,}; {expiring:,} expire next",
+              "{adjusted:+,} adjusted = closing {closing:,}; {expiring:,} expire next, "
+              "after {expires}",
         "zh-CN": "自{start}起积分：期初 {opening:,} + 获得 {earned:,}（已扣回 {reversed:,}）"
                  " − 兑换 {redeemed:,} − 过期 {expired:,} 调整 {adjusted:+,} = 期末 "
-                 "{closing:,}；下一批将过期 {expiring:,}"},
+                 "{closing:,}；下一批将过期 {expiring:,}（{expires} 之后失效）"},
     "members.summary.unknown_levels": {
         "en": "{n:,} ingested member(s) hold a level the programme does not have: {levels}; "
               "they start from their orders (levels: {known}; correct the members file and "

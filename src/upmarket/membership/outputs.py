@@ -64,12 +64,19 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
                    ("opening", "earned", "reversed", "redeemed", "expired", "adjusted",
                     "closing", "expiring")},
         "period_start": f"{start:%Y-%m-%d}",
+        # when the soonest-lapsing points lapse (the start of the day they no longer count)
+        "points_expiring_at": _soonest(balances),
         "economics": found,
         "ingested": {"members": int(len(brought.members)), "entries": int(len(brought.entries)),
                      "unknown_levels": brought.unknown_levels},
     }
     return MembershipResult({"member_levels": members, "points_ledger": entries,
                              "points_balances": balances}, summary)
+
+
+def _soonest(balances: pd.DataFrame) -> str | None:
+    due = pd.to_datetime(balances.loc[balances["expiring"] > 0, "expiring_at"]).dropna()
+    return None if due.empty else f"{due.min():%Y-%m-%d}"
 
 
 #: What the run's per-customer results carry of the programme, for the automation rules
