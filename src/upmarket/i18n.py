@@ -789,6 +789,7 @@ LABELS: dict[str, dict[str, str]] = {
     "field.tier_change": {"en": "tier change since last run", "zh-CN": "较上次运行的等级变化"},
     "field.member_level": {"en": "membership level", "zh-CN": "会员等级"},
     "field.member_level_change": {"en": "membership level change", "zh-CN": "会员等级变动"},
+    "field.marketing_consent": {"en": "marketing consent", "zh-CN": "营销同意"},
     "field.points_balance": {"en": "points balance", "zh-CN": "积分余额"},
     "field.points_expiring": {"en": "points lapsing next", "zh-CN": "即将过期积分"},
     "field.points_expiring_days": {"en": "days until points lapse", "zh-CN": "距积分过期天数"},
