@@ -673,11 +673,11 @@ LABELS: dict[str, dict[str, str]] = {
         "zh-CN": "会员增量毛利：未估计（入会前有购买、且入会前后各有{months}个月数据的会员"
                  "不足 {n} 名）"},
     "members.econ.level_up": {
-        "en": "Moving up a level, per member over the {months} months after: {spend} more "
-              "spend (90% interval {low} – {high}), margin {margin}; members just above a "
+        "en": "Moving up a level, per member over the {months} months after: spend changes "
+              "by {spend} (90% interval {low} – {high}), margin {margin}; members just above a "
               "level's spend bar against those just below it ({above:,} moves up, {below:,} "
               "near misses); the spend that earned the level is not counted",
-        "zh-CN": "升级效应（每位会员升级后{months}个月）：多消费 {spend}（90% 区间 {low} – "
+        "zh-CN": "升级效应（每位会员升级后{months}个月）：消费变化 {spend}（90% 区间 {low} – "
                  "{high}），毛利 {margin}；比较刚达到等级消费门槛与差一点达到的会员（升级 "
                  "{above:,} 次，未达 {below:,} 次）；促成升级的消费不计入"},
     "members.econ.level_up.too_few_near_bar": {
