@@ -24,7 +24,7 @@ import pandas as pd
 AT_SIGN_UP = 0.35
 LATER = 0.40
 #: Chance that an order placed after joining brings an extra order: the true effect.
-EXTRA = 0.35
+EXTRA = 0.25
 #: Days from the order that brings it to the extra order.
 EXTRA_DAYS = (3.0, 30.0)
 #: Calendar months from the joining month over which the true extra spend is recorded.
