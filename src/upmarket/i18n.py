@@ -605,10 +605,11 @@ LABELS: dict[str, dict[str, str]] = {
     "members.summary.points": {
         "en": "Points since {start}: opening {opening:,} + earned {earned:,} (after "
               "{reversed:,} reversed) − redeemed {redeemed:,} − expired {expired:,} "
-              "{adjusted:+,} adjusted = closing {closing:,}; {expiring:,} expire next",
+              "{adjusted:+,} adjusted = closing {closing:,}; {expiring:,} expire next, "
+              "after {expires}",
         "zh-CN": "自{start}起积分：期初 {opening:,} + 获得 {earned:,}（已扣回 {reversed:,}）"
                  " − 兑换 {redeemed:,} − 过期 {expired:,} 调整 {adjusted:+,} = 期末 "
-                 "{closing:,}；下一批将过期 {expiring:,}"},
+                 "{closing:,}；下一批将过期 {expiring:,}（{expires} 之后失效）"},
     "members.summary.unknown_levels": {
         "en": "{n:,} ingested member(s) hold a level the programme does not have: {levels}; "
               "they start from their orders (levels: {known}; correct the members file and "
@@ -671,6 +672,21 @@ LABELS: dict[str, dict[str, str]] = {
               "before joining and have {months} months of data on both sides of it)",
         "zh-CN": "会员增量毛利：未估计（入会前有购买、且入会前后各有{months}个月数据的会员"
                  "不足 {n} 名）"},
+    "members.econ.level_up": {
+        "en": "Moving up a level, per member over the {months} months after: spend changes "
+              "by {spend} (90% interval {low} – {high}), margin {margin}; members just above a "
+              "level's spend bar against those just below it ({above:,} moves up, {below:,} "
+              "near misses); the spend that earned the level is not counted",
+        "zh-CN": "升级效应（每位会员升级后{months}个月）：消费变化 {spend}（90% 区间 {low} – "
+                 "{high}），毛利 {margin}；比较刚达到等级消费门槛与差一点达到的会员（升级 "
+                 "{above:,} 次，未达 {below:,} 次）；促成升级的消费不计入"},
+    "members.econ.level_up.too_few_near_bar": {
+        "en": "Moving up a level: not estimated (too few members near a level's spend bar: "
+              "{above:,} just above it and {below:,} just below it, within {band:.0%} of the "
+              "bar, with {months} months of data after; at least {n} are needed on each side)",
+        "zh-CN": "升级效应：未估计（接近等级消费门槛的会员太少：门槛上下 {band:.0%} 以内、"
+                 "其后有{months}个月数据的，刚达到 {above:,} 次、差一点 {below:,} 次；每侧"
+                 "至少需要 {n} 次）"},
     "members.col.cost": {"en": "benefit cost", "zh-CN": "权益成本"},
     "members.col.per_member": {"en": "per member", "zh-CN": "人均"},
     "members.col.from": {"en": "from", "zh-CN": "上次等级"},
@@ -773,6 +789,7 @@ LABELS: dict[str, dict[str, str]] = {
     "field.tier_change": {"en": "tier change since last run", "zh-CN": "较上次运行的等级变化"},
     "field.member_level": {"en": "membership level", "zh-CN": "会员等级"},
     "field.member_level_change": {"en": "membership level change", "zh-CN": "会员等级变动"},
+    "field.marketing_consent": {"en": "marketing consent", "zh-CN": "营销同意"},
     "field.points_balance": {"en": "points balance", "zh-CN": "积分余额"},
     "field.points_expiring": {"en": "points lapsing next", "zh-CN": "即将过期积分"},
     "field.points_expiring_days": {"en": "days until points lapse", "zh-CN": "距积分过期天数"},
@@ -1736,6 +1753,8 @@ LABELS: dict[str, dict[str, str]] = {
     "automation.rule.high_risk": {"en": "high risk", "zh-CN": "高风险预警"},
     "automation.rule.member_upgraded_gold_plus": {"en": "member upgraded to Gold or above",
                                                   "zh-CN": "会员升级至金卡及以上"},
+    "automation.rule.member_downgraded": {"en": "member moved down a level",
+                                          "zh-CN": "会员降级挽留"},
     "automation.rule.points_expiring_soon": {"en": "points expiring soon",
                                              "zh-CN": "积分即将过期"},
     "automation.severity.high": {"en": "high", "zh-CN": "高"},
@@ -2496,6 +2515,8 @@ LABELS: dict[str, dict[str, str]] = {
                                      "zh-CN": "模拟真值（客户）"},
     "report.table.truth_channels": {"en": "Simulated truth per channel",
                                     "zh-CN": "模拟真值（渠道）"},
+    "report.table.truth_members": {"en": "Simulated truth per member",
+                                   "zh-CN": "模拟真值（会员）"},
     "report.table.tasks": {"en": "Automation tasks", "zh-CN": "自动化任务"},
     "report.table.quarantine": {"en": "Quarantined rows", "zh-CN": "隔离的行"},
     "report.table.ingest_batches": {"en": "Ingestion batches", "zh-CN": "导入批次"},

@@ -91,6 +91,8 @@ def _short(detail: dict, width: int = 60, lang: str | None = None) -> str:
                 v = _member_level(str(v), lang)
             elif k == "member_level_change" and f"members.change.{v}" in LABELS:
                 v = label(f"members.change.{v}", lang)
+            elif isinstance(v, bool):  # a consent or a flag: yes or no, in words
+                v = label("consent.yes" if v else "consent.no", lang)
             elif k.endswith("_days") and isinstance(v, (int, float)):
                 v = f"{v:.0f}"
             elif k in ("churn_risk", "p_alive") and isinstance(v, float):

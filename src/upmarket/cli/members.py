@@ -111,6 +111,7 @@ def show(
         s = statement.iloc[0]
         console.print(label("members.summary.points", lang,
                             start=f"{pd.Timestamp(s['period_start']):%Y-%m-%d}",
+                            expires=last_day(s.get("expiring_at"), s.get("expiring")),
                             **{k: int(s.get(k, 0)) for k in (
                                 "opening", "earned", "reversed", "redeemed", "expired",
                                 "adjusted", "closing", "expiring")}), highlight=False)
@@ -176,12 +177,24 @@ def summary(
     if "points" in found:
         # runs from before adjustments were told apart have none to show
         console.print(label("members.summary.points", lang, start=found["period_start"],
+                            expires=last_day(found.get("points_expiring_at"),
+                                             found["points"].get("expiring")),
                             **{"adjusted": 0, **found["points"]}), highlight=False)
     unknown = unknown_levels(found, programme, lang)
     if unknown:
         console.print(unknown, highlight=False)
     if "economics" in found:
         _print_economics(found["economics"], programme, lang, symbol)
+
+
+def last_day(expiring_at, expiring) -> str:
+    """The last day the soonest-lapsing points count (they lapse as the next day begins), or
+    a dash when none are due to lapse (or a run from before the date was kept)."""
+    import pandas as pd
+
+    if not expiring or expiring_at is None or pd.isna(expiring_at):
+        return "—"
+    return f"{pd.Timestamp(expiring_at) - pd.Timedelta(days=1):%Y-%m-%d}"
 
 
 def unknown_levels(found: dict, programme, lang: str) -> str | None:

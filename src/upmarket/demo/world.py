@@ -70,6 +70,10 @@ Ground truth
   ``churn_ts <= as_of`` means already dead at the as-of date (what P(alive) estimates);
   ``as_of < churn_ts <= horizon`` means she dies within the window.
 
+``truth_members`` (one row per member of the programme, `upmarket.demo.joining`): when the
+member joined, the extra orders joining brought them, and the net spend of those orders over the
+six calendar months from the joining month: what the incremental margin of membership estimates.
+
 ``truth_channels``: for each channel, the number of conversions (orders with ``ts <= as_of``,
 first purchases included) that would not have happened without that channel's touch: those whose
 initiating touch was incremental. Closing and ambient touches never are.
@@ -92,6 +96,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
+from upmarket.demo import joining
 from upmarket.demo.redemptions import members_and_redemptions
 from upmarket.errors import UpmarketError
 from upmarket.warehouse.schema import PROMOTION_TYPES, TABLES
@@ -997,6 +1002,10 @@ def _chunk(ctx: _Context, ci: int, lo: int, hi: int, cnt: _Counters,
     # ---------------------------------------------------------------- purchasing and dropout
     people = _People(n=n, income=income, b2b=b2b, acq=acq, created=created, tier_city=tier_city)
     traits, hist = _process(cfg.world)(ctx, rng, ci, people)
+    # who joins the programme when, and the orders joining brings: their own random stream
+    join_rng = np.random.default_rng([int(cfg.seed), 10, ci])
+    joined = joining.join_times(created, T, join_rng)
+    hist, extra = joining.with_member_orders(hist, joined, E, join_rng)
     promo_sens, basket, main_cat, s0 = traits.promo_sens, traits.basket, traits.main_cat, traits.s0
     pref_chan, t0 = traits.pref_chan, traits.t0
     o_cust, o_t, o_k, state, death = hist.o_cust, hist.o_t, hist.o_k, hist.state, hist.death
@@ -1041,6 +1050,7 @@ def _chunk(ctx: _Context, ci: int, lo: int, hi: int, cnt: _Counters,
     lkeep = hist_o[l_ord]
     o_cust, o_t, state = o_cust[hist_o], o_t[hist_o], state[hist_o]
     o_first = o_k[hist_o] == 0
+    extra = extra[hist_o]
     no = len(o_cust)
     l_ord = new_idx[l_ord[lkeep]]
     cat, tier, sku, qty = cat[lkeep], tier[lkeep], sku[lkeep], qty[lkeep]
@@ -1200,10 +1210,12 @@ def _chunk(ctx: _Context, ci: int, lo: int, hi: int, cnt: _Counters,
     orders = _frame("orders", {k: np.concatenate([p[k] for p in parts]) for k in parts[0]})
     yield "orders", orders
     # the membership programme's members and redemptions: their own random stream
-    joined, redeemed = members_and_redemptions(customers, orders,
-                                               np.random.default_rng([int(cfg.seed), 9, ci]))
-    yield "members", _frame("members", joined)
+    members, redeemed = members_and_redemptions(customers, orders, ctx.ts(joined),
+                                                np.random.default_rng([int(cfg.seed), 9, ci]))
+    yield "members", _frame("members", members)
     yield "points", _frame("points", redeemed)
+    yield "truth_members", _frame("truth_members", joining.truth_members(
+        members["customer_id"], members["joined_at"], orders, set(oid[extra])))
     del orders, parts
 
     # ---------------------------------------------------------------- events

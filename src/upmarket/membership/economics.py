@@ -150,8 +150,8 @@ def _pct(x) -> str:
 
 def lines(found: dict, programme: Programme, lang: str, symbol: str | None = None,
           months: int | None = None) -> list[str]:
-    """The economics (`economics`) as sentences: liability, breakage, rates, and why the
-    incremental margin is not given."""
+    """The economics (`economics`) as sentences: liability, breakage, rates, the incremental
+    margin of joining and the effect of moving up a level (or why they are not given)."""
     from upmarket.currency import money
     from upmarket.i18n import label
 
@@ -175,7 +175,28 @@ def lines(found: dict, programme: Programme, lang: str, symbol: str | None = Non
                      redeemers=_pct(found["redeemers_rate"]), active=_pct(found["active_rate"]),
                      months=months or programme.window_months))
     out.append(incremental_words(found.get("incremental"), lang, symbol))
+    if found.get("level_up") is not None:  # runs from before it was measured have none
+        out.append(level_up_words(found["level_up"], lang, symbol))
     return out
+
+
+def level_up_words(found: dict, lang: str, symbol: str | None = None) -> str:
+    """The effect of moving up a level (`level_up`) in a sentence, or why it is not given."""
+    from upmarket.currency import money
+    from upmarket.i18n import label
+
+    if found.get("spend") is None:
+        return label(f"members.econ.level_up.{found.get('reason') or 'too_few_near_bar'}",
+                     lang, above=found.get("above", 0), below=found.get("below", 0),
+                     band=found.get("bandwidth", 0.3), months=found.get("months", 6),
+                     n=found.get("min_side", 30))
+    margin = found.get("margin")
+    return label("members.econ.level_up", lang, months=found["months"],
+                 spend=money(found["spend"], lang, policy=symbol),
+                 low=money(found["low"], lang, policy=symbol),
+                 high=money(found["high"], lang, policy=symbol),
+                 margin=money(margin, lang, policy=symbol) if margin is not None else "—",
+                 above=found["above"], below=found["below"])
 
 
 def incremental_words(found: dict | None, lang: str, symbol: str | None = None) -> str:

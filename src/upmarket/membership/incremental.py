@@ -4,16 +4,20 @@ non-members, by matched difference-in-differences.
 Members of an existing programme (`upmarket ingest members`) joined on a known date; customers
 who bought but never joined are the comparison. For every member who bought before joining and
 has `months` months of data after joining and twice that before, the spend of the `months`
-after joining is set against what their spend of the `months` before (the baseline) would have
-become without joining: the baseline grown as the spend of their matched non-members grew over
-the same calendar months. Non-members are matched (nearest neighbour, with replacement) on the
-spend that came before the baseline, never on the baseline itself: a non-member picked for a
-high baseline owes part of it to chance and falls back after it, which would pass for an effect
-of joining. Growth is taken as a ratio because the calendar (season, the shop's growth) moves a
-big spender's spend by more than a small one's. What the design cannot remove is a reason to
-join that also raises spend later (a member who joins because a big purchase is coming); where
-joining is chosen that way the estimate is an upper bound. The 90 % interval is a bootstrap
-over members with their matches.
+after joining is set against what it would have been without joining: the spend of their
+matched non-members over the same calendar months, moved by how far the member's own spend of
+the `months` before (the baseline) stood from theirs, that gap scaled by what the matched
+non-members' spend grew by (a ratio, because the calendar — season, the shop's growth — moves
+a big spender's spend by more than a small one's). Each member gets `NEIGHBOURS` non-members
+(nearest, with replacement), matched on how long they have been buying and on the spend that
+came before the baseline, never on the baseline itself: a non-member picked for a high
+baseline owes part of it to chance and falls back after it, which would pass for an effect of
+joining. Many neighbours rather than one: customers who bought nothing before the baseline are
+alike on every matching variable, and one of them standing for all would decide the estimate.
+What the design cannot remove is a reason to join that also raises spend later (a member who
+joins because a big purchase is coming); where joining is chosen that way the estimate is an
+upper bound. The 90 % interval is a bootstrap that resamples members and non-members both,
+since one non-member may stand beside many members.
 
 Background: comparing members with matched non-members before and after joining is the usual
 design for loyalty programme effects (Leenheer, van Heerde, Bijmolt and Smidts 2007, "Do
@@ -33,6 +37,8 @@ LEVEL = 0.90
 REPLICATES = 400
 #: fewer members than this with a full window on both sides: no estimate
 MIN_MEMBERS = 30
+#: non-members matched to each member
+NEIGHBOURS = 20
 
 
 def _monthly(lines: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, pd.Period]:
@@ -95,46 +101,70 @@ def membership_effect(lines: pd.DataFrame, joined: pd.DataFrame, as_of: datetime
     def _history(r, w):
         # matched on what came before the baseline, never on the baseline itself: a
         # non-member picked for a high baseline would owe part of it to chance and fall back
-        # after it, which would pass for an effect of joining
+        # after it, which would pass for an effect of joining; and on how long they have
+        # been buying, since a customer's spend moves with their age as a customer (a new one
+        # has just made their first purchase, an old one may have stopped)
         older = np.maximum(w - 2 * months, 1)
-        return np.column_stack([window(r, w - 2 * months, w - months),
+        return np.column_stack([np.minimum(w - started[r], 4 * months),
+                                window(r, w - 2 * months, w - months),
                                 months * window(r, 0, older) / older])
 
-    pairs = []  # (join month, member's spend before, after; their match's before, after)
-    used = set()
+    rng = rng or np.random.default_rng(0)
+    # per member: spend before and after joining, the cohort, and their matches' rows
+    before_m, after_m, cohort, nb = [], [], [], []
     for w in np.unique(when):
         mine = rows[when == w]
         pool = controls[started[controls] < w]
         if not len(pool):
             continue
+        k = min(NEIGHBOURS, len(pool))
         x_m, x_c = _history(mine, w), _history(pool, w)
         scale = np.maximum(x_c.std(axis=0), 1.0)
-        match = pool[cKDTree(x_c / scale).query(x_m / scale)[1]]
-        used.update(match.tolist())
-        pairs.append(np.column_stack([
-            np.full(len(mine), w), window(mine, w - months, w), window(mine, w, w + months),
-            window(match, w - months, w), window(match, w, w + months)]))
-    if not pairs or sum(len(p) for p in pairs) < MIN_MEMBERS:
+        # many customers share a history (nothing bought before the baseline): a tiny jitter
+        # spreads ties over all of them instead of handing every such member the same match
+        jitter = rng.uniform(0, 1e-6, x_c.shape)
+        idx = cKDTree(x_c / scale + jitter).query(x_m / scale, k=k)[1].reshape(len(mine), k)
+        before_m.append(window(mine, w - months, w))
+        after_m.append(window(mine, w, w + months))
+        cohort.append(np.full(len(mine), w))
+        nb.append(np.pad(pool[idx], ((0, 0), (0, NEIGHBOURS - k)), constant_values=-1))
+    if not nb or sum(len(x) for x in nb) < MIN_MEMBERS:
         out["reason"] = "too_few_members"
         return out
-    p = np.concatenate(pairs)
-    group = np.unique(p[:, 0], return_inverse=True)[1]
+    before_m, after_m = np.concatenate(before_m), np.concatenate(after_m)
+    nb, cohort = np.concatenate(nb), np.concatenate(cohort)
+    present = nb >= 0
+    safe = np.maximum(nb, 0)
+    # the matches' spend over the same calendar months as their member's before and after
+    w_start = cohort[:, None]
+    before_c = np.where(present, cum[safe, w_start] - cum[safe, w_start - months], 0.0)
+    after_c = np.where(present, cum[safe, w_start + months] - cum[safe, w_start], 0.0)
+    group = np.unique(cohort, return_inverse=True)[1]
+    used = set(nb[present].tolist())
 
-    def estimate(weight):
-        # what the matched non-members' spend grew by over the same months, as a ratio: the
-        # calendar (season, growth) moves a big spender's spend by more than a small one's
-        before = np.bincount(group, weight * p[:, 3])
-        after = np.bincount(group, weight * p[:, 4])
-        growth = np.where(before > 0, after / np.maximum(before, 1e-9), 1.0)[group]
-        effect = p[:, 2] - growth * p[:, 1]
-        return (weight * effect).sum() / max(weight.sum(), 1e-9)
+    def estimate(w_members, w_rows):
+        # what the member would have spent: their matches' spend after, moved by how far
+        # the member's own spend before stood from theirs, scaled by what the matches' spend
+        # grew by over the same calendar months (a ratio: the calendar — season, the shop's
+        # growth — moves a big spender's spend by more than a small one's)
+        w = np.where(present, w_rows[safe], 0.0)
+        w = np.where(w.sum(axis=1, keepdims=True) > 0, w, present.astype(float))
+        total = w.sum(axis=1)
+        a_c, b_c = (w * after_c).sum(axis=1) / total, (w * before_c).sum(axis=1) / total
+        sums_b = np.bincount(group, w_members * b_c)
+        sums_a = np.bincount(group, w_members * a_c)
+        growth = np.where(sums_b > 0, sums_a / np.maximum(sums_b, 1e-9), 1.0)[group]
+        effect = after_m - (a_c + growth * (before_m - b_c))
+        return (w_members * effect).sum() / max(w_members.sum(), 1e-9)
 
-    rng = rng or np.random.default_rng(0)
-    spend = estimate(np.ones(len(p)))
-    boot = np.array([estimate(rng.poisson(1.0, len(p)).astype(float))
+    spend = estimate(np.ones(len(after_m)), np.ones(len(ids)))
+    # members and non-members are both resampled: one non-member may stand beside many
+    # members, and a bootstrap over members alone would take their shared match as known
+    boot = np.array([estimate(rng.poisson(1.0, len(after_m)).astype(float),
+                              rng.poisson(1.0, len(ids)).astype(float))
                      for _ in range(REPLICATES)])
     low, high = np.quantile(boot, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
-    out.update(members=int(len(p)), controls=len(used), spend=round(float(spend), 2),
+    out.update(members=int(len(after_m)), controls=len(used), spend=round(float(spend), 2),
                low=round(float(low), 2), high=round(float(high), 2))
     if margin_rate is not None:
         out.update(margin=round(out["spend"] * margin_rate, 2),

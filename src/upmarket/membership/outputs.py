@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from upmarket.membership import economics, ingest, ledger, levels
+from upmarket.membership import economics, ingest, ledger, level_up, levels
 from upmarket.membership.programme import Programme
 from upmarket.warehouse.connection import Warehouse
 
@@ -49,6 +49,10 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
                             .rename(columns={"closing": "points_balance",
                                              "expiring": "points_expiring"}),
                             on="customer_id", how="left")
+    found = economics.economics(members, entries, balances, programme, as_of, lines=lines,
+                                enrolled=brought.enrolled, margin_rate=margin_rate)
+    found["level_up"] = level_up.level_up_effect(hist, lines, programme, as_of,
+                                                 margin_rate=margin_rate)
     counts = members["level"].value_counts()
     changes = members["change"].value_counts()
     in_grace = int(members["below_since"].notna().sum())
@@ -60,14 +64,19 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
                    ("opening", "earned", "reversed", "redeemed", "expired", "adjusted",
                     "closing", "expiring")},
         "period_start": f"{start:%Y-%m-%d}",
-        "economics": economics.economics(members, entries, balances, programme, as_of,
-                                         lines=lines, enrolled=brought.enrolled,
-                                         margin_rate=margin_rate),
+        # when the soonest-lapsing points lapse (the start of the day they no longer count)
+        "points_expiring_at": _soonest(balances),
+        "economics": found,
         "ingested": {"members": int(len(brought.members)), "entries": int(len(brought.entries)),
                      "unknown_levels": brought.unknown_levels},
     }
     return MembershipResult({"member_levels": members, "points_ledger": entries,
                              "points_balances": balances}, summary)
+
+
+def _soonest(balances: pd.DataFrame) -> str | None:
+    due = pd.to_datetime(balances.loc[balances["expiring"] > 0, "expiring_at"]).dropna()
+    return None if due.empty else f"{due.min():%Y-%m-%d}"
 
 
 #: What the run's per-customer results carry of the programme, for the automation rules

@@ -281,6 +281,26 @@ BenefitCosts = create_model(
 BenefitCosts.__doc__ = "What each benefit costs the business, counted per level in the economics."
 
 
+BonusPoints = create_model(
+    "BonusPoints", __base__=Section,
+    **{a: (Count, Field(_NBA.points_bonus.get(a, 0),
+                        description=f"points the {a} action's points offer grants"))
+       for a in _NBA.offers})
+BonusPoints.__doc__ = ("Points a points offer grants, per action; each is costed at the "
+                       "programme's redemption value when used.")
+
+
+class MembershipNudge(Section):
+    """The next best action's use of the programme: the "N to 金卡" nudge and points offers."""
+
+    orders: Amount = Field(_NBA.level_nudge_orders, description="a member whose next level is "
+                           "within this many of their typical orders is told how close it is")
+    rate: Fraction = Field(_NBA.level_nudge_rate, description="share of nudged members who "
+                           "place the order that reaches the next level")
+    bonus_points: BonusPoints = Field(default_factory=BonusPoints,
+                                      description="points a points offer grants, per action")
+
+
 class Membership(Section):
     """The membership programme: public levels earned by rules, points and their expiry."""
 
@@ -332,6 +352,8 @@ class Membership(Section):
     benefit_costs: BenefitCosts = Field(
         default_factory=BenefitCosts, description="what each benefit of the levels costs the "
         "business, by what drives it: planning figures until the shop's own replace them")
+    nudge: MembershipNudge = Field(default_factory=MembershipNudge,
+                                   description="level nudges and the points offers' bonus points")
 
     def programme(self) -> Programme:
         return Programme(levels=tuple(Level(**{**lv.model_dump(),
@@ -379,7 +401,11 @@ class Policy(Section):
             current_weight=t.current_weight, diamond_revenue_claim=t.diamond_revenue_claim)
         offers = {a: None if o is None else Offer(o.type, o.value, o.redemption)
                   for a, o in ((a, getattr(self.offers, a)) for a in base.nba.offers)}
+        nudge = self.membership.nudge
         nba = dataclasses.replace(base.nba, offers=offers, default_margin_rate=e.default_margin_rate,
+                                  level_nudge_orders=nudge.orders, level_nudge_rate=nudge.rate,
+                                  points_bonus={a: n for a, n in nudge.bonus_points.model_dump()
+                                                .items() if n},
                                   **self.response_rates.model_dump())
         value = dataclasses.replace(base.value, horizon_months=h.value_months,
                                     monthly_discount=e.monthly_discount,

@@ -181,6 +181,11 @@ TABLES: dict[str, Table] = {t.name: t for t in [
         C("customer_id", required=True), C("upgrades_to_premium", "bool"),
         C("upgrade_ts", "timestamp"), C("churned", "bool"), C("churn_ts", "timestamp"),
     ), "Synthetic world only: what really happens after the demo's as-of date."),
+    Table("truth_members", ("customer_id",), (
+        C("customer_id", required=True), C("joined_at", "timestamp"),
+        C("extra_orders", "int"), C("extra_spend_6m", "float"),
+    ), "Synthetic world only: what joining the membership programme truly added per member "
+       "(extra orders, and their net spend over the six calendar months from joining)."),
     Table("truth_channels", ("channel",), (
         C("channel", required=True), C("incremental_conversions", "float"),
     ), "Synthetic world only: true incremental conversions per channel."),
