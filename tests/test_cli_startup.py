@@ -7,8 +7,10 @@ import subprocess
 import sys
 
 HEAVY = ("pandas", "numpy", "ibis", "sqlalchemy", "sklearn", "scipy", "duckdb", "pyarrow")
-# loaded by a command while it works, never for its help (Typer's own renderer does not need it)
-WORK_ONLY = ("rich.progress", "rich.live")
+# loaded by a command while it works, never for its help (Typer's own renderer does not need
+# it); pydantic converts the values a command is given, and a help flag that is False when
+# absent leaves Typer nothing to convert (upmarket.cli.quick_help)
+WORK_ONLY = ("rich.progress", "rich.live", "pydantic")
 PROBE = """
 import sys
 from typer.main import get_command
@@ -23,6 +25,8 @@ for args in [[]] + names:
         app([*args, "--help"], standalone_mode=False)
     except SystemExit:
         pass
+i18n = sys.modules.get("upmarket.i18n")
+print("catalogues read", *(sorted(i18n.LABELS._texts) if i18n else []))
 print("commands", len(names))
 print("loaded", *[m for m in {heavy!r} if m in sys.modules])
 """
@@ -33,8 +37,9 @@ def _probe(modules: tuple[str, ...]) -> list[str]:
     done = subprocess.run([sys.executable, "-c", PROBE.format(heavy=modules)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    *_, count, loaded = done.stdout.strip().splitlines()
+    *_, read, count, loaded = done.stdout.strip().splitlines()
     assert int(count.split()[1]) > 30  # every command was asked for its help
+    assert read == "catalogues read", f"help read the label catalogues: {read}"
     return loaded.split()[1:]
 
 

@@ -62,3 +62,34 @@ def test_months_read_as_words():
     assert months_ago(1, "en") == "1 month ago"
     assert months_ago(3, "en") == "3 months ago"
     assert months_ago(3, "zh") == "3个月前"
+
+
+def test_regions_named_from_the_ingested_column_the_labels_file_and_shown_by_name(
+        wh, monkeypatch, tmp_path):
+    """A region's Chinese name comes from `customers.region_zh` (keyed by the region, or by the
+    country where the region is blank, as the region dimension places a customer) or from the
+    labels file's `regions:` section, which wins; the profiles by region show the name."""
+    from upmarket.strategy.demographics import display
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("UPMARKET_LABELS", raising=False)
+    wh.insert("customers", pd.DataFrame({
+        "customer_id": ["A", "B", "C", "D"], "country": ["CN", "CN", "SG", "US"],
+        "region": ["east", "east", None, None], "region_zh": ["华东", None, "新加坡", None]}))
+    names = DataLabels.load(wh)
+    assert names.name("region", "east", "zh") == "华东"
+    assert names.name("region", "SG", "zh") == "新加坡"  # the country stands for the region
+    assert names.name("region", "US", "zh") == "US"  # no name: shown as stored
+    assert names.name("region", "east", "en") == "east"
+    (tmp_path / "labels.yaml").write_text("regions: {east: 华东地区, US: 美国}\n", encoding="utf-8")
+    names = DataLabels.load(wh)
+    assert (names.name("region", "east", "zh"), names.name("region", "US", "zh")) == \
+        ("华东地区", "美国")
+    frame = pd.DataFrame({"value": ["east", "SG", "—"], "customers": [2, 1, 1],
+                          "share": [0.5, 0.25, 0.25], "diamond": 0.0, "core": 0.0,
+                          "potential": 0.0, "basic": 1.0})
+    shown = display({"region": frame, "gender": frame}, "zh", names)
+    assert [r["value"] for r in shown[0]["rows"]] == ["华东地区", "新加坡", "—"]
+    assert [r["value"] for r in shown[1]["rows"]] == ["east", "SG", "—"]  # other dimensions
+    assert [r["value"] for r in display({"region": frame}, "en", names)[0]["rows"]] == \
+        ["east", "SG", "—"]

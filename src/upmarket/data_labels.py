@@ -12,7 +12,8 @@ A Chinese name comes from, in order of precedence:
        regions:    {east: 华东}
 
 2. an ingested column beside the code: `products.category_zh` (the category's name) and
-   `products.name_zh`, `campaigns.name_zh`;
+   `products.name_zh`, `campaigns.name_zh`, `customers.region_zh` (the name of the customer's
+   region, or of the country where no region is given: the value shown as the region);
 3. the built-in names of common channels (`channel.*` in the label table).
 
 Without any of them a value is shown as it is stored (underscores read as spaces), so
@@ -109,8 +110,8 @@ class DataLabels:
 
 def _from_warehouse(wh) -> dict[tuple[str, str], str]:
     """Chinese names ingested beside the codes (`products.category_zh`, `products.name_zh`,
-    `campaigns.name_zh`)."""
-    names: dict[tuple[str, str], str] = {}
+    `campaigns.name_zh`, `customers.region_zh`)."""
+    names: dict[tuple[str, str], str] = _regions_from_warehouse(wh)
     for table, key, pairs in (("products", "sku", (("category", "category_zh", "category"),
                                                     ("sku", "name_zh", "product"))),
                               ("campaigns", "campaign_id", (("campaign_id", "name_zh",
@@ -125,6 +126,27 @@ def _from_warehouse(wh) -> dict[tuple[str, str], str]:
             for code, zh in zip(frame[code_col], frame[zh_col]):
                 if isinstance(zh, str) and zh.strip() and code is not None:
                     names.setdefault((kind, str(code)), zh.strip())
+    return names
+
+
+def _regions_from_warehouse(wh) -> dict[tuple[str, str], str]:
+    """The customers' `region_zh`, by the value shown as their region: the region, or the
+    country where the region is blank (as `strategy.segment_conditions` places them)."""
+    if not wh.has_table("customers"):
+        return {}
+    t = wh.table("customers")
+    if "region_zh" not in t.columns:
+        return {}
+    places = [t[c].cast("string") for c in ("region", "country") if c in t.columns]
+    if not places:
+        return {}
+    code = places[0].coalesce(*places[1:]) if len(places) > 1 else places[0]
+    frame = t.filter(t.region_zh.notnull()).select(code=code, zh=t.region_zh) \
+        .filter(lambda r: r.code.notnull()).distinct().order_by("code", "zh").to_pandas()
+    names: dict[tuple[str, str], str] = {}
+    for code, zh in zip(frame["code"], frame["zh"]):
+        if isinstance(zh, str) and zh.strip():
+            names.setdefault(("region", str(code)), zh.strip())
     return names
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from upmarket.cli.quick_help import QuickHelpGroup
 from upmarket.cli.stages import StageLines
 from upmarket.cli.tables import FittingConsole
 from upmarket.errors import UpmarketError
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # a live bar is only drawn while a command works, never for -
 
 app = typer.Typer(
     name="upmarket",
+    cls=QuickHelpGroup,
     help="Customer value and upsell (向上营销) engine: ingest your orders, products, events and "
     "spend; get value tiers, RFM segments, lifetime value, churn risk and next best actions.\n\n"
     "Start with `upmarket demo`, or `upmarket ingest orders FILE` then `upmarket run`.",

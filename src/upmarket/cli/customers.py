@@ -63,7 +63,7 @@ SHOW_SECTIONS = {
                   "premium_share", "latest_nps"),
     "upsell": ("premium_propensity", "current_tier", "peer_upgrade_rate"),
     "risk": ("churn_risk", "churn_band", "churn_signals"),
-    "profile": ("country", "acquisition_channel", "created_at"),
+    "profile": ("country", "region", "acquisition_channel", "created_at"),
 }
 MONEY = ("tier_value", "current_value", "clv", "distance_to_next_tier", "expected_order_value",
          "net_revenue", "trailing_revenue_12m", "growth_potential")
@@ -93,6 +93,25 @@ def _display(field: str, value, lang: str) -> str:
     if isinstance(value, pd.Timestamp):
         return f"{value:%Y-%m-%d}"
     return str(value)
+
+
+def _region_name(wh, customer_id: str, lang: str) -> str | None:
+    """The customer's region by name (`data_labels`), shown only where the data hold a region
+    or name the country as one; a bare country is already on the card."""
+    from upmarket.data_labels import DataLabels
+
+    c = wh.table("customers")
+    if "region" not in c.columns:
+        return None
+    got = c.filter(c.customer_id == customer_id).select("region", "country").to_pandas()
+    if got.empty:
+        return None
+    region, country = got.iloc[0]["region"], got.iloc[0]["country"]
+    code = region if isinstance(region, str) and region else country
+    if not isinstance(code, str) or not code:
+        return None
+    name = DataLabels.load(wh).name("region", code, lang)
+    return name if (code == region or name != code) else None
 
 
 @customers_app.command("show")
@@ -136,6 +155,9 @@ def show(
         "country", "acquisition_channel", "created_at").to_pandas()
     if not profile.empty:
         row.update(profile.iloc[0].to_dict())
+    region = _region_name(wh, customer_id, lang)
+    if region is not None:
+        row["region"] = region
     level = TierPolicy().level(row["tier"])
     row["service"] = f"{label(level.service, lang)} · {label(level.resource, lang)}"
     # a missing P(alive) is the value model's verdict on the whole run, not a gap in this

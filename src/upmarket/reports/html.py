@@ -755,7 +755,8 @@ def gather(wh: Warehouse, *, cycle: str = "quarter", period=None, lang: str = "e
     _customer_lists(wh, results, actions, lang, with_pii, data)
     data.risks = _risk_rows(frames["risk_register"], lang, symbol)
     data.saved_segments = saved_segments.summary(wh, run=run)
-    data.profiles = demographics.display(demographics.profiles(wh, run=run), lang)
+    data.profiles = demographics.display(demographics.profiles(wh, run=run), lang,
+                                         DataLabels.load(wh))
     data.membership = membership_section.section(run, lang, symbol)
     if with_figures:
         figs, scopes = _figures(wh, data, frames)

@@ -31,6 +31,7 @@ from upmarket.service import profiles
 from upmarket.service.csrf import FIELD, Csrf
 from upmarket.service.security import csp_nonce
 from upmarket.service.sessions import COOKIE, Sessions
+from upmarket.data_labels import DataLabels
 from upmarket.strategy import demographics, saved_segments
 from upmarket.strategy import segment_conditions as sc
 from upmarket.warehouse.connection import connect
@@ -67,7 +68,8 @@ def segment_builder_router(store: ops.Store, app_state, sessions: Sessions, csrf
             with profiles.reading(app_state.warehouse_url) as wh:
                 run = current_run(wh)
                 segments = saved_segments.summary(wh, run=run)
-                profile = demographics.display(demographics.profiles(wh, run=run), lang)
+                profile = demographics.display(demographics.profiles(wh, run=run), lang,
+                                               DataLabels.load(wh))
         except (NoRun, WarehouseError) as exc:
             return PlainTextResponse(str(exc), 503, headers={"Retry-After": "60"})
         html = _templates.get_template("segment_builder.html.j2").render(

@@ -80,10 +80,12 @@ def _natural(values: pd.Series) -> pd.Series:
     return values.map(lambda v: (v == MISSING, nums.get(v) if numeric else 0.0, v))
 
 
-def display(frames: dict[str, pd.DataFrame], lang: str | None = None) -> list[dict]:
+def display(frames: dict[str, pd.DataFrame], lang: str | None = None,
+            names=None) -> list[dict]:
     """The profiles as the report and the dashboard show them: one table per dimension, the
     figures formatted, the tier mix as shares in tier order (Diamond / Core / Potential /
-    Basic), a missing value as "—"."""
+    Basic), a missing value as "—", a region by its name in the reader's language when
+    `names` (`data_labels.DataLabels`) has one."""
     from upmarket.i18n import label, value_label
 
     mix_title = " / ".join(value_label("tier", t, lang) for t in TIER_ORDER)
@@ -94,6 +96,8 @@ def display(frames: dict[str, pd.DataFrame], lang: str | None = None) -> list[di
             value = r["value"]
             if dim == "age_band" and value == "under_18":
                 value = "<18"
+            elif dim == "region" and names is not None and value != MISSING:
+                value = names.name("region", value, lang)
             rows.append({
                 "value": value, "customers": f"{int(r['customers']):,}",
                 "share": f"{r['share']:.0%}",

@@ -336,8 +336,11 @@ def base_table(wh, results: ibis.Table, as_of: datetime, *, at: datetime | None 
     held = set(c.columns)
     attrs = {f.column: c[f.column].cast("string") for f in FIELDS.values()
              if f.source == "customers" and f.column in held and f.column != "region"}
-    # a `region` column where the data have one, else the country stands for it
-    if "region" in held:
+    # a `region` column where the data have one, else the country stands for it (also row by
+    # row: a customer whose region is blank is placed by the country)
+    if "region" in held and "country" in held:
+        attrs["region"] = c["region"].cast("string").coalesce(c["country"].cast("string"))
+    elif "region" in held:
         attrs["region"] = c["region"].cast("string")
     elif "country" in held:
         attrs["region"] = c["country"].cast("string")

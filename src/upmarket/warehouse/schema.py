@@ -86,7 +86,12 @@ TABLES: dict[str, Table] = {t.name: t for t in [
     Table("customers", ("customer_id",), (
         C("customer_id", required=True),
         C("created_at", "timestamp"),
-        C("country"), C("city_tier"), C("gender"), C("birth_year", "int", min=1900, max=2030),
+        C("country"),
+        C("region", doc="the customer's region (east, CN-South …); where absent, the country "
+                        "stands for it"),
+        C("region_zh", doc="the Chinese name of the region (or, without one, of the country), "
+                           "shown in zh output"),
+        C("city_tier"), C("gender"), C("birth_year", "int", min=1900, max=2030),
         C("occupation"), C("income_band"), C("industry"), C("acquisition_channel"),
         C("name", doc="personal data: only kept when supplied, never exported by default"),
         C("email", doc="personal data"), C("phone", doc="personal data"),
