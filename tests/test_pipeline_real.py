@@ -60,7 +60,7 @@ def test_run_on_synthetic_world_and_cli_views(tmp_path, monkeypatch):
     ctx = pipeline.run(wh, config.as_of)
     res = _check_results(wh, ctx)
     assert ctx.summary["kpis"]["premium_retention"] > 0
-    # ROI: every unit of spend is accounted for, and each row follows the seed's formula
+    # ROI: every unit of spend is accounted for, and each row follows the guide's formula
     ch = ctx.tables["channel_roi"]
     assert ch["cost"].sum() == pytest.approx(wh.table("marketing_spend").cost.sum().execute())
     ok = ch["cost"] > 0

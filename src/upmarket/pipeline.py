@@ -448,7 +448,7 @@ def stage_roi(ctx: Context) -> None:
 
 
 def stage_premium(ctx: Context) -> None:
-    """Premium ladder, upgrade paths, penetration and premium-purchase propensity (seed 000's
+    """Premium ladder, upgrade paths, penetration and premium-purchase propensity (the upward-marketing guide's
     upward marketing); needs a catalogue with categories to know what 'premium' is."""
     tables = {n: ctx.wh.table(n) for n in FEATURE_TABLES}
     p = tables["products"]
@@ -493,7 +493,7 @@ def stage_premium(ctx: Context) -> None:
 
 
 def stage_acquisition(ctx: Context) -> None:
-    """Fully-loaded CAC per channel and cohort, CLV/CAC per channel (seed 003's > 3 rule)."""
+    """Fully-loaded CAC per channel and cohort, CLV/CAC per channel (the key-account strategy course's > 3 rule)."""
     new = acquisition.new_customers(ctx.source("customers"), ctx.source("orders"), ctx.as_of)
     spend = acquisition.spend(ctx.source("marketing_spend"), ctx.as_of).to_pandas()
     if spend.empty:
@@ -586,7 +586,7 @@ def stage_actions(ctx: Context) -> None:
 
 
 def stage_budget_and_risk(ctx: Context) -> None:
-    """Budget plan vs actual and elastic reallocation (seed 001); the risk register (seeds 000,
+    """Budget plan vs actual and elastic reallocation (the marketing-plan framework); the risk register (the upward-marketing guide,
     001, 003): concentration, credit, operations, reputation, premium churn, KPI anomalies."""
     tables, summary = budget.budget_tables(ctx.wh, ctx.as_of, settings=ctx.settings.budget)
     ctx.tables.update(tables)
@@ -609,7 +609,7 @@ def stage_measurement(ctx: Context) -> None:
 
 
 def stage_scorecard(ctx: Context) -> None:
-    """Seed 000's effect index for the last complete quarter against the quarter before."""
+    """The upward-marketing guide's effect index for the last complete quarter against the quarter before."""
     tables, summary = scorecard.scorecard_tables(ctx.wh, ctx.as_of, ctx.results)
     ctx.tables.update(tables)
     ctx.summary.update(summary)

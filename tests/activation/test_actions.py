@@ -231,7 +231,7 @@ def test_claimed_messages_are_sent_by_one_deliverer_only(wh, store):
 @pytest.mark.parametrize("tier, hours", [("diamond", 1), ("core", 4), ("potential", 24),
                                          ("basic", 48)])
 def test_task_due_within_the_tier_response_time(tier, hours):
-    assert A.task_due(T0, tier) == T0 + timedelta(hours=hours)  # seed 003's service levels
+    assert A.task_due(T0, tier) == T0 + timedelta(hours=hours)  # the key-account strategy course's service levels
     assert A.task_due(T0, tier, override=timedelta(minutes=30)) == T0 + timedelta(minutes=30)
     assert A.task_due(T0, None) == T0 + timedelta(hours=24)
 
@@ -284,7 +284,7 @@ def test_tasks_feed_the_automation_rate_and_response_time(wh, store):
     assert got["response_time_hours"].value == pytest.approx(6.0)
     assert dict(got["response_time_hours"].args) == {"tickets": 0, "tasks": 3}
     # on time: the four webhooks delivered at T0, and the people's tasks done within their
-    # tier's response time (seed 003: diamond 1 h, core 4 h, potential 24 h, basic 48 h)
+    # tier's response time (the key-account strategy course: diamond 1 h, core 4 h, potential 24 h, basic 48 h)
     seed_hours = {"diamond": 1, "core": 4, "potential": 24, "basic": 48}
     on_time = 4 + sum(done_after[t["id"]] <= seed_hours[t["tier"]] for t in manual[:3])
     assert got["task_completion_rate"].value == pytest.approx(on_time / 12)

@@ -23,7 +23,7 @@ from upmarket.warehouse.runs import Run
 
 T0 = datetime(2026, 3, 2, 9, 0)
 NO_HOLDOUT = HoldoutSettings(share=0.0)
-#: seed 003's response times per tier, in hours
+#: the key-account strategy course's response times per tier, in hours
 RESPONSE_HOURS = {"diamond": 1, "core": 4, "potential": 24, "basic": 48}
 
 

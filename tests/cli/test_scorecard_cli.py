@@ -58,7 +58,7 @@ def test_default_is_the_effect_index_for_the_last_complete_quarter(world):
     assert "not available" in auto["note_text"]
     assert any(n["note"] == "renormalised" and "marketing automation rate" in n["text"]
                for n in cur["notes"])
-    # NPS is scored against the seed's absolute target, actual ÷ 50
+    # NPS is scored against the guide's absolute target, actual ÷ 50
     if metrics["nps"]["status"] == "ok":
         assert metrics["nps"]["attainment"] == pytest.approx(
             min(max(metrics["nps"]["actual"] / 50, 0), 1), abs=1e-6)

@@ -27,7 +27,7 @@ def test_closed_forms_equal_the_series(m, r, d):
 
 
 def test_cltv_and_lifespan_and_cac():
-    assert formulas.cltv_seed000(50, 4, 3, 0.8) == pytest.approx(480)
+    assert formulas.cltv_textbook(50, 4, 3, 0.8) == pytest.approx(480)
     assert formulas.expected_lifespan(0.75) == pytest.approx(4.0)
     assert np.isnan(formulas.cac(100, 0))
     assert formulas.cac([100, 90], [4, 3]).tolist() == [25.0, 30.0]

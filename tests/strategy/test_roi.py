@@ -1,4 +1,4 @@
-"""ROI: the seed's formula, the stratified long-term effect, and the tables a run publishes."""
+"""ROI: the guide's formula, the stratified long-term effect, and the tables a run publishes."""
 
 from __future__ import annotations
 

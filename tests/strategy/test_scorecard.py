@@ -499,7 +499,7 @@ def test_brand_survey_for_quarter_month_and_year(tiny):
     assert missing.value is None and missing.note == "no_survey"
 
 
-def test_cltv_seed_formula_by_hand(tiny):
+def test_cltv_textbook_formula_by_hand(tiny):
     o = ORDERS.assign(ts=pd.to_datetime(ORDERS.ts))
     period = o[(o.ts >= "2025-07-01") & (o.ts < "2025-10-01")]
     paid = period[period.status == "paid"]
@@ -523,7 +523,7 @@ def test_cltv_uses_the_model_only_when_every_period_compared_has_it(tiny):
     both = sc.WarehouseMetrics(tiny, results=results, results_as_of=Q3.end).measure(
         ["cltv"], [Q3, Q3.previous()])
     assert {m.method for m in (both["2025-Q3"]["cltv"], both["2025-Q2"]["cltv"])} == {"seed"}
-    assert both["2025-Q3"]["cltv"].note == "cltv_seed_like_for_like"
+    assert both["2025-Q3"]["cltv"].note == "cltv_textbook_like_for_like"
 
 
 def test_unavailable_metrics_say_so(tiny):

@@ -4,10 +4,10 @@ retries; an export of the alert's customers, through the privacy gate.
 
 Tasks
 -----
-A task is due ``created + response time`` of the customer's value tier (seed 003: Diamond
+A task is due ``created + response time`` of the customer's value tier (the key-account strategy course: Diamond
 1 h, Core 4 h, Potential 24 h, Basic 48 h; `strategy.tiers.TierPolicy`), unless the rule's
 action gives its own ``due``; an alert about no customer (a KPI) is due in 24 h. Every action,
-automated or not, is a row of the operational store's ``tasks``: seed 000's marketing
+automated or not, is a row of the operational store's ``tasks``: the upward-marketing guide's marketing
 automation rate is *automated tasks done ÷ all tasks*, so the webhooks and exports the system
 carries out count beside the tasks people do.
 
@@ -134,7 +134,7 @@ Action = TaskAction | WebhookAction | ExportAction
 
 # -- planning: what rows an alert writes -----------------------------------------------------------
 def response_time(tier: str | None, policy: TierPolicy = TierPolicy()) -> timedelta | None:
-    """The tier's response time (seed 003), None for no or an unknown tier."""
+    """The tier's response time (the key-account strategy course), None for no or an unknown tier."""
     if tier not in TIER_ORDER:
         return None
     return timedelta(hours=float(policy.level(tier).response_hours))

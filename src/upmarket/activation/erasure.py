@@ -1,6 +1,6 @@
 """A person's rights over their data: a copy of everything held on them, erasure, and the
 retention limit on raw events (PIPL art. 45 access and copy, art. 47 deletion, art. 19 "no
-longer than necessary"; GDPR art. 15, 17 and 5(1)(e) say the same; seed 003's data security).
+longer than necessary"; GDPR art. 15, 17 and 5(1)(e) say the same; the key-account strategy course's data security).
 
 Who the person is, is found generically rather than from a list of tables, because other
 parts of upmarket keep adding tables: every warehouse table (run outputs of every run

@@ -1,6 +1,6 @@
 """The privacy gate: consent checked at the moment data leaves, pseudonymised ids, an audit
 trail (PIPL art. 13–14 consent, art. 51 pseudonymisation as a security measure, art. 55
-records; seed 003's data security).
+records; the key-account strategy course's data security).
 
 Consent is checked when the data leaves, not when the run was computed: a customer who
 withdrew consent after the run must not receive the action the run proposed. Nor after the

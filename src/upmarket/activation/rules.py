@@ -1,4 +1,4 @@
-"""Rules and alerts: seed 001's dynamic tuning triggers (动态调优触发机制 — "set thresholds on key
+"""Rules and alerts: the marketing-plan framework's dynamic tuning triggers (动态调优触发机制 — "set thresholds on key
 indicators; when the data turn abnormal, raise an alert and trigger the adjustment"), as
 declarative YAML evaluated after each run and on incoming events (DESIGN §2 activation, §4).
 

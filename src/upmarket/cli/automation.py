@@ -1,4 +1,4 @@
-"""Commands of the automation rules (seed 001's dynamic tuning triggers): alerts list|check|
+"""Commands of the automation rules (the marketing-plan framework's dynamic tuning triggers): alerts list|check|
 deliver, tasks list|done, rules validate."""
 
 import json

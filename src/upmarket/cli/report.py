@@ -1,4 +1,4 @@
-"""Command that writes the periodic report: `upmarket report` (seed 000's evaluation cycles:
+"""Command that writes the periodic report: `upmarket report` (the upward-marketing guide's evaluation cycles:
 monthly quick review, quarterly assessment, annual retrospective)."""
 
 import json

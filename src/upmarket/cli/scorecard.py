@@ -1,4 +1,4 @@
-"""Command about scorecards: `upmarket scorecard` (seed 000's effect index and the other
+"""Command about scorecards: `upmarket scorecard` (the upward-marketing guide's effect index and the other
 weighted scorecards of `upmarket.strategy.scorecard`)."""
 
 import json

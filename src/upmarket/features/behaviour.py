@@ -1,5 +1,5 @@
 """Behavioural features beyond RFM, as Ibis expressions: recent activity and its trend,
-discount dependency (seed 004), category breadth, premium share, service experience.
+discount dependency (the back-to-basics marketing course), category breadth, premium share, service experience.
 
 These feed the churn classifier, the behavioural clusters and (later) premium propensity.
 Every feature is defined for any `as_of` and uses only what happened before it.

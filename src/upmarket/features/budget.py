@@ -1,5 +1,5 @@
 """Spend and attributed conversions per channel and period: the two sides of the response curves
-in `upmarket.strategy.budget` (seed 001's elastic budget control)."""
+in `upmarket.strategy.budget` (the marketing-plan framework's elastic budget control)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _unit(freq: str) -> str:
 def spend_by_period(marketing_spend: ibis.Table, as_of: datetime, freq: str = "M",
                     cost_types: tuple[str, ...] | None = None) -> ibis.Table:
     """Spend per channel, period start and campaign before `as_of`, over the chosen cost types
-    (all four by default: the fully-loaded cost of seed 003). The campaign stays a column so
+    (all four by default: the fully-loaded cost of the key-account strategy course). The campaign stays a column so
     the budget can tell spend against a planned campaign from always-on spend."""
     s = marketing_spend.filter(marketing_spend.date < ibis.literal(as_of.date()))
     if cost_types:

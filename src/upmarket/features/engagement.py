@@ -1,7 +1,7 @@
 """How and when to reach a customer, as Ibis expressions: the consents in force, the channels
 they respond on, the hour they are active and how often they were contacted lately.
 
-These feed the next-best-action (seed 003: right person, right time, right channel) and the
+These feed the next-best-action (the key-account strategy course: right person, right time, right channel) and the
 consent gate of every export. Everything is defined for any `as_of` and uses only what happened
 before it.
 """

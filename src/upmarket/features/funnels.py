@@ -1,5 +1,5 @@
 """The marketing funnel exposure → click → register → purchase per channel (DESIGN §4
-Measurement; seed 001's tracking plan: "通过埋点统计营销活动曝光、点击、转化等数据" — count each
+Measurement; the marketing-plan framework's tracking plan: "通过埋点统计营销活动曝光、点击、转化等数据" — count each
 campaign's exposures, clicks and conversions — and "跟踪用户点击、浏览、注册等行为" — follow
 clicks, views and registrations along the user's path).
 

@@ -1,4 +1,4 @@
-"""The premium ladder (seed 000: move customers up to premium products), premium penetration and
+"""The premium ladder (the upward-marketing guide: move customers up to premium products), premium penetration and
 the per-customer tier features behind premium propensity, as Ibis expressions.
 
 Tiers are ranked ``basic`` (0) < ``mid`` (1) < ``premium`` (2). Every expression uses only what

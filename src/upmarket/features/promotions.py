@@ -1,4 +1,4 @@
-"""The aggregates promotion analysis reads (seed 004 warns against "过度依赖促销和折扣" —
+"""The aggregates promotion analysis reads (the back-to-basics marketing course warns against "过度依赖促销和折扣" —
 over-reliance on promotions and discounts; DESIGN §4: promotion lift, cannibalisation and
 discount dependency are measured). `strategy.promotions` turns them into lift, ROI and
 dependency; the heavy lifting over order lines stays here, in Ibis.

@@ -1,4 +1,4 @@
-"""RFM inputs and 1–5 scores as Ibis expressions (seed 003).
+"""RFM inputs and 1–5 scores as Ibis expressions (the key-account strategy course).
 
 Scores are quantile ranks computed with a window function, so they run on any backend:
 score = 1 + ⌊bins · percent_rank⌋, capped at `bins`. `percent_rank` gives tied values the same

@@ -1,4 +1,4 @@
-"""Aggregations behind the risk indicators (seeds 001, 003): revenue per customer and industry
+"""Aggregations behind the risk indicators (the marketing-plan framework and the key-account strategy course): revenue per customer and industry
 for concentration, invoice positions for credit, ticket response times and delivery delays for
 operational risk, feedback for reputation and daily KPIs for anomaly detection.
 

@@ -1,4 +1,4 @@
-"""Supervised churn early warning (seed 003): a probability that a customer makes no purchase
+"""Supervised churn early warning (the key-account strategy course): a probability that a customer makes no purchase
 in the next `horizon_days`, the baseline it has to beat, and the signals behind each score.
 
 Two estimators share one interface (`fit(frame, churned)`, `predict_proba(frame)`), both fed

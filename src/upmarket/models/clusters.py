@@ -1,4 +1,4 @@
-"""Behavioural clusters beyond RFM (seed 003: clustering): k-means on standardised behaviour,
+"""Behavioural clusters beyond RFM (the key-account strategy course: clustering): k-means on standardised behaviour,
 each cluster named after what sets its centre apart from the average customer."""
 
 from __future__ import annotations

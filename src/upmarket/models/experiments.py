@@ -1,5 +1,5 @@
 """A/B tests of campaign arms against their control (DESIGN §4 Measurement: "A/B tests with
-significance and uplift"; seed 003 lists A/B testing among the marketing-automation tools).
+significance and uplift"; the key-account strategy course lists A/B testing among the marketing-automation tools).
 
 Per arm versus control:
 

@@ -1,4 +1,4 @@
-"""The seeds' closed-form customer-value formulas, reported beside the fitted models.
+"""The source guides' closed-form customer-value formulas, reported beside the fitted models.
 
 These are deliberately simple (population averages, constant retention); the BTYD models are
 the per-customer forecast. Showing both lets an analyst see where rules of thumb and the data
@@ -10,15 +10,15 @@ from __future__ import annotations
 import numpy as np
 
 
-def cltv_seed000(average_order_value, purchases_per_year, lifespan_years, retention_coefficient):
-    """Seed 000: CLTV = average order value × purchase frequency × customer lifespan ×
+def cltv_textbook(average_order_value, purchases_per_year, lifespan_years, retention_coefficient):
+    """The upward-marketing guide: CLTV = average order value × purchase frequency × customer lifespan ×
     retention coefficient (frequency per year, lifespan in years, coefficient in [0, 1])."""
     return (np.asarray(average_order_value, float) * np.asarray(purchases_per_year, float)
             * np.asarray(lifespan_years, float) * np.asarray(retention_coefficient, float))
 
 
 def discounted_clv(margin, retention, discount_rate, *, count_first_year: bool = False):
-    """Seed 004 names the inputs of a discounted CLV — yearly profit per customer m, yearly
+    """The back-to-basics marketing course names the inputs of a discounted CLV — yearly profit per customer m, yearly
     retention r, discount rate d — but gives its formula as an image. This is the standard
     infinite-horizon form (e.g. Gupta & Lehmann 2003, "Customers as assets", J. Interactive
     Marketing 17(1), eq. 2):
@@ -46,7 +46,7 @@ def expected_lifespan(retention) -> np.ndarray:
 
 
 def cac(fully_loaded_cost, new_customers):
-    """Seed 003: customer acquisition cost = (media + sales team + technical support +
+    """The key-account strategy course: customer acquisition cost = (media + sales team + technical support +
     overhead) ÷ new customers acquired; NaN where nobody was acquired."""
     cost = np.asarray(fully_loaded_cost, float)
     n = np.asarray(new_customers, float)
@@ -54,5 +54,5 @@ def cac(fully_loaded_cost, new_customers):
         return np.where(n > 0, cost / np.where(n > 0, n, 1), np.nan)
 
 
-#: Seed 003's health rule: lifetime value should exceed three times acquisition cost.
+#: The key-account strategy course's health rule: lifetime value should exceed three times acquisition cost.
 HEALTHY_CLV_TO_CAC = 3.0

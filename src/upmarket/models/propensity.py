@@ -1,4 +1,4 @@
-"""Premium propensity (seed 000): a calibrated P(a customer who has never bought a premium
+"""Premium propensity (the upward-marketing guide): a calibrated P(a customer who has never bought a premium
 product buys one in the next `horizon_days`).
 
 Training is a time split: features at ``t0 = as_of − horizon_days``, label = the customer's

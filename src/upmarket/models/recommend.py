@@ -1,4 +1,4 @@
-"""Cross-sell and upsell recommendations (seed 003: content-based, collaborative filtering,
+"""Cross-sell and upsell recommendations (the key-account strategy course: content-based, collaborative filtering,
 hybrid).
 
 Input is a pandas frame of paid product purchase lines before an `as_of`

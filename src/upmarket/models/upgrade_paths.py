@@ -1,4 +1,4 @@
-"""Upgrade paths mined from order histories (seed 000): how customers move between price tiers
+"""Upgrade paths mined from order histories (the upward-marketing guide): how customers move between price tiers
 within a category, how long it takes and what it is worth; and, per customer, how often
 customers at her tier in her main category moved up.
 

@@ -1,5 +1,5 @@
 """Consent given or withdrawn through the service (`POST /v1/consents`) or the CLI, kept in the
-operational store until the pipeline copies it to the warehouse (DESIGN §4 privacy; seed 003's
+operational store until the pipeline copies it to the warehouse (DESIGN §4 privacy; the key-account strategy course's
 data security).
 
 PIPL asks for consent per purpose (art. 14: "specific"; art. 29/23 separate consent for

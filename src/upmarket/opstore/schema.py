@@ -155,7 +155,7 @@ points_adjustments = Table(
 )
 
 # -- automation: rules fire alerts, alerts make tasks, webhooks and exports (DESIGN §4, dynamic
-#    tuning triggers, seed 001's 动态调优触发机制). Every table names the person `customer_id`,
+#    tuning triggers, the marketing-plan framework's 动态调优触发机制). Every table names the person `customer_id`,
 #    so erasing a person finds their rows by that one name.
 
 #: One row per alert fired. `dedup_key` (a hash of rule, subject and what was evaluated: the
@@ -197,7 +197,7 @@ alert_cooldowns = Table(
 
 #: Every action an alert set off, automated or not: a person's task (`kind` task, due within
 #: the customer's tier response time), a webhook delivery, an export. The marketing-automation
-#: rate (seed 000: automated tasks done ÷ all tasks) and task response times are read from
+#: rate (the upward-marketing guide: automated tasks done ÷ all tasks) and task response times are read from
 #: here (through the warehouse copy, `opstore.automation.copy_tasks_to_warehouse`).
 #: status: open → done, or failed (a webhook that gave up).
 tasks = Table(

@@ -1,4 +1,4 @@
-"""Reports: the periodic HTML report of seed 000's evaluation cycles (monthly quick review,
+"""Reports: the periodic HTML report of the upward-marketing guide's evaluation cycles (monthly quick review,
 quarterly assessment, annual retrospective) and the Plotly figures it shares with the
 dashboard. An interface beside `cli` and `service` (DESIGN §2): it reads published runs and
 never feeds a lower layer.

@@ -94,7 +94,7 @@ def _ordered(present, order) -> list[str]:
 def fig_tier_pyramid(tier_summary: pd.DataFrame, lang: str = "en", *,
                      benchmark: float = 0.30) -> go.Figure:
     """Customers per value tier (the pyramid: Diamond at the top) beside each tier's share of
-    past revenue and of predicted CLV, with seed 003's claim that Diamond brings ≥ 30 % of
+    past revenue and of predicted CLV, with the key-account strategy course's claim that Diamond brings ≥ 30 % of
     revenue drawn as a line (`tier_summary`: tier, customers, revenue_share, value_share)."""
     lang = current_lang(lang)
     name, title = "tier_pyramid", label("report.fig.tier_pyramid", lang)
@@ -129,7 +129,7 @@ def fig_tier_pyramid(tier_summary: pd.DataFrame, lang: str = "en", *,
 
 
 def fig_rfm_segments(results: pd.DataFrame, lang: str = "en") -> go.Figure:
-    """Customers per named RFM segment (seed 003), in the segments' display order."""
+    """Customers per named RFM segment (the key-account strategy course), in the segments' display order."""
     lang = current_lang(lang)
     name, title = "rfm_segments", label("report.fig.rfm_segments", lang)
     if results is None or results.empty or "rfm_segment" not in results:
@@ -276,7 +276,7 @@ def fig_actions(actions: pd.DataFrame, lang: str = "en") -> go.Figure:
 
 
 def fig_channel_roi(channel_roi: pd.DataFrame, lang: str = "en") -> go.Figure:
-    """Short-term ROI per channel, (attributed profit − fully-loaded cost) ÷ cost (seed 001),
+    """Short-term ROI per channel, (attributed profit − fully-loaded cost) ÷ cost (the marketing-plan framework),
     best first; 0 is break-even."""
     lang = current_lang(lang)
     name, title = "channel_roi", label("report.fig.channel_roi", lang)
@@ -299,7 +299,7 @@ def fig_channel_roi(channel_roi: pd.DataFrame, lang: str = "en") -> go.Figure:
 
 def fig_campaigns(campaign_roi: pd.DataFrame, lang: str = "en") -> go.Figure:
     """Per campaign: short-term ROI and long-term ROI (counting the CLV change of the customers
-    the campaign touched, seed 003), side by side."""
+    the campaign touched, the key-account strategy course), side by side."""
     lang = current_lang(lang)
     name, title = "campaigns", label("report.fig.campaigns", lang)
     if campaign_roi is None or campaign_roi.empty:
@@ -339,7 +339,7 @@ def fig_attribution(attribution: pd.DataFrame, lang: str = "en") -> go.Figure:
 
 
 def fig_budget(plan: pd.DataFrame, lang: str = "en") -> go.Figure:
-    """Budget planned to date against actual spend per channel (seed 001/002's budget
+    """Budget planned to date against actual spend per channel (the marketing-plan framework/002's budget
     execution), summed over the periods in `plan` (`budget_plan_vs_actual`)."""
     lang = current_lang(lang)
     name, title = "budget", label("report.fig.budget", lang)
@@ -390,7 +390,7 @@ def funnel_counts(funnels: pd.DataFrame) -> pd.Series:
 
 
 def fig_funnel(funnels: pd.DataFrame, lang: str = "en") -> go.Figure:
-    """Exposure → click → register → purchase (seed 003's funnel), with each step's share of
+    """Exposure → click → register → purchase (the key-account strategy course's funnel), with each step's share of
     the exposed."""
     lang = current_lang(lang)
     name, title = "funnel", label("report.fig.funnel", lang)
@@ -446,7 +446,7 @@ def fig_revenue_trend(monthly: pd.DataFrame, lang: str = "en", *,
 def fig_effect_index(dimensions: pd.DataFrame, lang: str = "en", *, period: str = "",
                      compare: str = "", index: float | None = None,
                      compare_index: float | None = None) -> go.Figure:
-    """Seed 000's effect index by dimension (customer value 50 % · brand value 30 % ·
+    """The upward-marketing guide's effect index by dimension (customer value 50 % · brand value 30 % ·
     operational efficiency 20 %), this period against the comparison period, scores 0–100
     (`dimensions`: dimension, score, compare_score)."""
     lang = current_lang(lang)
@@ -473,7 +473,7 @@ def fig_effect_index(dimensions: pd.DataFrame, lang: str = "en", *, period: str 
 
 
 def fig_risk_register(register: pd.DataFrame, lang: str = "en") -> go.Figure:
-    """The risk register's money at stake per risk, coloured by level (seeds 001/003): the
+    """The risk register's money at stake per risk, coloured by level (the marketing-plan framework and the key-account strategy course): the
     risks that are both likely and costly stand out."""
     lang = current_lang(lang)
     name, title = "risk_register", label("report.fig.risk_register", lang)

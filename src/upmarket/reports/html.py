@@ -1,6 +1,6 @@
-"""The periodic report: one self-contained HTML file per evaluation cycle (seed 000, chapter 6).
+"""The periodic report: one self-contained HTML file per evaluation cycle (the upward-marketing guide, chapter 6).
 
-Seed 000 asks for a three-level evaluation mechanism — a monthly quick review (月度快评), a
+The upward-marketing guide asks for a three-level evaluation mechanism — a monthly quick review (月度快评), a
 quarterly assessment (季度评估) and an annual retrospective (年度复盘) — and for each level
 to fix its focus, its data sources and its report template (需明确：各周期评估重点、数据来源、
 报告模板). The seed leaves the contents to the reader; here they are:
@@ -433,7 +433,7 @@ def _kpi_rows(wh: Warehouse, p: sc.Period, other: sc.Period, c: sc.Comparison | 
         found = model_clv_at(wh, period.end, results, as_of)
         into["clv_mean"] = found["mean_12m_margin"] if found else None
         into["clv_total"] = found["total_12m_margin"] if found else None
-        into["cltv_textbook"] = sc.cltv_seed(provider, period).value
+        into["cltv_textbook"] = sc.cltv_textbook(provider, period).value
     if c is not None:
         metrics = c.metrics.set_index("metric")
         for key in ("premium_penetration", "nps"):
@@ -610,7 +610,7 @@ def _risk_rows(register: pd.DataFrame | None, lang: str, symbol: str | None = No
 
 def _findings(data: ReportData, summary: dict, tier_summary, channel_econ, register,
               lang: str) -> list[str]:
-    """What the numbers say, as sentences: each against the seed benchmark or target it is
+    """What the numbers say, as sentences: each against the industry benchmark or target it is
     judged by, so the reader sees the verdict and the evidence together."""
     out = []
     share = summary.get("diamond_revenue_share")
@@ -736,7 +736,7 @@ def gather(wh: Warehouse, *, cycle: str = "quarter", period=None, lang: str = "e
         _name_given(frames.get("actions"), "product", "sku", "product_name", names)
     results, actions = frames["results"], frames["actions"]
 
-    # the scorecard of the period against the one before (seed 000's effect index); the run's
+    # the scorecard of the period against the one before (the upward-marketing guide's effect index); the run's
     # own CLV serves a period that ends at its as-of date, as in the pipeline
     clv = results[["customer_id", "clv"]] if results is not None and "clv" in results else None
     provider = sc.WarehouseMetrics(wh, results=clv, results_as_of=as_of)

@@ -1,4 +1,4 @@
-"""Budget plan vs actual and elastic reallocation (seed 001 "预算弹性控制方案"; seed 002's
+"""Budget plan vs actual and elastic reallocation (the marketing-plan framework "预算弹性控制方案"; the execution-process manual's
 budget execution rate).
 
 Three steps, each usable on its own:
@@ -77,7 +77,7 @@ class BudgetSettings:
 
     freq : "M" (calendar months) or "Q" (quarters) — the planning period.
     max_increase, max_decrease : how far a channel's budget may move in one reallocation, as
-        fractions of its current budget (seed 001's "elastic" control: ±30 % by default).
+        fractions of its current budget (the marketing-plan framework's "elastic" control: ±30 % by default).
     channel_limits : per-channel overrides, ``{channel: (max_decrease, max_increase)}``.
     recent_periods : the current budget of a channel is its mean spend over this many latest
         complete periods.
@@ -85,7 +85,7 @@ class BudgetSettings:
         the mean-point curve.
     tolerance : execution within ±tolerance of plan is "on plan".
     attribution_model, lookback_days : how each period's revenue is credited to channels.
-    cost_types : spend that counts (None: all four, the fully-loaded cost of seed 003).
+    cost_types : spend that counts (None: all four, the fully-loaded cost of the key-account strategy course).
     outcome, mix_model : what the marketing-mix model explains (new customers or revenue) and
         how it is fitted and judged (`upmarket.models.mmm`); reallocation moves only the
         channels whose mix-model curve passes its credibility thresholds.

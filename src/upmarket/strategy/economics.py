@@ -1,4 +1,4 @@
-"""Acquisition economics per channel (seeds 003, 004): fully-loaded CAC, lifetime value of the
+"""Acquisition economics per channel (the key-account strategy course and the back-to-basics marketing course): fully-loaded CAC, lifetime value of the
 customers each channel brought, CLV/CAC and the "> 3" health flag; the model's CLV figure
 (`model_clv`) and the textbook CLTV formula beside it for comparison."""
 
@@ -30,7 +30,7 @@ def cac_by_cohort(new: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
 def channel_economics(cohorts: pd.DataFrame, results: pd.DataFrame, channels: pd.Series,
                       yearly_retention: float, discount_rate: float = 0.10) -> pd.DataFrame:
     """Per acquisition channel, over all cohorts: CAC, mean 12-month predicted CLV of its
-    customers, their lifetime value by the seed-004 formula (that 12-month margin as m, the
+    customers, their lifetime value by the the back-to-basics marketing course formula (that 12-month margin as m, the
     base's yearly retention as r, counting the first year) and CLV/CAC with the health flag."""
     per = cohorts.groupby("channel")[["fully_loaded_cost", "new_customers"]].sum()
     per["cac"] = formulas.cac(per["fully_loaded_cost"], per["new_customers"])
@@ -57,7 +57,7 @@ def model_clv(results: pd.DataFrame) -> dict:
 
 def textbook_cltv(results: pd.DataFrame, yearly_retention: float, years_observed: float) -> dict:
     """The textbook CLTV of the average customer, CLTV = order value × purchases a year ×
-    lifespan × retention (`formulas.cltv_seed000`), from this base's own averages: a revenue
+    lifespan × retention (`formulas.cltv_textbook`), from this base's own averages: a revenue
     figure over the whole expected lifetime, shown only for comparison with the model's CLV
     (`model_clv`, 12 months of margin), never in its place."""
     orders = results["orders"].astype(float)
@@ -68,5 +68,5 @@ def textbook_cltv(results: pd.DataFrame, yearly_retention: float, years_observed
     return {
         "average_order_value": aov, "purchases_per_year": per_year, "lifespan_years": lifespan,
         "retention_coefficient": r,
-        "cltv_revenue": float(formulas.cltv_seed000(aov, per_year, lifespan, r)),
+        "cltv_revenue": float(formulas.cltv_textbook(aov, per_year, lifespan, r)),
     }

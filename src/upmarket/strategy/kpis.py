@@ -1,11 +1,11 @@
-"""Customer-base KPIs with the seeds' benchmarks beside them (seeds 000, 003, 004).
+"""Customer-base KPIs with the source guides' benchmarks beside them (the upward-marketing guide, the key-account strategy course and the back-to-basics marketing course).
 
 - premium-customer retention: of the customers in the top 20 % by revenue during the previous
-  window, the share who bought again in the latest window (seed 000: 42 % at laggards, 78 %
+  window, the share who bought again in the latest window (the upward-marketing guide: 42 % at laggards, 78 %
   benchmark; alert when premium churn exceeds 30 %);
 - share of revenue from existing customers: revenue of the latest window bought by customers
-  whose first purchase came before it (seed 004: 65 %);
-- Diamond revenue share (seed 003 claims ≥ 30 %);
+  whose first purchase came before it (the back-to-basics marketing course: 65 %);
+- Diamond revenue share (the key-account strategy course claims ≥ 30 %);
 - yearly retention: of the previous window's buyers, the share who bought in the latest
   window, raised to the power 365/window to put it on a yearly footing.
 

@@ -1,7 +1,7 @@
-"""CLV levers (seed 004): what retention, purchase frequency, order value and cost to serve do
+"""CLV levers (the back-to-basics marketing course): what retention, purchase frequency, order value and cost to serve do
 to total customer value, computed from the fitted models rather than quoted percentages.
 
-Seeds 003/004 claim +5 % retention lifts profit by 25–95 %; `what_if` reports what this
+The key-account strategy course and the back-to-basics marketing course claim +5 % retention lifts profit by 25–95 %; `what_if` reports what this
 customer base's own models say instead.
 
 Net CLV per customer = CLV − cost to serve. A tier's cost to serve is fixed from today's

@@ -1,4 +1,4 @@
-"""Lifecycle stages (seeds 003, 004): awareness → evaluation → first purchase → retention →
+"""Lifecycle stages (the key-account strategy course and the back-to-basics marketing course): awareness → evaluation → first purchase → retention →
 loyalty → advocacy, or lapsed; each with its own next actions.
 
 Buyers are staged from their purchase history, model outputs and feedback, first rule winning:

@@ -1,4 +1,4 @@
-"""The business-side measurement of a run (DESIGN §4 Measurement; seeds 001, 003, 004): A/B
+"""The business-side measurement of a run (DESIGN §4 Measurement; the marketing-plan framework, the key-account strategy course and the back-to-basics marketing course): A/B
 tests of campaign arms, monthly cohorts, the exposure → purchase funnel per channel, promotion
 lift and ROI, and discount dependency — the tables a run publishes beside the per-customer
 results, and a short summary of each.

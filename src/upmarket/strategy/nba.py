@@ -1,8 +1,8 @@
 """Next best action: one action per customer, chosen by expected value, sent through a channel
 the customer consented to and responds on, at the hour they are active, and routed by tier.
 
-Seed 003 asks for precision marketing: the right person, the right time, the right channel, the
-right message; seed 000 puts upward marketing (moving customers to premium) first and gives each
+The key-account strategy course asks for precision marketing: the right person, the right time, the right channel, the
+right message; the upward-marketing guide puts upward marketing (moving customers to premium) first and gives each
 value tier its service level. This module turns the models' per-customer outputs into that
 decision. It is a policy, not a model: every probability it uses comes from a fitted model
 (premium propensity, churn risk, BG/NBD purchase expectations, association-rule confidence) or
@@ -20,7 +20,7 @@ Basic one. The action with the largest EV wins; "no contact" (EV = 0) wins when 
 its cost, when the customer has no consent on a channel the action could use, or when they were
 already contacted as often as their tier's monthly cap allows.
 
-Routing (seed 000's tier policy): Diamond and Core customers' actions become tasks for their
+Routing (the upward-marketing guide's tier policy): Diamond and Core customers' actions become tasks for their
 account manager, due within the tier's response time; Potential and Basic customers get an
 automated message.
 """

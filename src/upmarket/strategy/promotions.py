@@ -1,5 +1,5 @@
 """Did a promotion pay, and who buys only on promotion? (DESIGN §4: offers with a cost model;
-"promotion lift, cannibalisation and discount dependency are measured, because seed 004 warns
+"promotion lift, cannibalisation and discount dependency are measured, because the back-to-basics marketing course warns
 against over-reliance on promotions" — 过度依赖促销和折扣，降低品牌价值.)
 
 Per promotion (from the daily aggregates of `features.promotions`):

@@ -4,7 +4,7 @@ customers) feed the sales-competency card").
 
 * ``tasks_within_sla`` — of the rep's people's tasks whose outcome is known (done, or still open
   past their due time), the share done by their due time, which is the customer tier's
-  response time (seed 003: Diamond 1 h, Core 4 h, Potential 24 h, Basic 48 h).
+  response time (the key-account strategy course: Diamond 1 h, Core 4 h, Potential 24 h, Basic 48 h).
 * ``premium_conversion`` — of the customers whose tasks the rep completed, the share the rep
   reported as converted (``upmarket tasks done ID --outcome converted`` or the worklist).
 

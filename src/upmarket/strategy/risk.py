@@ -1,6 +1,6 @@
-"""Customer risk: indicators with thresholds, and the risk register (seed 003's risk table:
-credit, concentration, operational and reputation risk; seed 001's "潜在风险预警清单" — risk
-levels, impact, monitoring thresholds, response plans; seed 000's premium churn above 30 %).
+"""Customer risk: indicators with thresholds, and the risk register (the key-account strategy course's risk table:
+credit, concentration, operational and reputation risk; the marketing-plan framework's "潜在风险预警清单" — risk
+levels, impact, monitoring thresholds, response plans; the upward-marketing guide's premium churn above 30 %).
 
 Indicators (window, default thresholds medium / high — all in :class:`RiskThresholds`):
 
@@ -17,15 +17,15 @@ Indicators (window, default thresholds medium / high — all in :class:`RiskThre
   orders delivered after the promised date or still not delivered (5 % / 10 %), complaints per
   100 paid orders (1 / 3).
 * **Reputation** — over the last 90 days of feedback: detractors' share of NPS answers (0–6;
-  25 % / 40 %), the NPS itself (below 50 — seed 000's target — / below 0), the share of
+  25 % / 40 %), the NPS itself (below 50 — the upward-marketing guide's target — / below 0), the share of
   feedback texts the lexicon reads as negative (25 % / 40 %), and a week-over-week spike: the
   robust z-score of the latest week's negative feedback (detractor scores or negative texts)
   against the eight weeks before (3.5 / 7), counted only when at least three answers were
   negative and their share rose (else 0: a busy week is not a crisis).
-* **Premium churn** (seed 000: alert above 30 %) — predicted: mean churn risk of Diamond and
+* **Premium churn** (the upward-marketing guide: alert above 30 %) — predicted: mean churn risk of Diamond and
   Core customers in the run's results (over the run's churn horizon, 90 days by default: a
   stricter reading than a yearly rate); observed: 1 − premium-customer retention over the last
-  year (`strategy.kpis`). High at 58 %, the churn of seed 000's laggards (42 % retention).
+  year (`strategy.kpis`). High at 58 %, the churn of the upward-marketing guide's laggards (42 % retention).
 * **Anomalies** — daily revenue, orders and new customers, each day scored by a robust z-score
   against the 56 days before it (:func:`robust_zscores`) and flagged beyond 4.5; the indicator
   counts flags in the last 14 days (medium above 0, high above 2). Why 4.5 and not Iglewicz &
@@ -147,7 +147,7 @@ class CreditTerms:
 
 @dataclass(frozen=True)
 class CreditPolicy:
-    """Credit grade per invoiced customer, the first rule that holds (seed 003: 信用评分 →
+    """Credit grade per invoiced customer, the first rule that holds (the key-account strategy course: 信用评分 →
     信用额度、预付款、担保):
 
     * **E** — an invoice more than `e_days` (90) days past due: treat as a likely default;
@@ -687,7 +687,7 @@ def risk_tables(wh, as_of: datetime, results: pd.DataFrame | None,
     else:
         skipped["reputation"] = "no feedback in the window"
 
-    # -- premium churn (seed 000)
+    # -- premium churn (the upward-marketing guide)
     if res is not None and {"tier", "churn_risk"} <= set(res.columns):
         prem = res[res["tier"].isin(s.premium_tiers)]
         if len(prem):

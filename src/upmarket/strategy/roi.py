@@ -1,4 +1,4 @@
-"""Return on marketing spend per channel and per campaign, short-term and long-term (seed 003:
+"""Return on marketing spend per channel and per campaign, short-term and long-term (the key-account strategy course:
 ROI = (attributed profit − cost) ÷ cost).
 
 *Short-term* ROI credits each channel with the conversions and revenue a multi-touch model

@@ -1,30 +1,30 @@
-"""Weighted scorecards: one mechanism for every scorecard the seeds define.
+"""Weighted scorecards: one mechanism for every scorecard the source guides define.
 
 A scorecard is a YAML file: dimensions with weights, each holding metrics with a weight within
 the dimension, a target and a direction. The shipped cards (package data in
-``upmarket/scorecards/``) are seed 000's effect index (customer value 50 % + brand value 30 % +
+``upmarket/scorecards/``) are the upward-marketing guide's effect index (customer value 50 % + brand value 30 % +
 operational efficiency 20 %, chapter 6), its platform-selection scorecard (maturity 40 / data
 integration 30 / scalability 20 / vendor support 10, chapter 5), its sales-competency model
 (product expertise 35 / customer insight 30 / value presentation 25 / relationships 10,
-chapter 4) and seed 002's execution KPIs (§2.2.2: task completion, resource utilisation, risk
+chapter 4) and the execution-process manual's execution KPIs (§2.2.2: task completion, resource utilisation, risk
 control, budget execution rate, customer satisfaction).
 
 How a metric scores
 -------------------
-The seeds give weights and targets but no scoring rule, so this module uses the two rules a
+The source guides give weights and targets but no scoring rule, so this module uses the two rules a
 KPI scorecard usually has; each card says which one a metric uses.
 
 * ``attainment`` — the target attainment rate (目标达成率): ``actual ÷ target`` when higher is
   better, ``target ÷ actual`` when lower is better, ``min ÷ max`` of the two when the target
-  itself is best (``closest``: seed 002's budget execution rate measures how closely spend
-  matches the budget, so 90 % and 111 % of budget both fall short). This is the ratio seed 000
-  uses for its automation rate (done ÷ all × 100 %) and seed 002 for budget execution (actual
+  itself is best (``closest``: the execution-process manual's budget execution rate measures how closely spend
+  matches the budget, so 90 % and 111 % of budget both fall short). This is the ratio the upward-marketing guide
+  uses for its automation rate (done ÷ all × 100 %) and the execution-process manual for budget execution (actual
   spend ÷ budget). It needs a positive target.
 * ``linear`` — 0 at a floor, 1 at the target, a straight line between:
   ``(actual − floor) ÷ (target − floor)`` (``closest``: ``1 − |actual − target| ÷ |target −
   floor|``). For a growth target the natural floor is the base period's own value
   (``floor: "+0%"``), which makes the score the growth achieved ÷ the growth targeted: CLTV up
-  10 % against seed 000's +35 % scores 10/35. This is the default for growth targets; plain
+  10 % against the upward-marketing guide's +35 % scores 10/35. This is the default for growth targets; plain
   ``attainment`` would give a flat CLTV 1/1.35 = 74 % for doing nothing.
 
 Either way the attainment is clipped to ``[0, cap]`` (cap 1 by default: over-achieving one
@@ -32,7 +32,7 @@ metric does not buy off another), so every dimension score and the overall index
 ``[0, 100 · cap]``. A metric's points are its attainment × its weight within the dimension ×
 the dimension's weight × 100; the points add up to the overall index.
 
-Targets are written as the seeds write them: ``"> 50"`` (absolute, NPS 突破50分), ``"+35%"``
+Targets are written as the source guides write them: ``"> 50"`` (absolute, NPS 突破50分), ``"+35%"``
 (growth against the base period, CLTV 提升35%), ``"+5pt"`` (percentage points on a share),
 ``"<= 4"`` or a bare number.
 
@@ -50,7 +50,7 @@ period is then the same number whatever it is compared with, and it always count
 metrics. A metric whose base period has no usable value is reported as "no target" (its note
 names the base period), never dropped from the table.
 
-Periods are months (``2025-07``), quarters (``2025-Q3``) or years (``2025``): seed 000's
+Periods are months (``2025-07``), quarters (``2025-Q3``) or years (``2025``): the upward-marketing guide's
 monthly quick review, quarterly assessment and annual retrospective. Metric values come from a
 *metric provider*: `WarehouseMetrics` computes them for a period ``[start, end)`` from the
 warehouse (Ibis expressions, materialised as scalars or small lookups such as the campaign
@@ -689,7 +689,7 @@ class WarehouseMetrics(MetricProvider):
                 out[subject_label(s)][key] = self._cache[ck]
         return out
 
-    # CLTV: the model's when every period compared has it, else the seed formula everywhere,
+    # CLTV: the model's when every period compared has it, else the guide's formula everywhere,
     # so a growth target never compares a 12-month margin forecast with a revenue formula
     def _model_clv(self, p: Period) -> tuple[float, str] | None:
         key = ("_model_clv", p)
@@ -724,10 +724,10 @@ class WarehouseMetrics(MetricProvider):
         if method == "model":
             value, run_id = self._model_clv(p)
             return Measurement(value, "cltv_model", {"run": run_id}, method="model")
-        m = cltv_seed(self, p)
+        m = cltv_textbook(self, p)
         have = [q.label for q in periods if self._model_clv(q) is not None]
         if m.ok and have:
-            return replace(m, note="cltv_seed_like_for_like",
+            return replace(m, note="cltv_textbook_like_for_like",
                            args={**m.args, "have": ", ".join(have)})
         return m
 
@@ -741,8 +741,8 @@ def _scalar(expr) -> float | None:
     return None if v is None or pd.isna(v) else float(v)
 
 
-def cltv_seed(src: WarehouseMetrics, p: Period) -> Measurement:
-    """Seed 000's CLTV = average order value × purchase frequency × lifespan × retention
+def cltv_textbook(src: WarehouseMetrics, p: Period) -> Measurement:
+    """The upward-marketing guide's CLTV = average order value × purchase frequency × lifespan × retention
     coefficient. The order value is the period's own (net revenue ÷ paid orders); frequency
     and retention are yearly quantities in the formula, so they are measured over the year
     that ends with the period whatever its length (a month's buyers rarely buy again within
@@ -777,13 +777,13 @@ def cltv_seed(src: WarehouseMetrics, p: Period) -> Measurement:
     r = min(int(row["kept"] or 0) / n_before, 0.99)
     per_year = float(row["orders"]) / float(row["buyers"])
     lifespan = float(formulas.expected_lifespan(r))
-    value = float(formulas.cltv_seed000(aov, per_year, lifespan, r))
-    return Measurement(value, "cltv_seed", {"aov": aov, "freq": per_year, "lifespan": lifespan,
+    value = float(formulas.cltv_textbook(aov, per_year, lifespan, r))
+    return Measurement(value, "cltv_textbook", {"aov": aov, "freq": per_year, "lifespan": lifespan,
                                             "r": r}, method="seed")
 
 
 def premium_penetration(src: WarehouseMetrics, p: Period) -> Measurement:
-    """Seed 000's 高客单价产品渗透率 for the period: buyers of a premium product in the period ÷
+    """The upward-marketing guide's 高客单价产品渗透率 for the period: buyers of a premium product in the period ÷
     buyers in the period (`features.premium.penetration_overall` on the period's lines; the
     price ladder from what was known by the period's end)."""
     products = src.table("products")
@@ -859,7 +859,7 @@ def brand_metric(metric: str) -> Callable[[WarehouseMetrics, Period], Measuremen
 
 
 def bav(src: WarehouseMetrics, p: Period) -> Measurement:
-    """Seed 000: BAV = awareness × association × loyalty × premium coefficient (溢价系数)."""
+    """The upward-marketing guide: BAV = awareness × association × loyalty × premium coefficient (溢价系数)."""
     parts = {m: brand_metric(m)(src, p) for m in BRAND_METRICS}
     if not all(parts[m].ok for m in BRAND_METRICS[:3]):
         return Measurement(None, "no_survey", {"metric": "awareness/association/loyalty",
@@ -915,7 +915,7 @@ def _task_responses(t: ibis.Table, p: Period) -> ibis.Table:
 
 
 def response_time_hours(src: WarehouseMetrics, p: Period) -> Measurement:
-    """Median hours to respond to a customer (seed 000's 客户响应时间): a service ticket's
+    """Median hours to respond to a customer (the upward-marketing guide's 客户响应时间): a service ticket's
     opening to its first response, over tickets opened in the period that have one, pooled
     with an automation task's creation to its completion, over the tasks about a customer
     created in the period and done (`_task_responses`). The median, because a few tickets
@@ -943,7 +943,7 @@ def response_time_hours(src: WarehouseMetrics, p: Period) -> Measurement:
 def task_response_hours(src: WarehouseMetrics, p: Period) -> Measurement:
     """Median hours from a person's task being created (by an automation rule) to its being
     done, over the tasks created in the period and done; the part of the response time the
-    rules' tasks account for, each due within its tier's response time (seed 003)."""
+    rules' tasks account for, each due within its tier's response time (the key-account strategy course)."""
     tasks = _tasks(src)
     if tasks is None:
         return Measurement(None, "na_task_response_hours")
@@ -955,7 +955,7 @@ def task_response_hours(src: WarehouseMetrics, p: Period) -> Measurement:
 
 
 def marketing_automation_rate(src: WarehouseMetrics, p: Period) -> Measurement:
-    """Seed 000 (ch. 6): MAU = 营销自动化任务完成量 ÷ 总任务量 × 100 % — automated marketing
+    """The upward-marketing guide (ch. 6): MAU = 营销自动化任务完成量 ÷ 总任务量 × 100 % — automated marketing
     tasks done ÷ all tasks. Read here over the actions the automation rules set off
     (`activation.actions`): of all tasks raised for the period's data (`_raised_in`) —
     webhooks and exports, which the system carries out, and tasks for people — the share that
@@ -997,7 +997,7 @@ def task_completion_rate(src: WarehouseMetrics, p: Period) -> Measurement:
 
 
 def channel_collaboration(src: WarehouseMetrics, p: Period) -> Measurement:
-    """Seed 000's 渠道协同效率, measured as the share of the period's converting customers whose
+    """The upward-marketing guide's 渠道协同效率, measured as the share of the period's converting customers whose
     touches before their last purchase in the period (from `lookback_days` before the period's
     start) came through two or more channels."""
     conv = purchases_until(src.table("orders"), p.end)
@@ -1020,7 +1020,7 @@ def channel_collaboration(src: WarehouseMetrics, p: Period) -> Measurement:
 
 
 def csat(src: WarehouseMetrics, p: Period) -> Measurement:
-    """Customer satisfaction (seed 002): the share of answers of 4 or 5 on the 1–5 scale
+    """Customer satisfaction (the execution-process manual): the share of answers of 4 or 5 on the 1–5 scale
     (the usual CSAT %), from feedback's csat in the period; from service tickets' satisfaction
     when no feedback carries one."""
     f = _between(src.table("feedback"), "ts", p.start, p.end)
@@ -1038,7 +1038,7 @@ def csat(src: WarehouseMetrics, p: Period) -> Measurement:
 
 
 def budget_execution_rate(src: WarehouseMetrics, p: Period) -> Measurement:
-    """Seed 002's 费用预算执行率: spend booked to campaigns in the period ÷ their budgets
+    """The execution-process manual's 费用预算执行率: spend booked to campaigns in the period ÷ their budgets
     pro-rated to the part of each campaign that falls in the period. A spend row belongs to a
     campaign when its `campaign` is the campaign's name or id."""
     c = src.table("campaigns")
@@ -1065,7 +1065,7 @@ def budget_execution_rate(src: WarehouseMetrics, p: Period) -> Measurement:
 
 def net_revenue(src: WarehouseMetrics, p: Period) -> Measurement:
     """Net revenue of the period: paid lines less the cancellations and returns booked in it
-    (seed 002's sales target)."""
+    (the execution-process manual's sales target)."""
     lines = _between(src.table("orders"), "ts", p.start, p.end)
     n = int(lines.count().execute())
     if n == 0:
@@ -1077,7 +1077,7 @@ def net_revenue(src: WarehouseMetrics, p: Period) -> Measurement:
 #: "not available" (the warehouse holds no resource plans or risk register yet; the
 #: task-based ones say so too while the warehouse holds no tasks).
 WAREHOUSE_METRICS: dict[str, MetricSpec] = {
-    "cltv": MetricSpec("currency", "higher", cltv_seed),
+    "cltv": MetricSpec("currency", "higher", cltv_textbook),
     "premium_penetration": MetricSpec("share", "higher", premium_penetration),
     "nps": MetricSpec("nps", "higher", nps),
     **{m: MetricSpec("ratio" if m == "premium_coefficient" else "share", "higher",
@@ -1449,7 +1449,7 @@ def comparison_json(c: Comparison) -> dict:
 # -- pipeline ---------------------------------------------------------------------------------
 def scorecard_tables(wh, as_of: datetime, results: pd.DataFrame | None = None
                      ) -> tuple[dict[str, pd.DataFrame], dict]:
-    """Seed 000's effect index for the last quarter that ends by `as_of`, against the quarter
+    """The upward-marketing guide's effect index for the last quarter that ends by `as_of`, against the quarter
     before: the run's tables (``scorecard_metrics``, ``scorecard_dimensions``: one row per
     metric / dimension and period) and a summary. `results` are the run's per-customer
     results (their CLV serves the quarter that ends at `as_of`)."""

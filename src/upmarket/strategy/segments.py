@@ -1,4 +1,4 @@
-"""Named RFM segments (seed 003) from R and FM scores, in English and Chinese.
+"""Named RFM segments (the key-account strategy course) from R and FM scores, in English and Chinese.
 
 FM is the rounded mean of the F and M scores. The first matching rule wins; together the rules
 cover all 25 (R, FM) cells of a 5-bin grid:

@@ -1,4 +1,4 @@
-"""Customer value tiers and their service levels (seed 003).
+"""Customer value tiers and their service levels (the key-account strategy course).
 
 Key accounts are judged on current value and on future potential together: customers are
 ranked by their *tier value* (`tier_value`), a blend of the margin they brought over the last

@@ -142,7 +142,7 @@ TABLES: dict[str, Table] = {t.name: t for t in [
         C("date", "date", required=True), C("channel", required=True), C("campaign"),
         C("cost_type", required=True, choices=COST_TYPES),
         C("cost", "float", required=True, min=0, unit="money"), C("currency"),
-    ), "Fully-loaded spend (seed 003): media, sales team, technical support, overhead.",
+    ), "Fully-loaded spend (the key-account strategy course): media, sales team, technical support, overhead.",
         ("spend",)),
     Table("campaigns", ("campaign_id",), (
         C("campaign_id", required=True), C("name"), C("channel"),
