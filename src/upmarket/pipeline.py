@@ -529,13 +529,8 @@ def stage_actions(ctx: Context) -> None:
         return
     recs = model.recommend(res["customer_id"], n=ctx.settings.recommendations_per_customer)
     reached = premium.tier_reached(orders, ladder_expr, ctx.as_of).to_pandas()
-    prem = tiered[tiered["tier_rank"] == 2]
-    buyers = lines[lines["sku"].isin(set(prem["sku"]))].groupby("sku")["customer_id"].nunique()
-    bestsellers = prem.assign(buyers=prem["sku"].map(buyers).fillna(0)).sort_values(
-        ["category", "buyers", "sku"], ascending=[True, False, True])[["category", "sku"]]
-    main = res[["customer_id", "main_category"]] if "main_category" in res else \
-        pd.DataFrame(columns=["customer_id", "main_category"])
-    upsell, cross = nba.product_candidates(recs, ladder, reached, main, bestsellers)
+    upsell, cross = nba.product_candidates(recs, ladder, reached, nba.main_categories(res),
+                                           nba.premium_bestsellers(tiered, lines))
     is_up = pd.MultiIndex.from_frame(recs[["customer_id", "sku"]]).isin(
         pd.MultiIndex.from_frame(upsell[["customer_id", "sku"]]))
     recs["kind"] = np.where(is_up, "upsell", "cross_sell")

@@ -51,7 +51,8 @@ NUMBER = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?")
 def _hostile_world(folder: Path):
     """The synthetic world with six of its best customers renamed to hostile ids (in every
     table), hostile names, e-mails and phones for everyone, hostile product names; each
-    renamed customer is given a fresh e-mail consent so their rows reach the exports."""
+    renamed customer is given a fresh e-mail consent so their rows reach the exports, and every
+    third other customer withdraws."""
     config = WorldConfig(customers=300)
     parts = list(generate_world(config))
     orders = pd.concat([f for t, f in parts if t == "orders"])
@@ -75,7 +76,13 @@ def _hostile_world(folder: Path):
             fresh = pd.DataFrame({"customer_id": HOSTILE, "purpose": "marketing",
                                   "channel": "email", "granted": True,
                                   "ts": config.as_of - pd.Timedelta(days=1), "source": "test"})
-            frame = pd.concat([frame, fresh], ignore_index=True)
+            # every third other customer withdraws on every channel, so that every value tier
+            # holds people an export must leave out, whatever the world drew
+            others = sorted(set(frame["customer_id"]) - set(HOSTILE))[::3]
+            mine = frame[frame["customer_id"].isin(others) & (frame["purpose"] == "marketing")]
+            withdrawn = mine[["customer_id", "purpose", "channel"]].drop_duplicates().assign(
+                granted=False, ts=config.as_of - pd.Timedelta(days=2), source="test")
+            frame = pd.concat([frame, fresh, withdrawn], ignore_index=True)
         yield table, frame
 
 

@@ -127,13 +127,8 @@ def product_inputs(wh: Warehouse, as_of: datetime, frame: pd.DataFrame,
         ladder[["sku", "category", "price_tier", "price", "tier_rank"]], on="sku", how="right")
     recs = TunedHybrid().fit(lines, tiered).recommend(ids, n=20)
     reached = premium.tier_reached(orders, ladder_expr, as_of).to_pandas()
-    prem = tiered[tiered["tier_rank"] == 2]
-    buyers = lines[lines["sku"].isin(set(prem["sku"]))].groupby("sku")["customer_id"].nunique()
-    bestsellers = prem.assign(buyers=prem["sku"].map(buyers).fillna(0)).sort_values(
-        ["category", "buyers", "sku"], ascending=[True, False, True])[["category", "sku"]]
-    main = frame[["customer_id", "main_category"]] if "main_category" in frame else \
-        pd.DataFrame(columns=["customer_id", "main_category"])
-    upsell, cross = nba.product_candidates(recs, ladder, reached, main, bestsellers)
+    upsell, cross = nba.product_candidates(recs, ladder, reached, nba.main_categories(frame),
+                                           nba.premium_bestsellers(tiered, lines))
     bundles = best_bundles(lines[["customer_id", "sku"]], association_rules(lines))
     return {"products": tiered, "upsell": upsell, "cross_sell": cross, "bundles": bundles}
 

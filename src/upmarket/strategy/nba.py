@@ -187,6 +187,22 @@ def choose_channel(customers: pd.DataFrame, consents: pd.DataFrame, responses: p
     return pd.Series(out, index=customers.index).where(lambda s: s.notna(), None)
 
 
+def premium_bestsellers(tiered: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    """Premium products (`tier_rank` 2 in `tiered`) by category, best-selling first (distinct
+    buyers in `lines`, then sku): the `bestsellers` of `product_candidates`."""
+    prem = tiered[tiered["tier_rank"] == 2]
+    buyers = lines[lines["sku"].isin(set(prem["sku"]))].groupby("sku")["customer_id"].nunique()
+    return prem.assign(buyers=prem["sku"].map(buyers).fillna(0)).sort_values(
+        ["category", "buyers", "sku"], ascending=[True, False, True])[["category", "sku"]]
+
+
+def main_categories(customers: pd.DataFrame) -> pd.DataFrame:
+    """customer_id, main_category of `customers`, empty where the column is not there."""
+    if "main_category" in customers:
+        return customers[["customer_id", "main_category"]]
+    return pd.DataFrame(columns=["customer_id", "main_category"])
+
+
 def product_candidates(recommendations: pd.DataFrame, ladder: pd.DataFrame,
                        reached: pd.DataFrame, main_category: pd.DataFrame,
                        bestsellers: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
