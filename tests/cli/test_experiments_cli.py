@@ -90,7 +90,7 @@ def test_experiments_bootstrap_is_reproducible(url):
     url, *_ = url
     args = ["experiments", "-w", url, "--as-of", AS_OF, "--json", "--bootstrap", "200",
             "--campaign", "K1"]
-    a, b = (json.loads(runner.invoke(app, args + ["--seed", "3"]).stdout) for _ in range(2))
+    a, b = (json.loads(runner.invoke(app, args + ["--draw", "3"]).stdout) for _ in range(2))
     row = a["comparisons"][0]
     assert row == b["comparisons"][0]
     assert row["revenue_boot_low"] < row["revenue_difference"] < row["revenue_boot_high"]

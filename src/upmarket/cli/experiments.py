@@ -124,7 +124,11 @@ def experiments(
     bootstrap: Annotated[int, typer.Option(
         "--bootstrap", help="Bootstrap replicates for the revenue-per-user interval (0 = Welch's "
         "t interval only).")] = 0,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    draw: Annotated[int, typer.Option(
+        "--draw", help="Which random draw the bootstrap makes: the same number gives the same "
+        "interval.")] = 0,
+    # the option's earlier name, still accepted
+    seed: Annotated[int | None, typer.Option("--seed", hidden=True)] = None,
     warehouse: Warehouse = DEFAULT_URL,
     as_json: AsJson = False,
     lang: Lang = "en",
@@ -150,7 +154,8 @@ def experiments(
     if window_days < 1:
         raise UpmarketError(f"--window-days must be at least 1 (got {window_days})")
     settings = MeasurementSettings(experiment_window_days=window_days, alpha=alpha, power=power,
-                                   mde=mde, bootstrap=bootstrap, seed=seed,
+                                   mde=mde, bootstrap=bootstrap,
+                                   seed=draw if seed is None else seed,
                                    sequential=not fixed_horizon, multiplicity=multiplicity)
     if from_csv is not None:
         return _experiments_from_csv(from_csv, control, until, split, settings, as_json, lang)

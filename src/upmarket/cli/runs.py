@@ -58,7 +58,11 @@ def run(
 @friendly
 def demo(
     customers: Annotated[int, typer.Option(help="How many customers the synthetic store has.")] = 20_000,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same world.")] = 0,
+    draw: Annotated[int, typer.Option(
+        "--draw", help="Which random draw of the store: the same number gives the same "
+        "world.")] = 0,
+    # the option's earlier name, still accepted
+    seed: Annotated[int | None, typer.Option("--seed", hidden=True)] = None,
     world: Annotated[str, typer.Option(
         "--world", help="Which store: 'btyd' buys, churns and upgrades exactly as the models "
         "assume (BG/NBD purchases, dropout right after a purchase, upgrades that follow the "
@@ -103,7 +107,7 @@ def demo(
     # both fail before any file is written
     policy = load_policy(config)
     lang = lang or policy.policy.language
-    config = WorldConfig(customers=customers, seed=seed, world=world)
+    config = WorldConfig(customers=customers, seed=draw if seed is None else seed, world=world)
     out.mkdir(parents=True, exist_ok=True)
     db = out / "demo.duckdb"
     ops_db = out / "demo-ops.sqlite"

@@ -3,7 +3,7 @@
 The upward-marketing guide asks for a three-level evaluation mechanism — a monthly quick review (月度快评), a
 quarterly assessment (季度评估) and an annual retrospective (年度复盘) — and for each level
 to fix its focus, its data sources and its report template (需明确：各周期评估重点、数据来源、
-报告模板). The seed leaves the contents to the reader; here they are:
+报告模板). The guide leaves the contents to the reader; here they are:
 
 * **month** — quick review of the KPIs and the campaigns that ran: headline KPIs against the
   month before, campaign results (short- and long-term ROI, A/B verdicts), the funnel, the
