@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from upmarket.activation import privacy
 from upmarket.opstore import store as ops
+from upmarket.opstore.audit import AuditWriter
 from upmarket.opstore.schema import api_keys, event_inbox
 
 
@@ -149,7 +150,7 @@ def test_profiles_snapshot_is_replaced_whole_and_read_by_key(store):
 def test_audit_writer_commits_every_record_before_answering(store):
     import threading
 
-    writer = ops.AuditWriter(store)
+    writer = AuditWriter(store)
     futures, lock = [], threading.Lock()
 
     def reader(t: int):

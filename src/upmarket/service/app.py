@@ -17,7 +17,6 @@ bucket (rate per second, burst); an empty bucket answers 429 with Retry-After.
 # no `from __future__ import annotations`: FastAPI must see the dependency types defined
 # inside create_app, which string annotations would hide from it
 
-import asyncio
 import base64
 import binascii
 import logging
@@ -39,6 +38,7 @@ from starlette.concurrency import run_in_threadpool
 from upmarket.activation.rules import EventRuleWorker, load_rules
 from upmarket.errors import NoRun, WarehouseError
 from upmarket.opstore import collected_people
+from upmarket.opstore.audit import AuditWriter
 from upmarket.opstore.keyfile import derive
 from upmarket.opstore import store as ops
 from upmarket.opstore.store import ApiKey
@@ -217,7 +217,7 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         description="Event collection (Segment/RudderStack HTTP API) and customer profiles.",
         responses={k: v for k, v in _PROBLEMS.items() if k in (400, 401, 403, 429)},
     )
-    audit = ops.AuditWriter(store)
+    audit = AuditWriter(store)
     app.router.add_event_handler("shutdown", audit.close)
     app.state.store = store
     app.state.audit = audit
@@ -444,7 +444,7 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
             ops.recent_events(store, customer_id, limit=events), ingested, limit=events)
         found["events_from"] = ["collected"] + (["ingested"] if ingested is not None else [])
         body = Profile.model_validate(found)
-        await asyncio.wrap_future(audit.submit(actor(key), "read_profile", customer_id))
+        await audit.record(actor(key), "read_profile", customer_id)
         headers = {"Content-Language": lang, "Vary": "Accept-Language"}
         if consents_at:
             headers["X-Consents-As-Of"] = consents_at

@@ -11,7 +11,6 @@ it is personal data, so every read is audited before it is answered (PIPL art. 5
 # no `from __future__ import annotations`: FastAPI must resolve the dependency types built
 # from `require` at definition time (as in app.py)
 
-import asyncio
 from datetime import datetime
 from pathlib import Path as PathLib
 from typing import Annotated
@@ -137,8 +136,8 @@ def consents_router(store: Store, require) -> APIRouter:
         body = CustomerConsents.model_validate(found)
         audit = getattr(request.app.state, "audit", None)
         if audit is not None:
-            await asyncio.wrap_future(audit.submit(_actor(key), "read_consents", customer_id,
-                                                   rows=len(body.history)))
+            await audit.record(_actor(key), "read_consents", customer_id,
+                               rows=len(body.history))
         else:
             await run_in_threadpool(ops.write_audit, store, _actor(key), "read_consents",
                                     customer_id, rows=len(body.history))

@@ -38,6 +38,7 @@ from upmarket.errors import NoRun, WarehouseError
 from upmarket.i18n import label
 from upmarket.membership.programme import Programme
 from upmarket.opstore import points as op_points
+from upmarket.opstore.audit import AuditWriter
 from upmarket.opstore import store as ops
 from upmarket.opstore.store import ApiKey, Store
 from upmarket.service import profiles
@@ -179,7 +180,7 @@ def member_status(doc: dict, programme: Programme, lang: str, pending_points: in
     }
 
 
-def members_router(store: Store, require, reads, audit: ops.AuditWriter) -> APIRouter:
+def members_router(store: Store, require, reads, audit: AuditWriter) -> APIRouter:
     """The member routes over the operational store `store` and the warehouse reads `reads`
     (`WarehouseReads`), audited through `audit`; `require(scope)` is the API-key dependency
     factory of `create_app`."""
