@@ -34,6 +34,8 @@ import time
 from collections import defaultdict
 from concurrent.futures import Future
 
+from sqlalchemy import exc as sa_exc
+
 from upmarket.opstore.store import Store, now_utc
 
 #: The shortest time between the starts of two commits, in seconds (see the module docstring).
@@ -86,7 +88,7 @@ class AuditWriter:
         row = self._row(actor, action, subject, detail)
         done: Future = Future()
         if not self._queue(row, done):  # after close(): write it directly
-            self._write([row])
+            self._write_now(row)
             done.set_result(None)
         return done
 
@@ -99,9 +101,15 @@ class AuditWriter:
         row = self._row(actor, action, subject, detail)
         done = asyncio.get_running_loop().create_future()
         if not self._queue(row, done):
-            self._write([row])
+            self._write_now(row)
             return
         await done
+
+    def _write_now(self, row: tuple) -> None:
+        try:
+            self._write([row])
+        except Exception as exc:
+            raise self._translated(exc) from exc
 
     def _write(self, rows: list[tuple], conn=None) -> None:
         """Insert `rows` in one transaction on `conn` (the writer thread's), or on a
@@ -129,6 +137,15 @@ class AuditWriter:
         finally:
             if own:
                 conn.close()
+
+    def _translated(self, exc: Exception) -> Exception:
+        """A driver's error as SQLAlchemy raises it (the service answers
+        `sqlalchemy.exc.OperationalError`, a locked store, with 503 and Retry-After)."""
+        base = getattr(self.store.engine.dialect, "loaded_dbapi", None)
+        if base is None or not isinstance(exc, base.Error):
+            return exc
+        return sa_exc.DBAPIError.instance(self._sql, None, exc, base.Error,
+                                          dialect=self.store.engine.dialect)
 
     def _loop(self) -> None:
         last = float("-inf")
@@ -161,7 +178,7 @@ class AuditWriter:
                     conn = self.store.engine.raw_connection()
                 self._write([row for row, _ in batch], conn)
             except Exception as exc:  # e.g. the store stayed locked past busy_timeout
-                error = exc
+                error = self._translated(exc)
                 if conn is not None:  # the next batch starts on a fresh connection
                     conn.invalidate()
                     conn = None

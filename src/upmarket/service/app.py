@@ -32,7 +32,7 @@ import sqlalchemy.exc
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from upmarket.activation.rules import EventRuleWorker, load_rules
@@ -46,6 +46,7 @@ from upmarket.opstore.suppression import withhold_events
 from upmarket.service import profiles
 from upmarket.service.consents import consents_router
 from upmarket.service.dashboard import dashboard_router
+from upmarket.service.fast_profiles import FastProfiles
 from upmarket.service.members_api import members_router
 from upmarket.service.security import SecurityHeaders
 from upmarket.service.sessions import Sessions
@@ -154,6 +155,28 @@ async def _problem(send, status: int, error: str, fields: list[str] | None = Non
     await response({"type": "http"}, None, send)
 
 
+def _answer_http(exc: HTTPException) -> JSONResponse:
+    body = exc.detail if isinstance(exc.detail, dict) else {"error": str(exc.detail),
+                                                             "fields": []}
+    return JSONResponse(body, exc.status_code, headers=exc.headers)
+
+
+def _answer_busy() -> JSONResponse:
+    # the store is locked or unreachable: nothing was committed, the client must retry
+    return JSONResponse({"error": "operational store busy, retry", "fields": []}, 503,
+                        headers={"Retry-After": "1"})
+
+
+def _answer_error(exc: Exception) -> JSONResponse | None:
+    """What the app's exception handlers answer to `exc`, for the profile read's fast path
+    (`fast_profiles`); None for an error they leave to the server (500)."""
+    if isinstance(exc, HTTPException):
+        return _answer_http(exc)
+    if isinstance(exc, sqlalchemy.exc.OperationalError):
+        return _answer_busy()
+    return None
+
+
 def _key_from_header(authorization: str | None) -> str | None:
     if not authorization:
         return None
@@ -234,7 +257,6 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
                            on_new_run=lambda run_id: ops.align_snapshot(store, run_id))
     app.state.reads = reads
     app.add_middleware(BodyLimit, max_body=max_body)
-    app.add_middleware(SecurityHeaders)  # last added runs outermost: every response gets them
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request, exc: RequestValidationError):
@@ -248,15 +270,11 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
 
     @app.exception_handler(HTTPException)
     async def _http(_request, exc: HTTPException):
-        body = exc.detail if isinstance(exc.detail, dict) else {"error": str(exc.detail),
-                                                                 "fields": []}
-        return JSONResponse(body, exc.status_code, headers=exc.headers)
+        return _answer_http(exc)
 
     @app.exception_handler(sqlalchemy.exc.OperationalError)
     async def _busy(_request, _exc):
-        # the store is locked or unreachable: nothing was committed, the client must retry
-        return JSONResponse({"error": "operational store busy, retry", "fields": []}, 503,
-                            headers={"Retry-After": "1"})
+        return _answer_busy()
 
     def require(scope: str):
         # async: the key lookup is one indexed read (~0.03 ms), cheaper than the hop to a
@@ -288,6 +306,16 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
             return key
 
         return check
+
+    def admit(authorization: str) -> ApiKey | None:
+        """The key of a profile read that `require("read")` would let through, its token
+        taken; None, with no token taken, for any other (the fast path then leaves the
+        request to the route, whose `require` answers 401, 403 or 429)."""
+        token = _key_from_header(authorization)
+        key = ops.verify_key(store, token) if token else None
+        if key is None or not key.allows("read") or buckets.take(key.id):
+            return None
+        return key
 
     Collect = Annotated[ApiKey, Depends(require("collect"))]
     Read = Annotated[ApiKey, Depends(require("read"))]
@@ -412,8 +440,16 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         event loop, and the audit record's group commit is awaited, not waited for in a
         thread; only the warehouse reads go to a worker thread — the profile without a
         snapshot, and the ingested events of a customer the snapshot does not cover
-        (`WarehouseReads.events_of`)."""
-        lang = profiles.lang_of(accept_language)
+        (`WarehouseReads.events_of`).
+
+        Most reads never reach this function: `fast_profiles` answers a well-formed read
+        through `read_customer` before routing; this route remains for the others (a
+        missing or refused key, an invalid parameter) and for the API's schema."""
+        return await read_customer(key, customer_id, profiles.lang_of(accept_language), events)
+
+    async def read_customer(key: ApiKey, customer_id: str, lang: str, events: int) -> Response:
+        """The profile read of `customer` once the key and parameters are checked; failures
+        are raised as the HTTPException the client gets."""
         consents_at, found, missing, ingested = None, None, None, None
         try:
             fast = profiles.fast_profile(store, customer_id, lang, events=events)
@@ -443,12 +479,14 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         found["recent_events"] = profiles.merge_events(
             ops.recent_events(store, customer_id, limit=events), ingested, limit=events)
         found["events_from"] = ["collected"] + (["ingested"] if ingested is not None else [])
-        body = Profile.model_validate(found)
+        # validated and encoded by pydantic in one pass (its JSON serialiser, not the json
+        # module's dumps of a dict pydantic made first: a third of the time)
+        body = Profile.model_validate(found).model_dump_json()
         await audit.record(actor(key), "read_profile", customer_id)
         headers = {"Content-Language": lang, "Vary": "Accept-Language"}
         if consents_at:
             headers["X-Consents-As-Of"] = consents_at
-        return JSONResponse(body.model_dump(mode="json"), headers=headers)
+        return Response(body, media_type="application/json", headers=headers)
 
     @app.get("/v1/segments", response_model=Segments, tags=["profiles"],
              responses={503: _PROBLEMS[503]})
@@ -483,6 +521,8 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         """Customer-base KPIs of the current run."""
         return Kpis.model_validate(run_call("kpis", profiles.kpis))
 
+    app.add_middleware(FastProfiles, read=read_customer, admit=admit, errors=_answer_error)
+    app.add_middleware(SecurityHeaders)  # last added runs outermost: every response gets them
     app.include_router(consents_router(store, require))
     app.include_router(members_router(store, require, reads, audit))
     app.include_router(dashboard_router(
