@@ -221,11 +221,15 @@ def pct(ms: np.ndarray) -> dict[str, float]:
 
 def measured(port: int, pid: int, key: str, requests, rate: float, seconds: float) -> dict:
     """One drive with the server's CPU per request (the warm-up included: a hair high, never
-    flattering): percentiles, errors, cpu_ms."""
-    before = cpu_seconds(pid)
+    flattering) and the client's: percentiles, errors, cpu_ms, client_cpu_ms."""
+    before, client_before = cpu_seconds(pid), time.process_time()
     lat, errors = asyncio.run(drive(port, key, requests, rate, seconds))
-    cpu_ms = (cpu_seconds(pid) - before) * 1000 / (rate * seconds + 50)
-    return pct(lat) | {"errors": dict(errors), "cpu_ms": cpu_ms, "rate": rate}
+    sent = rate * seconds + 50
+    cpu_ms = (cpu_seconds(pid) - before) * 1000 / sent
+    # the load client shares the cores: its own cost says whether it, not the server, limits
+    client_ms = (time.process_time() - client_before) * 1000 / sent
+    return pct(lat) | {"errors": dict(errors), "cpu_ms": cpu_ms, "client_cpu_ms": client_ms,
+                       "rate": rate}
 
 
 def sweep(port: int, pid: int, key: str, requests, seconds: float,

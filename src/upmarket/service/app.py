@@ -440,16 +440,15 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
         event loop, and the audit record's group commit is awaited, not waited for in a
         thread; only the warehouse reads go to a worker thread — the profile without a
         snapshot, and the ingested events of a customer the snapshot does not cover
-        (`WarehouseReads.events_of`).
-
-        Most reads never reach this function: `fast_profiles` answers a well-formed read
-        through `read_customer` before routing; this route remains for the others (a
-        missing or refused key, an invalid parameter) and for the API's schema."""
+        (`WarehouseReads.events_of`)."""
+        # most reads never get here: `fast_profiles` answers a well-formed one through
+        # `read_customer` before routing; this route takes the others (a missing or refused
+        # key, an invalid parameter) and gives the API's schema
         return await read_customer(key, customer_id, profiles.lang_of(accept_language), events)
 
     async def read_customer(key: ApiKey, customer_id: str, lang: str, events: int) -> Response:
-        """The profile read of `customer` once the key and parameters are checked; failures
-        are raised as the HTTPException the client gets."""
+        """The profile read of `customer_id` once the key and parameters are checked;
+        failures are raised as the HTTPException the client gets."""
         consents_at, found, missing, ingested = None, None, None, None
         try:
             fast = profiles.fast_profile(store, customer_id, lang, events=events)
