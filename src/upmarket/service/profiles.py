@@ -141,6 +141,8 @@ def profile(wh: Warehouse, customer_id: str, lang: str, at: datetime) -> dict:
     return render(found["doc"].iloc[0], lang)
 
 
+#: The service levels a profile shows (made once: a policy's checks ran on every read).
+_POLICY = TierPolicy()
 #: What a profile document holds for the read route rather than for the answer itself.
 _KEPT_APART = ("consents_at", "ingested_events", "ingested_events_more")
 
@@ -150,7 +152,7 @@ def render(doc: dict, lang: str) -> dict:
     the tier's service level labelled, the next best action's reason in that language."""
     out = {k: v for k, v in doc.items() if k not in _KEPT_APART}
     out.update(scored=True, status="scored")
-    level = TierPolicy().level(doc["tier"])
+    level = _POLICY.level(doc["tier"])
     out["service_level"] = {"service": label(level.service, lang),
                             "resource": label(level.resource, lang),
                             "response_hours": level.response_hours}
