@@ -183,3 +183,17 @@ def test_a_locked_store_fails_the_waiting_reads_as_sqlalchemy_does(tmp_path, mon
     writer.close()
     assert audited(store) == ["C2"]
     store.close()
+
+
+def test_a_waiter_that_gives_up_stops_no_one_else(tmp_path):
+    store = ops.open_store(f"sqlite:///{tmp_path}/ops.sqlite")
+    writer = AuditWriter(store, interval=0.3)
+    writer.add("key:1:t", "read_profile", "first")  # the next commit waits out the interval
+    gone = writer.submit("key:1:t", "read_profile", "left")
+    assert gone.cancel()  # what asyncio.wrap_future does when its request is cancelled
+    stayed = writer.submit("key:1:t", "read_profile", "stayed")
+    stayed.result(10)
+    writer.add("key:1:t", "read_profile", "later")
+    writer.close()
+    assert audited(store) == ["first", "left", "stayed", "later"]
+    store.close()

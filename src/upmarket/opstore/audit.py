@@ -32,7 +32,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 
 from sqlalchemy import exc as sa_exc
 
@@ -186,10 +186,17 @@ class AuditWriter:
             for _, done in batch:
                 if isinstance(done, asyncio.Future):
                     waiting[done.get_loop()].append(done)
-                elif error is None:
-                    done.set_result(None)
-                else:
-                    done.set_exception(error)
+                    continue
+                try:
+                    if error is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(error)
+                except InvalidStateError:
+                    # cancelled by its waiter (`asyncio.wrap_future` of a request whose client
+                    # left): the record is committed all the same, and this thread must live on
+                    # for the others of the batch
+                    pass
             for loop, futures in waiting.items():
                 try:
                     loop.call_soon_threadsafe(_settle, futures, error)
