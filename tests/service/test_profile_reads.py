@@ -197,3 +197,26 @@ def test_a_waiter_that_gives_up_stops_no_one_else(tmp_path):
     writer.close()
     assert audited(store) == ["first", "left", "stayed", "later"]
     store.close()
+
+
+def test_store_reads_use_one_connection_per_thread_and_process(tmp_path, monkeypatch):
+    import threading
+
+    from upmarket.opstore import read_connections
+
+    store = ops.open_store(f"sqlite:///{tmp_path}/ops.sqlite")
+    record, key = ops.create_key(store, "reader", ["read"])
+    here = store.readers.get()
+    assert ops.verify_key(store, key) == record and store.readers.get() is here
+    elsewhere = []
+    t = threading.Thread(target=lambda: elsewhere.append(store.readers.get()))
+    t.start()
+    t.join()
+    assert elsewhere[0] is not here
+    # as in a child forked after the first read: its parent's connection is not used
+    monkeypatch.setattr(read_connections.os, "getpid", lambda: -1)
+    child = store.readers.get()
+    assert child is not here and ops.verify_key(store, key) == record
+    store.close()  # closes them all; a later read opens a new one
+    assert ops.verify_key(store, key) == record and store.readers.get() is not child
+    store.close()

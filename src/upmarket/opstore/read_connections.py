@@ -17,6 +17,7 @@ PostgreSQL keeps its pooled connections (`store._raw`).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 
@@ -48,14 +49,17 @@ class ThreadConnections:
 
     def get(self) -> sqlite3.Connection:
         local = self._local
-        if getattr(local, "generation", -1) != self._generation:
+        # a forked child must not use its parent's connection (https://www.sqlite.org/
+        # howtocorrupt.html, "carrying an open database connection across a fork()"), so one
+        # made in another process is left alone and a new one opened
+        if getattr(local, "generation", -1) != self._generation or local.pid != os.getpid():
             # isolation_level=None: no implicit BEGIN, so no read transaction outlives a query
             con = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000,
                                   isolation_level=None, check_same_thread=False)
             con.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
             with self._lock:
                 self._open.append(con)
-                local.con, local.generation = con, self._generation
+                local.con, local.generation, local.pid = con, self._generation, os.getpid()
         return local.con
 
     def close(self) -> None:
