@@ -110,8 +110,8 @@ def default_as_of(wh: Warehouse) -> datetime:
     latest = wh.table("orders").ts.max().execute()
     if latest is None or pd.isna(latest):
         raise EmptyWarehouse(
-            "the warehouse holds no orders yet: ingest some first, e.g. `upmarket ingest orders "
-            "FILE --preset online-retail`, or try `upmarket demo`"
+            "the warehouse holds no orders yet: ingest some first, e.g. upmarket ingest orders "
+            "FILE --preset online-retail, or try upmarket demo"
         )
     return (pd.Timestamp(latest).normalize() + timedelta(days=1)).to_pydatetime()
 

@@ -478,7 +478,7 @@ def perform_exports(store: Store, wh, now: datetime | None = None) -> list[Expor
         except OSError as exc:
             raise BadExport(f"rule {rule}: cannot write the export into {target}: {exc}; fix "
                             "the folder (export: path) or its permissions, then run "
-                            "`upmarket alerts deliver`") from exc
+                            "upmarket alerts deliver") from exc
         auto.finish_tasks(store, {
             int(tid): {"file": str(path), "exported": bool(k)}
             for tid, k in zip(frame["task_id"], ok)}, now)

@@ -622,7 +622,7 @@ def compact_after(wh: Warehouse, store, touched: list[str] = ()) -> list[str]:
             if busy:
                 problems.append(f"the operational store {store.url} is being read by another "
                                 "process: its write-ahead log could not be emptied; run "
-                                "`upmarket privacy compact` once it has stopped")
+                                "upmarket privacy compact once it has stopped")
         elif store.dialect == "postgresql" and touched:
             with store.engine.connect().execution_options(
                     isolation_level="AUTOCOMMIT") as conn:
@@ -630,7 +630,7 @@ def compact_after(wh: Warehouse, store, touched: list[str] = ()) -> list[str]:
                     conn.exec_driver_sql(f"VACUUM FULL {_quote(name)}")
     except sa.exc.OperationalError as exc:
         problems.append(f"the operational store {store.url} could not be compacted "
-                        f"({exc.orig}): run `upmarket privacy compact` once it is not busy")
+                        f"({exc.orig}): run upmarket privacy compact once it is not busy")
     return problems
 
 

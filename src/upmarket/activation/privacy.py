@@ -57,7 +57,7 @@ def pseudonym_key(wh: Warehouse | None = None, *, store_url: str | None = None,
     if key is None:
         raise WarehouseError(
             f"no pseudonymisation key yet: set {KEY_ENV}, or make one with any pseudonymised "
-            f"export (`upmarket actions export`); it is kept in {keyfile.key_path(store_url)}")
+            f"export (upmarket actions export); it is kept in {keyfile.key_path(store_url)}")
     if legacy is not None:
         _forget_legacy_key(wh)
     return key

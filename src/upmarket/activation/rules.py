@@ -251,10 +251,10 @@ def parse_clause(text, where: str, *, field: str | None = None) -> Clause:
         if not isinstance(value, tuple):
             value = (value,)
         if not value or any(isinstance(x, list | tuple | dict) or x is None for x in value):
-            raise BadRules(f"{where}: {text!r}: `{op}` takes a list of values, e.g. "
+            raise BadRules(f"{where}: {text!r}: {op} takes a list of values, e.g. "
                            "[diamond, core]")
     elif isinstance(value, tuple | list | dict) or value is None:
-        raise BadRules(f"{where}: {text!r}: `{op}` takes one value; use `in [a, b]` for a list")
+        raise BadRules(f"{where}: {text!r}: {op} takes one value; use 'in [a, b]' for a list")
     clause = Clause(name, op, value, text.strip())
     if op in ORDERED and not _is_number(value):
         scale = clause.scale
@@ -416,7 +416,7 @@ def _actions(raw, where: str, template: set[str]) -> tuple[Action, ...]:
         at = f"{where}, action {i}"
         if not isinstance(item, dict) or len(item) != 1:
             raise BadRules(f"{at}: each action is one of task, webhook, export with its "
-                           "settings, e.g. `- task: {title: ...}`")
+                           "settings, e.g. '- task: {title: ...}'")
         (kind, spec), = item.items()
         if spec is None:
             spec = {}
@@ -493,7 +493,7 @@ def _customer_condition(raw, where: str, on: str) -> CustomerCondition:
         if c.field.startswith(EVENT_PREFIX):
             if on != "event":
                 raise BadRules(f"{where}: {c.text!r} tests the event, which only rules with "
-                               "`on: event` see")
+                               "'on: event' see")
             if c.field not in EVENT_FIELDS and not c.field.startswith("event.properties."):
                 raise BadRules(f"{where}: {c.field!r} is not part of an event; use "
                                f"{', '.join(EVENT_FIELDS)} or event.properties.KEY")
@@ -501,7 +501,7 @@ def _customer_condition(raw, where: str, on: str) -> CustomerCondition:
             raise BadRules(f"{where}: {c.field!r} is not in the profiles snapshot that event "
                            f"rules read; they may test {', '.join(PROFILE_FIELDS)} and the "
                            "event (event.type, event.event, event.properties.KEY); or make "
-                           "the rule `on: run`")
+                           "the rule 'on: run'")
     return CustomerCondition(clauses)
 
 
@@ -510,10 +510,10 @@ def _segment_name(raw, where: str, on: str) -> str:
 
     if not isinstance(raw, str) or not NAME.match(raw):
         raise BadRules(f"{where}: when.segment takes the name of a segment saved with "
-                       f"`upmarket segments create` (e.g. segment: tier1_top), not {raw!r}")
+                       f"upmarket segments create (e.g. segment: tier1_top), not {raw!r}")
     if on != "run":
         raise BadRules(f"{where}: segment {raw!r} is evaluated on a run's results; make the "
-                       "rule `on: run`")
+                       "rule 'on: run'")
     return raw
 
 
@@ -606,7 +606,7 @@ def parse_rule(raw, origin: str, index: int) -> Rule:
             template |= set(EVENT_TEMPLATE)
     else:
         if on == "event":
-            raise BadRules(f"{where}: KPI rules are evaluated on runs; use `on: run`")
+            raise BadRules(f"{where}: KPI rules are evaluated on runs; use 'on: run'")
         cond = _kpi_condition(when, f"{where}: when")
         template = set(KPI_TEMPLATE)
     actions = _actions(raw.get("actions"), f"{where}: actions", template)
@@ -622,7 +622,7 @@ def parse_rules(data, origin: str = "<rules>") -> RuleSet:
     if data is None:
         data = []
     if not isinstance(data, list):
-        raise BadRules(f"{origin}: expected `rules:` followed by a list of rules")
+        raise BadRules(f"{origin}: expected 'rules:' followed by a list of rules")
     rules = tuple(parse_rule(r, origin, i) for i, r in enumerate(data, start=1))
     seen: set[str] = set()
     for r in rules:
@@ -682,8 +682,8 @@ def _published(wh, run_id: str | None) -> dict:
     found = t.filter(t.run_id == run_id, t.status == "published") \
         .order_by(ibis.desc("finished")).limit(1).to_pandas()
     if found.empty:
-        raise NoRun(f"no published run {run_id!r}: see `upmarket runs`, or evaluate the "
-                    "current run with `upmarket alerts check`")
+        raise NoRun(f"no published run {run_id!r}: see upmarket runs, or evaluate the "
+                    "current run with upmarket alerts check")
     row = found.iloc[0].to_dict()
     row["counts"] = _counts(row.get("counts"))
     return row

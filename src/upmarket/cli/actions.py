@@ -31,7 +31,7 @@ def _outputs(warehouse: str, *names: str):
     except UpmarketError:
         raise UpmarketError(
             f"run {run['run_id']} has no next best actions (it was made by an older version or "
-            "found no product purchases): run `upmarket run` again") from None
+            "found no product purchases): run upmarket run again") from None
     return wh, run, tables
 
 

@@ -342,7 +342,7 @@ def tasks_list(
 @tasks_app.command("done")
 @friendly
 def tasks_done(
-    task_id: Annotated[int, typer.Argument(help="The task's id (see `upmarket tasks list`).")],
+    task_id: Annotated[int, typer.Argument(help="The task's id (see upmarket tasks list).")],
     outcome: Annotated[str | None, typer.Option(
         "--outcome", help="What came of it: reached, not_reached or converted (the customer "
         "bought; counts in the rep's premium conversion).")] = None,
@@ -384,7 +384,7 @@ def tasks_done(
 @friendly
 def tasks_assign(
     task_id: Annotated[int | None, typer.Argument(
-        help="The task's id (see `upmarket tasks list`); leave out with --unassigned.")] = None,
+        help="The task's id (see upmarket tasks list); leave out with --unassigned.")] = None,
     to: Annotated[str | None, typer.Option(
         "--to", help="Who gets it: a manager's e-mail (or any team name).")] = None,
     unassigned: Annotated[bool, typer.Option(

@@ -35,7 +35,7 @@ By = Annotated[str, typer.Option("--by", help="Group by: rfm, tier, lifecycle, c
 SAVED = "saved"
 ExportBy = Annotated[str | None, typer.Option(
     "--by", help="Group by: rfm (default), tier, lifecycle, cluster, churn-band, or saved (a "
-    "segment made with `segments create`; the default when NAME is one).")]
+    "segment made with segments create; the default when NAME is one).")]
 
 
 def _results(warehouse: str):
@@ -481,7 +481,7 @@ EXPORT_COLUMNS = ("customer_id", "tier", "rfm_segment", "lifecycle_stage", "clus
 @segments_app.command("export")
 @friendly
 def segments_export(
-    name: Annotated[str, typer.Argument(help="A group code from `segments list` (e.g. champions, "
+    name: Annotated[str, typer.Argument(help="A group code from segments list (e.g. champions, "
                                         "diamond, lapsed, high) or a saved segment's name.")],
     by: ExportBy = None,
     format: Annotated[str, typer.Option("--format", help="csv, xlsx or parquet.")] = "csv",
@@ -516,7 +516,7 @@ def segments_export(
     hint = ""
     if by is None:
         by = SAVED if saved_segments.is_saved(wh, name) else "rfm"
-        hint = "; nor is it a saved segment (see `segments list --by saved`)"
+        hint = "; nor is it a saved segment (see segments list --by saved)"
     if by == SAVED:
         chosen = saved_segments.members(wh, name, run=run).members
     else:

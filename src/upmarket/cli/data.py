@@ -217,8 +217,8 @@ def data_delete(
         "--key", help="A value of the table's first key column (orders: order_id, which takes "
         "every line of the order); repeat for more.")] = None,
     batch: Annotated[str | None, typer.Option(
-        help="An ingestion batch id (in the ingest summary's --json and in `upmarket "
-        "quarantine`): every row it inserted or replaced.")] = None,
+        help="An ingestion batch id (in the ingest summary's --json and in upmarket "
+        "quarantine): every row it inserted or replaced.")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Delete; without it only count.")] = False,
     warehouse: Warehouse = DEFAULT_URL,
     as_json: AsJson = False,

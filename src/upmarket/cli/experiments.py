@@ -183,7 +183,7 @@ def experiments(
         raise NothingToMeasure(
             f"no campaign exposures with an arm before {as_of:%Y-%m-%d}: experiments need events "
             'with a campaign_id and the arm in their properties, e.g. {"arm": "B"} '
-            "(`upmarket ingest events FILE`), and the campaigns' planned split in campaigns.arms")
+            "(upmarket ingest events FILE), and the campaigns' planned split in campaigns.arms")
 
     if as_json:
         from upmarket.strategy.measurement import summarise
@@ -410,7 +410,7 @@ def funnel(
     if frame.empty:
         raise NothingToMeasure(
             f"no marketing touches (events with a channel) between {start:%Y-%m-%d} and "
-            f"{as_of:%Y-%m-%d}: ingest events (`upmarket ingest events FILE`) or widen "
+            f"{as_of:%Y-%m-%d}: ingest events (upmarket ingest events FILE) or widen "
             "--window-days")
     if as_json:
         print(json.dumps({"as_of": as_of.isoformat(), "start": start.isoformat(),

@@ -55,7 +55,7 @@ def _warehouse_paths(warehouse: str, as_of: datetime | None, lookback_days: int)
         wh.close()
     if table.empty:
         raise BadFile(f"no touchpoint paths before {as_of:%Y-%m-%d} in the warehouse: ingest "
-                      f"events with a channel (`upmarket ingest events FILE`) or pass --paths")
+                      f"events with a channel (upmarket ingest events FILE) or pass --paths")
     return table
 
 

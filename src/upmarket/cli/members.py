@@ -27,7 +27,7 @@ def _current(warehouse: str):
     run = current_run(wh)
     if not wh.has_table(output_table("member_levels", run["run_id"])):
         raise NoRun(f"run {run['run_id']} evaluated no membership levels (the programme is "
-                    "disabled in its policy, or the run predates it): run `upmarket run` again")
+                    "disabled in its policy, or the run predates it): run upmarket run again")
     policy = policy_of_run(run)
     return wh, run, policy.membership.programme(), policy.currency.symbol
 

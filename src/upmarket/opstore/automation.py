@@ -284,7 +284,7 @@ def get_task(store: Store, task_id: int) -> dict:
     with store.engine.connect() as conn:
         r = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
     if r is None:
-        raise UnknownTask(f"no task with id {task_id}: see `upmarket tasks list`")
+        raise UnknownTask(f"no task with id {task_id}: see upmarket tasks list")
     return _task_dict(r)
 
 
@@ -311,10 +311,10 @@ def complete_task(store: Store, task_id: int, now: datetime,
     with store.engine.begin() as conn:
         r = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
         if r is None:
-            raise UnknownTask(f"no task with id {task_id}: see `upmarket tasks list`")
+            raise UnknownTask(f"no task with id {task_id}: see upmarket tasks list")
         if r.kind != "task":
             raise TaskError(f"task {task_id} is an automated {r.kind} action: it completes "
-                            "itself when delivered or written (`upmarket alerts deliver`)")
+                            "itself when delivered or written (upmarket alerts deliver)")
         if r.status == "cancelled":
             raise TaskError(f"task {task_id} was cancelled: the customer it was about was "
                             "erased, so nobody may act on it")
@@ -332,11 +332,11 @@ def assign_task(store: Store, task_id: int, assignee: str) -> tuple[dict, str | 
     assignee = assignee.strip()
     if not assignee:
         raise TaskError("name the person to give the task to (their e-mail, as in "
-                        "`upmarket tasks workload`)")
+                        "upmarket tasks workload)")
     with store.engine.begin() as conn:
         r = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
         if r is None:
-            raise UnknownTask(f"no task with id {task_id}: see `upmarket tasks list`")
+            raise UnknownTask(f"no task with id {task_id}: see upmarket tasks list")
         if r.kind != "task":
             raise TaskError(f"task {task_id} is an automated {r.kind} action: nobody is "
                             "assigned to it")

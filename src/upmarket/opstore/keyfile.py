@@ -61,7 +61,7 @@ def _read(path: Path) -> bytes:
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileError(f"the key file {path} may be read by others (mode "
-                           f"{stat.S_IMODE(mode):o}): restrict it with `chmod 600 {path}`")
+                           f"{stat.S_IMODE(mode):o}): restrict it with chmod 600 {path}")
     value = path.read_text(encoding="ascii").strip()
     if len(value) < 32:
         raise KeyFileError(f"the key file {path} holds {len(value)} characters, fewer than the "

@@ -114,8 +114,8 @@ def open_store(url: str | None = None, *, create: bool = True,
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:" and not os.path.exists(path):
             raise StoreError(
-                f"no operational store at {path}: it is made by `upmarket keys create`, "
-                f"`upmarket serve`, `upmarket run` with {ENV_VAR} set, or `upmarket demo` "
+                f"no operational store at {path}: it is made by upmarket keys create, "
+                f"upmarket serve, upmarket run with {ENV_VAR} set, or upmarket demo "
                 f"(in its output folder); point --database or {ENV_VAR} at it")
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -342,7 +342,7 @@ def revoke_key(store: Store, key_id: int) -> ApiKey:
     with store.engine.begin() as conn:
         row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
         if row is None:
-            raise UnknownKey(f"no API key with id {key_id}: see `upmarket keys list`")
+            raise UnknownKey(f"no API key with id {key_id}: see upmarket keys list")
         if row.revoked is None:
             conn.execute(api_keys.update().where(api_keys.c.id == key_id)
                          .values(revoked=now_utc().replace(microsecond=0)))
@@ -634,7 +634,7 @@ def switch_snapshot(store: Store, run_id: str | None) -> None:
         held = {r.run_id: r for r in conn.execute(sa.select(profile_snapshots))}
         if run_id is not None and run_id not in held:
             raise StoreError(f"the operational store holds no complete profiles snapshot of "
-                             f"run {run_id!r}: publish its profiles first (`write_snapshot`)")
+                             f"run {run_id!r}: publish its profiles first (write_snapshot)")
         before = next((r for r, row in held.items() if row.is_current), None)
         conn.execute(profile_snapshots.update().values(is_current=s.run_id == run_id)
                      if run_id is not None else profile_snapshots.update().values(

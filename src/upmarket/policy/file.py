@@ -58,7 +58,7 @@ def find_policy(path: str | Path | None = None) -> Path | None:
             # the command line fills --config from the variable too, so name both
             how = f"--config or {POLICY_ENV}" if path else POLICY_ENV
             raise BadPolicy(f"{p}: no such policy file (named by {how}); create one with "
-                            f"`upmarket config init {p}`")
+                            f"upmarket config init {p}")
         return p
     default = Path(POLICY_FILE)
     return default if default.is_file() else None
@@ -199,7 +199,7 @@ def _section_at(path: list[str]) -> type[BaseModel] | None:
 # -- the file config init writes ----------------------------------------------------------
 HEADER = """\
 # upmarket business policy. Every key is optional: a key left out keeps the default shown
-# here. `upmarket config validate` checks the file; `upmarket run` and `upmarket demo` use it
+# here. upmarket config validate checks the file; upmarket run and upmarket demo use it
 # (from --config PATH, the UPMARKET_CONFIG variable, or upmarket.yaml in the working
 # directory) and record it with each run.
 """

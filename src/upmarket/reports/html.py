@@ -144,7 +144,7 @@ def report_period(cycle: str, period: str | sc.Period | None, as_of: datetime) -
         raise sc.BadPeriod(
             f"--period {p.label} has not ended by the run's as-of date {as_of:%Y-%m-%d}: "
             f"the latest complete {cycle} is {latest.label}; choose it or an earlier one, or "
-            "run the pipeline on later data first (`upmarket run`)")
+            "run the pipeline on later data first (upmarket run)")
     return p
 
 

@@ -171,7 +171,7 @@ def _key_from_header(authorization: str | None) -> str | None:
 
 
 _PROBLEMS = {
-    400: {"model": Problem, "description": "Invalid body; `fields` names the offending ones."},
+    400: {"model": Problem, "description": "Invalid body; 'fields' names the offending ones."},
     401: {"model": Problem, "description": "No key, an unknown key or a revoked key."},
     403: {"model": Problem, "description": "The key lacks the scope this route needs."},
     429: {"model": Problem, "description": "Rate limit: retry after Retry-After seconds."},
@@ -275,7 +275,7 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
                                             "Retry-After": str(max(1, math.ceil(wait)))})
                 raise HTTPException(401, "a valid API key is required: Authorization: Bearer "
                                     "KEY (or Basic with the key as username); create one with "
-                                    "`upmarket keys create`",
+                                    "upmarket keys create",
                                     headers={"WWW-Authenticate": 'Bearer realm="upmarket"'})
             if not key.allows(scope):
                 raise HTTPException(403, f"this key lacks the {scope!r} scope "

@@ -44,7 +44,7 @@ from upmarket.service import profiles
 from upmarket.service.models import Problem
 
 _RESPONSES = {
-    400: {"model": Problem, "description": "Invalid body; `fields` names the offending ones."},
+    400: {"model": Problem, "description": "Invalid body; 'fields' names the offending ones."},
     404: {"model": Problem, "description": "Not a member in the current run."},
     503: {"model": Problem, "description": "Busy or not ready: retry after Retry-After seconds."},
 }

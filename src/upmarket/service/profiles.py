@@ -75,8 +75,8 @@ def reading(url: str | None, *, wait: float = READ_WAIT):
     if url.startswith("duckdb://"):
         path = duckdb_path(url)
         if path in ("", ":memory:") or not Path(path).expanduser().exists():
-            raise NoRun("no published run yet: run `upmarket run` (or `upmarket demo`) first, "
-                        "or check the warehouse `upmarket serve` was given (--warehouse)")
+            raise NoRun("no published run yet: run upmarket run (or upmarket demo) first, "
+                        "or check the warehouse upmarket serve was given (--warehouse)")
         try:
             con = open_duckdb(path, read_only=True, wait=wait)
         except WarehouseBusy:

@@ -133,7 +133,7 @@ def condition_of(wh, name: str) -> str:
     if hit.empty:
         names = ", ".join(held["name"]) or "none yet"
         raise UnknownSegment(f"no saved segment {name!r}; saved segments: {names} (make one "
-                             "with `upmarket segments create NAME --where ...`)")
+                             "with upmarket segments create NAME --where ...)")
     return str(hit.iloc[0])
 
 

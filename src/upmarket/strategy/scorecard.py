@@ -449,7 +449,7 @@ def _items(raw, where: str, what: str) -> list[dict]:
         raise BadScorecard(f"{where}: needs a non-empty list of {what}s")
     for i, it in enumerate(raw):
         if not isinstance(it, Mapping) or not str(it.get("key") or "").strip():
-            raise BadScorecard(f"{where}: {what} #{i + 1} needs a `key`")
+            raise BadScorecard(f"{where}: {what} #{i + 1} needs a 'key'")
     return [dict(it) for it in raw]
 
 
@@ -457,7 +457,7 @@ def parse_scorecard(data, origin: str = "<scorecard>") -> Scorecard:
     """Build and validate a scorecard from its YAML data; errors name `origin` and the
     dimension or metric at fault."""
     if not isinstance(data, Mapping):
-        raise BadScorecard(f"{origin}: a scorecard is a mapping with `dimensions`")
+        raise BadScorecard(f"{origin}: a scorecard is a mapping with 'dimensions'")
     _unknown(data, _CARD_KEYS, origin)
     default_method = data.get("method")
     if default_method is not None and default_method not in METHODS:
@@ -495,16 +495,16 @@ def _metric(m: dict, weight: float, where: str, default_method, default_cap) -> 
     source = str(m.get("source") or key)
     origin = m.get("from")
     if origin not in (None, "warehouse", "inputs"):
-        raise BadScorecard(f"{where}: `from` must be warehouse or inputs, not {origin!r}")
+        raise BadScorecard(f"{where}: 'from' must be warehouse or inputs, not {origin!r}")
     spec = WAREHOUSE_METRICS.get(source)
     from_inputs = origin == "inputs"
     if not from_inputs and spec is None:
         raise BadScorecard(
             f"{where}: unknown metric source {source!r}; the warehouse provides "
             f"{', '.join(WAREHOUSE_METRICS)}. For a value you supply in an --inputs file, "
-            "add `from: inputs`")
+            "add 'from: inputs'")
     if "target" not in m:
-        raise BadScorecard(f"{where}: needs a `target` (e.g. '> 50' or '+35%')")
+        raise BadScorecard(f"{where}: needs a 'target' (e.g. '> 50' or '+35%')")
     target = parse_target(m["target"], where)
     floor = parse_target(m["floor"], f"{where}, floor") if m.get("floor") is not None else None
     direction = m.get("direction") or target.implied_direction() or \
@@ -526,7 +526,7 @@ def _metric(m: dict, weight: float, where: str, default_method, default_cap) -> 
         raise BadScorecard(f"{where}: method must be one of {', '.join(METHODS)}")
     if method == "linear":
         if floor is None:
-            raise BadScorecard(f"{where}: method linear needs a `floor` (the value that scores "
+            raise BadScorecard(f"{where}: method linear needs a 'floor' (the value that scores "
                                "0), e.g. floor: 0 or floor: '+0%'")
         if not target.relative and not floor.relative:
             if floor.value == target.value:

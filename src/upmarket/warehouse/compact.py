@@ -105,7 +105,7 @@ def _swap(path: Path, fresh: Path) -> None:
         except OSError:
             raise WarehouseBusy(
                 f"another process has the warehouse {path} open (the service, a run, a "
-                "notebook?): it was not compacted. Stop it and run `upmarket privacy compact`"
+                "notebook?): it was not compacted. Stop it and run upmarket privacy compact"
             ) from None
         wal = Path(str(path) + ".wal")
         if wal.exists():  # checkpointed above: what it held is in the file already

@@ -157,7 +157,7 @@ def connect(url: str | None = None, *, create: bool = True) -> Warehouse:
                 if not create and not Path(path).expanduser().exists():
                     raise WarehouseError(
                         f"no warehouse at {Path(path).expanduser()} ({url}). Ingest data first "
-                        f"(`upmarket ingest ...`), run `upmarket demo`, or check --warehouse / "
+                        f"(upmarket ingest ...), run upmarket demo, or check --warehouse / "
                         f"{ENV_VAR}. In duckdb:// URLs a path after the scheme is taken as is: "
                         "duckdb:///abs/path.duckdb or duckdb://relative.duckdb."
                     )
@@ -283,7 +283,7 @@ def _spark(url: str) -> ibis.BaseBackend:
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise WarehouseError(
-            "the pyspark warehouse needs PySpark: install upmarket with the `spark` extra "
+            "the pyspark warehouse needs PySpark: install upmarket with the spark extra "
             "(pip install 'upmarket[spark]') and Java 17"
         ) from exc
     master, conf = spark_conf(url)

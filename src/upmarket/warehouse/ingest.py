@@ -119,7 +119,7 @@ def ingest(
     if chosen and chosen.table != table.name:
         raise BadFile(
             f"preset {chosen.name!r} is for {chosen.table}, not {table.name}: "
-            f"use `upmarket ingest {chosen.table} FILE --preset {chosen.name}`"
+            f"use upmarket ingest {chosen.table} FILE --preset {chosen.name}"
         )
     user_map = mapping if isinstance(mapping, Mapping) else Mapping.load(mapping) if mapping else None
     rules = _merge(chosen.mapping if chosen else None, user_map)
@@ -146,8 +146,8 @@ def ingest(
             f"{where}: required column(s) {', '.join(missing)} for {table.name} not found. "
             f"The file's columns are: {', '.join(headers) or '(none)'}. "
             + ("Is this the right preset? " if chosen else
-               "Map them in a mapping file (--mapping FILE.yaml, `columns: {your header: "
-               f"{missing[0]}}}`) or use a preset (--preset online-retail|cdnow).")
+               "Map them in a mapping file (--mapping FILE.yaml, columns: {your header: "
+               f"{missing[0]}}}) or use a preset (--preset online-retail|cdnow).")
         )
     frame = raw[list(colmap)].rename(columns=colmap)
     frame = frame.loc[:, ~frame.columns.duplicated()].copy()

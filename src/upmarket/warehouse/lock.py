@@ -96,7 +96,7 @@ def open_duckdb(path: str | Path, *, read_only: bool = False, wait: float | None
                     if time.monotonic() >= deadline:
                         raise WarehouseBusy(
                             f"the warehouse {path} is in use by another upmarket process (a "
-                            f"run, an ingestion, or `upmarket serve` reading it); waited "
+                            f"run, an ingestion, or upmarket serve reading it); waited "
                             f"{wait:g} s for it. Retry when that process is done, or wait "
                             f"longer by setting {LOCK_WAIT_ENV} (seconds).") from None
                 if not read_only and not flagged:

@@ -314,7 +314,7 @@ def decide_encoding(scan: TextScan, path: str, declared: str | None = None,
         if scan.bad_count:
             raise MixedEncoding(
                 f"{path}: line {scan.bad_lines[0]} is not valid {declared} text "
-                f"({_lines(scan.bad_lines, scan.bad_count)} in all). Check the `encoding:` of "
+                f"({_lines(scan.bad_lines, scan.bad_count)} in all). Check the 'encoding:' line of "
                 "the mapping file, or re-save the file in one encoding (UTF-8 is best)"
             )
         return declared
@@ -362,7 +362,7 @@ def _guess_other(scan: TextScan, path: str, sample: bytes) -> str:
         raise BadFile(
             f"{path}: cannot tell the text encoding (tried UTF-8, GBK, GB18030); line "
             f"{scan.bad_lines[0]} is valid in none of them. Give the encoding in a mapping file "
-            "with `encoding: ...`"
+            "with encoding: ..."
         )
     return best.encoding
 
@@ -484,7 +484,7 @@ def read_text_table(
     except UnicodeDecodeError as exc:
         raise BadFile(
             f"{path}: not valid {encoding} text near byte {exc.start}; give the encoding in a "
-            "mapping file (`encoding: gb18030`)"
+            "mapping file (encoding: gb18030)"
         ) from None
     except pd.errors.ParserError as exc:
         raise BadFile(f"{path}: not a regular table: {exc}") from None

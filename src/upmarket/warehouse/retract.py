@@ -132,11 +132,11 @@ def select_by_batch(wh: Warehouse, kind: str, batch_id: str) -> Selection:
     found = b.filter(b.batch_id == batch_id).select("table").to_pandas()
     if found.empty:
         raise NothingToDelete(f"no ingestion batch {batch_id!r}: the batch id is in the ingest "
-                              "summary (--json) and in `upmarket quarantine`")
+                              "summary (--json) and in upmarket quarantine")
     if found["table"].iloc[0] != table.name:
         raise NothingToDelete(f"batch {batch_id} was ingested into {found['table'].iloc[0]}, "
-                              f"not {table.name}: `upmarket data delete {found['table'].iloc[0]} "
-                              f"--batch {batch_id}`")
+                              f"not {table.name}: upmarket data delete {found['table'].iloc[0]} "
+                              f"--batch {batch_id}")
     k = wh.table(BATCH_KEYS.name)
     hashes = k.filter(k.batch_id == batch_id, k.table == table.name).select("key_hash")
     t = wh.table(table.name)

@@ -207,7 +207,7 @@ def current_run(wh: Warehouse) -> dict:
     t = wh.table(RUNS.name)
     latest = t.filter(t.status == "published").order_by(ibis.desc("finished")).limit(1).to_pandas()
     if latest.empty:
-        raise NoRun("no published run yet: run `upmarket run` (or `upmarket demo`) first")
+        raise NoRun("no published run yet: run upmarket run (or upmarket demo) first")
     row = latest.iloc[0].to_dict()
     row["counts"] = json.loads(row["counts"] or "{}")
     return row

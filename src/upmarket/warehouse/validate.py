@@ -275,9 +275,9 @@ def check_stored(wh: Warehouse, names: tuple[str, ...], *, examples: int = 5) ->
             raise BadStoredValues(
                 f"{name}.{col} holds {n:,} non-finite value(s) (NaN or infinite), e.g. at "
                 f"{'/'.join(spec.key)} {', '.join(shown)}: rows stored before ingestion "
-                f"refused such numbers. Take them back with `upmarket data delete {name} "
+                f"refused such numbers. Take them back with upmarket data delete {name} "
                 + " ".join(f"--key {shlex.quote(k)}" for k in first)
-                + "` (or ingest corrected rows with `--on-conflict update`), then run again.")
+                + " (or ingest corrected rows with --on-conflict update), then run again.")
 
 
 #: The reasons `validate` gives, as (pattern, label key); the column is the `col` group.
