@@ -13,7 +13,7 @@ from rich.text import Text
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.cli.service import Database
-from upmarket.errors import UnknownCustomer, UnknownSegment, UpmarketError
+from upmarket.errors import Text, UnknownCustomer, UnknownSegment, UpmarketError
 from upmarket.currency import money
 from upmarket.data_labels import channel_name
 from upmarket.i18n import LABELS, LANGS, current_lang, label, value_label
@@ -146,9 +146,8 @@ def show(
     wh, run, res = _results(warehouse)
     rows = res.filter(res.customer_id == customer_id).to_pandas()
     if rows.empty:
-        raise UnknownCustomer(
-            f"customer {customer_id!r} is not in run {run['run_id']} (as of {run['as_of']:%Y-%m-%d}); "
-            "only customers who bought before the run's as-of date have results")
+        raise UnknownCustomer("err.unknown_customer", customer=customer_id, run_id=run["run_id"],
+                              as_of=f"{run['as_of']:%Y-%m-%d}")
     row = rows.iloc[0].to_dict()
     c = wh.table("customers")
     profile = c.filter(c.customer_id == customer_id).select(
@@ -516,7 +515,7 @@ def segments_export(
     hint = ""
     if by is None:
         by = SAVED if saved_segments.is_saved(wh, name) else "rfm"
-        hint = "; nor is it a saved segment (see segments list --by saved)"
+        hint = Text("err.not_saved_either")
     if by == SAVED:
         chosen = saved_segments.members(wh, name, run=run).members
     else:
@@ -525,8 +524,8 @@ def segments_export(
         by_name = {value_label(kind, str(c), lg): c for c in known for lg in LANGS}
         name = by_name.get(name, name)  # the group's shown name, in either language, or its code
         if name not in known:
-            raise UnknownSegment(f"no {by} group {name!r} in the current run; groups: "
-                                 f"{', '.join(sorted(map(str, known)))}{hint}")
+            raise UnknownSegment("err.unknown_group", by=by, name=name, hint=hint,
+                                 groups=", ".join(sorted(map(str, known))))
         chosen = res.filter(res[column] == name)
     df = chosen.select(*EXPORT_COLUMNS).order_by(ibis.desc("clv")).to_pandas()
     gated = export_policy.gate(wh, df, with_pii=with_pii, channel=channel)
