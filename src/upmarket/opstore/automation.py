@@ -284,7 +284,7 @@ def get_task(store: Store, task_id: int) -> dict:
     with store.engine.connect() as conn:
         r = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
     if r is None:
-        raise UnknownTask(f"no task with id {task_id}: see upmarket tasks list")
+        raise UnknownTask("err.unknown_task", task_id=task_id)
     return _task_dict(r)
 
 
@@ -307,17 +307,15 @@ def complete_task(store: Store, task_id: int, now: datetime,
     with what came of it (`OUTCOMES`; a later call may correct it). Automated actions
     (webhooks, exports) complete themselves and cannot be marked done."""
     if outcome is not None and outcome not in OUTCOMES:
-        raise TaskError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
+        raise TaskError("err.task_outcome", choices=", ".join(OUTCOMES), value=outcome)
     with store.engine.begin() as conn:
         r = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
         if r is None:
-            raise UnknownTask(f"no task with id {task_id}: see upmarket tasks list")
+            raise UnknownTask("err.unknown_task", task_id=task_id)
         if r.kind != "task":
-            raise TaskError(f"task {task_id} is an automated {r.kind} action: it completes "
-                            "itself when delivered or written (upmarket alerts deliver)")
+            raise TaskError("err.task_automated_done", task_id=task_id, kind=r.kind)
         if r.status == "cancelled":
-            raise TaskError(f"task {task_id} was cancelled: the customer it was about was "
-                            "erased, so nobody may act on it")
+            raise TaskError("err.task_cancelled", task_id=task_id)
         if r.status == "open":
             conn.execute(tasks.update().where(tasks.c.id == task_id, tasks.c.status == "open")
                          .values(status="done", completed=now))
@@ -331,17 +329,15 @@ def assign_task(store: Store, task_id: int, assignee: str) -> tuple[dict, str | 
     """Give an open person's task to `assignee`; returns the task and who had it before."""
     assignee = assignee.strip()
     if not assignee:
-        raise TaskError("name the person to give the task to (their e-mail, as in "
-                        "upmarket tasks workload)")
+        raise TaskError("err.task_assignee")
     with store.engine.begin() as conn:
         r = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
         if r is None:
-            raise UnknownTask(f"no task with id {task_id}: see upmarket tasks list")
+            raise UnknownTask("err.unknown_task", task_id=task_id)
         if r.kind != "task":
-            raise TaskError(f"task {task_id} is an automated {r.kind} action: nobody is "
-                            "assigned to it")
+            raise TaskError("err.task_automated_assign", task_id=task_id, kind=r.kind)
         if r.status != "open":
-            raise TaskError(f"task {task_id} is {r.status}: only open tasks can be reassigned")
+            raise TaskError("err.task_not_open", task_id=task_id, status=r.status)
         conn.execute(tasks.update().where(tasks.c.id == task_id).values(assignee=assignee))
         before = r.assignee
         r = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
