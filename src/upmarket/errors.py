@@ -8,9 +8,9 @@ reader's language::
     raise BadFile("err.file.not_found", path=p)    # its fields fill the label's {path}
 
 `str(exc)` is the English text (logs, tests and callers that read the message keep working);
-`exc.localised(lang)` is the text in `lang`. A field that is itself such an error, or a
-`Text`, is rendered in the same language. An error made from a plain message stays English in
-every language: the message is all it has.
+`exc.localised(lang)` is the text in `lang`. A field that is itself such an error, a `Text`
+or a `Joined` is rendered in the same language. An error made from a plain message stays
+English in every language: the message is all it has.
 """
 
 from __future__ import annotations
@@ -37,8 +37,21 @@ class Text:
         return self.localised("en")
 
 
+class Joined:
+    """Several texts joined by `sep`, each rendered in the reader's language when shown."""
+
+    def __init__(self, sep: str, items):
+        self.sep, self.items = sep, list(items)
+
+    def localised(self, lang: str | None = None) -> str:
+        return self.sep.join(str(_shown(item, lang)) for item in self.items)
+
+    def __str__(self) -> str:
+        return self.localised("en")
+
+
 def _shown(value, lang):
-    return value.localised(lang) if isinstance(value, (Text, UpmarketError)) else value
+    return value.localised(lang) if isinstance(value, (Text, Joined, UpmarketError)) else value
 
 
 class UpmarketError(Exception):

@@ -320,11 +320,8 @@ def export_person(wh: Warehouse, store, customer_id: str) -> dict:
 # -- erasure -------------------------------------------------------------------------------
 def _need_sql_writes(wh: Warehouse, what: str) -> None:
     if not wh.is_duckdb:
-        raise UnsupportedBackend(
-            f"{what} needs UPDATE/DELETE on the warehouse, which upmarket does only on DuckDB; "
-            f"the {wh.backend.name} warehouse at {wh.url} cannot be changed in place (Spark "
-            "tables are files without row updates). Do it in the engine's own tools, or keep "
-            "personal data in a DuckDB warehouse.")
+        raise UnsupportedBackend("err.erasure.backend", what=what, backend=wh.backend.name,
+                                 url=wh.url)
 
 
 def new_token() -> str:
@@ -532,9 +529,7 @@ def erase_person(wh: Warehouse, store, customer_id: str, *,
 
     _need_sql_writes(wh, "erasure")
     if store is None:
-        raise ErasureError("erasure needs the operational store, which keeps the list of erased "
-                           "people that stops them coming back: give --database or set "
-                           "UPMARKET_DATABASE")
+        raise ErasureError("err.erasure.store")
     cid = customer_id
     devices = devices_of(wh, store, cid)
     found = identifying_values(wh, store, cid, devices)
@@ -649,11 +644,9 @@ def retention_days(value: int | None = None) -> int | None:
         try:
             days = int(raw)
         except ValueError:
-            raise ErasureError(f"{RETENTION_ENV}={raw!r} is not a whole number of days; set "
-                               "it to e.g. 395 or unset it") from None
+            raise ErasureError("err.retention.env", env=RETENTION_ENV, raw=raw) from None
     if days < 1:
-        raise ErasureError(f"the retention must be at least 1 day, not {days} (--older-than-days "
-                           f"or {RETENTION_ENV})")
+        raise ErasureError("err.retention.short", days=days, env=RETENTION_ENV)
     return days
 
 
@@ -671,8 +664,7 @@ def purge_raw_events(wh: Warehouse, store, older_than_days: int | None, *,
 
     days = retention_days(older_than_days)
     if days is None:
-        raise ErasureError(f"how old is too old? Give --older-than-days N or set {RETENTION_ENV}; "
-                           "nothing is purged by default")
+        raise ErasureError("err.retention.none", env=RETENTION_ENV)
     cutoff = (now or privacy.now_utc()) - timedelta(days=days)
     e = wh.table("events")
     n_wh = int(e.filter(e.ts < cutoff).count().execute())
