@@ -129,10 +129,10 @@ def _check_filters(tiers, kinds):
 
     bad = [t for t in tiers or () if t not in TIER_ORDER]
     if bad:
-        raise UpmarketError(f"unknown tier {bad[0]!r}: use one of {', '.join(TIER_ORDER)}")
+        raise UpmarketError("err.unknown_tier", value=bad[0], choices=", ".join(TIER_ORDER))
     bad = [a for a in kinds or () if a not in ACTIONS[:-1]]
     if bad:
-        raise UpmarketError(f"unknown action {bad[0]!r}: use one of {', '.join(ACTIONS[:-1])}")
+        raise UpmarketError("err.unknown_action", value=bad[0], choices=", ".join(ACTIONS[:-1]))
 
 
 @actions_app.command("list")
@@ -200,7 +200,8 @@ def actions_export(
     from upmarket.activation.exports import FORMATS, export_actions, select_actions
 
     if format not in FORMATS:
-        raise UpmarketError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
+        raise UpmarketError("err.option_choice", option="--format",
+                            choices=", ".join(FORMATS), value=format)
     _check_filters(tier, action)
     wh, run, (actions,) = _outputs(warehouse, "actions")
     chosen = select_actions(actions.to_pandas(), tiers=tier or (), kinds=action or ())

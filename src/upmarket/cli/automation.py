@@ -57,8 +57,7 @@ def _since(text: str | None, now: datetime) -> datetime | None:
     try:
         return datetime.fromisoformat(text.strip())
     except ValueError:
-        raise BadOption(f"--since {text!r}: give a time back from now (7d, 24h) or a date "
-                        "(2026-01-31)") from None
+        raise BadOption("err.since", value=text) from None
 
 
 def _iso(v) -> str | None:
@@ -295,7 +294,8 @@ def tasks_list(
     from upmarket.opstore.store import now_utc, open_store
 
     if kind is not None and kind not in TASK_KINDS:
-        raise BadOption(f"--kind must be one of {', '.join(TASK_KINDS)}, not {kind!r}")
+        raise BadOption("err.option_choice", option="--kind",
+                        choices=", ".join(TASK_KINDS), value=kind)
     store = open_store(database, existing=True)
     try:
         rows = list_tasks(store, open_only=open_only, assignee=assignee, kind=kind, limit=limit)
@@ -408,7 +408,7 @@ def tasks_assign(
     from upmarket.opstore.store import open_store
 
     if unassigned == (task_id is not None) or (task_id is not None) != (to is not None):
-        raise BadOption("give a task id with --to PERSON, or --unassigned alone")
+        raise BadOption("err.assign_what")
     store = open_store(database, existing=True)
     try:
         if unassigned:

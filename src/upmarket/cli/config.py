@@ -34,8 +34,7 @@ def init(
     from upmarket.policy import BadPolicy, default_yaml
 
     if path.exists() and not force:
-        raise BadPolicy(f"{path} exists already; edit it, or pass --force to replace it with "
-                        "the defaults")
+        raise BadPolicy("err.policy.exists", path=path)
     path.write_text(default_yaml(), encoding="utf-8")
     console.print(label("config.written", lang, path=str(path)), highlight=False,
                   soft_wrap=True)

@@ -51,7 +51,8 @@ def _grouping(by: str) -> tuple[str, str]:
     try:
         return GROUPINGS[by]
     except KeyError:
-        raise UpmarketError(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}") from None
+        raise UpmarketError("err.option_choice", option="--by",
+                            choices=", ".join(GROUPINGS), value=by) from None
 
 
 SHOW_SECTIONS = {
@@ -510,7 +511,8 @@ def segments_export(
     from upmarket.strategy import saved_segments
 
     if format not in ("csv", "xlsx", "parquet"):
-        raise UpmarketError(f"--format must be csv, xlsx or parquet, not {format!r}")
+        raise UpmarketError("err.option_choice", option="--format",
+                            choices="csv, xlsx, parquet", value=format)
     wh, run, res = _results(warehouse)
     hint = ""
     if by is None:
@@ -552,7 +554,7 @@ def _percent(text: str, unit: str) -> float:
     m = re.fullmatch(r"\s*([+-]?\d+(?:\.\d+)?)\s*(%|pt|pts|points?)?\s*", text or "")
     if not m or (m.group(2) and (m.group(2) == "%") != (unit == "%")):
         example = "+5pt" if unit == "pt" else "+10%"
-        raise UpmarketError(f"cannot read {text!r}: write it like {example}")
+        raise UpmarketError("err.percent", value=text, example=example)
     return float(m.group(1))
 
 
@@ -633,11 +635,12 @@ def holdout(
     from upmarket.warehouse import connect
 
     if model not in HOLDOUT_MODELS:
-        raise UpmarketError(f"--model must be one of {', '.join(HOLDOUT_MODELS)}, not {model!r}")
+        raise UpmarketError("err.option_choice", option="--model",
+                            choices=", ".join(HOLDOUT_MODELS), value=model)
     wh = connect(warehouse, create=False)
     end = holdout_end or default_as_of(wh)
     if end <= calibration_end:
-        raise UpmarketError("--holdout-end must come after --calibration-end")
+        raise UpmarketError("err.holdout_order")
     candidates = CANDIDATES if model == "all" else (model,)
     if as_json:
         cmp = compare_value_models(wh.table("orders"), calibration_end, end, candidates=candidates, n_boot=100)

@@ -109,9 +109,11 @@ def budget(
     from upmarket.strategy.budget import BadBudgetSettings, BudgetSettings, budget_tables
 
     if period not in PERIOD_OPTIONS:
-        raise BadBudgetSettings(f"--period must be month or quarter, not {period!r}")
+        raise BadBudgetSettings("err.option_either", option="--period", first="month",
+                                second="quarter", value=period)
     if model not in MODELS:
-        raise BadPaths(f"--model must be one of {', '.join(MODELS)}, not {model!r}")
+        raise BadPaths("err.option_choice", option="--model",
+                       choices=", ".join(MODELS), value=model)
     settings = BudgetSettings(freq=PERIOD_OPTIONS[period], max_increase=max_change,
                               max_decrease=max_change, attribution_model=model, outcome=outcome,
                               mix_model=MmmSettings(lift_tests=_parse_lifts(lift or [])))
