@@ -50,8 +50,26 @@ class Joined:
         return self.localised("en")
 
 
+class Codes:
+    """Coded values (`kind` as `upmarket.i18n.value_label` knows it: tier, segment …) listed
+    as a user may type them: the codes in English, their names in another language."""
+
+    def __init__(self, kind: str, codes):
+        self.kind, self.codes = kind, [str(c) for c in codes]
+
+    def localised(self, lang: str | None = None) -> str:
+        from upmarket.i18n import current_lang, value_label
+
+        if current_lang(lang) == "en":
+            return ", ".join(self.codes)
+        return "、".join(value_label(self.kind, c, lang) for c in self.codes)
+
+    def __str__(self) -> str:
+        return self.localised("en")
+
+
 def _shown(value, lang):
-    return value.localised(lang) if isinstance(value, (Text, Joined, UpmarketError)) else value
+    return value.localised(lang) if isinstance(value, (Text, Joined, Codes, UpmarketError)) else value
 
 
 class UpmarketError(Exception):

@@ -126,7 +126,8 @@ def read_roster(path: str | Path) -> Roster:
         row = sheet.first_line + i
 
         def bad(f: str, key: str, **fields) -> None:
-            errors.append(Text("err.roster.row", file=src, row=row, field=f,
+            errors.append(Text("err.roster.row", file=src, row=row,
+                               field=Text(f"err.roster.field.{f}"),
                                reason=Text(f"err.roster.{key}", **fields)))
 
         name, email = r["name"].strip(), r["email"].strip().lower()

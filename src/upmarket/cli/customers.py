@@ -13,7 +13,7 @@ from rich.text import Text
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.cli.service import Database
-from upmarket.errors import Text, UnknownCustomer, UnknownSegment, UpmarketError
+from upmarket.errors import Codes, Text, UnknownCustomer, UnknownSegment, UpmarketError
 from upmarket.currency import money
 from upmarket.data_labels import channel_name
 from upmarket.i18n import LABELS, LANGS, current_lang, label, value_label
@@ -527,7 +527,7 @@ def segments_export(
         name = by_name.get(name, name)  # the group's shown name, in either language, or its code
         if name not in known:
             raise UnknownSegment("err.unknown_group", by=by, name=name, hint=hint,
-                                 groups=", ".join(sorted(map(str, known))))
+                                 groups=Codes(kind, sorted(map(str, known))))
         chosen = res.filter(res[column] == name)
     df = chosen.select(*EXPORT_COLUMNS).order_by(ibis.desc("clv")).to_pandas()
     gated = export_policy.gate(wh, df, with_pii=with_pii, channel=channel)

@@ -197,7 +197,8 @@ def worklist_router(store: ops.Store, app_state, sessions: Sessions, csrf: Csrf,
         try:
             task = auto.complete_task(store, task_id, ops.now_utc(), outcome)
         except UpmarketError as exc:
-            return PlainTextResponse(str(exc), 409 if isinstance(exc, auto.TaskError) else 404)
+            return PlainTextResponse(exc.localised(lang),
+                                     409 if isinstance(exc, auto.TaskError) else 404)
         app_state.audit.add(f"key:{key.id}:{key.name}", "task_done",
                             task["customer_id"] or task["rule"], task_id=task_id,
                             outcome=outcome)
@@ -212,7 +213,8 @@ def worklist_router(store: ops.Store, app_state, sessions: Sessions, csrf: Csrf,
         try:
             task, before = auto.assign_task(store, task_id, to)
         except UpmarketError as exc:
-            return PlainTextResponse(str(exc), 409 if isinstance(exc, auto.TaskError) else 404)
+            return PlainTextResponse(exc.localised(lang),
+                                     409 if isinstance(exc, auto.TaskError) else 404)
         app_state.audit.add(f"key:{key.id}:{key.name}", "task_reassigned",
                             task["customer_id"] or task["rule"], task_id=task_id,
                             before=before, after=task["assignee"])
