@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 import upmarket
 from upmarket.catalogues import FILES, LOCALE_DIR, read_po
 from upmarket.cli import app
-from upmarket.errors import (BadFile, Codes, Joined, NoRun, Text, UnknownTable, UpmarketError,
+from upmarket.errors import (BadFile, Codes, Joined, Msg, NoRun, UnknownTable, UpmarketError,
                              WarehouseError)
 from upmarket.i18n import LANGS
 
@@ -88,7 +88,7 @@ def test_error_labels_format_in_both_languages_with_the_fields_the_english_has()
 
 
 def test_every_error_key_the_code_raises_is_in_the_catalogues():
-    """The keys written in raise sites and in `Text(...)` exist; every message written out
+    """The keys written in raise sites and in `Msg(...)` exist; every message written out
     in a raise site is free of backticks and of the word seed."""
     cats = _catalogues()
     used, literal = {}, {}
@@ -146,14 +146,16 @@ def test_a_keyed_error_is_english_as_a_string_and_localised_on_demand():
 
 def test_fields_that_are_texts_follow_the_language():
     exc = BadFile("err.file.missing_columns", file="a.csv", missing="ts", kind="orders",
-                  headers=Text("err.file.no_columns"),
-                  hint=Text("err.file.map_columns", column="ts"))
+                  headers=Msg("err.file.no_columns"),
+                  hint=Msg("err.file.map_columns", column="ts"))
     assert "(none)" in str(exc) and "{your header: ts}" in str(exc)
     zh = exc.localised("zh")
-    assert "（无）" in zh and "{你的列名: ts}" in zh and "(none)" not in zh
-    joined = Joined("; ", [Text("err.none"), "x"])
+    assert "（无）" in zh and "列对照文件" in zh and "(none)" not in zh
+    joined = Joined("; ", [Msg("err.none"), "x"])
     assert joined.localised("en") == "none; x" and joined.localised("zh") == "无; x"
-    codes = Codes("tier", ["diamond", "core"])
+    from upmarket.activation.assignment import tier_name
+
+    codes = Codes(["diamond", "core"], tier_name)
     assert str(codes) == "diamond, core" and codes.localised("zh") == "钻石客户、核心客户"
 
 

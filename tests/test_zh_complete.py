@@ -340,16 +340,19 @@ def error_outputs(world, tmp_path_factory):
     }
     outputs = {}
     for name, cmd in commands.items():
-        res = runner.invoke(app, [*cmd, "--lang", "zh"])
+        # a command without --lang reads the language from the environment, as it does for
+        # a user who set UPMARKET_LANG once
+        res = runner.invoke(app, cmd, env={"UPMARKET_LANG": "zh"})
         outputs[name] = (res.exit_code, res.output)
     # a warehouse another process holds: the command waits a moment, then says so
+    busy = d / "忙.duckdb"
     holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; "
                                "c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
-                               "time.sleep(60)", str(empty)], stdout=subprocess.PIPE, text=True)
+                               "time.sleep(60)", str(busy)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
-        res = runner.invoke(app, ["segments", "list", "--warehouse", f"duckdb://{empty}",
-                                  "--lang", "zh"], env={"UPMARKET_LOCK_WAIT": "0.2"})
+        res = runner.invoke(app, ["segments", "list", "--warehouse", f"duckdb://{busy}"],
+                            env={"UPMARKET_LOCK_WAIT": "0.2", "UPMARKET_LANG": "zh"})
         outputs["busy warehouse"] = (res.exit_code, res.output)
     finally:
         holder.kill()
@@ -365,7 +368,12 @@ def test_errors_are_in_chinese(world, error_outputs):
 
     keys = [k for section in Policy.model_fields.values()
             for k in getattr(section.annotation, "model_fields", {})]
-    values = world["values"] + [*keys, *Policy.model_fields, "sharez"]  # and the typo
+    from upmarket.warehouse.schema import TABLES
+
+    # what a user types stays as it is in any language: option values (--by tier), data kinds
+    # (upmarket ingest orders) and the keys of a policy file
+    options = ["rfm", "tier", "lifecycle", "cluster", "churn-band"]
+    values = world["values"] + [*keys, *Policy.model_fields, *options, *TABLES, "sharez"]
     values.sort(key=len, reverse=True)
     refused = {name: out for name, (code, out) in error_outputs.items() if code != 2}
     assert refused == {}
@@ -387,6 +395,7 @@ def test_errors_say_what_to_do(error_outputs):
     assert "钻石客户" in out["unknown group"]  # the groups by their names, not their codes
     assert "没有这个文件.csv" in out["missing file"]
     assert "列不对.csv" in out["missing columns"] and "编号, 金额" in out["missing columns"]
+    assert "订单号" in out["missing columns"]  # a header the file may use, in Chinese
     assert "第 3 行 邮箱 列" in out["bad roster"].replace("\n", "")
     assert "是不是想写“shares”" in out["unknown policy key"]
     assert "UPMARKET_LOCK_WAIT" in out["busy warehouse"] and "0.2 秒" in out["busy warehouse"]

@@ -8,7 +8,7 @@ reader's language::
     raise BadFile("err.file.not_found", path=p)    # its fields fill the label's {path}
 
 `str(exc)` is the English text (logs, tests and callers that read the message keep working);
-`exc.localised(lang)` is the text in `lang`. A field that is itself such an error, a `Text`
+`exc.localised(lang)` is the text in `lang`. A field that is itself such an error, a `Msg`
 or a `Joined` is rendered in the same language. An error made from a plain message stays
 English in every language: the message is all it has.
 """
@@ -21,7 +21,7 @@ import re
 _KEY = re.compile(r"err\.[\w.]+")
 
 
-class Text:
+class Msg:
     """A catalogue label with its fields, rendered in the reader's language when shown; used
     as a field of an error whose text is made of several labels."""
 
@@ -51,25 +51,26 @@ class Joined:
 
 
 class Codes:
-    """Coded values (`kind` as `upmarket.i18n.value_label` knows it: tier, segment …) listed
-    as a user may type them: the codes in English, their names in another language."""
+    """Codes listed as a user may type them: as they are in English, each by `name(code,
+    lang)` in another language (a tier's name, a column's Chinese header …), which the
+    commands accept too."""
 
-    def __init__(self, kind: str, codes):
-        self.kind, self.codes = kind, [str(c) for c in codes]
+    def __init__(self, codes, name):
+        self.codes, self.name = [str(c) for c in codes], name
 
     def localised(self, lang: str | None = None) -> str:
-        from upmarket.i18n import current_lang, value_label
+        from upmarket.i18n import current_lang
 
         if current_lang(lang) == "en":
             return ", ".join(self.codes)
-        return "、".join(value_label(self.kind, c, lang) for c in self.codes)
+        return "、".join(self.name(c, lang) for c in self.codes)
 
     def __str__(self) -> str:
         return self.localised("en")
 
 
 def _shown(value, lang):
-    return value.localised(lang) if isinstance(value, (Text, Joined, Codes, UpmarketError)) else value
+    return value.localised(lang) if isinstance(value, (Msg, Joined, Codes, UpmarketError)) else value
 
 
 class UpmarketError(Exception):
@@ -82,7 +83,7 @@ class UpmarketError(Exception):
         text = message if isinstance(message, str) else None
         if text is not None and not args and _KEY.fullmatch(text):
             self.key, self.fields = text, fields
-            super().__init__(Text(text, **fields).localised("en"))
+            super().__init__(Msg(text, **fields).localised("en"))
         else:
             self.key, self.fields = None, fields
             super().__init__(message, *args)
@@ -91,7 +92,7 @@ class UpmarketError(Exception):
         """The message in `lang` (English when the error was made from a plain message)."""
         if self.key is None:
             return str(self)
-        return Text(self.key, **self.fields).localised(lang)
+        return Msg(self.key, **self.fields).localised(lang)
 
     def __reduce__(self):
         # a worker process hands its error back pickled: keep the key and its fields

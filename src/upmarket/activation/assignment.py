@@ -41,7 +41,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from upmarket.errors import Joined, Text, UpmarketError
+from upmarket.errors import Codes, Joined, Msg, UpmarketError
 from upmarket.opstore import account_managers as roster
 from upmarket.opstore.account_managers import Manager
 from upmarket.opstore.automation import PlannedAction
@@ -66,6 +66,12 @@ MAX_ERRORS = 20
 
 class BadRoster(UpmarketError):
     """An account-managers file is refused; the message lists every mistake found."""
+
+
+def tier_name(code: str, lang: str | None = None) -> str:
+    from upmarket.i18n import value_label
+
+    return value_label("tier", code, lang)
 
 
 def _tier_names() -> dict[str, str]:
@@ -118,7 +124,7 @@ def read_roster(path: str | Path) -> Roster:
         if f not in frame:
             frame[f] = ""
     tiers = _tier_names()
-    errors: list[Text] = []
+    errors: list[Msg] = []
     out = Roster(src, rows_read=len(frame))
     seen: dict[str, int] = {}
     owner: dict[str, tuple[str, int]] = {}
@@ -126,9 +132,9 @@ def read_roster(path: str | Path) -> Roster:
         row = sheet.first_line + i
 
         def bad(f: str, key: str, **fields) -> None:
-            errors.append(Text("err.roster.row", file=src, row=row,
-                               field=Text(f"err.roster.field.{f}"),
-                               reason=Text(f"err.roster.{key}", **fields)))
+            errors.append(Msg("err.roster.row", file=src, row=row,
+                               field=Msg(f"err.roster.field.{f}"),
+                               reason=Msg(f"err.roster.{key}", **fields)))
 
         name, email = r["name"].strip(), r["email"].strip().lower()
         if not name:
@@ -147,7 +153,7 @@ def read_roster(path: str | Path) -> Roster:
         for t in _items(r["tiers"]):
             code = tiers.get(t.lower()) or tiers.get(t)
             if code is None:
-                bad("tiers", "tier", value=t, tiers=", ".join(TIER_ORDER))
+                bad("tiers", "tier", value=t, tiers=Codes(TIER_ORDER, tier_name))
             else:
                 got_tiers.add(code)
         regions = {p.lower() for p in _items(r["regions"])}
@@ -163,11 +169,11 @@ def read_roster(path: str | Path) -> Roster:
                 owner[cid] = (email, row)
         out.people.append(Manager(email, name, frozenset(got_tiers), frozenset(regions)))
     if not len(frame):
-        errors.append(Text("err.roster.empty", file=src))
+        errors.append(Msg("err.roster.empty", file=src))
     if errors:
         more = len(errors) - MAX_ERRORS
         raise BadRoster("err.roster.refused", file=src, errors=Joined("\n", errors[:MAX_ERRORS]),
-                        more=Text("err.roster.more", n=more) if more > 0 else "")
+                        more=Msg("err.roster.more", n=more) if more > 0 else "")
     out.assigned = {cid: e for cid, (e, _) in owner.items()}
     return out
 

@@ -4,6 +4,7 @@ whatif, holdout."""
 import json
 import re
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,7 @@ from rich.text import Text
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.cli.service import Database
-from upmarket.errors import Codes, Text, UnknownCustomer, UnknownSegment, UpmarketError
+from upmarket.errors import Codes, Msg, UnknownCustomer, UnknownSegment, UpmarketError
 from upmarket.currency import money
 from upmarket.data_labels import channel_name
 from upmarket.i18n import LABELS, LANGS, current_lang, label, value_label
@@ -517,7 +518,7 @@ def segments_export(
     hint = ""
     if by is None:
         by = SAVED if saved_segments.is_saved(wh, name) else "rfm"
-        hint = Text("err.not_saved_either")
+        hint = Msg("err.not_saved_either")
     if by == SAVED:
         chosen = saved_segments.members(wh, name, run=run).members
     else:
@@ -527,7 +528,8 @@ def segments_export(
         name = by_name.get(name, name)  # the group's shown name, in either language, or its code
         if name not in known:
             raise UnknownSegment("err.unknown_group", by=by, name=name, hint=hint,
-                                 groups=Codes(kind, sorted(map(str, known))))
+                                 groups=Codes(sorted(map(str, known)),
+                                              partial(value_label, kind)))
         chosen = res.filter(res[column] == name)
     df = chosen.select(*EXPORT_COLUMNS).order_by(ibis.desc("clv")).to_pandas()
     gated = export_policy.gate(wh, df, with_pii=with_pii, channel=channel)

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, err, friendly
 from upmarket.cli.files import FileFormat, OutFile, write_tables, written
-from upmarket.errors import Text, UpmarketError
+from upmarket.errors import Msg, UpmarketError
 from upmarket.data_labels import channel_name
 from upmarket.i18n import label, value_label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
@@ -171,7 +171,7 @@ def experiments(
                 .to_pandas()["campaign_id"].dropna())
             if campaign not in known:
                 raise NothingToMeasure("err.exp.unknown_campaign", campaign=campaign,
-                                       known=", ".join(sorted(known)[:20]) or Text("err.none"))
+                                       known=", ".join(sorted(known)[:20]) or Msg("err.none"))
         test = run_experiments(wh, as_of, settings, campaign)
     finally:
         wh.close()

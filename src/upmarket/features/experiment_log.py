@@ -16,7 +16,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from upmarket.errors import Text, UpmarketError
+from upmarket.errors import Msg, UpmarketError
 from upmarket.models.sequential import cuped
 
 REQUIRED = ("experiment", "arm", "user_id", "ts", "converted", "revenue")
@@ -30,9 +30,9 @@ class BadExperimentLog(UpmarketError):
 
 def _fail(source: str, rows: pd.Index, first_line: int, field: str, why: str, value) -> None:
     line = int(rows[0]) + first_line
-    more = Text("err.log.more", n=len(rows) - 1) if len(rows) > 1 else ""
+    more = Msg("err.log.more", n=len(rows) - 1) if len(rows) > 1 else ""
     raise BadExperimentLog("err.log.value", source=source, line=line, field=field,
-                           why=Text(f"err.log.{why}"), value=value, more=more)
+                           why=Msg(f"err.log.{why}"), value=value, more=more)
 
 
 def parse_log(frame: pd.DataFrame, source: str = "<frame>", first_line: int = 2) -> pd.DataFrame:

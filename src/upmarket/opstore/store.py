@@ -51,7 +51,7 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
-from upmarket.errors import Text, UpmarketError
+from upmarket.errors import Msg, UpmarketError
 from upmarket.locations import STORE_ENV, STORE_URL
 from upmarket.opstore.migrate import add_missing_columns
 from upmarket.opstore.schema import (SCOPES, api_keys, audit_log, event_inbox, identities, metadata,
@@ -285,7 +285,7 @@ def create_key(store: Store, name: str, scopes: Iterable[str]) -> tuple[ApiKey, 
     bad = [s for s in scopes if s not in SCOPES]
     if not scopes or bad:
         raise BadScope("err.key_scope", choices=", ".join(SCOPES),
-                       bad=Text("err.key_scope_bad", bad=", ".join(map(repr, bad))) if bad
+                       bad=Msg("err.key_scope_bad", bad=", ".join(map(repr, bad))) if bad
                        else "")
     if not name.strip():
         raise BadScope("err.key_name")

@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from upmarket.errors import Joined, Text, UpmarketError
+from upmarket.errors import Joined, Msg, UpmarketError
 from upmarket.locations import POLICY_ENV, POLICY_FILE
 from upmarket.policy.schema import Policy
 
@@ -96,7 +96,7 @@ def parse_policy(text: str, origin: str = POLICY_FILE) -> Policy:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = Text("err.policy.at", line=mark.line + 1, column=mark.column + 1) if mark else ""
+        where = Msg("err.policy.at", line=mark.line + 1, column=mark.column + 1) if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise BadPolicy("err.policy.yaml", origin=origin, where=where, problem=problem) from None
     if data is None:
@@ -160,31 +160,31 @@ def _walk(loc) -> tuple[list[str], type[BaseModel] | None, str | None]:
 
 def _closest(word: str, choices) -> str:
     near = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return Text("err.policy.did_you_mean", word=near[0]) if near else ""
+    return Msg("err.policy.did_you_mean", word=near[0]) if near else ""
 
 
 def _message(e: dict) -> str:
     path, model, unknown = _walk(e["loc"])
-    where = ".".join(path) or Text("err.policy.whole_file")
+    where = ".".join(path) or Msg("err.policy.whole_file")
     kind = e["type"]
     if kind == "extra_forbidden" and model is not None:
         allowed = list(model.model_fields)
-        return Text("err.policy.unknown_key", where=where, allowed=", ".join(allowed),
+        return Msg("err.policy.unknown_key", where=where, allowed=", ".join(allowed),
                     hint=_closest(unknown or path[-1], allowed))
     if kind == "literal_error":
         allowed = re.findall(r"'([^']*)'", e.get("ctx", {}).get("expected", ""))
         given = e.get("input")
         hint = _closest(str(given), allowed) if isinstance(given, str) else ""
-        return Text("err.policy.not_allowed", where=where, given=given, hint=hint,
+        return Msg("err.policy.not_allowed", where=where, given=given, hint=hint,
                     allowed=", ".join(allowed))
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         inner = _section_at(path)
-        keys = Text("err.policy.with_keys", keys=", ".join(inner.model_fields)) if inner else ""
-        return Text("err.policy.not_section", where=where, keys=keys, given=e.get("input"))
+        keys = Msg("err.policy.with_keys", keys=", ".join(inner.model_fields)) if inner else ""
+        return Msg("err.policy.not_section", where=where, keys=keys, given=e.get("input"))
     if kind == "missing":
-        return Text("err.policy.required", where=where)
+        return Msg("err.policy.required", where=where)
     msg = str(e["msg"]).removeprefix("Value error, ").replace("Input should be", "must be")
-    return Text("err.field_reason", field=where, reason=msg)
+    return Msg("err.field_reason", field=where, reason=msg)
 
 
 def _section_at(path: list[str]) -> type[BaseModel] | None:

@@ -37,7 +37,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from upmarket.activation.rules import EventRuleWorker, load_rules
-from upmarket.errors import NoRun, Text, WarehouseError
+from upmarket.errors import Msg, NoRun, WarehouseError
 from upmarket.opstore import collected_people
 from upmarket.opstore.keyfile import derive
 from upmarket.opstore import store as ops
@@ -430,7 +430,7 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
             if found is None and isinstance(missing, NoRun):
                 raise HTTPException(503, missing.localised(lang), headers={"Retry-After": "60"})
             if found is None:
-                raise HTTPException(404, Text("err.customer_unseen",
+                raise HTTPException(404, Msg("err.customer_unseen",
                                               reason=missing).localised(lang))
         found["traits"] = collected_people.traits(store, customer_id)
         found["consents"] = profiles.with_recorded_consents(store, customer_id,

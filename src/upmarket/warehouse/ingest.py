@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from upmarket.errors import BadFile, Text
+from upmarket.errors import BadFile, Codes, Msg
 from upmarket.opstore.suppression import withhold
 from upmarket.warehouse import presets as preset_registry
 from upmarket.warehouse.connection import Warehouse, conform, connect
@@ -34,7 +34,7 @@ from upmarket.warehouse.mapping import Mapping
 from upmarket.warehouse.readers import Sheet, read_file, sheet_from_frame
 from upmarket.warehouse.retract import delete_keys, record_batch
 from upmarket.warehouse.schema import BATCHES, QUARANTINE, TABLES, Table, resolve
-from upmarket.warehouse.validate import check
+from upmarket.warehouse.validate import check, column_name
 
 #: Key columns ingestion can make up when a file lacks them, so that re-ingesting the same
 #: file yields the same keys: a line's position in its order, or a hash of the row's content.
@@ -140,11 +140,11 @@ def ingest(
                and c not in POSITIONAL_KEYS and c not in CONTENT_KEYS
                and not (chosen and c in _PRESET_MADE.get(chosen.name, ()))]
     if missing:
-        raise BadFile("err.file.missing_columns", file=where, missing=", ".join(missing),
+        raise BadFile("err.file.missing_columns", file=where, missing=Codes(missing, column_name),
                       kind=table.name,
-                      headers=", ".join(headers) or Text("err.file.no_columns"),
-                      hint=Text("err.file.right_preset") if chosen else
-                      Text("err.file.map_columns", column=missing[0]))
+                      headers=", ".join(headers) or Msg("err.file.no_columns"),
+                      hint=Msg("err.file.right_preset") if chosen else
+                      Msg("err.file.map_columns", column=missing[0]))
     frame = raw[list(colmap)].rename(columns=colmap)
     frame = frame.loc[:, ~frame.columns.duplicated()].copy()
     for col, vmap in rules.values.items():

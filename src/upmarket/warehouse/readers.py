@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 import pandas as pd
 
-from upmarket.errors import BadFile, MixedEncoding, Text
+from upmarket.errors import BadFile, MixedEncoding, Msg
 from upmarket.warehouse.limits import Limits, exceeded, human
 
 DELIMITERS = ",;\t|"
@@ -290,10 +290,10 @@ def _classify(scan: TextScan, line: bytes, n: int) -> None:
             scan.gbk_ok = False
 
 
-def _lines(first: list[int], count: int) -> Text:
+def _lines(first: list[int], count: int) -> Msg:
     shown = ", ".join(map(str, first))
-    return Text("err.file.one_line", line=shown) if count == 1 else \
-        Text("err.file.lines", n=count, first=shown + (", …" if count > len(first) else ""))
+    return Msg("err.file.one_line", line=shown) if count == 1 else \
+        Msg("err.file.lines", n=count, first=shown + (", …" if count > len(first) else ""))
 
 
 def decide_encoding(scan: TextScan, path: str, declared: str | None = None,
