@@ -217,3 +217,13 @@ def test_errors_raised_without_data_are_translated(tmp_path, monkeypatch):
     assert "第 2 行 ts 列：不是日期" in raised["experiment log"].localised("zh")
     assert str(raised["points"]).startswith("points: a whole number")
     assert raised["consent"].field == "channel" and "不是有效的名称" in raised["consent"].localised("zh")
+
+
+def test_one_customer_is_singular():
+    """A value model not fitted for want of repeat buyers counts them in the right number."""
+    from upmarket.models.btyd.diagnostics import check_repeat_buyers
+
+    one, two = (check_repeat_buyers(n, 5, "bgnbd")[0] for n in (1, 2))
+    assert "only 1 customer bought more than once" in one.text("en")
+    assert "only 2 customers bought more than once" in two.text("en")
+    assert "只有 1 位客户重复购买" in one.text("zh")

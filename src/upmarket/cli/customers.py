@@ -664,7 +664,7 @@ def _model_name(name: str, lang: str) -> str:
 #: The messages of a failed fit a reader meets on ordinary data (`models.ml_value`), so they
 #: can be told in the reader's language; any other keeps the model's own words.
 _FIT_MESSAGES = (
-    (r"only (?P<n>\d+) customers bought before the training cut-off (?P<cutoff>[\d-]+);.*",
+    (r"only (?P<n>\d+) customers? bought before the training cut-off (?P<cutoff>[\d-]+);.*",
      "holdout.fit.few_buyers"),
     (r"no purchases before (?P<day>[\d-]+) to learn from", "holdout.fit.no_history"),
 )
