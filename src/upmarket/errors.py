@@ -25,13 +25,15 @@ class Msg:
     """A catalogue label with its fields, rendered in the reader's language when shown; used
     as a field of an error whose text is made of several labels."""
 
-    def __init__(self, key: str, **fields):
+    def __init__(self, key: str, /, **fields):
         self.key, self.fields = key, fields
 
     def localised(self, lang: str | None = None) -> str:
-        from upmarket.i18n import label
+        from upmarket.i18n import LABELS, current_lang
 
-        return label(self.key, lang, **{k: _shown(v, lang) for k, v in self.fields.items()})
+        # not i18n.label: a field may be called key or lang
+        text = LABELS[self.key][current_lang(lang)]
+        return text.format(**{k: _shown(v, lang) for k, v in self.fields.items()})
 
     def __str__(self) -> str:
         return self.localised("en")

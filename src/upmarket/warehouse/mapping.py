@@ -105,30 +105,27 @@ class Mapping:
             with open(path, "rb") as fh:
                 raw = fh.read(MAX_MAPPING_BYTES + 1)
         except FileNotFoundError:
-            raise BadMapping(f"{path}: no such mapping file") from None
+            raise BadMapping("err.map.not_found", path=path) from None
         except IsADirectoryError:
-            raise BadMapping(f"{path}: is a directory, not a mapping file") from None
+            raise BadMapping("err.map.directory", path=path) from None
         except OSError as exc:
-            raise BadMapping(f"{path}: cannot read the mapping file: {exc.strerror}") from None
+            raise BadMapping("err.map.unreadable", path=path, reason=exc.strerror) from None
         if len(raw) > MAX_MAPPING_BYTES:
-            raise BadMapping(f"{path}: a mapping file is small YAML; this one is over "
-                             f"{MAX_MAPPING_BYTES // 1024} KiB")
+            raise BadMapping("err.map.large", path=path, kib=MAX_MAPPING_BYTES // 1024)
         try:
             doc = yaml.safe_load(raw.decode("utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise BadMapping(f"{path}: not valid UTF-8 YAML: {exc}") from None
+            raise BadMapping("err.map.yaml", path=path, reason=exc) from None
         except RecursionError:
-            raise BadMapping(f"{path}: not valid UTF-8 YAML: nested too deeply") from None
+            raise BadMapping("err.map.deep", path=path) from None
         if not isinstance(doc, dict):
-            raise BadMapping(f"{path}: a mapping file is a YAML dictionary with a 'columns:' "
-                             f"section, not {_kind(doc)}")
+            raise BadMapping("err.map.not_dict", path=path, kind=_kind(doc))
         known = [f for f in cls.__dataclass_fields__ if f != "source"]
         unknown = [k for k in doc if k not in known]
         if unknown:
-            raise BadMapping(
-                f"{path}: unknown key(s) {', '.join(sorted(map(repr, map(str, unknown))))}; "
-                f"allowed: {', '.join(sorted(known))}"
-            )
+            raise BadMapping("err.map.unknown_keys", path=path,
+                             keys=", ".join(sorted(map(repr, map(str, unknown)))),
+                             allowed=", ".join(sorted(known)))
         limits = doc.get("limits") or {}
         if not isinstance(limits, dict):
             raise BadMapping(f"{path}: 'limits' must map money, quantity, id_length or a "
@@ -162,12 +159,11 @@ class Mapping:
             if "." in target:
                 other, col = target.split(".", 1)
                 if other not in TABLES or col not in TABLES[other].column_names:
-                    raise BadMapping(f"{self.source}: {src!r} maps to unknown column {target!r}")
+                    raise BadMapping("err.map.unknown_target", path=self.source, src=src,
+                                     target=target)
             elif target not in table.column_names:
-                raise BadMapping(
-                    f"{self.source}: {src!r} maps to {target!r}, which is not a column of "
-                    f"{table.name} ({', '.join(table.column_names)})"
-                )
+                raise BadMapping("err.map.not_a_column", path=self.source, src=src, target=target,
+                                 kind=table.name, columns=", ".join(table.column_names))
 
     def resolve_headers(self, headers: list[str], table: Table) -> dict[str, str]:
         """source header → canonical column: explicit entries first, then exact canonical
@@ -264,8 +260,7 @@ def _date_format(path: str, value: object) -> str | None:
     if value is None:
         return None
     if not re.search(r"%[A-Za-z]", value):
-        raise BadMapping(f"{path}: date_format: {value!r} has no %-directive; write it like "
-                         '"%Y/%m/%d %H:%M" (%Y year, %m month, %d day, %H hour, %M minute)')
+        raise BadMapping("err.map.date_format", path=path, value=value)
     import pandas as pd
 
     try:
@@ -278,7 +273,7 @@ def _date_format(path: str, value: object) -> str | None:
 
 def _bool(path: str, key: str, value: object) -> bool:
     if not isinstance(value, bool):
-        raise BadMapping(f"{path}: {key}: {value!r} — write true or false")
+        raise BadMapping("err.map.flag", path=path, key=key, value=value)
     return value
 
 
@@ -291,8 +286,8 @@ def _timezone(path: str, value: object) -> str | None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise BadMapping(f"{path}: timezone: {value!r} is not a known time zone; use an IANA "
-                         f"name such as {TIMEZONE_EXAMPLES}") from None
+        raise BadMapping("err.map.timezone", path=path, value=value,
+                         examples=TIMEZONE_EXAMPLES) from None
     return value
 
 
@@ -301,8 +296,7 @@ def _currency(path: str, value: object) -> str | None:
     if value is None:
         return None
     if not re.fullmatch(r"[A-Za-z]{3}", value):
-        raise BadMapping(f"{path}: currency: {value!r} — give a three-letter ISO 4217 code "
-                         "such as CNY, USD, EUR, GBP")
+        raise BadMapping("err.map.currency", path=path, value=value)
     return value.upper()
 
 
