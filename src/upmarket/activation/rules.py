@@ -385,8 +385,8 @@ def _mapping(raw, where: str, what: str) -> dict:
 def _unknown(d: dict, allowed: set[str], where: str) -> None:
     extra = sorted(str(k) for k in set(d) - allowed)
     if extra:
-        raise BadRules(f"{where}: unknown key(s) {', '.join(extra)}; allowed: "
-                       f"{', '.join(sorted(allowed))}")
+        raise BadRules("err.rules.unknown_keys", where=where, keys=", ".join(extra),
+                       allowed=", ".join(sorted(allowed)))
 
 
 def _template_fields(template: str, where: str) -> list[str]:
@@ -622,13 +622,12 @@ def parse_rules(data, origin: str = "<rules>") -> RuleSet:
     if data is None:
         data = []
     if not isinstance(data, list):
-        raise BadRules(f"{origin}: expected 'rules:' followed by a list of rules")
+        raise BadRules("err.rules.not_list", origin=origin)
     rules = tuple(parse_rule(r, origin, i) for i, r in enumerate(data, start=1))
     seen: set[str] = set()
     for r in rules:
         if r.name in seen:
-            raise BadRules(f"{origin}: rule {r.name!r} appears twice; rule names identify "
-                           "alerts and cooldowns, so each must be unique")
+            raise BadRules("err.rules.twice", origin=origin, name=r.name)
         seen.add(r.name)
     return RuleSet(rules, origin)
 
@@ -646,13 +645,12 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
     else:
         p = Path(path).expanduser()
         if not p.is_file():
-            raise BadRules(f"{p}: no such rules file (from --rules or {ENV_VAR}); give a YAML "
-                           "file of rules, or unset it to use the shipped defaults")
+            raise BadRules("err.rules.not_found", path=p, env=ENV_VAR)
         text, origin = p.read_text(encoding="utf-8-sig"), str(p)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise BadRules(f"{origin}: not valid YAML ({exc})") from None
+        raise BadRules("err.rules.yaml", origin=origin, reason=exc) from None
     return parse_rules(data, origin)
 
 
@@ -682,8 +680,7 @@ def _published(wh, run_id: str | None) -> dict:
     found = t.filter(t.run_id == run_id, t.status == "published") \
         .order_by(ibis.desc("finished")).limit(1).to_pandas()
     if found.empty:
-        raise NoRun(f"no published run {run_id!r}: see upmarket runs, or evaluate the "
-                    "current run with upmarket alerts check")
+        raise NoRun("err.rules.no_such_run", run_id=run_id)
     row = found.iloc[0].to_dict()
     row["counts"] = _counts(row.get("counts"))
     return row
