@@ -44,7 +44,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from upmarket.activation import privacy
-from upmarket.errors import NoRun, UpmarketError
+from upmarket.errors import Msg, NoRun, UpmarketError
 from upmarket.warehouse.connection import Warehouse
 from upmarket.warehouse.runs import OUTPUT_TABLE, current_run, output_table
 from upmarket.warehouse.schema import QUARANTINE
@@ -105,7 +105,7 @@ class ErasureReport:
     opstore: dict[str, int] = field(default_factory=dict)
     deleted: dict[str, int] = field(default_factory=dict)
     #: why a database could not be rewritten after the erasure (empty: both were)
-    not_compacted: list[str] = field(default_factory=list)
+    not_compacted: list = field(default_factory=list)  # each with its localised(lang)
 
     @property
     def nothing_held(self) -> bool:
@@ -601,7 +601,7 @@ def compact_after(wh: Warehouse, store, touched: list[str] = ()) -> list[str]:
     try:
         compact(wh)
     except WarehouseBusy as exc:
-        problems.append(str(exc))
+        problems.append(exc)
     if store is None:
         return problems
     try:
@@ -615,17 +615,14 @@ def compact_after(wh: Warehouse, store, touched: list[str] = ()) -> list[str]:
             finally:
                 raw.close()
             if busy:
-                problems.append(f"the operational store {store.url} is being read by another "
-                                "process: its write-ahead log could not be emptied; run "
-                                "upmarket privacy compact once it has stopped")
+                problems.append(Msg("err.compact.store_read", url=store.url))
         elif store.dialect == "postgresql" and touched:
             with store.engine.connect().execution_options(
                     isolation_level="AUTOCOMMIT") as conn:
                 for name in sorted(set(touched)):
                     conn.exec_driver_sql(f"VACUUM FULL {_quote(name)}")
     except sa.exc.OperationalError as exc:
-        problems.append(f"the operational store {store.url} could not be compacted "
-                        f"({exc.orig}): run upmarket privacy compact once it is not busy")
+        problems.append(Msg("err.compact.store_busy", url=store.url, reason=exc.orig))
     return problems
 
 
