@@ -181,8 +181,7 @@ def parse_period(text: str | int | Period) -> Period:
         top = 12 if kind == "month" else 4 if kind == "quarter" else 1
         if 1900 <= year <= 2200 and 1 <= index <= top:
             return Period(year, kind, index)
-    raise BadPeriod(f"cannot read the period {s!r}: write a month as 2025-07, a quarter as "
-                    "2025-Q3 or a year as 2025")
+    raise BadPeriod("err.card.period", value=s)
 
 
 def try_period(text) -> Period | None:
