@@ -151,9 +151,7 @@ def _parse_lifts(items: list[str]) -> dict[str, tuple[float, float]]:
         except ValueError:
             value, err = float("nan"), float("nan")
         if not ch.strip() or not (math.isfinite(value) and math.isfinite(err)) or err <= 0:
-            raise BadBudgetSettings(f"--lift {item!r}: write CHANNEL=ROI:SE with a number ROI "
-                                    f"and a standard error SE > 0, e.g. --lift "
-                                    f"search=0.0015:0.0003")
+            raise BadBudgetSettings("err.lift", value=item)
         out[ch.strip()] = (value, err)
     return out
 

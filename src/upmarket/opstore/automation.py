@@ -188,7 +188,7 @@ def _write_actions(conn, planned: list[tuple[Alert, PlannedAction]], now: dateti
                    chunk: int) -> None:
     for _, a in planned:
         if a.kind not in TASK_KINDS:
-            raise TaskError(f"unknown action kind {a.kind!r}; one of {', '.join(TASK_KINDS)}")
+            raise TaskError("err.task_kind", value=a.kind, choices=", ".join(TASK_KINDS))
     rows = [{"alert_id": alert.id, "rule": alert.rule, "kind": a.kind,
              "automated": a.automated, "customer_id": a.customer_id, "tier": a.tier,
              "assignee": a.assignee, "title": a.title[:2000], "created": now, "due": a.due,
@@ -361,7 +361,7 @@ def find_tasks(store: Store, now: datetime, *, assignee: str | None = None,
     in all: the worklist's query. `state` is one of `DUE_STATES` (None: open and overdue);
     `assignee` "" means tasks nobody has."""
     if state is not None and state not in DUE_STATES:
-        raise TaskError(f"state must be one of {', '.join(DUE_STATES)}, not {state!r}")
+        raise TaskError("err.task_state", choices=", ".join(DUE_STATES), value=state)
     c = tasks.c
     conds = [_due_state(state, now) if state else c.status == "open"]
     if kind is not None:
@@ -477,7 +477,7 @@ def record_attempt(store: Store, message_id: int, now: datetime, *, ok: bool,
     with store.engine.begin() as conn:
         r = conn.execute(sa.select(o.task_id, o.attempts).where(o.id == message_id)).first()
         if r is None:
-            raise TaskError(f"no webhook message {message_id} in the outbox")
+            raise TaskError("err.no_webhook_message", message_id=message_id)
         values: dict[str, Any] = {"attempts": int(r.attempts) + 1, "last_status": status,
                                   "last_error": None if ok else (error or "")[:2000]}
         if ok:

@@ -207,10 +207,7 @@ def spark_conf(url: str) -> tuple[str, dict[str, str]]:
     master, _, query = rest.partition("?")
     master = unquote(master) or "local[*]"
     if not master.startswith(("local", "spark:", "yarn", "k8s:", "mesos:")):
-        raise WarehouseError(
-            f"unknown Spark master {master!r} in {url!r}: use pyspark://local[*], "
-            "pyspark://local[N] or pyspark://spark://HOST:PORT"
-        )
+        raise WarehouseError("err.spark_master", master=master, url=url)
     conf = dict(SPARK_DEFAULTS)
     conf.update(parse_qsl(query, keep_blank_values=False, strict_parsing=False))
     return master, conf
@@ -275,10 +272,7 @@ def _spark(url: str) -> ibis.BaseBackend:
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
-        raise WarehouseError(
-            "the pyspark warehouse needs PySpark: install upmarket with the spark extra "
-            "(pip install 'upmarket[spark]') and Java 17"
-        ) from exc
+        raise WarehouseError("err.spark_missing") from exc
     master, conf = spark_conf(url)
     _worker_python(master, conf)
     builder = SparkSession.builder.master(master).appName("upmarket")
