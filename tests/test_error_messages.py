@@ -175,6 +175,7 @@ def test_errors_raised_without_data_are_translated(tmp_path, monkeypatch):
     from upmarket.opstore.consents import validate
     from upmarket.opstore.store import open_store
     from upmarket.policy.file import parse_policy, read_policy
+    from upmarket.strategy.segment_conditions import parse
     from upmarket.warehouse import connect
     from upmarket.warehouse.lock import lock_wait
     from upmarket.warehouse.schema import resolve
@@ -201,6 +202,7 @@ def test_errors_raised_without_data_are_translated(tmp_path, monkeypatch):
             {"experiment": ["e"], "arm": ["A"], "user_id": ["u"], "ts": ["not a day"],
              "converted": ["1"], "revenue": ["3"]}), "log.csv")),
         "points": _raised(lambda: points._check("r1", "C1", 0, "why", now, now)),
+        "condition": _raised(lambda: parse("tier = diamond and (")),
         "consent": _raised(lambda: validate({"customer_id": "C1", "purpose": "marketing",
                                              "channel": "Bad Channel", "granted": True},
                                             now=now)),
