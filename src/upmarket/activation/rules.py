@@ -96,7 +96,7 @@ from upmarket.activation.actions import (EXPORT_FORMATS, Action, ExportAction, T
                                          WebhookAction, deliver_due, perform_exports,
                                          plan_actions)
 from upmarket.activation.assignment import Assigner, customer_places
-from upmarket.errors import NoRun, UpmarketError
+from upmarket.errors import Msg, NoRun, UpmarketError
 from upmarket.membership.outputs import MEMBER_FIELDS
 from upmarket.membership.programme import Programme
 from upmarket.models.churn import BANDS
@@ -155,8 +155,7 @@ def parse_duration(raw, where: str) -> timedelta:
         return timedelta(0)
     m = _DURATION.match(str(raw)) if not isinstance(raw, bool) else None
     if not m:
-        raise BadRules(f"{where}: cannot read the duration {raw!r}; write it like 30m, 24h, "
-                       "7d or 2w")
+        raise BadRules("err.rules.duration", where=where, value=raw)
     return timedelta(seconds=float(m.group(1)) * _UNIT[m.group(2).lower()])
 
 
@@ -237,12 +236,10 @@ class Clause:
 def parse_clause(text, where: str, *, field: str | None = None) -> Clause:
     """Read ``field op value`` (or ``op value`` for the given `field`)."""
     if not isinstance(text, str) or not text.strip():
-        raise BadRules(f"{where}: a condition must be text like 'churn_risk > 0.6' or "
-                       f"'tier in [diamond, core]', not {text!r}")
+        raise BadRules("err.rules.condition_text", where=where, value=text)
     m = _CLAUSE.match(f"{field} {text}" if field else text)
     if not m:
-        raise BadRules(f"{where}: cannot read {text!r}; write FIELD OP VALUE with OP one of "
-                       f"{', '.join(OPS)}, e.g. 'churn_risk > 0.6' or 'tier in [diamond, core]'")
+        raise BadRules("err.rules.condition", where=where, value=text, ops=", ".join(OPS))
     name = m.group("field")
     op = re.sub(r"\s+", " ", m.group("word") or m.group("sym"))
     op = "==" if op == "=" else op
@@ -409,8 +406,7 @@ def _template_fields(template: str, where: str) -> list[str]:
 
 def _actions(raw, where: str, template: set[str]) -> tuple[Action, ...]:
     if not isinstance(raw, list) or not raw:
-        raise BadRules(f"{where}: actions must be a non-empty list, e.g. "
-                       "[{task: {title: 'Call {customer_id}'}}]")
+        raise BadRules("err.rules.actions", where=where)
     out: list[Action] = []
     for i, item in enumerate(raw, start=1):
         at = f"{where}, action {i}"
@@ -425,8 +421,7 @@ def _actions(raw, where: str, template: set[str]) -> tuple[Action, ...]:
             _unknown(spec, {"title", "title_zh", "assignee", "due"}, f"{at} (task)")
             title = spec.get("title")
             if not isinstance(title, str) or not title.strip():
-                raise BadRules(f"{at} (task): title is required, e.g. title: 'Call "
-                               "{customer_id}'")
+                raise BadRules("err.rules.title", at=at)
             title_zh = spec.get("title_zh")
             if title_zh is not None and (not isinstance(title_zh, str) or not title_zh.strip()):
                 raise BadRules(f"{at} (task): title_zh, when given, is the Chinese title (text)")
@@ -477,7 +472,7 @@ def _actions(raw, where: str, template: set[str]) -> tuple[Action, ...]:
             out.append(ExportAction(path.strip(), fmt, None if channel is None else str(channel),
                                     pii))
         else:
-            raise BadRules(f"{at}: unknown action {kind!r}; use task, webhook or export")
+            raise BadRules("err.rules.action_kind", at=at, kind=kind)
     return tuple(out)
 
 
@@ -576,24 +571,21 @@ def parse_rule(raw, origin: str, index: int) -> Rule:
     raw = _mapping(raw, where, "a rule")
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
-        raise BadRules(f"{where}: name is required: letters, digits, _ . - (e.g. "
-                       f"premium_churn_risk), not {name!r}")
-    where = f"{origin}: rule {name!r}"
+        raise BadRules("err.rules.name", where=where, name=name)
+    where = Msg("err.rules.where", origin=origin, name=name)
     _unknown(raw, _RULE_KEYS, where)
     on = raw.get("on", "run")
     if on not in TRIGGERS:
-        raise BadRules(f"{where}: on must be run (after each pipeline run) or event (also on "
-                       f"each incoming event batch), not {on!r}")
+        raise BadRules("err.rules.on", where=where, value=on)
     severity = raw.get("severity", "medium")
     if severity not in SEVERITIES:
-        raise BadRules(f"{where}: severity must be one of {', '.join(SEVERITIES)}, not "
-                       f"{severity!r}")
+        raise BadRules("err.rules.severity", where=where, choices=", ".join(SEVERITIES),
+                       value=severity)
     cooldown = parse_duration(raw.get("cooldown", DEFAULT_COOLDOWN), f"{where}: cooldown")
     when = _mapping(raw.get("when"), f"{where}: when", "when")
     people = "customer" in when or "segment" in when
     if people == ("kpi" in when):
-        raise BadRules(f"{where}: when needs exactly one of customer (conditions on each "
-                       "customer), segment (a saved segment's name) or kpi (a run KPI)")
+        raise BadRules("err.rules.when", where=where)
     if people:
         _unknown(when, {"customer", "segment"}, f"{where}: when")
         cond: KpiCondition | CustomerCondition = (
