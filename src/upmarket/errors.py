@@ -103,6 +103,12 @@ class UpmarketError(Exception):
         return _rebuild, (type(self), self.key, self.fields, self.__dict__)
 
 
+def told(exc: BaseException, lang: str | None = None) -> str:
+    """What a page or a response shows of `exc`: its message in `lang` when it is an
+    UpmarketError, else its own text."""
+    return exc.localised(lang) if isinstance(exc, UpmarketError) else str(exc)
+
+
 def _rebuild(cls, key, fields, state):
     exc = cls.__new__(cls)
     UpmarketError.__init__(exc, key, **fields)

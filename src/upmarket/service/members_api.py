@@ -274,9 +274,11 @@ def members_router(store: Store, require, reads, audit: ops.AuditWriter) -> APIR
                 customer_id=body.customer_id, points=body.points, reason=body.reason,
                 actor=_actor(key), ts=ts)
         except op_points.ReusedRequest as exc:
-            raise HTTPException(422, {"error": exc.localised(lang), "fields": [exc.field]}) from None
+            raise HTTPException(422, {"error": exc.localised(lang),
+                                      "fields": [exc.field]}) from None
         except op_points.BadAdjustment as exc:
-            raise HTTPException(400, {"error": exc.localised(lang), "fields": [exc.field]}) from None
+            raise HTTPException(400, {"error": exc.localised(lang),
+                                      "fields": [exc.field]}) from None
         new = pending(store, body.customer_id, counted)
         await asyncio.wrap_future(store_audit(
             key, "adjust_points", body.customer_id, request_id=found.request_id,
