@@ -323,18 +323,15 @@ def decide_encoding(scan: TextScan, path: str, declared: str | None = None,
         others = scan.gb_count + scan.bad_count
         other_first = sorted(scan.gb_lines + scan.bad_lines)[:5]
         what = gb_name if not scan.bad_count else \
-            (f"{gb_name} or another encoding" if scan.gb_count else "another encoding")
+            (Msg("err.file.gb_or_other", gb=gb_name) if scan.gb_count
+             else Msg("err.file.other_encoding"))
         if utf8_count >= others:
-            first_bad, bad_desc = other_first[0], f"is not UTF-8 (it looks like {what})"
+            first_bad, bad_desc = other_first[0], Msg("err.file.not_utf8", what=what)
         else:
-            first_bad, bad_desc = utf8_lines[0], f"is UTF-8 while most lines look like {what}"
-        raise MixedEncoding(
-            f"{path}: mixes text encodings: line {first_bad} {bad_desc}. "
-            f"UTF-8: {_lines(utf8_lines, utf8_count)}; {what}: {_lines(other_first, others)}. "
-            "Reading it as one encoding would store the other lines as garbled text, so "
-            "nothing was read: re-save the whole file in one encoding (UTF-8 is best) and "
-            "ingest it again"
-        )
+            first_bad, bad_desc = utf8_lines[0], Msg("err.file.utf8_among", what=what)
+        raise MixedEncoding("err.file.mixed", path=path, line=first_bad, desc=bad_desc,
+                            utf8=_lines(utf8_lines, utf8_count), what=what,
+                            others=_lines(other_first, others))
     if scan.bom:
         return "utf-8-sig"
     if scan.bad_count:
