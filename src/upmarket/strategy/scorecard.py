@@ -567,8 +567,7 @@ def load_scorecard(name_or_path: str | Path = "effect_index") -> Scorecard:
         res = _card_dir().joinpath(f"{text}.yaml")
         return parse_scorecard(_yaml(res.read_text(encoding="utf-8"), text), text)
     if not path.exists():
-        raise BadScorecard(f"{text}: no such scorecard file; the shipped cards are "
-                           f"{', '.join(builtin_scorecards())}")
+        raise BadScorecard("err.card.not_found", path=text, cards=", ".join(builtin_scorecards()))
     return parse_scorecard(_yaml(path.read_text(encoding="utf-8-sig"), str(path)), str(path))
 
 
@@ -576,7 +575,7 @@ def _yaml(text: str, origin: str):
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise BadScorecard(f"{origin}: not valid YAML ({exc})") from None
+        raise BadScorecard("err.card.yaml", origin=origin, reason=exc) from None
 
 
 # -- metric values ------------------------------------------------------------------------
@@ -1162,20 +1161,19 @@ def read_inputs(path: str | Path) -> InputMetrics:
     normalised (2025Q3 → 2025-Q3)."""
     path = Path(path)
     if not path.exists():
-        raise BadInputs(f"{path}: no such file")
+        raise BadInputs("err.file.not_found", path=path)
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
         except yaml.YAMLError as exc:
-            raise BadInputs(f"{path}: not valid YAML ({exc})") from None
+            raise BadInputs("err.card.yaml", origin=path, reason=exc) from None
         if isinstance(data, Mapping) and set(data) == {"inputs"}:
             data = data["inputs"]
         if not isinstance(data, Mapping) or not data:
-            raise BadInputs(f"{path}: expected a mapping of metric: value, or of subject: "
-                            "{metric: value}")
+            raise BadInputs("err.inputs.shape", path=path)
         nested = [isinstance(v, Mapping) for v in data.values()]
         if any(nested) and not all(nested):
-            raise BadInputs(f"{path}: mix of flat values and per-subject mappings; use one form")
+            raise BadInputs("err.inputs.mixed", path=path)
         rows = ([(s, m, v) for s, d in data.items() for m, v in d.items()] if all(nested)
                 else [(None, m, v) for m, v in data.items()])
     elif path.suffix.lower() in (".csv", ".tsv", ".txt"):
@@ -1188,13 +1186,12 @@ def read_inputs(path: str | Path) -> InputMetrics:
         frame.columns = [c.strip().lower() for c in frame.columns]
         missing = [c for c in ("metric", "value") if c not in frame]
         if missing:
-            raise BadInputs(f"{path}: lacks column(s) {', '.join(missing)}; expected "
-                            "metric,value and optionally subject (or period)")
+            raise BadInputs("err.inputs.columns", path=path, missing=", ".join(missing))
         subj = "subject" if "subject" in frame else "period" if "period" in frame else None
         rows = [((r[subj] or None) if subj else None, r["metric"], r["value"])
                 for _, r in frame.iterrows()]
     else:
-        raise BadInputs(f"{path}: give inputs as .yaml, .yml, .csv or .tsv")
+        raise BadInputs("err.inputs.kind", path=path)
     values: dict[str | None, dict[str, float]] = {}
     for subject, metric, raw in rows:
         metric = str(metric).strip()
@@ -1216,10 +1213,9 @@ def _number(raw, where: str) -> float:
         else:
             v = float(raw)
     except (TypeError, ValueError):
-        raise BadInputs(f"{where}: value {raw!r} is not a number (write 8.5, 0.62 or '62%')") \
-            from None
+        raise BadInputs("err.inputs.number", where=where, value=raw) from None
     if not math.isfinite(v):
-        raise BadInputs(f"{where}: value {raw!r} is not a finite number")
+        raise BadInputs("err.inputs.finite", where=where, value=raw)
     return v
 
 
