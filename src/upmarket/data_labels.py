@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from upmarket.errors import Msg, UpmarketError
+from upmarket.errors import UpmarketError
 from upmarket.i18n import LABELS, current_lang
 
 ENV_VAR = "UPMARKET_LABELS"
