@@ -99,7 +99,7 @@ def attribution(
         try:
             data = parse_paths(frame)
         except BadPaths as exc:
-            raise BadPaths(f"{paths}: {exc} (row 1 is line 2 of the file)") from None
+            raise BadPaths("err.paths.file", path=paths, reason=exc) from None
     else:
         data = parse_paths(_warehouse_paths(warehouse, as_of, lookback_days))
     results = {name: attribute(data, name, order=order, half_life=half_life) for name in names}
