@@ -319,6 +319,7 @@ def error_outputs(world, tmp_path_factory):
     connect(f"duckdb://{empty}").close()
     (d / "列不对.csv").write_text("编号,金额\n1,2\n", encoding="utf-8")
     (d / "策略.yaml").write_bytes(b"tiers:\n  shares: \xff\xfe\n")
+    (d / "路径.csv").write_text("path,total_conversions\n百度 > 微信,1\n,2\n", encoding="utf-8")
     (d / "两种编码.csv").write_bytes("order_id,customer_id,ts,quantity\nO1,客户甲,2025-01-01,1\n"
                                   .encode() + "O2,客户乙,2025-01-02,1\n".encode("gbk"))
     (d / "未知项.yaml").write_text("tiers:\n  sharez: 1\n", encoding="utf-8")
@@ -334,6 +335,7 @@ def error_outputs(world, tmp_path_factory):
         "missing file": ["ingest", "orders", str(d / "没有这个文件.csv")],
         "missing columns": ["ingest", "orders", str(d / "列不对.csv")],
         "mixed encodings": ["ingest", "orders", str(d / "两种编码.csv")],
+        "bad paths file": ["attribution", "--paths", str(d / "路径.csv")],
         "bad policy": ["config", "validate", str(d / "策略.yaml")],
         "unknown policy key": ["config", "validate", str(d / "未知项.yaml")],
         "bad roster": ["ingest", "account_managers", str(d / "名单.csv")],
@@ -400,6 +402,7 @@ def test_errors_say_what_to_do(error_outputs):
     assert "列不对.csv" in out["missing columns"] and "编号, 金额" in out["missing columns"]
     assert "订单号" in out["missing columns"]  # a header the file may use, in Chinese
     assert "第 3 行不是 UTF-8（看起来是 GBK）" in out["mixed encodings"]
+    assert "第 2 行：路径为空" in out["bad paths file"]
     assert "第 3 行 邮箱 列" in out["bad roster"].replace("\n", "")
     assert "是不是想写“shares”" in out["unknown policy key"]
     assert "UPMARKET_LOCK_WAIT" in out["busy warehouse"] and "0.2 秒" in out["busy warehouse"]
