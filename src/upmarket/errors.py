@@ -72,7 +72,8 @@ class Codes:
 
 
 def _shown(value, lang):
-    return value.localised(lang) if isinstance(value, (Msg, Joined, Codes, UpmarketError)) else value
+    shown = isinstance(value, (Msg, Joined, Codes, UpmarketError))
+    return value.localised(lang) if shown else value
 
 
 class UpmarketError(Exception):
@@ -98,7 +99,7 @@ class UpmarketError(Exception):
 
     def __reduce__(self):
         # a worker process hands its error back pickled: keep the key and its fields
-        if self.key is None:
+        if self.key is None or not _KEY.fullmatch(self.key):
             return super().__reduce__()
         return _rebuild, (type(self), self.key, self.fields, self.__dict__)
 
