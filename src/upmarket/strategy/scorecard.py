@@ -273,9 +273,7 @@ def parse_target(raw, where: str) -> Target:
             value /= 100.0
         comp = _COMPARATORS.get(m.group(1)) if m.group(1) else None
         return Target(s, "absolute", value, None if comp == "=" else comp)
-    raise BadScorecard(f"{where}: cannot read the target {raw!r}; write an absolute level "
-                       "('> 50', '>= 80%', 4.5), growth against the base period ('+35%') "
-                       "or percentage points ('+5pt')")
+    raise BadScorecard("err.card.target", where=where, value=raw)
 
 
 # -- scoring ------------------------------------------------------------------------------
@@ -409,8 +407,8 @@ def _weights(items: list[dict], where: str, what: str, names: list[str]) -> list
     w = [_weight(it["weight"], f"{where}, {what} {n!r}") for it, n in zip(items, names)]
     if abs(sum(w) - 1.0) > WEIGHT_TOLERANCE:
         listed = ", ".join(f"{n} {x:g}" for n, x in zip(names, w))
-        raise BadScorecard(f"{where}: {what} weights must sum to 1 (100 %) but sum to "
-                           f"{sum(w):g} ({listed}); fix the weights")
+        raise BadScorecard("err.card.weights", where=where, what=what, total=sum(w),
+                           listed=listed)
     return w
 
 
@@ -429,8 +427,8 @@ def _title(raw, where: str) -> Mapping[str, str] | None:
 def _unknown(d: Mapping, allowed: set[str], where: str) -> None:
     extra = sorted(set(map(str, d)) - allowed)
     if extra:
-        raise BadScorecard(f"{where}: unknown field(s) {', '.join(extra)}; allowed: "
-                           f"{', '.join(sorted(allowed))}")
+        raise BadScorecard("err.card.unknown_fields", where=where, names=", ".join(extra),
+                           allowed=", ".join(sorted(allowed)))
 
 
 def _items(raw, where: str, what: str) -> list[dict]:
@@ -460,7 +458,7 @@ def parse_scorecard(data, origin: str = "<scorecard>") -> Scorecard:
     _unknown(data, _CARD_KEYS, origin)
     default_method = data.get("method")
     if default_method is not None and default_method not in METHODS:
-        raise BadScorecard(f"{origin}: method must be one of {', '.join(METHODS)}")
+        raise BadScorecard("err.card.method", where=origin, choices=", ".join(METHODS))
     default_cap = float(data.get("cap", 1.0))
     base = data.get("base", "previous")
     if base not in BASES:
@@ -498,10 +496,8 @@ def _metric(m: dict, weight: float, where: str, default_method, default_cap) -> 
     spec = WAREHOUSE_METRICS.get(source)
     from_inputs = origin == "inputs"
     if not from_inputs and spec is None:
-        raise BadScorecard(
-            f"{where}: unknown metric source {source!r}; the warehouse provides "
-            f"{', '.join(WAREHOUSE_METRICS)}. For a value you supply in an --inputs file, "
-            "add 'from: inputs'")
+        raise BadScorecard("err.card.source", where=where, source=source,
+                           known=", ".join(WAREHOUSE_METRICS))
     if "target" not in m:
         raise BadScorecard(f"{where}: needs a 'target' (e.g. '> 50' or '+35%')")
     target = parse_target(m["target"], where)
@@ -522,7 +518,7 @@ def _metric(m: dict, weight: float, where: str, default_method, default_cap) -> 
         if target.relative and floor is None:
             floor = Target("+0%", "growth", 0.0)
     if method not in METHODS:
-        raise BadScorecard(f"{where}: method must be one of {', '.join(METHODS)}")
+        raise BadScorecard("err.card.method", where=where, choices=", ".join(METHODS))
     if method == "linear":
         if floor is None:
             raise BadScorecard(f"{where}: method linear needs a 'floor' (the value that scores "
