@@ -302,3 +302,107 @@ def test_a_real_runs_tables_fit_80_columns_in_chinese(world, cmd):
     long = [line for line in res.output.splitlines() if cell_len(line) > 80]
     assert not long, f"{cmd}: {len(long)} lines over 80 columns, e.g. {long[0]!r}"
     assert "…" not in res.output, f"{cmd}: a cell is cut short:\n{res.output}"
+
+
+@pytest.fixture(scope="module")
+def error_outputs(world, tmp_path_factory):
+    """What a Chinese reader sees when a command refuses: a warehouse that is not there, busy or
+    without a run, an unknown customer, group, task or key, a file that cannot be ingested, a
+    bad policy, roster or option. Each is run once and kept by name."""
+    import subprocess
+    import sys
+
+    from upmarket.warehouse import connect
+
+    d = tmp_path_factory.mktemp("zh-errors")
+    empty = d / "空仓库.duckdb"
+    connect(f"duckdb://{empty}").close()
+    (d / "列不对.csv").write_text("编号,金额\n1,2\n", encoding="utf-8")
+    (d / "策略.yaml").write_bytes(b"tiers:\n  shares: \xff\xfe\n")
+    (d / "路径.csv").write_text("path,total_conversions\n百度 > 微信,1\n,2\n", encoding="utf-8")
+    (d / "两种编码.csv").write_bytes("order_id,customer_id,ts,quantity\nO1,客户甲,2025-01-01,1\n"
+                                  .encode() + "O2,客户乙,2025-01-02,1\n".encode("gbk"))
+    (d / "未知项.yaml").write_text("tiers:\n  sharez: 1\n", encoding="utf-8")
+    (d / "名单.csv").write_text("姓名,邮箱,层级\n李伟,li.wei@example.com,钻石\n,不是邮箱,普通\n",
+                               encoding="utf-8")
+    commands = {
+        "no warehouse": ["segments", "list", "--warehouse", f"duckdb://{d / '没有' / 'x.duckdb'}"],
+        "no run": ["segments", "list", "--warehouse", f"duckdb://{empty}"],
+        "unknown customer": ["customers", "show", "C999999"],
+        "unknown group": ["segments", "export", "不存在的组", "--by", "tier"],
+        "unknown task": ["tasks", "done", "999999"],
+        "unknown key": ["keys", "revoke", "999999"],
+        "missing file": ["ingest", "orders", str(d / "没有这个文件.csv")],
+        "missing columns": ["ingest", "orders", str(d / "列不对.csv")],
+        "mixed encodings": ["ingest", "orders", str(d / "两种编码.csv")],
+        "bad paths file": ["attribution", "--paths", str(d / "路径.csv")],
+        "bad policy": ["config", "validate", str(d / "策略.yaml")],
+        "unknown policy key": ["config", "validate", str(d / "未知项.yaml")],
+        "bad roster": ["ingest", "account_managers", str(d / "名单.csv")],
+        "bad option": ["segments", "list", "--by", "颜色"],
+        "bad number": ["whatif", "--retention", "很多"],
+        "bad consent": ["consents", "set", "C000002", "--channel", "微信 群", "--withdrawn"],
+    }
+    outputs = {}
+    for name, cmd in commands.items():
+        # a command without --lang reads the language from the environment, as it does for
+        # a user who set UPMARKET_LANG once
+        res = runner.invoke(app, cmd, env={"UPMARKET_LANG": "zh"})
+        outputs[name] = (res.exit_code, res.output)
+    # a warehouse another process holds: the command waits a moment, then says so
+    busy = d / "忙.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; "
+                               "c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+                               "time.sleep(60)", str(busy)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        res = runner.invoke(app, ["segments", "list", "--warehouse", f"duckdb://{busy}"],
+                            env={"UPMARKET_LOCK_WAIT": "0.2", "UPMARKET_LANG": "zh"})
+        outputs["busy warehouse"] = (res.exit_code, res.output)
+    finally:
+        holder.kill()
+        holder.wait()
+    return outputs
+
+
+def test_errors_are_in_chinese(world, error_outputs):
+    """Every refusal is in Chinese, after the Chinese prefix, with its commands written out
+    plainly; only the user's own values (paths, ids, the policy keys a file is written in)
+    and the trade's names stay as they are."""
+    from upmarket.policy.file import Policy
+
+    keys = [k for section in Policy.model_fields.values()
+            for k in getattr(section.annotation, "model_fields", {})]
+    from upmarket.warehouse.schema import TABLES
+
+    # what a user types stays as it is in any language: option values (--by tier), data kinds
+    # (upmarket ingest orders) and the keys of a policy file
+    options = ["rfm", "tier", "lifecycle", "cluster", "churn-band"]
+    values = world["values"] + [*keys, *Policy.model_fields, *options, *TABLES, "sharez", "GBK"]
+    values.sort(key=len, reverse=True)
+    refused = {name: out for name, (code, out) in error_outputs.items() if code != 2}
+    assert refused == {}
+    unprefixed = {name: out for name, (_, out) in error_outputs.items() if "错误：" not in out}
+    assert unprefixed == {}
+    found = {name: sorted(english_words(out, values, world["words"]))
+             for name, (_, out) in error_outputs.items()}
+    assert {k: v for k, v in found.items() if v} == {}
+    assert {k: INTERNAL.findall(out) for k, (_, out) in error_outputs.items()
+            if INTERNAL.findall(out)} == {}
+
+
+def test_errors_say_what_to_do(error_outputs):
+    """The refusals name what is at fault and the command that fixes it, in plain text."""
+    out = {name: text for name, (_, text) in error_outputs.items()}
+    assert "请先运行：upmarket run" in out["no run"]
+    assert "upmarket ingest orders" in out["no warehouse"]
+    assert "C999999" in out["unknown customer"]
+    assert "钻石客户" in out["unknown group"]  # the groups by their names, not their codes
+    assert "没有这个文件.csv" in out["missing file"]
+    assert "列不对.csv" in out["missing columns"] and "编号, 金额" in out["missing columns"]
+    assert "订单号" in out["missing columns"]  # a header the file may use, in Chinese
+    assert "第 3 行不是 UTF-8（看起来是 GBK）" in out["mixed encodings"]
+    assert "第 2 行：路径为空" in out["bad paths file"]
+    assert "第 3 行 邮箱 列" in out["bad roster"].replace("\n", "")
+    assert "是不是想写“shares”" in out["unknown policy key"]
+    assert "UPMARKET_LOCK_WAIT" in out["busy warehouse"] and "0.2 秒" in out["busy warehouse"]

@@ -47,20 +47,20 @@ def read_labels_file(path: Path) -> dict[tuple[str, str], str]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise BadLabelsFile(f"{path}: cannot be read as YAML ({e})") from e
+        raise BadLabelsFile("err.labels.unreadable", path=path, reason=e) from e
     if not isinstance(raw, dict):
-        raise BadLabelsFile(f"{path}: expected sections such as 'channels:' at the top level")
+        raise BadLabelsFile("err.labels.no_sections", path=path)
     out: dict[tuple[str, str], str] = {}
     for section, names in raw.items():
         if section not in SECTIONS:
-            raise BadLabelsFile(f"{path}: unknown section {section!r}; the sections are "
-                                f"{', '.join(SECTIONS)}")
+            raise BadLabelsFile("err.labels.section", path=path, section=section,
+                                sections=", ".join(SECTIONS))
         if not isinstance(names, dict):
-            raise BadLabelsFile(f"{path}: section {section!r} should map each code to its name")
+            raise BadLabelsFile("err.labels.section_map", path=path, section=section)
         for code, name in names.items():
             if not isinstance(name, str) or not name.strip():
-                raise BadLabelsFile(f"{path}: {section}.{code} should be a name (text), got "
-                                    f"{name!r}")
+                raise BadLabelsFile("err.labels.name", path=path, section=section, code=code,
+                                    name=name)
             out[(SECTIONS[section], str(code))] = name.strip()
     return out
 
@@ -69,7 +69,7 @@ def labels_file() -> Path | None:
     path = os.environ.get(ENV_VAR)
     if path:
         if not Path(path).is_file():
-            raise BadLabelsFile(f"{ENV_VAR}={path}: no such file")
+            raise BadLabelsFile("err.labels.missing", env=ENV_VAR, path=path)
         return Path(path)
     default = Path(DEFAULT_FILE)
     return default if default.is_file() else None

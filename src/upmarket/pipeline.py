@@ -109,10 +109,7 @@ def default_as_of(wh: Warehouse) -> datetime:
     """The day after the latest order: a run over the data as it stands, reproducibly."""
     latest = wh.table("orders").ts.max().execute()
     if latest is None or pd.isna(latest):
-        raise EmptyWarehouse(
-            "the warehouse holds no orders yet: ingest some first, e.g. `upmarket ingest orders "
-            "FILE --preset online-retail`, or try `upmarket demo`"
-        )
+        raise EmptyWarehouse("err.no_orders")
     return (pd.Timestamp(latest).normalize() + timedelta(days=1)).to_pydatetime()
 
 
@@ -202,8 +199,7 @@ def stage_features_and_value(ctx: Context) -> None:
     ctx.results, model = snapshot(ctx.wh, ctx.as_of, ctx.settings, features=ctx.features)
     ctx.value_model = model
     if model is None:
-        raise EmptyWarehouse(f"no customer bought anything before {ctx.as_of:%Y-%m-%d}; "
-                             "choose a later --as-of")
+        raise EmptyWarehouse("err.nothing_before", as_of=f"{ctx.as_of:%Y-%m-%d}")
     ctx.summary["customers"] = len(ctx.results)
     ctx.summary["net_revenue"] = float(ctx.results["net_revenue"].sum())
     ctx.summary["value_model"] = model.fit_report_.summary()

@@ -405,7 +405,7 @@ def test_rules_file_from_option_then_environment(tmp_path, monkeypatch):
     ({"name": "r", "on": "event", "when": {"customer": ["clv_change > 1"]},
       "actions": [{"task": {"title": "x"}}]}, r"'clv_change' is not in the profiles snapshot"),
     ({"name": "r", "when": {"customer": ["event.event == x"]},
-      "actions": [{"task": {"title": "x"}}]}, r"only rules with `on: event`"),
+      "actions": [{"task": {"title": "x"}}]}, r"only rules with 'on: event'"),
     ({"name": "r", "when": {"kpi": "channel_roi.roi", "change": "< -20%"},
       "actions": [{"task": {"title": "x"}}]}, r"rule 'r': when: by is required"),
     ({"name": "r", "when": {"kpi": "channel_roi.roi", "by": "channel"},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -106,3 +107,30 @@ def test_demo_runs_everything_and_says_where(tmp_path, monkeypatch):
                                            "basic": 0.50}
     assert row["config_hash"].iloc[0] == second["policy"]["config_hash"] != \
         info["policy"]["config_hash"]
+
+
+def test_the_files_listed_fit_80_columns_in_chinese(monkeypatch):
+    """Each file the demo wrote: its name and path on one line, what it holds below, wrapped
+    within its column at 80 columns; no name left alone on a line, no line over 80 cells."""
+    from rich.cells import cell_len
+
+    from upmarket.cli import console
+    from upmarket.cli.runs import _print_files
+    from upmarket.i18n import label
+
+    monkeypatch.setenv("COLUMNS", "80")
+    folder = Path("/srv/演示输出")  # nothing is written: the listing alone is printed
+    paths = {k: folder / name for k, name in (("customers", "customers.csv"),
+                                               ("team", "account_managers.csv"))}
+    with console.capture() as got:
+        _print_files([
+            (label("demo.customers", "zh", path=paths["customers"], n="3"), paths["customers"]),
+            (label("demo.team", "zh", path=paths["team"]), paths["team"])])
+    lines = got.get().splitlines()
+    assert all(cell_len(line) <= 80 for line in lines), lines
+    assert lines[0].split()[:2] == ["客户清单", str(paths["customers"])]
+    assert lines[1].strip().startswith("每位同意接收营销的客户一行")
+    # the description wraps under the path, not back under the name
+    indent = lines[0].index(str(paths["customers"]))
+    assert all(line[:indent].strip() == "" for line in lines[1:3]), lines
+    assert any("销售团队" in line and str(paths["team"]) in line for line in lines)

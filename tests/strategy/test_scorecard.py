@@ -80,9 +80,9 @@ def test_weights_all_or_none_percent_strings_and_equal_shares():
 @pytest.mark.parametrize("metric, message", [
     ({"key": "nps_scor", "target": 50}, "unknown metric source 'nps_scor'.*from: inputs"),
     ({"key": "nps", "target": "lots"}, "cannot read the target 'lots'"),
-    ({"key": "nps"}, "needs a `target`"),
+    ({"key": "nps"}, "needs a 'target'"),
     ({"key": "nps", "target": "> 50", "direction": "lower"}, "asks for higher values"),
-    ({"key": "a", "from": "inputs", "target": 5, "method": "linear"}, "needs a `floor`"),
+    ({"key": "a", "from": "inputs", "target": 5, "method": "linear"}, "needs a 'floor'"),
     ({"key": "a", "from": "inputs", "target": 5, "method": "linear", "floor": 8},
      "floor .* far side"),
     ({"key": "a", "from": "inputs", "target": 0}, "needs a positive target"),

@@ -442,8 +442,8 @@ def perform_exports(store: Store, wh, now: datetime | None = None) -> list[Expor
     channels = None
     for (rule, folder, fmt, channel, pii, about_kpis), items in groups.items():
         if fmt not in EXPORT_FORMATS:
-            raise BadExport(f"rule {rule}: export format {fmt!r} is not supported; use "
-                            f"{' or '.join(EXPORT_FORMATS)}")
+            raise BadExport("err.export.format", rule=rule, value=fmt,
+                            choices=" or ".join(EXPORT_FORMATS))
         base = pd.DataFrame({
             "task_id": [t["id"] for t in items],
             "customer_id": [t["customer_id"] for t in items],
@@ -476,9 +476,7 @@ def perform_exports(store: Store, wh, now: datetime | None = None) -> list[Expor
                                        with_pii=pii and not about_kpis,
                                        dropped_no_consent=dropped, store=store, rule=rule)
         except OSError as exc:
-            raise BadExport(f"rule {rule}: cannot write the export into {target}: {exc}; fix "
-                            "the folder (export: path) or its permissions, then run "
-                            "`upmarket alerts deliver`") from exc
+            raise BadExport("err.export.write", rule=rule, path=target, reason=exc) from exc
         auto.finish_tasks(store, {
             int(tid): {"file": str(path), "exported": bool(k)}
             for tid, k in zip(frame["task_id"], ok)}, now)

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from upmarket.errors import UpmarketError
+from upmarket.errors import Codes, Joined, Msg, UpmarketError
 from upmarket.opstore import account_managers as roster
 from upmarket.opstore.account_managers import Manager
 from upmarket.opstore.automation import PlannedAction
@@ -66,6 +66,12 @@ MAX_ERRORS = 20
 
 class BadRoster(UpmarketError):
     """An account-managers file is refused; the message lists every mistake found."""
+
+
+def tier_name(code: str, lang: str | None = None) -> str:
+    from upmarket.i18n import value_label
+
+    return value_label("tier", code, lang)
 
 
 def _tier_names() -> dict[str, str]:
@@ -105,72 +111,69 @@ def read_roster(path: str | Path) -> Roster:
     for col in frame.columns:
         key = HEADERS.get(str(col).strip().lower()) or HEADERS.get(str(col).strip())
         if key is None:
-            raise BadRoster(f"{src}: column {col!r} is not one of name, email, tiers, regions, "
-                            "customers (or 姓名, 邮箱, 层级, 区域, 客户)")
+            raise BadRoster("err.roster.column", file=src, column=col)
         if key in cols.values():
-            raise BadRoster(f"{src}: two columns mean {key} ({col!r} and "
-                            f"{next(c for c, k in cols.items() if k == key)!r}); keep one")
+            raise BadRoster("err.roster.twice", file=src, key=key, column=col,
+                            other=next(c for c, k in cols.items() if k == key))
         cols[col] = key
     missing = [f for f in ("name", "email") if f not in cols.values()]
     if missing:
-        raise BadRoster(f"{src}: lacks the column(s) {', '.join(missing)}; a roster needs each "
-                        "person's name and e-mail")
+        raise BadRoster("err.roster.missing", file=src, missing=", ".join(missing))
     frame = frame.rename(columns=cols)
     for f in FIELDS:
         if f not in frame:
             frame[f] = ""
     tiers = _tier_names()
-    errors: list[str] = []
+    errors: list[Msg] = []
     out = Roster(src, rows_read=len(frame))
     seen: dict[str, int] = {}
     owner: dict[str, tuple[str, int]] = {}
     for i, r in enumerate(frame.fillna("").astype(str).to_dict("records")):
         row = sheet.first_line + i
 
-        def bad(f: str, msg: str) -> None:
-            errors.append(f"{src}: row {row}, field {f}: {msg}")
+        def bad(f: str, key: str, **fields) -> None:
+            errors.append(Msg("err.roster.row", file=src, row=row,
+                               field=Msg(f"err.roster.field.{f}"),
+                               reason=Msg(f"err.roster.{key}", **fields)))
 
         name, email = r["name"].strip(), r["email"].strip().lower()
         if not name:
-            bad("name", "empty; give the person's name")
+            bad("name", "no_name")
         elif len(name) > 200:
-            bad("name", f"{len(name)} characters; at most 200")
+            bad("name", "long_name", n=len(name))
         if not email:
-            bad("email", "empty; give the person's e-mail, which identifies them")
+            bad("email", "no_email")
         elif not _EMAIL.match(email) or len(email) > 320:
-            bad("email", f"{r['email'].strip()!r} is not an e-mail address")
+            bad("email", "bad_email", value=r["email"].strip())
         elif email in seen:
-            bad("email", f"{email} is already on row {seen[email]}; one row per person")
+            bad("email", "email_twice", email=email, other=seen[email])
         else:
             seen[email] = row
         got_tiers = set()
         for t in _items(r["tiers"]):
             code = tiers.get(t.lower()) or tiers.get(t)
             if code is None:
-                bad("tiers", f"{t!r} is not a tier; use {', '.join(TIER_ORDER)}")
+                bad("tiers", "tier", value=t, tiers=Codes(TIER_ORDER, tier_name))
             else:
                 got_tiers.add(code)
         regions = {p.lower() for p in _items(r["regions"])}
         for p in regions:
             if len(p) > 100 or " " in p:
-                bad("regions", f"{p!r}: a region is one word of at most 100 characters "
-                    "(CN-East, 1 for a first-tier city); separate regions with ;")
+                bad("regions", "region", value=p)
         for cid in _items(r["customers"]):
             if len(cid) > 200:
-                bad("customers", f"a customer id of {len(cid)} characters; at most 200")
+                bad("customers", "long_id", n=len(cid))
             elif cid in owner and owner[cid][0] != email:
-                bad("customers", f"{cid} is already assigned to {owner[cid][0]} on row "
-                    f"{owner[cid][1]}; a customer has one manager")
+                bad("customers", "owned", customer=cid, email=owner[cid][0], other=owner[cid][1])
             else:
                 owner[cid] = (email, row)
         out.people.append(Manager(email, name, frozenset(got_tiers), frozenset(regions)))
     if not len(frame):
-        errors.append(f"{src}: no rows; a roster lists at least one person")
+        errors.append(Msg("err.roster.empty", file=src))
     if errors:
         more = len(errors) - MAX_ERRORS
-        raise BadRoster("\n".join(errors[:MAX_ERRORS])
-                        + (f"\n… and {more} more" if more > 0 else "")
-                        + f"\n{src}: nothing was loaded; fix the file and ingest it again")
+        raise BadRoster("err.roster.refused", file=src, errors=Joined("\n", errors[:MAX_ERRORS]),
+                        more=Msg("err.roster.more", n=more) if more > 0 else "")
     out.assigned = {cid: e for cid, (e, _) in owner.items()}
     return out
 

@@ -44,7 +44,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from upmarket.activation import privacy
-from upmarket.errors import NoRun, UpmarketError
+from upmarket.errors import Msg, NoRun, UpmarketError
 from upmarket.warehouse.connection import Warehouse
 from upmarket.warehouse.runs import OUTPUT_TABLE, current_run, output_table
 from upmarket.warehouse.schema import QUARANTINE
@@ -105,7 +105,7 @@ class ErasureReport:
     opstore: dict[str, int] = field(default_factory=dict)
     deleted: dict[str, int] = field(default_factory=dict)
     #: why a database could not be rewritten after the erasure (empty: both were)
-    not_compacted: list[str] = field(default_factory=list)
+    not_compacted: list = field(default_factory=list)  # each with its localised(lang)
 
     @property
     def nothing_held(self) -> bool:
@@ -320,11 +320,8 @@ def export_person(wh: Warehouse, store, customer_id: str) -> dict:
 # -- erasure -------------------------------------------------------------------------------
 def _need_sql_writes(wh: Warehouse, what: str) -> None:
     if not wh.is_duckdb:
-        raise UnsupportedBackend(
-            f"{what} needs UPDATE/DELETE on the warehouse, which upmarket does only on DuckDB; "
-            f"the {wh.backend.name} warehouse at {wh.url} cannot be changed in place (Spark "
-            "tables are files without row updates). Do it in the engine's own tools, or keep "
-            "personal data in a DuckDB warehouse.")
+        raise UnsupportedBackend("err.erasure.backend", what=what, backend=wh.backend.name,
+                                 url=wh.url)
 
 
 def new_token() -> str:
@@ -532,9 +529,7 @@ def erase_person(wh: Warehouse, store, customer_id: str, *,
 
     _need_sql_writes(wh, "erasure")
     if store is None:
-        raise ErasureError("erasure needs the operational store, which keeps the list of erased "
-                           "people that stops them coming back: give --database or set "
-                           "UPMARKET_DATABASE")
+        raise ErasureError("err.erasure.store")
     cid = customer_id
     devices = devices_of(wh, store, cid)
     found = identifying_values(wh, store, cid, devices)
@@ -606,7 +601,7 @@ def compact_after(wh: Warehouse, store, touched: list[str] = ()) -> list[str]:
     try:
         compact(wh)
     except WarehouseBusy as exc:
-        problems.append(str(exc))
+        problems.append(exc)
     if store is None:
         return problems
     try:
@@ -620,17 +615,14 @@ def compact_after(wh: Warehouse, store, touched: list[str] = ()) -> list[str]:
             finally:
                 raw.close()
             if busy:
-                problems.append(f"the operational store {store.url} is being read by another "
-                                "process: its write-ahead log could not be emptied; run "
-                                "`upmarket privacy compact` once it has stopped")
+                problems.append(Msg("err.compact.store_read", url=store.url))
         elif store.dialect == "postgresql" and touched:
             with store.engine.connect().execution_options(
                     isolation_level="AUTOCOMMIT") as conn:
                 for name in sorted(set(touched)):
                     conn.exec_driver_sql(f"VACUUM FULL {_quote(name)}")
     except sa.exc.OperationalError as exc:
-        problems.append(f"the operational store {store.url} could not be compacted "
-                        f"({exc.orig}): run `upmarket privacy compact` once it is not busy")
+        problems.append(Msg("err.compact.store_busy", url=store.url, reason=exc.orig))
     return problems
 
 
@@ -649,11 +641,9 @@ def retention_days(value: int | None = None) -> int | None:
         try:
             days = int(raw)
         except ValueError:
-            raise ErasureError(f"{RETENTION_ENV}={raw!r} is not a whole number of days; set "
-                               "it to e.g. 395 or unset it") from None
+            raise ErasureError("err.retention.env", env=RETENTION_ENV, raw=raw) from None
     if days < 1:
-        raise ErasureError(f"the retention must be at least 1 day, not {days} (--older-than-days "
-                           f"or {RETENTION_ENV})")
+        raise ErasureError("err.retention.short", days=days, env=RETENTION_ENV)
     return days
 
 
@@ -671,8 +661,7 @@ def purge_raw_events(wh: Warehouse, store, older_than_days: int | None, *,
 
     days = retention_days(older_than_days)
     if days is None:
-        raise ErasureError(f"how old is too old? Give --older-than-days N or set {RETENTION_ENV}; "
-                           "nothing is purged by default")
+        raise ErasureError("err.retention.none", env=RETENTION_ENV)
     cutoff = (now or privacy.now_utc()) - timedelta(days=days)
     e = wh.table("events")
     n_wh = int(e.filter(e.ts < cutoff).count().execute())

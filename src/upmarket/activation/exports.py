@@ -54,7 +54,8 @@ def export_actions(wh: Warehouse, actions: pd.DataFrame, path: Path, *, fmt: str
     `with_pii` (which also adds name, email and phone where the warehouse holds them), cells
     that no spreadsheet evaluates, audited."""
     if fmt not in FORMATS:
-        raise BadExport(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise BadExport("err.option_choice", option="--format",
+                        choices=", ".join(FORMATS), value=fmt)
     gated = export_policy.gate(wh, actions[["customer_id", *ACTION_COLUMNS]],
                                with_pii=with_pii, channel_col="channel")
     export_policy.write_export(wh, gated.frame, path, fmt, what="actions", with_pii=with_pii,

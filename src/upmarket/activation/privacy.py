@@ -55,9 +55,8 @@ def pseudonym_key(wh: Warehouse | None = None, *, store_url: str | None = None,
     legacy = _legacy_key(wh) if wh is not None else None
     key = keyfile.master_key(store_url, create=create, adopt=legacy)
     if key is None:
-        raise WarehouseError(
-            f"no pseudonymisation key yet: set {KEY_ENV}, or make one with any pseudonymised "
-            f"export (`upmarket actions export`); it is kept in {keyfile.key_path(store_url)}")
+        raise WarehouseError("err.no_pseudonym_key", env=KEY_ENV,
+                             path=keyfile.key_path(store_url))
     if legacy is not None:
         _forget_legacy_key(wh)
     return key

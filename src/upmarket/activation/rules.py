@@ -96,7 +96,7 @@ from upmarket.activation.actions import (EXPORT_FORMATS, Action, ExportAction, T
                                          WebhookAction, deliver_due, perform_exports,
                                          plan_actions)
 from upmarket.activation.assignment import Assigner, customer_places
-from upmarket.errors import NoRun, UpmarketError
+from upmarket.errors import Msg, NoRun, UpmarketError
 from upmarket.membership.outputs import MEMBER_FIELDS
 from upmarket.membership.programme import Programme
 from upmarket.models.churn import BANDS
@@ -155,8 +155,7 @@ def parse_duration(raw, where: str) -> timedelta:
         return timedelta(0)
     m = _DURATION.match(str(raw)) if not isinstance(raw, bool) else None
     if not m:
-        raise BadRules(f"{where}: cannot read the duration {raw!r}; write it like 30m, 24h, "
-                       "7d or 2w")
+        raise BadRules("err.rules.duration", where=where, value=raw)
     return timedelta(seconds=float(m.group(1)) * _UNIT[m.group(2).lower()])
 
 
@@ -237,12 +236,10 @@ class Clause:
 def parse_clause(text, where: str, *, field: str | None = None) -> Clause:
     """Read ``field op value`` (or ``op value`` for the given `field`)."""
     if not isinstance(text, str) or not text.strip():
-        raise BadRules(f"{where}: a condition must be text like 'churn_risk > 0.6' or "
-                       f"'tier in [diamond, core]', not {text!r}")
+        raise BadRules("err.rules.condition_text", where=where, value=text)
     m = _CLAUSE.match(f"{field} {text}" if field else text)
     if not m:
-        raise BadRules(f"{where}: cannot read {text!r}; write FIELD OP VALUE with OP one of "
-                       f"{', '.join(OPS)}, e.g. 'churn_risk > 0.6' or 'tier in [diamond, core]'")
+        raise BadRules("err.rules.condition", where=where, value=text, ops=", ".join(OPS))
     name = m.group("field")
     op = re.sub(r"\s+", " ", m.group("word") or m.group("sym"))
     op = "==" if op == "=" else op
@@ -251,10 +248,10 @@ def parse_clause(text, where: str, *, field: str | None = None) -> Clause:
         if not isinstance(value, tuple):
             value = (value,)
         if not value or any(isinstance(x, list | tuple | dict) or x is None for x in value):
-            raise BadRules(f"{where}: {text!r}: `{op}` takes a list of values, e.g. "
+            raise BadRules(f"{where}: {text!r}: {op} takes a list of values, e.g. "
                            "[diamond, core]")
     elif isinstance(value, tuple | list | dict) or value is None:
-        raise BadRules(f"{where}: {text!r}: `{op}` takes one value; use `in [a, b]` for a list")
+        raise BadRules(f"{where}: {text!r}: {op} takes one value; use 'in [a, b]' for a list")
     clause = Clause(name, op, value, text.strip())
     if op in ORDERED and not _is_number(value):
         scale = clause.scale
@@ -385,8 +382,8 @@ def _mapping(raw, where: str, what: str) -> dict:
 def _unknown(d: dict, allowed: set[str], where: str) -> None:
     extra = sorted(str(k) for k in set(d) - allowed)
     if extra:
-        raise BadRules(f"{where}: unknown key(s) {', '.join(extra)}; allowed: "
-                       f"{', '.join(sorted(allowed))}")
+        raise BadRules("err.rules.unknown_keys", where=where, keys=", ".join(extra),
+                       allowed=", ".join(sorted(allowed)))
 
 
 def _template_fields(template: str, where: str) -> list[str]:
@@ -409,14 +406,13 @@ def _template_fields(template: str, where: str) -> list[str]:
 
 def _actions(raw, where: str, template: set[str]) -> tuple[Action, ...]:
     if not isinstance(raw, list) or not raw:
-        raise BadRules(f"{where}: actions must be a non-empty list, e.g. "
-                       "[{task: {title: 'Call {customer_id}'}}]")
+        raise BadRules("err.rules.actions", where=where)
     out: list[Action] = []
     for i, item in enumerate(raw, start=1):
         at = f"{where}, action {i}"
         if not isinstance(item, dict) or len(item) != 1:
             raise BadRules(f"{at}: each action is one of task, webhook, export with its "
-                           "settings, e.g. `- task: {title: ...}`")
+                           "settings, e.g. '- task: {title: ...}'")
         (kind, spec), = item.items()
         if spec is None:
             spec = {}
@@ -425,8 +421,7 @@ def _actions(raw, where: str, template: set[str]) -> tuple[Action, ...]:
             _unknown(spec, {"title", "title_zh", "assignee", "due"}, f"{at} (task)")
             title = spec.get("title")
             if not isinstance(title, str) or not title.strip():
-                raise BadRules(f"{at} (task): title is required, e.g. title: 'Call "
-                               "{customer_id}'")
+                raise BadRules("err.rules.title", at=at)
             title_zh = spec.get("title_zh")
             if title_zh is not None and (not isinstance(title_zh, str) or not title_zh.strip()):
                 raise BadRules(f"{at} (task): title_zh, when given, is the Chinese title (text)")
@@ -477,7 +472,7 @@ def _actions(raw, where: str, template: set[str]) -> tuple[Action, ...]:
             out.append(ExportAction(path.strip(), fmt, None if channel is None else str(channel),
                                     pii))
         else:
-            raise BadRules(f"{at}: unknown action {kind!r}; use task, webhook or export")
+            raise BadRules("err.rules.action_kind", at=at, kind=kind)
     return tuple(out)
 
 
@@ -493,7 +488,7 @@ def _customer_condition(raw, where: str, on: str) -> CustomerCondition:
         if c.field.startswith(EVENT_PREFIX):
             if on != "event":
                 raise BadRules(f"{where}: {c.text!r} tests the event, which only rules with "
-                               "`on: event` see")
+                               "'on: event' see")
             if c.field not in EVENT_FIELDS and not c.field.startswith("event.properties."):
                 raise BadRules(f"{where}: {c.field!r} is not part of an event; use "
                                f"{', '.join(EVENT_FIELDS)} or event.properties.KEY")
@@ -501,7 +496,7 @@ def _customer_condition(raw, where: str, on: str) -> CustomerCondition:
             raise BadRules(f"{where}: {c.field!r} is not in the profiles snapshot that event "
                            f"rules read; they may test {', '.join(PROFILE_FIELDS)} and the "
                            "event (event.type, event.event, event.properties.KEY); or make "
-                           "the rule `on: run`")
+                           "the rule 'on: run'")
     return CustomerCondition(clauses)
 
 
@@ -510,10 +505,10 @@ def _segment_name(raw, where: str, on: str) -> str:
 
     if not isinstance(raw, str) or not NAME.match(raw):
         raise BadRules(f"{where}: when.segment takes the name of a segment saved with "
-                       f"`upmarket segments create` (e.g. segment: tier1_top), not {raw!r}")
+                       f"upmarket segments create (e.g. segment: tier1_top), not {raw!r}")
     if on != "run":
         raise BadRules(f"{where}: segment {raw!r} is evaluated on a run's results; make the "
-                       "rule `on: run`")
+                       "rule 'on: run'")
     return raw
 
 
@@ -576,24 +571,21 @@ def parse_rule(raw, origin: str, index: int) -> Rule:
     raw = _mapping(raw, where, "a rule")
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
-        raise BadRules(f"{where}: name is required: letters, digits, _ . - (e.g. "
-                       f"premium_churn_risk), not {name!r}")
-    where = f"{origin}: rule {name!r}"
+        raise BadRules("err.rules.name", where=where, name=name)
+    where = Msg("err.rules.where", origin=origin, name=name)
     _unknown(raw, _RULE_KEYS, where)
     on = raw.get("on", "run")
     if on not in TRIGGERS:
-        raise BadRules(f"{where}: on must be run (after each pipeline run) or event (also on "
-                       f"each incoming event batch), not {on!r}")
+        raise BadRules("err.rules.on", where=where, value=on)
     severity = raw.get("severity", "medium")
     if severity not in SEVERITIES:
-        raise BadRules(f"{where}: severity must be one of {', '.join(SEVERITIES)}, not "
-                       f"{severity!r}")
+        raise BadRules("err.rules.severity", where=where, choices=", ".join(SEVERITIES),
+                       value=severity)
     cooldown = parse_duration(raw.get("cooldown", DEFAULT_COOLDOWN), f"{where}: cooldown")
     when = _mapping(raw.get("when"), f"{where}: when", "when")
     people = "customer" in when or "segment" in when
     if people == ("kpi" in when):
-        raise BadRules(f"{where}: when needs exactly one of customer (conditions on each "
-                       "customer), segment (a saved segment's name) or kpi (a run KPI)")
+        raise BadRules("err.rules.when", where=where)
     if people:
         _unknown(when, {"customer", "segment"}, f"{where}: when")
         cond: KpiCondition | CustomerCondition = (
@@ -606,7 +598,7 @@ def parse_rule(raw, origin: str, index: int) -> Rule:
             template |= set(EVENT_TEMPLATE)
     else:
         if on == "event":
-            raise BadRules(f"{where}: KPI rules are evaluated on runs; use `on: run`")
+            raise BadRules(f"{where}: KPI rules are evaluated on runs; use 'on: run'")
         cond = _kpi_condition(when, f"{where}: when")
         template = set(KPI_TEMPLATE)
     actions = _actions(raw.get("actions"), f"{where}: actions", template)
@@ -622,13 +614,12 @@ def parse_rules(data, origin: str = "<rules>") -> RuleSet:
     if data is None:
         data = []
     if not isinstance(data, list):
-        raise BadRules(f"{origin}: expected `rules:` followed by a list of rules")
+        raise BadRules("err.rules.not_list", origin=origin)
     rules = tuple(parse_rule(r, origin, i) for i, r in enumerate(data, start=1))
     seen: set[str] = set()
     for r in rules:
         if r.name in seen:
-            raise BadRules(f"{origin}: rule {r.name!r} appears twice; rule names identify "
-                           "alerts and cooldowns, so each must be unique")
+            raise BadRules("err.rules.twice", origin=origin, name=r.name)
         seen.add(r.name)
     return RuleSet(rules, origin)
 
@@ -646,13 +637,12 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
     else:
         p = Path(path).expanduser()
         if not p.is_file():
-            raise BadRules(f"{p}: no such rules file (from --rules or {ENV_VAR}); give a YAML "
-                           "file of rules, or unset it to use the shipped defaults")
+            raise BadRules("err.rules.not_found", path=p, env=ENV_VAR)
         text, origin = p.read_text(encoding="utf-8-sig"), str(p)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise BadRules(f"{origin}: not valid YAML ({exc})") from None
+        raise BadRules("err.rules.yaml", origin=origin, reason=exc) from None
     return parse_rules(data, origin)
 
 
@@ -682,8 +672,7 @@ def _published(wh, run_id: str | None) -> dict:
     found = t.filter(t.run_id == run_id, t.status == "published") \
         .order_by(ibis.desc("finished")).limit(1).to_pandas()
     if found.empty:
-        raise NoRun(f"no published run {run_id!r}: see `upmarket runs`, or evaluate the "
-                    "current run with `upmarket alerts check`")
+        raise NoRun("err.rules.no_such_run", run_id=run_id)
     row = found.iloc[0].to_dict()
     row["counts"] = _counts(row.get("counts"))
     return row

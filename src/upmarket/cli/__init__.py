@@ -31,7 +31,7 @@ app = typer.Typer(
     cls=QuickHelpGroup,
     help="Customer value and upsell (向上营销) engine: ingest your orders, products, events and "
     "spend; get value tiers, RFM segments, lifetime value, churn risk and next best actions.\n\n"
-    "Start with `upmarket demo`, or `upmarket ingest orders FILE` then `upmarket run`.",
+    "Start with upmarket demo, or upmarket ingest orders FILE then upmarket run.",
     no_args_is_help=True,
     rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
@@ -56,10 +56,15 @@ def friendly(fn):
         try:
             return fn(*args, **kwargs)
         except UpmarketError as exc:
+            from rich.text import Text
+
             from upmarket.i18n import label
 
-            prefix = label("error_prefix", kwargs.get("lang"))
-            err.print(f"[bold red]{prefix}[/]{exc}", highlight=False, soft_wrap=True)
+            lang = kwargs.get("lang")
+            prefix = label("error_prefix", lang)
+            # the message as plain text: it may quote a file's text, brackets included
+            err.print(Text.assemble((prefix, "bold red"), exc.localised(lang)), highlight=False,
+                      soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper

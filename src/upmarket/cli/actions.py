@@ -29,9 +29,7 @@ def _outputs(warehouse: str, *names: str):
     try:
         tables = [output(wh, n, run["run_id"]) for n in names]
     except UpmarketError:
-        raise UpmarketError(
-            f"run {run['run_id']} has no next best actions (it was made by an older version or "
-            "found no product purchases): run `upmarket run` again") from None
+        raise UpmarketError("err.run_lacks_actions", run_id=run["run_id"]) from None
     return wh, run, tables
 
 
@@ -85,13 +83,11 @@ def recommend(
     mine = recs.filter(recs.customer_id == customer_id).order_by("rank").to_pandas()
     act = actions.filter(actions.customer_id == customer_id).to_pandas()
     if act.empty:
-        raise UnknownCustomer(
-            f"customer {customer_id!r} is not in run {run['run_id']} (as of "
-            f"{run['as_of']:%Y-%m-%d}); only customers who bought before it have recommendations")
+        raise UnknownCustomer("err.customer_without_recommendations", customer=customer_id,
+                              run_id=run["run_id"], as_of=f"{run['as_of']:%Y-%m-%d}")
     kept = int(recs["rank"].max().execute() or 0)
     if n > kept:
-        raise UpmarketError(f"the run kept the top {kept} products per customer; ask for --n "
-                            f"{kept} or fewer (Settings.recommendations_per_customer sets it)")
+        raise UpmarketError("err.too_many_recommendations", kept=kept)
     mine = mine.head(n)
     names = wh.table("products").select("sku", "name").to_pandas().set_index("sku")["name"]
     mine["name"] = mine["sku"].map(names)
@@ -133,10 +129,10 @@ def _check_filters(tiers, kinds):
 
     bad = [t for t in tiers or () if t not in TIER_ORDER]
     if bad:
-        raise UpmarketError(f"unknown tier {bad[0]!r}: use one of {', '.join(TIER_ORDER)}")
+        raise UpmarketError("err.unknown_tier", value=bad[0], choices=", ".join(TIER_ORDER))
     bad = [a for a in kinds or () if a not in ACTIONS[:-1]]
     if bad:
-        raise UpmarketError(f"unknown action {bad[0]!r}: use one of {', '.join(ACTIONS[:-1])}")
+        raise UpmarketError("err.unknown_action", value=bad[0], choices=", ".join(ACTIONS[:-1]))
 
 
 @actions_app.command("list")
@@ -204,7 +200,8 @@ def actions_export(
     from upmarket.activation.exports import FORMATS, export_actions, select_actions
 
     if format not in FORMATS:
-        raise UpmarketError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
+        raise UpmarketError("err.option_choice", option="--format",
+                            choices=", ".join(FORMATS), value=format)
     _check_filters(tier, action)
     wh, run, (actions,) = _outputs(warehouse, "actions")
     chosen = select_actions(actions.to_pandas(), tiers=tier or (), kinds=action or ())

@@ -57,8 +57,7 @@ def _since(text: str | None, now: datetime) -> datetime | None:
     try:
         return datetime.fromisoformat(text.strip())
     except ValueError:
-        raise BadOption(f"--since {text!r}: give a time back from now (7d, 24h) or a date "
-                        "(2026-01-31)") from None
+        raise BadOption("err.since", value=text) from None
 
 
 def _iso(v) -> str | None:
@@ -295,7 +294,8 @@ def tasks_list(
     from upmarket.opstore.store import now_utc, open_store
 
     if kind is not None and kind not in TASK_KINDS:
-        raise BadOption(f"--kind must be one of {', '.join(TASK_KINDS)}, not {kind!r}")
+        raise BadOption("err.option_choice", option="--kind",
+                        choices=", ".join(TASK_KINDS), value=kind)
     store = open_store(database, existing=True)
     try:
         rows = list_tasks(store, open_only=open_only, assignee=assignee, kind=kind, limit=limit)
@@ -342,7 +342,7 @@ def tasks_list(
 @tasks_app.command("done")
 @friendly
 def tasks_done(
-    task_id: Annotated[int, typer.Argument(help="The task's id (see `upmarket tasks list`).")],
+    task_id: Annotated[int, typer.Argument(help="The task's id (see upmarket tasks list).")],
     outcome: Annotated[str | None, typer.Option(
         "--outcome", help="What came of it: reached, not_reached or converted (the customer "
         "bought; counts in the rep's premium conversion).")] = None,
@@ -384,7 +384,7 @@ def tasks_done(
 @friendly
 def tasks_assign(
     task_id: Annotated[int | None, typer.Argument(
-        help="The task's id (see `upmarket tasks list`); leave out with --unassigned.")] = None,
+        help="The task's id (see upmarket tasks list); leave out with --unassigned.")] = None,
     to: Annotated[str | None, typer.Option(
         "--to", help="Who gets it: a manager's e-mail (or any team name).")] = None,
     unassigned: Annotated[bool, typer.Option(
@@ -408,7 +408,7 @@ def tasks_assign(
     from upmarket.opstore.store import open_store
 
     if unassigned == (task_id is not None) or (task_id is not None) != (to is not None):
-        raise BadOption("give a task id with --to PERSON, or --unassigned alone")
+        raise BadOption("err.assign_what")
     store = open_store(database, existing=True)
     try:
         if unassigned:

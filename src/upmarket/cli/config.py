@@ -14,7 +14,7 @@ from upmarket.locations import POLICY_ENV, POLICY_FILE
 ConfigPath = Annotated[Path | None, typer.Option(
     "--config", envvar=POLICY_ENV, show_default=False,
     help=f"The business policy file (default: {POLICY_FILE} in the working directory when "
-    "present, else the built-in defaults). See `upmarket config init`.")]
+    "present, else the built-in defaults). See upmarket config init.")]
 
 config_app = typer.Typer(
     help=f"The business policy ({POLICY_FILE}): tier shares and service levels, contact caps, "
@@ -34,8 +34,7 @@ def init(
     from upmarket.policy import BadPolicy, default_yaml
 
     if path.exists() and not force:
-        raise BadPolicy(f"{path} exists already; edit it, or pass --force to replace it with "
-                        "the defaults")
+        raise BadPolicy("err.policy.exists", path=path)
     path.write_text(default_yaml(), encoding="utf-8")
     console.print(label("config.written", lang, path=str(path)), highlight=False,
                   soft_wrap=True)

@@ -4,6 +4,7 @@ whatif, holdout."""
 import json
 import re
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,7 @@ from rich.text import Text
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, friendly
 from upmarket.cli.service import Database
-from upmarket.errors import UnknownCustomer, UnknownSegment, UpmarketError
+from upmarket.errors import Codes, Msg, UnknownCustomer, UnknownSegment, UpmarketError
 from upmarket.currency import money
 from upmarket.data_labels import channel_name
 from upmarket.i18n import LABELS, LANGS, current_lang, label, value_label
@@ -35,7 +36,7 @@ By = Annotated[str, typer.Option("--by", help="Group by: rfm, tier, lifecycle, c
 SAVED = "saved"
 ExportBy = Annotated[str | None, typer.Option(
     "--by", help="Group by: rfm (default), tier, lifecycle, cluster, churn-band, or saved (a "
-    "segment made with `segments create`; the default when NAME is one).")]
+    "segment made with segments create; the default when NAME is one).")]
 
 
 def _results(warehouse: str):
@@ -51,7 +52,8 @@ def _grouping(by: str) -> tuple[str, str]:
     try:
         return GROUPINGS[by]
     except KeyError:
-        raise UpmarketError(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}") from None
+        raise UpmarketError("err.option_choice", option="--by",
+                            choices=", ".join(GROUPINGS), value=by) from None
 
 
 SHOW_SECTIONS = {
@@ -146,9 +148,8 @@ def show(
     wh, run, res = _results(warehouse)
     rows = res.filter(res.customer_id == customer_id).to_pandas()
     if rows.empty:
-        raise UnknownCustomer(
-            f"customer {customer_id!r} is not in run {run['run_id']} (as of {run['as_of']:%Y-%m-%d}); "
-            "only customers who bought before the run's as-of date have results")
+        raise UnknownCustomer("err.unknown_customer", customer=customer_id, run_id=run["run_id"],
+                              as_of=f"{run['as_of']:%Y-%m-%d}")
     row = rows.iloc[0].to_dict()
     c = wh.table("customers")
     profile = c.filter(c.customer_id == customer_id).select(
@@ -481,7 +482,7 @@ EXPORT_COLUMNS = ("customer_id", "tier", "rfm_segment", "lifecycle_stage", "clus
 @segments_app.command("export")
 @friendly
 def segments_export(
-    name: Annotated[str, typer.Argument(help="A group code from `segments list` (e.g. champions, "
+    name: Annotated[str, typer.Argument(help="A group code from segments list (e.g. champions, "
                                         "diamond, lapsed, high) or a saved segment's name.")],
     by: ExportBy = None,
     format: Annotated[str, typer.Option("--format", help="csv, xlsx or parquet.")] = "csv",
@@ -511,12 +512,13 @@ def segments_export(
     from upmarket.strategy import saved_segments
 
     if format not in ("csv", "xlsx", "parquet"):
-        raise UpmarketError(f"--format must be csv, xlsx or parquet, not {format!r}")
+        raise UpmarketError("err.option_choice", option="--format",
+                            choices="csv, xlsx, parquet", value=format)
     wh, run, res = _results(warehouse)
     hint = ""
     if by is None:
         by = SAVED if saved_segments.is_saved(wh, name) else "rfm"
-        hint = "; nor is it a saved segment (see `segments list --by saved`)"
+        hint = Msg("err.not_saved_either")
     if by == SAVED:
         chosen = saved_segments.members(wh, name, run=run).members
     else:
@@ -525,8 +527,9 @@ def segments_export(
         by_name = {value_label(kind, str(c), lg): c for c in known for lg in LANGS}
         name = by_name.get(name, name)  # the group's shown name, in either language, or its code
         if name not in known:
-            raise UnknownSegment(f"no {by} group {name!r} in the current run; groups: "
-                                 f"{', '.join(sorted(map(str, known)))}{hint}")
+            raise UnknownSegment("err.unknown_group", by=by, name=name, hint=hint,
+                                 groups=Codes(sorted(map(str, known)),
+                                              partial(value_label, kind)))
         chosen = res.filter(res[column] == name)
     df = chosen.select(*EXPORT_COLUMNS).order_by(ibis.desc("clv")).to_pandas()
     gated = export_policy.gate(wh, df, with_pii=with_pii, channel=channel)
@@ -553,7 +556,7 @@ def _percent(text: str, unit: str) -> float:
     m = re.fullmatch(r"\s*([+-]?\d+(?:\.\d+)?)\s*(%|pt|pts|points?)?\s*", text or "")
     if not m or (m.group(2) and (m.group(2) == "%") != (unit == "%")):
         example = "+5pt" if unit == "pt" else "+10%"
-        raise UpmarketError(f"cannot read {text!r}: write it like {example}")
+        raise UpmarketError("err.percent", value=text, example=example)
     return float(m.group(1))
 
 
@@ -634,11 +637,12 @@ def holdout(
     from upmarket.warehouse import connect
 
     if model not in HOLDOUT_MODELS:
-        raise UpmarketError(f"--model must be one of {', '.join(HOLDOUT_MODELS)}, not {model!r}")
+        raise UpmarketError("err.option_choice", option="--model",
+                            choices=", ".join(HOLDOUT_MODELS), value=model)
     wh = connect(warehouse, create=False)
     end = holdout_end or default_as_of(wh)
     if end <= calibration_end:
-        raise UpmarketError("--holdout-end must come after --calibration-end")
+        raise UpmarketError("err.holdout_order")
     candidates = CANDIDATES if model == "all" else (model,)
     if as_json:
         cmp = compare_value_models(wh.table("orders"), calibration_end, end, candidates=candidates, n_boot=100)
@@ -660,7 +664,7 @@ def _model_name(name: str, lang: str) -> str:
 #: The messages of a failed fit a reader meets on ordinary data (`models.ml_value`), so they
 #: can be told in the reader's language; any other keeps the model's own words.
 _FIT_MESSAGES = (
-    (r"only (?P<n>\d+) customers bought before the training cut-off (?P<cutoff>[\d-]+);.*",
+    (r"only (?P<n>\d+) customers? bought before the training cut-off (?P<cutoff>[\d-]+);.*",
      "holdout.fit.few_buyers"),
     (r"no purchases before (?P<day>[\d-]+) to learn from", "holdout.fit.no_history"),
 )

@@ -79,11 +79,10 @@ def ingest(
     from upmarket.warehouse.ingest import ingest as run_ingest
 
     if on_conflict not in ON_CONFLICT:
-        raise UpmarketError(f"--on-conflict must be one of {', '.join(ON_CONFLICT)}, "
-                            f"not {on_conflict!r}")
+        raise UpmarketError("err.option_choice", option="--on-conflict",
+                            choices=", ".join(ON_CONFLICT), value=on_conflict)
     if replace and on_conflict not in ("quarantine", "update"):
-        raise UpmarketError(f"--replace replaces stored rows; it contradicts --on-conflict "
-                            f"{on_conflict}")
+        raise UpmarketError("err.replace_conflict", value=on_conflict)
     with progress(as_json) as bar:
         task = bar.add_task(label("ingest.progress", lang, file=file), total=None)
         report = run_ingest(kind, file, preset=preset, mapping=mapping, warehouse=connect(warehouse),
@@ -217,8 +216,8 @@ def data_delete(
         "--key", help="A value of the table's first key column (orders: order_id, which takes "
         "every line of the order); repeat for more.")] = None,
     batch: Annotated[str | None, typer.Option(
-        help="An ingestion batch id (in the ingest summary's --json and in `upmarket "
-        "quarantine`): every row it inserted or replaced.")] = None,
+        help="An ingestion batch id (in the ingest summary's --json and in upmarket "
+        "quarantine): every row it inserted or replaced.")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Delete; without it only count.")] = False,
     warehouse: Warehouse = DEFAULT_URL,
     as_json: AsJson = False,
@@ -241,8 +240,7 @@ def data_delete(
     from upmarket.warehouse.retract import delete, select_by_batch, select_by_key
 
     if bool(key) == bool(batch):
-        raise UpmarketError("say what to delete: --key VALUE (repeatable) or --batch BATCH_ID, "
-                            "not both")
+        raise UpmarketError("err.delete_what")
     wh = connect(warehouse, create=False)
     try:
         chosen = select_by_key(wh, kind, key) if key else select_by_batch(wh, kind, batch)

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, err, friendly
 from upmarket.cli.files import FileFormat, OutFile, write_tables, written
-from upmarket.errors import UpmarketError
+from upmarket.errors import Msg, UpmarketError
 from upmarket.data_labels import channel_name
 from upmarket.i18n import label, value_label
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
@@ -152,7 +152,7 @@ def experiments(
     from upmarket.strategy.measurement import MeasurementSettings
 
     if window_days < 1:
-        raise UpmarketError(f"--window-days must be at least 1 (got {window_days})")
+        raise UpmarketError("err.option_min", option="--window-days", value=window_days)
     settings = MeasurementSettings(experiment_window_days=window_days, alpha=alpha, power=power,
                                    mde=mde, bootstrap=bootstrap,
                                    seed=draw if seed is None else seed,
@@ -160,9 +160,7 @@ def experiments(
     if from_csv is not None:
         return _experiments_from_csv(from_csv, control, until, split, settings, as_json, lang)
     if control is not None or until is not None or split is not None:
-        raise UpmarketError("--control, --until and --split go with --from-csv; campaigns in "
-                            "the warehouse take their control and split from campaigns.arms and "
-                            "are read at --as-of")
+        raise UpmarketError("err.exp.csv_options")
     from upmarket.strategy.measurement import experiments as run_experiments
 
     wh, as_of = _open(warehouse, as_of)
@@ -172,18 +170,14 @@ def experiments(
                 wh.table("events").select("campaign_id").distinct()
                 .to_pandas()["campaign_id"].dropna())
             if campaign not in known:
-                raise NothingToMeasure(
-                    f"no campaign {campaign!r} in the campaigns table or the events; known: "
-                    f"{', '.join(sorted(known)[:20]) or 'none'}")
+                raise NothingToMeasure("err.exp.unknown_campaign", campaign=campaign,
+                                       known=", ".join(sorted(known)[:20]) or Msg("err.none"))
         test = run_experiments(wh, as_of, settings, campaign)
     finally:
         wh.close()
     res, srm = test.results_, test.srm_
     if srm.empty:
-        raise NothingToMeasure(
-            f"no campaign exposures with an arm before {as_of:%Y-%m-%d}: experiments need events "
-            'with a campaign_id and the arm in their properties, e.g. {"arm": "B"} '
-            "(`upmarket ingest events FILE`), and the campaigns' planned split in campaigns.arms")
+        raise NothingToMeasure("err.exp.no_exposures", as_of=f"{as_of:%Y-%m-%d}")
 
     if as_json:
         from upmarket.strategy.measurement import summarise
@@ -207,10 +201,9 @@ def _experiments_from_csv(path: Path, control: str | None, until: datetime | Non
     from upmarket.warehouse.readers import read_file
 
     if not control:
-        raise UpmarketError("--from-csv needs --control ARM: the arm every other is compared "
-                            "with")
+        raise UpmarketError("err.exp.control")
     if not path.exists():
-        raise UpmarketError(f"{path}: no such file")
+        raise UpmarketError("err.file.not_found", path=path)
     sheet = read_file(path)
     log = parse_log(sheet.frame, str(path), sheet.first_line)
     plan = None
@@ -221,8 +214,7 @@ def _experiments_from_csv(path: Path, control: str | None, until: datetime | Non
             shares = {k.strip(): float(v) for k, v in
                       (part.split("=", 1) for part in split.split(","))}
         except ValueError:
-            raise UpmarketError(f"--split {split!r}: write each arm's share as ARM=SHARE, "
-                                "e.g. A=0.2,B=0.8") from None
+            raise UpmarketError("err.exp.split", value=split) from None
         plan = parse_arms(json.dumps(shares), "--split")
     test, thetas = experiments_from_log(log, control, settings, until, plan)
     res = test.results_
@@ -325,16 +317,15 @@ def cohorts(
     from upmarket.features.cohorts import cohort_table
 
     if metric not in COHORT_METRICS:
-        raise UpmarketError(f"--metric must be one of {', '.join(COHORT_METRICS)}, not "
-                            f"{metric!r}")
+        raise UpmarketError("err.option_choice", option="--metric",
+                            choices=", ".join(COHORT_METRICS), value=metric)
     wh, as_of = _open(warehouse, as_of)
     try:
         frame = cohort_table(wh.table("orders"), as_of).to_pandas()
     finally:
         wh.close()
     if frame.empty:
-        raise NothingToMeasure(f"no paid purchases before {as_of:%Y-%m-%d}: nothing to group "
-                               "into cohorts; choose a later --as-of or ingest orders")
+        raise NothingToMeasure("err.no_cohorts", as_of=f"{as_of:%Y-%m-%d}")
     col = COHORT_METRICS[metric]
     if file_format is not None:
         _write_cohorts(frame, col, metric, file_format, out, as_json, lang)
@@ -399,7 +390,7 @@ def funnel(
     from upmarket.features.funnels import funnel as funnel_table
 
     if window_days < 1:
-        raise UpmarketError(f"--window-days must be at least 1 (got {window_days})")
+        raise UpmarketError("err.option_min", option="--window-days", value=window_days)
     wh, as_of = _open(warehouse, as_of)
     try:
         frame = funnel_table(wh.table("events"), wh.table("orders"), as_of,
@@ -408,10 +399,8 @@ def funnel(
         wh.close()
     start = as_of - timedelta(days=window_days)
     if frame.empty:
-        raise NothingToMeasure(
-            f"no marketing touches (events with a channel) between {start:%Y-%m-%d} and "
-            f"{as_of:%Y-%m-%d}: ingest events (`upmarket ingest events FILE`) or widen "
-            "--window-days")
+        raise NothingToMeasure("err.no_touches", start=f"{start:%Y-%m-%d}",
+                               as_of=f"{as_of:%Y-%m-%d}")
     if as_json:
         print(json.dumps({"as_of": as_of.isoformat(), "start": start.isoformat(),
                           "channels": _records(frame)}, ensure_ascii=False))
@@ -467,7 +456,7 @@ def promotions(
     from upmarket.strategy.promotions import PromotionSettings, dependency_by_segment
 
     if baseline_days < 1:
-        raise UpmarketError(f"--baseline-days must be at least 1 (got {baseline_days})")
+        raise UpmarketError("err.option_min", option="--baseline-days", value=baseline_days)
     settings = MeasurementSettings(promotions=PromotionSettings(baseline_days=baseline_days))
     wh, as_of = _open(warehouse, as_of)
     try:
@@ -476,8 +465,7 @@ def promotions(
     finally:
         wh.close()
     if effects.empty and dependency.empty:
-        raise NothingToMeasure(f"no promotions and no paid purchases before {as_of:%Y-%m-%d}: "
-                               "ingest promotions and orders first")
+        raise NothingToMeasure("err.no_promotions", as_of=f"{as_of:%Y-%m-%d}")
     by_segment = (dependency_by_segment(dependency, segments)
                   if segments is not None and len(dependency) else pd.DataFrame())
     spend = float(dependency["spend"].sum()) if len(dependency) else 0.0

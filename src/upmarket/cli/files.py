@@ -41,7 +41,8 @@ def write_tables(tables: dict, fmt: str, out: Path | None, default: str) -> list
     from upmarket.activation.spreadsheet import write_csv, write_workbook
 
     if fmt not in FORMATS:
-        raise UpmarketError(f"--format must be csv or xlsx, not {fmt!r}")
+        raise UpmarketError("err.option_either", option="--format", first="csv",
+                            second="xlsx", value=fmt)
     path = Path(out) if out is not None else Path(f"{default}.{fmt}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "xlsx":

@@ -32,13 +32,13 @@ def _read_paths(path: Path) -> pd.DataFrame:
     import pyarrow as pa
 
     if not path.exists():
-        raise BadFile(f"{path}: no such file")
+        raise BadFile("err.file.not_found", path=path)
     sep = "\t" if path.suffix.lower() in (".tsv", ".txt") else ","
     try:
         return pd.read_csv(path, sep=sep, dtype={"path": str}, engine="pyarrow")
     except (pa.ArrowInvalid, pd.errors.ParserError, pd.errors.EmptyDataError,
             UnicodeDecodeError, ValueError) as exc:
-        raise BadFile(f"{path}: cannot read it as CSV ({exc})") from None
+        raise BadFile("err.file.not_csv", path=path, reason=exc) from None
 
 
 def _warehouse_paths(warehouse: str, as_of: datetime | None, lookback_days: int) -> pd.DataFrame:
@@ -54,8 +54,7 @@ def _warehouse_paths(warehouse: str, as_of: datetime | None, lookback_days: int)
     finally:
         wh.close()
     if table.empty:
-        raise BadFile(f"no touchpoint paths before {as_of:%Y-%m-%d} in the warehouse: ingest "
-                      f"events with a channel (`upmarket ingest events FILE`) or pass --paths")
+        raise BadFile("err.no_paths", as_of=f"{as_of:%Y-%m-%d}")
     return table
 
 
@@ -93,13 +92,14 @@ def attribution(
 
     names = list(MODEL_NAMES) if model == "all" else [model]
     if model != "all" and model not in MODEL_NAMES:
-        raise BadPaths(f"--model must be one of {', '.join(MODEL_NAMES)} or all, not {model!r}")
+        raise BadPaths("err.option_choice", option="--model",
+                       choices=", ".join([*MODEL_NAMES, "all"]), value=model)
     if paths is not None:
         frame = _read_paths(paths)
         try:
             data = parse_paths(frame)
         except BadPaths as exc:
-            raise BadPaths(f"{paths}: {exc} (row 1 is line 2 of the file)") from None
+            raise BadPaths("err.paths.file", path=paths, reason=exc) from None
     else:
         data = parse_paths(_warehouse_paths(warehouse, as_of, lookback_days))
     results = {name: attribute(data, name, order=order, half_life=half_life) for name in names}

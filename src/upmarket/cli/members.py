@@ -26,8 +26,7 @@ def _current(warehouse: str):
     wh = connect(warehouse, create=False)
     run = current_run(wh)
     if not wh.has_table(output_table("member_levels", run["run_id"])):
-        raise NoRun(f"run {run['run_id']} evaluated no membership levels (the programme is "
-                    "disabled in its policy, or the run predates it): run `upmarket run` again")
+        raise NoRun("err.run_lacks_members", run_id=run["run_id"])
     policy = policy_of_run(run)
     return wh, run, policy.membership.programme(), policy.currency.symbol
 
@@ -65,9 +64,8 @@ def show(
     lv = output(wh, "member_levels", rid)
     rows = lv.filter(lv.customer_id == customer_id).to_pandas()
     if rows.empty:
-        raise UnknownCustomer(
-            f"{customer_id!r} is not a member in run {rid} (as of {run['as_of']:%Y-%m-%d}); "
-            "members are the customers with a paid order before the run's date")
+        raise UnknownCustomer("err.not_a_member", customer=customer_id, run_id=rid,
+                              as_of=f"{run['as_of']:%Y-%m-%d}")
     row = rows.iloc[0].to_dict()
     res = output(wh, "results", rid)
     tier = res.filter(res.customer_id == customer_id).select("tier").to_pandas()

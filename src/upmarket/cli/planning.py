@@ -109,9 +109,11 @@ def budget(
     from upmarket.strategy.budget import BadBudgetSettings, BudgetSettings, budget_tables
 
     if period not in PERIOD_OPTIONS:
-        raise BadBudgetSettings(f"--period must be month or quarter, not {period!r}")
+        raise BadBudgetSettings("err.option_either", option="--period", first="month",
+                                second="quarter", value=period)
     if model not in MODELS:
-        raise BadPaths(f"--model must be one of {', '.join(MODELS)}, not {model!r}")
+        raise BadPaths("err.option_choice", option="--model",
+                       choices=", ".join(MODELS), value=model)
     settings = BudgetSettings(freq=PERIOD_OPTIONS[period], max_increase=max_change,
                               max_decrease=max_change, attribution_model=model, outcome=outcome,
                               mix_model=MmmSettings(lift_tests=_parse_lifts(lift or [])))
@@ -149,9 +151,7 @@ def _parse_lifts(items: list[str]) -> dict[str, tuple[float, float]]:
         except ValueError:
             value, err = float("nan"), float("nan")
         if not ch.strip() or not (math.isfinite(value) and math.isfinite(err)) or err <= 0:
-            raise BadBudgetSettings(f"--lift {item!r}: write CHANNEL=ROI:SE with a number ROI "
-                                    f"and a standard error SE > 0, e.g. --lift "
-                                    f"search=0.0015:0.0003")
+            raise BadBudgetSettings("err.lift", value=item)
         out[ch.strip()] = (value, err)
     return out
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from upmarket.cli import AsJson, Lang, Warehouse, app, console, err, friendly
 from upmarket.i18n import LABELS, current_lang, label
 from upmarket.cli.service import Database
-from upmarket.errors import UpmarketError
+from upmarket.errors import Joined, UpmarketError
 from upmarket.locations import STORE_URL
 from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 
@@ -231,7 +231,8 @@ def privacy_erase(
                   f"{rep.quarantine:,}")
     console.print(t)
     for problem in rep.not_compacted:
-        err.print(label("privacy.not_compacted", lang, problem=problem), highlight=False)
+        err.print(label("privacy.not_compacted", lang, problem=problem.localised(lang)),
+                  highlight=False)
 
 
 @privacy_app.command("compact")
@@ -253,7 +254,7 @@ def privacy_compact(
     with _opened(database, warehouse) as (store, wh):
         problems = compact_after(wh, store, [t.name for t in op_tables(store)])
     if problems:
-        raise UpmarketError("; ".join(problems))
+        raise UpmarketError("err.compact.problems", problems=Joined("; ", problems))
     console.print(label("privacy.compacted", lang, warehouse=warehouse, database=database),
                   highlight=False)
 

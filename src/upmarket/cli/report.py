@@ -56,9 +56,11 @@ def report(
     from upmarket.warehouse import connect
 
     if format not in ("html", "xlsx"):
-        raise UpmarketError(f"--format must be html or xlsx, not {format!r}")
+        raise UpmarketError("err.option_either", option="--format", first="html",
+                            second="xlsx", value=format)
     if cycle is not None and cycle not in CYCLES:
-        raise sc.BadPeriod(f"--cycle must be one of {', '.join(CYCLES)}, not {cycle!r}")
+        raise sc.BadPeriod("err.option_choice", option="--cycle",
+                           choices=", ".join(CYCLES), value=cycle)
     if cycle is None:
         cycle = sc.parse_period(period).kind if period else "quarter"
     lang = current_lang(lang)

@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from upmarket.cli import AsJson, Warehouse, app, console, friendly, progress
 from upmarket.cli.config import ConfigPath
@@ -180,16 +182,16 @@ def demo(
     if loop:
         _print_loop(loop, lang)
     console.print(f"\n[bold]{label('demo.where', lang, seconds=f'{seconds:.0f}')}[/]")
-    console.print(f"  {label('demo.warehouse', lang, path=db)}", highlight=False)
-    console.print(f"  {label('demo.service', lang, path=ops_db)}", highlight=False)
-    console.print(f"  {label('demo.customers', lang, path=exported['customers'], n=f'{left_out:,}')}",
-                  highlight=False)
-    console.print(f"  {label('demo.workbook', lang, path=exported['customers_xlsx'])}",
-                  highlight=False)
-    console.print(f"  {label('demo.report', lang, path=exported['report'], period=report.period)}",
-                  highlight=False)
-    console.print(f"  {label('demo.team', lang, path=out / 'account_managers.csv')}",
-                  highlight=False)
+    _print_files([
+        (label("demo.warehouse", lang, path=db), db),
+        (label("demo.service", lang, path=ops_db), ops_db),
+        (label("demo.customers", lang, path=exported["customers"], n=f"{left_out:,}"),
+         exported["customers"]),
+        (label("demo.workbook", lang, path=exported["customers_xlsx"]), exported["customers_xlsx"]),
+        (label("demo.report", lang, path=exported["report"], period=report.period),
+         exported["report"]),
+        (label("demo.team", lang, path=out / "account_managers.csv"), out / "account_managers.csv"),
+    ])
     me = _program()
     top = ctx.results.sort_values("clv").customer_id.iloc[-1]
     console.print(f"\n[bold]{label('demo.next', lang)}[/]", highlight=False)
@@ -202,6 +204,23 @@ def demo(
                 "keys create crm --scope export", "serve"):
         console.print(f"  {me} {cmd}", highlight=False, soft_wrap=True)
     console.print("  " + label("demo.then_open", lang), highlight=False, soft_wrap=True)
+
+
+def _print_files(files: list[tuple[str, object]]) -> None:
+    """Each file the demo wrote as its name, then its path with what it holds on the line
+    below: a long path or description wraps inside its own column, never back under the
+    names (a line of Chinese text at 80 columns used to leave its name alone on a line)."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for text, path in files:
+        name, _, rest = text.partition(f"{path}")
+        what = rest.strip()
+        for left, right in ("()", "（）"):  # the description's own line needs no brackets
+            if what.startswith(left) and what.endswith(right):
+                what = what[1:-1]
+        grid.add_row(Text(name.strip()), Text(f"{path}\n{what}" if what else f"{path}"))
+    console.print(Padding(grid, (0, 0, 0, 2)), highlight=False)
 
 
 def _print_loop(loop, lang: str) -> None:

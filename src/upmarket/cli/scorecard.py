@@ -62,9 +62,8 @@ def scorecard(
             cur = sc.parse_period(period) if period else sc.last_complete(default_as_of(wh))
             other = sc.parse_period(compare) if compare else cur.previous()
             if other.kind != cur.kind or other == cur:
-                raise sc.BadPeriod(
-                    f"--compare {other.label} must be another {cur.kind} than --period "
-                    f"{cur.label} (a month against a month, a quarter against a quarter …)")
+                raise sc.BadPeriod("err.card.compare", other=other.label, kind=cur.kind,
+                                   period=cur.label)
             provider = sc.CombinedMetrics(
                 supplied.for_subject(cur.label) if supplied else None, sc.WarehouseMetrics(wh))
             result = sc.compare(card, provider, cur, other)
@@ -87,12 +86,9 @@ def scorecard(
                 if supplied is not None:
                     _subject(sc, supplied, period)  # says which candidates the file holds
                 elif not names:
-                    raise sc.BadInputs(
-                        f"card {card.name}: no ratings supplied (--inputs FILE) and no tasks "
-                        f"assigned to {wanted!r} yet")
+                    raise sc.BadInputs("err.card.no_ratings", card=card.name, rep=wanted)
                 else:
-                    raise sc.BadInputs(f"no tasks assigned to {wanted!r}; reps with tasks: "
-                                       f"{', '.join(names)}")
+                    raise sc.BadInputs("err.card.no_tasks", rep=wanted, names=", ".join(names))
             names = [wanted]
         if names:
             provider = sc.CombinedMetrics(supplied.for_subject(names[0]) if flat else supplied,
@@ -103,8 +99,7 @@ def scorecard(
             return
     if supplied is None:
         keys = ", ".join(m.source for _, m in card.metrics)
-        raise sc.BadInputs(f"card {card.name} scores values you supply: pass --inputs FILE "
-                           f"(YAML or CSV) with {keys}")
+        raise sc.BadInputs("err.card.needs_inputs", card=card.name, keys=keys)
     if not period:
         # every candidate in the file, best first
         names = supplied.subjects or [Path(supplied.origin).stem]
@@ -163,8 +158,8 @@ def _subject(sc, supplied, text: str):
     subject = sc.try_period(text) or text.strip()
     label_ = sc.subject_label(subject)
     if supplied.subjects and label_ not in supplied.subjects:
-        raise sc.BadInputs(f"{supplied.origin}: holds no values for {label_!r}; it has "
-                           f"{', '.join(supplied.subjects)}")
+        raise sc.BadInputs("err.card.no_values", origin=supplied.origin, name=label_,
+                           names=", ".join(supplied.subjects))
     return subject
 
 

@@ -36,7 +36,7 @@ def serve(
                                           min=1024)] = 512 * 1024,
     rules: Annotated[Path | None, typer.Option(
         "--rules", envvar="UPMARKET_RULES", show_default=False,
-        help="Automation rules file whose `on: event` rules are checked as events arrive "
+        help="Automation rules file whose on: event rules are checked as events arrive "
         "(default: the shipped rules).")] = None,
     trust_proxy: Annotated[bool, typer.Option(
         "--trust-proxy", envvar="UPMARKET_TRUST_PROXY", show_default=False,
@@ -168,7 +168,7 @@ def keys_list(database: Database = STORE_URL, as_json: AsJson = False, lang: Lan
 @keys_app.command("revoke")
 @friendly
 def keys_revoke(
-    key_id: Annotated[int, typer.Argument(help="The key's id (see `upmarket keys list`).")],
+    key_id: Annotated[int, typer.Argument(help="The key's id (see upmarket keys list).")],
     database: Database = STORE_URL,
     as_json: AsJson = False,
 ):

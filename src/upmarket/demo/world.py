@@ -127,11 +127,10 @@ class WorldConfig:
 
     def __post_init__(self) -> None:
         if self.world not in WORLDS:
-            raise BadWorldConfig(
-                f"world must be one of {', '.join(WORLDS)} (got {self.world!r})."
-            )
+            raise BadWorldConfig("err.option_choice", option="--world", choices=", ".join(WORLDS),
+                                 value=self.world)
         if int(self.customers) < 1:
-            raise BadWorldConfig(f"customers must be at least 1 (got {self.customers}).")
+            raise BadWorldConfig("err.option_min", option="--customers", value=self.customers)
         if not self.years > 0:
             raise BadWorldConfig(f"years of history must be positive (got {self.years}).")
         if int(self.future_days) < 1:

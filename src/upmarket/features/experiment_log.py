@@ -16,7 +16,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from upmarket.errors import UpmarketError
+from upmarket.errors import Msg, UpmarketError
 from upmarket.models.sequential import cuped
 
 REQUIRED = ("experiment", "arm", "user_id", "ts", "converted", "revenue")
@@ -30,8 +30,9 @@ class BadExperimentLog(UpmarketError):
 
 def _fail(source: str, rows: pd.Index, first_line: int, field: str, why: str, value) -> None:
     line = int(rows[0]) + first_line
-    more = f" (and {len(rows) - 1} more row(s))" if len(rows) > 1 else ""
-    raise BadExperimentLog(f"{source}, line {line}, field {field}: {why} (got {value!r}){more}")
+    more = Msg("err.log.more", n=len(rows) - 1) if len(rows) > 1 else ""
+    raise BadExperimentLog("err.log.value", source=source, line=line, field=field,
+                           why=Msg(f"err.log.{why}"), value=value, more=more)
 
 
 def parse_log(frame: pd.DataFrame, source: str = "<frame>", first_line: int = 2) -> pd.DataFrame:
@@ -41,8 +42,8 @@ def parse_log(frame: pd.DataFrame, source: str = "<frame>", first_line: int = 2)
     cols = {str(c).strip().lower(): c for c in frame.columns}
     missing = [c for c in REQUIRED if c not in cols]
     if missing:
-        raise BadExperimentLog(f"{source}: column(s) {', '.join(missing)} missing; the file needs "
-                               f"{', '.join(REQUIRED)} (and optionally pre_revenue)")
+        raise BadExperimentLog("err.log.columns", source=source, missing=", ".join(missing),
+                               required=", ".join(REQUIRED))
     out = pd.DataFrame({c: frame[cols[c]] for c in (*REQUIRED, "pre_revenue") if c in cols})
     out.index = pd.RangeIndex(len(out))
     for col in ("experiment", "arm", "user_id"):
@@ -54,12 +55,12 @@ def parse_log(frame: pd.DataFrame, source: str = "<frame>", first_line: int = 2)
     ts = pd.to_datetime(out["ts"], errors="coerce", format="mixed")
     bad = out.index[ts.isna()]
     if len(bad):
-        _fail(source, bad, first_line, "ts", "not a date", out.at[bad[0], "ts"])
+        _fail(source, bad, first_line, "ts", "not_date", out.at[bad[0], "ts"])
     out["ts"] = ts.dt.tz_localize(None) if ts.dt.tz is not None else ts
     flag = out["converted"].astype(str).str.strip().str.lower()
     bad = out.index[~flag.isin(TRUE | FALSE)]
     if len(bad):
-        _fail(source, bad, first_line, "converted", "not 0/1 or true/false",
+        _fail(source, bad, first_line, "converted", "not_flag",
               out.at[bad[0], "converted"])
     out["converted"] = flag.isin(TRUE)
     for col in ("revenue", "pre_revenue"):
@@ -69,11 +70,11 @@ def parse_log(frame: pd.DataFrame, source: str = "<frame>", first_line: int = 2)
         num = pd.to_numeric(out[col].where(~blank, "0"), errors="coerce")
         bad = out.index[~np.isfinite(num.to_numpy(float))]
         if len(bad):
-            _fail(source, bad, first_line, col, "not a finite number", out.at[bad[0], col])
+            _fail(source, bad, first_line, col, "not_number", out.at[bad[0], col])
         out[col] = num.astype(float)
     dup = out.index[out.duplicated(["experiment", "user_id"], keep="first")]
     if len(dup):
-        _fail(source, dup, first_line, "user_id", "the user appears twice in this experiment",
+        _fail(source, dup, first_line, "user_id", "twice",
               out.at[dup[0], "user_id"])
     return out
 

@@ -35,7 +35,7 @@ from math import factorial
 import numpy as np
 import pandas as pd
 
-from upmarket.errors import UpmarketError
+from upmarket.errors import Msg, UpmarketError
 
 SEP = ">"
 REQUIRED = ("path", "total_conversions")
@@ -103,11 +103,11 @@ def _number(raw, column: str, row: int) -> float:
     try:
         x = float(raw)
     except (TypeError, ValueError):
-        raise BadPaths(f"row {row}: {column} is {raw!r}, not a number") from None
+        raise BadPaths("err.paths.not_number", row=row, column=column, value=raw) from None
     if np.isnan(x):
-        raise BadPaths(f"row {row}: {column} is empty; write 0 when there is none")
+        raise BadPaths("err.paths.empty_number", row=row, column=column)
     if not np.isfinite(x) or x < 0:
-        raise BadPaths(f"row {row}: {column} must be a finite number >= 0, not {raw!r}")
+        raise BadPaths("err.paths.negative", row=row, column=column, value=raw)
     return x
 
 
@@ -153,11 +153,10 @@ def parse_paths(df: pd.DataFrame | Paths, sep: str = SEP) -> Paths:
         raise BadPaths(f"expected a table (DataFrame) of paths, got {type(df).__name__}")
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
-        raise BadPaths(f"the path table lacks column(s) {', '.join(missing)}; expected "
-                       f"path,total_conversions[,total_conversion_value,total_null] "
-                       f"(found: {', '.join(map(str, df.columns)) or 'none'})")
+        raise BadPaths("err.paths.columns", missing=", ".join(missing),
+                       found=", ".join(map(str, df.columns)) or Msg("err.none"))
     if len(df) == 0:
-        raise BadPaths("the path table has no rows")
+        raise BadPaths("err.paths.empty")
     # Validation and grouping are column operations; only the first offending row is looked at
     # one by one, to word its error.
     has_value, has_null = "total_conversion_value" in df.columns, "total_null" in df.columns
@@ -179,21 +178,20 @@ def parse_paths(df: pd.DataFrame | Paths, sep: str = SEP) -> Paths:
     empty = pc.equal(pc.utf8_length(trimmed), 0)
     if pc.any(pc.fill_null(empty, True)).as_py():
         i = _first(empty)
-        raise BadPaths(f"row {i + 1}: path is empty; write channels as 'search > email'")
+        raise BadPaths("err.paths.no_path", row=i + 1)
     if pc.any(pc.match_substring(trimmed, _UNIT)).as_py():
         i = _first(pc.match_substring(trimmed, _UNIT))
-        raise BadPaths(f"row {i + 1}: path {text.iloc[i]!r} contains a control character")
+        raise BadPaths("err.paths.control", row=i + 1, path=text.iloc[i])
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.intp)
     hole = pc.equal(pc.utf8_length(flat), 0)
     if pc.any(hole).as_py():
         i = int(np.searchsorted(offsets, _first(hole), side="right") - 1)
-        raise BadPaths(f"row {i + 1}: path {text.iloc[i]!r} has an empty channel between "
-                       f"{sep!r} separators")
+        raise BadPaths("err.paths.hole", row=i + 1, path=text.iloc[i], sep=sep)
     lost = (numbers["total_conversion_value"] > 0) & (numbers["total_conversions"] == 0)
     if lost.any():
         i = int(np.flatnonzero(lost)[0])
-        raise BadPaths(f"row {i + 1}: path {text.iloc[i]!r} has conversion value "
-                       f"{numbers['total_conversion_value'][i]} but no conversions")
+        raise BadPaths("err.paths.value_without", row=i + 1, path=text.iloc[i],
+                       value=numbers["total_conversion_value"][i])
 
     enc = pc.dictionary_encode(flat)
     codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.intp)
@@ -530,10 +528,7 @@ class Shapley(_Attribution):
     def _credit(self, data: Paths):
         n = len(data.channels)
         if n > self.max_channels:
-            raise TooManyChannels(
-                f"exact Shapley attribution enumerates 2^n channel coalitions and this table has "
-                f"{n} channels (limit {self.max_channels}); merge rare channels or use --model "
-                f"markov")
+            raise TooManyChannels("err.paths.shapley", n=n, limit=self.max_channels)
         # each path's channel set as a bit mask
         bits = np.left_shift(np.int64(1), data.codes.astype(np.int64))
         masks = np.bitwise_or.reduceat(bits, data.offsets[:-1])

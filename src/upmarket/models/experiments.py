@@ -93,7 +93,7 @@ class ProportionComparison:
 @functools.lru_cache(maxsize=32)
 def _z(alpha: float) -> float:
     if not 0 < alpha < 1:
-        raise BadExperiment(f"alpha must be between 0 and 1 (got {alpha}); 0.05 is usual")
+        raise BadExperiment("err.exp.alpha", value=alpha)
     return float(stats.norm.ppf(1 - alpha / 2))
 
 
@@ -281,7 +281,7 @@ def sample_size_per_arm(p_control: float, mde: float, *, alpha: float = 0.05,
     _check_method(method)
     za = _z(alpha)
     if not 0 < power < 1:
-        raise BadExperiment(f"power must be between 0 and 1 (got {power}); 0.8 is usual")
+        raise BadExperiment("err.exp.power", value=power)
     if ratio <= 0:
         raise BadExperiment(f"allocation ratio must be positive (got {ratio})")
     pt = target_rate(p_control, mde, relative)
@@ -366,16 +366,14 @@ def parse_arms(text: str | None, where: str = "campaigns.arms") -> dict[str, flo
     try:
         value = json.loads(text)
     except (TypeError, json.JSONDecodeError) as exc:
-        raise BadExperiment(f"{where}: {text!r} is not JSON ({exc}); write it like "
-                            '{"A": 0.5, "B": 0.5}') from None
+        raise BadExperiment("err.exp.arms_json", where=where, value=text, reason=exc) from None
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return {v: 1.0 / len(value) for v in value}
     if isinstance(value, dict) and all(
             isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
             for v in value.values()):
         return {str(k): float(v) for k, v in value.items()}
-    raise BadExperiment(f"{where}: {text!r} must map each arm to its planned share, like "
-                        '{"A": 0.5, "B": 0.5}, or list the arm names')
+    raise BadExperiment("err.exp.arms_shape", where=where, value=text)
 
 
 def control_arm(plan: Mapping[str, float], seen) -> str | None:
@@ -431,13 +429,12 @@ class ABTest:
         _z(self.alpha)
         _check_method(self.method)
         if self.multiplicity not in MULTIPLICITY:
-            raise BadExperiment(f"multiplicity must be one of {', '.join(MULTIPLICITY)} "
-                                f"(got {self.multiplicity!r})")
+            raise BadExperiment("err.option_choice", option="--multiplicity",
+                                choices=", ".join(MULTIPLICITY), value=self.multiplicity)
         if not 0 < self.power < 1:
-            raise BadExperiment(f"power must be between 0 and 1 (got {self.power}); 0.8 is usual")
+            raise BadExperiment("err.exp.power", value=self.power)
         if not np.isfinite(self.mde) or self.mde == 0:
-            raise BadExperiment(f"the minimum detectable effect must be non-zero (got "
-                                f"{self.mde}); 0.10 means a 10% relative uplift")
+            raise BadExperiment("err.exp.mde", value=self.mde)
         missing = [c for c in ARM_COLUMNS if c not in arms.columns]
         if missing:
             raise BadExperiment(f"the per-arm table lacks column(s) {', '.join(missing)}; "

@@ -135,9 +135,8 @@ class GradientBoostedValue:
         cutoff = pd.Timestamp(as_of) - timedelta(days=int(round(window)))
         X = features_at(tx, cutoff)
         if len(X) < 2 * self.min_samples_leaf:
-            raise NotEnoughHistory(
-                f"only {len(X)} customers bought before the training cut-off {cutoff:%Y-%m-%d}; the "
-                "machine-learning value model needs more history (or use a BTYD model)")
+            raise NotEnoughHistory("err.ml.one_buyer" if len(X) == 1 else "err.ml.few_buyers",
+                                   n=len(X), cutoff=f"{cutoff:%Y-%m-%d}")
         y = targets_in(tx, cutoff, as_of, X.index)
         # one OpenMP thread: on a shared 2-core machine the boosters' threads spin against each
         # other and every other process (measured: 4 boosters on 23,570 CDNOW customers took

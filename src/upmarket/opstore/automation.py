@@ -188,7 +188,7 @@ def _write_actions(conn, planned: list[tuple[Alert, PlannedAction]], now: dateti
                    chunk: int) -> None:
     for _, a in planned:
         if a.kind not in TASK_KINDS:
-            raise TaskError(f"unknown action kind {a.kind!r}; one of {', '.join(TASK_KINDS)}")
+            raise TaskError("err.task_kind", value=a.kind, choices=", ".join(TASK_KINDS))
     rows = [{"alert_id": alert.id, "rule": alert.rule, "kind": a.kind,
              "automated": a.automated, "customer_id": a.customer_id, "tier": a.tier,
              "assignee": a.assignee, "title": a.title[:2000], "created": now, "due": a.due,
@@ -284,7 +284,7 @@ def get_task(store: Store, task_id: int) -> dict:
     with store.engine.connect() as conn:
         r = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
     if r is None:
-        raise UnknownTask(f"no task with id {task_id}: see `upmarket tasks list`")
+        raise UnknownTask("err.unknown_task", task_id=task_id)
     return _task_dict(r)
 
 
@@ -307,17 +307,15 @@ def complete_task(store: Store, task_id: int, now: datetime,
     with what came of it (`OUTCOMES`; a later call may correct it). Automated actions
     (webhooks, exports) complete themselves and cannot be marked done."""
     if outcome is not None and outcome not in OUTCOMES:
-        raise TaskError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
+        raise TaskError("err.task_outcome", choices=", ".join(OUTCOMES), value=outcome)
     with store.engine.begin() as conn:
         r = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
         if r is None:
-            raise UnknownTask(f"no task with id {task_id}: see `upmarket tasks list`")
+            raise UnknownTask("err.unknown_task", task_id=task_id)
         if r.kind != "task":
-            raise TaskError(f"task {task_id} is an automated {r.kind} action: it completes "
-                            "itself when delivered or written (`upmarket alerts deliver`)")
+            raise TaskError("err.task_automated_done", task_id=task_id, kind=r.kind)
         if r.status == "cancelled":
-            raise TaskError(f"task {task_id} was cancelled: the customer it was about was "
-                            "erased, so nobody may act on it")
+            raise TaskError("err.task_cancelled", task_id=task_id)
         if r.status == "open":
             conn.execute(tasks.update().where(tasks.c.id == task_id, tasks.c.status == "open")
                          .values(status="done", completed=now))
@@ -331,17 +329,15 @@ def assign_task(store: Store, task_id: int, assignee: str) -> tuple[dict, str | 
     """Give an open person's task to `assignee`; returns the task and who had it before."""
     assignee = assignee.strip()
     if not assignee:
-        raise TaskError("name the person to give the task to (their e-mail, as in "
-                        "`upmarket tasks workload`)")
+        raise TaskError("err.task_assignee")
     with store.engine.begin() as conn:
         r = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
         if r is None:
-            raise UnknownTask(f"no task with id {task_id}: see `upmarket tasks list`")
+            raise UnknownTask("err.unknown_task", task_id=task_id)
         if r.kind != "task":
-            raise TaskError(f"task {task_id} is an automated {r.kind} action: nobody is "
-                            "assigned to it")
+            raise TaskError("err.task_automated_assign", task_id=task_id, kind=r.kind)
         if r.status != "open":
-            raise TaskError(f"task {task_id} is {r.status}: only open tasks can be reassigned")
+            raise TaskError("err.task_not_open", task_id=task_id, status=r.status)
         conn.execute(tasks.update().where(tasks.c.id == task_id).values(assignee=assignee))
         before = r.assignee
         r = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
@@ -365,7 +361,7 @@ def find_tasks(store: Store, now: datetime, *, assignee: str | None = None,
     in all: the worklist's query. `state` is one of `DUE_STATES` (None: open and overdue);
     `assignee` "" means tasks nobody has."""
     if state is not None and state not in DUE_STATES:
-        raise TaskError(f"state must be one of {', '.join(DUE_STATES)}, not {state!r}")
+        raise TaskError("err.task_state", choices=", ".join(DUE_STATES), value=state)
     c = tasks.c
     conds = [_due_state(state, now) if state else c.status == "open"]
     if kind is not None:
@@ -481,7 +477,7 @@ def record_attempt(store: Store, message_id: int, now: datetime, *, ok: bool,
     with store.engine.begin() as conn:
         r = conn.execute(sa.select(o.task_id, o.attempts).where(o.id == message_id)).first()
         if r is None:
-            raise TaskError(f"no webhook message {message_id} in the outbox")
+            raise TaskError("err.no_webhook_message", message_id=message_id)
         values: dict[str, Any] = {"attempts": int(r.attempts) + 1, "last_status": status,
                                   "last_error": None if ok else (error or "")[:2000]}
         if ok:

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from upmarket.errors import UpmarketError
+from upmarket.errors import Joined, Msg, UpmarketError
 from upmarket.opstore.schema import consents
 from upmarket.opstore.store import Store, _insert, copy_marked, now_utc
 from upmarket.opstore.suppression import suppressed_rows
@@ -48,10 +48,13 @@ class BadConsent(UpmarketError):
     """A consent row that cannot be stored: `name` is the offending field, `index` the row's
     position when several were sent, `field` both together (`[2].channel`)."""
 
-    def __init__(self, reason: str, name: str, index: int | None = None):
+    def __init__(self, reason: str | Msg, name: str, index: int | None = None):
         self.name, self.index, self.reason = name, index, reason
         self.field = _field(index, name)
-        super().__init__(f"{self.field}: {reason}")
+        # the field by its name in the reader's language, after its position when several
+        shown = Msg(f"err.consent.field.{name}")
+        super().__init__("err.field_reason", reason=reason,
+                         field=shown if index is None else Joined("", [f"[{index}].", shown]))
 
 
 @dataclass(frozen=True)
@@ -69,16 +72,15 @@ def _utc(value: Any, index: int | None) -> datetime:
         try:
             value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise BadConsent(f"{value!r} is not an ISO 8601 time (e.g. 2026-05-01T09:30:00Z)",
-                             "ts", index) from None
+            raise BadConsent(Msg("err.consent.time", value=value), "ts", index) from None
     elif isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if not isinstance(value, datetime):
-        raise BadConsent(f"expected a time, got {type(value).__name__}", "ts", index)
+        raise BadConsent(Msg("err.consent.not_time", kind=type(value).__name__), "ts", index)
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     if not YEARS[0] <= value.year <= YEARS[1]:
-        raise BadConsent(f"must be between {YEARS[0]} and {YEARS[1]}", "ts", index)
+        raise BadConsent(Msg("err.consent.years", first=YEARS[0], last=YEARS[1]), "ts", index)
     return value
 
 
@@ -87,34 +89,30 @@ def validate(row: Mapping[str, Any], *, now: datetime, index: int | None = None,
     """One consent as stored: ids and names checked, purpose and channel lower-cased, `ts`
     naive UTC (default `now`, never after it). Raises `BadConsent` naming the field."""
     if not isinstance(row, Mapping):
-        raise BadConsent("a consent is an object with customer_id, purpose, channel, granted",
-                         "body", index)
+        raise BadConsent(Msg("err.consent.object"), "body", index)
     cid = row.get("customer_id")
     if not isinstance(cid, str) or not cid.strip() or len(cid) > MAX_ID or "\x00" in cid:
-        raise BadConsent(f"a non-empty id of at most {MAX_ID} characters is required",
-                         "customer_id", index)
+        raise BadConsent(Msg("err.consent.id", most=MAX_ID), "customer_id", index)
     out = {"customer_id": cid.strip()}
     for name in ("purpose", "channel"):
         v = row.get(name)
         v = v.strip().lower() if isinstance(v, str) else v
         if not isinstance(v, str) or not _NAME.match(v):
-            raise BadConsent(f"{v!r} is not a {name} name (lower-case letters, digits, _ . -, "
-                             "at most 50; e.g. marketing, email)", name, index)
+            raise BadConsent(Msg("err.consent.name", value=v, name=name), name, index)
         out[name] = v
     granted = row.get("granted")
     if not isinstance(granted, bool):
-        raise BadConsent("true (given) or false (withdrawn) is required", "granted", index)
+        raise BadConsent(Msg("err.consent.granted"), "granted", index)
     out["granted"] = granted
     ts = row.get("ts")
     ts = now if ts is None else _utc(ts, index)
     if ts > now + MAX_CLOCK_SKEW:
-        raise BadConsent(f"{ts:%Y-%m-%d %H:%M:%S} UTC is in the future; a consent counts from "
-                         "when it is recorded (omit ts to use now)", "ts", index)
+        raise BadConsent(Msg("err.consent.future", ts=f"{ts:%Y-%m-%d %H:%M:%S}"), "ts", index)
     out["ts"] = min(ts, now)
     source = row.get("source") or default_source
     if source is not None and (not isinstance(source, str) or len(source) > MAX_ID
                                or "\x00" in source):
-        raise BadConsent(f"at most {MAX_ID} characters of text", "source", index)
+        raise BadConsent(Msg("err.consent.source", most=MAX_ID), "source", index)
     out["source"] = source
     return out
 
@@ -135,7 +133,7 @@ def record_consents(store: Store, rows: Iterable[Mapping[str, Any]] | Mapping[st
         rows = [rows]
     rows = list(rows)
     if not rows:
-        raise BadConsent("no consent given: send one object or a non-empty list", "body")
+        raise BadConsent(Msg("err.consent.none"), "body")
     now = now_utc()
     clean: dict[tuple, dict] = {}
     where: dict[tuple, int] = {}  # a key's position in the request, to name it in an error
@@ -144,9 +142,8 @@ def record_consents(store: Store, rows: Iterable[Mapping[str, Any]] | Mapping[st
                      default_source=default_source)
         held = clean.get(_key(v))
         if held is not None and held["granted"] != v["granted"]:
-            raise BadConsent("contradicts an earlier consent of this request with the same "
-                             "customer, purpose, channel and ts",
-                             "granted", i if len(rows) > 1 else None)
+            raise BadConsent(Msg("err.consent.contradicts"), "granted",
+                             i if len(rows) > 1 else None)
         clean.setdefault(_key(v), v)
         where.setdefault(_key(v), i)
     c = consents.c
@@ -174,9 +171,9 @@ def record_consents(store: Store, rows: Iterable[Mapping[str, Any]] | Mapping[st
         for v in new:
             k = _key(v)
             if held[k][0] != v["granted"]:  # raising rolls the whole request back
-                raise BadConsent(f"a consent of {k[0]!r} for {k[1]}/{k[2]} at "
-                                 f"{k[3]:%Y-%m-%d %H:%M:%S.%f} says the opposite; send a "
-                                 "later ts", "granted", where[k] if len(rows) > 1 else None)
+                raise BadConsent(Msg("err.consent.opposite", customer=k[0], purpose=k[1],
+                                      channel=k[2], ts=f"{k[3]:%Y-%m-%d %H:%M:%S.%f}"),
+                                 "granted", where[k] if len(rows) > 1 else None)
     # ours are the rows received at this request's `now` (executemany's rowcount is not
     # reliable across drivers)
     new = [v for v in new if held[_key(v)][1] == now]

@@ -60,12 +60,10 @@ def key_path(store_url: str | None = None) -> Path:
 def _read(path: Path) -> bytes:
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFileError(f"the key file {path} may be read by others (mode "
-                           f"{stat.S_IMODE(mode):o}): restrict it with `chmod 600 {path}`")
+        raise KeyFileError("err.keyfile_open", path=path, mode=f"{stat.S_IMODE(mode):o}")
     value = path.read_text(encoding="ascii").strip()
     if len(value) < 32:
-        raise KeyFileError(f"the key file {path} holds {len(value)} characters, fewer than the "
-                           "32 a key needs: it is damaged; restore it from your backup")
+        raise KeyFileError("err.keyfile_short", path=path, n=len(value))
     return value.encode()
 
 
@@ -78,8 +76,8 @@ def _write_new(path: Path, value: str) -> bool:
     except FileExistsError:
         return False
     except OSError as exc:
-        raise KeyFileError(f"cannot create the key file {path}: {exc.strerror}; set {FILE_ENV} "
-                           f"to a writable place or {KEY_ENV} to the key") from exc
+        raise KeyFileError("err.keyfile_create", path=path, reason=exc.strerror,
+                           file_env=FILE_ENV, key_env=KEY_ENV) from exc
     try:
         os.write(fd, (value + "\n").encode("ascii"))
         os.fsync(fd)
@@ -103,7 +101,7 @@ def master_key(store_url: str | None = None, *, create: bool = True,
         pass
     except OSError as exc:
         if exc.errno != errno.ENOENT:
-            raise KeyFileError(f"cannot read the key file {path}: {exc.strerror}") from exc
+            raise KeyFileError("err.keyfile_read", path=path, reason=exc.strerror) from exc
     if not create and adopt is None:
         return None
     _write_new(path, adopt or secrets.token_hex(32))

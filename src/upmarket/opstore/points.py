@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 import sqlalchemy as sa
 
-from upmarket.errors import UpmarketError
+from upmarket.errors import Msg, UpmarketError
 from upmarket.opstore.schema import points_adjustments
 from upmarket.opstore.store import Store, _insert, _raw, now_utc
 
@@ -32,8 +32,8 @@ COLUMNS = ("request_id", "customer_id", "points", "reason", "ts", "actor", "rece
 class BadAdjustment(UpmarketError):
     """An adjustment refused; `field` names the offending field of the request."""
 
-    def __init__(self, field: str, reason: str):
-        super().__init__(f"{field}: {reason}")
+    def __init__(self, field: str, reason: str | Msg):
+        super().__init__("err.field_reason", field=field, reason=reason)
         self.field, self.reason = field, reason
 
 
@@ -55,18 +55,16 @@ class Adjustment:
 def _check(request_id: str, customer_id: str, points: int, reason: str, ts: datetime,
            now: datetime) -> None:
     if not request_id or len(request_id) > 100:
-        raise BadAdjustment("request_id", "give 1 to 100 characters, unique per adjustment")
+        raise BadAdjustment("request_id", Msg("err.points.request_id"))
     if not customer_id or len(customer_id) > 200:
-        raise BadAdjustment("customer_id", "give the member's id (1 to 200 characters)")
+        raise BadAdjustment("customer_id", Msg("err.points.customer_id"))
     if isinstance(points, bool) or not isinstance(points, int) or points == 0 \
             or abs(points) > MAX_POINTS:
-        raise BadAdjustment("points", f"a whole number of points other than 0, at most "
-                            f"{MAX_POINTS:,} either way (negative takes points away)")
+        raise BadAdjustment("points", Msg("err.points.points", most=MAX_POINTS))
     if not reason.strip() or len(reason) > 500:
-        raise BadAdjustment("reason", "say why, in 1 to 500 characters (it is audited)")
+        raise BadAdjustment("reason", Msg("err.points.reason"))
     if ts > now + FUTURE_SLACK:
-        raise BadAdjustment("ts", f"{ts:%Y-%m-%d %H:%M} is in the future; an adjustment takes "
-                            "effect now or at a past date")
+        raise BadAdjustment("ts", Msg("err.points.future", ts=f"{ts:%Y-%m-%d %H:%M}"))
 
 
 def record_adjustment(store: Store, *, request_id: str, customer_id: str, points: int,
@@ -92,10 +90,9 @@ def record_adjustment(store: Store, *, request_id: str, customer_id: str, points
     same = (found.customer_id, found.points, found.reason) == \
         (customer_id, int(points), reason.strip()) and (not dated or found.ts == ts)
     if done.rowcount == 0 and not same:
-        raise ReusedRequest("request_id", f"{request_id!r} was already used for another "
-                            f"adjustment ({found.points:+,} points to {found.customer_id} on "
-                            f"{found.received:%Y-%m-%d %H:%M} UTC); use a new id for a new "
-                            "adjustment")
+        raise ReusedRequest("request_id", Msg(
+            "err.points.reused", request_id=request_id, points=found.points,
+            customer=found.customer_id, received=f"{found.received:%Y-%m-%d %H:%M}"))
     return found, done.rowcount == 1
 
 

@@ -49,7 +49,7 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
-from upmarket.errors import UpmarketError
+from upmarket.errors import Msg, UpmarketError
 from upmarket.locations import STORE_ENV, STORE_URL
 from upmarket.opstore.migrate import add_missing_columns
 from upmarket.opstore.read_connections import ThreadConnections, sqlite_file
@@ -116,10 +116,7 @@ def open_store(url: str | None = None, *, create: bool = True,
     if existing and url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:" and not os.path.exists(path):
-            raise StoreError(
-                f"no operational store at {path}: it is made by `upmarket keys create`, "
-                f"`upmarket serve`, `upmarket run` with {ENV_VAR} set, or `upmarket demo` "
-                f"(in its output folder); point --database or {ENV_VAR} at it")
+            raise StoreError("err.no_store", path=path, env=ENV_VAR)
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     try:
@@ -135,11 +132,8 @@ def open_store(url: str | None = None, *, create: bool = True,
     except UpmarketError:
         raise
     except Exception as exc:  # the driver's own message says what is wrong
-        raise StoreError(
-            f"cannot open the operational database {url!r}: {exc}\n"
-            f"Use sqlite:///path/ops.sqlite (default {DEFAULT_URL}) or "
-            f"postgresql://user:password@host:port/dbname; set it with --database or {ENV_VAR}."
-        ) from exc
+        raise StoreError("err.store_unopened", url=url, reason=exc, default=DEFAULT_URL,
+                         env=ENV_VAR) from exc
     path = sqlite_file(engine)
     return Store(url, engine, ThreadConnections(path, BUSY_TIMEOUT_MS) if path else None)
 
@@ -298,10 +292,11 @@ def create_key(store: Store, name: str, scopes: Iterable[str]) -> tuple[ApiKey, 
     scopes = sorted(set(scopes))
     bad = [s for s in scopes if s not in SCOPES]
     if not scopes or bad:
-        raise BadScope(f"--scope must be one or more of {', '.join(SCOPES)}"
-                       + (f", not {', '.join(map(repr, bad))}" if bad else ""))
+        raise BadScope("err.key_scope", choices=", ".join(SCOPES),
+                       bad=Msg("err.key_scope_bad", bad=", ".join(map(repr, bad))) if bad
+                       else "")
     if not name.strip():
-        raise BadScope("a key needs a name saying who or what uses it")
+        raise BadScope("err.key_name")
     prefix = secrets.token_hex(4)
     key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     created = now_utc().replace(microsecond=0)
@@ -350,7 +345,7 @@ def revoke_key(store: Store, key_id: int) -> ApiKey:
     with store.engine.begin() as conn:
         row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
         if row is None:
-            raise UnknownKey(f"no API key with id {key_id}: see `upmarket keys list`")
+            raise UnknownKey("err.unknown_key", key_id=key_id)
         if row.revoked is None:
             conn.execute(api_keys.update().where(api_keys.c.id == key_id)
                          .values(revoked=now_utc().replace(microsecond=0)))
@@ -570,7 +565,7 @@ def switch_snapshot(store: Store, run_id: str | None) -> None:
         held = {r.run_id: r for r in conn.execute(sa.select(profile_snapshots))}
         if run_id is not None and run_id not in held:
             raise StoreError(f"the operational store holds no complete profiles snapshot of "
-                             f"run {run_id!r}: publish its profiles first (`write_snapshot`)")
+                             f"run {run_id!r}: publish its profiles first (write_snapshot)")
         before = next((r for r, row in held.items() if row.is_current), None)
         conn.execute(profile_snapshots.update().values(is_current=s.run_id == run_id)
                      if run_id is not None else profile_snapshots.update().values(

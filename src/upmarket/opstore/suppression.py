@@ -94,11 +94,8 @@ def _verified(store: Store) -> Keyed:
     with store.engine.connect() as conn:
         checks = {c for c, in conn.execute(sa.select(suppression.c.key_check).distinct())}
     if keyed is None or checks - {keyed.check}:
-        raise SuppressionKeyMismatch(
-            "the suppression list of erased people in the operational store was made with "
-            f"another key than the one in {keyfile.key_path(store.url)} (or "
-            f"{keyfile.KEY_ENV}): erased people could not be recognised and would come back. "
-            "Restore the original key file; nothing was ingested")
+        raise SuppressionKeyMismatch("err.suppression_key", path=keyfile.key_path(store.url),
+                                     env=keyfile.KEY_ENV)
     return keyed
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from upmarket.errors import UpmarketError
+from upmarket.errors import Joined, Msg, UpmarketError
 from upmarket.locations import POLICY_ENV, POLICY_FILE
 from upmarket.policy.schema import Policy
 
@@ -57,8 +57,7 @@ def find_policy(path: str | Path | None = None) -> Path | None:
         if not p.is_file():
             # the command line fills --config from the variable too, so name both
             how = f"--config or {POLICY_ENV}" if path else POLICY_ENV
-            raise BadPolicy(f"{p}: no such policy file (named by {how}); create one with "
-                            f"`upmarket config init {p}`")
+            raise BadPolicy("err.policy.missing", path=p, how=how)
         return p
     default = Path(POLICY_FILE)
     return default if default.is_file() else None
@@ -83,13 +82,12 @@ def read_policy(path: str | Path) -> Policy:
     p = Path(path)
     try:
         if p.stat().st_size > MAX_BYTES:
-            raise BadPolicy(f"{p}: larger than {MAX_BYTES:,} bytes; a policy file is a few "
-                            "kilobytes")
+            raise BadPolicy("err.policy.large", path=p, most=MAX_BYTES)
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise BadPolicy(f"{p}: not UTF-8 text") from None
+        raise BadPolicy("err.policy.not_utf8", path=p) from None
     except OSError as exc:
-        raise BadPolicy(f"{p}: cannot be read ({exc.strerror or exc})") from None
+        raise BadPolicy("err.policy.unreadable", path=p, reason=exc.strerror or exc) from None
     return parse_policy(text, str(p))
 
 
@@ -98,21 +96,22 @@ def parse_policy(text: str, origin: str = POLICY_FILE) -> Policy:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        where = Msg("err.policy.at", line=mark.line + 1, column=mark.column + 1) if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise BadPolicy(f"{origin}: not valid YAML{where}: {problem}") from None
+        raise BadPolicy("err.policy.yaml", origin=origin, where=where, problem=problem) from None
     if data is None:
         return Policy()
     if not isinstance(data, dict):
-        raise BadPolicy(f"{origin}: the policy is a mapping of sections "
-                        f"({', '.join(Policy.model_fields)}), not a {type(data).__name__}")
+        raise BadPolicy("err.policy.not_mapping", origin=origin,
+                        sections=", ".join(Policy.model_fields), kind=type(data).__name__)
     try:
         return Policy.model_validate(_over_defaults(data, Policy().model_dump(mode="json")))
     except ValidationError as exc:
         problems = [_message(e) for e in exc.errors()]
-        raise BadPolicy(f"{origin}: " + ("; ".join(problems) if len(problems) == 1 else
-                                         f"{len(problems)} problems:\n  "
-                                         + "\n  ".join(problems))) from None
+        if len(problems) == 1:
+            raise BadPolicy("err.field_reason", field=origin, reason=problems[0]) from None
+        raise BadPolicy("err.policy.problems", origin=origin, n=len(problems),
+                        problems=Joined("\n  ", problems)) from None
 
 
 def _over_defaults(data: dict, default: dict) -> dict:
@@ -161,30 +160,31 @@ def _walk(loc) -> tuple[list[str], type[BaseModel] | None, str | None]:
 
 def _closest(word: str, choices) -> str:
     near = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {near[0]!r}?" if near else ""
+    return Msg("err.policy.did_you_mean", word=near[0]) if near else ""
 
 
 def _message(e: dict) -> str:
     path, model, unknown = _walk(e["loc"])
-    where = ".".join(path) or "(the whole file)"
+    where = ".".join(path) or Msg("err.policy.whole_file")
     kind = e["type"]
     if kind == "extra_forbidden" and model is not None:
         allowed = list(model.model_fields)
-        return (f"{where}: unknown key{_closest(unknown or path[-1], allowed)} "
-                f"(allowed here: {', '.join(allowed)})")
+        return Msg("err.policy.unknown_key", where=where, allowed=", ".join(allowed),
+                    hint=_closest(unknown or path[-1], allowed))
     if kind == "literal_error":
         allowed = re.findall(r"'([^']*)'", e.get("ctx", {}).get("expected", ""))
         given = e.get("input")
         hint = _closest(str(given), allowed) if isinstance(given, str) else ""
-        return f"{where}: {given!r} is not allowed{hint} (allowed: {', '.join(allowed)})"
+        return Msg("err.policy.not_allowed", where=where, given=given, hint=hint,
+                    allowed=", ".join(allowed))
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         inner = _section_at(path)
-        keys = f" with keys {', '.join(inner.model_fields)}" if inner else ""
-        return f"{where}: must be a mapping{keys}, not {e.get('input')!r}"
+        keys = Msg("err.policy.with_keys", keys=", ".join(inner.model_fields)) if inner else ""
+        return Msg("err.policy.not_section", where=where, keys=keys, given=e.get("input"))
     if kind == "missing":
-        return f"{where}: is required"
+        return Msg("err.policy.required", where=where)
     msg = str(e["msg"]).removeprefix("Value error, ").replace("Input should be", "must be")
-    return f"{where}: {msg}"
+    return Msg("err.field_reason", field=where, reason=msg)
 
 
 def _section_at(path: list[str]) -> type[BaseModel] | None:
@@ -199,7 +199,7 @@ def _section_at(path: list[str]) -> type[BaseModel] | None:
 # -- the file config init writes ----------------------------------------------------------
 HEADER = """\
 # upmarket business policy. Every key is optional: a key left out keeps the default shown
-# here. `upmarket config validate` checks the file; `upmarket run` and `upmarket demo` use it
+# here. upmarket config validate checks the file; upmarket run and upmarket demo use it
 # (from --config PATH, the UPMARKET_CONFIG variable, or upmarket.yaml in the working
 # directory) and record it with each run.
 """

@@ -119,8 +119,7 @@ def published_run(wh: Warehouse, run_id: str | None = None) -> dict:
     t = wh.table("runs")
     rows = t.filter(t.run_id == run_id, t.status == "published").to_pandas()
     if rows.empty:
-        raise NoRun(f"no published run {run_id!r} in this warehouse; leave out --run to "
-                    "report on the latest published run")
+        raise NoRun("err.report.no_such_run", run_id=run_id)
     row = rows.iloc[0].to_dict()
     row["counts"] = json.loads(row["counts"] or "{}")
     return row
@@ -131,7 +130,8 @@ def report_period(cycle: str, period: str | sc.Period | None, as_of: datetime) -
     kind) or, by default, the last complete one before the run's `as_of`. A period that has
     not ended by `as_of` is refused: the run knows nothing of its end."""
     if cycle not in CYCLES:
-        raise sc.BadPeriod(f"--cycle must be one of {', '.join(CYCLES)}, not {cycle!r}")
+        raise sc.BadPeriod("err.option_choice", option="--cycle", choices=", ".join(CYCLES),
+                           value=cycle)
     if period is None:
         return sc.last_complete(as_of, cycle)
     p = sc.parse_period(period)
@@ -141,10 +141,8 @@ def report_period(cycle: str, period: str | sc.Period | None, as_of: datetime) -
             f"{cycle} ({_example(cycle)}) or --cycle {p.kind}")
     if p.end > as_of:
         latest = sc.last_complete(as_of, cycle)
-        raise sc.BadPeriod(
-            f"--period {p.label} has not ended by the run's as-of date {as_of:%Y-%m-%d}: "
-            f"the latest complete {cycle} is {latest.label}; choose it or an earlier one, or "
-            "run the pipeline on later data first (`upmarket run`)")
+        raise sc.BadPeriod("err.report.period_open", period=p.label, as_of=f"{as_of:%Y-%m-%d}",
+                           cycle=cycle, latest=latest.label)
     return p
 
 
@@ -719,8 +717,7 @@ def gather(wh: Warehouse, *, cycle: str = "quarter", period=None, lang: str = "e
     o = wh.table("orders")
     if int(o.filter(o.ts >= ibis.literal(p.start), o.ts < ibis.literal(p.end))
            .count().execute()) == 0:
-        raise sc.BadPeriod(f"the warehouse holds no orders in {p.label}: choose a period the "
-                           "data cover, e.g. the default (leave out --period)")
+        raise sc.BadPeriod("err.report.no_orders", period=p.label)
 
     covered = coverage.period_coverage(wh, p)
     data.coverage = coverage.coverage_text(covered, lang)

@@ -36,7 +36,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from upmarket.activation.rules import EventRuleWorker, load_rules
-from upmarket.errors import NoRun, WarehouseError
+from upmarket.errors import Msg, NoRun, WarehouseError
 from upmarket.opstore import collected_people
 from upmarket.opstore.audit import AuditWriter
 from upmarket.opstore.keyfile import derive
@@ -194,7 +194,7 @@ def _key_from_header(authorization: str | None) -> str | None:
 
 
 _PROBLEMS = {
-    400: {"model": Problem, "description": "Invalid body; `fields` names the offending ones."},
+    400: {"model": Problem, "description": "Invalid body; 'fields' names the offending ones."},
     401: {"model": Problem, "description": "No key, an unknown key or a revoked key."},
     403: {"model": Problem, "description": "The key lacks the scope this route needs."},
     429: {"model": Problem, "description": "Rate limit: retry after Retry-After seconds."},
@@ -293,7 +293,7 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
                                             "Retry-After": str(max(1, math.ceil(wait)))})
                 raise HTTPException(401, "a valid API key is required: Authorization: Bearer "
                                     "KEY (or Basic with the key as username); create one with "
-                                    "`upmarket keys create`",
+                                    "upmarket keys create",
                                     headers={"WWW-Authenticate": 'Bearer realm="upmarket"'})
             if not key.allows(scope):
                 raise HTTPException(403, f"this key lacks the {scope!r} scope "
@@ -463,10 +463,10 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
             # no run has scored them: the store may have seen them already
             found = profiles.live_profile(store, customer_id, lang)
             if found is None and isinstance(missing, NoRun):
-                raise HTTPException(503, str(missing), headers={"Retry-After": "60"})
+                raise HTTPException(503, missing.localised(lang), headers={"Retry-After": "60"})
             if found is None:
-                raise HTTPException(404, f"{missing}, and the service has not seen them "
-                                    "(no identify, track or consent)")
+                raise HTTPException(404, Msg("err.customer_unseen",
+                                              reason=missing).localised(lang))
         found["traits"] = collected_people.traits(store, customer_id)
         found["consents"] = profiles.with_recorded_consents(store, customer_id,
                                                             found.get("consents") or [])

@@ -30,7 +30,7 @@ from upmarket.service.models import (ConsentAck, ConsentBody, ConsentInForce, Co
 from upmarket.warehouse.connection import default_url, duckdb_path
 
 _RESPONSES = {
-    400: {"model": Problem, "description": "Invalid body; `fields` names the offending ones."},
+    400: {"model": Problem, "description": "Invalid body; 'fields' names the offending ones."},
     503: {"model": Problem, "description": "Busy or not ready: retry after Retry-After seconds."},
 }
 

@@ -34,7 +34,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from upmarket.activation import privacy
 from upmarket.data_labels import channel_name
-from upmarket.errors import NoRun, UnknownCustomer, WarehouseError
+from upmarket.errors import NoRun, UnknownCustomer, WarehouseError, told
 from upmarket.currency import money
 from upmarket.i18n import label, value_label
 from upmarket.opstore import store as ops
@@ -89,7 +89,7 @@ def customer_router(store: ops.Store, app_state, sessions: Sessions, csrf: Csrf,
 
     def unavailable(request: Request, lang: str, key, exc: Exception) -> HTMLResponse:
         return page(request, "search.html.j2", lang, key, 503, q="", found=None, rows=[],
-                    error=str(exc))
+                    error=told(exc, lang))
 
     def results(request: Request, lang: str, key, q: str, *, posted: bool) -> Response:
         clear = key.allows("export")
@@ -158,7 +158,7 @@ def customer_router(store: ops.Store, app_state, sessions: Sessions, csrf: Csrf,
                                      shown_id=show)
         except UnknownCustomer as exc:
             return page(request, "search.html.j2", lang, key, 404, q="", found=None, rows=[],
-                        error=str(exc))
+                        error=told(exc, lang))
         except (NoRun, WarehouseError) as exc:
             return unavailable(request, lang, key, exc)
         app_state.audit.add(actor(key), "export_customer" if clear else "read_customer", real,

@@ -94,10 +94,8 @@ def customer_view(wh: Warehouse, store: ops.Store | None, customer_id: str, *, l
     res = output(wh, "results", run_id)
     row = _one(res, customer_id, *res.columns)
     if row is None:
-        raise UnknownCustomer(
-            f"customer {shown_id or customer_id!r} is not in run {run_id} (as of "
-            f"{pd.Timestamp(run['as_of']):%Y-%m-%d}); only customers who bought before the "
-            "run's as-of date have results")
+        raise UnknownCustomer("err.unknown_customer", customer=shown_id or customer_id,
+                              run_id=run_id, as_of=f"{pd.Timestamp(run['as_of']):%Y-%m-%d}")
     view = {"customer_id": shown_id or customer_id, "run_id": run_id,
             "as_of": pd.Timestamp(run["as_of"]).to_pydatetime(), "pii": pii,
             "currency": run_symbol(run)}

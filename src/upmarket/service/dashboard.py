@@ -31,7 +31,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from upmarket.activation import privacy
-from upmarket.errors import NoRun, WarehouseError
+from upmarket.errors import NoRun, WarehouseError, told
 from upmarket.data_labels import channel_name
 from upmarket.currency import money, run_symbol
 from upmarket.i18n import LABELS, label, subject_label, value_label
@@ -261,7 +261,7 @@ def dashboard_router(store: ops.Store, app_state, sessions: Sessions,
                 data = dashboard_data(wh, store, lang=lang, clear_ids=clear, now=now)
                 charts = _charts(wh, data["run_id"], lang)
         except (NoRun, WarehouseError) as exc:
-            return login_page(request, lang, str(exc), 503, {"Retry-After": "60"})
+            return login_page(request, lang, told(exc, lang), 503, {"Retry-After": "60"})
         app_state.audit.add(f"key:{key.id}:{key.name}", "export_dashboard" if clear
                             else "read_dashboard", data["run_id"], lang=lang)
         html = _templates.get_template("dashboard.html.j2").render(

@@ -45,7 +45,7 @@ from upmarket.service import profiles
 from upmarket.service.models import Problem
 
 _RESPONSES = {
-    400: {"model": Problem, "description": "Invalid body; `fields` names the offending ones."},
+    400: {"model": Problem, "description": "Invalid body; 'fields' names the offending ones."},
     404: {"model": Problem, "description": "Not a member in the current run."},
     503: {"model": Problem, "description": "Busy or not ready: retry after Retry-After seconds."},
 }
@@ -275,9 +275,11 @@ def members_router(store: Store, require, reads, audit: AuditWriter) -> APIRoute
                 customer_id=body.customer_id, points=body.points, reason=body.reason,
                 actor=_actor(key), ts=ts)
         except op_points.ReusedRequest as exc:
-            raise HTTPException(422, {"error": str(exc), "fields": [exc.field]}) from None
+            raise HTTPException(422, {"error": exc.localised(lang),
+                                      "fields": [exc.field]}) from None
         except op_points.BadAdjustment as exc:
-            raise HTTPException(400, {"error": str(exc), "fields": [exc.field]}) from None
+            raise HTTPException(400, {"error": exc.localised(lang),
+                                      "fields": [exc.field]}) from None
         new = pending(store, body.customer_id, counted)
         await asyncio.wrap_future(store_audit(
             key, "adjust_points", body.customer_id, request_id=found.request_id,

@@ -91,7 +91,7 @@ def members_router(store: ops.Store, app_state, sessions: Sessions, csrf: Csrf,
 
     @router.get(PATH)
     def members(request: Request) -> Response:
-        from upmarket.errors import NoRun, WarehouseError
+        from upmarket.errors import NoRun, WarehouseError, told
         from upmarket.service import profiles
 
         lang = lang_for(request)
@@ -104,7 +104,7 @@ def members_router(store: ops.Store, app_state, sessions: Sessions, csrf: Csrf,
             with profiles.reading(app_state.warehouse_url) as wh:
                 data = members_data(wh, store, lang=lang, clear_ids=clear)
         except (NoRun, WarehouseError) as exc:
-            return PlainTextResponse(str(exc), 503, headers={"Retry-After": "60"})
+            return PlainTextResponse(told(exc, lang), 503, headers={"Retry-After": "60"})
         app_state.audit.add(f"key:{key.id}:{key.name}", "export_members" if clear
                             else "read_members", data["run_id"], lang=lang)
         short = "zh" if lang == "zh-CN" else "en"

@@ -31,7 +31,7 @@ class _Event(BaseModel):
     timestamp: datetime | None = Field(None, description="When it happened (ISO 8601); "
                                        "default: when it was received. Stored as UTC.")
     context: dict[str, Any] = Field(default_factory=dict, description="Segment context; "
-                                    "`context.campaign` carries the UTM parameters.")
+                                    "context.campaign carries the UTM parameters.")
 
     @field_validator("timestamp")
     @classmethod
@@ -154,8 +154,8 @@ class Profile(BaseModel):
 
 
 class Segment(BaseModel):
-    name: str = Field(description="`<grouping>.<value>`, e.g. rfm.champions or tier.diamond; "
-                      "a saved segment (grouping `saved`) by its own name, e.g. tier1_top")
+    name: str = Field(description="<grouping>.<value>, e.g. rfm.champions or tier.diamond; "
+                      "a saved segment (grouping saved) by its own name, e.g. tier1_top")
     grouping: str
     value: str
     label: str
@@ -260,7 +260,7 @@ class ConsentInForce(BaseModel):
 
 class CustomerConsents(BaseModel):
     customer_id: str
-    at: datetime = Field(description="When `in_force` was evaluated.")
+    at: datetime = Field(description="When in_force was evaluated.")
     in_force: list[ConsentInForce] = Field(description="The latest consent per purpose and "
                                            "channel; a channel not listed has no consent.")
     history: list[ConsentRecord] = Field(description="Every consent row, oldest first.")

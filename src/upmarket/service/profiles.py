@@ -75,8 +75,7 @@ def reading(url: str | None, *, wait: float = READ_WAIT):
     if url.startswith("duckdb://"):
         path = duckdb_path(url)
         if path in ("", ":memory:") or not Path(path).expanduser().exists():
-            raise NoRun("no published run yet: run `upmarket run` (or `upmarket demo`) first, "
-                        "or check the warehouse `upmarket serve` was given (--warehouse)")
+            raise NoRun("err.no_run_served")
         try:
             con = open_duckdb(path, read_only=True, wait=wait)
         except WarehouseBusy:
@@ -137,7 +136,8 @@ def profile(wh: Warehouse, customer_id: str, lang: str, at: datetime) -> dict:
     run = current_run(wh)
     found = ops.profile_documents(wh, run, at, customer_id)
     if found.empty:
-        raise UnknownCustomer(f"customer {customer_id!r} is not in run {run['run_id']}")
+        raise UnknownCustomer("err.customer_not_in_run", customer=customer_id,
+                              run_id=run["run_id"])
     return render(found["doc"].iloc[0], lang)
 
 
@@ -177,7 +177,7 @@ def fast_profile(store: ops.Store, customer_id: str, lang: str, *,
         run_id = ops.profiles_run(store)
         if run_id is None:
             return None
-        raise UnknownCustomer(f"customer {customer_id!r} is not in run {run_id}")
+        raise UnknownCustomer("err.customer_not_in_run", customer=customer_id, run_id=run_id)
     return render(doc, lang), doc.get("consents_at") or "", snapshot_events(doc, events)
 
 
@@ -288,9 +288,7 @@ def members(wh: Warehouse, name: str, *, at: datetime, channel: str | None, offs
     grouping, _, value = name.partition(".")
     saved = not value and saved_segments.NAME.match(name) is not None
     if not saved and (grouping not in GROUPINGS or not value):
-        raise UnknownSegment(f"segment {name!r}: names are <grouping>.<value> with grouping one "
-                             f"of {', '.join(GROUPINGS)}, or a saved segment's name (see GET "
-                             "/v1/segments)")
+        raise UnknownSegment("err.segment_name", name=name, groupings=", ".join(GROUPINGS))
     run = current_run(wh)
     res = output(wh, "results", run["run_id"])
     if saved:
@@ -306,8 +304,7 @@ def members(wh: Warehouse, name: str, *, at: datetime, channel: str | None, offs
     kept = seg.semi_join(ok, "customer_id")
     total = int(kept.count().execute())
     if total == 0 and int(seg.count().execute()) == 0:
-        raise UnknownSegment(f"segment {name!r} has no members in run {run['run_id']} "
-                             "(see GET /v1/segments)")
+        raise UnknownSegment("err.segment_empty", name=name, run_id=run["run_id"])
     page = kept.order_by("customer_id").limit(limit, offset=offset).to_pandas()["customer_id"]
     ids = page.astype(str)
     if pseudonymise:

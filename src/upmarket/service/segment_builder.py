@@ -24,7 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from upmarket.errors import NoRun, UnknownSegment, WarehouseError
+from upmarket.errors import NoRun, UnknownSegment, WarehouseError, told
 from upmarket.i18n import label
 from upmarket.opstore import store as ops
 from upmarket.service import profiles
@@ -71,7 +71,7 @@ def segment_builder_router(store: ops.Store, app_state, sessions: Sessions, csrf
                 profile = demographics.display(demographics.profiles(wh, run=run), lang,
                                                DataLabels.load(wh))
         except (NoRun, WarehouseError) as exc:
-            return PlainTextResponse(str(exc), 503, headers={"Retry-After": "60"})
+            return PlainTextResponse(told(exc, lang), 503, headers={"Retry-After": "60"})
         html = _templates.get_template("segment_builder.html.j2").render(
             lang=lang, t=lambda k, **f: label(k, lang, **f), key_name=key.name,
             run_id=run["run_id"], as_of=f"{run['as_of']:%Y-%m-%d}", condition=condition, name=name, result=result, error=error,
@@ -136,9 +136,9 @@ def segment_builder_router(store: ops.Store, app_state, sessions: Sessions, csrf
         except sc.BadCondition as exc:
             return page(request, lang, key, cookie, **shown, status=400, error=exc.text(lang))
         except (saved_segments.BadSegmentName, UnknownSegment) as exc:
-            return page(request, lang, key, cookie, **shown, status=400, error=str(exc))
+            return page(request, lang, key, cookie, **shown, status=400, error=told(exc, lang))
         except (NoRun, WarehouseError) as exc:
-            return page(request, lang, key, cookie, **shown, status=503, error=str(exc))
+            return page(request, lang, key, cookie, **shown, status=503, error=told(exc, lang))
         except duckdb.Error as exc:
             # another request of this process holding the file read-only at that instant: the
             # driver's text stays in the log (OWASP Error Handling Cheat Sheet)

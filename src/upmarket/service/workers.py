@@ -57,7 +57,7 @@ def worker_app():
     raw = os.environ.get(WORKER_ENV)
     if not raw:
         raise RuntimeError(f"{WORKER_ENV} is not set: workers are started by "
-                           "`upmarket serve --workers N`")
+                           "upmarket serve --workers N")
     s = json.loads(raw)
     app = create_app(s["database"], s["warehouse"], max_body=s["max_body"], rate=s["rate"],
                      burst=s["burst"], rules=s["rules"], workers=s["workers"],

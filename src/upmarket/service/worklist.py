@@ -24,7 +24,7 @@ import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from upmarket.errors import UpmarketError
+from upmarket.errors import UpmarketError, told
 from upmarket.i18n import LABELS, label, value_label
 from upmarket.opstore import account_managers as roster
 from upmarket.opstore import automation as auto
@@ -146,7 +146,7 @@ def worklist_router(store: ops.Store, app_state, sessions: Sessions, csrf: Csrf,
             with profiles.reading(app_state.warehouse_url) as wh:
                 data = worklist_data(store, wh, filters, lang=lang, clear_ids=clear, now=now)
         except (NoRun, WarehouseError) as exc:
-            return PlainTextResponse(str(exc), 503, headers={"Retry-After": "60"})
+            return PlainTextResponse(told(exc, lang), 503, headers={"Retry-After": "60"})
         app_state.audit.add(f"key:{key.id}:{key.name}", "export_worklist" if clear
                             else "read_worklist", "tasks", lang=lang, **filters)
         note = re.match(r"^(done|assigned):(\d{1,18})$", request.query_params.get("note", ""))
@@ -197,7 +197,8 @@ def worklist_router(store: ops.Store, app_state, sessions: Sessions, csrf: Csrf,
         try:
             task = auto.complete_task(store, task_id, ops.now_utc(), outcome)
         except UpmarketError as exc:
-            return PlainTextResponse(str(exc), 409 if isinstance(exc, auto.TaskError) else 404)
+            return PlainTextResponse(exc.localised(lang),
+                                     409 if isinstance(exc, auto.TaskError) else 404)
         app_state.audit.add(f"key:{key.id}:{key.name}", "task_done",
                             task["customer_id"] or task["rule"], task_id=task_id,
                             outcome=outcome)
@@ -212,7 +213,8 @@ def worklist_router(store: ops.Store, app_state, sessions: Sessions, csrf: Csrf,
         try:
             task, before = auto.assign_task(store, task_id, to)
         except UpmarketError as exc:
-            return PlainTextResponse(str(exc), 409 if isinstance(exc, auto.TaskError) else 404)
+            return PlainTextResponse(exc.localised(lang),
+                                     409 if isinstance(exc, auto.TaskError) else 404)
         app_state.audit.add(f"key:{key.id}:{key.name}", "task_reassigned",
                             task["customer_id"] or task["rule"], task_id=task_id,
                             before=before, after=task["assignee"])

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from upmarket.errors import UpmarketError
+from upmarket.errors import Msg, UpmarketError
 from upmarket.features import budget as fbudget
 from upmarket.features import media as fmedia
 from upmarket.models.attribution import attribute
@@ -189,7 +189,7 @@ def read_plan(path: str | Path, freq: str = "M") -> pd.DataFrame:
     or ``{channel: {period: planned}}``. Headers may be English or Chinese (渠道, 期间, 预算)."""
     path = Path(path)
     if not path.exists():
-        raise BadPlan(f"{path}: no such file; give a plan with columns channel,period,planned")
+        raise BadPlan("err.plan.not_found", path=path)
     if path.suffix.lower() in (".yaml", ".yml"):
         frame, first_line = _yaml_plan(path), None
     else:
@@ -198,7 +198,7 @@ def read_plan(path: str | Path, freq: str = "M") -> pd.DataFrame:
         try:
             sheet = read_file(path)
         except UpmarketError as exc:
-            raise BadPlan(str(exc)) from None
+            raise BadPlan("err.plan.unreadable", reason=exc) from None
         frame, first_line = sheet.frame, sheet.first_line
     return _validate_plan(frame, str(path), first_line, freq)
 
@@ -209,7 +209,7 @@ def _yaml_plan(path: Path) -> pd.DataFrame:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise BadPlan(f"{path}: not valid YAML ({exc})") from None
+        raise BadPlan("err.plan.yaml", path=path, reason=exc) from None
     if isinstance(data, dict) and "plan" in data:
         data = data["plan"]
     if isinstance(data, list) and all(isinstance(x, dict) for x in data):
@@ -217,8 +217,7 @@ def _yaml_plan(path: Path) -> pd.DataFrame:
     if isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):
         return pd.DataFrame([{"channel": ch, "period": p, "planned": v}
                              for ch, periods in data.items() for p, v in periods.items()])
-    raise BadPlan(f"{path}: expected a list of {{channel, period, planned}} entries or a mapping "
-                  f"channel -> {{period: planned}}")
+    raise BadPlan("err.plan.shape", path=path)
 
 
 def _validate_plan(frame: pd.DataFrame, path: str, first_line: int | None, freq: str
@@ -232,29 +231,30 @@ def _validate_plan(frame: pd.DataFrame, path: str, first_line: int | None, freq:
     frame = frame.rename(columns=rename)
     missing = [c for c in PLAN_COLUMNS if c not in frame.columns]
     if missing:
-        raise BadPlan(f"{path}: missing column(s) {', '.join(missing)}; a plan needs "
-                      f"channel,period,planned (found: {', '.join(map(str, frame.columns))})")
+        raise BadPlan("err.plan.columns", path=path, missing=", ".join(missing),
+                      found=", ".join(map(str, frame.columns)))
     if frame.empty:
-        raise BadPlan(f"{path}: the plan has no rows")
+        raise BadPlan("err.plan.empty", path=path)
 
-    def where(i: int) -> str:
-        return f"line {first_line + i}" if first_line is not None else f"entry {i + 1}"
+    def where(i: int) -> Msg:
+        return Msg("err.plan.line", n=first_line + i) if first_line is not None else \
+            Msg("err.plan.entry", n=i + 1)
 
     channel = frame["channel"].astype("string").str.strip()
     for i in np.flatnonzero(channel.isna() | (channel == "")):
-        raise BadPlan(f"{path}: {where(i)}: channel is empty")
+        raise BadPlan("err.plan.no_channel", path=path, where=where(i))
     planned = pd.to_numeric(frame["planned"], errors="coerce")
     bad = ~np.isfinite(planned.to_numpy(float)) | (planned.to_numpy(float) < 0)
     for i in np.flatnonzero(bad):
-        raise BadPlan(f"{path}: {where(i)}: planned is {frame['planned'].iloc[i]!r}; write a "
-                      f"number >= 0")
+        raise BadPlan("err.plan.amount", path=path, where=where(i),
+                      value=frame["planned"].iloc[i])
     periods = []
     for i, raw in enumerate(frame["period"]):
         try:
             periods.append(str(pd.Period(str(raw).strip(), freq=freq)))
         except (ValueError, TypeError):
-            raise BadPlan(f"{path}: {where(i)}: period {raw!r} is not a "
-                          f"{PERIODS[freq]}; write 2025-03 (month) or 2025Q1 (quarter)") from None
+            raise BadPlan("err.plan.period", path=path, where=where(i), value=raw,
+                          kind=Msg(f"err.plan.{PERIODS[freq]}")) from None
     out = pd.DataFrame({"channel": channel.astype(str), "period": periods,
                         "planned": planned.astype(float)})
     return out.groupby(["channel", "period"], as_index=False)["planned"].sum()

@@ -103,8 +103,9 @@ def experiments_from_log(log: pd.DataFrame, control: str, settings: MeasurementS
     without = sorted(set(arms["campaign_id"]) - set(arms.loc[arms["arm"] == control,
                                                               "campaign_id"]))
     if without:
-        raise BadExperimentLog(f"no arm {control!r} in experiment(s) {', '.join(without[:10])}; "
-                               f"arms seen: {', '.join(sorted(set(arms['arm'])))}")
+        raise BadExperimentLog("err.log.no_control", control=control,
+                               experiments=", ".join(without[:10]),
+                               arms=", ".join(sorted(set(arms["arm"]))))
     plans = None
     if split:
         import json

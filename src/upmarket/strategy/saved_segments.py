@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import ibis
 import pandas as pd
 
-from upmarket.errors import UnknownSegment, UpmarketError
+from upmarket.errors import Msg, UnknownSegment, UpmarketError
 from upmarket.models.churn import BANDS
 from upmarket.strategy import segment_conditions as sc
 from upmarket.strategy.lifecycle import STAGES
@@ -52,11 +52,9 @@ def _now() -> datetime:
 
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not NAME.match(name):
-        raise BadSegmentName(f"segment name {name!r}: use 1 to 63 lower-case letters, digits, "
-                             "_ or -, starting with a letter (e.g. tier1_premium)")
+        raise BadSegmentName("err.segment.name", name=name)
     if name in RESERVED:
-        raise BadSegmentName(f"segment name {name!r} is already the code of a tier, RFM "
-                             "segment, lifecycle stage or churn band; choose another name")
+        raise BadSegmentName("err.segment.reserved", name=name)
     return name
 
 
@@ -131,9 +129,8 @@ def condition_of(wh, name: str) -> str:
     held = saved(wh)
     hit = held.loc[held["name"] == name, "condition"]
     if hit.empty:
-        names = ", ".join(held["name"]) or "none yet"
-        raise UnknownSegment(f"no saved segment {name!r}; saved segments: {names} (make one "
-                             "with `upmarket segments create NAME --where ...`)")
+        names = ", ".join(held["name"]) or Msg("err.segment.none_yet")
+        raise UnknownSegment("err.segment.unknown", name=name, names=names)
     return str(hit.iloc[0])
 
 

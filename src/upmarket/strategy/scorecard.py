@@ -181,8 +181,7 @@ def parse_period(text: str | int | Period) -> Period:
         top = 12 if kind == "month" else 4 if kind == "quarter" else 1
         if 1900 <= year <= 2200 and 1 <= index <= top:
             return Period(year, kind, index)
-    raise BadPeriod(f"cannot read the period {s!r}: write a month as 2025-07, a quarter as "
-                    "2025-Q3 or a year as 2025")
+    raise BadPeriod("err.card.period", value=s)
 
 
 def try_period(text) -> Period | None:
@@ -274,9 +273,7 @@ def parse_target(raw, where: str) -> Target:
             value /= 100.0
         comp = _COMPARATORS.get(m.group(1)) if m.group(1) else None
         return Target(s, "absolute", value, None if comp == "=" else comp)
-    raise BadScorecard(f"{where}: cannot read the target {raw!r}; write an absolute level "
-                       "('> 50', '>= 80%', 4.5), growth against the base period ('+35%') "
-                       "or percentage points ('+5pt')")
+    raise BadScorecard("err.card.target", where=where, value=raw)
 
 
 # -- scoring ------------------------------------------------------------------------------
@@ -410,8 +407,8 @@ def _weights(items: list[dict], where: str, what: str, names: list[str]) -> list
     w = [_weight(it["weight"], f"{where}, {what} {n!r}") for it, n in zip(items, names)]
     if abs(sum(w) - 1.0) > WEIGHT_TOLERANCE:
         listed = ", ".join(f"{n} {x:g}" for n, x in zip(names, w))
-        raise BadScorecard(f"{where}: {what} weights must sum to 1 (100 %) but sum to "
-                           f"{sum(w):g} ({listed}); fix the weights")
+        raise BadScorecard("err.card.weights", where=where, what=what, total=sum(w),
+                           listed=listed)
     return w
 
 
@@ -430,8 +427,8 @@ def _title(raw, where: str) -> Mapping[str, str] | None:
 def _unknown(d: Mapping, allowed: set[str], where: str) -> None:
     extra = sorted(set(map(str, d)) - allowed)
     if extra:
-        raise BadScorecard(f"{where}: unknown field(s) {', '.join(extra)}; allowed: "
-                           f"{', '.join(sorted(allowed))}")
+        raise BadScorecard("err.card.unknown_fields", where=where, names=", ".join(extra),
+                           allowed=", ".join(sorted(allowed)))
 
 
 def _items(raw, where: str, what: str) -> list[dict]:
@@ -449,7 +446,7 @@ def _items(raw, where: str, what: str) -> list[dict]:
         raise BadScorecard(f"{where}: needs a non-empty list of {what}s")
     for i, it in enumerate(raw):
         if not isinstance(it, Mapping) or not str(it.get("key") or "").strip():
-            raise BadScorecard(f"{where}: {what} #{i + 1} needs a `key`")
+            raise BadScorecard(f"{where}: {what} #{i + 1} needs a 'key'")
     return [dict(it) for it in raw]
 
 
@@ -457,11 +454,11 @@ def parse_scorecard(data, origin: str = "<scorecard>") -> Scorecard:
     """Build and validate a scorecard from its YAML data; errors name `origin` and the
     dimension or metric at fault."""
     if not isinstance(data, Mapping):
-        raise BadScorecard(f"{origin}: a scorecard is a mapping with `dimensions`")
+        raise BadScorecard(f"{origin}: a scorecard is a mapping with 'dimensions'")
     _unknown(data, _CARD_KEYS, origin)
     default_method = data.get("method")
     if default_method is not None and default_method not in METHODS:
-        raise BadScorecard(f"{origin}: method must be one of {', '.join(METHODS)}")
+        raise BadScorecard("err.card.method", where=origin, choices=", ".join(METHODS))
     default_cap = float(data.get("cap", 1.0))
     base = data.get("base", "previous")
     if base not in BASES:
@@ -495,16 +492,14 @@ def _metric(m: dict, weight: float, where: str, default_method, default_cap) -> 
     source = str(m.get("source") or key)
     origin = m.get("from")
     if origin not in (None, "warehouse", "inputs"):
-        raise BadScorecard(f"{where}: `from` must be warehouse or inputs, not {origin!r}")
+        raise BadScorecard(f"{where}: 'from' must be warehouse or inputs, not {origin!r}")
     spec = WAREHOUSE_METRICS.get(source)
     from_inputs = origin == "inputs"
     if not from_inputs and spec is None:
-        raise BadScorecard(
-            f"{where}: unknown metric source {source!r}; the warehouse provides "
-            f"{', '.join(WAREHOUSE_METRICS)}. For a value you supply in an --inputs file, "
-            "add `from: inputs`")
+        raise BadScorecard("err.card.source", where=where, source=source,
+                           known=", ".join(WAREHOUSE_METRICS))
     if "target" not in m:
-        raise BadScorecard(f"{where}: needs a `target` (e.g. '> 50' or '+35%')")
+        raise BadScorecard(f"{where}: needs a 'target' (e.g. '> 50' or '+35%')")
     target = parse_target(m["target"], where)
     floor = parse_target(m["floor"], f"{where}, floor") if m.get("floor") is not None else None
     direction = m.get("direction") or target.implied_direction() or \
@@ -523,10 +518,10 @@ def _metric(m: dict, weight: float, where: str, default_method, default_cap) -> 
         if target.relative and floor is None:
             floor = Target("+0%", "growth", 0.0)
     if method not in METHODS:
-        raise BadScorecard(f"{where}: method must be one of {', '.join(METHODS)}")
+        raise BadScorecard("err.card.method", where=where, choices=", ".join(METHODS))
     if method == "linear":
         if floor is None:
-            raise BadScorecard(f"{where}: method linear needs a `floor` (the value that scores "
+            raise BadScorecard(f"{where}: method linear needs a 'floor' (the value that scores "
                                "0), e.g. floor: 0 or floor: '+0%'")
         if not target.relative and not floor.relative:
             if floor.value == target.value:
@@ -568,8 +563,7 @@ def load_scorecard(name_or_path: str | Path = "effect_index") -> Scorecard:
         res = _card_dir().joinpath(f"{text}.yaml")
         return parse_scorecard(_yaml(res.read_text(encoding="utf-8"), text), text)
     if not path.exists():
-        raise BadScorecard(f"{text}: no such scorecard file; the shipped cards are "
-                           f"{', '.join(builtin_scorecards())}")
+        raise BadScorecard("err.card.not_found", path=text, cards=", ".join(builtin_scorecards()))
     return parse_scorecard(_yaml(path.read_text(encoding="utf-8-sig"), str(path)), str(path))
 
 
@@ -577,7 +571,7 @@ def _yaml(text: str, origin: str):
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise BadScorecard(f"{origin}: not valid YAML ({exc})") from None
+        raise BadScorecard("err.card.yaml", origin=origin, reason=exc) from None
 
 
 # -- metric values ------------------------------------------------------------------------
@@ -1163,20 +1157,19 @@ def read_inputs(path: str | Path) -> InputMetrics:
     normalised (2025Q3 → 2025-Q3)."""
     path = Path(path)
     if not path.exists():
-        raise BadInputs(f"{path}: no such file")
+        raise BadInputs("err.file.not_found", path=path)
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
         except yaml.YAMLError as exc:
-            raise BadInputs(f"{path}: not valid YAML ({exc})") from None
+            raise BadInputs("err.card.yaml", origin=path, reason=exc) from None
         if isinstance(data, Mapping) and set(data) == {"inputs"}:
             data = data["inputs"]
         if not isinstance(data, Mapping) or not data:
-            raise BadInputs(f"{path}: expected a mapping of metric: value, or of subject: "
-                            "{metric: value}")
+            raise BadInputs("err.inputs.shape", path=path)
         nested = [isinstance(v, Mapping) for v in data.values()]
         if any(nested) and not all(nested):
-            raise BadInputs(f"{path}: mix of flat values and per-subject mappings; use one form")
+            raise BadInputs("err.inputs.mixed", path=path)
         rows = ([(s, m, v) for s, d in data.items() for m, v in d.items()] if all(nested)
                 else [(None, m, v) for m, v in data.items()])
     elif path.suffix.lower() in (".csv", ".tsv", ".txt"):
@@ -1189,13 +1182,12 @@ def read_inputs(path: str | Path) -> InputMetrics:
         frame.columns = [c.strip().lower() for c in frame.columns]
         missing = [c for c in ("metric", "value") if c not in frame]
         if missing:
-            raise BadInputs(f"{path}: lacks column(s) {', '.join(missing)}; expected "
-                            "metric,value and optionally subject (or period)")
+            raise BadInputs("err.inputs.columns", path=path, missing=", ".join(missing))
         subj = "subject" if "subject" in frame else "period" if "period" in frame else None
         rows = [((r[subj] or None) if subj else None, r["metric"], r["value"])
                 for _, r in frame.iterrows()]
     else:
-        raise BadInputs(f"{path}: give inputs as .yaml, .yml, .csv or .tsv")
+        raise BadInputs("err.inputs.kind", path=path)
     values: dict[str | None, dict[str, float]] = {}
     for subject, metric, raw in rows:
         metric = str(metric).strip()
@@ -1217,10 +1209,9 @@ def _number(raw, where: str) -> float:
         else:
             v = float(raw)
     except (TypeError, ValueError):
-        raise BadInputs(f"{where}: value {raw!r} is not a number (write 8.5, 0.62 or '62%')") \
-            from None
+        raise BadInputs("err.inputs.number", where=where, value=raw) from None
     if not math.isfinite(v):
-        raise BadInputs(f"{where}: value {raw!r} is not a finite number")
+        raise BadInputs("err.inputs.finite", where=where, value=raw)
     return v
 
 

@@ -58,13 +58,15 @@ class BadCondition(UpmarketError):
     def __init__(self, key: str, position: int, **fields):
         from upmarket.i18n import label
 
-        self.key, self.position, self.fields = key, position, fields
         super().__init__(label(f"condition.{key}", "en", position=position, **fields))
+        self.key, self.position, self.fields = key, position, fields
 
     def text(self, lang: str | None = None) -> str:
         from upmarket.i18n import label
 
         return label(f"condition.{self.key}", lang, position=self.position, **self.fields)
+
+    localised = text
 
 
 @dataclass(frozen=True)

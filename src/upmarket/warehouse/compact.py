@@ -72,7 +72,7 @@ def compact(wh: Warehouse) -> CompactReport | None:
     if path is None:
         return None
     if not is_writable(wh):
-        raise WarehouseError(f"the warehouse {path} is open read-only: it cannot be compacted")
+        raise WarehouseError("err.compact_read_only", path=path)
     con = wh.backend.con
     fresh = path.with_name(f".{path.name}.compact-{os.getpid()}")
     for leftover in (fresh, Path(str(fresh) + ".wal")):
@@ -103,10 +103,7 @@ def _swap(path: Path, fresh: Path) -> None:
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise WarehouseBusy(
-                f"another process has the warehouse {path} open (the service, a run, a "
-                "notebook?): it was not compacted. Stop it and run `upmarket privacy compact`"
-            ) from None
+            raise WarehouseBusy("err.compact_busy", path=path) from None
         wal = Path(str(path) + ".wal")
         if wal.exists():  # checkpointed above: what it held is in the file already
             wal.unlink()

@@ -155,12 +155,8 @@ def connect(url: str | None = None, *, create: bool = True) -> Warehouse:
                 backend = ibis.duckdb.connect()
             else:
                 if not create and not Path(path).expanduser().exists():
-                    raise WarehouseError(
-                        f"no warehouse at {Path(path).expanduser()} ({url}). Ingest data first "
-                        f"(`upmarket ingest ...`), run `upmarket demo`, or check --warehouse / "
-                        f"{ENV_VAR}. In duckdb:// URLs a path after the scheme is taken as is: "
-                        "duckdb:///abs/path.duckdb or duckdb://relative.duckdb."
-                    )
+                    raise WarehouseError("err.no_warehouse", path=Path(path).expanduser(),
+                                         url=url, env=ENV_VAR)
                 Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
                 # another process (`upmarket serve` reading, a run) may hold the file for a
                 # moment: wait for it rather than fail (warehouse.lock)
@@ -175,11 +171,8 @@ def connect(url: str | None = None, *, create: bool = True) -> Warehouse:
     except WarehouseError:
         raise
     except Exception as exc:  # the backend's own message says what is wrong
-        raise WarehouseError(
-            f"cannot open warehouse {url!r}: {exc}\n"
-            f"Use duckdb:///path/file.duckdb (the default is {DEFAULT_URL}) or a URL Ibis knows; "
-            f"set it with --warehouse or {ENV_VAR}."
-        ) from exc
+        raise WarehouseError("err.warehouse_unopened", url=url, reason=exc,
+                             default=DEFAULT_URL, env=ENV_VAR) from exc
     return Warehouse(url, backend)
 
 
@@ -214,10 +207,7 @@ def spark_conf(url: str) -> tuple[str, dict[str, str]]:
     master, _, query = rest.partition("?")
     master = unquote(master) or "local[*]"
     if not master.startswith(("local", "spark:", "yarn", "k8s:", "mesos:")):
-        raise WarehouseError(
-            f"unknown Spark master {master!r} in {url!r}: use pyspark://local[*], "
-            "pyspark://local[N] or pyspark://spark://HOST:PORT"
-        )
+        raise WarehouseError("err.spark_master", master=master, url=url)
     conf = dict(SPARK_DEFAULTS)
     conf.update(parse_qsl(query, keep_blank_values=False, strict_parsing=False))
     return master, conf
@@ -282,10 +272,7 @@ def _spark(url: str) -> ibis.BaseBackend:
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
-        raise WarehouseError(
-            "the pyspark warehouse needs PySpark: install upmarket with the `spark` extra "
-            "(pip install 'upmarket[spark]') and Java 17"
-        ) from exc
+        raise WarehouseError("err.spark_missing") from exc
     master, conf = spark_conf(url)
     _worker_python(master, conf)
     builder = SparkSession.builder.master(master).appName("upmarket")

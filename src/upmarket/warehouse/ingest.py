@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from upmarket.errors import BadFile
+from upmarket.errors import BadFile, Codes, Msg
 from upmarket.opstore.suppression import withhold
 from upmarket.warehouse import presets as preset_registry
 from upmarket.warehouse.connection import Warehouse, conform, connect
@@ -34,7 +34,7 @@ from upmarket.warehouse.mapping import Mapping
 from upmarket.warehouse.readers import Sheet, read_file, sheet_from_frame
 from upmarket.warehouse.retract import delete_keys, record_batch
 from upmarket.warehouse.schema import BATCHES, QUARANTINE, TABLES, Table, resolve
-from upmarket.warehouse.validate import check
+from upmarket.warehouse.validate import check, column_name
 
 #: Key columns ingestion can make up when a file lacks them, so that re-ingesting the same
 #: file yields the same keys: a line's position in its order, or a hash of the row's content.
@@ -111,16 +111,14 @@ def ingest(
     content.
     """
     if on_conflict not in ON_CONFLICT:
-        raise BadFile(f"on_conflict must be one of {', '.join(ON_CONFLICT)}, not {on_conflict!r}")
+        raise BadFile("err.on_conflict", choices=", ".join(ON_CONFLICT), value=on_conflict)
     stage = on_stage or (lambda _: None)
     table = resolve(kind)
     wh = warehouse if isinstance(warehouse, Warehouse) else connect(warehouse)
     chosen = preset_registry.get(preset) if preset else None
     if chosen and chosen.table != table.name:
-        raise BadFile(
-            f"preset {chosen.name!r} is for {chosen.table}, not {table.name}: "
-            f"use `upmarket ingest {chosen.table} FILE --preset {chosen.name}`"
-        )
+        raise BadFile("err.file.preset_table", preset=chosen.name, table=chosen.table,
+                      kind=table.name)
     user_map = mapping if isinstance(mapping, Mapping) else Mapping.load(mapping) if mapping else None
     rules = _merge(chosen.mapping if chosen else None, user_map)
 
@@ -142,13 +140,11 @@ def ingest(
                and c not in POSITIONAL_KEYS and c not in CONTENT_KEYS
                and not (chosen and c in _PRESET_MADE.get(chosen.name, ()))]
     if missing:
-        raise BadFile(
-            f"{where}: required column(s) {', '.join(missing)} for {table.name} not found. "
-            f"The file's columns are: {', '.join(headers) or '(none)'}. "
-            + ("Is this the right preset? " if chosen else
-               "Map them in a mapping file (--mapping FILE.yaml, `columns: {your header: "
-               f"{missing[0]}}}`) or use a preset (--preset online-retail|cdnow).")
-        )
+        raise BadFile("err.file.missing_columns", file=where, missing=Codes(missing, column_name),
+                      kind=table.name,
+                      headers=", ".join(headers) or Msg("err.file.no_columns"),
+                      hint=Msg("err.file.right_preset") if chosen else
+                      Msg("err.file.map_columns", column=missing[0]))
     frame = raw[list(colmap)].rename(columns=colmap)
     frame = frame.loc[:, ~frame.columns.duplicated()].copy()
     for col, vmap in rules.values.items():
@@ -282,7 +278,7 @@ def _read(data, chosen, rules: Mapping, source: str | None) -> tuple[Sheet, str]
         return sheet_from_frame(data, source or "<dataframe>"), digest
     path = str(data)
     if not Path(path).exists():
-        raise BadFile(f"{path}: no such file")
+        raise BadFile("err.file.not_found", path=path)
     sheet = chosen.read(path) if chosen else read_file(path, encoding=rules.encoding,
                                                         delimiter=rules.delimiter)
     h = hashlib.sha256()

@@ -63,10 +63,7 @@ def _parse_size(var: str, text: str) -> int:
     m = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
     unit = m and _UNITS.get(m.group(2).lower())
     if not m or unit is None or int(m.group(1)) <= 0:
-        raise BadSetting(
-            f"{var}={text!r} is not a positive whole number (a size may end in KiB, MiB or GiB, "
-            "e.g. 64MiB)"
-        )
+        raise BadSetting("err.limit_setting", env=var, value=text)
     return int(m.group(1)) * unit
 
 

@@ -47,8 +47,7 @@ def lock_wait() -> float:
     except ValueError:
         value = -1.0
     if not 0 <= value < float("inf"):
-        raise WarehouseError(f"{LOCK_WAIT_ENV}={raw!r}: give the seconds to wait for the "
-                             "warehouse lock as a number ≥ 0, e.g. 30")
+        raise WarehouseError("err.lock_wait", env=LOCK_WAIT_ENV, raw=raw)
     return value
 
 
@@ -84,7 +83,7 @@ def open_duckdb(path: str | Path, *, read_only: bool = False, wait: float | None
         while True:
             if read_only and writer_waiting(path):
                 if time.monotonic() >= deadline:
-                    raise WarehouseBusy(f"a writer is waiting for the warehouse {path}")
+                    raise WarehouseBusy("err.writer_waiting", path=path)
             else:
                 if not read_only and flagged:
                     _touch(marker(path))
@@ -94,11 +93,8 @@ def open_duckdb(path: str | Path, *, read_only: bool = False, wait: float | None
                     if not is_lock_conflict(exc):
                         raise
                     if time.monotonic() >= deadline:
-                        raise WarehouseBusy(
-                            f"the warehouse {path} is in use by another upmarket process (a "
-                            f"run, an ingestion, or `upmarket serve` reading it); waited "
-                            f"{wait:g} s for it. Retry when that process is done, or wait "
-                            f"longer by setting {LOCK_WAIT_ENV} (seconds).") from None
+                        raise WarehouseBusy("err.warehouse_busy", path=path, wait=wait,
+                                            env=LOCK_WAIT_ENV) from None
                 if not read_only and not flagged:
                     flagged = _touch(marker(path))
             time.sleep(min(delay * random.uniform(0.5, 1.0), max(0.0, deadline -

@@ -105,33 +105,30 @@ class Mapping:
             with open(path, "rb") as fh:
                 raw = fh.read(MAX_MAPPING_BYTES + 1)
         except FileNotFoundError:
-            raise BadMapping(f"{path}: no such mapping file") from None
+            raise BadMapping("err.map.not_found", path=path) from None
         except IsADirectoryError:
-            raise BadMapping(f"{path}: is a directory, not a mapping file") from None
+            raise BadMapping("err.map.directory", path=path) from None
         except OSError as exc:
-            raise BadMapping(f"{path}: cannot read the mapping file: {exc.strerror}") from None
+            raise BadMapping("err.map.unreadable", path=path, reason=exc.strerror) from None
         if len(raw) > MAX_MAPPING_BYTES:
-            raise BadMapping(f"{path}: a mapping file is small YAML; this one is over "
-                             f"{MAX_MAPPING_BYTES // 1024} KiB")
+            raise BadMapping("err.map.large", path=path, kib=MAX_MAPPING_BYTES // 1024)
         try:
             doc = yaml.safe_load(raw.decode("utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise BadMapping(f"{path}: not valid UTF-8 YAML: {exc}") from None
+            raise BadMapping("err.map.yaml", path=path, reason=exc) from None
         except RecursionError:
-            raise BadMapping(f"{path}: not valid UTF-8 YAML: nested too deeply") from None
+            raise BadMapping("err.map.deep", path=path) from None
         if not isinstance(doc, dict):
-            raise BadMapping(f"{path}: a mapping file is a YAML dictionary with a `columns:` "
-                             f"section, not {_kind(doc)}")
+            raise BadMapping("err.map.not_dict", path=path, kind=_kind(doc))
         known = [f for f in cls.__dataclass_fields__ if f != "source"]
         unknown = [k for k in doc if k not in known]
         if unknown:
-            raise BadMapping(
-                f"{path}: unknown key(s) {', '.join(sorted(map(repr, map(str, unknown))))}; "
-                f"allowed: {', '.join(sorted(known))}"
-            )
+            raise BadMapping("err.map.unknown_keys", path=path,
+                             keys=", ".join(sorted(map(repr, map(str, unknown)))),
+                             allowed=", ".join(sorted(known)))
         limits = doc.get("limits") or {}
         if not isinstance(limits, dict):
-            raise BadMapping(f"{path}: `limits` must map money, quantity, id_length or a "
+            raise BadMapping(f"{path}: 'limits' must map money, quantity, id_length or a "
                              "column name to a positive number")
         for name, bound in limits.items():
             try:
@@ -162,12 +159,11 @@ class Mapping:
             if "." in target:
                 other, col = target.split(".", 1)
                 if other not in TABLES or col not in TABLES[other].column_names:
-                    raise BadMapping(f"{self.source}: {src!r} maps to unknown column {target!r}")
+                    raise BadMapping("err.map.unknown_target", path=self.source, src=src,
+                                     target=target)
             elif target not in table.column_names:
-                raise BadMapping(
-                    f"{self.source}: {src!r} maps to {target!r}, which is not a column of "
-                    f"{table.name} ({', '.join(table.column_names)})"
-                )
+                raise BadMapping("err.map.not_a_column", path=self.source, src=src, target=target,
+                                 kind=table.name, columns=", ".join(table.column_names))
 
     def resolve_headers(self, headers: list[str], table: Table) -> dict[str, str]:
         """source header → canonical column: explicit entries first, then exact canonical
@@ -208,7 +204,7 @@ def _text(path: str, key: str, value: object, what: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise BadMapping(f"{path}: `{key}: {value!r}` — {key} must be {what}")
+        raise BadMapping(f"{path}: {key}: {value!r} — {key} must be {what}")
     return value.strip()
 
 
@@ -216,13 +212,13 @@ def _str_dict(path: str, key: str, value: object, what: str) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise BadMapping(f"{path}: `{key}` must {what}, not {_kind(value)}")
+        raise BadMapping(f"{path}: {key} must {what}, not {_kind(value)}")
     out = {}
     for k, v in value.items():
         if k is None or isinstance(k, (dict, list)) or not str(k).strip():
-            raise BadMapping(f"{path}: `{key}` has an empty or invalid header {k!r}")
+            raise BadMapping(f"{path}: {key} has an empty or invalid header {k!r}")
         if not isinstance(v, str) or not v.strip():
-            raise BadMapping(f"{path}: `{key}: {{{k}: {v!r}}}` — give the canonical column "
+            raise BadMapping(f"{path}: {key}: {{{k}: {v!r}}} — give the canonical column "
                              "name as text (e.g. order_id)")
         out[str(k)] = v.strip()
     return out
@@ -235,7 +231,7 @@ def _table(path: str, value: object) -> str | None:
     try:
         return resolve(value).name
     except UpmarketError as exc:
-        raise BadMapping(f"{path}: `table: {value!r}` — {exc}") from None
+        raise BadMapping(f"{path}: table: {value!r} — {exc}") from None
 
 
 def _encoding(path: str, value: object) -> str | None:
@@ -245,7 +241,7 @@ def _encoding(path: str, value: object) -> str | None:
     from upmarket.warehouse.readers import check_codec
 
     try:
-        return check_codec(value, f"{path}: `encoding`")
+        return check_codec(value, f"{path}: encoding")
     except UpmarketError as exc:
         raise BadMapping(str(exc)) from None
 
@@ -254,7 +250,7 @@ def _delimiter(path: str, value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) != 1 or value in "\r\n\"":
-        raise BadMapping(f"{path}: `delimiter: {value!r}` — the delimiter is one character "
+        raise BadMapping(f"{path}: delimiter: {value!r} — the delimiter is one character "
                          "(\",\", \";\", \"|\" or \"\\t\" for tab), not a quote or a line break")
     return value
 
@@ -264,21 +260,20 @@ def _date_format(path: str, value: object) -> str | None:
     if value is None:
         return None
     if not re.search(r"%[A-Za-z]", value):
-        raise BadMapping(f"{path}: `date_format: {value!r}` has no %-directive; write it like "
-                         '"%Y/%m/%d %H:%M" (%Y year, %m month, %d day, %H hour, %M minute)')
+        raise BadMapping("err.map.date_format", path=path, value=value)
     import pandas as pd
 
     try:
         pd.to_datetime(pd.Series(["2024-01-02"]), format=value, errors="coerce")
     except Exception as exc:  # pandas refuses the pattern itself (bad or repeated directive)
-        raise BadMapping(f"{path}: `date_format: {value!r}` is not a usable pattern: {exc}") \
+        raise BadMapping(f"{path}: date_format: {value!r} is not a usable pattern: {exc}") \
             from None
     return value
 
 
 def _bool(path: str, key: str, value: object) -> bool:
     if not isinstance(value, bool):
-        raise BadMapping(f"{path}: `{key}: {value!r}` — write true or false")
+        raise BadMapping("err.map.flag", path=path, key=key, value=value)
     return value
 
 
@@ -291,8 +286,8 @@ def _timezone(path: str, value: object) -> str | None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise BadMapping(f"{path}: `timezone: {value!r}` is not a known time zone; use an IANA "
-                         f"name such as {TIMEZONE_EXAMPLES}") from None
+        raise BadMapping("err.map.timezone", path=path, value=value,
+                         examples=TIMEZONE_EXAMPLES) from None
     return value
 
 
@@ -301,8 +296,7 @@ def _currency(path: str, value: object) -> str | None:
     if value is None:
         return None
     if not re.fullmatch(r"[A-Za-z]{3}", value):
-        raise BadMapping(f"{path}: `currency: {value!r}` — give a three-letter ISO 4217 code "
-                         "such as CNY, USD, EUR, GBP")
+        raise BadMapping("err.map.currency", path=path, value=value)
     return value.upper()
 
 
@@ -314,16 +308,16 @@ def _values(path: str, value: object) -> dict[str, dict[str, str]]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise BadMapping(f"{path}: `values` must map a column to a dictionary of value → value, "
+        raise BadMapping(f"{path}: 'values' must map a column to a dictionary of value → value, "
                          f"not {_kind(value)}")
     out = {}
     for col, table in value.items():
         if not isinstance(table, dict):
-            raise BadMapping(f"{path}: `values: {{{col}: {table!r}}}` — give a dictionary of "
+            raise BadMapping(f"{path}: values: {{{col}: {table!r}}} — give a dictionary of "
                              "source value → canonical value, e.g. {已支付: paid}")
         bad = [(a, b) for a, b in table.items() if not (_scalar(a) and _scalar(b))]
         if bad:
-            raise BadMapping(f"{path}: `values: {{{col}: ...}}` maps {bad[0][0]!r} to "
+            raise BadMapping(f"{path}: values: {{{col}: ...}} maps {bad[0][0]!r} to "
                              f"{bad[0][1]!r}; both sides must be single values")
         out[str(col)] = {str(a): str(b) for a, b in table.items()}
     return out
@@ -333,9 +327,9 @@ def _defaults(path: str, value: object) -> dict[str, object]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise BadMapping(f"{path}: `defaults` must map a column to a constant, not {_kind(value)}")
+        raise BadMapping(f"{path}: 'defaults' must map a column to a constant, not {_kind(value)}")
     for col, v in value.items():
         if not _scalar(v):
-            raise BadMapping(f"{path}: `defaults: {{{col}: {v!r}}}` — a default is a single "
+            raise BadMapping(f"{path}: defaults: {{{col}: {v!r}}} — a default is a single "
                              "value (text, number, date or true/false)")
     return {str(k): v for k, v in value.items()}

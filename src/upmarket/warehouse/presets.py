@@ -94,11 +94,7 @@ def _read_cdnow(path: str) -> Sheet:
                       "an ordinary CSV") from None
     df = sheet.frame
     if df.shape[1] not in (4, 5):
-        raise BadFile(
-            f"{path}: does not look like a CDNOW file: expected 4 columns (customer id, date "
-            f"YYYYMMDD, number of CDs, dollar value) or 5 (the sample's extra master id), found "
-            f"{df.shape[1]}. Drop --preset cdnow for an ordinary CSV."
-        )
+        raise BadFile("err.file.cdnow_columns", path=path, n=df.shape[1])
     names = ["customer_id", "date", "quantity", "amount"]
     if df.shape[1] == 5:
         names.insert(1, "master_id")
@@ -155,4 +151,4 @@ def get(name: str) -> Preset:
     except KeyError:
         from upmarket.errors import BadMapping
 
-        raise BadMapping(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}") from None
+        raise BadMapping("err.map.preset", name=name, known=", ".join(PRESETS)) from None

@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 import pandas as pd
 
-from upmarket.errors import BadFile, MixedEncoding
+from upmarket.errors import BadFile, MixedEncoding, Msg
 from upmarket.warehouse.limits import Limits, exceeded, human
 
 DELIMITERS = ",;\t|"
@@ -60,19 +60,16 @@ def check_codec(encoding: str, where: str) -> str:
     try:
         info = codecs.lookup(str(encoding))
     except (LookupError, TypeError, ValueError):
-        raise BadFile(f"{where}: unknown text encoding {encoding!r}; use e.g. utf-8, gbk or "
-                      "gb18030") from None
+        raise BadFile("err.file.unknown_encoding", file=where, encoding=encoding) from None
     if not getattr(info, "_is_text_encoding", True):
-        raise BadFile(f"{where}: {encoding!r} is not a text encoding (it transforms bytes or "
-                      "text); use e.g. utf-8, gbk or gb18030")
+        raise BadFile("err.file.not_text_encoding", file=where, encoding=encoding)
     probe = "\n\r,;\t|\" azAZ09"
     try:
         ascii_safe = probe.encode(info.name) == probe.encode("ascii")
     except (UnicodeError, LookupError):
         ascii_safe = False
     if not ascii_safe:
-        raise BadFile(f"{where}: encoding {encoding!r} is not ASCII-compatible (UTF-16, UTF-32 "
-                      "and EBCDIC are not supported); re-save the file as UTF-8")
+        raise BadFile("err.file.not_ascii_compatible", file=where, encoding=encoding)
     return str(encoding)
 
 
@@ -293,10 +290,10 @@ def _classify(scan: TextScan, line: bytes, n: int) -> None:
             scan.gbk_ok = False
 
 
-def _lines(first: list[int], count: int) -> str:
+def _lines(first: list[int], count: int) -> Msg:
     shown = ", ".join(map(str, first))
-    return f"line {shown}" if count == 1 else \
-        f"{count:,} lines (first: {shown}{', …' if count > len(first) else ''})"
+    return Msg("err.file.one_line", line=shown) if count == 1 else \
+        Msg("err.file.lines", n=count, first=shown + (", …" if count > len(first) else ""))
 
 
 def decide_encoding(scan: TextScan, path: str, declared: str | None = None,
@@ -312,11 +309,9 @@ def decide_encoding(scan: TextScan, path: str, declared: str | None = None,
     """
     if declared:
         if scan.bad_count:
-            raise MixedEncoding(
-                f"{path}: line {scan.bad_lines[0]} is not valid {declared} text "
-                f"({_lines(scan.bad_lines, scan.bad_count)} in all). Check the `encoding:` of "
-                "the mapping file, or re-save the file in one encoding (UTF-8 is best)"
-            )
+            raise MixedEncoding("err.file.not_declared_encoding", path=path,
+                                line=scan.bad_lines[0], encoding=declared,
+                                lines=_lines(scan.bad_lines, scan.bad_count))
         return declared
     gb_name = "GBK" if scan.gbk_ok else "GB18030"
     utf8_lines, utf8_count = scan.utf8_lines, scan.utf8_count
@@ -328,18 +323,15 @@ def decide_encoding(scan: TextScan, path: str, declared: str | None = None,
         others = scan.gb_count + scan.bad_count
         other_first = sorted(scan.gb_lines + scan.bad_lines)[:5]
         what = gb_name if not scan.bad_count else \
-            (f"{gb_name} or another encoding" if scan.gb_count else "another encoding")
+            (Msg("err.file.gb_or_other", gb=gb_name) if scan.gb_count
+             else Msg("err.file.other_encoding"))
         if utf8_count >= others:
-            first_bad, bad_desc = other_first[0], f"is not UTF-8 (it looks like {what})"
+            first_bad, bad_desc = other_first[0], Msg("err.file.not_utf8", what=what)
         else:
-            first_bad, bad_desc = utf8_lines[0], f"is UTF-8 while most lines look like {what}"
-        raise MixedEncoding(
-            f"{path}: mixes text encodings: line {first_bad} {bad_desc}. "
-            f"UTF-8: {_lines(utf8_lines, utf8_count)}; {what}: {_lines(other_first, others)}. "
-            "Reading it as one encoding would store the other lines as garbled text, so "
-            "nothing was read: re-save the whole file in one encoding (UTF-8 is best) and "
-            "ingest it again"
-        )
+            first_bad, bad_desc = utf8_lines[0], Msg("err.file.utf8_among", what=what)
+        raise MixedEncoding("err.file.mixed", path=path, line=first_bad, desc=bad_desc,
+                            utf8=_lines(utf8_lines, utf8_count), what=what,
+                            others=_lines(other_first, others))
     if scan.bom:
         return "utf-8-sig"
     if scan.bad_count:
@@ -359,11 +351,7 @@ def _guess_other(scan: TextScan, path: str, sample: bytes) -> str:
     except Exception:  # pragma: no cover - charset_normalizer failing is not the user's fault
         best = None
     if best is None or best.encoding in ("utf_8", "gb18030", "gbk"):
-        raise BadFile(
-            f"{path}: cannot tell the text encoding (tried UTF-8, GBK, GB18030); line "
-            f"{scan.bad_lines[0]} is valid in none of them. Give the encoding in a mapping file "
-            "with `encoding: ...`"
-        )
+        raise BadFile("err.file.unknown_text", path=path, line=scan.bad_lines[0])
     return best.encoding
 
 
@@ -371,18 +359,14 @@ def _guess_other(scan: TextScan, path: str, sample: bytes) -> str:
 def sniff_delimiter(text: str, path: str) -> str:
     lines = [ln for ln in text[:SNIFF_CHARS].splitlines()[:50] if ln.strip()]
     if not lines:
-        raise BadFile(f"{path}: the file is empty")
+        raise BadFile("err.file.empty", path=path)
     try:
         return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
     except csv.Error:
         counts = {d: lines[0].count(d) for d in DELIMITERS}
         best = max(counts, key=counts.get)
         if counts[best] == 0:
-            raise BadFile(
-                f"{path}: not a table: no delimiter among , ; tab | in the first line "
-                f"({lines[0][:80]!r}). Is this the right file? For whitespace-separated CDNOW "
-                "files use --preset cdnow."
-            ) from None
+            raise BadFile("err.file.no_delimiter", path=path, first=lines[0][:80]) from None
         return best
 
 
@@ -441,26 +425,24 @@ def read_text_table(
         encoding = check_codec(encoding, path)
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1
                                   or delimiter in "\r\n\""):
-        raise BadFile(f"{path}: the delimiter must be one character other than a quote or a "
-                      f"line break, not {delimiter!r}")
+        raise BadFile("err.file.delimiter", path=path, delimiter=delimiter)
     try:
         with open(path, "rb") as fh:
             sample = fh.read(SAMPLE_BYTES)
             if not sample.strip():
-                raise BadFile(f"{path}: the file is empty")
+                raise BadFile("err.file.empty", path=path)
             if b"\x00" in sample[:4096]:
-                raise BadFile(f"{path}: binary content, not a text table (Excel needs .xlsx, "
-                              "Parquet .parquet)")
+                raise BadFile("err.file.binary", path=path)
             fh.seek(0)
             head = _header_line(fh, path, limits)
             fh.seek(0)
             scan = scan_text(fh, path, limits, encoding)
     except FileNotFoundError:
-        raise BadFile(f"{path}: no such file") from None
+        raise BadFile("err.file.not_found", path=path) from None
     except IsADirectoryError:
-        raise BadFile(f"{path}: is a directory, not a file") from None
+        raise BadFile("err.file.directory", path=path) from None
     except PermissionError:
-        raise BadFile(f"{path}: not allowed to read this file") from None
+        raise BadFile("err.file.forbidden", path=path) from None
     encoding = decide_encoding(scan, path, encoding, sample)
     text_sample = sample.decode(encoding, errors="replace")
     if not whitespace:
@@ -482,16 +464,13 @@ def read_text_table(
             skip_blank_lines=True,
         )
     except UnicodeDecodeError as exc:
-        raise BadFile(
-            f"{path}: not valid {encoding} text near byte {exc.start}; give the encoding in a "
-            "mapping file (`encoding: gb18030`)"
-        ) from None
+        raise BadFile("err.file.bad_text", path=path, encoding=encoding, at=exc.start) from None
     except pd.errors.ParserError as exc:
-        raise BadFile(f"{path}: not a regular table: {exc}") from None
+        raise BadFile("err.file.irregular", path=path, reason=exc) from None
     except pd.errors.EmptyDataError:
-        raise BadFile(f"{path}: the file is empty") from None
+        raise BadFile("err.file.empty", path=path) from None
     except (ValueError, csv.Error) as exc:  # e.g. a delimiter pandas will not split on
-        raise BadFile(f"{path}: cannot read as a table: {exc}") from None
+        raise BadFile("err.file.not_table", path=path, reason=exc) from None
     if not header:
         frame.columns = [f"column_{i + 1}" for i in range(frame.shape[1])]
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -539,12 +518,11 @@ def check_xlsx_archive(path: str, limits: Limits) -> None:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
     except FileNotFoundError:
-        raise BadFile(f"{path}: no such file") from None
+        raise BadFile("err.file.not_found", path=path) from None
     except IsADirectoryError:
-        raise BadFile(f"{path}: is a directory, not a file") from None
+        raise BadFile("err.file.directory", path=path) from None
     except Exception as exc:  # zipfile raises many kinds (BadZipFile, NotImplementedError…)
-        raise BadFile(f"{path}: not an .xlsx workbook (an .xlsx file is a zip archive): "
-                      f"{exc}") from None
+        raise BadFile("err.file.not_xlsx", path=path, reason=exc) from None
     total = sum(i.file_size for i in infos)
     if total > limits.max_xlsx_bytes:
         packed = sum(i.compress_size for i in infos)
@@ -563,10 +541,10 @@ def read_excel(path: str, limits: Limits | None = None) -> Sheet:
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
     except Exception as exc:
-        raise BadFile(f"{path}: cannot read as an Excel workbook: {exc}") from None
+        raise BadFile("err.file.bad_xlsx", path=path, reason=exc) from None
     try:
         if not book.worksheets:
-            raise BadFile(f"{path}: the workbook has no worksheet")
+            raise BadFile("err.file.no_sheet", path=path)
         sheet = book.worksheets[0]
         # A stored dimension can claim any size; pandas resets it too.
         sheet.reset_dimensions()
@@ -581,7 +559,7 @@ def read_excel(path: str, limits: Limits | None = None) -> Sheet:
     except BadFile:
         raise
     except Exception as exc:
-        raise BadFile(f"{path}: cannot read as an Excel workbook: {exc}") from None
+        raise BadFile("err.file.bad_xlsx", path=path, reason=exc) from None
     finally:
         book.close()
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -600,9 +578,9 @@ def read_parquet(path: str, limits: Limits | None = None) -> Sheet:
         # groups' uncompressed sizes bound what reading it costs.
         unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     except FileNotFoundError:
-        raise BadFile(f"{path}: no such file") from None
+        raise BadFile("err.file.not_found", path=path) from None
     except Exception as exc:
-        raise BadFile(f"{path}: cannot read as Parquet: {exc}") from None
+        raise BadFile("err.file.bad_parquet", path=path, reason=exc) from None
     if width > limits.max_columns:
         raise exceeded(path, "max_columns", limits.max_columns,
                        f"the table has {width:,} columns", "columns")
@@ -612,7 +590,7 @@ def read_parquet(path: str, limits: Limits | None = None) -> Sheet:
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:
-        raise BadFile(f"{path}: cannot read as Parquet: {exc}") from None
+        raise BadFile("err.file.bad_parquet", path=path, reason=exc) from None
     check_frame(frame, path, limits, 1, "row")
     return Sheet(frame, path, "parquet")
 
@@ -626,7 +604,7 @@ def read_file(path: str | Path, *, encoding: str | None = None, delimiter: str |
     if suffix in (".xlsx", ".xlsm"):
         return read_excel(path, limits)
     if suffix == ".xls":
-        raise BadFile(f"{path}: old .xls workbooks are not supported; save it as .xlsx or CSV")
+        raise BadFile("err.file.xls", path=path)
     if suffix in (".parquet", ".pq"):
         return read_parquet(path, limits)
     return read_text_table(path, encoding=encoding, delimiter=delimiter, limits=limits)

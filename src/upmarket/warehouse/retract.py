@@ -67,10 +67,7 @@ def record_batch(wh: Warehouse, table: Table, rows: ibis.Table, batch_id: str) -
 
 def _need_delete(wh: Warehouse) -> None:
     if not wh.is_duckdb:
-        raise WarehouseError(
-            f"deleting or replacing rows needs DELETE on the warehouse, which upmarket does "
-            f"only on DuckDB; the {wh.backend.name} warehouse at {wh.url} cannot be changed in "
-            "place. Rebuild the table in the engine's own tools instead.")
+        raise WarehouseError("err.delete_needs_duckdb", backend=wh.backend.name, url=wh.url)
 
 
 def _q(name: str) -> str:
@@ -131,12 +128,10 @@ def select_by_batch(wh: Warehouse, kind: str, batch_id: str) -> Selection:
     b = wh.table(BATCHES.name)
     found = b.filter(b.batch_id == batch_id).select("table").to_pandas()
     if found.empty:
-        raise NothingToDelete(f"no ingestion batch {batch_id!r}: the batch id is in the ingest "
-                              "summary (--json) and in `upmarket quarantine`")
+        raise NothingToDelete("err.unknown_batch", batch=batch_id)
     if found["table"].iloc[0] != table.name:
-        raise NothingToDelete(f"batch {batch_id} was ingested into {found['table'].iloc[0]}, "
-                              f"not {table.name}: `upmarket data delete {found['table'].iloc[0]} "
-                              f"--batch {batch_id}`")
+        raise NothingToDelete("err.batch_other_table", batch=batch_id,
+                              table=found["table"].iloc[0], kind=table.name)
     k = wh.table(BATCH_KEYS.name)
     hashes = k.filter(k.batch_id == batch_id, k.table == table.name).select("key_hash")
     t = wh.table(table.name)

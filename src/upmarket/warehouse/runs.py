@@ -207,7 +207,7 @@ def current_run(wh: Warehouse) -> dict:
     t = wh.table(RUNS.name)
     latest = t.filter(t.status == "published").order_by(ibis.desc("finished")).limit(1).to_pandas()
     if latest.empty:
-        raise NoRun("no published run yet: run `upmarket run` (or `upmarket demo`) first")
+        raise NoRun("err.no_run")
     row = latest.iloc[0].to_dict()
     row["counts"] = json.loads(row["counts"] or "{}")
     return row
@@ -225,5 +225,5 @@ def output(wh: Warehouse, name: str, run_id: str | None = None) -> ibis.Table:
     run_id = run_id or current_run(wh)["run_id"]
     table = output_table(name, run_id)
     if not wh.has_table(table):
-        raise NoRun(f"run {run_id} has no output {name!r}")
+        raise NoRun("err.run_lacks_output", run_id=run_id, name=name)
     return wh.table(table)

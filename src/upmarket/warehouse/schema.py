@@ -213,7 +213,7 @@ BATCHES = Table("ingest_batches", ("batch_id",), (
 
 BATCH_KEYS = Table("ingest_batch_keys", ("batch_id", "table", "key_hash"), (
     C("batch_id"), C("table"), C("key_hash"),
-), "Which batch put each stored row in, so `upmarket data delete --batch` can take a batch "
+), "Which batch put each stored row in, so upmarket data delete --batch can take a batch "
    "back: one row per row a batch inserted or replaced, its key as a digest keyed by a secret "
    "in system_keys (not the key itself, so no customer id is copied here).")
 
@@ -250,7 +250,7 @@ SAVED_SEGMENTS = Table("saved_segments", ("name",), (
     C("name"), C("condition", doc="in the segment condition language "
                                   "(strategy.segment_conditions)"),
     C("created", "timestamp"), C("updated", "timestamp"),
-), "Segments saved by name (`upmarket segments create`, the dashboard's segment builder): "
+), "Segments saved by name (upmarket segments create, the dashboard's segment builder): "
    "their conditions, evaluated afresh on each run's results; no customer data.")
 
 HOLDOUT_SALT = Table("holdout_salt", ("salt",), (

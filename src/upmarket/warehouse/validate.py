@@ -62,8 +62,8 @@ def limits(mapping: Mapping, table: Table) -> dict[str, float]:
     known = {*LIMITS, "id_length", *table.column_names}
     unknown = sorted(set(mapping.limits) - known)
     if unknown:
-        raise BadMapping(f"{mapping.source}: unknown limit(s) {', '.join(unknown)}; use "
-                         f"{', '.join([*LIMITS, 'id_length'])} or a column of {table.name}")
+        raise BadMapping("err.map.unknown_limits", path=mapping.source, names=", ".join(unknown),
+                         known=", ".join([*LIMITS, "id_length"]), kind=table.name)
     return {**LIMITS, "id_length": ID_LENGTH, **mapping.limits}
 
 
@@ -272,12 +272,9 @@ def check_stored(wh: Warehouse, names: tuple[str, ...], *, examples: int = 5) ->
             keys = bad.select(*spec.key).order_by(list(spec.key)).limit(examples).to_pandas()
             shown = ["/".join(str(v) for v in row) for row in keys.itertuples(index=False)]
             first = sorted(dict.fromkeys(str(v) for v in keys[spec.key[0]]))
-            raise BadStoredValues(
-                f"{name}.{col} holds {n:,} non-finite value(s) (NaN or infinite), e.g. at "
-                f"{'/'.join(spec.key)} {', '.join(shown)}: rows stored before ingestion "
-                f"refused such numbers. Take them back with `upmarket data delete {name} "
-                + " ".join(f"--key {shlex.quote(k)}" for k in first)
-                + "` (or ingest corrected rows with `--on-conflict update`), then run again.")
+            raise BadStoredValues("err.stored_not_finite", table=name, column=col, n=n,
+                                  key="/".join(spec.key), examples=", ".join(shown),
+                                  keys=" ".join(f"--key {shlex.quote(k)}" for k in first))
 
 
 #: The reasons `validate` gives, as (pattern, label key); the column is the `col` group.

@@ -65,7 +65,10 @@ class FitWarning:
             if f"value_model.{self.model}" in LABELS else self.model
         extra = {"why": label(f"value_warning.reason.{self.params['reason']}", lang)} \
             if "reason" in self.params else {}
-        return label(f"value_warning.{self.code}", lang, model=model, **self.params, **extra)
+        key = f"value_warning.{self.code}"
+        if self.params.get("repeat_buyers") == 1:  # "only 1 customer bought", not "customers"
+            key += ".one"
+        return label(key, lang, model=model, **self.params, **extra)
 
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "model": self.model, **self.params}
