@@ -192,7 +192,7 @@ class Recommender:
         ids = pd.Index(pd.Series(list(customer_ids), dtype=object).astype(str))
         rows_all = self.customers_.get_indexer(ids)
         n = min(n, len(self.items_))
-        items = self.items_.to_numpy()
+        items, every = self.items_.to_numpy(), ids.to_numpy()
         for start in range(0, len(ids), self.batch_size):
             rows = rows_all[start:start + self.batch_size]
             s = self._allowed(rows, np.asarray(self._score(rows), np.float32))
@@ -207,7 +207,7 @@ class Recommender:
             # the position among them
             rank = np.broadcast_to(np.arange(1, n + 1), ts.shape)[ok]
             who = np.repeat(np.arange(len(rows)), ok.sum(axis=1))
-            yield pd.DataFrame({"customer_id": ids.to_numpy()[start:start + len(rows)][who],
+            yield pd.DataFrame({"customer_id": every[start:start + len(rows)][who],
                                 "sku": items[top[ok]], "score": ts[ok].astype(float),
                                 "rank": rank.astype(np.int64), "source": self.source},
                                columns=COLUMNS)
@@ -583,16 +583,18 @@ class TunedHybrid(Hybrid):
         Why: the weights only need the components' relative strength on this data, which a
         sample of tens of thousands of customers already shows, while fitting the components
         (ALS above all) on every customer's history costs as much as the final fit."""
-        ids = train["customer_id"].unique()
+        # integer codes: set operations on a few hundred thousand id strings are slow
+        codes, ids = pd.factorize(train["customer_id"], sort=True)
         if self.fit_customers is None or len(ids) <= self.fit_customers:
             return train
-        others = np.setdiff1d(ids.astype(str), evaluated.astype(str).to_numpy())
-        take = max(self.fit_customers - len(evaluated), 0)
-        rng = np.random.default_rng(self.random_state)
-        keep = np.concatenate([evaluated.astype(str).to_numpy(),
-                               rng.choice(np.sort(others), size=min(take, len(others)),
-                                          replace=False)])
-        return train[train["customer_id"].isin(keep)]
+        keep = np.zeros(len(ids), bool)
+        found = ids.get_indexer(evaluated.astype(str))
+        keep[found[found >= 0]] = True
+        others = np.flatnonzero(~keep)
+        take = min(max(self.fit_customers - int(keep.sum()), 0), len(others))
+        keep[np.random.default_rng(self.random_state).choice(others, size=take,
+                                                              replace=False)] = True
+        return train[keep[codes]]
 
 
 #: What `Recommender.fit` prepares and every model's `_fit` reads.
@@ -603,12 +605,18 @@ _PREPARED = ("customers_", "items_", "counts_", "owned_", "lines_per_customer_",
 def _relevant(train: pd.DataFrame, test: pd.DataFrame, consumable: set) -> pd.Series:
     """Per test customer (with history in train), the set of products bought after the split
     that are new to them (or consumable)."""
-    t = test[test["customer_id"].isin(train["customer_id"].unique())]
-    pairs = t[["customer_id", "sku"]].drop_duplicates()
-    owned = train[["customer_id", "sku"]].drop_duplicates()
-    seen = pairs.merge(owned.assign(_owned=True), on=["customer_id", "sku"], how="left")
-    new = seen["_owned"].isna().to_numpy() | pairs["sku"].isin(consumable).to_numpy()
-    return pairs[new].groupby("customer_id")["sku"].agg(set)
+    n = len(train)
+    # (customer, product) pairs as one integer each: comparing pairs of strings is slow
+    cust, _ = pd.factorize(pd.concat([train["customer_id"], test["customer_id"]],
+                                     ignore_index=True))
+    sku, skus = pd.factorize(pd.concat([train["sku"], test["sku"]], ignore_index=True))
+    pair = cust.astype(np.int64) * max(len(skus), 1) + sku
+    had = np.zeros(cust.max() + 1 if len(cust) else 0, bool)
+    had[cust[:n]] = True
+    later = np.flatnonzero(had[cust[n:]])
+    new = ~np.isin(pair[n + later], pair[:n]) | skus.isin(list(consumable))[sku[n + later]]
+    t = test.iloc[later[new]]
+    return t[["customer_id", "sku"]].drop_duplicates().groupby("customer_id")["sku"].agg(set)
 
 
 def evaluate_offline(lines: pd.DataFrame, products: pd.DataFrame | None, split_date,

@@ -27,6 +27,7 @@ automated message.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -175,7 +176,9 @@ def choose_channel(customers: pd.DataFrame, consents: pd.DataFrame, responses: p
         if not route_mask.any():
             continue
         sub = ids[route_mask]
-        cand = ok[ok["channel"].isin(prefs) & ok["customer_id"].isin(set(sub))]
+        # a hash look-up of the ids: `isin` on Arrow strings walks the values in Python
+        mine = pd.Index(sub.unique()).get_indexer(ok["customer_id"]) >= 0
+        cand = ok[ok["channel"].isin(prefs).to_numpy() & mine]
         if cand.empty:
             continue
         key = pd.MultiIndex.from_frame(cand[["customer_id", "channel"]])
@@ -499,8 +502,16 @@ def close_to_next_level(c: pd.DataFrame, order_value: pd.Series,
     return c["next_member_level"].notna().to_numpy() & near
 
 
-def _pct(x) -> str:
-    return f"{100 * float(x):.0f}" if np.isfinite(x) else "?"
+def _pcts(x) -> np.ndarray:
+    """Every share as a whole percentage ("?" where unknown), rounded first as the format
+    would round it, so only the hundred or so distinct ones are formatted."""
+    return _each(np.rint(100 * np.asarray(x, float)),
+                 lambda v: f"{v:.0f}" if math.isfinite(v) else "?")
+
+
+def _wholes(x) -> np.ndarray:
+    """f"{x:.0f}" of every value, formatted once per distinct whole number."""
+    return _each(np.rint(np.asarray(x, float)), lambda v: f"{v:.0f}")
 
 
 def _category(code, names, lang: str) -> str:
@@ -604,7 +615,7 @@ def _reasons(c: pd.DataFrame, out: pd.DataFrame, why: dict, prod: pd.DataFrame,
     put(rest, "reason.not_worth",
         action=_each(why["best"][rows], lambda b: label(f"action.{ACTIONS[b]}", lang)),
         ev=_each(why["best_ev"][rows],
-                 lambda v: f"{v:,.2f}" if np.isfinite(v) else "?"))
+                 lambda v: f"{v:,.2f}" if math.isfinite(v) else "?"))
 
     mask = action == "upsell"
     rows = np.flatnonzero(mask)
@@ -616,18 +627,18 @@ def _reasons(c: pd.DataFrame, out: pd.DataFrame, why: dict, prod: pd.DataFrame,
         category=_each(fact("main_category", rows, None),
                        lambda code: _category(code, shown, lang)),
         when=_each(fact("months_since_last", rows, 0), lambda m: months_ago(m, lang)),
-        rate=_each(rate, _pct), horizon=f"{horizon_days / 30.4375:.0f}")
+        rate=_pcts(rate), horizon=f"{horizon_days / 30.4375:.0f}")
 
     mask = action == "cross_sell"
     rows = np.flatnonzero(mask)
     p = 1 - np.exp(-np.maximum(fact("expected_purchases_90d", rows, 0.0).astype(float), 0.0))
     put(mask, "reason.cross_sell", product=product_name(out["sku"].to_numpy(object)[rows]),
-        p=_each(p, _pct))
+        p=_pcts(p))
 
     mask = action == "bundle"
     if mask.any():
         b = bund.loc[out["customer_id"].to_numpy(object)[mask]]
-        put(mask, "reason.bundle", conf=_each(b["confidence"].to_numpy(float), _pct),
+        put(mask, "reason.bundle", conf=_pcts(b["confidence"].to_numpy(float)),
             a=product_name(b["antecedent"].to_numpy(object)),
             b=product_name(b["consequent"].to_numpy(object)),
             lift=_each(b["lift"].to_numpy(float), number(".1f")))
@@ -636,18 +647,18 @@ def _reasons(c: pd.DataFrame, out: pd.DataFrame, why: dict, prod: pd.DataFrame,
     rows = np.flatnonzero(mask)
     signals = _each_of(lambda en, zh: signal_text(en, zh, lang) or "—",
                        fact("churn_signals", rows, ""), fact("churn_signals_zh", rows, ""))
-    put(mask, "reason.retention_offer", risk=_each(fact("churn_risk", rows), _pct),
+    put(mask, "reason.retention_offer", risk=_pcts(fact("churn_risk", rows)),
         signals=signals,
         clv=_each(fact("clv", rows, 0.0), number(",.0f")))
 
     mask = action == "win_back"
     rows = np.flatnonzero(mask)
-    put(mask, "reason.win_back", days=_each(fact("recency_days", rows, 0), number(".0f")),
-        p=_each(fact("p_alive", rows), _pct))
+    put(mask, "reason.win_back", days=_wholes(fact("recency_days", rows, 0)),
+        p=_pcts(fact("p_alive", rows)))
 
     mask = action == "onboarding"
     rows = np.flatnonzero(mask)
-    put(mask, "reason.onboarding", days=_each(fact("tenure_days", rows, 0), number(".0f")))
+    put(mask, "reason.onboarding", days=_wholes(fact("tenure_days", rows, 0)))
 
     mask = action == "level_nudge"
     rows = np.flatnonzero(mask)
@@ -657,11 +668,11 @@ def _reasons(c: pd.DataFrame, out: pd.DataFrame, why: dict, prod: pd.DataFrame,
     mask = action == "referral_ask"
     rows = np.flatnonzero(mask)
     nps = fact("latest_nps", rows).astype(float)
-    orders = _each(fact("orders", rows, 0), number(".0f"))
+    orders = _wholes(fact("orders", rows, 0))
     known = np.isfinite(nps)
     sub = np.zeros(len(c), bool)
     sub[rows[known]] = True
-    put(sub, "reason.referral_ask", nps=_each(nps[known], number(".0f")),
+    put(sub, "reason.referral_ask", nps=_wholes(nps[known]),
         orders=orders[known])
     sub[:] = False
     sub[rows[~known]] = True
