@@ -188,26 +188,39 @@ def best_bundles(owned: pd.DataFrame, rules: pd.DataFrame, *,
     lo = np.searchsorted(ante[by_ante], sku[first], "left")
     hi = np.searchsorted(ante[by_ante], sku[first], "right")
     conf, lift = r["confidence"].to_numpy(float), r["lift"].to_numpy(float)
+    # each rule's place in the order of preference (confidence, then lift, high first; then
+    # consequent): one number, so a customer's best is a minimum, not a sort
+    pref = np.lexsort((cons, -lift, -conf))
+    step = np.r_[True, (np.diff(conf[pref]) != 0) | (np.diff(lift[pref]) != 0)
+                 | (np.diff(cons[pref]) != 0)]
+    rank = np.empty(len(r), np.int64)
+    rank[pref] = np.cumsum(step) - 1
     starts = np.flatnonzero(np.r_[True, cust[first][1:] != cust[first][:-1]])
+    ids_all, ante_s, cons_s = ids.to_numpy(), r["antecedent"].to_numpy(), r["consequent"].to_numpy()
     out = []
     for s in range(0, len(starts), batch_customers):
         a = starts[s]
         b = starts[s + batch_customers] if s + batch_customers < len(starts) else len(first)
-        # every (owned antecedent, rule) pair of this batch of customers
+        # every (owned antecedent, rule) pair of this batch of customers, by customer
         n = hi[a:b] - lo[a:b]
         row = np.repeat(np.arange(a, b), n)
         rule = by_ante[np.repeat(lo[a:b], n) + np.arange(n.sum())
                        - np.repeat(np.cumsum(n) - n, n)]
         c = cust[first[row]]
-        fresh = ~np.isin(c.astype(np.int64) * len(items) + cons[rule], has)
+        pair = c.astype(np.int64) * len(items) + cons[rule]
+        at = np.minimum(np.searchsorted(has, pair), len(has) - 1)
+        fresh = has[at] != pair
         row, rule, c = row[fresh], rule[fresh], c[fresh]
-        order = np.lexsort((row, cons[rule], -lift[rule], -conf[rule], c))
-        row, rule, c = row[order], rule[order], c[order]
-        best = np.r_[True, c[1:] != c[:-1]] if len(c) else np.zeros(0, bool)
-        rule = rule[best]
-        out.append(pd.DataFrame({"customer_id": ids.to_numpy()[c[best]],
-                                 "antecedent": r["antecedent"].to_numpy()[rule],
-                                 "consequent": r["consequent"].to_numpy()[rule],
+        if not len(c):
+            continue
+        # preference first, then the customer's line order: unique within a customer
+        score = rank[rule] * (b - a) + (row - a)
+        seg = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        best = np.minimum.reduceat(score, seg)
+        pick = np.flatnonzero(score == np.repeat(best, np.diff(np.r_[seg, len(c)])))
+        rule = rule[pick]
+        out.append(pd.DataFrame({"customer_id": ids_all[c[pick]],
+                                 "antecedent": ante_s[rule], "consequent": cons_s[rule],
                                  "confidence": conf[rule], "lift": lift[rule]}))
     if not out:
         return pd.DataFrame(columns=cols)

@@ -266,12 +266,15 @@ class ItemToItem(Recommender):
         co = co.tocoo()
         sim = co.data / (norms[co.row] * norms[co.col] + self.shrinkage)
         self.similarity_ = _top_k_per_row(co.row, co.col, sim, co.shape, self.neighbours)
+        # scoring multiplies sparse rows by this dense copy: the same sums in the same order as
+        # the sparse product, without building a sparse result first
+        self.dense_similarity_ = self.similarity_.toarray()
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
         out = np.full((len(rows), len(self.items_)), -np.inf, np.float32)
         known = rows >= 0
         if known.any():
-            s = (self.owned_[rows[known]] @ self.similarity_).toarray()
+            s = self.owned_[rows[known]] @ self.dense_similarity_
             s[s <= 0] = -np.inf
             out[known] = s
         return out
@@ -614,7 +617,11 @@ def _relevant(train: pd.DataFrame, test: pd.DataFrame, consumable: set) -> pd.Se
     had = np.zeros(cust.max() + 1 if len(cust) else 0, bool)
     had[cust[:n]] = True
     later = np.flatnonzero(had[cust[n:]])
-    new = ~np.isin(pair[n + later], pair[:n]) | skus.isin(list(consumable))[sku[n + later]]
+    owned = np.unique(pair[:n])
+    probe = pair[n + later]
+    at = np.minimum(np.searchsorted(owned, probe), max(len(owned) - 1, 0))
+    new = (owned[at] != probe if len(owned) else np.ones(len(probe), bool)) \
+        | skus.isin(list(consumable))[sku[n + later]]
     t = test.iloc[later[new]]
     return t[["customer_id", "sku"]].drop_duplicates().groupby("customer_id")["sku"].agg(set)
 

@@ -341,8 +341,15 @@ def next_best_actions(
 
     def product_terms(frame: pd.DataFrame | None, sku_col: str = "sku"):
         sku = _per_customer(ids, frame, sku_col, None)
-        price = sku.map(prod["price"]) if "price" in prod else pd.Series(np.nan, index=ids.index)
-        cost = sku.map(prod["cost"]) if "cost" in prod else pd.Series(np.nan, index=ids.index)
+        at = prod.index.get_indexer(sku.to_numpy(object))  # one hash look-up for both
+
+        def look(name):
+            if name not in prod or not len(prod):
+                return pd.Series(np.nan, index=ids.index)
+            v = prod[name].to_numpy(float, na_value=np.nan)
+            return pd.Series(np.where(at >= 0, v[np.maximum(at, 0)], np.nan), index=ids.index)
+
+        price, cost = look("price"), look("cost")
         rate = ((price - cost) / price).where(price > 0).fillna(margin_rate).clip(0, 1)
         return sku, price.fillna(eov), rate
 
