@@ -151,3 +151,16 @@ def test_reasons_read_as_each_customers_own_label():
     # the quiet ones name the best action and its expected value
     quiet = out[out["action"] == "no_contact"]
     assert all(r.startswith("No action is worth its cost") for r in quiet["reason_en"])
+
+
+def test_without_a_price_ladder_everything_is_cross_sell(lists):
+    """A shop without categories (Online Retail) has an empty ladder: no upsell, no category."""
+    ids, recs, reached, main, best = lists
+    empty = pd.DataFrame(columns=["sku", "category", "tier_rank", "price_tier"])
+    kept, up, cross = nba.candidates_by_batch([recs], empty, reached.iloc[:0], main.iloc[:0],
+                                              best.iloc[:0], keep=3)
+    assert up.empty and set(kept["kind"]) == {"cross_sell"}
+    assert kept["category"].isna().all() and kept["price_tier"].isna().all()
+    firsts = recs[recs["rank"] == 1]
+    assert dict(zip(cross["customer_id"], cross["sku"])) == dict(zip(firsts["customer_id"],
+                                                                     firsts["sku"]))

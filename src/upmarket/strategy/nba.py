@@ -254,8 +254,15 @@ def candidates_by_batch(batches: Iterable[pd.DataFrame], ladder: pd.DataFrame,
         r = r.reset_index(drop=True)  # positions, for marking the chosen upsell
         at = lad.index.get_indexer(r["sku"])
         found = at >= 0
-        category = np.where(found, lad_category[np.maximum(at, 0)], None)
-        premium = np.where(found, lad_tier[np.maximum(at, 0)], np.nan) == 2
+
+        def take(values, fill, rows=slice(None)):
+            """The ladder's `values` for the recommended products (`fill` where unknown)."""
+            out = np.full(len(at[rows]), fill, values.dtype)
+            out[found[rows]] = values[at[rows][found[rows]]]
+            return out
+
+        category = take(lad_category, None)
+        premium = take(lad_tier, np.nan) == 2
         # the tier reached only matters for premium products
         top = np.full(len(r), np.nan)
         if premium.any() and len(reach):
@@ -274,7 +281,7 @@ def candidates_by_batch(batches: Iterable[pd.DataFrame], ladder: pd.DataFrame,
         rows = np.arange(len(r)) if keep is None else np.flatnonzero(r["rank"].to_numpy() <= keep)
         kept.append(r.iloc[rows].assign(
             kind=np.where(chosen[rows], "upsell", "cross_sell"), category=category[rows],
-            price_tier=np.where(found[rows], lad_price_tier[np.maximum(at[rows], 0)], None)))
+            price_tier=take(lad_price_tier, None, rows)))
     pair = ["customer_id", "sku"]
     upsell = pd.concat(ups, ignore_index=True) if ups else pd.DataFrame(columns=pair)
     cross = pd.concat(crosses, ignore_index=True) if crosses else pd.DataFrame(columns=pair)
