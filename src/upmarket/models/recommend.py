@@ -502,8 +502,9 @@ class TunedHybrid(Hybrid):
     the rest; None = everyone), and picks the weights of `grid` with the best hit-rate@`k` on
     the products customers bought new in the held-out days (at most `max_customers` of them,
     sampled with `random_state`); the components are fitted once and every weight set only
-    re-blends their scores. Then it fits on all the lines with those weights. Too little held-out data (< `min_customers`) keeps the
-    default weights. `tuning_` has the hit-rate of every weight set tried.
+    re-blends their scores. Then it fits on all the lines with those weights. Too little
+    held-out data (< `min_customers`) keeps the default weights. `tuning_` has the hit-rate of
+    every weight set tried.
 
     Why: the fixed defaults suit a sparse catalogue where popularity carries most of the signal
     (the Online Retail sample); on richer purchase histories the collaborative components are
