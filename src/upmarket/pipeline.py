@@ -66,7 +66,11 @@ class Settings:
     premium_horizon_days: int = 180
     rfm_bins: int = 5
     clusters: int = 6
-    recommendations_per_customer: int = 20
+    #: products published per customer (the dashboard shows 5, `upmarket recommend` 10), and
+    #: how deep (at least) each customer's list is searched for the upsell and cross-sell
+    #: candidates
+    recommendations_per_customer: int = 10
+    recommendation_candidates: int = 20
     nba: nba.NbaSettings = nba.NbaSettings()
     budget: budget.BudgetSettings = budget.BudgetSettings()
     risk: risk.RiskSettings = risk.RiskSettings()
@@ -523,14 +527,12 @@ def stage_actions(ctx: Context) -> None:
     except NoPurchases:
         ctx.summary["actions"] = "no product purchases: no recommendations or actions"
         return
-    recs = model.recommend(res["customer_id"], n=ctx.settings.recommendations_per_customer)
     reached = premium.tier_reached(orders, ladder_expr, ctx.as_of).to_pandas()
-    upsell, cross = nba.product_candidates(recs, ladder, reached, nba.main_categories(res),
-                                           nba.premium_bestsellers(tiered, lines))
-    is_up = pd.MultiIndex.from_frame(recs[["customer_id", "sku"]]).isin(
-        pd.MultiIndex.from_frame(upsell[["customer_id", "sku"]]))
-    recs["kind"] = np.where(is_up, "upsell", "cross_sell")
-    recs = recs.merge(ladder[["sku", "category", "price_tier"]], on="sku", how="left")
+    recs, upsell, cross = nba.candidates_by_batch(
+        model.recommend_batches(res["customer_id"], n=max(
+            ctx.settings.recommendation_candidates, ctx.settings.recommendations_per_customer)),
+        ladder, reached, nba.main_categories(res), nba.premium_bestsellers(tiered, lines),
+        keep=ctx.settings.recommendations_per_customer)
     rules = association_rules(lines)
     bundles = best_bundles(lines[["customer_id", "sku"]], rules)
 

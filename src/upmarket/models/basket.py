@@ -168,26 +168,60 @@ def best_bundles(owned: pd.DataFrame, rules: pd.DataFrame, *,
     cols = ["customer_id", "antecedent", "consequent", "confidence", "lift"]
     if rules.empty or owned.empty:
         return pd.DataFrame(columns=cols)
-    own = owned[["customer_id", "sku"]].astype(str).drop_duplicates()
-    r = rules[["antecedent", "consequent", "confidence", "lift"]].copy()
-    r[["antecedent", "consequent"]] = r[["antecedent", "consequent"]].astype(str)
-    own = own[own["sku"].isin(set(r["antecedent"]))].sort_values("customer_id", kind="stable")
-    owned_all = owned[["customer_id", "sku"]].astype(str)
-    starts = np.flatnonzero(np.r_[True, own["customer_id"].to_numpy()[1:]
-                                  != own["customer_id"].to_numpy()[:-1]])
+    own = owned[["customer_id", "sku"]].astype(str)
+    r = rules[["antecedent", "consequent", "confidence", "lift"]].astype(
+        {"antecedent": str, "consequent": str})
+    # integer codes, in the strings' sort order: matching hundreds of thousands of customers
+    # by their id strings is what made this slow
+    cust, ids = pd.factorize(own["customer_id"], sort=True)
+    item, items = pd.factorize(pd.concat([own["sku"], r["antecedent"], r["consequent"]],
+                                         ignore_index=True), sort=True)
+    sku, ante, cons = np.split(item, [len(own), len(own) + len(r)])
+    has = np.unique(cust.astype(np.int64) * len(items) + sku)  # (customer, product) owned
+    # the owned rows whose product is an antecedent, each pair once (its first line), by
+    # customer then line: a tie between two rules is won by the product the customer has first
+    key = cust.astype(np.int64) * len(items) + sku
+    _, first = np.unique(key, return_index=True)
+    first = first[np.isin(sku[first], ante)]
+    first = first[np.lexsort((first, cust[first]))]
+    by_ante = np.argsort(ante, kind="stable")
+    lo = np.searchsorted(ante[by_ante], sku[first], "left")
+    hi = np.searchsorted(ante[by_ante], sku[first], "right")
+    conf, lift = r["confidence"].to_numpy(float), r["lift"].to_numpy(float)
+    # each rule's place in the order of preference (confidence, then lift, high first; then
+    # consequent): one number, so a customer's best is a minimum, not a sort
+    pref = np.lexsort((cons, -lift, -conf))
+    step = np.r_[True, (np.diff(conf[pref]) != 0) | (np.diff(lift[pref]) != 0)
+                 | (np.diff(cons[pref]) != 0)]
+    rank = np.empty(len(r), np.int64)
+    rank[pref] = np.cumsum(step) - 1
+    starts = np.flatnonzero(np.r_[True, cust[first][1:] != cust[first][:-1]])
+    ids_all, ante_s, cons_s = ids.to_numpy(), r["antecedent"].to_numpy(), r["consequent"].to_numpy()
     out = []
-    for lo in range(0, len(starts), batch_customers):
-        a = starts[lo]
-        b = starts[lo + batch_customers] if lo + batch_customers < len(starts) else len(own)
-        part = own.iloc[a:b]
-        cand = part.merge(r, left_on="sku", right_on="antecedent")
-        mine = owned_all[owned_all["customer_id"].isin(set(part["customer_id"]))]
-        has = pd.MultiIndex.from_frame(mine)
-        already = pd.MultiIndex.from_arrays([cand["customer_id"], cand["consequent"]]).isin(has)
-        cand = cand[~already]
-        cand = cand.sort_values(["customer_id", "confidence", "lift", "consequent"],
-                                ascending=[True, False, False, True], kind="stable")
-        out.append(cand.drop_duplicates("customer_id")[cols])
+    for s in range(0, len(starts), batch_customers):
+        a = starts[s]
+        b = starts[s + batch_customers] if s + batch_customers < len(starts) else len(first)
+        # every (owned antecedent, rule) pair of this batch of customers, by customer
+        n = hi[a:b] - lo[a:b]
+        row = np.repeat(np.arange(a, b), n)
+        rule = by_ante[np.repeat(lo[a:b], n) + np.arange(n.sum())
+                       - np.repeat(np.cumsum(n) - n, n)]
+        c = cust[first[row]]
+        pair = c.astype(np.int64) * len(items) + cons[rule]
+        at = np.minimum(np.searchsorted(has, pair), len(has) - 1)
+        fresh = has[at] != pair
+        row, rule, c = row[fresh], rule[fresh], c[fresh]
+        if not len(c):
+            continue
+        # preference first, then the customer's line order: unique within a customer
+        score = rank[rule] * (b - a) + (row - a)
+        seg = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        best = np.minimum.reduceat(score, seg)
+        pick = np.flatnonzero(score == np.repeat(best, np.diff(np.r_[seg, len(c)])))
+        rule = rule[pick]
+        out.append(pd.DataFrame({"customer_id": ids_all[c[pick]],
+                                 "antecedent": ante_s[rule], "consequent": cons_s[rule],
+                                 "confidence": conf[rule], "lift": lift[rule]}))
     if not out:
         return pd.DataFrame(columns=cols)
     return pd.concat(out, ignore_index=True)

@@ -44,7 +44,7 @@ catalogue coverage.
 from __future__ import annotations
 
 import time
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -180,13 +180,19 @@ class Recommender:
     def recommend(self, customer_ids: Sequence, n: int = 10) -> pd.DataFrame:
         """Top `n` products per customer, best first: customer_id, sku, score, rank (1 = best),
         source. Customers the model has nothing for get fewer (or no) rows."""
+        parts = list(self.recommend_batches(customer_ids, n))
+        if not parts:
+            return pd.DataFrame(columns=COLUMNS)
+        return pd.concat(parts, ignore_index=True)
+
+    def recommend_batches(self, customer_ids: Sequence, n: int = 10) -> Iterator[pd.DataFrame]:
+        """`recommend`, one frame per `batch_size` customers (in the order given), so a caller
+        can keep what it needs of each batch and never hold every customer's list at once."""
         self._check()
         ids = pd.Index(pd.Series(list(customer_ids), dtype=object).astype(str))
-        if len(ids) == 0:
-            return pd.DataFrame(columns=COLUMNS)
         rows_all = self.customers_.get_indexer(ids)
         n = min(n, len(self.items_))
-        parts_c, parts_i, parts_s = [], [], []
+        items, every = self.items_.to_numpy(), ids.to_numpy()
         for start in range(0, len(ids), self.batch_size):
             rows = rows_all[start:start + self.batch_size]
             s = self._allowed(rows, np.asarray(self._score(rows), np.float32))
@@ -196,19 +202,15 @@ class Recommender:
             order = np.argsort(-ts, axis=1, kind="stable")
             top = np.take_along_axis(top, order, axis=1)
             ts = np.take_along_axis(ts, order, axis=1)
-            parts_c.append(np.repeat(np.arange(start, start + len(rows)), n))
-            parts_i.append(top.ravel())
-            parts_s.append(ts.ravel())
-        c = np.concatenate(parts_c)
-        i = np.concatenate(parts_i)
-        s = np.concatenate(parts_s)
-        ok = np.isfinite(s)
-        out = pd.DataFrame({"customer_id": ids.to_numpy()[c[ok]],
-                            "sku": self.items_.to_numpy()[i[ok]],
-                            "score": s[ok].astype(float)})
-        out["rank"] = out.groupby("customer_id", sort=False).cumcount() + 1
-        out["source"] = self.source
-        return out[COLUMNS]
+            ok = np.isfinite(ts)
+            # rows are sorted best first, so a row's finite scores come first: its rank is
+            # the position among them
+            rank = np.broadcast_to(np.arange(1, n + 1), ts.shape)[ok]
+            who = np.repeat(np.arange(len(rows)), ok.sum(axis=1))
+            yield pd.DataFrame({"customer_id": every[start:start + len(rows)][who],
+                                "sku": items[top[ok]], "score": ts[ok].astype(float),
+                                "rank": rank.astype(np.int64), "source": self.source},
+                               columns=COLUMNS)
 
 
 def _popularity_vector(model: Recommender, window_days: int | None) -> np.ndarray:
@@ -264,12 +266,15 @@ class ItemToItem(Recommender):
         co = co.tocoo()
         sim = co.data / (norms[co.row] * norms[co.col] + self.shrinkage)
         self.similarity_ = _top_k_per_row(co.row, co.col, sim, co.shape, self.neighbours)
+        # scoring multiplies sparse rows by this dense copy: the same sums in the same order as
+        # the sparse product, without building a sparse result first
+        self.dense_similarity_ = self.similarity_.toarray()
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
         out = np.full((len(rows), len(self.items_)), -np.inf, np.float32)
         known = rows >= 0
         if known.any():
-            s = (self.owned_[rows[known]] @ self.similarity_).toarray()
+            s = self.owned_[rows[known]] @ self.dense_similarity_
             s[s <= 0] = -np.inf
             out[known] = s
         return out
@@ -492,11 +497,14 @@ class Hybrid(Recommender):
 
 class TunedHybrid(Hybrid):
     """A `Hybrid` whose blend weights are chosen on the data it is given: it holds out the
-    last `validation_days` of the lines, fits the components on what came before, and picks the
-    weights of `grid` with the best hit-rate@`k` on the products customers bought new in the
-    held-out days (at most `max_customers` of them, sampled with `random_state`); then it fits
-    on all the lines with those weights. Too little held-out data (< `min_customers`) keeps the
-    default weights. `tuning_` has the hit-rate of every weight set tried.
+    last `validation_days` of the lines, fits the components on what came before (on the
+    histories of at most `fit_customers` customers: the evaluated ones and a random sample of
+    the rest; None = everyone), and picks the weights of `grid` with the best hit-rate@`k` on
+    the products customers bought new in the held-out days (at most `max_customers` of them,
+    sampled with `random_state`); the components are fitted once and every weight set only
+    re-blends their scores. Then it fits on all the lines with those weights. Too little
+    held-out data (< `min_customers`) keeps the default weights. `tuning_` has the hit-rate of
+    every weight set tried.
 
     Why: the fixed defaults suit a sparse catalogue where popularity carries most of the signal
     (the Online Retail sample); on richer purchase histories the collaborative components are
@@ -509,11 +517,12 @@ class TunedHybrid(Hybrid):
 
     def __init__(self, validation_days: int = 60, k: int = 10, max_customers: int = 3000,
                  min_customers: int = 50, grid: Sequence[Mapping[str, float]] | None = None,
-                 random_state: int = 0, **kw):
+                 random_state: int = 0, fit_customers: int | None = 50_000, **kw):
         super().__init__(**kw)
         self.validation_days, self.k = validation_days, k
         self.max_customers, self.min_customers = max_customers, min_customers
         self.grid, self.random_state = grid, random_state
+        self.fit_customers = fit_customers
 
     def fit(self, lines: pd.DataFrame, products: pd.DataFrame | None = None) -> "TunedHybrid":
         self.tuning_ = self._tune(lines, products)
@@ -542,6 +551,7 @@ class TunedHybrid(Hybrid):
             return pd.DataFrame(columns=cols)
         if len(relevant) > self.max_customers:
             relevant = relevant.sample(self.max_customers, random_state=self.random_state)
+        train = self._tuning_sample(train, relevant.index)
         probe = Hybrid(als=1.0, item=1.0, content=1.0, popularity=1.0,
                        cold_lines=self.cold_lines, cold_boost=self.cold_boost,
                        als_params=self.als_params, item_params=self.item_params,
@@ -549,8 +559,12 @@ class TunedHybrid(Hybrid):
                        exclude=self.exclude, batch_size=self.batch_size).fit(train, products)
         rows = probe.customers_.get_indexer(relevant.index.astype(str))
         parts = list(probe._components(rows))
-        item_index = {sku: j for j, sku in enumerate(probe.items_)}
-        wanted = [[item_index[s] for s in r if s in item_index] for r in relevant]
+        # what each evaluation customer bought new after the split, as a customers × items mask
+        sku = np.concatenate([list(r) for r in relevant]) if len(relevant) else np.array([])
+        who = np.repeat(np.arange(len(relevant)), [len(r) for r in relevant])
+        col = probe.items_.get_indexer(sku.astype(str))
+        wanted = np.zeros((len(relevant), len(probe.items_)), bool)
+        wanted[who[col >= 0], col[col >= 0]] = True
         k = min(self.k, len(probe.items_))
         out = []
         for w in self.grid or self.GRID:
@@ -559,11 +573,32 @@ class TunedHybrid(Hybrid):
             scores = probe._allowed(rows, probe._blend(parts, {**{n: 0.0 for n in
                                                                   probe.weights}, **w}))
             top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-            hits = np.mean([bool(set(t) & set(r)) for t, r in zip(top.tolist(), wanted)])
+            hits = np.take_along_axis(wanted, top, axis=1).any(axis=1).mean()
             out.append({**w, "hit_rate": float(hits), "customers": len(relevant)})
         # best first; ties go to the weights listed first (the grid's order)
         return pd.DataFrame(out, columns=cols).sort_values("hit_rate", ascending=False,
                                                            kind="stable", ignore_index=True)
+
+
+    def _tuning_sample(self, train: pd.DataFrame, evaluated: pd.Index) -> pd.DataFrame:
+        """The training lines of at most `fit_customers` customers: every evaluated customer
+        and a random sample (`random_state`) of the others; all of them when there are fewer.
+
+        Why: the weights only need the components' relative strength on this data, which a
+        sample of tens of thousands of customers already shows, while fitting the components
+        (ALS above all) on every customer's history costs as much as the final fit."""
+        # integer codes: set operations on a few hundred thousand id strings are slow
+        codes, ids = pd.factorize(train["customer_id"], sort=True)
+        if self.fit_customers is None or len(ids) <= self.fit_customers:
+            return train
+        keep = np.zeros(len(ids), bool)
+        found = ids.get_indexer(evaluated.astype(str))
+        keep[found[found >= 0]] = True
+        others = np.flatnonzero(~keep)
+        take = min(max(self.fit_customers - int(keep.sum()), 0), len(others))
+        keep[np.random.default_rng(self.random_state).choice(others, size=take,
+                                                              replace=False)] = True
+        return train[keep[codes]]
 
 
 #: What `Recommender.fit` prepares and every model's `_fit` reads.
@@ -574,12 +609,22 @@ _PREPARED = ("customers_", "items_", "counts_", "owned_", "lines_per_customer_",
 def _relevant(train: pd.DataFrame, test: pd.DataFrame, consumable: set) -> pd.Series:
     """Per test customer (with history in train), the set of products bought after the split
     that are new to them (or consumable)."""
-    owned = set(zip(train["customer_id"], train["sku"]))
-    t = test[test["customer_id"].isin(set(train["customer_id"]))]
-    pairs = t[["customer_id", "sku"]].drop_duplicates()
-    new = [(c, s) not in owned or s in consumable for c, s in zip(pairs.customer_id, pairs.sku)]
-    pairs = pairs[np.asarray(new, bool)]
-    return pairs.groupby("customer_id")["sku"].agg(set)
+    n = len(train)
+    # (customer, product) pairs as one integer each: comparing pairs of strings is slow
+    cust, _ = pd.factorize(pd.concat([train["customer_id"], test["customer_id"]],
+                                     ignore_index=True))
+    sku, skus = pd.factorize(pd.concat([train["sku"], test["sku"]], ignore_index=True))
+    pair = cust.astype(np.int64) * max(len(skus), 1) + sku
+    had = np.zeros(cust.max() + 1 if len(cust) else 0, bool)
+    had[cust[:n]] = True
+    later = np.flatnonzero(had[cust[n:]])
+    owned = np.unique(pair[:n])
+    probe = pair[n + later]
+    at = np.minimum(np.searchsorted(owned, probe), max(len(owned) - 1, 0))
+    new = (owned[at] != probe if len(owned) else np.ones(len(probe), bool)) \
+        | skus.isin(list(consumable))[sku[n + later]]
+    t = test.iloc[later[new]]
+    return t[["customer_id", "sku"]].drop_duplicates().groupby("customer_id")["sku"].agg(set)
 
 
 def evaluate_offline(lines: pd.DataFrame, products: pd.DataFrame | None, split_date,

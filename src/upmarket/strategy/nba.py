@@ -27,7 +27,9 @@ automated message.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -35,6 +37,7 @@ import pandas as pd
 from upmarket.data_labels import DataLabels, file_labels
 from upmarket.i18n import label, value_label
 from upmarket.models.churn import signal_text
+from upmarket.models.recommend import COLUMNS as RECOMMENDATION_COLUMNS
 from upmarket.strategy.tiers import TIER_ORDER, TierPolicy
 from upmarket.warehouse.schema import PROMOTION_TYPES
 
@@ -173,7 +176,9 @@ def choose_channel(customers: pd.DataFrame, consents: pd.DataFrame, responses: p
         if not route_mask.any():
             continue
         sub = ids[route_mask]
-        cand = ok[ok["channel"].isin(prefs) & ok["customer_id"].isin(set(sub))]
+        # a hash look-up of the ids: `isin` on Arrow strings walks the values in Python
+        mine = pd.Index(sub.unique()).get_indexer(ok["customer_id"]) >= 0
+        cand = ok[ok["channel"].isin(prefs).to_numpy() & mine]
         if cand.empty:
             continue
         key = pd.MultiIndex.from_frame(cand[["customer_id", "channel"]])
@@ -214,16 +219,72 @@ def product_candidates(recommendations: pd.DataFrame, ladder: pd.DataFrame,
     product of their main category (`main_category`: customer_id, main_category;
     `bestsellers`: category, sku), the content fallback. Returns (upsell, cross_sell) frames of
     customer_id, sku: the best-ranked of each kind per customer."""
+    _, upsell, cross = candidates_by_batch([recommendations], ladder, reached, main_category,
+                                           bestsellers, keep=0)
+    return upsell, cross
+
+
+def candidates_by_batch(batches: Iterable[pd.DataFrame], ladder: pd.DataFrame,
+                        reached: pd.DataFrame, main_category: pd.DataFrame,
+                        bestsellers: pd.DataFrame, *, keep: int | None = None
+                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """`product_candidates` over recommendations that arrive a batch of customers at a time
+    (`Recommender.recommend_batches`; a customer's rows all in one batch), keeping of each
+    batch only the candidates and each customer's first `keep` recommendations (None: all).
+
+    Returns (recommendations kept, with ``kind`` upsell/cross_sell, ``category`` and
+    ``price_tier``; upsell; cross_sell). Only the best-ranked upsell of a customer is marked
+    *upsell*: it is the one the next best action offers. Why batches: at a million customers the
+    full lists are tens of millions of rows, and only the candidates and the few products a
+    reader is shown are ever used."""
     lad = ladder.drop_duplicates("sku").set_index("sku")
-    r = recommendations.assign(category=recommendations["sku"].map(lad["category"]),
-                               rank_tier=recommendations["sku"].map(lad["tier_rank"]))
+    lad_category = lad["category"].to_numpy(object) if "category" in lad \
+        else np.full(len(lad), None, object)
+    lad_tier = lad["tier_rank"].to_numpy(float) if "tier_rank" in lad \
+        else np.full(len(lad), np.nan)
+    lad_price_tier = lad["price_tier"].to_numpy(object) if "price_tier" in lad \
+        else np.full(len(lad), None, object)
+    # one hash index, built once and probed by every batch
     reach = reached.set_index(["customer_id", "category"])["highest_rank"]
-    key = pd.MultiIndex.from_arrays([r["customer_id"], r["category"]])
-    top = reach.reindex(key).to_numpy(float)
-    up = (r["rank_tier"].to_numpy(float) == 2) & ~(top >= 2)
+    kept, ups, crosses = [], [], []
     order = ["customer_id", "rank"]
-    upsell = r[up].sort_values(order).drop_duplicates("customer_id")[["customer_id", "sku"]]
-    cross = r[~up].sort_values(order).drop_duplicates("customer_id")[["customer_id", "sku"]]
+    for r in batches:
+        if r.empty:
+            continue
+        r = r.reset_index(drop=True)  # positions, for marking the chosen upsell
+        at = lad.index.get_indexer(r["sku"])
+        found = at >= 0
+
+        def take(values, fill, rows=slice(None)):
+            """The ladder's `values` for the recommended products (`fill` where unknown)."""
+            out = np.full(len(at[rows]), fill, values.dtype)
+            out[found[rows]] = values[at[rows][found[rows]]]
+            return out
+
+        category = take(lad_category, None)
+        premium = take(lad_tier, np.nan) == 2
+        # the tier reached only matters for premium products
+        top = np.full(len(r), np.nan)
+        if premium.any() and len(reach):
+            key = pd.MultiIndex.from_arrays([r["customer_id"].to_numpy(object)[premium],
+                                             category[premium]])
+            top[premium] = reach.reindex(key).to_numpy(float)
+        up = premium & ~(top >= 2)
+        first_up = r[up].sort_values(order, kind="stable").drop_duplicates("customer_id")
+        ups.append(first_up[["customer_id", "sku"]])
+        crosses.append(r[~up].sort_values(order, kind="stable")
+                       .drop_duplicates("customer_id")[["customer_id", "sku"]])
+        if keep == 0:
+            continue
+        chosen = np.zeros(len(r), bool)
+        chosen[first_up.index.to_numpy()] = True
+        rows = np.arange(len(r)) if keep is None else np.flatnonzero(r["rank"].to_numpy() <= keep)
+        kept.append(r.iloc[rows].assign(
+            kind=np.where(chosen[rows], "upsell", "cross_sell"), category=category[rows],
+            price_tier=take(lad_price_tier, None, rows)))
+    pair = ["customer_id", "sku"]
+    upsell = pd.concat(ups, ignore_index=True) if ups else pd.DataFrame(columns=pair)
+    cross = pd.concat(crosses, ignore_index=True) if crosses else pd.DataFrame(columns=pair)
     if len(main_category) and len(bestsellers):
         m = main_category.dropna(subset=["main_category"])
         m = m[~m["customer_id"].isin(set(upsell["customer_id"]))]
@@ -234,7 +295,9 @@ def product_candidates(recommendations: pd.DataFrame, ladder: pd.DataFrame,
                                          fallback["sku"].map(lad["category"])])
         fallback = fallback[~(reach.reindex(key).to_numpy(float) >= 2)]
         upsell = pd.concat([upsell, fallback], ignore_index=True)
-    return upsell.reset_index(drop=True), cross.reset_index(drop=True)
+    recs = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(
+        columns=[*RECOMMENDATION_COLUMNS, "kind", "category", "price_tier"])
+    return recs, upsell.reset_index(drop=True), cross.reset_index(drop=True)
 
 
 def next_best_actions(
@@ -285,8 +348,15 @@ def next_best_actions(
 
     def product_terms(frame: pd.DataFrame | None, sku_col: str = "sku"):
         sku = _per_customer(ids, frame, sku_col, None)
-        price = sku.map(prod["price"]) if "price" in prod else pd.Series(np.nan, index=ids.index)
-        cost = sku.map(prod["cost"]) if "cost" in prod else pd.Series(np.nan, index=ids.index)
+        at = prod.index.get_indexer(sku.to_numpy(object))  # one hash look-up for both
+
+        def look(name):
+            if name not in prod or not len(prod):
+                return pd.Series(np.nan, index=ids.index)
+            v = prod[name].to_numpy(float, na_value=np.nan)
+            return pd.Series(np.where(at >= 0, v[np.maximum(at, 0)], np.nan), index=ids.index)
+
+        price, cost = look("price"), look("cost")
         rate = ((price - cost) / price).where(price > 0).fillna(margin_rate).clip(0, 1)
         return sku, price.fillna(eov), rate
 
@@ -376,21 +446,20 @@ def next_best_actions(
     capped = (sent >= cap).to_numpy()
     no_channel = channel.isna().to_numpy()
     worth = best_ev > 0
-    act = np.where(worth & ~capped & ~no_channel, np.array(ACTIONS[:-1], dtype=object)[best],
-                   "no_contact")
+    chosen = np.where(worth & ~capped & ~no_channel, best, col["no_contact"])
+    act = np.array(ACTIONS, dtype=object)[chosen]
 
     rows = np.arange(n)
-    chosen = np.array([col[a] for a in act])
     is_contact = act != "no_contact"
     hour = _per_customer(ids, hours, "active_hour").to_numpy(float)
     hour = np.where(np.isfinite(hour), hour, settings.default_send_hour)
     personal = tier.isin(PERSONAL_TIERS).to_numpy()
     lo, hi = settings.working_hours
     hour = np.where(personal & ((hour < lo) | (hour > hi)), settings.default_send_hour, hour)
-    offer_type = [(settings.offers.get(a).type if settings.offers.get(a) else None)
-                  if a != "no_contact" else None for a in act]
-    offer_value = [(_offer_value(a, settings) if settings.offers.get(a) else np.nan)
-                   if a != "no_contact" else np.nan for a in act]
+    offers = [settings.offers.get(a) if a != "no_contact" else None for a in ACTIONS]
+    offer_type = np.array([o.type if o else None for o in offers], object)[chosen]
+    offer_value = np.array([_offer_value(a, settings) if o else np.nan
+                            for a, o in zip(ACTIONS, offers)], float)[chosen]
     out = pd.DataFrame({
         "customer_id": ids,
         "tier": tier,
@@ -447,8 +516,16 @@ def close_to_next_level(c: pd.DataFrame, order_value: pd.Series,
     return c["next_member_level"].notna().to_numpy() & near
 
 
-def _pct(x) -> str:
-    return f"{100 * float(x):.0f}" if np.isfinite(x) else "?"
+def _pcts(x) -> np.ndarray:
+    """Every share as a whole percentage ("?" where unknown), rounded first as the format
+    would round it, so only the hundred or so distinct ones are formatted."""
+    return _each(np.rint(100 * np.asarray(x, float)),
+                 lambda v: f"{v:.0f}" if math.isfinite(v) else "?")
+
+
+def _wholes(x) -> np.ndarray:
+    """f"{x:.0f}" of every value, formatted once per distinct whole number."""
+    return _each(np.rint(np.asarray(x, float)), lambda v: f"{v:.0f}")
 
 
 def _category(code, names, lang: str) -> str:
@@ -476,74 +553,142 @@ def _category_names(prod: pd.DataFrame) -> dict[tuple[str, str], str]:
     return names
 
 
+def _each(values, func) -> np.ndarray:
+    """`func` of every value, called once per distinct value: a column of a million customers
+    holds a few thousand distinct numbers, so the reasons are formatted per value, not per
+    customer."""
+    return _each_of(func, values)
+
+
+def _each_of(func, *columns) -> np.ndarray:
+    """`func(a, b, …)` for every row of the columns, called once per distinct row."""
+    columns = [np.asarray(col, object) for col in columns]
+    n = len(columns[0])
+    key = np.zeros(n, np.int64)
+    for col in columns:
+        codes, distinct = pd.factorize(pd.Series(col, dtype=object), use_na_sentinel=False)
+        key = key * max(len(distinct), 1) + codes
+    codes, distinct = pd.factorize(key)
+    first = np.empty(len(distinct), np.int64)
+    first[codes[::-1]] = np.arange(n)[::-1]  # where each distinct row first occurs
+    done = np.empty(len(distinct), object)
+    done[:] = [func(*(col[i] for col in columns)) for i in first]
+    return done[codes]
+
+
+def _fill(key: str, lang: str, size: int, /, **fields) -> np.ndarray:
+    """The label `key` for `n` customers at once, each field a column of texts (or one text)."""
+    pieces = label(key, lang, **{f: f"\0{f}\0" for f in fields}).split("\0")
+    out = np.full(size, pieces[0], object)
+    for i in range(1, len(pieces), 2):
+        out = out + np.asarray(fields[pieces[i]], object) + pieces[i + 1]
+    return out
+
+
 def _reasons(c: pd.DataFrame, out: pd.DataFrame, why: dict, prod: pd.DataFrame,
-             bundles: pd.DataFrame | None, horizon_days: int, lang: str) -> list[str]:
-    """The one-line reason for each chosen action, from the facts that chose it."""
+             bundles: pd.DataFrame | None, horizon_days: int, lang: str) -> np.ndarray:
+    """The one-line reason for each chosen action, from the facts that chose it; written per
+    action for all its customers at once."""
     names = prod["name"] if "name" in prod else pd.Series(dtype=object)
     if lang == "zh-CN" and "name_zh" in prod:
         names = prod["name_zh"].where(prod["name_zh"].notna(), names)
     shown = DataLabels(_category_names(prod))
     bund = bundles.drop_duplicates("customer_id").set_index("customer_id") \
         if bundles is not None and len(bundles) else None
-    get = lambda r, k, d=np.nan: r[k] if k in r and pd.notna(r[k]) else d  # noqa: E731
-    facts = ["churn_signals", "churn_signals_zh", "churn_risk", "clv", "current_tier", "main_category",
-             "months_since_last", "peer_upgrade_rate", "premium_propensity", "recency_days",
-             "p_alive", "tenure_days", "latest_nps", "orders", "expected_purchases_90d",
-             "level_distance_en", "level_distance_zh"]
-    # plain object arrays: iterating Arrow-backed columns row by row is 10× slower
-    cols = {k: c[k].to_numpy(object) for k in facts if k in c}
-    records = ({k: v[i] for k, v in cols.items()} for i in range(len(c)))
-    brief = out[["customer_id", "tier", "action", "sku"]].astype(object)
-    reasons = []
-    for i, (r, o) in enumerate(zip(records, brief.itertuples(index=False))):
-        a = o.action
-        if a == "no_contact":
-            if why["no_channel"][i]:
-                text = label("reason.no_consent", lang)
-            elif why["capped"][i]:
-                text = label("reason.contact_cap", lang, n=int(why["sent"][i]),
-                             cap=int(why["cap"][i]), tier=value_label("tier", o.tier, lang))
-            else:
-                best_ev = why["best_ev"][i]
-                text = label("reason.not_worth", lang,
-                             action=label(f"action.{ACTIONS[why['best'][i]]}", lang),
-                             ev=f"{best_ev:,.2f}" if np.isfinite(best_ev) else "?")
-        elif a == "upsell":
-            rate = get(r, "peer_upgrade_rate")
-            text = label("reason.upsell", lang,
-                         tier=value_label("price", str(get(r, "current_tier", "mid")), lang),
-                         category=_category(get(r, "main_category", None), shown, lang),
-                         when=months_ago(get(r, "months_since_last", 0), lang),
-                         rate=_pct(rate if np.isfinite(rate) else get(r, "premium_propensity")),
-                         horizon=f"{horizon_days / 30.4375:.0f}")
-        elif a == "cross_sell":
-            p = 1 - np.exp(-max(float(get(r, "expected_purchases_90d", 0.0)), 0.0))
-            text = label("reason.cross_sell", lang, product=names.get(o.sku, o.sku), p=_pct(p))
-        elif a == "bundle":
-            b = bund.loc[o.customer_id]
-            text = label("reason.bundle", lang, conf=_pct(b["confidence"]),
-                         a=names.get(b["antecedent"], b["antecedent"]),
-                         b=names.get(b["consequent"], b["consequent"]), lift=f"{b['lift']:.1f}")
-        elif a == "retention_offer":
-            signals = signal_text(get(r, "churn_signals", ""), get(r, "churn_signals_zh", ""),
-                                  lang)
-            text = label("reason.retention_offer", lang, risk=_pct(get(r, "churn_risk")),
-                         signals=signals or "—",
-                         clv=f"{get(r, 'clv', 0.0):,.0f}")
-        elif a == "win_back":
-            text = label("reason.win_back", lang, days=f"{get(r, 'recency_days', 0):.0f}",
-                         p=_pct(get(r, "p_alive")))
-        elif a == "onboarding":
-            text = label("reason.onboarding", lang, days=f"{get(r, 'tenure_days', 0):.0f}")
-        elif a == "level_nudge":
-            text = label("reason.level_nudge", lang, distance=get(
-                r, "level_distance_zh" if lang == "zh-CN" else "level_distance_en", "?"))
-        elif a == "referral_ask":
-            nps = get(r, "latest_nps")
-            orders = f"{get(r, 'orders', 0):.0f}"
-            text = label("reason.referral_ask", lang, nps=f"{nps:.0f}", orders=orders) \
-                if np.isfinite(nps) else label("reason.referral_ask_stage", lang, orders=orders)
-        else:
-            text = label("reason.nurture", lang)
-        reasons.append(text)
+    action = out["action"].to_numpy(object)
+    reasons = np.full(len(c), label("reason.nurture", lang), object)
+
+    def fact(name, rows, default=np.nan) -> np.ndarray:
+        """The customers' `name` at `rows`, `default` where missing or unknown."""
+        if name not in c:
+            return np.full(len(rows), default, object)
+        v = c[name].to_numpy(object)[rows]
+        return np.where(pd.isna(v), default, v).astype(object)
+
+    def product_name(sku) -> np.ndarray:
+        return _each(sku, lambda s: names.get(s, s))
+
+    def put(mask, key, /, **fields):
+        if mask.any():
+            reasons[mask] = _fill(key, lang, int(mask.sum()), **fields)
+
+    def number(fmt):
+        return lambda v: format(v, fmt)
+
+    quiet = action == "no_contact"
+    no_channel = quiet & why["no_channel"]
+    put(no_channel, "reason.no_consent")
+    capped = quiet & ~why["no_channel"] & why["capped"]
+    rows = np.flatnonzero(capped)
+    put(capped, "reason.contact_cap", n=_each(why["sent"][rows], lambda v: str(int(v))),
+        cap=_each(why["cap"][rows], lambda v: str(int(v))),
+        tier=_each(out["tier"].to_numpy(object)[rows],
+                   lambda t: value_label("tier", t, lang)))
+    rest = quiet & ~why["no_channel"] & ~why["capped"]
+    rows = np.flatnonzero(rest)
+    put(rest, "reason.not_worth",
+        action=_each(why["best"][rows], lambda b: label(f"action.{ACTIONS[b]}", lang)),
+        ev=_each(why["best_ev"][rows],
+                 lambda v: f"{v:,.2f}" if math.isfinite(v) else "?"))
+
+    mask = action == "upsell"
+    rows = np.flatnonzero(mask)
+    peer = fact("peer_upgrade_rate", rows).astype(float)
+    rate = np.where(np.isfinite(peer), peer, fact("premium_propensity", rows).astype(float))
+    put(mask, "reason.upsell",
+        tier=_each(fact("current_tier", rows, "mid"),
+                   lambda t: value_label("price", str(t), lang)),
+        category=_each(fact("main_category", rows, None),
+                       lambda code: _category(code, shown, lang)),
+        when=_each(fact("months_since_last", rows, 0), lambda m: months_ago(m, lang)),
+        rate=_pcts(rate), horizon=f"{horizon_days / 30.4375:.0f}")
+
+    mask = action == "cross_sell"
+    rows = np.flatnonzero(mask)
+    p = 1 - np.exp(-np.maximum(fact("expected_purchases_90d", rows, 0.0).astype(float), 0.0))
+    put(mask, "reason.cross_sell", product=product_name(out["sku"].to_numpy(object)[rows]),
+        p=_pcts(p))
+
+    mask = action == "bundle"
+    if mask.any():
+        b = bund.loc[out["customer_id"].to_numpy(object)[mask]]
+        put(mask, "reason.bundle", conf=_pcts(b["confidence"].to_numpy(float)),
+            a=product_name(b["antecedent"].to_numpy(object)),
+            b=product_name(b["consequent"].to_numpy(object)),
+            lift=_each(b["lift"].to_numpy(float), number(".1f")))
+
+    mask = action == "retention_offer"
+    rows = np.flatnonzero(mask)
+    signals = _each_of(lambda en, zh: signal_text(en, zh, lang) or "—",
+                       fact("churn_signals", rows, ""), fact("churn_signals_zh", rows, ""))
+    put(mask, "reason.retention_offer", risk=_pcts(fact("churn_risk", rows)),
+        signals=signals,
+        clv=_each(fact("clv", rows, 0.0), number(",.0f")))
+
+    mask = action == "win_back"
+    rows = np.flatnonzero(mask)
+    put(mask, "reason.win_back", days=_wholes(fact("recency_days", rows, 0)),
+        p=_pcts(fact("p_alive", rows)))
+
+    mask = action == "onboarding"
+    rows = np.flatnonzero(mask)
+    put(mask, "reason.onboarding", days=_wholes(fact("tenure_days", rows, 0)))
+
+    mask = action == "level_nudge"
+    rows = np.flatnonzero(mask)
+    put(mask, "reason.level_nudge", distance=fact(
+        "level_distance_zh" if lang == "zh-CN" else "level_distance_en", rows, "?"))
+
+    mask = action == "referral_ask"
+    rows = np.flatnonzero(mask)
+    nps = fact("latest_nps", rows).astype(float)
+    orders = _wholes(fact("orders", rows, 0))
+    known = np.isfinite(nps)
+    sub = np.zeros(len(c), bool)
+    sub[rows[known]] = True
+    put(sub, "reason.referral_ask", nps=_wholes(nps[known]),
+        orders=orders[known])
+    sub[:] = False
+    sub[rows[~known]] = True
+    put(sub, "reason.referral_ask_stage", orders=orders[~known])
     return reasons
