@@ -39,7 +39,11 @@ SALT_TABLE = "holdout_salt"
 TABLE = "action_assignments"
 SOURCES = ("nba", "rule")
 COLUMNS = ["run_id", "decided", "customer_id", "tier", "action", "source", "held_out",
-           "holdout_share", "probability", "conversion_gain", "recorded"]
+           "holdout_share", "probability", "conversion_gain", "contact_cost", "offer_cost",
+           "recorded"]
+#: what the next best action priced per decision, kept so the feedback can say at which
+#: effect the action pays (`strategy.action_feedback.worthwhile`); NaN where not priced
+COSTS = ("contact_cost", "offer_cost")
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,9 @@ def hold_out_actions(actions: pd.DataFrame, salt_value: str,
     prob = c["prior_probability"] if "prior_probability" in c else c["probability"]
     gain = c["prior_gain"] if "prior_gain" in c else c["conversion_margin"] - c["offer_cost"]
     decisions = decided.assign(probability=prob.to_numpy(float),
-                               conversion_gain=gain.to_numpy(float), source="nba")
+                               conversion_gain=gain.to_numpy(float), source="nba",
+                               **{k: (c[k].to_numpy(float) if k in c else np.nan)
+                                  for k in COSTS})
     held = pd.Series(False, index=acts.index)
     held[decided.index] = decided["held_out"].to_numpy()
     acts["decided_action"] = acts["action"]
@@ -166,8 +172,8 @@ def hold_out_exploring(actions: pd.DataFrame, salt_value: str, settings: Holdout
         seen = key.isin(first.index)
         held = first[first["held_out"].astype(bool)].groupby(level="action").size()
         # a tier the policy now serves in full (share 0) is served in full, whatever before
-        share = np.where(seen & (base > 0), first["holdout_share"].reindex(key).to_numpy(float),
-                         share)
+        before = first["holdout_share"].reindex(key).to_numpy(float)
+        share = np.where(seen & (base > 0) & np.isfinite(before), before, share)
     else:
         seen, held = np.zeros(len(a), bool), pd.Series(dtype=int)
     if explore_share > 0:
@@ -191,7 +197,7 @@ def hold_out_exploring(actions: pd.DataFrame, salt_value: str, settings: Holdout
 def record(wh: Warehouse, decisions: pd.DataFrame, *, run_id: str, decided: datetime,
            source: str | None = None) -> int:
     """Append `decisions` (customer_id, tier, action, held_out, holdout_share; optionally
-    probability, conversion_gain, source) to ``action_assignments`` for `run_id`, skipping
+    probability, conversion_gain, contact_cost, offer_cost, source) to ``action_assignments`` for `run_id`, skipping
     rows already recorded for the same run, source, action and customer (evaluating a run's
     rules twice records nothing new). Returns the rows added."""
     if decisions.empty:
@@ -200,7 +206,7 @@ def record(wh: Warehouse, decisions: pd.DataFrame, *, run_id: str, decided: date
     frame["run_id"], frame["decided"] = run_id, pd.Timestamp(decided)
     if source is not None or "source" not in frame:
         frame["source"] = source or "nba"
-    for col in ("probability", "conversion_gain"):
+    for col in ("probability", "conversion_gain", *COSTS):
         if col not in frame:
             frame[col] = np.nan
     frame["recorded"] = _now()
