@@ -137,7 +137,8 @@ def _mean(frame: pd.DataFrame, col: str) -> float:
     count as costing nothing (which can only make the action look worth more)."""
     if col not in frame or not len(frame):
         return 0.0
-    return float(pd.to_numeric(frame[col], errors="coerce").fillna(0.0).mean())
+    v = frame[col].to_numpy(float)
+    return float(np.where(np.isfinite(v), v, 0.0).mean())
 
 
 def worthwhile(mine: pd.DataFrame, held_out_conversion: float) -> float:
@@ -146,7 +147,7 @@ def worthwhile(mine: pd.DataFrame, held_out_conversion: float) -> float:
     of a conversion net of the offer) with q the conversion of its held-out customers, who
     would buy without it and still use the offer if treated (see the module docstring). 0
     when the action's margin is unknown or not positive (nothing to compare against)."""
-    g = pd.to_numeric(mine["conversion_gain"], errors="coerce")
+    g = mine["conversion_gain"].to_numpy(float)
     g = float(g[np.isfinite(g)].mean()) if np.isfinite(g).any() else np.nan
     if not np.isfinite(g) or g <= 0:
         return 0.0
