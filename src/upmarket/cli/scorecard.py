@@ -43,7 +43,8 @@ def scorecard(
     dimension a score; the overall index (0–100), and a comparison of two periods.
 
     Default: the marketing effect index (customer value 50 % + brand value 30 % + operational
-    efficiency 20 %) for the last complete quarter, against the quarter before. A metric
+    efficiency 20 %) for the quarter the data end in (the last complete one, or the current
+    one to date once it holds four weeks of data), against the quarter before. A metric
     without data is shown as "no data" and its weight goes to the other metrics of its
     dimension.
     """
