@@ -7,13 +7,14 @@ Each replicate is a world (its own random stream) with its own holdout salt, run
 `CYCLES` 30-day decide → respond → measure cycles with 10 % of every action type and tier held
 out (more while an action is explored: its new customers until 100 are held out, at most 50 %,
 `activation.holdout.hold_out_exploring`), twice on identical worlds, both measured with CUPED
-(Deng et al. 2013, small tiers pooled): *before*, the sequential rule with its posterior
-fall-back (`strategy.action_feedback`, rule ``sequential``: always-valid mixture SPRT, Johari
-et al. 2017, Holm over the actions read together; once 100 are held out, switched off unless
-P(effect > 0) ≥ 0.95); *after*, the futility rule (rule ``futility``: switched off only when
-the always-valid test shows harm or the always-valid upper bound lies below the effect at which
-the action pays, Holm; kept on and measured otherwise). Reported, over all replicates and per action type,
-with 95 % Wilson intervals over the replicates:
+(Deng et al. 2013, small tiers pooled) and judged by the futility rule
+(`strategy.action_feedback`: switched off only when the always-valid test shows harm or the
+always-valid upper bound lies below the effect at which the action pays, Holm): *before*, a
+measuring action's new customers get the policy's 10 % once 100 are held out
+(``measure_share=0``); *after*, a measuring action goes on holding out up to 50 % of its new
+customers until its control group reaches the count at which the bound of an action that does
+nothing would fall below its break-even (``target_held_out``), then returns to 10 %. Reported,
+over all replicates and per action type, with 95 % Wilson intervals over the replicates:
 
 * **coverage** — share of the 95 % intervals (all tiers) that hold the true effect;
 * **decided correctly** — the loop leaves an action on when it truly helps and turns it off
@@ -36,7 +37,8 @@ from . import command, machine_info, today, update_section
 
 NAME = "action_loop"
 DESCRIPTION = ("action impact at a 10 % holdout: coverage and on/off decisions per action type, "
-               "the sequential rule with its posterior fall-back vs the futility rule")
+               "the futility rule with the policy's share once explored vs measuring until "
+               "decided")
 
 CUSTOMERS = 3_000
 YEARS = 1.0
@@ -47,14 +49,14 @@ QUICK_REPLICATES = 3
 
 
 def variants():
-    """(impact settings, feedback settings) of each way compared: before, the sequential rule
-    with its posterior fall-back; after, the futility rule; both explore."""
+    """(impact settings, feedback settings) of each way compared: before, the futility rule
+    at the policy's share once an action is explored; after, measuring until decided."""
     from upmarket.strategy.action_feedback import FeedbackSettings
     from upmarket.strategy.action_impact import ImpactSettings
 
-    return {"before (sequential tests, posterior fall-back at 100 held out)":
-            (ImpactSettings(), FeedbackSettings(rule="sequential")),
-            "after (futility: off on harm or an upper bound below what pays)":
+    return {"before (futility, policy share once 100 are held out)":
+            (ImpactSettings(), FeedbackSettings(measure_share=0.0)),
+            "after (futility, up to 50 % of new customers held out until decidable)":
             (ImpactSettings(), FeedbackSettings())}
 
 

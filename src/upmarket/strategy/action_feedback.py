@@ -55,6 +55,31 @@ measured, unless its control group shows it should not be:
    its control group to `min_held_out`, up to `explore_share`
    (`activation.holdout.hold_out_exploring`, used by the run and by the simulated cycles of
    `demo.action_loop`); after that it is *measuring*.
+5. *Measure until decided.* A measuring action goes on holding out a larger share of its
+   new customers, up to `measure_share`, until its control group reaches `target_held_out`:
+   the held-out count at which the always-valid upper bound of an action that does nothing
+   (estimate 0, the per-customer spread measured so far) would fall below its δ at the level
+   Holm's first step asks (α over the actions read), i.e. the count at which futility could
+   be shown for an action worth nothing. Then, or once decided (shown to help: the policy's
+   share; futile or harmful: switched off), its new customers get the policy's share again.
+   Customers keep the group of their first decision, and a tier whose share is 0 stays fully
+   served (`activation.holdout.hold_out_exploring`). This is response-adaptive allocation in
+   the "measure until decided" sense: the extra control customers go only to the arms whose
+   decision is still open, as top-two sampling spends its draws on the arms still in
+   contention (Russo 2020, "Simple Bayesian algorithms for best-arm identification", Oper.
+   Res. 68:1625–1647), but with a target fixed by the futility boundary rather than by a
+   posterior, so the always-valid tests stay valid (the allocation depends only on past
+   data, and the mixture SPRT is valid under such data-dependent sampling, Johari et al.
+   2017 §4; Howard et al. 2021). The price is paid by the held-out customers of an undecided
+   action that helps; it is bounded, since the target is finite and the share returns to the
+   policy's once it is met.
+
+**The mixture's scale.** Johari et al. (2017 §4.3) tune τ² near the effect of interest, which
+for the test of worth is δ. It is not worth a second scale here: the mixture averages scales
+τ × 1 … 32 (`models.sequential.SCALES`), and over τ/s from ½ to 4 its upper bound at an
+estimate of 0 stays within 3.26–3.38 s at α = 0.05 (3.90–3.96 s at α/8), so centring τ on δ
+instead of on the assumed effect p₀ (both a few points) moves the bound by under 4 %, far
+less than the control group's size does. Both tests keep τ = p₀.
 
 So a helpful action is not switched off at the first look for want of proof: it is switched
 off only once its upper bound shows it cannot pay. The price is time: an action that does
@@ -86,7 +111,8 @@ COLUMNS = ["action", "prior_conversion", "measured_conversion", "measured_se",
            "posterior_conversion", "posterior_sd", "p_positive", "prior_margin",
            "measured_margin", "posterior_margin", "response_scale", "value_scale",
            "n_held_out", "p_value", "p_adjusted", "interval_low", "interval_high",
-           "worthwhile", "futility_p", "futility_adjusted", "holdout_share", "status"]
+           "worthwhile", "futility_p", "futility_adjusted", "holdout_share", "target_held_out",
+           "status"]
 #: the switch-off rules `FeedbackSettings.rule` can name (see the module docstring)
 RULES = ("futility", "sequential", "posterior")
 #: statuses under which the next best action no longer weighs the action
@@ -114,15 +140,20 @@ class FeedbackSettings:
     #: the control-group share of an action still being explored (fewer than `min_held_out`
     #: held out, nothing shown yet); 0: every action keeps the default share
     explore_share: float = 0.5
+    #: rule ``futility``: the largest control-group share of the new customers of an action
+    #: still measuring, until `target_held_out` are held out (module docstring, step 5); 0:
+    #: the policy's share once an action is explored
+    measure_share: float = 0.5
 
     def __post_init__(self):
         if self.rule not in RULES:
             raise ValueError(f"feedback rule must be one of {', '.join(RULES)}, not {self.rule!r}")
         if not 0 < self.alpha < 1:
             raise ValueError(f"feedback alpha must be between 0 and 1 (got {self.alpha})")
-        if not 0 <= self.explore_share < 1:
-            raise ValueError(f"feedback explore_share must be at least 0 and below 1 "
-                             f"(got {self.explore_share})")
+        for name in ("explore_share", "measure_share"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"feedback {name} must be at least 0 and below 1 "
+                                 f"(got {getattr(self, name)})")
 
 
 def _update(prior: float, tau: float, d: float, s: float) -> tuple[float, float]:
@@ -163,6 +194,26 @@ def _futility_p(d: float, s: float, delta: float, tau: float, alpha: float) -> f
     return msprt(d - delta, s ** 2, tau, alpha)[0] if d < delta else 1.0
 
 
+def target_held_out(s: float, n_held_out: float, n_treated: float, delta: float, tau: float,
+                    alpha: float) -> float:
+    """Held-out customers at which the always-valid upper bound of an action measured at
+    estimate 0 reaches its smallest worthwhile effect `delta` (at level `alpha`): the
+    per-customer variance is read off the present standard error `s` of `n_held_out` against
+    `n_treated` customers, the treated side is taken as it is, and the bound's width at a
+    standard error s* is the mixture's (`models.sequential.msprt`), solved for width = δ by
+    fixed-point steps on its ratio to s*. Infinite when no control group could get there (the
+    treated side alone is too noisy); NaN when nothing is measured or δ is not positive."""
+    if not (np.isfinite(s) and s > 0 and n_held_out > 0 and np.isfinite(delta) and delta > 0):
+        return np.nan
+    inv_t = 1 / n_treated if np.isfinite(n_treated) and n_treated > 0 else 0.0
+    var = s ** 2 / (1 / n_held_out + inv_t)
+    goal = s
+    for _ in range(4):
+        goal = delta * goal / msprt(0.0, goal ** 2, tau, alpha)[2]
+    room = goal ** 2 / var - inv_t
+    return float(np.ceil(1 / room)) if room > 0 else np.inf
+
+
 def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings = NbaSettings(),
           feedback: FeedbackSettings = FeedbackSettings()) -> tuple[NbaSettings, pd.DataFrame]:
     """`settings` with response and value scales learned from `effects`
@@ -171,8 +222,9 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
     worthwhile effect), and one row per action type saying which values were used and why
     (`status`: prior, exploring, measuring, shown_to_help, updated, switched_off, futile,
     shown_to_harm; `worthwhile`: δ, the effect at which it pays) and the control-group share
-    its next decisions should get (`holdout_share`: `explore_share` while it is explored, NaN
-    for the default)."""
+    its next decisions should get (`holdout_share`: `explore_share` while it is explored,
+    `measure_share` while it is measuring short of `target_held_out`, NaN for the
+    default)."""
     rows, response, value = [], {}, {}
     eff = effects[effects["tier"] == ALL].set_index("action") if len(effects) else pd.DataFrame()
     treated = decisions[~decisions["held_out"].astype(bool)] if len(decisions) else decisions
@@ -205,6 +257,8 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
                      "p_positive": float(stats.norm.cdf(p_hat / sd)), "prior_margin": m0,
                      "measured_margin": dm, "posterior_margin": m_hat,
                      "n_held_out": int(row["n_held_out"]) if row is not None else 0,
+                     "n_treated": float(row["n_treated"]) if row is not None
+                     and "n_treated" in row else np.nan,
                      "p_value": pv, "interval_low": lo, "interval_high": hi,
                      "worthwhile": delta,
                      "futility_p": _futility_p(d, s, delta, p0, feedback.alpha),
@@ -220,7 +274,7 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
     for r in out.to_dict("records"):
         action, p0, m0, p_hat = r["action"], r["prior_conversion"], r["prior_margin"], \
             r["posterior_conversion"]
-        share = np.nan
+        share, target = np.nan, np.nan
         shown = r["measured"] and r["p_adjusted"] < feedback.alpha
         futile = r["measured"] and r["futility_adjusted"] < feedback.alpha
         enough = r["measured"] and r["n_held_out"] >= feedback.min_held_out
@@ -237,8 +291,15 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
         elif rule != "posterior" and not enough:
             status = "exploring"
             share = feedback.explore_share or np.nan
+            target = float(feedback.min_held_out)
         elif rule == "futility":
             status = "measuring"
+            # Holm's first step: the level the smallest of the family's p-values must pass
+            family = int(np.isfinite(out["futility_p"]).sum()) or 1
+            target = target_held_out(r["measured_se"], r["n_held_out"], r["n_treated"],
+                                     r["worthwhile"], p0, feedback.alpha / family)
+            if feedback.measure_share > 0 and target > r["n_held_out"]:
+                share = feedback.measure_share
         else:
             status = "updated" if r["measured"] else "prior"
         if status in OFF:
@@ -249,6 +310,6 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
                               feedback.max_value_scale)) if p_hat > 0 and m0 > 0 else 1.0
         response[action], value[action] = rs, v
         final.append({**r, "response_scale": rs, "value_scale": v, "status": status,
-                      "holdout_share": share})
+                      "holdout_share": share, "target_held_out": target})
     learned = dataclasses.replace(settings, response_scale=response, value_scale=value)
     return learned, pd.DataFrame(final, columns=COLUMNS)
