@@ -57,10 +57,11 @@ measured, unless its control group shows it should not be:
    `demo.action_loop`); after that it is *measuring*.
 5. *Measure until decided.* A measuring action goes on holding out a larger share of its
    new customers, up to `measure_share`, until its control group reaches `target_held_out`:
-   the held-out count at which the always-valid upper bound of an action that does nothing
-   (estimate 0, the per-customer spread measured so far) would fall below its δ at the level
-   Holm's first step asks (α over the actions read), i.e. the count at which futility could
-   be shown for an action worth nothing. Then, or once decided (shown to help: the policy's
+   the held-out count at which an action that does nothing would be shown futile with
+   probability `measure_power` (90 %), i.e. its always-valid upper bound, at the level Holm's
+   first step asks (α over the actions read) and the per-customer spread measured so far,
+   falls below δ for every estimate up to z₁₋β standard errors above 0 (the usual sample-size
+   reasoning, z_α + z_β, with the always-valid width in place of z_α). Then, or once decided (shown to help: the policy's
    share; futile or harmful: switched off), its new customers get the policy's share again.
    Customers keep the group of their first decision, and a tier whose share is 0 stays fully
    served (`activation.holdout.hold_out_exploring`). This is response-adaptive allocation in
@@ -144,12 +145,17 @@ class FeedbackSettings:
     #: still measuring, until `target_held_out` are held out (module docstring, step 5); 0:
     #: the policy's share once an action is explored
     measure_share: float = 0.5
+    #: … and the chance with which an action doing nothing is then shown futile
+    measure_power: float = 0.9
 
     def __post_init__(self):
         if self.rule not in RULES:
             raise ValueError(f"feedback rule must be one of {', '.join(RULES)}, not {self.rule!r}")
         if not 0 < self.alpha < 1:
             raise ValueError(f"feedback alpha must be between 0 and 1 (got {self.alpha})")
+        if not 0 < self.measure_power < 1:
+            raise ValueError(f"feedback measure_power must be between 0 and 1 "
+                             f"(got {self.measure_power})")
         for name in ("explore_share", "measure_share"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"feedback {name} must be at least 0 and below 1 "
@@ -195,21 +201,23 @@ def _futility_p(d: float, s: float, delta: float, tau: float, alpha: float) -> f
 
 
 def target_held_out(s: float, n_held_out: float, n_treated: float, delta: float, tau: float,
-                    alpha: float) -> float:
-    """Held-out customers at which the always-valid upper bound of an action measured at
-    estimate 0 reaches its smallest worthwhile effect `delta` (at level `alpha`): the
+                    alpha: float, power: float = 0.9) -> float:
+    """Held-out customers at which an action with no effect is shown futile (at level
+    `alpha`) with probability `power`: its always-valid upper bound from an estimate
+    z_power standard errors above 0 reaches its smallest worthwhile effect `delta`. The
     per-customer variance is read off the present standard error `s` of `n_held_out` against
     `n_treated` customers, the treated side is taken as it is, and the bound's width at a
-    standard error s* is the mixture's (`models.sequential.msprt`), solved for width = δ by
-    fixed-point steps on its ratio to s*. Infinite when no control group could get there (the
-    treated side alone is too noisy); NaN when nothing is measured or δ is not positive."""
+    standard error s* is the mixture's (`models.sequential.msprt`), solved for z·s* + width =
+    δ by fixed-point steps on its ratio to s*. Infinite when no control group could get there
+    (the treated side alone is too noisy); NaN when nothing is measured or δ is not
+    positive."""
     if not (np.isfinite(s) and s > 0 and n_held_out > 0 and np.isfinite(delta) and delta > 0):
         return np.nan
     inv_t = 1 / n_treated if np.isfinite(n_treated) and n_treated > 0 else 0.0
     var = s ** 2 / (1 / n_held_out + inv_t)
-    goal = s
+    z, goal = float(stats.norm.ppf(power)), s
     for _ in range(4):
-        goal = delta * goal / msprt(0.0, goal ** 2, tau, alpha)[2]
+        goal = delta * goal / (z * goal + msprt(0.0, goal ** 2, tau, alpha)[2])
     room = goal ** 2 / var - inv_t
     return float(np.ceil(1 / room)) if room > 0 else np.inf
 
@@ -297,7 +305,8 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
             # Holm's first step: the level the smallest of the family's p-values must pass
             family = int(np.isfinite(out["futility_p"]).sum()) or 1
             target = target_held_out(r["measured_se"], r["n_held_out"], r["n_treated"],
-                                     r["worthwhile"], p0, feedback.alpha / family)
+                                     r["worthwhile"], p0, feedback.alpha / family,
+                                     feedback.measure_power)
             if feedback.measure_share > 0 and target > r["n_held_out"]:
                 share = feedback.measure_share
         else:
