@@ -559,8 +559,9 @@ def stage_actions(ctx: Context) -> None:
             learned, point_value=ctx.settings.membership.redemption_value
             if ctx.settings.membership.enabled else None),
         premium_horizon_days=ctx.settings.premium_horizon_days)
-    # an action still exploring holds out more of its new customers, as the simulated cycles
-    # do; everyone already decided keeps the group of their first decision
+    # an action still exploring, or measuring short of its target, holds out more of its new
+    # customers, as the simulated cycles do; everyone already decided keeps the group of
+    # their first decision
     actions, decided = holdout.hold_out_exploring(
         actions, holdout.salt(ctx.wh), ctx.settings.holdout, used, past,
         min_held_out=ctx.settings.feedback.min_held_out,

@@ -98,10 +98,10 @@ def test_a_measuring_action_holds_out_more_until_its_target_then_the_policy_shar
     assert (old["holdout_share"] == 0.1).all()
     assert not d.loc[[f"c{i}" for i in range(9000, 9040)], "held_out"].any()
     # once the target is held out (the standard error as narrow as it then is), an action
-    # still undecided (an estimate of 2 points: neither futile nor shown) gets the policy's
-    # share again
+    # still undecided (an estimate two standard errors above 0: neither futile nor shown)
+    # gets the policy's share again
     narrow = 0.035 * np.sqrt((1 / target + 1 / 1350) / (1 / 150 + 1 / 1350))
-    _, done = F.learn(effects({"cross_sell": (0.02, narrow, int(target) + 2, 1350),
+    _, done = F.learn(effects({"cross_sell": (2 * narrow, narrow, int(target) + 2, 1350),
                                "win_back": (0.1, 0.01, 500, 4500)}), d0)
     assert done.set_index("action").loc["cross_sell", "status"] == "measuring"
     assert np.isnan(done.set_index("action").loc["cross_sell", "holdout_share"])
