@@ -156,3 +156,11 @@ def test_an_action_worth_its_cost_is_rarely_called_futile_when_measured_until_de
     # the truth is the break-even, 8 points: never futile, however the groups were filled
     ever = np.mean([any(s == "futile" for s in loop(0.08, 0.5, rng)[0]) for _ in range(runs)])
     assert ever <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / runs)
+
+
+def test_bad_measuring_settings_are_refused():
+    with pytest.raises(ValueError, match="measure_share"):
+        F.FeedbackSettings(measure_share=1.0)
+    for power in (0.0, 1.0):
+        with pytest.raises(ValueError, match="measure_power"):
+            F.FeedbackSettings(measure_power=power)
