@@ -61,7 +61,10 @@ measured, unless its control group shows it should not be:
    probability `measure_power` (90 %), i.e. its always-valid upper bound, at the level Holm's
    first step asks (α over the actions read) and the per-customer spread measured so far,
    falls below δ for every estimate up to z₁₋β standard errors above 0 (the usual sample-size
-   reasoning, z_α + z_β, with the always-valid width in place of z_α). Then, or once decided (shown to help: the policy's
+   reasoning, z_α + z_β, with the always-valid width in place of z_α). Where the treated
+   customers alone are too few for that (`target_held_out` infinite: a break-even of a few
+   points against a few hundred treated) the action is measured at `measure_share` until it
+   is decided, as the design's name says. Then, or once decided (shown to help: the policy's
    share; futile or harmful: switched off), its new customers get the policy's share again.
    Customers keep the group of their first decision, and a tier whose share is 0 stays fully
    served (`activation.holdout.hold_out_exploring`). This is response-adaptive allocation in
@@ -69,11 +72,11 @@ measured, unless its control group shows it should not be:
    decision is still open, as top-two sampling spends its draws on the arms still in
    contention (Russo 2020, "Simple Bayesian algorithms for best-arm identification", Oper.
    Res. 68:1625–1647), but with a target fixed by the futility boundary rather than by a
-   posterior, so the always-valid tests stay valid (the allocation depends only on past
-   data, and the mixture SPRT is valid under such data-dependent sampling, Johari et al.
-   2017 §4; Howard et al. 2021). The price is paid by the held-out customers of an undecided
-   action that helps; it is bounded, since the target is finite and the share returns to the
-   policy's once it is met.
+   posterior, so the always-valid tests stay valid: who is held out depends only on what was
+   measured before, and confidence sequences hold under such predictable allocation (Howard
+   et al. 2021). The price is paid by the held-out customers of an undecided action that
+   helps: up to `measure_share` of its new customers, until it is shown to help or its
+   target is met.
 
 **The mixture's scale.** Johari et al. (2017 §4.3) tune τ² near the effect of interest, which
 for the test of worth is δ. It is not worth a second scale here: the mixture averages scales
