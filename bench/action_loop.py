@@ -5,14 +5,16 @@ premium propensity, recommendations and association rules), against the world's 
 
 Each replicate is a world (its own random stream) with its own holdout salt, run for
 `CYCLES` 30-day decide → respond → measure cycles with 10 % of every action type and tier held
-out, twice on identical worlds, both measured with CUPED (Deng et al. 2013, small tiers
-pooled): *before*, the posterior rule alone (`strategy.action_feedback`, rule ``posterior``:
-switched off once 100 are held out and P(effect > 0) < 0.95; until then the defaults stand)
-with every action at the default share from its first decision; *after*, the sequential rule
-(always-valid mixture SPRT, Johari et al. 2017, Holm over the actions read together) with
-exploring (a rare action's new customers held out until 100 are,
-`activation.holdout.hold_out_exploring`). Reported, over all replicates and per action type,
-with 95 % Wilson intervals over the replicates:
+out (more while an action is explored: its new customers until 100 are held out, at most 50 %,
+`activation.holdout.hold_out_exploring`), twice on identical worlds, both measured with CUPED
+(Deng et al. 2013, small tiers pooled) and judged by the futility rule
+(`strategy.action_feedback`: switched off only when the always-valid test shows harm or the
+always-valid upper bound lies below the effect at which the action pays, Holm): *before*, a
+measuring action's new customers get the policy's 10 % once 100 are held out
+(``measure_share=0``); *after*, a measuring action goes on holding out up to 50 % of its new
+customers until its control group reaches the count at which the bound of an action that does
+nothing would fall below its break-even (``target_held_out``), then returns to 10 %. Reported,
+over all replicates and per action type, with 95 % Wilson intervals over the replicates:
 
 * **coverage** — share of the 95 % intervals (all tiers) that hold the true effect;
 * **decided correctly** — the loop leaves an action on when it truly helps and turns it off
@@ -35,7 +37,8 @@ from . import command, machine_info, today, update_section
 
 NAME = "action_loop"
 DESCRIPTION = ("action impact at a 10 % holdout: coverage and on/off decisions per action type, "
-               "before vs after exploring and the sequential rule")
+               "the futility rule with the policy's share once explored vs measuring until "
+               "decided")
 
 CUSTOMERS = 3_000
 YEARS = 1.0
@@ -46,14 +49,14 @@ QUICK_REPLICATES = 3
 
 
 def variants():
-    """(impact settings, feedback settings) of each way compared: before, the posterior rule
-    at the default share from the first decision; after, the sequential rule with exploring."""
+    """(impact settings, feedback settings) of each way compared: before, the futility rule
+    at the policy's share once an action is explored; after, measuring until decided."""
     from upmarket.strategy.action_feedback import FeedbackSettings
     from upmarket.strategy.action_impact import ImpactSettings
 
-    return {"before (posterior rule, 10 % from the start)":
-            (ImpactSettings(), FeedbackSettings(rule="posterior", explore_share=0.0)),
-            "after (explore to 100 held out, always-valid tests, Holm)":
+    return {"before (futility, policy share once 100 are held out)":
+            (ImpactSettings(), FeedbackSettings(measure_share=0.0)),
+            "after (futility, up to 50 % of new customers held out until decidable)":
             (ImpactSettings(), FeedbackSettings())}
 
 
@@ -85,6 +88,9 @@ def replicate(k: int, way) -> pd.DataFrame:
     scale = report.learned.set_index("action")["response_scale"]
     truth = truth_action_effect().set_index("action")["incremental_conversion"]
     t["off"] = t["action"].map(scale) <= 0
+    # the effect at which the action pays (contact and offer cost against its margin)
+    t["worthwhile"] = t["action"].map(report.learned.set_index("action")["worthwhile"])
+    t["status"] = t["action"].map(report.learned.set_index("action")["status"])
     t["chosen"] = t["action"].map(report.next_choice).fillna(0) > 0
     t["correct"] = t["off"] == (t["action"].map(truth) <= 0)
     return t.assign(replicate=k)
@@ -125,15 +131,15 @@ def _share(x: pd.Series) -> str:
 
 
 def per_action(found: pd.DataFrame) -> list[str]:
-    lines = ["| action | truth | way | measured in | held out (mean) | coverage [95 %] | "
-             "decided correctly [95 %] | still chosen next |",
-             "|---|---:|---|---:|---:|---:|---:|---:|"]
+    lines = ["| action | truth | way | measured in | held out (mean) | pays from (mean) | "
+             "coverage [95 %] | decided correctly [95 %] | still chosen next |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     for action, g in found.groupby("action"):
         for i, (name, v) in enumerate(g.groupby("variant", sort=False)):
             lines.append(f"| {action if i == 0 else ''} | "
                          f"{(f'{100 * g.truth.iloc[0]:+.0f} pt') if i == 0 else ''} | "
                          f"{name.split(' (')[0]} | {len(v)} | {v['n_held_out'].mean():.0f} | "
-                         f"{_share(v['covered'])} | {_share(v['correct'])} | "
+                         f"{100 * v['worthwhile'].mean():+.1f} pt | {_share(v['covered'])} | {_share(v['correct'])} | "
                          f"{_share(v['chosen'])} |")
     return lines
 

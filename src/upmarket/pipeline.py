@@ -538,8 +538,8 @@ def stage_actions(ctx: Context) -> None:
 
     # what earlier runs' control groups measured, and what the next best action learns from it
     impact = action_impact.measure(ctx.wh, ctx.as_of, ctx.settings.impact)
-    learned, used = action_feedback.learn(impact, action_impact.decisions(ctx.wh),
-                                          ctx.settings.nba, ctx.settings.feedback)
+    past = action_impact.decisions(ctx.wh)
+    learned, used = action_feedback.learn(impact, past, ctx.settings.nba, ctx.settings.feedback)
     ctx.tables["action_impact"] = impact
     ctx.tables["nba_learned"] = used
     ctx.summary["nba_learned"] = {
@@ -557,8 +557,13 @@ def stage_actions(ctx: Context) -> None:
             learned, point_value=ctx.settings.membership.redemption_value
             if ctx.settings.membership.enabled else None),
         premium_horizon_days=ctx.settings.premium_horizon_days)
-    actions, decided = holdout.hold_out_actions(actions, holdout.salt(ctx.wh),
-                                                ctx.settings.holdout)
+    # an action still exploring, or measuring short of its target, holds out more of its new
+    # customers, as the simulated cycles do; everyone already decided keeps the group of
+    # their first decision
+    actions, decided = holdout.hold_out_exploring(
+        actions, holdout.salt(ctx.wh), ctx.settings.holdout, used, past,
+        min_held_out=ctx.settings.feedback.min_held_out,
+        explore_share=ctx.settings.feedback.explore_share)
     holdout.record(ctx.wh, decided, run_id=ctx.run.run_id, decided=ctx.as_of)
     ctx.summary["action_holdout"] = {
         a: {"treated": int((~g["held_out"]).sum()), "held_out": int(g["held_out"].sum())}

@@ -88,6 +88,8 @@ def test_held_out_customers_get_no_contact_and_every_decision_is_recorded(wh):
     assert out.loc[held, "reason_zh"].str.contains("对照组").all()
     assert (out.loc[~held & contact, "action"] == "upsell").all()
     assert decided["conversion_gain"].eq(40.0).all()
+    # what the contact and the offer cost, for the effect at which the action pays
+    assert decided["contact_cost"].eq(1.0).all() and decided["offer_cost"].eq(10.0).all()
 
     run = Run(wh, datetime(2025, 7, 1))
     assert H.record(wh, decided, run_id=run.run_id, decided=run.as_of) == len(decided)
@@ -97,6 +99,7 @@ def test_held_out_customers_get_no_contact_and_every_decision_is_recorded(wh):
     got = H.assignments(wh)
     assert len(got) == len(decided) and got["held_out"].sum() == held.sum()
     assert set(got["source"]) == {"nba"} and (got["decided"] == pd.Timestamp("2025-07-01")).all()
+    assert got["offer_cost"].eq(10.0).all()
 
 
 RULE = """

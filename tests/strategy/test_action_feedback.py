@@ -14,8 +14,11 @@ from upmarket.strategy.action_impact import effects
 
 
 def decisions(action: str, n: int, p: float = 0.08, gain: float = 100.0) -> pd.DataFrame:
+    # a contact costing 2 and an offer costing 10 on every converting order: at a baseline of
+    # 20 % the action pays from (2 + 0.2 × 10) / 100 = 4 points of extra conversion
     return pd.DataFrame({"action": action, "held_out": np.arange(n) % 10 == 0,
-                         "probability": p, "conversion_gain": gain})
+                         "probability": p, "conversion_gain": gain, "contact_cost": 2.0,
+                         "offer_cost": 10.0})
 
 
 def measured(action: str, n: int, effect: float, rng) -> pd.DataFrame:
@@ -44,7 +47,10 @@ def test_defaults_stand_without_measurements_and_move_with_evidence():
                      measured("referral_ask", 20_000, 0.0, rng)])
     learned, used = F.learn(effects(big), d)
     u = used.set_index("action")
-    assert u.loc["referral_ask", "status"] in ("switched_off", "shown_to_harm")
+    q = effects(big).set_index(["action", "tier"]).loc[("referral_ask", "all"),
+                                                       "conversion_held_out"]
+    assert u.loc["referral_ask", "worthwhile"] == pytest.approx((2 + q * 10) / 100)
+    assert u.loc["referral_ask", "status"] in ("futile", "shown_to_harm")
     assert learned.response_scale["referral_ask"] == 0.0
     assert u.loc["onboarding", "status"] == "shown_to_help"
     assert u.loc["onboarding", "posterior_conversion"] == pytest.approx(0.15, abs=0.02)

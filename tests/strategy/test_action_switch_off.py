@@ -68,7 +68,8 @@ def test_holm_asks_more_of_one_action_among_many():
 def test_harm_switches_off_at_once_and_small_groups_are_explored():
     found = effects({"win_back": (-0.2, 0.03, 40), "bundle": (0.0, 0.05, 40),
                      "upsell": (0.0, 0.02, 400)})
-    learned, used = F.learn(found, decisions())
+    # the earlier rule: switched off once 100 are held out unless shown to help
+    learned, used = F.learn(found, decisions(), feedback=F.FeedbackSettings(rule="sequential"))
     u = used.set_index("action")
     assert u.loc["win_back", "status"] == "shown_to_harm"
     assert learned.response_scale["win_back"] == 0.0
@@ -79,6 +80,12 @@ def test_harm_switches_off_at_once_and_small_groups_are_explored():
     # 400 held out and nothing shown: switched off
     assert u.loc["upsell", "status"] == "switched_off"
     assert learned.response_scale["upsell"] == 0.0
+    # the futility rule keeps it on and measuring: nothing priced, so any effect above 0
+    # pays, and an interval around 0 does not lie below that
+    _, used = F.learn(found, decisions())
+    u = used.set_index("action")
+    assert u.loc["upsell", "status"] == "measuring" and u.loc["upsell", "worthwhile"] == 0
+    assert u.loc["win_back", "status"] == "shown_to_harm"
 
 
 def test_bad_settings_are_refused():

@@ -39,7 +39,11 @@ SALT_TABLE = "holdout_salt"
 TABLE = "action_assignments"
 SOURCES = ("nba", "rule")
 COLUMNS = ["run_id", "decided", "customer_id", "tier", "action", "source", "held_out",
-           "holdout_share", "probability", "conversion_gain", "recorded"]
+           "holdout_share", "probability", "conversion_gain", "contact_cost", "offer_cost",
+           "recorded"]
+#: what the next best action priced per decision, kept so the feedback can say at which
+#: effect the action pays (`strategy.action_feedback.worthwhile`); NaN where not priced
+COSTS = ("contact_cost", "offer_cost")
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,9 @@ def hold_out_actions(actions: pd.DataFrame, salt_value: str,
     prob = c["prior_probability"] if "prior_probability" in c else c["probability"]
     gain = c["prior_gain"] if "prior_gain" in c else c["conversion_margin"] - c["offer_cost"]
     decisions = decided.assign(probability=prob.to_numpy(float),
-                               conversion_gain=gain.to_numpy(float), source="nba")
+                               conversion_gain=gain.to_numpy(float), source="nba",
+                               **{k: (c[k].to_numpy(float) if k in c else np.nan)
+                                  for k in COSTS})
     held = pd.Series(False, index=acts.index)
     held[decided.index] = decided["held_out"].to_numpy()
     acts["decided_action"] = acts["action"]
@@ -146,15 +152,25 @@ def hold_out_actions(actions: pd.DataFrame, salt_value: str,
 def hold_out_exploring(actions: pd.DataFrame, salt_value: str, settings: HoldoutSettings,
                        learned: pd.DataFrame, past: pd.DataFrame, *, min_held_out: int = 100,
                        explore_share: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`hold_out_actions` with exploring: an action never measured, or still ``exploring``
-    (`learned`, from `strategy.action_feedback.learn`), holds out of the customers decided for
-    it the first time the share that brings its control group to `min_held_out` (at least the
-    tier's share, at most `explore_share`; a tier whose share is 0 stays at 0), and a customer
-    already decided for an action (`past`: recorded decisions) keeps the share of their first
-    decision of it, so nobody's group changes when the exploring ends or the policy's share is
-    edited (the measurement takes the shares as strata, `strategy.action_impact`)."""
-    settled = set(learned.loc[learned["status"] != "exploring", "action"]) if len(learned) \
-        else set()
+    """`hold_out_actions` with exploring and measuring until decided: an action never
+    measured holds out of its new customers the share that brings its control group to
+    `min_held_out` (at most `explore_share`); one that `learned` (from
+    `strategy.action_feedback.learn`) gives a `holdout_share` (still exploring, or measuring
+    short of its `target_held_out`) holds out the share that brings it to that target
+    (`min_held_out` where none is given), at most that share; every other action holds out the
+    tier's share. The share is never below the tier's, and a tier whose share is 0 stays at 0.
+    A customer already decided for an action (`past`: recorded decisions) keeps the share of
+    their first decision of it, so nobody's group changes when the exploring or measuring ends
+    or the policy's share is edited (the measurement takes the shares as strata,
+    `strategy.action_impact`)."""
+    caps, targets = {}, {}
+    if len(learned) and "holdout_share" in learned:
+        more = learned[np.isfinite(learned["holdout_share"].to_numpy(float))]
+        caps = dict(zip(more["action"], more["holdout_share"].astype(float)))
+        if "target_held_out" in more:
+            targets = {a: t for a, t in zip(more["action"], more["target_held_out"].astype(float))
+                       if not np.isnan(t)}
+    known = set(learned["action"]) if len(learned) else set()
     contact = actions["action"] != "no_contact"
     a = actions.loc[contact]
     base = a["tier"].map(settings.share_for).to_numpy(float)
@@ -166,16 +182,20 @@ def hold_out_exploring(actions: pd.DataFrame, salt_value: str, settings: Holdout
         seen = key.isin(first.index)
         held = first[first["held_out"].astype(bool)].groupby(level="action").size()
         # a tier the policy now serves in full (share 0) is served in full, whatever before
-        share = np.where(seen & (base > 0), first["holdout_share"].reindex(key).to_numpy(float),
-                         share)
+        before = first["holdout_share"].reindex(key).to_numpy(float)
+        share = np.where(seen & (base > 0) & np.isfinite(before), before, share)
     else:
         seen, held = np.zeros(len(a), bool), pd.Series(dtype=int)
-    if explore_share > 0:
-        acts = a["action"].to_numpy(object)
-        for action in set(acts) - settled:
-            new = (acts == action) & ~seen & (share > 0)
-            need = (min_held_out - int(held.get(action, 0))) / max(int(new.sum()), 1)
-            share[new] = np.clip(need, share[new], explore_share)
+    acts = a["action"].to_numpy(object)
+    for action in set(acts):
+        cap = caps.get(action, explore_share if action not in known else 0.0)
+        if cap <= 0:
+            continue
+        new = (acts == action) & ~seen & (share > 0)
+        goal = targets.get(action, min_held_out)
+        # an unreachable target (infinite) holds out as many as the cap allows
+        need = (goal - int(held.get(action, 0))) / max(int(new.sum()), 1)
+        share[new] = np.clip(need, share[new], cap)
     parts = [actions.loc[~contact].assign(decided_action="no_contact", held_out=False)]
     decided = []
     for value in np.unique(share):
@@ -191,7 +211,7 @@ def hold_out_exploring(actions: pd.DataFrame, salt_value: str, settings: Holdout
 def record(wh: Warehouse, decisions: pd.DataFrame, *, run_id: str, decided: datetime,
            source: str | None = None) -> int:
     """Append `decisions` (customer_id, tier, action, held_out, holdout_share; optionally
-    probability, conversion_gain, source) to ``action_assignments`` for `run_id`, skipping
+    probability, conversion_gain, contact_cost, offer_cost, source) to ``action_assignments`` for `run_id`, skipping
     rows already recorded for the same run, source, action and customer (evaluating a run's
     rules twice records nothing new). Returns the rows added."""
     if decisions.empty:
@@ -200,7 +220,7 @@ def record(wh: Warehouse, decisions: pd.DataFrame, *, run_id: str, decided: date
     frame["run_id"], frame["decided"] = run_id, pd.Timestamp(decided)
     if source is not None or "source" not in frame:
         frame["source"] = source or "nba"
-    for col in ("probability", "conversion_gain"):
+    for col in ("probability", "conversion_gain", *COSTS):
         if col not in frame:
             frame[col] = np.nan
     frame["recorded"] = _now()

@@ -20,9 +20,10 @@ from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 @friendly
 def scorecard(
     period: Annotated[str | None, typer.Option(
-        "--period", "-p", help="Month 2025-07, quarter 2025-Q3 or year 2025 (default: the last "
-        "complete quarter before the latest order). For a card scored from --inputs only, the "
-        "candidate to score.")] = None,
+        "--period", "-p", help="Month 2025-07, quarter 2025-Q3 or year 2025 (default: the quarter "
+        "the data end in: the last complete one, or, once the current one holds four weeks of "
+        "data, the current one to date against the same days of the one before). For a card "
+        "scored from --inputs only, the candidate to score.")] = None,
     compare: Annotated[str | None, typer.Option(
         "--compare", "-c", help="Period to show beside it, of the same kind (default: the period "
         "before). Growth targets (+35%) are measured against each period's base period, which "
@@ -42,7 +43,8 @@ def scorecard(
     dimension a score; the overall index (0–100), and a comparison of two periods.
 
     Default: the marketing effect index (customer value 50 % + brand value 30 % + operational
-    efficiency 20 %) for the last complete quarter, against the quarter before. A metric
+    efficiency 20 %) for the quarter the data end in (the last complete one, or the current
+    one to date once it holds four weeks of data), against the quarter before. A metric
     without data is shown as "no data" and its weight goes to the other metrics of its
     dimension.
     """
@@ -59,7 +61,7 @@ def scorecard(
 
         wh = connect(warehouse, create=False)
         try:
-            cur = sc.parse_period(period) if period else sc.last_complete(default_as_of(wh))
+            cur = sc.parse_period(period) if period else sc.default_period(default_as_of(wh))
             other = sc.parse_period(compare) if compare else cur.previous()
             if other.kind != cur.kind or other == cur:
                 raise sc.BadPeriod("err.card.compare", other=other.label, kind=cur.kind,

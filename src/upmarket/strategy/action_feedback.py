@@ -19,37 +19,83 @@ multiplies the action's probabilities by ``p̂/p₀`` (`response_scale`) and its
 conversion by ``(m̂/p̂)/(m₀/p₀)`` (`value_scale`): its expected value per contact becomes the
 measured one.
 
-**When an action is switched off** (`FeedbackSettings.rule`, default ``sequential``). Each
-cycle the actions read together are tested as one family:
+**When an action is switched off** (`FeedbackSettings.rule`, default ``futility``). Each
+cycle the actions read together are tested as one family, and an action is kept on, and
+measured, unless its control group shows it should not be:
 
-1. *Always-valid test.* For each measured action, the mixture sequential probability ratio
-   test of "no effect" on its adjusted conversion difference d with variance s² (Johari,
-   Koomen, Pekelis & Walsh 2017, "Peeking at A/B tests", KDD, §4, the normal mixture
-   likelihood ratio Λ = √(s²/(s² + τ²)) · exp(τ² d² / (2 s² (s² + τ²))), averaged over scales as
-   `models.sequential.msprt` does), with τ the effect the defaults assume (p₀). Its p-value
-   min(1, 1/Λ) stays valid however often the loop looks (Ville's inequality), so reading the
-   same control groups every cycle does not inflate the error.
-2. *Multiplicity.* Holm's step-down over the actions read in the cycle (Holm 1979, Scand. J.
-   Stat. 6:65–70): the chance that any action is wrongly "shown" to help or to harm is at most
-   `alpha` per cycle, whatever the dependence between them.
-3. *Decision.* Shown to harm (adjusted p < `alpha`, d < 0): off. Shown to help (adjusted
-   p < `alpha`, d > 0): kept with its posterior scales, whatever the posterior probability
-   says. Neither: while fewer than `min_held_out` customers were held out of it, the action is
-   *exploring*: the defaults (moved by what little was measured) stand, and its new customers
-   are held out at the share that brings its control group to `min_held_out`, up to
-   `explore_share` (`activation.holdout.hold_out_exploring`, which the simulated cycles of
-   `demo.action_loop` use), so a rarely chosen action is measured as soon as a frequent one
-   instead of never; once `min_held_out` are held out, it is switched
-   off if its posterior probability of raising conversion, Φ(p̂/sd), is below
-   `min_confidence` (0.95: its 90 % posterior interval no longer lies above zero).
+1. *Always-valid test of no effect.* For each measured action, the mixture sequential
+   probability ratio test of "no effect" on its adjusted conversion difference d with variance
+   s² (Johari, Koomen, Pekelis & Walsh 2017, "Peeking at A/B tests", KDD, §4, the normal
+   mixture likelihood ratio Λ = √(s²/(s² + τ²)) · exp(τ² d² / (2 s² (s² + τ²))), averaged over
+   scales as `models.sequential.msprt` does), with τ the effect the defaults assume (p₀). Its
+   p-value min(1, 1/Λ) stays valid however often the loop looks (Ville's inequality), so
+   reading the same control groups every cycle does not inflate the error.
+2. *Always-valid test of worth (futility).* The smallest worthwhile effect δ of an action is
+   the incremental conversion at which its value covers its cost, from what the next best
+   action priced when it chose it: each contact costs c (the tier's contact cost), and the
+   offer o it carries is paid by every customer who converts, including those who would have
+   bought anyway (the held-out group's conversion q), while each extra conversion earns the
+   margin net of the offer g, so the action pays when δ·ḡ ≥ c̄ + q·ō, i.e.
+   δ = (c̄ + q·ō) / ḡ over its treated decisions. The hypothesis "θ ≥ δ" is tested with the
+   same mixture centred at δ: with d < δ its p-value is min(1, 1/Λ(d − δ)), else 1. Rejecting
+   it is the same as the always-valid upper bound of θ (Johari et al. 2017 §4, eq. for the
+   confidence sequence, `models.sequential.msprt`) lying below δ; this is the non-binding
+   futility boundary of group-sequential designs, built on a confidence sequence (Howard,
+   Ramdas, McAuliffe & Sekhon 2021, "Time-uniform, nonparametric, nonasymptotic confidence
+   sequences", Ann. Stat. 49:1055–1080), so it too stays valid at every look.
+3. *Multiplicity.* Holm's step-down over the actions read in the cycle (Holm 1979, Scand. J.
+   Stat. 6:65–70), once for the tests of no effect and once for the tests of worth: the chance
+   that any action is wrongly shown to help or harm is at most `alpha` per cycle, and so is
+   the chance that any action whose effect is worth its cost is switched off as futile,
+   whatever the dependence between them.
+4. *Decision.* Shown to harm (adjusted p < `alpha`, d < 0): off. Futile (adjusted p of worth
+   < `alpha`): off. Shown to help: kept. Otherwise the action stays on and goes on being
+   measured with its posterior scales: while fewer than `min_held_out` customers were held
+   out of it, it is *exploring* and its new customers are held out at the share that brings
+   its control group to `min_held_out`, up to `explore_share`
+   (`activation.holdout.hold_out_exploring`, used by the run and by the simulated cycles of
+   `demo.action_loop`); after that it is *measuring*.
+5. *Measure until decided.* A measuring action goes on holding out a larger share of its
+   new customers, up to `measure_share`, until its control group reaches `target_held_out`:
+   the held-out count at which an action that does nothing would be shown futile with
+   probability `measure_power` (90 %), i.e. its always-valid upper bound, at the level Holm's
+   first step asks (α over the actions read) and the per-customer spread measured so far,
+   falls below δ for every estimate up to z₁₋β standard errors above 0 (the usual sample-size
+   reasoning, z_α + z_β, with the always-valid width in place of z_α). Where the treated
+   customers alone are too few for that (`target_held_out` infinite: a break-even of a few
+   points against a few hundred treated) the action is measured at `measure_share` until it
+   is decided, as the design's name says. Then, or once decided (shown to help: the policy's
+   share; futile or harmful: switched off), its new customers get the policy's share again.
+   Customers keep the group of their first decision, and a tier whose share is 0 stays fully
+   served (`activation.holdout.hold_out_exploring`). This is response-adaptive allocation in
+   the "measure until decided" sense: the extra control customers go only to the arms whose
+   decision is still open, as top-two sampling spends its draws on the arms still in
+   contention (Russo 2020, "Simple Bayesian algorithms for best-arm identification", Oper.
+   Res. 68:1625–1647), but with a target fixed by the futility boundary rather than by a
+   posterior, so the always-valid tests stay valid: who is held out depends only on what was
+   measured before, and confidence sequences hold under such predictable allocation (Howard
+   et al. 2021). The price is paid by the held-out customers of an undecided action that
+   helps: up to `measure_share` of its new customers, until it is shown to help or its
+   target is met.
 
-Without step 3's last rule an action that does nothing would keep a small positive posterior
-mean from the prior and from noise and, multiplied by the large value it assumes per
-conversion, would go on being chosen; with it, an action must show it helps. The price is that
-a truly small effect may be switched off too, at the first look with `min_held_out` held out.
-The ``posterior`` rule is the one before exploring and the sequential tests: the last rule
-alone, at the default share from the first decision, so a rare action kept its defaults for
-want of a control group.
+**The mixture's scale.** Johari et al. (2017 §4.3) tune τ² near the effect of interest, which
+for the test of worth is δ. It is not worth a second scale here: the mixture averages scales
+τ × 1 … 32 (`models.sequential.SCALES`), and over τ/s from ½ to 4 its upper bound at an
+estimate of 0 stays within 3.26–3.38 s at α = 0.05 (3.90–3.96 s at α/8), so centring τ on δ
+instead of on the assumed effect p₀ (both a few points) moves the bound by under 4 %, far
+less than the control group's size does. Both tests keep τ = p₀.
+
+So a helpful action is not switched off at the first look for want of proof: it is switched
+off only once its upper bound shows it cannot pay. The price is time: an action that does
+nothing is switched off only once its control group is large enough for the bound to fall
+below δ, and until then it weighs in the next best action only as much as its posterior
+effect says (a posterior of zero or less makes its response scale 0).
+
+Two earlier rules are kept for comparison (``bench/action_loop.py``): ``sequential`` (steps
+1 and 3, and, once `min_held_out` were held out, off whenever the posterior probability of a
+positive effect Φ(p̂/sd) is below `min_confidence`, which switches small true effects off at
+the first look) and ``posterior`` (that last rule alone, at the default share from the first
+decision).
 """
 
 from __future__ import annotations
@@ -69,39 +115,54 @@ COLUMNS = ["action", "prior_conversion", "measured_conversion", "measured_se",
            "posterior_conversion", "posterior_sd", "p_positive", "prior_margin",
            "measured_margin", "posterior_margin", "response_scale", "value_scale",
            "n_held_out", "p_value", "p_adjusted", "interval_low", "interval_high",
-           "holdout_share", "status"]
+           "worthwhile", "futility_p", "futility_adjusted", "holdout_share", "target_held_out",
+           "status"]
 #: the switch-off rules `FeedbackSettings.rule` can name (see the module docstring)
-RULES = ("sequential", "posterior")
+RULES = ("futility", "sequential", "posterior")
+#: statuses under which the next best action no longer weighs the action
+OFF = ("switched_off", "shown_to_harm", "futile")
 
 
 @dataclass(frozen=True)
 class FeedbackSettings:
     #: how many customers' worth of evidence the defaults count as
     prior_strength: float = 20.0
-    #: below this posterior probability of a positive effect the action is switched off
-    #: (0.95: kept only while its posterior 90 % interval lies above zero) …
+    #: rules ``sequential`` and ``posterior``: below this posterior probability of a positive
+    #: effect the action is switched off (0.95: kept only while its posterior 90 % interval
+    #: lies above zero) …
     min_confidence: float = 0.95
-    #: … once at least this many customers were held out of it (before, the defaults stand)
+    #: … once at least this many customers were held out of it; every rule explores an action
+    #: (larger control groups, defaults moved by what little was measured) until then
     min_held_out: int = 100
     #: bounds on how far one update may scale a conversion's value
     max_value_scale: float = 5.0
-    #: "sequential": always-valid tests, Holm over the actions read together; "posterior":
-    #: the posterior probability above, read at every look (see the module docstring)
-    rule: str = "sequential"
-    #: the family-wise error of the sequential rule over the actions read in one cycle
+    #: "futility" (always-valid tests of no effect and of worth, Holm), "sequential" or
+    #: "posterior" (see the module docstring)
+    rule: str = "futility"
+    #: the family-wise error of the always-valid tests over the actions read in one cycle
     alpha: float = 0.05
     #: the control-group share of an action still being explored (fewer than `min_held_out`
     #: held out, nothing shown yet); 0: every action keeps the default share
     explore_share: float = 0.5
+    #: rule ``futility``: the largest control-group share of the new customers of an action
+    #: still measuring, until `target_held_out` are held out (module docstring, step 5); 0:
+    #: the policy's share once an action is explored
+    measure_share: float = 0.5
+    #: … and the chance with which an action doing nothing is then shown futile
+    measure_power: float = 0.9
 
     def __post_init__(self):
         if self.rule not in RULES:
             raise ValueError(f"feedback rule must be one of {', '.join(RULES)}, not {self.rule!r}")
         if not 0 < self.alpha < 1:
             raise ValueError(f"feedback alpha must be between 0 and 1 (got {self.alpha})")
-        if not 0 <= self.explore_share < 1:
-            raise ValueError(f"feedback explore_share must be at least 0 and below 1 "
-                             f"(got {self.explore_share})")
+        if not 0 < self.measure_power < 1:
+            raise ValueError(f"feedback measure_power must be between 0 and 1 "
+                             f"(got {self.measure_power})")
+        for name in ("explore_share", "measure_share"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"feedback {name} must be at least 0 and below 1 "
+                                 f"(got {getattr(self, name)})")
 
 
 def _update(prior: float, tau: float, d: float, s: float) -> tuple[float, float]:
@@ -111,14 +172,71 @@ def _update(prior: float, tau: float, d: float, s: float) -> tuple[float, float]
     return (prior / tau ** 2 + d / s ** 2) / precision, float(np.sqrt(1 / precision))
 
 
+def _mean(frame: pd.DataFrame, col: str) -> float:
+    """Mean of a cost column over the decisions; decisions recorded before the column existed
+    count as costing nothing (which can only make the action look worth more)."""
+    if col not in frame or not len(frame):
+        return 0.0
+    v = frame[col].to_numpy(float)
+    return float(np.where(np.isfinite(v), v, 0.0).mean())
+
+
+def worthwhile(mine: pd.DataFrame, held_out_conversion: float) -> float:
+    """The smallest worthwhile incremental conversion of an action: δ = (c̄ + q·ō) / ḡ over
+    its treated decisions `mine` (contact_cost c, offer_cost o, conversion_gain g, the margin
+    of a conversion net of the offer) with q the conversion of its held-out customers, who
+    would buy without it and still use the offer if treated (see the module docstring). 0
+    when the action's margin is unknown or not positive (nothing to compare against)."""
+    g = mine["conversion_gain"].to_numpy(float)
+    g = float(g[np.isfinite(g)].mean()) if np.isfinite(g).any() else np.nan
+    if not np.isfinite(g) or g <= 0:
+        return 0.0
+    q = held_out_conversion if np.isfinite(held_out_conversion) else 0.0
+    return max(_mean(mine, "contact_cost") + q * _mean(mine, "offer_cost"), 0.0) / g
+
+
+def _futility_p(d: float, s: float, delta: float, tau: float, alpha: float) -> float:
+    """Always-valid p-value of "the effect is at least δ" (one-sided: only an estimate below
+    δ counts against it)."""
+    if not (np.isfinite(d) and np.isfinite(s) and s > 0):
+        return np.nan
+    return msprt(d - delta, s ** 2, tau, alpha)[0] if d < delta else 1.0
+
+
+def target_held_out(s: float, n_held_out: float, n_treated: float, delta: float, tau: float,
+                    alpha: float, power: float = 0.9) -> float:
+    """Held-out customers at which an action with no effect is shown futile (at level
+    `alpha`) with probability `power`: its always-valid upper bound from an estimate
+    z_power standard errors above 0 reaches its smallest worthwhile effect `delta`. The
+    per-customer variance is read off the present standard error `s` of `n_held_out` against
+    `n_treated` customers, the treated side is taken as it is, and the bound's width at a
+    standard error s* is the mixture's (`models.sequential.msprt`), solved for z·s* + width =
+    δ by fixed-point steps on its ratio to s*. Infinite when no control group could get there
+    (the treated side alone is too noisy); NaN when nothing is measured or δ is not
+    positive."""
+    if not (np.isfinite(s) and s > 0 and n_held_out > 0 and np.isfinite(delta) and delta > 0):
+        return np.nan
+    inv_t = 1 / n_treated if np.isfinite(n_treated) and n_treated > 0 else 0.0
+    var = s ** 2 / (1 / n_held_out + inv_t)
+    z, goal = float(stats.norm.ppf(power)), s
+    # the width's ratio to s* hardly moves with s*: three steps settle it to 0.1 %
+    for _ in range(3):
+        goal = delta * goal / (z * goal + msprt(0.0, goal ** 2, tau, alpha)[2])
+    room = goal ** 2 / var - inv_t
+    return float(np.ceil(1 / room)) if room > 0 else np.inf
+
+
 def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings = NbaSettings(),
           feedback: FeedbackSettings = FeedbackSettings()) -> tuple[NbaSettings, pd.DataFrame]:
     """`settings` with response and value scales learned from `effects`
     (`action_impact.effects`) against the priors of the treated `decisions` (action,
-    held_out, probability, conversion_gain), and one row per action type saying which values
-    were used and why (`status`: prior, exploring, shown_to_help, updated, switched_off,
-    shown_to_harm) and the control-group share its next decisions should get
-    (`holdout_share`: `explore_share` while it is explored, NaN for the default)."""
+    held_out, probability, conversion_gain; contact_cost and offer_cost for the smallest
+    worthwhile effect), and one row per action type saying which values were used and why
+    (`status`: prior, exploring, measuring, shown_to_help, updated, switched_off, futile,
+    shown_to_harm; `worthwhile`: δ, the effect at which it pays) and the control-group share
+    its next decisions should get (`holdout_share`: `explore_share` while it is explored,
+    `measure_share` while it is measuring short of `target_held_out`, NaN for the
+    default)."""
     rows, response, value = [], {}, {}
     eff = effects[effects["tier"] == ALL].set_index("action") if len(effects) else pd.DataFrame()
     treated = decisions[~decisions["held_out"].astype(bool)] if len(decisions) else decisions
@@ -137,45 +255,67 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
         s = float(row["conversion_se"]) if row is not None else np.nan
         dm = float(row["margin_difference"]) if row is not None else np.nan
         sm = float(row["margin_se"]) if row is not None else np.nan
+        q = float(row["conversion_held_out"]) if row is not None \
+            and "conversion_held_out" in row else np.nan
         p_hat, sd = _update(p0, tau, d, s)
         m_hat, _ = _update(m0, abs(m0) * tau / p0 if m0 else 1.0, dm, sm)
         measured = bool(np.isfinite(d) and np.isfinite(s) and s > 0)
         # the always-valid test of "no effect", its mixture tuned to the effect the defaults
         # assume (Johari et al. 2017 §4.3: most power near τ)
         pv, lo, hi = msprt(d, s ** 2, p0, feedback.alpha) if measured else (np.nan,) * 3
+        delta = worthwhile(mine[ok], q)
         rows.append({"action": action, "prior_conversion": p0, "measured_conversion": d,
                      "measured_se": s, "posterior_conversion": p_hat, "posterior_sd": sd,
                      "p_positive": float(stats.norm.cdf(p_hat / sd)), "prior_margin": m0,
                      "measured_margin": dm, "posterior_margin": m_hat,
                      "n_held_out": int(row["n_held_out"]) if row is not None else 0,
+                     "n_treated": float(row["n_treated"]) if row is not None
+                     and "n_treated" in row else np.nan,
                      "p_value": pv, "interval_low": lo, "interval_high": hi,
+                     "worthwhile": delta,
+                     "futility_p": _futility_p(d, s, delta, p0, feedback.alpha),
                      "measured": measured})
     out = pd.DataFrame(rows)
     if len(out):
         # the actions read together are one family: Holm keeps the chance of any wrong
-        # "shown" at `alpha` whatever their dependence (Holm 1979)
+        # "shown" (and, apart, of any wrong "futile") at `alpha` whatever their dependence
+        # (Holm 1979)
         out["p_adjusted"] = adjust(out["p_value"].to_numpy(float), "holm")
+        out["futility_adjusted"] = adjust(out["futility_p"].to_numpy(float), "holm")
     final = []
     for r in out.to_dict("records"):
         action, p0, m0, p_hat = r["action"], r["prior_conversion"], r["prior_margin"], \
             r["posterior_conversion"]
-        share = np.nan
+        share, target = np.nan, np.nan
         shown = r["measured"] and r["p_adjusted"] < feedback.alpha
+        futile = r["measured"] and r["futility_adjusted"] < feedback.alpha
         enough = r["measured"] and r["n_held_out"] >= feedback.min_held_out
         unlikely = r["p_positive"] < feedback.min_confidence
-        sequential = feedback.rule == "sequential"
-        if sequential and shown and r["measured_conversion"] < 0:
+        rule = feedback.rule
+        if rule != "posterior" and shown and r["measured_conversion"] < 0:
             status = "shown_to_harm"
-        elif sequential and shown:
+        elif rule == "futility" and futile:
+            status = "futile"
+        elif rule != "posterior" and shown:
             status = "shown_to_help"
-        elif enough and unlikely:
+        elif rule != "futility" and enough and unlikely:
             status = "switched_off"
-        elif sequential and not enough:
+        elif rule != "posterior" and not enough:
             status = "exploring"
             share = feedback.explore_share or np.nan
+            target = float(feedback.min_held_out)
+        elif rule == "futility":
+            status = "measuring"
+            # Holm's first step: the level the smallest of the family's p-values must pass
+            family = int(np.isfinite(out["futility_p"]).sum()) or 1
+            target = target_held_out(r["measured_se"], r["n_held_out"], r["n_treated"],
+                                     r["worthwhile"], p0, feedback.alpha / family,
+                                     feedback.measure_power)
+            if feedback.measure_share > 0 and target > r["n_held_out"]:
+                share = feedback.measure_share
         else:
             status = "updated" if r["measured"] else "prior"
-        if status in ("switched_off", "shown_to_harm"):
+        if status in OFF:
             rs, v = 0.0, 1.0
         else:
             rs = max(p_hat, 0.0) / p0
@@ -183,6 +323,6 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
                               feedback.max_value_scale)) if p_hat > 0 and m0 > 0 else 1.0
         response[action], value[action] = rs, v
         final.append({**r, "response_scale": rs, "value_scale": v, "status": status,
-                      "holdout_share": share})
+                      "holdout_share": share, "target_held_out": target})
     learned = dataclasses.replace(settings, response_scale=response, value_scale=value)
     return learned, pd.DataFrame(final, columns=COLUMNS)

@@ -104,11 +104,13 @@ _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4}
 
 @dataclass(frozen=True, order=True)
 class Period:
-    """A calendar month, quarter or year: the half-open interval ``[start, end)``."""
+    """A calendar month, quarter or year: the half-open interval ``[start, end)``; with
+    `until`, the part of it up to `until` (the period *to date*, whose data end there)."""
 
     year: int
     kind: str
     index: int = 1  # month 1–12, quarter 1–4; 1 for a year
+    until: datetime | None = None
 
     @property
     def label(self) -> str:
@@ -125,19 +127,32 @@ class Period:
 
     @property
     def end(self) -> datetime:
-        return self._shift(1).start
+        full = self._shift(1).start
+        return full if self.until is None else min(full, self.until)
+
+    @property
+    def to_date(self) -> bool:
+        """Whether the period is read only up to `until`, before its calendar end."""
+        return self.end < self._shift(1).start
 
     @property
     def days(self) -> float:
         return (self.end - self.start).total_seconds() / 86400.0
 
     def previous(self) -> Period:
-        """The period of the same kind just before this one."""
-        return self._shift(-1)
+        """The period of the same kind just before this one (to the same point of it, when
+        this one is read to date, so both span the same days)."""
+        return self._same_span(self._shift(-1))
 
     def year_before(self) -> Period:
-        """The same month, quarter or year one year earlier."""
-        return self._shift(-{"month": 12, "quarter": 4, "year": 1}[self.kind])
+        """The same month, quarter or year one year earlier (to the same point, when read to
+        date)."""
+        return self._same_span(self._shift(-{"month": 12, "quarter": 4, "year": 1}[self.kind]))
+
+    def _same_span(self, other: Period) -> Period:
+        if self.until is None:
+            return other
+        return replace(other, until=other.start + (self.end - self.start))
 
     def _shift(self, n: int) -> Period:
         per_year = {"month": 12, "quarter": 4, "year": 1}[self.kind]
@@ -198,6 +213,28 @@ def period_of(ts: datetime, kind: str = "quarter") -> Period:
     if kind == "quarter":
         return Period(ts.year, "quarter", (ts.month - 1) // 3 + 1)
     return Period(ts.year, "year")
+
+
+#: a period is scored to date once it holds this many days of data: fewer say too little
+#: (a run on 3 October would otherwise score a quarter of two days)
+MIN_TO_DATE_DAYS = 28
+
+
+def default_period(as_of: datetime, kind: str = "quarter") -> Period:
+    """The period a card is scored for by default: the one the data's as-of closes. With the
+    as-of on a period's first day (the day after a quarter's last order), that is the last
+    complete period, as `last_complete`; with the as-of inside a period that already holds
+    `MIN_TO_DATE_DAYS` of data (the data moved on, e.g. after simulated cycles), it is that
+    period *to date*, ``[start, as_of)``, against the same span of its base period: the tasks
+    a run raised for its data (stamped with its as-of) are then in the period scored, so its
+    automation rate and response time are scored too. Earlier in a period, the last complete
+    one."""
+    held = period_of(as_of - timedelta(seconds=1), kind)
+    if held.end <= as_of:
+        return held
+    if as_of - held.start >= timedelta(days=MIN_TO_DATE_DAYS):
+        return replace(held, until=as_of)
+    return last_complete(as_of, kind)
 
 
 def last_complete(as_of: datetime, kind: str = "quarter") -> Period:
@@ -1440,12 +1477,13 @@ def comparison_json(c: Comparison) -> dict:
 # -- pipeline ---------------------------------------------------------------------------------
 def scorecard_tables(wh, as_of: datetime, results: pd.DataFrame | None = None
                      ) -> tuple[dict[str, pd.DataFrame], dict]:
-    """The upward-marketing guide's effect index for the last quarter that ends by `as_of`, against the quarter
+    """The upward-marketing guide's effect index for the default quarter of `as_of`
+    (`default_period`: the last complete one, or the current one to date), against the quarter
     before: the run's tables (``scorecard_metrics``, ``scorecard_dimensions``: one row per
     metric / dimension and period) and a summary. `results` are the run's per-customer
     results (their CLV serves the quarter that ends at `as_of`)."""
     card = load_scorecard("effect_index")
-    period = last_complete(as_of, "quarter")
+    period = default_period(as_of, "quarter")
     other = period.previous()
     provider = WarehouseMetrics(wh, results=results, results_as_of=as_of)
     c = compare(card, provider, period, other)
@@ -1460,6 +1498,7 @@ def scorecard_tables(wh, as_of: datetime, results: pd.DataFrame | None = None
 
     summary = {"effect_index": {
         "card": card.name, "period": period.label, "compare": other.label,
+        "to_date": period.to_date,
         "index": r(c.current.index), "compare_index": r(c.previous.index), "delta": r(c.delta),
         "coverage": round(c.current.coverage, 4),
         "dimensions": {row.dimension: r(row.score) for row in c.current.dimensions.itertuples()},

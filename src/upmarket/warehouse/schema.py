@@ -269,6 +269,8 @@ ACTION_ASSIGNMENTS = Table("action_assignments", ("run_id", "source", "action", 
     C("conversion_gain", "float", doc="the margin it expected if the customer converts, net "
                                       "of the offer"),
     C("recorded", "timestamp"),
+    C("contact_cost", "float", doc="what the contact cost, as the next best action priced it"),
+    C("offer_cost", "float", doc="what its offer costs on a converting order"),
 ), "Every action decided, treated or held out (activation.holdout); what the next runs "
    "measure the actions' incremental effect from (strategy.action_impact).")
 
