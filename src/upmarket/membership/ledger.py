@@ -29,10 +29,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import ibis
 import numpy as np
 import pandas as pd
 
-from upmarket.membership.levels import LevelHistory
+from upmarket.membership.levels import LevelHistory, among
 from upmarket.membership.programme import Programme
 
 KINDS = ("open", "earn", "reverse", "redeem", "adjust", "expire")
@@ -49,6 +50,26 @@ def _earning(lines: pd.DataFrame) -> pd.Series:
     return kind.isna() | kind.isin(_EARNING)
 
 
+def ledger_lines(orders: ibis.Table, as_of: datetime) -> ibis.Table:
+    """What `build_ledger` reads of the order lines before `as_of`, summed in the engine: one
+    row per paid order (the spend of its earning lines, at its first line's time) and one per
+    reversal of an order at a moment and status. `build_ledger` sums lines to exactly these,
+    so it finds the same entries from them as from every line, from a table a fraction of
+    the size."""
+    o = orders.filter(orders.ts < ibis.literal(as_of))
+    o = o.filter(o.line_kind.isnull() | o.line_kind.isin(list(_EARNING)))
+    paid = o.filter(o.status == "paid")
+    paid = paid.group_by(["customer_id", "order_id"]).aggregate(
+        ts=paid.ts.min(), amount=paid.amount.sum())
+    paid = paid.mutate(status=ibis.literal("paid"),
+                       original_order_id=ibis.null().cast("string"))
+    back = o.filter(o.status != "paid", o.original_order_id.notnull())
+    back = back.group_by(["customer_id", "original_order_id", "ts", "status"]).aggregate(
+        order_id=back.order_id.min(), amount=back.amount.sum())
+    cols = ["customer_id", "order_id", "ts", "amount", "status", "original_order_id"]
+    return paid.select(*cols).union(back.select(*cols))
+
+
 def build_ledger(lines: pd.DataFrame, hist: LevelHistory, programme: Programme,
                  as_of: datetime, carried: pd.DataFrame | None = None,
                  adjustments: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -57,7 +78,7 @@ def build_ledger(lines: pd.DataFrame, hist: LevelHistory, programme: Programme,
     (entry_id, customer_id, ts, kind, points signed, reference) and the hand-made
     `adjustments` (request_id, customer_id, ts, points) of members, oldest first."""
     lines = lines[(lines["ts"] < pd.Timestamp(as_of)) & _earning(lines)]
-    lines = lines[lines["customer_id"].isin(set(hist.customers))]
+    lines = lines[among(lines["customer_id"], hist.customers)]
     paid = lines[lines["status"] == "paid"]
     orders = paid.groupby("order_id", sort=True).agg(
         customer_id=("customer_id", "first"), ts=("ts", "min"), base=("amount", "sum"))
@@ -74,8 +95,8 @@ def build_ledger(lines: pd.DataFrame, hist: LevelHistory, programme: Programme,
     orders["expires_at"] = programme.expires_at(orders["ts"])
     earn = orders.assign(kind="earn", entry_id="earn:" + orders["order_id"])
 
-    back = lines[(lines["status"] != "paid") & lines["original_order_id"].isin(
-        set(orders["order_id"]))]
+    back = lines[(lines["status"] != "paid").to_numpy(bool)
+                 & among(lines["original_order_id"], orders["order_id"])]
     back = back.groupby(["original_order_id", "ts"], sort=True)["amount"].sum().reset_index()
     back = back.merge(orders.rename(columns={"order_id": "original_order_id", "ts": "placed",
                                              "points": "earned", "amount": "_"}),
@@ -104,7 +125,7 @@ def build_ledger(lines: pd.DataFrame, hist: LevelHistory, programme: Programme,
     moves["points"] = moves["points"].astype(np.int64)
     spends = moves["kind"].isin(SPENDING) | ((moves["kind"] == "adjust") & (moves["points"] < 0))
     spenders = set(moves.loc[spends, "customer_id"])
-    plain = ~moves["customer_id"].isin(spenders)
+    plain = ~among(moves["customer_id"], spenders)
     expire = pd.concat([_expiries(moves[plain], as_of).reindex(columns=cols),
                         _expiries_spent(moves[~plain], as_of).reindex(columns=cols)],
                        ignore_index=True)
@@ -206,7 +227,7 @@ def _with_adjustments(carried: pd.DataFrame | None, adjustments: pd.DataFrame | 
     if adjustments is None or adjustments.empty:
         return carried
     a = adjustments.assign(ts=pd.to_datetime(adjustments["ts"]))
-    a = a[a["customer_id"].isin(set(hist.customers))].drop_duplicates("request_id")
+    a = a[among(a["customer_id"], hist.customers)].drop_duplicates("request_id")
     a = pd.DataFrame({"entry_id": "adjust:" + a["request_id"].astype(str),
                       "customer_id": a["customer_id"], "ts": a["ts"], "kind": "adjust",
                       "points": a["points"].astype(np.int64)})

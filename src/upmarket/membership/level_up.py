@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -47,6 +48,30 @@ def _jump(r, y, treated, weight):
     return beta[1]
 
 
+def _window_ends(dates, months: int) -> list[pd.Timestamp]:
+    return [pd.Timestamp(d) + pd.DateOffset(months=months) for d in dates]
+
+
+def period_lines(orders: ibis.Table, hist: LevelHistory, as_of: datetime, *,
+                 months: int = 6) -> ibis.Table:
+    """What `level_up_effect` reads of the order lines before `as_of`, summed in the engine:
+    per customer, stretch between consecutive cut points (the evaluation dates and the ends
+    of the `months` after them) and sign of the amount, dated at the stretch's start. Every
+    window the effect sums over starts and ends on cut points, and it asks only whether a
+    positive line falls in a window, so these rows give it the same sums as the lines."""
+    cuts = sorted({pd.Timestamp(d) for d in hist.dates} | set(_window_ends(hist.dates, months)))
+    lo = pd.Series(cuts, dtype="datetime64[us]")
+    hi = pd.concat([lo.iloc[1:], pd.Series([pd.Timestamp.max.floor("D")],
+                                           dtype="datetime64[us]")], ignore_index=True)
+    b = ibis.memtable(pd.DataFrame({"lo": lo, "hi": hi}))
+    o = orders.filter(orders.ts < ibis.literal(as_of), orders.ts >= ibis.literal(cuts[0]))
+    o = o.select("customer_id", "ts", "amount")
+    j = o.join(b, [o.ts >= b.lo, o.ts < b.hi])
+    g = j.group_by(["customer_id", "lo", (j.amount > 0).name("positive")]).aggregate(
+        amount=j.amount.sum())
+    return g.select("customer_id", ts=g.lo, amount=g.amount)
+
+
 def level_up_effect(hist: LevelHistory, lines: pd.DataFrame, programme: Programme,
                     as_of: datetime, *, months: int = 6, margin_rate: float | None = None,
                     rng: np.random.Generator | None = None) -> dict:
@@ -56,7 +81,7 @@ def level_up_effect(hist: LevelHistory, lines: pd.DataFrame, programme: Programm
     out = {"months": months, "above": 0, "below": 0, "members": 0, "spend": None,
            "low": None, "high": None, "margin": None, "margin_low": None,
            "margin_high": None, "reason": None, "bandwidth": BANDWIDTH, "min_side": MIN_SIDE}
-    ends = [pd.Timestamp(d) + pd.DateOffset(months=months) for d in hist.dates]
+    ends = _window_ends(hist.dates, months)
     row = pd.Index(hist.customers)
     cust = row.get_indexer(lines["customer_id"]) if len(lines) else np.zeros(0, int)
     ts = pd.to_datetime(lines["ts"]).to_numpy("datetime64[ns]") if len(lines) else \

@@ -24,6 +24,8 @@ from datetime import datetime
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from upmarket.currency import money
 from upmarket.i18n import label
@@ -60,6 +62,22 @@ def trailing_activity(orders: ibis.Table, dates: list[pd.Timestamp], programme: 
     return out.select(customer_id=ibis.coalesce(out.customer_id, out.customer_id_right),
                       eval_date=ibis.coalesce(out.eval_date, out.eval_date_right),
                       spend=out.spend.fill_null(0.0), orders=out.orders.fill_null(0))
+
+
+def among(values, candidates) -> np.ndarray:
+    """`values.isin(candidates)` as a boolean array, hashed in Arrow: pandas' own `isin` on
+    Arrow-backed strings converts the candidates one Python object at a time, which at a
+    million order ids costs more than the rest of the ledger."""
+    values = pd.Series(values)
+    if isinstance(candidates, (set, frozenset)):
+        candidates = list(candidates)
+    wanted = pd.unique(np.asarray(candidates, dtype=object))
+    try:
+        v = pa.array(values, from_pandas=True)
+        found = pc.is_in(v, value_set=pa.array(wanted, from_pandas=True).cast(v.type))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return values.isin(wanted).to_numpy(bool)
+    return found.to_numpy(zero_copy_only=False).astype(bool)
 
 
 @dataclass
@@ -101,12 +119,12 @@ def history(activity: pd.DataFrame, customers, dates: list[pd.Timestamp],
     col = pd.Index(pd.to_datetime(dates))
     spend = np.zeros((len(row), len(col)))
     orders = np.zeros((len(row), len(col)), dtype=np.int64)
-    a = activity[activity["customer_id"].isin(row)]
-    if len(a):
-        i = row.get_indexer(a["customer_id"])
-        j = col.get_indexer(pd.to_datetime(a["eval_date"]))
-        spend[i, j] = a["spend"].to_numpy(float)
-        orders[i, j] = a["orders"].to_numpy(np.int64)
+    if len(activity):
+        i = row.get_indexer(activity["customer_id"])
+        j = col.get_indexer(pd.to_datetime(activity["eval_date"]))
+        ok = i >= 0
+        spend[i[ok], j[ok]] = activity["spend"].to_numpy(float)[ok]
+        orders[i[ok], j[ok]] = activity["orders"].to_numpy(np.int64)[ok]
     qualified = np.column_stack([qualified_level(spend[:, j], orders[:, j], programme)
                                  for j in range(len(col))]) if len(col) else \
         np.zeros((len(row), 0), dtype=np.int64)
@@ -118,7 +136,7 @@ def history(activity: pd.DataFrame, customers, dates: list[pd.Timestamp],
     floor = np.full(len(row), -1, dtype=np.int64)
     floor_at = np.full(len(row), np.datetime64("NaT"), dtype="datetime64[ns]")
     if carried is not None and len(carried):
-        c = carried[carried["level"].notna() & carried["customer_id"].isin(row)]
+        c = carried[carried["level"].notna() & among(carried["customer_id"], row)]
         i = row.get_indexer(c["customer_id"])
         floor[i] = [programme.codes.index(code) for code in c["level"]]
         floor_at[i] = pd.to_datetime(c["joined_at"]).to_numpy("datetime64[ns]")
@@ -238,7 +256,8 @@ def evaluate(hist: LevelHistory, programme: Programme, *,
     below = hist.below_since[:, last]
     out = pd.DataFrame({
         "customer_id": hist.customers, "level": codes[level],
-        "previous_level": [None if np.isnan(b) else codes[int(b)] for b in before],
+        "previous_level": np.where(np.isnan(before), None,
+                                   codes[np.nan_to_num(before, nan=0).astype(int)]),
         "change": change, "qualified_level": codes[hist.qualified[:, last]],
         "spend_window": spend, "orders_window": orders,
         "below_since": pd.to_datetime(below),
@@ -248,17 +267,38 @@ def evaluate(hist: LevelHistory, programme: Programme, *,
     nxt = np.minimum(level + 1, len(codes) - 1)
     top = level + 1 >= len(codes)
     out["next_level"] = np.where(top, None, codes[nxt])
-    need_spend = np.array([programme.levels[k].min_spend for k in nxt]) - spend
-    need_orders = np.array([programme.levels[k].min_orders for k in nxt]) - orders
+    bars = np.array([lv.min_spend for lv in programme.levels])[nxt]
+    need_spend = bars - spend
+    need_orders = np.array([lv.min_orders for lv in programme.levels])[nxt] - orders
     out["spend_to_next"] = np.where(top, np.nan, np.maximum(need_spend, 0.0))
     out["orders_to_next"] = np.where(top, np.nan, np.maximum(need_orders, 0))
+    # the words depend on a few rounded figures, not on each member: phrased once per
+    # distinct case (a few thousand among hundreds of thousands of members)
+    short = ~top & (spend < bars)
+    to_go = np.where(short, np.ceil(bars - spend - 1e-9), -1.0)
+    # `money` prints the sign and the whole units rounded half to even
+    sign, units = spend < 0, np.rint(np.abs(spend))
+    previous_code = np.where(np.isnan(before), -1, np.nan_to_num(before, nan=-1)).astype(int)
     for lang, suffix in (("en", "en"), ("zh-CN", "zh")):
-        out[f"distance_{suffix}"] = [
-            distance_words(s, int(o), int(k), programme, lang, symbol)
-            for s, o, k in zip(spend, orders, level)]
-        out[f"reason_{suffix}"] = [
-            reason_words(c, int(k), None if np.isnan(b) else int(b), s, int(o), bs,
-                         programme, lang, symbol)
-            for c, k, b, s, o, bs in zip(change, level, before, spend, orders,
-                                         out["below_since"])]
+        out[f"distance_{suffix}"] = once_per_case(
+            [level, to_go, orders],
+            lambda i, lang=lang: distance_words(spend[i], int(orders[i]), int(level[i]),
+                                                programme, lang, symbol))
+        out[f"reason_{suffix}"] = once_per_case(
+            [change, level, previous_code, sign, units, orders, out["below_since"]],
+            lambda i, lang=lang: reason_words(
+                change[i], int(level[i]), None if np.isnan(before[i]) else int(before[i]),
+                spend[i], int(orders[i]), out["below_since"].iloc[i], programme, lang, symbol))
     return out
+
+
+def once_per_case(keys: list, words) -> np.ndarray:
+    """`words(i)` for one row `i` of each distinct combination of `keys` (equal-length
+    columns), spread over every row with that combination."""
+    frame = pd.DataFrame({f"k{n}": pd.Series(np.asarray(k)) for n, k in enumerate(keys)})
+    if frame.empty:
+        return np.empty(0, dtype=object)
+    case = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
+    first = np.unique(case, return_index=True)[1]
+    said = np.array([words(int(i)) for i in first], dtype=object)
+    return said[case]
