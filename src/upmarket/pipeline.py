@@ -30,7 +30,7 @@ from upmarket.models import evaluation
 from upmarket.models.churn import (ChurnClassifier, RfmBaseline, risk_band, risk_signals,
                                    signal_words)
 from upmarket.models.clusters import BehaviourClusters
-from upmarket.models import propensity, value_choice
+from upmarket.models import propensity, training_sample, value_choice
 from upmarket.models.basket import association_rules, best_bundles
 from upmarket.models.recommend import NoPurchases, TunedHybrid
 from upmarket.models.upgrade_paths import upgrade_paths
@@ -75,6 +75,9 @@ class Settings:
     impact: action_impact.ImpactSettings = action_impact.ImpactSettings()
     feedback: action_feedback.FeedbackSettings = action_feedback.FeedbackSettings()
     membership: Programme = Programme()
+    #: training rows above which the churn and premium classifiers train on a stratified
+    #: sample of this many (`models.training_sample`); None: always on every row
+    classifier_sample_rows: int | None = training_sample.SAMPLE_ROWS
 
 
 @dataclass
@@ -461,8 +464,10 @@ def stage_premium(ctx: Context) -> None:
     # the live model and its back-test share dates: each date's inputs are built once
     snapshot = propensity.snapshots(tables, horizon_days=h, ladder=ladder,
                                     customers=ctx.features.frame if ctx.features else None)
+    rows = ctx.settings.classifier_sample_rows
     try:
-        _, now, _ = propensity.fit_at(tables, ctx.as_of, horizon_days=h, snapshot=snapshot)
+        _, now, trained = propensity.fit_at(tables, ctx.as_of, horizon_days=h, snapshot=snapshot,
+                                            sample_rows=rows)
     except propensity.NoTrainingWindow as exc:
         # short or odd histories have no window to learn from: no scores, and the run says so
         ctx.summary["premium_model"] = {"status": "skipped", "reason": exc.code, "message": str(exc)}
@@ -480,11 +485,15 @@ def stage_premium(ctx: Context) -> None:
             ctx.summary["premium_evaluation"] = {
                 k: (round(v, 4) if isinstance(v, float) else v)
                 for k, v in propensity.backtest(tables, ctx.as_of, horizon_days=h,
-                                                snapshot=snapshot).items()}
+                                                snapshot=snapshot, sample_rows=rows).items()}
             ctx.summary["premium_model"] = {"status": "evaluated"}
         except propensity.NoTrainingWindow as exc:
             ctx.summary["premium_model"] = {"status": "not_evaluated", "reason": exc.code,
                                             "message": str(exc)}
+        # the published scores come from the model fitted on the latest window: say what it
+        # trained on when that was a sample of the customers
+        ctx.summary["premium_model"]["training_sample"] = {
+            "rows": trained["train_sample"], "of": trained["train_customers"]}
     overall = premium.penetration_overall(orders, ladder, ctx.as_of).to_pandas().iloc[0]
     ctx.summary["premium_penetration"] = round(float(overall["penetration"]), 4)
     ctx.tables["price_ladder"] = ladder.to_pandas()

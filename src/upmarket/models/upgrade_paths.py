@@ -113,7 +113,42 @@ def upgrade_rates(lines: pd.DataFrame, as_of, *, horizon_days: int = 180,
     h = highs[eligible].assign(up=(nxt[eligible] - highs["ts"][eligible]) <= horizon)
     per = h.groupby(["category", "rank"]).agg(at_tier=("up", "size"), upgraded=("up", "sum"))
     pooled = h.groupby("rank")["up"].mean()
-    cats = ev["category"].dropna().unique()
+    return _rates(per, pooled, ev["category"].dropna().unique(), min_customers)
+
+
+def upgrade_rates_in_engine(tiered, as_of, *, horizon_days: int = 180,
+                            min_customers: int = 20) -> pd.DataFrame:
+    """`upgrade_rates` counted in the warehouse engine from tiered lines left there
+    (`features.premium.tiered_lines`, an Ibis table): only the counts per category and tier
+    leave it, not the lines."""
+    import ibis
+
+    t = tiered.filter(tiered.price_tier.isin(list(TIERS)), tiered.category.notnull())
+    ev = t.group_by(["customer_id", "category", "ts"]).aggregate(rank=t.tier_rank.max())
+    key = ["customer_id", "category"]
+    upto = ibis.window(group_by=key, order_by="ts", preceding=None, following=0)
+    ev = ev.mutate(reached=ev["rank"].max().over(upto))
+    ev = ev.mutate(prior=ev.reached.lag().over(group_by=key, order_by="ts"))
+    highs = ev.filter(ev["rank"] > ev.prior.fill_null(-1))
+    highs = highs.mutate(nxt=highs.ts.lead().over(group_by=key, order_by="ts"))
+    cut = pd.Timestamp(as_of) - pd.Timedelta(days=horizon_days)
+    h = highs.filter(highs.ts <= ibis.literal(cut.to_pydatetime()), highs["rank"] < 2)
+    up = h.nxt.notnull() & (h.nxt <= h.ts + ibis.interval(days=horizon_days))
+    per = h.group_by(["category", "rank"]).aggregate(
+        at_tier=h.count(), upgraded=up.cast("int64").sum()).to_pandas()
+    per["rank"] = per["rank"].astype(int)
+    per = per.set_index(["category", "rank"])
+    by_rank = per.groupby(level="rank")[["at_tier", "upgraded"]].sum()
+    pooled = by_rank["upgraded"] / by_rank["at_tier"]
+    cats = t.select("category").distinct().to_pandas()["category"]
+    return _rates(per, pooled, np.sort(cats.to_numpy(object)), min_customers)
+
+
+def _rates(per: pd.DataFrame, pooled: pd.Series, cats, min_customers: int) -> pd.DataFrame:
+    """The rate table from the counts per (category, rank) and the pooled rate per rank."""
+    cols = ["category", "tier", "at_tier", "upgraded", "rate", "pooled"]
+    if not len(cats):
+        return pd.DataFrame(columns=cols)
     grid = pd.MultiIndex.from_product([cats, [0, 1]], names=["category", "rank"])
     per = per.reindex(grid).fillna(0).reset_index()
     few = per["at_tier"] < min_customers
