@@ -265,11 +265,14 @@ def stage_churn(ctx: Context) -> None:
         train = churn_inputs(ctx.wh, train, t_train)
         test = churn_inputs(ctx.wh, test, t_test)
         found = {}
+        rows = ctx.settings.classifier_sample_rows
         for name, make in (("model", ChurnClassifier), ("rfm_baseline", RfmBaseline)):
-            found[name] = _holdout(y_test, make().fit(train, y_train).predict_proba(test))
+            found[name] = _holdout(y_test, make(sample_rows=rows).fit(train, y_train)
+                                   .predict_proba(test))
         chosen = "model" if found["model"]["auc"] > found["rfm_baseline"]["auc"] \
             else "rfm_baseline"
-        final = (ChurnClassifier if chosen == "model" else RfmBaseline)().fit(test, y_test)
+        final = (ChurnClassifier if chosen == "model" else RfmBaseline)(
+            sample_rows=rows).fit(test, y_test)
         now = churn_inputs(ctx.wh, res, ctx.as_of)
         res["churn_risk"] = final.predict_proba(now)
         signals = risk_signals(final, now)
@@ -298,6 +301,9 @@ def stage_churn(ctx: Context) -> None:
         "brier_rfm_baseline": _round(b["brier"]),
         "mean_predicted": _round(m["mean_predicted"]),
         "observed_rate": round(float(y_test.mean()), 4),
+        # the published model's training rows: a stratified sample when there were more
+        # than the settings allow (`models.training_sample`)
+        "training_sample": {"rows": final.sample_.used, "of": final.sample_.of},
     }
     ctx.summary["churn_model"] = (
         "gradient-boosted trees on purchase rhythm and value-model features, time split"

@@ -17,7 +17,6 @@ own date, so two runs agree on every date both evaluate and the points a past or
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -180,49 +179,106 @@ def _orders_words(n: int, lang: str) -> str:
     return label("members.one_more_order" if n == 1 else "members.more_orders", lang, n=f"{n:,}")
 
 
+#: Where a member's own words go in a sentence phrased once for many members.
+_HOLE = "\x00"
+
+
+def _fill(frames: np.ndarray, own: np.ndarray) -> np.ndarray:
+    return np.array([f.replace(_HOLE, o) for f, o in zip(frames, own)], dtype=object)
+
+
 def distance_words(spend: float, orders: int, current: int, programme: Programme,
                    lang: str, symbol: str | None = None) -> str:
     """What a member still needs for the level above theirs: "¥1,240 or 3 more orders to
     金卡" (either bar) or "… and …" (both bars), naming only the bars a level uses."""
-    if current + 1 >= len(programme.levels):
-        return label("members.top_level", lang)
-    nxt = programme.levels[current + 1]
-    parts = []
-    if nxt.min_spend > 0 and spend < nxt.min_spend:
-        parts.append(label("members.more_spend", lang, amount=money(
-            math.ceil(nxt.min_spend - spend - 1e-9), lang, policy=symbol)))
-    if nxt.min_orders > 0 and orders < nxt.min_orders:
-        parts.append(_orders_words(int(nxt.min_orders - orders), lang))
-    joiner = label("members.or" if nxt.rule == "any" else "members.and", lang)
-    return label("members.to_level", lang, what=joiner.join(parts), level=nxt.display(lang))
+    return str(distance_words_many([spend], [orders], [current], programme, lang, symbol)[0])
 
 
-def _activity_words(spend: float, orders: int, programme: Programme, lang: str,
-                    symbol: str | None) -> str:
-    return label("members.activity", lang, months=programme.window_months,
-                 spend=money(spend, lang, policy=symbol),
-                 orders=label("members.one_order" if orders == 1 else "members.orders", lang,
-                              n=f"{orders:,}"))
+def distance_words_many(spend, orders, current, programme: Programme, lang: str,
+                        symbol: str | None = None) -> np.ndarray:
+    """`distance_words` of many members at once: each distinct amount, order count and level
+    is phrased once (hundreds of thousands of members share a few thousand of each)."""
+    spend = np.asarray(spend, float)
+    orders = np.asarray(orders, np.int64)
+    current = np.asarray(current, np.int64)
+    top = current + 1 >= len(programme.levels)
+    nxt = np.minimum(current + 1, len(programme.levels) - 1)
+    bar = np.array([lv.min_spend for lv in programme.levels])[nxt]
+    count = np.array([lv.min_orders for lv in programme.levels])[nxt]
+    short_spend = (bar > 0) & (spend < bar)
+    short_orders = (count > 0) & (orders < count)
+    amount = np.where(short_spend, np.ceil(bar - spend - 1e-9), 0.0)
+    more = count - orders
+    spend_part = once_per_case([amount], lambda i: label(
+        "members.more_spend", lang, amount=money(int(amount[i]), lang, policy=symbol)))
+    orders_part = once_per_case([more], lambda i: _orders_words(int(more[i]), lang))
+    joiner = once_per_case([nxt], lambda i: label(
+        "members.or" if programme.levels[nxt[i]].rule == "any" else "members.and", lang))
+    what = np.array([j.join(([a] if s else []) + ([o] if r else []))
+                     for j, a, s, o, r in zip(joiner, spend_part, short_spend, orders_part,
+                                              short_orders)], dtype=object)
+    frame = once_per_case([top, nxt], lambda i: label("members.top_level", lang) if top[i]
+                          else label("members.to_level", lang, what=_HOLE,
+                                     level=programme.levels[nxt[i]].display(lang)))
+    return _fill(frame, what)
+
+
+def _activity_words_many(spend: np.ndarray, orders: np.ndarray, programme: Programme,
+                         lang: str, symbol: str | None) -> np.ndarray:
+    """"¥3,210 and 4 orders in the last 12 months" per member. `money` prints the sign and
+    the whole units rounded half to even: amounts that agree on both read the same."""
+    amount = once_per_case([spend < 0, np.rint(np.abs(spend))],
+                           lambda i: money(spend[i], lang, policy=symbol))
+    count = once_per_case([orders], lambda i: label(
+        "members.one_order" if orders[i] == 1 else "members.orders", lang,
+        n=f"{int(orders[i]):,}"))
+    text = label("members.activity", lang)
+    return np.array([text.format(months=programme.window_months, spend=a, orders=c)
+                     for a, c in zip(amount, count)], dtype=object)
 
 
 def reason_words(change: str, level: int, previous: int | None, spend: float, orders: int,
                  below_since, programme: Programme, lang: str,
                  symbol: str | None = None) -> str:
     """Why a member holds their level on the run's date, in words."""
+    return str(reason_words_many(
+        [change], [level], [np.nan if previous is None else previous], [spend], [orders],
+        [below_since], programme, lang, symbol)[0])
+
+
+def reason_words_many(change, level, previous, spend, orders, below_since,
+                      programme: Programme, lang: str, symbol: str | None = None
+                      ) -> np.ndarray:
+    """`reason_words` of many members at once (`previous`: NaN where there was none): the
+    sentence is phrased once per change, level, previous level and grace date, and each
+    member's own activity put in it."""
+    change = np.asarray(change, dtype=object)
+    level = np.asarray(level, np.int64)
+    previous = np.asarray(previous, float)
+    below = pd.to_datetime(pd.Series(below_since)).reset_index(drop=True)
+    did = _activity_words_many(np.asarray(spend, float), np.asarray(orders, np.int64),
+                               programme, lang, symbol)
+    frame = once_per_case([change, level, np.nan_to_num(previous, nan=-1), below],
+                          lambda i: _reason_frame(change[i], int(level[i]), previous[i],
+                                                  below.iloc[i], programme, lang))
+    return _fill(frame, did)
+
+
+def _reason_frame(change: str, level: int, previous: float, below_since,
+                  programme: Programme, lang: str) -> str:
     lv = programme.levels[level]
-    did = _activity_words(spend, orders, programme, lang, symbol)
     if change in ("new", "upgrade"):
         key = "members.reason.new" if change == "new" else "members.reason.upgrade"
-        return label(key, lang, level=lv.display(lang), activity=did)
+        return label(key, lang, level=lv.display(lang), activity=_HOLE)
     if change == "downgrade":
         return label("members.reason.downgrade", lang, level=lv.display(lang),
-                     previous=programme.levels[previous].display(lang), activity=did,
+                     previous=programme.levels[int(previous)].display(lang), activity=_HOLE,
                      days=programme.grace_days)
     if not pd.isna(below_since):
         until = pd.Timestamp(below_since) + pd.Timedelta(days=programme.grace_days)
-        return label("members.reason.grace", lang, level=lv.display(lang), activity=did,
+        return label("members.reason.grace", lang, level=lv.display(lang), activity=_HOLE,
                      since=f"{pd.Timestamp(below_since):%Y-%m-%d}", until=f"{until:%Y-%m-%d}")
-    return label("members.reason.same", lang, level=lv.display(lang), activity=did)
+    return label("members.reason.same", lang, level=lv.display(lang), activity=_HOLE)
 
 
 def evaluate(hist: LevelHistory, programme: Programme, *,
@@ -272,23 +328,11 @@ def evaluate(hist: LevelHistory, programme: Programme, *,
     need_orders = np.array([lv.min_orders for lv in programme.levels])[nxt] - orders
     out["spend_to_next"] = np.where(top, np.nan, np.maximum(need_spend, 0.0))
     out["orders_to_next"] = np.where(top, np.nan, np.maximum(need_orders, 0))
-    # the words depend on a few rounded figures, not on each member: phrased once per
-    # distinct case (a few thousand among hundreds of thousands of members)
-    short = ~top & (spend < bars)
-    to_go = np.where(short, np.ceil(bars - spend - 1e-9), -1.0)
-    # `money` prints the sign and the whole units rounded half to even
-    sign, units = spend < 0, np.rint(np.abs(spend))
-    previous_code = np.where(np.isnan(before), -1, np.nan_to_num(before, nan=-1)).astype(int)
     for lang, suffix in (("en", "en"), ("zh-CN", "zh")):
-        out[f"distance_{suffix}"] = once_per_case(
-            [level, to_go, orders],
-            lambda i, lang=lang: distance_words(spend[i], int(orders[i]), int(level[i]),
-                                                programme, lang, symbol))
-        out[f"reason_{suffix}"] = once_per_case(
-            [change, level, previous_code, sign, units, orders, out["below_since"]],
-            lambda i, lang=lang: reason_words(
-                change[i], int(level[i]), None if np.isnan(before[i]) else int(before[i]),
-                spend[i], int(orders[i]), out["below_since"].iloc[i], programme, lang, symbol))
+        out[f"distance_{suffix}"] = distance_words_many(spend, orders, level, programme, lang,
+                                                        symbol)
+        out[f"reason_{suffix}"] = reason_words_many(change, level, before, spend, orders,
+                                                    out["below_since"], programme, lang, symbol)
     return out
 
 
