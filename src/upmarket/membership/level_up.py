@@ -28,6 +28,7 @@ from datetime import datetime
 import ibis
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from upmarket.membership.levels import LevelHistory
 from upmarket.membership.programme import Programme
@@ -144,12 +145,14 @@ def level_up_effect(hist: LevelHistory, lines: pd.DataFrame, programme: Programm
     rng = rng or np.random.default_rng(0)
     members, at = np.unique(who, return_inverse=True)
     boot = []
-    for _ in range(REPLICATES):
-        w = kernel * rng.poisson(1.0, len(members))[at]
-        # a replicate with one side emptied has no jump to measure
-        if (w[treated > 0] > 0).sum() < 3 or (w[treated == 0] > 0).sum() < 3:
-            continue
-        boot.append(_jump(r, y, treated, w) * scale)
+    # one BLAS thread: each fit has four columns, and a second thread only spins
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(REPLICATES):
+            w = kernel * rng.poisson(1.0, len(members))[at]
+            # a replicate with one side emptied has no jump to measure
+            if (w[treated > 0] > 0).sum() < 3 or (w[treated == 0] > 0).sum() < 3:
+                continue
+            boot.append(_jump(r, y, treated, w) * scale)
     if len(boot) < REPLICATES // 2:
         out["reason"] = "too_few_near_bar"
         return out
