@@ -466,14 +466,23 @@ def stage_premium(ctx: Context) -> None:
         return
     h = ctx.settings.premium_horizon_days
     orders = tables["orders"]
-    ladder = premium.price_ladder(p, orders)
+    # every question below reads the ladder: built once in the engine, not once per query
+    ladder = premium.price_ladder(p, orders).cache()
+    try:
+        _premium_with(ctx, tables, orders, ladder, h)
+    finally:
+        ladder.release()
+
+
+def _premium_with(ctx: Context, tables: dict, orders, ladder, h: int) -> None:
+    """`stage_premium` with the price ladder built (`ladder`, held in the engine)."""
     # the live model and its back-test share dates: each date's inputs are built once
     snapshot = propensity.snapshots(tables, horizon_days=h, ladder=ladder,
                                     customers=ctx.features.frame if ctx.features else None)
     rows = ctx.settings.classifier_sample_rows
     try:
         _, now, trained = propensity.fit_at(tables, ctx.as_of, horizon_days=h, snapshot=snapshot,
-                                            sample_rows=rows)
+                                            sample_rows=rows, ladder=ladder)
     except propensity.NoTrainingWindow as exc:
         # short or odd histories have no window to learn from: no scores, and the run says so
         ctx.summary["premium_model"] = {"status": "skipped", "reason": exc.code, "message": str(exc)}
@@ -491,7 +500,8 @@ def stage_premium(ctx: Context) -> None:
             ctx.summary["premium_evaluation"] = {
                 k: (round(v, 4) if isinstance(v, float) else v)
                 for k, v in propensity.backtest(tables, ctx.as_of, horizon_days=h,
-                                                snapshot=snapshot, sample_rows=rows).items()}
+                                                snapshot=snapshot, sample_rows=rows,
+                                                ladder=ladder).items()}
             ctx.summary["premium_model"] = {"status": "evaluated"}
         except propensity.NoTrainingWindow as exc:
             ctx.summary["premium_model"] = {"status": "not_evaluated", "reason": exc.code,

@@ -132,9 +132,14 @@ def build_ledger(lines: pd.DataFrame, hist: LevelHistory, programme: Programme,
     out = pd.concat([moves, expire], ignore_index=True)
     out["points"] = out["points"].astype(np.int64)
     # within a moment: what was earned before a reversal of it, expiries last
-    out["_k"] = out["kind"].map({k: i for i, k in enumerate(KINDS)})
+    out["_k"] = _kind_order(out["kind"])
     out = out.sort_values(["customer_id", "ts", "_k", "entry_id"], kind="stable")
     return out.drop(columns="_k").reset_index(drop=True)
+
+
+def _kind_order(kind: pd.Series) -> np.ndarray:
+    """Each entry's kind as its place in `KINDS` (what comes first within a moment)."""
+    return pd.Index(KINDS).get_indexer(kind)
 
 
 def _dated(carried: pd.DataFrame, programme: Programme) -> pd.DataFrame:
@@ -156,9 +161,10 @@ def _expiries_spent(moves: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
     if moves.empty:
         return pd.DataFrame(columns=cols)
     never = np.iinfo(np.int64).max  # points that never lapse sort after every date
-    order = moves.assign(_k=moves["kind"].map({k: i for i, k in enumerate(KINDS)}))
+    order = moves.assign(_k=_kind_order(moves["kind"]))
     order = order.sort_values(["customer_id", "ts", "_k", "entry_id"], kind="stable")
-    # plain arrays: this walk runs once per entry of every member who spent points
+    # plain Python lists: this walk runs once per entry of every member who spent points, and
+    # a list item costs a fraction of a NumPy scalar
     who = order["customer_id"].to_numpy()
     ts = pd.to_datetime(order["ts"]).to_numpy("datetime64[ns]").astype(np.int64)
     due = pd.to_datetime(order["expires_at"]).to_numpy("datetime64[ns]")
@@ -167,28 +173,32 @@ def _expiries_spent(moves: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
     pts = order["points"].to_numpy(np.int64)
     kind = order["kind"].to_numpy()
     spends = np.isin(kind, SPENDING) | ((kind == "adjust") & (pts < 0))
-    end = np.int64(pd.Timestamp(as_of).value)
+    end = int(pd.Timestamp(as_of).value)
     found: list[tuple] = []
     starts = np.flatnonzero(np.r_[True, who[1:] != who[:-1]])
-    for lo, hi in zip(starts, np.r_[starts[1:], len(who)]):
+    ts, due, year, pts, spends = (a.tolist() for a in (ts, due, year, pts, spends))
+    for lo, hi in zip(starts.tolist(), np.r_[starts[1:], len(who)].tolist()):
         held: dict[tuple[int, float], int] = {}  # (expires_at ns, earned year) → points left
         owed = 0
+        soonest = never  # the earliest expiry among the years held
 
         def lapse_until(when, c=who[lo]):
             for key in sorted(k for k in held if k[0] <= when):
                 left = held.pop(key)
                 if left > 0:
                     found.append((c, key[1], key[0], left))
+            return min((k[0] for k in held), default=never)
 
         for r in range(lo, hi):
-            if held:
-                lapse_until(ts[r])
-            p = int(pts[r])
-            key = (int(due[r]), year[r])
+            if held and soonest <= ts[r]:
+                soonest = lapse_until(ts[r])
+            p = pts[r]
+            key = (due[r], year[r])
             if not spends[r] and p > 0:
                 paid = min(owed, p)
                 owed -= paid
                 held[key] = held.get(key, 0) + p - paid
+                soonest = min(soonest, key[0])
                 continue
             need = -p
             if not spends[r]:

@@ -119,7 +119,11 @@ def history(activity: pd.DataFrame, customers, dates: list[pd.Timestamp],
     spend = np.zeros((len(row), len(col)))
     orders = np.zeros((len(row), len(col)), dtype=np.int64)
     if len(activity):
-        i = row.get_indexer(activity["customer_id"])
+        ids = activity["customer_id"]
+        # a categorical column (as `build_history` reads it) is looked up once per customer,
+        # not once per row
+        i = row.get_indexer(ids.cat.categories)[ids.cat.codes.to_numpy()] \
+            if isinstance(ids.dtype, pd.CategoricalDtype) else row.get_indexer(ids)
         j = col.get_indexer(pd.to_datetime(activity["eval_date"]))
         ok = i >= 0
         spend[i[ok], j[ok]] = activity["spend"].to_numpy(float)[ok]
@@ -170,7 +174,8 @@ def build_history(orders: ibis.Table, as_of: datetime, programme: Programme,
         return history(pd.DataFrame(columns=["customer_id", "eval_date", "spend", "orders"]),
                        [], [pd.Timestamp(as_of)], programme)
     dates = programme.evaluation_dates(members["first"].min(), as_of)
-    activity = trailing_activity(orders, dates, programme).to_pandas()
+    activity = trailing_activity(orders, dates, programme).to_pyarrow().to_pandas(
+        strings_to_categorical=True)
     return history(activity, members["customer_id"], dates, programme, carried)
 
 

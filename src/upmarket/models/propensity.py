@@ -248,15 +248,18 @@ def evaluate(y_true, probability, baseline=None, fraction: float = 0.1) -> dict:
 
 def fit_at(tables: dict, as_of: datetime, *, horizon_days: int = 180, model: str = "logistic",
            unit: str = "W", snapshot: Callable[[datetime], pd.DataFrame] | None = None,
-           sample_rows: int | None = SAMPLE_ROWS) -> tuple[PremiumPropensity, pd.DataFrame, dict]:
+           sample_rows: int | None = SAMPLE_ROWS, ladder=None
+           ) -> tuple[PremiumPropensity, pd.DataFrame, dict]:
     """Train at ``t0 = as_of − horizon_days`` (labels in [t0, as_of)) and score at `as_of`.
     Returns the model, the frame at `as_of` with `premium_propensity` (and the baseline score),
     and an in-sample summary of the training window (`train_sample`: the rows trained on,
     fewer than `train_customers` when more than `sample_rows` were there). `snapshot(date)`:
-    the model's inputs at a date (default: `premium_snapshot`, built afresh)."""
+    the model's inputs at a date (default: `premium_snapshot`, built afresh); `ladder`: the
+    price ladder when already built (`features.premium.price_ladder`)."""
     from upmarket.features.premium import first_premium_between, price_ladder
 
-    ladder = price_ladder(tables["products"], tables["orders"])
+    if ladder is None:
+        ladder = price_ladder(tables["products"], tables["orders"])
     if snapshot is None:
         snapshot = snapshots(tables, horizon_days=horizon_days, unit=unit, ladder=ladder)
     t0 = as_of - timedelta(days=horizon_days)
@@ -274,7 +277,7 @@ def fit_at(tables: dict, as_of: datetime, *, horizon_days: int = 180, model: str
 
 def backtest(tables: dict, as_of: datetime, *, horizon_days: int = 180, model: str = "logistic",
              unit: str = "W", snapshot: Callable[[datetime], pd.DataFrame] | None = None,
-             sample_rows: int | None = SAMPLE_ROWS) -> dict:
+             sample_rows: int | None = SAMPLE_ROWS, ladder=None) -> dict:
     """Out-of-time evaluation from the warehouse alone (no ground truth needed): train at
     ``as_of − 2H`` with labels in ``[as_of − 2H, as_of − H)``, score at ``as_of − H`` the
     customers with no premium purchase yet, and evaluate against their first premium purchase
@@ -282,9 +285,10 @@ def backtest(tables: dict, as_of: datetime, *, horizon_days: int = 180, model: s
     from upmarket.features.premium import first_premium_between, price_ladder
 
     h = timedelta(days=horizon_days)
+    if ladder is None:
+        ladder = price_ladder(tables["products"], tables["orders"])
     _, then, info = fit_at(tables, as_of - h, horizon_days=horizon_days, model=model, unit=unit,
-                           snapshot=snapshot, sample_rows=sample_rows)
-    ladder = price_ladder(tables["products"], tables["orders"])
+                           snapshot=snapshot, sample_rows=sample_rows, ladder=ladder)
     ups = set(first_premium_between(tables["orders"], ladder, as_of - h, as_of)
               .to_pandas()["customer_id"])
     pop = then[then["bought_premium"] == 0]
