@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from upmarket.membership.programme import Programme
@@ -67,8 +68,12 @@ def carried(wh: Warehouse, as_of: datetime, programme: Programme) -> Carried:
     else:
         members = pd.DataFrame(columns=["customer_id", "joined_at", "level"])
     if len(points):
-        kind = points["kind"].map(lambda k: KIND_OF[k][0])
-        sign = points["kind"].map(lambda k: KIND_OF[k][1])
+        # looked up once per kind, not once per row
+        known = pd.Index(list(KIND_OF)).get_indexer(points["kind"])
+        if (known < 0).any():
+            raise KeyError(str(points["kind"][known < 0].iloc[0]))
+        kind = np.array([KIND_OF[k][0] for k in KIND_OF], dtype=object)[known]
+        sign = np.array([KIND_OF[k][1] for k in KIND_OF])[known]
         parts.append(pd.DataFrame({
             "entry_id": "ingested:" + points["id"].astype(str),
             "customer_id": points["customer_id"], "ts": pd.to_datetime(points["ts"]),
