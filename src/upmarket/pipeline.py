@@ -24,6 +24,7 @@ from upmarket.features.orders import purchases_until
 from upmarket.features.behaviour import prospects, purchase_rhythm
 from upmarket.features.customer import customer_features, trailing_margin
 from upmarket.features.snapshots import FeatureSnapshots
+from upmarket.membership.levels import among
 from upmarket.membership.outputs import evaluate_programme, member_fields
 from upmarket.membership.programme import Programme
 from upmarket.models import evaluation
@@ -408,8 +409,8 @@ def stage_membership(ctx: Context) -> None:
     # the membership rules contact members (a welcome call, a reminder): only those who
     # consent to marketing on some channel at the run's date
     held = engagement.consents_in_force(ctx.source("consents"), ctx.as_of).to_pandas()
-    ctx.results["marketing_consent"] = ctx.results["customer_id"].isin(
-        set(held.loc[held["granted"].astype(bool), "customer_id"])).to_numpy()
+    ctx.results["marketing_consent"] = among(
+        ctx.results["customer_id"], held.loc[held["granted"].astype(bool), "customer_id"])
     tier = ctx.results.set_index("customer_id")["tier"]
     both = pd.crosstab(levels.reindex(tier.index), tier)
     found.summary["by_tier"] = {lv: {t: int(both.at[lv, t]) for t in both.columns}

@@ -19,6 +19,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from upmarket.membership.levels import among
 from upmarket.membership.programme import Programme
 from upmarket.warehouse.connection import Warehouse
 
@@ -85,7 +86,7 @@ def carried(wh: Warehouse, as_of: datetime, programme: Programme) -> Carried:
     if len(points):
         first = points.groupby("customer_id", as_index=False)["ts"].min().rename(
             columns={"ts": "joined_at"})
-        first = first[~first["customer_id"].isin(members["customer_id"])].assign(level=None)
+        first = first[~among(first["customer_id"], members["customer_id"])].assign(level=None)
         members = pd.concat([members[["customer_id", "joined_at", "level"]], first],
                             ignore_index=True)
     return Carried(entries[cols], members[["customer_id", "joined_at", "level"]], unknown,

@@ -41,9 +41,14 @@ BANDWIDTH = 0.3
 MIN_SIDE = 30
 
 
-def _jump(r, y, treated, weight):
-    """Local linear regression with a slope on each side; the coefficient of `treated`."""
-    x = np.column_stack([np.ones(len(r)), treated, r, r * treated])
+def _design(r, treated) -> np.ndarray:
+    return np.column_stack([np.ones(len(r)), treated, r, r * treated])
+
+
+def _jump(r, y, treated, weight, x=None):
+    """Local linear regression with a slope on each side; the coefficient of `treated`.
+    `x`: the design (`_design(r, treated)`) when already built."""
+    x = _design(r, treated) if x is None else x
     sw = np.sqrt(weight)
     beta, *_ = np.linalg.lstsq(x * sw[:, None], y * sw, rcond=None)
     return beta[1]
@@ -145,14 +150,15 @@ def level_up_effect(hist: LevelHistory, lines: pd.DataFrame, programme: Programm
     rng = rng or np.random.default_rng(0)
     members, at = np.unique(who, return_inverse=True)
     boot = []
+    x, above_bar, below_bar = _design(r, treated), treated > 0, treated == 0
     # one BLAS thread: each fit has four columns, and a second thread only spins
     with threadpool_limits(limits=1, user_api="blas"):
         for _ in range(REPLICATES):
             w = kernel * rng.poisson(1.0, len(members))[at]
             # a replicate with one side emptied has no jump to measure
-            if (w[treated > 0] > 0).sum() < 3 or (w[treated == 0] > 0).sum() < 3:
+            if (w[above_bar] > 0).sum() < 3 or (w[below_bar] > 0).sum() < 3:
                 continue
-            boot.append(_jump(r, y, treated, w) * scale)
+            boot.append(_jump(r, y, treated, w, x) * scale)
     if len(boot) < REPLICATES // 2:
         out["reason"] = "too_few_near_bar"
         return out
