@@ -34,7 +34,7 @@ from upmarket.models.clusters import BehaviourClusters
 from upmarket.models import propensity, training_sample, value_choice
 from upmarket.models.basket import association_rules, best_bundles
 from upmarket.models.recommend import NoPurchases, TunedHybrid
-from upmarket.models.upgrade_paths import upgrade_paths
+from upmarket.models.upgrade_paths import upgrade_paths_in_engine
 from upmarket.models.value import LifetimeValue, ValueSettings
 from upmarket.activation import holdout
 from upmarket.activation.privacy import pseudonym_key
@@ -514,8 +514,8 @@ def _premium_with(ctx: Context, tables: dict, orders, ladder, h: int) -> None:
     overall = premium.penetration_overall(orders, ladder, ctx.as_of).to_pandas().iloc[0]
     ctx.summary["premium_penetration"] = round(float(overall["penetration"]), 4)
     ctx.tables["price_ladder"] = ladder.to_pandas()
-    ctx.tables["upgrade_paths"] = upgrade_paths(
-        premium.tiered_lines(orders, ladder, ctx.as_of).to_pandas(), by_category=True)
+    ctx.tables["upgrade_paths"] = upgrade_paths_in_engine(
+        premium.tiered_lines(orders, ladder, ctx.as_of), by_category=True)
 
 
 def stage_acquisition(ctx: Context) -> None:
