@@ -106,3 +106,19 @@ def test_a_model_on_a_sample_ranks_the_holdout_as_well_as_on_every_row(make, dat
     assert abs(diff["difference"]) < (high - low) / 4
     assert evaluation.auc(y_test, p_part) > 0.6
 
+
+
+@pytest.mark.parametrize("lang, words", [("en", "50,000 of the 171,443"),
+                                         ("zh", "171,443 位客户中按标签分层随机抽取 50,000")])
+def test_the_run_summary_says_when_a_model_trained_on_a_sample(lang, words):
+    from upmarket.cli import console
+    from upmarket.cli.runs import _print_training_sample
+
+    with console.capture() as seen:
+        _print_training_sample("churn_training_sample", {"rows": 50_000, "of": 171_443}, lang)
+        _print_training_sample("premium_training_sample", {"rows": 9_970, "of": 9_970}, lang)
+    # the console may wrap the line anywhere: compared without white space
+    said = "".join(seen.get().split())
+    assert "".join(words.split()) in said
+    # a model that trained on every row gets no line
+    assert said.count("50,000") == 1 and "9,970" not in said
