@@ -8,7 +8,13 @@ then applied to features at ``as_of``.
 
 Inputs are RFM / BTYD / behaviour (`features.customer.customer_features`), the tier features
 (`features.premium.premium_features`) and the peer upgrade rate of the customer's main category
-and tier (`models.upgrade_paths.customer_upgrade_rate`).
+and tier (`models.upgrade_paths.upgrade_rates`, counted in the warehouse engine: the order
+lines never leave it).
+
+Above `models.training_sample.SAMPLE_ROWS` training customers the model trains on a
+stratified sample of that many (on the 200,000-customer world the back-test AUC was 0.8190
+with 50,000 of 63,778 rows against 0.8194 with all, 95 % intervals ± 0.004); every customer is
+scored, batch by batch.
 
 Classifier choice: L2 logistic regression on log1p-transformed, standardised inputs, isotonic-
 calibrated by 3-fold CalibratedClassifierCV. It was compared with HistGradientBoostingClassifier
