@@ -24,16 +24,17 @@ from upmarket.features.orders import purchases_until
 from upmarket.features.behaviour import prospects, purchase_rhythm
 from upmarket.features.customer import customer_features, trailing_margin
 from upmarket.features.snapshots import FeatureSnapshots
+from upmarket.membership.levels import among
 from upmarket.membership.outputs import evaluate_programme, member_fields
 from upmarket.membership.programme import Programme
 from upmarket.models import evaluation
 from upmarket.models.churn import (ChurnClassifier, RfmBaseline, risk_band, risk_signals,
                                    signal_words)
 from upmarket.models.clusters import BehaviourClusters
-from upmarket.models import propensity, value_choice
+from upmarket.models import propensity, training_sample, value_choice
 from upmarket.models.basket import association_rules, best_bundles
 from upmarket.models.recommend import NoPurchases, TunedHybrid
-from upmarket.models.upgrade_paths import upgrade_paths
+from upmarket.models.upgrade_paths import upgrade_paths_in_engine
 from upmarket.models.value import LifetimeValue, ValueSettings
 from upmarket.activation import holdout
 from upmarket.activation.privacy import pseudonym_key
@@ -79,6 +80,9 @@ class Settings:
     impact: action_impact.ImpactSettings = action_impact.ImpactSettings()
     feedback: action_feedback.FeedbackSettings = action_feedback.FeedbackSettings()
     membership: Programme = Programme()
+    #: training rows above which the churn and premium classifiers train on a stratified
+    #: sample of this many (`models.training_sample`); None: always on every row
+    classifier_sample_rows: int | None = training_sample.SAMPLE_ROWS
 
 
 @dataclass
@@ -262,11 +266,14 @@ def stage_churn(ctx: Context) -> None:
         train = churn_inputs(ctx.wh, train, t_train)
         test = churn_inputs(ctx.wh, test, t_test)
         found = {}
+        rows = ctx.settings.classifier_sample_rows
         for name, make in (("model", ChurnClassifier), ("rfm_baseline", RfmBaseline)):
-            found[name] = _holdout(y_test, make().fit(train, y_train).predict_proba(test))
+            found[name] = _holdout(y_test, make(sample_rows=rows).fit(train, y_train)
+                                   .predict_proba(test))
         chosen = "model" if found["model"]["auc"] > found["rfm_baseline"]["auc"] \
             else "rfm_baseline"
-        final = (ChurnClassifier if chosen == "model" else RfmBaseline)().fit(test, y_test)
+        final = (ChurnClassifier if chosen == "model" else RfmBaseline)(
+            sample_rows=rows).fit(test, y_test)
         now = churn_inputs(ctx.wh, res, ctx.as_of)
         res["churn_risk"] = final.predict_proba(now)
         signals = risk_signals(final, now)
@@ -295,6 +302,9 @@ def stage_churn(ctx: Context) -> None:
         "brier_rfm_baseline": _round(b["brier"]),
         "mean_predicted": _round(m["mean_predicted"]),
         "observed_rate": round(float(y_test.mean()), 4),
+        # the published model's training rows: a stratified sample when there were more
+        # than the settings allow (`models.training_sample`)
+        "training_sample": {"rows": final.sample_.used, "of": final.sample_.of},
     }
     ctx.summary["churn_model"] = (
         "gradient-boosted trees on purchase rhythm and value-model features, time split"
@@ -399,8 +409,8 @@ def stage_membership(ctx: Context) -> None:
     # the membership rules contact members (a welcome call, a reminder): only those who
     # consent to marketing on some channel at the run's date
     held = engagement.consents_in_force(ctx.source("consents"), ctx.as_of).to_pandas()
-    ctx.results["marketing_consent"] = ctx.results["customer_id"].isin(
-        set(held.loc[held["granted"].astype(bool), "customer_id"])).to_numpy()
+    ctx.results["marketing_consent"] = among(
+        ctx.results["customer_id"], held.loc[held["granted"].astype(bool), "customer_id"])
     tier = ctx.results.set_index("customer_id")["tier"]
     both = pd.crosstab(levels.reindex(tier.index), tier)
     found.summary["by_tier"] = {lv: {t: int(both.at[lv, t]) for t in both.columns}
@@ -457,12 +467,23 @@ def stage_premium(ctx: Context) -> None:
         return
     h = ctx.settings.premium_horizon_days
     orders = tables["orders"]
-    ladder = premium.price_ladder(p, orders)
+    # every question below reads the ladder: built once in the engine, not once per query
+    ladder = premium.price_ladder(p, orders).cache()
+    try:
+        _premium_with(ctx, tables, orders, ladder, h)
+    finally:
+        ladder.release()
+
+
+def _premium_with(ctx: Context, tables: dict, orders, ladder, h: int) -> None:
+    """`stage_premium` with the price ladder built (`ladder`, held in the engine)."""
     # the live model and its back-test share dates: each date's inputs are built once
     snapshot = propensity.snapshots(tables, horizon_days=h, ladder=ladder,
                                     customers=ctx.features.frame if ctx.features else None)
+    rows = ctx.settings.classifier_sample_rows
     try:
-        _, now, _ = propensity.fit_at(tables, ctx.as_of, horizon_days=h, snapshot=snapshot)
+        _, now, trained = propensity.fit_at(tables, ctx.as_of, horizon_days=h, snapshot=snapshot,
+                                            sample_rows=rows, ladder=ladder)
     except propensity.NoTrainingWindow as exc:
         # short or odd histories have no window to learn from: no scores, and the run says so
         ctx.summary["premium_model"] = {"status": "skipped", "reason": exc.code, "message": str(exc)}
@@ -480,16 +501,21 @@ def stage_premium(ctx: Context) -> None:
             ctx.summary["premium_evaluation"] = {
                 k: (round(v, 4) if isinstance(v, float) else v)
                 for k, v in propensity.backtest(tables, ctx.as_of, horizon_days=h,
-                                                snapshot=snapshot).items()}
+                                                snapshot=snapshot, sample_rows=rows,
+                                                ladder=ladder).items()}
             ctx.summary["premium_model"] = {"status": "evaluated"}
         except propensity.NoTrainingWindow as exc:
             ctx.summary["premium_model"] = {"status": "not_evaluated", "reason": exc.code,
                                             "message": str(exc)}
+        # the published scores come from the model fitted on the latest window: say what it
+        # trained on when that was a sample of the customers
+        ctx.summary["premium_model"]["training_sample"] = {
+            "rows": trained["train_sample"], "of": trained["train_customers"]}
     overall = premium.penetration_overall(orders, ladder, ctx.as_of).to_pandas().iloc[0]
     ctx.summary["premium_penetration"] = round(float(overall["penetration"]), 4)
     ctx.tables["price_ladder"] = ladder.to_pandas()
-    ctx.tables["upgrade_paths"] = upgrade_paths(
-        premium.tiered_lines(orders, ladder, ctx.as_of).to_pandas(), by_category=True)
+    ctx.tables["upgrade_paths"] = upgrade_paths_in_engine(
+        premium.tiered_lines(orders, ladder, ctx.as_of), by_category=True)
 
 
 def stage_acquisition(ctx: Context) -> None:

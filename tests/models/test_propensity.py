@@ -126,3 +126,58 @@ def test_backtest_from_the_warehouse_alone(world):
     e = backtest(tables, WORLD.as_of, horizon_days=180)
     print("backtest", {k: round(v, 3) for k, v in e.items()})
     assert e["lift"] > 2.0 and e["auc"] > 0.7
+
+
+def _in_engine(lines: pd.DataFrame):
+    import ibis
+
+    ranked = lines.assign(tier_rank=lines["price_tier"].map({"basic": 0, "mid": 1, "premium": 2}))
+    return ibis.memtable(ranked)
+
+
+def test_rates_and_paths_counted_in_the_engine_are_the_ones_mined_in_pandas():
+    from upmarket.models.upgrade_paths import upgrade_paths_in_engine, upgrade_rates_in_engine
+
+    h = history()
+    for min_customers in (1, 20):
+        mined = upgrade_rates(h, datetime(2025, 1, 1), horizon_days=180,
+                              min_customers=min_customers)
+        counted = upgrade_rates_in_engine(_in_engine(h), datetime(2025, 1, 1),
+                                          horizon_days=180, min_customers=min_customers)
+        key = ["category", "tier"]
+        pd.testing.assert_frame_equal(
+            counted.sort_values(key).reset_index(drop=True),
+            mined.sort_values(key).reset_index(drop=True), check_dtype=False)
+    for by_category in (False, True):
+        pd.testing.assert_frame_equal(upgrade_paths_in_engine(_in_engine(h), by_category=by_category),
+                                      upgrade_paths(h, by_category=by_category), check_dtype=False)
+
+
+def test_the_models_inputs_from_the_engine_match_the_line_by_line_mining(world):
+    from upmarket.features.premium import premium_features, price_ladder, tiered_lines
+    from upmarket.models.propensity import assemble
+    from upmarket.models.upgrade_paths import upgrade_paths_in_engine, upgrade_rates_in_engine
+
+    wh, _ = world
+    orders, products = wh.table("orders"), wh.table("products")
+    ladder = price_ladder(products, orders)
+    tiered = tiered_lines(orders, ladder, WORLD.as_of)
+    lines = tiered.to_pandas()
+    mined = upgrade_rates(lines, WORLD.as_of)
+    counted = upgrade_rates_in_engine(tiered, WORLD.as_of)
+    assert mined["at_tier"].sum() > 1000
+    key = ["category", "tier"]
+    pd.testing.assert_frame_equal(counted.sort_values(key).reset_index(drop=True),
+                                  mined.sort_values(key).reset_index(drop=True),
+                                  check_dtype=False)
+    paths = upgrade_paths(lines, by_category=True)
+    assert paths["transitions"].sum() > 1000
+    pd.testing.assert_frame_equal(upgrade_paths_in_engine(tiered, by_category=True), paths,
+                                  check_dtype=False)
+    # each customer's main category, tier there and peer rate, as the pandas mining names them
+    prem = premium_features(orders, ladder, WORLD.as_of).to_pandas()
+    ids = prem[["customer_id"]]
+    frame = assemble(ids, prem, counted).set_index("customer_id")
+    peer = customer_upgrade_rate(lines, mined).set_index("customer_id")
+    cols = ["main_category", "current_tier", "peer_upgrade_rate"]
+    pd.testing.assert_frame_equal(frame.loc[peer.index, cols], peer[cols], check_dtype=False)

@@ -282,6 +282,12 @@ def _print_value_choice(found: dict | None, lang: str) -> None:
         console.print(line, highlight=False)
 
 
+def _print_training_sample(key: str, sample: dict | None, lang: str) -> None:
+    """A line when a classifier trained on a sample of its window's customers, not all."""
+    if sample and sample.get("rows", 0) < sample.get("of", 0):
+        console.print(label(key, lang, rows=sample["rows"], of=sample["of"]))
+
+
 def _print_value_model(found: dict | None, lang: str) -> None:
     """Which value models the run used, and every fit diagnostic in words — the sentences the
     report and the dashboard show (`reports.method`)."""
@@ -370,6 +376,7 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
             **ev, "published": label(f"churn_published.{ev['published']}", lang)}))
     else:
         console.print(label("churn_model_plain", lang, model=s.get("churn_model")))
+    _print_training_sample("churn_training_sample", (ev or {}).get("training_sample"), lang)
     k = Table(label("col.kpi", lang), label("col.this_base", lang), label("col.benchmark", lang),
               title_justify="left")
     bench = s.get("benchmarks", {})
@@ -384,6 +391,8 @@ def _print_run(ctx, as_json: bool, lang: str) -> None:
     prem = s.get("premium_evaluation")
     if prem:
         console.print(label("premium_evaluation", lang, penetration=s["premium_penetration"], **prem))
+    _print_training_sample("premium_training_sample",
+                           (s.get("premium_model") or {}).get("training_sample"), lang)
     skipped = s.get("premium_model", {})
     if skipped.get("reason"):
         console.print("⚠ " + label(f"premium_model.{skipped['status']}", lang,

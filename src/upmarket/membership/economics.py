@@ -27,6 +27,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from upmarket.membership import incremental
 from upmarket.membership.benefit_cost import BenefitCost
@@ -58,9 +59,12 @@ def breakage(ledger: pd.DataFrame, as_of: datetime, *, rng: np.random.Generator 
     rng = rng or np.random.default_rng(0)
     # Poisson weights: the bootstrap without building a resampled copy per replicate
     ratios = np.empty(REPLICATES)
-    for b in range(REPLICATES):
-        w = rng.poisson(1.0, len(earned))
-        ratios[b] = (w @ expired) / max(w @ earned, 1e-9)
+    # one BLAS thread: products this small gain nothing from a second one, which on a busy
+    # machine spins waiting for the first
+    with threadpool_limits(limits=1, user_api="blas"):
+        for b in range(REPLICATES):
+            w = rng.poisson(1.0, len(earned))
+            ratios[b] = (w @ expired) / max(w @ earned, 1e-9)
     low, high = np.quantile(ratios, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
     return {"rate": float(rate), "low": float(low), "high": float(high),
             "years": sorted(int(y) for y in years["earned_year"].dropna().unique()),

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import ibis
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
@@ -41,14 +42,28 @@ MIN_MEMBERS = 30
 NEIGHBOURS = 20
 
 
+def monthly_lines(orders: ibis.Table, as_of: datetime) -> ibis.Table:
+    """What `membership_effect` reads of the order lines before `as_of`, summed in the engine:
+    net spend per customer and calendar month, dated at the month's first day (it sums lines
+    per calendar month itself, so these rows give the same table as the lines)."""
+    o = orders.filter(orders.ts < ibis.literal(as_of))
+    o = o.mutate(month=o.ts.truncate("M"))
+    g = o.group_by(["customer_id", "month"]).aggregate(amount=o.amount.sum())
+    return g.select("customer_id", ts=g.month, amount=g.amount)
+
+
+def _months_since(ts: pd.Series, first: pd.Period) -> np.ndarray:
+    """Calendar months from `first` to each timestamp's month."""
+    return ((ts.dt.year - first.year) * 12 + (ts.dt.month - first.month)).to_numpy(int)
+
+
 def _monthly(lines: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, pd.Period]:
     """Net spend per customer and calendar month before `as_of` (rows: customers, columns:
     month numbers from the first month), and the first month."""
     ts = pd.to_datetime(lines["ts"])
     keep = ts < pd.Timestamp(as_of)
-    month = ts[keep].dt.to_period("M")
-    first = month.min()
-    index = (month - first).map(lambda d: d.n).astype(int)
+    first = ts[keep].min().to_period("M")
+    index = pd.Series(_months_since(ts[keep], first))
     spend = pd.DataFrame({"customer_id": lines.loc[keep, "customer_id"].to_numpy(),
                           "m": index.to_numpy(), "amount": lines.loc[keep, "amount"].to_numpy()})
     table = spend.pivot_table(index="customer_id", columns="m", values="amount", aggfunc="sum",
@@ -76,8 +91,8 @@ def membership_effect(lines: pd.DataFrame, joined: pd.DataFrame, as_of: datetime
     ids = table.index
     started = np.argmax(s != 0, axis=1)  # first month with any spend
     j = joined.dropna(subset=["joined_at"]).drop_duplicates("customer_id")
-    jm = pd.Series((pd.to_datetime(j["joined_at"]).dt.to_period("M") - first).map(
-        lambda d: d.n).to_numpy(), index=j["customer_id"].to_numpy())
+    jm = pd.Series(_months_since(pd.to_datetime(j["joined_at"]), first),
+                   index=j["customer_id"].to_numpy())
     at = ids.get_indexer(jm.index)
     member_rows, member_month = at[at >= 0], jm.to_numpy()[at >= 0]
     is_member = np.zeros(len(ids), dtype=bool)

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import ibis
+import numpy as np
 import pandas as pd
 
+from upmarket.membership.levels import among
 from upmarket.membership.programme import Programme
 from upmarket.warehouse.connection import Warehouse
 
@@ -67,8 +69,12 @@ def carried(wh: Warehouse, as_of: datetime, programme: Programme) -> Carried:
     else:
         members = pd.DataFrame(columns=["customer_id", "joined_at", "level"])
     if len(points):
-        kind = points["kind"].map(lambda k: KIND_OF[k][0])
-        sign = points["kind"].map(lambda k: KIND_OF[k][1])
+        # looked up once per kind, not once per row
+        known = pd.Index(list(KIND_OF)).get_indexer(points["kind"])
+        if (known < 0).any():
+            raise KeyError(str(points["kind"][known < 0].iloc[0]))
+        kind = np.array([KIND_OF[k][0] for k in KIND_OF], dtype=object)[known]
+        sign = np.array([KIND_OF[k][1] for k in KIND_OF])[known]
         parts.append(pd.DataFrame({
             "entry_id": "ingested:" + points["id"].astype(str),
             "customer_id": points["customer_id"], "ts": pd.to_datetime(points["ts"]),
@@ -80,7 +86,7 @@ def carried(wh: Warehouse, as_of: datetime, programme: Programme) -> Carried:
     if len(points):
         first = points.groupby("customer_id", as_index=False)["ts"].min().rename(
             columns={"ts": "joined_at"})
-        first = first[~first["customer_id"].isin(members["customer_id"])].assign(level=None)
+        first = first[~among(first["customer_id"], members["customer_id"])].assign(level=None)
         members = pd.concat([members[["customer_id", "joined_at", "level"]], first],
                             ignore_index=True)
     return Carried(entries[cols], members[["customer_id", "joined_at", "level"]], unknown,

@@ -25,8 +25,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import ibis
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from upmarket.membership.levels import LevelHistory
 from upmarket.membership.programme import Programme
@@ -39,12 +41,41 @@ BANDWIDTH = 0.3
 MIN_SIDE = 30
 
 
-def _jump(r, y, treated, weight):
-    """Local linear regression with a slope on each side; the coefficient of `treated`."""
-    x = np.column_stack([np.ones(len(r)), treated, r, r * treated])
+def _design(r, treated) -> np.ndarray:
+    return np.column_stack([np.ones(len(r)), treated, r, r * treated])
+
+
+def _jump(r, y, treated, weight, x=None):
+    """Local linear regression with a slope on each side; the coefficient of `treated`.
+    `x`: the design (`_design(r, treated)`) when already built."""
+    x = _design(r, treated) if x is None else x
     sw = np.sqrt(weight)
     beta, *_ = np.linalg.lstsq(x * sw[:, None], y * sw, rcond=None)
     return beta[1]
+
+
+def _window_ends(dates, months: int) -> list[pd.Timestamp]:
+    return [pd.Timestamp(d) + pd.DateOffset(months=months) for d in dates]
+
+
+def period_lines(orders: ibis.Table, hist: LevelHistory, as_of: datetime, *,
+                 months: int = 6) -> ibis.Table:
+    """What `level_up_effect` reads of the order lines before `as_of`, summed in the engine:
+    per customer, stretch between consecutive cut points (the evaluation dates and the ends
+    of the `months` after them) and sign of the amount, dated at the stretch's start. Every
+    window the effect sums over starts and ends on cut points, and it asks only whether a
+    positive line falls in a window, so these rows give it the same sums as the lines."""
+    cuts = sorted({pd.Timestamp(d) for d in hist.dates} | set(_window_ends(hist.dates, months)))
+    lo = pd.Series(cuts, dtype="datetime64[us]")
+    hi = pd.concat([lo.iloc[1:], pd.Series([pd.Timestamp.max.floor("D")],
+                                           dtype="datetime64[us]")], ignore_index=True)
+    b = ibis.memtable(pd.DataFrame({"lo": lo, "hi": hi}))
+    o = orders.filter(orders.ts < ibis.literal(as_of), orders.ts >= ibis.literal(cuts[0]))
+    o = o.select("customer_id", "ts", "amount")
+    j = o.join(b, [o.ts >= b.lo, o.ts < b.hi])
+    g = j.group_by(["customer_id", "lo", (j.amount > 0).name("positive")]).aggregate(
+        amount=j.amount.sum())
+    return g.select("customer_id", ts=g.lo, amount=g.amount)
 
 
 def level_up_effect(hist: LevelHistory, lines: pd.DataFrame, programme: Programme,
@@ -56,7 +87,7 @@ def level_up_effect(hist: LevelHistory, lines: pd.DataFrame, programme: Programm
     out = {"months": months, "above": 0, "below": 0, "members": 0, "spend": None,
            "low": None, "high": None, "margin": None, "margin_low": None,
            "margin_high": None, "reason": None, "bandwidth": BANDWIDTH, "min_side": MIN_SIDE}
-    ends = [pd.Timestamp(d) + pd.DateOffset(months=months) for d in hist.dates]
+    ends = _window_ends(hist.dates, months)
     row = pd.Index(hist.customers)
     cust = row.get_indexer(lines["customer_id"]) if len(lines) else np.zeros(0, int)
     ts = pd.to_datetime(lines["ts"]).to_numpy("datetime64[ns]") if len(lines) else \
@@ -119,12 +150,15 @@ def level_up_effect(hist: LevelHistory, lines: pd.DataFrame, programme: Programm
     rng = rng or np.random.default_rng(0)
     members, at = np.unique(who, return_inverse=True)
     boot = []
-    for _ in range(REPLICATES):
-        w = kernel * rng.poisson(1.0, len(members))[at]
-        # a replicate with one side emptied has no jump to measure
-        if (w[treated > 0] > 0).sum() < 3 or (w[treated == 0] > 0).sum() < 3:
-            continue
-        boot.append(_jump(r, y, treated, w) * scale)
+    x, above_bar, below_bar = _design(r, treated), treated > 0, treated == 0
+    # one BLAS thread: each fit has four columns, and a second thread only spins
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(REPLICATES):
+            w = kernel * rng.poisson(1.0, len(members))[at]
+            # a replicate with one side emptied has no jump to measure
+            if (w[above_bar] > 0).sum() < 3 or (w[below_bar] > 0).sum() < 3:
+                continue
+            boot.append(_jump(r, y, treated, w, x) * scale)
     if len(boot) < REPLICATES // 2:
         out["reason"] = "too_few_near_bar"
         return out

@@ -17,13 +17,14 @@ own date, so two runs agree on every date both evaluate and the points a past or
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from upmarket.currency import money
 from upmarket.i18n import label
@@ -60,6 +61,22 @@ def trailing_activity(orders: ibis.Table, dates: list[pd.Timestamp], programme: 
     return out.select(customer_id=ibis.coalesce(out.customer_id, out.customer_id_right),
                       eval_date=ibis.coalesce(out.eval_date, out.eval_date_right),
                       spend=out.spend.fill_null(0.0), orders=out.orders.fill_null(0))
+
+
+def among(values, candidates) -> np.ndarray:
+    """`values.isin(candidates)` as a boolean array, hashed in Arrow: pandas' own `isin` on
+    Arrow-backed strings converts the candidates one Python object at a time, which at a
+    million order ids costs more than the rest of the ledger."""
+    values = pd.Series(values)
+    if isinstance(candidates, (set, frozenset)):
+        candidates = list(candidates)
+    wanted = pd.unique(np.asarray(candidates, dtype=object))
+    try:
+        v = pa.array(values, from_pandas=True)
+        found = pc.is_in(v, value_set=pa.array(wanted, from_pandas=True).cast(v.type))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return values.isin(wanted).to_numpy(bool)
+    return found.to_numpy(zero_copy_only=False).astype(bool)
 
 
 @dataclass
@@ -101,12 +118,16 @@ def history(activity: pd.DataFrame, customers, dates: list[pd.Timestamp],
     col = pd.Index(pd.to_datetime(dates))
     spend = np.zeros((len(row), len(col)))
     orders = np.zeros((len(row), len(col)), dtype=np.int64)
-    a = activity[activity["customer_id"].isin(row)]
-    if len(a):
-        i = row.get_indexer(a["customer_id"])
-        j = col.get_indexer(pd.to_datetime(a["eval_date"]))
-        spend[i, j] = a["spend"].to_numpy(float)
-        orders[i, j] = a["orders"].to_numpy(np.int64)
+    if len(activity):
+        ids = activity["customer_id"]
+        # a categorical column (as `build_history` reads it) is looked up once per customer,
+        # not once per row
+        i = row.get_indexer(ids.cat.categories)[ids.cat.codes.to_numpy()] \
+            if isinstance(ids.dtype, pd.CategoricalDtype) else row.get_indexer(ids)
+        j = col.get_indexer(pd.to_datetime(activity["eval_date"]))
+        ok = i >= 0
+        spend[i[ok], j[ok]] = activity["spend"].to_numpy(float)[ok]
+        orders[i[ok], j[ok]] = activity["orders"].to_numpy(np.int64)[ok]
     qualified = np.column_stack([qualified_level(spend[:, j], orders[:, j], programme)
                                  for j in range(len(col))]) if len(col) else \
         np.zeros((len(row), 0), dtype=np.int64)
@@ -118,7 +139,7 @@ def history(activity: pd.DataFrame, customers, dates: list[pd.Timestamp],
     floor = np.full(len(row), -1, dtype=np.int64)
     floor_at = np.full(len(row), np.datetime64("NaT"), dtype="datetime64[ns]")
     if carried is not None and len(carried):
-        c = carried[carried["level"].notna() & carried["customer_id"].isin(row)]
+        c = carried[carried["level"].notna() & among(carried["customer_id"], row)]
         i = row.get_indexer(c["customer_id"])
         floor[i] = [programme.codes.index(code) for code in c["level"]]
         floor_at[i] = pd.to_datetime(c["joined_at"]).to_numpy("datetime64[ns]")
@@ -153,7 +174,8 @@ def build_history(orders: ibis.Table, as_of: datetime, programme: Programme,
         return history(pd.DataFrame(columns=["customer_id", "eval_date", "spend", "orders"]),
                        [], [pd.Timestamp(as_of)], programme)
     dates = programme.evaluation_dates(members["first"].min(), as_of)
-    activity = trailing_activity(orders, dates, programme).to_pandas()
+    activity = trailing_activity(orders, dates, programme).to_pyarrow().to_pandas(
+        strings_to_categorical=True)
     return history(activity, members["customer_id"], dates, programme, carried)
 
 
@@ -162,49 +184,106 @@ def _orders_words(n: int, lang: str) -> str:
     return label("members.one_more_order" if n == 1 else "members.more_orders", lang, n=f"{n:,}")
 
 
+#: Where a member's own words go in a sentence phrased once for many members.
+_HOLE = "\x00"
+
+
+def _fill(frames: np.ndarray, own: np.ndarray) -> np.ndarray:
+    return np.array([f.replace(_HOLE, o) for f, o in zip(frames, own)], dtype=object)
+
+
 def distance_words(spend: float, orders: int, current: int, programme: Programme,
                    lang: str, symbol: str | None = None) -> str:
     """What a member still needs for the level above theirs: "¥1,240 or 3 more orders to
     金卡" (either bar) or "… and …" (both bars), naming only the bars a level uses."""
-    if current + 1 >= len(programme.levels):
-        return label("members.top_level", lang)
-    nxt = programme.levels[current + 1]
-    parts = []
-    if nxt.min_spend > 0 and spend < nxt.min_spend:
-        parts.append(label("members.more_spend", lang, amount=money(
-            math.ceil(nxt.min_spend - spend - 1e-9), lang, policy=symbol)))
-    if nxt.min_orders > 0 and orders < nxt.min_orders:
-        parts.append(_orders_words(int(nxt.min_orders - orders), lang))
-    joiner = label("members.or" if nxt.rule == "any" else "members.and", lang)
-    return label("members.to_level", lang, what=joiner.join(parts), level=nxt.display(lang))
+    return str(distance_words_many([spend], [orders], [current], programme, lang, symbol)[0])
 
 
-def _activity_words(spend: float, orders: int, programme: Programme, lang: str,
-                    symbol: str | None) -> str:
-    return label("members.activity", lang, months=programme.window_months,
-                 spend=money(spend, lang, policy=symbol),
-                 orders=label("members.one_order" if orders == 1 else "members.orders", lang,
-                              n=f"{orders:,}"))
+def distance_words_many(spend, orders, current, programme: Programme, lang: str,
+                        symbol: str | None = None) -> np.ndarray:
+    """`distance_words` of many members at once: each distinct amount, order count and level
+    is phrased once (hundreds of thousands of members share a few thousand of each)."""
+    spend = np.asarray(spend, float)
+    orders = np.asarray(orders, np.int64)
+    current = np.asarray(current, np.int64)
+    top = current + 1 >= len(programme.levels)
+    nxt = np.minimum(current + 1, len(programme.levels) - 1)
+    bar = np.array([lv.min_spend for lv in programme.levels])[nxt]
+    count = np.array([lv.min_orders for lv in programme.levels])[nxt]
+    short_spend = (bar > 0) & (spend < bar)
+    short_orders = (count > 0) & (orders < count)
+    amount = np.where(short_spend, np.ceil(bar - spend - 1e-9), 0.0)
+    more = count - orders
+    spend_part = once_per_case([amount], lambda i: label(
+        "members.more_spend", lang, amount=money(int(amount[i]), lang, policy=symbol)))
+    orders_part = once_per_case([more], lambda i: _orders_words(int(more[i]), lang))
+    joiner = once_per_case([nxt], lambda i: label(
+        "members.or" if programme.levels[nxt[i]].rule == "any" else "members.and", lang))
+    what = np.array([j.join(([a] if s else []) + ([o] if r else []))
+                     for j, a, s, o, r in zip(joiner, spend_part, short_spend, orders_part,
+                                              short_orders)], dtype=object)
+    frame = once_per_case([top, nxt], lambda i: label("members.top_level", lang) if top[i]
+                          else label("members.to_level", lang, what=_HOLE,
+                                     level=programme.levels[nxt[i]].display(lang)))
+    return _fill(frame, what)
+
+
+def _activity_words_many(spend: np.ndarray, orders: np.ndarray, programme: Programme,
+                         lang: str, symbol: str | None) -> np.ndarray:
+    """"¥3,210 and 4 orders in the last 12 months" per member. `money` prints the sign and
+    the whole units rounded half to even: amounts that agree on both read the same."""
+    amount = once_per_case([spend < 0, np.rint(np.abs(spend))],
+                           lambda i: money(spend[i], lang, policy=symbol))
+    count = once_per_case([orders], lambda i: label(
+        "members.one_order" if orders[i] == 1 else "members.orders", lang,
+        n=f"{int(orders[i]):,}"))
+    text = label("members.activity", lang)
+    return np.array([text.format(months=programme.window_months, spend=a, orders=c)
+                     for a, c in zip(amount, count)], dtype=object)
 
 
 def reason_words(change: str, level: int, previous: int | None, spend: float, orders: int,
                  below_since, programme: Programme, lang: str,
                  symbol: str | None = None) -> str:
     """Why a member holds their level on the run's date, in words."""
+    return str(reason_words_many(
+        [change], [level], [np.nan if previous is None else previous], [spend], [orders],
+        [below_since], programme, lang, symbol)[0])
+
+
+def reason_words_many(change, level, previous, spend, orders, below_since,
+                      programme: Programme, lang: str, symbol: str | None = None
+                      ) -> np.ndarray:
+    """`reason_words` of many members at once (`previous`: NaN where there was none): the
+    sentence is phrased once per change, level, previous level and grace date, and each
+    member's own activity put in it."""
+    change = np.asarray(change, dtype=object)
+    level = np.asarray(level, np.int64)
+    previous = np.asarray(previous, float)
+    below = pd.to_datetime(pd.Series(below_since)).reset_index(drop=True)
+    did = _activity_words_many(np.asarray(spend, float), np.asarray(orders, np.int64),
+                               programme, lang, symbol)
+    frame = once_per_case([change, level, np.nan_to_num(previous, nan=-1), below],
+                          lambda i: _reason_frame(change[i], int(level[i]), previous[i],
+                                                  below.iloc[i], programme, lang))
+    return _fill(frame, did)
+
+
+def _reason_frame(change: str, level: int, previous: float, below_since,
+                  programme: Programme, lang: str) -> str:
     lv = programme.levels[level]
-    did = _activity_words(spend, orders, programme, lang, symbol)
     if change in ("new", "upgrade"):
         key = "members.reason.new" if change == "new" else "members.reason.upgrade"
-        return label(key, lang, level=lv.display(lang), activity=did)
+        return label(key, lang, level=lv.display(lang), activity=_HOLE)
     if change == "downgrade":
         return label("members.reason.downgrade", lang, level=lv.display(lang),
-                     previous=programme.levels[previous].display(lang), activity=did,
+                     previous=programme.levels[int(previous)].display(lang), activity=_HOLE,
                      days=programme.grace_days)
     if not pd.isna(below_since):
         until = pd.Timestamp(below_since) + pd.Timedelta(days=programme.grace_days)
-        return label("members.reason.grace", lang, level=lv.display(lang), activity=did,
+        return label("members.reason.grace", lang, level=lv.display(lang), activity=_HOLE,
                      since=f"{pd.Timestamp(below_since):%Y-%m-%d}", until=f"{until:%Y-%m-%d}")
-    return label("members.reason.same", lang, level=lv.display(lang), activity=did)
+    return label("members.reason.same", lang, level=lv.display(lang), activity=_HOLE)
 
 
 def evaluate(hist: LevelHistory, programme: Programme, *,
@@ -238,7 +317,8 @@ def evaluate(hist: LevelHistory, programme: Programme, *,
     below = hist.below_since[:, last]
     out = pd.DataFrame({
         "customer_id": hist.customers, "level": codes[level],
-        "previous_level": [None if np.isnan(b) else codes[int(b)] for b in before],
+        "previous_level": np.where(np.isnan(before), None,
+                                   codes[np.nan_to_num(before, nan=0).astype(int)]),
         "change": change, "qualified_level": codes[hist.qualified[:, last]],
         "spend_window": spend, "orders_window": orders,
         "below_since": pd.to_datetime(below),
@@ -248,17 +328,26 @@ def evaluate(hist: LevelHistory, programme: Programme, *,
     nxt = np.minimum(level + 1, len(codes) - 1)
     top = level + 1 >= len(codes)
     out["next_level"] = np.where(top, None, codes[nxt])
-    need_spend = np.array([programme.levels[k].min_spend for k in nxt]) - spend
-    need_orders = np.array([programme.levels[k].min_orders for k in nxt]) - orders
+    bars = np.array([lv.min_spend for lv in programme.levels])[nxt]
+    need_spend = bars - spend
+    need_orders = np.array([lv.min_orders for lv in programme.levels])[nxt] - orders
     out["spend_to_next"] = np.where(top, np.nan, np.maximum(need_spend, 0.0))
     out["orders_to_next"] = np.where(top, np.nan, np.maximum(need_orders, 0))
     for lang, suffix in (("en", "en"), ("zh-CN", "zh")):
-        out[f"distance_{suffix}"] = [
-            distance_words(s, int(o), int(k), programme, lang, symbol)
-            for s, o, k in zip(spend, orders, level)]
-        out[f"reason_{suffix}"] = [
-            reason_words(c, int(k), None if np.isnan(b) else int(b), s, int(o), bs,
-                         programme, lang, symbol)
-            for c, k, b, s, o, bs in zip(change, level, before, spend, orders,
-                                         out["below_since"])]
+        out[f"distance_{suffix}"] = distance_words_many(spend, orders, level, programme, lang,
+                                                        symbol)
+        out[f"reason_{suffix}"] = reason_words_many(change, level, before, spend, orders,
+                                                    out["below_since"], programme, lang, symbol)
     return out
+
+
+def once_per_case(keys: list, words) -> np.ndarray:
+    """`words(i)` for one row `i` of each distinct combination of `keys` (equal-length
+    columns), spread over every row with that combination."""
+    frame = pd.DataFrame({f"k{n}": pd.Series(np.asarray(k)) for n, k in enumerate(keys)})
+    if frame.empty:
+        return np.empty(0, dtype=object)
+    case = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
+    first = np.unique(case, return_index=True)[1]
+    said = np.array([words(int(i)) for i in first], dtype=object)
+    return said[case]

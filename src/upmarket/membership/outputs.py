@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from upmarket.membership import economics, ingest, ledger, level_up, levels
+from upmarket.membership import economics, incremental, ingest, ledger, level_up, levels
 from upmarket.membership.programme import Programme
 from upmarket.warehouse.connection import Warehouse
 
@@ -38,10 +38,10 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
     brought = ingest.carried(wh, as_of, programme)
     hist = levels.build_history(orders, as_of, programme, brought.members)
     members = levels.evaluate(hist, programme, previous=previous_levels, symbol=symbol)
-    o = orders.filter(orders.ts < as_of)
-    lines = o.select(*[c for c in ORDER_COLUMNS if c in o.columns]).to_pandas()
-    entries = ledger.build_ledger(lines, hist, programme, as_of, brought.entries,
-                                  adjustments=adjustments)
+    # each reader gets the order lines summed in the engine to what it reads of them, not
+    # every line: at a million lines the lines themselves cost more than the rest together
+    entries = ledger.build_ledger(ledger.ledger_lines(orders, as_of).to_pandas(), hist,
+                                  programme, as_of, brought.entries, adjustments=adjustments)
     start = pd.Timestamp(period_start) if period_start is not None \
         else pd.Timestamp(as_of) - pd.DateOffset(years=1)
     balances = ledger.statement(entries, hist.customers, start, as_of)
@@ -49,10 +49,14 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
                             .rename(columns={"closing": "points_balance",
                                              "expiring": "points_expiring"}),
                             on="customer_id", how="left")
-    found = economics.economics(members, entries, balances, programme, as_of, lines=lines,
-                                enrolled=brought.enrolled, margin_rate=margin_rate)
-    found["level_up"] = level_up.level_up_effect(hist, lines, programme, as_of,
-                                                 margin_rate=margin_rate)
+    enrolled = brought.enrolled
+    monthly = incremental.monthly_lines(orders, as_of).to_pandas() \
+        if enrolled is not None and len(enrolled) else None
+    found = economics.economics(members, entries, balances, programme, as_of, lines=monthly,
+                                enrolled=enrolled, margin_rate=margin_rate)
+    found["level_up"] = level_up.level_up_effect(
+        hist, level_up.period_lines(orders, hist, as_of).to_pandas(), programme, as_of,
+        margin_rate=margin_rate)
     counts = members["level"].value_counts()
     changes = members["change"].value_counts()
     in_grace = int(members["below_since"].notna().sum())

@@ -8,7 +8,13 @@ then applied to features at ``as_of``.
 
 Inputs are RFM / BTYD / behaviour (`features.customer.customer_features`), the tier features
 (`features.premium.premium_features`) and the peer upgrade rate of the customer's main category
-and tier (`models.upgrade_paths.customer_upgrade_rate`).
+and tier (`models.upgrade_paths.upgrade_rates`, counted in the warehouse engine: the order
+lines never leave it).
+
+Above `models.training_sample.SAMPLE_ROWS` training customers the model trains on a
+stratified sample of that many (on the 200,000-customer world the back-test AUC was 0.8190
+with 50,000 of 63,778 rows against 0.8194 with all, 95 % intervals ± 0.004); every customer is
+scored, batch by batch.
 
 Classifier choice: L2 logistic regression on log1p-transformed, standardised inputs, isotonic-
 calibrated by 3-fold CalibratedClassifierCV. It was compared with HistGradientBoostingClassifier
@@ -35,10 +41,12 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from upmarket.errors import NotFitted, UpmarketError
 from upmarket.models import evaluation
-from upmarket.models.upgrade_paths import customer_upgrade_rate, upgrade_rates
+from upmarket.models.training_sample import SAMPLE_ROWS, in_batches, stratified
+from upmarket.models.upgrade_paths import TIERS, upgrade_rates_in_engine
 
 #: Features used when present.
 FEATURES = (
@@ -72,17 +80,24 @@ class NoTrainingWindow(UpmarketError, ValueError):
         self.code = code
 
 
-def assemble(customers: pd.DataFrame, premium: pd.DataFrame, lines: pd.DataFrame, as_of,
-             *, horizon_days: int = 180) -> pd.DataFrame:
+def assemble(customers: pd.DataFrame, premium: pd.DataFrame, rates: pd.DataFrame
+             ) -> pd.DataFrame:
     """One frame per customer for the model: `customers` (customer_features, materialised),
-    left-joined with `premium` (premium_features, materialised) and the peer upgrade rate mined
-    from `lines` (tiered_lines before `as_of`, materialised)."""
-    peer = customer_upgrade_rate(lines, upgrade_rates(lines, as_of, horizon_days=horizon_days))
-    out = customers.merge(premium.drop(columns=["main_category"], errors="ignore"),
-                          on="customer_id", how="left")
-    # the main category and the tier reached there come from one place, so they agree
-    out = out.merge(peer[["customer_id", "main_category", "current_tier", "peer_upgrade_rate"]],
-                    on="customer_id", how="left")
+    left-joined with `premium` (premium_features, materialised: its `main_category` and
+    `main_rank` are the customer's main category and the tier reached there, as
+    `models.upgrade_paths.customer_upgrade_rate` defines them) and the peer upgrade rate of
+    that category and tier from `rates` (`upgrade_rates`; 0 at premium: nowhere higher)."""
+    out = customers.merge(premium, on="customer_id", how="left")
+    rank = pd.to_numeric(out.get("main_rank"), errors="coerce") \
+        if "main_rank" in out else pd.Series(np.nan, index=out.index)
+    out["current_tier"] = rank.map(dict(enumerate(TIERS)))
+    known = rates.assign(rank=rates["tier"].map({t: i for i, t in enumerate(TIERS)}))
+    peer = pd.MultiIndex.from_frame(out[["main_category"]].assign(rank=rank)) \
+        if "main_category" in out else None
+    rate = known.set_index(["category", "rank"])["rate"].astype(float) if len(known) else None
+    out["peer_upgrade_rate"] = np.nan if peer is None or rate is None \
+        else rate.reindex(peer).to_numpy(float)
+    out.loc[rank >= 2, "peer_upgrade_rate"] = 0.0
     if "bought_premium" in out:
         out["bought_premium"] = out["bought_premium"].fillna(0).astype(int)
     return out
@@ -102,8 +117,10 @@ def premium_snapshot(tables: dict, as_of: datetime, *, horizon_days: int = 180,
     cust = customer_features(tables, as_of, unit=unit).order_by("customer_id").to_pandas() \
         if customers is None else customers
     prem = premium_features(tables["orders"], ladder, as_of).to_pandas()
-    lines = tiered_lines(tables["orders"], ladder, as_of).to_pandas()
-    return assemble(cust, prem, lines, as_of, horizon_days=horizon_days)
+    # the lines stay in the engine: only the rates per category and tier come out
+    rates = upgrade_rates_in_engine(tiered_lines(tables["orders"], ladder, as_of), as_of,
+                                    horizon_days=horizon_days)
+    return assemble(cust, prem, rates)
 
 
 def snapshots(tables: dict, *, horizon_days: int = 180, unit: str = "W", ladder=None,
@@ -141,11 +158,14 @@ class PremiumPropensity:
     """P(first premium purchase within `horizon_days`); scikit-learn estimator habits."""
 
     def __init__(self, horizon_days: int = 180, model: str = "logistic", calibration_folds: int = 3,
-                 random_state: int = 0):
+                 random_state: int = 0, sample_rows: int | None = SAMPLE_ROWS):
         self.horizon_days = horizon_days
         self.model = model
         self.calibration_folds = calibration_folds
         self.random_state = random_state
+        #: training rows above which the model trains on a stratified sample of this many
+        #: (`models.training_sample`); None: always every row
+        self.sample_rows = sample_rows
 
     def _matrix(self, frame: pd.DataFrame) -> np.ndarray:
         x = frame.reindex(columns=list(self.features_)).astype(float)
@@ -182,6 +202,9 @@ class PremiumPropensity:
             raise NoTrainingWindow(
                 "too_few_upgraders", f"only {int(min(y.sum(), y.size - y.sum()))} customer(s) in "
                 "the smaller class of the training window; calibration needs at least 2")
+        self.sample_ = stratified(y, self.sample_rows)
+        if self.sample_.sampled:
+            frame, y = frame.iloc[self.sample_.rows], y[self.sample_.rows]
         self.features_ = tuple(f for f in FEATURES if f in frame.columns
                                and frame[f].notna().any() and frame[f].nunique() > 1)
         self.fill_ = frame.reindex(columns=list(self.features_)).astype(float).median()
@@ -191,15 +214,21 @@ class PremiumPropensity:
                                     for c, v in self.fill_.items()}).fillna(0.0)
         x = self._matrix(frame)
         folds = min(self.calibration_folds, int(min(y.sum(), len(y) - y.sum())))
-        self.model_ = CalibratedClassifierCV(self._estimator(), method="isotonic",
-                                             cv=max(folds, 2)).fit(x, y)
+        # one BLAS thread: the solver's products are small, and on a shared 2-core machine two
+        # threads spin waiting on each other (measured on 50,000 rows of the 200,000-customer
+        # world: 6.2 s of CPU with two threads, 0.6 s with one)
+        with threadpool_limits(limits=1, user_api="blas"):
+            self.model_ = CalibratedClassifierCV(self._estimator(), method="isotonic",
+                                                 cv=max(folds, 2)).fit(x, y)
         self.base_rate_ = float(y.mean())
         return self
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         if not hasattr(self, "model_"):
             raise NotFitted("PremiumPropensity is not fitted: call fit(features, labels) first")
-        return self.model_.predict_proba(self._matrix(frame))[:, 1]
+        with threadpool_limits(limits=1, user_api="blas"):  # see fit
+            return in_batches(
+                lambda part: self.model_.predict_proba(self._matrix(part))[:, 1], frame)
 
 
 def train_frame(snapshot_t0: pd.DataFrame, upgraders: set) -> tuple[pd.DataFrame, np.ndarray]:
@@ -224,15 +253,19 @@ def evaluate(y_true, probability, baseline=None, fraction: float = 0.1) -> dict:
 
 
 def fit_at(tables: dict, as_of: datetime, *, horizon_days: int = 180, model: str = "logistic",
-           unit: str = "W", snapshot: Callable[[datetime], pd.DataFrame] | None = None
+           unit: str = "W", snapshot: Callable[[datetime], pd.DataFrame] | None = None,
+           sample_rows: int | None = SAMPLE_ROWS, ladder=None
            ) -> tuple[PremiumPropensity, pd.DataFrame, dict]:
     """Train at ``t0 = as_of − horizon_days`` (labels in [t0, as_of)) and score at `as_of`.
     Returns the model, the frame at `as_of` with `premium_propensity` (and the baseline score),
-    and an in-sample summary of the training window. `snapshot(date)`: the model's inputs at
-    a date (default: `premium_snapshot`, built afresh)."""
+    and an in-sample summary of the training window (`train_sample`: the rows trained on,
+    fewer than `train_customers` when more than `sample_rows` were there). `snapshot(date)`:
+    the model's inputs at a date (default: `premium_snapshot`, built afresh); `ladder`: the
+    price ladder when already built (`features.premium.price_ladder`)."""
     from upmarket.features.premium import first_premium_between, price_ladder
 
-    ladder = price_ladder(tables["products"], tables["orders"])
+    if ladder is None:
+        ladder = price_ladder(tables["products"], tables["orders"])
     if snapshot is None:
         snapshot = snapshots(tables, horizon_days=horizon_days, unit=unit, ladder=ladder)
     t0 = as_of - timedelta(days=horizon_days)
@@ -240,16 +273,17 @@ def fit_at(tables: dict, as_of: datetime, *, horizon_days: int = 180, model: str
     ups = set(first_premium_between(tables["orders"], ladder, t0, as_of)
               .to_pandas()["customer_id"])
     x, y = train_frame(then, ups)
-    m = PremiumPropensity(horizon_days, model=model).fit(x, y)
+    m = PremiumPropensity(horizon_days, model=model, sample_rows=sample_rows).fit(x, y)
     now = snapshot(as_of)
     now["premium_propensity"] = m.predict_proba(now)
     now["premium_baseline"] = baseline_score(now)
-    return m, now, {"train_customers": len(x), "train_rate": float(np.mean(y))}
+    return m, now, {"train_customers": len(x), "train_rate": float(np.mean(y)),
+                    "train_sample": m.sample_.used}
 
 
 def backtest(tables: dict, as_of: datetime, *, horizon_days: int = 180, model: str = "logistic",
-             unit: str = "W", snapshot: Callable[[datetime], pd.DataFrame] | None = None
-             ) -> dict:
+             unit: str = "W", snapshot: Callable[[datetime], pd.DataFrame] | None = None,
+             sample_rows: int | None = SAMPLE_ROWS, ladder=None) -> dict:
     """Out-of-time evaluation from the warehouse alone (no ground truth needed): train at
     ``as_of − 2H`` with labels in ``[as_of − 2H, as_of − H)``, score at ``as_of − H`` the
     customers with no premium purchase yet, and evaluate against their first premium purchase
@@ -257,9 +291,10 @@ def backtest(tables: dict, as_of: datetime, *, horizon_days: int = 180, model: s
     from upmarket.features.premium import first_premium_between, price_ladder
 
     h = timedelta(days=horizon_days)
+    if ladder is None:
+        ladder = price_ladder(tables["products"], tables["orders"])
     _, then, info = fit_at(tables, as_of - h, horizon_days=horizon_days, model=model, unit=unit,
-                           snapshot=snapshot)
-    ladder = price_ladder(tables["products"], tables["orders"])
+                           snapshot=snapshot, sample_rows=sample_rows, ladder=ladder)
     ups = set(first_premium_between(tables["orders"], ladder, as_of - h, as_of)
               .to_pandas()["customer_id"])
     pop = then[then["bought_premium"] == 0]

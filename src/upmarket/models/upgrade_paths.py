@@ -91,6 +91,49 @@ def upgrade_paths(lines: pd.DataFrame, *, by_category: bool = False) -> pd.DataF
     return res.sort_values("transitions", ascending=False, kind="stable").reset_index(drop=True)
 
 
+def upgrade_paths_in_engine(tiered, *, by_category: bool = False) -> pd.DataFrame:
+    """`upgrade_paths` computed in the warehouse engine from tiered lines left there
+    (`features.premium.tiered_lines`, an Ibis table), by the same definitions (purchase
+    events, transitions, stays, line values before and after): only the table of moves leaves
+    the engine, not the lines."""
+    import ibis
+
+    t = tiered.filter(tiered.price_tier.isin(list(TIERS)), tiered.category.notnull())
+    ev = t.group_by(["customer_id", "category", "ts"]).aggregate(
+        rank=t.tier_rank.max(), amount=t.amount.sum(), n=t.count())
+    key = ["customer_id", "category"]
+    upto = ibis.window(group_by=key, order_by="ts", preceding=None, following=0)
+    whole = ibis.window(group_by=key)
+    ev = ev.mutate(prev=ev["rank"].lag().over(group_by=key, order_by="ts"),
+                   reached=ev["rank"].max().over(upto),
+                   cum_amt=ev.amount.sum().over(upto), cum_n=ev.n.sum().over(upto),
+                   tot_amt=ev.amount.sum().over(whole), tot_n=ev.n.sum().over(whole))
+    # a stay at a tier starts at each event whose tier differs from the one before
+    ev = ev.mutate(stay=(ev.prev.isnull() | (ev["rank"] != ev.prev)).cast("int64").sum()
+                   .over(upto))
+    ev = ev.mutate(stay_start=ev.ts.min().over(group_by=[*key, "stay"]),
+                   prior_max=ev.reached.lag().over(group_by=key, order_by="ts"))
+    ev = ev.mutate(prev_stay_start=ev.stay_start.lag().over(group_by=key, order_by="ts"))
+    moves = ev.filter(ev.prev.notnull(), ev["rank"] != ev.prev)
+    before_amt, before_n = moves.cum_amt - moves.amount, moves.cum_n - moves.n
+    mean_before = before_amt / ibis.ifelse(before_n > 0, before_n, ibis.null()).cast("float64")
+    mean_after = (moves.tot_amt - before_amt) / (moves.tot_n - before_n).cast("float64")
+    tier = lambda r: r.cases(*((i, name) for i, name in enumerate(TIERS)))  # noqa: E731
+    moves = moves.select(
+        "customer_id", "category", from_tier=tier(moves.prev), to_tier=tier(moves["rank"]),
+        kind=ibis.ifelse(moves["rank"] < moves.prev, "downgrade",
+                         ibis.ifelse(moves["rank"] > moves.prior_max, "upgrade", "return")),
+        days=(moves.ts.epoch_seconds() - moves.prev_stay_start.epoch_seconds()) / 86400.0,
+        uplift=mean_after / mean_before - 1.0)
+    keys = (["category"] if by_category else []) + ["from_tier", "to_tier", "kind"]
+    res = moves.group_by(keys).aggregate(
+        transitions=moves.count(), customers=moves.customer_id.nunique(),
+        median_days=moves.days.median(), revenue_uplift=moves.uplift.median())
+    res = res.order_by([ibis.desc("transitions"), *keys]).to_pandas()
+    res[["transitions", "customers"]] = res[["transitions", "customers"]].astype("int64")
+    return res[keys + ["transitions", "customers", "median_days", "revenue_uplift"]]
+
+
 def upgrade_rates(lines: pd.DataFrame, as_of, *, horizon_days: int = 180,
                   min_customers: int = 20) -> pd.DataFrame:
     """For each category and tier below premium: of the customers who reached that tier (as
@@ -113,7 +156,42 @@ def upgrade_rates(lines: pd.DataFrame, as_of, *, horizon_days: int = 180,
     h = highs[eligible].assign(up=(nxt[eligible] - highs["ts"][eligible]) <= horizon)
     per = h.groupby(["category", "rank"]).agg(at_tier=("up", "size"), upgraded=("up", "sum"))
     pooled = h.groupby("rank")["up"].mean()
-    cats = ev["category"].dropna().unique()
+    return _rates(per, pooled, ev["category"].dropna().unique(), min_customers)
+
+
+def upgrade_rates_in_engine(tiered, as_of, *, horizon_days: int = 180,
+                            min_customers: int = 20) -> pd.DataFrame:
+    """`upgrade_rates` counted in the warehouse engine from tiered lines left there
+    (`features.premium.tiered_lines`, an Ibis table): only the counts per category and tier
+    leave it, not the lines."""
+    import ibis
+
+    t = tiered.filter(tiered.price_tier.isin(list(TIERS)), tiered.category.notnull())
+    ev = t.group_by(["customer_id", "category", "ts"]).aggregate(rank=t.tier_rank.max())
+    key = ["customer_id", "category"]
+    upto = ibis.window(group_by=key, order_by="ts", preceding=None, following=0)
+    ev = ev.mutate(reached=ev["rank"].max().over(upto))
+    ev = ev.mutate(prior=ev.reached.lag().over(group_by=key, order_by="ts"))
+    highs = ev.filter(ev["rank"] > ev.prior.fill_null(-1))
+    highs = highs.mutate(nxt=highs.ts.lead().over(group_by=key, order_by="ts"))
+    cut = pd.Timestamp(as_of) - pd.Timedelta(days=horizon_days)
+    h = highs.filter(highs.ts <= ibis.literal(cut.to_pydatetime()), highs["rank"] < 2)
+    up = h.nxt.notnull() & (h.nxt <= h.ts + ibis.interval(days=horizon_days))
+    per = h.group_by(["category", "rank"]).aggregate(
+        at_tier=h.count(), upgraded=up.cast("int64").sum()).to_pandas()
+    per["rank"] = per["rank"].astype(int)
+    per = per.set_index(["category", "rank"])
+    by_rank = per.groupby(level="rank")[["at_tier", "upgraded"]].sum()
+    pooled = by_rank["upgraded"] / by_rank["at_tier"]
+    cats = t.select("category").distinct().to_pandas()["category"]
+    return _rates(per, pooled, np.sort(cats.to_numpy(object)), min_customers)
+
+
+def _rates(per: pd.DataFrame, pooled: pd.Series, cats, min_customers: int) -> pd.DataFrame:
+    """The rate table from the counts per (category, rank) and the pooled rate per rank."""
+    cols = ["category", "tier", "at_tier", "upgraded", "rate", "pooled"]
+    if not len(cats):
+        return pd.DataFrame(columns=cols)
     grid = pd.MultiIndex.from_product([cats, [0, 1]], names=["category", "rank"])
     per = per.reindex(grid).fillna(0).reset_index()
     few = per["at_tier"] < min_customers
