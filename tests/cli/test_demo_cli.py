@@ -134,3 +134,18 @@ def test_the_files_listed_fit_80_columns_in_chinese(monkeypatch):
     indent = lines[0].index(str(paths["customers"]))
     assert all(line[:indent].strip() == "" for line in lines[1:3]), lines
     assert any("销售团队" in line and str(paths["team"]) in line for line in lines)
+
+
+def test_a_path_longer_than_the_terminal_is_listed_whole(monkeypatch):
+    """A path is never folded inside a word: a folded path cannot be copied, and its pieces
+    read as words in no language."""
+    from upmarket.cli import console
+    from upmarket.cli.runs import _print_files
+    from upmarket.i18n import label
+
+    monkeypatch.setenv("COLUMNS", "80")
+    path = Path("/srv") / ("深层目录/" * 8) / "a-rather-long-folder-name" / "customers.csv"
+    with console.capture() as got:
+        _print_files([(label("demo.customers", "en", path=path, n="3"), path)])
+    text = got.get()
+    assert str(path) in text.replace("\n", "") and str(path) in text, text

@@ -207,20 +207,26 @@ def demo(
 
 
 def _print_files(files: list[tuple[str, object]]) -> None:
-    """Each file the demo wrote as its name, then its path with what it holds on the line
-    below: a long path or description wraps inside its own column, never back under the
-    names (a line of Chinese text at 80 columns used to leave its name alone on a line)."""
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold")
+    """Each file the demo wrote as its name and its path, with what it holds on the line below,
+    wrapped under the path (a line of Chinese text at 80 columns used to leave its name alone
+    on a line). The path is printed whole, never folded, so it can be copied even when it is
+    longer than the terminal is wide."""
+    from rich.cells import cell_len
+
+    rows = []
     for text, path in files:
         name, _, rest = text.partition(f"{path}")
         what = rest.strip()
         for left, right in ("()", "（）"):  # the description's own line needs no brackets
             if what.startswith(left) and what.endswith(right):
                 what = what[1:-1]
-        grid.add_row(Text(name.strip()), Text(f"{path}\n{what}" if what else f"{path}"))
-    console.print(Padding(grid, (0, 0, 0, 2)), highlight=False)
+        rows.append((name.strip(), f"{path}", what))
+    width = max(cell_len(name) for name, _, _ in rows)
+    for name, path, what in rows:
+        pad = " " * (width - cell_len(name))
+        console.print(Text(f"  {name}{pad}  {path}"), soft_wrap=True, highlight=False)
+        if what:
+            console.print(Padding(Text(what), (0, 0, 0, width + 4)), highlight=False)
 
 
 def _print_loop(loop, lang: str) -> None:
