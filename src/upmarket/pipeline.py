@@ -24,7 +24,7 @@ from upmarket.features.orders import purchases_until
 from upmarket.features.behaviour import prospects, purchase_rhythm
 from upmarket.features.customer import customer_features, trailing_margin
 from upmarket.features.snapshots import FeatureSnapshots
-from upmarket.membership.levels import among
+from upmarket.lookups import among
 from upmarket.membership.outputs import evaluate_programme, member_fields
 from upmarket.membership.programme import Programme
 from upmarket.models import evaluation

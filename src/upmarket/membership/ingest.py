@@ -19,7 +19,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from upmarket.membership.levels import among
+from upmarket.lookups import among
 from upmarket.membership.programme import Programme
 from upmarket.warehouse.connection import Warehouse
 

@@ -33,7 +33,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from upmarket.membership.levels import LevelHistory, among
+from upmarket.lookups import among
+from upmarket.membership.levels import LevelHistory
 from upmarket.membership.programme import Programme
 
 KINDS = ("open", "earn", "reverse", "redeem", "adjust", "expire")

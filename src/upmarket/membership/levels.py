@@ -23,11 +23,10 @@ from datetime import datetime
 import ibis
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from upmarket.currency import money
 from upmarket.i18n import label
+from upmarket.lookups import among
 from upmarket.membership.programme import Programme
 
 #: What happened to a member's level at the run's date against the previous evaluation.
@@ -61,22 +60,6 @@ def trailing_activity(orders: ibis.Table, dates: list[pd.Timestamp], programme: 
     return out.select(customer_id=ibis.coalesce(out.customer_id, out.customer_id_right),
                       eval_date=ibis.coalesce(out.eval_date, out.eval_date_right),
                       spend=out.spend.fill_null(0.0), orders=out.orders.fill_null(0))
-
-
-def among(values, candidates) -> np.ndarray:
-    """`values.isin(candidates)` as a boolean array, hashed in Arrow: pandas' own `isin` on
-    Arrow-backed strings converts the candidates one Python object at a time, which at a
-    million order ids costs more than the rest of the ledger."""
-    values = pd.Series(values)
-    if isinstance(candidates, (set, frozenset)):
-        candidates = list(candidates)
-    wanted = pd.unique(np.asarray(candidates, dtype=object))
-    try:
-        v = pa.array(values, from_pandas=True)
-        found = pc.is_in(v, value_set=pa.array(wanted, from_pandas=True).cast(v.type))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return values.isin(wanted).to_numpy(bool)
-    return found.to_numpy(zero_copy_only=False).astype(bool)
 
 
 @dataclass
