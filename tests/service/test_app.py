@@ -124,6 +124,23 @@ def test_missing_wrong_revoked_and_out_of_scope_keys_are_refused(service):
     assert inbox(store).empty
 
 
+def test_refusals_speak_the_language_the_client_prefers(service):
+    client, _store, keys = service
+    ev = {"userId": "u", "event": "e"}
+    zh = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}
+    plain = client.post("/v1/track", json=ev)
+    chinese = client.post("/v1/track", json=ev, headers=zh)
+    assert plain.status_code == chinese.status_code == 401
+    assert plain.json()["error"].startswith("a valid API key is required")
+    assert "需要有效的接口密钥" in chinese.json()["error"]
+    scoped = client.get("/v1/kpis", headers={**bearer(keys.collect), **zh})
+    assert scoped.status_code == 403
+    # the scope names are API words and stay as they are; the sentence around them is Chinese
+    assert scoped.json()["error"] == "此密钥没有 read 权限（已有：collect）"
+    english = client.get("/v1/kpis", headers={**bearer(keys.collect), "Accept-Language": "fr"})
+    assert english.json()["error"] == "this key lacks the read scope (it has: collect)"
+
+
 def test_keyless_requests_are_limited_per_address_without_touching_keyed_ones(service):
     from upmarket.service.app import REFUSED_BURST, REFUSED_RATE
 

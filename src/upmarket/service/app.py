@@ -37,6 +37,7 @@ from starlette.concurrency import run_in_threadpool
 
 from upmarket.activation.rules import EventRuleWorker, load_rules
 from upmarket.errors import Msg, NoRun, WarehouseError
+from upmarket.i18n import label
 from upmarket.opstore import collected_people
 from upmarket.opstore.audit import AuditWriter
 from upmarket.opstore.keyfile import derive
@@ -202,6 +203,12 @@ _PROBLEMS = {
 }
 
 
+def _refusal(request: Request, key: str, **fields) -> str:
+    """A refused request's reason in the language its Accept-Language prefers (zh-CN or en),
+    read only when refusing, so an admitted request never parses the header."""
+    return label(key, profiles.lang_of(request.headers.get("accept-language")), **fields)
+
+
 def _align_profiles(store: ops.Store, warehouse_url: str | None) -> None:
     """Serve the profiles snapshot of the warehouse's current run: a run killed between its
     warehouse commit and the store's switch left the store a run behind (the repair rule of
@@ -288,19 +295,16 @@ def create_app(store_url: str | None = None, warehouse_url: str | None = None, *
             if key is None:
                 wait = refused.take(request.client.host if request.client else None)
                 if wait:
-                    raise HTTPException(429, "too many requests without a valid API key from "
-                                        "this address", headers={
-                                            "Retry-After": str(max(1, math.ceil(wait)))})
-                raise HTTPException(401, "a valid API key is required: Authorization: Bearer "
-                                    "KEY (or Basic with the key as username); create one with "
-                                    "upmarket keys create",
+                    raise HTTPException(429, _refusal(request, "err.api_refused_rate"),
+                                        headers={"Retry-After": str(max(1, math.ceil(wait)))})
+                raise HTTPException(401, _refusal(request, "err.api_key_required"),
                                     headers={"WWW-Authenticate": 'Bearer realm="upmarket"'})
             if not key.allows(scope):
-                raise HTTPException(403, f"this key lacks the {scope!r} scope "
-                                    f"(it has: {', '.join(sorted(key.scopes))})")
+                raise HTTPException(403, _refusal(request, "err.api_scope", scope=scope,
+                                                  scopes=", ".join(sorted(key.scopes))))
             wait = buckets.take(key.id)
             if wait:
-                raise HTTPException(429, "rate limit exceeded for this key",
+                raise HTTPException(429, _refusal(request, "err.api_rate"),
                                     headers={"Retry-After": str(max(1, math.ceil(wait)))})
             request.state.key = key
             return key
