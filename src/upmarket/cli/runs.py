@@ -164,7 +164,8 @@ def demo(
     store = open_store(store_url)
     try:  # both files are audited in the demo's own store, not the user's
         exported, left_out = export_results(ctx, out, store=store)
-        # the analyst's first document: the last quarter's assessment, ids pseudonymised
+        # the analyst's first document: the assessment of the quarter the run's scorecard
+        # scores (to date after simulated cycles), ids pseudonymised
         report = write_report(wh, out / ("report-zh.html" if lang.startswith("zh")
                                          else "report.html"), cycle="quarter", lang=lang,
                               run_id=ctx.run.run_id, store=store)
