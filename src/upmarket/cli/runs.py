@@ -200,6 +200,7 @@ def demo(
         (label("demo.report", lang, path=exported["report"], period=report.period),
          exported["report"]),
         (label("demo.team", lang, path=out / "account_managers.csv"), out / "account_managers.csv"),
+        (label("demo.rules", lang, path=out / "rules.yaml"), out / "rules.yaml"),
     ])
     me = _program()
     top = ctx.results.sort_values("clv").customer_id.iloc[-1]
