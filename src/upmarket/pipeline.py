@@ -633,7 +633,15 @@ def stage_measurement(ctx: Context) -> None:
 
 
 def stage_scorecard(ctx: Context) -> None:
-    """The upward-marketing guide's effect index for the last complete quarter against the quarter before."""
+    """The upward-marketing guide's effect index for the default quarter of the data's as-of
+    (`scorecard.default_period`) against the quarter before.
+
+    It reads the tasks of earlier runs and checks (copied from the store by
+    `stage_collected_events`), not this run's: the automation rate counts the tasks raised
+    for a period's data that were done by the period's end, and the tasks this run raises
+    after publishing are about data that end at its as-of, the end of the period scored, so
+    none of them could be done in it. Scoring after raising them would only add tasks that
+    cannot count as done, lowering the rate of every run by its own fresh work."""
     tables, summary = scorecard.scorecard_tables(ctx.wh, ctx.as_of, ctx.results)
     ctx.tables.update(tables)
     ctx.summary.update(summary)
@@ -664,6 +672,7 @@ def run(
     on_stage: Callable[[str, int, int], None] | None = None,
     store_url: str | None = None,
     policy=None,
+    rules=None,
 ) -> Context:
     """Run every stage for `as_of` (default: the day after the latest order) and publish;
     then snapshot the profiles and check the automation rules in the operational store at
@@ -671,7 +680,8 @@ def run(
 
     `policy` is the business policy in force (`upmarket.policy.LoadedPolicy`, as `upmarket
     run` loads it); the run takes its settings from it unless `settings` are given, and
-    records it (content and digest) in its `runs` row. Without either, the defaults."""
+    records it (content and digest) in its `runs` row. Without either, the defaults.
+    `rules` are the automation rules checked after it (default: `activation.rules.load_rules`)."""
     as_of = as_of or default_as_of(wh)
     if policy is None and settings is None:
         from upmarket.policy import LoadedPolicy, Policy  # the policy's schema imports Settings
@@ -732,7 +742,7 @@ def run(
     # this run's publication makes any older unpublished run's tables orphans
     orphans += drop_orphans(wh, keep=ctx.run.run_id)
     ctx.summary["orphans_dropped"] = len(orphans)
-    automation = run_automation(ctx.wh, ctx.run.run_id, url=store_url,
+    automation = run_automation(ctx.wh, ctx.run.run_id, url=store_url, rules=rules,
                                 holdout_settings=ctx.settings.holdout)
     if automation is not None:
         ctx.summary["automation"] = automation.summary()

@@ -256,6 +256,10 @@ def test_kpis_equal_what_the_orders_say(wh):
     c = data.scorecard
     assert c.current.metrics["points"].sum() == pytest.approx(c.current.index)
     assert f">{c.current.index:.1f}<" in R.render(data)
+    # the page says which period it covers and why (the last complete one here)
+    assert data.period_note.startswith(f"{data.period.label}: the last complete period")
+    note = re.search(r'<p class="period-note">(.*?)</p>', R.render(data)).group(1)
+    assert htmllib.unescape(note) == data.period_note
 
 
 def test_default_and_bad_periods(wh, report_world):

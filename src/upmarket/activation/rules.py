@@ -80,7 +80,7 @@ import string
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -892,6 +892,32 @@ def evaluate_run(wh, store: Store, run_id: str | None, rules: RuleSet | Iterable
             found = customer_candidates(r, rows, source="run", run_id=run["run_id"],
                                         data_time=_moment(run.get("as_of")))
             candidates += _treated(wh, found, run, holdout_settings or _run_holdout(run))
+    fired = auto.fire_alerts(store, candidates, now,
+                             _planner(policy, _assigner(store, candidates, wh)))
+    if any(isinstance(a, ExportAction) for r in rules for a in r.actions):
+        perform_exports(store, wh, now)
+    return fired
+
+
+def evaluate_customers(wh, store: Store, frame: pd.DataFrame,
+                       rules: RuleSet | Iterable[Rule] | None, now: datetime, *,
+                       occasion: str, policy: TierPolicy = TierPolicy()) -> list[Alert]:
+    """Evaluate the customer rules of `rules` that read a run's results on `frame` (the
+    customers as they stood at `now`: customer_id, tier and the fields the rules test), fire
+    what holds with its actions and write the exports they ask for, as `evaluate_run` does
+    for a published run, all stamped `now`, which is also the data time the alerts are about.
+    `occasion` names the check (as a run id does). No control group is drawn: the caller
+    checks the rules on data no run published (a simulation of the weeks between runs)."""
+    rules = [r for r in _rules(rules) if r.kind == "customer"
+             and not r.condition.uses_event]  # type: ignore[union-attr]
+    candidates: list[Candidate] = []
+    for r in rules:
+        rows = frame.copy()
+        for f in r.condition.fields:  # type: ignore[union-attr]
+            if f not in rows.columns:  # as a run without the field: matches no clause
+                rows[f] = np.nan
+        candidates += [replace(c, occasion=occasion) for c in customer_candidates(
+            r, rows, source="run", data_time=now)]
     fired = auto.fire_alerts(store, candidates, now,
                              _planner(policy, _assigner(store, candidates, wh)))
     if any(isinstance(a, ExportAction) for r in rules for a in r.actions):

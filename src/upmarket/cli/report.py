@@ -72,8 +72,14 @@ def report(
             from upmarket.reports.html import write_report
         done = write_report(wh, out, cycle=cycle, period=period, lang=lang, run_id=run_id,
                             with_pii=with_pii)
-        # the file says it too; here so a partial period is noticed before the file is opened
-        p = sc.parse_period(done.period)
+        import pandas as pd
+
+        from upmarket.reports.html import published_run, report_period
+
+        # the file says it too; here so a partial period is noticed before the file is opened.
+        # The period as the report read it (to date, when the default is)
+        p = report_period(cycle, done.period, pd.Timestamp(
+            published_run(wh, done.run_id)["as_of"]).to_pydatetime())
         covered = coverage.period_coverage(wh, p)
         partial = coverage.coverage_warning(covered, p.previous().label, lang)
     finally:

@@ -99,7 +99,9 @@ def demo(
 
     from upmarket import pipeline
     from upmarket.activation.holdout import HoldoutSettings
-    from upmarket.demo import action_loop
+    from upmarket.activation.rules import load_rules
+    from upmarket.demo import action_loop, task_work
+    from upmarket.demo.rules import write_rules
     from upmarket.demo.load import load_world
     from upmarket.demo.world import ACTION_WINDOW_DAYS, WorldConfig
     from upmarket.warehouse import connect
@@ -137,18 +139,23 @@ def demo(
         held = policy.policy.settings().holdout
         if holdout_share is not None:  # asked for here: every tier alike
             held = HoldoutSettings(share=holdout_share)
-        loop, run_at = None, config.as_of
+        loop, work, run_at = None, None, config.as_of
+        rules = load_rules(write_rules(out))
         if cycles:
             loop = action_loop.run_cycles(
                 wh, config.as_of, cycles, holdout_settings=held,
                 on_cycle=lambda k, n: bar.update(task, description=label(
                     "loop.cycle", lang, cycle=k + 1, cycles=n)))
             run_at = config.as_of + timedelta(days=cycles * ACTION_WINDOW_DAYS)
+            # the weeks of the cycles: rules checked weekly, account managers at work
+            work = task_work.simulate(wh, store_url, rules, action_loop.decision_frame(
+                wh, config.as_of), config.as_of, run_at)
         bar.update(task, description=label("demo.running", lang), total=len(pipeline.STAGES),
                    completed=0)
         # the policy's settings, with the control groups' share asked for here
         settings = dataclasses.replace(policy.policy.settings(), holdout=held)
         ctx = pipeline.run(wh, run_at, store_url=store_url, policy=policy, settings=settings,
+                           rules=rules,
                            on_stage=lambda name, i, n: bar.update(
                                task, completed=i, description=_t(f"stage.{name}", name, lang)))
     from upmarket.opstore.store import open_store
@@ -157,7 +164,8 @@ def demo(
     store = open_store(store_url)
     try:  # both files are audited in the demo's own store, not the user's
         exported, left_out = export_results(ctx, out, store=store)
-        # the analyst's first document: the last quarter's assessment, ids pseudonymised
+        # the analyst's first document: the assessment of the quarter the run's scorecard
+        # scores (to date after simulated cycles), ids pseudonymised
         report = write_report(wh, out / ("report-zh.html" if lang.startswith("zh")
                                          else "report.html"), cycle="quarter", lang=lang,
                               run_id=ctx.run.run_id, store=store)
@@ -170,7 +178,8 @@ def demo(
                           "warehouse": wh.url,
                           "outputs": {k: str(v) for k, v in exported.items()},
                           "customers_left_out_no_consent": left_out, "run_id": ctx.run.run_id,
-                          **({"learning_loop": loop.summary()} if loop else {}), **ctx.summary},
+                          **({"learning_loop": loop.summary()} if loop else {}),
+                          **({"task_work": work.summary()} if work else {}), **ctx.summary},
                          ensure_ascii=False, default=str))
         return
     t = Table(label("table", lang), label("rows_read", lang), label("accepted", lang),
@@ -191,6 +200,7 @@ def demo(
         (label("demo.report", lang, path=exported["report"], period=report.period),
          exported["report"]),
         (label("demo.team", lang, path=out / "account_managers.csv"), out / "account_managers.csv"),
+        (label("demo.rules", lang, path=out / "rules.yaml"), out / "rules.yaml"),
     ])
     me = _program()
     top = ctx.results.sort_values("clv").customer_id.iloc[-1]

@@ -43,8 +43,8 @@ import json
 import math
 import re
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import ibis
@@ -127,14 +127,19 @@ def published_run(wh: Warehouse, run_id: str | None = None) -> dict:
 
 def report_period(cycle: str, period: str | sc.Period | None, as_of: datetime) -> sc.Period:
     """The period a `cycle` report covers: `period` (a month, quarter or year of the cycle's
-    kind) or, by default, the last complete one before the run's `as_of`. A period that has
-    not ended by `as_of` is refused: the run knows nothing of its end."""
+    kind) or, by default, the scorecard's (`scorecard.default_period`, the one rule for both):
+    the period the run's `as_of` closes, read to date once it holds four weeks of data, else
+    the last complete one. Any other period that has not ended by `as_of` is refused: the run
+    knows nothing of its end."""
     if cycle not in CYCLES:
         raise sc.BadPeriod("err.option_choice", option="--cycle", choices=", ".join(CYCLES),
                            value=cycle)
+    default = sc.default_period(as_of, cycle)
     if period is None:
-        return sc.last_complete(as_of, cycle)
+        return default
     p = sc.parse_period(period)
+    if p.until is None and default.to_date and p == replace(default, until=None):
+        return default  # asked for by name: the same period, read as far as the data go
     if p.kind != cycle:
         raise sc.BadPeriod(
             f"--period {p.label} is a {p.kind} but the report is a {cycle} review: give a "
@@ -144,6 +149,19 @@ def report_period(cycle: str, period: str | sc.Period | None, as_of: datetime) -
         raise sc.BadPeriod("err.report.period_open", period=p.label, as_of=f"{as_of:%Y-%m-%d}",
                            cycle=cycle, latest=latest.label)
     return p
+
+
+def period_note(p: sc.Period, compare: sc.Period, as_of: datetime, lang: str) -> str:
+    """Which period the report covers and why: to date (and against which days), the last
+    complete one the run's as-of closes, or the one asked for."""
+    args = {"period": p.label, "compare": compare.label, "as_of": f"{as_of:%Y-%m-%d}",
+            "start": f"{p.start:%Y-%m-%d}", "end": f"{p.end - timedelta(days=1):%Y-%m-%d}",
+            "days": round(p.days), "min_days": sc.MIN_TO_DATE_DAYS}
+    if p.to_date:
+        return label("report.period.to_date", lang, **args)
+    if p == sc.default_period(as_of, p.kind):
+        return label("report.period.complete", lang, **args)
+    return label("report.period.asked", lang, **args)
 
 
 def _example(cycle: str) -> str:
@@ -269,6 +287,8 @@ class ReportData:
     #: that is only part of the period (`reports.coverage`)
     coverage: str = ""
     coverage_warning: str | None = None
+    #: which period the report covers and why (`period_note`)
+    period_note: str = ""
     #: the membership programme's economics (`reports.membership`); None without one
     membership: dict | None = None
 
@@ -722,6 +742,7 @@ def gather(wh: Warehouse, *, cycle: str = "quarter", period=None, lang: str = "e
     covered = coverage.period_coverage(wh, p)
     data.coverage = coverage.coverage_text(covered, lang)
     data.coverage_warning = coverage.coverage_warning(covered, other.label, lang)
+    data.period_note = period_note(p, other, as_of, lang)
 
     # None where the run has no such output (no spend ingested, no events …)
     frames = {name: _output(wh, name, run_id, OUTPUT_COLUMNS.get(name))
@@ -957,6 +978,7 @@ def render(data: ReportData) -> str:
         findings_title=label(f"report.findings.{data.cycle}", lang),
         run_id=data.run["run_id"], as_of=as_of.strftime("%Y-%m-%d"),
         coverage=data.coverage, coverage_warning=data.coverage_warning,
+        period_note=data.period_note,
         finished=pd.Timestamp(finished).strftime("%Y-%m-%d %H:%M") if _finite(finished) else "—",
         warehouse=data.warehouse,
         kpis=data.kpis, findings=data.findings,
