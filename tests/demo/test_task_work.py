@@ -109,3 +109,33 @@ def test_account_managers_work_a_known_share_within_a_known_delay_on_the_datas_t
     assert any((folder / "exports").glob(f"{EXPORTED_RULE}_*.csv"))
     # the people's tasks went to the demo's account managers
     assert people["assignee"].notna().all()
+
+
+def test_a_later_reading_of_the_period_says_why_it_differs_from_the_runs_own(ran):
+    """The run reads its scorecard before it raises its own tasks; `upmarket scorecard`
+    afterwards counts them. The two figures for the same period are told apart in words."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from upmarket.cli import app
+
+    wh, _, ctx, tasks, _ = ran
+    own = tasks[tasks["data_time"] == RUN_AT]
+    assert len(own) > 0  # the run raised tasks at its as-of, the period's last moment
+    seen = ctx.summary["effect_index"]
+    out = CliRunner().invoke(app, ["scorecard", "--json", "-w", wh.url])
+    assert out.exit_code == 0, out.output
+    reading = json.loads(out.output)
+    now = {m["metric"]: m for m in reading["current"]["metrics"]}
+    then = output(wh, "scorecard_metrics", ctx.run.run_id).to_pandas().set_index(
+        ["subject", "metric"]).loc[seen["period"]]
+    # the run's own tasks enter the rate's denominator (and its exports the numerator)
+    n_then = then.loc["marketing_automation_rate", "note_args"]
+    assert json.loads(n_then)["n"] + len(own) == now["marketing_automation_rate"]["note_args"]["n"]
+    # which more than doubles the tasks counted: the index moves, and the reading says why
+    since = reading["since_run"]
+    assert round(since["index"], 1) != round(seen["index"], 1)
+    assert since["run_index"] == pytest.approx(seen["index"])
+    assert since["index"] == pytest.approx(reading["current"]["index"])
+    assert ctx.run.run_id in since["text"] and seen["period"] in since["text"]

@@ -20,8 +20,9 @@ from upmarket.locations import WAREHOUSE_URL as DEFAULT_URL
 @friendly
 def scorecard(
     period: Annotated[str | None, typer.Option(
-        "--period", "-p", help="Month 2025-07, quarter 2025-Q3 or year 2025 (default: the quarter "
-        "the data end in: the last complete one, or, once the current one holds four weeks of "
+        "--period", "-p", help="Month 2025-07, quarter 2025-Q3 or year 2025 (default, as in the "
+        "report: the quarter the latest run's as-of closes (the data's end before any run): "
+        "the last complete one, or, once the current one holds four weeks of "
         "data, the current one to date against the same days of the one before). For a card "
         "scored from --inputs only, the candidate to score.")] = None,
     compare: Annotated[str | None, typer.Option(
@@ -61,7 +62,10 @@ def scorecard(
 
         wh = connect(warehouse, create=False)
         try:
-            cur = sc.parse_period(period) if period else sc.default_period(default_as_of(wh))
+            run = _published(wh)
+            # the published run's period, as the report's: the two readings must agree
+            as_of = run["as_of"] if run else default_as_of(wh)
+            cur = sc.parse_period(period) if period else sc.default_period(as_of)
             other = sc.parse_period(compare) if compare else cur.previous()
             if other.kind != cur.kind or other == cur:
                 raise sc.BadPeriod("err.card.compare", other=other.label, kind=cur.kind,
@@ -69,9 +73,10 @@ def scorecard(
             provider = sc.CombinedMetrics(
                 supplied.for_subject(cur.label) if supplied else None, sc.WarehouseMetrics(wh))
             result = sc.compare(card, provider, cur, other)
+            since = sc.since_run(run, result) if run else None
         finally:
             wh.close()
-        _show_comparison(result, unused, supplied, as_json, lang)
+        _show_comparison(result, unused, supplied, as_json, lang, since)
         return
 
     # a card scored only from supplied values: platforms, salespeople …
@@ -165,7 +170,19 @@ def _subject(sc, supplied, text: str):
     return subject
 
 
-def _show_comparison(result, unused, supplied, as_json: bool, lang: str) -> None:
+def _published(wh) -> dict | None:
+    """The current published run, or None before the first."""
+    from upmarket.errors import NoRun
+    from upmarket.warehouse.runs import current_run
+
+    try:
+        return current_run(wh)
+    except NoRun:
+        return None
+
+
+def _show_comparison(result, unused, supplied, as_json: bool, lang: str,
+                     since: dict | None = None) -> None:
     from upmarket.strategy import scorecard as sc
 
     card = result.current.card
@@ -174,9 +191,14 @@ def _show_comparison(result, unused, supplied, as_json: bool, lang: str) -> None
         _note_texts(out["current"], card, lang)
         _note_texts(out["previous"], card, lang)
         out["unused_inputs"] = unused
+        if since:
+            out["since_run"] = {**since, "text": label("scorecard.since_run", lang, **since)}
         print(json.dumps(out, ensure_ascii=False))
         return
     _print_comparison(result, lang)
+    if since:
+        console.print("  • " + escape(label("scorecard.since_run", lang, **since)),
+                      highlight=False)
     _print_unused(unused, supplied, lang)
 
 

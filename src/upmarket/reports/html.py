@@ -289,6 +289,8 @@ class ReportData:
     coverage_warning: str | None = None
     #: which period the report covers and why (`period_note`)
     period_note: str = ""
+    #: why the index differs from the one the run's summary shows (`scorecard.since_run`)
+    since_run: str = ""
     #: the membership programme's economics (`reports.membership`); None without one
     membership: dict | None = None
 
@@ -759,6 +761,8 @@ def gather(wh: Warehouse, *, cycle: str = "quarter", period=None, lang: str = "e
     clv = results[["customer_id", "clv"]] if results is not None and "clv" in results else None
     provider = sc.WarehouseMetrics(wh, results=clv, results_as_of=as_of)
     data.scorecard = sc.compare(sc.load_scorecard("effect_index"), provider, p, other)
+    since = sc.since_run(run, data.scorecard)
+    data.since_run = label("scorecard.since_run", lang, **since) if since else ""
     # amounts in the currency of the run's policy (`currency.run_symbol`), as its summary
     symbol = run_symbol(run)
     data.kpis = _kpi_rows(wh, p, other, data.scorecard, provider, lang, clv, as_of, symbol)
@@ -979,6 +983,7 @@ def render(data: ReportData) -> str:
         run_id=data.run["run_id"], as_of=as_of.strftime("%Y-%m-%d"),
         coverage=data.coverage, coverage_warning=data.coverage_warning,
         period_note=data.period_note,
+        since_run=data.since_run,
         finished=pd.Timestamp(finished).strftime("%Y-%m-%d %H:%M") if _finite(finished) else "—",
         warehouse=data.warehouse,
         kpis=data.kpis, findings=data.findings,

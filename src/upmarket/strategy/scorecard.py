@@ -1475,6 +1475,23 @@ def comparison_json(c: Comparison) -> dict:
 
 
 # -- pipeline ---------------------------------------------------------------------------------
+def since_run(run: dict, c: "Comparison") -> dict | None:
+    """How a reading of the effect index differs from the one the published `run` made for
+    the same period (its summary's ``effect_index``), or None when they agree or read
+    different things. A run reads its scorecard before it raises its own tasks (see the
+    pipeline's scorecard stage), and tasks are done and data ingested after it, so a later
+    reading of the same period can differ; the figure a user sees in the run's summary and the
+    one she sees here must then be told apart, not left to contradict each other."""
+    seen = (run.get("counts") or {}).get("effect_index") or {}
+    if seen.get("card") != c.current.card.name or seen.get("period") != c.current.subject:
+        return None
+    then, now = seen.get("index"), c.current.index
+    if then is None or now is None or not math.isfinite(now) or round(now, 1) == round(then, 1):
+        return None
+    return {"run_id": run["run_id"], "as_of": str(run.get("as_of", ""))[:10],
+            "period": c.current.subject, "run_index": float(then), "index": float(now)}
+
+
 def scorecard_tables(wh, as_of: datetime, results: pd.DataFrame | None = None
                      ) -> tuple[dict[str, pd.DataFrame], dict]:
     """The upward-marketing guide's effect index for the default quarter of `as_of`
