@@ -107,7 +107,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from upmarket.models.sequential import adjust, msprt
+from upmarket.models.sequential import adjust, msprt, msprt_upper
 from upmarket.strategy.action_impact import ALL
 from upmarket.strategy.nba import ACTIONS, NbaSettings
 
@@ -115,10 +115,12 @@ COLUMNS = ["action", "prior_conversion", "measured_conversion", "measured_se",
            "posterior_conversion", "posterior_sd", "p_positive", "prior_margin",
            "measured_margin", "posterior_margin", "response_scale", "value_scale",
            "n_held_out", "p_value", "p_adjusted", "interval_low", "interval_high",
-           "worthwhile", "futility_p", "futility_adjusted", "holdout_share", "target_held_out",
-           "status"]
+           "worthwhile", "futility_p", "futility_adjusted", "futility_bound", "holdout_share",
+           "target_held_out", "status"]
 #: the switch-off rules `FeedbackSettings.rule` can name (see the module docstring)
 RULES = ("futility", "sequential", "posterior")
+#: what the futility tests' `alpha` bounds (`FeedbackSettings.futility_error`, module docstring)
+FUTILITY_ERRORS = ("per_action", "family")
 #: statuses under which the next best action no longer weighs the action
 OFF = ("switched_off", "shown_to_harm", "futile")
 
@@ -150,10 +152,17 @@ class FeedbackSettings:
     measure_share: float = 0.5
     #: … and the chance with which an action doing nothing is then shown futile
     measure_power: float = 0.9
+    #: rule ``futility``: "per_action", the chance that an action worth its cost is ever
+    #: switched off as futile is at most `alpha` for each action; "family", Holm over the
+    #: actions read, at most `alpha` that any of them is (module docstring, step 3)
+    futility_error: str = "per_action"
 
     def __post_init__(self):
         if self.rule not in RULES:
             raise ValueError(f"feedback rule must be one of {', '.join(RULES)}, not {self.rule!r}")
+        if self.futility_error not in FUTILITY_ERRORS:
+            raise ValueError(f"feedback futility_error must be one of "
+                             f"{', '.join(FUTILITY_ERRORS)}, not {self.futility_error!r}")
         if not 0 < self.alpha < 1:
             raise ValueError(f"feedback alpha must be between 0 and 1 (got {self.alpha})")
         if not 0 < self.measure_power < 1:
@@ -195,25 +204,41 @@ def worthwhile(mine: pd.DataFrame, held_out_conversion: float) -> float:
     return max(_mean(mine, "contact_cost") + q * _mean(mine, "offer_cost"), 0.0) / g
 
 
-def _futility_p(d: float, s: float, delta: float, tau: float, alpha: float) -> float:
-    """Always-valid p-value of "the effect is at least δ" (one-sided: only an estimate below
-    δ counts against it)."""
+def _futility(d: float, s: float, delta: float, tau: float, alpha: float
+              ) -> tuple[float, float]:
+    """(always-valid p-value of "the effect is at least δ", always-valid upper bound at
+    `alpha`): the one-sided mixture (`models.sequential.msprt_upper`), so only an estimate
+    below δ counts against it."""
     if not (np.isfinite(d) and np.isfinite(s) and s > 0):
-        return np.nan
-    return msprt(d - delta, s ** 2, tau, alpha)[0] if d < delta else 1.0
+        return np.nan, np.nan
+    return msprt_upper(d, s ** 2, tau, alpha, null=delta)
+
+
+def futility_scale(delta: float, p0: float) -> float:
+    """The smallest scale of the futility test's mixture: the break-even δ, the distance from
+    it of an action that does nothing (Johari et al. 2017 §4.3: most power near the effect of
+    interest), or the assumed effect `p0` when nothing is priced (δ = 0)."""
+    return float(delta) if np.isfinite(delta) and delta > 0 else float(p0)
 
 
 def target_held_out(s: float, n_held_out: float, n_treated: float, delta: float, tau: float,
-                    alpha: float, power: float = 0.9) -> float:
+                    alpha: float, power: float = 0.9, share: float = 0.5) -> float:
     """Held-out customers at which an action with no effect is shown futile (at level
-    `alpha`) with probability `power`: its always-valid upper bound from an estimate
-    z_power standard errors above 0 reaches its smallest worthwhile effect `delta`. The
-    per-customer variance is read off the present standard error `s` of `n_held_out` against
-    `n_treated` customers, the treated side is taken as it is, and the bound's width at a
-    standard error s* is the mixture's (`models.sequential.msprt`), solved for z·s* + width =
-    δ by fixed-point steps on its ratio to s*. Infinite when no control group could get there
-    (the treated side alone is too noisy); NaN when nothing is measured or δ is not
-    positive."""
+    `alpha`) with probability `power`: its one-sided always-valid upper bound from an
+    estimate z_power standard errors above 0 reaches its smallest worthwhile effect `delta`.
+    The per-customer variance σ² is read off the present standard error `s` of `n_held_out`
+    against `n_treated` customers; the bound's width at a standard error s* is the mixture's
+    (`models.sequential.msprt_upper`, scale `tau`), solved for z·s* + width = δ by
+    fixed-point steps on its ratio to s*. New customers come in at the control-group `share`
+    (the measuring share), so N of them add share·N held out *and* (1 − share)·N treated, and
+    the target is n₀ + share·N for the smallest N with
+
+        σ² (1 / (n₀ + share·N) + 1 / (n₁ + (1 − share)·N)) ≤ s*²,
+
+    a quadratic in N, always finite since both groups grow. With `share` 0 (no measuring
+    share) only the control group is taken to grow, against the treated side as it is, and
+    the target is infinite when the treated side alone is too noisy. NaN when nothing is
+    measured or δ is not positive."""
     if not (np.isfinite(s) and s > 0 and n_held_out > 0 and np.isfinite(delta) and delta > 0):
         return np.nan
     inv_t = 1 / n_treated if np.isfinite(n_treated) and n_treated > 0 else 0.0
@@ -221,9 +246,21 @@ def target_held_out(s: float, n_held_out: float, n_treated: float, delta: float,
     z, goal = float(stats.norm.ppf(power)), s
     # the width's ratio to s* hardly moves with s*: three steps settle it to 0.1 %
     for _ in range(3):
-        goal = delta * goal / (z * goal + msprt(0.0, goal ** 2, tau, alpha)[2])
-    room = goal ** 2 / var - inv_t
-    return float(np.ceil(1 / room)) if room > 0 else np.inf
+        goal = delta * goal / (z * goal + msprt_upper(0.0, goal ** 2, tau, alpha)[1])
+    g = goal ** 2 / var
+    if not 0 < share < 1 or inv_t == 0:
+        # the control group alone grows (or the treated side is unknown, as if unlimited)
+        room = g - inv_t
+        return float(np.ceil(1 / room)) if room > 0 else np.inf
+    a0, b0 = float(n_held_out), float(n_treated)
+    # g·x·y − x − y ≥ 0 with x = a0 + share·N, y = b0 + (1 − share)·N
+    qa = g * share * (1 - share)
+    qb = g * (a0 * (1 - share) + b0 * share) - 1
+    qc = g * a0 * b0 - a0 - b0
+    if qc >= 0:
+        return float(np.ceil(a0))
+    n = (-qb + np.sqrt(qb * qb - 4 * qa * qc)) / (2 * qa)
+    return float(np.ceil(a0 + share * n))
 
 
 def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings = NbaSettings(),
@@ -264,6 +301,7 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
         # assume (Johari et al. 2017 §4.3: most power near τ)
         pv, lo, hi = msprt(d, s ** 2, p0, feedback.alpha) if measured else (np.nan,) * 3
         delta = worthwhile(mine[ok], q)
+        fp, fb = _futility(d, s, delta, futility_scale(delta, p0), feedback.alpha)
         rows.append({"action": action, "prior_conversion": p0, "measured_conversion": d,
                      "measured_se": s, "posterior_conversion": p_hat, "posterior_sd": sd,
                      "p_positive": float(stats.norm.cdf(p_hat / sd)), "prior_margin": m0,
@@ -272,8 +310,7 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
                      "n_treated": float(row["n_treated"]) if row is not None
                      and "n_treated" in row else np.nan,
                      "p_value": pv, "interval_low": lo, "interval_high": hi,
-                     "worthwhile": delta,
-                     "futility_p": _futility_p(d, s, delta, p0, feedback.alpha),
+                     "worthwhile": delta, "futility_p": fp, "futility_bound": fb,
                      "measured": measured})
     out = pd.DataFrame(rows)
     if len(out):
@@ -281,7 +318,16 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
         # "shown" (and, apart, of any wrong "futile") at `alpha` whatever their dependence
         # (Holm 1979)
         out["p_adjusted"] = adjust(out["p_value"].to_numpy(float), "holm")
-        out["futility_adjusted"] = adjust(out["futility_p"].to_numpy(float), "holm")
+        out["futility_adjusted"] = adjust(
+            out["futility_p"].to_numpy(float),
+            "none" if feedback.futility_error == "per_action" else "holm")
+        if feedback.futility_error == "family":
+            # the bound at Holm's first step, the level the smallest p-value must pass
+            out["futility_bound"] = [
+                _futility(r["measured_conversion"], r["measured_se"], r["worthwhile"],
+                          futility_scale(r["worthwhile"], r["prior_conversion"]),
+                          feedback.alpha / family)[1] for r in out.to_dict("records")]
+    family = max(int(np.isfinite(out["futility_p"]).sum()), 1) if len(out) else 1
     final = []
     for r in out.to_dict("records"):
         action, p0, m0, p_hat = r["action"], r["prior_conversion"], r["prior_margin"], \
@@ -306,11 +352,12 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
             target = float(feedback.min_held_out)
         elif rule == "futility":
             status = "measuring"
-            # Holm's first step: the level the smallest of the family's p-values must pass
-            family = int(np.isfinite(out["futility_p"]).sum()) or 1
+            level = feedback.alpha if feedback.futility_error == "per_action" \
+                else feedback.alpha / family
             target = target_held_out(r["measured_se"], r["n_held_out"], r["n_treated"],
-                                     r["worthwhile"], p0, feedback.alpha / family,
-                                     feedback.measure_power)
+                                     r["worthwhile"],
+                                     futility_scale(r["worthwhile"], p0), level,
+                                     feedback.measure_power, feedback.measure_share)
             if feedback.measure_share > 0 and target > r["n_held_out"]:
                 share = feedback.measure_share
         else:
