@@ -313,6 +313,7 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
                      "worthwhile": delta, "futility_p": fp, "futility_bound": fb,
                      "measured": measured})
     out = pd.DataFrame(rows)
+    family = max(int(np.isfinite(out["futility_p"]).sum()), 1) if len(out) else 1
     if len(out):
         # the actions read together are one family: Holm keeps the chance of any wrong
         # "shown" (and, apart, of any wrong "futile") at `alpha` whatever their dependence
@@ -327,7 +328,6 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
                 _futility(r["measured_conversion"], r["measured_se"], r["worthwhile"],
                           futility_scale(r["worthwhile"], r["prior_conversion"]),
                           feedback.alpha / family)[1] for r in out.to_dict("records")]
-    family = max(int(np.isfinite(out["futility_p"]).sum()), 1) if len(out) else 1
     final = []
     for r in out.to_dict("records"):
         action, p0, m0, p_hat = r["action"], r["prior_conversion"], r["prior_margin"], \
