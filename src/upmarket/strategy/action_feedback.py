@@ -36,18 +36,30 @@ measured, unless its control group shows it should not be:
    offer o it carries is paid by every customer who converts, including those who would have
    bought anyway (the held-out group's conversion q), while each extra conversion earns the
    margin net of the offer g, so the action pays when δ·ḡ ≥ c̄ + q·ō, i.e.
-   δ = (c̄ + q·ō) / ḡ over its treated decisions. The hypothesis "θ ≥ δ" is tested with the
-   same mixture centred at δ: with d < δ its p-value is min(1, 1/Λ(d − δ)), else 1. Rejecting
-   it is the same as the always-valid upper bound of θ (Johari et al. 2017 §4, eq. for the
-   confidence sequence, `models.sequential.msprt`) lying below δ; this is the non-binding
-   futility boundary of group-sequential designs, built on a confidence sequence (Howard,
-   Ramdas, McAuliffe & Sekhon 2021, "Time-uniform, nonparametric, nonasymptotic confidence
-   sequences", Ann. Stat. 49:1055–1080), so it too stays valid at every look.
-3. *Multiplicity.* Holm's step-down over the actions read in the cycle (Holm 1979, Scand. J.
-   Stat. 6:65–70), once for the tests of no effect and once for the tests of worth: the chance
-   that any action is wrongly shown to help or harm is at most `alpha` per cycle, and so is
-   the chance that any action whose effect is worth its cost is switched off as futile,
-   whatever the dependence between them.
+   δ = (c̄ + q·ō) / ḡ over its treated decisions. The hypothesis "θ ≥ δ" is one-sided, and
+   so is its test: the one-sided normal mixture centred at δ (Howard, Ramdas, McAuliffe &
+   Sekhon 2021, "Time-uniform, nonparametric, nonasymptotic confidence sequences", Ann. Stat.
+   49:1055–1080; `models.sequential.msprt_upper`), which mixes only the alternatives below δ,
+   so only an estimate below δ counts against it and none of the evidence is spent on the
+   side that cannot make an action futile. Rejecting it is the same as the one-sided
+   always-valid upper bound of θ (`futility_bound`) lying below δ: the non-binding futility
+   boundary of group-sequential designs, built on a confidence sequence, so it stays valid at
+   every look. At the same level it lies about 0.3 standard errors nearer the estimate than
+   the upper end of the two-sided interval (3.0 against 3.3 at α = 0.05).
+3. *Multiplicity.* The tests of no effect: Holm's step-down over the actions read in the
+   cycle (Holm 1979, Scand. J. Stat. 6:65–70): the chance that any action is wrongly shown to
+   help or harm is at most `alpha` per cycle, whatever the dependence between them. The
+   tests of worth (`futility_error`): by default each at `alpha` (``per_action``), so for
+   every action whose effect is worth its cost the chance that it is *ever* switched off as
+   futile is at most `alpha`, at every look (Ville's inequality), whatever the other actions
+   do; the expected number of such actions switched off is at most `alpha` times their
+   number. That is the error that costs: each switch-off is a decision about one action, and
+   what a wrong one loses is that action's margin; no decision rests on the joint claim "all
+   of these are futile" that a family-wise rate protects. Holm's correction over eight
+   actions would ask each bound to hold at α/8, some 0.7 standard errors wider (3.7 against
+   3.0), so a control group about a third larger before an action doing nothing is switched
+   off. ``family`` keeps Holm for the tests of worth too: at most `alpha` that any action
+   worth its cost is switched off in a cycle.
 4. *Decision.* Shown to harm (adjusted p < `alpha`, d < 0): off. Futile (adjusted p of worth
    < `alpha`): off. Shown to help: kept. Otherwise the action stays on and goes on being
    measured with its posterior scales: while fewer than `min_held_out` customers were held
@@ -58,14 +70,15 @@ measured, unless its control group shows it should not be:
 5. *Measure until decided.* A measuring action goes on holding out a larger share of its
    new customers, up to `measure_share`, until its control group reaches `target_held_out`:
    the held-out count at which an action that does nothing would be shown futile with
-   probability `measure_power` (90 %), i.e. its always-valid upper bound, at the level Holm's
-   first step asks (α over the actions read) and the per-customer spread measured so far,
-   falls below δ for every estimate up to z₁₋β standard errors above 0 (the usual sample-size
-   reasoning, z_α + z_β, with the always-valid width in place of z_α). Where the treated
-   customers alone are too few for that (`target_held_out` infinite: a break-even of a few
-   points against a few hundred treated) the action is measured at `measure_share` until it
-   is decided, as the design's name says. Then, or once decided (shown to help: the policy's
-   share; futile or harmful: switched off), its new customers get the policy's share again.
+   probability `measure_power` (90 %), i.e. its one-sided always-valid upper bound, at the
+   level of its futility test (`alpha`, or α over the actions read with ``family``) and the
+   per-customer spread measured so far, falls below δ for every estimate up to z₁₋β standard
+   errors above 0 (the usual sample-size reasoning, z_α + z_β, with the always-valid width in
+   place of z_α). The new customers that fill the control group at `measure_share` fill the
+   treated group too, at 1 − `measure_share`, so the target counts both: it is always finite
+   (`target_held_out`). Once it is reached, or once the action is decided (shown to help: the
+   policy's share; futile or harmful: switched off), its new customers get the policy's share
+   again.
    Customers keep the group of their first decision, and a tier whose share is 0 stays fully
    served (`activation.holdout.hold_out_exploring`). This is response-adaptive allocation in
    the "measure until decided" sense: the extra control customers go only to the arms whose
@@ -78,12 +91,16 @@ measured, unless its control group shows it should not be:
    helps: up to `measure_share` of its new customers, until it is shown to help or its
    target is met.
 
-**The mixture's scale.** Johari et al. (2017 §4.3) tune τ² near the effect of interest, which
-for the test of worth is δ. It is not worth a second scale here: the mixture averages scales
-τ × 1 … 32 (`models.sequential.SCALES`), and over τ/s from ½ to 4 its upper bound at an
-estimate of 0 stays within 3.26–3.38 s at α = 0.05 (3.90–3.96 s at α/8), so centring τ on δ
-instead of on the assumed effect p₀ (both a few points) moves the bound by under 4 %, far
-less than the control group's size does. Both tests keep τ = p₀.
+**The mixture's scale.** Johari et al. (2017 §4.3) tune τ² near the effect of interest. For
+the test of no effect that is the effect the defaults assume (τ = p₀). For the test of worth it
+is the distance from the break-even δ to an action that does nothing, δ itself, so its
+mixture's smallest scale is τ = δ (`futility_scale`; p₀ where nothing is priced), averaged as
+everywhere over τ × 1 … 32 (`models.sequential.SCALES`) so that a harmful action, many δ
+below, is found as fast. When an action doing nothing is about to be switched off its
+standard error is near δ/4, where that mixture's bound is within 0.4 standard errors of the
+best any single scale gives; a single scale at δ would gain no more than that and lose far
+more on the harmful action (about three times as wide when τ is a quarter of the standard
+error).
 
 So a helpful action is not switched off at the first look for want of proof: it is switched
 off only once its upper bound shows it cannot pay. The price is time: an action that does
@@ -91,7 +108,7 @@ nothing is switched off only once its control group is large enough for the boun
 below δ, and until then it weighs in the next best action only as much as its posterior
 effect says (a posterior of zero or less makes its response scale 0).
 
-Two earlier rules are kept for comparison (``bench/action_loop.py``): ``sequential`` (steps
+Two earlier rules are kept for comparison: ``sequential`` (steps
 1 and 3, and, once `min_held_out` were held out, off whenever the posterior probability of a
 positive effect Φ(p̂/sd) is below `min_confidence`, which switches small true effects off at
 the first look) and ``posterior`` (that last rule alone, at the default share from the first
