@@ -287,7 +287,8 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
     held_out, probability, conversion_gain; contact_cost and offer_cost for the smallest
     worthwhile effect), and one row per action type saying which values were used and why
     (`status`: prior, exploring, measuring, shown_to_help, updated, switched_off, futile,
-    shown_to_harm; `worthwhile`: δ, the effect at which it pays) and the control-group share
+    shown_to_harm; `worthwhile`: δ, the effect at which it pays; `futility_bound`: the
+    one-sided always-valid upper bound compared with it) and the control-group share
     its next decisions should get (`holdout_share`: `explore_share` while it is explored,
     `measure_share` while it is measuring short of `target_held_out`, NaN for the
     default)."""
