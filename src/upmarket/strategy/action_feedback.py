@@ -334,8 +334,8 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
     family = max(int(np.isfinite(out["futility_p"]).sum()), 1) if len(out) else 1
     if len(out):
         # the actions read together are one family: Holm keeps the chance of any wrong
-        # "shown" (and, apart, of any wrong "futile") at `alpha` whatever their dependence
-        # (Holm 1979)
+        # "shown" at `alpha` whatever their dependence (Holm 1979); a wrong "futile" is
+        # bounded per action, or over the family too (`futility_error`, module docstring)
         out["p_adjusted"] = adjust(out["p_value"].to_numpy(float), "holm")
         out["futility_adjusted"] = adjust(
             out["futility_p"].to_numpy(float),
