@@ -78,6 +78,23 @@ def test_measured_effects_cover_the_truth_and_useless_actions_stop(loop):
     assert (learned.loc[judged, "response_scale"] == 0).all()
 
 
+def test_each_cycle_keeps_what_the_loop_knew_when_it_decided(loop):
+    _, report = loop
+    # nothing measured before the first decision; then every action decided before is known
+    assert report.cycles[0]["learned"] == {}
+    for before, now in zip(report.cycles, report.cycles[1:]):
+        assert set(before["actions"]) - {"no_contact"} <= set(now["learned"])
+        for state in now["learned"].values():
+            off = state["status"] in action_feedback.OFF
+            assert not off or state["response_scale"] == 0
+    # control groups only grow, and a switched-off action is chosen for nobody next
+    for a, state in report.cycles[-1]["learned"].items():
+        assert state["n_held_out"] >= report.cycles[1]["learned"].get(a, {"n_held_out": 0})[
+            "n_held_out"]
+        if state["status"] in action_feedback.OFF:
+            assert report.cycles[-1]["actions"].get(a, 0) == 0
+
+
 def test_upsell_and_bundles_are_offered_and_measured(loop):
     _, report = loop
     first = report.cycles[0]

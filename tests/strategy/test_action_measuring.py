@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from upmarket.activation.holdout import HoldoutSettings, hold_out_actions, hold_out_exploring
-from upmarket.models.sequential import msprt
+from upmarket.models.sequential import msprt_upper
 from upmarket.strategy import action_feedback as F
 
 POLICY = HoldoutSettings(share=0.1, per_tier={"diamond": 0.0})
@@ -43,22 +43,34 @@ def nba_rows(action: str, ids, tier: str = "basic") -> pd.DataFrame:
                          "reason_zh": ""})
 
 
-def test_the_target_is_where_the_bound_of_an_action_doing_nothing_reaches_break_even():
-    s, held, treated, delta, tau = 0.03, 200, 2000, 0.05, 0.08
+def test_the_target_counts_the_treated_customers_new_customers_add():
+    s, held, treated, delta, tau = 0.03, 200, 2000, 0.05, 0.05
     var = s ** 2 / (1 / held + 1 / treated)
+    z = 1.2816  # an action doing nothing estimates less than this 90 % of the time
     for alpha in (0.05, 0.05 / 8):
-        t = F.target_held_out(s, held, treated, delta, tau, alpha)
-        assert held < t < np.inf
-        # at the target the always-valid upper bound from an estimate 1.28 standard errors
-        # above 0 (an action doing nothing estimates less 90 % of the time) is the break-even
-        at = np.sqrt(var * (1 / t + 1 / treated))
-        assert msprt(1.2816 * at, at ** 2, tau, alpha)[2] == pytest.approx(delta, rel=0.01)
-        assert F.target_held_out(s, held, treated, delta, tau, alpha, power=0.5) < t
+        for share in (0.5, 0.25):
+            t = F.target_held_out(s, held, treated, delta, tau, alpha, share=share)
+            assert held < t < np.inf
+            # at the target the new customers (t − held) / share added t − held held out and
+            # the rest treated: the one-sided always-valid upper bound from an estimate z
+            # standard errors above 0 is then the break-even
+            new = (t - held) / share
+            at = np.sqrt(var * (1 / t + 1 / (treated + (1 - share) * new)))
+            assert msprt_upper(z * at, at ** 2, tau, alpha)[1] == pytest.approx(delta, rel=0.01)
+            assert F.target_held_out(s, held, treated, delta, tau, alpha, power=0.5,
+                                     share=share) < t
+        # counting the treated side's growth asks fewer held out than growing the control
+        # group alone against the treated customers there are now (share 0)
+        assert F.target_held_out(s, held, treated, delta, tau, alpha) < \
+            F.target_held_out(s, held, treated, delta, tau, alpha, share=0.0)
     # a stricter level needs more held out
     assert F.target_held_out(s, held, treated, delta, tau, 0.05 / 8) > \
         F.target_held_out(s, held, treated, delta, tau, 0.05)
-    # the treated side alone too noisy: no control group would do
-    assert F.target_held_out(s, held, 50, delta, tau, 0.05) == np.inf
+    # too few treated for the control group alone to get there, but new customers add both
+    assert F.target_held_out(s, held, 50, delta, tau, 0.05, share=0.0) == np.inf
+    assert held < F.target_held_out(s, held, 50, delta, tau, 0.05) < np.inf
+    # already enough held out: the target is the control group there is
+    assert F.target_held_out(0.005, 4000, 40000, delta, tau, 0.05) == 4000
     # nothing measured, or nothing to reach
     assert np.isnan(F.target_held_out(np.nan, held, treated, delta, tau, 0.05))
     assert np.isnan(F.target_held_out(s, held, treated, 0.0, tau, 0.05))
@@ -100,8 +112,11 @@ def test_a_measuring_action_holds_out_more_until_its_target_then_the_policy_shar
     # once the target is held out (the standard error as narrow as it then is), an action
     # still undecided (an estimate two standard errors above 0: neither futile nor shown)
     # gets the policy's share again
-    narrow = 0.035 * np.sqrt((1 / target + 1 / 1350) / (1 / 150 + 1 / 1350))
-    _, done = F.learn(effects({"cross_sell": (2 * narrow, narrow, int(target) + 2, 1350),
+    share = F.FeedbackSettings().measure_share
+    more_treated = 1350 + (target - 150) * (1 - share) / share
+    narrow = 0.035 * np.sqrt((1 / target + 1 / more_treated) / (1 / 150 + 1 / 1350))
+    _, done = F.learn(effects({"cross_sell": (2 * narrow, narrow, int(target) + 2,
+                                              int(more_treated) + 2),
                                "win_back": (0.1, 0.01, 500, 4500)}), d0)
     assert done.set_index("action").loc["cross_sell", "status"] == "measuring"
     assert np.isnan(done.set_index("action").loc["cross_sell", "holdout_share"])

@@ -77,7 +77,10 @@ def demo(
     cycles: Annotated[int, typer.Option(
         "--cycles", min=0, help="Before the run, simulate this many 30-day decide → respond → "
         "measure cycles of the next best actions with control groups, against the world's "
-        "true action effects; the run then comes after them and shows what was learned.")] = 0,
+        "true action effects; the run then comes after them and shows what was learned. At "
+        "5,000 customers 4 cycles are enough: the actions that do nothing are no longer chosen "
+        "after 3 or 4, and more cycles change nothing for them (an action no longer chosen gets "
+        "no new customers to measure).")] = 0,
     holdout_share: Annotated[float | None, typer.Option(
         "--holdout-share", min=0.0, max=0.99, show_default=False,
         help="Share of each action's customers held out as its control group (default: the "

@@ -50,8 +50,10 @@ BASELINE_FLOOR = 0.05
 @dataclass
 class LoopReport:
     """What the cycles did: the actions chosen per cycle (counts, held out included as their
-    decided action), the final measurement against the truth, and what the loop would choose
-    next with everything it learned."""
+    decided action) and what the loop knew when it chose them (`learned`: each action's
+    status, response scale and control group, from the cycles before), the final
+    measurement against the truth, and what the loop would choose next with everything it
+    learned."""
 
     cycles: list[dict] = field(default_factory=list)
     effects: pd.DataFrame | None = None
@@ -177,6 +179,14 @@ def respond(frame: pd.DataFrame, actions: pd.DataFrame, start: datetime, days: i
         "line_kind": "product", "channel": "online"})
 
 
+def _learned_state(used: pd.DataFrame) -> dict:
+    """What the loop knew of each action when it decided: enough to tell after how many
+    cycles an action was switched off."""
+    return {r["action"]: {"status": r["status"], "response_scale": round(r["response_scale"], 4),
+                          "n_held_out": int(r["n_held_out"])}
+            for r in used.to_dict("records")}
+
+
 def _decide(frame, wh, when, consents, inputs, settings, feedback, impact_settings):
     impact = action_impact.measure(wh, when, impact_settings)
     learned, used = action_feedback.learn(impact, action_impact.decisions(wh), settings,
@@ -221,7 +231,8 @@ def run_cycles(wh: Warehouse, as_of: datetime, cycles: int, *, cycle_days: int =
         report.cycles.append({
             "cycle": k + 1, "decided": f"{when:%Y-%m-%d}",
             "actions": {a: int(r["size"]) for a, r in counts.iterrows()},
-            "held_out": {a: int(r["sum"]) for a, r in counts.iterrows()}})
+            "held_out": {a: int(r["sum"]) for a, r in counts.iterrows()},
+            "learned": _learned_state(used)})
         wh.insert(RUNS.name, pd.DataFrame([run._row(SIMULATED, {"cycle": k + 1})]))
         orders = respond(frame, actions, when, cycle_days, rng, learned, k, inputs["products"])
         if len(orders):

@@ -91,6 +91,65 @@ def msprt(difference: float, variance: float, tau: float, alpha: float = 0.05
     return p, difference - hi, difference + hi
 
 
+def _log_phi(z: float) -> float:
+    """log Φ(z) for a plain float: through erfc, and far in the lower tail (where erfc
+    underflows) its asymptotic series, exact to the digits a bound needs."""
+    if z > -30:
+        return math.log(0.5 * math.erfc(-z / math.sqrt(2)))
+    return -0.5 * z * z - math.log(-z) - 0.5 * math.log(2 * math.pi) + math.log1p(-1 / (z * z))
+
+
+def _log_lr_below(distance: float, variance: float, taus: tuple[float, ...]) -> float:
+    """log of the one-sided normal mixture likelihood ratio at θ₀ − θ̂ = `distance` (the
+    alternatives θ₀ − u below θ₀, u ~ half-normal of each scale in `taus`), averaged over
+    the scales."""
+    terms = []
+    for t in taus:
+        r = t * t
+        z = distance * t / math.sqrt(variance * (variance + r))
+        terms.append(math.log(2.0) + 0.5 * math.log(variance / (variance + r))
+                     + r * distance * distance / (2 * variance * (variance + r))
+                     + _log_phi(z))
+    top = max(terms)
+    return top + math.log(sum(math.exp(v - top) for v in terms) / len(terms))
+
+
+def msprt_upper(difference: float, variance: float, tau: float, alpha: float = 0.05,
+                null: float = 0.0) -> tuple[float, float]:
+    """(always-valid p-value of "θ ≥ `null`", always-valid upper bound of θ) for a difference
+    with `variance`: the one-sided normal mixture (Robbins 1970; Howard, Ramdas, McAuliffe &
+    Sekhon 2021, "Time-uniform, nonparametric, nonasymptotic confidence sequences", Ann.
+    Stat. 49:1055–1080, the one-sided normal mixture boundary of their §3). Mixing the
+    likelihood ratio of θ₀ − u against θ₀ over u ~ half-normal(τ) gives, at x = θ₀ − θ̂,
+
+        Λ = 2 √(V / (V + τ²)) · exp(τ² x² / (2 V (V + τ²))) · Φ(x τ / √(V (V + τ²))),
+
+    a non-negative martingale of mean 1 under θ = θ₀ and a supermartingale under any
+    θ > θ₀, so by Ville's inequality min(1, 1/Λ) is a valid p-value of the composite "θ ≥ θ₀"
+    at any stopping time. Only an estimate below θ₀ counts against it: at the same level its
+    bound lies nearer the estimate than the upper end of the two-sided interval (`msprt`),
+    since none of the evidence is spent on the other side (about log 2 less is needed). As
+    in `msprt`, τ = `tau` × :data:`SCALES`, averaged. The bound is the largest θ₀ not
+    rejected at `alpha`, found by bisection (Λ grows with x)."""
+    if not (math.isfinite(difference) and math.isfinite(variance) and math.isfinite(tau)
+            and math.isfinite(null)) or variance < 0 or tau <= 0:
+        return math.nan, math.nan
+    if variance == 0:
+        return (0.0 if difference < null else 1.0), difference
+    taus = tuple(tau * k for k in SCALES)
+    log_lr = _log_lr_below(null - difference, variance, taus)
+    p = min(1.0, math.exp(-log_lr)) if log_lr > 0 else 1.0
+    target = -math.log(alpha)
+    lo, hi = 0.0, math.sqrt(variance)
+    while _log_lr_below(hi, variance, taus) < target:
+        hi *= 2
+    # 2^-32 of the bracket, as in `msprt`
+    for _ in range(32):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if _log_lr_below(mid, variance, taus) < target else (lo, mid)
+    return p, difference + hi
+
+
 def adjust(p_values, method: str = "holm") -> np.ndarray:
     """Adjusted p-values for a family: `holm` (family-wise error), `bh` (false discovery rate)
     or `none`. NaN stays NaN and is not counted in the family."""

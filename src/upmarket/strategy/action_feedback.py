@@ -36,18 +36,30 @@ measured, unless its control group shows it should not be:
    offer o it carries is paid by every customer who converts, including those who would have
    bought anyway (the held-out group's conversion q), while each extra conversion earns the
    margin net of the offer g, so the action pays when δ·ḡ ≥ c̄ + q·ō, i.e.
-   δ = (c̄ + q·ō) / ḡ over its treated decisions. The hypothesis "θ ≥ δ" is tested with the
-   same mixture centred at δ: with d < δ its p-value is min(1, 1/Λ(d − δ)), else 1. Rejecting
-   it is the same as the always-valid upper bound of θ (Johari et al. 2017 §4, eq. for the
-   confidence sequence, `models.sequential.msprt`) lying below δ; this is the non-binding
-   futility boundary of group-sequential designs, built on a confidence sequence (Howard,
-   Ramdas, McAuliffe & Sekhon 2021, "Time-uniform, nonparametric, nonasymptotic confidence
-   sequences", Ann. Stat. 49:1055–1080), so it too stays valid at every look.
-3. *Multiplicity.* Holm's step-down over the actions read in the cycle (Holm 1979, Scand. J.
-   Stat. 6:65–70), once for the tests of no effect and once for the tests of worth: the chance
-   that any action is wrongly shown to help or harm is at most `alpha` per cycle, and so is
-   the chance that any action whose effect is worth its cost is switched off as futile,
-   whatever the dependence between them.
+   δ = (c̄ + q·ō) / ḡ over its treated decisions. The hypothesis "θ ≥ δ" is one-sided, and
+   so is its test: the one-sided normal mixture centred at δ (Howard, Ramdas, McAuliffe &
+   Sekhon 2021, "Time-uniform, nonparametric, nonasymptotic confidence sequences", Ann. Stat.
+   49:1055–1080; `models.sequential.msprt_upper`), which mixes only the alternatives below δ,
+   so only an estimate below δ counts against it and none of the evidence is spent on the
+   side that cannot make an action futile. Rejecting it is the same as the one-sided
+   always-valid upper bound of θ (`futility_bound`) lying below δ: the non-binding futility
+   boundary of group-sequential designs, built on a confidence sequence, so it stays valid at
+   every look. At the same level it lies about 0.3 standard errors nearer the estimate than
+   the upper end of the two-sided interval (3.0 against 3.3 at α = 0.05).
+3. *Multiplicity.* The tests of no effect: Holm's step-down over the actions read in the
+   cycle (Holm 1979, Scand. J. Stat. 6:65–70): the chance that any action is wrongly shown to
+   help or harm is at most `alpha` per cycle, whatever the dependence between them. The
+   tests of worth (`futility_error`): by default each at `alpha` (``per_action``), so for
+   every action whose effect is worth its cost the chance that it is *ever* switched off as
+   futile is at most `alpha`, at every look (Ville's inequality), whatever the other actions
+   do; the expected number of such actions switched off is at most `alpha` times their
+   number. That is the error that costs: each switch-off is a decision about one action, and
+   what a wrong one loses is that action's margin; no decision rests on the joint claim "all
+   of these are futile" that a family-wise rate protects. Holm's correction over eight
+   actions would ask each bound to hold at α/8, some 0.7 standard errors wider (3.7 against
+   3.0), so a control group about a third larger before an action doing nothing is switched
+   off. ``family`` keeps Holm for the tests of worth too: at most `alpha` that any action
+   worth its cost is switched off in a cycle.
 4. *Decision.* Shown to harm (adjusted p < `alpha`, d < 0): off. Futile (adjusted p of worth
    < `alpha`): off. Shown to help: kept. Otherwise the action stays on and goes on being
    measured with its posterior scales: while fewer than `min_held_out` customers were held
@@ -58,14 +70,15 @@ measured, unless its control group shows it should not be:
 5. *Measure until decided.* A measuring action goes on holding out a larger share of its
    new customers, up to `measure_share`, until its control group reaches `target_held_out`:
    the held-out count at which an action that does nothing would be shown futile with
-   probability `measure_power` (90 %), i.e. its always-valid upper bound, at the level Holm's
-   first step asks (α over the actions read) and the per-customer spread measured so far,
-   falls below δ for every estimate up to z₁₋β standard errors above 0 (the usual sample-size
-   reasoning, z_α + z_β, with the always-valid width in place of z_α). Where the treated
-   customers alone are too few for that (`target_held_out` infinite: a break-even of a few
-   points against a few hundred treated) the action is measured at `measure_share` until it
-   is decided, as the design's name says. Then, or once decided (shown to help: the policy's
-   share; futile or harmful: switched off), its new customers get the policy's share again.
+   probability `measure_power` (90 %), i.e. its one-sided always-valid upper bound, at the
+   level of its futility test (`alpha`, or α over the actions read with ``family``) and the
+   per-customer spread measured so far, falls below δ for every estimate up to z₁₋β standard
+   errors above 0 (the usual sample-size reasoning, z_α + z_β, with the always-valid width in
+   place of z_α). The new customers that fill the control group at `measure_share` fill the
+   treated group too, at 1 − `measure_share`, so the target counts both: it is always finite
+   (`target_held_out`). Once it is reached, or once the action is decided (shown to help: the
+   policy's share; futile or harmful: switched off), its new customers get the policy's share
+   again.
    Customers keep the group of their first decision, and a tier whose share is 0 stays fully
    served (`activation.holdout.hold_out_exploring`). This is response-adaptive allocation in
    the "measure until decided" sense: the extra control customers go only to the arms whose
@@ -78,12 +91,16 @@ measured, unless its control group shows it should not be:
    helps: up to `measure_share` of its new customers, until it is shown to help or its
    target is met.
 
-**The mixture's scale.** Johari et al. (2017 §4.3) tune τ² near the effect of interest, which
-for the test of worth is δ. It is not worth a second scale here: the mixture averages scales
-τ × 1 … 32 (`models.sequential.SCALES`), and over τ/s from ½ to 4 its upper bound at an
-estimate of 0 stays within 3.26–3.38 s at α = 0.05 (3.90–3.96 s at α/8), so centring τ on δ
-instead of on the assumed effect p₀ (both a few points) moves the bound by under 4 %, far
-less than the control group's size does. Both tests keep τ = p₀.
+**The mixture's scale.** Johari et al. (2017 §4.3) tune τ² near the effect of interest. For
+the test of no effect that is the effect the defaults assume (τ = p₀). For the test of worth it
+is the distance from the break-even δ to an action that does nothing, δ itself, so its
+mixture's smallest scale is τ = δ (`futility_scale`; p₀ where nothing is priced), averaged as
+everywhere over τ × 1 … 32 (`models.sequential.SCALES`) so that a harmful action, many δ
+below, is found as fast. When an action doing nothing is about to be switched off its
+standard error is near δ/4, where that mixture's bound is within 0.4 standard errors of the
+best any single scale gives; a single scale at δ would gain no more than that and lose far
+more on the harmful action (about three times as wide when τ is a quarter of the standard
+error).
 
 So a helpful action is not switched off at the first look for want of proof: it is switched
 off only once its upper bound shows it cannot pay. The price is time: an action that does
@@ -91,7 +108,7 @@ nothing is switched off only once its control group is large enough for the boun
 below δ, and until then it weighs in the next best action only as much as its posterior
 effect says (a posterior of zero or less makes its response scale 0).
 
-Two earlier rules are kept for comparison (``bench/action_loop.py``): ``sequential`` (steps
+Two earlier rules are kept for comparison: ``sequential`` (steps
 1 and 3, and, once `min_held_out` were held out, off whenever the posterior probability of a
 positive effect Φ(p̂/sd) is below `min_confidence`, which switches small true effects off at
 the first look) and ``posterior`` (that last rule alone, at the default share from the first
@@ -107,7 +124,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from upmarket.models.sequential import adjust, msprt
+from upmarket.models.sequential import adjust, msprt, msprt_upper
 from upmarket.strategy.action_impact import ALL
 from upmarket.strategy.nba import ACTIONS, NbaSettings
 
@@ -115,10 +132,12 @@ COLUMNS = ["action", "prior_conversion", "measured_conversion", "measured_se",
            "posterior_conversion", "posterior_sd", "p_positive", "prior_margin",
            "measured_margin", "posterior_margin", "response_scale", "value_scale",
            "n_held_out", "p_value", "p_adjusted", "interval_low", "interval_high",
-           "worthwhile", "futility_p", "futility_adjusted", "holdout_share", "target_held_out",
-           "status"]
+           "worthwhile", "futility_p", "futility_adjusted", "futility_bound", "holdout_share",
+           "target_held_out", "status"]
 #: the switch-off rules `FeedbackSettings.rule` can name (see the module docstring)
 RULES = ("futility", "sequential", "posterior")
+#: what the futility tests' `alpha` bounds (`FeedbackSettings.futility_error`, module docstring)
+FUTILITY_ERRORS = ("per_action", "family")
 #: statuses under which the next best action no longer weighs the action
 OFF = ("switched_off", "shown_to_harm", "futile")
 
@@ -150,10 +169,17 @@ class FeedbackSettings:
     measure_share: float = 0.5
     #: … and the chance with which an action doing nothing is then shown futile
     measure_power: float = 0.9
+    #: rule ``futility``: "per_action", the chance that an action worth its cost is ever
+    #: switched off as futile is at most `alpha` for each action; "family", Holm over the
+    #: actions read, at most `alpha` that any of them is (module docstring, step 3)
+    futility_error: str = "per_action"
 
     def __post_init__(self):
         if self.rule not in RULES:
             raise ValueError(f"feedback rule must be one of {', '.join(RULES)}, not {self.rule!r}")
+        if self.futility_error not in FUTILITY_ERRORS:
+            raise ValueError(f"feedback futility_error must be one of "
+                             f"{', '.join(FUTILITY_ERRORS)}, not {self.futility_error!r}")
         if not 0 < self.alpha < 1:
             raise ValueError(f"feedback alpha must be between 0 and 1 (got {self.alpha})")
         if not 0 < self.measure_power < 1:
@@ -195,25 +221,41 @@ def worthwhile(mine: pd.DataFrame, held_out_conversion: float) -> float:
     return max(_mean(mine, "contact_cost") + q * _mean(mine, "offer_cost"), 0.0) / g
 
 
-def _futility_p(d: float, s: float, delta: float, tau: float, alpha: float) -> float:
-    """Always-valid p-value of "the effect is at least δ" (one-sided: only an estimate below
-    δ counts against it)."""
+def _futility(d: float, s: float, delta: float, tau: float, alpha: float
+              ) -> tuple[float, float]:
+    """(always-valid p-value of "the effect is at least δ", always-valid upper bound at
+    `alpha`): the one-sided mixture (`models.sequential.msprt_upper`), so only an estimate
+    below δ counts against it."""
     if not (np.isfinite(d) and np.isfinite(s) and s > 0):
-        return np.nan
-    return msprt(d - delta, s ** 2, tau, alpha)[0] if d < delta else 1.0
+        return np.nan, np.nan
+    return msprt_upper(d, s ** 2, tau, alpha, null=delta)
+
+
+def futility_scale(delta: float, p0: float) -> float:
+    """The smallest scale of the futility test's mixture: the break-even δ, the distance from
+    it of an action that does nothing (Johari et al. 2017 §4.3: most power near the effect of
+    interest), or the assumed effect `p0` when nothing is priced (δ = 0)."""
+    return float(delta) if np.isfinite(delta) and delta > 0 else float(p0)
 
 
 def target_held_out(s: float, n_held_out: float, n_treated: float, delta: float, tau: float,
-                    alpha: float, power: float = 0.9) -> float:
+                    alpha: float, power: float = 0.9, share: float = 0.5) -> float:
     """Held-out customers at which an action with no effect is shown futile (at level
-    `alpha`) with probability `power`: its always-valid upper bound from an estimate
-    z_power standard errors above 0 reaches its smallest worthwhile effect `delta`. The
-    per-customer variance is read off the present standard error `s` of `n_held_out` against
-    `n_treated` customers, the treated side is taken as it is, and the bound's width at a
-    standard error s* is the mixture's (`models.sequential.msprt`), solved for z·s* + width =
-    δ by fixed-point steps on its ratio to s*. Infinite when no control group could get there
-    (the treated side alone is too noisy); NaN when nothing is measured or δ is not
-    positive."""
+    `alpha`) with probability `power`: its one-sided always-valid upper bound from an
+    estimate z_power standard errors above 0 reaches its smallest worthwhile effect `delta`.
+    The per-customer variance σ² is read off the present standard error `s` of `n_held_out`
+    against `n_treated` customers; the bound's width at a standard error s* is the mixture's
+    (`models.sequential.msprt_upper`, scale `tau`), solved for z·s* + width = δ by
+    fixed-point steps on its ratio to s*. New customers come in at the control-group `share`
+    (the measuring share), so N of them add share·N held out *and* (1 − share)·N treated, and
+    the target is n₀ + share·N for the smallest N with
+
+        σ² (1 / (n₀ + share·N) + 1 / (n₁ + (1 − share)·N)) ≤ s*²,
+
+    a quadratic in N, always finite since both groups grow. With `share` 0 (no measuring
+    share) only the control group is taken to grow, against the treated side as it is, and
+    the target is infinite when the treated side alone is too noisy. NaN when nothing is
+    measured or δ is not positive."""
     if not (np.isfinite(s) and s > 0 and n_held_out > 0 and np.isfinite(delta) and delta > 0):
         return np.nan
     inv_t = 1 / n_treated if np.isfinite(n_treated) and n_treated > 0 else 0.0
@@ -221,9 +263,21 @@ def target_held_out(s: float, n_held_out: float, n_treated: float, delta: float,
     z, goal = float(stats.norm.ppf(power)), s
     # the width's ratio to s* hardly moves with s*: three steps settle it to 0.1 %
     for _ in range(3):
-        goal = delta * goal / (z * goal + msprt(0.0, goal ** 2, tau, alpha)[2])
-    room = goal ** 2 / var - inv_t
-    return float(np.ceil(1 / room)) if room > 0 else np.inf
+        goal = delta * goal / (z * goal + msprt_upper(0.0, goal ** 2, tau, alpha)[1])
+    g = goal ** 2 / var
+    if not 0 < share < 1 or inv_t == 0:
+        # the control group alone grows (or the treated side is unknown, as if unlimited)
+        room = g - inv_t
+        return float(np.ceil(1 / room)) if room > 0 else np.inf
+    a0, b0 = float(n_held_out), float(n_treated)
+    # g·x·y − x − y ≥ 0 with x = a0 + share·N, y = b0 + (1 − share)·N
+    qa = g * share * (1 - share)
+    qb = g * (a0 * (1 - share) + b0 * share) - 1
+    qc = g * a0 * b0 - a0 - b0
+    if qc >= 0:
+        return float(np.ceil(a0))
+    n = (-qb + np.sqrt(qb * qb - 4 * qa * qc)) / (2 * qa)
+    return float(np.ceil(a0 + share * n))
 
 
 def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings = NbaSettings(),
@@ -233,7 +287,8 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
     held_out, probability, conversion_gain; contact_cost and offer_cost for the smallest
     worthwhile effect), and one row per action type saying which values were used and why
     (`status`: prior, exploring, measuring, shown_to_help, updated, switched_off, futile,
-    shown_to_harm; `worthwhile`: δ, the effect at which it pays) and the control-group share
+    shown_to_harm; `worthwhile`: δ, the effect at which it pays; `futility_bound`: the
+    one-sided always-valid upper bound compared with it) and the control-group share
     its next decisions should get (`holdout_share`: `explore_share` while it is explored,
     `measure_share` while it is measuring short of `target_held_out`, NaN for the
     default)."""
@@ -264,6 +319,7 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
         # assume (Johari et al. 2017 §4.3: most power near τ)
         pv, lo, hi = msprt(d, s ** 2, p0, feedback.alpha) if measured else (np.nan,) * 3
         delta = worthwhile(mine[ok], q)
+        fp, fb = _futility(d, s, delta, futility_scale(delta, p0), feedback.alpha)
         rows.append({"action": action, "prior_conversion": p0, "measured_conversion": d,
                      "measured_se": s, "posterior_conversion": p_hat, "posterior_sd": sd,
                      "p_positive": float(stats.norm.cdf(p_hat / sd)), "prior_margin": m0,
@@ -272,16 +328,24 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
                      "n_treated": float(row["n_treated"]) if row is not None
                      and "n_treated" in row else np.nan,
                      "p_value": pv, "interval_low": lo, "interval_high": hi,
-                     "worthwhile": delta,
-                     "futility_p": _futility_p(d, s, delta, p0, feedback.alpha),
+                     "worthwhile": delta, "futility_p": fp, "futility_bound": fb,
                      "measured": measured})
     out = pd.DataFrame(rows)
+    family = max(int(np.isfinite(out["futility_p"]).sum()), 1) if len(out) else 1
     if len(out):
         # the actions read together are one family: Holm keeps the chance of any wrong
-        # "shown" (and, apart, of any wrong "futile") at `alpha` whatever their dependence
-        # (Holm 1979)
+        # "shown" at `alpha` whatever their dependence (Holm 1979); a wrong "futile" is
+        # bounded per action, or over the family too (`futility_error`, module docstring)
         out["p_adjusted"] = adjust(out["p_value"].to_numpy(float), "holm")
-        out["futility_adjusted"] = adjust(out["futility_p"].to_numpy(float), "holm")
+        out["futility_adjusted"] = adjust(
+            out["futility_p"].to_numpy(float),
+            "none" if feedback.futility_error == "per_action" else "holm")
+        if feedback.futility_error == "family":
+            # the bound at Holm's first step, the level the smallest p-value must pass
+            out["futility_bound"] = [
+                _futility(r["measured_conversion"], r["measured_se"], r["worthwhile"],
+                          futility_scale(r["worthwhile"], r["prior_conversion"]),
+                          feedback.alpha / family)[1] for r in out.to_dict("records")]
     final = []
     for r in out.to_dict("records"):
         action, p0, m0, p_hat = r["action"], r["prior_conversion"], r["prior_margin"], \
@@ -306,11 +370,12 @@ def learn(effects: pd.DataFrame, decisions: pd.DataFrame, settings: NbaSettings 
             target = float(feedback.min_held_out)
         elif rule == "futility":
             status = "measuring"
-            # Holm's first step: the level the smallest of the family's p-values must pass
-            family = int(np.isfinite(out["futility_p"]).sum()) or 1
+            level = feedback.alpha if feedback.futility_error == "per_action" \
+                else feedback.alpha / family
             target = target_held_out(r["measured_se"], r["n_held_out"], r["n_treated"],
-                                     r["worthwhile"], p0, feedback.alpha / family,
-                                     feedback.measure_power)
+                                     r["worthwhile"],
+                                     futility_scale(r["worthwhile"], p0), level,
+                                     feedback.measure_power, feedback.measure_share)
             if feedback.measure_share > 0 and target > r["n_held_out"]:
                 share = feedback.measure_share
         else:
