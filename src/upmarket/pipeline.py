@@ -637,11 +637,9 @@ def stage_scorecard(ctx: Context) -> None:
     (`scorecard.default_period`) against the quarter before.
 
     It reads the tasks of earlier runs and checks (copied from the store by
-    `stage_collected_events`), not this run's: the automation rate counts the tasks raised
-    for a period's data that were done by the period's end, and the tasks this run raises
-    after publishing are about data that end at its as-of, the end of the period scored, so
-    none of them could be done in it. Scoring after raising them would only add tasks that
-    cannot count as done, lowering the rate of every run by its own fresh work."""
+    `stage_collected_events`); the tasks this run raises after publishing are placed at its
+    as-of, the exclusive end of the period scored, so they belong to the next period
+    (`scorecard._data_moment`) and a later reading of this one gives the same figures."""
     tables, summary = scorecard.scorecard_tables(ctx.wh, ctx.as_of, ctx.results)
     ctx.tables.update(tables)
     ctx.summary.update(summary)

@@ -213,15 +213,27 @@ def plan_actions(actions: list[Action], c: Candidate, alert: Alert, *, tier: str
             out.append(PlannedAction(
                 "webhook", True, f"webhook {a.url}: {fallback}",
                 task_due(alert.fired, tier, policy), c.customer_id, tier, None,
-                {"url": a.url},
+                {"url": a.url, "title_zh": _chinese_title("webhook", a.url, c)},
                 webhook={"url": a.url, "secret_env": a.secret_env, "body": webhook_body(alert),
                          "max_attempts": a.max_attempts}))
         elif isinstance(a, ExportAction):
             out.append(PlannedAction(
                 "export", True, f"export to {a.path}: {fallback}",
                 task_due(alert.fired, tier, policy), c.customer_id, tier, None,
-                {"path": a.path, "format": a.format, "channel": a.channel, "pii": a.pii}))
+                {"path": a.path, "format": a.format, "channel": a.channel, "pii": a.pii,
+                 "title_zh": _chinese_title("export", a.path, c)}))
     return out
+
+
+def _chinese_title(kind: str, target: str, c: Candidate) -> str:
+    """What a Chinese reader sees for a webhook or an export the system carries out: the
+    rule by its Chinese name where the catalogue has one (a user's own rule keeps its name)."""
+    from upmarket.i18n import LABELS, label
+
+    key = f"automation.rule.{c.rule}"
+    rule = label(key, "zh-CN") if key in LABELS else c.rule
+    return label(f"automation.title.{kind}", "zh-CN", target=target, rule=rule,
+                 subject=c.subject)
 
 
 # -- signing --------------------------------------------------------------------------------------

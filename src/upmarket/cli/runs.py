@@ -104,6 +104,7 @@ def demo(
     from upmarket.activation.holdout import HoldoutSettings
     from upmarket.activation.rules import load_rules
     from upmarket.demo import action_loop, task_work
+    from upmarket.strategy.scorecard import default_period
     from upmarket.demo.rules import write_rules
     from upmarket.demo.load import load_world
     from upmarket.demo.world import ACTION_WINDOW_DAYS, WorldConfig
@@ -153,6 +154,15 @@ def demo(
             # the weeks of the cycles: rules checked weekly, account managers at work
             work = task_work.simulate(wh, store_url, rules, action_loop.decision_frame(
                 wh, config.as_of), config.as_of, run_at)
+        else:
+            # the quarter the run scores was worked as a company running upmarket weekly
+            # works one, so its automation rate and response times are read from tasks
+            start = default_period(config.as_of).start
+            bar.update(task, description=label("demo.task_work", lang,
+                                               start=f"{start:%Y-%m-%d}",
+                                               end=f"{config.as_of:%Y-%m-%d}"))
+            work = task_work.simulate(wh, store_url, rules,
+                                      action_loop.decision_frame(wh, start), start, run_at)
         bar.update(task, description=label("demo.running", lang), total=len(pipeline.STAGES),
                    completed=0)
         # the policy's settings, with the control groups' share asked for here

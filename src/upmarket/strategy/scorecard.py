@@ -912,21 +912,23 @@ def _tasks(src: WarehouseMetrics) -> ibis.Table | None:
 
 
 def _raised_in(t: ibis.Table, p: Period) -> ibis.Table:
-    """The tasks raised for the period's data: placed by their data time (the run's as-of or
-    the event's time they are about), not by the wall clock they were written at, so tasks a
-    run on last year's data raised today count for last year's period. Tasks from before data
-    times were kept fall back to their creation time."""
+    """The tasks raised in the period on the data's timeline: placed by their data time (the
+    run's as-of, the weekly check's date or the event's time they are about), not by the wall
+    clock they were written at, so tasks a run on last year's data raised today count for last
+    year's periods. Tasks from before data times were kept fall back to their creation time."""
     t = t.mutate(_moment=_data_moment(t))
     return t.filter(t._moment >= ibis.literal(p.start), t._moment < ibis.literal(p.end))
 
 
 def _data_moment(t: ibis.Table) -> ibis.Value:
-    """The task's place on the data's timeline. A run's data time is its as-of, which is
-    exclusive (the data end just before it): a second earlier puts the tasks of a run as of
-    1 January in the year that ended, whose data they are about."""
+    """The task's place on the data's timeline: its data time. A run's is its as-of, the
+    exclusive end of its data, so the tasks a run as of 1 January raises count in the quarter
+    that starts then, in which they are worked, and not in the one that ended: a period's rate
+    is then the same read by the run that closes it (which scores the period before raising
+    its own tasks) as read at any time after, and a closed period's does not move."""
     if "data_time" not in t.columns:
         return t.created
-    return (t.data_time - ibis.interval(seconds=1)).fill_null(t.created)
+    return t.data_time.fill_null(t.created)
 
 
 def _by_period_end(t: ibis.Table, when: str, p: Period) -> ibis.Value:
@@ -1478,10 +1480,10 @@ def comparison_json(c: Comparison) -> dict:
 def since_run(run: dict, c: "Comparison") -> dict | None:
     """How a reading of the effect index differs from the one the published `run` made for
     the same period (its summary's ``effect_index``), or None when they agree or read
-    different things. A run reads its scorecard before it raises its own tasks (see the
-    pipeline's scorecard stage), and tasks are done and data ingested after it, so a later
-    reading of the same period can differ; the figure a user sees in the run's summary and the
-    one she sees here must then be told apart, not left to contradict each other."""
+    different things. Data ingested after the run, or tasks of the period raised or done
+    since (by a check or by hand on the data's timeline), move a later reading; the figure a
+    user sees in the run's summary and the one she sees here must then be told apart, not left
+    to contradict each other."""
     seen = (run.get("counts") or {}).get("effect_index") or {}
     if seen.get("card") != c.current.card.name or seen.get("period") != c.current.subject:
         return None
