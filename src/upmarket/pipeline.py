@@ -600,7 +600,8 @@ def stage_actions(ctx: Context) -> None:
     if len(model.tuning_):
         ctx.summary["recommender_weights"] = {
             **{k: float(v) for k, v in model.weights.items()},
-            "validation_hit_rate": round(float(model.tuning_["hit_rate"].iloc[0]), 4)}
+            "validation_hit_rate": round(float(model.tuning_["hit_rate"].iloc[0]), 4),
+            "als_iterations": model.als_iterations_ if model.als else 0}
     ctx.tables["basket_rules"] = rules
     ctx.tables["actions"] = actions
     counts = actions["action"].value_counts()
