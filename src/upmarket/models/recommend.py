@@ -398,7 +398,8 @@ class ContentFallback(Recommender):
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
         out = np.empty((len(rows), len(self.items_)), np.float32)
-        out[:] = self.popularity_weight * self.popularity_
+        popular = self.popularity_weight * self.popularity_
+        out[:] = popular
         known = rows >= 0
         if not known.any() or len(self.categories_) == 0:
             return out
@@ -412,15 +413,17 @@ class ContentFallback(Recommender):
                 (top >= 0) & (top + 1 == k), np.float32(1 + self.upsell_bonus),
                 np.where(top == k, np.float32(1 + self.same_tier), np.float32(1)))
         w[:, :, 3] = share
-        cols = np.flatnonzero(self.item_group_ >= 0)
-        add = w.reshape(len(r), nc * 4)[:, self.item_group_[cols]]
-        every = slice(None) if len(cols) == len(self.items_) else cols
+        # one gather over every item, products without a category reading a column of zeros
+        # (x + 0 is x), instead of adding into a scattered subset of columns, which costs a
+        # gather and a scatter per batch; the popularity term is then added to the share term
+        # (addition commutes exactly, so the scores are those of the other order)
+        groups = np.concatenate([w.reshape(len(r), nc * 4), np.zeros((len(r), 1), np.float32)],
+                                axis=1)
+        scored = groups[:, np.where(self.item_group_ >= 0, self.item_group_, nc * 4)]
+        scored += popular
         if known.all():
-            out[:, every] += add
-        else:
-            sub = out[known]
-            sub[:, every] += add
-            out[known] = sub
+            return scored
+        out[known] = scored
         return out
 
 
