@@ -46,7 +46,7 @@ def test_kept_factors_are_those_of_a_shorter_fit(lines):
 
 def test_iterations_follow_the_one_standard_error_rule(tuned):
     t = tuned.iteration_tuning_
-    assert list(t["iterations"]) == [3, 5, 8, 10, ALS_ITERATIONS]
+    assert list(t["iterations"]) == [5, 8, 10, ALS_ITERATIONS]
     assert (t["customers"] > 20).all()
     assert np.allclose(t["se"], np.sqrt(t["hit_rate"] * (1 - t["hit_rate"]) / t["customers"]))
     best = t.loc[t["hit_rate"].idxmax()]

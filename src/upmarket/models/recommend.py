@@ -561,7 +561,7 @@ class TunedHybrid(Hybrid):
     def __init__(self, validation_days: int = 60, k: int = 10, max_customers: int = 3000,
                  min_customers: int = 50, grid: Sequence[Mapping[str, float]] | None = None,
                  random_state: int = 0, fit_customers: int | None = 50_000,
-                 iteration_choices: Sequence[int] = (3, 5, 8, 10), **kw):
+                 iteration_choices: Sequence[int] = (5, 8, 10), **kw):
         super().__init__(**kw)
         self.validation_days, self.k = validation_days, k
         self.max_customers, self.min_customers = max_customers, min_customers
