@@ -721,8 +721,15 @@ def _relevant(train: pd.DataFrame, test: pd.DataFrame, consumable: set) -> pd.Se
     at = np.minimum(np.searchsorted(owned, probe), max(len(owned) - 1, 0))
     new = (owned[at] != probe if len(owned) else np.ones(len(probe), bool)) \
         | skus.isin(list(consumable))[sku[n + later]]
-    t = test.iloc[later[new]]
-    return t[["customer_id", "sku"]].drop_duplicates().groupby("customer_id")["sku"].agg(set)
+    t = test.iloc[later[new]][["customer_id", "sku"]].drop_duplicates()
+    # one set per customer from sorted slices: a groupby aggregating to Python sets slices a
+    # frame per customer, two thirds of this function's time at 50,000 customers
+    who, ids = pd.factorize(t["customer_id"], sort=True)
+    order = np.argsort(who, kind="stable")
+    skus_in_order = t["sku"].to_numpy(object)[order]
+    cuts = np.searchsorted(who[order], np.arange(len(ids) + 1))
+    return pd.Series([set(skus_in_order[a:b]) for a, b in zip(cuts[:-1], cuts[1:])],
+                     index=pd.Index(ids, name="customer_id"), name="sku", dtype=object)
 
 
 def evaluate_offline(lines: pd.DataFrame, products: pd.DataFrame | None, split_date,
