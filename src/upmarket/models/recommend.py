@@ -645,7 +645,8 @@ class TunedHybrid(Hybrid):
                                                              kind="stable", ignore_index=True)
         if len(tuning) and tuning["als"].iloc[0] and "als" in probe.components_:
             self.iteration_tuning_ = self._tune_iterations(
-                probe, rows, parts, wanted, k, dict(tuning.iloc[0][list(probe.weights)]))
+                probe, rows, parts, wanted, k,
+                dict(tuning.iloc[0][list(probe.weights)].fillna(0.0)))
         return tuning
 
     def _tune_iterations(self, probe: Hybrid, rows: np.ndarray, parts: list, wanted: np.ndarray,
