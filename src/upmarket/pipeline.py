@@ -252,10 +252,11 @@ def stage_churn(ctx: Context) -> None:
     train, _ = snapshot(ctx.wh, t_train, ctx.settings, clv=False, features=ctx.features)
     test, _ = snapshot(ctx.wh, t_test, ctx.settings, clv=False, features=ctx.features)
     res = ctx.results
-    y_train = ~train["customer_id"].isin(bought_between(ctx.wh, t_train, t_test)) \
-        if len(train) else pd.Series(dtype=bool)
-    y_test = ~test["customer_id"].isin(bought_between(ctx.wh, t_test, ctx.as_of)) \
-        if len(test) else pd.Series(dtype=bool)
+    # hashed in Arrow (`lookups.among`): pandas' isin converts a set one string at a time
+    y_train = pd.Series(~among(train["customer_id"], bought_between(ctx.wh, t_train, t_test)),
+                        index=train.index) if len(train) else pd.Series(dtype=bool)
+    y_test = pd.Series(~among(test["customer_id"], bought_between(ctx.wh, t_test, ctx.as_of)),
+                       index=test.index) if len(test) else pd.Series(dtype=bool)
     res["churn_signal_codes"] = ""
     res["churn_signals"] = ""
     res["churn_signals_zh"] = ""
@@ -276,7 +277,7 @@ def stage_churn(ctx: Context) -> None:
             sample_rows=rows).fit(test, y_test)
         now = churn_inputs(ctx.wh, res, ctx.as_of)
         res["churn_risk"] = final.predict_proba(now)
-        signals = risk_signals(final, now)
+        signals = risk_signals(final, now, risk=res["churn_risk"].to_numpy(float))
     except (ValueError, FloatingPointError, np.linalg.LinAlgError) as e:
         _churn_fallback(ctx, f"the churn models could not be fitted ({e})")
         return
@@ -600,7 +601,8 @@ def stage_actions(ctx: Context) -> None:
     if len(model.tuning_):
         ctx.summary["recommender_weights"] = {
             **{k: float(v) for k, v in model.weights.items()},
-            "validation_hit_rate": round(float(model.tuning_["hit_rate"].iloc[0]), 4)}
+            "validation_hit_rate": round(float(model.tuning_["hit_rate"].iloc[0]), 4),
+            "als_iterations": model.als_iterations_ if model.als else 0}
     ctx.tables["basket_rules"] = rules
     ctx.tables["actions"] = actions
     counts = actions["action"].value_counts()

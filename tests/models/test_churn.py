@@ -175,3 +175,16 @@ def test_small_warehouse_run_falls_back_in_words(tmp_path):
     assert "too little history" in ctx.summary["churn_model"]
     assert ctx.results.churn_risk.between(0, 1).all()
     assert (ctx.results.churn_signals == "").all()
+
+
+def test_signals_from_a_risk_already_predicted_are_the_same():
+    frame, y = customers(1500, seed=11)
+    model = ChurnClassifier().fit(frame, y)
+    risk = model.predict_proba(frame)
+    given = risk_signals(model, frame, risk=risk)
+    own = risk_signals(model, frame)
+    assert given["codes"].tolist() == own["codes"].tolist()
+    assert given["rise"].tolist() == own["rise"].tolist()
+    assert signal_words(given, "zh-CN") == signal_words(own, "zh-CN")
+    with pytest.raises(ValueError, match="1499 values for 1500 customers"):
+        risk_signals(model, frame, risk=risk[:-1])

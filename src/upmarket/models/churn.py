@@ -23,6 +23,8 @@ the customer feature frame at a cut-off date (`features.customer.customer_featur
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -272,8 +274,8 @@ def _expit(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def risk_signals(model: RfmBaseline | ChurnClassifier, frame: pd.DataFrame, top: int = 3
-                 ) -> pd.DataFrame:
+def risk_signals(model: RfmBaseline | ChurnClassifier, frame: pd.DataFrame, top: int = 3,
+                 *, risk: np.ndarray | None = None) -> pd.DataFrame:
     """What raises each customer's risk, as signal codes (`SIGNALS`) with the rise in risk.
 
     Method: a counterfactual per signal. For each signal, the features behind it are set to
@@ -300,10 +302,15 @@ def risk_signals(model: RfmBaseline | ChurnClassifier, frame: pd.DataFrame, top:
 
     Returns one row per customer: `codes` (list, strongest first) and `rise` (list of the
     matching rises in risk), plus the customer's values the words quote.
+
+    `risk`: `model.predict_proba(frame)` when the caller has it already (the prediction is
+    row by row, so it is the same numbers, and the whole base's prediction is not made twice).
     """
     model._check()
     x = engineer(frame)
-    base = model._proba(x)
+    if risk is not None and len(risk) != len(frame):
+        raise ValueError(f"risk has {len(risk)} values for {len(frame)} customers")
+    base = model._proba(x) if risk is None else np.asarray(risk, float)
     ref = model.reference_
     allowed = _agrees(x, ref, frame)
     rises = {}
@@ -384,37 +391,47 @@ def _facts(x: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     }, index=x.index)
 
 
-def _one(code: str, f, lang: str) -> str:
-    n = lambda v: f"{v:,.0f}" if np.isfinite(v) else "?"  # noqa: E731
+def _one(code: str, f, lang: str, say=None) -> str:
+    say = say or (lambda key, **fmt: label(key, lang, **fmt))
+    n = lambda v: f"{v:,.0f}" if math.isfinite(v) else "?"  # noqa: E731
     if code == "overdue":
-        if np.isfinite(f.gap_mean):
-            return label("signal.overdue", lang, days=n(f.recency_days), gap=n(f.gap_mean))
-        return label("signal.overdue_once", lang, days=n(f.recency_days))
+        if math.isfinite(f.gap_mean):
+            return say("signal.overdue", days=n(f.recency_days), gap=n(f.gap_mean))
+        return say("signal.overdue_once", days=n(f.recency_days))
     if code == "few_purchases":
-        return label("signal.few_purchases", lang, orders=n(f.orders),
-                     months=n(max(f.tenure_days, 0) / 30.4375))
+        return say("signal.few_purchases", orders=n(f.orders),
+                   months=n(max(f.tenure_days, 0) / 30.4375))
     if code == "slowing":
-        if np.isfinite(f.before_180d) and f.recent_180d < f.before_180d:
-            return label("signal.slowing", lang, recent=n(f.recent_180d), before=n(f.before_180d))
-        return label("signal.spend_down", lang, recent=n(f.spend_180d), before=n(f.spend_prev_180d))
+        if math.isfinite(f.before_180d) and f.recent_180d < f.before_180d:
+            return say("signal.slowing", recent=n(f.recent_180d), before=n(f.before_180d))
+        return say("signal.spend_down", recent=n(f.spend_180d), before=n(f.spend_prev_180d))
     if code == "small_orders":
-        return label("signal.small_orders", lang, value=f"{f.order_value:,.2f}")
+        return say("signal.small_orders", value=f"{f.order_value:,.2f}")
     if code == "irregular":
-        return label("signal.irregular", lang, std=n(f.gap_std), gap=n(f.gap_mean))
+        return say("signal.irregular", std=n(f.gap_std), gap=n(f.gap_mean))
     if code == "new_customer":
-        return label("signal.new_customer", lang, days=n(f.tenure_days))
+        return say("signal.new_customer", days=n(f.tenure_days))
     if code == "discounts":
-        return label("signal.discounts", lang, share=f"{f.discount_share:.0%}")
+        return say("signal.discounts", share=f"{f.discount_share:.0%}")
     if code == "returns":
-        return label("signal.returns", lang, share=f"{f.returns_share:.0%}")
-    return label("signal.complaints", lang, n=n(f.complaints))
+        return say("signal.returns", share=f"{f.returns_share:.0%}")
+    return say("signal.complaints", n=n(f.complaints))
 
 
 def signal_words(signals: pd.DataFrame, lang: str = "en") -> list[str]:
     """Each customer's signals in plain words with their own values, joined by "; " (en) or
     "；" (zh-CN); empty when nothing raises the risk."""
     sep = "；" if lang.lower().startswith("zh") else "; "
-    return [sep.join(_one(c, f, lang) for c in f.codes) for f in signals.itertuples()]
+    # each wording looked up once, not once per customer: a catalogue look-up costs more than
+    # the formatting, and a run words every customer in two languages
+    templates: dict[str, str] = {}
+
+    def say(key: str, **fmt) -> str:
+        if key not in templates:
+            templates[key] = label(key, lang)
+        return templates[key].format(**fmt)
+
+    return [sep.join(_one(c, f, lang, say) for c in f.codes) for f in signals.itertuples()]
 
 
 def signal_text(en, zh, lang: str = "en") -> str:

@@ -58,6 +58,7 @@ import pandas as pd
 
 from upmarket.errors import UpmarketError
 from upmarket.features.btyd import UNIT_DAYS as BTYD_UNIT_DAYS
+from upmarket.models.btyd._base import compress
 
 CANDIDATES = ("bgnbd", "pnbd", "mbgnbd", "ml")
 #: The forecast combination (module docstring); accepted by name beside :data:`CANDIDATES`.
@@ -416,11 +417,11 @@ def _rank(table: pd.DataFrame) -> list[str]:
 
 def _cumulative(model, weeks, x, tx, T) -> np.ndarray:
     """Expected cumulative holdout purchases by week: sum over customers of E[Y(w) | x, t_x, T],
-    evaluated once per distinct (x, t_x, T) row."""
-    rows, inv = np.unique(np.column_stack([x, tx, T]), axis=0, return_inverse=True)
-    counts = np.bincount(inv.ravel(), minlength=len(rows))
-    return np.array([float(counts @ model.conditional_expected_purchases(w, rows[:, 0], rows[:, 1], rows[:, 2]))
-                     for w in weeks])
+    evaluated once per distinct (x, t_x, T) row (found by hashing, `btyd._base.compress`), and
+    with whatever does not depend on the week (P(alive)) computed once for all weeks."""
+    (rx, rtx, rT), counts = compress([x, tx, T], np.ones(np.size(x)))
+    return np.array([float(counts @ e)
+                     for e in model.conditional_expected_purchases_curve(weeks, rx, rtx, rT)])
 
 
 def _per_frequency(x, y, preds: dict[str, np.ndarray], max_frequency: int) -> pd.DataFrame:

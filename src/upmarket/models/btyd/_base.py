@@ -134,8 +134,12 @@ def check_weights(weights, n: int) -> np.ndarray:
     return w
 
 
-def compress(columns: Sequence[np.ndarray], weights: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+def compress(columns: Sequence[np.ndarray], weights: np.ndarray, *, return_inverse: bool = False):
     """Collapse identical rows, summing their weights (the likelihood only depends on the row).
+
+    Returns (distinct rows as columns, in lexicographic order; their summed weights) and, with
+    `return_inverse`, the index of each kept input row's distinct row (rows of weight 0 are
+    dropped, so ask for it with positive weights).
 
     Grouping hashes the rows (pandas' hash-table factorisation, linear time) rather than sorting
     all of them: on a million customers that halves the time of a lexicographic sort.
@@ -151,7 +155,7 @@ def compress(columns: Sequence[np.ndarray], weights: np.ndarray) -> tuple[list[n
     for c in cols:
         ci, uniq = pd.factorize(c)
         if size * max(len(uniq), 1) >= 2**62:
-            return _compress_sorted(cols, wk)
+            return _compress_sorted(cols, wk, return_inverse)
         codes = codes * len(uniq) + ci
         size *= max(len(uniq), 1)
     codes = pd.factorize(codes)[0]
@@ -163,16 +167,26 @@ def compress(columns: Sequence[np.ndarray], weights: np.ndarray) -> tuple[list[n
     # sorting the (far fewer) distinct rows makes the result independent of the input's row
     # order, so a raw fit and a fit on (row, count) pairs see identical arrays
     order = np.lexsort(unique[::-1])
-    return [u[order] for u in unique], w[order]
+    out = [u[order] for u in unique], w[order]
+    if not return_inverse:
+        return out
+    rank = np.empty(order.size, dtype=np.intp)
+    rank[order] = np.arange(order.size)
+    return (*out, rank[codes])
 
 
-def _compress_sorted(cols: list[np.ndarray], wk: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+def _compress_sorted(cols: list[np.ndarray], wk: np.ndarray, return_inverse: bool = False):
     order = np.lexsort(cols[::-1])
     cols = [c[order] for c in cols]
     new = np.ones(order.size, dtype=bool)
     new[1:] = np.any(np.stack([c[1:] != c[:-1] for c in cols]), axis=0)
-    w = np.bincount(np.cumsum(new) - 1, weights=wk[order])
-    return [c[new] for c in cols], w
+    group = np.cumsum(new) - 1
+    w = np.bincount(group, weights=wk[order])
+    if not return_inverse:
+        return [c[new] for c in cols], w
+    inv = np.empty(order.size, dtype=np.intp)
+    inv[order] = group
+    return [c[new] for c in cols], w, inv
 
 
 # ----------------------------------------------------------------------------- base estimator
@@ -442,8 +456,14 @@ def clv_by_unique_rows(model, frequency, recency, T, value, *, time, discount_ra
     keys = sorted_rows[new]
     inv = np.empty(x.size, dtype=np.intp)
     inv[order] = np.cumsum(new) - 1
-    disc = discounted_purchases(lambda t: model.conditional_expected_purchases(t, keys[:, 0], keys[:, 1], keys[:, 2]),
-                                time=time, discount_rate=discount_rate, freq=freq)
+    # every forecast the discounting asks for, at once: a model whose P(alive) does not depend
+    # on the horizon computes it once instead of once per month
+    factor = units_per_month(freq)
+    times = [i * factor for i in range(1, int(time) + 1)] if time >= 0 and int(time) == time else []
+    curve = dict(zip(times, model.conditional_expected_purchases_curve(times, keys[:, 0], keys[:, 1], keys[:, 2])))
+    disc = discounted_purchases(
+        lambda t: curve[t] if t in curve else model.conditional_expected_purchases(t, keys[:, 0], keys[:, 1], keys[:, 2]),
+        time=time, discount_rate=discount_rate, freq=freq)
     return (margin * v * disc[inv]).reshape(shape)
 
 
@@ -452,6 +472,11 @@ class TransactionModel(BTYDModel):
 
     def conditional_expected_purchases(self, t, frequency, recency, T):  # pragma: no cover
         raise NotImplementedError
+
+    def conditional_expected_purchases_curve(self, times, frequency, recency, T) -> list[np.ndarray]:
+        """:meth:`conditional_expected_purchases` at each of `times` (a model may share the
+        work that does not depend on t between them; the numbers are those of one call per t)."""
+        return [self.conditional_expected_purchases(t, frequency, recency, T) for t in times]
 
     @keeps_index
     def customer_lifetime_value(self, frequency, recency, T, monetary_value, time: int = 12,

@@ -30,7 +30,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, gammaln, roots_legendre
 
-from ._base import TransactionModel, as_array, check_continuous_rft, check_integral, check_weights, keeps_index
+from ._base import (TransactionModel, as_array, check_continuous_rft, check_integral, check_weights,
+                    compress, keeps_index)
 from ._special import hyp2f1_1bc, one_minus_pow_over_k
 
 
@@ -65,12 +66,14 @@ def _log_k(t, r, alpha, s, beta, x, grad: bool):
 
 def _pairs(x, tx, T):
     """Unique (x, t) pairs among (x, t_x) and (x, T), with the index of each row's pair: K(t)
-    depends on (x, t) only, and many customers share them (same x, same age)."""
+    depends on (x, t) only, and many customers share them (same x, same age).
+
+    The pairs are found by hashing (`_base.compress`), not by sorting every row as
+    ``np.unique(axis=0)`` does: on 200,000 customers the sort took most of a P(alive)."""
     xx = np.concatenate([x, x])
     tt = np.concatenate([tx, T])
-    uniq, inv = np.unique(np.column_stack([xx, tt]), axis=0, return_inverse=True)
-    inv = inv.ravel()
-    return uniq[:, 0].copy(), uniq[:, 1].copy(), inv[: x.size], inv[x.size:]
+    (ux, ut), _, inv = compress([xx, tt], np.ones(xx.size), return_inverse=True)
+    return ux, ut, inv[: x.size], inv[x.size:]
 
 
 def _loglik_parts(params, x, tx, T, grad: bool = True, pairs=None):
@@ -173,6 +176,19 @@ class ParetoNBD(TransactionModel):
         t, x, tx, T = np.broadcast_arrays(t, x, tx, T)
         pa = self.probability_alive(x, tx, T)
         return (r + x) * (beta + T) / (alpha + T) * one_minus_pow_over_k(s - 1.0, np.log1p(t / (beta + T))) * pa
+
+    def conditional_expected_purchases_curve(self, times, frequency, recency, T) -> list[np.ndarray]:
+        """:meth:`conditional_expected_purchases` at each of `times`, with P(alive) (the costly
+        part, and independent of t) computed once: the same numbers as one call per t."""
+        r, alpha, s, beta = self._p()
+        x, tx, T = check_continuous_rft(frequency, recency, T)
+        pa = self.probability_alive(x, tx, T)
+        scale = (r + x) * (beta + T) / (alpha + T)
+        out = []
+        for t in times:
+            t = np.broadcast_to(as_array("t", t), x.shape)
+            out.append(scale * one_minus_pow_over_k(s - 1.0, np.log1p(t / (beta + T))) * pa)
+        return out
 
     def probability_of_n_purchases(self, t, n, *, nodes: int = 96):
         """P(X(t) = n) for a new customer.
