@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, str] = {
     "churn_quality": "bench.churn_quality",
     "startup": "bench.startup",
     "action_loop": "bench.action_loop",
+    "experiment_looks": "bench.experiment_looks",
     "pipeline_scale": "bench.pipeline_scale",
     "basket_rules": "bench.basket_rules",
     "feature_floor": "bench.feature_floor",
