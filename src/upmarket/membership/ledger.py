@@ -319,8 +319,11 @@ def statement(ledger: pd.DataFrame, members, start: datetime, as_of: datetime
     ts = pd.to_datetime(ledger["ts"])
     start = pd.Timestamp(start)
 
+    # each total filters the two columns it sums, not a copy of every column of the ledger
+    points = ledger[["customer_id", "points"]]
+
     def total(mask) -> pd.Series:
-        return ledger[mask].groupby("customer_id")["points"].sum().reindex(members,
+        return points[mask].groupby("customer_id")["points"].sum().reindex(members,
                                                                           fill_value=0)
 
     kind = ledger["kind"]
