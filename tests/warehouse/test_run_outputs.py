@@ -106,3 +106,15 @@ def test_a_stage_outputs_are_in_the_warehouse_before_the_next_stage_unpublished(
     assert published["customer_id"].tolist() == ["a", "b"]
     assert set(published["run_id"]) == {ctx.run.run_id}
     assert set(current_run(wh)["counts"]["outputs"]) >= {"results", "extra"}
+
+
+def test_outputs_stay_readable_after_the_warehouse_is_closed(tmp_path):
+    from upmarket.warehouse import connect
+
+    wh = connect(f"duckdb://{tmp_path}/w.duckdb")
+    run = Run(wh, datetime(2024, 3, 1))
+    outputs = RunOutputs(run)
+    outputs["levels"] = _frame(6)
+    outputs.write_held()
+    wh.close()
+    assert outputs["levels"]["customer_id"].tolist() == _frame(6)["customer_id"].tolist()

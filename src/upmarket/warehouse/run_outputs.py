@@ -9,15 +9,18 @@ customers times the stages still to come. Written, an output costs its stage's m
 
 Nothing changes for readers: the tables are the run's unpublished tables, published together
 at the end (`warehouse.runs`), and a run that fails has them dropped like any other. An
-output already written is still readable here: it is read back from the warehouse.
+output already written is still readable here: it is read back from the warehouse (opened
+again if the caller closed it after the run).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
 
+import duckdb
 import pandas as pd
 
+from upmarket.warehouse.connection import connect
 from upmarket.warehouse.runs import Run, output_table
 
 
@@ -33,8 +36,16 @@ class RunOutputs(MutableMapping[str, pd.DataFrame]):
         frame = self._frames[name]
         if frame is not None:
             return frame
-        table = self._run.wh.table(output_table(name, self._run.run_id))
-        return table.drop("run_id").to_pandas()
+        table = output_table(name, self._run.run_id)
+        try:
+            return self._run.wh.table(table).drop("run_id").to_pandas()
+        except duckdb.ConnectionException:
+            # the caller closed the warehouse after the run: the tables are in its file
+            wh = connect(self._run.wh.url, create=False)
+            try:
+                return wh.table(table).drop("run_id").to_pandas()
+            finally:
+                wh.close()
 
     def __setitem__(self, name: str, frame: pd.DataFrame) -> None:
         self._frames[name] = frame
