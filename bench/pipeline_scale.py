@@ -10,7 +10,13 @@ time, and the peak memory so far at its end. CPU time counts the warehouse engin
 too (DuckDB runs in-process), so on a machine with several cores it can exceed wall time.
 
 A world directory can be kept between runs with ``BENCH_WORLD_DIR`` (the warehouse is reused
-when it is already there), since generating a large world takes longer than running on it.
+when it is already there), since generating a large world takes longer than running on it. The
+world is generated chunk by chunk (`WorldConfig.chunk_customers`), so a million customers fit in
+the memory of a few hundred thousand; it is written under a temporary name and renamed when
+complete, so an interrupted generation is never taken for a world. A kept world is never run
+on itself: a run publishes into its warehouse (outputs, the action holdouts it decides, the
+levels the next run compares with), so each run gets a fresh copy and every run starts from
+the same world.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from upmarket.warehouse.connection import duckdb_path
 
 from . import command, machine_info, today, update_section
 
@@ -42,9 +50,12 @@ def _world(folder: Path, customers: int) -> tuple[str, int, float]:
     made = 0.0
     if not db.exists():
         t = time.perf_counter()
-        wh = connect(url)
+        partial = db.with_name(db.name + ".partial")
+        partial.unlink(missing_ok=True)
+        wh = connect(f"duckdb://{partial}")
         load_world(wh, WorldConfig(customers=customers))
         wh.close()
+        partial.rename(db)
         made = time.perf_counter() - t
     wh = connect(url, create=False)
     lines = wh.count("orders")
@@ -82,7 +93,16 @@ def run(customers: int, quick: bool) -> None:
         print(f"  world: {customers:,} customers, {lines:,} order lines"
               + (f" (generated in {made:.0f} s)" if made else " (reused)"), flush=True)
         load = os.getloadavg()[0]
-        found = measure_run(url, folder)
+        if keep:
+            # the kept world stays as generated: the run works on a copy of it
+            copy = folder / f"run-{customers}.duckdb"
+            shutil.copyfile(duckdb_path(url), copy)
+            try:
+                found = measure_run(f"duckdb://{copy}", folder)
+            finally:
+                copy.unlink(missing_ok=True)
+        else:
+            found = measure_run(url, folder)
         load = max(load, os.getloadavg()[0])
     finally:
         if not keep:

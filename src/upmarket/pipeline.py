@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -46,6 +47,7 @@ from upmarket.strategy import (budget, economics, kpis, lifecycle, measurement, 
                                roi, scorecard, tiers)
 from upmarket.strategy.segments import segment_codes
 from upmarket.warehouse.connection import Warehouse
+from upmarket.warehouse.run_outputs import RunOutputs
 from upmarket.warehouse.runs import (Run, drop_orphans, output, output_table, previous_run,
                                      sync_views)
 from upmarket.warehouse.validate import check_stored
@@ -692,6 +694,8 @@ def run(
     config = policy.record() if policy is not None else {"settings": repr(settings)}
     ctx = Context(wh, as_of, Run(wh, as_of, config), settings, store_url=store_url,
                   features=FeatureSnapshots({n: wh.table(n) for n in FEATURE_TABLES}))
+    # each stage's outputs are written when it ends, not held to the run's end (run_outputs)
+    ctx.tables = RunOutputs(ctx.run)
     if policy is not None:
         ctx.summary["policy"] = {
             "source": str(policy.source) if policy.source else None,
@@ -711,10 +715,13 @@ def run(
                 on_stage(name, i, len(STAGES))
             with meter.stage(name):
                 stage(ctx)
+                ctx.tables.write_held()
+                # frames a stage dropped can sit in reference cycles (tracebacks, closures)
+                # until a full collection: let them go before the next stage allocates
+                gc.collect()
         with meter.stage("writing outputs"):
             ctx.run.write("results", ctx.results)
-            for name, frame in ctx.tables.items():
-                ctx.run.write(name, frame)
+            ctx.tables.write_held()
         # recorded with the run (runs.counts), so its cost can be compared with later runs'
         ctx.summary["stages"] = meter.as_list()
         ctx.summary["feature_snapshots"] = {"built": ctx.features.built,

@@ -50,6 +50,31 @@ def test_the_ledger_from_order_totals_is_the_ledger_from_every_line(world):
     pd.testing.assert_frame_equal(from_totals.astype(str), from_lines.astype(str))
 
 
+def test_the_ledger_built_in_batches_of_members_is_the_ledger_built_at_once(world, monkeypatch):
+    totals = ledger.ledger_lines(world["orders"], CONFIG.as_of).to_pandas()
+    ids = np.asarray(world["hist"].customers)
+    rng = np.random.default_rng(5)
+    # redemptions and hand-made corrections, spread over the batches, so the first-in,
+    # first-out walk and the expiries of spenders run in every batch
+    who = rng.choice(ids, 120, replace=False)
+    carried = pd.DataFrame({
+        "entry_id": [f"r{i}" for i in range(len(who))], "customer_id": who,
+        "ts": CONFIG.as_of - pd.to_timedelta(rng.integers(1, 400, len(who)), "D"),
+        "kind": "redeem", "points": -rng.integers(1, 300, len(who)), "reference": "shop"})
+    adjustments = pd.DataFrame({
+        "request_id": [f"q{i}" for i in range(40)], "customer_id": rng.choice(ids, 40),
+        "ts": CONFIG.as_of - pd.to_timedelta(rng.integers(1, 300, 40), "D"),
+        "points": rng.integers(-50, 80, 40)})
+    once = ledger.build_ledger(totals, world["hist"], PROGRAMME, CONFIG.as_of, carried,
+                               adjustments=adjustments)
+    monkeypatch.setattr(ledger, "BATCH_MEMBERS", 170)
+    assert len(ids) > 6 * 170
+    batched = ledger.build_ledger(totals, world["hist"], PROGRAMME, CONFIG.as_of, carried,
+                                  adjustments=adjustments)
+    assert set(once["kind"]) >= {"earn", "reverse", "redeem", "adjust", "expire"}
+    pd.testing.assert_frame_equal(batched, once, check_exact=True)
+
+
 def test_the_level_up_effect_from_period_totals_is_the_one_from_every_line(world):
     totals = level_up.period_lines(world["orders"], world["hist"], CONFIG.as_of).to_pandas()
     assert len(totals) < len(world["lines"])

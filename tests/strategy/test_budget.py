@@ -321,3 +321,24 @@ def test_budget_tables_with_a_plan_frame(small_world):
     assert summary["unplanned_spend"] == pytest.approx(
         spend[pd.to_datetime(spend["date"]) < as_of]["cost"].sum() - dec["cost"].sum(), abs=0.1)
     assert (tables["budget_reallocation"]["change_pct"].abs() <= 0.1 + 1e-9).all()
+
+
+def test_paths_built_in_parts_of_the_customers_are_the_paths_of_all(small_world, monkeypatch):
+    from upmarket.strategy import budget
+
+    wh, as_of = small_world
+    whole = budget._period_paths(wh, as_of, "M", 30)
+    monkeypatch.setattr(budget, "PATH_PART_CUSTOMERS", 70)  # 300 customers: 5 parts
+    parts = budget._period_paths(wh, as_of, "M", 30)
+    assert len(whole) > 20 and whole["total_conversions"].sum() > 100
+    pd.testing.assert_frame_equal(parts[["period", "path", "total_conversions"]],
+                                  whole[["period", "path", "total_conversions"]])
+    np.testing.assert_allclose(parts["total_conversion_value"], whole["total_conversion_value"],
+                               rtol=1e-12)
+    # and the curves read the same revenue from them
+    monkeypatch.setattr(budget, "PATH_PART_CUSTOMERS", 250_000)
+    tables_whole, _ = budget_tables(wh, as_of)
+    monkeypatch.setattr(budget, "PATH_PART_CUSTOMERS", 70)
+    tables_parts, _ = budget_tables(wh, as_of)
+    np.testing.assert_allclose(tables_parts["budget_points"]["revenue"],
+                               tables_whole["budget_points"]["revenue"], rtol=1e-9)

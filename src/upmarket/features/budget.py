@@ -34,15 +34,22 @@ def spend_by_period(marketing_spend: ibis.Table, as_of: datetime, freq: str = "M
 
 
 def period_paths(events: ibis.Table, orders: ibis.Table, as_of: datetime, freq: str = "M",
-                 lookback_days: int = 30) -> ibis.Table:
+                 lookback_days: int = 30, part: tuple[int, int] | None = None) -> ibis.Table:
     """The converting half of `features.paths.touchpoint_paths`, split by the period of the
     conversion: one row per (period, path) with `total_conversions` and
     `total_conversion_value`.
 
     The paths are those of `features.paths.converting_journeys`; a conversion's period is that
     of its order. Open (non-converting) journeys are left out: they belong to no period's
-    revenue."""
+    revenue.
+
+    `part` = (k, n): only the journeys of the k-th of n parts of the customers (split by a
+    hash of the id). A journey is one customer's, so the n parts' rows summed per (period,
+    path) are the table of all customers, and the engine holds one part's journeys at a time."""
     per = converting_journeys(events, orders, as_of, lookback_days)
+    if part is not None:
+        k, n = part
+        per = per.filter((per.customer_id.hash() % n + n) % n == k)
     per = per.mutate(period=per.conv_ts.truncate(_unit(freq)))
     return per.group_by(["period", "path"]).aggregate(
         total_conversions=per.count(),

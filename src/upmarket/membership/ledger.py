@@ -71,13 +71,50 @@ def ledger_lines(orders: ibis.Table, as_of: datetime) -> ibis.Table:
     return paid.select(*cols).union(back.select(*cols))
 
 
+#: Members whose ledger is built at a time (`build_ledger`).
+BATCH_MEMBERS = 100_000
+
+
 def build_ledger(lines: pd.DataFrame, hist: LevelHistory, programme: Programme,
                  as_of: datetime, carried: pd.DataFrame | None = None,
                  adjustments: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every ledger entry up to `as_of` from order `lines` (customer_id, order_id, ts, amount,
     status, line_kind, original_order_id), the `carried` entries of an existing programme
     (entry_id, customer_id, ts, kind, points signed, reference) and the hand-made
-    `adjustments` (request_id, customer_id, ts, points) of members, oldest first."""
+    `adjustments` (request_id, customer_id, ts, points) of members, oldest first.
+
+    Built `BATCH_MEMBERS` members at a time: a member's entries depend on their own lines,
+    levels and entries only, and the ledger is ordered by member first, so the batches, cut
+    at member ids in order, put together are the ledger built at once. Only one batch's
+    working frames (several times the size of its entries) are ever held."""
+    members = hist.customers
+    if len(members) <= BATCH_MEMBERS:
+        return _build_ledger(lines, hist, programme, as_of, carried, adjustments)
+    cuts = np.asarray(members[BATCH_MEMBERS::BATCH_MEMBERS], dtype=object)
+
+    def batch_of(frame: pd.DataFrame | None) -> np.ndarray | None:
+        if frame is None:
+            return None
+        ids = frame["customer_id"].astype(object).to_numpy(object)
+        return np.searchsorted(cuts, ids, side="right")
+
+    at = {"lines": batch_of(lines), "carried": batch_of(carried),
+          "adjustments": batch_of(adjustments)}
+    parts = []
+    for k in range(len(cuts) + 1):
+        def part(frame, key):
+            return None if frame is None else frame[at[key] == k]
+        parts.append(_build_ledger(part(lines, "lines"), hist, programme, as_of,
+                                   part(carried, "carried"), part(adjustments, "adjustments")))
+    out = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    out["points"] = out["points"].astype(np.int64)
+    return out
+
+
+def _build_ledger(lines: pd.DataFrame, hist: LevelHistory, programme: Programme,
+                  as_of: datetime, carried: pd.DataFrame | None = None,
+                  adjustments: pd.DataFrame | None = None) -> pd.DataFrame:
+    """`build_ledger` of the members `lines`, `carried` and `adjustments` hold."""
     lines = lines[(lines["ts"] < pd.Timestamp(as_of)) & _earning(lines)]
     lines = lines[among(lines["customer_id"], hist.customers)]
     paid = lines[lines["status"] == "paid"]
@@ -282,8 +319,11 @@ def statement(ledger: pd.DataFrame, members, start: datetime, as_of: datetime
     ts = pd.to_datetime(ledger["ts"])
     start = pd.Timestamp(start)
 
+    # each total filters the two columns it sums, not a copy of every column of the ledger
+    points = ledger[["customer_id", "points"]]
+
     def total(mask) -> pd.Series:
-        return ledger[mask].groupby("customer_id")["points"].sum().reindex(members,
+        return points[mask].groupby("customer_id")["points"].sum().reindex(members,
                                                                           fill_value=0)
 
     kind = ledger["kind"]

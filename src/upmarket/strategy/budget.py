@@ -590,6 +590,27 @@ def attributed_by_period(paths: pd.DataFrame, freq: str = "M", model: str = "mar
     return out[["channel", "period", "conversions", "revenue"]]
 
 
+#: Customers whose journeys the engine collects at a time for the response curves: above
+#: this the paths are built in parts (`features.budget.period_paths`), so the engine's memory
+#: for them stays that of this many customers.
+PATH_PART_CUSTOMERS = 250_000
+
+
+def _period_paths(wh, as_of: datetime, freq: str, lookback_days: int) -> pd.DataFrame:
+    """`features.budget.period_paths` as a frame, built in parts of at most
+    `PATH_PART_CUSTOMERS` customers when there are more."""
+    events, orders = wh.table("events"), wh.table("orders")
+    customers = int(orders.customer_id.nunique().execute() or 0)
+    n = max(1, -(-customers // PATH_PART_CUSTOMERS))
+    if n == 1:
+        return fbudget.period_paths(events, orders, as_of, freq, lookback_days).to_pandas()
+    parts = [fbudget.period_paths(events, orders, as_of, freq, lookback_days,
+                                  part=(k, n)).to_pandas() for k in range(n)]
+    found = pd.concat(parts, ignore_index=True)
+    return found.groupby(["period", "path"], as_index=False, sort=True)[
+        ["total_conversions", "total_conversion_value"]].sum()
+
+
 def complete_periods(first, as_of: datetime, freq: str = "M") -> list[str]:
     """Periods from the one holding `first` to the last one that ended by `as_of`."""
     start = pd.Period(first, freq=freq)
@@ -660,8 +681,7 @@ def budget_tables(wh, as_of: datetime, *, plan: pd.DataFrame | str | Path | None
     # -- response curves on complete periods
     periods = complete_periods(spend["period"].min(), as_of, freq)
     channels = sorted(spend["channel"].unique())
-    paths = fbudget.period_paths(wh.table("events"), wh.table("orders"), as_of, freq,
-                                 settings.lookback_days).to_pandas()
+    paths = _period_paths(wh, as_of, freq, settings.lookback_days)
     revenue = attributed_by_period(paths, freq, settings.attribution_model)
     grid = pd.MultiIndex.from_product([channels, periods], names=["channel", "period"])
     per = spend.groupby(["channel", "period"])["cost"].sum().reindex(grid, fill_value=0.0) \

@@ -568,8 +568,11 @@ def risk_tables(wh, as_of: datetime, results: pd.DataFrame | None,
     clv = res.set_index("customer_id")["clv"] if res is not None and "clv" in res else None
 
     # -- concentration
-    rev = frisk.customer_revenue(T("orders"), as_of, s.concentration_days).to_pandas()
-    conc = concentration(rev["revenue"])
+    # the shares need each customer's revenue, not who they are: only the figures leave
+    # the engine
+    rev = frisk.customer_revenue(T("orders"), as_of, s.concentration_days).select(
+        "revenue").to_pyarrow()
+    conc = concentration(rev.column("revenue").to_numpy())
     if np.isfinite(conc["top1pct_share"]):
         readings += [
             Reading("top1pct_share", conc["top1pct_share"], conc["top1pct_revenue"],

@@ -53,6 +53,19 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+#: Rows of a frame a run converts and hands to DuckDB at a time (`Run.write`).
+WRITE_BATCH_ROWS = 100_000
+
+
+def _typed(schema: pa.Schema) -> pa.Schema:
+    """`schema` with float64 for its NULL-typed columns: a column that happens to be empty in
+    this run (no NPS answers yet, say) has no type of its own, and DuckDB refuses them."""
+    for i, f in enumerate(schema):
+        if pa.types.is_null(f.type):
+            schema = schema.set(i, f.with_type(pa.float64()))
+    return schema
+
+
 def output_table(name: str, run_id: str) -> str:
     return f"{name}__{run_id}"
 
@@ -82,19 +95,40 @@ class Run:
     def write(self, name: str, data: pd.DataFrame | pa.Table | ibis.Table) -> str:
         table = output_table(name, self.run_id)
         if isinstance(data, ibis.Table):
-            data = data.mutate(run_id=ibis.literal(self.run_id))
+            self.wh.create_table(table, data.mutate(run_id=ibis.literal(self.run_id)),
+                                 overwrite=True)
+        elif isinstance(data, pd.DataFrame) and self.wh.is_duckdb and len(data) > WRITE_BATCH_ROWS:
+            self._write_batches(table, data)
         else:
             if isinstance(data, pd.DataFrame):
                 data = pa.Table.from_pandas(data, preserve_index=False)
-            data = data.append_column("run_id", pa.array([self.run_id] * data.num_rows, pa.string()))
-            # a column that happens to be empty in this run (no NPS answers yet, say) has no
-            # type of its own; DuckDB refuses NULL-typed columns, so give it float64
-            for i, f in enumerate(data.schema):
-                if pa.types.is_null(f.type):
-                    data = data.set_column(i, f.name, data.column(i).cast(pa.float64()))
-        self.wh.create_table(table, data, overwrite=True)
+            self.wh.create_table(table, self._stamped(data, _typed(data.schema)), overwrite=True)
         self.outputs[name] = self.wh.count(table)
         return table
+
+    def _stamped(self, data: pa.Table, schema: pa.Schema) -> pa.Table:
+        """`data` in `schema` with this run's id as its last column."""
+        data = data.cast(schema) if data.schema != schema else data
+        return data.append_column("run_id", pa.array([self.run_id] * data.num_rows, pa.string()))
+
+    def _write_batches(self, table: str, frame: pd.DataFrame) -> None:
+        """Write a large frame `WRITE_BATCH_ROWS` rows at a time: the table is made from the
+        first batch and each further one appended, so only one batch is ever held as Arrow
+        beside the frame (a whole copy of a million customers' results was the run's peak)."""
+        schema = _typed(pa.Schema.from_pandas(frame, preserve_index=False))
+        con = self.wh.backend.con
+        for lo in range(0, len(frame), WRITE_BATCH_ROWS):
+            part = pa.Table.from_pandas(frame.iloc[lo:lo + WRITE_BATCH_ROWS], schema=schema,
+                                        preserve_index=False)
+            part = self._stamped(part, schema)
+            if lo == 0:
+                self.wh.create_table(table, part, overwrite=True)
+                continue
+            con.register("_upmarket_write_batch", part)
+            try:
+                con.execute(f"INSERT INTO {_quote(table)} SELECT * FROM _upmarket_write_batch")
+            finally:
+                con.unregister("_upmarket_write_batch")
 
     def publish(self, counts: dict | None = None) -> None:
         """Make this run the current one: its `runs` row, every `<name>` view pointed at its
