@@ -80,15 +80,21 @@ def msprt(difference: float, variance: float, tau: float, alpha: float = 0.05
     taus = tuple(tau * k for k in SCALES)
     log_lr = _log_lr(difference, variance, taus)
     p = min(1.0, math.exp(-log_lr)) if log_lr > 0 else 1.0
-    target = -math.log(alpha)
+    hi = _reach(_log_lr, variance, taus, -math.log(alpha))
+    return p, difference - hi, difference + hi
+
+
+def _reach(log_lr, variance: float, taus: tuple[float, ...], target: float) -> float:
+    """The distance from the estimate at which `log_lr` (growing with it) reaches `target`:
+    the half-width of an always-valid interval or the reach of its one-sided bound, by
+    bisection to 2^-32 of the bracket, far below any digit a report shows."""
     lo, hi = 0.0, math.sqrt(variance)
-    while _log_lr(hi, variance, taus) < target:
+    while log_lr(hi, variance, taus) < target:
         hi *= 2
-    # 2^-32 of the bracket: far below any digit a report shows
     for _ in range(32):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if _log_lr(mid, variance, taus) < target else (lo, mid)
-    return p, difference - hi, difference + hi
+        lo, hi = (mid, hi) if log_lr(mid, variance, taus) < target else (lo, mid)
+    return hi
 
 
 def _log_phi(z: float) -> float:
@@ -139,15 +145,7 @@ def msprt_upper(difference: float, variance: float, tau: float, alpha: float = 0
     taus = tuple(tau * k for k in SCALES)
     log_lr = _log_lr_below(null - difference, variance, taus)
     p = min(1.0, math.exp(-log_lr)) if log_lr > 0 else 1.0
-    target = -math.log(alpha)
-    lo, hi = 0.0, math.sqrt(variance)
-    while _log_lr_below(hi, variance, taus) < target:
-        hi *= 2
-    # 2^-32 of the bracket, as in `msprt`
-    for _ in range(32):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if _log_lr_below(mid, variance, taus) < target else (lo, mid)
-    return p, difference + hi
+    return p, difference + _reach(_log_lr_below, variance, taus, -math.log(alpha))
 
 
 def adjust(p_values, method: str = "holm") -> np.ndarray:
