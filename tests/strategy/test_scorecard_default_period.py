@@ -1,8 +1,8 @@
 """The card's default period follows the data's as-of: on a period's first day it is the last
 complete period; once the data moved on inside a period (a run after simulated cycles), it is
 that period to date (once it holds four weeks of data), against the same span of its base
-period, so the tasks the run raised
-for its data are scored (automation rate, response time)."""
+period. A run's own tasks are placed at its as-of, the exclusive end of the period it scores:
+they count in the period read later, so the run's figures and a later reading agree."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_inside_a_period_the_default_is_that_period_to_date_against_the_same_spa
     assert sc.default_period(datetime(2026, 4, 29)).to_date
 
 
-def test_the_runs_tasks_are_scored_in_the_default_period(wh, tmp_path):
+def test_the_runs_tasks_count_after_the_period_it_scored_not_in_it(wh, tmp_path):
     run = Run(wh, AS_OF)
     run.write("results", pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "tier": "core",
                                        "churn_risk": 0.9, "recency_days": 5}))
@@ -61,14 +61,16 @@ def test_the_runs_tasks_are_scored_in_the_default_period(wh, tmp_path):
     _, summary = sc.scorecard_tables(wh, AS_OF)
     card = summary["effect_index"]
     assert (card["period"], card["compare"]) == ("2026-Q2", "2026-Q1")
-    assert "marketing_automation_rate" not in card["no_data"]
-    rate = sc.WarehouseMetrics(wh).measure(["marketing_automation_rate"],
-                                           [sc.default_period(AS_OF)])["2026-Q2"]
-    # all six (three calls, three webhooks) are in the period; none was done by its end on
-    # the data's timeline, which ends with the run
+    # 2026-Q2 to date ends where the run's tasks begin: scoring it again after the run (as
+    # upmarket scorecard and the report do) finds what the run found, no task
+    assert "marketing_automation_rate" in card["no_data"]
+    # the quarter read whole, later, holds all six (three calls, three webhooks), raised on
+    # 1 May on the data's timeline although written on 1 December
+    whole = sc.parse_period("2026-Q2")
+    rate = sc.WarehouseMetrics(wh).measure(["marketing_automation_rate"], [whole])["2026-Q2"]
     m = rate["marketing_automation_rate"]
     assert m.ok and m.args["n"] == 6 and m.value == m.args["done"] / 6
-    # the last complete quarter holds none of them: what the card scored before
+    # and the quarter before holds none of them
     before = sc.WarehouseMetrics(wh).measure(["marketing_automation_rate"],
                                              [sc.last_complete(AS_OF)])["2026-Q1"]
     assert before["marketing_automation_rate"].value is None
