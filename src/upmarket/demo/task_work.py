@@ -92,8 +92,8 @@ def simulate(wh, store_url: str, rules, frame: pd.DataFrame, start: datetime, en
         while when < end:
             fired = R.evaluate_customers(wh, store, customers_at(wh, frame, when), rules, when,
                                          occasion=f"weekly check {when:%Y-%m-%d}")
-            raised = [t for t in auto.list_tasks(store)
-                      if t["alert_id"] in {a.id for a in fired}]
+            fired_ids = {a.id for a in fired}
+            raised = [t for t in auto.list_tasks(store) if t["alert_id"] in fired_ids]
             report.checks += 1
             report.alerts += len(fired)
             report.tasks += sum(t["kind"] == "task" for t in raised)
