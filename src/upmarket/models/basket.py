@@ -177,10 +177,12 @@ def best_bundles(owned: pd.DataFrame, rules: pd.DataFrame, *,
     item, items = pd.factorize(pd.concat([own["sku"], r["antecedent"], r["consequent"]],
                                          ignore_index=True), sort=True)
     sku, ante, cons = np.split(item, [len(own), len(own) + len(r)])
-    has = np.unique(cust.astype(np.int64) * len(items) + sku)  # (customer, product) owned
+    key = cust.astype(np.int64) * len(items) + sku
+    # (customer, product) owned, only looked up by bisection, so repeats may stay: a plain
+    # sort, as np.unique (numpy ≥ 2.3) hashes integers first, which is many times slower here
+    has = np.sort(key)
     # the owned rows whose product is an antecedent, each pair once (its first line), by
     # customer then line: a tie between two rules is won by the product the customer has first
-    key = cust.astype(np.int64) * len(items) + sku
     _, first = np.unique(key, return_index=True)
     first = first[np.isin(sku[first], ante)]
     first = first[np.lexsort((first, cust[first]))]

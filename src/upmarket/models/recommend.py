@@ -717,7 +717,9 @@ def _relevant(train: pd.DataFrame, test: pd.DataFrame, consumable: set) -> pd.Se
     had = np.zeros(cust.max() + 1 if len(cust) else 0, bool)
     had[cust[:n]] = True
     later = np.flatnonzero(had[cust[n:]])
-    owned = np.unique(pair[:n])
+    # only looked up by bisection, so repeats may stay: a plain sort, as np.unique (numpy ≥
+    # 2.3) hashes integers first, which is many times slower here
+    owned = np.sort(pair[:n])
     probe = pair[n + later]
     at = np.minimum(np.searchsorted(owned, probe), max(len(owned) - 1, 0))
     new = (owned[at] != probe if len(owned) else np.ones(len(probe), bool)) \

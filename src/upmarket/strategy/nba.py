@@ -168,27 +168,44 @@ def choose_channel(customers: pd.DataFrame, consents: pd.DataFrame, responses: p
     ids = customers["customer_id"].astype(str)
     personal = customers["tier"].isin(PERSONAL_TIERS).to_numpy()
     ok = consents[consents["granted"].astype(bool)][["customer_id", "channel"]]
-    resp = responses.set_index(["customer_id", "channel"])["responses"] if len(responses) \
-        else pd.Series(dtype=float)
+    # customers and channels as integer codes, looked up by one hash each: sorting and
+    # matching a million id strings per route is what this cost before
+    code, known = pd.factorize(ids)
+    channels = pd.Index(pd.unique(np.concatenate([
+        ok["channel"].to_numpy(object), settings.personal_channels,
+        settings.automated_channels])))
+    who = known.get_indexer(ok["customer_id"])
+    via = channels.get_indexer(ok["channel"].to_numpy(object))
+    # responses per (customer, channel) as one integer key: the reindex on a unique index
+    # raises on repeated pairs as the look-up by pairs of strings did
+    resp = pd.Series(dtype=float)
+    if len(responses):
+        rw = known.get_indexer(responses["customer_id"])
+        rc = channels.get_indexer(responses["channel"].to_numpy(object))
+        resp = pd.Series(responses["responses"].to_numpy(float),
+                         index=rw.astype(np.int64) * len(channels) + rc)[(rw >= 0) & (rc >= 0)]
     out = np.full(len(ids), None, dtype=object)
     for route_mask, prefs in ((personal, settings.personal_channels),
                               (~personal, settings.automated_channels)):
         if not route_mask.any():
             continue
-        sub = ids[route_mask]
-        # a hash look-up of the ids: `isin` on Arrow strings walks the values in Python
-        mine = pd.Index(sub.unique()).get_indexer(ok["customer_id"]) >= 0
-        cand = ok[ok["channel"].isin(prefs).to_numpy() & mine]
-        if cand.empty:
+        mine = np.zeros(len(known), bool)
+        mine[code[route_mask]] = True
+        pref = np.full(len(channels), -1)
+        pref[channels.get_indexer(list(prefs))] = np.arange(len(prefs))
+        cand = np.flatnonzero((who >= 0) & mine[np.maximum(who, 0)] & (pref[via] >= 0))
+        if not len(cand):
             continue
-        key = pd.MultiIndex.from_frame(cand[["customer_id", "channel"]])
-        cand = cand.assign(
-            responses=resp.reindex(key).fillna(0).to_numpy() if len(resp) else 0.0,
-            pref=cand["channel"].map({c: i for i, c in enumerate(prefs)}))
-        best = cand.sort_values(["customer_id", "responses", "pref"],
-                                ascending=[True, False, True], kind="stable") \
-            .drop_duplicates("customer_id").set_index("customer_id")["channel"]
-        out[route_mask] = sub.map(best).to_numpy(object)
+        w, ch = who[cand], via[cand]
+        responded = resp.reindex(w.astype(np.int64) * len(channels) + ch).fillna(0) \
+            .to_numpy(float) if len(resp) else np.zeros(len(cand))
+        # per customer the most responses, then the route's preference, then the first
+        # consent row (lexsort is stable): what a stable sort of the rows chose
+        order = np.lexsort((pref[ch], -responded, w))
+        first = order[np.r_[True, w[order][1:] != w[order][:-1]]]
+        best = np.full(len(known), None, dtype=object)
+        best[w[first]] = channels.to_numpy(object)[ch[first]]
+        out[route_mask] = best[code[route_mask]]
     return pd.Series(out, index=customers.index).where(lambda s: s.notna(), None)
 
 
@@ -244,10 +261,20 @@ def candidates_by_batch(batches: Iterable[pd.DataFrame], ladder: pd.DataFrame,
         else np.full(len(lad), np.nan)
     lad_price_tier = lad["price_tier"].to_numpy(object) if "price_tier" in lad \
         else np.full(len(lad), None, object)
-    # one hash index, built once and probed by every batch
+    # one hash index, built once, for the fallback below; the batches look the tier reached
+    # up by integer (customer, category) keys, in a sorted array built once
     reach = reached.set_index(["customer_id", "category"])["highest_rank"]
+    reach_who, reach_ids = pd.factorize(reached["customer_id"])
+    reach_cat, reach_cats = pd.factorize(reached["category"])
+    lad_reach_cat = np.asarray(reach_cats.get_indexer(lad_category), np.int64) \
+        if len(reach_cats) else np.full(len(lad), -1, np.int64)
+    width = max(len(reach_cats), 1)
+    reach_key = reach_who.astype(np.int64) * width + reach_cat
+    valid = (reach_who >= 0) & (reach_cat >= 0)
+    by_key = np.argsort(reach_key[valid], kind="stable")
+    reach_key = reach_key[valid][by_key]
+    reach_rank = reached["highest_rank"].to_numpy(float)[valid][by_key]
     kept, ups, crosses = [], [], []
-    order = ["customer_id", "rank"]
     for r in batches:
         if r.empty:
             continue
@@ -263,21 +290,38 @@ def candidates_by_batch(batches: Iterable[pd.DataFrame], ladder: pd.DataFrame,
 
         category = take(lad_category, None)
         premium = take(lad_tier, np.nan) == 2
+        # customers as codes in the order of their ids: sorting codes then ranks orders the
+        # rows as sorting the id strings then ranks did, at the cost of sorting the batch's
+        # distinct ids only
+        who, batch_ids = pd.factorize(r["customer_id"], sort=True, use_na_sentinel=False)
         # the tier reached only matters for premium products
         top = np.full(len(r), np.nan)
-        if premium.any() and len(reach):
-            key = pd.MultiIndex.from_arrays([r["customer_id"].to_numpy(object)[premium],
-                                             category[premium]])
-            top[premium] = reach.reindex(key).to_numpy(float)
+        if premium.any() and len(reach_key):
+            rows = np.flatnonzero(premium)
+            key = np.asarray(reach_ids.get_indexer(batch_ids), np.int64)[who[rows]]
+            cat = take(lad_reach_cat, -1)[rows]
+            ok = (key >= 0) & (cat >= 0)
+            key = key * width + cat
+            pos = np.minimum(np.searchsorted(reach_key, key), len(reach_key) - 1)
+            hit = ok & (reach_key[pos] == key)
+            top[rows[hit]] = reach_rank[pos[hit]]
         up = premium & ~(top >= 2)
-        first_up = r[up].sort_values(order, kind="stable").drop_duplicates("customer_id")
-        ups.append(first_up[["customer_id", "sku"]])
-        crosses.append(r[~up].sort_values(order, kind="stable")
-                       .drop_duplicates("customer_id")[["customer_id", "sku"]])
+        rank = r["rank"].to_numpy(float)
+
+        def firsts(mask):
+            """Per customer, the position of their best-ranked row among `mask` (ties: the
+            first), in the order of customer ids."""
+            rows = np.flatnonzero(mask)
+            rows = rows[np.lexsort((rank[rows], who[rows]))]
+            return rows[np.r_[True, who[rows][1:] != who[rows][:-1]]] if len(rows) else rows
+
+        first_up = firsts(up)
+        ups.append(r.iloc[first_up][["customer_id", "sku"]])
+        crosses.append(r.iloc[firsts(~up)][["customer_id", "sku"]])
         if keep == 0:
             continue
         chosen = np.zeros(len(r), bool)
-        chosen[first_up.index.to_numpy()] = True
+        chosen[first_up] = True
         rows = np.arange(len(r)) if keep is None else np.flatnonzero(r["rank"].to_numpy() <= keep)
         kept.append(r.iloc[rows].assign(
             kind=np.where(chosen[rows], "upsell", "cross_sell"), category=category[rows],
