@@ -544,7 +544,7 @@ def stage_actions(ctx: Context) -> None:
     action per customer, consent-checked, with channel, send hour and reason."""
     orders, products = ctx.source("orders"), ctx.source("products")
     lines = purchases_until(orders, ctx.as_of).select(
-        "customer_id", "order_id", "sku", "ts", "amount").to_pandas()
+        "customer_id", "order_id", "sku", "ts").to_pandas()
     catalogue = products.to_pandas()
     ladder_expr = premium.price_ladder(products, orders)
     ladder = ladder_expr.to_pandas()
@@ -556,14 +556,24 @@ def stage_actions(ctx: Context) -> None:
     except NoPurchases:
         ctx.summary["actions"] = "no product purchases: no recommendations or actions"
         return
+    # everything that reads the purchase lines comes first, so they can go before the
+    # customers' lists are made: at a million customers they are millions of rows
+    bestsellers = nba.premium_bestsellers(tiered, lines)
+    rules = association_rules(lines)
+    bundles = best_bundles(lines[["customer_id", "sku"]], rules)
+    del lines
     reached = premium.tier_reached(orders, ladder_expr, ctx.as_of).to_pandas()
     recs, upsell, cross = nba.candidates_by_batch(
         model.recommend_batches(res["customer_id"], n=max(
             ctx.settings.recommendation_candidates, ctx.settings.recommendations_per_customer)),
-        ladder, reached, nba.main_categories(res), nba.premium_bestsellers(tiered, lines),
+        ladder, reached, nba.main_categories(res), bestsellers,
         keep=ctx.settings.recommendations_per_customer)
-    rules = association_rules(lines)
-    bundles = best_bundles(lines[["customer_id", "sku"]], rules)
+    weights = {**{k: float(v) for k, v in model.weights.items()},
+               "validation_hit_rate": round(float(model.tuning_["hit_rate"].iloc[0]), 4),
+               "als_iterations": model.als_iterations_ if model.als else 0} \
+        if len(model.tuning_) else None
+    # the fitted matrices are not needed for the actions
+    del model, reached
 
     # what earlier runs' control groups measured, and what the next best action learns from it
     impact = action_impact.measure(ctx.wh, ctx.as_of, ctx.settings.impact)
@@ -600,11 +610,8 @@ def stage_actions(ctx: Context) -> None:
     res["next_best_action"] = actions["action"].to_numpy()
     res["action_reason"] = actions["reason_en"].to_numpy()
     ctx.tables["recommendations"] = recs
-    if len(model.tuning_):
-        ctx.summary["recommender_weights"] = {
-            **{k: float(v) for k, v in model.weights.items()},
-            "validation_hit_rate": round(float(model.tuning_["hit_rate"].iloc[0]), 4),
-            "als_iterations": model.als_iterations_ if model.als else 0}
+    if weights is not None:
+        ctx.summary["recommender_weights"] = weights
     ctx.tables["basket_rules"] = rules
     ctx.tables["actions"] = actions
     counts = actions["action"].value_counts()
