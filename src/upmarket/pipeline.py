@@ -563,17 +563,26 @@ def stage_actions(ctx: Context) -> None:
     bundles = best_bundles(lines[["customer_id", "sku"]], rules)
     del lines
     reached = premium.tier_reached(orders, ladder_expr, ctx.as_of).to_pandas()
-    recs, upsell, cross = nba.candidates_by_batch(
-        model.recommend_batches(res["customer_id"], n=max(
-            ctx.settings.recommendation_candidates, ctx.settings.recommendations_per_customer)),
-        ladder, reached, nba.main_categories(res), bestsellers,
-        keep=ctx.settings.recommendations_per_customer)
+    # the lists published (ten per customer) are written batch by batch as they are made,
+    # never held whole: at a million customers they are ten million rows
+    picker = nba.CandidatePicker(ladder, reached, nba.main_categories(res), bestsellers,
+                                 keep=ctx.settings.recommendations_per_customer)
+    kept = map(picker.take, model.recommend_batches(res["customer_id"], n=max(
+        ctx.settings.recommendation_candidates, ctx.settings.recommendations_per_customer)))
+    kept = (k for k in kept if k is not None)
+    if isinstance(ctx.tables, RunOutputs):
+        ctx.tables.write_parts("recommendations", kept, nba.RECOMMENDATIONS_COLUMNS)
+    else:  # a context of plain frames (stages run one by one) holds them whole
+        kept = list(kept)
+        ctx.tables["recommendations"] = pd.concat(kept, ignore_index=True) if kept else \
+            pd.DataFrame(columns=nba.RECOMMENDATIONS_COLUMNS)
+    upsell, cross = picker.candidates()
     weights = {**{k: float(v) for k, v in model.weights.items()},
                "validation_hit_rate": round(float(model.tuning_["hit_rate"].iloc[0]), 4),
                "als_iterations": model.als_iterations_ if model.als else 0} \
         if len(model.tuning_) else None
     # the fitted matrices are not needed for the actions
-    del model, reached
+    del model, reached, picker
 
     # what earlier runs' control groups measured, and what the next best action learns from it
     impact = action_impact.measure(ctx.wh, ctx.as_of, ctx.settings.impact)
@@ -609,7 +618,6 @@ def stage_actions(ctx: Context) -> None:
         for a, g in decided.groupby("action")}
     res["next_best_action"] = actions["action"].to_numpy()
     res["action_reason"] = actions["reason_en"].to_numpy()
-    ctx.tables["recommendations"] = recs
     if weights is not None:
         ctx.summary["recommender_weights"] = weights
     ctx.tables["basket_rules"] = rules

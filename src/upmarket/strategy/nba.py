@@ -53,6 +53,10 @@ COLUMNS = ["customer_id", "tier", "action", "offer_type", "offer_value", "sku", 
            "prior_probability", "prior_gain"]
 
 
+#: The recommendations a run publishes: the recommender's columns and what the candidates add.
+RECOMMENDATIONS_COLUMNS = [*RECOMMENDATION_COLUMNS, "kind", "category", "price_tier"]
+
+
 @dataclass(frozen=True)
 class Offer:
     """An offer type of the promotions table with its cost model.
@@ -253,31 +257,51 @@ def candidates_by_batch(batches: Iterable[pd.DataFrame], ladder: pd.DataFrame,
     ``price_tier``; upsell; cross_sell). Only the best-ranked upsell of a customer is marked
     *upsell*: it is the one the next best action offers. Why batches: at a million customers the
     full lists are tens of millions of rows, and only the candidates and the few products a
-    reader is shown are ever used."""
-    lad = ladder.drop_duplicates("sku").set_index("sku")
-    lad_category = lad["category"].to_numpy(object) if "category" in lad \
-        else np.full(len(lad), None, object)
-    lad_tier = lad["tier_rank"].to_numpy(float) if "tier_rank" in lad \
-        else np.full(len(lad), np.nan)
-    lad_price_tier = lad["price_tier"].to_numpy(object) if "price_tier" in lad \
-        else np.full(len(lad), None, object)
-    # one hash index, built once, for the fallback below; the batches look the tier reached
-    # up by integer (customer, category) keys, in a sorted array built once
-    reach = reached.set_index(["customer_id", "category"])["highest_rank"]
-    reach_who, reach_ids = pd.factorize(reached["customer_id"])
-    reach_cat, reach_cats = pd.factorize(reached["category"])
-    lad_reach_cat = np.asarray(reach_cats.get_indexer(lad_category), np.int64) \
-        if len(reach_cats) else np.full(len(lad), -1, np.int64)
-    width = max(len(reach_cats), 1)
-    reach_key = reach_who.astype(np.int64) * width + reach_cat
-    valid = (reach_who >= 0) & (reach_cat >= 0)
-    by_key = np.argsort(reach_key[valid], kind="stable")
-    reach_key = reach_key[valid][by_key]
-    reach_rank = reached["highest_rank"].to_numpy(float)[valid][by_key]
-    kept, ups, crosses = [], [], []
-    for r in batches:
+    reader is shown are ever used. `CandidatePicker` does the same without holding the kept
+    recommendations either."""
+    picker = CandidatePicker(ladder, reached, main_category, bestsellers, keep=keep)
+    kept = [k for k in map(picker.take, batches) if k is not None]
+    recs = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(
+        columns=RECOMMENDATIONS_COLUMNS)
+    return recs, *picker.candidates()
+
+
+class CandidatePicker:
+    """`candidates_by_batch` one batch at a time: `take` each batch of recommendations and
+    get back the ones kept (for the caller to write out as they come), then `candidates`."""
+
+    def __init__(self, ladder: pd.DataFrame, reached: pd.DataFrame,
+                 main_category: pd.DataFrame, bestsellers: pd.DataFrame, *,
+                 keep: int | None = None):
+        self.main_category, self.bestsellers, self.keep = main_category, bestsellers, keep
+        lad = self.lad = ladder.drop_duplicates("sku").set_index("sku")
+        self.lad_category = lad["category"].to_numpy(object) if "category" in lad \
+            else np.full(len(lad), None, object)
+        self.lad_tier = lad["tier_rank"].to_numpy(float) if "tier_rank" in lad \
+            else np.full(len(lad), np.nan)
+        self.lad_price_tier = lad["price_tier"].to_numpy(object) if "price_tier" in lad \
+            else np.full(len(lad), None, object)
+        # one hash index, built once, for the fallback below; the batches look the tier
+        # reached up by integer (customer, category) keys, in a sorted array built once
+        self.reach = reached.set_index(["customer_id", "category"])["highest_rank"]
+        reach_who, self.reach_ids = pd.factorize(reached["customer_id"])
+        reach_cat, reach_cats = pd.factorize(reached["category"])
+        self.lad_reach_cat = np.asarray(reach_cats.get_indexer(self.lad_category), np.int64) \
+            if len(reach_cats) else np.full(len(lad), -1, np.int64)
+        self.width = max(len(reach_cats), 1)
+        key = reach_who.astype(np.int64) * self.width + reach_cat
+        valid = (reach_who >= 0) & (reach_cat >= 0)
+        by_key = np.argsort(key[valid], kind="stable")
+        self.reach_key = key[valid][by_key]
+        self.reach_rank = reached["highest_rank"].to_numpy(float)[valid][by_key]
+        self.ups, self.crosses = [], []
+
+    def take(self, r: pd.DataFrame) -> pd.DataFrame | None:
+        """Note the batch's upsell and cross-sell per customer; its kept recommendations
+        (None when the batch is empty or none are kept)."""
         if r.empty:
-            continue
+            return None
+        lad = self.lad
         r = r.reset_index(drop=True)  # positions, for marking the chosen upsell
         at = lad.index.get_indexer(r["sku"])
         found = at >= 0
@@ -288,23 +312,24 @@ def candidates_by_batch(batches: Iterable[pd.DataFrame], ladder: pd.DataFrame,
             out[found[rows]] = values[at[rows][found[rows]]]
             return out
 
-        category = take(lad_category, None)
-        premium = take(lad_tier, np.nan) == 2
+        category = take(self.lad_category, None)
+        premium = take(self.lad_tier, np.nan) == 2
         # customers as codes in the order of their ids: sorting codes then ranks orders the
         # rows as sorting the id strings then ranks did, at the cost of sorting the batch's
         # distinct ids only
         who, batch_ids = pd.factorize(r["customer_id"], sort=True, use_na_sentinel=False)
         # the tier reached only matters for premium products
         top = np.full(len(r), np.nan)
+        reach_key = self.reach_key
         if premium.any() and len(reach_key):
             rows = np.flatnonzero(premium)
-            key = np.asarray(reach_ids.get_indexer(batch_ids), np.int64)[who[rows]]
-            cat = take(lad_reach_cat, -1)[rows]
+            key = np.asarray(self.reach_ids.get_indexer(batch_ids), np.int64)[who[rows]]
+            cat = take(self.lad_reach_cat, -1)[rows]
             ok = (key >= 0) & (cat >= 0)
-            key = key * width + cat
+            key = key * self.width + cat
             pos = np.minimum(np.searchsorted(reach_key, key), len(reach_key) - 1)
             hit = ok & (reach_key[pos] == key)
-            top[rows[hit]] = reach_rank[pos[hit]]
+            top[rows[hit]] = self.reach_rank[pos[hit]]
         up = premium & ~(top >= 2)
         rank = r["rank"].to_numpy(float)
 
@@ -316,32 +341,37 @@ def candidates_by_batch(batches: Iterable[pd.DataFrame], ladder: pd.DataFrame,
             return rows[np.r_[True, who[rows][1:] != who[rows][:-1]]] if len(rows) else rows
 
         first_up = firsts(up)
-        ups.append(r.iloc[first_up][["customer_id", "sku"]])
-        crosses.append(r.iloc[firsts(~up)][["customer_id", "sku"]])
-        if keep == 0:
-            continue
+        self.ups.append(r.iloc[first_up][["customer_id", "sku"]])
+        self.crosses.append(r.iloc[firsts(~up)][["customer_id", "sku"]])
+        if self.keep == 0:
+            return None
         chosen = np.zeros(len(r), bool)
         chosen[first_up] = True
-        rows = np.arange(len(r)) if keep is None else np.flatnonzero(r["rank"].to_numpy() <= keep)
-        kept.append(r.iloc[rows].assign(
+        rows = np.arange(len(r)) if self.keep is None else \
+            np.flatnonzero(r["rank"].to_numpy() <= self.keep)
+        return r.iloc[rows].assign(
             kind=np.where(chosen[rows], "upsell", "cross_sell"), category=category[rows],
-            price_tier=take(lad_price_tier, None, rows)))
-    pair = ["customer_id", "sku"]
-    upsell = pd.concat(ups, ignore_index=True) if ups else pd.DataFrame(columns=pair)
-    cross = pd.concat(crosses, ignore_index=True) if crosses else pd.DataFrame(columns=pair)
-    if len(main_category) and len(bestsellers):
-        m = main_category.dropna(subset=["main_category"])
-        m = m[~m["customer_id"].isin(set(upsell["customer_id"]))]
-        best = bestsellers.drop_duplicates("category").set_index("category")["sku"]
-        fallback = pd.DataFrame({"customer_id": m["customer_id"],
-                                 "sku": m["main_category"].map(best)}).dropna()
-        key = pd.MultiIndex.from_arrays([fallback["customer_id"],
-                                         fallback["sku"].map(lad["category"])])
-        fallback = fallback[~(reach.reindex(key).to_numpy(float) >= 2)]
-        upsell = pd.concat([upsell, fallback], ignore_index=True)
-    recs = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(
-        columns=[*RECOMMENDATION_COLUMNS, "kind", "category", "price_tier"])
-    return recs, upsell.reset_index(drop=True), cross.reset_index(drop=True)
+            price_tier=take(self.lad_price_tier, None, rows))
+
+    def candidates(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(upsell, cross_sell) of every customer taken so far, with the content fallback
+        (`product_candidates`)."""
+        ups, crosses, lad, reach = self.ups, self.crosses, self.lad, self.reach
+        main_category, bestsellers = self.main_category, self.bestsellers
+        pair = ["customer_id", "sku"]
+        upsell = pd.concat(ups, ignore_index=True) if ups else pd.DataFrame(columns=pair)
+        cross = pd.concat(crosses, ignore_index=True) if crosses else pd.DataFrame(columns=pair)
+        if len(main_category) and len(bestsellers):
+            m = main_category.dropna(subset=["main_category"])
+            m = m[~m["customer_id"].isin(set(upsell["customer_id"]))]
+            best = bestsellers.drop_duplicates("category").set_index("category")["sku"]
+            fallback = pd.DataFrame({"customer_id": m["customer_id"],
+                                     "sku": m["main_category"].map(best)}).dropna()
+            key = pd.MultiIndex.from_arrays([fallback["customer_id"],
+                                             fallback["sku"].map(lad["category"])])
+            fallback = fallback[~(reach.reindex(key).to_numpy(float) >= 2)]
+            upsell = pd.concat([upsell, fallback], ignore_index=True)
+        return upsell.reset_index(drop=True), cross.reset_index(drop=True)
 
 
 def next_best_actions(

@@ -15,7 +15,7 @@ again if the caller closed it after the run).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 
 import duckdb
 import pandas as pd
@@ -60,6 +60,13 @@ class RunOutputs(MutableMapping[str, pd.DataFrame]):
 
     def __len__(self) -> int:
         return len(self._frames)
+
+    def write_parts(self, name: str, parts: Iterable[pd.DataFrame],
+                    columns: Sequence[str]) -> None:
+        """Write the output `name` from `parts` as they come (`Run.write_parts`), for one too
+        large to hold whole until its stage ends; read back like any other written one."""
+        self._run.write_parts(name, parts, columns)
+        self._frames[name] = None
 
     def held(self) -> list[str]:
         """The outputs still in memory, not yet written."""
