@@ -591,10 +591,12 @@ def attributed_by_period(paths: pd.DataFrame, freq: str = "M", model: str = "mar
     return out[["channel", "period", "conversions", "revenue"]]
 
 
-#: Customers whose journeys the engine collects at a time for the response curves: above
-#: this the paths are built in parts (`features.paths.paths_by_period`), so the engine's memory
-#: for them stays that of this many customers.
-PATH_PART_CUSTOMERS = 250_000
+#: Customers whose journeys the engine collects at a time (for ROI and the response curves):
+#: above this the paths are built in parts (`features.paths.paths_by_period`), so the engine's
+#: memory for them stays that of this many customers. On the 200,000-customer world four parts
+#: over one stitching held in the engine took less CPU than one whole build and ~550 MB less
+#: memory at the stage's peak.
+PATH_PART_CUSTOMERS = 50_000
 
 
 def journey_paths(wh, as_of: datetime, freq: str = "M", lookback_days: int = 30
