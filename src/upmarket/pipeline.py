@@ -115,6 +115,9 @@ class Context:
     #: once by `stage_roi` and let go by `stage_budget_and_risk`. None: not built (or the two
     #: read different lookbacks, and each builds its own).
     journey_paths: pd.DataFrame | None = None
+    #: `strategy.kpis.base_kpis` at as_of, unrounded, from `stage_kpis`: the risk register's
+    #: observed premium churn reads the same figures.
+    base_kpis: dict | None = None
 
     def source(self, name: str):
         return self.wh.table(name)
@@ -443,6 +446,7 @@ def _points_adjustments(ctx: Context) -> pd.DataFrame | None:
 
 def stage_kpis(ctx: Context) -> None:
     found = kpis.base_kpis(ctx.source("orders"), ctx.as_of)
+    ctx.base_kpis = dict(found)
     found["diamond_revenue_share"] = ctx.summary.get("diamond_revenue_share", np.nan)
     ctx.summary["kpis"] = {k: round(v, 4) for k, v in found.items()}
     ctx.summary["benchmarks"] = kpis.BENCHMARKS
@@ -633,7 +637,8 @@ def stage_budget_and_risk(ctx: Context) -> None:
     ctx.tables.update(tables)
     ctx.summary["budget"] = summary
     settings = dataclasses.replace(ctx.settings.risk, tiers=ctx.settings.tiers)
-    tables, summary = risk.risk_tables(ctx.wh, ctx.as_of, ctx.results, settings)
+    tables, summary = risk.risk_tables(ctx.wh, ctx.as_of, ctx.results, settings,
+                                       base_kpis=ctx.base_kpis)
     ctx.tables.update(tables)
     ctx.summary["risk"] = summary
 
