@@ -110,6 +110,14 @@ class Context:
     #: need the same date (the churn windows, the premium model's windows); `run` makes and
     #: releases it. None: each stage builds what it needs.
     features: FeatureSnapshots | None = None
+    #: The touchpoint paths by period of conversion (`strategy.budget.journey_paths`): ROI
+    #: sums them over the periods, the budget's response curves read them per period; built
+    #: once by `stage_roi` and let go by `stage_budget_and_risk`. None: not built (or the two
+    #: read different lookbacks, and each builds its own).
+    journey_paths: pd.DataFrame | None = None
+    #: `strategy.kpis.base_kpis` at as_of, unrounded, from `stage_kpis`: the risk register's
+    #: observed premium churn reads the same figures.
+    base_kpis: dict | None = None
 
     def source(self, name: str):
         return self.wh.table(name)
@@ -438,6 +446,7 @@ def _points_adjustments(ctx: Context) -> pd.DataFrame | None:
 
 def stage_kpis(ctx: Context) -> None:
     found = kpis.base_kpis(ctx.source("orders"), ctx.as_of)
+    ctx.base_kpis = dict(found)
     found["diamond_revenue_share"] = ctx.summary.get("diamond_revenue_share", np.nan)
     ctx.summary["kpis"] = {k: round(v, 4) for k, v in found.items()}
     ctx.summary["benchmarks"] = kpis.BENCHMARKS
@@ -454,8 +463,14 @@ def stage_kpis(ctx: Context) -> None:
 def stage_roi(ctx: Context) -> None:
     """Short-term ROI per channel (Markov-attributed profit against fully-loaded spend) and per
     campaign, with the long-term effect of recent campaigns on their customers' CLV."""
+    paths = None
+    b = ctx.settings.budget
+    if b.lookback_days == roi.LOOKBACK_DAYS:
+        # the budget's curves read the same journeys per period: one pass over the events
+        ctx.journey_paths = budget.journey_paths(ctx.wh, ctx.as_of, b.freq, b.lookback_days)
+        paths = roi.path_table(ctx.journey_paths)
     tables, summary = roi.roi_tables(ctx.wh, ctx.as_of, ctx.value_model, ctx.results,
-                                     unit=ctx.settings.value.unit)
+                                     unit=ctx.settings.value.unit, paths=paths)
     ctx.tables.update(tables)
     ctx.summary["roi"] = summary
 
@@ -631,11 +646,14 @@ def stage_actions(ctx: Context) -> None:
 def stage_budget_and_risk(ctx: Context) -> None:
     """Budget plan vs actual and elastic reallocation (the marketing-plan framework); the risk register (the upward-marketing guide,
     001, 003): concentration, credit, operations, reputation, premium churn, KPI anomalies."""
-    tables, summary = budget.budget_tables(ctx.wh, ctx.as_of, settings=ctx.settings.budget)
+    paths, ctx.journey_paths = ctx.journey_paths, None
+    tables, summary = budget.budget_tables(ctx.wh, ctx.as_of, settings=ctx.settings.budget,
+                                           paths=paths)
     ctx.tables.update(tables)
     ctx.summary["budget"] = summary
     settings = dataclasses.replace(ctx.settings.risk, tiers=ctx.settings.tiers)
-    tables, summary = risk.risk_tables(ctx.wh, ctx.as_of, ctx.results, settings)
+    tables, summary = risk.risk_tables(ctx.wh, ctx.as_of, ctx.results, settings,
+                                       base_kpis=ctx.base_kpis)
     ctx.tables.update(tables)
     ctx.summary["risk"] = summary
 

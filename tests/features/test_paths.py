@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import ibis
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -254,3 +255,40 @@ def test_synthetic_world(wh):
     for model in ("last", "markov", "shapley"):
         res = attribute(paths, model)
         assert res.conversions.sum() == pytest.approx(paths.total_conversions.sum())
+
+
+def test_paths_by_period_are_the_path_table_and_the_budgets_periods(wh):
+    from upmarket.features.budget import period_paths
+    from upmarket.features.paths import paths_by_period
+
+    cfg = _world(wh)
+    ev, od, as_of = wh.table("events"), wh.table("orders"), cfg.as_of
+    by_period = paths_by_period(ev, od, as_of, "M", 30).to_pandas()
+    # the open journeys have no period; each converting row has its conversions
+    assert (by_period.loc[by_period.period.isna(), "total_conversions"] == 0).all()
+    assert (by_period.loc[by_period.period.notna(), "total_null"] == 0).all()
+    # summed over the periods: the path table
+    cols = ["total_conversions", "total_conversion_value", "total_null"]
+    summed = by_period.groupby("path")[cols].sum().sort_index()
+    whole = touchpoint_paths(ev, od, as_of, 30).to_pandas().set_index("path").sort_index()
+    pd.testing.assert_frame_equal(summed[["total_conversions", "total_null"]],
+                                  whole[["total_conversions", "total_null"]], check_dtype=False)
+    np.testing.assert_allclose(summed.total_conversion_value, whole.total_conversion_value,
+                               rtol=1e-12)
+    # its converting rows: the budget's paths per period
+    conv = by_period[by_period.period.notna()].sort_values(["period", "path"], ignore_index=True)
+    want = period_paths(ev, od, as_of, "M", 30).to_pandas()
+    pd.testing.assert_frame_equal(conv[["period", "path", "total_conversions"]],
+                                  want[["period", "path", "total_conversions"]], check_dtype=False)
+    np.testing.assert_allclose(conv.total_conversion_value, want.total_conversion_value,
+                               rtol=1e-12)
+    # built in parts over the same stitched touches, the parts add up to the whole
+    touches = stitched_touches(ev, as_of).cache()
+    parts = pd.concat([paths_by_period(ev, od, as_of, "M", 30, touches=touches,
+                                       part=(k, 3)).to_pandas() for k in range(3)])
+    touches.release()
+    again = parts.groupby(["period", "path"], dropna=False)[cols].sum()
+    first = by_period.set_index(["period", "path"]).sort_index()
+    again = again.sort_index()
+    pd.testing.assert_frame_equal(again[["total_conversions", "total_null"]],
+                                  first[["total_conversions", "total_null"]], check_dtype=False)

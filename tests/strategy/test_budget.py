@@ -342,3 +342,31 @@ def test_paths_built_in_parts_of_the_customers_are_the_paths_of_all(small_world,
     tables_parts, _ = budget_tables(wh, as_of)
     np.testing.assert_allclose(tables_parts["budget_points"]["revenue"],
                                tables_whole["budget_points"]["revenue"], rtol=1e-9)
+
+
+def test_journey_paths_serve_roi_and_the_budget_alike_in_parts_or_whole(small_world,
+                                                                        monkeypatch):
+    from upmarket.features.paths import touchpoint_paths
+    from upmarket.strategy import budget
+    from upmarket.strategy.roi import path_table
+
+    wh, as_of = small_world
+    whole = budget.journey_paths(wh, as_of, "M", 30)
+    monkeypatch.setattr(budget, "PATH_PART_CUSTOMERS", 70)  # 300 customers: 5 parts
+    parts = budget.journey_paths(wh, as_of, "M", 30)
+    # summed over the periods, in parts or not: ROI's path table
+    want = touchpoint_paths(wh.table("events"), wh.table("orders"), as_of, 30).to_pandas()
+    assert want["total_null"].sum() > 0
+    for found in (whole, parts):
+        got = path_table(found)
+        pd.testing.assert_frame_equal(got[["path", "total_conversions", "total_null"]],
+                                      want[["path", "total_conversions", "total_null"]],
+                                      check_dtype=False)
+        np.testing.assert_allclose(got["total_conversion_value"],
+                                   want["total_conversion_value"], rtol=1e-12)
+    # and a budget handed them reads what it would have built itself
+    tables_own, summary_own = budget_tables(wh, as_of)
+    tables_given, summary_given = budget_tables(wh, as_of, paths=parts)
+    np.testing.assert_allclose(tables_given["budget_points"]["revenue"],
+                               tables_own["budget_points"]["revenue"], rtol=1e-9)
+    assert summary_given == summary_own

@@ -333,3 +333,14 @@ def test_risk_tables_on_a_small_world(small_world):
     # without results, premium churn is not assessed and says why
     _, bare = risk_tables(wh, as_of, None)
     assert "premium_churn_predicted" in bare["not_assessed"]
+    # observed premium churn from the KPIs a run already computed: the same register
+    from upmarket.strategy.kpis import base_kpis
+
+    given, _ = risk_tables(wh, as_of, results, base_kpis=base_kpis(wh.table("orders"), as_of))
+    pd.testing.assert_frame_equal(given["risk_register"], tables["risk_register"])
+    assert "premium_churn_observed" in set(given["risk_register"]["indicator"])
+    # and figures handed in are the ones it reads
+    other, _ = risk_tables(wh, as_of, results,
+                           base_kpis={"premium_retention": 0.25, "kpi_window_days": 365.0})
+    reg = other["risk_register"].set_index("indicator")
+    assert reg.at["premium_churn_observed", "value"] == pytest.approx(0.75)

@@ -558,3 +558,27 @@ def test_scorecard_tables_for_the_pipeline(tiny):
     dims = tables["scorecard_dimensions"]
     assert set(dims.dimension) == {"customer_value", "brand_value", "operational_efficiency"}
     assert np.isclose(sum(dims[dims.subject == "2025-Q3"].points), s["index"], atol=0.01)
+
+
+def test_channel_collaboration_counts_touches_known_only_by_their_device(tmp_path):
+    from upmarket.warehouse import connect
+    from upmarket.warehouse.ingest import ingest
+
+    wh = connect(f"duckdb://{tmp_path}/anon.duckdb")
+    o = ORDERS.assign(ts=pd.to_datetime(ORDERS.ts) + timedelta(hours=12), line_no=0,
+                      quantity=1.0, unit_price=ORDERS.amount.abs())
+    o.loc[o.status == "returned", "original_order_id"] = "o9"
+    ingest("orders", o, warehouse=wh)
+    # every Q3 touch carries only a device id; a's device is linked to a by a login in June
+    # (no channel: not a touch), so a's two touches count and a is multi-channel
+    ingest("events", pd.DataFrame({
+        "message_id": ["m0", "m1", "m2"], "type": "track",
+        "customer_id": ["a", None, None], "anonymous_id": ["dev-a", "dev-a", "dev-a"],
+        "ts": pd.to_datetime(["2025-06-01", "2025-07-20", "2025-08-01"]),
+        "channel": [None, "search", "email"]}), warehouse=wh)
+    got = measure(wh, "channel_collaboration")
+    assert got.value == pytest.approx(1 / 3) and got.note == "collaboration"
+    # a quarter with no touch at all says so
+    assert measure(wh, "channel_collaboration", subject=Q3.previous().previous()).note \
+        == "no_touches"
+    wh.close()

@@ -41,7 +41,8 @@ def period_paths(events: ibis.Table, orders: ibis.Table, as_of: datetime, freq: 
 
     The paths are those of `features.paths.converting_journeys`; a conversion's period is that
     of its order. Open (non-converting) journeys are left out: they belong to no period's
-    revenue.
+    revenue. The rows are the converting ones of `features.paths.paths_by_period`, which
+    builds them with the open journeys when the caller wants both.
 
     `part` = (k, n): only the journeys of the k-th of n parts of the customers (split by a
     hash of the id). A journey is one customer's, so the n parts' rows summed per (period,
@@ -55,4 +56,3 @@ def period_paths(events: ibis.Table, orders: ibis.Table, as_of: datetime, freq: 
         total_conversions=per.count(),
         total_conversion_value=per.value.sum().cast("float64"),
     ).order_by(["period", "path"])
-

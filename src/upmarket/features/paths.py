@@ -129,8 +129,14 @@ def journeys(events: ibis.Table, orders: ibis.Table, as_of: datetime,
       customer may still be open at `as_of`; it counts as non-converting, as ChannelAttribution
       users count it.
     """
-    t = stitched_touches(events, as_of)
-    conv = conversions_until(orders, as_of)
+    j = _journeys(stitched_touches(events, as_of), conversions_until(orders, as_of),
+                  lookback_days)
+    return j.select("customer_id", "converted", "value", "path", "touches")
+
+
+def _journeys(t: ibis.Table, conv: ibis.Table, lookback_days: int) -> ibis.Table:
+    """:func:`journeys` of the stitched touches `t` and the conversions `conv`, with the
+    journey's `person` and the time of its conversion (`conv_ts`, null for non-converting)."""
     lookback = ibis.interval(days=int(lookback_days))
     j = _conversion_touches(t, conv, lookback_days)
     converting = _per_conversion(j).mutate(converted=ibis.literal(True))
@@ -160,7 +166,9 @@ def journeys(events: ibis.Table, orders: ibis.Table, as_of: datetime,
         touches=u.count(),
     ).mutate(value=ibis.literal(0.0), converted=ibis.literal(False))
 
-    cols = ["customer_id", "converted", "value", "path", "touches"]
+    cols = ["person", "customer_id", "conv_ts", "converted", "value", "path", "touches"]
+    converting = converting.mutate(person=converting.customer_id)
+    open_ = open_.mutate(conv_ts=ibis.null().cast(converting.conv_ts.type()))
     return converting.select(*cols).union(open_.select(*cols))
 
 
@@ -176,3 +184,35 @@ def touchpoint_paths(events: ibis.Table, orders: ibis.Table, as_of: datetime,
         total_null=(~j.converted).cast("int64").sum(),
     )
     return agg.order_by("path")
+
+
+def paths_by_period(events: ibis.Table, orders: ibis.Table, as_of: datetime, unit: str = "M",
+                    lookback_days: int = 30, *, touches: ibis.Table | None = None,
+                    conversions: ibis.Table | None = None,
+                    part: tuple[int, int] | None = None) -> ibis.Table:
+    """The journeys of :func:`journeys` by path and by the period (`unit`: "M" or "Q") their
+    conversion fell in: one row per (period, path) with `total_conversions`,
+    `total_conversion_value` and `total_null`; the non-converting journeys have a null period.
+    Summed over the periods it is :func:`touchpoint_paths`; its converting rows are the
+    budget's attributed revenue per period (`features.budget.period_paths`), so one pass
+    serves both.
+
+    `touches` and `conversions`: :func:`stitched_touches` and :func:`conversions_until` at
+    `as_of`, when the caller holds them already (materialised once for several parts).
+    `part` = (k, n): only the journeys of the k-th of n parts of the people (split by a hash
+    of the customer id or the visitor's key). A journey is one person's, and the identity
+    links are made before the split, so the n parts' rows summed per (period, path) are the
+    table of everyone while the engine builds one part's journeys at a time."""
+    t = touches if touches is not None else stitched_touches(events, as_of)
+    conv = conversions if conversions is not None else conversions_until(orders, as_of)
+    if part is not None:
+        k, n = part
+        t = t.filter((t.person.hash() % n + n) % n == k)
+        conv = conv.filter((conv.customer_id.hash() % n + n) % n == k)
+    j = _journeys(t, conv, lookback_days)
+    j = j.mutate(period=j.conv_ts.truncate(unit))
+    return j.group_by(["period", "path"]).aggregate(
+        total_conversions=j.converted.cast("int64").sum(),
+        total_conversion_value=j.value.sum().cast("float64"),
+        total_null=(~j.converted).cast("int64").sum(),
+    )

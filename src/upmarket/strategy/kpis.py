@@ -43,21 +43,31 @@ def base_kpis(orders: ibis.Table, as_of: datetime) -> dict[str, float]:
     start = as_of - timedelta(days=days)
     prev_start = start - timedelta(days=days)
     lines = lines_until(orders, as_of).filter(ibis._.status == "paid")
-    df = lines.filter(lines.ts >= ibis.literal(prev_start)).select(
-        "customer_id", "ts", "amount").to_pandas()
-    first = lines.group_by("customer_id").aggregate(first=lines.ts.min()).to_pandas() \
-        .set_index("customer_id")["first"]
-    prev = df[df.ts < start].groupby("customer_id")["amount"].sum()
-    cur = df[df.ts >= start]
+    # one row per customer, not the two windows' lines: what each KPI reads of a customer is
+    # their first purchase, what they spent in the previous window and whether they bought
+    # (and how much) in the latest one
+    in_prev = (lines.ts >= ibis.literal(prev_start)) & (lines.ts < ibis.literal(start))
+    in_cur = lines.ts >= ibis.literal(start)
+    per = lines.group_by("customer_id").aggregate(
+        first=lines.ts.min(), prev=lines.amount.sum(where=in_prev), was_prev=in_prev.any(),
+        cur=lines.amount.sum(where=in_cur), is_cur=in_cur.any(),
+    ).filter(ibis._.was_prev | ibis._.is_cur).to_pandas()
+    # a window's lines with no amount sum to 0 for that customer, not to nothing
+    per[["prev", "cur"]] = per[["prev", "cur"]].fillna(0.0)
+    known = per["customer_id"].notna()
+    prev = per.loc[known & per["was_prev"].astype(bool)].set_index("customer_id")["prev"]
+    cur = per.loc[per["is_cur"].astype(bool)]
+    bought_now = cur["customer_id"].unique()
     out: dict[str, float] = {"kpi_window_days": float(days)}
     if len(prev):
         premium = prev[prev >= prev.quantile(0.8)].index
-        out["premium_retention"] = float(pd.Index(premium).isin(cur.customer_id.unique()).mean())
+        out["premium_retention"] = float(pd.Index(premium).isin(bought_now).mean())
     if len(prev):
         # share of last window's buyers who bought again, put on a yearly footing
-        kept = float(pd.Index(prev.index).isin(cur.customer_id.unique()).mean())
+        kept = float(pd.Index(prev.index).isin(bought_now).mean())
         out["yearly_retention"] = kept ** (365.0 / days) if kept > 0 else 0.0
-    if len(cur) and cur.amount.sum() > 0:
-        existing = cur.customer_id.map(first) < start
-        out["existing_customer_revenue_share"] = float(cur.amount[existing].sum() / cur.amount.sum())
+    if len(cur) and cur["cur"].sum() > 0:
+        existing = cur["first"] < start
+        out["existing_customer_revenue_share"] = float(cur["cur"][existing].sum()
+                                                       / cur["cur"].sum())
     return out

@@ -549,10 +549,12 @@ def risk_register(readings: list[Reading], thresholds: RiskThresholds = RiskThre
 
 
 def risk_tables(wh, as_of: datetime, results: pd.DataFrame | None,
-                settings: RiskSettings = RiskSettings()) -> tuple[dict[str, pd.DataFrame], dict]:
+                settings: RiskSettings = RiskSettings(), *, base_kpis: dict | None = None
+                ) -> tuple[dict[str, pd.DataFrame], dict]:
     """Every indicator from the warehouse and the run's per-customer `results` (tier, clv,
     churn_risk; None when there is no run yet: premium churn is then not assessed and tickets
-    are held to the Basic tier's response time).
+    are held to the Basic tier's response time). `base_kpis`: `strategy.kpis.base_kpis` at
+    `as_of` when the caller has them (a run computes them in its KPI stage).
 
     Tables: `risk_register`, `risk_credit` (grade per invoiced customer), `risk_sla` (per
     tier), `risk_anomalies` (flagged days), `risk_feedback_weekly`. The summary counts risks
@@ -699,7 +701,7 @@ def risk_tables(wh, as_of: datetime, results: pd.DataFrame | None,
                                     exposure, f"{len(prem)} customers"))
     else:
         skipped["premium_churn_predicted"] = "no run results with tiers and churn risk"
-    base = skpis.base_kpis(T("orders"), as_of)
+    base = base_kpis if base_kpis is not None else skpis.base_kpis(T("orders"), as_of)
     if "premium_retention" in base:
         readings.append(Reading("premium_churn_observed", 1.0 - base["premium_retention"],
                                 note=f"window {int(base['kpi_window_days'])} days"))

@@ -34,6 +34,8 @@ from upmarket.models.value import LifetimeValue
 from upmarket.warehouse.connection import Warehouse
 
 STRATA = 10
+#: Days of touches before a conversion that belong to its journey.
+LOOKBACK_DAYS = 30
 
 
 def roi(profit: float, cost: float) -> float:
@@ -131,18 +133,27 @@ def campaign_roi(wh: Warehouse, as_of: datetime, value: LifetimeValue,
     return pd.DataFrame(rows, columns=cols)
 
 
+def path_table(journey_paths: pd.DataFrame) -> pd.DataFrame:
+    """The touchpoint path table (`features.paths.touchpoint_paths`) from the paths by period
+    of conversion (`strategy.budget.journey_paths`): summed over the periods, in path order."""
+    cols = ["total_conversions", "total_conversion_value", "total_null"]
+    return journey_paths.groupby("path", as_index=False, sort=True)[cols].sum()[["path", *cols]]
+
+
 def roi_tables(wh: Warehouse, as_of: datetime, value: LifetimeValue, results: pd.DataFrame,
-               *, unit: str = "W", model: str = "markov", lookback_days: int = 30
-               ) -> tuple[dict[str, pd.DataFrame], dict]:
-    """`channel_roi` and `campaign_roi` for the pipeline, with a summary."""
+               *, unit: str = "W", model: str = "markov",
+               lookback_days: int = LOOKBACK_DAYS, paths: pd.DataFrame | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
+    """`channel_roi` and `campaign_roi` for the pipeline, with a summary. `paths`: the path
+    table at `as_of` with `lookback_days`, when the caller built it already."""
     net = float(results["net_revenue"].sum())
     margin_rate = float(results["margin"].sum()) / net if net > 0 and "margin" in results \
         else value.settings.default_margin_rate
     s = wh.table("marketing_spend")
     spend = s.filter(s.date < as_of.date()).group_by("channel").aggregate(cost=s.cost.sum()) \
         .to_pandas().set_index("channel")["cost"]
-    paths = touchpoint_paths(wh.table("events"), wh.table("orders"), as_of, lookback_days) \
-        .to_pandas()
+    if paths is None:
+        paths = touchpoint_paths(wh.table("events"), wh.table("orders"), as_of,
+                                 lookback_days).to_pandas()
     if paths.empty or paths["total_conversions"].sum() == 0:
         return {}, {"roi": "no touchpoint paths with conversions: ROI not computed"}
     try:

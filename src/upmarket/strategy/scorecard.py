@@ -1029,6 +1029,16 @@ def task_completion_rate(src: WarehouseMetrics, p: Period) -> Measurement:
     return Measurement(k / n, "task_completion", {"on_time": k, "n": n})
 
 
+def _has_touches(events: ibis.Table, since, end: datetime) -> bool:
+    """Whether a customer's own touch (a channel and a recorded customer id) falls in [since,
+    end): enough to know `touches_until` has one there without stitching every device to
+    its customer first; only when there is none must the stitched touches be counted."""
+    e = events.filter(events.ts >= since, events.ts < ibis.literal(end),
+                      events.customer_id.notnull(), events.channel.notnull(),
+                      events.channel.strip() != "")
+    return int(e.limit(1).count().execute()) > 0
+
+
 def channel_collaboration(src: WarehouseMetrics, p: Period) -> Measurement:
     """The upward-marketing guide's 渠道协同效率, measured as the share of the period's converting customers whose
     touches before their last purchase in the period (from `lookback_days` before the period's
@@ -1036,9 +1046,10 @@ def channel_collaboration(src: WarehouseMetrics, p: Period) -> Measurement:
     conv = purchases_until(src.table("orders"), p.end)
     conv = conv.filter(conv.ts >= ibis.literal(p.start))
     conv = conv.group_by("customer_id").aggregate(last_conv=conv.ts.max())
+    since = ibis.literal(p.start - timedelta(days=src.lookback_days))
     t = touches_until(src.table("events"), p.end)
-    t = t.filter(t.ts >= ibis.literal(p.start - timedelta(days=src.lookback_days)))
-    if int(t.count().execute()) == 0:
+    t = t.filter(t.ts >= since)
+    if not _has_touches(src.table("events"), since, p.end) and int(t.count().execute()) == 0:
         return Measurement(None, "no_touches", {"period": p.label})
     j = t.join(conv, "customer_id")
     j = j.filter(j.ts < j.last_conv)
