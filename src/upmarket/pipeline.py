@@ -413,10 +413,11 @@ def stage_membership(ctx: Context) -> None:
     found = evaluate_programme(ctx.wh, ctx.as_of, programme, previous_levels=previous,
                                period_start=start, symbol=symbol,
                                margin_rate=ctx.settings.value.default_margin_rate,
-                               adjustments=_points_adjustments(ctx))
+                               adjustments=_points_adjustments(ctx),
+                               write=getattr(ctx.tables, "append", None))
     ctx.tables.update(found.tables)
-    levels = found.tables["member_levels"].set_index("customer_id")["level"]
-    member_fields(ctx.results, found.tables["member_levels"], ctx.as_of, programme)
+    levels = found.fields.set_index("customer_id")["level"]
+    member_fields(ctx.results, found.fields, ctx.as_of, programme)
     # the membership rules contact members (a welcome call, a reminder): only those who
     # consent to marketing on some channel at the run's date
     held = engagement.consents_in_force(ctx.source("consents"), ctx.as_of).to_pandas()

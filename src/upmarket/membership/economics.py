@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -39,20 +40,51 @@ LEVEL = 0.90
 REPLICATES = 400
 
 
-def breakage(ledger: pd.DataFrame, as_of: datetime, *, rng: np.random.Generator | None = None
-             ) -> dict:
+@dataclass
+class Lapsed:
+    """What breakage is estimated from: per member with points earned in years whose expiry
+    has passed (in member order), those points and the points of them that lapsed; the
+    earning years; and whether any entry of such a year was found at all."""
+
+    earned: np.ndarray
+    expired: np.ndarray
+    years: set
+    found: bool
+
+    @classmethod
+    def of(cls, ledger: pd.DataFrame, as_of: datetime) -> "Lapsed":
+        due = pd.to_datetime(ledger["expires_at"])
+        years = ledger[due.notna() & (due <= pd.Timestamp(as_of))]
+        if years.empty:
+            return cls(np.zeros(0), np.zeros(0), set(), False)
+        lapsed = years["kind"] == "expire"
+        by = years.assign(earned=years["points"].where(~lapsed, 0),
+                          expired=-years["points"].where(lapsed, 0))
+        per = by.groupby("customer_id")[["earned", "expired"]].sum()
+        per = per[per["earned"] > 0]
+        return cls(per["earned"].to_numpy(float), per["expired"].to_numpy(float),
+                   {int(y) for y in years["earned_year"].dropna().unique()}, True)
+
+    @classmethod
+    def joined(cls, parts: list["Lapsed"]) -> "Lapsed":
+        """The `Lapsed` of a ledger from those of its parts, each a run of members in order:
+        the same members in the same order, so the estimate is the same to the last bit."""
+        if not parts:
+            return cls(np.zeros(0), np.zeros(0), set(), False)
+        return cls(np.concatenate([p.earned for p in parts]),
+                   np.concatenate([p.expired for p in parts]),
+                   set().union(*(p.years for p in parts)), any(p.found for p in parts))
+
+
+def breakage(ledger: pd.DataFrame | None, as_of: datetime, *,
+             rng: np.random.Generator | None = None, lapsed: Lapsed | None = None) -> dict:
     """Share of the points earned in years whose expiry has passed by `as_of` that lapsed,
-    with its interval, the years it is estimated from, and the points behind it."""
-    due = pd.to_datetime(ledger["expires_at"])
-    years = ledger[due.notna() & (due <= pd.Timestamp(as_of))]
-    if years.empty:
+    with its interval, the years it is estimated from, and the points behind it. `lapsed`:
+    what the ledger holds of those years, when the ledger itself is not at hand."""
+    lapsed = Lapsed.of(ledger, as_of) if lapsed is None else lapsed
+    if not lapsed.found:
         return {"rate": None, "low": None, "high": None, "years": [], "earned": 0, "expired": 0}
-    lapsed = years["kind"] == "expire"
-    by = years.assign(earned=years["points"].where(~lapsed, 0),
-                      expired=-years["points"].where(lapsed, 0))
-    per = by.groupby("customer_id")[["earned", "expired"]].sum()
-    per = per[per["earned"] > 0]
-    earned, expired = per["earned"].to_numpy(float), per["expired"].to_numpy(float)
+    earned, expired = lapsed.earned, lapsed.expired
     if earned.sum() <= 0:
         return {"rate": None, "low": None, "high": None, "years": [], "earned": 0, "expired": 0}
     rate = expired.sum() / earned.sum()
@@ -67,7 +99,7 @@ def breakage(ledger: pd.DataFrame, as_of: datetime, *, rng: np.random.Generator 
             ratios[b] = (w @ expired) / max(w @ earned, 1e-9)
     low, high = np.quantile(ratios, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
     return {"rate": float(rate), "low": float(low), "high": float(high),
-            "years": sorted(int(y) for y in years["earned_year"].dropna().unique()),
+            "years": sorted(lapsed.years),
             "earned": int(earned.sum()), "expired": int(expired.sum())}
 
 
@@ -114,16 +146,17 @@ def migration(members: pd.DataFrame, programme: Programme) -> dict:
             for a in programme.codes if a in counts.index}
 
 
-def economics(members: pd.DataFrame, ledger: pd.DataFrame, balances: pd.DataFrame,
+def economics(members: pd.DataFrame, ledger: pd.DataFrame | Lapsed, balances: pd.DataFrame,
               programme: Programme, as_of: datetime, *,
               costs: dict[str, BenefitCost] | None = None, lines: pd.DataFrame | None = None,
               enrolled: pd.DataFrame | None = None, margin_rate: float | None = None) -> dict:
     """The programme's economics on `as_of` from the run's member levels, ledger and points
-    statements (`outputs.evaluate_programme`); with the order `lines` and the `enrolled`
-    members of an ingested programme (customer_id, joined_at), the incremental spend and
-    margin of joining."""
+    statements (`outputs.evaluate_programme`; of the ledger, what breakage reads, `Lapsed`,
+    is enough); with the order `lines` and the `enrolled` members of an ingested programme
+    (customer_id, joined_at), the incremental spend and margin of joining."""
     n = len(members)
-    broken = breakage(ledger, as_of)
+    broken = breakage(None, as_of, lapsed=ledger) if isinstance(ledger, Lapsed) \
+        else breakage(ledger, as_of)
     earned = int(balances["earned"].sum())
     redeemed = int(balances["redeemed"].sum())
     counts = members["level"].value_counts()

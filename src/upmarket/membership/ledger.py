@@ -154,7 +154,7 @@ def _build_ledger(lines: pd.DataFrame, hist: LevelHistory, programme: Programme,
 
     cols = list(LEDGER_COLUMNS)
     parts = [earn.reindex(columns=cols), back.reindex(columns=cols)]
-    carried = _with_adjustments(carried, adjustments, hist)
+    carried = _with_adjustments(carried, adjustments, hist.customers)
     if carried is not None and len(carried):
         parts.append(_dated(carried[pd.to_datetime(carried["ts"]) < pd.Timestamp(as_of)],
                             programme).reindex(columns=cols))
@@ -177,6 +177,8 @@ def _ledger_order(entries: pd.DataFrame) -> np.ndarray:
     what was earned before a reversal of it, expiries last) and entry id, ties kept in place.
     The entry id only breaks ties, so only tied entries have theirs compared: ordering a
     million distinct ids costs more than the rest of the order."""
+    if entries.empty:
+        return np.zeros(0, dtype=np.int64)
     who = pd.factorize(entries["customer_id"], sort=True)[0]
     ts = pd.to_datetime(entries["ts"]).to_numpy("datetime64[ns]").astype(np.int64)
     kind = pd.Index(KINDS).get_indexer(entries["kind"])
@@ -278,7 +280,7 @@ def _expiries_spent(moves: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
 
 
 def _with_adjustments(carried: pd.DataFrame | None, adjustments: pd.DataFrame | None,
-                      hist: LevelHistory) -> pd.DataFrame | None:
+                      members) -> pd.DataFrame | None:
     """The carried entries plus members' hand-made adjustments in the same shape, keyed by
     their request id (so one request is one entry however often it was sent). An adjustment
     then counts like any carried entry: a credit lapses with the points earned that year, a
@@ -286,7 +288,7 @@ def _with_adjustments(carried: pd.DataFrame | None, adjustments: pd.DataFrame | 
     if adjustments is None or adjustments.empty:
         return carried
     a = adjustments.assign(ts=pd.to_datetime(adjustments["ts"]))
-    a = a[among(a["customer_id"], hist.customers)].drop_duplicates("request_id")
+    a = a[among(a["customer_id"], members)].drop_duplicates("request_id")
     a = pd.DataFrame({"entry_id": "adjust:" + a["request_id"].astype(str),
                       "customer_id": a["customer_id"], "ts": a["ts"], "kind": "adjust",
                       "points": a["points"].astype(np.int64)})
@@ -309,12 +311,41 @@ def _expiries(moves: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
                        + left["earned_year"].astype(str))
 
 
-def statement(ledger: pd.DataFrame, members, start: datetime, as_of: datetime
-              ) -> pd.DataFrame:
+def next_expiry(orders: ibis.Table, as_of: datetime, programme: Programme, members,
+                carried: pd.DataFrame | None = None,
+                adjustments: pd.DataFrame | None = None) -> pd.Timestamp | None:
+    """The next expiry date after `as_of` of any entry of the ledger `build_ledger` makes of
+    `members` (what `statement` reads off a whole ledger), found without building it, so a
+    ledger built a part of the members at a time states the same date for all of them.
+
+    Only entries that add points have an expiry of their own (reversals take their order's,
+    expiries lapse by `as_of`), and a year's points all lapse together
+    (`Programme.expires_at`), so each year's first earning order stands for all of them."""
+    lines = ledger_lines(orders, as_of)
+    earned = lines.filter(lines.status == "paid", lines.amount > 0)
+    firsts = earned.group_by(year=earned.ts.year()).aggregate(ts=earned.ts.min()).to_pandas()
+    due = [programme.expires_at(pd.to_datetime(firsts["ts"]))]
+    carried = _with_adjustments(carried, adjustments, members)
+    if carried is not None and len(carried):
+        due.append(_dated(carried[pd.to_datetime(carried["ts"]) < pd.Timestamp(as_of)],
+                          programme)["expires_at"])
+    due = pd.concat([d for d in due if len(d)] or due[:1], ignore_index=True)
+    due = due[pd.to_datetime(due) > pd.Timestamp(as_of)]
+    return due.min() if len(due) else None
+
+
+#: `statement`'s next expiry when the caller has not given it: read off the ledger.
+_FROM_LEDGER = object()
+
+
+def statement(ledger: pd.DataFrame, members, start: datetime, as_of: datetime, *,
+              soonest=_FROM_LEDGER) -> pd.DataFrame:
     """Each member's points over [start, as_of): opening (every entry before `start`, the
     closing of a statement ending there, and any balance carried over), earned (net of
     reversals; the reversed points are shown apart too), redeemed, expired, adjusted (signed),
-    closing, and the points that lapse at the next expiry date after `as_of`."""
+    closing, and the points that lapse at the next expiry date after `as_of` (`soonest`:
+    that date as `next_expiry` finds it, None for none, when `ledger` holds only some
+    members' entries)."""
     members = pd.Index(sorted(members), name="customer_id")
     ts = pd.to_datetime(ledger["ts"])
     start = pd.Timestamp(start)
@@ -339,9 +370,14 @@ def statement(ledger: pd.DataFrame, members, start: datetime, as_of: datetime
         "adjusted": total(within & (kind == "adjust")),
         "closing": total(ts.notna()),
     }, index=members).astype(np.int64)
-    nxt = ledger["expires_at"][pd.to_datetime(ledger["expires_at"]) > pd.Timestamp(as_of)]
-    if len(nxt):
-        first = nxt.min()
+    if soonest is _FROM_LEDGER:
+        nxt = ledger["expires_at"][pd.to_datetime(ledger["expires_at"]) > pd.Timestamp(as_of)]
+        soonest = nxt.min() if len(nxt) else None
+    if soonest is not None:
+        # in the unit of the ledger's dates, as read off it
+        kind_of = ledger["expires_at"].dtype
+        first = pd.Timestamp(soonest).as_unit(np.datetime_data(kind_of)[0]) \
+            if isinstance(kind_of, np.dtype) and kind_of.kind == "M" else soonest
         due = pd.to_datetime(ledger["expires_at"])
         # spending takes the soonest-lapsing points first, so what lapses next is what the
         # balance holds beyond the later years' points

@@ -23,6 +23,7 @@ no estimate, and the reason says how many there were.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import ibis
@@ -84,60 +85,106 @@ def level_up_effect(hist: LevelHistory, lines: pd.DataFrame, programme: Programm
     """Extra spend (and margin at `margin_rate`) over the `months` after moving up a level,
     per member moved up, with its interval; `reason` says why there is none
     (`too_few_near_bar`)."""
+    return effect(Near.of(hist, lines, programme, as_of, months=months), months=months,
+                  margin_rate=margin_rate, rng=rng)
+
+
+@dataclass
+class Near:
+    """The observations near a bar (see the module docstring): per (member, evaluation date)
+    pair, the running variable `r`, spend after as a share of the bar `y`, whether moved up,
+    the member (`who`, their position among all members), the bar, and the evaluation date
+    and level (`j`, `k`) that place the pair in the order the effect is estimated in."""
+
+    r: np.ndarray
+    y: np.ndarray
+    treated: np.ndarray
+    who: np.ndarray
+    bar: np.ndarray
+    j: np.ndarray
+    k: np.ndarray
+
+    @classmethod
+    def of(cls, hist: LevelHistory, lines: pd.DataFrame, programme: Programme,
+           as_of: datetime, *, months: int = 6, offset: int = 0) -> "Near":
+        """The observations of the members of `hist`, whose first member is the `offset`-th
+        of all; `lines` from `period_lines`."""
+        ends = _window_ends(hist.dates, months)
+        row = pd.Index(hist.customers)
+        cust = row.get_indexer(lines["customer_id"]) if len(lines) else np.zeros(0, int)
+        ts = pd.to_datetime(lines["ts"]).to_numpy("datetime64[ns]") if len(lines) else \
+            np.zeros(0, "datetime64[ns]")
+        amount = lines["amount"].to_numpy(float) if len(lines) else np.zeros(0)
+        known = cust >= 0
+        cust, ts, amount = cust[known], ts[known], amount[known]
+        bars = programme.levels
+        found = []
+        for j in range(1, len(hist.dates)):
+            if ends[j] > pd.Timestamp(as_of):
+                break
+            held = hist.level[:, j - 1]
+            start = np.datetime64(pd.Timestamp(hist.dates[j]).to_datetime64(), "ns")
+            end = np.datetime64(ends[j].to_datetime64(), "ns")
+            prev = np.datetime64(pd.Timestamp(hist.dates[j - 1]).to_datetime64(), "ns")
+            # both sides bought since the previous evaluation: whoever crosses a bar has just
+            # bought, and a member left below it by having bought nothing lately is no match
+            recent = (ts >= prev) & (ts < start) & (amount > 0)
+            bought = np.bincount(cust[recent], minlength=len(row)) > 0
+            inside = (ts >= start) & (ts < end)
+            after = np.bincount(cust[inside], amount[inside], minlength=len(row))
+            for k in range(len(bars) - 1):
+                nxt = bars[k + 1]
+                if nxt.min_spend <= 0:
+                    continue
+                orders = hist.orders[:, j]
+                if nxt.min_orders > 0:
+                    by_orders = orders >= nxt.min_orders
+                    decides = ~by_orders if nxt.rule == "any" else by_orders
+                else:
+                    decides = np.ones(len(orders), dtype=bool)
+                r = hist.spend[:, j] / nxt.min_spend - 1.0
+                pick = np.flatnonzero((held == k) & decides & (np.abs(r) <= BANDWIDTH)
+                                      & (hist.qualified[:, j - 1] <= k) & bought
+                                      & (hist.level[:, j] <= k + 1))
+                if not len(pick):
+                    continue
+                n = len(pick)
+                # spend after as a share of the bar: the bars run from hundreds to tens of
+                # thousands, and the biggest would otherwise decide the pooled jump alone
+                found.append((r[pick], after[pick] / nxt.min_spend,
+                              (hist.level[pick, j] > k).astype(float), pick + offset,
+                              np.full(n, nxt.min_spend), np.full(n, j), np.full(n, k)))
+        if not found:
+            return cls.joined([])
+        return cls(*(np.concatenate(c) for c in zip(*found)))
+
+    @classmethod
+    def joined(cls, parts: list["Near"]) -> "Near":
+        """The observations of all members from those of runs of them, in the order one run
+        over all members finds them (by date, level, member)."""
+        parts = [p for p in parts if len(p.r)]
+        if not parts:
+            empty = np.zeros(0)
+            return cls(empty, empty, empty, np.zeros(0, np.int64), empty,
+                       np.zeros(0, np.int64), np.zeros(0, np.int64))
+        if len(parts) == 1:
+            return parts[0]
+        cols = [np.concatenate([getattr(p, f) for p in parts])
+                for f in ("r", "y", "treated", "who", "bar", "j", "k")]
+        order = np.lexsort((cols[3], cols[6], cols[5]))
+        return cls(*(c[order] for c in cols))
+
+
+def effect(near: Near, *, months: int = 6, margin_rate: float | None = None,
+           rng: np.random.Generator | None = None) -> dict:
+    """`level_up_effect` from its observations."""
     out = {"months": months, "above": 0, "below": 0, "members": 0, "spend": None,
            "low": None, "high": None, "margin": None, "margin_low": None,
            "margin_high": None, "reason": None, "bandwidth": BANDWIDTH, "min_side": MIN_SIDE}
-    ends = _window_ends(hist.dates, months)
-    row = pd.Index(hist.customers)
-    cust = row.get_indexer(lines["customer_id"]) if len(lines) else np.zeros(0, int)
-    ts = pd.to_datetime(lines["ts"]).to_numpy("datetime64[ns]") if len(lines) else \
-        np.zeros(0, "datetime64[ns]")
-    amount = lines["amount"].to_numpy(float) if len(lines) else np.zeros(0)
-    known = cust >= 0
-    cust, ts, amount = cust[known], ts[known], amount[known]
-    bars = programme.levels
-    r_all, y_all, t_all, who, bar_all = [], [], [], [], []
-    for j in range(1, len(hist.dates)):
-        if ends[j] > pd.Timestamp(as_of):
-            break
-        held = hist.level[:, j - 1]
-        start = np.datetime64(pd.Timestamp(hist.dates[j]).to_datetime64(), "ns")
-        end = np.datetime64(ends[j].to_datetime64(), "ns")
-        prev = np.datetime64(pd.Timestamp(hist.dates[j - 1]).to_datetime64(), "ns")
-        # both sides bought since the previous evaluation: whoever crosses a bar has just
-        # bought, and a member left below it by having bought nothing lately is no match
-        recent = (ts >= prev) & (ts < start) & (amount > 0)
-        bought = np.bincount(cust[recent], minlength=len(row)) > 0
-        inside = (ts >= start) & (ts < end)
-        after = np.bincount(cust[inside], amount[inside], minlength=len(row))
-        for k in range(len(bars) - 1):
-            nxt = bars[k + 1]
-            if nxt.min_spend <= 0:
-                continue
-            orders = hist.orders[:, j]
-            if nxt.min_orders > 0:
-                by_orders = orders >= nxt.min_orders
-                decides = ~by_orders if nxt.rule == "any" else by_orders
-            else:
-                decides = np.ones(len(orders), dtype=bool)
-            r = hist.spend[:, j] / nxt.min_spend - 1.0
-            pick = np.flatnonzero((held == k) & decides & (np.abs(r) <= BANDWIDTH)
-                                  & (hist.qualified[:, j - 1] <= k) & bought
-                                  & (hist.level[:, j] <= k + 1))
-            if not len(pick):
-                continue
-            r_all.append(r[pick])
-            # spend after as a share of the bar: the bars run from hundreds to tens of
-            # thousands, and the biggest would otherwise decide the pooled jump alone
-            y_all.append(after[pick] / nxt.min_spend)
-            bar_all.append(np.full(len(pick), nxt.min_spend))
-            t_all.append((hist.level[pick, j] > k).astype(float))
-            who.append(pick)
-    if not r_all:
+    if not len(near.r):
         out["reason"] = "too_few_near_bar"
         return out
-    r, y = np.concatenate(r_all), np.concatenate(y_all)
-    treated, who = np.concatenate(t_all), np.concatenate(who)
+    r, y, treated, who = near.r, near.y, near.treated, near.who
     above, below = int(treated.sum()), int((1 - treated).sum())
     out.update(above=above, below=below, members=int(len(np.unique(who[treated > 0]))))
     if min(above, below) < MIN_SIDE:
@@ -145,7 +192,7 @@ def level_up_effect(hist: LevelHistory, lines: pd.DataFrame, programme: Programm
         return out
     kernel = 1.0 - np.abs(r) / BANDWIDTH
     # back to currency at the bars of those moved up
-    scale = float(np.concatenate(bar_all)[treated > 0].mean())
+    scale = float(near.bar[treated > 0].mean())
     spend = _jump(r, y, treated, kernel) * scale
     rng = rng or np.random.default_rng(0)
     members, at = np.unique(who, return_inverse=True)

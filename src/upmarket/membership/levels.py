@@ -148,18 +148,43 @@ def build_history(orders: ibis.Table, as_of: datetime, programme: Programme,
     """The level history of every member: everyone with a paid order before `as_of`, and the
     members of an existing programme (`carried`: customer_id, joined_at, level) who joined
     before it."""
+    members = members_of(orders, as_of, carried)
+    return history_of(orders, members["customer_id"], history_dates(members, as_of, programme),
+                      programme, carried)
+
+
+def members_of(orders: ibis.Table, as_of: datetime, carried: pd.DataFrame | None = None
+               ) -> pd.DataFrame:
+    """customer_id and `first` (first paid order, or joining an existing programme) of every
+    member before `as_of`: those `build_history` follows."""
     paid = orders.filter(orders.ts < ibis.literal(as_of), orders.status == "paid")
     members = paid.group_by("customer_id").aggregate(first=paid.ts.min()).to_pandas()
     if carried is not None and len(carried):
         members = pd.concat([members, carried.rename(columns={"joined_at": "first"})[
             ["customer_id", "first"]]]).groupby("customer_id", as_index=False)["first"].min()
+    return members
+
+
+def history_dates(members: pd.DataFrame, as_of: datetime, programme: Programme
+                  ) -> list[pd.Timestamp]:
+    """The evaluation dates of `members` (`members_of`): from the first member's start, so
+    every part of the members is evaluated on the same dates; the run's date alone without
+    members."""
     if members.empty:
+        return [pd.Timestamp(as_of)]
+    return programme.evaluation_dates(members["first"].min(), as_of)
+
+
+def history_of(orders: ibis.Table, customers, dates: list[pd.Timestamp], programme: Programme,
+               carried: pd.DataFrame | None = None) -> LevelHistory:
+    """The level history of `customers` on `dates` from `orders` (which may hold only their
+    lines: a member's levels depend on their own lines alone)."""
+    if not len(customers):
         return history(pd.DataFrame(columns=["customer_id", "eval_date", "spend", "orders"]),
-                       [], [pd.Timestamp(as_of)], programme)
-    dates = programme.evaluation_dates(members["first"].min(), as_of)
+                       [], dates, programme)
     activity = trailing_activity(orders, dates, programme).to_pyarrow().to_pandas(
         strings_to_categorical=True)
-    return history(activity, members["customer_id"], dates, programme, carried)
+    return history(activity, customers, dates, programme, carried)
 
 
 # -- the run's evaluation, in words --------------------------------------------------------

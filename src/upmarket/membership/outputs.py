@@ -4,9 +4,12 @@ since the previous run (`points_balances`), and the summary lines of the run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import ibis
+import numpy as np
 import pandas as pd
 
 from upmarket.membership import economics, incremental, ingest, ledger, level_up, levels
@@ -17,10 +20,21 @@ ORDER_COLUMNS = ("customer_id", "order_id", "ts", "amount", "status", "line_kind
                  "original_order_id")
 
 
+#: Members evaluated at a time (`evaluate_programme`): their level history, order lines,
+#: ledger entries and statements are the only ones held.
+BATCH_MEMBERS = 50_000
+
+#: The output tables, in the order they are handed out.
+TABLES = ("member_levels", "points_ledger", "points_balances")
+
+
 @dataclass
 class MembershipResult:
+    #: the output tables (`TABLES`); empty when they were handed to `write` as they were made
     tables: dict[str, pd.DataFrame]
     summary: dict
+    #: per member, what the run's results carry of the programme (`member_fields`)
+    fields: pd.DataFrame | None = None
 
 
 def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
@@ -28,38 +42,69 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
                        period_start: datetime | None = None,
                        symbol: str | None = None,
                        margin_rate: float | None = None,
-                       adjustments: pd.DataFrame | None = None) -> MembershipResult:
+                       adjustments: pd.DataFrame | None = None,
+                       write: Callable[[str, pd.DataFrame], None] | None = None,
+                       batch_members: int | None = None) -> MembershipResult:
     """Levels, ledger and statements as of `as_of`. `previous_levels` (customer → level code)
     are what the previous run published, so changes are told against what members were last
     told; `period_start` opens the points statement (default: a year before `as_of`);
     `margin_rate` turns the incremental spend of joining into margin; `adjustments` are the
-    corrections made by hand (`opstore.points`)."""
+    corrections made by hand (`opstore.points`).
+
+    Members are evaluated `batch_members` (default `BATCH_MEMBERS`) at a time, in runs of
+    their ids in order: a member's levels, entries and statement depend on their own order
+    lines, carried rows and adjustments only, once the evaluation dates and the next expiry
+    date are set for all (`levels.history_dates`, `ledger.next_expiry`), so the runs put
+    together are the tables evaluated at once, row for row and in the same order. With
+    `write` (name, frame) each run's tables are handed to it as they are made and not kept;
+    what the summary and the run's results need of them is kept in a few columns per
+    member."""
     orders = wh.table("orders")
     brought = ingest.carried(wh, as_of, programme)
-    hist = levels.build_history(orders, as_of, programme, brought.members)
-    members = levels.evaluate(hist, programme, previous=previous_levels, symbol=symbol)
-    # each reader gets the order lines summed in the engine to what it reads of them, not
-    # every line: at a million lines the lines themselves cost more than the rest together
-    entries = ledger.build_ledger(ledger.ledger_lines(orders, as_of).to_pandas(), hist,
-                                  programme, as_of, brought.entries, adjustments=adjustments)
+    everyone = levels.members_of(orders, as_of, brought.members)
+    dates = levels.history_dates(everyone, as_of, programme)
+    ids = np.asarray(sorted(everyone["customer_id"]), dtype=object)
+    del everyone
+    soonest = ledger.next_expiry(orders, as_of, programme, ids, brought.entries, adjustments)
     start = pd.Timestamp(period_start) if period_start is not None \
         else pd.Timestamp(as_of) - pd.DateOffset(years=1)
-    balances = ledger.statement(entries, hist.customers, start, as_of)
-    members = members.merge(balances[["customer_id", "closing", "expiring", "expiring_at"]]
-                            .rename(columns={"closing": "points_balance",
-                                             "expiring": "points_expiring"}),
-                            on="customer_id", how="left")
+    batch_members = batch_members or BATCH_MEMBERS
+    cuts = ids[batch_members::batch_members]
+    kept: dict[str, list] = {"members": [], "balances": [], "fields": [], "lapsed": [],
+                             "near": []}
+    held: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
+    # each member's carried rows and adjustments go with the run their id falls in
+    at = {name: _runs_of(frame, cuts) for name, frame in
+          (("members", brought.members), ("entries", brought.entries),
+           ("adjustments", adjustments))}
+    for k in range(len(cuts) + 1):
+        lo = cuts[k - 1] if k else None
+        hi = cuts[k] if k < len(cuts) else None
+        tables = _evaluate_part(orders, ids[k * batch_members:(k + 1) * batch_members],
+                                lo, hi, dates, soonest, start, as_of, programme,
+                                previous_levels, symbol, kept, offset=k * batch_members,
+                                members=_run(brought.members, at["members"], k),
+                                entries=_run(brought.entries, at["entries"], k),
+                                adjustments=_run(adjustments, at["adjustments"], k))
+        for name in TABLES:
+            if write is not None:
+                write(name, tables[name])
+            else:
+                held[name].append(tables[name])
+        del tables
+    members = pd.concat(kept["members"], ignore_index=True)
+    balances = pd.concat(kept["balances"], ignore_index=True)
     enrolled = brought.enrolled
     monthly = incremental.monthly_lines(orders, as_of).to_pandas() \
         if enrolled is not None and len(enrolled) else None
-    found = economics.economics(members, entries, balances, programme, as_of, lines=monthly,
-                                enrolled=enrolled, margin_rate=margin_rate)
-    found["level_up"] = level_up.level_up_effect(
-        hist, level_up.period_lines(orders, hist, as_of).to_pandas(), programme, as_of,
-        margin_rate=margin_rate)
+    found = economics.economics(members, economics.Lapsed.joined(kept["lapsed"]), balances,
+                                programme, as_of, lines=monthly, enrolled=enrolled,
+                                margin_rate=margin_rate)
+    found["level_up"] = level_up.effect(level_up.Near.joined(kept["near"]),
+                                        margin_rate=margin_rate)
     counts = members["level"].value_counts()
     changes = members["change"].value_counts()
-    in_grace = int(members["below_since"].notna().sum())
+    in_grace = int(members["in_grace"].sum())
     summary = {
         "levels": {c: int(counts.get(c, 0)) for c in programme.codes},
         "changes": {c: int(changes.get(c, 0)) for c in levels.CHANGES},
@@ -74,8 +119,69 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
         "ingested": {"members": int(len(brought.members)), "entries": int(len(brought.entries)),
                      "unknown_levels": brought.unknown_levels},
     }
-    return MembershipResult({"member_levels": members, "points_ledger": entries,
-                             "points_balances": balances}, summary)
+    tables = {} if write is not None else {
+        name: _joined(held[name], name) for name in TABLES}
+    return MembershipResult(tables, summary, pd.concat(kept["fields"], ignore_index=True))
+
+
+def _runs_of(frame: pd.DataFrame | None, cuts: np.ndarray) -> np.ndarray | None:
+    """The run (`evaluate_programme`) each row of `frame` falls in by its customer_id."""
+    if frame is None or frame.empty:
+        return None
+    return np.searchsorted(cuts, frame["customer_id"].astype(object).to_numpy(object),
+                           side="right")
+
+
+def _run(frame: pd.DataFrame | None, at: np.ndarray | None, k: int) -> pd.DataFrame | None:
+    return frame if at is None else frame[at == k]
+
+
+def _evaluate_part(orders: ibis.Table, ids: np.ndarray, lo, hi, dates, soonest, start,
+                   as_of: datetime, programme: Programme, previous_levels, symbol,
+                   kept: dict, *, offset: int, members: pd.DataFrame | None,
+                   entries: pd.DataFrame | None, adjustments: pd.DataFrame | None
+                   ) -> dict[str, pd.DataFrame]:
+    """The tables of the members `ids`, whose ids run from `lo` up to (not including) `hi`
+    (None: open), with the carried `members` and `entries` and the `adjustments` of those
+    ids, and what `kept` keeps of them."""
+    part = orders
+    if lo is not None:
+        part = part.filter(part.customer_id >= lo)
+    if hi is not None:
+        part = part.filter(part.customer_id < hi)
+    hist = levels.history_of(part, ids, dates, programme, members)
+    members = levels.evaluate(hist, programme, previous=previous_levels, symbol=symbol)
+    # each reader gets the order lines summed in the engine to what it reads of them, not
+    # every line: at a million lines the lines themselves cost more than the rest together
+    entries = ledger.build_ledger(ledger.ledger_lines(part, as_of).to_pandas(), hist,
+                                  programme, as_of, entries, adjustments=adjustments)
+    balances = ledger.statement(entries, hist.customers, start, as_of, soonest=soonest)
+    members = members.merge(balances[["customer_id", "closing", "expiring", "expiring_at"]]
+                            .rename(columns={"closing": "points_balance",
+                                             "expiring": "points_expiring"}),
+                            on="customer_id", how="left")
+    # the level codes are a handful of strings each row points at: a few bytes a member
+    kept["members"].append(pd.DataFrame({
+        "level": members["level"].to_numpy(object),
+        "previous_level": members["previous_level"].to_numpy(object),
+        "change": members["change"].to_numpy(object),
+        "in_grace": members["below_since"].notna().to_numpy(),
+        "spend_window": members["spend_window"].to_numpy(float),
+        "orders_window": members["orders_window"].to_numpy()}))
+    kept["balances"].append(balances.drop(columns="customer_id"))
+    kept["fields"].append(members[["customer_id", *MEMBER_FIELDS, "expiring_at"]])
+    kept["lapsed"].append(economics.Lapsed.of(entries, as_of))
+    kept["near"].append(level_up.Near.of(
+        hist, level_up.period_lines(part, hist, as_of).to_pandas(), programme, as_of,
+        offset=offset))
+    return {"member_levels": members, "points_ledger": entries, "points_balances": balances}
+
+
+def _joined(parts: list[pd.DataFrame], name: str) -> pd.DataFrame:
+    out = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    if name == "points_ledger":
+        out["points"] = out["points"].astype(np.int64)
+    return out
 
 
 def _soonest(balances: pd.DataFrame) -> str | None:
