@@ -63,23 +63,27 @@ def test_an_output_written_in_parts_is_the_table_written_at_once(wh):
     frame.loc[:9, "tier"] = None
     run = Run(wh, datetime(2024, 3, 1))
     whole = run.write("whole", frame)
-    parts = (frame.iloc[lo:lo + 4] for lo in range(0, len(frame), 4))
-    written = run.write_parts("parts", parts, list(frame.columns))
+    outputs = RunOutputs(run)
+    outputs.write_parts("parts", (frame.iloc[lo:lo + 4] for lo in range(0, len(frame), 4)),
+                        list(frame.columns))
+    assert outputs.held() == []
     assert run.outputs == {"whole": 25, "parts": 25}
     schema_whole, rows_whole = _stored(wh, whole)
-    schema_parts, rows_parts = _stored(wh, written)
+    schema_parts, rows_parts = _stored(wh, output_table("parts", run.run_id))
     assert schema_parts == schema_whole
     assert dict(schema_whole)["tier"] == "VARCHAR" and dict(schema_whole)["nps"] == "DOUBLE"
     pd.testing.assert_frame_equal(rows_parts, rows_whole)
+    # read back through the run's outputs like any other written output
+    assert outputs["parts"].sort_values("customer_id")["clv"].tolist() == frame["clv"].tolist()
     # no parts: an empty table of the columns, as an empty frame gives
-    empty = run.write_parts("none", iter([]), list(frame.columns))
+    outputs.write_parts("none", iter([]), list(frame.columns))
+    outputs.write_held()
     assert run.outputs["none"] == 0
-    assert [c for c, _ in _stored(wh, empty)[0]] == [*frame.columns, "run_id"]
-    # read back through a run's outputs like any other written output
-    outputs = RunOutputs(run)
-    outputs.write_parts("again", [frame.iloc[:5], frame.iloc[5:]], list(frame.columns))
-    assert outputs.held() == []
-    assert outputs["again"].sort_values("customer_id")["clv"].tolist() == frame["clv"].tolist()
+    assert [c for c, _ in _stored(wh, output_table("none", run.run_id))[0]] == \
+        [*frame.columns, "run_id"]
+    # the same name twice would mix two outputs in one table
+    with pytest.raises(ValueError, match="already"):
+        outputs.write_parts("parts", [frame], list(frame.columns))
 
 
 def test_outputs_are_written_and_let_go(wh):

@@ -71,10 +71,15 @@ class RunOutputs(MutableMapping[str, pd.DataFrame]):
 
     def write_parts(self, name: str, parts: Iterable[pd.DataFrame],
                     columns: Sequence[str]) -> None:
-        """Write the output `name` from `parts` as they come (`Run.write_parts`), for one too
-        large to hold whole until its stage ends; read back like any other written one."""
-        self._run.write_parts(name, parts, columns)
-        self._frames[name] = None
+        """Write the output `name` from `parts` as they come (each `append`ed), for one too
+        large to hold whole until its stage ends (the recommendations: ten rows per
+        customer); no parts at all make an empty table of `columns`."""
+        if name in self._frames:
+            raise ValueError(f"output {name!r} is already in this run")
+        for part in parts:
+            self.append(name, part)
+        if name not in self._frames:
+            self._frames[name] = pd.DataFrame(columns=list(columns))
 
     def held(self) -> list[str]:
         """The outputs still in memory, not yet written."""

@@ -31,7 +31,6 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import ibis
@@ -133,41 +132,6 @@ class Run:
             con.execute(f"INSERT INTO {_quote(table)} SELECT * FROM _upmarket_write_batch")
         finally:
             con.unregister("_upmarket_write_batch")
-
-    def write_parts(self, name: str, parts: Iterable[pd.DataFrame],
-                    columns: Sequence[str]) -> str:
-        """`write` an output that arrives in parts (frames of `columns`, in order), each
-        appended as it comes, so the whole is never held (the recommendations: ten rows per
-        customer).
-
-        The table's types are those `write` gives the whole: parts are held only until every
-        column has shown a type of its own (a column empty throughout is float64, as there).
-        Off DuckDB the parts are joined and written as one frame."""
-        if not self.wh.is_duckdb:
-            frames = list(parts)
-            return self.write(name, pd.concat(frames, ignore_index=True) if frames
-                              else pd.DataFrame(columns=list(columns)))
-        table = output_table(name, self.run_id)
-        held: list[pa.Table] = []
-        schema = None
-        for frame in parts:
-            part = pa.Table.from_pandas(frame, preserve_index=False)
-            if schema is not None:
-                self._append(table, self._stamped(part, schema), first=False)
-                continue
-            held.append(part)
-            known = pa.unify_schemas([t.schema for t in held], promote_options="permissive")
-            if not any(pa.types.is_null(f.type) for f in known):
-                schema = known
-                self._append(table, self._stamped(pa.concat_tables(
-                    [t.cast(schema) for t in held]), schema), first=True)
-                held = []
-        if schema is None:
-            whole = pa.concat_tables(held, promote_options="permissive") if held else \
-                pa.Table.from_pandas(pd.DataFrame(columns=list(columns)), preserve_index=False)
-            self._append(table, self._stamped(whole, _typed(whole.schema)), first=True)
-        self.outputs[name] = self.wh.count(table)
-        return table
 
     def publish(self, counts: dict | None = None) -> None:
         """Make this run the current one: its `runs` row, every `<name>` view pointed at its
