@@ -20,6 +20,10 @@ Two things follow from how DuckDB does that:
   with an out-of-memory error. Such a query is run once more with DuckDB's default limit
   (`BudgetedConnection`) rather than failing the run: the budget bounds what can be bounded,
   and never turns a query that used to succeed into a failure.
+
+`preserve_insertion_order` stays on (DuckDB's default), although turning it off lets DuckDB
+spill more: without it a query with no ORDER BY may return its rows in any order, and not every
+reader of a query's rows in a run has been shown not to depend on that order.
 """
 
 from __future__ import annotations
