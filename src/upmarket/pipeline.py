@@ -29,8 +29,8 @@ from upmarket.lookups import among
 from upmarket.membership.outputs import evaluate_programme, member_fields
 from upmarket.membership.programme import Programme
 from upmarket.models import evaluation
-from upmarket.models.churn import (ChurnClassifier, RfmBaseline, risk_band, risk_signals,
-                                   signal_words)
+from upmarket.models.churn import (INPUTS as CHURN_INPUTS, ChurnClassifier, RfmBaseline,
+                                   risk_band, risk_signals, signal_words)
 from upmarket.models.clusters import BehaviourClusters
 from upmarket.models import propensity, training_sample, value_choice
 from upmarket.models.basket import association_rules, best_bundles
@@ -232,8 +232,16 @@ def stage_features_and_value(ctx: Context) -> None:
         ctx.settings.value, candidates=(model.transactions_name_,)))
 
 
+def churn_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns of a customer frame the churn models read (`models.churn.INPUTS`), with
+    the customer id: the rest of a feature frame (or of the run's results) is not copied."""
+    return frame[[c for c in ("customer_id", *CHURN_INPUTS) if c in frame.columns]]
+
+
 def churn_inputs(wh: Warehouse, frame: pd.DataFrame, when: datetime) -> pd.DataFrame:
-    """A customer frame at `when` with the purchase rhythm the churn models read beside it."""
+    """The churn models' columns of a customer frame at `when` (`churn_columns`) with the
+    purchase rhythm they read beside them."""
+    frame = churn_columns(frame)
     if frame.empty:
         return frame
     rhythm = purchase_rhythm(wh.table("orders"), when).to_pandas()
@@ -259,8 +267,12 @@ def stage_churn(ctx: Context) -> None:
     summary reports both, and recency alone, so every run shows what the model adds."""
     h = timedelta(days=ctx.settings.churn_horizon_days)
     t_train, t_test = ctx.as_of - 2 * h, ctx.as_of - h
-    train, _ = snapshot(ctx.wh, t_train, ctx.settings, clv=False, features=ctx.features)
-    test, _ = snapshot(ctx.wh, t_test, ctx.settings, clv=False, features=ctx.features)
+    # only the columns the models read are kept of each window's frame, as soon as it is
+    # made: at 1,000,000 customers the whole frames were the stage's gigabyte
+    train = churn_columns(snapshot(ctx.wh, t_train, ctx.settings, clv=False,
+                                   features=ctx.features)[0])
+    test = churn_columns(snapshot(ctx.wh, t_test, ctx.settings, clv=False,
+                                  features=ctx.features)[0])
     res = ctx.results
     # hashed in Arrow (`lookups.among`): pandas' isin converts a set one string at a time
     y_train = pd.Series(~among(train["customer_id"], bought_between(ctx.wh, t_train, t_test)),
@@ -281,6 +293,7 @@ def stage_churn(ctx: Context) -> None:
         for name, make in (("model", ChurnClassifier), ("rfm_baseline", RfmBaseline)):
             found[name] = _holdout(y_test, make(sample_rows=rows).fit(train, y_train)
                                    .predict_proba(test))
+        del train, y_train  # the training window has done its part
         chosen = "model" if found["model"]["auc"] > found["rfm_baseline"]["auc"] \
             else "rfm_baseline"
         final = (ChurnClassifier if chosen == "model" else RfmBaseline)(

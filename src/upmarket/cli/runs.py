@@ -41,6 +41,11 @@ def run(
     atomic: a failed or interrupted run leaves the previous results current. The business
     policy (upmarket.yaml, or --config) sets tiers, service levels, caps, offers and horizons;
     the run records it.
+
+    The warehouse engine (a DuckDB file) uses at most UPMARKET_ENGINE_MEMORY of memory
+    (default 1GiB; e.g. UPMARKET_ENGINE_MEMORY=4GB) and writes what does not fit to a folder
+    beside the warehouse file (upmarket.duckdb.tmp beside upmarket.duckdb), deleted when the
+    run ends. A step that cannot be split that way runs without the limit.
     """
     from upmarket import pipeline
     from upmarket.policy import load_policy

@@ -54,6 +54,12 @@ FEATURES = {
 }
 #: The baseline's five inputs, all entering as log1p.
 BASELINE_FEATURES = ("recency_days", "orders", "order_value", "tenure_days", "gap_mean")
+#: Every column of a customer frame the estimators and `risk_signals` read (`engineer`,
+#: `_agrees`, `_facts`): a caller may pass just these, and a frame of a million customers'
+#: other columns need not be copied into the churn stage's frames.
+INPUTS = tuple(dict.fromkeys((*FEATURES, "net_revenue", "orders", "spend_180d", "spend_prev_180d",
+                              "reversed_amount", "gross_revenue", "purchases_180d",
+                              "purchases_365d")))
 
 #: P(alive) carries information only when a fair share of customers are not sure to be alive;
 #: when the value model gives ≈ 1 to nearly everyone (one-time buyers always get 1 from the

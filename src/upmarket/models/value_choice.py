@@ -184,9 +184,11 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
     if summary.empty:
         raise UpmarketError(f"nobody bought before {calibration_end:%Y-%m-%d}: move the calibration end later")
     summary = summary.sort_values("customer_id").reset_index(drop=True)
-    daily = transactions(orders, holdout_end).to_pandas()
-    daily["day"] = pd.to_datetime(daily["day"])
-    hold = daily[daily["day"] >= pd.Timestamp(calibration_end)]
+    per_day = transactions(orders, holdout_end)
+    # only the holdout's purchase days are read here; every day (at 1,000,000 customers some
+    # ten million rows) only by the learned model, fetched where it is a candidate
+    hold = per_day.filter(per_day.day >= calibration_end).to_pandas()
+    hold["day"] = pd.to_datetime(hold["day"])
     ids = summary["customer_id"]
     y = summary["frequency_holdout"].to_numpy(float)
     s = hold.groupby("customer_id")["spend"].sum().reindex(ids, fill_value=0.0).to_numpy(float)
@@ -250,6 +252,8 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
         from upmarket.models.ml_value import GradientBoostedValue
 
         try:
+            daily = per_day.to_pandas()
+            daily["day"] = pd.to_datetime(daily["day"])
             ml = GradientBoostedValue(random_state=random_state).fit(daily, calibration_end, H * WEEK_DAYS)
             p = ml.predict(daily, calibration_end).reindex(ids).fillna(0.0)
             preds["ml"] = {"purchases": p["purchases"].to_numpy(), "spend": p["spend"].to_numpy(),

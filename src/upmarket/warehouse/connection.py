@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from upmarket.errors import WarehouseError
 from upmarket.locations import WAREHOUSE_ENV, WAREHOUSE_URL
+from upmarket.warehouse.engine_memory import budget_engine
 from upmarket.warehouse.lock import open_duckdb
 from upmarket.warehouse.schema import SYSTEM_TABLES, TABLES, Table
 
@@ -145,7 +146,9 @@ def connect(url: str | None = None, *, create: bool = True) -> Warehouse:
     `pyspark://` for a local Spark session, or any URL `ibis.connect` understands.
 
     A DuckDB file that another process holds is waited for, up to `UPMARKET_LOCK_WAIT` seconds
-    (default 30; `warehouse.lock`), then `WarehouseBusy` says so.
+    (default 30; `warehouse.lock`), then `WarehouseBusy` says so. Its engine may use
+    `UPMARKET_ENGINE_MEMORY` (default 1 GiB; `warehouse.engine_memory`) and spills the rest
+    beside the file; an in-memory warehouse keeps DuckDB's own settings.
     """
     url = url or default_url()
     try:
@@ -161,7 +164,9 @@ def connect(url: str | None = None, *, create: bool = True) -> Warehouse:
                 # another process (`upmarket serve` reading, a run) may hold the file for a
                 # moment: wait for it rather than fail (warehouse.lock)
                 held = open_duckdb(Path(path).expanduser().absolute())
-                backend = ibis.duckdb.from_connection(held)
+                # bounded, spilling beside the file (warehouse.engine_memory)
+                backend = ibis.duckdb.from_connection(
+                    budget_engine(held, Path(path).expanduser().absolute()))
             # DuckDB draws its own progress bar on stderr for long queries, through ours
             backend.raw_sql("SET enable_progress_bar = false")
         elif url.startswith("pyspark://"):
