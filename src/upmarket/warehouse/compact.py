@@ -24,10 +24,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import ibis
 
 from upmarket.errors import WarehouseError
 from upmarket.warehouse.connection import Warehouse, duckdb_path
+from upmarket.warehouse.engine_memory import budget_engine
 from upmarket.warehouse.lock import WarehouseBusy  # another process holds the file
 
 
@@ -114,7 +116,8 @@ def _swap(path: Path, fresh: Path) -> None:
 
 
 def _reopen(wh: Warehouse, path: Path) -> None:
-    backend = ibis.duckdb.connect(str(path))
+    # bounded as every warehouse file's engine is (warehouse.engine_memory)
+    backend = ibis.duckdb.from_connection(budget_engine(duckdb.connect(str(path)), path))
     backend.raw_sql("SET enable_progress_bar = false")
     wh.backend = backend
 
