@@ -47,6 +47,7 @@ from upmarket.strategy import (budget, economics, kpis, lifecycle, measurement, 
                                roi, scorecard, tiers)
 from upmarket.strategy.segments import segment_codes
 from upmarket.warehouse.connection import Warehouse
+from upmarket.warehouse.engine_memory import BudgetedConnection
 from upmarket.warehouse.run_outputs import RunOutputs
 from upmarket.warehouse.runs import (Run, drop_orphans, output, output_table, previous_run,
                                      sync_views)
@@ -773,6 +774,10 @@ def run(
         ctx.summary["stages"] = meter.as_list()
         ctx.summary["feature_snapshots"] = {"built": ctx.features.built,
                                             "requested": sum(ctx.features.requests.values())}
+        con = getattr(ctx.wh.backend, "con", None)
+        if isinstance(con, BudgetedConnection):
+            # what the engine was held to, and how many statements had to go past it
+            ctx.summary["engine_memory"] = {"limit": con.budget, "statements_over": con.lifted}
         # the service reads the warehouse read-only and pseudonymises ids for keys that may
         # not export: the key must exist once anything has been published
         pseudonym_key(ctx.wh, store_url=ctx.store_url)

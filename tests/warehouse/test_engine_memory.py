@@ -118,7 +118,10 @@ def test_a_run_with_a_budget_too_small_for_it_completes_with_the_same_answers(
         assert done.exit_code == 0, done.output
         ran = runner.invoke(app, ["run", "-w", url, "--json", "--as-of", "2025-07-01"])
         assert ran.exit_code == 0, ran.output
-        assert json.loads(ran.stdout)["customers"] == 400
+        summary = json.loads(ran.stdout)
+        assert summary["customers"] == 400
+        assert summary["engine_memory"]["limit"] == budget
+        assert summary["engine_memory"]["statements_over"] >= 0
         wh = connect(url, create=False)
         answers[budget] = output(wh, "results").to_pandas().drop(columns="run_id") \
             .sort_values("customer_id").reset_index(drop=True)
