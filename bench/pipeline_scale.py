@@ -38,6 +38,10 @@ NAME = "pipeline_scale"
 DESCRIPTION = "`upmarket run` end to end: wall, CPU and peak memory per stage"
 
 
+def _mb(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f} MB"
+
+
 def _world(folder: Path, customers: int) -> tuple[str, int, float]:
     """The warehouse URL of a `customers`-customer world in `folder` (made if missing), its
     order lines, and the seconds generation took (0 when reused)."""
@@ -111,6 +115,7 @@ def run(customers: int, quick: bool) -> None:
     stages = s["stages"]
     for st in stages:
         print(f"  {st['name']}: {st['seconds']:.1f} s, CPU {st['cpu_seconds']:.1f} s, "
+              f"own peak {_mb(st.get('stage_peak_mb'))} (from {_mb(st.get('start_rss_mb'))}), "
               f"peak so far {st['peak_rss_mb']:.0f} MB", flush=True)
     total_cpu = sum(st["cpu_seconds"] for st in stages)
     m = machine_info()
@@ -132,15 +137,17 @@ def run(customers: int, quick: bool) -> None:
         "Per stage, from the run's own record (`upmarket run --json` → `stages`, also kept in "
         "`runs.counts`). CPU counts DuckDB's threads, so it can exceed wall time; the peak is "
         "the process's high-water mark at the end of the stage (peak *so far*; ▲ where the "
-        "stage raised it). Start-up, opening the warehouse and publishing are the rest of the "
-        "whole command's time.",
+        "stage raised it); the stage's own peak is the resident memory sampled every 20 ms "
+        "while it ran, beside what it started from. Start-up, opening the warehouse and "
+        "publishing are the rest of the whole command's time.",
         "",
-        "| stage | wall | CPU | CPU share | peak so far |",
-        "|---|---:|---:|---:|---:|",
+        "| stage | wall | CPU | CPU share | resident at start | own peak | peak so far |",
+        "|---|---:|---:|---:|---:|---:|---:|",
         *[f"| {st['name']} | {st['seconds']:.1f} s | {st['cpu_seconds']:.1f} s | "
-          f"{st['cpu_seconds'] / total_cpu:.0%} | {st['peak_rss_mb']:,.0f} MB"
+          f"{st['cpu_seconds'] / total_cpu:.0%} | {_mb(st.get('start_rss_mb'))} | "
+          f"{_mb(st.get('stage_peak_mb'))} | {st['peak_rss_mb']:,.0f} MB"
           f"{' ▲' if st['new_peak'] else ''} |" for st in stages],
         f"| **all stages** | {sum(st['seconds'] for st in stages):.1f} s | {total_cpu:.1f} s "
-        "| 100% | |",
+        "| 100% | | | |",
     ]
     update_section(NAME, "\n".join(lines_md))

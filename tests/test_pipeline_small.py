@@ -98,6 +98,8 @@ def test_sixty_customers(tmp_path):
                for s in stages)
     peaks = [s["peak_rss_mb"] for s in stages]
     assert peaks == sorted(peaks)  # a high-water mark never falls
+    # each stage's own sampled peak lies between what it started from and the peak so far
+    assert all(s["start_rss_mb"] <= s["stage_peak_mb"] <= s["peak_rss_mb"] + 1 for s in stages)
     assert current_run(connect(url, create=False))["counts"]["stages"] == stages
 
 

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from upmarket.freed_memory import release_freed_memory
 from upmarket.stage_costs import StageMeter, peak_rss_mb
 
 
@@ -61,4 +62,22 @@ def test_a_failing_stage_is_recorded():
         raise RuntimeError("no")
     assert [c.name for c in meter.costs] == ["breaks"]
     assert set(meter.as_list()[0]) == {"name", "seconds", "cpu_seconds", "peak_rss_mb",
-                                       "new_peak"}
+                                       "new_peak", "start_rss_mb", "stage_peak_mb"}
+
+
+def test_each_stage_has_its_own_peak():
+    # the peak so far cannot tell a later, smaller stage's memory: the sampled own peak can
+    release_freed_memory()  # so the block below needs fresh pages, not ones freed earlier
+    meter = StageMeter()
+    with meter.stage("allocates"):
+        block = bytearray(160 * 1024 * 1024)
+        block[::4096] = b"x" * len(block[::4096])
+        time.sleep(0.15)  # several sampling intervals with the block resident
+        del block
+    with meter.stage("small"):
+        time.sleep(0.1)
+    big, small = meter.costs
+    assert big.stage_peak_mb >= big.start_rss_mb + 150
+    # a stage that allocates nothing peaks where it started, whatever came before it
+    assert small.start_rss_mb <= small.stage_peak_mb <= small.start_rss_mb + 20
+    assert small.peak_rss_mb >= big.stage_peak_mb - 1  # the high-water mark remembers

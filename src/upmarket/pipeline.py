@@ -41,6 +41,7 @@ from upmarket.activation import holdout
 from upmarket.activation.privacy import pseudonym_key
 from upmarket.activation.rules import run_automation
 from upmarket.opstore.store import discard_run_profiles, serve_run_profiles, stage_run_profiles
+from upmarket.freed_memory import release_freed_memory
 from upmarket.stage_costs import StageMeter
 from upmarket.strategy import action_feedback, action_impact
 from upmarket.strategy import (budget, economics, kpis, lifecycle, measurement, nba, risk,
@@ -765,8 +766,10 @@ def run(
                 stage(ctx)
                 ctx.tables.write_held()
                 # frames a stage dropped can sit in reference cycles (tracebacks, closures)
-                # until a full collection: let them go before the next stage allocates
+                # until a full collection: let them go before the next stage allocates, and
+                # give the freed pages back so the next stage does not start from this one's size
                 gc.collect()
+                release_freed_memory()
         with meter.stage("writing outputs"):
             ctx.run.write("results", ctx.results)
             ctx.tables.write_held()
