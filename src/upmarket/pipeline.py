@@ -758,6 +758,8 @@ def run(
     serve_run_profiles(wh, url=store_url)
     staged = None
     meter = StageMeter()
+    engine = getattr(ctx.wh.backend, "con", None)
+    engine = engine if isinstance(engine, BudgetedConnection) else None
     try:
         for i, (name, stage) in enumerate(STAGES):
             if on_stage:
@@ -767,9 +769,12 @@ def run(
                 ctx.tables.write_held()
                 # frames a stage dropped can sit in reference cycles (tracebacks, closures)
                 # until a full collection: let them go before the next stage allocates, and
-                # give the freed pages back so the next stage does not start from this one's size
+                # give the freed pages back (and the engine its cached file pages), so the
+                # next stage does not start from the size of everything read so far
                 gc.collect()
                 release_freed_memory()
+                if engine is not None:
+                    engine.drop_cached_pages()
         with meter.stage("writing outputs"):
             ctx.run.write("results", ctx.results)
             ctx.tables.write_held()
@@ -777,10 +782,10 @@ def run(
         ctx.summary["stages"] = meter.as_list()
         ctx.summary["feature_snapshots"] = {"built": ctx.features.built,
                                             "requested": sum(ctx.features.requests.values())}
-        con = getattr(ctx.wh.backend, "con", None)
-        if isinstance(con, BudgetedConnection):
+        if engine is not None:
             # what the engine was held to, and how many statements had to go past it
-            ctx.summary["engine_memory"] = {"limit": con.budget, "statements_over": con.lifted}
+            ctx.summary["engine_memory"] = {"limit": engine.budget,
+                                            "statements_over": engine.lifted}
         # the service reads the warehouse read-only and pseudonymises ids for keys that may
         # not export: the key must exist once anything has been published
         pseudonym_key(ctx.wh, store_url=ctx.store_url)

@@ -134,3 +134,32 @@ def test_a_run_with_a_budget_too_small_for_it_completes_with_the_same_answers(
             assert a[col].to_numpy() == pytest.approx(b[col].to_numpy(), rel=1e-9, nan_ok=True)
         else:
             assert a[col].equals(b[col]), col
+
+
+def _held_mib(wh) -> dict[str, float]:
+    rows = wh.backend.con.execute(
+        "SELECT tag, memory_usage_bytes / 2^20 FROM duckdb_memory()").fetchall()
+    return dict(rows)
+
+
+def test_cached_file_pages_are_let_go_and_the_budget_kept(tmp_path, monkeypatch):
+    monkeypatch.delenv(ENGINE_MEMORY_ENV, raising=False)
+    wh = connect(f"duckdb://{tmp_path}/w.duckdb")
+    try:
+        con = wh.backend.con
+        con.execute("CREATE TABLE big AS SELECT range AS i, random() AS x FROM range(20000000)")
+        con.execute("CREATE TEMP TABLE kept AS SELECT range AS i FROM range(3000000)")
+        con.execute("CHECKPOINT")
+        assert con.execute("SELECT sum(x) > 0 FROM big").fetchone()[0]
+        before = _held_mib(wh)
+        assert before["BASE_TABLE"] > 100
+        con.drop_cached_pages()
+        after = _held_mib(wh)
+        assert after["BASE_TABLE"] < 70
+        # the temporary table stays in memory (nothing of it had to be written out)
+        assert after["IN_MEMORY_TABLE"] == pytest.approx(before["IN_MEMORY_TABLE"], rel=0.05)
+        assert _setting(wh, "memory_limit") == "1.0 GiB"
+        # and the table reads the same from the file
+        assert con.execute("SELECT count(*) FROM big").fetchone()[0] == 20_000_000
+    finally:
+        wh.close()

@@ -78,6 +78,10 @@ def budget_engine(con: duckdb.DuckDBPyConnection, path: Path) -> BudgetedConnect
     return BudgetedConnection(con, budget, unbounded)
 
 
+#: Cached file pages below this are left alone (evicting them gains nothing worth a re-read).
+_WORTH_DROPPING = 64 * 2**20
+
+
 class BudgetedConnection:
     """A DuckDB connection whose statements run within `budget`, and once more without it
     when DuckDB runs out of memory in an operator that cannot spill.
@@ -156,6 +160,31 @@ class BudgetedConnection:
             # once: the next statement tries again
             self._unrestored = True
 
+
+    def drop_cached_pages(self) -> None:
+        """Let go of the warehouse file's pages the engine keeps cached after reading them.
+
+        DuckDB keeps every block it has read (`BASE_TABLE` in `duckdb_memory()`) until the
+        budget is full, so a run that reads orders, events and earlier outputs sits at its
+        whole budget from the middle on, and each stage's own memory comes on top. Those
+        blocks are already on disk: lowering the limit to what the engine holds otherwise
+        (temporary tables, running statements) evicts them without writing anything, and the
+        budget is then put back. A block read again later is read from the file (usually
+        still in the operating system's cache). Between statements only: nothing is pinned."""
+        if self._in_transaction:
+            return
+        with self._con.cursor() as cur:
+            held, cached = cur.execute(
+                "SELECT coalesce(sum(memory_usage_bytes) FILTER (WHERE tag <> 'BASE_TABLE'), 0),"
+                " coalesce(sum(memory_usage_bytes) FILTER (WHERE tag = 'BASE_TABLE'), 0)"
+                " FROM duckdb_memory()").fetchone()
+        if cached < _WORTH_DROPPING:
+            return
+        try:
+            self._set_limit(f"{int(held + _WORTH_DROPPING) // 2**20}MiB")
+        except duckdb.Error:
+            pass  # nothing could be evicted to that size: the cache stays, as before
+        self._restore()
 
     def _set_limit(self, limit: str) -> None:
         # on a cursor of its own: the limit is the database's, and a statement on this
