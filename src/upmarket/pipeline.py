@@ -154,7 +154,12 @@ def snapshot(wh: Warehouse, as_of: datetime, settings: Settings, *, clv: bool = 
     if frame.empty:
         return frame, None
     value = LifetimeValue(settings.value).fit(frame)
-    return pd.concat([frame, value.predict(frame, clv=clv).drop(columns=["margin_rate"])], axis=1), value
+    # the predictions are added to the frame column by column: a concat would copy every
+    # customer's whole row once more
+    predicted = value.predict(frame, clv=clv).drop(columns=["margin_rate"])
+    for c in predicted.columns:
+        frame[c] = predicted[c]
+    return frame, value
 
 
 def bought_between(wh: Warehouse, start: datetime, end: datetime) -> set[str]:
