@@ -257,8 +257,11 @@ def churn_inputs(wh: Warehouse, frame: pd.DataFrame, when: datetime) -> pd.DataF
     frame = churn_columns(frame)
     if frame.empty:
         return frame
-    rhythm = purchase_rhythm(wh.table("orders"), when).to_pandas()
-    return frame.merge(rhythm, on="customer_id", how="left").set_index(frame.index)
+    rhythm = purchase_rhythm(wh.table("orders"), when).to_pandas().set_index("customer_id")
+    # a left join that adds the rhythm's columns beside the frame's instead of copying the
+    # frame into a merged one
+    rhythm = rhythm.reindex(frame["customer_id"].to_numpy())
+    return frame.assign(**{c: rhythm[c].to_numpy() for c in rhythm.columns})
 
 
 def churn_scores(wh: Warehouse, model, frame: pd.DataFrame, when: datetime, *,
