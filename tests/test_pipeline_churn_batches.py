@@ -71,3 +71,19 @@ def test_batches_score_as_one_pass_over_everyone(scored, estimator):
     assert whole["churn_signals"].tolist() == signal_words(signals, "en")
     assert whole["churn_signals_zh"].tolist() == signal_words(signals, "zh-CN")
     assert (whole["churn_signal_codes"] != "").any()
+
+
+@pytest.mark.parametrize("estimator", [ChurnClassifier, RfmBaseline])
+def test_training_on_the_sample_drawn_beforehand_is_training_on_the_window(scored, estimator):
+    """The stage draws the classifiers' stratified sample itself and builds inputs for those
+    customers only: the fit is the one `fit` makes when handed the whole window."""
+    from upmarket.models.training_sample import stratified
+
+    wh, res = scored
+    now = pipeline.churn_inputs(wh, res, AS_OF)
+    churned = now["recency_days"].to_numpy() > np.median(now["recency_days"])
+    whole = estimator(sample_rows=100).fit(now, churned)
+    rows = stratified(np.asarray(churned, int), 100).rows
+    drawn = estimator(sample_rows=100).fit(now.iloc[rows], churned[rows])
+    assert whole.sample_.sampled and not drawn.sample_.sampled and drawn.sample_.used == 100
+    np.testing.assert_array_equal(drawn.predict_proba(now), whole.predict_proba(now))

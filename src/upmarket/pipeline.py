@@ -327,10 +327,15 @@ def stage_churn(ctx: Context) -> None:
         _churn_fallback(ctx, "too little history for a time-split model")
         return
     try:
-        train = churn_inputs(ctx.wh, train, t_train)
+        rows = ctx.settings.classifier_sample_rows
+        # the training window is only ever read through the classifiers' stratified sample:
+        # that sample is drawn here, the same draw `fit` would make, and only its customers
+        # get their inputs built (`fit` then finds no more rows than it may use and keeps them)
+        sample = training_sample.stratified(np.asarray(y_train, int), rows).rows
+        train = churn_inputs(ctx.wh, train.iloc[sample], t_train)
+        y_train = y_train.iloc[sample]
         test = churn_inputs(ctx.wh, test, t_test)
         found = {}
-        rows = ctx.settings.classifier_sample_rows
         for name, make in (("model", ChurnClassifier), ("rfm_baseline", RfmBaseline)):
             found[name] = _holdout(y_test, make(sample_rows=rows).fit(train, y_train)
                                    .predict_proba(test))
