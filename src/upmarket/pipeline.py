@@ -36,7 +36,7 @@ from upmarket.models import propensity, training_sample, value_choice
 from upmarket.models.basket import association_rules, best_bundles
 from upmarket.models.recommend import NoPurchases, TunedHybrid
 from upmarket.models.upgrade_paths import upgrade_paths_in_engine
-from upmarket.models.value import LifetimeValue, ValueSettings
+from upmarket.models.value import INPUTS as VALUE_INPUTS, LifetimeValue, ValueSettings
 from upmarket.activation import holdout
 from upmarket.activation.privacy import pseudonym_key
 from upmarket.activation.rules import run_automation
@@ -134,21 +134,32 @@ def default_as_of(wh: Warehouse) -> datetime:
 
 
 def snapshot(wh: Warehouse, as_of: datetime, settings: Settings, *, clv: bool = True,
-             features: FeatureSnapshots | None = None
+             features: FeatureSnapshots | None = None, columns: tuple[str, ...] | None = None
              ) -> tuple[pd.DataFrame, LifetimeValue | None]:
     """Customer features at `as_of` plus lifetime-value predictions fitted at that date, and
     the fitted value model (None when nobody had bought yet). `features`: the run's
-    materialised feature tables, to build each date once."""
+    materialised feature tables, to build each date once. `columns`: only these features
+    (with what the value model reads, `models.value.INPUTS`) are read from the engine, for a
+    caller that keeps a few columns of every customer's row."""
+    read = None if columns is None else (*columns, *VALUE_INPUTS)
     if features is not None:
-        frame = features.frame(as_of, unit=settings.value.unit, rfm_bins=settings.rfm_bins)
+        frame = features.frame(as_of, unit=settings.value.unit, rfm_bins=settings.rfm_bins,
+                               columns=read)
     else:
         tables = {n: wh.table(n) for n in FEATURE_TABLES}
-        frame = customer_features(tables, as_of, unit=settings.value.unit,
-                                  rfm_bins=settings.rfm_bins).order_by("customer_id").to_pandas()
+        t = customer_features(tables, as_of, unit=settings.value.unit, rfm_bins=settings.rfm_bins)
+        if read is not None:
+            t = t.select(*dict.fromkeys(c for c in ("customer_id", *read) if c in t.columns))
+        frame = t.order_by("customer_id").to_pandas()
     if frame.empty:
         return frame, None
     value = LifetimeValue(settings.value).fit(frame)
-    return pd.concat([frame, value.predict(frame, clv=clv).drop(columns=["margin_rate"])], axis=1), value
+    # the predictions are added to the frame column by column: a concat would copy every
+    # customer's whole row once more
+    predicted = value.predict(frame, clv=clv).drop(columns=["margin_rate"])
+    for c in predicted.columns:
+        frame[c] = predicted[c]
+    return frame, value
 
 
 def bought_between(wh: Warehouse, start: datetime, end: datetime) -> set[str]:
@@ -246,8 +257,36 @@ def churn_inputs(wh: Warehouse, frame: pd.DataFrame, when: datetime) -> pd.DataF
     frame = churn_columns(frame)
     if frame.empty:
         return frame
-    rhythm = purchase_rhythm(wh.table("orders"), when).to_pandas()
-    return frame.merge(rhythm, on="customer_id", how="left").set_index(frame.index)
+    rhythm = purchase_rhythm(wh.table("orders"), when).to_pandas().set_index("customer_id")
+    # a left join that adds the rhythm's columns beside the frame's instead of copying the
+    # frame into a merged one
+    rhythm = rhythm.reindex(frame["customer_id"].to_numpy())
+    return frame.assign(**{c: rhythm[c].to_numpy() for c in rhythm.columns})
+
+
+def churn_scores(wh: Warehouse, model, frame: pd.DataFrame, when: datetime, *,
+                 rows: int = training_sample.BATCH_ROWS) -> pd.DataFrame:
+    """The fitted churn model's risk (`churn_risk`) and signals (`churn_signal_codes`,
+    `churn_signals`, `churn_signals_zh`) for every customer of `frame` at `when`, index as
+    `frame`'s. Made `rows` customers at a time: the churn inputs, the counterfactual
+    predictions behind the signals and the signals' facts are bounded by the batch, not by the
+    customer base; each customer's numbers depend on their own row only
+    (`models.churn.risk_signals`), so the batches give what one pass over everyone gives."""
+    rhythm = purchase_rhythm(wh.table("orders"), when).to_pandas().set_index("customer_id")
+    risk, codes, en, zh = [], [], [], []
+    for start in range(0, len(frame), rows):
+        part = churn_columns(frame.iloc[start:start + rows])
+        part = part.join(rhythm, on="customer_id")
+        p = model.predict_proba(part)
+        signals = risk_signals(model, part, risk=p)
+        risk.append(p)
+        codes += [",".join(c) for c in signals["codes"]]
+        en += signal_words(signals, "en")
+        zh += signal_words(signals, "zh-CN")
+        del part, signals
+    return pd.DataFrame({"churn_risk": np.concatenate(risk) if risk else np.empty(0),
+                         "churn_signal_codes": codes, "churn_signals": en,
+                         "churn_signals_zh": zh}, index=frame.index)
 
 
 def _round(v: float, digits: int = 4) -> float | None:
@@ -272,9 +311,9 @@ def stage_churn(ctx: Context) -> None:
     # only the columns the models read are kept of each window's frame, as soon as it is
     # made: at 1,000,000 customers the whole frames were the stage's gigabyte
     train = churn_columns(snapshot(ctx.wh, t_train, ctx.settings, clv=False,
-                                   features=ctx.features)[0])
+                                   features=ctx.features, columns=CHURN_INPUTS)[0])
     test = churn_columns(snapshot(ctx.wh, t_test, ctx.settings, clv=False,
-                                  features=ctx.features)[0])
+                                  features=ctx.features, columns=CHURN_INPUTS)[0])
     res = ctx.results
     # hashed in Arrow (`lookups.among`): pandas' isin converts a set one string at a time
     y_train = pd.Series(~among(train["customer_id"], bought_between(ctx.wh, t_train, t_test)),
@@ -288,10 +327,15 @@ def stage_churn(ctx: Context) -> None:
         _churn_fallback(ctx, "too little history for a time-split model")
         return
     try:
-        train = churn_inputs(ctx.wh, train, t_train)
+        rows = ctx.settings.classifier_sample_rows
+        # the training window is only ever read through the classifiers' stratified sample:
+        # that sample is drawn here, the same draw `fit` would make, and only its customers
+        # get their inputs built (`fit` then finds no more rows than it may use and keeps them)
+        sample = training_sample.stratified(np.asarray(y_train, int), rows).rows
+        train = churn_inputs(ctx.wh, train.iloc[sample], t_train)
+        y_train = y_train.iloc[sample]
         test = churn_inputs(ctx.wh, test, t_test)
         found = {}
-        rows = ctx.settings.classifier_sample_rows
         for name, make in (("model", ChurnClassifier), ("rfm_baseline", RfmBaseline)):
             found[name] = _holdout(y_test, make(sample_rows=rows).fit(train, y_train)
                                    .predict_proba(test))
@@ -300,28 +344,30 @@ def stage_churn(ctx: Context) -> None:
             else "rfm_baseline"
         final = (ChurnClassifier if chosen == "model" else RfmBaseline)(
             sample_rows=rows).fit(test, y_test)
-        now = churn_inputs(ctx.wh, res, ctx.as_of)
-        res["churn_risk"] = final.predict_proba(now)
-        signals = risk_signals(final, now, risk=res["churn_risk"].to_numpy(float))
+        # of the test window only what the summary reads is kept while everyone is scored
+        p_alive, recency, n_test = (test["p_alive"].astype(float), test["recency_days"],
+                                    len(test))
+        del test
+        scores = churn_scores(ctx.wh, final, res, ctx.as_of)
     except (ValueError, FloatingPointError, np.linalg.LinAlgError) as e:
         _churn_fallback(ctx, f"the churn models could not be fitted ({e})")
         return
+    res["churn_risk"] = scores["churn_risk"]
     m, b = found["model"], found["rfm_baseline"]
-    p_alive = test["p_alive"].astype(float)
     ctx.summary["churn_evaluation"] = {
         "horizon_days": ctx.settings.churn_horizon_days,
-        "holdout_customers": len(test),
+        "holdout_customers": n_test,
         "holdout_churn_rate": round(float(y_test.mean()), 4),
         "published": chosen,
         "auc": _round(m["auc"]),
         "auc_rfm_baseline": _round(b["auc"]),
-        "auc_recency_baseline": _round(evaluation.auc(y_test, test["recency_days"])),
+        "auc_recency_baseline": _round(evaluation.auc(y_test, recency)),
         "auc_p_alive": _round(evaluation.auc(y_test[p_alive.notna()], 1 - p_alive.dropna()))
         if p_alive.notna().sum() >= 2 else None,
         "lift_top_decile": _round(m["lift"], 3),
         "lift_top_decile_rfm_baseline": _round(b["lift"], 3),
         "lift_top_decile_recency_baseline": _round(
-            evaluation.lift_at(y_test, test["recency_days"], 0.1), 3),
+            evaluation.lift_at(y_test, recency, 0.1), 3),
         "calibration_error": _round(m["calibration_error"]),
         "calibration_error_rfm_baseline": _round(b["calibration_error"]),
         "brier": _round(m["brier"]),
@@ -336,9 +382,8 @@ def stage_churn(ctx: Context) -> None:
         "gradient-boosted trees on purchase rhythm and value-model features, time split"
         if chosen == "model" else
         "RFM logistic baseline, time split: the boosted model did not beat it on the holdout")
-    res["churn_signal_codes"] = [",".join(c) for c in signals["codes"]]
-    res["churn_signals"] = signal_words(signals, "en")
-    res["churn_signals_zh"] = signal_words(signals, "zh-CN")
+    for c in ("churn_signal_codes", "churn_signals", "churn_signals_zh"):
+        res[c] = scores[c]
     res["churn_band"] = risk_band(res["churn_risk"])
 
 

@@ -87,3 +87,12 @@ def test_premium_inputs_are_built_once_per_date(wh, monkeypatch):
     fresh = real(tables(wh), DATES[1])
     pd.testing.assert_frame_equal(again, fresh)
     snaps.release()
+
+
+def test_a_few_columns_are_those_of_the_whole_frame(wh):
+    snaps = FeatureSnapshots(tables(wh))
+    whole = snaps.frame(DATES[1])
+    few = snaps.frame(DATES[1], columns=("recency", "T", "no_such_column", "T"))
+    assert list(few.columns) == ["customer_id", "recency", "T"]
+    pd.testing.assert_frame_equal(few, whole[["customer_id", "recency", "T"]])
+    assert snaps.built == 1

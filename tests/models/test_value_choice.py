@@ -247,3 +247,21 @@ def test_blend_weight_is_chosen_inside_the_calibration_period(tmp_path):
     assert w == pytest.approx(w_ls, abs=0.0051)
     same.close()
     tripled.close()
+
+
+def test_holdout_spend_and_curve_match_every_purchase_day(sample_orders, comparison):
+    """The holdout's spend per customer and its weekly curve are summed in the engine: the same
+    sums over every purchase day read into pandas."""
+    from upmarket.features.btyd import transactions
+
+    days = transactions(sample_orders, END).to_pandas()
+    days["day"] = pd.to_datetime(days["day"])
+    calibration = set(days.loc[days["day"] < CAL, "customer_id"])
+    hold = days[(days["day"] >= CAL) & days["customer_id"].isin(calibration)]
+    f = comparison.forecasts
+    spend = hold.groupby("customer_id")["spend"].sum().reindex(f.index, fill_value=0.0)
+    assert f["actual_spend"].to_numpy() == pytest.approx(spend.to_numpy(), rel=1e-12)
+    assert (f["actual_spend"] > 0).sum() == hold["customer_id"].nunique()
+    weeks = (hold["day"] - pd.Timestamp(CAL)).dt.days / 7
+    assert comparison.curve["actual"].tolist() == [float((weeks < w).sum())
+                                                   for w in comparison.curve["week"]]

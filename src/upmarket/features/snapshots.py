@@ -42,11 +42,16 @@ class FeatureSnapshots:
                                                   rfm_bins=rfm_bins).cache()
         return self._cached[key]
 
-    def frame(self, as_of: datetime, *, unit: str = "W", rfm_bins: int = 5) -> pd.DataFrame:
+    def frame(self, as_of: datetime, *, unit: str = "W", rfm_bins: int = 5,
+              columns: tuple[str, ...] | None = None) -> pd.DataFrame:
         """`table` as a frame in customer order: a fresh frame per call, so a caller that
-        adds columns changes nobody else's."""
-        return self.table(as_of, unit=unit, rfm_bins=rfm_bins).order_by(
-            "customer_id").to_pandas()
+        adds columns changes nobody else's. `columns`: only these of the table's columns (and
+        the customer id; names it lacks are left out), chosen in the engine, for a reader that
+        needs a few of them and should not hold every customer's whole row."""
+        t = self.table(as_of, unit=unit, rfm_bins=rfm_bins)
+        if columns is not None:
+            t = t.select(*dict.fromkeys(c for c in ("customer_id", *columns) if c in t.columns))
+        return t.order_by("customer_id").to_pandas()
 
     @property
     def built(self) -> int:

@@ -69,6 +69,11 @@ class ValueSettings:
     candidates: tuple[str, ...] = ("bgnbd", "pnbd", "empirical")
 
 
+#: The columns of a customer frame `LifetimeValue.fit` and `predict` read: a caller scoring a
+#: date needs no other part of the customers' rows.
+INPUTS = ("frequency", "recency", "T", "monetary", "total_spend", "net_revenue", "margin_rate")
+
+
 def _params(model) -> dict:
     return {k: float(v) for k, v in model.params_.items()}
 

@@ -180,18 +180,21 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
                             f"got {', '.join(unknown) or 'none'}")
     if holdout_end <= calibration_end:
         raise UpmarketError("the holdout must end after the calibration period ends")
-    summary = btyd_summary(orders, calibration_end, unit="W", holdout_end=holdout_end).to_pandas()
+    per_day = transactions(orders, holdout_end)
+    # the holdout's purchase days are summed in the engine, per customer (spend) and per day
+    # (the curve): at 1,000,000 customers there are millions of them, and every day (some
+    # ten million rows) is read only by the learned model, fetched where it is a candidate
+    held = per_day.filter(per_day.day >= calibration_end)
+    spent = held.group_by("customer_id").aggregate(spend_holdout=held.spend.sum())
+    cal = btyd_summary(orders, calibration_end, unit="W", holdout_end=holdout_end)
+    cal = cal.left_join(spent, "customer_id").drop("customer_id_right")
+    summary = cal.mutate(spend_holdout=cal.spend_holdout.fill_null(0.0)).to_pandas()
     if summary.empty:
         raise UpmarketError(f"nobody bought before {calibration_end:%Y-%m-%d}: move the calibration end later")
     summary = summary.sort_values("customer_id").reset_index(drop=True)
-    per_day = transactions(orders, holdout_end)
-    # only the holdout's purchase days are read here; every day (at 1,000,000 customers some
-    # ten million rows) only by the learned model, fetched where it is a candidate
-    hold = per_day.filter(per_day.day >= calibration_end).to_pandas()
-    hold["day"] = pd.to_datetime(hold["day"])
     ids = summary["customer_id"]
     y = summary["frequency_holdout"].to_numpy(float)
-    s = hold.groupby("customer_id")["spend"].sum().reindex(ids, fill_value=0.0).to_numpy(float)
+    s = summary["spend_holdout"].to_numpy(float)
     if y.sum() == 0:
         raise UpmarketError(f"no purchases between {calibration_end:%Y-%m-%d} and {holdout_end:%Y-%m-%d} "
                             "by customers of the calibration period: nothing to check against")
@@ -225,9 +228,14 @@ def compare_value_models(orders, calibration_end: datetime, holdout_end: datetim
     if weeks.size == 0 or H > weeks[-1]:
         weeks = np.append(weeks, H)
     curve = pd.DataFrame({"week": weeks})
-    day_index = (hold["day"] - pd.Timestamp(calibration_end)).dt.days / WEEK_DAYS
-    in_cal = hold["customer_id"].isin(set(ids))
-    curve["actual"] = [float(((day_index < w) & in_cal).sum()) for w in weeks]
+    # purchase days per holdout day by the calibration customers (those `btyd_summary` keeps:
+    # a purchase before calibration_end), semi-joined in the engine
+    days = held.semi_join(transactions(orders, calibration_end).select("customer_id"),
+                          "customer_id")
+    days = days.group_by("day").aggregate(n=days.count()).to_pandas()
+    day_index = (pd.to_datetime(days["day"]) - pd.Timestamp(calibration_end)).dt.days / WEEK_DAYS
+    n_day = days["n"].to_numpy(float)
+    curve["actual"] = [float(n_day[(day_index < w).to_numpy()].sum()) for w in weeks]
     for name in fits:
         if name == "ml":
             continue
