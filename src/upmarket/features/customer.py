@@ -50,7 +50,8 @@ def value_inputs(tables: dict[str, ibis.Table], as_of: datetime, *, unit: str = 
     """What the value model reads (`models.value.LifetimeValue.predict`): frequency, recency,
     T, monetary and margin_rate, for the same customers and with the same values as
     `customer_features`, without the RFM, behaviour and NPS parts it has no use for — for
-    scoring many past dates (a campaign's start, `strategy.roi`) at a fraction of the cost."""
+    scoring a past date at a fraction of the cost. Several dates (the campaigns' starts,
+    `strategy.roi`) read them from one pass: :func:`purchase_days`, :func:`value_inputs_on`."""
     orders = tables["orders"]
     s = customer_summary(orders, as_of).select("customer_id", "first_purchase")
     b = btyd_summary(orders, as_of, unit=unit).select(
