@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 import pandas as pd
 import pytest
 
-from upmarket.features.funnels import ALL_CHANNELS, funnel, funnel_users, stitched_events
+from upmarket.features.funnels import (ALL_CHANNELS, funnel, funnel_of_users, funnel_users,
+                                      stitched_events)
 from upmarket.warehouse.ingest import ingest
 
 AS_OF = datetime(2025, 2, 1)
@@ -104,3 +105,18 @@ def test_synthetic_world_counts_nest(wh):
     person = e.customer_id.fillna(e.anonymous_id.map(device)).fillna("anon:" + e.anonymous_id)
     expected = e.assign(p=person).groupby("channel").p.nunique()
     assert per.set_index("channel").exposed.to_dict() == expected.to_dict()
+
+
+def test_the_funnel_of_its_people_built_once_is_the_funnel(tiny):
+    ev, od = tiny.table("events"), tiny.table("orders")
+    users = funnel_users(ev, od, AS_OF, 90).cache()
+    try:
+        got = funnel_of_users(users).to_pandas()
+    finally:
+        users.release()
+    pd.testing.assert_frame_equal(got, funnel(ev, od, AS_OF, 90).to_pandas())
+    # the click at or after the exposure: the person's first click through the channel
+    people = funnel_users(ev, od, AS_OF, 90).to_pandas().set_index(["user_id", "channel"])
+    assert people.loc[("anon:d3", "search"), "clicked_ts"] == pd.Timestamp("2025-01-06 10:00")
+    assert people.loc[("c4", "social"), "clicked_ts"] == pd.Timestamp("2025-01-03")
+    assert pd.isna(people.loc[("c1", "social"), "clicked_ts"])

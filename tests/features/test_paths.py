@@ -292,3 +292,33 @@ def test_paths_by_period_are_the_path_table_and_the_budgets_periods(wh):
     again = again.sort_index()
     pd.testing.assert_frame_equal(again[["total_conversions", "total_null"]],
                                   first[["total_conversions", "total_null"]], check_dtype=False)
+
+
+def test_parts_marked_once_are_the_parts_hashed_each_time(wh):
+    from upmarket.features.paths import PART, conversions_until, in_parts, paths_by_period
+
+    cfg = _world(wh)
+    ev, od, as_of = wh.table("events"), wh.table("orders"), cfg.as_of
+    touches, conv = stitched_touches(ev, as_of), conversions_until(od, as_of)
+    marked_t, marked_c = in_parts(touches, conv, 3)
+    marked_t, marked_c = marked_t.cache(), marked_c.cache()
+    try:
+        # ordered by part, and every row of a person in one part
+        parts = marked_t.to_pandas()
+        assert parts[PART].is_monotonic_increasing and set(parts[PART]) == {0, 1, 2}
+        assert (parts.groupby("person")[PART].nunique() == 1).all()
+        cols = ["total_conversions", "total_conversion_value", "total_null"]
+        for k in range(3):
+            hashed = paths_by_period(ev, od, as_of, "M", 30, touches=touches, conversions=conv,
+                                     part=(k, 3)).to_pandas()
+            marked = paths_by_period(ev, od, as_of, "M", 30, touches=marked_t,
+                                     conversions=marked_c, part=(k, 3)).to_pandas()
+            assert len(marked) > 0
+            key = ["period", "path"]
+            hashed = hashed.sort_values(key, ignore_index=True)
+            marked = marked.sort_values(key, ignore_index=True)
+            pd.testing.assert_frame_equal(marked[key + cols[::2]], hashed[key + cols[::2]])
+            np.testing.assert_allclose(marked[cols[1]], hashed[cols[1]], rtol=1e-12)
+    finally:
+        marked_t.release()
+        marked_c.release()

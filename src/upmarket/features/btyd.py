@@ -45,10 +45,26 @@ def btyd_summary(
     `frequency_holdout` (transactions in [as_of, holdout_end)) and `holdout_length` (in units),
     for calibration-vs-holdout checks; only customers first seen before as_of are included.
     """
+    out = btyd_of_transactions(transactions(orders, as_of), as_of, unit=unit)
+    if holdout_end is None:
+        return out
+    per = UNIT_DAYS[unit]
+    later = transactions(orders, holdout_end)
+    later = later.filter(later.day >= ibis.literal(as_of))
+    hold = later.group_by("customer_id").aggregate(frequency_holdout=later.count())
+    joined = out.left_join(hold, "customer_id").drop("customer_id_right")
+    return joined.mutate(
+        frequency_holdout=joined.frequency_holdout.fill_null(0).cast("float64"),
+        holdout_length=ibis.literal((holdout_end - as_of).days / per),
+    )
+
+
+def btyd_of_transactions(tx: ibis.Table, as_of: datetime, *, unit: str = "W") -> ibis.Table:
+    """:func:`btyd_summary` (without a holdout) of the purchase days `tx` before `as_of`, one
+    row per customer and day with its spend, as :func:`transactions` makes them."""
     if unit not in UNIT_DAYS:
         raise ValueError(f"unit must be one of {sorted(UNIT_DAYS)}, not {unit!r}")
     per = UNIT_DAYS[unit]
-    tx = transactions(orders, as_of)
     # the first day's spend is an arg-min in the same aggregation (days are unique per
     # customer), not a join of the transactions back onto their first day: one pass, not two
     s = tx.group_by("customer_id").aggregate(
@@ -66,16 +82,7 @@ def btyd_summary(
         last_purchase=s.last_day,
         total_spend=s.total,
     )
-    if holdout_end is None:
-        return out
-    later = transactions(orders, holdout_end)
-    later = later.filter(later.day >= ibis.literal(as_of))
-    hold = later.group_by("customer_id").aggregate(frequency_holdout=later.count())
-    joined = out.left_join(hold, "customer_id").drop("customer_id_right")
-    return joined.mutate(
-        frequency_holdout=joined.frequency_holdout.fill_null(0).cast("float64"),
-        holdout_length=ibis.literal((holdout_end - as_of).days / per),
-    )
+    return out
 
 
 def summary_from_transactions(

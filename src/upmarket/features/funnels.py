@@ -81,14 +81,11 @@ def funnel_users(events: ibis.Table, orders: ibis.Table, as_of: datetime,
     touches = e.filter(e.ts >= start, e.channel.notnull(), e.channel.strip() != "")
     touches = touches.mutate(channel=touches.channel.strip(),
                              is_click=touches.event.lower().strip().isin(_names(click_events)))
+    # a click is a touch, so it is never before the person's first touch through its channel:
+    # the first click at or after the exposure is the first click, found in the same pass
     exposed = touches.group_by(["user_id", "channel"]).aggregate(
-        exposed_ts=touches.ts.min(), customer_id=touches.person_customer_id.max())
-
-    clicks = touches.filter(touches.is_click)
-    c = exposed.join(clicks, [exposed.user_id == clicks.user_id,
-                              exposed.channel == clicks.channel,
-                              clicks.ts >= exposed.exposed_ts])
-    clicked = c.group_by(["user_id", "channel"]).aggregate(clicked_ts=c.ts.min())
+        exposed_ts=touches.ts.min(), customer_id=touches.person_customer_id.max(),
+        clicked_ts=touches.ts.min(where=touches.is_click))
 
     # registration: first register event, or first purchase (buying needs an account)
     regs = e.filter(name.isin(_names(register_events)))
@@ -96,9 +93,7 @@ def funnel_users(events: ibis.Table, orders: ibis.Table, as_of: datetime,
     paid = purchases_until(orders, as_of)
     first_buy = paid.group_by("customer_id").aggregate(first_buy_ts=paid.ts.min())
 
-    f = exposed.left_join(clicked, ["user_id", "channel"])
-    f = f.drop(*[col for col in f.columns if col.endswith("_right")])
-    f = f.left_join(reg_event, "user_id").drop("user_id_right")
+    f = exposed.left_join(reg_event, "user_id").drop("user_id_right")
     f = f.left_join(first_buy, "customer_id").drop("customer_id_right")
     account_ts = ibis.least(f.reg_ts, f.first_buy_ts)
     account_ts = ibis.cases((f.reg_ts.isnull(), f.first_buy_ts),
@@ -126,7 +121,13 @@ def funnel(events: ibis.Table, orders: ibis.Table, as_of: datetime, window_days:
     `register_rate` (registered/clicked), `purchase_rate` (purchased/registered) and
     `overall_rate` (purchased/exposed); a rate whose denominator is 0 is null. Ordered by
     channel with `all` last."""
-    u = funnel_users(events, orders, as_of, window_days, click_events, register_events)
+    return funnel_of_users(funnel_users(events, orders, as_of, window_days, click_events,
+                                        register_events))
+
+
+def funnel_of_users(u: ibis.Table) -> ibis.Table:
+    """:func:`funnel` of its :func:`funnel_users` `u`, which it reads twice (per channel and
+    per person): materialised, they are built once."""
 
     def counts(t: ibis.Table, by) -> ibis.Table:
         return t.group_by(by).aggregate(

@@ -64,9 +64,13 @@ def stitched_touches(events: ibis.Table, as_of: datetime) -> ibis.Table:
         return t.select("message_id", "ts", customer_id=t.customer_id, person=t.customer_id,
                         channel=t.channel.strip())
     both = before.filter(before.customer_id.notnull(), before.anonymous_id.notnull())
+    # linked to exactly one customer: the least and the greatest id are the same. A distinct
+    # count says the same, but holds a set of ids per device and cost the engine most of the
+    # stitching
     links = both.group_by("anonymous_id").aggregate(
-        linked=both.customer_id.min(), n=both.customer_id.nunique())
-    links = links.filter(links.n == 1).select(link_anon="anonymous_id", linked="linked")
+        linked=both.customer_id.min(), last=both.customer_id.max())
+    links = links.filter(links.linked == links.last).select(link_anon="anonymous_id",
+                                                            linked="linked")
     j = e.left_join(links, e.anonymous_id == links.link_anon)
     customer = j.customer_id.fill_null(j.linked)
     person = customer.fill_null(ibis.literal(VISITOR) + j.anonymous_id)
@@ -186,6 +190,36 @@ def touchpoint_paths(events: ibis.Table, orders: ibis.Table, as_of: datetime,
     return agg.order_by("path")
 
 
+#: Column of :func:`in_parts` holding each row's part.
+PART = "journey_part"
+
+
+def part_of(key: ibis.Value, n: int) -> ibis.Value:
+    """Which of `n` parts (0 … n − 1) the person with journey key `key` falls in."""
+    return (key.hash() % n + n) % n
+
+
+def in_parts(touches: ibis.Table, conversions: ibis.Table, n: int
+             ) -> tuple[ibis.Table, ibis.Table]:
+    """:func:`stitched_touches` and :func:`conversions_until` with each row's part of `n`
+    (:func:`part_of` the person) in column `PART`, ordered by it, for :func:`paths_by_period`
+    to build the parts from. Materialised (cached) in that order, a part's rows sit in a run of blocks
+    whose min/max the engine keeps (DuckDB's zone maps), and a part's filter skips every other
+    part's blocks: the n parts together read the touches about once, where filtering on a hash
+    of the key read and hashed all of them for every part."""
+    t = touches.mutate(**{PART: part_of(touches.person, n)})
+    conv = conversions.mutate(**{PART: part_of(conversions.customer_id, n)})
+    return t.order_by(PART), conv.order_by(PART)
+
+
+def _part(t: ibis.Table, key: ibis.Value, k: int, n: int) -> ibis.Table:
+    """The rows of `t` in the `k`-th of `n` parts: by its `PART` column when it has one
+    (:func:`in_parts`, made with the same `n`), else by hashing `key`."""
+    if PART in t.columns:
+        return t.filter(t[PART] == k).drop(PART)
+    return t.filter(part_of(key, n) == k)
+
+
 def paths_by_period(events: ibis.Table, orders: ibis.Table, as_of: datetime, unit: str = "M",
                     lookback_days: int = 30, *, touches: ibis.Table | None = None,
                     conversions: ibis.Table | None = None,
@@ -198,7 +232,8 @@ def paths_by_period(events: ibis.Table, orders: ibis.Table, as_of: datetime, uni
     serves both.
 
     `touches` and `conversions`: :func:`stitched_touches` and :func:`conversions_until` at
-    `as_of`, when the caller holds them already (materialised once for several parts).
+    `as_of`, when the caller holds them already (materialised once for several parts, best
+    as :func:`in_parts` with the same n).
     `part` = (k, n): only the journeys of the k-th of n parts of the people (split by a hash
     of the customer id or the visitor's key). A journey is one person's, and the identity
     links are made before the split, so the n parts' rows summed per (period, path) are the
@@ -207,8 +242,8 @@ def paths_by_period(events: ibis.Table, orders: ibis.Table, as_of: datetime, uni
     conv = conversions if conversions is not None else conversions_until(orders, as_of)
     if part is not None:
         k, n = part
-        t = t.filter((t.person.hash() % n + n) % n == k)
-        conv = conv.filter((conv.customer_id.hash() % n + n) % n == k)
+        t = _part(t, t.person, k, n)
+        conv = _part(conv, conv.customer_id, k, n)
     j = _journeys(t, conv, lookback_days)
     j = j.mutate(period=j.conv_ts.truncate(unit))
     return j.group_by(["period", "path"]).aggregate(

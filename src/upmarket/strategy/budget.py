@@ -612,8 +612,9 @@ def journey_paths(wh, as_of: datetime, freq: str = "M", lookback_days: int = 30
     unit = fbudget._unit(freq)
     if n == 1:
         return fpaths.paths_by_period(events, orders, as_of, unit, lookback_days).to_pandas()
-    touches = fpaths.stitched_touches(events, as_of).cache()
-    conversions = fpaths.conversions_until(orders, as_of).cache()
+    touches, conversions = fpaths.in_parts(fpaths.stitched_touches(events, as_of),
+                                           fpaths.conversions_until(orders, as_of), n)
+    touches, conversions = touches.cache(), conversions.cache()
     try:
         parts = [fpaths.paths_by_period(events, orders, as_of, unit, lookback_days,
                                         touches=touches, conversions=conversions,

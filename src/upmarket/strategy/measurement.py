@@ -18,7 +18,7 @@ import pandas as pd
 
 from upmarket.features.cohorts import cohort_table
 from upmarket.features.experiments import experiment_arms, experiment_users
-from upmarket.features.funnels import ALL_CHANNELS, funnel
+from upmarket.features.funnels import ALL_CHANNELS, funnel_of_users, funnel_users
 from upmarket.features.promotions import daily_sales, discount_spend, promotion_usage
 from upmarket.models.experiments import VERDICTS, ABTest
 from upmarket.strategy.promotions import (
@@ -139,8 +139,13 @@ def analysis_tables(wh: Warehouse, as_of: datetime,
     are published as views under their names, and `promotions` is an input table.)"""
     ab = experiments(wh, as_of, settings)
     cohorts = cohort_table(wh.table("orders"), as_of).to_pandas()
-    funnels = funnel(wh.table("events"), wh.table("orders"), as_of,
-                     settings.funnel_window_days).to_pandas()
+    # the funnel counts its people per channel and over all channels: built once, not twice
+    users = funnel_users(wh.table("events"), wh.table("orders"), as_of,
+                         settings.funnel_window_days).cache()
+    try:
+        funnels = funnel_of_users(users).to_pandas()
+    finally:
+        users.release()
     effects, dependency = promotions(wh, as_of, settings)
     tables = {"experiments": ab.results_, "experiment_srm": ab.srm_, "cohorts": cohorts,
               "funnels": funnels, "promotion_effects": effects,

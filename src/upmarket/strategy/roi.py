@@ -27,7 +27,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from upmarket.features.customer import value_inputs
+from upmarket.features.customer import purchase_days, value_inputs_on
 from upmarket.features.paths import touchpoint_paths
 from upmarket.models.attribution import BadPaths, attribute
 from upmarket.models.value import LifetimeValue
@@ -103,33 +103,46 @@ def campaign_roi(wh: Warehouse, as_of: datetime, value: LifetimeValue,
                            all_ev.customer_id.notnull())
     per_channel = all_ev.group_by("channel").aggregate(n=all_ev.count()).to_pandas() \
         .set_index("channel")["n"]
-    tables = {n: wh.table(n) for n in ("orders", "products", "service_tickets", "feedback")}
-    rows = []
-    for c in camps.itertuples():
-        mine = touches[touches["campaign_id"] == c.campaign_id]
-        cost = float(s.get(c.name, 0.0) if c.name in s.index else s.get(c.campaign_id, 0.0))
-        share = mine["n"].sum() / per_channel.get(c.channel, np.nan) \
-            if per_channel.get(c.channel, 0) else 0.0
-        val = float(channel_value.get(c.channel, 0.0)) * float(share)
-        start = pd.Timestamp(c.start).to_pydatetime()
-        effect, compared = float("nan"), 0
-        recent = (as_of - start).days <= long_term_days
-        # only what the value model reads, in a fixed order so ties in the start value fall
-        # in the same strata on every run
-        then = value_inputs(tables, start, unit=unit).order_by("customer_id").to_pandas() \
-            if recent else []
-        if len(then) >= 2 * STRATA:
-            before = pd.Series(value.predict(then)["clv"].to_numpy(), index=then["customer_id"])
-            now = clv_now.reindex(before.index)
-            touched = pd.Series(before.index.isin(set(mine["customer_id"])), index=before.index)
-            effect, compared = stratified_effect(now - before, before, touched)
-        rows.append({
-            "campaign_id": c.campaign_id, "name": c.name, "channel": c.channel,
-            "start": c.start, "end": c.end, "cost": cost, "touched": len(mine),
-            "value": val, "profit": val * margin_rate, "roi": roi(val * margin_rate, cost),
-            "ltv_effect": effect, "ltv_customers": compared,
-            "roi_long_term": roi(effect, cost) if np.isfinite(effect) else float("nan"),
-        })
+    tables = {n: wh.table(n) for n in ("orders", "products")}
+    starts = sorted({pd.Timestamp(c).to_pydatetime() for c in camps["start"]
+                     if (as_of - pd.Timestamp(c).to_pydatetime()).days <= long_term_days})
+    # every recent start's value inputs from one pass over the order lines, held in the
+    # engine while the campaigns are compared: one build per start read them all each time
+    days = purchase_days(tables, starts).cache() if starts else None
+    try:
+        rows = []
+        for c in camps.itertuples():
+            mine = touches[touches["campaign_id"] == c.campaign_id]
+            cost = float(s.get(c.name, 0.0) if c.name in s.index
+                         else s.get(c.campaign_id, 0.0))
+            share = mine["n"].sum() / per_channel.get(c.channel, np.nan) \
+                if per_channel.get(c.channel, 0) else 0.0
+            val = float(channel_value.get(c.channel, 0.0)) * float(share)
+            start = pd.Timestamp(c.start).to_pydatetime()
+            effect, compared = float("nan"), 0
+            recent = (as_of - start).days <= long_term_days
+            # only what the value model reads, in a fixed order so ties in the start value
+            # fall in the same strata on every run
+            then = value_inputs_on(days, starts, start, unit=unit).order_by("customer_id") \
+                .to_pandas() if recent else []
+            if len(then) >= 2 * STRATA:
+                before = pd.Series(value.predict(then)["clv"].to_numpy(),
+                                   index=then["customer_id"])
+                now = clv_now.reindex(before.index)
+                # a hash look-up of the ids: `isin` with a set walks it in Python
+                touched = pd.Series(before.index.isin(mine["customer_id"].unique()),
+                                    index=before.index)
+                effect, compared = stratified_effect(now - before, before, touched)
+            rows.append({
+                "campaign_id": c.campaign_id, "name": c.name, "channel": c.channel,
+                "start": c.start, "end": c.end, "cost": cost, "touched": len(mine),
+                "value": val, "profit": val * margin_rate, "roi": roi(val * margin_rate, cost),
+                "ltv_effect": effect, "ltv_customers": compared,
+                "roi_long_term": roi(effect, cost) if np.isfinite(effect) else float("nan"),
+            })
+    finally:
+        if days is not None:
+            days.release()
     return pd.DataFrame(rows, columns=cols)
 
 
