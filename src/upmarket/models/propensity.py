@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from ibis.formats.pandas import PandasData
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -172,46 +173,58 @@ class Snapshots:
             self._built[key] = (joined, rates)
         return self._built[key]
 
-    def _ordered(self, when: datetime, *, untouched: bool, label) -> ibis.Table:
+    def _rows(self, when: datetime, *, untouched: bool, label) -> ibis.Table:
         t, _ = self._at(when)
         if untouched:
             t = t.filter(t.bought_premium.fill_null(0) == 0)
         if label is not None:
             t = t.mutate(label=t.customer_id.isin(label.customer_id))
-        return t.order_by("customer_id")
+        return t
 
-    def frames(self, when: datetime, *, untouched: bool = False, label=None
-               ) -> Iterator[pd.DataFrame]:
-        """The inputs at `when` (`assemble`'s frame), `rows` customers at a time in customer
-        order; only customers with no premium purchase yet when `untouched`; with `label`
-        (an engine table with customer_id) whether each customer is in it."""
-        t = self._ordered(when, untouched=untouched, label=label)
+    def frames(self, when: datetime, *, untouched: bool = False, label=None,
+               only: ibis.Table | None = None) -> Iterator[pd.DataFrame]:
+        """The inputs at `when` (`assemble`'s frame), `rows` customers at a time, in no
+        particular order (an order would have the engine sort every customer's whole row
+        first); only customers with no premium purchase yet when `untouched`, only those in
+        `only` (a table of customer_id) when given; with `label` (an engine table with
+        customer_id) whether each customer is in it."""
+        t = self._rows(when, untouched=untouched, label=label)
+        if only is not None:
+            t = t.filter(t.customer_id.isin(only.customer_id))
         _, rates = self._at(when)
         schema = t.schema()
         for batch in t.to_pyarrow_batches(chunk_size=self.rows):
             yield with_peer_rates(PandasData.convert_table(batch.to_pandas(), schema), rates)
 
-    def labels(self, when: datetime, label) -> np.ndarray:
-        """Whether each customer with no premium purchase by `when` is in `label`, in the
-        order of `frames(when, untouched=True)`: all a stratified sample is drawn from."""
-        t = self._ordered(when, untouched=True, label=label)
-        return t.select("label").to_pyarrow().column("label").to_numpy(
-            zero_copy_only=False).astype(bool)
+    def labels(self, when: datetime, label) -> tuple[pa.Array, np.ndarray]:
+        """The customers with no premium purchase by `when` in customer order, and whether
+        each is in `label`: all a stratified sample is drawn from (two columns, not the
+        rows)."""
+        t = self._rows(when, untouched=True, label=label).select("customer_id", "label")
+        got = t.order_by("customer_id").to_pyarrow()
+        return (got.column("customer_id").combine_chunks(),
+                got.column("label").to_numpy(zero_copy_only=False).astype(bool))
 
-    def sample(self, when: datetime, rows: np.ndarray, label) -> pd.DataFrame:
-        """The rows at positions `rows` (sorted) of `frames(when, untouched=True, label=…)`:
-        a training sample, fetched batch by batch without the rest."""
-        kept, start = [], 0
-        for part in self.frames(when, untouched=True, label=label):
-            pos = np.arange(start, start + len(part))
-            kept.append(part[np.isin(pos, rows)])
-            start += len(part)
-        return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame()
+    def sample(self, when: datetime, ids: pa.Array, label) -> pd.DataFrame:
+        """The inputs at `when` of the customers `ids`, in that order (with `label`, as in
+        `frames`): a training sample, fetched without the other customers' rows."""
+        wanted = ibis.memtable(pa.table({"customer_id": ids}))
+        parts = list(self.frames(when, untouched=True, label=label, only=wanted))
+        if not parts:
+            return pd.DataFrame()
+        got = pd.concat(parts, ignore_index=True)
+        at = pd.Series(np.arange(len(got)), index=got["customer_id"].to_numpy(object))
+        return got.iloc[at.loc[ids.to_numpy(zero_copy_only=False)].to_numpy()].reset_index(
+            drop=True)
 
     def frame(self, when: datetime) -> pd.DataFrame:
-        """Every customer's inputs at `when` in one frame (for tests and scripts)."""
+        """Every customer's inputs at `when` in one frame in customer order (for tests and
+        scripts)."""
         parts = list(self.frames(when))
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        if not parts:
+            return pd.DataFrame()
+        return pd.concat(parts, ignore_index=True).sort_values(
+            "customer_id", kind="stable", ignore_index=True)
 
     def release(self) -> None:
         """Drop the tables built in the engine."""
@@ -366,11 +379,11 @@ def train(snapshot: Snapshots, t0: datetime, end: datetime, *, horizon_days: int
     the model and the training window's summary (`train_customers`, `train_rate`,
     `train_sample`)."""
     ups = first_premium_between(snapshot.tables["orders"], snapshot.ladder, t0, end)
-    y = snapshot.labels(t0, ups)
+    ids, y = snapshot.labels(t0, ups)
     m = PremiumPropensity(horizon_days, model=model, sample_rows=sample_rows)
     check_labels(y.astype(int), horizon_days)
     drawn = stratified(y.astype(int), sample_rows)
-    x = snapshot.sample(t0, drawn.rows, ups)
+    x = snapshot.sample(t0, ids.take(pa.array(drawn.rows)), ups)
     m.fit(x, y[drawn.rows], drawn=drawn)
     return m, {"train_customers": len(y), "train_rate": float(np.mean(y)),
                "train_sample": m.sample_.used}
@@ -379,13 +392,18 @@ def train(snapshot: Snapshots, t0: datetime, end: datetime, *, horizon_days: int
 def scored(model: PremiumPropensity, frames: Iterable[pd.DataFrame],
            columns: Sequence[str] | None = SCORED) -> pd.DataFrame:
     """`premium_propensity` and `premium_baseline` of every customer in `frames`, batch by
-    batch, keeping only `columns` of each batch (None: all)."""
+    batch, keeping only `columns` of each batch (None: all), in customer order."""
     kept = []
     for part in frames:
         part["premium_propensity"] = model.predict_proba(part)
         part["premium_baseline"] = baseline_score(part)
         kept.append(part if columns is None else part[[c for c in columns if c in part]])
-    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=list(columns or ()))
+    if not kept:
+        return pd.DataFrame(columns=list(columns or ()))
+    # customer order, as the scores came when the engine sorted the rows: the evaluation's
+    # ties are then broken as before
+    return pd.concat(kept, ignore_index=True).sort_values(
+        "customer_id", kind="stable", ignore_index=True)
 
 
 def fit_at(tables: dict, as_of: datetime, *, horizon_days: int = 180, model: str = "logistic",
@@ -428,7 +446,7 @@ def backtest(tables: dict, as_of: datetime, *, horizon_days: int = 180, model: s
                         model=model, sample_rows=sample_rows)
         ups = first_premium_between(tables["orders"], snapshot.ladder, as_of - h, as_of)
         pop = scored(m, snapshot.frames(as_of - h, untouched=True, label=ups),
-                     ["label", "premium_propensity", "premium_baseline"])
+                     ["customer_id", "label", "premium_propensity", "premium_baseline"])
     finally:
         if own:
             snapshot.release()
