@@ -403,10 +403,11 @@ def scored(model: PremiumPropensity, frames: Iterable[pd.DataFrame],
         kept.append(part if columns is None else part[[c for c in columns if c in part]])
     if not kept:
         return pd.DataFrame(columns=list(columns or ()))
+    out = pd.concat(kept, ignore_index=True)
     # customer order, as the scores came when the engine sorted the rows: the evaluation's
     # ties are then broken as before
-    return pd.concat(kept, ignore_index=True).sort_values(
-        "customer_id", kind="stable", ignore_index=True)
+    return out.sort_values("customer_id", kind="stable", ignore_index=True) \
+        if "customer_id" in out else out
 
 
 def fit_at(tables: dict, as_of: datetime, *, horizon_days: int = 180, model: str = "logistic",
