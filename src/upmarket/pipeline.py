@@ -556,13 +556,28 @@ def stage_premium(ctx: Context) -> None:
 
 def _premium_with(ctx: Context, tables: dict, orders, ladder, h: int) -> None:
     """`stage_premium` with the price ladder built (`ladder`, held in the engine)."""
-    # the live model and its back-test share dates: each date's inputs are built once
-    snapshot = propensity.snapshots(tables, horizon_days=h, ladder=ladder,
-                                    customers=ctx.features.frame if ctx.features else None)
+    # the live model and its back-test share dates: each date's inputs are built once, in the
+    # engine, and come over in batches or as the training sample
+    snapshot = propensity.Snapshots(tables, horizon_days=h, ladder=ladder,
+                                    customers=ctx.features.table if ctx.features else None)
+    try:
+        _premium_scores(ctx, tables, snapshot, h)
+    finally:
+        snapshot.release()
+    overall = premium.penetration_overall(orders, ladder, ctx.as_of).to_pandas().iloc[0]
+    ctx.summary["premium_penetration"] = round(float(overall["penetration"]), 4)
+    ctx.tables["price_ladder"] = ladder.to_pandas()
+    ctx.tables["upgrade_paths"] = upgrade_paths_in_engine(
+        premium.tiered_lines(orders, ladder, ctx.as_of), by_category=True)
+
+
+def _premium_scores(ctx: Context, tables: dict, snapshot, h: int) -> None:
+    """The propensity scores at as_of and the model's back-test, from the inputs per date in
+    `snapshot` (`models.propensity.Snapshots`)."""
     rows = ctx.settings.classifier_sample_rows
     try:
         _, now, trained = propensity.fit_at(tables, ctx.as_of, horizon_days=h, snapshot=snapshot,
-                                            sample_rows=rows, ladder=ladder)
+                                            sample_rows=rows)
     except propensity.NoTrainingWindow as exc:
         # short or odd histories have no window to learn from: no scores, and the run says so
         ctx.summary["premium_model"] = {"status": "skipped", "reason": exc.code, "message": str(exc)}
@@ -580,8 +595,8 @@ def _premium_with(ctx: Context, tables: dict, orders, ladder, h: int) -> None:
             ctx.summary["premium_evaluation"] = {
                 k: (round(v, 4) if isinstance(v, float) else v)
                 for k, v in propensity.backtest(tables, ctx.as_of, horizon_days=h,
-                                                snapshot=snapshot, sample_rows=rows,
-                                                ladder=ladder).items()}
+                                                snapshot=snapshot,
+                                                sample_rows=rows).items()}
             ctx.summary["premium_model"] = {"status": "evaluated"}
         except propensity.NoTrainingWindow as exc:
             ctx.summary["premium_model"] = {"status": "not_evaluated", "reason": exc.code,
@@ -590,11 +605,6 @@ def _premium_with(ctx: Context, tables: dict, orders, ladder, h: int) -> None:
         # trained on when that was a sample of the customers
         ctx.summary["premium_model"]["training_sample"] = {
             "rows": trained["train_sample"], "of": trained["train_customers"]}
-    overall = premium.penetration_overall(orders, ladder, ctx.as_of).to_pandas().iloc[0]
-    ctx.summary["premium_penetration"] = round(float(overall["penetration"]), 4)
-    ctx.tables["price_ladder"] = ladder.to_pandas()
-    ctx.tables["upgrade_paths"] = upgrade_paths_in_engine(
-        premium.tiered_lines(orders, ladder, ctx.as_of), by_category=True)
 
 
 def stage_acquisition(ctx: Context) -> None:

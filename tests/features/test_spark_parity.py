@@ -189,6 +189,25 @@ def test_price_ladder_and_premium_features(duck, spark):
     assert a.bought_premium.sum() > 0 and a.main_category.notna().all()
 
 
+def test_upgrade_paths_and_peer_rates(duck, spark):
+    from upmarket.features.premium import tiered_lines
+    from upmarket.models.upgrade_paths import upgrade_paths_in_engine, upgrade_rates_in_engine
+
+    as_of, _ = CASES["world"]
+
+    def lines(wh):
+        return tiered_lines(_world_rows(wh, "orders"),
+                            price_ladder(wh.table("products"), wh.table("orders")), as_of)
+
+    key = ["category", "tier"]
+    rates = [upgrade_rates_in_engine(lines(wh), as_of).sort_values(key).reset_index(drop=True)
+             for wh in (duck, spark)]
+    pd.testing.assert_frame_equal(*rates, check_dtype=False)
+    paths = [upgrade_paths_in_engine(lines(wh), by_category=True) for wh in (duck, spark)]
+    pd.testing.assert_frame_equal(*paths, check_dtype=False)
+    assert paths[0]["transitions"].sum() > 0
+
+
 @pytest.mark.parametrize("feature", ["consents_in_force", "channel_responses", "active_hour",
                                      "recent_contacts"])
 def test_engagement_features(duck, spark, feature):

@@ -102,7 +102,7 @@ def world():
 def test_top_decile_holds_three_times_the_true_upgraders(world):
     wh, truth = world
     tables = {n: wh.table(n) for n in ("orders", "products", "service_tickets", "feedback")}
-    model, now, info = fit_at(tables, WORLD.as_of, horizon_days=180)
+    model, now, info = fit_at(tables, WORLD.as_of, horizon_days=180, columns=None)
     assert info["train_customers"] > 1000 and 0 < info["train_rate"] < 0.5
     # the truth's population: customers who had not bought premium by as_of
     pop = now[now["bought_premium"] == 0].merge(
@@ -126,6 +126,47 @@ def test_backtest_from_the_warehouse_alone(world):
     e = backtest(tables, WORLD.as_of, horizon_days=180)
     print("backtest", {k: round(v, 3) for k, v in e.items()})
     assert e["lift"] > 2.0 and e["auc"] > 0.7
+
+
+def test_batches_and_a_fetched_sample_give_the_model_of_the_whole_frames(world):
+    from upmarket.features.customer import customer_features
+    from upmarket.features.premium import (
+        first_premium_between,
+        premium_features,
+        price_ladder,
+        tiered_lines,
+    )
+    from upmarket.models.propensity import Snapshots, assemble, backtest
+    from upmarket.models.upgrade_paths import upgrade_rates_in_engine
+
+    wh, _ = world
+    tables = {n: wh.table(n) for n in ("orders", "products", "service_tickets", "feedback")}
+    orders, ladder = tables["orders"], price_ladder(tables["products"], tables["orders"])
+
+    def whole(when):
+        return assemble(customer_features(tables, when).order_by("customer_id").to_pandas(),
+                        premium_features(orders, ladder, when).to_pandas(),
+                        upgrade_rates_in_engine(tiered_lines(orders, ladder, when), when))
+
+    t0 = WORLD.as_of - pd.Timedelta(days=180)
+    snap = Snapshots(tables, rows=700)
+    model, now, info = fit_at(tables, WORLD.as_of, snapshot=snap, sample_rows=1500)
+    # what the model was before: every training row's features at hand, sampled afterwards
+    then = whole(t0)
+    rows = then[then["bought_premium"] == 0].reset_index(drop=True)
+    ups = set(first_premium_between(orders, ladder, t0, WORLD.as_of).to_pandas()["customer_id"])
+    ref = PremiumPropensity(sample_rows=1500).fit(rows, rows["customer_id"].isin(ups))
+    assert model.sample_.sampled and np.array_equal(model.sample_.rows, ref.sample_.rows)
+    assert model.features_ == ref.features_ and info["train_customers"] == len(rows)
+    everyone = whole(WORLD.as_of)
+    assert list(now["customer_id"]) == list(everyone["customer_id"]) and len(now) > 700
+    # the engine's parallel sums differ in the last bits from one query to the next
+    np.testing.assert_allclose(now["premium_propensity"], ref.predict_proba(everyone),
+                               rtol=0, atol=1e-8)
+    # the back-test reads its dates in batches of 700 as it would in one
+    small = backtest(tables, WORLD.as_of, snapshot=snap, sample_rows=1500)
+    assert small == pytest.approx(backtest(tables, WORLD.as_of, sample_rows=1500), abs=1e-9)
+    snap.release()
 
 
 def _in_engine(lines: pd.DataFrame):

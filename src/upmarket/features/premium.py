@@ -165,7 +165,10 @@ def premium_features(orders: ibis.Table, ladder: ibis.Table, as_of: datetime, *,
     now = ibis.literal(as_of).cast("timestamp")
     cut = ibis.literal(as_of - timedelta(days=recent_days))
     cut2 = ibis.literal(as_of - timedelta(days=2 * recent_days))
-    t = tiered_lines(orders, ladder, as_of)
+    # only the columns read below: the lines are read three times, and an engine that keeps
+    # them between the readings keeps these alone
+    t = tiered_lines(orders, ladder, as_of).select(
+        "customer_id", "ts", "category", "tier_rank", "amount")
     is_r = t.ts >= cut
     is_p = (t.ts < cut) & (t.ts >= cut2)
     g = t.group_by("customer_id").aggregate(
@@ -187,18 +190,20 @@ def premium_features(orders: ibis.Table, ladder: ibis.Table, as_of: datetime, *,
 
     # main category: most spend, ties broken by name
     pc = t.group_by(["customer_id", "category"]).aggregate(
-        cat_spend=t.amount.sum(), main_rank=t.tier_rank.max())
+        cat_spend=t.amount.sum(), main_rank=t.tier_rank.max(), cat_last=t.ts.max())
     pc = pc.mutate(_n=ibis.row_number().over(
         group_by="customer_id", order_by=[ibis.desc("cat_spend"), "category"]))
     main = pc.filter(pc._n == 0).select("customer_id", main_category=pc.category,
-                                       main_rank=pc.main_rank)
-    last = t.mutate(_n=ibis.row_number().over(
-        group_by=["customer_id", "category"], order_by=[ibis.desc("ts"), ibis.desc("tier_rank")]))
-    last = last.filter(last._n == 0).select("customer_id", last_category=last.category,
-                                           last_rank=last.tier_rank)
-    main = main.join(last, (main.customer_id == last.customer_id)
-                     & (main.main_category == last.last_category)).select(
-        main.customer_id, "main_category", "main_rank", "last_rank")
+                                       main_rank=pc.main_rank, cat_last=pc.cat_last)
+    # the tier of the latest line there (the highest of the lines at that time): the lines
+    # are matched against one row per customer rather than ranked in a window over all of
+    # them, which would hold every line at once; a null main category matches nothing and
+    # leaves the customer without main category, as before
+    at_last = t.join(main, (t.customer_id == main.customer_id)
+                     & (t.category == main.main_category) & (t.ts == main.cat_last)).select(
+        t.customer_id, main.main_category, main.main_rank, t.tier_rank)
+    main = at_last.group_by(["customer_id", "main_category", "main_rank"]).aggregate(
+        last_rank=at_last.tier_rank.max())
 
     j = g.left_join(main, "customer_id").drop("customer_id_right")
     spend = j.spend

@@ -102,18 +102,21 @@ def upgrade_paths_in_engine(tiered, *, by_category: bool = False) -> pd.DataFram
     ev = t.group_by(["customer_id", "category", "ts"]).aggregate(
         rank=t.tier_rank.max(), amount=t.amount.sum(), n=t.count())
     key = ["customer_id", "category"]
+    # events are unique per customer, category and time, so row frames over time are exact;
+    # the windows below share one ordering, sorted twice rather than once per window as
+    # when the stays were numbered and grouped
     upto = ibis.window(group_by=key, order_by="ts", preceding=None, following=0)
+    before = ibis.window(group_by=key, order_by="ts", rows=(None, -1))
     whole = ibis.window(group_by=key)
     ev = ev.mutate(prev=ev["rank"].lag().over(group_by=key, order_by="ts"),
-                   reached=ev["rank"].max().over(upto),
+                   prior_max=ev["rank"].max().over(before),
                    cum_amt=ev.amount.sum().over(upto), cum_n=ev.n.sum().over(upto),
                    tot_amt=ev.amount.sum().over(whole), tot_n=ev.n.sum().over(whole))
-    # a stay at a tier starts at each event whose tier differs from the one before
-    ev = ev.mutate(stay=(ev.prev.isnull() | (ev["rank"] != ev.prev)).cast("int64").sum()
-                   .over(upto))
-    ev = ev.mutate(stay_start=ev.ts.min().over(group_by=[*key, "stay"]),
-                   prior_max=ev.reached.lag().over(group_by=key, order_by="ts"))
-    ev = ev.mutate(prev_stay_start=ev.stay_start.lag().over(group_by=key, order_by="ts"))
+    # a stay at a tier starts at each event whose tier differs from the one before; times
+    # grow along the order, so the latest start before an event is the start of the stay
+    # that event ends
+    start = ibis.ifelse(ev.prev.isnull() | (ev["rank"] != ev.prev), ev.ts, ibis.null())
+    ev = ev.mutate(prev_stay_start=start.max().over(before))
     moves = ev.filter(ev.prev.notnull(), ev["rank"] != ev.prev)
     before_amt, before_n = moves.cum_amt - moves.amount, moves.cum_n - moves.n
     mean_before = before_amt / ibis.ifelse(before_n > 0, before_n, ibis.null()).cast("float64")
@@ -169,9 +172,9 @@ def upgrade_rates_in_engine(tiered, as_of, *, horizon_days: int = 180,
     t = tiered.filter(tiered.price_tier.isin(list(TIERS)), tiered.category.notnull())
     ev = t.group_by(["customer_id", "category", "ts"]).aggregate(rank=t.tier_rank.max())
     key = ["customer_id", "category"]
-    upto = ibis.window(group_by=key, order_by="ts", preceding=None, following=0)
-    ev = ev.mutate(reached=ev["rank"].max().over(upto))
-    ev = ev.mutate(prior=ev.reached.lag().over(group_by=key, order_by="ts"))
+    before = ibis.window(group_by=key, order_by="ts", rows=(None, -1))
+    # the highest tier before each event, in the same pass that orders the events
+    ev = ev.mutate(prior=ev["rank"].max().over(before))
     highs = ev.filter(ev["rank"] > ev.prior.fill_null(-1))
     highs = highs.mutate(nxt=highs.ts.lead().over(group_by=key, order_by="ts"))
     cut = pd.Timestamp(as_of) - pd.Timedelta(days=horizon_days)
