@@ -53,10 +53,8 @@ def monthly_lines(orders: ibis.Table, as_of: datetime) -> ibis.Table:
     return g.select("customer_id", ts=g.month, amount=g.amount)
 
 
-def _months_since(ts, first: pd.Period):
-    """Calendar months from `first` to each timestamp's month (an engine column or pandas)."""
-    if isinstance(ts, pd.Series):
-        return ((ts.dt.year - first.year) * 12 + (ts.dt.month - first.month)).to_numpy(int)
+def _months_since(ts: ibis.Column, first: pd.Period) -> ibis.Column:
+    """Calendar months from `first` to each timestamp's month."""
     return (ts.year() - first.year) * 12 + (ts.month() - first.month)
 
 
