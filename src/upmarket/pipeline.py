@@ -420,8 +420,9 @@ def stage_membership(ctx: Context) -> None:
     prev = previous_run(ctx.wh, ctx.run.run_id)
     previous = start = None
     if prev is not None and ctx.wh.has_table(output_table("member_levels", prev["run_id"])):
+        # read a run of members at a time, as they are evaluated
         previous = output(ctx.wh, "member_levels", prev["run_id"]).select(
-            "customer_id", "level").to_pandas().set_index("customer_id")["level"]
+            "customer_id", "level")
         start = prev["as_of"] if pd.Timestamp(prev["as_of"]) < pd.Timestamp(ctx.as_of) else None
     symbol = ((ctx.summary.get("policy") or {}).get("currency") or {}).get("symbol")
     found = evaluate_programme(ctx.wh, ctx.as_of, programme, previous_levels=previous,

@@ -213,3 +213,20 @@ def test_the_effect_of_joining_reads_the_table_of_monthly_spend_it_would_build(w
     controls = np.flatnonzero(~np.isin(np.arange(len(table)), at[at >= 0]))
     np.testing.assert_array_equal(spend.pos[spend.controls], controls)
     assert len(spend.members) > 30 and len(spend.controls) > 30
+
+
+def test_the_previous_levels_read_by_runs_of_members_are_the_levels_given_whole(world):
+    # the previous run's levels as a table in the warehouse, read a run of ids at a time
+    wh = world["wh"]
+    prev = world["previous"].rename("level").rename_axis("customer_id").reset_index()
+    wh.backend.create_table("previous_levels_probe", prev, overwrite=True)
+    given = _evaluate(world, BATCH)
+    read = evaluate_programme(wh, CONFIG.as_of, PROGRAMME,
+                              previous_levels=wh.table("previous_levels_probe"),
+                              margin_rate=0.3, adjustments=world["adjustments"],
+                              batch_members=BATCH)
+    assert set(given.tables["member_levels"]["change"]) >= {"new", "upgrade", "downgrade"}
+    for name in TABLES:
+        pd.testing.assert_frame_equal(read.tables[name], given.tables[name], check_exact=True)
+    assert json.dumps(read.summary, sort_keys=True, default=str) == \
+        json.dumps(given.summary, sort_keys=True, default=str)

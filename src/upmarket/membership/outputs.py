@@ -39,16 +39,16 @@ class MembershipResult:
 
 
 def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
-                       previous_levels: pd.Series | None = None,
+                       previous_levels: pd.Series | ibis.Table | None = None,
                        period_start: datetime | None = None,
                        symbol: str | None = None,
                        margin_rate: float | None = None,
                        adjustments: pd.DataFrame | None = None,
                        write: Callable[[str, pd.DataFrame], None] | None = None,
                        batch_members: int | None = None) -> MembershipResult:
-    """Levels, ledger and statements as of `as_of`. `previous_levels` (customer → level code)
-    are what the previous run published, so changes are told against what members were last
-    told; `period_start` opens the points statement (default: a year before `as_of`);
+    """Levels, ledger and statements as of `as_of`. `previous_levels` (customer → level code,
+    or a table of customer_id and level, read a run of members at a time) are what the
+    previous run published, so changes are told against what members were last told; `period_start` opens the points statement (default: a year before `as_of`);
     `margin_rate` turns the incremental spend of joining into margin; `adjustments` are the
     corrections made by hand (`opstore.points`).
 
@@ -148,11 +148,10 @@ def _evaluate_part(orders: ibis.Table, ids: np.ndarray, lo, hi, dates, soonest, 
     """The tables of the members `ids`, whose ids run from `lo` up to (not including) `hi`
     (None: open), with the carried `members` and `entries` and the `adjustments` of those
     ids, and what `kept` keeps of them."""
-    part = orders
-    if lo is not None:
-        part = part.filter(part.customer_id >= lo)
-    if hi is not None:
-        part = part.filter(part.customer_id < hi)
+    part = _between(orders, lo, hi)
+    if isinstance(previous_levels, ibis.Table):
+        previous_levels = _between(previous_levels, lo, hi).to_pandas().set_index(
+            "customer_id")["level"]
     hist = levels.history_of(part, ids, dates, programme, members)
     members = levels.evaluate(hist, programme, previous=previous_levels, symbol=symbol)
     # each reader gets the order lines summed in the engine to what it reads of them, not
@@ -182,6 +181,15 @@ def _evaluate_part(orders: ibis.Table, ids: np.ndarray, lo, hi, dates, soonest, 
         hist, level_up.period_lines(part, hist, as_of).to_pandas(), programme, as_of,
         offset=offset))
     return {"member_levels": members, "points_ledger": entries, "points_balances": balances}
+
+
+def _between(t: ibis.Table, lo, hi) -> ibis.Table:
+    """The rows of `t` whose customer_id runs from `lo` up to (not including) `hi`."""
+    if lo is not None:
+        t = t.filter(t.customer_id >= lo)
+    if hi is not None:
+        t = t.filter(t.customer_id < hi)
+    return t
 
 
 def _joined(parts: list[pd.DataFrame], name: str) -> pd.DataFrame:
