@@ -7,7 +7,8 @@ Ingestion itself is the warehouse's (read → map → validate → quarantine �
 the rule that an ingested row's points say their direction by its kind, `warehouse.validate`);
 this module turns the stored rows into ledger entries and level floors. Ingested rows are
 facts of their date: they enter the append-only ledger beside the points computed from the
-orders and never rewrite them.
+orders and never rewrite them. They are read a run of members at a time (`Ingested`): at a
+million members, the rows read whole cost more than a run's whole evaluation.
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ class Carried:
     #: ingested level codes the programme does not have, with how many members hold each:
     #: those members start from the orders alone
     unknown_levels: dict[str, int] = field(default_factory=dict)
-    #: the members file's own rows (customer_id, joined_at): who joined when
-    enrolled: pd.DataFrame | None = None
 
 
 def _rows(wh: Warehouse, name: str, ts: str, as_of: datetime) -> ibis.Table | None:
@@ -65,9 +64,9 @@ class Ingested:
         self._points = _rows(wh, "points", "ts", as_of)
 
     def part(self, lo=None, hi=None) -> Carried:
-        """`carried` of the members whose ids run from `lo` up to (not including) `hi`
-        (None: open); its `unknown_levels` and `enrolled` are left out (`summary`,
-        `enrolled`)."""
+        """The carried rows of the members whose ids run from `lo` up to (not including)
+        `hi` (None: open), in the order they are stored; the levels the programme lacks are
+        counted over all members (`summary`)."""
         def read(t: ibis.Table | None) -> pd.DataFrame:
             if t is None:
                 return pd.DataFrame()
@@ -77,9 +76,7 @@ class Ingested:
                 t = t.filter(t.customer_id < hi)
             return t.order_by("order").drop("order").to_pandas()
 
-        found = _carried(read(self._members), read(self._points), self.programme)
-        found.enrolled = None
-        return found
+        return _carried(read(self._members), read(self._points), self.programme)
 
     def summary(self) -> dict:
         """How many members and entries were carried (members named only by a points row
@@ -180,7 +177,6 @@ def _carried(members: pd.DataFrame, points: pd.DataFrame, programme: Programme) 
             "kind": kind, "points": points["points"].astype("int64") * sign,
             "reference": points["reference"]}))
     entries = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
-    enrolled = members[["customer_id", "joined_at"]].copy()
     # a points row is a member's even when the members file left them out: they join with it
     if len(points):
         first = points.groupby("customer_id", as_index=False)["ts"].min().rename(
@@ -188,5 +184,4 @@ def _carried(members: pd.DataFrame, points: pd.DataFrame, programme: Programme) 
         first = first[~among(first["customer_id"], members["customer_id"])].assign(level=None)
         members = pd.concat([members[["customer_id", "joined_at", "level"]], first],
                             ignore_index=True)
-    return Carried(entries[cols], members[["customer_id", "joined_at", "level"]], unknown,
-                   enrolled)
+    return Carried(entries[cols], members[["customer_id", "joined_at", "level"]], unknown)
