@@ -17,6 +17,15 @@ def among(values, candidates) -> np.ndarray:
     Arrow-backed strings converts the candidates one Python object at a time, which at a
     million order ids costs more than the rest of the ledger."""
     values = pd.Series(values)
+    if isinstance(candidates, (pa.Array, pa.ChunkedArray)):
+        # already Arrow (a million ids read from the engine): hashed as they are, never
+        # turned into Python objects
+        try:
+            v = pa.array(values, from_pandas=True)
+            return pc.is_in(v, value_set=candidates.cast(v.type)).to_numpy(
+                zero_copy_only=False).astype(bool)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            return values.isin(candidates.to_pylist()).to_numpy(bool)
     if isinstance(candidates, (set, frozenset)):
         candidates = list(candidates)
     wanted = pd.unique(np.asarray(candidates, dtype=object))

@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 
 from upmarket.demo.world import WorldConfig, generate_world
+from upmarket.membership import incremental
+from upmarket.membership import ingest as carried_rows
 from upmarket.membership.outputs import TABLES, evaluate_programme
 from upmarket.membership.programme import Programme
 from upmarket.warehouse import connect
@@ -149,3 +151,82 @@ def test_a_programme_without_members_gives_empty_tables(tmp_path):
         assert found.summary["levels"] == {c: 0 for c in PROGRAMME.codes}
     finally:
         wh.close()
+
+
+def test_the_carried_rows_read_by_runs_of_members_are_the_rows_read_at_once(world):
+    # the carried rows stay in the warehouse and are read a run of ids at a time: the runs
+    # put together are the rows read whole, in the order stored, and the counts the summary
+    # gives are those of the whole rows
+    wh = world["wh"]
+    brought = carried_rows.Ingested(wh, CONFIG.as_of, PROGRAMME)
+    members, points = (wh.table(n).filter(wh.table(n)[ts] < CONFIG.as_of).to_pandas()
+                       for n, ts in (("members", "joined_at"), ("points", "ts")))
+    whole = carried_rows._carried(members, points, PROGRAMME)
+    ids = np.sort(pd.concat([whole.members["customer_id"],
+                             wh.table("orders").to_pandas()["customer_id"]]).unique())
+    cuts = list(ids[BATCH::BATCH])
+    parts = [brought.part(lo, hi) for lo, hi in zip([None] + cuts, cuts + [None])]
+    assert len(parts) > 12 and sum(len(p.entries) > 0 for p in parts) > 6
+    for name in ("members", "entries"):
+        got = pd.concat([getattr(p, name) for p in parts if len(getattr(p, name))],
+                        ignore_index=True)
+        want = getattr(whole, name)
+        order = ["customer_id", "entry_id"] if name == "entries" else ["customer_id"]
+        pd.testing.assert_frame_equal(
+            got.sort_values(order, kind="stable").reset_index(drop=True),
+            want.sort_values(order, kind="stable").reset_index(drop=True), check_dtype=False)
+    assert brought.summary() == {"members": len(whole.members), "entries": len(whole.entries),
+                                 "unknown_levels": whole.unknown_levels}
+
+
+def test_the_effect_of_joining_reads_the_table_of_monthly_spend_it_would_build(world):
+    # what the estimate reads from the engine is the customer x month table built in pandas
+    # (the rows it can use of it), its cumulative sums, first months and places
+    wh = world["wh"]
+    as_of = pd.Timestamp(CONFIG.as_of)
+    enrolled = carried_rows.Ingested(wh, CONFIG.as_of, PROGRAMME).enrolled()
+    spend = incremental.monthly_spend(wh.table("orders"), enrolled, CONFIG.as_of, 6)
+    lines = wh.table("orders").to_pandas()
+    lines = lines[lines["ts"] < as_of]
+    first = lines["ts"].min().to_period("M")
+    m = (lines["ts"].dt.year - first.year) * 12 + lines["ts"].dt.month - first.month
+    last = (as_of.to_period("M") - first).n
+    table = lines.assign(m=m).pivot_table(index="customer_id", columns="m", values="amount",
+                                          aggfunc="sum", fill_value=0.0)
+    table = table.reindex(columns=range(last), fill_value=0.0)
+    s = table.to_numpy(float)
+    cum = np.concatenate([np.zeros((len(s), 1)), np.cumsum(s, axis=1)], axis=1)
+    started = np.argmax(s != 0, axis=1)
+    assert spend.customers == len(table) and spend.months == last
+    np.testing.assert_allclose(spend.cum, cum[spend.pos], rtol=1e-12, atol=1e-9)
+    np.testing.assert_array_equal(spend.started, started[spend.pos])
+    joined = wh.table("members").to_pandas()
+    joined = joined[joined["joined_at"] < as_of]
+    month = (joined["joined_at"].dt.year - first.year) * 12 \
+        + joined["joined_at"].dt.month - first.month
+    at = table.index.get_indexer(joined["customer_id"])
+    ok = (at >= 0) & (month >= 12) & (month + 6 <= last)
+    ok &= started[np.maximum(at, 0)] < month
+    # the members it can estimate in the order stored, the non-members in id order
+    np.testing.assert_array_equal(spend.pos[spend.members], at[ok.to_numpy()])
+    np.testing.assert_array_equal(spend.member_month, month[ok].to_numpy())
+    controls = np.flatnonzero(~np.isin(np.arange(len(table)), at[at >= 0]))
+    np.testing.assert_array_equal(spend.pos[spend.controls], controls)
+    assert len(spend.members) > 30 and len(spend.controls) > 30
+
+
+def test_the_previous_levels_read_by_runs_of_members_are_the_levels_given_whole(world):
+    # the previous run's levels as a table in the warehouse, read a run of ids at a time
+    wh = world["wh"]
+    prev = world["previous"].rename("level").rename_axis("customer_id").reset_index()
+    wh.backend.create_table("previous_levels_probe", prev, overwrite=True)
+    given = _evaluate(world, BATCH)
+    read = evaluate_programme(wh, CONFIG.as_of, PROGRAMME,
+                              previous_levels=wh.table("previous_levels_probe"),
+                              margin_rate=0.3, adjustments=world["adjustments"],
+                              batch_members=BATCH)
+    assert set(given.tables["member_levels"]["change"]) >= {"new", "upgrade", "downgrade"}
+    for name in TABLES:
+        pd.testing.assert_frame_equal(read.tables[name], given.tables[name], check_exact=True)
+    assert json.dumps(read.summary, sort_keys=True, default=str) == \
+        json.dumps(given.summary, sort_keys=True, default=str)

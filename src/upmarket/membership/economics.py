@@ -149,11 +149,13 @@ def migration(members: pd.DataFrame, programme: Programme) -> dict:
 def economics(members: pd.DataFrame, ledger: pd.DataFrame | Lapsed, balances: pd.DataFrame,
               programme: Programme, as_of: datetime, *,
               costs: dict[str, BenefitCost] | None = None, lines: pd.DataFrame | None = None,
-              enrolled: pd.DataFrame | None = None, margin_rate: float | None = None) -> dict:
+              enrolled: pd.DataFrame | None = None, margin_rate: float | None = None,
+              joining: dict | None = None) -> dict:
     """The programme's economics on `as_of` from the run's member levels, ledger and points
     statements (`outputs.evaluate_programme`; of the ledger, what breakage reads, `Lapsed`,
     is enough); with the order `lines` and the `enrolled` members of an ingested programme
-    (customer_id, joined_at), the incremental spend and margin of joining."""
+    (customer_id, joined_at), the incremental spend and margin of joining, unless `joining`
+    gives it already (`incremental.membership_effect_of`, estimated from the engine)."""
     n = len(members)
     broken = breakage(None, as_of, lapsed=ledger) if isinstance(ledger, Lapsed) \
         else breakage(ledger, as_of)
@@ -171,7 +173,7 @@ def economics(members: pd.DataFrame, ledger: pd.DataFrame | Lapsed, balances: pd
                        "share": round(int(counts.get(c, 0)) / n, 4) if n else 0.0}
                    for c in programme.codes},
         "migration": migration(members, programme),
-        "incremental": incremental.membership_effect(
+        "incremental": joining if joining is not None else incremental.membership_effect(
             pd.DataFrame() if lines is None else lines,
             pd.DataFrame() if enrolled is None else enrolled, as_of,
             margin_rate=margin_rate),

@@ -149,30 +149,40 @@ def build_history(orders: ibis.Table, as_of: datetime, programme: Programme,
     members of an existing programme (`carried`: customer_id, joined_at, level) who joined
     before it."""
     members = members_of(orders, as_of, carried)
-    return history_of(orders, members["customer_id"], history_dates(members, as_of, programme),
+    first = members["first"].min() if len(members) else None
+    return history_of(orders, members["customer_id"], history_dates(first, as_of, programme),
                       programme, carried)
+
+
+def member_starts(orders: ibis.Table, as_of: datetime, carried: ibis.Table | None = None
+                  ) -> ibis.Table:
+    """customer_id and `first` (first paid order, or joining an existing programme:
+    `carried`, customer_id and joined_at) of every member before `as_of`: those
+    `build_history` follows."""
+    paid = orders.filter(orders.ts < ibis.literal(as_of), orders.status == "paid")
+    members = paid.group_by("customer_id").aggregate(first=paid.ts.min())
+    if carried is None:
+        return members
+    both = members.union(carried.select(
+        "customer_id", first=carried.joined_at.cast(members.first.type())))
+    return both.group_by("customer_id").aggregate(first=both.first.min())
 
 
 def members_of(orders: ibis.Table, as_of: datetime, carried: pd.DataFrame | None = None
                ) -> pd.DataFrame:
-    """customer_id and `first` (first paid order, or joining an existing programme) of every
-    member before `as_of`: those `build_history` follows."""
-    paid = orders.filter(orders.ts < ibis.literal(as_of), orders.status == "paid")
-    members = paid.group_by("customer_id").aggregate(first=paid.ts.min()).to_pandas()
-    if carried is not None and len(carried):
-        members = pd.concat([members, carried.rename(columns={"joined_at": "first"})[
-            ["customer_id", "first"]]]).groupby("customer_id", as_index=False)["first"].min()
-    return members
+    """`member_starts` with the `carried` members in a frame."""
+    held = None if carried is None or not len(carried) else ibis.memtable(
+        carried[["customer_id", "joined_at"]])
+    return member_starts(orders, as_of, held).to_pandas()
 
 
-def history_dates(members: pd.DataFrame, as_of: datetime, programme: Programme
-                  ) -> list[pd.Timestamp]:
-    """The evaluation dates of `members` (`members_of`): from the first member's start, so
-    every part of the members is evaluated on the same dates; the run's date alone without
-    members."""
-    if members.empty:
+def history_dates(first, as_of: datetime, programme: Programme) -> list[pd.Timestamp]:
+    """The evaluation dates of members whose earliest start (`member_starts`) is `first`:
+    from it, so every part of the members is evaluated on the same dates; the run's date
+    alone without members (`first` None)."""
+    if first is None or pd.isna(first):
         return [pd.Timestamp(as_of)]
-    return programme.evaluation_dates(members["first"].min(), as_of)
+    return programme.evaluation_dates(first, as_of)
 
 
 def history_of(orders: ibis.Table, customers, dates: list[pd.Timestamp], programme: Programme,

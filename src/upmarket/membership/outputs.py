@@ -11,6 +11,7 @@ from datetime import datetime
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from upmarket.membership import economics, incremental, ingest, ledger, level_up, levels
 from upmarket.membership.programme import Programme
@@ -38,16 +39,16 @@ class MembershipResult:
 
 
 def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
-                       previous_levels: pd.Series | None = None,
+                       previous_levels: pd.Series | ibis.Table | None = None,
                        period_start: datetime | None = None,
                        symbol: str | None = None,
                        margin_rate: float | None = None,
                        adjustments: pd.DataFrame | None = None,
                        write: Callable[[str, pd.DataFrame], None] | None = None,
                        batch_members: int | None = None) -> MembershipResult:
-    """Levels, ledger and statements as of `as_of`. `previous_levels` (customer → level code)
-    are what the previous run published, so changes are told against what members were last
-    told; `period_start` opens the points statement (default: a year before `as_of`);
+    """Levels, ledger and statements as of `as_of`. `previous_levels` (customer → level code,
+    or a table of customer_id and level, read a run of members at a time) are what the
+    previous run published, so changes are told against what members were last told; `period_start` opens the points statement (default: a year before `as_of`);
     `margin_rate` turns the incremental spend of joining into margin; `adjustments` are the
     corrections made by hand (`opstore.points`).
 
@@ -60,32 +61,35 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
     what the summary and the run's results need of them is kept in a few columns per
     member."""
     orders = wh.table("orders")
-    brought = ingest.carried(wh, as_of, programme)
-    everyone = levels.members_of(orders, as_of, brought.members)
-    dates = levels.history_dates(everyone, as_of, programme)
-    ids = np.asarray(sorted(everyone["customer_id"]), dtype=object)
+    brought = ingest.Ingested(wh, as_of, programme)
+    everyone = levels.member_starts(orders, as_of, brought.starts())
+    dates = levels.history_dates(everyone.first.min().execute(), as_of, programme)
+    # every member's id, in order, held as Arrow (a few bytes each, no Python objects): each
+    # run of them is turned into objects in its turn
+    ids = everyone.select("customer_id").order_by("customer_id").to_pyarrow()[
+        "customer_id"].combine_chunks()
     del everyone
-    soonest = ledger.next_expiry(orders, as_of, programme, ids, brought.entries, adjustments)
+    soonest = ledger.next_expiry(orders, as_of, programme, ids, brought.adding(), adjustments)
     start = pd.Timestamp(period_start) if period_start is not None \
         else pd.Timestamp(as_of) - pd.DateOffset(years=1)
     batch_members = batch_members or BATCH_MEMBERS
-    cuts = ids[batch_members::batch_members]
+    cuts = np.asarray(ids[batch_members::batch_members].to_pylist(), dtype=object)
     kept: dict[str, list] = {"members": [], "balances": [], "fields": [], "lapsed": [],
                              "near": []}
     held: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
-    # each member's carried rows and adjustments go with the run their id falls in
-    at = {name: _runs_of(frame, cuts) for name, frame in
-          (("members", brought.members), ("entries", brought.entries),
-           ("adjustments", adjustments))}
+    # each member's adjustments go with the run their id falls in
+    at = _runs_of(adjustments, cuts)
     for k in range(len(cuts) + 1):
         lo = cuts[k - 1] if k else None
         hi = cuts[k] if k < len(cuts) else None
-        tables = _evaluate_part(orders, ids[k * batch_members:(k + 1) * batch_members],
+        part = brought.part(lo, hi)
+        tables = _evaluate_part(orders, ids[k * batch_members:(k + 1) * batch_members].to_numpy(
+                                    zero_copy_only=False).astype(object),
                                 lo, hi, dates, soonest, start, as_of, programme,
                                 previous_levels, symbol, kept, offset=k * batch_members,
-                                members=_run(brought.members, at["members"], k),
-                                entries=_run(brought.entries, at["entries"], k),
-                                adjustments=_run(adjustments, at["adjustments"], k))
+                                members=part.members, entries=part.entries,
+                                adjustments=_run(adjustments, at, k))
+        del part
         for name in TABLES:
             if write is not None:
                 write(name, tables[name])
@@ -94,12 +98,12 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
         del tables
     members = pd.concat(kept["members"], ignore_index=True)
     balances = pd.concat(kept["balances"], ignore_index=True)
-    enrolled = brought.enrolled
-    monthly = incremental.monthly_lines(orders, as_of).to_pandas() \
-        if enrolled is not None and len(enrolled) else None
+    # the effect of joining reads the monthly spend summed in the engine, and only the rows
+    # it can use of it
+    joining = incremental.membership_effect_in(orders, brought.enrolled(), as_of,
+                                               margin_rate=margin_rate)
     found = economics.economics(members, economics.Lapsed.joined(kept["lapsed"]), balances,
-                                programme, as_of, lines=monthly, enrolled=enrolled,
-                                margin_rate=margin_rate)
+                                programme, as_of, margin_rate=margin_rate, joining=joining)
     found["level_up"] = level_up.effect(level_up.Near.joined(kept["near"]),
                                         margin_rate=margin_rate)
     counts = members["level"].value_counts()
@@ -116,12 +120,12 @@ def evaluate_programme(wh: Warehouse, as_of: datetime, programme: Programme, *,
         # when the soonest-lapsing points lapse (the start of the day they no longer count)
         "points_expiring_at": _soonest(balances),
         "economics": found,
-        "ingested": {"members": int(len(brought.members)), "entries": int(len(brought.entries)),
-                     "unknown_levels": brought.unknown_levels},
+        "ingested": brought.summary(),
     }
     tables = {} if write is not None else {
         name: _joined(held[name], name) for name in TABLES}
-    return MembershipResult(tables, summary, pd.concat(kept["fields"], ignore_index=True))
+    fields = pa.concat_tables(kept["fields"], promote_options="default").to_pandas()
+    return MembershipResult(tables, summary, fields)
 
 
 def _runs_of(frame: pd.DataFrame | None, cuts: np.ndarray) -> np.ndarray | None:
@@ -144,11 +148,10 @@ def _evaluate_part(orders: ibis.Table, ids: np.ndarray, lo, hi, dates, soonest, 
     """The tables of the members `ids`, whose ids run from `lo` up to (not including) `hi`
     (None: open), with the carried `members` and `entries` and the `adjustments` of those
     ids, and what `kept` keeps of them."""
-    part = orders
-    if lo is not None:
-        part = part.filter(part.customer_id >= lo)
-    if hi is not None:
-        part = part.filter(part.customer_id < hi)
+    part = _between(orders, lo, hi)
+    if isinstance(previous_levels, ibis.Table):
+        previous_levels = _between(previous_levels, lo, hi).to_pandas().set_index(
+            "customer_id")["level"]
     hist = levels.history_of(part, ids, dates, programme, members)
     members = levels.evaluate(hist, programme, previous=previous_levels, symbol=symbol)
     # each reader gets the order lines summed in the engine to what it reads of them, not
@@ -169,12 +172,24 @@ def _evaluate_part(orders: ibis.Table, ids: np.ndarray, lo, hi, dates, soonest, 
         "spend_window": members["spend_window"].to_numpy(float),
         "orders_window": members["orders_window"].to_numpy()}))
     kept["balances"].append(balances.drop(columns="customer_id"))
-    kept["fields"].append(members[["customer_id", *MEMBER_FIELDS, "expiring_at"]])
+    # in Arrow: a member's id and sentences kept as Python strings, made among a run's
+    # short-lived ones, would hold the interpreter's memory for them all through the stage
+    kept["fields"].append(pa.Table.from_pandas(
+        members[["customer_id", *MEMBER_FIELDS, "expiring_at"]], preserve_index=False))
     kept["lapsed"].append(economics.Lapsed.of(entries, as_of))
     kept["near"].append(level_up.Near.of(
         hist, level_up.period_lines(part, hist, as_of).to_pandas(), programme, as_of,
         offset=offset))
     return {"member_levels": members, "points_ledger": entries, "points_balances": balances}
+
+
+def _between(t: ibis.Table, lo, hi) -> ibis.Table:
+    """The rows of `t` whose customer_id runs from `lo` up to (not including) `hi`."""
+    if lo is not None:
+        t = t.filter(t.customer_id >= lo)
+    if hi is not None:
+        t = t.filter(t.customer_id < hi)
+    return t
 
 
 def _joined(parts: list[pd.DataFrame], name: str) -> pd.DataFrame:
