@@ -48,7 +48,9 @@ SPARK_SETTINGS = {
     "spark.ui.showConsoleProgress": "false",
     # a test run is a few hundred short queries: the JVM's optimising compiler (C2) spent about
     # half the CPU compiling code that then ran for milliseconds; the quick one (C1) halves it
-    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+    # and a larger cache for compiled code: the run's few hundred distinct queries, with the
+    # other Spark tests sharing this process's JVM, filled the default 240 MB in CI
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=512m",
 }
 
 

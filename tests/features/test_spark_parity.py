@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from datetime import datetime
+from urllib.parse import quote
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -50,6 +51,9 @@ SPARK_SETTINGS = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.session.timeZone": "UTC",
+    # the JVM is shared with the whole-pipeline test when both run in one process, and whichever
+    # starts it sets its options: the same as that test's (tests/test_pipeline_spark.py)
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=512m",
 }
 
 
@@ -82,7 +86,7 @@ def spark(duck, cdnow_path, tmp_path_factory):
     synthetic world copied from DuckDB."""
     where = tmp_path_factory.mktemp("spark-warehouse")
     _leave_files_of_an_earlier_session(where)
-    query = "&".join(f"{k}={v}" for k, v in
+    query = "&".join(f"{k}={quote(v)}" for k, v in
                      {**SPARK_SETTINGS, "spark.sql.warehouse.dir": str(where)}.items())
     wh = connect(f"pyspark://local[2]?{query}")
     wh.backend._session.sparkContext.setLogLevel("ERROR")
