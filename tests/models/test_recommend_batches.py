@@ -11,6 +11,7 @@ import pytest
 
 from upmarket.models import recommend
 from upmarket.models.basket import association_rules, best_bundles
+from upmarket.models.purchase_codes import PurchaseCodes
 from upmarket.models.recommend import Hybrid, TunedHybrid
 
 
@@ -86,18 +87,23 @@ def test_held_out_products_match_a_set_comparison(shop):
 
 def test_tuning_sample_keeps_every_evaluated_customer(shop):
     lines, _ = shop
-    evaluated = pd.Index(["C0003", "C0100", "C0499"])
+    codes = PurchaseCodes.from_frame(lines)
+    evaluated = codes.customers.get_indexer(["C0003", "C0100", "C0499"])
     model = TunedHybrid(fit_customers=120, random_state=4)
-    sample = model._tuning_sample(lines, evaluated)
-    kept = set(sample["customer_id"])
-    assert len(kept) == 120 and set(evaluated) <= kept
+
+    def customers(sample):
+        return set(sample.customers[sample.customer])
+
+    sample = model._tuning_sample(codes, evaluated)
+    kept = customers(sample)
+    assert len(kept) == 120 and {"C0003", "C0100", "C0499"} <= kept
     # each kept customer keeps every line; the same draw every time, another with another state
     assert len(sample) == lines["customer_id"].isin(kept).sum()
-    assert set(model._tuning_sample(lines, evaluated)["customer_id"]) == kept
-    other = TunedHybrid(fit_customers=120, random_state=5)._tuning_sample(lines, evaluated)
-    assert set(other["customer_id"]) != kept
+    assert customers(model._tuning_sample(codes, evaluated)) == kept
+    other = TunedHybrid(fit_customers=120, random_state=5)._tuning_sample(codes, evaluated)
+    assert customers(other) != kept
     # a shop no bigger than the sample is tuned on everyone, as without a sample
-    assert TunedHybrid(fit_customers=500)._tuning_sample(lines, evaluated) is lines
+    assert TunedHybrid(fit_customers=500)._tuning_sample(codes, evaluated) is codes
 
 
 def test_tuning_on_everyone_when_the_sample_covers_the_shop(shop):

@@ -51,6 +51,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from upmarket.errors import NotFitted, UpmarketError
+from upmarket.models.purchase_codes import PurchaseCodes
 from upmarket.warehouse.presets import RETAIL_LINE_KINDS
 
 #: Stock codes that are not products (postage, fees, discounts, manual and test entries),
@@ -83,6 +84,17 @@ def _clean_lines(lines: pd.DataFrame, exclude: Iterable[str]) -> pd.DataFrame:
     return out
 
 
+def _clean_codes(lines: pd.DataFrame | PurchaseCodes, exclude: Iterable[str]) -> PurchaseCodes:
+    """The lines a recommender learns from, as codes naming only their customers and products:
+    `_clean_lines` of a frame; of codes, the lines with a customer and a product not in
+    `exclude` (the engine's lines are paid product lines already)."""
+    if isinstance(lines, pd.DataFrame):
+        return PurchaseCodes.from_frame(_clean_lines(lines, exclude)).compact()
+    keep = (lines.customer >= 0) & (lines.sku >= 0)
+    keep &= ~lines.products(exclude)[np.maximum(lines.sku, 0)]
+    return (lines if keep.all() else lines.take(keep)).compact()
+
+
 class Recommender:
     """Shared fitting (indexes, ownership, exclusions) and batched top-n scoring.
 
@@ -98,16 +110,15 @@ class Recommender:
         self.batch_size = batch_size
 
     # -- fitting -------------------------------------------------------------------------
-    def fit(self, lines: pd.DataFrame, products: pd.DataFrame | None = None) -> "Recommender":
-        df = _clean_lines(lines, self.exclude)
-        if df.empty:
+    def fit(self, lines: pd.DataFrame | PurchaseCodes,
+            products: pd.DataFrame | None = None) -> "Recommender":
+        codes = _clean_codes(lines, self.exclude)
+        if not len(codes):
             raise NoPurchases("no paid product lines to learn from; widen the date range or "
                               "check that orders were ingested")
-        self.customers_ = pd.Index(np.sort(df["customer_id"].unique()))
-        self.items_ = pd.Index(np.sort(df["sku"].unique()))
-        u = self.customers_.get_indexer(df["customer_id"])
-        i = self.items_.get_indexer(df["sku"])
-        counts = sp.csr_matrix((np.ones(len(df), np.float32), (u, i)),
+        self.customers_, self.items_ = codes.customers, codes.skus
+        u, i = codes.customer, codes.sku
+        counts = sp.csr_matrix((np.ones(len(u), np.float32), (u, i)),
                                shape=(len(self.customers_), len(self.items_)))
         counts.sum_duplicates()
         self.counts_ = counts
@@ -115,10 +126,9 @@ class Recommender:
         self.lines_per_customer_ = np.asarray(counts.sum(axis=1)).ravel()
         self.products_ = self._align_products(products)
         self.consumable_ = self.products_["consumable"].to_numpy(bool)
-        if "ts" in df:
-            ts = pd.to_datetime(df["ts"])
-            self.as_of_ = ts.max()
-            self._ts = ts.to_numpy()
+        if codes.ts is not None:
+            self.as_of_ = pd.Timestamp(codes.ts.max())
+            self._ts = codes.ts
         else:
             self.as_of_, self._ts = None, None
         self._u, self._i = u, i
@@ -597,26 +607,31 @@ class TunedHybrid(Hybrid):
         near = t[t["hit_rate"] >= t.at[best, "hit_rate"] - t.at[best, "se"]]
         return int(near["iterations"].min())
 
-    def _tune(self, lines: pd.DataFrame, products: pd.DataFrame | None) -> pd.DataFrame:
+    def _tune(self, lines: pd.DataFrame | PurchaseCodes,
+              products: pd.DataFrame | None) -> pd.DataFrame:
         cols = ["als", "item", "content", "popularity", "hit_rate", "customers"]
-        df = _clean_lines(lines, self.exclude)
-        if "ts" not in df or df.empty:
+        df = _clean_codes(lines, self.exclude)
+        if df.ts is None or not len(df):
             return pd.DataFrame(columns=cols)
-        ts = pd.to_datetime(df["ts"])
-        split = ts.max() - pd.Timedelta(days=self.validation_days)
-        train, held = df[ts < split], df[ts >= split]
-        if train.empty:
+        split = pd.Timestamp(df.ts.max()) - pd.Timedelta(days=self.validation_days)
+        before = df.ts < split.to_datetime64()
+        train, held = df.take(before), df.take(~before)
+        if not len(train):
             return pd.DataFrame(columns=cols)
-        consumable = set()
+        consumable = np.zeros(len(df.skus), bool)
         if products is not None and len(products) and "consumable" in products:
-            consumable = set(products.loc[products["consumable"].fillna(False).astype(bool),
-                                          "sku"].astype(str))
-        relevant = _relevant(train, held, consumable)
-        if len(relevant) < self.min_customers:
+            consumable = df.products(products.loc[products["consumable"].fillna(False).astype(
+                bool), "sku"])
+        who, bought = _relevant_codes(train, held, consumable)
+        evaluated = np.unique(who)
+        if len(evaluated) < self.min_customers:
             return pd.DataFrame(columns=cols)
-        if len(relevant) > self.max_customers:
-            relevant = relevant.sample(self.max_customers, random_state=self.random_state)
-        train = self._tuning_sample(train, relevant.index)
+        if len(evaluated) > self.max_customers:
+            # the draw of `Series.sample` on the customers in id order (it reads only their
+            # number), so the same customers as when they were a Series of id strings
+            evaluated = evaluated[pd.Series(np.arange(len(evaluated))).sample(
+                self.max_customers, random_state=self.random_state).to_numpy()]
+        train = self._tuning_sample(train, evaluated)
         full = int((self.als_params or {}).get("iterations", ALS_ITERATIONS))
         probe = Hybrid(als=1.0, item=1.0, content=1.0, popularity=1.0,
                        cold_lines=self.cold_lines, cold_boost=self.cold_boost,
@@ -625,14 +640,15 @@ class TunedHybrid(Hybrid):
                        item_params=self.item_params,
                        content_params=self.content_params, window_days=self.window_days,
                        exclude=self.exclude, batch_size=self.batch_size).fit(train, products)
-        rows = probe.customers_.get_indexer(relevant.index.astype(str))
+        rows = probe.customers_.get_indexer(df.customers[evaluated])
         parts = list(probe._components(rows))
         # what each evaluation customer bought new after the split, as a customers × items mask
-        sku = np.concatenate([list(r) for r in relevant]) if len(relevant) else np.array([])
-        who = np.repeat(np.arange(len(relevant)), [len(r) for r in relevant])
-        col = probe.items_.get_indexer(sku.astype(str))
-        wanted = np.zeros((len(relevant), len(probe.items_)), bool)
-        wanted[who[col >= 0], col[col >= 0]] = True
+        at = np.full(df.customers.size, -1, np.int64)
+        at[evaluated] = np.arange(len(evaluated))
+        mine = at[who] >= 0
+        col = probe.items_.get_indexer(df.skus)[bought[mine]]
+        wanted = np.zeros((len(evaluated), len(probe.items_)), bool)
+        wanted[at[who[mine]][col >= 0], col[col >= 0]] = True
         k = min(self.k, len(probe.items_))
         out = []
         for w in self.grid or self.GRID:
@@ -641,7 +657,7 @@ class TunedHybrid(Hybrid):
             scores = probe._allowed(rows, probe._blend(parts, {**{n: 0.0 for n in
                                                                   probe.weights}, **w}))
             out.append({**w, "hit_rate": _hit_rate(scores, wanted, k),
-                        "customers": len(relevant)})
+                        "customers": len(evaluated)})
         # best first; ties go to the weights listed first (the grid's order)
         tuning = pd.DataFrame(out, columns=cols).sort_values("hit_rate", ascending=False,
                                                              kind="stable", ignore_index=True)
@@ -675,25 +691,29 @@ class TunedHybrid(Hybrid):
         return pd.DataFrame(out)
 
 
-    def _tuning_sample(self, train: pd.DataFrame, evaluated: pd.Index) -> pd.DataFrame:
-        """The training lines of at most `fit_customers` customers: every evaluated customer
-        and a random sample (`random_state`) of the others; all of them when there are fewer.
+    def _tuning_sample(self, train: PurchaseCodes, evaluated: np.ndarray) -> PurchaseCodes:
+        """The training lines of at most `fit_customers` customers: every `evaluated` customer
+        (codes of `train`) and a random sample (`random_state`) of the others; all of them when
+        there are fewer.
 
         Why: the weights only need the components' relative strength on this data, which a
         sample of tens of thousands of customers already shows, while fitting the components
         (ALS above all) on every customer's history costs as much as the final fit."""
-        # integer codes: set operations on a few hundred thousand id strings are slow
-        codes, ids = pd.factorize(train["customer_id"], sort=True)
-        if self.fit_customers is None or len(ids) <= self.fit_customers:
+        present = np.unique(train.customer)
+        if self.fit_customers is None or len(present) <= self.fit_customers:
             return train
-        keep = np.zeros(len(ids), bool)
-        found = ids.get_indexer(evaluated.astype(str))
-        keep[found[found >= 0]] = True
+        # positions among the customers with lines, in id order, as the draw was made when
+        # they were id strings
+        keep = np.zeros(len(present), bool)
+        found = np.searchsorted(present, evaluated)
+        found = found[(found < len(present))
+                      & (present[np.minimum(found, len(present) - 1)] == evaluated)]
+        keep[found] = True
         others = np.flatnonzero(~keep)
         take = min(max(self.fit_customers - int(keep.sum()), 0), len(others))
         keep[np.random.default_rng(self.random_state).choice(others, size=take,
                                                               replace=False)] = True
-        return train[keep[codes]]
+        return train.take(keep[np.searchsorted(present, train.customer)])
 
 
 def _hit_rate(scores: np.ndarray, wanted: np.ndarray, k: int) -> float:
@@ -707,34 +727,43 @@ _PREPARED = ("customers_", "items_", "counts_", "owned_", "lines_per_customer_",
              "consumable_", "as_of_", "_ts", "_u", "_i")
 
 
-def _relevant(train: pd.DataFrame, test: pd.DataFrame, consumable: set) -> pd.Series:
-    """Per test customer (with history in train), the set of products bought after the split
-    that are new to them (or consumable)."""
-    n = len(train)
-    # (customer, product) pairs as one integer each: comparing pairs of strings is slow
-    cust, _ = pd.factorize(pd.concat([train["customer_id"], test["customer_id"]],
-                                     ignore_index=True))
-    sku, skus = pd.factorize(pd.concat([train["sku"], test["sku"]], ignore_index=True))
-    pair = cust.astype(np.int64) * max(len(skus), 1) + sku
-    had = np.zeros(cust.max() + 1 if len(cust) else 0, bool)
-    had[cust[:n]] = True
-    later = np.flatnonzero(had[cust[n:]])
+def _relevant_codes(train: PurchaseCodes, test: PurchaseCodes, consumable: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(customer, product) codes of the products each test customer with history in train
+    bought after the split that are new to them (or `consumable`: per product code), each
+    pair once, by customer then product. Both share their ids (`PurchaseCodes.take`)."""
+    width = max(len(train.skus), 1)
+    # (customer, product) pairs as one integer each
+    owned = np.sort(train.customer.astype(np.int64) * width + train.sku)
+    had = np.zeros(len(train.customers), bool)
+    had[train.customer] = True
+    later = had[test.customer]
+    probe = test.customer[later].astype(np.int64) * width + test.sku[later]
     # only looked up by bisection, so repeats may stay: a plain sort, as np.unique (numpy ≥
     # 2.3) hashes integers first, which is many times slower here
-    owned = np.sort(pair[:n])
-    probe = pair[n + later]
     at = np.minimum(np.searchsorted(owned, probe), max(len(owned) - 1, 0))
     new = (owned[at] != probe if len(owned) else np.ones(len(probe), bool)) \
-        | skus.isin(list(consumable))[sku[n + later]]
-    t = test.iloc[later[new]][["customer_id", "sku"]].drop_duplicates()
-    # one set per customer from sorted slices: a groupby aggregating to Python sets slices a
-    # frame per customer, two thirds of this function's time at 50,000 customers
-    who, ids = pd.factorize(t["customer_id"], sort=True)
-    order = np.argsort(who, kind="stable")
-    skus_in_order = t["sku"].to_numpy(object)[order]
-    cuts = np.searchsorted(who[order], np.arange(len(ids) + 1))
-    return pd.Series([set(skus_in_order[a:b]) for a, b in zip(cuts[:-1], cuts[1:])],
-                     index=pd.Index(ids, name="customer_id"), name="sku", dtype=object)
+        | consumable[probe % width]
+    pair = np.unique(probe[new])
+    return (pair // width).astype(np.int64), (pair % width).astype(np.int64)
+
+
+def _relevant(train: pd.DataFrame | PurchaseCodes, test: pd.DataFrame | PurchaseCodes,
+              consumable) -> pd.Series:
+    """Per test customer (with history in train), the set of products bought after the split
+    that are new to them (or in `consumable`), by customer id."""
+    if isinstance(train, pd.DataFrame):
+        n = len(train)
+        both = PurchaseCodes.from_frame(pd.concat([train[["customer_id", "sku"]],
+                                                   test[["customer_id", "sku"]]],
+                                                  ignore_index=True))
+        train, test = both.take(slice(0, n)), both.take(slice(n, None))
+    who, bought = _relevant_codes(train, test, train.products(list(consumable)))
+    cuts = np.flatnonzero(np.r_[True, who[1:] != who[:-1], True]) if len(who) else np.r_[0]
+    skus = train.skus.to_numpy(object)[bought]
+    return pd.Series([set(skus[a:b]) for a, b in zip(cuts[:-1], cuts[1:])],
+                     index=pd.Index(train.customers.to_numpy(object)[who[cuts[:-1]]],
+                                    name="customer_id", dtype=object), name="sku", dtype=object)
 
 
 def evaluate_offline(lines: pd.DataFrame, products: pd.DataFrame | None, split_date,

@@ -1,0 +1,150 @@
+"""Purchase lines as integer codes: each line's customer, product and order as a number, with
+the ids looked up once per distinct value.
+
+The recommenders (`models.recommend`), the basket rules and bundles (`models.basket`) and the
+premium bestsellers (`strategy.nba`) only ever compare customers, products and orders for
+equality, or order customers and products by id. At a million customers the purchase lines are
+about ten million rows, and as three columns of Python strings (plus the copies each model
+made to clean and number them) they were the largest part of the memory of recommending;
+as codes they are four bytes a column a line.
+
+Customer and product codes are positions in the sorted ids (`customers`, `skus`), so ordering
+by code is ordering by id, as the models did with the strings (Arrow orders strings by their
+UTF-8 bytes, which is the order of their code points, Python's order). Order codes are labels
+only. -1 stands for a missing value. The lines keep the order they came in:
+`models.basket.best_bundles` breaks a tie between two rules by the product the customer
+bought first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+#: Rows per batch read from the engine: the strings of one batch are all that is held at once.
+BATCH_ROWS = 500_000
+
+
+@dataclass(frozen=True)
+class PurchaseCodes:
+    """Lines as codes (int32; -1 = missing) into the sorted `customers` and `skus`; `order`
+    codes (None when the lines had no order id) and `ts` (datetime64; None when absent)."""
+
+    customer: np.ndarray
+    sku: np.ndarray
+    order: np.ndarray | None
+    ts: np.ndarray | None
+    customers: pd.Index
+    skus: pd.Index
+
+    def __len__(self) -> int:
+        return len(self.sku)
+
+    @classmethod
+    def from_frame(cls, lines: pd.DataFrame) -> "PurchaseCodes":
+        """From a frame of lines: customer_id and sku (as strings), optionally order_id, ts."""
+        customer, customers = _codes(lines["customer_id"], sort=True) \
+            if "customer_id" in lines else (np.full(len(lines), -1, np.int32), _ids([]))
+        sku, skus = _codes(lines["sku"], sort=True)
+        order = _codes(lines["order_id"], sort=False)[0] if "order_id" in lines else None
+        ts = pd.to_datetime(lines["ts"]).to_numpy() if "ts" in lines else None
+        return cls(customer, sku, order, ts, customers, skus)
+
+    @classmethod
+    def from_table(cls, lines, batch_rows: int = BATCH_ROWS) -> "PurchaseCodes":
+        """From an engine table of lines (customer_id, sku, order_id, ts), read
+        `batch_rows` at a time: each batch's strings are dictionary-encoded in Arrow and let
+        go, the batches' dictionaries are unified at the end."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        names = ("customer_id", "sku", "order_id")
+        encoded = {n: [] for n in names}
+        ts = []
+        with lines.to_pyarrow_batches(chunk_size=batch_rows) as reader:
+            for batch in reader:
+                for n in names:
+                    encoded[n].append(pc.dictionary_encode(batch.column(n)))
+                ts.append(batch.column("ts").to_numpy(zero_copy_only=False))
+        columns = {}
+        for n in names:
+            parts = encoded.pop(n)
+            chunks = pa.chunked_array(parts) if parts else pa.chunked_array(
+                [], pa.dictionary(pa.int32(), pa.string()))
+            chunks = chunks.unify_dictionaries()
+            dictionary = chunks.chunk(0).dictionary if chunks.num_chunks else pa.array(
+                [], pa.string())
+            codes = np.concatenate(
+                [pc.fill_null(c.indices, -1).to_numpy() for c in chunks.chunks]
+            ).astype(np.int32, copy=False) if chunks.num_chunks else np.empty(0, np.int32)
+            del chunks
+            if n == "order_id":
+                columns[n] = (codes, None)
+                continue
+            # numbered in the order first seen: renumber by the sorted ids
+            order = pc.array_sort_indices(dictionary).to_numpy()
+            rank = np.empty(len(order), np.int32)
+            rank[order] = np.arange(len(order), dtype=np.int32)
+            seen = codes >= 0
+            codes[seen] = rank[codes[seen]]
+            columns[n] = (codes, _ids(dictionary.take(order).to_numpy(zero_copy_only=False)))
+        return cls(columns["customer_id"][0], columns["sku"][0], columns["order_id"][0],
+                   np.concatenate(ts) if ts else np.empty(0, "datetime64[us]"),
+                   columns["customer_id"][1], columns["sku"][1])
+
+    def take(self, rows) -> "PurchaseCodes":
+        """The lines `rows` (a mask or positions), in their order, with the same ids."""
+        return PurchaseCodes(self.customer[rows], self.sku[rows],
+                             None if self.order is None else self.order[rows],
+                             None if self.ts is None else self.ts[rows],
+                             self.customers, self.skus)
+
+    def compact(self) -> "PurchaseCodes":
+        """The same lines with only the customers and products they name: the ids a model
+        fitted on them knows, still sorted."""
+        customer, customers = _renumber(self.customer, self.customers)
+        sku, skus = _renumber(self.sku, self.skus)
+        return PurchaseCodes(customer, sku, self.order, self.ts, customers, skus)
+
+    def products(self, skus) -> np.ndarray:
+        """Per product code, whether its id is among `skus`."""
+        return np.asarray(self.skus.isin(pd.Index(skus).astype(str)), bool)
+
+    def frame(self) -> pd.DataFrame:
+        """customer_id, sku (and order_id codes, ts when there), as strings: for readers of
+        a few lines, never the run's."""
+        out = pd.DataFrame({
+            "customer_id": np.where(self.customer >= 0, self.customers.to_numpy(object)[
+                np.maximum(self.customer, 0)] if len(self.customers) else None, None),
+            "sku": np.where(self.sku >= 0, self.skus.to_numpy(object)[
+                np.maximum(self.sku, 0)] if len(self.skus) else None, None)})
+        if self.order is not None:
+            out["order_id"] = self.order
+        if self.ts is not None:
+            out["ts"] = self.ts
+        return out
+
+
+def _ids(values) -> pd.Index:
+    return pd.Index(np.asarray(values, dtype=object), dtype=object)
+
+
+def _codes(values: pd.Series, *, sort: bool) -> tuple[np.ndarray, pd.Index]:
+    """Codes of the non-missing values as strings (missing: -1), and the ids."""
+    codes = np.full(len(values), -1, np.int32)
+    present = values.notna().to_numpy()
+    found, ids = pd.factorize(values[present].astype(str), sort=sort)
+    codes[present] = found
+    return codes, _ids(ids)
+
+
+def _renumber(codes: np.ndarray, ids: pd.Index) -> tuple[np.ndarray, pd.Index]:
+    used = np.zeros(len(ids), bool)
+    used[codes[codes >= 0]] = True
+    if used.all():
+        return codes, ids
+    new = np.cumsum(used, dtype=np.int64).astype(np.int32) - 1
+    out = np.where(codes >= 0, new[np.maximum(codes, 0)], -1).astype(np.int32)
+    return out, ids[used]
