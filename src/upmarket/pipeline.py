@@ -34,6 +34,7 @@ from upmarket.models.churn import (INPUTS as CHURN_INPUTS, ChurnClassifier, RfmB
 from upmarket.models.clusters import BehaviourClusters
 from upmarket.models import propensity, training_sample, value_choice
 from upmarket.models.basket import association_rules, best_bundles
+from upmarket.models.purchase_codes import PurchaseCodes
 from upmarket.models.recommend import NoPurchases, TunedHybrid
 from upmarket.models.upgrade_paths import upgrade_paths_in_engine
 from upmarket.models.value import INPUTS as VALUE_INPUTS, LifetimeValue, ValueSettings
@@ -633,8 +634,10 @@ def stage_actions(ctx: Context) -> None:
     """Recommendations (hybrid recommender), bundles (association rules) and one next best
     action per customer, consent-checked, with channel, send hour and reason."""
     orders, products = ctx.source("orders"), ctx.source("products")
-    lines = purchases_until(orders, ctx.as_of).select(
-        "customer_id", "order_id", "sku", "ts").to_pandas()
+    # as integer codes, read a batch at a time: as strings the lines were the largest part of
+    # this stage's memory at a million customers (models.purchase_codes)
+    lines = PurchaseCodes.from_table(purchases_until(orders, ctx.as_of).select(
+        "customer_id", "order_id", "sku", "ts"))
     catalogue = products.to_pandas()
     ladder_expr = premium.price_ladder(products, orders)
     ladder = ladder_expr.to_pandas()
@@ -650,7 +653,7 @@ def stage_actions(ctx: Context) -> None:
     # customers' lists are made: at a million customers they are millions of rows
     bestsellers = nba.premium_bestsellers(tiered, lines)
     rules = association_rules(lines)
-    bundles = best_bundles(lines[["customer_id", "sku"]], rules)
+    bundles = best_bundles(lines, rules)
     del lines
     reached = premium.tier_reached(orders, ladder_expr, ctx.as_of).to_pandas()
     # the lists published (ten per customer) are written batch by batch as they are made,

@@ -43,16 +43,18 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
+from upmarket.models.purchase_codes import PurchaseCodes
 from upmarket.models.recommend import DEFAULT_EXCLUDE
 
 COLUMNS = ["antecedent", "consequent", "orders_both", "support", "confidence", "lift",
            "p_value"]
 
 
-def association_rules(lines: pd.DataFrame, *, min_orders: int = 5, min_lift: float = 1.5,
+def association_rules(lines: pd.DataFrame | PurchaseCodes, *, min_orders: int = 5, min_lift: float = 1.5,
                       alpha: float = 0.05, max_rules_per_item: int = 10,
                       exclude: Sequence[str] = DEFAULT_EXCLUDE) -> pd.DataFrame:
-    """Single-item rules A → B from order lines (`order_id`, `sku`; paid product lines).
+    """Single-item rules A → B from order lines (`order_id`, `sku`; paid product lines; or
+    the same as `PurchaseCodes`).
 
     Keeps rules seen in at least `min_orders` orders, with lift ≥ `min_lift` and a positive
     association significant at false discovery rate `alpha` (Fisher's exact test,
@@ -61,22 +63,31 @@ def association_rules(lines: pd.DataFrame, *, min_orders: int = 5, min_lift: flo
     descending. `p_value` is the test's unadjusted one-sided p-value. Non-product codes
     (`exclude`) never enter a rule.
     """
-    df = lines[["order_id", "sku"]].dropna()
-    df = df[~df["sku"].astype(str).isin(set(exclude))].drop_duplicates()
-    if df.empty:
+    codes = lines if isinstance(lines, PurchaseCodes) else PurchaseCodes.from_frame(
+        lines[[c for c in ("order_id", "sku") if c in lines]])
+    keep = (codes.order >= 0) & (codes.sku >= 0)
+    keep &= ~codes.products(exclude)[np.maximum(codes.sku, 0)]
+    if not keep.any():
         return pd.DataFrame(columns=COLUMNS)
-    # hashing, not sorting: a million order ids sort slowly as Python strings
-    o, orders = pd.factorize(df["order_id"].astype(str))
-    i, items = pd.factorize(df["sku"].astype(str), sort=True)
-    items = np.asarray(items, dtype=object)
-    x = sp.csr_matrix((np.ones(len(df), np.float32), (o, i)), shape=(len(orders), len(items)))
+    # each (order, product) once, as one integer: integers, not strings, are what is hashed
+    # and sorted for a million orders
+    width = max(len(codes.skus), 1)
+    pair = np.unique(codes.order[keep].astype(np.int64) * width + codes.sku[keep])
+    # the pairs are sorted, so by order: an order's row number counts the orders before it
+    order = pair // width
+    o = np.cumsum(np.r_[True, order[1:] != order[:-1]]) - 1
+    used, i = np.unique(pair % width, return_inverse=True)
+    items = codes.skus.to_numpy(object)[used]
+    n_orders = int(o[-1]) + 1
+    del pair, order
+    x = sp.csr_matrix((np.ones(len(i), np.float32), (o, i)), shape=(n_orders, len(items)))
     n_item = np.asarray(x.sum(axis=0)).ravel().astype(np.int64)
     # XᵀX is symmetric and the test is too (A → B and B → A are one hypothesis): test each
     # unordered pair once, in the upper triangle, then read the rule both ways.
     both = sp.triu(x.T @ x, k=1).tocoo()
     keep = both.data >= min_orders
     u, v, nuv = both.row[keep], both.col[keep], np.rint(both.data[keep]).astype(np.int64)
-    n = len(orders)
+    n = n_orders
     # lift is symmetric, so a pair below `min_lift` yields no rule either way: it is left
     # untested (p = 1, still counted in the family below), which also spares the exact tail
     # sums, the slow part of the test
@@ -156,39 +167,55 @@ def holdout_check(rules: pd.DataFrame, later: pd.DataFrame, *, level: float = 0.
             "rules_above_base": float((obs[seen] > exp[seen]).mean())}
 
 
-def best_bundles(owned: pd.DataFrame, rules: pd.DataFrame, *,
+def best_bundles(owned: pd.DataFrame | PurchaseCodes, rules: pd.DataFrame, *,
                  batch_customers: int = 20_000) -> pd.DataFrame:
     """For each customer, the most confident rule whose antecedent they bought and whose
     consequent they have not: customer_id, antecedent, consequent, confidence, lift.
 
-    `owned` has customer_id and sku (one row per product a customer bought). Customers are
+    `owned` has customer_id and sku (one row per product a customer bought; or the lines as
+    `PurchaseCodes`, where a line without a customer is no one's). Customers are
     matched to rules `batch_customers` at a time: every (owned product, rule) candidate is a
     row, up to `max_rules_per_item` per product owned, so doing all customers at once would
     hold tens of millions of rows in a big shop."""
     cols = ["customer_id", "antecedent", "consequent", "confidence", "lift"]
-    if rules.empty or owned.empty:
+    if rules.empty or not len(owned):
         return pd.DataFrame(columns=cols)
-    own = owned[["customer_id", "sku"]].astype(str)
+    codes = owned if isinstance(owned, PurchaseCodes) else PurchaseCodes.from_frame(
+        owned[["customer_id", "sku"]].astype(str))
+    known = (codes.customer >= 0) & (codes.sku >= 0)
+    if not known.all():
+        codes = codes.take(known)
     r = rules[["antecedent", "consequent", "confidence", "lift"]].astype(
         {"antecedent": str, "consequent": str})
     # integer codes, in the strings' sort order: matching hundreds of thousands of customers
-    # by their id strings is what made this slow
-    cust, ids = pd.factorize(own["customer_id"], sort=True)
-    item, items = pd.factorize(pd.concat([own["sku"], r["antecedent"], r["consequent"]],
-                                         ignore_index=True), sort=True)
-    sku, ante, cons = np.split(item, [len(own), len(own) + len(r)])
+    # by their id strings is what made this slow; the rules' products join the lines' ones
+    cust, ids = codes.customer, codes.customers
+    items = pd.Index(np.unique(np.concatenate([codes.skus.to_numpy(object),
+                                               r["antecedent"].to_numpy(object),
+                                               r["consequent"].to_numpy(object)])))
+    sku = np.asarray(items.get_indexer(codes.skus), np.int64)[codes.sku]
+    ante = np.asarray(items.get_indexer(r["antecedent"]), np.int64)
+    cons = np.asarray(items.get_indexer(r["consequent"]), np.int64)
     key = cust.astype(np.int64) * len(items) + sku
-    # (customer, product) owned, only looked up by bisection, so repeats may stay: a plain
-    # sort, as np.unique (numpy ≥ 2.3) hashes integers first, which is many times slower here
-    has = np.sort(key)
-    # the owned rows whose product is an antecedent, each pair once (its first line), by
-    # customer then line: a tie between two rules is won by the product the customer has first
-    _, first = np.unique(key, return_index=True)
-    first = first[np.isin(sku[first], ante)]
-    first = first[np.lexsort((first, cust[first]))]
+    del sku
+    # (customer, product) owned, sorted for bisection, and the owned rows whose product is an
+    # antecedent, each pair once (its first line: a stable sort keeps the lines' order within
+    # a pair), by customer then line: a tie between two rules is won by the product the
+    # customer has first
+    by_key = np.argsort(key, kind="stable")
+    has = key[by_key]
+    del key
+    new = np.r_[True, has[1:] != has[:-1]]
+    first, has = by_key[new], has[new]
+    del by_key, new
+    sku = has % len(items)
+    keep = np.isin(sku, ante)
+    first, sku = first[keep], sku[keep]
+    order = np.lexsort((first, cust[first]))
+    first, sku = first[order], sku[order]
     by_ante = np.argsort(ante, kind="stable")
-    lo = np.searchsorted(ante[by_ante], sku[first], "left")
-    hi = np.searchsorted(ante[by_ante], sku[first], "right")
+    lo = np.searchsorted(ante[by_ante], sku, "left")
+    hi = np.searchsorted(ante[by_ante], sku, "right")
     conf, lift = r["confidence"].to_numpy(float), r["lift"].to_numpy(float)
     # each rule's place in the order of preference (confidence, then lift, high first; then
     # consequent): one number, so a customer's best is a minimum, not a sort

@@ -37,6 +37,7 @@ import pandas as pd
 from upmarket.data_labels import DataLabels, file_labels
 from upmarket.i18n import label, value_label
 from upmarket.models.churn import signal_text
+from upmarket.models.purchase_codes import PurchaseCodes
 from upmarket.models.recommend import COLUMNS as RECOMMENDATION_COLUMNS
 from upmarket.strategy.tiers import TIER_ORDER, TierPolicy
 from upmarket.warehouse.schema import PROMOTION_TYPES
@@ -213,11 +214,23 @@ def choose_channel(customers: pd.DataFrame, consents: pd.DataFrame, responses: p
     return pd.Series(out, index=customers.index).where(lambda s: s.notna(), None)
 
 
-def premium_bestsellers(tiered: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+def premium_bestsellers(tiered: pd.DataFrame, lines: pd.DataFrame | PurchaseCodes
+                        ) -> pd.DataFrame:
     """Premium products (`tier_rank` 2 in `tiered`) by category, best-selling first (distinct
     buyers in `lines`, then sku): the `bestsellers` of `product_candidates`."""
     prem = tiered[tiered["tier_rank"] == 2]
-    buyers = lines[lines["sku"].isin(set(prem["sku"]))].groupby("sku")["customer_id"].nunique()
+    if isinstance(lines, PurchaseCodes):
+        # distinct (customer, product) pairs as one integer each, counted per product
+        mine = lines.products(prem["sku"])[np.maximum(lines.sku, 0)] & (lines.sku >= 0) \
+            & (lines.customer >= 0)
+        width = max(len(lines.skus), 1)
+        pair = np.unique(lines.customer[mine].astype(np.int64) * width + lines.sku[mine])
+        counts = np.bincount(pair % width, minlength=len(lines.skus))
+        buyers = pd.Series(counts, index=lines.skus)
+        buyers = buyers[buyers > 0]
+    else:
+        buyers = lines[lines["sku"].isin(set(prem["sku"]))].groupby("sku")[
+            "customer_id"].nunique()
     return prem.assign(buyers=prem["sku"].map(buyers).fillna(0)).sort_values(
         ["category", "buyers", "sku"], ascending=[True, False, True])[["category", "sku"]]
 
