@@ -55,41 +55,30 @@ class PurchaseCodes:
     @classmethod
     def from_table(cls, lines, batch_rows: int = BATCH_ROWS) -> "PurchaseCodes":
         """From an engine table of lines (customer_id, sku, order_id, ts), read
-        `batch_rows` at a time: each batch's strings are dictionary-encoded in Arrow and let
-        go, the batches' dictionaries are unified at the end."""
-        import pyarrow as pa
+        `batch_rows` at a time: each batch's strings are dictionary-encoded in Arrow and only
+        its distinct values are kept (as fixed-width bytes); they are numbered once all are
+        read, by one sort of every batch's distinct values."""
         import pyarrow.compute as pc
 
         names = ("customer_id", "sku", "order_id")
-        encoded = {n: [] for n in names}
+        local = {n: [] for n in names}
+        distinct = {n: [] for n in names}
         ts = []
         with lines.to_pyarrow_batches(chunk_size=batch_rows) as reader:
             for batch in reader:
                 for n in names:
-                    encoded[n].append(pc.dictionary_encode(batch.column(n)))
-                ts.append(batch.column("ts").to_numpy(zero_copy_only=False))
+                    encoded = pc.dictionary_encode(batch.column(n))
+                    local[n].append(pc.fill_null(encoded.indices, -1).to_numpy().astype(
+                        np.int32))
+                    distinct[n].append(_bytes(encoded.dictionary))
+                # a copy: a view would keep the engine's whole batch alive
+                ts.append(np.array(batch.column("ts").to_numpy(zero_copy_only=False)))
+                del batch, encoded
         columns = {}
         for n in names:
-            parts = encoded.pop(n)
-            chunks = pa.chunked_array(parts) if parts else pa.chunked_array(
-                [], pa.dictionary(pa.int32(), pa.string()))
-            chunks = chunks.unify_dictionaries()
-            dictionary = chunks.chunk(0).dictionary if chunks.num_chunks else pa.array(
-                [], pa.string())
-            codes = np.concatenate(
-                [pc.fill_null(c.indices, -1).to_numpy() for c in chunks.chunks]
-            ).astype(np.int32, copy=False) if chunks.num_chunks else np.empty(0, np.int32)
-            del chunks
-            if n == "order_id":
-                columns[n] = (codes, None)
-                continue
-            # numbered in the order first seen: renumber by the sorted ids
-            order = pc.array_sort_indices(dictionary).to_numpy()
-            rank = np.empty(len(order), np.int32)
-            rank[order] = np.arange(len(order), dtype=np.int32)
-            seen = codes >= 0
-            codes[seen] = rank[codes[seen]]
-            columns[n] = (codes, _ids(dictionary.take(order).to_numpy(zero_copy_only=False)))
+            ids, codes = _number(local.pop(n), distinct.pop(n))
+            columns[n] = (codes, _ids(np.char.decode(ids, "utf-8")) if n != "order_id"
+                          else None)
         return cls(columns["customer_id"][0], columns["sku"][0], columns["order_id"][0],
                    np.concatenate(ts) if ts else np.empty(0, "datetime64[us]"),
                    columns["customer_id"][1], columns["sku"][1])
@@ -138,6 +127,29 @@ def _codes(values: pd.Series, *, sort: bool) -> tuple[np.ndarray, pd.Index]:
     found, ids = pd.factorize(values[present].astype(str), sort=sort)
     codes[present] = found
     return codes, _ids(ids)
+
+
+def _bytes(strings) -> np.ndarray:
+    """An Arrow string array as fixed-width UTF-8 bytes: byte order is code point order."""
+    if not len(strings):
+        return np.empty(0, "S1")
+    return np.asarray(strings.cast("binary").to_numpy(zero_copy_only=False), dtype="S")
+
+
+def _number(local: list[np.ndarray], distinct: list[np.ndarray]
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct values of every batch, and each line's position among them, from
+    each batch's codes (`local`, -1 = missing) into its own distinct values."""
+    if not local:
+        return np.empty(0, "S1"), np.empty(0, np.int32)
+    ids, where = np.unique(np.concatenate(distinct), return_inverse=True)
+    where = np.r_[where.astype(np.int32), -1]
+    codes, start = np.empty(sum(len(c) for c in local), np.int32), 0
+    at = 0
+    for c, d in zip(local, distinct):
+        codes[start:start + len(c)] = where[np.where(c >= 0, c + at, -1)]
+        start, at = start + len(c), at + len(d)
+    return ids, codes
 
 
 def _renumber(codes: np.ndarray, ids: pd.Index) -> tuple[np.ndarray, pd.Index]:
