@@ -638,6 +638,12 @@ def stage_actions(ctx: Context) -> None:
     # this stage's memory at a million customers (models.purchase_codes)
     lines = PurchaseCodes.from_table(purchases_until(orders, ctx.as_of).select(
         "customer_id", "order_id", "sku", "ts"))
+    # the order history's blocks the engine cached and the batches' strings are not read again
+    # here: let them go before the models are fitted, not at the stage's end
+    engine = getattr(ctx.wh.backend, "con", None)
+    if isinstance(engine, BudgetedConnection):
+        engine.drop_cached_pages()
+    release_freed_memory()
     catalogue = products.to_pandas()
     ladder_expr = premium.price_ladder(products, orders)
     ladder = ladder_expr.to_pandas()

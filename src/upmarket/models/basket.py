@@ -43,15 +43,15 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
-from upmarket.models.purchase_codes import PurchaseCodes
+from upmarket.models.purchase_codes import PurchaseCodes, sorted_distinct
 from upmarket.models.recommend import DEFAULT_EXCLUDE
 
 COLUMNS = ["antecedent", "consequent", "orders_both", "support", "confidence", "lift",
            "p_value"]
 
 
-def association_rules(lines: pd.DataFrame | PurchaseCodes, *, min_orders: int = 5, min_lift: float = 1.5,
-                      alpha: float = 0.05, max_rules_per_item: int = 10,
+def association_rules(lines: pd.DataFrame | PurchaseCodes, *, min_orders: int = 5,
+                      min_lift: float = 1.5, alpha: float = 0.05, max_rules_per_item: int = 10,
                       exclude: Sequence[str] = DEFAULT_EXCLUDE) -> pd.DataFrame:
     """Single-item rules A → B from order lines (`order_id`, `sku`; paid product lines; or
     the same as `PurchaseCodes`).
@@ -72,14 +72,18 @@ def association_rules(lines: pd.DataFrame | PurchaseCodes, *, min_orders: int = 
     # each (order, product) once, as one integer: integers, not strings, are what is hashed
     # and sorted for a million orders
     width = max(len(codes.skus), 1)
-    pair = np.unique(codes.order[keep].astype(np.int64) * width + codes.sku[keep])
+    pair = sorted_distinct(codes.order[keep].astype(np.int64) * width + codes.sku[keep])
     # the pairs are sorted, so by order: an order's row number counts the orders before it
     order = pair // width
     o = np.cumsum(np.r_[True, order[1:] != order[:-1]]) - 1
-    used, i = np.unique(pair % width, return_inverse=True)
+    sku = pair % width
+    seen = np.zeros(width, bool)
+    seen[sku] = True
+    used = np.flatnonzero(seen)
+    i = (np.cumsum(seen) - 1)[sku]
     items = codes.skus.to_numpy(object)[used]
     n_orders = int(o[-1]) + 1
-    del pair, order
+    del pair, order, sku
     x = sp.csr_matrix((np.ones(len(i), np.float32), (o, i)), shape=(n_orders, len(items)))
     n_item = np.asarray(x.sum(axis=0)).ravel().astype(np.int64)
     # XᵀX is symmetric and the test is too (A → B and B → A are one hypothesis): test each

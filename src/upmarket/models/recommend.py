@@ -51,7 +51,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from upmarket.errors import NotFitted, UpmarketError
-from upmarket.models.purchase_codes import PurchaseCodes
+from upmarket.models.purchase_codes import PurchaseCodes, sorted_distinct
 from upmarket.warehouse.presets import RETAIL_LINE_KINDS
 
 #: Stock codes that are not products (postage, fees, discounts, manual and test entries),
@@ -623,7 +623,7 @@ class TunedHybrid(Hybrid):
             consumable = df.products(products.loc[products["consumable"].fillna(False).astype(
                 bool), "sku"])
         who, bought = _relevant_codes(train, held, consumable)
-        evaluated = np.unique(who)
+        evaluated = sorted_distinct(who)
         if len(evaluated) < self.min_customers:
             return pd.DataFrame(columns=cols)
         if len(evaluated) > self.max_customers:
@@ -699,7 +699,7 @@ class TunedHybrid(Hybrid):
         Why: the weights only need the components' relative strength on this data, which a
         sample of tens of thousands of customers already shows, while fitting the components
         (ALS above all) on every customer's history costs as much as the final fit."""
-        present = np.unique(train.customer)
+        present = sorted_distinct(train.customer)
         if self.fit_customers is None or len(present) <= self.fit_customers:
             return train
         # positions among the customers with lines, in id order, as the draw was made when
@@ -744,7 +744,7 @@ def _relevant_codes(train: PurchaseCodes, test: PurchaseCodes, consumable: np.nd
     at = np.minimum(np.searchsorted(owned, probe), max(len(owned) - 1, 0))
     new = (owned[at] != probe if len(owned) else np.ones(len(probe), bool)) \
         | consumable[probe % width]
-    pair = np.unique(probe[new])
+    pair = sorted_distinct(probe[new])
     return (pair // width).astype(np.int64), (pair % width).astype(np.int64)
 
 

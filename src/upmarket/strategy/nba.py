@@ -37,7 +37,7 @@ import pandas as pd
 from upmarket.data_labels import DataLabels, file_labels
 from upmarket.i18n import label, value_label
 from upmarket.models.churn import signal_text
-from upmarket.models.purchase_codes import PurchaseCodes
+from upmarket.models.purchase_codes import PurchaseCodes, sorted_distinct
 from upmarket.models.recommend import COLUMNS as RECOMMENDATION_COLUMNS
 from upmarket.strategy.tiers import TIER_ORDER, TierPolicy
 from upmarket.warehouse.schema import PROMOTION_TYPES
@@ -224,7 +224,7 @@ def premium_bestsellers(tiered: pd.DataFrame, lines: pd.DataFrame | PurchaseCode
         mine = lines.products(prem["sku"])[np.maximum(lines.sku, 0)] & (lines.sku >= 0) \
             & (lines.customer >= 0)
         width = max(len(lines.skus), 1)
-        pair = np.unique(lines.customer[mine].astype(np.int64) * width + lines.sku[mine])
+        pair = sorted_distinct(lines.customer[mine].astype(np.int64) * width + lines.sku[mine])
         counts = np.bincount(pair % width, minlength=len(lines.skus))
         buyers = pd.Series(counts, index=lines.skus)
         buyers = buyers[buyers > 0]
