@@ -72,19 +72,27 @@ def association_rules(lines: pd.DataFrame | PurchaseCodes, *, min_orders: int = 
     # each (order, product) once, as one integer: integers, not strings, are what is hashed
     # and sorted for a million orders
     width = max(len(codes.skus), 1)
-    pair = sorted_distinct(codes.order[keep].astype(np.int64) * width + codes.sku[keep])
-    # the pairs are sorted, so by order: an order's row number counts the orders before it
+    pair = codes.order.astype(np.int64)
+    pair *= width
+    pair += codes.sku
+    pair = sorted_distinct(pair if keep.all() else pair[keep], in_place=True)
+    # sorted by order then product: the rows of the order × product matrix as they are laid
+    # out in compressed sparse row form, without building it from coordinates
     order = pair // width
-    o = np.cumsum(np.r_[True, order[1:] != order[:-1]]) - 1
+    indptr = np.r_[np.flatnonzero(np.r_[True, order[1:] != order[:-1]]), len(pair)]
+    del order
     sku = pair % width
+    del pair
     seen = np.zeros(width, bool)
     seen[sku] = True
-    used = np.flatnonzero(seen)
-    i = (np.cumsum(seen) - 1)[sku]
-    items = codes.skus.to_numpy(object)[used]
-    n_orders = int(o[-1]) + 1
-    del pair, order, sku
-    x = sp.csr_matrix((np.ones(len(i), np.float32), (o, i)), shape=(n_orders, len(items)))
+    items = codes.skus.to_numpy(object)[seen]
+    i = (np.cumsum(seen) - 1).astype(np.int32)[sku]
+    del sku
+    n_orders = len(indptr) - 1
+    # one index type for both, or scipy copies the indices to the wider one
+    index = np.int32 if len(i) < np.iinfo(np.int32).max else np.int64
+    x = sp.csr_matrix((np.ones(len(i), np.float32), i.astype(index, copy=False),
+                       indptr.astype(index)), shape=(n_orders, len(items)))
     n_item = np.asarray(x.sum(axis=0)).ravel().astype(np.int64)
     # XᵀX is symmetric and the test is too (A → B and B → A are one hypothesis): test each
     # unordered pair once, in the upper triangle, then read the rule both ways.

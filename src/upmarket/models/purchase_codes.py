@@ -162,10 +162,14 @@ def _number(local: list[np.ndarray], distinct: list[np.ndarray]
     return ids, codes
 
 
-def sorted_distinct(values: np.ndarray) -> np.ndarray:
+def sorted_distinct(values: np.ndarray, *, in_place: bool = False) -> np.ndarray:
     """The distinct values, sorted: a plain sort, as np.unique (numpy ≥ 2.3) hashes integers
-    first, which is many times slower on millions of codes."""
-    values = np.sort(values)
+    first, which is many times slower on millions of codes. `in_place`: `values` may be
+    sorted where it is (the caller has no further use of it), sparing a copy."""
+    if in_place:
+        values.sort()
+    else:
+        values = np.sort(values)
     return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
 
 
