@@ -630,6 +630,16 @@ def stage_acquisition(ctx: Context) -> None:
                                  for r in per.itertuples() if np.isfinite(r.clv_to_cac)}
 
 
+def _drop_what_was_read(ctx: Context) -> None:
+    """Let go of the order history's blocks the engine cached while a query read them, and of
+    the buffers freed since: not read again in the stage, they would otherwise stay resident
+    under the models fitted and the lists made after them, until the stage's end."""
+    engine = getattr(ctx.wh.backend, "con", None)
+    if isinstance(engine, BudgetedConnection):
+        engine.drop_cached_pages()
+    release_freed_memory()
+
+
 def stage_actions(ctx: Context) -> None:
     """Recommendations (hybrid recommender), bundles (association rules) and one next best
     action per customer, consent-checked, with channel, send hour and reason."""
@@ -638,12 +648,7 @@ def stage_actions(ctx: Context) -> None:
     # this stage's memory at a million customers (models.purchase_codes)
     lines = PurchaseCodes.from_table(purchases_until(orders, ctx.as_of).select(
         "customer_id", "order_id", "sku", "ts"))
-    # the order history's blocks the engine cached and the batches' strings are not read again
-    # here: let them go before the models are fitted, not at the stage's end
-    engine = getattr(ctx.wh.backend, "con", None)
-    if isinstance(engine, BudgetedConnection):
-        engine.drop_cached_pages()
-    release_freed_memory()
+    _drop_what_was_read(ctx)
     catalogue = products.to_pandas()
     ladder_expr = premium.price_ladder(products, orders)
     ladder = ladder_expr.to_pandas()
@@ -662,6 +667,7 @@ def stage_actions(ctx: Context) -> None:
     bundles = best_bundles(lines, rules)
     del lines
     reached = premium.tier_reached(orders, ladder_expr, ctx.as_of).to_pandas()
+    _drop_what_was_read(ctx)
     # the lists published (ten per customer) are written batch by batch as they are made,
     # never held whole: at a million customers they are ten million rows
     picker = nba.CandidatePicker(ladder, reached, nba.main_categories(res), bestsellers,

@@ -133,7 +133,9 @@ class Recommender:
             self.as_of_, self._ts = None, None
         self._u, self._i = u, i
         self._fit()
-        del self._u, self._i, self._ts
+        # the counts are what the components learn from, not what they score with: at a
+        # million customers they are tens of megabytes held to the end of the lists
+        del self._u, self._i, self._ts, self.counts_
         return self
 
     def _align_products(self, products: pd.DataFrame | None) -> pd.DataFrame:
@@ -484,7 +486,7 @@ class Hybrid(Recommender):
             for name in _PREPARED:
                 setattr(m, name, getattr(self, name))
             m._fit()
-            del m._u, m._i, m._ts
+            del m._u, m._i, m._ts, m.counts_
 
     def _als_settings(self) -> dict:
         return dict(self.als_params or {})
