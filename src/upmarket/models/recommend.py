@@ -3,8 +3,11 @@ hybrid).
 
 Input is a pandas frame of paid product purchase lines before an `as_of`
 (`features.orders.purchases_until(...).to_pandas()`: ``customer_id``, ``sku``, ``ts``, optionally
-``quantity`` / ``amount``) and a products frame (``sku``, ``category``, ``price_tier``,
-``consumable``, optionally ``price``) that may be empty — Online Retail has no categories.
+``quantity`` / ``amount``), or the same lines as integer codes (`models.purchase_codes`, how a
+run reads them: a string per line is most of the memory at a million customers; a frame is
+numbered the same way first, so both give the same models), and a products frame (``sku``,
+``category``, ``price_tier``, ``consumable``, optionally ``price``) that may be empty — Online
+Retail has no categories.
 
 Every recommender has the same interface::
 
