@@ -79,3 +79,21 @@ def test_compact_keeps_the_ids_sorted(lines):
     assert list(some.customers[some.customer]) == list(
         codes.customers[codes.customer[codes.customer % 3 == 1]])
     np.testing.assert_array_equal(sorted_distinct(np.array([3, 1, 3, 2, 1])), [1, 2, 3])
+
+
+def test_lines_without_products_are_no_purchases():
+    """Order histories without products (CDNOW has none) leave nothing to learn from."""
+    from upmarket.models.recommend import NoPurchases, TunedHybrid
+
+    frame = pd.DataFrame({"customer_id": ["a", "b"], "order_id": ["1", "2"],
+                          "sku": pd.Series([None, None], dtype=object),
+                          "ts": pd.to_datetime(["2025-01-01", "2025-02-01"])})
+    con = ibis.duckdb.connect()
+    con.raw_sql("CREATE TABLE lines (customer_id VARCHAR, order_id VARCHAR, sku VARCHAR, "
+                "ts TIMESTAMP)")
+    con.insert("lines", frame)
+    codes = PurchaseCodes.from_table(con.table("lines"))
+    assert len(codes) == 2 and len(codes.skus) == 0 and not codes.lines_of(["x"]).any()
+    with pytest.raises(NoPurchases):
+        TunedHybrid().fit(codes)
+    assert association_rules(codes).empty

@@ -66,7 +66,7 @@ def association_rules(lines: pd.DataFrame | PurchaseCodes, *, min_orders: int = 
     codes = lines if isinstance(lines, PurchaseCodes) else PurchaseCodes.from_frame(
         lines[[c for c in ("order_id", "sku") if c in lines]])
     keep = (codes.order >= 0) & (codes.sku >= 0)
-    keep &= ~codes.products(exclude)[np.maximum(codes.sku, 0)]
+    keep &= ~codes.lines_of(exclude)
     if not keep.any():
         return pd.DataFrame(columns=COLUMNS)
     # each (order, product) once, as one integer: integers, not strings, are what is hashed

@@ -101,6 +101,14 @@ class PurchaseCodes:
         """Per product code, whether its id is among `skus`."""
         return np.asarray(self.skus.isin(pd.Index(skus).astype(str)), bool)
 
+    def lines_of(self, skus) -> np.ndarray:
+        """Per line, whether its product is among `skus` (False where it has none)."""
+        mine = self.products(skus)
+        out = np.zeros(len(self.sku), bool)
+        has = self.sku >= 0
+        out[has] = mine[self.sku[has]]
+        return out
+
     def frame(self) -> pd.DataFrame:
         """customer_id, sku (and order_id codes, ts when there), as strings: for readers of
         a few lines, never the run's."""

@@ -94,7 +94,7 @@ def _clean_codes(lines: pd.DataFrame | PurchaseCodes, exclude: Iterable[str]) ->
     if isinstance(lines, pd.DataFrame):
         return PurchaseCodes.from_frame(_clean_lines(lines, exclude)).compact()
     keep = (lines.customer >= 0) & (lines.sku >= 0)
-    keep &= ~lines.products(exclude)[np.maximum(lines.sku, 0)]
+    keep &= ~lines.lines_of(exclude)
     return (lines if keep.all() else lines.take(keep)).compact()
 
 

@@ -221,8 +221,7 @@ def premium_bestsellers(tiered: pd.DataFrame, lines: pd.DataFrame | PurchaseCode
     prem = tiered[tiered["tier_rank"] == 2]
     if isinstance(lines, PurchaseCodes):
         # distinct (customer, product) pairs as one integer each, counted per product
-        mine = lines.products(prem["sku"])[np.maximum(lines.sku, 0)] & (lines.sku >= 0) \
-            & (lines.customer >= 0)
+        mine = lines.lines_of(prem["sku"]) & (lines.customer >= 0)
         width = max(len(lines.skus), 1)
         pair = sorted_distinct(lines.customer[mine].astype(np.int64) * width + lines.sku[mine])
         counts = np.bincount(pair % width, minlength=len(lines.skus))
