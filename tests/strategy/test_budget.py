@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from upmarket.strategy.budget import (BadBudgetSettings, BadPlan, BudgetSettings
                                       campaign_plan,
                                       complete_periods, file_plan, plan_vs_actual, read_plan,
                                       reallocate)
+from upmarket.warehouse.connection import duckdb_path
 
 
 @pytest.fixture(scope="module")
@@ -331,6 +333,9 @@ def test_paths_built_in_parts_of_the_customers_are_the_paths_of_all(small_world,
     monkeypatch.setattr(budget, "PATH_PART_CUSTOMERS", 70)  # 300 customers: 5 parts
     parts = budget._period_paths(wh, as_of, "M", 30)
     assert len(whole) > 20 and whole["total_conversions"].sum() > 100
+    # the parts read the touches from files beside the warehouse, gone once they are built
+    beside = Path(duckdb_path(wh.url)).parent
+    assert not list(beside.glob("*.paths.*"))
     pd.testing.assert_frame_equal(parts[["period", "path", "total_conversions"]],
                                   whole[["period", "path", "total_conversions"]])
     np.testing.assert_allclose(parts["total_conversion_value"], whole["total_conversion_value"],
@@ -370,3 +375,27 @@ def test_journey_paths_serve_roi_and_the_budget_alike_in_parts_or_whole(small_wo
     np.testing.assert_allclose(tables_given["budget_points"]["revenue"],
                                tables_own["budget_points"]["revenue"], rtol=1e-9)
     assert summary_given == summary_own
+
+
+@pytest.mark.parametrize("where", ["file", "memory"])
+def test_tables_held_for_the_parts_read_back_as_they_were(tmp_path, where):
+    import ibis
+
+    from upmarket.strategy import budget
+    from upmarket.warehouse import connect
+
+    wh = connect(f"duckdb://{tmp_path}/w.duckdb" if where == "file" else "duckdb://")
+    rows = pd.DataFrame({"k": [3, 1, 2, 1], "name": ["c", "a", None, "it's"],
+                         "ts": pd.to_datetime(["2024-01-02", None, "2024-03-04 05:06:07",
+                                               "2024-01-01"], format="ISO8601"),
+                         "v": [0.1, np.nan, 2.5, 1e-300]})
+    t = ibis.memtable(rows).order_by("k")
+    with budget._held(wh, t=t) as held:
+        got = held["t"].to_pandas()
+        if where == "file":
+            assert len(list(tmp_path.glob("w.duckdb.paths.*/*.parquet"))) == 1
+    pd.testing.assert_frame_equal(got, t.to_pandas(), check_dtype=False)
+    # written in the order asked for: the parts read their own row groups
+    assert got["k"].tolist() == [1, 1, 2, 3]
+    assert not list(tmp_path.glob("*.paths.*"))
+    wh.close()

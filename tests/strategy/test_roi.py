@@ -46,3 +46,31 @@ def test_a_constant_shift_of_the_touched_is_recovered(rows, shift):
         assert effect == pytest.approx(shift * n, abs=1e-6)
     else:
         assert touched.all() or not touched.any() or np.isnan(effect) or effect == 0
+
+
+def test_clv_at_a_campaign_start_in_batches_is_the_clv_of_all_at_once(tmp_path):
+    from datetime import timedelta
+
+    from upmarket.demo.load import load_world
+    from upmarket.demo.world import WorldConfig
+    from upmarket.features.customer import purchase_days, value_inputs_on
+    from upmarket.pipeline import FEATURE_TABLES, Settings, snapshot
+    from upmarket.warehouse import connect
+
+    cfg = WorldConfig(customers=300, seed=5)
+    wh = connect(f"duckdb://{tmp_path}/w.duckdb")
+    load_world(wh, cfg)
+    _, value = snapshot(wh, cfg.as_of, Settings())
+    start = cfg.as_of - timedelta(days=120)
+    days = purchase_days({n: wh.table(n) for n in FEATURE_TABLES}, [start]).cache()
+    inputs = value_inputs_on(days, [start], start)
+    whole = inputs.order_by("customer_id").to_pandas()
+    want = value.predict(whole)["clv"].to_numpy()
+    one = roi.clv_on(value, inputs)
+    batched = roi.clv_on(value, inputs, rows=7)
+    days.release()
+    wh.close()
+    assert len(whole) > 100
+    for got in (one, batched):
+        assert got.index.tolist() == whole["customer_id"].tolist()
+        np.testing.assert_array_equal(got.to_numpy(), want)

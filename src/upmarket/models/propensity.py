@@ -400,7 +400,11 @@ def scored(model: PremiumPropensity, frames: Iterable[pd.DataFrame],
     for part in frames:
         part["premium_propensity"] = model.predict_proba(part)
         part["premium_baseline"] = baseline_score(part)
-        kept.append(part if columns is None else part[[c for c in columns if c in part]])
+        # a copy of the columns kept: a selection of them is a view that keeps the whole
+        # batch's blocks alive (pandas' copy-on-write), and at 1,000,000 customers the
+        # batches' other inputs came to more than a gigabyte by the last one
+        kept.append(part if columns is None else part[[c for c in columns if c in part]].copy())
+        del part
     if not kept:
         return pd.DataFrame(columns=list(columns or ()))
     out = pd.concat(kept, ignore_index=True)

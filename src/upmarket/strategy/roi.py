@@ -26,10 +26,12 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+from ibis.formats.pandas import PandasData
 
 from upmarket.features.customer import purchase_days, value_inputs_on
 from upmarket.features.paths import touchpoint_paths
 from upmarket.models.attribution import BadPaths, attribute
+from upmarket.models.training_sample import BATCH_ROWS
 from upmarket.models.value import LifetimeValue
 from upmarket.warehouse.connection import Warehouse
 
@@ -121,13 +123,9 @@ def campaign_roi(wh: Warehouse, as_of: datetime, value: LifetimeValue,
             start = pd.Timestamp(c.start).to_pydatetime()
             effect, compared = float("nan"), 0
             recent = (as_of - start).days <= long_term_days
-            # only what the value model reads, in a fixed order so ties in the start value
-            # fall in the same strata on every run
-            then = value_inputs_on(days, starts, start, unit=unit).order_by("customer_id") \
-                .to_pandas() if recent else []
-            if len(then) >= 2 * STRATA:
-                before = pd.Series(value.predict(then)["clv"].to_numpy(),
-                                   index=then["customer_id"])
+            before = clv_on(value, value_inputs_on(days, starts, start, unit=unit)) \
+                if recent else pd.Series(dtype=float)
+            if len(before) >= 2 * STRATA:
                 now = clv_now.reindex(before.index)
                 # a hash look-up of the ids: `isin` with a set walks it in Python
                 touched = pd.Series(before.index.isin(mine["customer_id"].unique()),
@@ -144,6 +142,30 @@ def campaign_roi(wh: Warehouse, as_of: datetime, value: LifetimeValue,
         if days is not None:
             days.release()
     return pd.DataFrame(rows, columns=cols)
+
+
+def clv_on(value: LifetimeValue, inputs, rows: int = BATCH_ROWS) -> pd.Series:
+    """Each customer's CLV by `value` from the value inputs `inputs` (an Ibis table,
+    `features.customer.value_inputs_on`), indexed by customer id in customer order: a fixed
+    order, so ties in the start value fall in the same strata on every run.
+
+    Predicted `rows` customers at a time, keeping only the CLV of each batch: the model's
+    discounting sum holds several arrays per customer and month while it runs, and with every
+    customer at once (and the whole inputs frame beside it) that was the ROI stage's peak at
+    1,000,000 customers. Each customer's CLV depends on her own inputs alone
+    (`models.value.LifetimeValue.predict`), so the batches give what one frame gave."""
+    t = inputs.order_by("customer_id")
+    schema = t.schema()
+    ids, clv = [], []
+    for batch in t.to_pyarrow_batches(chunk_size=rows):
+        if not batch.num_rows:
+            continue
+        part = PandasData.convert_table(batch.to_pandas(), schema)
+        ids.append(part["customer_id"].to_numpy(object))
+        clv.append(value.predict(part)["clv"].to_numpy(float))
+    if not ids:
+        return pd.Series(dtype=float)
+    return pd.Series(np.concatenate(clv), index=pd.Index(np.concatenate(ids), name="customer_id"))
 
 
 def path_table(journey_paths: pd.DataFrame) -> pd.DataFrame:
