@@ -685,11 +685,17 @@ def stage_actions(ctx: Context) -> None:
                       "value_scale": round(r["value_scale"], 4), "status": r["status"]}
         for r in used.to_dict("records")}
     events, as_of = ctx.source("events"), ctx.as_of
+    # only what the next best action reads: the granted consents (a withdrawn one counts as
+    # none) and no timestamps, so the engine hands over a few columns of the rows that matter
+    consents = engagement.consents_in_force(ctx.source("consents"), as_of)
     actions = nba.next_best_actions(
         res, products=tiered, upsell=upsell, cross_sell=cross, bundles=bundles,
-        consents=engagement.consents_in_force(ctx.source("consents"), as_of).to_pandas(),
-        responses=engagement.channel_responses(events, as_of).to_pandas(),
-        hours=engagement.active_hour(events, as_of).to_pandas(),
+        consents=consents.filter(consents.granted).select(
+            "customer_id", "channel", "granted").to_pandas(),
+        responses=engagement.channel_responses(events, as_of).select(
+            "customer_id", "channel", "responses").to_pandas(),
+        hours=engagement.active_hour(events, as_of).select(
+            "customer_id", "active_hour").to_pandas(),
         contacts=engagement.recent_contacts(events, as_of).to_pandas(),
         policy=ctx.settings.tiers, settings=dataclasses.replace(
             learned, point_value=ctx.settings.membership.redemption_value
@@ -706,8 +712,9 @@ def stage_actions(ctx: Context) -> None:
     ctx.summary["action_holdout"] = {
         a: {"treated": int((~g["held_out"]).sum()), "held_out": int(g["held_out"].sum())}
         for a, g in decided.groupby("action")}
-    res["next_best_action"] = actions["action"].to_numpy()
-    res["action_reason"] = actions["reason_en"].to_numpy()
+    # the columns' own arrays: as Python objects they would be a string per customer
+    res["next_best_action"] = actions["action"].array
+    res["action_reason"] = actions["reason_en"].array
     if weights is not None:
         ctx.summary["recommender_weights"] = weights
     ctx.tables["basket_rules"] = rules

@@ -156,25 +156,22 @@ def _hold_out(actions: pd.DataFrame, contact: np.ndarray, share: np.ndarray,
     out = actions.assign(decided_action=actions["action"], held_out=held)
     if not held.any():
         return out, decisions
-    out["action"] = np.where(held, "no_contact", out["action"].to_numpy(object))
-    out["route"] = np.where(held, "none", out["route"].to_numpy(object))
-    for col in _WITHHELD_TEXT:
+    # masked in place of their type: a column of texts turned into Python strings would
+    # hold a string object per customer
+    out["action"] = out["action"].mask(held, "no_contact")
+    out["route"] = out["route"].mask(held, "none")
+    for col in (*_WITHHELD_TEXT, *_WITHHELD_NUMBERS):
         if col in out:
-            out[col] = pd.Series(np.where(held, None, out[col].to_numpy(object)),
-                                 index=out.index, dtype=object)
-    for col in _WITHHELD_NUMBERS:
-        if col in out:
-            out[col] = np.where(held, np.nan, out[col].to_numpy(float, na_value=np.nan))
-    out["expected_value"] = np.where(held, 0.0, out["expected_value"].to_numpy(float))
+            out[col] = out[col].mask(held)
+    out["expected_value"] = out["expected_value"].mask(held, 0.0)
     # one text per (action, share) held out, not one per customer
-    what = decided_as[held_c]
-    codes, pairs = pd.MultiIndex.from_arrays([what, share[held_c]]).factorize()
+    codes, pairs = pd.MultiIndex.from_arrays([decided_as[held_c], share[held_c]]).factorize()
     for lang, col in (("en", "reason_en"), ("zh-CN", "reason_zh")):
-        text = out[col].to_numpy(object).copy()
+        text = np.full(len(out), None, object)
         text[held] = np.array([label("reason.held_out", lang,
                                      action=value_label("action", a, lang),
                                      share=f"{100 * s:.0f}") for a, s in pairs], object)[codes]
-        out[col] = text
+        out[col] = out[col].where(~held, text)
     return out, decisions
 
 
