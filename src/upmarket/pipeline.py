@@ -629,6 +629,14 @@ def stage_acquisition(ctx: Context) -> None:
                                  for r in per.itertuples() if np.isfinite(r.clv_to_cac)}
 
 
+def _release(ctx: Context) -> None:
+    """Give the engine's cached file pages and the memory freed so far back, within a stage."""
+    engine = getattr(ctx.wh.backend, "con", None)
+    if isinstance(engine, BudgetedConnection):
+        engine.drop_cached_pages()
+    release_freed_memory()
+
+
 def stage_actions(ctx: Context) -> None:
     """Recommendations (hybrid recommender), bundles (association rules) and one next best
     action per customer, consent-checked, with channel, send hour and reason."""
@@ -688,19 +696,26 @@ def stage_actions(ctx: Context) -> None:
     # only what the next best action reads: the granted consents (a withdrawn one counts as
     # none) and no timestamps, so the engine hands over a few columns of the rows that matter
     consents = engagement.consents_in_force(ctx.source("consents"), as_of)
-    actions = nba.next_best_actions(
-        res, products=tiered, upsell=upsell, cross_sell=cross, bundles=bundles,
+    inputs = dict(
         consents=consents.filter(consents.granted).select(
             "customer_id", "channel", "granted").to_pandas(),
         responses=engagement.channel_responses(events, as_of).select(
             "customer_id", "channel", "responses").to_pandas(),
         hours=engagement.active_hour(events, as_of).select(
             "customer_id", "active_hour").to_pandas(),
-        contacts=engagement.recent_contacts(events, as_of).to_pandas(),
+        contacts=engagement.recent_contacts(events, as_of).to_pandas())
+    # the events and consents read are on disk: their cached pages, and what the reads left
+    # freed, go back before the actions are made, as between stages
+    _release(ctx)
+    actions = nba.next_best_actions(
+        res, products=tiered, upsell=upsell, cross_sell=cross, bundles=bundles, **inputs,
         policy=ctx.settings.tiers, settings=dataclasses.replace(
             learned, point_value=ctx.settings.membership.redemption_value
             if ctx.settings.membership.enabled else None),
         premium_horizon_days=ctx.settings.premium_horizon_days)
+    del inputs
+    # what the batches of actions freed goes back before the control groups are drawn
+    _release(ctx)
     # an action still exploring, or measuring short of its target, holds out more of its new
     # customers, as the simulated cycles do; everyone already decided keeps the group of
     # their first decision

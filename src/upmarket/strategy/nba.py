@@ -33,6 +33,8 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from upmarket.data_labels import DataLabels, file_labels
 from upmarket.i18n import label, value_label
@@ -155,19 +157,33 @@ def _per_customer(ids: pd.Series, frame: pd.DataFrame | None, col: str, default=
     return _ByCustomer(frame).get(ids, col, default)
 
 
+def _texts(values) -> pa.Array:
+    """`values` (ids, names) as one Arrow array of texts, without a Python string each."""
+    texts = pa.array(pd.Series(values, copy=False).astype(str))
+    return texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+
+
+def _positions(values, within: pa.Array) -> np.ndarray:
+    """Where each of `values` first occurs in `within` (-1: nowhere). Arrow hashes the texts
+    themselves: a pandas index of a million ids would make a Python string of each first."""
+    values = _texts(values)
+    found = pc.index_in(values, value_set=within.cast(values.type))
+    return pc.fill_null(found, -1).to_numpy().astype(np.int64)
+
+
 class _ByCustomer:
-    """A frame's first row per customer, indexed once and looked up batch after batch."""
+    """A frame's first row per customer, looked up batch after batch."""
 
     def __init__(self, frame: pd.DataFrame | None):
-        self.rows = None if frame is None or frame.empty else \
-            frame.drop_duplicates("customer_id").set_index("customer_id")
+        self.rows = None if frame is None or frame.empty else frame
+        self.keys = None if self.rows is None else _texts(frame["customer_id"])
         self._seen: tuple[pd.Series, np.ndarray] | None = None
 
     def at(self, ids: pd.Series) -> np.ndarray:
         """Each id's row (-1: none), by one hash look-up of the ids, kept for the next column
-        asked of the same ids (`isin` or `map` on Arrow strings walk the values again)."""
+        asked of the same ids."""
         if self._seen is None or self._seen[0] is not ids:
-            self._seen = ids, self.rows.index.get_indexer(ids)
+            self._seen = ids, _positions(ids, self.keys)
         return self._seen[1]
 
     def get(self, ids: pd.Series, col: str, default=np.nan) -> pd.Series:
@@ -201,13 +217,14 @@ def choose_channel(customers: pd.DataFrame, consents: pd.DataFrame, responses: p
     channels = pd.Index(pd.unique(np.concatenate([
         ok["channel"].to_numpy(object), settings.personal_channels,
         settings.automated_channels])))
-    who = known.get_indexer(ok["customer_id"])
+    known_texts = _texts(known)
+    who = _positions(ok["customer_id"], known_texts)
     via = channels.get_indexer(ok["channel"].to_numpy(object))
     # responses per (customer, channel) as one integer key: the reindex on a unique index
     # raises on repeated pairs as the look-up by pairs of strings did
     resp = pd.Series(dtype=float)
     if len(responses):
-        rw = known.get_indexer(responses["customer_id"])
+        rw = _positions(responses["customer_id"], known_texts)
         rc = channels.get_indexer(responses["channel"].to_numpy(object))
         resp = pd.Series(responses["responses"].to_numpy(float),
                          index=rw.astype(np.int64) * len(channels) + rc)[(rw >= 0) & (rc >= 0)]
