@@ -56,7 +56,7 @@ COLUMNS = ["customer_id", "tier", "action", "offer_type", "offer_value", "sku", 
 
 
 #: Customers decided at a time: each holds ten candidate actions' numbers in a few matrices.
-BATCH_SIZE = 50_000
+BATCH_SIZE = 20_000
 
 #: The recommendations a run publishes: the recommender's columns and what the candidates add.
 RECOMMENDATIONS_COLUMNS = [*RECOMMENDATION_COLUMNS, "kind", "category", "price_tier"]
@@ -153,13 +153,10 @@ def _col(frame: pd.DataFrame, name: str, default=np.nan) -> pd.Series:
     return pd.Series(default, index=frame.index)
 
 
-def _per_customer(ids: pd.Series, frame: pd.DataFrame | None, col: str, default=np.nan):
-    return _ByCustomer(frame).get(ids, col, default)
-
-
 def _texts(values) -> pa.Array:
     """`values` (ids, names) as one Arrow array of texts, without a Python string each."""
-    texts = pa.array(pd.Series(values, copy=False).astype(str))
+    texts = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else \
+        pa.array(pd.Series(values, copy=False).astype(str))
     return texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
 
 
@@ -172,27 +169,26 @@ def _positions(values, within: pa.Array) -> np.ndarray:
 
 
 class _ByCustomer:
-    """A frame's first row per customer, looked up batch after batch."""
+    """A frame's first row per customer, found once for all the customers `ids` (one hash
+    of each) and read a batch of them, a slice, at a time."""
 
-    def __init__(self, frame: pd.DataFrame | None):
+    def __init__(self, frame: pd.DataFrame | None, ids: pd.Series):
         self.rows = None if frame is None or frame.empty else frame
-        self.keys = None if self.rows is None else _texts(frame["customer_id"])
-        self._seen: tuple[pd.Series, np.ndarray] | None = None
+        self.pos = None if self.rows is None else \
+            _positions(ids, _texts(frame["customer_id"]))
 
-    def at(self, ids: pd.Series) -> np.ndarray:
-        """Each id's row (-1: none), by one hash look-up of the ids, kept for the next column
-        asked of the same ids."""
-        if self._seen is None or self._seen[0] is not ids:
-            self._seen = ids, _positions(ids, self.keys)
-        return self._seen[1]
+    def at(self, span: slice) -> np.ndarray:
+        """The row of each customer of the batch `span` (-1: none)."""
+        return self.pos[span]
 
-    def get(self, ids: pd.Series, col: str, default=np.nan) -> pd.Series:
+    def get(self, span: slice, col: str, default=np.nan) -> pd.Series:
+        index = pd.RangeIndex(span.stop - span.start)
         if self.rows is None:
-            return pd.Series(default, index=ids.index)
-        pos = self.at(ids)
+            return pd.Series(default, index=index)
+        pos = self.pos[span]
         found = pos >= 0
         values = self.rows[col].iloc[np.where(found, pos, 0)]
-        return pd.Series(values.to_numpy(), index=ids.index).where(found, default)
+        return pd.Series(values.to_numpy(), index=index).where(found, default)
 
 
 def contact_costs(customers: pd.DataFrame, policy: TierPolicy) -> pd.Series:
@@ -214,18 +210,19 @@ def choose_channel(customers: pd.DataFrame, consents: pd.DataFrame, responses: p
     # customers and channels as integer codes, looked up by one hash each: sorting and
     # matching a million id strings per route is what this cost before
     code, known = pd.factorize(ids)
+    ok_channels = _texts(ok["channel"])
     channels = pd.Index(pd.unique(np.concatenate([
-        ok["channel"].to_numpy(object), settings.personal_channels,
+        np.asarray(pc.unique(ok_channels).to_pylist(), object), settings.personal_channels,
         settings.automated_channels])))
-    known_texts = _texts(known)
+    known_texts, channel_texts = _texts(known), _texts(channels)
     who = _positions(ok["customer_id"], known_texts)
-    via = channels.get_indexer(ok["channel"].to_numpy(object))
+    via = _positions(ok_channels, channel_texts)
     # responses per (customer, channel) as one integer key: the reindex on a unique index
     # raises on repeated pairs as the look-up by pairs of strings did
     resp = pd.Series(dtype=float)
     if len(responses):
         rw = _positions(responses["customer_id"], known_texts)
-        rc = channels.get_indexer(responses["channel"].to_numpy(object))
+        rc = _positions(responses["channel"], channel_texts)
         resp = pd.Series(responses["responses"].to_numpy(float),
                          index=rw.astype(np.int64) * len(channels) + rc)[(rw >= 0) & (rc >= 0)]
     out = np.full(len(ids), None, dtype=object)
@@ -450,21 +447,23 @@ def next_best_actions(
     """
     c = customers.reset_index(drop=True)
     n = len(c)
-    tier = c["tier"].astype(str)
+    ids, tier = c["customer_id"].astype(str), c["tier"].astype(str)
     # what every batch shares: the tiers' contact costs and a referral's worth are means over
-    # all customers, and the channels are chosen once from all the consents
+    # all customers, the channels are chosen once from all the consents, and each input's row
+    # of every customer is found once
     shared = _Shared(
         prod=products.drop_duplicates("sku").set_index("sku"),
         contact_cost=contact_costs(c.assign(tier=tier), policy),
         referral_value=float(_col(c, "clv", 0.0).fillna(0.0).clip(lower=0).mean()) if n else 0.0,
-        channel=choose_channel(c.assign(customer_id=c["customer_id"].astype(str), tier=tier),
+        channel=choose_channel(c.assign(customer_id=ids, tier=tier),
                                consents if consents is not None else
                                pd.DataFrame(columns=["customer_id", "channel", "granted"]),
                                responses if responses is not None else
                                pd.DataFrame(columns=["customer_id", "channel", "responses"]),
                                settings).to_numpy(object),
-        upsell=_ByCustomer(upsell), cross_sell=_ByCustomer(cross_sell),
-        bundles=_ByCustomer(bundles), hours=_ByCustomer(hours), contacts=_ByCustomer(contacts))
+        **{name: _ByCustomer(frame, ids) for name, frame in (
+            ("upsell", upsell), ("cross_sell", cross_sell), ("bundles", bundles),
+            ("hours", hours), ("contacts", contacts))})
     size = max(int(batch_size), 1)
     # the per-action matrices of a batch (probabilities, margins, costs, products) are ten
     # values per customer each: made a batch at a time, so only the chosen row is kept
@@ -503,6 +502,7 @@ def _batch(c: pd.DataFrame, shared: _Shared, policy: TierPolicy, settings: NbaSe
     """`next_best_actions` of the customers `c`, the rows from `at` on of all of them."""
     ids = c["customer_id"].astype(str)
     n = len(c)
+    span = slice(at, at + n)
     tier = c["tier"].astype(str)
     prod = shared.prod
 
@@ -516,7 +516,7 @@ def _batch(c: pd.DataFrame, shared: _Shared, policy: TierPolicy, settings: NbaSe
     cost_of_contact = tier.map(shared.contact_cost).fillna(0.0)
 
     def product_terms(frame: _ByCustomer, sku_col: str = "sku"):
-        sku = frame.get(ids, sku_col, None)
+        sku = frame.get(span, sku_col, None)
         at = prod.index.get_indexer(sku.to_numpy(object))  # one hash look-up for both
 
         def look(name):
@@ -564,7 +564,7 @@ def _batch(c: pd.DataFrame, shared: _Shared, policy: TierPolicy, settings: NbaSe
     sku, price, rate = product_terms(shared.cross_sell)
     put("cross_sell", np.where(sku.notna(), p_buy90 * settings.cross_sell_share, np.nan),
         gain("cross_sell", price, rate), sku)
-    conf = shared.bundles.get(ids, "confidence").to_numpy(float)
+    conf = shared.bundles.get(span, "confidence").to_numpy(float)
     sku, price, rate = product_terms(shared.bundles, "consequent")
     put("bundle", p_buy90 * conf, gain("bundle", price, rate), sku)
     at_risk = (churn >= settings.retention_min_risk).to_numpy() & ~lapsed
@@ -605,7 +605,7 @@ def _batch(c: pd.DataFrame, shared: _Shared, policy: TierPolicy, settings: NbaSe
     best_ev = ev_filled[np.arange(n), best]
 
     channel = pd.Series(shared.channel[at:at + n], index=c.index)
-    sent = shared.contacts.get(ids, "contacts", 0).fillna(0).astype(int)
+    sent = shared.contacts.get(span, "contacts", 0).fillna(0).astype(int)
     cap = tier.map({t: policy.level(t).contacts_per_month for t in TIER_ORDER})
     capped = (sent >= cap).to_numpy()
     no_channel = channel.isna().to_numpy()
@@ -615,7 +615,7 @@ def _batch(c: pd.DataFrame, shared: _Shared, policy: TierPolicy, settings: NbaSe
 
     rows = np.arange(n)
     is_contact = act != "no_contact"
-    hour = shared.hours.get(ids, "active_hour").to_numpy(float)
+    hour = shared.hours.get(span, "active_hour").to_numpy(float)
     hour = np.where(np.isfinite(hour), hour, settings.default_send_hour)
     personal = tier.isin(PERSONAL_TIERS).to_numpy()
     lo, hi = settings.working_hours
@@ -649,9 +649,9 @@ def _batch(c: pd.DataFrame, shared: _Shared, policy: TierPolicy, settings: NbaSe
     out["product_name"] = out["sku"].map(prod["name"]) if "name" in prod else None
     why = {"capped": capped, "no_channel": no_channel, "best": best, "best_ev": best_ev,
            "sent": sent.to_numpy(), "cap": cap.to_numpy()}
-    out["reason_en"] = _reasons(c, out, why, prod, shared.bundles, premium_horizon_days, "en")
-    out["reason_zh"] = _reasons(c, out, why, prod, shared.bundles, premium_horizon_days,
-                                "zh-CN")
+    for lang, col in (("en", "reason_en"), ("zh-CN", "reason_zh")):
+        out[col] = _reasons(c, out, why, prod, shared.bundles, span, premium_horizon_days,
+                            lang)
     return out[COLUMNS]
 
 
@@ -760,7 +760,7 @@ def _fill(key: str, lang: str, size: int, /, **fields) -> np.ndarray:
 
 
 def _reasons(c: pd.DataFrame, out: pd.DataFrame, why: dict, prod: pd.DataFrame,
-             bundles: _ByCustomer, horizon_days: int, lang: str) -> np.ndarray:
+             bundles: _ByCustomer, span: slice, horizon_days: int, lang: str) -> np.ndarray:
     """The one-line reason for each chosen action, from the facts that chose it; written per
     action for all its customers at once."""
     names = prod["name"] if "name" in prod else pd.Series(dtype=object)
@@ -768,7 +768,6 @@ def _reasons(c: pd.DataFrame, out: pd.DataFrame, why: dict, prod: pd.DataFrame,
         names = prod["name_zh"].where(prod["name_zh"].notna(), names)
     shown = DataLabels(_category_names(prod))
     bund = bundles.rows
-    ids = c["customer_id"].astype(str)
     action = out["action"].to_numpy(object)
     reasons = np.full(len(c), label("reason.nurture", lang), object)
 
@@ -825,7 +824,7 @@ def _reasons(c: pd.DataFrame, out: pd.DataFrame, why: dict, prod: pd.DataFrame,
 
     mask = action == "bundle"
     if mask.any():
-        b = bund.iloc[bundles.at(ids)[mask]]
+        b = bund.iloc[bundles.at(span)[mask]]
         put(mask, "reason.bundle", conf=_pcts(b["confidence"].to_numpy(float)),
             a=product_name(b["antecedent"].to_numpy(object)),
             b=product_name(b["consequent"].to_numpy(object)),
