@@ -722,7 +722,8 @@ def stage_actions(ctx: Context) -> None:
     actions, decided = holdout.hold_out_exploring(
         actions, holdout.salt(ctx.wh), ctx.settings.holdout, used, past,
         min_held_out=ctx.settings.feedback.min_held_out,
-        explore_share=ctx.settings.feedback.explore_share)
+        explore_share=ctx.settings.feedback.explore_share, copy=False)
+    _release(ctx)
     holdout.record(ctx.wh, decided, run_id=ctx.run.run_id, decided=ctx.as_of)
     ctx.summary["action_holdout"] = {
         a: {"treated": int((~g["held_out"]).sum()), "held_out": int(g["held_out"].sum())}

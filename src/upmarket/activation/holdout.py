@@ -118,6 +118,8 @@ def hold_out_actions(actions: pd.DataFrame, salt_value: str,
     return _hold_out(actions, contact, share, salt_value)
 
 
+#: contact decisions hashed at a time (their ids as Python strings only while hashed)
+_HASHED_AT_ONCE = 50_000
 #: what a held-out customer is not sent: no channel, offer or product, nothing priced
 _WITHHELD_TEXT = ("channel", "offer_type", "sku", "product_name")
 _WITHHELD_NUMBERS = ("offer_value", "send_hour", "due_hours", "probability",
@@ -125,18 +127,26 @@ _WITHHELD_NUMBERS = ("offer_value", "send_hour", "due_hours", "probability",
 
 
 def _hold_out(actions: pd.DataFrame, contact: np.ndarray, share: np.ndarray,
-              salt_value: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+              salt_value: str, copy: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`hold_out_actions` with the share of each contact row (`contact`) given.
 
     The actions are changed column by column where held out, never copied whole: at a
-    million customers each copy of the frame, with its two reasons, is hundreds of MB.
-    The decisions come in the order of their shares, then of the actions (stable)."""
+    million customers each copy of the frame, with its two reasons, is hundreds of MB; with
+    `copy` False the columns are replaced in `actions` itself, so each old one can go as its
+    new one is made. The decisions come in the order of their shares, then of the actions
+    (stable)."""
     rows = np.flatnonzero(contact)
-    ids = actions["customer_id"].to_numpy(object)[rows].astype(str)
-    decided_as = actions["action"].to_numpy(object)[rows]
-    held_c = uniform(salt_value, ids, decided_as.astype(str)) < share
+    # the ids and actions stay in their columns' own arrays; only a slice at a time becomes
+    # Python strings, to be hashed
+    ids = actions["customer_id"].iloc[rows].astype(str).reset_index(drop=True)
+    decided_as = actions["action"].iloc[rows].reset_index(drop=True)
+    held_c = np.concatenate([np.empty(0)] + [
+        uniform(salt_value, ids.iloc[i:i + _HASHED_AT_ONCE].to_numpy(object),
+                decided_as.iloc[i:i + _HASHED_AT_ONCE].astype(str).to_numpy(object))
+        for i in range(0, len(rows), _HASHED_AT_ONCE)]) < share
     held = np.zeros(len(actions), bool)
     held[rows[held_c]] = True
+
     # the defaults' probability and margin (before any learned factor): the prior the
     # measurements update
     def contact_col(name) -> np.ndarray:
@@ -148,12 +158,14 @@ def _hold_out(actions: pd.DataFrame, contact: np.ndarray, share: np.ndarray,
         contact_col("conversion_margin") - contact_col("offer_cost")
     order = np.argsort(share, kind="stable")
     decisions = pd.DataFrame({
-        "customer_id": ids[order], "tier": actions["tier"].to_numpy(object)[rows][order],
-        "action": decided_as[order], "holdout_share": share[order],
+        "customer_id": ids.array.take(order),
+        "tier": actions["tier"].iloc[rows].array.take(order),
+        "action": decided_as.array.take(order), "holdout_share": share[order],
         "held_out": held_c[order], "probability": prob[order],
         "conversion_gain": gain[order], "source": "nba",
         **{k: (contact_col(k)[order] if k in actions else np.nan) for k in COSTS}})
-    out = actions.assign(decided_action=actions["action"], held_out=held)
+    out = actions.copy(deep=False) if copy else actions
+    out["decided_action"], out["held_out"] = actions["action"], held
     if not held.any():
         return out, decisions
     # masked in place of their type: a column of texts turned into Python strings would
@@ -165,7 +177,8 @@ def _hold_out(actions: pd.DataFrame, contact: np.ndarray, share: np.ndarray,
             out[col] = out[col].mask(held)
     out["expected_value"] = out["expected_value"].mask(held, 0.0)
     # one text per (action, share) held out, not one per customer
-    codes, pairs = pd.MultiIndex.from_arrays([decided_as[held_c], share[held_c]]).factorize()
+    codes, pairs = pd.MultiIndex.from_arrays([decided_as[held_c].to_numpy(object),
+                                              share[held_c]]).factorize()
     for lang, col in (("en", "reason_en"), ("zh-CN", "reason_zh")):
         text = np.full(len(out), None, object)
         text[held] = np.array([label("reason.held_out", lang,
@@ -177,7 +190,8 @@ def _hold_out(actions: pd.DataFrame, contact: np.ndarray, share: np.ndarray,
 
 def hold_out_exploring(actions: pd.DataFrame, salt_value: str, settings: HoldoutSettings,
                        learned: pd.DataFrame, past: pd.DataFrame, *, min_held_out: int = 100,
-                       explore_share: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:
+                       explore_share: float = 0.5, copy: bool = True
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`hold_out_actions` with exploring and measuring until decided: an action never
     measured holds out of its new customers the share that brings its control group to
     `min_held_out` (at most `explore_share`); one that `learned` (from
@@ -188,7 +202,8 @@ def hold_out_exploring(actions: pd.DataFrame, salt_value: str, settings: Holdout
     A customer already decided for an action (`past`: recorded decisions) keeps the share of
     their first decision of it, so nobody's group changes when the exploring or measuring ends
     or the policy's share is edited (the measurement takes the shares as strata,
-    `strategy.action_impact`)."""
+    `strategy.action_impact`). With `copy` False the held-out customers' actions are changed
+    in `actions` itself (as `_hold_out` says), for a caller done with the frame as decided."""
     caps, targets = {}, {}
     if len(learned) and "holdout_share" in learned:
         more = learned[np.isfinite(learned["holdout_share"].to_numpy(float))]
@@ -198,14 +213,16 @@ def hold_out_exploring(actions: pd.DataFrame, salt_value: str, settings: Holdout
                        if not np.isnan(t)}
     known = set(learned["action"]) if len(learned) else set()
     contact = (actions["action"] != "no_contact").to_numpy()
-    # the columns needed, not the contact rows copied whole
-    acts = actions["action"].to_numpy(object)[contact]
-    base = actions["tier"].to_numpy(object)[contact]
-    base = pd.Series(base).map(settings.share_for).to_numpy(float)
+    # the columns needed as codes, not the contact rows copied whole, nor a string each
+    codes, names = pd.factorize(actions["action"][contact], use_na_sentinel=False)
+    tiers, tier_names = pd.factorize(actions["tier"][contact], use_na_sentinel=False)
+    base = np.array([settings.share_for(t) for t in tier_names], float)[tiers] \
+        if len(tier_names) else np.zeros(0)
     share = base.copy()
-    key = pd.MultiIndex.from_arrays([acts, actions["customer_id"].to_numpy(object)[contact]
-                                     .astype(str)])
     if len(past):
+        key = pd.MultiIndex.from_arrays([actions["action"].to_numpy(object)[contact],
+                                         actions["customer_id"].to_numpy(object)[contact]
+                                         .astype(str)])
         first = past.sort_values("decided", kind="stable").drop_duplicates(
             ["action", "customer_id"]).set_index(["action", "customer_id"])
         seen = key.isin(first.index)
@@ -214,17 +231,17 @@ def hold_out_exploring(actions: pd.DataFrame, salt_value: str, settings: Holdout
         before = first["holdout_share"].reindex(key).to_numpy(float)
         share = np.where(seen & (base > 0) & np.isfinite(before), before, share)
     else:
-        seen, held = np.zeros(len(acts), bool), pd.Series(dtype=int)
-    for action in set(acts):
+        seen, held = np.zeros(len(codes), bool), pd.Series(dtype=int)
+    for j, action in enumerate(names):
         cap = caps.get(action, explore_share if action not in known else 0.0)
         if cap <= 0:
             continue
-        new = (acts == action) & ~seen & (share > 0)
+        new = (codes == j) & ~seen & (share > 0)
         goal = targets.get(action, min_held_out)
         # an unreachable target (infinite) holds out as many as the cap allows
         need = (goal - int(held.get(action, 0))) / max(int(new.sum()), 1)
         share[new] = np.clip(need, share[new], cap)
-    return _hold_out(actions, contact, share, salt_value)
+    return _hold_out(actions, contact, share, salt_value, copy=copy)
 
 
 def record(wh: Warehouse, decisions: pd.DataFrame, *, run_id: str, decided: datetime,
