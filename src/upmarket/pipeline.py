@@ -630,10 +630,11 @@ def stage_acquisition(ctx: Context) -> None:
                                  for r in per.itertuples() if np.isfinite(r.clv_to_cac)}
 
 
-def _drop_what_was_read(ctx: Context) -> None:
-    """Let go of the order history's blocks the engine cached while a query read them, and of
-    the buffers freed since: not read again in the stage, they would otherwise stay resident
-    under the models fitted and the lists made after them, until the stage's end."""
+def _give_back_memory(ctx: Context) -> None:
+    """Let go of the file blocks the engine cached while a query read them, and of the
+    buffers freed since: within a stage, what was read once (the order history, the
+    engagement inputs) would otherwise stay resident under the models fitted and the frames
+    made after it, until the stage's end."""
     engine = getattr(ctx.wh.backend, "con", None)
     if isinstance(engine, BudgetedConnection):
         engine.drop_cached_pages()
@@ -648,7 +649,7 @@ def stage_actions(ctx: Context) -> None:
     # this stage's memory at a million customers (models.purchase_codes)
     lines = PurchaseCodes.from_table(purchases_until(orders, ctx.as_of).select(
         "customer_id", "order_id", "sku", "ts"))
-    _drop_what_was_read(ctx)
+    _give_back_memory(ctx)
     catalogue = products.to_pandas()
     ladder_expr = premium.price_ladder(products, orders)
     ladder = ladder_expr.to_pandas()
@@ -667,7 +668,7 @@ def stage_actions(ctx: Context) -> None:
     bundles = best_bundles(lines, rules)
     del lines
     reached = premium.tier_reached(orders, ladder_expr, ctx.as_of).to_pandas()
-    _drop_what_was_read(ctx)
+    _give_back_memory(ctx)
     # the lists published (ten per customer) are written batch by batch as they are made,
     # never held whole: at a million customers they are ten million rows
     picker = nba.CandidatePicker(ladder, reached, nba.main_categories(res), bestsellers,
@@ -700,29 +701,44 @@ def stage_actions(ctx: Context) -> None:
                       "value_scale": round(r["value_scale"], 4), "status": r["status"]}
         for r in used.to_dict("records")}
     events, as_of = ctx.source("events"), ctx.as_of
+    # only what the next best action reads: the granted consents (a withdrawn one counts as
+    # none) and no timestamps, so the engine hands over a few columns of the rows that matter
+    consents = engagement.consents_in_force(ctx.source("consents"), as_of)
+    inputs = dict(
+        consents=consents.filter(consents.granted).select(
+            "customer_id", "channel", "granted").to_pandas(),
+        responses=engagement.channel_responses(events, as_of).select(
+            "customer_id", "channel", "responses").to_pandas(),
+        hours=engagement.active_hour(events, as_of).select(
+            "customer_id", "active_hour").to_pandas(),
+        contacts=engagement.recent_contacts(events, as_of).to_pandas())
+    # the events and consents read are on disk: their cached pages, and what the reads left
+    # freed, go back before the actions are made, as between stages
+    _give_back_memory(ctx)
     actions = nba.next_best_actions(
-        res, products=tiered, upsell=upsell, cross_sell=cross, bundles=bundles,
-        consents=engagement.consents_in_force(ctx.source("consents"), as_of).to_pandas(),
-        responses=engagement.channel_responses(events, as_of).to_pandas(),
-        hours=engagement.active_hour(events, as_of).to_pandas(),
-        contacts=engagement.recent_contacts(events, as_of).to_pandas(),
+        res, products=tiered, upsell=upsell, cross_sell=cross, bundles=bundles, **inputs,
         policy=ctx.settings.tiers, settings=dataclasses.replace(
             learned, point_value=ctx.settings.membership.redemption_value
             if ctx.settings.membership.enabled else None),
         premium_horizon_days=ctx.settings.premium_horizon_days)
+    del inputs
+    # what the batches of actions freed goes back before the control groups are drawn
+    _give_back_memory(ctx)
     # an action still exploring, or measuring short of its target, holds out more of its new
     # customers, as the simulated cycles do; everyone already decided keeps the group of
     # their first decision
     actions, decided = holdout.hold_out_exploring(
         actions, holdout.salt(ctx.wh), ctx.settings.holdout, used, past,
         min_held_out=ctx.settings.feedback.min_held_out,
-        explore_share=ctx.settings.feedback.explore_share)
+        explore_share=ctx.settings.feedback.explore_share, copy=False)
+    _give_back_memory(ctx)
     holdout.record(ctx.wh, decided, run_id=ctx.run.run_id, decided=ctx.as_of)
     ctx.summary["action_holdout"] = {
         a: {"treated": int((~g["held_out"]).sum()), "held_out": int(g["held_out"].sum())}
         for a, g in decided.groupby("action")}
-    res["next_best_action"] = actions["action"].to_numpy()
-    res["action_reason"] = actions["reason_en"].to_numpy()
+    # the columns' own arrays: as Python objects they would be a string per customer
+    res["next_best_action"] = actions["action"].array
+    res["action_reason"] = actions["reason_en"].array
     if weights is not None:
         ctx.summary["recommender_weights"] = weights
     ctx.tables["basket_rules"] = rules

@@ -131,3 +131,21 @@ def test_a_customer_rule_fires_nothing_for_its_control_group(wh, tmp_path):
     held = set(got.loc[got["held_out"], "customer_id"])
     assert 130 < len(held) < 230
     assert {a.subject for a in fired} == tasks == set(res["customer_id"]) - held
+
+
+def test_holding_out_in_place_gives_the_same_actions_and_decisions():
+    """A caller done with the decided frame (the run) lets the control groups be drawn in it,
+    with the answer of a copy; by default the frame given is left as it was."""
+    acts = nba_frame(3000)
+    acts.loc[acts.index % 7 == 1, "action"] = "win_back"
+    before = acts.copy()
+    settings = H.HoldoutSettings(share=0.10, per_tier={"core": 0.25})
+    out, decided = H.hold_out_exploring(acts, "s", settings, pd.DataFrame(), pd.DataFrame())
+    pd.testing.assert_frame_equal(acts, before)
+    assert out["held_out"].any() and set(decided["action"]) == {"upsell", "win_back"}
+    mine = before.copy()
+    out2, decided2 = H.hold_out_exploring(mine, "s", settings, pd.DataFrame(), pd.DataFrame(),
+                                          copy=False)
+    assert out2 is mine
+    pd.testing.assert_frame_equal(out2, out)
+    pd.testing.assert_frame_equal(decided2, decided)

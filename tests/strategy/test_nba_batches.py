@@ -164,3 +164,43 @@ def test_without_a_price_ladder_everything_is_cross_sell(lists):
     firsts = recs[recs["rank"] == 1]
     assert dict(zip(cross["customer_id"], cross["sku"])) == dict(zip(firsts["customer_id"],
                                                                      firsts["sku"]))
+
+
+def test_customers_decided_in_batches_get_the_answers_of_all_at_once():
+    """Contact costs and a referral's worth are means over every customer, and the channels
+    are chosen from all the consents: batches of 7 must give the frame of one batch."""
+    rng = np.random.default_rng(11)
+    n = 250
+    ids = [f"C{i:03d}" for i in range(n)]
+    c = pd.DataFrame({
+        "customer_id": ids, "tier": rng.choice(["diamond", "core", "potential", "basic"], n),
+        "clv": rng.gamma(2, 400, n), "churn_risk": rng.random(n), "p_alive": rng.random(n),
+        "expected_purchases_90d": rng.gamma(1, 1, n), "expected_order_value": 120.0,
+        "margin_rate": 0.3, "orders": rng.integers(1, 20, n),
+        "tenure_days": rng.integers(1, 900, n).astype(float),
+        "recency_days": rng.integers(1, 800, n).astype(float),
+        "lifecycle_stage": rng.choice(["retention", "lapsed", "advocacy", "growth"], n),
+        "latest_nps": np.where(rng.random(n) < 0.3, np.nan, rng.integers(0, 11, n)),
+        "premium_propensity": rng.random(n) * 0.5, "peer_upgrade_rate": rng.random(n),
+        "current_tier": rng.choice(["basic", "mid"], n),
+        "main_category": rng.choice(CATEGORIES, n), "months_since_last": rng.random(n) * 14,
+        "churn_signals": "few orders", "churn_signals_zh": "下单少"})
+    channels = ["email", "sms", "wechat", "phone", "app_push"]
+    consents = pd.DataFrame({"customer_id": np.repeat(ids, 2),
+                             "channel": rng.choice(channels, 2 * n),
+                             "granted": rng.random(2 * n) < 0.8}).drop_duplicates(
+        ["customer_id", "channel"])
+    some = rng.choice(ids, n // 2, replace=False)
+    inputs = dict(
+        products=PRODUCTS, consents=consents,
+        upsell=pd.DataFrame({"customer_id": ids[::2], "sku": "P1"}),
+        cross_sell=pd.DataFrame({"customer_id": ids[1::3], "sku": "X1"}),
+        bundles=pd.DataFrame({"customer_id": some, "antecedent": "X1", "consequent": "P1",
+                              "confidence": rng.random(len(some)), "lift": 2.0}),
+        responses=pd.DataFrame({"customer_id": some, "channel": rng.choice(channels, len(some)),
+                                "responses": rng.integers(1, 5, len(some))}),
+        hours=pd.DataFrame({"customer_id": some, "active_hour": rng.integers(0, 24, len(some))}),
+        contacts=pd.DataFrame({"customer_id": some, "contacts": rng.integers(0, 12, len(some))}))
+    whole = nba.next_best_actions(c, **inputs, batch_size=n)
+    assert whole["action"].nunique() >= 5 and (whole["action"] == "bundle").any()
+    pd.testing.assert_frame_equal(nba.next_best_actions(c, **inputs, batch_size=7), whole)

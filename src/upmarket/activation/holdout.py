@@ -89,11 +89,11 @@ def uniform(salt_value: str, customer_ids, actions) -> np.ndarray:
     """Each (customer, action type)'s stable number in [0, 1): the first 8 bytes of
     SHA-256(salt, id, action) over 2⁶⁴ (unit separators keep ``("a1", "b")`` and ``("a",
     "1b")`` apart)."""
-    out = np.empty(len(customer_ids))
-    for i, (c, a) in enumerate(zip(customer_ids, actions)):
-        digest = hashlib.sha256(f"{salt_value}\x1f{c}\x1f{a}".encode()).digest()
-        out[i] = int.from_bytes(digest[:8], "big") / 2.0 ** 64
-    return out
+    # the leading 8 bytes of every digest, read at once as big-endian integers; their
+    # conversion to float rounds as int.from_bytes(…) / 2⁶⁴ does
+    heads = b"".join(hashlib.sha256(f"{salt_value}\x1f{c}\x1f{a}".encode()).digest()[:8]
+                     for c, a in zip(customer_ids, actions))
+    return np.frombuffer(heads, dtype=">u8").astype(float) / 2.0 ** 64
 
 
 def assign(decisions: pd.DataFrame, salt_value: str,
@@ -113,45 +113,85 @@ def hold_out_actions(actions: pd.DataFrame, salt_value: str,
     ``no_contact`` (no route, channel or offer, so nothing is sent, tasked or exported for
     them) with `decided_action` keeping what was decided and `held_out` True; `decisions` holds
     one row per contact decided, treated or held out, for `record`."""
-    acts = actions.copy()
-    contact = acts["action"] != "no_contact"
-    decided = assign(acts.loc[contact, ["customer_id", "tier", "action"]], salt_value, settings)
+    contact = (actions["action"] != "no_contact").to_numpy()
+    share = actions.loc[contact, "tier"].map(settings.share_for).to_numpy(float)
+    return _hold_out(actions, contact, share, salt_value)
+
+
+#: contact decisions hashed at a time (their ids as Python strings only while hashed)
+_HASHED_AT_ONCE = 50_000
+#: what a held-out customer is not sent: no channel, offer or product, nothing priced
+_WITHHELD_TEXT = ("channel", "offer_type", "sku", "product_name")
+_WITHHELD_NUMBERS = ("offer_value", "send_hour", "due_hours", "probability",
+                     "conversion_margin", "offer_cost", "contact_cost")
+
+
+def _hold_out(actions: pd.DataFrame, contact: np.ndarray, share: np.ndarray,
+              salt_value: str, copy: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`hold_out_actions` with the share of each contact row (`contact`) given.
+
+    The actions are changed column by column where held out, never copied whole: at a
+    million customers each copy of the frame, with its two reasons, is hundreds of MB; with
+    `copy` False the columns are replaced in `actions` itself, so each old one can go as its
+    new one is made. The decisions come in the order of their shares, then of the actions
+    (stable)."""
+    rows = np.flatnonzero(contact)
+    # the ids and actions stay in their columns' own arrays; only a slice at a time becomes
+    # Python strings, to be hashed
+    ids = actions["customer_id"].iloc[rows].astype(str).reset_index(drop=True)
+    decided_as = actions["action"].iloc[rows].reset_index(drop=True)
+    held_c = np.concatenate([np.empty(0)] + [
+        uniform(salt_value, ids.iloc[i:i + _HASHED_AT_ONCE].to_numpy(object),
+                decided_as.iloc[i:i + _HASHED_AT_ONCE].astype(str).to_numpy(object))
+        for i in range(0, len(rows), _HASHED_AT_ONCE)]) < share
+    held = np.zeros(len(actions), bool)
+    held[rows[held_c]] = True
+
     # the defaults' probability and margin (before any learned factor): the prior the
     # measurements update
-    c = acts.loc[contact]
-    prob = c["prior_probability"] if "prior_probability" in c else c["probability"]
-    gain = c["prior_gain"] if "prior_gain" in c else c["conversion_margin"] - c["offer_cost"]
-    decisions = decided.assign(probability=prob.to_numpy(float),
-                               conversion_gain=gain.to_numpy(float), source="nba",
-                               **{k: (c[k].to_numpy(float) if k in c else np.nan)
-                                  for k in COSTS})
-    held = pd.Series(False, index=acts.index)
-    held[decided.index] = decided["held_out"].to_numpy()
-    acts["decided_action"] = acts["action"]
-    acts["held_out"] = held.to_numpy()
-    h = held.to_numpy()
-    acts.loc[h, "action"] = "no_contact"
-    acts.loc[h, "route"] = "none"
-    for col in ("channel", "offer_type", "sku", "product_name"):
-        if col in acts:
-            acts[col] = acts[col].astype(object)
-            acts.loc[h, col] = None
-    for col in ("offer_value", "send_hour", "due_hours", "probability", "conversion_margin",
-                "offer_cost", "contact_cost"):
-        if col in acts:
-            acts.loc[h, col] = np.nan
-    acts.loc[h, "expected_value"] = 0.0
+    def contact_col(name) -> np.ndarray:
+        return actions[name].to_numpy(float, na_value=np.nan)[rows]
+
+    prob = contact_col("prior_probability" if "prior_probability" in actions else
+                       "probability")
+    gain = contact_col("prior_gain") if "prior_gain" in actions else \
+        contact_col("conversion_margin") - contact_col("offer_cost")
+    order = np.argsort(share, kind="stable")
+    decisions = pd.DataFrame({
+        "customer_id": ids.array.take(order),
+        "tier": actions["tier"].iloc[rows].array.take(order),
+        "action": decided_as.array.take(order), "holdout_share": share[order],
+        "held_out": held_c[order], "probability": prob[order],
+        "conversion_gain": gain[order], "source": "nba",
+        **{k: (contact_col(k)[order] if k in actions else np.nan) for k in COSTS}})
+    out = actions.copy(deep=False) if copy else actions
+    out["decided_action"], out["held_out"] = actions["action"], held
+    if not held.any():
+        return out, decisions
+    # masked in place of their type: a column of texts turned into Python strings would
+    # hold a string object per customer
+    out["action"] = out["action"].mask(held, "no_contact")
+    out["route"] = out["route"].mask(held, "none")
+    for col in (*_WITHHELD_TEXT, *_WITHHELD_NUMBERS):
+        if col in out:
+            out[col] = out[col].mask(held)
+    out["expected_value"] = out["expected_value"].mask(held, 0.0)
+    # one text per (action, share) held out, not one per customer
+    codes, pairs = pd.MultiIndex.from_arrays([decided_as[held_c].to_numpy(object),
+                                              share[held_c]]).factorize()
     for lang, col in (("en", "reason_en"), ("zh-CN", "reason_zh")):
-        acts.loc[h, col] = [label("reason.held_out", lang, action=value_label("action", a, lang),
-                                  share=f"{100 * s:.0f}")
-                            for a, s in zip(acts.loc[h, "decided_action"],
-                                            decided.loc[decided["held_out"], "holdout_share"])]
-    return acts, decisions.reset_index(drop=True)
+        text = np.full(len(out), None, object)
+        text[held] = np.array([label("reason.held_out", lang,
+                                     action=value_label("action", a, lang),
+                                     share=f"{100 * s:.0f}") for a, s in pairs], object)[codes]
+        out[col] = out[col].where(~held, text)
+    return out, decisions
 
 
 def hold_out_exploring(actions: pd.DataFrame, salt_value: str, settings: HoldoutSettings,
                        learned: pd.DataFrame, past: pd.DataFrame, *, min_held_out: int = 100,
-                       explore_share: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:
+                       explore_share: float = 0.5, copy: bool = True
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`hold_out_actions` with exploring and measuring until decided: an action never
     measured holds out of its new customers the share that brings its control group to
     `min_held_out` (at most `explore_share`); one that `learned` (from
@@ -162,7 +202,8 @@ def hold_out_exploring(actions: pd.DataFrame, salt_value: str, settings: Holdout
     A customer already decided for an action (`past`: recorded decisions) keeps the share of
     their first decision of it, so nobody's group changes when the exploring or measuring ends
     or the policy's share is edited (the measurement takes the shares as strata,
-    `strategy.action_impact`)."""
+    `strategy.action_impact`). With `copy` False the held-out customers' actions are changed
+    in `actions` itself (as `_hold_out` says), for a caller done with the frame as decided."""
     caps, targets = {}, {}
     if len(learned) and "holdout_share" in learned:
         more = learned[np.isfinite(learned["holdout_share"].to_numpy(float))]
@@ -171,12 +212,17 @@ def hold_out_exploring(actions: pd.DataFrame, salt_value: str, settings: Holdout
             targets = {a: t for a, t in zip(more["action"], more["target_held_out"].astype(float))
                        if not np.isnan(t)}
     known = set(learned["action"]) if len(learned) else set()
-    contact = actions["action"] != "no_contact"
-    a = actions.loc[contact]
-    base = a["tier"].map(settings.share_for).to_numpy(float)
+    contact = (actions["action"] != "no_contact").to_numpy()
+    # the columns needed as codes, not the contact rows copied whole, nor a string each
+    codes, names = pd.factorize(actions["action"][contact], use_na_sentinel=False)
+    tiers, tier_names = pd.factorize(actions["tier"][contact], use_na_sentinel=False)
+    base = np.array([settings.share_for(t) for t in tier_names], float)[tiers] \
+        if len(tier_names) else np.zeros(0)
     share = base.copy()
-    key = pd.MultiIndex.from_arrays([a["action"], a["customer_id"].astype(str)])
     if len(past):
+        key = pd.MultiIndex.from_arrays([actions["action"].to_numpy(object)[contact],
+                                         actions["customer_id"].to_numpy(object)[contact]
+                                         .astype(str)])
         first = past.sort_values("decided", kind="stable").drop_duplicates(
             ["action", "customer_id"]).set_index(["action", "customer_id"])
         seen = key.isin(first.index)
@@ -185,27 +231,17 @@ def hold_out_exploring(actions: pd.DataFrame, salt_value: str, settings: Holdout
         before = first["holdout_share"].reindex(key).to_numpy(float)
         share = np.where(seen & (base > 0) & np.isfinite(before), before, share)
     else:
-        seen, held = np.zeros(len(a), bool), pd.Series(dtype=int)
-    acts = a["action"].to_numpy(object)
-    for action in set(acts):
+        seen, held = np.zeros(len(codes), bool), pd.Series(dtype=int)
+    for j, action in enumerate(names):
         cap = caps.get(action, explore_share if action not in known else 0.0)
         if cap <= 0:
             continue
-        new = (acts == action) & ~seen & (share > 0)
+        new = (codes == j) & ~seen & (share > 0)
         goal = targets.get(action, min_held_out)
         # an unreachable target (infinite) holds out as many as the cap allows
         need = (goal - int(held.get(action, 0))) / max(int(new.sum()), 1)
         share[new] = np.clip(need, share[new], cap)
-    parts = [actions.loc[~contact].assign(decided_action="no_contact", held_out=False)]
-    decided = []
-    for value in np.unique(share):
-        acts_v, d = hold_out_actions(a[share == value], salt_value,
-                                     HoldoutSettings(share=float(value)))
-        parts.append(acts_v)
-        decided.append(d)
-    out = pd.concat(parts).loc[actions.index]
-    return out, (pd.concat(decided, ignore_index=True) if decided else
-                 hold_out_actions(a, salt_value, settings)[1])
+    return _hold_out(actions, contact, share, salt_value, copy=copy)
 
 
 def record(wh: Warehouse, decisions: pd.DataFrame, *, run_id: str, decided: datetime,

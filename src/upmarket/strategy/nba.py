@@ -33,6 +33,8 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from upmarket.data_labels import DataLabels, file_labels
 from upmarket.i18n import label, value_label
@@ -53,6 +55,9 @@ COLUMNS = ["customer_id", "tier", "action", "offer_type", "offer_value", "sku", 
            "route", "channel", "send_hour", "due_hours", "reason_en", "reason_zh",
            "prior_probability", "prior_gain"]
 
+
+#: Customers decided at a time: each holds ten candidate actions' numbers in a few matrices.
+BATCH_SIZE = 20_000
 
 #: The recommendations a run publishes: the recommender's columns and what the candidates add.
 RECOMMENDATIONS_COLUMNS = [*RECOMMENDATION_COLUMNS, "kind", "category", "price_tier"]
@@ -149,12 +154,42 @@ def _col(frame: pd.DataFrame, name: str, default=np.nan) -> pd.Series:
     return pd.Series(default, index=frame.index)
 
 
-def _per_customer(ids: pd.Series, frame: pd.DataFrame | None, col: str, default=np.nan):
-    if frame is None or frame.empty:
-        return pd.Series(default, index=ids.index)
-    s = frame.drop_duplicates("customer_id").set_index("customer_id")[col]
-    # a hash look-up of the ids: `isin` on Arrow strings walks the values in Python
-    return ids.map(s).where(s.index.get_indexer(ids) >= 0, default)
+def _texts(values) -> pa.Array:
+    """`values` (ids, names) as one Arrow array of texts, without a Python string each."""
+    texts = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else \
+        pa.array(pd.Series(values, copy=False).astype(str))
+    return texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+
+
+def _positions(values, within: pa.Array) -> np.ndarray:
+    """Where each of `values` first occurs in `within` (-1: nowhere). Arrow hashes the texts
+    themselves: a pandas index of a million ids would make a Python string of each first."""
+    values = _texts(values)
+    found = pc.index_in(values, value_set=within.cast(values.type))
+    return pc.fill_null(found, -1).to_numpy().astype(np.int64)
+
+
+class _ByCustomer:
+    """A frame's first row per customer, found once for all the customers `ids` (one hash
+    of each) and read a batch of them, a slice, at a time."""
+
+    def __init__(self, frame: pd.DataFrame | None, ids: pd.Series):
+        self.rows = None if frame is None or frame.empty else frame
+        self.pos = None if self.rows is None else \
+            _positions(ids, _texts(frame["customer_id"]))
+
+    def at(self, span: slice) -> np.ndarray:
+        """The row of each customer of the batch `span` (-1: none)."""
+        return self.pos[span]
+
+    def get(self, span: slice, col: str, default=np.nan) -> pd.Series:
+        index = pd.RangeIndex(span.stop - span.start)
+        if self.rows is None:
+            return pd.Series(default, index=index)
+        pos = self.pos[span]
+        found = pos >= 0
+        values = self.rows[col].iloc[np.where(found, pos, 0)]
+        return pd.Series(values.to_numpy(), index=index).where(found, default)
 
 
 def contact_costs(customers: pd.DataFrame, policy: TierPolicy) -> pd.Series:
@@ -176,17 +211,19 @@ def choose_channel(customers: pd.DataFrame, consents: pd.DataFrame, responses: p
     # customers and channels as integer codes, looked up by one hash each: sorting and
     # matching a million id strings per route is what this cost before
     code, known = pd.factorize(ids)
+    ok_channels = _texts(ok["channel"])
     channels = pd.Index(pd.unique(np.concatenate([
-        ok["channel"].to_numpy(object), settings.personal_channels,
+        np.asarray(pc.unique(ok_channels).to_pylist(), object), settings.personal_channels,
         settings.automated_channels])))
-    who = known.get_indexer(ok["customer_id"])
-    via = channels.get_indexer(ok["channel"].to_numpy(object))
+    known_texts, channel_texts = _texts(known), _texts(channels)
+    who = _positions(ok["customer_id"], known_texts)
+    via = _positions(ok_channels, channel_texts)
     # responses per (customer, channel) as one integer key: the reindex on a unique index
     # raises on repeated pairs as the look-up by pairs of strings did
     resp = pd.Series(dtype=float)
     if len(responses):
-        rw = known.get_indexer(responses["customer_id"])
-        rc = channels.get_indexer(responses["channel"].to_numpy(object))
+        rw = _positions(responses["customer_id"], known_texts)
+        rc = _positions(responses["channel"], channel_texts)
         resp = pd.Series(responses["responses"].to_numpy(float),
                          index=rw.astype(np.int64) * len(channels) + rc)[(rw >= 0) & (rc >= 0)]
     out = np.full(len(ids), None, dtype=object)
@@ -400,6 +437,7 @@ def next_best_actions(
     policy: TierPolicy = TierPolicy(),
     settings: NbaSettings = NbaSettings(),
     premium_horizon_days: int = 180,
+    batch_size: int = BATCH_SIZE,
 ) -> pd.DataFrame:
     """One row per customer of `customers` (the run's results: customer_id, tier, clv,
     churn_risk, p_alive, expected_purchases_90d, expected_order_value, margin_rate, orders,
@@ -416,13 +454,70 @@ def next_best_actions(
     - `responses`: customer_id, channel, responses; `hours`: customer_id, active_hour;
       `contacts`: customer_id, contacts (in the last 30 days).
 
-    Returns the columns of `COLUMNS`; `reason_en` / `reason_zh` say why in one line.
+    Returns the columns of `COLUMNS`; `reason_en` / `reason_zh` say why in one line. The
+    customers are decided `batch_size` at a time, with the same answer as all at once.
     """
     c = customers.reset_index(drop=True)
+    n = len(c)
+    ids, tier = c["customer_id"].astype(str), c["tier"].astype(str)
+    # what every batch shares: the tiers' contact costs and a referral's worth are means over
+    # all customers, the channels are chosen once from all the consents, and each input's row
+    # of every customer is found once
+    shared = _Shared(
+        prod=products.drop_duplicates("sku").set_index("sku"),
+        contact_cost=contact_costs(c.assign(tier=tier), policy),
+        referral_value=float(_col(c, "clv", 0.0).fillna(0.0).clip(lower=0).mean()) if n else 0.0,
+        channel=choose_channel(c.assign(customer_id=ids, tier=tier),
+                               consents if consents is not None else
+                               pd.DataFrame(columns=["customer_id", "channel", "granted"]),
+                               responses if responses is not None else
+                               pd.DataFrame(columns=["customer_id", "channel", "responses"]),
+                               settings).to_numpy(object),
+        **{name: _ByCustomer(frame, ids) for name, frame in (
+            ("upsell", upsell), ("cross_sell", cross_sell), ("bundles", bundles),
+            ("hours", hours), ("contacts", contacts))})
+    size = max(int(batch_size), 1)
+    # the per-action matrices of a batch (probabilities, margins, costs, products) are ten
+    # values per customer each: made a batch at a time, so only the chosen row is kept
+    parts = [_batch(c.iloc[i:i + size].reset_index(drop=True), shared, policy, settings,
+                    premium_horizon_days, at=i) for i in range(0, n, size)] or \
+        [_batch(c, shared, policy, settings, premium_horizon_days, at=0)]
+    if len(parts) == 1:
+        return parts[0]
+    out = pd.concat(parts, ignore_index=True)
+    # a batch without a single product (or channel) has that column as objects: the whole
+    # frame's texts are typed as one batch of everybody would have them
+    texts = [k for k in out if out[k].dtype == object]
+    out[texts] = out[texts].infer_objects()
+    return out
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What every batch of `next_best_actions` reads: the products by sku, the contact cost
+    per tier, a referral's worth, every customer's channel (in the customers' order) and the
+    per-customer inputs, indexed once."""
+
+    prod: pd.DataFrame
+    contact_cost: pd.Series
+    referral_value: float
+    channel: np.ndarray
+    upsell: _ByCustomer
+    cross_sell: _ByCustomer
+    bundles: _ByCustomer
+    hours: _ByCustomer
+    contacts: _ByCustomer
+
+
+def _batch(c: pd.DataFrame, shared: _Shared, policy: TierPolicy, settings: NbaSettings,
+           premium_horizon_days: int, *, at: int) -> pd.DataFrame:
+    """`next_best_actions` of the customers `c`, the rows from `at` on of all of them."""
     ids = c["customer_id"].astype(str)
     n = len(c)
+    span = slice(at, at + n)
     tier = c["tier"].astype(str)
-    prod = products.drop_duplicates("sku").set_index("sku")
+    prod = shared.prod
+
     margin_rate = _col(c, "margin_rate").fillna(settings.default_margin_rate).clip(0, 1)
     eov = _col(c, "expected_order_value").fillna(_col(c, "monetary")).fillna(0.0).clip(lower=0)
     p_buy90 = 1 - np.exp(-_col(c, "expected_purchases_90d", 0.0).fillna(0.0).clip(lower=0))
@@ -430,10 +525,10 @@ def next_best_actions(
     churn = _col(c, "churn_risk").fillna(0.0)
     stage = _col(c, "lifecycle_stage", "").fillna("")
     lapsed = (stage == "lapsed").to_numpy()
-    cost_of_contact = tier.map(contact_costs(c.assign(tier=tier), policy)).fillna(0.0)
+    cost_of_contact = tier.map(shared.contact_cost).fillna(0.0)
 
-    def product_terms(frame: pd.DataFrame | None, sku_col: str = "sku"):
-        sku = _per_customer(ids, frame, sku_col, None)
+    def product_terms(frame: _ByCustomer, sku_col: str = "sku"):
+        sku = frame.get(span, sku_col, None)
         at = prod.index.get_indexer(sku.to_numpy(object))  # one hash look-up for both
 
         def look(name):
@@ -475,14 +570,14 @@ def next_best_actions(
         if sku is not None:
             skus[:, j] = sku.to_numpy(object)
 
-    sku, price, rate = product_terms(upsell)
+    sku, price, rate = product_terms(shared.upsell)
     p_up = _col(c, "premium_propensity").to_numpy(float)
     put("upsell", np.where(sku.notna(), p_up, np.nan), gain("upsell", price, rate), sku)
-    sku, price, rate = product_terms(cross_sell)
+    sku, price, rate = product_terms(shared.cross_sell)
     put("cross_sell", np.where(sku.notna(), p_buy90 * settings.cross_sell_share, np.nan),
         gain("cross_sell", price, rate), sku)
-    conf = _per_customer(ids, bundles, "confidence").to_numpy(float)
-    sku, price, rate = product_terms(bundles, "consequent")
+    conf = shared.bundles.get(span, "confidence").to_numpy(float)
+    sku, price, rate = product_terms(shared.bundles, "consequent")
     put("bundle", p_buy90 * conf, gain("bundle", price, rate), sku)
     at_risk = (churn >= settings.retention_min_risk).to_numpy() & ~lapsed
     ret_offer = settings.offers.get("retention_offer")
@@ -499,7 +594,7 @@ def next_best_actions(
     nps = _col(c, "latest_nps")
     advocate = ((nps >= settings.referral_min_nps) | (stage == "advocacy")).to_numpy() & ~lapsed
     # a referred customer is worth what an average customer is: the mean 12-month margin
-    referral_value = pd.Series(float(clv.mean()) if n else 0.0, index=c.index)
+    referral_value = pd.Series(shared.referral_value, index=c.index)
     ref_cost = offer_cost("referral_ask", eov)
     put("referral_ask", np.full(n, settings.referral_rate),
         (referral_value.to_numpy(float) - ref_cost, ref_cost), eligible=advocate)
@@ -521,13 +616,8 @@ def next_best_actions(
     best = ev_filled[:, :-1].argmax(axis=1)
     best_ev = ev_filled[np.arange(n), best]
 
-    channel = choose_channel(c.assign(customer_id=ids, tier=tier),
-                             consents if consents is not None else
-                             pd.DataFrame(columns=["customer_id", "channel", "granted"]),
-                             responses if responses is not None else
-                             pd.DataFrame(columns=["customer_id", "channel", "responses"]),
-                             settings)
-    sent = _per_customer(ids, contacts, "contacts", 0).fillna(0).astype(int)
+    channel = pd.Series(shared.channel[at:at + n], index=c.index)
+    sent = shared.contacts.get(span, "contacts", 0).fillna(0).astype(int)
     cap = tier.map({t: policy.level(t).contacts_per_month for t in TIER_ORDER})
     capped = (sent >= cap).to_numpy()
     no_channel = channel.isna().to_numpy()
@@ -537,7 +627,7 @@ def next_best_actions(
 
     rows = np.arange(n)
     is_contact = act != "no_contact"
-    hour = _per_customer(ids, hours, "active_hour").to_numpy(float)
+    hour = shared.hours.get(span, "active_hour").to_numpy(float)
     hour = np.where(np.isfinite(hour), hour, settings.default_send_hour)
     personal = tier.isin(PERSONAL_TIERS).to_numpy()
     lo, hi = settings.working_hours
@@ -571,8 +661,9 @@ def next_best_actions(
     out["product_name"] = out["sku"].map(prod["name"]) if "name" in prod else None
     why = {"capped": capped, "no_channel": no_channel, "best": best, "best_ev": best_ev,
            "sent": sent.to_numpy(), "cap": cap.to_numpy()}
-    out["reason_en"] = _reasons(c, out, why, prod, bundles, premium_horizon_days, "en")
-    out["reason_zh"] = _reasons(c, out, why, prod, bundles, premium_horizon_days, "zh-CN")
+    for lang, col in (("en", "reason_en"), ("zh-CN", "reason_zh")):
+        out[col] = _reasons(c, out, why, prod, shared.bundles, span, premium_horizon_days,
+                            lang)
     return out[COLUMNS]
 
 
@@ -653,7 +744,9 @@ def _each_of(func, *columns) -> np.ndarray:
     key = np.zeros(n, np.int64)
     for col in columns:
         codes, distinct = pd.factorize(pd.Series(col, dtype=object), use_na_sentinel=False)
-        key = key * max(len(distinct), 1) + codes
+        # renumbered after each column, so the key stays below the rows' count, whatever
+        # the number of columns and of their distinct values
+        key = pd.factorize(key * max(len(distinct), 1) + codes)[0]
     codes, distinct = pd.factorize(key)
     first = np.empty(len(distinct), np.int64)
     first[codes[::-1]] = np.arange(n)[::-1]  # where each distinct row first occurs
@@ -663,24 +756,30 @@ def _each_of(func, *columns) -> np.ndarray:
 
 
 def _fill(key: str, lang: str, size: int, /, **fields) -> np.ndarray:
-    """The label `key` for `n` customers at once, each field a column of texts (or one text)."""
+    """The label `key` for `n` customers at once, each field a column of texts (or one text);
+    each distinct text is made once and shared by the customers it says, so a million
+    reasons hold only the few thousand distinct strings."""
     pieces = label(key, lang, **{f: f"\0{f}\0" for f in fields}).split("\0")
-    out = np.full(size, pieces[0], object)
-    for i in range(1, len(pieces), 2):
-        out = out + np.asarray(fields[pieces[i]], object) + pieces[i + 1]
-    return out
+    if len(pieces) == 1:
+        return np.full(size, pieces[0], object)
+    names, tails = pieces[1::2], pieces[2::2]
+
+    def text(*values) -> str:
+        return pieces[0] + "".join(v + t for v, t in zip(values, tails))
+
+    return _each_of(text, *(np.broadcast_to(np.asarray(fields[f], object), (size,))
+                            for f in names))
 
 
 def _reasons(c: pd.DataFrame, out: pd.DataFrame, why: dict, prod: pd.DataFrame,
-             bundles: pd.DataFrame | None, horizon_days: int, lang: str) -> np.ndarray:
+             bundles: _ByCustomer, span: slice, horizon_days: int, lang: str) -> np.ndarray:
     """The one-line reason for each chosen action, from the facts that chose it; written per
     action for all its customers at once."""
     names = prod["name"] if "name" in prod else pd.Series(dtype=object)
     if lang == "zh-CN" and "name_zh" in prod:
         names = prod["name_zh"].where(prod["name_zh"].notna(), names)
     shown = DataLabels(_category_names(prod))
-    bund = bundles.drop_duplicates("customer_id").set_index("customer_id") \
-        if bundles is not None and len(bundles) else None
+    bund = bundles.rows
     action = out["action"].to_numpy(object)
     reasons = np.full(len(c), label("reason.nurture", lang), object)
 
@@ -737,7 +836,7 @@ def _reasons(c: pd.DataFrame, out: pd.DataFrame, why: dict, prod: pd.DataFrame,
 
     mask = action == "bundle"
     if mask.any():
-        b = bund.loc[out["customer_id"].to_numpy(object)[mask]]
+        b = bund.iloc[bundles.at(span)[mask]]
         put(mask, "reason.bundle", conf=_pcts(b["confidence"].to_numpy(float)),
             a=product_name(b["antecedent"].to_numpy(object)),
             b=product_name(b["consequent"].to_numpy(object)),
