@@ -136,3 +136,20 @@ def test_elsewhere_they_are_cached_tables(wh):
         customer_features(tables(wh), DATES[1]).order_by("customer_id").to_pandas())
     assert not [t for t in wh.backend.list_tables() if SCRATCH_TABLE.match(t)]
     snaps.release()
+
+
+def test_a_frame_from_the_file_has_the_types_and_values_of_a_fresh_build(tmp_path):
+    # nulls in every kind of column the features have (a customer with no NPS answer, no
+    # costed line, no ticket), where ibis converts column by column and the snapshots through
+    # one Arrow table
+    w = connect(f"duckdb://{tmp_path}/w.duckdb")
+    w.create_table("mixed", pd.DataFrame({
+        "customer_id": ["b", "a", "c"], "n": pd.array([1, None, 3], "Int64"),
+        "x": [1.5, None, 2.0], "s": ["p", None, "q"],
+        "ts": pd.to_datetime(["2024-01-01", None, "2024-02-01"]),
+        "flag": pd.array([True, None, False], "boolean"), "none": [None] * 3,
+        "nan": [float("nan")] * 3, "whole": [1, 2, 3]}).astype({"none": "float64"}))
+    from upmarket.features.snapshots import _fetched
+    t = w.table("mixed").order_by("customer_id")
+    pd.testing.assert_frame_equal(_fetched(t), t.to_pandas())
+    w.close()

@@ -43,6 +43,34 @@ from upmarket.warehouse.runs import scratch_table
 SOURCES = ("orders", "products", "service_tickets", "feedback")
 
 
+def _fetched(t: ibis.Table) -> pd.DataFrame:
+    """`t.to_pandas()` of a DuckDB table: the same columns, types and values, for less memory.
+
+    Ibis' DuckDB backend (`Backend.execute`, ibis 12) fetches an Arrow table and hands every
+    column that holds a null to pandas as a list of Python objects, which its converter
+    (`DuckDBPandasData`) then turns into the column's type. The same is done here, except that
+    a numeric column with some values and some nulls goes from Arrow to float64 with NaN at
+    once: what the converter makes of the list too (a column of nulls alone stays as Ibis
+    leaves it, objects). At 200,000 customers the whole feature frame grew the process by
+    ~260 MB one way, ~125 MB this way."""
+    import pyarrow.types as pat
+    from ibis.backends.duckdb.converter import DuckDBPandasData
+
+    table = t.to_pyarrow()
+
+    def column(col):
+        numeric = pat.is_integer(col.type) or pat.is_floating(col.type)
+        if (pat.is_nested(col.type) or pat.is_dictionary(col.type)
+                or (col.null_count and not (numeric and col.null_count < len(col)))):
+            return col.to_pylist()
+        return col.to_pandas()
+
+    frame = pd.DataFrame({name: column(col)
+                          for name, col in zip(table.column_names, table.columns)}, copy=False)
+    del table
+    return DuckDBPandasData.convert_table(frame, t.schema())
+
+
 class FeatureSnapshots:
     """Customer features per date for one run, materialised in the engine on first use.
 
@@ -105,7 +133,8 @@ class FeatureSnapshots:
         t = self.table(as_of, unit=unit, rfm_bins=rfm_bins)
         if columns is not None:
             t = t.select(*dict.fromkeys(c for c in ("customer_id", *columns) if c in t.columns))
-        return t.order_by("customer_id").to_pandas()
+        t = t.order_by("customer_id")
+        return _fetched(t) if self._wh is not None else t.to_pandas()
 
     @property
     def built(self) -> int:
