@@ -108,9 +108,10 @@ class Context:
     #: and tasks to; None: the configured one (UPMARKET_DATABASE, or ./upmarket-ops.sqlite
     #: when it exists), or none at all.
     store_url: str | None = None
-    #: Customer features per date, built once in the engine and shared by the stages that
-    #: need the same date (the churn windows, the premium model's windows); `run` makes and
-    #: releases it. None: each stage builds what it needs.
+    #: Customer features per date, built once in the engine (scratch tables of the run in a
+    #: DuckDB warehouse) and shared by the stages that need the same date (the churn windows,
+    #: the premium model's windows); `run` makes it and releases it after the last stage.
+    #: None: each stage builds what it needs.
     features: FeatureSnapshots | None = None
     #: The touchpoint paths by period of conversion (`strategy.budget.journey_paths`): ROI
     #: sums them over the periods, the budget's response curves read them per period; built
