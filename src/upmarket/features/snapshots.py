@@ -22,8 +22,9 @@ Where they are kept:
   drops them with those.
   Each date is built in steps: the purchase summary and each of the parts joined to it
   (`features.customer.feature_parts`) are written first, then joined. One query holding every
-  part's aggregation at once held them all in memory together: at 200,000 customers the
-  single query grew the process by ~570 MB, the steps by ~300 MB, for the same rows.
+  part's aggregation at once held them all in memory together: at 200,000 customers one
+  date grew the process by ~570 MB as one query into a temporary table, ~300 MB in steps
+  into temporary tables, ~150 MB in steps into the file, for the same rows.
 - Elsewhere (Spark), as Ibis `Table.cache` (a cached DataFrame), as before.
 """
 

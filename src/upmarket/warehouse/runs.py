@@ -21,8 +21,8 @@ append. `sync_views` repoints the views of a session to the current run.
 
 A run that fails or is killed never appends its published row, so the previous run stays the
 current one. What it leaves behind (output tables of a killed run, or of a failure killed
-while cleaning up) is dropped by `drop_orphans`, which the pipeline calls before a run and
-again right after publishing.
+while cleaning up, and the scratch tables it kept while running) is dropped by
+`drop_orphans`, which the pipeline calls before a run and again right after publishing.
 """
 
 from __future__ import annotations
