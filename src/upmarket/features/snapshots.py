@@ -19,7 +19,9 @@ Where they are kept:
   pages are evicted between stages like any other file page
   (`BudgetedConnection.drop_cached_pages`) and read back when a stage scans it. A run killed
   before dropping them leaves them behind as it leaves its output tables: `runs.drop_orphans`
-  drops them with those.
+  drops them with those. Measured on the 200,000-customer world: the engine's in-memory
+  tables between stages went from ~200 MB to under 12 MB, and the process between stages
+  from 870-1,050 MB to 690-790 MB, for the same results.
   Each date is built in steps: the purchase summary and each of the parts joined to it
   (`features.customer.feature_parts`) are written first, then joined. One query holding every
   part's aggregation at once held them all in memory together: at 200,000 customers one
