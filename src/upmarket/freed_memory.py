@@ -22,9 +22,13 @@ def _malloc_trim():
     if not name:
         return None
     try:
-        return ctypes.CDLL(name).malloc_trim
+        trim = ctypes.CDLL(name).malloc_trim
     except (OSError, AttributeError):
         return None
+    # int malloc_trim(size_t pad): declared once, with the function
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
 
 
 def release_freed_memory() -> bool:
@@ -35,6 +39,5 @@ def release_freed_memory() -> bool:
     trim = _malloc_trim()
     if trim is None:
         return False
-    trim.argtypes = [ctypes.c_size_t]
     trim(0)
     return True

@@ -109,9 +109,10 @@ class Context:
     #: and tasks to; None: the configured one (UPMARKET_DATABASE, or ./upmarket-ops.sqlite
     #: when it exists), or none at all.
     store_url: str | None = None
-    #: Customer features per date, built once in the engine and shared by the stages that
-    #: need the same date (the churn windows, the premium model's windows); `run` makes and
-    #: releases it. None: each stage builds what it needs.
+    #: Customer features per date, built once in the engine (scratch tables of the run in a
+    #: DuckDB warehouse) and shared by the stages that need the same date (the churn windows,
+    #: the premium model's windows); `run` makes it and releases it after the last stage.
+    #: None: each stage builds what it needs.
     features: FeatureSnapshots | None = None
     #: The touchpoint paths by period of conversion (`strategy.budget.journey_paths`): ROI
     #: sums them over the periods, the budget's response curves read them per period; built
@@ -831,8 +832,10 @@ def run(
     if settings is None:
         settings = policy.policy.settings()
     config = policy.record() if policy is not None else {"settings": repr(settings)}
-    ctx = Context(wh, as_of, Run(wh, as_of, config), settings, store_url=store_url,
-                  features=FeatureSnapshots({n: wh.table(n) for n in FEATURE_TABLES}))
+    this_run = Run(wh, as_of, config)
+    ctx = Context(wh, as_of, this_run, settings, store_url=store_url,
+                  features=FeatureSnapshots({n: wh.table(n) for n in FEATURE_TABLES},
+                                            warehouse=wh, run_id=this_run.run_id))
     # each stage's outputs are written when it ends, not held to the run's end (run_outputs)
     ctx.tables = RunOutputs(ctx.run)
     if policy is not None:
@@ -865,13 +868,16 @@ def run(
                 release_freed_memory()
                 if engine is not None:
                     engine.drop_cached_pages()
+        ctx.summary["feature_snapshots"] = {"built": ctx.features.built,
+                                            "requested": sum(ctx.features.requests.values())}
+        # the last reader is done: the feature tables go before anything is published, so
+        # a run killed from here on leaves none of them behind a published run
+        ctx.features.release()
         with meter.stage("writing outputs"):
             ctx.run.write("results", ctx.results)
             ctx.tables.write_held()
         # recorded with the run (runs.counts), so its cost can be compared with later runs'
         ctx.summary["stages"] = meter.as_list()
-        ctx.summary["feature_snapshots"] = {"built": ctx.features.built,
-                                            "requested": sum(ctx.features.requests.values())}
         if engine is not None:
             # what the engine was held to, and how many statements had to go past it
             ctx.summary["engine_memory"] = {"limit": engine.budget,

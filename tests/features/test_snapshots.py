@@ -1,6 +1,7 @@
-"""A run builds the customer features once per date, in the engine, and every reader of that
-date gets the same frame as a fresh build; the value model's inputs for past dates come from
-a lighter query with the same values."""
+"""A run builds the customer features once per date, in the engine (in a DuckDB warehouse, as
+scratch tables of the file), and every reader of that date gets the same frame as a fresh
+build; the value model's inputs for past dates come from a lighter query with the same
+values."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from upmarket.features.snapshots import SOURCES, FeatureSnapshots
 from upmarket.models import propensity
 from upmarket.warehouse import connect
 from upmarket.warehouse.ingest import ingest
+from upmarket.warehouse.runs import SCRATCH_TABLE, scratch_table
 
 DATES = (datetime(2024, 2, 1), datetime(2024, 3, 1))
 
@@ -106,3 +108,48 @@ def test_a_few_columns_are_those_of_the_whole_frame(wh):
     assert list(few.columns) == ["customer_id", "recency", "T"]
     pd.testing.assert_frame_equal(few, whole[["customer_id", "recency", "T"]])
     assert snaps.built == 1
+
+
+def test_in_a_duckdb_warehouse_they_are_the_runs_scratch_tables_of_the_file(wh):
+    run_id = "20240301000000_abcdef"
+    snaps = FeatureSnapshots(tables(wh), warehouse=wh, run_id=run_id)
+    for when in (*DATES, DATES[0]):
+        fresh = customer_features(tables(wh), when).order_by("customer_id").to_pandas()
+        pd.testing.assert_frame_equal(snaps.frame(when), fresh)
+    assert snaps.built == 2
+    # one table per date in the file itself (not a temporary table the engine keeps in
+    # memory); the steps each was built from are gone
+    held = wh.backend.con.execute(
+        "SELECT table_name, temporary FROM duckdb_tables() WHERE table_name LIKE '\\_scratch%'"
+        " ESCAPE '\\' ORDER BY 1").fetchall()
+    assert held == [(scratch_table(f"features_{n}", run_id), False) for n in range(2)]
+    snaps.release()
+    assert snaps.built == 0
+    assert not [t for t in wh.backend.list_tables() if SCRATCH_TABLE.match(t)]
+
+
+def test_elsewhere_they_are_cached_tables(wh):
+    # no run to name them for (a caller outside a run): cached as before, nothing in the file
+    snaps = FeatureSnapshots(tables(wh), warehouse=wh)
+    pd.testing.assert_frame_equal(
+        snaps.frame(DATES[1]),
+        customer_features(tables(wh), DATES[1]).order_by("customer_id").to_pandas())
+    assert not [t for t in wh.backend.list_tables() if SCRATCH_TABLE.match(t)]
+    snaps.release()
+
+
+def test_a_frame_from_the_file_has_the_types_and_values_of_a_fresh_build(tmp_path):
+    # nulls in every kind of column the features have (a customer with no NPS answer, no
+    # costed line, no ticket), where ibis converts column by column and the snapshots through
+    # one Arrow table
+    w = connect(f"duckdb://{tmp_path}/w.duckdb")
+    w.create_table("mixed", pd.DataFrame({
+        "customer_id": ["b", "a", "c"], "n": pd.array([1, None, 3], "Int64"),
+        "x": [1.5, None, 2.0], "s": ["p", None, "q"],
+        "ts": pd.to_datetime(["2024-01-01", None, "2024-02-01"]),
+        "flag": pd.array([True, None, False], "boolean"), "none": [None] * 3,
+        "nan": [float("nan")] * 3, "whole": [1, 2, 3]}).astype({"none": "float64"}))
+    from upmarket.features.snapshots import _fetched
+    t = w.table("mixed").order_by("customer_id")
+    pd.testing.assert_frame_equal(_fetched(t), t.to_pandas())
+    w.close()

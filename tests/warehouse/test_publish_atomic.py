@@ -26,7 +26,8 @@ import pytest
 from upmarket.opstore import store as ops
 from upmarket.warehouse import connect
 from upmarket.warehouse.ingest import ingest
-from upmarket.warehouse.runs import ORPHAN_AGE, OUTPUT_TABLE, Run, current_run, drop_orphans
+from upmarket.warehouse.runs import (ORPHAN_AGE, OUTPUT_TABLE, SCRATCH_TABLE, Run, current_run,
+                                     drop_orphans, scratch_table)
 
 CHILD = Path(__file__).with_name("publish_kill_child.py")
 LAUNCH = "import upmarket.cli.runs; from upmarket.cli import app; app()"
@@ -104,6 +105,16 @@ def _orphans(url: str) -> list[str]:
         wh.close()
 
 
+def _scratch(url: str) -> list[str]:
+    """Scratch tables (the feature tables a run keeps while it runs): none outlives its run,
+    so between runs any there is a killed run's."""
+    wh = connect(url, create=False)
+    try:
+        return sorted(t for t in wh.backend.list_tables() if SCRATCH_TABLE.match(t))
+    finally:
+        wh.close()
+
+
 def test_kill_at_each_point_of_publishing(tmp_path):
     url, store_url = _world(tmp_path)
     child = subprocess.Popen([sys.executable, str(CHILD), url, store_url], text=True,
@@ -142,7 +153,7 @@ def test_kill_at_each_point_of_publishing(tmp_path):
         child.wait(timeout=60)
     # the views of the baseline's extra output went with the first publish that lacked it,
     # and nothing of the killed runs is left: neither tables nor snapshots
-    assert _orphans(url) == []
+    assert _orphans(url) == [] and _scratch(url) == []
     store = ops.open_store(store_url)
     try:
         assert list(ops.snapshots(store)["run_id"]) == [third, last]
@@ -175,7 +186,7 @@ def test_sigkill_of_upmarket_run_at_random_moments(tmp_path):
         outcomes.append(proc.returncode)
         _consistent(url, store_url)
     assert -signal.SIGKILL in outcomes  # at least one kill landed inside a run
-    left = _orphans(url)
+    left = _orphans(url) + _scratch(url)
     done = _upmarket_run(env)
     out, err = done.communicate(timeout=300)
     assert done.returncode == 0, err
@@ -183,7 +194,7 @@ def test_sigkill_of_upmarket_run_at_random_moments(tmp_path):
     assert summary["orphans_dropped"] == len(left)
     last, served = _consistent(url, store_url)
     assert last == summary["run_id"] != first and served == last
-    assert _orphans(url) == []
+    assert _orphans(url) == [] and _scratch(url) == []
 
 
 def _run(wh, run_id: str, **outputs) -> Run:
@@ -235,3 +246,23 @@ def test_orphans_are_the_unpublished_runs_that_cannot_still_be_running(wh):
     left = {OUTPUT_TABLE.match(t)["run_id"] for t in wh.backend.list_tables()
             if OUTPUT_TABLE.match(t)}
     assert left == {ids["old"], ids["published"], ids["latest"], ids["mine"]}
+
+
+def test_scratch_tables_go_with_their_run_once_it_is_over(wh):
+    ids = {"published": "20240602000000_000002", "killed_before": "20240602120000_000003",
+           "latest": "20240603000000_000004", "recent": "20240603120000_000006",
+           "mine": "20240603130000_000007"}
+    for key, run_id in ids.items():
+        wh.create_table(scratch_table("features_0", run_id),
+                        pd.DataFrame({"customer_id": ["C1"]}))
+    for key in ("published", "latest"):
+        _run(wh, ids[key], results=1).publish({})
+    dropped = drop_orphans(wh, keep=ids["mine"], now=datetime(2024, 6, 3, 14))
+    # published runs are over, and so is one that started before the latest publication; a
+    # run that started after it may still be running, and the caller's own is in use
+    assert dropped == [scratch_table("features_0", ids[k])
+                       for k in ("published", "killed_before", "latest")]
+    left = sorted(t for t in wh.backend.list_tables() if SCRATCH_TABLE.match(t))
+    assert left == [scratch_table("features_0", ids[k]) for k in ("recent", "mine")]
+    # a scratch table is never taken for a run's output
+    assert not any(OUTPUT_TABLE.match(t) for t in left)

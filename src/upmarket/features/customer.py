@@ -30,17 +30,36 @@ def customer_features(tables: dict[str, ibis.Table], as_of: datetime, *, unit: s
                       rfm_bins: int = 5) -> ibis.Table:
     """Join of the purchase summary, BTYD summary, RFM scores, behaviour, margins and the
     latest NPS answer; one row per customer who bought before `as_of`."""
+    s = customer_summary(tables["orders"], as_of)
+    return joined_features(s, feature_parts(tables, s, as_of, unit=unit, rfm_bins=rfm_bins),
+                           as_of, unit=unit)
+
+
+def feature_parts(tables: dict[str, ibis.Table], s: ibis.Table, as_of: datetime, *,
+                  unit: str = "W", rfm_bins: int = 5) -> list[ibis.Table]:
+    """The per-customer tables `customer_features` joins to the purchase summary `s` (that of
+    `features.orders.customer_summary` at `as_of`): BTYD summary, RFM scores, behaviour,
+    margins, latest NPS answer. Each can be materialised on its own before the join
+    (`features.snapshots`): one query holding all their aggregations at once holds them all
+    in memory together."""
     orders = tables["orders"]
-    s = customer_summary(orders, as_of)
-    b = btyd_summary(orders, as_of, unit=unit).select(
-        "customer_id", "frequency", "recency", "T", "monetary")
-    r = scores_from_inputs(inputs_from_summary(s), bins=rfm_bins).select(
-        "customer_id", "r_score", "f_score", "m_score", "rfm_cell")
-    h = behaviour(orders, tables["products"], tables["service_tickets"], as_of)
-    m = margins(orders, tables["products"], as_of).select("customer_id", "margin", "margin_rate")
-    n = latest_nps(tables["feedback"], as_of)
+    return [
+        btyd_summary(orders, as_of, unit=unit).select(
+            "customer_id", "frequency", "recency", "T", "monetary"),
+        scores_from_inputs(inputs_from_summary(s), bins=rfm_bins).select(
+            "customer_id", "r_score", "f_score", "m_score", "rfm_cell"),
+        behaviour(orders, tables["products"], tables["service_tickets"], as_of),
+        margins(orders, tables["products"], as_of).select("customer_id", "margin",
+                                                          "margin_rate"),
+        latest_nps(tables["feedback"], as_of),
+    ]
+
+
+def joined_features(s: ibis.Table, parts: list[ibis.Table], as_of: datetime, *,
+                    unit: str = "W") -> ibis.Table:
+    """`customer_features` from the purchase summary `s` and its `feature_parts`."""
     out = s.rename(recency_days="days_since_last")
-    for other in (b, r, h, m, n):
+    for other in parts:
         out = out.left_join(other, "customer_id").drop("customer_id_right")
     return _btyd_filled(out, s, as_of, unit)
 

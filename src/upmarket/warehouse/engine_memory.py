@@ -2,9 +2,10 @@
 
 Left alone, DuckDB may use 80 % of the machine's memory
 (https://duckdb.org/docs/stable/configuration/overview#configuration-reference,
-`memory_limit`), and a run keeps its per-date customer feature tables (`features.snapshots`)
-and every large join and aggregate there: at 1,000,000 customers that was gigabytes of the
-run's peak. With `memory_limit` set, DuckDB writes hash joins, aggregates, sorts, windows and
+`memory_limit`), and a run does every large join and aggregate there: at 1,000,000 customers
+that was gigabytes of the run's peak (the per-date customer feature tables a run keeps,
+`features.snapshots`, are tables of the file, whose pages are evicted like any other). With
+`memory_limit` set, DuckDB writes hash joins, aggregates, sorts, windows and
 temporary tables out in blocks once the budget is full ("Larger-than-memory workloads",
 https://duckdb.org/docs/stable/guides/performance/how_to_tune_workloads).
 

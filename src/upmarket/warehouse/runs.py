@@ -21,8 +21,8 @@ append. `sync_views` repoints the views of a session to the current run.
 
 A run that fails or is killed never appends its published row, so the previous run stays the
 current one. What it leaves behind (output tables of a killed run, or of a failure killed
-while cleaning up) is dropped by `drop_orphans`, which the pipeline calls before a run and
-again right after publishing.
+while cleaning up, and the scratch tables it kept while running) is dropped by
+`drop_orphans`, which the pipeline calls before a run and again right after publishing.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ from upmarket.warehouse.schema import RUNS, SYSTEM_TABLES, TABLES
 #: `<output>__<run_id>`; a run id is its start time (UTC, to the second) and 6 random hex
 #: digits, so ids sort by start time.
 OUTPUT_TABLE = re.compile(r"^(?P<name>.+)__(?P<run_id>\d{14}_[0-9a-f]{6})$")
+#: `_scratch__<run_id>__<name>`: a table a run keeps for itself while it runs (the per-date
+#: customer features, `features.snapshots`) and drops before publishing; never an output.
+SCRATCH_TABLE = re.compile(r"^_scratch__(?P<run_id>\d{14}_[0-9a-f]{6})__(?P<name>\w+)$")
 #: An unpublished run's tables are an orphan's once a later run is published, or once the run
 #: started this long ago: no run takes a day, so no live process is still writing them.
 ORPHAN_AGE = timedelta(hours=24)
@@ -68,6 +71,10 @@ def _typed(schema: pa.Schema) -> pa.Schema:
 
 def output_table(name: str, run_id: str) -> str:
     return f"{name}__{run_id}"
+
+
+def scratch_table(name: str, run_id: str) -> str:
+    return f"_scratch__{run_id}__{name}"
 
 
 def _started(run_id: str) -> datetime:
@@ -200,19 +207,24 @@ def sync_views(wh: Warehouse) -> None:
 def drop_orphans(wh: Warehouse, *, keep: str | None = None, now: datetime | None = None
                  ) -> list[str]:
     """Drop the output tables of runs that were never published and never will be: a run
-    killed mid-way, or a failure killed while cleaning up. Returns the tables dropped.
+    killed mid-way, or a failure killed while cleaning up; and the scratch tables
+    (`scratch_table`) of every run that is over. Returns the tables dropped.
 
     A run's tables are kept while it is published (every published run stays readable by its
     id, see `output`), while it is `keep` (the caller's own run in progress), and while it may
     still be running in another process: unpublished tables are dropped only when their run
     started before the latest published run did, or more than `ORPHAN_AGE` ago, or when the
-    run is recorded as failed.
+    run is recorded as failed. Scratch tables follow the same rule, except that a published
+    run's are dropped too (its run is over: it dropped them itself unless killed between).
     """
     now = now or _now()
     by_run: dict[str, list[str]] = {}
+    scratch: set[str] = set()
     for name in wh.backend.list_tables():
-        if m := OUTPUT_TABLE.match(name):
+        if m := OUTPUT_TABLE.match(name) or SCRATCH_TABLE.match(name):
             by_run.setdefault(m["run_id"], []).append(name)
+            if m.re is SCRATCH_TABLE:
+                scratch.add(name)
     if not by_run:
         return []
     t = wh.table(RUNS.name)
@@ -221,7 +233,12 @@ def drop_orphans(wh: Warehouse, *, keep: str | None = None, now: datetime | None
     latest = published[-1] if published else None
     dropped = []
     for run_id, tables in sorted(by_run.items()):
-        if run_id == keep or status.get(run_id) == "published":
+        if run_id == keep:
+            continue
+        if status.get(run_id) == "published":
+            for table in sorted(n for n in tables if n in scratch):
+                wh.drop_table(table)
+                dropped.append(table)
             continue
         try:
             started = _started(run_id)
