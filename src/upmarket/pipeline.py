@@ -633,9 +633,9 @@ def stage_acquisition(ctx: Context) -> None:
 
 def _give_back_memory(ctx: Context) -> None:
     """Let go of the file blocks the engine cached while a query read them, and of the
-    buffers freed since: within a stage, what was read once (the order history, the
-    engagement inputs) would otherwise stay resident under the models fitted and the frames
-    made after it, until the stage's end."""
+    buffers freed since: between stages, and within a stage after what it reads once (the
+    order history, the engagement inputs), which would otherwise stay resident under the
+    models fitted and the frames made after it."""
     engine = getattr(ctx.wh.backend, "con", None)
     if isinstance(engine, BudgetedConnection):
         engine.drop_cached_pages()
@@ -865,9 +865,7 @@ def run(
                 # give the freed pages back (and the engine its cached file pages), so the
                 # next stage does not start from the size of everything read so far
                 gc.collect()
-                release_freed_memory()
-                if engine is not None:
-                    engine.drop_cached_pages()
+                _give_back_memory(ctx)
         ctx.summary["feature_snapshots"] = {"built": ctx.features.built,
                                             "requested": sum(ctx.features.requests.values())}
         # the last reader is done: the feature tables go before anything is published, so

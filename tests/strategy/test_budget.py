@@ -399,3 +399,23 @@ def test_tables_held_for_the_parts_read_back_as_they_were(tmp_path, where):
     assert got["k"].tolist() == [1, 1, 2, 3]
     assert not list(tmp_path.glob("*.paths.*"))
     wh.close()
+
+
+def test_files_a_killed_run_left_behind_are_removed_when_tables_are_held_again(tmp_path):
+    import ibis
+
+    from upmarket.strategy import budget
+    from upmarket.warehouse import connect
+
+    wh = connect(f"duckdb://{tmp_path}/w.duckdb")
+    left = tmp_path / "w.duckdb.paths.killed"
+    left.mkdir()
+    (left / "touches.parquet").write_bytes(b"customer data of a run killed mid-way")
+    other = tmp_path / "other.duckdb.paths.x"  # another warehouse's: not this file's to remove
+    other.mkdir()
+    with budget._held(wh, t=ibis.memtable(pd.DataFrame({"k": [1]}))) as held:
+        assert held["t"].to_pandas()["k"].tolist() == [1]
+        assert not left.exists()
+    assert other.exists()
+    assert not list(tmp_path.glob("w.duckdb.paths.*"))
+    wh.close()

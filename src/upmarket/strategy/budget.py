@@ -39,6 +39,7 @@ default) over each period's converting paths (`features.budget.period_paths`).
 from __future__ import annotations
 
 import contextlib
+import glob
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -651,8 +652,12 @@ def _held(wh, **tables):
             for t in held.values():
                 t.release()
         return
-    where = Path(tempfile.mkdtemp(prefix=Path(path).name + ".paths.",
-                                  dir=Path(path).resolve().parent))
+    folder, prefix = Path(path).resolve().parent, Path(path).name + ".paths."
+    # a run killed inside the block left its files (customer data) behind; this process holds
+    # the file's write lock, so no other run can be reading them
+    for left in folder.glob(glob.escape(prefix) + "*"):
+        shutil.rmtree(left, ignore_errors=True)
+    where = Path(tempfile.mkdtemp(prefix=prefix, dir=folder))
     try:
         held = {}
         for name, t in tables.items():
