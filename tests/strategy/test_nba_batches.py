@@ -121,20 +121,7 @@ PRODUCTS = pd.DataFrame({"sku": ["P1", "X1"], "name": ["Premium one", "Cross one
 def test_reasons_read_as_each_customers_own_label():
     rng = np.random.default_rng(8)
     n = 600
-    c = pd.DataFrame({
-        "customer_id": [f"C{i:03d}" for i in range(n)],
-        "tier": rng.choice(["potential", "basic"], n),
-        "clv": rng.gamma(2, 400, n), "churn_risk": rng.random(n), "p_alive": rng.random(n),
-        "expected_purchases_90d": rng.gamma(1, 1, n), "expected_order_value": 120.0,
-        "margin_rate": 0.3, "orders": rng.integers(1, 20, n),
-        "tenure_days": rng.integers(1, 900, n).astype(float),
-        "recency_days": rng.integers(1, 800, n).astype(float),
-        "lifecycle_stage": rng.choice(["retention", "lapsed", "advocacy", "growth"], n),
-        "latest_nps": rng.integers(0, 11, n).astype(float),
-        "premium_propensity": rng.random(n) * 0.5, "peer_upgrade_rate": rng.random(n),
-        "current_tier": rng.choice(["basic", "mid"], n),
-        "main_category": rng.choice(CATEGORIES, n), "months_since_last": rng.random(n) * 14,
-        "churn_signals": "few orders", "churn_signals_zh": "下单少"})
+    c = _customers(rng, n, ["potential", "basic"], rng.integers(0, 11, n).astype(float))
     consents = pd.DataFrame({"customer_id": c["customer_id"], "channel": "email",
                              "granted": True})
     ids = c["customer_id"]
@@ -171,20 +158,9 @@ def test_customers_decided_in_batches_get_the_answers_of_all_at_once():
     are chosen from all the consents: batches of 7 must give the frame of one batch."""
     rng = np.random.default_rng(11)
     n = 250
-    ids = [f"C{i:03d}" for i in range(n)]
-    c = pd.DataFrame({
-        "customer_id": ids, "tier": rng.choice(["diamond", "core", "potential", "basic"], n),
-        "clv": rng.gamma(2, 400, n), "churn_risk": rng.random(n), "p_alive": rng.random(n),
-        "expected_purchases_90d": rng.gamma(1, 1, n), "expected_order_value": 120.0,
-        "margin_rate": 0.3, "orders": rng.integers(1, 20, n),
-        "tenure_days": rng.integers(1, 900, n).astype(float),
-        "recency_days": rng.integers(1, 800, n).astype(float),
-        "lifecycle_stage": rng.choice(["retention", "lapsed", "advocacy", "growth"], n),
-        "latest_nps": np.where(rng.random(n) < 0.3, np.nan, rng.integers(0, 11, n)),
-        "premium_propensity": rng.random(n) * 0.5, "peer_upgrade_rate": rng.random(n),
-        "current_tier": rng.choice(["basic", "mid"], n),
-        "main_category": rng.choice(CATEGORIES, n), "months_since_last": rng.random(n) * 14,
-        "churn_signals": "few orders", "churn_signals_zh": "下单少"})
+    tiers = ["diamond", "core", "potential", "basic"]
+    c = _customers(rng, n, tiers, np.where(rng.random(n) < 0.3, np.nan, rng.integers(0, 11, n)))
+    ids = c["customer_id"].tolist()
     channels = ["email", "sms", "wechat", "phone", "app_push"]
     consents = pd.DataFrame({"customer_id": np.repeat(ids, 2),
                              "channel": rng.choice(channels, 2 * n),
@@ -204,3 +180,20 @@ def test_customers_decided_in_batches_get_the_answers_of_all_at_once():
     whole = nba.next_best_actions(c, **inputs, batch_size=n)
     assert whole["action"].nunique() >= 5 and (whole["action"] == "bundle").any()
     pd.testing.assert_frame_equal(nba.next_best_actions(c, **inputs, batch_size=7), whole)
+
+
+def _customers(rng, n: int, tiers: list[str], nps) -> pd.DataFrame:
+    """`n` customers with every column the next best action reads, drawn from `rng`."""
+    return pd.DataFrame({
+        "customer_id": [f"C{i:03d}" for i in range(n)], "tier": rng.choice(tiers, n),
+        "clv": rng.gamma(2, 400, n), "churn_risk": rng.random(n), "p_alive": rng.random(n),
+        "expected_purchases_90d": rng.gamma(1, 1, n), "expected_order_value": 120.0,
+        "margin_rate": 0.3, "orders": rng.integers(1, 20, n),
+        "tenure_days": rng.integers(1, 900, n).astype(float),
+        "recency_days": rng.integers(1, 800, n).astype(float),
+        "lifecycle_stage": rng.choice(["retention", "lapsed", "advocacy", "growth"], n),
+        "latest_nps": nps,
+        "premium_propensity": rng.random(n) * 0.5, "peer_upgrade_rate": rng.random(n),
+        "current_tier": rng.choice(["basic", "mid"], n),
+        "main_category": rng.choice(CATEGORIES, n), "months_since_last": rng.random(n) * 14,
+        "churn_signals": "few orders", "churn_signals_zh": "下单少"})
