@@ -73,4 +73,6 @@ def test_clv_at_a_campaign_start_in_batches_is_the_clv_of_all_at_once(tmp_path):
     assert len(whole) > 100
     for got in (one, batched):
         assert got.index.tolist() == whole["customer_id"].tolist()
-        np.testing.assert_array_equal(got.to_numpy(), want)
+        # the same customers in the same order; the inputs are summed again by the engine
+        # for each read, in parallel, so a value may differ in its last bit
+        np.testing.assert_allclose(got.to_numpy(), want, rtol=1e-12, atol=0)
